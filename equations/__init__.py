@@ -1,0 +1,20 @@
+"""The registry of models (DESIGN.md): ``MODELS``, ``get(name, **params)``, ``available()``.
+
+Each family lives in its own module and registers its finished models with
+:func:`equations._registry.register`. A family module is listed in ``_FAMILIES`` only once it
+is complete (equations, observables, free entropy, simulator, tests).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ._registry import MODELS, available, get, register
+
+__all__ = ["MODELS", "available", "get", "register"]
+
+#: family modules imported (and so registered) with the package
+_FAMILIES: tuple[str, ...] = ()
+
+for _family in _FAMILIES:
+    importlib.import_module(f"{__name__}.{_family}")

@@ -1,0 +1,51 @@
+"""Registry of model classes, keyed by their ``name``."""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["MODELS", "register", "get", "available"]
+
+#: registry name -> model class (a frozen dataclass implementing fixedpoint.protocol.Model)
+MODELS: dict[str, type] = {}
+
+
+def register(cls):
+    """Class decorator: add a frozen-dataclass model to :data:`MODELS` under ``cls.name``."""
+    if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:
+        raise TypeError(f"{cls.__name__} must be a frozen dataclass to be registered")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"{cls.__name__} needs a class attribute `name`")
+    if name in MODELS and MODELS[name] is not cls:
+        raise ValueError(f"a model named {name!r} is already registered ({MODELS[name].__name__})")
+    MODELS[name] = cls
+    return cls
+
+
+def available() -> tuple[str, ...]:
+    """Names of the registered models, sorted."""
+    return tuple(sorted(MODELS))
+
+
+def get(name: str, **params):
+    """The model registered as ``name`` with the given parameters.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the available ones) or an unknown or invalid
+        parameter (the model's own validation names it).
+    """
+    try:
+        cls = MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(available()) or 'none'}") from None
+    fields = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(params) - fields)
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {', '.join(unknown)} for model {name!r}; "
+            f"its parameters are: {', '.join(sorted(fields))}"
+        )
+    return cls(**params)

@@ -1,0 +1,61 @@
+"""What a model must provide to the engine (DESIGN.md, "The model protocol").
+
+A model is a frozen dataclass of its physical parameters, so that a step of a sweep is
+``dataclasses.replace(model, **{param: value})``. The engine never imports a model family; it
+only calls the methods below. Optional members are looked up with ``getattr``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["Model", "REQUIRED", "OPTIONAL"]
+
+#: members every model has
+REQUIRED = ("name", "state_names", "initial_state", "update", "observables", "simulate")
+#: members a model may have; the engine falls back to a documented default without them
+OPTIONAL = ("trivial_state", "bounds", "free_entropy", "jacobian", "unique_fixed_point")
+
+
+@runtime_checkable
+class Model(Protocol):
+    """A fixed-point problem ``x = F(x)`` with physics attached.
+
+    Attributes
+    ----------
+    name : str
+        Registry key.
+    state_names : tuple of str
+        Labels of the entries of the (flat, float64) state vector.
+
+    Methods
+    -------
+    initial_state(start) -> ndarray
+        ``"informed"``: full knowledge of the signal. ``"uninformed"``: the uninformative point
+        displaced by a small documented amount toward the signal, as an algorithm started at
+        random would be.
+    update(x) -> ndarray
+        The fixed-point map ``F(x)`` (the conjugate "hat" half-step inside).
+    observables(x) -> dict[str, float]
+        Errors, overlaps, losses at the state ``x``.
+    simulate(d, seed) -> dict[str, float]
+        The same observables measured on one finite-size instance.
+
+    Optional: ``trivial_state() -> ndarray | None``; ``bounds() -> (lower, upper)``;
+    ``free_entropy(x) -> float``; ``jacobian(x) -> ndarray`` (of ``update``);
+    ``unique_fixed_point: ClassVar[bool]`` (true for convex problems: the engine may then
+    warm-start freely, since every start reaches the same point).
+    """
+
+    name: ClassVar[str]
+    state_names: ClassVar[tuple[str, ...]]
+
+    def initial_state(self, start: str = "uninformed") -> np.ndarray: ...
+
+    def update(self, x: np.ndarray) -> np.ndarray: ...
+
+    def observables(self, x: np.ndarray) -> dict[str, float]: ...
+
+    def simulate(self, d: int, seed: int) -> dict[str, Any]: ...
