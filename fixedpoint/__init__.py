@@ -1,0 +1,23 @@
+"""fixedpoint: fast, verified solvers for saddle-point and state-evolution equations.
+
+The engine knows nothing about any model: a model is any object following
+:class:`fixedpoint.protocol.Model` (the registry of physics models lives in the separate
+``equations`` package). Public API (DESIGN.md)::
+
+    sol = fixedpoint.solve(model, start="uninformed")
+    sw = fixedpoint.sweep(model, "snr", values, start="uninformed")
+    diagram = fixedpoint.phase_diagram(model, {"rho": rhos, "snr": snrs})
+    thr = fixedpoint.threshold(model, "snr", bracket=(0.5, 2.0), kind="stability")
+    best = fixedpoint.optimize(model, "reg", observable="gen_error", bounds=(1e-4, 10.0))
+"""
+
+from . import quadrature
+from .protocol import Model
+from .results import Optimum, PhaseDiagram, Solution, Status, Sweep, Threshold
+from .solvers import Anderson, Damped, solve
+
+__all__ = [
+    "Anderson", "Damped", "Model", "Optimum", "PhaseDiagram", "Solution", "Status", "Sweep", "Threshold",
+    "quadrature", "solve",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,378 @@
+"""Result objects: ``Status``, ``Solution``, ``Sweep``, ``PhaseDiagram``, ``Threshold``, ``Optimum``.
+
+All are frozen dataclasses. Arrays inside them are made read-only so that a result cannot be
+edited by accident after the engine has judged it. Nothing here computes physics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = ["Status", "Solution", "Sweep", "PhaseDiagram", "Threshold", "Optimum"]
+
+
+class Status(str, enum.Enum):
+    """How a solve ended. A ``str`` so that it prints, compares and serialises plainly."""
+
+    CONVERGED = "converged"
+    MAX_ITER = "max_iter"  # the iteration budget ran out with the residual still above tolerance
+    NONFINITE = "nonfinite"  # the map returned NaN or inf
+    OUT_OF_DOMAIN = "out_of_domain"  # the map left bounds() (negative variance, q > rho, ...)
+    STAGNATED = "stagnated"  # the residual stopped decreasing (cycling, noise floor)
+    FAILED = "failed"  # anything else (e.g. the model raised inside a sweep)
+
+    def __str__(self) -> str:  # pragma: no cover - cosmetic
+        return self.value
+
+
+def _frozen(a, dtype=None) -> np.ndarray:
+    a = np.array(a, dtype=dtype, copy=True)
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """A solve of ``x = F(x)``.
+
+    Attributes
+    ----------
+    x : ndarray
+        The last point at which ``F`` was evaluated (and whose residual is reported).
+    names : tuple of str
+        Labels of the entries of ``x``.
+    converged : bool
+        ``max_i |F(x)_i - x_i| / (atol + rtol |x_i|) <= 1``: judged on the true residual.
+    status : Status
+    message : str
+        What happened and, when not converged, what to try.
+    iterations, evaluations : int
+        Solver iterations and calls of ``F`` (stability checks included).
+    residual : float
+        The scaled residual above at ``x`` (``<= 1`` when converged).
+    residuals : ndarray
+        History of the scaled residual, one entry per iteration.
+    observables : dict
+        ``model.observables(x)`` (empty for a plain callable or a non-finite state).
+    spectral_radius : float
+        Spectral radius of the Jacobian of ``F`` at ``x`` when the solver computed it (it does
+        so to check that an accelerated solve did not land on a point that plain iteration
+        would leave), else NaN.
+    """
+
+    x: np.ndarray
+    names: tuple[str, ...]
+    converged: bool
+    status: Status
+    message: str
+    iterations: int
+    evaluations: int
+    residual: float
+    residuals: np.ndarray
+    observables: Mapping[str, float] = field(default_factory=dict)
+    spectral_radius: float = math.nan
+    start: Any = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "x", _frozen(self.x, float))
+        object.__setattr__(self, "residuals", _frozen(self.residuals, float))
+
+    def __getitem__(self, name: str):
+        if name in self.names:
+            return float(self.x[self.names.index(name)])
+        if name in self.observables:
+            return self.observables[name]
+        raise KeyError(f"{name!r} is neither a state entry {self.names} nor an observable {tuple(self.observables)}")
+
+    def keys(self) -> tuple[str, ...]:
+        """State names followed by observable names."""
+        return tuple(self.names) + tuple(k for k in self.observables if k not in self.names)
+
+    def __repr__(self) -> str:
+        state = ", ".join(f"{n}={v:.10g}" for n, v in zip(self.names, self.x))
+        return (
+            f"Solution({state}; {self.status.value}, {self.iterations} iterations, "
+            f"{self.evaluations} evaluations, residual={self.residual:.3g})"
+        )
+
+
+def _table_getitem(obj, name):
+    if name in obj.names:
+        return obj.x[..., obj.names.index(name)]
+    if name in obj.observables:
+        return obj.observables[name]
+    raise KeyError(f"{name!r} is neither a state entry {obj.names} nor an observable {tuple(obj.observables)}")
+
+
+def _jsonable(v):
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, tuple):
+        return [_jsonable(e) for e in v]
+    return v
+
+
+@dataclass(frozen=True, eq=False)
+class Sweep:
+    """One branch along a parameter: at each value, the fixed point ``solve`` reaches from ``start``.
+
+    Attributes
+    ----------
+    param : str
+    values : ndarray, shape (n,)
+    x : ndarray, shape (n, len(names))
+        NaN rows where a point failed (see ``status``).
+    names : tuple of str
+    converged : ndarray of bool, shape (n,)
+    status : ndarray of str, shape (n,)
+    iterations, evaluations : ndarray of int, shape (n,)
+    observables : dict of name -> ndarray, shape (n,)
+    messages : tuple of str
+    start : str or None
+        The start the branch was followed from ("uninformed", "informed" or "array").
+    model : str
+        ``repr`` of the model at the first value (for provenance).
+    """
+
+    param: str
+    values: np.ndarray
+    x: np.ndarray
+    names: tuple[str, ...]
+    converged: np.ndarray
+    status: np.ndarray
+    iterations: np.ndarray
+    evaluations: np.ndarray
+    observables: Mapping[str, np.ndarray]
+    messages: tuple[str, ...]
+    start: Any = None
+    model: str = ""
+
+    def __post_init__(self):
+        for name, dtype in (("values", float), ("x", float), ("converged", bool), ("status", str),
+                            ("iterations", int), ("evaluations", int)):
+            object.__setattr__(self, name, _frozen(getattr(self, name), dtype))
+        object.__setattr__(self, "observables", {k: _frozen(v, float) for k, v in self.observables.items()})
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return _table_getitem(self, name)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self.names) + tuple(k for k in self.observables if k not in self.names)
+
+    def to_pandas(self):
+        """A tidy ``pandas.DataFrame``: one row per value, columns param, state, observables, status."""
+        import pandas as pd
+
+        data = {self.param: self.values}
+        for k in self.keys():
+            data[k] = self[k]
+        data["converged"] = self.converged
+        data["status"] = self.status
+        data["iterations"] = self.iterations
+        return pd.DataFrame(data)
+
+    def to_xarray(self):
+        """An ``xarray.Dataset`` indexed by the swept parameter (needs the ``xarray`` extra)."""
+        import xarray as xr
+
+        coords = {self.param: self.values}
+        data = {k: ((self.param,), self[k]) for k in self.keys()}
+        data["converged"] = ((self.param,), self.converged)
+        return xr.Dataset(data, coords=coords, attrs={"start": str(self.start), "model": self.model})
+
+    def save(self, path) -> Path:
+        """Write to ``path`` (``.npz``, numpy arrays plus JSON metadata); read back with ``load``."""
+        return _save(self, path)
+
+    @classmethod
+    def load(cls, path) -> "Sweep":
+        return _load(cls, path)
+
+    def __repr__(self) -> str:
+        return (f"Sweep({self.param}: {len(self.values)} values from {self.start!r}, "
+                f"{int(self.converged.sum())} converged)")
+
+
+@dataclass(frozen=True, eq=False)
+class PhaseDiagram:
+    """Fixed points on a 2-D grid of parameters; entry ``[i, j]`` is at ``(values[0][i], values[1][j])``."""
+
+    params: tuple[str, str]
+    values: tuple[np.ndarray, np.ndarray]
+    x: np.ndarray
+    names: tuple[str, ...]
+    converged: np.ndarray
+    status: np.ndarray
+    iterations: np.ndarray
+    evaluations: np.ndarray
+    observables: Mapping[str, np.ndarray]
+    start: Any = None
+    model: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "values", tuple(_frozen(v, float) for v in self.values))
+        for name, dtype in (("x", float), ("converged", bool), ("status", str),
+                            ("iterations", int), ("evaluations", int)):
+            object.__setattr__(self, name, _frozen(getattr(self, name), dtype))
+        object.__setattr__(self, "observables", {k: _frozen(v, float) for k, v in self.observables.items()})
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return _table_getitem(self, name)
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self.names) + tuple(k for k in self.observables if k not in self.names)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.values[0]), len(self.values[1]))
+
+    def to_pandas(self):
+        """A tidy ``pandas.DataFrame`` with one row per grid point."""
+        import pandas as pd
+
+        g1, g2 = np.meshgrid(self.values[0], self.values[1], indexing="ij")
+        data = {self.params[0]: g1.ravel(), self.params[1]: g2.ravel()}
+        for k in self.keys():
+            data[k] = self[k].ravel()
+        data["converged"] = self.converged.ravel()
+        data["status"] = self.status.ravel()
+        return pd.DataFrame(data)
+
+    def to_xarray(self):
+        """An ``xarray.Dataset`` on the two parameter axes (needs the ``xarray`` extra)."""
+        import xarray as xr
+
+        dims = tuple(self.params)
+        data = {k: (dims, self[k]) for k in self.keys()}
+        data["converged"] = (dims, self.converged)
+        return xr.Dataset(data, coords={self.params[0]: self.values[0], self.params[1]: self.values[1]},
+                          attrs={"start": str(self.start), "model": self.model})
+
+    def save(self, path) -> Path:
+        return _save(self, path)
+
+    @classmethod
+    def load(cls, path) -> "PhaseDiagram":
+        return _load(cls, path)
+
+    def __repr__(self) -> str:
+        return (f"PhaseDiagram({self.params[0]} x {self.params[1]}: {self.shape}, from {self.start!r}, "
+                f"{int(self.converged.sum())}/{self.converged.size} converged)")
+
+
+def _save(obj, path) -> Path:
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_suffix(".npz")
+    arrays, meta = {}, {"class": type(obj).__name__}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if f.name == "observables":
+            meta["observables"] = list(v)
+            for k, a in v.items():
+                arrays[f"obs::{k}"] = a
+        elif f.name == "values" and isinstance(v, tuple):
+            meta["values_tuple"] = len(v)
+            for i, a in enumerate(v):
+                arrays[f"values::{i}"] = a
+        elif isinstance(v, np.ndarray):
+            arrays[f.name] = v
+        else:
+            meta[f.name] = _jsonable(v)
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+    return path
+
+
+def _load(cls, path):
+    with np.load(Path(path), allow_pickle=False) as data:
+        meta = json.loads(str(data["__meta__"]))
+        if meta.pop("class") != cls.__name__:
+            raise ValueError(f"{path} does not hold a {cls.__name__}")
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "observables":
+                kwargs[f.name] = {k: data[f"obs::{k}"] for k in meta.pop("observables")}
+            elif f.name == "values" and "values_tuple" in meta:
+                kwargs[f.name] = tuple(data[f"values::{i}"] for i in range(meta.pop("values_tuple")))
+            elif f.name in data.files:
+                kwargs[f.name] = data[f.name]
+            elif f.name in meta:
+                v = meta[f.name]
+                kwargs[f.name] = tuple(v) if isinstance(v, list) else v
+    return cls(**kwargs)
+
+
+@dataclass(frozen=True, eq=False)
+class Threshold:
+    """A threshold located in a parameter.
+
+    Attributes
+    ----------
+    kind : str
+        ``"stability"``, ``"spinodal"``, ``"first_order"`` or ``"level"``.
+    param : str
+    value : float
+        The location (NaN when it could not be found; see ``message``).
+    bracket : tuple of float
+        The final bracket ``(lo, hi)`` around ``value``.
+    converged : bool
+        ``hi - lo`` (or the root finder's own estimate) reached the tolerance and every solve
+        it relied on converged.
+    message : str
+    below, above : Solution or None
+        Solutions on the two sides of the final bracket (for ``first_order``: the two branches
+        at ``value``).
+    solves : int
+        How many fixed-point solves (or Jacobian evaluations, for ``stability``) it took.
+    """
+
+    kind: str
+    param: str
+    value: float
+    bracket: tuple[float, float]
+    converged: bool
+    message: str
+    below: Solution | None = None
+    above: Solution | None = None
+    solves: int = 0
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __repr__(self) -> str:
+        return (f"Threshold({self.kind} in {self.param} = {self.value:.10g}, bracket="
+                f"({self.bracket[0]:.10g}, {self.bracket[1]:.10g}), converged={self.converged}, "
+                f"solves={self.solves})")
+
+
+@dataclass(frozen=True, eq=False)
+class Optimum:
+    """The minimiser of an observable over a parameter (``fixedpoint.optimize``)."""
+
+    param: str
+    observable: str
+    value: float
+    minimum: float
+    converged: bool
+    message: str
+    solution: Solution | None
+    solves: int = 0
+
+    def __repr__(self) -> str:
+        return (f"Optimum({self.param} = {self.value:.10g}, {self.observable} = {self.minimum:.10g}, "
+                f"converged={self.converged}, solves={self.solves})")
