@@ -205,6 +205,10 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
     best, best_it = math.inf, run.it
     damp = damping
     calm = 0
+    flips, rising = 0, False
+    cooldown, wait = 0, 0
+    plain_until = None
+    stall = 2 * memory + 5
     from_extrapolation = False
 
     while True:
@@ -245,6 +249,10 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
             x, fx, g, r = prev
             dx_hist.clear(); df_hist.clear()
             from_extrapolation = False
+            # plain steps before extrapolating again, more after each consecutive rejection
+            # (near a fold's ghost the secant keeps aiming at a root that does not exist)
+            cooldown = min(2 * cooldown + 1, 64)
+            wait = cooldown
             x_new = damp * x + (1.0 - damp) * fx
             x, fx = x_new, np.asarray(F(x_new), dtype=float)
             run.nev += 1
@@ -259,10 +267,26 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
             run.status = Status.MAX_ITER
             run.info = f"no convergence in {max_iter} iterations (scaled residual {r:.3g} > 1)"
             return run
+        if prev is not None:
+            up = r > prev[3]
+            if up != rising:
+                flips += 1
+            rising = up
+        if plain_until is not None and r < plain_until:
+            plain_until = None  # well past the stall: accelerate again, with a fresh history
+            dx_hist.clear(); df_hist.clear()
         if r < best:
-            best, best_it = r, run.it
-        elif run.it - best_it > patience and r < 10.0 * best:
-            # no progress and hovering (not escaping an unstable point, where r grows): stuck
+            best, best_it, flips = r, run.it, 0
+        elif memory > 0 and plain_until is None and run.it - best_it > stall:
+            # extrapolation has stopped making progress (typically the ghost of a fold, a local
+            # minimum of |F(x) - x| that secant steps are drawn to): iterate plainly, as the
+            # algorithm would, until the residual is well below its best, then accelerate again
+            plain_until = 0.1 * best
+            dx_hist.clear(); df_hist.clear()
+        elif run.it - best_it > patience and flips > patience // 4:
+            # no new best for long, and the residual keeps going up and down (a cycle or a
+            # noise floor); a monotone rise (escaping an unstable point) or slow monotone
+            # decay (critical slowing down) is not stagnation
             run.status = Status.STAGNATED
             run.info = (f"the residual has not decreased for {patience} iterations "
                         f"(best scaled residual {best:.3g} > 1)")
@@ -285,13 +309,15 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
         # ---- next iterate
         x_new = damp * x + (1.0 - damp) * fx
         from_extrapolation = False
-        if memory > 0:
+        if memory > 0 and plain_until is None:
             if prev is not None:
                 dx_hist.append(x - prev[0])
                 df_hist.append(fx - prev[1])
                 if len(dx_hist) > memory:
                     dx_hist.popleft(); df_hist.popleft()
-            if dx_hist:
+            if wait > 0:
+                wait -= 1
+            elif dx_hist:
                 w = 1.0 / scale  # weight the least squares like the convergence criterion
                 DX = np.array(dx_hist).T
                 DF = np.array(df_hist).T
@@ -325,6 +351,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
                         x_new = cand
                         from_extrapolation = True
                         run.extrapolated = True
+                        cooldown //= 2
         prev = (x, fx, g, r)
         x = x_new
         fx = np.asarray(F(x), dtype=float)

@@ -1,0 +1,417 @@
+"""``threshold`` and ``threshold_line``: locating phase transitions in a parameter.
+
+Kinds (the engine's words; the physics in brackets):
+
+``"stability"``  [weak recovery, BBP]
+    The spectral radius of the Jacobian of the map at the trivial fixed point
+    (``model.trivial_state()``, or ``start`` when it is an array) crosses 1. Root of
+    ``rho(J) - 1`` by Brent's method; the model's ``jacobian(x)`` is used when it has one,
+    otherwise second-order finite differences (one-sided at a boundary of the domain).
+``"spinodal"``  [algorithmic threshold from "uninformed"; lower spinodal from "informed"]
+    The branch followed from ``start`` ends and the solution jumps. Bisection on which branch
+    the solve from ``start`` lands on isolates the jump; then the fold is located from the
+    branch side, where the eigenvalue ``lambda`` of the Jacobian nearest 1 behaves as
+    ``1 - lambda ~ sqrt(|p - p_c|)``: ``(1 - lambda)^2`` is smooth in ``p`` and its root is
+    extrapolated from points on the branch (critical slowing down makes a blind bisection to
+    1e-6 needlessly slow and noisy).
+``"first_order"``  [information-theoretic threshold]
+    The free entropies of the branches from "uninformed" and "informed" are equal (where the
+    two branches coexist).
+``"level"``
+    ``observable`` along the branch from ``start`` crosses ``level``.
+
+A bracket that does not contain the event raises ``ValueError`` with what was found at its
+ends; everything else is reported in the returned ``Threshold``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+from scipy import optimize as _opt
+
+from .continuation import at, check_param
+from .results import Threshold
+from .solvers import model_bounds, solve
+
+__all__ = ["threshold", "threshold_line", "ThresholdLine", "jacobian", "KINDS"]
+
+KINDS = ("stability", "spinodal", "first_order", "level")
+_DEFAULT_TOL = {"stability": 1e-8, "first_order": 1e-8, "level": 1e-8, "spinodal": 1e-6}
+
+
+def jacobian(model, x) -> np.ndarray:
+    """Jacobian of ``model.update`` at ``x``: the model's own, else second-order finite differences."""
+    x = np.asarray(x, dtype=float)
+    own = getattr(model, "jacobian", None)
+    if own is not None:
+        return np.atleast_2d(np.asarray(own(x), dtype=float))
+    lo, hi = model_bounds(model, x.size)
+    F = model.update
+    n = x.size
+    J = np.empty((n, n))
+    f0 = None
+    for j in range(n):
+        h = 1e-5 * max(abs(x[j]), 1e-2)
+        xp, xm = x.copy(), x.copy()
+        xp[j] += h
+        xm[j] -= h
+        if xm[j] >= lo[j] and xp[j] <= hi[j]:
+            J[:, j] = (np.asarray(F(xp)) - np.asarray(F(xm))) / (2 * h)
+            continue
+        if f0 is None:
+            f0 = np.asarray(F(x), dtype=float)
+        s = 1.0 if xp[j] <= hi[j] else -1.0  # step into the domain
+        x1, x2 = x.copy(), x.copy()
+        x1[j] += s * h
+        x2[j] += 2 * s * h
+        J[:, j] = s * (-3 * f0 + 4 * np.asarray(F(x1)) - np.asarray(F(x2))) / (2 * h)
+    return J
+
+
+def _spectral_radius(model, x) -> float:
+    return float(np.max(np.abs(np.linalg.eigvals(jacobian(model, x)))))
+
+
+def _check_bracket(bracket, name="bracket"):
+    try:
+        a, b = (float(v) for v in bracket)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (lo, hi) of numbers, got {bracket!r}") from None
+    if not (math.isfinite(a) and math.isfinite(b) and a < b):
+        raise ValueError(f"{name} must be finite with lo < hi, got {bracket!r}")
+    return a, b
+
+
+def threshold(model, param: str, bracket, kind: str = "stability", *, start="uninformed", observable=None,
+              level=None, tol=None, solver=None, atol: float = 1e-10, rtol: float = 1e-10,
+              max_iter: int = 10_000) -> Threshold:
+    """Locate a threshold of ``kind`` in ``param`` inside ``bracket``.
+
+    Parameters
+    ----------
+    model : Model
+    param : str
+        The parameter to vary (a field of the model).
+    bracket : (lo, hi)
+        Must contain exactly the event sought (a sign change).
+    kind : {"stability", "spinodal", "first_order", "level"}
+    start : {"uninformed", "informed"} or array
+        Branch to follow (``spinodal``, ``level``), or the fixed point whose stability is
+        tested (``stability``, when an array).
+    observable, level
+        For ``kind="level"``: the observable (or state entry) and the level it crosses.
+    tol : float, optional
+        Absolute tolerance on the parameter (default 1e-8; 1e-6 for spinodals).
+    solver, atol, rtol, max_iter
+        Passed to every solve.
+
+    Returns
+    -------
+    Threshold
+    """
+    check_param(model, param)
+    a, b = _check_bracket(bracket)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    tol = _DEFAULT_TOL[kind] if tol is None else float(tol)
+    if not tol > 0:
+        raise ValueError(f"tol must be positive, got {tol!r}")
+    kw = dict(solver=solver, atol=atol, rtol=rtol, max_iter=max_iter)
+    if kind == "stability":
+        return _stability(model, param, a, b, start, tol)
+    if kind == "level":
+        if observable is None or level is None:
+            raise ValueError("kind='level' needs observable= and level=")
+        return _level(model, param, a, b, start, observable, float(level), tol, kw)
+    if kind == "first_order":
+        if getattr(model, "free_entropy", None) is None:
+            raise ValueError(f"{type(model).__name__} has no free_entropy(): first-order thresholds need one")
+        return _first_order(model, param, a, b, tol, kw)
+    return _spinodal(model, param, a, b, start, tol, kw)
+
+
+# ----------------------------------------------------------------------------- stability
+
+
+def _stability(model, param, a, b, start, tol):
+    counter = [0]
+
+    def point(m):
+        if isinstance(start, str):
+            x = getattr(m, "trivial_state", lambda: None)()
+            if x is None:
+                raise ValueError(f"{type(m).__name__} has no trivial fixed point at {param}={getattr(m, param)!r}: "
+                                 "pass the fixed point to test as start=array")
+        else:
+            x = start
+        return np.asarray(x, dtype=float)
+
+    def f(v):
+        counter[0] += 1
+        m = at(model, **{param: v})
+        return _spectral_radius(m, point(m)) - 1.0
+
+    fa, fb = f(a), f(b)
+    if not (np.isfinite(fa) and np.isfinite(fb)) or fa * fb > 0:
+        raise ValueError(f"bracket ({a:g}, {b:g}) does not contain a stability threshold: the spectral radius at the "
+                         f"trivial fixed point is {fa + 1:.6g} and {fb + 1:.6g} at its ends (one must be < 1, the "
+                         "other > 1)")
+    if fa == 0 or fb == 0:
+        v = a if fa == 0 else b
+        return Threshold("stability", param, v, (v, v), True, "the spectral radius is 1 at an end of the bracket",
+                         solves=counter[0])
+    v, r = _opt.brentq(f, a, b, xtol=tol, rtol=4 * np.finfo(float).eps, full_output=True, disp=False)
+    m_lo, m_hi = at(model, **{param: v - tol}), at(model, **{param: v + tol})
+    x_lo, x_hi = point(m_lo), point(m_hi)
+    below, above = solve(m_lo, start=x_lo), solve(m_hi, start=x_hi)
+    msg = (f"spectral radius of the Jacobian at the trivial fixed point crosses 1 at {param} = {v:.12g}"
+           if r.converged else f"Brent's method did not converge: {r.flag}")
+    return Threshold("stability", param, float(v), (float(v - tol), float(v + tol)), bool(r.converged), msg,
+                     below=below, above=above, solves=counter[0] + 2)
+
+
+# ----------------------------------------------------------------------------- level
+
+
+def _level(model, param, a, b, start, observable, level, tol, kw):
+    counter = [0]
+    sols = {}
+
+    def f(v):
+        counter[0] += 1
+        s = solve(at(model, **{param: v}), start=start, **kw)
+        sols[v] = s
+        if not s.converged:
+            return math.nan
+        return s[observable] - level
+
+    fa, fb = f(a), f(b)
+    if not (np.isfinite(fa) and np.isfinite(fb)):
+        bad = sols[a] if not np.isfinite(fa) else sols[b]
+        raise ValueError(f"the solve at an end of the bracket did not converge: {bad.message}")
+    if fa * fb > 0:
+        raise ValueError(f"bracket ({a:g}, {b:g}) does not contain a crossing of {observable} = {level:g}: it is "
+                         f"{fa + level:.6g} and {fb + level:.6g} at the ends")
+    v, r = _opt.brentq(f, a, b, xtol=tol, rtol=4 * np.finfo(float).eps, full_output=True, disp=False)
+    ok = bool(r.converged) and all(s.converged for s in sols.values())
+    lo, hi = max(a, v - tol), min(b, v + tol)
+    msg = f"{observable} crosses {level:g} at {param} = {v:.12g}" if ok else "a solve failed or Brent's method did not converge"
+    return Threshold("level", param, float(v), (lo, hi), ok, msg, below=sols.get(v), above=None, solves=counter[0])
+
+
+# ----------------------------------------------------------------------------- first order
+
+
+def _first_order(model, param, a, b, tol, kw):
+    counter = [0]
+
+    def branches(v):
+        counter[0] += 2
+        m = at(model, **{param: v})
+        lo = solve(m, start="uninformed", **kw)
+        hi = solve(m, start="informed", **kw)
+        return m, lo, hi
+
+    def delta(v):
+        m, lo, hi = branches(v)
+        if not (lo.converged and hi.converged):
+            return math.nan, lo, hi
+        scale = 1e-6 * (1.0 + float(np.max(np.abs(hi.x))))
+        if float(np.max(np.abs(hi.x - lo.x))) <= scale:
+            return None, lo, hi  # the branches coincide: no coexistence here
+        return m.free_entropy(hi.x) - m.free_entropy(lo.x), lo, hi
+
+    # scan for coexisting points with opposite signs of the free-entropy difference
+    grid = np.linspace(a, b, 9)
+    for attempt in range(3):
+        vals = [delta(v)[0] for v in grid]
+        coexist = [(v, d) for v, d in zip(grid, vals) if d is not None and np.isfinite(d)]
+        pair = None
+        for (v0, d0), (v1, d1) in zip(coexist, coexist[1:]):
+            if d0 == 0 or d0 * d1 < 0:
+                pair = (v0, v1, d0, d1)
+                break
+        if pair is not None:
+            break
+        grid = np.linspace(a, b, 8 * len(grid) + 1)
+    else:
+        if not coexist:
+            raise ValueError(f"bracket ({a:g}, {b:g}) contains no first-order transition: the branches from "
+                             "'uninformed' and 'informed' coincide (or fail) at every probe")
+        raise ValueError(f"bracket ({a:g}, {b:g}) contains no first-order crossing: where the two branches coexist "
+                         f"the free-entropy difference (informed - uninformed) keeps the sign of {coexist[0][1]:.3g}")
+    v0, v1, d0, d1 = pair
+    if d0 == 0:
+        v = v0
+        converged = True
+    else:
+        def f(v):
+            d = delta(v)[0]
+            if d is None or not np.isfinite(d):
+                raise _Lost(v)
+            return d
+
+        try:
+            v, r = _opt.brentq(f, v0, v1, xtol=tol, rtol=4 * np.finfo(float).eps, full_output=True, disp=False)
+            converged = bool(r.converged)
+        except _Lost as exc:
+            return Threshold("first_order", param, math.nan, (v0, v1), False,
+                             f"the two branches stopped coexisting at {param}={exc.args[0]:.10g} inside the "
+                             "crossing bracket; narrow the bracket", solves=counter[0])
+    _, lo, hi = branches(v)
+    msg = (f"the free entropies of the uninformed and informed branches cross at {param} = {v:.12g}"
+           if converged else "Brent's method did not converge")
+    return Threshold("first_order", param, float(v), (max(v0, v - tol), min(v1, v + tol)), converged, msg,
+                     below=lo, above=hi, solves=counter[0])
+
+
+class _Lost(Exception):
+    pass
+
+
+# ----------------------------------------------------------------------------- spinodal
+
+
+def _leading_eigenvalue(model, x) -> float:
+    """Real part of the Jacobian eigenvalue closest to +1 (the one that reaches 1 at a fold)."""
+    ev = np.linalg.eigvals(jacobian(model, x))
+    return float(ev[np.argmin(np.abs(ev - 1.0))].real)
+
+
+def _spinodal(model, param, a, b, start, tol, kw):
+    counter = [0]
+
+    def cold(v):
+        counter[0] += 1
+        return solve(at(model, **{param: v}), start=start, **kw)
+
+    sa, sb = cold(a), cold(b)
+    for s, v in ((sa, a), (sb, b)):
+        if not s.converged:
+            raise ValueError(f"the solve from {start!r} at {param}={v:g} did not converge: {s.message}")
+    jump = float(np.max(np.abs(sa.x - sb.x)))
+    if jump <= 1e-6 * (1.0 + float(np.max(np.abs(sa.x)))):
+        raise ValueError(f"bracket ({a:g}, {b:g}) contains no spinodal: the solution from {start!r} is the same branch "
+                         f"at both ends ({sa.names[0]} = {sa.x[0]:.6g} and {sb.x[0]:.6g})")
+    lo, hi, s_lo, s_hi = a, b, sa, sb
+    # 1. bisection on which branch the solve from start lands on, down to a small bracket
+    width = max(10 * tol, 1e-5 * (b - a))
+    while hi - lo > width:
+        c = 0.5 * (lo + hi)
+        s_c = cold(c)
+        if not s_c.converged:
+            return Threshold("spinodal", param, math.nan, (lo, hi), False,
+                             f"the solve from {start!r} at {param}={c:.10g} did not converge: {s_c.message}",
+                             below=s_lo, above=s_hi, solves=counter[0])
+        if np.max(np.abs(s_c.x - s_lo.x)) <= np.max(np.abs(s_c.x - s_hi.x)):
+            lo, s_lo = c, s_c
+        else:
+            hi, s_hi = c, s_c
+    # 2. which side is the branch that ends? its leading eigenvalue is close to 1
+    m_lo, m_hi = at(model, **{param: lo}), at(model, **{param: hi})
+    gap_lo = 1.0 - _leading_eigenvalue(m_lo, s_lo.x)
+    gap_hi = 1.0 - _leading_eigenvalue(m_hi, s_hi.x)
+    side, s_side, direction = (lo, s_lo, -1.0) if abs(gap_lo) < abs(gap_hi) else (hi, s_hi, +1.0)
+    # 3. follow the branch away from the fold; along it p is a smooth function of
+    #    s = 1 - lambda with p(s) = p_c + O(s^2): fit p(s) and read off p_c = p(0)
+    h = hi - lo
+    ps, ys = [], []
+    x = s_side.x
+    for k in range(5):
+        p = side + direction * k * h
+        mk = at(model, **{param: p})
+        sk = solve(mk, start=x, **kw) if k else s_side
+        counter[0] += 1 if k else 0
+        if not sk.converged:
+            break
+        x = sk.x
+        ps.append(p)
+        ys.append(1.0 - _leading_eigenvalue(mk, sk.x))
+    value, converged = math.nan, False
+    if len(ps) >= 4 and np.all(np.diff(ys) * np.sign(ys[-1] - ys[0]) > 0):
+        coef = np.polyfit(np.asarray(ys), np.asarray(ps) - side, deg=3)
+        p_c = side + float(coef[-1])
+        if lo - 1e-12 <= p_c <= hi + 1e-12 or abs(p_c - side) <= 2 * h:
+            value, converged = p_c, True
+    if not converged:
+        # the extrapolation did not land inside the final bracket: bisect to the tolerance instead
+        while hi - lo > tol:
+            c = 0.5 * (lo + hi)
+            s_c = cold(c)
+            if np.max(np.abs(s_c.x - s_lo.x)) <= np.max(np.abs(s_c.x - s_hi.x)):
+                lo, s_lo = c, s_c
+            else:
+                hi, s_hi = c, s_c
+        value = 0.5 * (lo + hi)
+        converged = True
+        how = "by bisection (the fold extrapolation was inconsistent; the jump may not be a fold)"
+    else:
+        how = "by extrapolating the branch to where its leading eigenvalue reaches 1"
+    msg = f"the branch from {start!r} ends at {param} = {value:.10g} ({how})"
+    return Threshold("spinodal", param, value, (lo, hi), converged, msg, below=s_lo, above=s_hi, solves=counter[0])
+
+
+# ----------------------------------------------------------------------------- lines
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ThresholdLine:
+    """A threshold traced across a second parameter: ``values[i]`` at ``over_values[i]``."""
+
+    kind: str
+    param: str
+    over: str
+    over_values: np.ndarray
+    values: np.ndarray
+    converged: np.ndarray
+    thresholds: tuple
+    messages: tuple
+
+    def to_pandas(self):
+        import pandas as pd
+
+        return pd.DataFrame({self.over: self.over_values, self.param: self.values, "converged": self.converged})
+
+
+def threshold_line(model, param: str, bracket, over: dict, kind: str = "stability", **kwargs) -> ThresholdLine:
+    """Trace ``threshold(model, param, bracket, kind, ...)`` across ``over = {p2: values}``.
+
+    Each point first tries a narrow bracket around the previous threshold (extrapolated
+    linearly from the two previous ones), which makes a line cost little more than its
+    points; when the narrow bracket does not contain the event the full ``bracket`` is used. A
+    point where the threshold does not exist is recorded as NaN with its message.
+    """
+    a, b = _check_bracket(bracket)
+    if not isinstance(over, dict) or len(over) != 1:
+        raise ValueError(f"over must be a dict with one parameter, e.g. {{'rho': values}}, got {over!r}")
+    (p2, vals2), = over.items()
+    check_param(model, p2)
+    vals2 = np.asarray(vals2, dtype=float).ravel()
+    found, conv, items, msgs = [], [], [], []
+    prev: list[float] = []
+    for v2 in vals2:
+        m = at(model, **{p2: v2})
+        thr = None
+        if prev:
+            guess = prev[-1] if len(prev) < 2 else 2 * prev[-1] - prev[-2]
+            w = max(0.02 * (b - a), 2 * abs(prev[-1] - prev[-2]) if len(prev) >= 2 else 0.05 * (b - a))
+            narrow = (max(a, guess - w), min(b, guess + w))
+            if narrow[0] < narrow[1]:
+                try:
+                    thr = threshold(m, param, narrow, kind, **kwargs)
+                except ValueError:
+                    thr = None
+        if thr is None:
+            try:
+                thr = threshold(m, param, (a, b), kind, **kwargs)
+            except ValueError as exc:
+                found.append(math.nan), conv.append(False), items.append(None), msgs.append(str(exc))
+                continue
+        found.append(thr.value), conv.append(thr.converged), items.append(thr), msgs.append(thr.message)
+        if np.isfinite(thr.value):
+            prev.append(thr.value)
+    return ThresholdLine(kind, param, p2, vals2, np.asarray(found, float), np.asarray(conv, bool),
+                         tuple(items), tuple(msgs))
