@@ -1,0 +1,261 @@
+"""Finite-size empirical risk minimisation: the counterpart of :mod:`equations.glm_erm`.
+
+One instance: ``x_mu ~ N(0, I_d)``, ``n = round(alpha d)``, teacher ``w* ~ N(0, rho I_d)``,
+labels from the channel; the estimator
+
+    w_hat = argmin_w  sum_mu loss(y_mu, a_mu.w) + penalty(w),      a_mu = x_mu / sqrt(d),
+
+is computed to high accuracy by a solver suited to the loss:
+
+* square + l2: the normal equations (closed form);
+* logistic / huber / square with l2: Newton's method with backtracking on the objective
+  (semismooth for huber), stopped when the Newton decrement is below 1e-13 relative;
+* hinge / absolute with l2 (``reg > 0``): exact dual coordinate ascent on the box-constrained
+  dual ``max_g  g.y - |A^T g|^2/(2 reg)``, ``g in [min(0,y), max(0,y)]`` (hinge) or ``[-1, 1]``
+  (absolute), ``w = A^T g/reg``, stopped at relative duality gap 1e-12;
+* hinge / absolute with ``reg = 0`` or l1 penalty: the linear programme, by HiGHS;
+* square / logistic / huber with l1: FISTA with adaptive restart on the smooth part and
+  soft thresholding, stopped at fixed-point residual 1e-11.
+
+Observables are measured on the instance: ``m = w.w*/d``, ``q = w.w/d``; ``gen_error`` is the
+exact error on a fresh sample given ``(w, w*)`` (classification: ``arccos(m/sqrt(q (|w*|^2/d +
+noise)))/pi``; regression: ``|w*|^2/d + noise - 2m + q``); ``train_loss`` the mean loss;
+``estimation_error = |w - w*|^2/d``; ``train_error`` the fraction of negative margins; ``V =
+tr(H^-1)/d`` with ``H`` the Hessian of the objective for smooth losses with l2 penalty
+(``nan`` where the objective is not twice differentiable: hinge, absolute, l1).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..losses import loss_value
+
+__all__ = ["sample_instance", "fit", "simulate_erm"]
+
+
+def sample_instance(alpha, d, rho, channel, noise, rng):
+    """``(A, y, w_star)`` with ``A = X/sqrt(d)``."""
+    n = max(1, int(round(alpha * d)))
+    w_star = math.sqrt(rho) * rng.standard_normal(d)
+    A = rng.standard_normal((n, d)) / math.sqrt(d)
+    z = A @ w_star
+    y = z + math.sqrt(noise) * rng.standard_normal(n)
+    if channel == "sign":
+        y = np.where(y >= 0.0, 1.0, -1.0)
+    return A, y, w_star
+
+
+# ----------------------------------------------------------------------------- smooth losses
+
+
+def _derivs(loss, y, z, delta):
+    """First and second derivatives of ``loss(y, z)`` in ``z``."""
+    if loss == "square":
+        return z - y, np.ones_like(z)
+    if loss == "logistic":
+        u = -y * z
+        s = np.where(u >= 0, 1.0 / (1.0 + np.exp(-np.abs(u))), np.exp(-np.abs(u)) / (1.0 + np.exp(-np.abs(u))))
+        return -y * s, y * y * s * (1.0 - s)
+    if loss == "huber":
+        r = z - y
+        inside = np.abs(r) <= delta
+        return np.where(inside, r, delta * np.sign(r)), inside.astype(float)
+    raise ValueError(f"no derivatives for loss {loss!r}")
+
+
+def _newton_l2(A, y, loss, reg, delta, max_iter=100):
+    n, d = A.shape
+    w = np.zeros(d)
+
+    def objective(w):
+        return float(np.sum(loss_value(loss, y, A @ w, delta)) + 0.5 * reg * (w @ w))
+
+    f = objective(w)
+    for _ in range(max_iter):
+        z = A @ w
+        g1, g2 = _derivs(loss, y, z, delta)
+        grad = A.T @ g1 + reg * w
+        Hm = (A.T * g2) @ A + reg * np.eye(d)
+        step = np.linalg.solve(Hm, -grad)
+        dec = -float(grad @ step)
+        if dec <= 1e-26 * max(1.0, abs(f)) ** 2 or dec <= 1e-13 * max(1.0, abs(f)) * 1e-12:
+            break
+        t = 1.0
+        while True:
+            w_new = w + t * step
+            f_new = objective(w_new)
+            if f_new <= f - 1e-4 * t * dec or t < 1e-12:
+                break
+            t *= 0.5
+        converged = abs(f - f_new) <= 1e-15 * max(1.0, abs(f)) and t == 1.0
+        w, f = w_new, f_new
+        if converged:
+            break
+    z = A @ w
+    _, g2 = _derivs(loss, y, z, delta)
+    Hm = (A.T * g2) @ A + reg * np.eye(d)
+    V = float(np.trace(np.linalg.inv(Hm))) / d
+    return w, V
+
+
+# ----------------------------------------------------------------------------- dual box QP
+
+
+@njit(cache=True)
+def _dual_cd(A, y, lo, hi, reg, tol, max_epochs, seed):
+    """Coordinate ascent on ``max_g g.y - |A^T g|^2/(2 reg)``, ``lo <= g <= hi``."""
+    n, d = A.shape
+    g = np.zeros(n)
+    w = np.zeros(d)
+    sq = np.empty(n)
+    for i in range(n):
+        sq[i] = A[i] @ A[i]
+    np.random.seed(seed)
+    for epoch in range(max_epochs):
+        order = np.random.permutation(n)
+        maxdelta = 0.0
+        for k in range(n):
+            i = order[k]
+            grad = y[i] - A[i] @ w  # d(dual)/dg_i
+            gi = g[i] + reg * grad / sq[i]
+            if gi < lo[i]:
+                gi = lo[i]
+            elif gi > hi[i]:
+                gi = hi[i]
+            dg = gi - g[i]
+            if dg != 0.0:
+                g[i] = gi
+                w += (dg / reg) * A[i]
+                if abs(dg) > maxdelta:
+                    maxdelta = abs(dg)
+        if maxdelta < tol:
+            return w, epoch
+    return w, max_epochs
+
+
+def _box_dual(A, y, loss, reg):
+    if loss == "hinge":
+        lo, hi = np.minimum(0.0, y), np.maximum(0.0, y)
+    else:  # absolute
+        lo, hi = -np.ones_like(y), np.ones_like(y)
+    w, _ = _dual_cd(np.ascontiguousarray(A), y, lo, hi, float(reg), 1e-13, 20000, 12345)
+    return w
+
+
+# ----------------------------------------------------------------------------- LPs
+
+
+def _lp(A, y, loss, penalty, reg):
+    """Hinge/absolute loss with l1 penalty (or none): a linear programme (HiGHS)."""
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_matrix, hstack, identity, vstack
+
+    n, d = A.shape
+    l1 = penalty == "l1" and reg > 0
+    # variables: w+ (d), w- (d), slack t (n) >= 0; w = w+ - w- (free w when no l1 penalty)
+    c = np.concatenate([np.full(d, reg if l1 else 0.0), np.full(d, reg if l1 else 0.0), np.ones(n)])
+    As = csr_matrix(A)
+    if loss == "hinge":
+        # t >= 1 - y a.w   <=>   -y a.w - t <= -1
+        YA = csr_matrix(-(y[:, None] * A))
+        A_ub = hstack([YA, -YA, -identity(n)], format="csr")
+        b_ub = -np.ones(n)
+    else:
+        # |y - a.w| <= t   <=>   a.w - t <= y,  -a.w - t <= -y
+        A_ub = vstack([hstack([As, -As, -identity(n)]), hstack([-As, As, -identity(n)])], format="csr")
+        b_ub = np.concatenate([y, -y])
+    res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=(0, None), method="highs",
+                  options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10})
+    if res.status != 0:
+        raise RuntimeError(f"the linear programme failed: {res.message}")
+    return res.x[:d] - res.x[d:2 * d]
+
+
+# ----------------------------------------------------------------------------- l1 by FISTA
+
+
+def _fista_l1(A, y, loss, reg, delta, tol=1e-11, max_iter=200000):
+    n, d = A.shape
+    curv = {"square": 1.0, "huber": 1.0, "logistic": 0.25}[loss]
+    L = curv * np.linalg.norm(A, 2) ** 2
+    w = np.zeros(d)
+    v = w.copy()
+    t = 1.0
+    for _ in range(max_iter):
+        g1, _ = _derivs(loss, y, A @ v, delta)
+        u = v - (A.T @ g1) / L
+        w_new = np.sign(u) * np.maximum(np.abs(u) - reg / L, 0.0)
+        # adaptive restart (O'Donoghue and Candes): momentum off when it points uphill
+        if (v - w_new) @ (w_new - w) > 0:
+            t = 1.0
+            v = w_new.copy()
+        else:
+            t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+            v = w_new + ((t - 1.0) / t_new) * (w_new - w)
+            t = t_new
+        diff = float(np.max(np.abs(w_new - w)))
+        w = w_new
+        if diff <= tol * max(1.0, float(np.max(np.abs(w)))):
+            break
+    return w
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def fit(A, y, loss, penalty, reg, delta):
+    """The minimiser ``w_hat`` and (for smooth losses with l2) ``V = tr(H^-1)/d``."""
+    n, d = A.shape
+    if penalty == "l2" or reg == 0:
+        if loss == "square":
+            if n >= d or reg == 0:
+                M = A.T @ A + reg * np.eye(d)
+                w = np.linalg.solve(M, A.T @ y)
+                V = float(np.trace(np.linalg.inv(M))) / d
+            else:  # n < d: the dual form costs n^3
+                K = A @ A.T + reg * np.eye(n)
+                w = A.T @ np.linalg.solve(K, y)
+                # tr (A^T A + reg)^-1 = (d - n)/reg + tr (A A^T + reg)^-1
+                V = ((d - n) / reg + float(np.trace(np.linalg.inv(K)))) / d
+            return w, V
+        if loss in ("logistic", "huber"):
+            return _newton_l2(A, y, loss, reg, delta)
+        if reg > 0:
+            return _box_dual(A, y, loss, reg), math.nan
+        return _lp(A, y, loss, penalty, reg), math.nan
+    # l1 with reg > 0
+    if loss in ("hinge", "absolute"):
+        return _lp(A, y, loss, penalty, reg), math.nan
+    return _fista_l1(A, y, loss, reg, delta), math.nan
+
+
+def simulate_erm(model, d: int, seed: int) -> dict[str, float]:
+    """Observables of one instance of ``model`` (a :class:`equations.glm_erm.GLMERM`)."""
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 2:
+        raise ValueError(f"d must be an integer >= 2, got {d!r}")
+    if model._no_minimiser():
+        raise ValueError("the training data are separable at this alpha: the ERM with reg=0 has no finite "
+                         "minimiser (see model.explain); use reg > 0")
+    rng = np.random.default_rng(seed)
+    A, y, w_star = sample_instance(model.alpha, int(d), model.rho, model.channel, model.noise, rng)
+    w, V = fit(A, y, model.loss, model.penalty, float(model.reg), float(model.delta))
+    d = A.shape[1]
+    z = A @ w
+    m = float(w @ w_star) / d
+    q = float(w @ w) / d
+    rho_hat = float(w_star @ w_star) / d
+    res = {"m": m, "q": q, "V": V}
+    if model.channel == "sign":
+        cosang = m / math.sqrt(q * (rho_hat + model.noise)) if q > 0 else 0.0
+        res["gen_error"] = math.acos(max(-1.0, min(1.0, cosang))) / math.pi
+    else:
+        res["gen_error"] = rho_hat + model.noise - 2.0 * m + q
+    res["train_loss"] = float(np.mean(loss_value(model.loss, y, z, model.delta)))
+    res["estimation_error"] = float((w - w_star) @ (w - w_star)) / d
+    if model.channel == "sign":
+        res["train_error"] = float(np.mean(y * z < 0))
+    return res
