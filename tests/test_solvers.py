@@ -1,0 +1,210 @@
+"""The solver driver: convergence on the true residual, safeguards, reporting, bad input."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import optimize
+
+import fixedpoint as fp
+from fixedpoint import Anderson, Damped, Status
+
+from .toymodels import Cubic, Pitchfork
+
+
+def _perceptron_se(alpha):
+    """Gaussian-prior sign-channel GLM state evolution (spherical perceptron, Bayes-optimal).
+
+    q_hat = alpha E[g_out^2], q = q_hat / (1 + q_hat), with
+    E[g_out^2] = 2 E_xi[ N(sqrt(q/(1-q)) xi)^2 / H(sqrt(q/(1-q)) xi) ] / (2 pi (1-q)) ... written
+    with plain Gauss-Hermite here (the engine test needs a realistic map, not its exact value).
+    """
+    z, w = fp.quadrature.gauss_hermite(120)
+
+    def F(x):
+        q = min(max(x[0], 0.0), 1 - 1e-12)
+        t = np.sqrt(q / (1 - q)) * z
+        logH = np.array([fp.quadrature.logH(-v) for v in t])
+        ratio = np.exp(-0.5 * t * t - 0.5 * np.log(2 * np.pi) - logH)
+        qhat = alpha * 2 * np.dot(w, ratio ** 2 * np.exp(logH)) / (1 - q) / 1.0
+        return np.array([qhat / (1 + qhat)])
+
+    return F
+
+
+CATALOGUE = {
+    # name: (map, start, reference solution or None); a residual r leaves an error up to
+    # r / (1 - rho(J)), see KAPPA
+    "linear_0.99": (lambda x: 0.99 * x + 1.0, [0.0], [100.0]),
+    "linear_0.999_3d": (lambda x: np.array([[0.999, 0, 0], [0.1, 0.5, 0], [0, 0.2, 0.9]]) @ x + 1.0,
+                        [0.0, 0.0, 0.0], None),
+    "cos": (lambda x: np.cos(x), [1.0], [0.7390851332151607]),
+    "coupled": (lambda x: np.array([np.tanh(2 * x[1]), np.tanh(0.8 * x[0] + 0.5 * x[1])]), [0.1, 0.1], None),
+    "pitchfork_1.5": (lambda x: np.tanh(1.5 * x), [1e-3], None),
+    "perceptron_se": (_perceptron_se(2.0), [1e-3], None),
+}
+
+
+#: 1 / (1 - spectral radius) at the fixed point, bounding error / residual
+KAPPA = {"linear_0.99": 100, "linear_0.999_3d": 1000}
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+@pytest.mark.parametrize("solver", [Anderson(), Anderson(memory=2, damping=0.3), Damped(0.0), Damped(0.5),
+                                    Damped(0.3, adaptive=True)], ids=repr)
+def test_catalogue_converges_to_the_same_point(name, solver):
+    F, x0, ref = CATALOGUE[name]
+    plain = fp.solve(F, x0, solver=Damped(0.0), max_iter=200_000)
+    sol = fp.solve(F, x0, solver=solver, max_iter=200_000)
+    assert plain.converged and sol.converged, sol.message
+    # judged on the true residual
+    x = sol.x
+    assert np.all(np.abs(np.asarray(F(x)) - x) <= 1e-10 + 1e-10 * np.abs(x))
+    # the same fixed point as plain iteration from the same start
+    tol = 2e-10 * KAPPA.get(name, 10)
+    np.testing.assert_allclose(sol.x, plain.x, rtol=tol, atol=tol)
+    if ref is not None:
+        np.testing.assert_allclose(sol.x, ref, rtol=tol)
+
+
+@pytest.mark.parametrize("name, factor", [("linear_0.99", 10), ("linear_0.999_3d", 10), ("cos", 2),
+                                          ("perceptron_se", 2)])
+def test_anderson_needs_fewer_evaluations(name, factor):
+    # (maps whose start sits next to an unstable fixed point are excluded: there the accelerated
+    # solve first finds that point and then pays for escaping it as plain iteration would)
+    F, x0, _ = CATALOGUE[name]
+    plain = fp.solve(F, x0, solver=Damped(0.0), max_iter=200_000)
+    acc = fp.solve(F, x0, solver=Anderson(), max_iter=200_000)
+    assert factor * acc.evaluations <= plain.evaluations
+
+
+def test_anderson_memory_zero_is_damped():
+    F = CATALOGUE["coupled"][0]
+    a = fp.solve(F, [0.1, 0.1], solver=Anderson(memory=0, damping=0.4))
+    d = fp.solve(F, [0.1, 0.1], solver=Damped(0.4))
+    assert a.evaluations == d.evaluations and a.iterations == d.iterations
+    np.testing.assert_array_equal(a.x, d.x)
+    np.testing.assert_array_equal(a.residuals, d.residuals)
+
+
+def test_unstable_trivial_point_is_escaped_as_plain_iteration_would():
+    # Anderson is a secant method and finds m = 0 first; plain iteration leaves it
+    for beta in (1.05, 1.5, 3.0):
+        sol = fp.solve(Pitchfork(beta=beta))
+        m_star = optimize.brentq(lambda m: np.tanh(beta * m) - m, 1e-6, 1.0, xtol=1e-15)
+        assert sol.converged and abs(sol["m"] - m_star) < 1e-8, (beta, sol)
+        assert sol.spectral_radius < 1
+
+
+def test_stable_trivial_point_is_returned_to():
+    sol = fp.solve(Pitchfork(beta=0.7))
+    assert sol.converged and abs(sol["m"]) < 1e-9
+
+
+def test_fold_ghost_is_passed_like_plain_iteration():
+    # just beyond the fold at p = 2/(3 sqrt 3) the lower branch is gone; the iteration crawls past
+    # its ghost and lands on the upper branch
+    m = Cubic(p=0.3869)
+    sol, plain = fp.solve(m), fp.solve(m, solver=Damped(0.0), max_iter=100_000)
+    assert sol.converged and plain.converged
+    assert abs(sol["x"] - plain["x"]) < 1e-8 and sol["x"] > 1
+
+
+def test_bounds_extrapolation_never_reaches_an_absorbing_boundary():
+    # q -> q + 0.5 (1 - q) (1 - q) ... converges to the boundary q = 1 only in the limit; plain and
+    # accelerated must agree and the state never exceeds the bound
+    seen = []
+
+    def F(x):
+        seen.append(x.copy())
+        return np.array([0.5 + 0.5 * x[0] ** 2 * 0.9])
+
+    sol = fp.solve(F, [0.0], bounds=([0.0], [1.0]))
+    plain = fp.solve(F, [0.0], bounds=([0.0], [1.0]), solver=Damped(0))
+    assert sol.converged and abs(sol.x[0] - plain.x[0]) < 1e-8
+    assert all(0.0 <= s[0] < 1.0 for s in seen)
+
+
+def test_map_leaving_its_domain_is_reported():
+    sol = fp.solve(lambda x: x - 1.0, [0.5], bounds=([0.0], [1.0]))
+    assert not sol.converged and sol.status is Status.OUT_OF_DOMAIN
+    assert "outside" in sol.message and "x0" in sol.message
+
+
+def test_nonfinite_is_reported_not_raised():
+    sol = fp.solve(lambda x: np.log(x - 1.0), [0.5])
+    assert not sol.converged and sol.status is Status.NONFINITE
+    assert "non-finite" in sol.message and "Try" in sol.message
+
+
+def test_max_iter_is_reported_with_advice():
+    sol = fp.solve(lambda x: 0.999999 * x + 1, [0.0], solver=Damped(0.0), max_iter=50)
+    assert not sol.converged and sol.status is Status.MAX_ITER
+    assert sol.iterations == 50 and "max_iter" in sol.message
+    assert sol.residual > 1
+
+
+def test_cycle_is_reported_as_stagnation():
+    sol = fp.solve(lambda x: -x + 0.1, [1.0], solver=Damped(0.0))
+    assert not sol.converged and sol.status is Status.STAGNATED
+
+
+def test_convergence_is_judged_on_the_true_residual_not_the_step():
+    # with damping 0.999 the steps are tiny long before the fixed point is reached
+    sol = fp.solve(lambda x: np.cos(x), [0.0], solver=Damped(0.999), max_iter=100)
+    assert not sol.converged
+    ok = fp.solve(lambda x: np.cos(x), [0.0], solver=Damped(0.999), max_iter=200_000)
+    assert ok.converged and abs(ok.x[0] - 0.7390851332151607) < 1e-9
+
+
+def test_tolerances_are_respected():
+    loose = fp.solve(lambda x: 0.9 * x + 1, [0.0], solver=Damped(0), atol=1e-4, rtol=0)
+    tight = fp.solve(lambda x: 0.9 * x + 1, [0.0], solver=Damped(0), atol=1e-12, rtol=0)
+    assert abs(loose.x[0] - 10) > 1e-10 and abs(0.9 * loose.x[0] + 1 - loose.x[0]) <= 1e-4 * 1.0000001
+    assert abs(tight.x[0] - 10) < 1e-10 and loose.iterations < tight.iterations
+
+
+def test_solution_access_and_model_observables():
+    sol = fp.solve(Pitchfork(beta=2.0), start="informed")
+    assert sol.names == ("m",) and sol["m"] == sol.x[0]
+    assert sol["m2"] == pytest.approx(sol.x[0] ** 2) and sol.observables["m2"] == sol["m2"]
+    with pytest.raises(KeyError):
+        sol["nope"]
+    with pytest.raises(ValueError):  # frozen arrays
+        sol.x[0] = 1.0
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(max_iter=0), "max_iter"), (dict(max_iter=2.5), "max_iter"), (dict(atol=-1.0), "atol"),
+    (dict(rtol=math.nan), "rtol"), (dict(atol=0.0, rtol=0.0), "atol"), (dict(solver="fast"), "solver"),
+])
+def test_bad_arguments_raise(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        fp.solve(lambda x: 0.5 * x, [1.0], **kwargs)
+
+
+def test_bad_starts_raise():
+    with pytest.raises(ValueError, match="finite"):
+        fp.solve(lambda x: 0.5 * x, [math.nan])
+    with pytest.raises(ValueError, match="x0"):
+        fp.solve(lambda x: 0.5 * x)
+    with pytest.raises(ValueError, match="entries"):
+        fp.solve(Pitchfork(), start=[0.1, 0.2])
+    with pytest.raises(ValueError, match="start"):
+        fp.solve(Pitchfork(), start="clever")
+    with pytest.raises(ValueError, match="domain"):
+        fp.solve(Pitchfork(), start=[2.0])
+    with pytest.raises(ValueError, match="shape"):
+        fp.solve(lambda x: np.ones(3), [1.0, 2.0])
+
+
+@pytest.mark.parametrize("kwargs, word", [(dict(memory=-1), "memory"), (dict(damping=1.0), "damping"),
+                                          (dict(reg=-1), "reg"), (dict(safeguard=0.5), "safeguard")])
+def test_bad_solver_parameters_raise(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        Anderson(**kwargs)
+
+
+def test_damped_rejects_bad_damping():
+    with pytest.raises(ValueError, match="damping"):
+        Damped(damping=-0.1)

@@ -1,0 +1,132 @@
+"""Toy models with known answers, independent of any physics module (engine tests)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import ClassVar
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Pitchfork:
+    """``m -> tanh(beta m + h)``: trivial point m=0 (h=0) loses stability at beta = 1."""
+
+    beta: float = 0.5
+    h: float = 0.0
+    name: ClassVar[str] = "pitchfork"
+    state_names: ClassVar[tuple[str, ...]] = ("m",)
+
+    def __post_init__(self):
+        if not math.isfinite(self.beta) or self.beta < 0:
+            raise ValueError(f"beta must be finite and >= 0, got {self.beta}")
+
+    def initial_state(self, start="uninformed"):
+        return np.array([1e-3 if start == "uninformed" else 1.0])
+
+    def trivial_state(self):
+        return np.array([0.0]) if self.h == 0 else None
+
+    def update(self, x):
+        return np.tanh(self.beta * x + self.h)
+
+    def observables(self, x):
+        return {"m2": float(x[0] ** 2)}
+
+    def bounds(self):
+        return np.array([0.0]), np.array([1.0])
+
+    def free_entropy(self, x):
+        m = x[0]
+        return float(-self.beta * m * m / 2 + math.log(2 * math.cosh(self.beta * m + self.h)))
+
+    def simulate(self, d, seed):
+        return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Cubic:
+    """``x -> x - 0.2 (x^3 - x - p)``: fixed points solve ``x^3 - x = p``.
+
+    Folds (spinodals) at ``p = +-2 / (3 sqrt 3)``; with the free entropy
+    ``phi = -(x^4/4 - x^2/2 - p x)`` the two outer branches have equal free entropy at ``p = 0``
+    (first-order crossing), and ``x`` crosses level 1 at ``p = 0`` on the upper branch.
+    """
+
+    p: float = 0.0
+    name: ClassVar[str] = "cubic"
+    state_names: ClassVar[tuple[str, ...]] = ("x",)
+
+    def initial_state(self, start="uninformed"):
+        return np.array([-1.5 if start == "uninformed" else 1.5])
+
+    def update(self, x):
+        return x - 0.2 * (x ** 3 - x - self.p)
+
+    def observables(self, x):
+        return {"x2": float(x[0] ** 2)}
+
+    def free_entropy(self, x):
+        return float(-(x[0] ** 4 / 4 - x[0] ** 2 / 2 - self.p * x[0]))
+
+    def simulate(self, d, seed):
+        return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Asymmetric:
+    """Cubic with an asymmetric quartic term: first-order crossing away from the symmetric point.
+
+    Fixed points of ``x -> x - 0.2 (x^3 - x - p + c x^2)`` are stationary points of
+    ``phi(x) = -(x^4/4 + c x^3/3 - x^2/2 - p x)``.
+    """
+
+    p: float = 0.0
+    c: float = 0.3
+    name: ClassVar[str] = "asymmetric"
+    state_names: ClassVar[tuple[str, ...]] = ("x",)
+
+    def initial_state(self, start="uninformed"):
+        return np.array([-1.8 if start == "uninformed" else 1.5])
+
+    def update(self, x):
+        return x - 0.2 * (x ** 3 + self.c * x ** 2 - x - self.p)
+
+    def observables(self, x):
+        return {}
+
+    def free_entropy(self, x):
+        y = x[0]
+        return float(-(y ** 4 / 4 + self.c * y ** 3 / 3 - y ** 2 / 2 - self.p * y))
+
+    def simulate(self, d, seed):
+        return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Contraction:
+    """``x -> A x + b`` with a convex-problem flag: warm starts are allowed."""
+
+    a: float = 0.9
+    b: float = 1.0
+    name: ClassVar[str] = "contraction"
+    state_names: ClassVar[tuple[str, ...]] = ("u", "v")
+    unique_fixed_point: ClassVar[bool] = True
+
+    def initial_state(self, start="uninformed"):
+        return np.zeros(2)
+
+    def update(self, x):
+        return np.array([self.a * x[1] + self.b, 0.5 * self.a * x[0]])
+
+    def observables(self, x):
+        return {"sum": float(x.sum())}
+
+    def exact(self):
+        # u = a v + b, v = a u / 2  ->  u = b / (1 - a^2/2)
+        u = self.b / (1 - self.a ** 2 / 2)
+        return np.array([u, 0.5 * self.a * u])
+
+    def simulate(self, d, seed):
+        return {}
