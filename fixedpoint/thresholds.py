@@ -310,6 +310,10 @@ def _spinodal(model, param, a, b, start, tol, kw):
             lo, s_lo = c, s_c
         else:
             hi, s_hi = c, s_c
+    final_jump = float(np.max(np.abs(s_lo.x - s_hi.x)))
+    if final_jump <= 1e-3 * jump:
+        raise ValueError(f"bracket ({a:g}, {b:g}) contains no spinodal: the solution from {start!r} changes "
+                         f"continuously across it (no jump left at {param} ~ {0.5 * (lo + hi):.6g})")
     # 2. which side is the branch that ends? its leading eigenvalue is close to 1
     m_lo, m_hi = at(model, **{param: lo}), at(model, **{param: hi})
     gap_lo = 1.0 - _leading_eigenvalue(m_lo, s_lo.x)
@@ -332,7 +336,10 @@ def _spinodal(model, param, a, b, start, tol, kw):
         ys.append(1.0 - _leading_eigenvalue(mk, sk.x))
     value, converged = math.nan, False
     if len(ps) >= 4 and np.all(np.diff(ys) * np.sign(ys[-1] - ys[0]) > 0):
-        coef = np.polyfit(np.asarray(ys), np.asarray(ps) - side, deg=3)
+        ys_arr = np.asarray(ys)
+        scale = float(np.max(np.abs(ys_arr)))
+        # fit in the scaled variable s / max|s| so that the Vandermonde system is well conditioned
+        coef = np.polyfit(ys_arr / scale, np.asarray(ps) - side, deg=3)
         p_c = side + float(coef[-1])
         if lo - 1e-12 <= p_c <= hi + 1e-12 or abs(p_c - side) <= 2 * h:
             value, converged = p_c, True

@@ -121,7 +121,8 @@ class Contraction:
         return np.array([self.a * x[1] + self.b, 0.5 * self.a * x[0]])
 
     def observables(self, x):
-        return {"sum": float(x.sum())}
+        # gap: minimal (zero) where u = 2, i.e. at a = 1 when b = 1
+        return {"sum": float(x.sum()), "gap": float((x[0] - 2.0) ** 2)}
 
     def exact(self):
         # u = a v + b, v = a u / 2  ->  u = b / (1 - a^2/2)

@@ -1,0 +1,256 @@
+"""Sweeps, thresholds, optimisation and phase diagrams on toy models with known answers."""
+
+import math
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from scipy import optimize
+
+import fixedpoint as fp
+
+from .toymodels import Asymmetric, Contraction, Cubic, Pitchfork
+
+FOLD = 2 / (3 * math.sqrt(3))  # x^3 - x = p folds at p = +-2/(3 sqrt 3)
+
+
+def _cubic_roots(p):
+    r = np.roots([1, 0, -1, -p])
+    return np.sort(r[np.abs(r.imag) < 1e-9].real)
+
+
+# ----------------------------------------------------------------------------- sweep
+
+
+def test_sweep_follows_the_branch_of_each_start_with_hysteresis():
+    ps = np.linspace(-1, 1, 41)
+    up = fp.sweep(Cubic(), "p", ps, start="uninformed")
+    down = fp.sweep(Cubic(), "p", ps, start="informed")
+    assert up.converged.all() and down.converged.all()
+    for p, xu, xd in zip(ps, up["x"], down["x"]):
+        r = _cubic_roots(p)
+        # uninformed (x0 = -1.5) sits on the lowest root while it exists, informed on the highest
+        assert xu == pytest.approx(r[0] if p < FOLD else r[-1], abs=1e-8)
+        assert xd == pytest.approx(r[-1] if p > -FOLD else r[0], abs=1e-8)
+    both = (ps > -FOLD) & (ps < FOLD)
+    assert np.all(up["x"][both] < 0) and np.all(down["x"][both] > 0)  # hysteresis loop
+
+
+def test_sweep_does_not_depend_on_order_or_neighbours():
+    ps = np.linspace(-1, 1, 21)
+    fwd = fp.sweep(Cubic(), "p", ps, start="informed")
+    rev = fp.sweep(Cubic(), "p", ps[::-1], start="informed")
+    np.testing.assert_allclose(fwd["x"], rev["x"][::-1], atol=1e-9)
+    for p, x in zip(ps[::5], fwd["x"][::5]):
+        assert x == pytest.approx(fp.solve(Cubic(p=p), start="informed")["x"], abs=1e-9)
+
+
+def test_informed_branch_reappears_after_a_region_where_it_is_absent():
+    # informed start: upper branch for p > -FOLD; a sweep going down then up must find it again
+    ps = np.concatenate([np.linspace(0.5, -0.8, 14), np.linspace(-0.8, 0.5, 14)])
+    sw = fp.sweep(Cubic(), "p", ps, start="informed")
+    assert np.all(sw["x"][ps > -FOLD + 1e-3] > 0.5)
+
+
+def test_warm_continuation_for_unique_fixed_points():
+    vals = np.linspace(0.1, 1.3, 30)
+    sw = fp.sweep(Contraction(), "a", vals)
+    assert sw.converged.all()
+    exact = np.array([Contraction(a=a).exact() for a in vals])
+    np.testing.assert_allclose(sw.x, exact, rtol=1e-8)
+    cold = fp.sweep(Contraction(), "a", vals, warm=False)
+    assert sw.evaluations.sum() < cold.evaluations.sum()
+
+
+def test_failed_points_are_recorded_and_the_sweep_goes_on():
+    sw = fp.sweep(Pitchfork(), "beta", [0.5, -1.0, 2.0])
+    assert list(sw.converged) == [True, False, True]
+    assert sw.status[1] == "failed" and "beta" in sw.messages[1] and np.isnan(sw.x[1]).all()
+    assert np.isnan(sw["m2"][1]) and sw["m2"][2] > 0.5
+
+
+def test_sweep_outputs(tmp_path):
+    sw = fp.sweep(Pitchfork(), "beta", np.linspace(0.5, 2, 7))
+    df = sw.to_pandas()
+    assert list(df.columns[:3]) == ["beta", "m", "m2"] and len(df) == 7
+    ds = sw.to_xarray()
+    assert ds["m"].dims == ("beta",)
+    path = sw.save(tmp_path / "sw")
+    back = fp.Sweep.load(path)
+    np.testing.assert_array_equal(back.x, sw.x)
+    assert back.param == "beta" and back.start == "uninformed" and list(back.status) == list(sw.status)
+    np.testing.assert_array_equal(back["m2"], sw["m2"])
+
+
+def test_sweep_bad_input():
+    with pytest.raises(ValueError, match="gamma"):
+        fp.sweep(Pitchfork(), "gamma", [1.0])
+    with pytest.raises(ValueError, match="values"):
+        fp.sweep(Pitchfork(), "beta", [])
+    with pytest.raises(ValueError, match="values"):
+        fp.sweep(Pitchfork(), "beta", [1.0, math.nan])
+
+
+# ----------------------------------------------------------------------------- thresholds
+
+
+def test_stability_threshold_of_the_pitchfork_is_one():
+    thr = fp.threshold(Pitchfork(), "beta", (0.3, 2.5), kind="stability")
+    assert thr.converged and abs(thr.value - 1.0) < 1e-8
+    assert thr.solves < 100
+
+
+def test_spinodals_of_the_fold_match_the_closed_form():
+    up = fp.threshold(Cubic(), "p", (0.0, 1.0), kind="spinodal", start="uninformed")
+    down = fp.threshold(Cubic(), "p", (-1.0, 0.0), kind="spinodal", start="informed")
+    assert up.converged and abs(up.value - FOLD) < 1e-6
+    assert down.converged and abs(down.value + FOLD) < 1e-6
+    assert up.solves < 100 and down.solves < 100
+
+
+def test_first_order_crossing_against_an_independent_computation():
+    c = 0.3
+
+    def potential_gap(p):  # V at the right minimum minus V at the left one
+        r = np.roots([1, c, -1, -p])
+        r = np.sort(r[np.abs(r.imag) < 1e-12].real)
+        V = lambda x: x ** 4 / 4 + c * x ** 3 / 3 - x ** 2 / 2 - p * x
+        return V(r[-1]) - V(r[0])
+
+    exact = optimize.brentq(potential_gap, -0.3, 0.3, xtol=1e-14)
+    thr = fp.threshold(Asymmetric(c=c), "p", (-0.3, 0.3), kind="first_order")
+    assert thr.converged and abs(thr.value - exact) < 1e-8
+    assert thr.below.x[0] < 0 < thr.above.x[0]
+
+
+def test_level_crossing():
+    # on the informed branch of the cubic, x = 1 exactly at p = 0
+    thr = fp.threshold(Cubic(), "p", (-0.3, 0.9), kind="level", start="informed", observable="x", level=1.0)
+    assert thr.converged and abs(thr.value) < 1e-8
+
+
+@pytest.mark.parametrize("kind, kwargs, bracket", [
+    ("stability", {}, (0.3, 0.9)),
+    ("spinodal", {"start": "uninformed"}, (-0.5, 0.2)),
+    ("first_order", {}, (0.5, 0.9)),
+    ("level", {"start": "informed", "observable": "x", "level": 1.0}, (0.1, 0.9)),
+])
+def test_brackets_without_the_event_raise(kind, kwargs, bracket):
+    model = Pitchfork() if kind == "stability" else Cubic()
+    param = "beta" if kind == "stability" else "p"
+    with pytest.raises(ValueError, match="bracket"):
+        fp.threshold(model, param, bracket, kind=kind, **kwargs)
+
+
+def test_threshold_bad_input():
+    with pytest.raises(ValueError, match="kind"):
+        fp.threshold(Cubic(), "p", (0, 1), kind="magic")
+    with pytest.raises(ValueError, match="bracket"):
+        fp.threshold(Cubic(), "p", (1, 0), kind="spinodal")
+    with pytest.raises(ValueError, match="observable"):
+        fp.threshold(Cubic(), "p", (0, 1), kind="level")
+
+
+def test_threshold_line_traces_the_closed_form():
+    cs = np.linspace(0.0, 0.4, 5)
+    line = fp.threshold_line(Asymmetric(), "p", (-1.0, 1.0), over={"c": cs}, kind="spinodal", start="uninformed")
+    for c, v in zip(cs, line.values):
+        # fold of the lower branch: V'(x) = x^3 + c x^2 - x = p with V''(x) = 0 at the left critical point
+        xc = (-2 * c - math.sqrt(4 * c * c + 12)) / 6
+        assert v == pytest.approx(xc ** 3 + c * xc ** 2 - xc, abs=1e-6)
+    assert line.converged.all()
+
+
+# ----------------------------------------------------------------------------- optimize
+
+
+def test_optimize_finds_the_minimum_of_an_observable():
+    best = fp.optimize(Contraction(), "a", "gap", bounds=(0.2, 1.3), xtol=1e-9)
+    assert best.converged and abs(best.value - 1.0) < 1e-6 and best.minimum < 1e-10
+    assert best.solution["gap"] == best.minimum and best.solves < 60
+    edge = fp.optimize(Contraction(), "a", "gap", bounds=(0.2, 0.8))
+    assert not edge.converged and "edge" in edge.message
+    with pytest.raises(ValueError, match="bounds"):
+        fp.optimize(Contraction(), "a", "gap", bounds=(1.0, 0.5))
+
+
+# ----------------------------------------------------------------------------- phase diagrams
+
+
+def test_phase_diagram_equals_sweeps_and_parallel_equals_serial(tmp_path):
+    grid = {"c": np.linspace(0, 0.3, 4), "p": np.linspace(-0.6, 0.6, 7)}
+    serial = fp.phase_diagram(Asymmetric(), grid)
+    par = fp.phase_diagram(Asymmetric(), grid, executor=2)
+    np.testing.assert_array_equal(serial.x, par.x)
+    assert serial.shape == (4, 7)
+    for i, c in enumerate(grid["c"]):
+        sw = fp.sweep(Asymmetric(c=c), "p", grid["p"])
+        np.testing.assert_array_equal(serial.x[i], sw.x)
+    df = serial.to_pandas()
+    assert len(df) == 28
+    back = fp.PhaseDiagram.load(serial.save(tmp_path / "d"))
+    np.testing.assert_array_equal(back.x, serial.x)
+
+
+def test_phase_diagram_with_a_dask_client():
+    distributed = pytest.importorskip("distributed")
+    grid = {"c": np.linspace(0, 0.3, 3), "p": np.linspace(-0.6, 0.6, 5)}
+    with distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        d = fp.phase_diagram(Asymmetric(), grid, executor=client.get_executor())
+    np.testing.assert_array_equal(d.x, fp.phase_diagram(Asymmetric(), grid).x)
+
+
+def test_checkpoint_resumes_after_a_kill_and_refuses_another_grid(tmp_path):
+    ck = tmp_path / "ck"
+    script = textwrap.dedent(f"""
+        import os, sys, numpy as np
+        sys.path.insert(0, {str(tmp_path.parent)!r})
+        import fixedpoint as fp
+        from fixedpoint import continuation
+        from tests.toymodels import Asymmetric
+        done = [0]
+        real = continuation.sweep
+        def dying(*a, **k):
+            done[0] += 1
+            if done[0] == 3:
+                os._exit(9)  # killed in the middle of the third row
+            return real(*a, **k)
+        import fixedpoint.diagram as dg
+        dg.sweep = dying
+        fp.phase_diagram(Asymmetric(), {{"c": np.linspace(0, 0.3, 5), "p": np.linspace(-0.6, 0.6, 6)}},
+                         checkpoint={str(ck)!r})
+    """)
+    import tests
+
+    root = str(__import__("pathlib").Path(tests.__file__).parent.parent)
+    proc = subprocess.run([sys.executable, "-c", script.replace(repr(str(tmp_path.parent)), repr(root))],
+                          capture_output=True, text=True)
+    assert proc.returncode == 9, proc.stderr
+    rows = sorted(p.name for p in ck.glob("row_*.npz"))
+    assert rows == ["row_00000.npz", "row_00001.npz"]
+    grid = {"c": np.linspace(0, 0.3, 5), "p": np.linspace(-0.6, 0.6, 6)}
+    calls = []
+    import fixedpoint.diagram as dg
+
+    real = dg.sweep
+    try:
+        dg.sweep = lambda *a, **k: calls.append(1) or real(*a, **k)
+        resumed = fp.phase_diagram(Asymmetric(), grid, checkpoint=ck)
+    finally:
+        dg.sweep = real
+    assert len(calls) == 3  # only the three missing rows
+    np.testing.assert_array_equal(resumed.x, fp.phase_diagram(Asymmetric(), grid).x)
+    with pytest.raises(ValueError, match="different"):
+        fp.phase_diagram(Asymmetric(), {"c": np.linspace(0, 0.3, 5), "p": np.linspace(-0.6, 0.7, 6)}, checkpoint=ck)
+    with pytest.raises(ValueError, match="different"):
+        fp.phase_diagram(Asymmetric(c=0.1), grid, checkpoint=ck)
+
+
+def test_phase_diagram_bad_input():
+    with pytest.raises(ValueError, match="two"):
+        fp.phase_diagram(Asymmetric(), {"p": [0.0]})
+    with pytest.raises(ValueError, match="executor"):
+        fp.phase_diagram(Asymmetric(), {"c": [0.0], "p": [0.0]}, executor="gpu")
