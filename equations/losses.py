@@ -99,7 +99,8 @@ def _prox_logistic(y, omega, V):
     z = omega + V * y * sigmoid(-y * omega) / (1.0 + V * yy * s * (1.0 - s))
     if not (lo <= z <= hi):
         z = 0.5 * (lo + hi)
-    for _ in range(200):
+    g_prev = math.inf
+    for _ in range(400):
         sm = sigmoid(-y * z)
         g = z - omega - V * y * sm
         if g == 0.0:
@@ -108,10 +109,16 @@ def _prox_logistic(y, omega, V):
             hi = z
         else:
             lo = z
-        gp = 1.0 + V * yy * sm * (1.0 - sm)
-        znew = z - g / gp
-        if not (lo < znew < hi):
-            znew = 0.5 * (lo + hi)  # Newton left the bracket: bisect
+        if abs(g) > 0.5 * abs(g_prev):
+            # Newton is not converging fast (it can fall into a 2-cycle across the inflection
+            # point of the sigmoid): bisect
+            znew = 0.5 * (lo + hi)
+        else:
+            gp = 1.0 + V * yy * sm * (1.0 - sm)
+            znew = z - g / gp
+            if not (lo < znew < hi):
+                znew = 0.5 * (lo + hi)  # Newton left the bracket: bisect
+        g_prev = g
         if abs(znew - z) <= 2e-16 * max(1.0, abs(z)) or hi - lo <= 2e-16 * max(1.0, abs(z)):
             return znew
         z = znew
