@@ -181,79 +181,120 @@ class _Run:
 
 
 def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, max_iter, lower, upper,
-             names, patience, run=None, leave=None, taboo=None):
+             names, patience, run=None, taboo=None, fast_forward=None, plain_first=False):
     """The single driver loop.
 
     Iterates from ``x0`` until the scaled residual is <= 1 or the budget of ``max_iter``
-    iterations (shared through ``run``) is spent. ``leave(x)`` returning True stops the run early
-    with status None (used to hand over from plain iteration back to acceleration).
+    iterations (shared through ``run``) is spent.
+    ``taboo = (center, direction)``: an extrapolated iterate is replaced by the plain step
+    unless it keeps at least half of the current point's progress from ``center`` along
+    ``direction`` (used to keep acceleration from jumping back to, or across, an unstable fixed
+    point that plain iteration has escaped from). ``plain_first``: start with plain iteration
+    and accelerate only once it converges steadily.
+
+    With ``memory > 0`` three kinds of accelerated steps are tried, each checked when the map
+    has been evaluated at the new point and undone (replaced by the plain step from the previous
+    point) when the check fails:
+
+    * Anderson extrapolation: undone when the residual grows more than ``safeguard`` times;
+    * geometric fast-forward: when the plain steps grow steadily by a constant factor
+      ``rho > 1`` along a fixed direction, plain iteration is leaving an unstable fixed point
+      along its unstable direction, ``x_k = x_u + rho^k d``; the jump to ``x_u + K (x - x_u)``
+      skips ``log K / log rho`` plain steps along the same path, and is undone unless the plain
+      step there is still ``K`` times the last one (the linear regime), with a smaller ``K``
+      next time;
+    * after a stall (no new best residual for ``2 memory + 5`` iterations, as at the ghost of
+      a fold where secant steps are drawn to a local minimum of the residual), plain iteration
+      until it converges steadily or the residual is ten times below its best.
     """
     run = run or _Run()
-    n = x0.size
-    has_lo = np.isfinite(lower)
-    has_hi = np.isfinite(upper)
-    bounded = bool(has_lo.any() or has_hi.any())
-    # tolerance for rounding at the boundary of the domain; margin for "lands on the boundary"
-    slack_lo = 1e-12 * (1.0 + np.abs(np.where(has_lo, lower, 0.0)))
-    slack_hi = 1e-12 * (1.0 + np.abs(np.where(has_hi, upper, 0.0)))
+    if fast_forward is None:
+        fast_forward = memory > 0
+    bounded = bool(np.isfinite(lower).any() or np.isfinite(upper).any())
+    # tolerance for rounding at the boundary of the domain (the map's values), and the margin
+    # that makes an accelerated iterate count as "on the boundary" (infinite bounds stay infinite)
+    slack_lo = 1e-12 * (1.0 + np.abs(np.where(np.isfinite(lower), lower, 0.0)))
+    slack_hi = 1e-12 * (1.0 + np.abs(np.where(np.isfinite(upper), upper, 0.0)))
+    outer_lo, outer_hi = lower - slack_lo, upper + slack_hi
+    inner_lo, inner_hi = lower + slack_lo, upper - slack_hi
+
+    def strictly_inside(c):
+        # (comparisons with NaN are False, so this also rejects non-finite iterates)
+        if not ((c > inner_lo).all() and (c < inner_hi).all()):
+            return False
+        if taboo is not None:
+            return float(np.dot(c - taboo[0], taboo[1])) >= 0.5 * float(np.dot(x - taboo[0], taboo[1]))
+        return True
 
     x = x0.copy()
     fx = np.asarray(F(x), dtype=float)
     run.nev += 1
     dx_hist, df_hist = deque(), deque()
+    plain_steps = deque(maxlen=3)  # consecutive plain steps, for the fast-forward
     prev = None  # (x, fx, g, r) of the previous accepted point
+    pending = None  # kind of the step that produced x: None (plain), "anderson" or ("ff", predicted step)
     best, best_it = math.inf, run.it
     damp = damping
     calm = 0
     flips, rising = 0, False
     cooldown, wait = 0, 0
-    plain_until = None
+    # plain_first: begin by plain iteration, extrapolating only once it converges steadily
+    plain_until = 0.0 if (plain_first and memory > 0) else None
     stall = 2 * memory + 5
-    from_extrapolation = False
+    steady, last_ratio, needed = 0, math.inf, (memory + 3) // 2
+    ff_gain = 16.0
 
     while True:
         # ---- judge the map's value at x
         if fx.shape != x.shape:
             raise ValueError(f"the map returned shape {fx.shape} for a state of shape {x.shape}")
-        if not np.all(np.isfinite(fx)):
-            if from_extrapolation and prev is not None:
-                # an extrapolated point where the map fails: go back and take the plain step
-                x, fx, g, r = prev
-                dx_hist.clear(); df_hist.clear()
-                x_new = damp * x + (1.0 - damp) * fx
-                from_extrapolation = False
-                x, fx = x_new, np.asarray(F(x_new), dtype=float)
-                run.nev += 1
-                continue
-            bad = [names[i] for i in np.flatnonzero(~np.isfinite(fx))]
-            run.status, run.info = Status.NONFINITE, f"the map returned a non-finite value for {', '.join(bad)} at iteration {run.it}"
-            run.x, run.fx, run.r = x, fx, math.nan
-            return run
-        if bounded:
-            below = has_lo & (fx < lower - slack_lo)
-            above = has_hi & (fx > upper + slack_hi)
-            if below.any() or above.any():
-                i = int(np.flatnonzero(below | above)[0])
-                run.status = Status.OUT_OF_DOMAIN
-                run.info = (f"the map left its domain at iteration {run.it}: {names[i]} = {fx[i]:.6g} outside "
-                            f"[{lower[i]:.6g}, {upper[i]:.6g}]")
+        undo = False
+        if not np.isfinite(fx).all():
+            if pending is not None and prev is not None:
+                undo = True  # an accelerated point where the map fails: take the plain step instead
+            else:
+                bad = [names[i] for i in np.flatnonzero(~np.isfinite(fx))]
+                run.status = Status.NONFINITE
+                run.info = f"the map returned a non-finite value for {', '.join(bad)} at iteration {run.it}"
                 run.x, run.fx, run.r = x, fx, math.nan
                 return run
-            fx = np.clip(fx, lower, upper)  # within rounding of the bounds
-        g = fx - x
-        scale = atol + rtol * np.abs(x)
-        r = float(np.max(np.abs(g) / scale))
-
-        # ---- safeguard: an extrapolated step that made the residual grow is undone
-        if from_extrapolation and prev is not None and r > safeguard * prev[3]:
+        elif bounded and not ((fx >= lower).all() and (fx <= upper).all()):
+            below, above = fx < outer_lo, fx > outer_hi
+            if below.any() or above.any():
+                if pending is not None and prev is not None:
+                    undo = True
+                else:
+                    i = int(np.flatnonzero(below | above)[0])
+                    run.status = Status.OUT_OF_DOMAIN
+                    run.info = (f"the map left its domain at iteration {run.it}: {names[i]} = {fx[i]:.6g} outside "
+                                f"[{lower[i]:.6g}, {upper[i]:.6g}]")
+                    run.x, run.fx, run.r = x, fx, math.nan
+                    return run
+            else:
+                fx = np.clip(fx, lower, upper)  # within rounding of the bounds
+        if not undo:
+            g = fx - x
+            scale = atol + rtol * np.abs(x)
+            r = float((np.abs(g) / scale).max())
+            if pending == "anderson" and r > safeguard * prev[3]:
+                undo = True
+                # plain steps before extrapolating again, more after each consecutive rejection
+                # (near a fold's ghost the secant keeps aiming at a root that does not exist)
+                cooldown = min(2 * cooldown + 1, 64)
+                wait = cooldown
+            elif isinstance(pending, tuple):
+                predicted = pending[1]
+                actual = (1.0 - damp) * g  # the plain step at the new point
+                miss = actual - predicted
+                if miss @ miss > 0.01 * (predicted @ predicted):
+                    undo = True
+                    ff_gain = math.sqrt(ff_gain)
+        if undo:
             x, fx, g, r = prev
-            dx_hist.clear(); df_hist.clear()
-            from_extrapolation = False
-            # plain steps before extrapolating again, more after each consecutive rejection
-            # (near a fold's ghost the secant keeps aiming at a root that does not exist)
-            cooldown = min(2 * cooldown + 1, 64)
-            wait = cooldown
+            dx_hist.clear(); df_hist.clear(); plain_steps.clear()
+            pending = None
             x_new = damp * x + (1.0 - damp) * fx
+            plain_steps.append(x_new - x)
             x, fx = x_new, np.asarray(F(x_new), dtype=float)
             run.nev += 1
             continue
@@ -272,16 +313,29 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
             if up != rising:
                 flips += 1
             rising = up
-        if plain_until is not None and r < plain_until:
-            plain_until = None  # well past the stall: accelerate again, with a fresh history
-            dx_hist.clear(); df_hist.clear()
+        if plain_until is not None:
+            # accelerate again (fresh history) once well below the best residual, or once the
+            # plain iteration converges steadily (a constant rate: the linear regime of the
+            # attracting fixed point, where extrapolation is safe)
+            ratio = r / prev[3] if prev is not None and prev[3] > 0 else math.inf
+            if ratio < 1.0 and abs(ratio - last_ratio) <= 0.05 * (1.0 - ratio):
+                steady += 1
+            else:
+                steady = 0
+            last_ratio = ratio
+            if r < plain_until or steady >= needed:
+                plain_until = None
+                dx_hist.clear(); df_hist.clear()
+                best, best_it = r, run.it  # progress is measured from here on
         if r < best:
             best, best_it, flips = r, run.it, 0
-        elif memory > 0 and plain_until is None and run.it - best_it > stall:
+        elif memory > 0 and plain_until is None and run.it - best_it > stall and not _growing(plain_steps):
             # extrapolation has stopped making progress (typically the ghost of a fold, a local
             # minimum of |F(x) - x| that secant steps are drawn to): iterate plainly, as the
-            # algorithm would, until the residual is well below its best, then accelerate again
+            # algorithm would
             plain_until = 0.1 * best
+            steady, last_ratio = 0, math.inf
+            needed *= 2  # each stall asks for a longer steady stretch before extrapolating again
             dx_hist.clear(); df_hist.clear()
         elif run.it - best_it > patience and flips > patience // 4:
             # no new best for long, and the residual keeps going up and down (a cycle or a
@@ -290,9 +344,6 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
             run.status = Status.STAGNATED
             run.info = (f"the residual has not decreased for {patience} iterations "
                         f"(best scaled residual {best:.3g} > 1)")
-            return run
-        if leave is not None and leave(x):
-            run.status = None
             return run
 
         # ---- adaptive damping (Damped(adaptive=True)): back off when the residual grows
@@ -306,57 +357,82 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
                     damp = max(damping, damp - 0.5 * (damp - damping))
                     calm = 0
 
-        # ---- next iterate
+        # ---- next iterate: the plain damped step unless an accelerated one is accepted
         x_new = damp * x + (1.0 - damp) * fx
-        from_extrapolation = False
-        if memory > 0 and plain_until is None:
-            if prev is not None:
-                dx_hist.append(x - prev[0])
-                df_hist.append(fx - prev[1])
-                if len(dx_hist) > memory:
-                    dx_hist.popleft(); df_hist.popleft()
-            if wait > 0:
-                wait -= 1
-            elif dx_hist:
-                w = 1.0 / scale  # weight the least squares like the convergence criterion
-                DX = np.array(dx_hist).T
-                DF = np.array(df_hist).T
-                DG = (DF - DX) * w[:, None]
-                A = DG.T @ DG
-                lam = reg * np.trace(A)
-                A[np.diag_indices_from(A)] += lam
-                if np.linalg.cond(A) > 1e13:
-                    # ill-conditioned history: restart from the newest difference only
-                    while len(dx_hist) > 1:
+        step = x_new - x
+        pending = None
+        if fast_forward:
+            rho = _growing(plain_steps)
+            if rho and ff_gain >= 1.5:
+                # geometric fast-forward along the escape direction (see the docstring)
+                cand = x + (ff_gain - 1.0) * step / (rho - 1.0)
+                if strictly_inside(cand):
+                    pending = ("ff", ff_gain * step)
+                    x_new = cand
+        if memory > 0:
+            if pending is None and plain_until is None:
+                if prev is not None:
+                    dx_hist.append(x - prev[0])
+                    df_hist.append(fx - prev[1])
+                    if len(dx_hist) > memory:
                         dx_hist.popleft(); df_hist.popleft()
-                    DX = np.array(dx_hist).T
-                    DF = np.array(df_hist).T
-                    DG = (DF - DX) * w[:, None]
-                    A = DG.T @ DG
-                    A[np.diag_indices_from(A)] += reg * np.trace(A) + 1e-300
-                try:
-                    gamma = np.linalg.solve(A, DG.T @ (g * w))
-                except np.linalg.LinAlgError:
-                    gamma = None
-                if gamma is not None and np.all(np.isfinite(gamma)):
-                    cand = damp * (x - DX @ gamma) + (1.0 - damp) * (fx - DF @ gamma)
-                    ok = bool(np.all(np.isfinite(cand)))
-                    if ok and bounded:
-                        # strictly inside: extrapolation must never reach (or cross) a boundary
-                        ok = not (np.any(has_lo & (cand <= lower + slack_lo))
-                                  or np.any(has_hi & (cand >= upper - slack_hi)))
-                    if ok and taboo is not None:
-                        ok = float(np.dot(cand - taboo[0], taboo[1])) >= 0.5 * float(np.dot(x - taboo[0], taboo[1]))
-                    if ok:
+                if wait > 0:
+                    wait -= 1
+                elif dx_hist:
+                    cand = _anderson_candidate(dx_hist, df_hist, x, fx, g, scale, damp, reg)
+                    if cand is not None and strictly_inside(cand):
                         x_new = cand
-                        from_extrapolation = True
+                        pending = "anderson"
                         run.extrapolated = True
                         cooldown //= 2
+        if pending is None:
+            plain_steps.append(step)
+        else:
+            plain_steps.clear()
         prev = (x, fx, g, r)
         x = x_new
         fx = np.asarray(F(x), dtype=float)
         run.nev += 1
         run.it += 1
+
+
+def _anderson_candidate(dx_hist, df_hist, x, fx, g, scale, damp, reg):
+    """Type-II Anderson mixing from the stored differences (None if the problem is singular).
+
+    The mixing coefficients minimise ``|w (g - DG gamma)|^2 + lam |gamma|^2`` with the weights
+    ``w = 1 / (atol + rtol |x|)`` of the convergence criterion and ``lam = reg trace(DG^T DG)``,
+    which bounds the condition number of the normal equations by ``1 / reg``.
+    """
+    w = 1.0 / scale
+    DX = np.array(dx_hist).T
+    DF = np.array(df_hist).T
+    DG = (DF - DX) * w[:, None]
+    A = DG.T @ DG
+    A.flat[:: A.shape[0] + 1] += reg * A.trace() + 1e-300
+    try:
+        gamma = np.linalg.solve(A, DG.T @ (g * w))
+    except np.linalg.LinAlgError:
+        return None
+    if not np.isfinite(gamma).all():
+        return None
+    return damp * (x - DX @ gamma) + (1.0 - damp) * (fx - DF @ gamma)
+
+
+def _growing(steps):
+    """The common growth factor of the last three plain steps when they grow geometrically along
+    one direction (ratios > 1 equal to 1 %, directions within 1e-3), else 0."""
+    if len(steps) < 3:
+        return 0.0
+    s1, s2, s3 = steps
+    n1, n2, n3 = math.sqrt(s1 @ s1), math.sqrt(s2 @ s2), math.sqrt(s3 @ s3)
+    if n1 == 0 or n2 == 0:
+        return 0.0
+    r1, r2 = n2 / n1, n3 / n2
+    if r1 <= 1.0 + 1e-9 or r2 <= 1.0 + 1e-9 or abs(r2 - r1) > 0.01 * (r2 - 1.0):
+        return 0.0
+    if np.dot(s2, s3) < (1 - 1e-3) * n2 * n3 or np.dot(s1, s2) < (1 - 1e-3) * n1 * n2:
+        return 0.0
+    return float(r2)
 
 
 def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-10, rtol: float = 1e-10,
@@ -456,9 +532,12 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
 def _escape_unstable(F, x_start, run, memory, common, notes):
     """Check the stability of an accelerated solve's fixed point under plain iteration.
 
-    If plain (damped) iteration would leave the point, iterate plainly from the start until the
-    trajectory is well away from it (or converges elsewhere), then accelerate again; a second
-    acceleration is kept out of a neighbourhood of the unstable point.
+    If plain (damped) iteration would leave the point, start again from the start, iterating
+    plainly (with the geometric fast-forward along a steady escape) until plain iteration
+    converges steadily, then accelerate with extrapolation kept on the start's side of the
+    unstable point. Should acceleration land on a point plain iteration leaves once more, the
+    solve is finished by plain iteration alone from the start: the definition itself, however
+    slow (and if plain iteration does not converge, neither does the solve).
     """
     damping, lower, upper = common["damping"], common["lower"], common["upper"]
     J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx)
@@ -467,29 +546,32 @@ def _escape_unstable(F, x_start, run, memory, common, notes):
     if rho <= 1.0 + 1e-6:
         return rho, run
     x_bad = run.x.copy()
-    d0 = float(np.max(np.abs(x_start - x_bad)))
-    escape = max(10.0 * d0, 1e-3 * (1.0 + float(np.max(np.abs(x_bad)))))
     notes.append(f"acceleration first reached a point plain iteration leaves (spectral radius {rho:.6g}); "
                  "escaped it by plain iteration from the start")
     fresh = _Run()
-    fresh.nev, fresh.it = run.nev, run.it
-
-    def far(x):
-        return float(np.max(np.abs(x - x_bad))) > escape
-
-    fresh = _iterate(F, x_start, memory=0, run=fresh, leave=far, **common)
-    if fresh.status is None:
-        # left the unstable point behind: accelerate again, never extrapolating back near it
-        direction = fresh.x - x_bad
-        direction /= np.linalg.norm(direction)
-        fresh = _iterate(F, fresh.x, memory=memory, run=fresh, taboo=(x_bad, direction), **common)
-    if fresh.status is Status.CONVERGED:
-        J, nev = numerical_jacobian(F, fresh.x, lower, upper, f0=fresh.fx)
-        fresh.nev += nev
+    fresh.nev, fresh.it, fresh.residuals = run.nev, run.it, run.residuals
+    direction = x_start - x_bad
+    norm = float(np.linalg.norm(direction))
+    taboo = (x_bad, direction / norm) if norm > 0 else None
+    fresh = _iterate(F, x_start, memory=memory, run=fresh, taboo=taboo, plain_first=True, **common)
+    if fresh.status is not Status.CONVERGED:
+        return math.nan, fresh
+    J, nev = numerical_jacobian(F, fresh.x, lower, upper, f0=fresh.fx)
+    fresh.nev += nev
+    rho = _spectral_radius(J, damping)
+    if rho <= 1.0 + 1e-6:
+        return rho, fresh
+    notes.append(f"acceleration reached a point plain iteration leaves again (spectral radius {rho:.6g}); "
+                 "finished by plain iteration alone")
+    last = _Run()
+    last.nev, last.it, last.residuals = fresh.nev, fresh.it, fresh.residuals
+    last = _iterate(F, x_start, memory=0, run=last, fast_forward=False, **common)
+    rho = math.nan
+    if last.status is Status.CONVERGED:
+        J, nev = numerical_jacobian(F, last.x, lower, upper, f0=last.fx)
+        last.nev += nev
         rho = _spectral_radius(J, damping)
-    else:
-        rho = math.nan
-    return rho, fresh
+    return rho, last
 
 
 def _make_solution(model, run, names, start, rho, notes, solver) -> Solution:
