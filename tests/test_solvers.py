@@ -208,3 +208,26 @@ def test_bad_solver_parameters_raise(kwargs, word):
 def test_damped_rejects_bad_damping():
     with pytest.raises(ValueError, match="damping"):
         Damped(damping=-0.1)
+
+
+def test_no_convergence_where_plain_iteration_diverges():
+    # eigenvalue -1.5 at the only fixed point: plain iteration oscillates away from it, so the
+    # accelerated solve must not report it as the answer (DESIGN: acceleration never changes it)
+    A = np.diag([-1.5, 0.9, 0.5])
+    sol = fp.solve(lambda x: A @ x + 1.0, np.zeros(3))
+    plain = fp.solve(lambda x: A @ x + 1.0, np.zeros(3), solver=Damped(0.0))
+    assert not plain.converged and not sol.converged
+    # with enough damping plain iteration converges, and so does the accelerated solve, to the same point
+    damped = fp.solve(lambda x: A @ x + 1.0, np.zeros(3), solver=Anderson(damping=0.5))
+    assert damped.converged and np.allclose(damped.x, np.linalg.solve(np.eye(3) - A, np.ones(3)), atol=1e-8)
+
+
+@pytest.mark.parametrize("beta", [1.0005, 1.002, 1.02])
+def test_slow_escape_near_criticality_matches_plain_iteration(beta):
+    sol = fp.solve(Pitchfork(beta=beta), max_iter=200_000)
+    plain = fp.solve(Pitchfork(beta=beta), solver=Damped(0.0), max_iter=200_000)
+    m_star = optimize.brentq(lambda m: np.tanh(beta * m) - m, 1e-6, 1.0, xtol=1e-15)
+    assert sol.converged and plain.converged
+    # error bound: residual / (1 - slope) with slope ~ 1 - 2 (beta - 1)
+    assert abs(sol["m"] - m_star) < 1e-10 / (2 * (beta - 1)) * 3
+    assert sol.evaluations < plain.evaluations
