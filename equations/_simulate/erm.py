@@ -15,8 +15,10 @@ is computed to high accuracy by a solver suited to the loss:
   (absolute), ``w = A^T g/reg``, finished exactly on the identified active set (a linear solve
   for the free dual variables, accepted only if the KKT conditions hold to 1e-9);
 * hinge / absolute with ``reg = 0`` or l1 penalty: the linear programme, by HiGHS;
-* square / logistic / huber with l1: FISTA with adaptive restart on the smooth part and
-  soft thresholding, stopped at fixed-point residual 1e-11.
+* square with l1 (lasso): cyclic coordinate descent with exact coordinate steps, stopped when an
+  epoch moves no coefficient by more than 1e-13 of the largest;
+* logistic / huber with l1: FISTA with adaptive restart on the smooth part and soft
+  thresholding, stopped at fixed-point residual 1e-11 (slow; not used by the tests).
 
 Observables are measured on the instance: ``m = w.w*/d``, ``q = w.w/d``; ``gen_error`` is the
 exact error on a fresh sample given ``(w, w*)`` (classification: ``arccos(m/sqrt(q (|w*|^2/d +
@@ -239,6 +241,44 @@ def _fista_l1(A, y, loss, reg, delta, tol=1e-11, max_iter=200000):
     return w
 
 
+# ----------------------------------------------------------------------------- lasso by CD
+
+
+@njit(cache=True)
+def _lasso_cd(At, y, reg, tol, max_epochs):
+    """Cyclic coordinate descent on ``|y - A w|^2/2 + reg |w|_1`` (``At = A^T``, C-contiguous),
+    exact coordinate minimisation; stops when an epoch moves no coordinate by more than
+    ``tol`` times the largest coefficient."""
+    d, n = At.shape
+    w = np.zeros(d)
+    r = y.copy()
+    sq = np.empty(d)
+    for j in range(d):
+        sq[j] = At[j] @ At[j]
+    for epoch in range(max_epochs):
+        maxdelta = 0.0
+        maxw = 0.0
+        for j in range(d):
+            zj = At[j] @ r + sq[j] * w[j]
+            if zj > reg:
+                wj = (zj - reg) / sq[j]
+            elif zj < -reg:
+                wj = (zj + reg) / sq[j]
+            else:
+                wj = 0.0
+            dw = wj - w[j]
+            if dw != 0.0:
+                r -= dw * At[j]
+                w[j] = wj
+                if abs(dw) > maxdelta:
+                    maxdelta = abs(dw)
+            if abs(wj) > maxw:
+                maxw = abs(wj)
+        if maxdelta <= tol * max(maxw, 1e-300):
+            return w, epoch
+    return w, max_epochs
+
+
 # ----------------------------------------------------------------------------- driver
 
 
@@ -265,7 +305,10 @@ def fit(A, y, loss, penalty, reg, delta):
     # l1 with reg > 0
     if loss in ("hinge", "absolute"):
         return _lp(A, y, loss, penalty, reg), math.nan
-    w = _fista_l1(A, y, loss, reg, delta)
+    if loss == "square":
+        w, _ = _lasso_cd(np.ascontiguousarray(A.T), y, float(reg), 1e-13, 100000)
+    else:
+        w = _fista_l1(A, y, loss, reg, delta)
     # on the support S the minimiser is smooth: V = tr([A_S^T D A_S]^-1)/d
     S = np.flatnonzero(w != 0.0)
     _, g2 = _derivs(loss, y, A @ w, delta)
