@@ -58,6 +58,7 @@ __all__ = [
     "UNINFORMED_OVERLAP",
     "spectral_overlap_theory",
     "tricritical_rho",
+    "fold_of_uninformed_branch",
     "small_g_expansion",
 ]
 
@@ -140,6 +141,36 @@ def _ratio_slope_max(prior: Prior, u_max: float = 60.0, n: int = 600) -> float:
             d = a + gr * (b - a)
             fd = slope(d)
     return max(float(vals[i]), fc, fd)
+
+
+def fold_of_uninformed_branch(prior: str, rho: float, u_max: float = 60.0) -> float:
+    """Algorithmic threshold of a first-order spiked Wigner model, directly from the SE curve.
+
+    Fixed points satisfy ``1/snr = R(u) = overlap(u)/u`` (``u = snr m``). The branch that leaves
+    ``m = 0`` at ``snr = 1`` ends at the first interior local minimum ``u_f`` of ``R`` (a fold):
+    AMP from a random start jumps to the informative branch at ``snr_alg = 1 / R(u_f)``. Returns
+    ``1.0`` when ``R`` is monotone (continuous transition: the algorithmic threshold is BBP).
+    Root of ``R'(u) = (u overlap'(u) - overlap(u)) / u^2`` by Brent's method (exact derivative).
+
+    This is the same threshold as ``fixedpoint.threshold(..., kind="spinodal",
+    start="uninformed")``, computed without solving at the fold, where the iteration is
+    critically slow (a cross-check for the engine, and robust for very sparse priors whose
+    fold sits at ``snr - 1 ~ 3 rho^2 / 2``).
+    """
+    from scipy.optimize import brentq
+
+    p = make_prior(prior, rho, second_moment=1.0)
+
+    def slope(u):
+        return (u * p.overlap_derivative(u) - p.overlap(u)) / (u * u)
+
+    us = np.geomspace(1e-7, u_max, 1200)
+    vals = np.array([slope(u) for u in us])
+    up = np.flatnonzero((vals[:-1] < 0) & (vals[1:] >= 0))
+    if up.size == 0:
+        return 1.0
+    u_f = brentq(slope, us[up[0]], us[up[0] + 1], xtol=1e-14, rtol=1e-13)
+    return float(u_f / p.overlap(u_f))
 
 
 def tricritical_rho(prior: str = "sparse_rademacher", bracket=(0.01, 0.5), tol: float = 1e-9) -> float:

@@ -303,3 +303,22 @@ def test_spectral_estimator_bbp():
     # below BBP the top eigenvector carries no information (overlap^2 = O(1/d))
     weak = SpikedWigner(prior="rademacher", snr=0.5).simulate_spectral(2000, 0)["spectral_overlap2"]
     assert weak < 0.02
+
+
+def test_fold_of_uninformed_branch():
+    from equations.spiked_wigner import fold_of_uninformed_branch
+
+    # against the engine's spinodal (solves along the branch) where the fold is not too close to 1
+    engine = fixedpoint.threshold(SpikedWigner(prior="sparse_rademacher", rho=0.08), "snr", (0.99, 1.3),
+                                  kind="spinodal", start="uninformed", solver=fixedpoint.Anderson(memory=2))
+    assert engine.converged
+    assert fold_of_uninformed_branch("sparse_rademacher", 0.08) == pytest.approx(engine.value, abs=1e-5)
+    # against a dense grid of R(u) = overlap(u)/u for a very sparse prior (fold at snr - 1 ~ 7e-4)
+    p = make_prior("sparse_rademacher", 0.02, second_moment=1.0)
+    us = np.geomspace(1e-5, 0.1, 40001)
+    r = np.array([p.overlap(u) for u in us]) / us
+    k = int(np.argmax(np.diff(r) > 0))
+    assert fold_of_uninformed_branch("sparse_rademacher", 0.02) == pytest.approx(1 / r[k], abs=1e-8)
+    # continuous transitions: BBP
+    assert fold_of_uninformed_branch("sparse_rademacher", 0.3) == 1.0
+    assert fold_of_uninformed_branch("rademacher", 1.0) == 1.0
