@@ -307,8 +307,15 @@ def _prior(l1, reg, rho, m_hat, q_hat, V_hat):
 
 
 @njit(cache=True, error_model="numpy")
-def _step(code, sign, l1, alpha, reg, rho, noise, delta, m, q, V, glx, glw):
-    """The whole map: ``[m, q, V, m_hat, q_hat, V_hat, Psi_w, train_loss, moreau, train_err]``."""
+def _step(flags, params, x, glx, glw):
+    """The whole map: ``[m, q, V, m_hat, q_hat, V_hat, Psi_w, train_loss, moreau, train_err]``.
+
+    ``flags = (loss code, sign teacher?, l1 penalty?)``, ``params = (alpha, reg, rho, noise, delta)``,
+    ``x = (m, q, V)`` (arrays, so that the call from Python is cheap).
+    """
+    code, sign, l1 = flags[0], flags[1] != 0, flags[2] != 0
+    alpha, reg, rho, noise, delta = params[0], params[1], params[2], params[3], params[4]
+    m, q, V = x[0], x[1], x[2]
     if sign:
         I = _sign_integrals(code, m, q, V, rho, noise, delta, glx, glw)
     else:
@@ -486,22 +493,25 @@ class GLMERM:
                              f"is not unique (alpha < 1) or its error diverges (alpha = 1); got "
                              f"alpha = {self.alpha}. Use reg > 0 (the limit reg -> 0+ is the "
                              f"minimum-norm interpolator / max-margin solution)")
+        # the kernel's scalar arguments, converted once (update is called thousands of times)
+        flags = np.array([loss_code(self.loss), self.channel == "sign", self.penalty == "l1"], dtype=np.int64)
+        params = np.array([self.alpha, self.reg, self.rho, self.noise, self.delta], dtype=np.float64)
+        flags.flags.writeable = False
+        params.flags.writeable = False
+        object.__setattr__(self, "_args", (flags, params))
 
     # -- internals
-    @property
-    def _codes(self):
-        return loss_code(self.loss), self.channel == "sign", self.penalty == "l1"
-
     def _no_minimiser(self) -> bool:
         """Separable data with an unpenalised logistic/hinge loss: no finite minimiser."""
         return (self.reg == 0 and self.loss in CLASSIFICATION_LOSSES
                 and self.alpha < separability_threshold(float(self.noise), float(self.rho)))
 
     def _full(self, x):
-        code, sign, l1 = self._codes
         glx, glw = _legendre()
-        return _step(code, sign, l1, float(self.alpha), float(self.reg), float(self.rho), float(self.noise),
-                     float(self.delta), float(x[0]), float(x[1]), float(x[2]), glx, glw)
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape != (3,):
+            raise ValueError(f"the state of glm_erm is (m, q, V), got shape {x.shape}")
+        return _step(self._args[0], self._args[1], x, glx, glw)
 
     # -- protocol
     def initial_state(self, start: str = "uninformed") -> np.ndarray:
@@ -524,8 +534,7 @@ class GLMERM:
 
     def update(self, x) -> np.ndarray:
         """One step of the replica equations ``(m, q, V) -> hats -> (m, q, V)``."""
-        x = np.asarray(x, dtype=float)
-        if self._no_minimiser():
+        if self.reg == 0 and self._no_minimiser():
             return np.full(3, np.nan)  # reported by the engine, explained by explain()
         return self._full(x)[:3].copy()
 
