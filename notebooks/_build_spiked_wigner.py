@@ -1,0 +1,201 @@
+"""Build notebooks/spiked_wigner.ipynb (without outputs).
+
+    /work/venv/bin/python notebooks/_build_spiked_wigner.py            # write the notebook
+    /work/venv/bin/python notebooks/_build_spiked_wigner.py --execute  # and check it runs
+"""
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).resolve().parent
+PATH = HERE / "spiked_wigner.ipynb"
+
+cells = [
+    new_markdown_cell(r"""# The spiked Wigner model: phase diagram, thresholds, AMP
+
+$Y = \sqrt{\mathrm{snr}/n}\, x x^\top + W$, $W$ symmetric with $N(0,1)$ entries, $x_i$ i.i.d. with
+unit second moment (DESIGN.md conventions). The Bayes-optimal overlap $m = E[x \hat x]$ solves the
+state evolution $m = \mathrm{overlap}(\mathrm{snr}\, m)$ of the scalar channel
+$y = \sqrt{g}\,x + z$, and the replica free entropy is
+$\phi(m) = -\mathrm{snr}\, m^2/4 + \psi(\mathrm{snr}\, m)$ (Lesieur, Krzakala, Zdeborová,
+J. Stat. Mech. 2017). This notebook
+
+1. checks the Gaussian-prior closed form $m = 1 - 1/\mathrm{snr}$;
+2. draws the $(\rho, \mathrm{snr})$ phase diagram of the sparse Rademacher prior with its three lines
+   (lower spinodal, information-theoretic, algorithmic) and the tricritical sparsity, using the
+   engine's `threshold_line` and `phase_diagram`;
+3. puts AMP on finite instances over the theory curves;
+4. solves an inhomogeneous two-block noise profile and checks its spectral threshold.
+
+Every claim is asserted."""),
+    new_code_cell("""import time
+import numpy as np
+import matplotlib.pyplot as plt
+
+import fixedpoint
+import equations
+from equations.spiked_wigner import (SpikedWigner, SpikedWignerInhomogeneous, tricritical_rho,
+                                     fold_of_uninformed_branch, spectral_overlap_theory)
+
+T0 = time.perf_counter()"""),
+    new_markdown_cell("""## 1. Gaussian prior: $m = \\max(0, 1 - 1/\\mathrm{snr})$
+
+With $x \\sim N(0,1)$ the scalar overlap is $g/(1+g)$, so the non-trivial fixed point is
+$m = 1 - 1/\\mathrm{snr}$ (the BBP transition at $\\mathrm{snr} = 1$); the matrix MMSE is $1 - m^2$."""),
+    new_code_cell("""model = equations.get("spiked_wigner", prior="gaussian", snr=1.0)
+snrs = np.linspace(0.1, 5.0, 80)
+sw = fixedpoint.sweep(model, "snr", snrs, start="uninformed", atol=1e-13, rtol=1e-13)
+m_exact = np.maximum(0.0, 1.0 - 1.0 / snrs)
+assert sw.converged.all()
+assert np.max(np.abs(sw["m"] - m_exact)) < 1e-9, np.max(np.abs(sw["m"] - m_exact))
+assert np.allclose(sw["mmse"], 1 - m_exact**2, atol=1e-9)
+print("max |m - (1 - 1/snr)| =", np.max(np.abs(sw["m"] - m_exact)))"""),
+    new_markdown_cell("""## 2. Sparse Rademacher prior: the phase diagram
+
+$x = 0$ with probability $1-\\rho$, $\\pm 1/\\sqrt{\\rho}$ with probability $\\rho/2$ each.
+For every symmetric prior the trivial point $m=0$ loses stability at $\\mathrm{snr} = 1$ (weak
+recovery / BBP). Below the tricritical sparsity $\\rho_c$ the state-evolution curve
+$R(u) = \\mathrm{overlap}(u)/u$ is not monotone and the transition is first order:
+
+* **lower spinodal** — the informative branch (start "informed") ends: `spinodal` from "informed";
+* **information-theoretic threshold** — the two branches have equal free entropy: `first_order`;
+* **algorithmic threshold** — the branch of AMP started at random (start "uninformed") jumps:
+  `spinodal` from "uninformed", i.e. the fold of the small branch, at $\\mathrm{snr}$ just above 1.
+
+The tricritical sparsity is where $\\max_u R'(u)$ changes sign (`tricritical_rho`)."""),
+    new_code_cell("""rho_c = tricritical_rho("sparse_rademacher")
+print(f"tricritical sparsity rho_c = {rho_c:.6f}")
+assert 0.09 < rho_c < 0.1
+
+base = SpikedWigner(prior="sparse_rademacher", rho=0.05, snr=1.0)
+rhos = np.linspace(0.02, 0.085, 8)
+low = fixedpoint.threshold_line(base, "snr", (0.05, 0.999), over={"rho": rhos}, kind="spinodal", start="informed")
+it = fixedpoint.threshold_line(base, "snr", (0.05, 0.999), over={"rho": rhos}, kind="first_order")
+# the algorithmic line is the fold of the uninformed branch; for rho < 0.06 it sits within 3e-3 of
+# snr = 1, where solving *at* the fold is critically slow: compute it from R(u) and check it against
+# the engine's spinodal where the fold is farther from 1
+alg = np.array([fold_of_uninformed_branch("sparse_rademacher", r) for r in rhos])
+check_rhos = rhos[rhos > 0.06]
+alg_engine = fixedpoint.threshold_line(base, "snr", (0.99, 1.3), over={"rho": check_rhos}, kind="spinodal",
+                                       start="uninformed", solver=fixedpoint.Anderson(memory=2))
+print(np.c_[rhos, low.values, it.values, alg])
+assert low.converged.all() and it.converged.all()
+assert np.all(low.values < it.values) and np.all(it.values < 1.0) and np.all(alg > 1.0)
+assert np.allclose(alg_engine.values, alg[rhos > 0.06], atol=1e-4), (alg_engine.values, alg[rhos > 0.06])
+# all three lines increase with rho (denser signals are harder to detect at fixed snr)
+assert np.all(np.diff(low.values) > 0) and np.all(np.diff(it.values) > 0) and np.all(np.diff(alg) > 0)
+# above rho_c there is no fold: the algorithmic threshold is BBP
+assert fold_of_uninformed_branch("sparse_rademacher", 1.05 * rho_c) == 1.0"""),
+    new_markdown_cell("""The background is the overlap reached from the uninformed start (`phase_diagram`),
+i.e. what AMP from a random initialisation achieves; between the lower spinodal and the
+algorithmic line the informed branch coexists with it (hard phase beyond the IT line)."""),
+    new_code_cell("""grid_rho = np.linspace(0.02, 0.3, 24)
+grid_snr = np.linspace(0.2, 1.8, 33)
+diag_u = fixedpoint.phase_diagram(base, {"rho": grid_rho, "snr": grid_snr}, start="uninformed")
+diag_i = fixedpoint.phase_diagram(base, {"rho": grid_rho, "snr": grid_snr}, start="informed")
+mu, mi = diag_u["m"], diag_i["m"]
+assert np.isfinite(mu).all() and np.isfinite(mi).all()
+# below snr = 1 the uninformed branch is the trivial point; the informed one is >= it everywhere
+# (up to 1e-4 on the critical line snr = 1 itself, where m -> 0 only like 1/iterations)
+assert np.all(mu[:, grid_snr < 0.99] < 1e-6)
+assert np.all(mi >= mu - 1e-4)
+# the informed branch is well above the uninformed one exactly in the coexistence region
+gap = (mi - mu) > 0.1
+for k, r in enumerate(grid_rho):
+    if gap[k].any():
+        lo_k = fixedpoint.threshold(SpikedWigner(prior="sparse_rademacher", rho=r), "snr", (0.05, 0.999),
+                                    kind="spinodal", start="informed").value
+        s_gap = grid_snr[gap[k]]
+        assert s_gap.min() >= lo_k - 0.06 and s_gap.max() <= 1.0, (r, s_gap, lo_k)
+
+fig, ax = plt.subplots(figsize=(6.5, 4.5))
+pc = ax.pcolormesh(grid_rho, grid_snr, mu.T, shading="auto", cmap="viridis")
+fig.colorbar(pc, ax=ax, label="overlap m (uninformed start)")
+ax.plot(rhos, low.values, "w--", label="lower spinodal")
+ax.plot(rhos, it.values, "r-", label="information-theoretic")
+ax.plot(rhos, alg, "c-", label="algorithmic (fold)")
+ax.plot(check_rhos, alg_engine.values, "co", ms=4, label="algorithmic (engine spinodal)")
+ax.plot([rho_c, grid_rho[-1]], [1, 1], "w:", label="BBP (continuous)")
+ax.axvline(rho_c, color="0.7", lw=0.8)
+ax.set_xlabel("rho"); ax.set_ylabel("snr"); ax.legend(fontsize=7, loc="upper right")
+ax.set_title("sparse Rademacher spiked Wigner");"""),
+    new_markdown_cell("""## 3. AMP on finite instances over the theory curves
+
+`simulate(d, seed)` runs Bayes-optimal AMP with the Onsager term on one instance (sparse priors:
+support of size exactly $\\rho d$) from a small random overlap. The overlap and the matrix MMSE
+must sit on the state-evolution curve within the seed-to-seed error, and the Nishimori identity
+$E[x\\hat x] = E[\\hat x^2]$ must hold on the instance."""),
+    new_code_cell("""d, seeds = 1200, (0, 1, 2)
+fig, ax = plt.subplots(figsize=(6.5, 4))
+for prior, rho, color in (("rademacher", 1.0, "C0"), ("sparse_rademacher", 0.2, "C1")):
+    model = SpikedWigner(prior=prior, rho=rho)
+    curve = fixedpoint.sweep(model, "snr", np.linspace(0.3, 3.0, 60), start="uninformed")
+    ax.plot(curve.values, curve["m"], color=color, label=f"{prior} rho={rho} (SE)")
+    for snr in (1.5, 2.5):
+        m_theory = fixedpoint.solve(SpikedWigner(prior=prior, rho=rho, snr=snr))["m"]
+        runs = [SpikedWigner(prior=prior, rho=rho, snr=snr).simulate(d, s) for s in seeds]
+        ov = np.array([r["overlap"] for r in runs])
+        self_ov = np.array([r["self_overlap"] for r in runs])
+        se = ov.std(ddof=1) / np.sqrt(len(ov))
+        ax.errorbar(snr, ov.mean(), yerr=se, fmt="o", color=color)
+        print(f"{prior:18s} snr={snr}: AMP {ov.mean():.4f} +- {se:.4f}   SE {m_theory:.4f}")
+        assert abs(ov.mean() - m_theory) < 3 * se + 0.01
+        assert abs(ov.mean() - self_ov.mean()) < 3 * se + 0.01  # Nishimori on the instance
+spec = [SpikedWigner(prior="rademacher", snr=2.5).simulate_spectral(d, s)["spectral_overlap2"] for s in seeds]
+print("spectral overlap^2 at snr=2.5:", np.mean(spec), " BBP:", spectral_overlap_theory(2.5))
+assert abs(np.mean(spec) - spectral_overlap_theory(2.5)) < 0.05
+ax.set_xlabel("snr"); ax.set_ylabel("overlap m"); ax.legend(fontsize=8);"""),
+    new_markdown_cell("""## 4. Inhomogeneous noise: two blocks
+
+Groups of fractions $c = (0.3, 0.7)$ with noise profile $\\Delta$; group $a$ sees the effective
+signal-to-noise $g_a = \\mathrm{snr} \\sum_b c_b m_b / \\Delta_{ab}$. Linearising at $m = 0$, the
+trivial point loses stability when $\\mathrm{snr}\\,\\lambda_{\\max}(c_b/\\Delta_{ab}) = 1$
+(Guionnet, Ko, Krzakala, Zdeborová 2022; Pak, Ko, Krzakala 2023). The engine's `stability`
+threshold must find that closed form."""),
+    new_code_cell("""inh = equations.get("spiked_wigner_inhomogeneous", prior="rademacher", fractions=(0.3, 0.7),
+                    profile=((0.5, 1.5), (1.5, 3.0)), snr=1.0)
+snr_c = inh.spectral_threshold()
+thr = fixedpoint.threshold(inh, "snr", (0.2, 3.0), kind="stability")
+print(f"closed form {snr_c:.10f}   engine {thr.value:.10f}")
+assert abs(thr.value - snr_c) < 1e-7
+sw2 = fixedpoint.sweep(inh, "snr", np.linspace(0.2, 3.0, 57), start="uninformed")
+assert np.all(sw2["m_1"][sw2.values < 0.98 * snr_c] < 1e-6)
+assert np.all(sw2["m_1"][sw2.values > 1.05 * snr_c] > 1e-3)
+# the less noisy group (Delta_11 = 0.5) is recovered better
+assert np.all(sw2["m_1"][sw2.values > 1.05 * snr_c] > sw2["m_2"][sw2.values > 1.05 * snr_c])
+amp = [equations.get("spiked_wigner_inhomogeneous", prior="rademacher", fractions=(0.3, 0.7),
+                     profile=((0.5, 1.5), (1.5, 3.0)), snr=2.0).simulate(1200, s) for s in (0, 1, 2)]
+th2 = fixedpoint.solve(equations.get("spiked_wigner_inhomogeneous", prior="rademacher", fractions=(0.3, 0.7),
+                                     profile=((0.5, 1.5), (1.5, 3.0)), snr=2.0)).observables
+fig, ax = plt.subplots(figsize=(6.5, 4))
+for key, color in (("m_1", "C0"), ("m_2", "C3")):
+    ax.plot(sw2.values, sw2[key], color=color, label=f"{key} (SE)")
+    vals = np.array([r[key] for r in amp])
+    se = vals.std(ddof=1) / np.sqrt(len(vals))
+    ax.errorbar(2.0, vals.mean(), yerr=se, fmt="o", color=color)
+    assert abs(vals.mean() - th2[key]) < 3 * se + 0.02, (key, vals.mean(), th2[key])
+ax.axvline(snr_c, color="k", ls=":", label="spectral threshold")
+ax.set_xlabel("snr"); ax.set_ylabel("group overlap"); ax.legend(fontsize=8);
+print(f"total {time.perf_counter() - T0:.1f} s")"""),
+]
+
+nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                        "language": "python"}})
+nbformat.write(nb, PATH)
+
+if "--execute" in sys.argv:
+    import time
+
+    from nbclient import NotebookClient
+
+    run = nbformat.read(PATH, as_version=4)
+    t = time.perf_counter()
+    NotebookClient(run, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
+    print(f"executed in {time.perf_counter() - t:.1f} s")
+    for cell in run.cells:
+        for out in cell.get("outputs", []):
+            if out.get("name") == "stdout":
+                print(out["text"], end="")
