@@ -31,11 +31,13 @@ q_hat``),
     l1:  w = soft(b, reg)/V_hat,  t = reg/sqrt(s_b),  V = 2 H(t)/V_hat,  m = m_hat rho V,
          q = 2 s_b [(1 + t^2) H(t) - t phi(t)] / V_hat^2.
 
-Mapping of the papers' normalisation to ours. Aubin et al. use ``x ~ N(0, I_d/d)`` with
-``w*`` of norm ``rho d`` and a penalty ``lambda/2 ||w||^2`` (identical to ours with
-``reg = lambda``, ``rho`` = their ``rho_{w*}``); their ``Sigma`` is our ``V`` and their hat
-variables ``(m_hat, q_hat, Sigma_hat)`` are ours. Loureiro et al. write ``lambda`` for ``reg``,
-``rho`` for the teacher's norm, and ``V``; same equations with ``Psi = Omega = Phi = I``.
+Mapping of the papers' normalisation to ours. Aubin et al. (i.i.d. Gaussian inputs, teacher
+``w*`` with ``E w*^2 = rho_{w*}``, penalty ``lambda/2 ||w||^2``, pre-activations scaled so that
+``z*`` has variance ``rho_{w*}``) is ours with ``reg = lambda``, ``rho = rho_{w*}``; their ``Sigma``
+is our ``V`` and their ``(m_hat, q_hat, Sigma_hat)`` are our hats. Loureiro et al.'s Gaussian
+covariate model reduces to these equations with ``Psi = Omega = Phi = I_d``, ``gamma = 1``,
+``lambda = reg`` and teacher norm ``rho``. Their l1 counterpart (soft thresholding) is the
+prior-side integral written above with a Gaussian teacher.
 
 Teacher integrals in closed form.
 
