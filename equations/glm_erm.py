@@ -208,6 +208,7 @@ def _sign_integrals(code, m, q, V, rho, noise, delta, glx, glw):
     dens = 1.0 / math.sqrt(2.0 * math.pi * s)
     xi0 = _omega_zero_margin(code, V, delta) / sq if q > 0.0 else -math.inf
     br = _sign_breaks(code, q, V, delta, c)
+    zprev = math.nan  # the nodes increase: the previous node's prox is a good first guess
     for p in range(br.shape[0] - 1):
         a = br[p]
         b = br[p + 1]
@@ -217,7 +218,8 @@ def _sign_integrals(code, m, q, V, rho, noise, delta, glx, glw):
         for j in range(glx.shape[0]):
             xi = mid + half * glx[j]
             wt = half * glw[j] * _phi(xi)
-            z, f, df = _prox_full(code, 1.0, sq * xi, V, delta)
+            z, f, df = _prox_full(code, 1.0, sq * xi, V, delta, zprev)
+            zprev = z
             pplus = 2.0 * H(-c * xi)  # factor 2: the y = -1 half by symmetry
             ell = _loss(code, 1.0, z, delta)
             res[0] += wt * 2.0 * f * dens * math.exp(-0.5 * c * c * xi * xi)

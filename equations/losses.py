@@ -84,8 +84,12 @@ def _loss(code, y, z, delta):
 
 
 @njit(cache=True)
-def _prox_logistic(y, omega, V):
-    """Root of ``z - omega - V y sigmoid(-y z) = 0`` by Newton safeguarded by bisection."""
+def _prox_logistic(y, omega, V, z0=math.nan):
+    """Root of ``z - omega - V y sigmoid(-y z) = 0`` by Newton safeguarded by bisection.
+
+    ``z0`` is an optional first guess (used when it lies inside the bracket), e.g. the solution
+    at a neighbouring quadrature node.
+    """
     if y == 0.0 or V == 0.0:
         return omega
     # The root lies between omega and omega + V y sigmoid(-y omega) (the step at omega
@@ -94,11 +98,14 @@ def _prox_logistic(y, omega, V):
     lo = min(omega, end)
     hi = max(omega, end)
     yy = y * y
-    # first iterate: one Newton step from omega (it stays inside the bracket)
-    s = sigmoid(y * omega)
-    z = omega + V * y * sigmoid(-y * omega) / (1.0 + V * yy * s * (1.0 - s))
-    if not (lo <= z <= hi):
-        z = 0.5 * (lo + hi)
+    if lo <= z0 <= hi:
+        z = z0
+    else:
+        # first iterate: one Newton step from omega (it stays inside the bracket)
+        s = sigmoid(y * omega)
+        z = omega + V * y * sigmoid(-y * omega) / (1.0 + V * yy * s * (1.0 - s))
+        if not (lo <= z <= hi):
+            z = 0.5 * (lo + hi)
     g_prev = math.inf
     for _ in range(400):
         sm = sigmoid(-y * z)
@@ -126,17 +133,17 @@ def _prox_logistic(y, omega, V):
 
 
 @njit(cache=True)
-def _prox_full(code, y, omega, V, delta):
+def _prox_full(code, y, omega, V, delta, z0=math.nan):
     """``(z, f_out, df_out/domega)`` of ``z = prox_{V loss(y,.)}(omega)``, ``f_out = (z-omega)/V``.
 
     ``f_out`` is computed from the optimality condition (``-loss'(z)``) where it is smooth, so that
-    it keeps full precision when ``V`` is large.
+    it keeps full precision when ``V`` is large. ``z0``: optional first guess (logistic only).
     """
     if code == SQUARE:
         z = (omega + V * y) / (1.0 + V)
         return z, (y - omega) / (1.0 + V), -1.0 / (1.0 + V)
     if code == LOGISTIC:
-        z = _prox_logistic(y, omega, V)
+        z = _prox_logistic(y, omega, V, z0)
         sm = sigmoid(-y * z)
         c = y * y * sm * (1.0 - sm)  # loss''(z)
         return z, y * sm, -c / (1.0 + V * c)
