@@ -69,7 +69,7 @@ def sample_instance(prior, snr: float, n: int, rng, labels=None, profile=None):
 
 
 def amp(y, prior, snr: float, rng, labels=None, profile=None, init_overlap: float = 0.1, x_true=None,
-        max_iter: int = 300, tol: float = 1e-7):
+        max_iter: int = 300, tol: float = 1e-6):
     """Bayes-optimal AMP on one instance.
 
     The start is ``xhat^0 = init_overlap * x + sqrt(1 - init_overlap^2) * xi`` with ``xi`` a
