@@ -2,16 +2,17 @@
 
 1. The hat integrals of logistic ERM (sign teacher) at one state: the Numba panel-Gauss-Legendre
    kernel vs ``scipy.integrate.quad`` over ``xi`` with the proximal operator found by a scalar
-   solver at every integrand call (what public research code does). Two baselines: the prox by
-   ``scipy.optimize.minimize_scalar`` (Brent; its accuracy is limited to ~1e-8 because the
-   objective is flat at the minimum) and by ``scipy.optimize.brentq`` on the optimality condition
-   (accurate to rounding, used for the 1e-9 agreement check).
+   solver at every integrand call (what public research code does). Main baseline: the prox by
+   ``scipy.optimize.minimize_scalar`` (Brent, tol 1e-12; "quad plus scalar minimisation", agreeing
+   with the kernel to ~1e-9); second, faster and more accurate baseline: ``scipy.optimize.brentq``
+   on the prox's optimality condition (agrees to rounding).
 2. The full solve, logistic ERM at alpha=2, reg=0.1, sign teacher, tolerance 1e-10: the model
-   through ``fixedpoint.solve`` (warm = compiled) vs the same engine driving the quad baseline.
-3. A 100-point alpha sweep of Huber regression (noise 0.5, reg 0.1, delta 1).
+   through ``fixedpoint.solve`` (warm = compiled) vs the same engine driving each quad baseline.
+3. A 100-point alpha sweep of Huber regression (noise 0.5, reg 0.1, delta 1), with the time spent
+   inside the model's ``update`` reported separately from the engine's.
 
 Prints a table and writes ``benchmarks/results/glm_erm.json``. Run:
-``/work/venv/bin/python benchmarks/bench_glm_erm.py``.
+``/work/venv/bin/python benchmarks/bench_glm_erm.py`` (takes about a minute: the baselines are slow).
 """
 
 from __future__ import annotations
