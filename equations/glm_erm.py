@@ -562,8 +562,11 @@ class GLMERM:
     def observables(self, x) -> dict[str, float]:
         """``m, q, V, gen_error, train_loss, estimation_error`` (and ``train_error`` for
         ``channel="sign"``): classification error ``arccos(m / sqrt(q (rho + noise)))/pi`` of a
-        fresh noisy label, or the regression error ``rho + noise - 2m + q``."""
+        fresh noisy label, or the regression error ``rho + noise - 2m + q``. Raises ``ValueError``
+        at a state outside the Cauchy-Schwarz domain ``m^2 <= rho q`` (no estimator has it)."""
         m, q, V = (float(v) for v in x)
+        if m * m > self.rho * q * (1.0 + 1e-9) + 1e-300:
+            raise ValueError(f"the state violates Cauchy-Schwarz: m^2 = {m * m:.6g} > rho q = {self.rho * q:.6g}")
         out = self._full(np.asarray(x, dtype=float))
         res = {"m": m, "q": q, "V": V}
         if self.channel == "sign":

@@ -281,6 +281,15 @@ def test_ill_posed_combinations():
         get("glm_erm", loss="logistic", channel="linear")
 
 
+def test_cauchy_schwarz_domain_is_diagnosed():
+    model = get("glm_erm", loss="hinge", channel="sign", alpha=2.0, reg=0.1)
+    bad = np.array([2.0, 1.0, 1.0])  # m^2 = 4 > rho q = 1
+    with pytest.raises(ValueError, match="Cauchy-Schwarz"):
+        model.observables(bad)
+    assert "Cauchy-Schwarz" in model.explain(bad)
+    assert model.explain(np.array([0.5, 1.0, 1.0])) is None
+
+
 def test_update_never_raises_inside_bounds():
     for params in STATIONARY:
         model = get("glm_erm", **params)
