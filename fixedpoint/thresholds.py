@@ -225,8 +225,8 @@ def _first_order(model, param, a, b, tol, kw):
         return m.free_entropy(hi.x) - m.free_entropy(lo.x), lo, hi
 
     # scan for coexisting points with opposite signs of the free-entropy difference
-    grid = np.linspace(a, b, 9)
-    for attempt in range(3):
+    # (a coexistence region narrower than the finer grid's step is missed: narrow the bracket)
+    for grid in (np.linspace(a, b, 9), np.linspace(a, b, 49)):
         vals = [delta(v)[0] for v in grid]
         coexist = [(v, d) for v, d in zip(grid, vals) if d is not None and np.isfinite(d)]
         pair = None
@@ -236,7 +236,6 @@ def _first_order(model, param, a, b, tol, kw):
                 break
         if pair is not None:
             break
-        grid = np.linspace(a, b, 8 * len(grid) + 1)
     else:
         if not coexist:
             raise ValueError(f"bracket ({a:g}, {b:g}) contains no first-order transition: the branches from "
