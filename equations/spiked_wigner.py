@@ -59,6 +59,8 @@ __all__ = [
     "spectral_overlap_theory",
     "tricritical_rho",
     "fold_of_uninformed_branch",
+    "sparse_rademacher_series",
+    "landau_tricritical_rho",
     "small_g_expansion",
 ]
 
@@ -113,6 +115,36 @@ def small_g_expansion(prior: Prior) -> tuple[float, float, float]:
     s = prior.scale
     kappa = prior.rho * s**4 * (3.0 if prior.kind in ("gaussian", "gauss_bernoulli") else 1.0)
     return 1.0, -1.0, (kappa * kappa - 6.0 * kappa + 15.0) / 6.0
+
+
+def sparse_rademacher_series(rho: float) -> tuple[float, float, float, float]:
+    """``(c1, c2, c3, c4)`` of ``overlap(g) = sum_j c_j g^j`` for the unit-variance sparse Rademacher prior.
+
+    Derived by expanding the Nishimori form ``overlap = E_z[rho e^{-a/2} sinh h / ((1 - rho) +
+    rho e^{-a/2} cosh h)]``, ``h = a + sqrt(a) z``, ``a = g / rho``, in powers of ``sqrt(a)`` and
+    taking Gaussian moments of ``z`` (sympy); with ``kappa = 1/rho = E x^4``:
+    ``c1 = 1``, ``c2 = -1``, ``c3 = kappa^2/6 - kappa + 5/2`` (Guo-Wu-Shamai-Verdu),
+    ``c4 = -5 kappa^2/6 + 5 kappa - 17/2``.
+    """
+    kappa = 1.0 / _check_real("rho", rho, 0.0, 1.0, lo_open=True, what=" (in (0, 1])")
+    return 1.0, -1.0, kappa * kappa / 6 - kappa + 2.5, -5 * kappa * kappa / 6 + 5 * kappa - 8.5
+
+
+def landau_tricritical_rho() -> float:
+    """Small-``m`` (Landau) estimate of the tricritical sparsity of the sparse Rademacher prior.
+
+    Truncating ``R(u) = overlap(u)/u = 1 - u + c3 u^2 + c4 u^3`` (:func:`sparse_rademacher_series`,
+    ``c4 < 0``), the branch leaving ``m = 0`` folds when ``R'(u) = -1 + 2 c3 u + 3 c4 u^2`` has a
+    positive root, i.e. when ``c3^2 >= 3 |c4|``: a quartic equation in ``kappa = 1/rho``, solved
+    here. It gives ``rho ~ 0.0842``, below the exact ``0.0964`` of :func:`tricritical_rho`: the
+    fold sits at ``u ~ 1/(2 c3) ~ 0.05`` where the next coefficients, growing like
+    ``kappa^{j-1}``, still matter (and the series, truncated further, does not improve).
+    """
+    # (k^2/6 - k + 5/2)^2 - 3 (5 k^2/6 - 5 k + 17/2) = 0, expanded in powers of k
+    coeffs = [1 / 36, -1 / 3, 1 + 5 / 6 - 5 / 2, -5 + 15, 25 / 4 - 51 / 2]
+    roots = np.roots(coeffs)
+    real = sorted(float(r.real) for r in roots if abs(r.imag) < 1e-9 and r.real > 3)
+    return 1.0 / real[-1]
 
 
 def _ratio_slope_max(prior: Prior, u_max: float = 60.0, n: int = 600) -> float:
@@ -184,8 +216,11 @@ def tricritical_rho(prior: str = "sparse_rademacher", bracket=(0.01, 0.5), tol: 
     second one: the transition is first order (spinodals and an information-theoretic threshold
     appear). The tricritical sparsity is the ``rho`` at which ``max_u R'(u)`` crosses 0: found here
     by bisection on ``rho``, ``R'`` computed from ``overlap`` and ``overlap_derivative`` (exact
-    derivative, not finite differences). Near it the small-``g`` coefficient ``c3`` of
-    :func:`small_g_expansion` is large (``kappa = 1/rho``), so the fold sits at small ``m``.
+    derivative, not finite differences). Sparse Rademacher: ``rho_c = 0.09642`` (LKZ 2017 report
+    ``rho_c ~ 0.09`` in their normalisation, which has the same ``rho``). Near it the small-``g``
+    coefficient ``c3`` of :func:`small_g_expansion` is large (``kappa = 1/rho``), so the fold sits
+    at small ``m``; truncating the expansion at fourth order (:func:`landau_tricritical_rho`)
+    gives the estimate ``0.0842``.
 
     Parameters
     ----------

@@ -322,3 +322,24 @@ def test_fold_of_uninformed_branch():
     # continuous transitions: BBP
     assert fold_of_uninformed_branch("sparse_rademacher", 0.3) == 1.0
     assert fold_of_uninformed_branch("rademacher", 1.0) == 1.0
+
+
+@pytest.mark.parametrize("rho", [1.0, 0.3, 0.1])
+def test_sparse_rademacher_series_against_the_kernel(rho):
+    from equations.spiked_wigner import sparse_rademacher_series
+
+    c1, c2, c3, c4 = sparse_rademacher_series(rho)
+    p = make_prior("sparse_rademacher", rho, second_moment=1.0)
+    g = 3e-3 * rho  # the next term, c5 g^5 (c5 = 15.1 at rho = 1), is below 1% of c4 g^4
+    resid = (p.overlap(g) - (c1 * g + c2 * g**2 + c3 * g**3)) / g**4
+    assert resid == pytest.approx(c4, rel=2e-2)
+
+
+def test_landau_estimate_of_the_tricritical_sparsity():
+    from equations.spiked_wigner import landau_tricritical_rho, sparse_rademacher_series
+
+    est = landau_tricritical_rho()
+    c1, c2, c3, c4 = sparse_rademacher_series(est)
+    assert c3 * c3 == pytest.approx(3 * abs(c4), rel=1e-10)  # the truncated R'(u) has a double root
+    exact = tricritical_rho("sparse_rademacher")
+    assert 0.8 * exact < est < exact
