@@ -216,8 +216,8 @@ def tricritical_rho(prior: str = "sparse_rademacher", bracket=(0.01, 0.5), tol: 
     second one: the transition is first order (spinodals and an information-theoretic threshold
     appear). The tricritical sparsity is the ``rho`` at which ``max_u R'(u)`` crosses 0: found here
     by bisection on ``rho``, ``R'`` computed from ``overlap`` and ``overlap_derivative`` (exact
-    derivative, not finite differences). Sparse Rademacher: ``rho_c = 0.09642`` (LKZ 2017 report
-    ``rho_c ~ 0.09`` in their normalisation, which has the same ``rho``). Near it the small-``g``
+    derivative, not finite differences). Sparse Rademacher: ``rho_c = 0.09642`` (``rho`` means
+    the same in LKZ 2017, whose Rademacher-Bernoulli prior differs from ours by a scale only). Near it the small-``g``
     coefficient ``c3`` of :func:`small_g_expansion` is large (``kappa = 1/rho``), so the fold sits
     at small ``m``; truncating the expansion at fourth order (:func:`landau_tricritical_rho`)
     gives the estimate ``0.0842``.
