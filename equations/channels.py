@@ -190,7 +190,8 @@ def _abs0_se_kernel(q, V, h, kmax):
     A *= h
     B *= h
     r = math.sqrt(V / rho)
-    hat = (1.0 - r * A) / V
+    # at q = 0, g_out = 0 identically (even channel): keep the trivial fixed point exact
+    hat = (1.0 - r * A) / V if q > 0.0 else 0.0
     psi = -0.5 * (_LOG_2PIE + math.log(V)) + r * B
     return hat, psi
 

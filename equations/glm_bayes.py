@@ -1,0 +1,339 @@
+"""Bayes-optimal generalised linear models: state evolution, free entropy, thresholds, GAMP.
+
+Model (DESIGN.md conventions). A teacher ``w* in R^d`` with i.i.d. entries from the prior
+(``gaussian`` N(0,1), ``rademacher`` +-1, ``gauss_bernoulli`` 0 w.p. ``1 - rho`` and N(0,1)
+w.p. ``rho``; also ``sparse_rademacher``: 0 w.p. ``1 - rho``, +-1 w.p. ``rho/2`` each), so
+``rho = E w*^2``; inputs ``x_mu ~ N(0, I_d)``, ``mu = 1..n``, ``alpha = n / d``; labels
+``y_mu ~ P_out(. | z_mu)``, ``z_mu = x_mu . w* / sqrt(d)``, with the channels of
+:mod:`equations.channels` (``linear``, ``sign``, ``abs``, ``relu``; noise variance ``noise``).
+
+Replica-symmetric formula (Barbier, Krzakala, Macris, Miolane, Zdeborova, "Optimal errors and
+phase transitions in high-dimensional generalized linear models", PNAS 116, 5451 (2019),
+arXiv 1708.03395, Theorem 1). The free entropy per variable is
+
+    phi = extr_{q, q_hat} [ psi_P0(q_hat) + alpha Psi_out(q; rho) - q q_hat / 2 ],
+    psi_P0(r)      = E log E_{w} exp(sqrt(r) Y w - r w^2 / 2),  Y = sqrt(r) w* + Z
+                     (:meth:`equations.priors.Prior.free_entropy`),
+    Psi_out(q; rho) = E_{omega ~ N(0, q)} int dy Z_out(y; omega, rho - q) log Z_out
+                     (:meth:`equations.channels.Channel.se_integrals`),
+
+and its stationarity conditions are the state evolution of the overlap ``q = E[w* . w_hat]/d``
+of the posterior mean (the fixed-point map of this model):
+
+    q_hat = alpha E_{omega, y} [ g_out(y; omega, rho - q)^2 ] = 2 alpha d Psi_out / d q,
+    q     = E[E[w | Y]^2] at signal-to-noise q_hat      (prior.overlap(q_hat)).
+
+Mapping to the paper: their signal dimension ``n`` is our ``d``, their ``m`` our ``n``, their
+``alpha = m / n`` ours, their ``Phi / sqrt(n)`` our ``x / sqrt(d)``, their ``(q, r)`` our
+``(q, q_hat)``, their ``f_RS`` our ``free_entropy``. Per-variable mutual information
+``I(w*; Y | X) / d = -phi + alpha E_{z ~ N(0, rho)} int dy P_out(y|z) log P_out(y|z)``
+(``= -phi + alpha Psi_out(rho; rho)``), infinite for noiseless continuous labels.
+
+Thresholds (through :mod:`fixedpoint`): weak recovery is the instability of ``q = 0`` (a fixed
+point when the channel is even in ``z``, e.g. ``abs``, all priors being symmetric):
+``d q_new / d q (0) = alpha E_y[(E[z^2 | y] - rho)^2] / rho^2`` (``z ~ N(0, rho)``), e.g.
+``alpha_WR = 1/2`` for noiseless phase retrieval; the algorithmic threshold is the ``spinodal``
+of the uninformed branch, the information-theoretic one the ``first_order`` crossing of the free
+entropies (perfect recovery has a finite free entropy for discrete priors and the sign channel).
+:func:`algorithmic_line` traces the algorithmic threshold against a second parameter.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ._registry import register
+from .channels import CHANNELS, make_channel
+from .priors import Prior
+
+__all__ = ["GLMBayes", "algorithmic_line"]
+
+_PRIORS = ("gaussian", "rademacher", "gauss_bernoulli", "sparse_rademacher")
+#: uninformed start: q = _EPS_UNINFORMED * rho (an algorithm started at random has an overlap of
+#: order 1/sqrt(d); 1e-6 escapes an unstable q = 0 and returns to a stable one)
+_EPS_UNINFORMED = 1e-6
+#: informed start: q = rho (1 - _EPS_INFORMED); exactly q = rho is a (degenerate) fixed point of
+#: the map for every prior (q_hat = inf there), unstable when the informed branch has V > 0
+_EPS_INFORMED = 1e-6
+
+
+def _real(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+@register
+@dataclass(frozen=True)
+class GLMBayes:
+    """Bayes-optimal teacher-student GLM, ``prior x channel`` (state ``q``).
+
+    Parameters
+    ----------
+    prior : {"gaussian", "rademacher", "gauss_bernoulli", "sparse_rademacher"}
+        Law of the teacher's entries (unit non-zero scale: ``E w*^2 = rho``).
+    channel : {"linear", "sign", "abs", "relu"}
+        Output channel (:mod:`equations.channels`).
+    alpha : float
+        Sample ratio ``n / d > 0``.
+    noise : float
+        Noise variance of the channel, ``>= 0``.
+    rho : float
+        Fraction of non-zero entries, in ``(0, 1]`` (must be 1 for ``gaussian`` and
+        ``rademacher``).
+
+    Observables
+    -----------
+    ``overlap`` (``q``), ``q_hat``, ``mse`` (``E (w* - w_hat)^2 = rho - q``, evaluated as
+    ``prior.mmse(q_hat(q))`` which equals ``rho - q`` at a fixed point but keeps its relative
+    accuracy when it is tiny), ``gen_error`` (``sign``: probability that the Bayes-optimal
+    classifier errs on a fresh sample, ``arccos(sqrt(q / (rho + noise))) / pi``; otherwise
+    ``E (y - E[y | data, x])^2``), ``free_entropy`` and ``mutual_information`` (per variable,
+    nats). They are meant at fixed points.
+
+    Examples
+    --------
+    >>> import equations, fixedpoint
+    >>> m = equations.get("glm_bayes", prior="rademacher", channel="sign", alpha=1.3)
+    >>> sol = fixedpoint.solve(m)            # doctest: +SKIP
+    """
+
+    prior: str = "gaussian"
+    channel: str = "sign"
+    alpha: float = 1.0
+    noise: float = 0.0
+    rho: float = 1.0
+
+    name: ClassVar[str] = "glm_bayes"
+    state_names: ClassVar[tuple[str, ...]] = ("q",)
+    examples: ClassVar[tuple[dict, ...]] = (
+        {"prior": "rademacher", "channel": "sign", "alpha": 1.3},
+        {"prior": "gaussian", "channel": "sign", "alpha": 2.0},
+        {"prior": "gaussian", "channel": "abs", "alpha": 0.8},
+        {"prior": "gauss_bernoulli", "channel": "linear", "alpha": 0.6, "noise": 1e-4, "rho": 0.3},
+        {"prior": "gaussian", "channel": "relu", "alpha": 1.5, "noise": 0.1},
+    )
+
+    def __post_init__(self):
+        if not isinstance(self.prior, str) or self.prior not in _PRIORS:
+            raise ValueError(f"prior must be one of {', '.join(_PRIORS)}; got {self.prior!r}")
+        if not isinstance(self.channel, str) or self.channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {', '.join(sorted(CHANNELS))}; got {self.channel!r}")
+        alpha = _real("alpha", self.alpha)
+        if not alpha > 0:
+            raise ValueError(f"alpha (the sample ratio n/d) must be > 0, got {alpha}")
+        noise = _real("noise", self.noise)
+        if not noise >= 0:
+            raise ValueError(f"noise (a variance) must be >= 0, got {noise}")
+        rho = _real("rho", self.rho)
+        if not 0.0 < rho <= 1.0:
+            raise ValueError(f"rho must be in (0, 1], got {rho}")
+        if self.prior in ("gaussian", "rademacher") and rho != 1.0:
+            raise ValueError(f"rho must be 1 for the {self.prior} prior (use gauss_bernoulli or sparse_rademacher), "
+                             f"got {rho}")
+        for k, v in (("alpha", alpha), ("noise", noise), ("rho", rho)):
+            object.__setattr__(self, k, v)
+        # derived objects, not dataclass fields (rebuilt by dataclasses.replace)
+        object.__setattr__(self, "_prior", Prior(self.prior, rho, 1.0))
+        object.__setattr__(self, "_channel", make_channel(self.channel, noise))
+
+    # ------------------------------------------------------------------ protocol
+    def initial_state(self, start: str = "uninformed") -> np.ndarray:
+        """``"uninformed"``: ``q = 1e-6 rho``; ``"informed"``: ``q = rho (1 - 1e-6)`` (see the
+        module constants for why not exactly ``rho``)."""
+        if start == "uninformed":
+            return np.array([_EPS_UNINFORMED * self.rho])
+        if start == "informed":
+            return np.array([self.rho * (1.0 - _EPS_INFORMED)])
+        raise ValueError(f"start must be 'uninformed' or 'informed', got {start!r}")
+
+    def trivial_state(self):
+        """``q = 0`` when the channel is even in ``z`` (``abs``); the priors are symmetric."""
+        return np.array([0.0]) if self._channel.even and self._prior.symmetric else None
+
+    def bounds(self):
+        return np.array([0.0]), np.array([self.rho])
+
+    def _clip(self, q):
+        return min(max(float(q), 0.0), self.rho)
+
+    def _hat(self, q):
+        """``(q_hat, psi_out, V)`` at overlap ``q`` (``V = rho - q``, exact in floating point)."""
+        V = self.rho - q
+        hat, psi = self._channel.se_integrals(q, V)
+        return self.alpha * hat, psi, V
+
+    def update(self, x) -> np.ndarray:
+        """``q -> prior.overlap(alpha E g_out^2)`` (returns NaN for a non-finite state)."""
+        q = float(np.asarray(x, dtype=float).ravel()[0])
+        if not math.isfinite(q):
+            return np.array([math.nan])
+        q_hat, _, _ = self._hat(self._clip(q))
+        if math.isnan(q_hat):
+            return np.array([math.nan])
+        if q_hat == math.inf:
+            return np.array([self.rho])
+        return np.array([float(self._prior.overlap(q_hat))])
+
+    def jacobian(self, x) -> np.ndarray:
+        """``d q_new / d q = prior.overlap_derivative(q_hat) alpha d hat / d q`` (1 x 1).
+
+        The prior factor is exact (``E[Var(w|Y)^2]``); ``d hat / dq`` is a second-order finite
+        difference of the smooth channel integral (step ``1e-5 min(rho, rho - q)``, one-sided
+        at ``q = 0``), accurate to ~1e-9 relative. At ``q = rho`` (``q_hat = inf``) it is 0.
+        """
+        q = self._clip(float(np.asarray(x, dtype=float).ravel()[0]))
+        V = self.rho - q
+        if V == 0.0:
+            return np.zeros((1, 1))
+        q_hat, _, _ = self._hat(q)
+        if not math.isfinite(q_hat):
+            return np.zeros((1, 1))
+        dover = float(self._prior.overlap_derivative(q_hat))
+        h = 1e-5 * min(self.rho, V)
+
+        def hat(t):
+            return self._channel.se_integrals(t, self.rho - t)[0]
+
+        if q - h >= 0.0:
+            dhat = (hat(q + h) - hat(q - h)) / (2.0 * h)
+        else:
+            dhat = (-3.0 * hat(q) + 4.0 * hat(q + h) - hat(q + 2.0 * h)) / (2.0 * h)
+        return np.array([[dover * self.alpha * dhat]])
+
+    def _prior_averages(self, q_hat):
+        if q_hat == math.inf:
+            discrete = self.prior in ("rademacher", "sparse_rademacher")
+            if discrete:  # I(w; Y) at infinite SNR: the entropy of the prior
+                r = self.rho
+                h = math.log(2.0) if r == 1.0 else -(1 - r) * math.log1p(-r) - r * math.log(r / 2.0)
+            else:
+                h = math.inf
+            return {"mmse": 0.0, "overlap": self.rho, "mutual_information": h}
+        return self._prior.averages(q_hat)
+
+    def free_entropy(self, x) -> float:
+        """``phi(q) = psi_P0(q_hat) + alpha Psi_out(q) - q q_hat / 2`` at ``q_hat = alpha E g^2``.
+
+        Written as ``-I_P0(q_hat) + q_hat (rho - q) / 2 + alpha Psi_out`` (``psi_P0(r) = r rho / 2
+        - I_P0(r)``) so that ``q = rho`` (``q_hat = inf``, ``rho - q = 0``) has its limit: finite
+        for a discrete prior with the noiseless sign channel; for noiseless continuous labels
+        ``+inf`` or ``-inf`` according to the sign of ``alpha c - d`` (``c`` the fraction of
+        continuous labels, ``d`` the information dimension of the prior) -- the exponents of
+        ``log(rho - q)`` along the branch.
+        """
+        q = self._clip(float(np.asarray(x, dtype=float).ravel()[0]))
+        q_hat, psi, V = self._hat(q)
+        av = self._prior_averages(q_hat)
+        mi = av["mutual_information"]
+        if V == 0.0:
+            # q_hat (rho - q) -> 0 along the branch when the labels are noiseless sign or noisy
+            if math.isinf(psi) and math.isinf(mi):
+                c = 0.5 if self.channel == "relu" else 1.0
+                dim = self.rho  # Renyi information dimension of gaussian / gauss_bernoulli
+                s = self.alpha * c - dim
+                return math.inf if s > 0 else (-math.inf if s < 0 else math.nan)
+            return float(-mi + self.alpha * psi)
+        return float(-mi + 0.5 * q_hat * V + self.alpha * psi)
+
+    def free_entropy_rs(self, q: float, q_hat: float) -> float:
+        """The replica-symmetric potential ``psi_P0(q_hat) + alpha Psi_out(q) - q q_hat / 2`` at
+        independent ``(q, q_hat)``, ``0 <= q < rho``, ``0 <= q_hat < inf``; its stationary points
+        are the fixed points of :meth:`update`."""
+        q = float(q)
+        q_hat = float(q_hat)
+        _, psi = self._channel.se_integrals(q, self.rho - q)
+        return float(self._prior.free_entropy(q_hat) + self.alpha * psi - 0.5 * q * q_hat)
+
+    def observables(self, x) -> dict[str, float]:
+        q = self._clip(float(np.asarray(x, dtype=float).ravel()[0]))
+        q_hat, psi, V = self._hat(q)
+        av = self._prior_averages(q_hat)
+        mse = float(av["mmse"])
+        # at a fixed point V = rho - q = mse; mse keeps its relative accuracy when tiny
+        gen = self._channel.bayes_gen_error(q, mse)
+        phi = self.free_entropy(np.array([q]))
+        _, psi_rho = self._channel.se_integrals(self.rho, 0.0)
+        if math.isinf(psi_rho):
+            mi = math.inf
+        else:
+            mi = -phi + self.alpha * psi_rho
+        return {
+            "overlap": float(q),
+            "q_hat": float(q_hat),
+            "mse": mse,
+            "gen_error": float(gen),
+            "free_entropy": float(phi),
+            "mutual_information": float(mi),
+        }
+
+    # ------------------------------------------------------------------ finite size
+    def simulate(self, d: int, seed: int) -> dict[str, float]:
+        """GAMP on one instance of size ``d`` (``n = round(alpha d)``), started uninformed.
+
+        The start is a random vector of norm ``0.1 sqrt(rho d)`` (an algorithm started at random:
+        overlap with ``w*`` of order ``1/sqrt(d)``), posterior variances ``rho``. Returns
+        ``overlap`` (``w_hat . w* / d``), ``mse`` (``|w_hat - w*|^2 / d``), ``gen_error``
+        measured on ``max(n, 20000)`` fresh samples with the Bayes predictor of the channel, and
+        ``iterations``.
+        """
+        from ._simulate.gamp import gamp
+
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 2:
+            raise ValueError(f"d must be an integer >= 2, got {d!r}")
+        rng = np.random.default_rng(seed)
+        n = max(1, int(round(self.alpha * d)))
+        w_star = self._prior.sample(d, rng)
+        X = rng.standard_normal((n, d))
+        y = self._channel.sample(X @ w_star / math.sqrt(d), rng)
+        w0 = 0.1 * math.sqrt(self.rho) * rng.standard_normal(d)
+        out = gamp(X, y, self._prior, self._channel, w0=w0)
+        w = out["w"]
+        n_test = max(n, 20000)
+        Xt = rng.standard_normal((n_test, d))
+        yt = self._channel.sample(Xt @ w_star / math.sqrt(d), rng)
+        pred = self._channel.predict(Xt @ w / math.sqrt(d), max(out["V"], 1e-300))
+        if self._channel.classification:
+            gen = float(np.mean(pred != yt))
+        else:
+            gen = float(np.mean((yt - pred) ** 2))
+        return {
+            "overlap": float(w @ w_star / d),
+            "mse": float(np.mean((w - w_star) ** 2)),
+            "gen_error": gen,
+            "iterations": float(out["iterations"]),
+        }
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def algorithmic_line(model: GLMBayes, param: str, bracket, over: dict, **kwargs):
+    """The algorithmic threshold (end of the uninformed branch) in ``param`` as a function of a
+    second parameter, e.g. compressed sensing's ``alpha_alg(rho)``:
+    ``algorithmic_line(get("glm_bayes", prior="gauss_bernoulli", channel="linear", noise=1e-6),
+    "alpha", (0.05, 0.99), over={"rho": rhos})``. ``bracket`` may be a callable of the second
+    parameter's value returning the bracket. Returns ``(values, thresholds, converged)`` arrays.
+    """
+    import dataclasses
+
+    import fixedpoint
+
+    (p2, values), = over.items()
+    values = np.asarray(values, dtype=float)
+    out = np.full(values.shape, math.nan)
+    ok = np.zeros(values.shape, dtype=bool)
+    for i, v in enumerate(values):
+        m = dataclasses.replace(model, **{p2: float(v)})
+        br = bracket(float(v)) if callable(bracket) else bracket
+        thr = fixedpoint.threshold(m, param, br, kind="spinodal", start="uninformed", **kwargs)
+        out[i] = thr.value
+        ok[i] = thr.converged
+    return values, out, ok

@@ -1,0 +1,290 @@
+"""Bayes-optimal GLM: closed forms (ridge / random-matrix theory), free-entropy stationarity,
+Nishimori identities, weak recovery against plain quadrature, known thresholds, GAMP."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, optimize
+
+import fixedpoint
+from equations import get
+from equations.glm_bayes import GLMBayes
+
+
+def npdf(x, m, v):
+    return math.exp(-((x - m) ** 2) / (2 * v)) / math.sqrt(2 * math.pi * v)
+
+
+def model(**kw):
+    return GLMBayes(**kw)
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize("field,value", [
+    ("prior", "no-such-choice"), ("channel", "no-such-choice"), ("alpha", math.nan), ("alpha", 0.0),
+    ("alpha", -1.0), ("noise", -0.1), ("noise", math.nan), ("rho", 0.0), ("rho", 1.5), ("rho", math.nan),
+])
+def test_bad_parameters_raise_naming_the_field(field, value):
+    kw = {"prior": "gauss_bernoulli", "rho": 0.5}
+    kw[field] = value
+    with pytest.raises(ValueError, match=field):
+        model(**kw)
+
+
+def test_rho_must_be_one_for_dense_priors():
+    with pytest.raises(ValueError, match="rho"):
+        model(prior="rademacher", rho=0.5)
+
+
+def test_protocol_members():
+    m = get("glm_bayes", prior="rademacher", channel="sign", alpha=1.3)
+    assert m.state_names == ("q",)
+    lo, hi = m.bounds()
+    assert lo[0] == 0.0 and hi[0] == 1.0
+    assert m.trivial_state() is None
+    assert model(channel="abs").trivial_state()[0] == 0.0
+    assert model(channel="abs").update(np.array([0.0]))[0] == 0.0  # q = 0 is a fixed point
+    assert 0 < m.initial_state("uninformed")[0] < 1e-5 < m.initial_state("informed")[0] < 1.0
+    obs = m.observables(m.initial_state())
+    assert set(obs) >= {"overlap", "mse", "gen_error", "free_entropy", "mutual_information"}
+    assert all(type(v) is float for v in obs.values())
+    assert math.isnan(m.update(np.array([math.nan]))[0])
+    for ex in GLMBayes.examples:
+        assert math.isfinite(get("glm_bayes", **ex).update(np.array([0.3 * ex.get("rho", 1.0)]))[0])
+
+
+# ----------------------------------------------------------------------------- closed forms
+
+
+def mp_average(f, alpha):
+    """Average of f over the spectrum of A^T A, A = X / sqrt(d) (n x d, alpha = n/d): alpha
+    times a Marchenko-Pastur law of ratio c = 1/alpha, plus an atom at 0 of mass 1 - alpha."""
+    c = 1.0 / alpha
+    a, b = (1 - math.sqrt(c)) ** 2, (1 + math.sqrt(c)) ** 2
+
+    def dens(s):  # density of the non-zero eigenvalues of (1/n) X^T X, total mass min(1, alpha)
+        return math.sqrt(max((b - s) * (s - a), 0.0)) / (2 * math.pi * c * s)
+
+    val = integrate.quad(lambda s: dens(s) * f(alpha * s), a, b, epsabs=0, epsrel=1e-13, limit=400)[0]
+    if alpha < 1:
+        val += (1 - alpha) * f(0.0)
+    return val
+
+
+@pytest.mark.parametrize("alpha,noise", [(0.5, 0.1), (1.0, 0.3), (2.5, 0.05), (4.0, 1.0)])
+def test_gaussian_linear_against_ridge_random_matrix_theory(alpha, noise):
+    """Gaussian prior + linear channel: the posterior mean is ridge at penalty noise;
+    mse = E tr (I + A^T A / noise)^{-1} / d and I(w; y) / d = E log det(I + A^T A / noise) / (2d)
+    over the Marchenko-Pastur spectrum -- independent of the state evolution."""
+    m = model(prior="gaussian", channel="linear", alpha=alpha, noise=noise)
+    sol = fixedpoint.solve(m, start="uninformed")
+    assert sol.converged
+    mse_rmt = mp_average(lambda s: 1.0 / (1.0 + s / noise), alpha)
+    mi_rmt = mp_average(lambda s: 0.5 * math.log1p(s / noise), alpha)
+    assert sol["mse"] == pytest.approx(mse_rmt, abs=1e-10)
+    assert sol["overlap"] == pytest.approx(1 - mse_rmt, abs=1e-10)
+    assert sol["mutual_information"] == pytest.approx(mi_rmt, abs=1e-10)
+    # ridge prediction error on a fresh sample: noise + mse
+    assert sol["gen_error"] == pytest.approx(noise + mse_rmt, abs=1e-10)
+
+
+def test_gauss_bernoulli_linear_fixed_point_relation():
+    """Linear channel: q_hat = alpha / (mse + noise) in closed form, so the fixed point is the
+    scalar equation mse = mmse_prior(alpha / (mse + noise))."""
+    m = model(prior="gauss_bernoulli", rho=0.2, channel="linear", alpha=400.0, noise=1.0)
+    sol = fixedpoint.solve(m)
+    # q_hat = alpha / (mse + noise) ~ alpha / noise: mse -> prior.mmse(alpha/noise) (sparse: ~rho/snr)
+    assert sol["mse"] == pytest.approx(m._prior.mmse(m.alpha / (sol["mse"] + m.noise)), rel=1e-10)
+
+
+def test_binary_perceptron_perfect_recovery_free_entropy():
+    """Rademacher prior, noiseless sign: q = rho exactly is a fixed point with phi = -log 2,
+    I = log 2 (all the entropy of the prior is learned)."""
+    m = model(prior="rademacher", channel="sign", alpha=2.0)
+    sol = fixedpoint.solve(m, start="informed")
+    assert sol["overlap"] == 1.0 and sol["mse"] == 0.0 and sol["gen_error"] == 0.0
+    assert sol["free_entropy"] == pytest.approx(-math.log(2), abs=1e-12)
+    assert sol["mutual_information"] == pytest.approx(math.log(2), abs=1e-12)
+
+
+def test_spherical_perceptron_large_alpha_law():
+    """Gaussian prior, noiseless sign: gen_error ~ 0.4417 / alpha (Engel & Van den Broeck)."""
+    vals = []
+    for alpha in (200.0, 400.0):
+        sol = fixedpoint.solve(model(prior="gaussian", channel="sign", alpha=alpha))
+        assert sol.converged
+        vals.append(alpha * sol["gen_error"])
+    assert vals[1] == pytest.approx(0.4417, abs=2e-3)
+    assert abs(vals[1] - 0.4417) < abs(vals[0] - 0.4417)  # approaches the constant
+
+
+# ----------------------------------------------------------------------------- stationarity
+
+
+FIXED_POINTS = [
+    dict(prior="gaussian", channel="sign", alpha=2.0),
+    dict(prior="rademacher", channel="sign", alpha=1.2, noise=0.05),
+    dict(prior="gaussian", channel="abs", alpha=0.9),
+    dict(prior="gauss_bernoulli", rho=0.4, channel="relu", alpha=0.6),
+    dict(prior="gauss_bernoulli", rho=0.3, channel="linear", alpha=0.6, noise=0.01),
+    dict(prior="gaussian", channel="abs", alpha=1.6, noise=0.2),
+]
+
+
+@pytest.mark.parametrize("kw", FIXED_POINTS)
+def test_free_entropy_is_stationary_at_the_fixed_point(kw):
+    m = model(**kw)
+    sol = fixedpoint.solve(m, start="uninformed")
+    assert sol.converged
+    q = sol["q"]
+    q_hat = sol["q_hat"]
+    assert 1e-3 < q < m.rho - 1e-3
+    f = m.free_entropy_rs
+    hq, hh = 1e-5 * m.rho, 1e-5 * max(q_hat, 1.0)
+    dq = (f(q + hq, q_hat) - f(q - hq, q_hat)) / (2 * hq)
+    dh = (f(q, q_hat + hh) - f(q, q_hat - hh)) / (2 * hh)
+    # the derivatives are O(1) away from the fixed point (check of the test itself)
+    dq_off = (f(0.8 * q + hq, q_hat) - f(0.8 * q - hq, q_hat)) / (2 * hq)
+    assert abs(dq) < 1e-7 and abs(dh) < 1e-7
+    assert abs(dq_off) > 1e-3
+    # and free_entropy(x) is the potential at (q, q_hat(q))
+    assert sol["free_entropy"] == pytest.approx(f(q, q_hat), abs=1e-10)
+
+
+# ----------------------------------------------------------------------------- Nishimori
+
+
+@pytest.mark.parametrize("channel,noise", [("sign", 0.0), ("sign", 0.2), ("abs", 0.0), ("relu", 0.3),
+                                           ("linear", 0.1)])
+@pytest.mark.parametrize("frac", [0.3, 0.9])
+def test_nishimori_identity_of_the_channel(channel, noise, frac):
+    """With V = rho - q: E[g_out^2] = -E[d g_out / d omega] (integration by parts in omega with
+    the teacher's z ~ N(omega, V)), checked by adaptive quadrature of the pointwise kernel."""
+    rho = 1.0
+    q = frac * rho
+    V = rho - q
+    m = model(prior="gaussian", channel=channel, noise=noise, alpha=1.0)
+    ch = m._channel
+    hat, _ = ch.se_integrals(q, V)
+    S = V + noise
+
+    def inner(w):
+        def f(y):
+            lz, _, dg = ch.z_out(np.array([y]), np.array([w]), np.array([V]))
+            return math.exp(lz[0]) * dg[0]
+
+        if channel == "sign":
+            return f(1.0) + f(-1.0)
+        lo = -abs(w) - 12 * math.sqrt(S) if (noise > 0 or channel == "linear") else 0.0
+        val = integrate.quad(f, lo, abs(w) + 12 * math.sqrt(S), points=sorted({0.0, w, -w} - {lo}),
+                             epsabs=0, epsrel=1e-12, limit=200)[0] if abs(w) + 12 * math.sqrt(S) > lo else 0.0
+        if channel == "relu" and noise == 0.0:
+            val += f(0.0)
+        return val
+
+    sq = math.sqrt(q)
+    minus_edg = -integrate.quad(lambda w: (inner(w) + inner(-w)) * npdf(w, 0, q), 0, 10 * sq,
+                                epsabs=0, epsrel=1e-11, limit=200)[0]
+    assert hat == pytest.approx(minus_edg, rel=1e-8)
+
+
+@pytest.mark.parametrize("kw", FIXED_POINTS[:3])
+def test_nishimori_overlap_equals_posterior_mean_norm(kw):
+    """At the fixed point q = E[E[w|Y]^2] = E[w* E[w|Y]] and mse = rho - q: the prior's
+    denoiser, sampled, agrees with the state (Monte Carlo, 4 standard errors)."""
+    m = model(**kw)
+    sol = fixedpoint.solve(m)
+    rng = np.random.default_rng(0)
+    n = 200_000
+    w = m._prior.sample(n, rng)
+    g = sol["q_hat"]
+    mean, _ = m._prior.denoise(math.sqrt(g) * w + rng.standard_normal(n), g)
+    for sample, target in ((mean * mean, sol["q"]), (mean * w, sol["q"]), ((w - mean) ** 2, sol["mse"])):
+        assert abs(sample.mean() - target) < 4 * sample.std() / math.sqrt(n)
+
+
+# ----------------------------------------------------------------------------- weak recovery
+
+
+def weak_recovery_reference(noise, rho):
+    """1 / (E_y[(E[z^2|y] - rho)^2] / rho^2), z ~ N(0, rho), y = |z| + sqrt(noise) xi, by plain
+    nested quadrature (noise > 0)."""
+
+    def post(y):
+        f = lambda z: npdf(z, 0, rho) * npdf(y, abs(z), noise)  # noqa: E731
+        lim = 12 * math.sqrt(rho)
+        pts = [0.0, y, -y]
+        p0 = integrate.quad(f, -lim, lim, points=pts, epsabs=0, epsrel=1e-12, limit=200)[0]
+        p2 = integrate.quad(lambda z: z * z * f(z), -lim, lim, points=pts, epsabs=0, epsrel=1e-12, limit=200)[0]
+        return p0, p2 / p0
+
+    def integrand(y):
+        p0, m2 = post(y)
+        return p0 * (m2 - rho) ** 2
+
+    lim = 12 * math.sqrt(rho + noise)
+    val = integrate.quad(integrand, -lim, lim, points=[0.0], epsabs=0, epsrel=1e-11, limit=200)[0]
+    return rho * rho / val
+
+
+@pytest.mark.parametrize("prior,rho,noise", [("gaussian", 1.0, 0.0), ("gaussian", 1.0, 0.3),
+                                             ("gauss_bernoulli", 0.5, 0.2)])
+def test_weak_recovery_threshold_of_phase_retrieval(prior, rho, noise):
+    m = model(prior=prior, rho=rho, channel="abs", noise=noise, alpha=1.0)
+    ref = 0.5 if noise == 0.0 else weak_recovery_reference(noise, rho)
+    # the model's Jacobian at q = 0 against the closed form, and against differences of update
+    slope = m.jacobian(m.trivial_state())[0, 0]
+    assert m.alpha / slope == pytest.approx(ref, rel=1e-6)
+    h = 1e-6 * rho
+    fd = (-3 * m.update(np.array([0.0]))[0] + 4 * m.update(np.array([h]))[0] - m.update(np.array([2 * h]))[0]) / (2 * h)
+    assert fd == pytest.approx(slope, rel=1e-4)
+    thr = fixedpoint.threshold(m, "alpha", bracket=(0.5 * ref, 2.0 * ref), kind="stability")
+    assert thr.converged
+    assert thr.value == pytest.approx(ref, rel=1e-5)
+
+
+# ----------------------------------------------------------------------------- thresholds
+
+
+def test_binary_perceptron_thresholds():
+    """Rademacher prior, noiseless sign: information-theoretic alpha_IT = 1.245 (Gyorgyi, PRA 41,
+    7097 (1990); Barbier et al. 2019 quote 1.249 -- the crossing of the replica free entropies,
+    recomputed here with mpmath, is 1.2447), algorithmic alpha_alg = 1.493 (Barbier et al.)."""
+    m = model(prior="rademacher", channel="sign", alpha=1.0)
+    it = fixedpoint.threshold(m, "alpha", bracket=(1.1, 1.4), kind="first_order")
+    alg = fixedpoint.threshold(m, "alpha", bracket=(1.3, 1.7), kind="spinodal", start="uninformed")
+    assert it.converged and alg.converged
+    assert it.value == pytest.approx(1.245, abs=1e-3)
+    assert alg.value == pytest.approx(1.493, abs=2e-3)
+
+
+# ----------------------------------------------------------------------------- finite size
+
+
+GAMP_CASES = [
+    dict(prior="gaussian", channel="sign", alpha=2.0),
+    dict(prior="rademacher", channel="linear", alpha=0.8, noise=0.3),
+    dict(prior="gauss_bernoulli", rho=0.3, channel="linear", alpha=0.7, noise=0.01),
+    dict(prior="gaussian", channel="relu", alpha=1.5, noise=0.1),
+    dict(prior="gaussian", channel="abs", alpha=2.0, noise=0.1),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kw", GAMP_CASES)
+def test_gamp_agrees_with_state_evolution(kw):
+    m = model(**kw)
+    theory = fixedpoint.solve(m, start="uninformed")
+    assert theory.converged
+    runs = [m.simulate(1500, seed) for seed in range(5)]
+    for key in ("overlap", "mse", "gen_error"):
+        vals = np.array([r[key] for r in runs])
+        se = vals.std(ddof=1) / math.sqrt(len(vals))
+        # 3 standard errors, with a floor for the O(1/d) finite-size bias of GAMP
+        assert abs(vals.mean() - theory[key]) < 3 * se + 2.0 / 1500, (key, vals, theory[key])
