@@ -591,6 +591,20 @@ class GLMERM:
         x = np.asarray(x, dtype=float)
         if x.shape == (3,) and np.all(np.isfinite(x)) and x[0] ** 2 > self.rho * x[1] * (1 + 1e-8):
             return (f"The state violates Cauchy-Schwarz (m^2 = {x[0] ** 2:.6g} > rho q = {self.rho * x[1]:.6g}).")
+        if self.penalty == "l1" and x.shape == (3,) and np.all(x == 0.0):
+            return ("The l1 penalty set every weight to zero (the fraction of non-zero weights underflowed): the "
+                    "estimator is w = 0 at this reg; use a smaller reg.")
+        if self.penalty == "l1" and x.shape == (3,) and np.all(np.isfinite(x)) and x[1] >= 0 and x[2] > 0:
+            out = self._full(x)
+            s_b = out[3] ** 2 * self.rho + out[4]
+            if s_b > 0 and self.reg > 0:
+                frac = 2.0 * float(H(self.reg / math.sqrt(s_b)))
+                if frac < 1e-6 or not np.all(np.isfinite(out[:3])):
+                    lp = (" With a piecewise-linear loss and an l1 penalty (a linear programme) the equations are "
+                          "degenerate when almost every weight is zero." if self.loss in ("hinge", "absolute") else "")
+                    return (f"The l1 penalty sets almost every weight to zero at this reg (fraction of non-zero "
+                            f"weights 2H(reg/sqrt(m_hat^2 rho + q_hat)) = {frac:.3g} near the last state): the "
+                            f"estimator is w = 0 to that accuracy; use a smaller reg.{lp}")
         return None
 
     def with_params(self, **params) -> "GLMERM":
