@@ -43,7 +43,12 @@ pi sech^2 h]`` with ``pi`` the posterior weight of ``x != 0``, so that the MMSE 
 accuracy when it is tiny (``g`` large); the mutual information is integrated with the leading
 ``g E[x^2] / 2`` removed analytically. The Gaussian prior is in closed form. Accuracy (tests):
 about 1e-12 absolute for overlap, free entropy and mutual information and 1e-9 relative for the
-MMSE, for ``0 <= g <= 1e8`` and ``rho >= 1e-8``.
+MMSE and ``E[Var^2]`` down to MMSE ~ 1e-100 (1e-8 below that, to the smallest normal float), for
+``0 <= g <= 1e8`` and ``rho >= 1e-8``.
+
+The state-evolution hot path, :meth:`Prior.overlap` with ``g scale^2 <= 625``, uses a separate
+single-integral kernel (the Nishimori form ``E[x E[x|y]]`` over the component ``x != 0`` only,
+one exponential per node): 1-5 us per call, agreeing with the full kernel to ~1e-14.
 """
 
 from __future__ import annotations
@@ -168,7 +173,7 @@ def _n_steps(lo, hi, delta):
 
 @njit(cache=True)
 def _sr_posterior(h, a, log_odds, s):
-    """Posterior of ``x in {0, +-s}`` at field ``h``: (pi, mean, var, log Z + a/2 - log-odds...).
+    """Posterior of ``x in {0, +-s}`` at the field ``h = sqrt(g) s y``: (pi, mean, var).
 
     ``log_odds = log(rho / (1 - rho))`` (``+inf`` for ``rho = 1``). Returns ``pi`` = P(x != 0 | y),
     the posterior mean and the posterior variance, the latter as a sum of non-negative terms.
