@@ -160,6 +160,25 @@ assert above.converged and above["q"] < 1e4
 """)
 
 md(r"""
+Hinge loss at vanishing `reg` on separable (noiseless) data is the max-margin SVM (Aubin et al. 2020):
+the limit is reached (the overlaps stop changing, `V` grows like `1/reg`), and a hard-margin SVM solved on
+finite instances agrees with it.
+""")
+
+code(r"""
+mm = [fixedpoint.solve(get("glm_erm", loss="hinge", channel="sign", alpha=2.0, reg=r), atol=1e-12, rtol=1e-12)
+      for r in (1e-5, 1e-7)]
+assert all(s.converged for s in mm)
+assert np.allclose(mm[0].x[:2], mm[1].x[:2], rtol=1e-8) and abs(mm[1]["V"] * 1e-7 / (mm[0]["V"] * 1e-5) - 1) < 1e-6
+sims = [get("glm_erm", loss="hinge", channel="sign", alpha=2.0, reg=1e-7).simulate(300, s) for s in range(4)]
+for key in ("m", "q", "gen_error"):
+    v = np.array([r[key] for r in sims]); se = v.std(ddof=1) / 2
+    print(f"max-margin {key}: theory {mm[1][key]:.4f}  simulation {v.mean():.4f} +- {se:.4f}")
+    assert abs(v.mean() - mm[1][key]) < 3 * se
+assert max(r["train_loss"] for r in sims) < 1e-10   # hard margin: every margin >= 1
+""")
+
+md(r"""
 ## 3. Optimal regularisation
 
 `fixedpoint.optimize` minimises an observable over a parameter. For ridge on a linear teacher the optimum

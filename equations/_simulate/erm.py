@@ -143,41 +143,44 @@ def _dual_cd(A, y, lo, hi, reg, tol, max_epochs, seed, g0):
 def _box_dual(A, y, loss, reg):
     """Dual coordinate ascent to a moderate tolerance, then the exact solution on the identified
     active set (the free dual variables solve a linear system), verified by the KKT conditions;
-    coordinate ascent resumes with a tighter tolerance if the check fails."""
+    coordinate ascent resumes with a tighter tolerance if the check fails.
+
+    The dual is solved for ``beta = g/reg`` (so ``w = A^T beta``, box ``[lo, hi]/reg``): the free
+    variables stay O(1) when ``reg -> 0`` (hinge: the hard-margin SVM's multipliers)."""
     if loss == "hinge":
-        lo, hi = np.minimum(0.0, y), np.maximum(0.0, y)
+        lo, hi = np.minimum(0.0, y) / reg, np.maximum(0.0, y) / reg
     else:  # absolute
-        lo, hi = -np.ones_like(y), np.ones_like(y)
+        lo, hi = -np.ones_like(y) / reg, np.ones_like(y) / reg
     A = np.ascontiguousarray(A)
-    g = np.zeros(len(y))
+    beta = np.zeros(len(y))
     tol = 1e-3
     for attempt in range(9):
-        g, _ = _dual_cd(A, y, lo, hi, float(reg), tol, 200000, 12345 + attempt, g)
-        span = hi - lo
-        free = (g > lo + 1e-9 * span) & (g < hi - 1e-9 * span)
+        beta, _ = _dual_cd(A, y, lo, hi, 1.0, tol, 200000, 12345 + attempt, beta)
+        eps = 1e-9 * max(1.0, float(np.max(np.abs(np.clip(beta, -1e300, 1e300)))))
+        free = (beta > lo + eps) & (beta < hi - eps)
         fixed = ~free
-        b = A[fixed].T @ g[fixed]
+        b = A[fixed].T @ beta[fixed]
         AS = A[free]
-        rhs = reg * y[free] - AS @ b
+        rhs = y[free] - AS @ b
         try:
-            gS = np.linalg.solve(AS @ AS.T, rhs)
+            bS = np.linalg.solve(AS @ AS.T, rhs)
         except np.linalg.LinAlgError:
             tol *= 0.1
             continue
-        g_try = g.copy()
-        g_try[free] = gS
-        w = A.T @ g_try / reg
-        grad = y - A @ w  # d(dual)/dg: must be ~0 on free, <= 0 at lower, >= 0 at upper bounds
-        ok_free = np.all((gS >= lo[free] - 1e-12) & (gS <= hi[free] + 1e-12))
+        b_try = beta.copy()
+        b_try[free] = bS
+        w = A.T @ b_try
+        grad = y - A @ w  # d(dual)/dbeta: ~0 on free, <= 0 at lower, >= 0 at upper bounds
+        ok_free = np.all((bS >= lo[free] - eps) & (bS <= hi[free] + eps))
         scale = 1e-9 * (1.0 + np.abs(y))
-        at_lo = fixed & (g <= lo + 1e-9 * span)
+        at_lo = fixed & (beta <= lo + eps)
         at_hi = fixed & ~at_lo
         ok_fixed = np.all(grad[at_lo] <= scale[at_lo]) and np.all(grad[at_hi] >= -scale[at_hi])
         if ok_free and ok_fixed:
-            # w is locally (A_S^T g_S + b)/reg with A_S w = y_S: its susceptibility is the
-            # projector off the rows of A_S over reg, so V = (1 - |S|/d)/reg
+            # w is locally (A_S^T beta_S + b) with A_S w = y_S: its response to a perturbation of
+            # the objective is the projector off the rows of A_S over reg: V = (1 - |S|/d)/reg
             return w, (A.shape[1] - int(free.sum())) / (A.shape[1] * reg)
-        g = np.clip(g_try, lo, hi) if ok_free else g
+        beta = np.clip(b_try, lo, hi) if ok_free else beta
         tol *= 0.1
     raise RuntimeError("dual coordinate ascent did not identify the active set (KKT check failed)")
 
