@@ -31,6 +31,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .results import Solution, Status
 
@@ -210,7 +211,6 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
     run = run or _Run()
     if fast_forward is None:
         fast_forward = memory > 0
-    bounded = bool(np.isfinite(lower).any() or np.isfinite(upper).any())
     # tolerance for rounding at the boundary of the domain (the map's values), and the margin
     # that makes an accelerated iterate count as "on the boundary" (infinite bounds stay infinite)
     slack_lo = 1e-12 * (1.0 + np.abs(np.where(np.isfinite(lower), lower, 0.0)))
@@ -229,7 +229,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
     x = x0.copy()
     fx = np.asarray(F(x), dtype=float)
     run.nev += 1
-    dx_hist, df_hist = deque(), deque()
+    hist = _History(x.size, memory)
     plain_steps = deque(maxlen=3)  # consecutive plain steps, for the fast-forward
     prev = None  # (x, fx, g, r) of the previous accepted point
     pending = None  # kind of the step that produced x: None (plain), "anderson" or ("ff", predicted step)
@@ -249,7 +249,8 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
         if fx.shape != x.shape:
             raise ValueError(f"the map returned shape {fx.shape} for a state of shape {x.shape}")
         undo = False
-        if not np.isfinite(fx).all():
+        code, bad_i, r = _judge(x, fx, lower, upper, outer_lo, outer_hi, atol, rtol)
+        if code == 1:
             if pending is not None and prev is not None:
                 undo = True  # an accelerated point where the map fails: take the plain step instead
             else:
@@ -258,24 +259,20 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
                 run.info = f"the map returned a non-finite value for {', '.join(bad)} at iteration {run.it}"
                 run.x, run.fx, run.r = x, fx, math.nan
                 return run
-        elif bounded and not ((fx >= lower).all() and (fx <= upper).all()):
-            below, above = fx < outer_lo, fx > outer_hi
-            if below.any() or above.any():
-                if pending is not None and prev is not None:
-                    undo = True
-                else:
-                    i = int(np.flatnonzero(below | above)[0])
-                    run.status = Status.OUT_OF_DOMAIN
-                    run.info = (f"the map left its domain at iteration {run.it}: {names[i]} = {fx[i]:.6g} outside "
-                                f"[{lower[i]:.6g}, {upper[i]:.6g}]")
-                    run.x, run.fx, run.r = x, fx, math.nan
-                    return run
+        elif code == 2:
+            if pending is not None and prev is not None:
+                undo = True
             else:
-                fx = np.clip(fx, lower, upper)  # within rounding of the bounds
+                i = bad_i
+                run.status = Status.OUT_OF_DOMAIN
+                run.info = (f"the map left its domain at iteration {run.it}: {names[i]} = {fx[i]:.6g} outside "
+                            f"[{lower[i]:.6g}, {upper[i]:.6g}]")
+                run.x, run.fx, run.r = x, fx, math.nan
+                return run
+        elif code == 3:
+            fx = np.clip(fx, lower, upper)  # within rounding of the bounds
         if not undo:
             g = fx - x
-            scale = atol + rtol * np.abs(x)
-            r = float((np.abs(g) / scale).max())
             if pending == "anderson" and r > safeguard * prev[3]:
                 undo = True
                 # plain steps before extrapolating again, more after each consecutive rejection
@@ -291,7 +288,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
                     ff_gain = math.sqrt(ff_gain)
         if undo:
             x, fx, g, r = prev
-            dx_hist.clear(); df_hist.clear(); plain_steps.clear()
+            hist.clear(); plain_steps.clear()
             pending = None
             x_new = damp * x + (1.0 - damp) * fx
             plain_steps.append(x_new - x)
@@ -325,7 +322,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
             last_ratio = ratio
             if r < plain_until or steady >= needed:
                 plain_until = None
-                dx_hist.clear(); df_hist.clear()
+                hist.clear()
                 best, best_it = r, run.it  # progress is measured from here on
         if r < best:
             best, best_it, flips = r, run.it, 0
@@ -336,7 +333,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
             plain_until = 0.1 * best
             steady, last_ratio = 0, math.inf
             needed *= 2  # each stall asks for a longer steady stretch before extrapolating again
-            dx_hist.clear(); df_hist.clear()
+            hist.clear()
         elif run.it - best_it > patience and flips > patience // 4:
             # no new best for long, and the residual keeps going up and down (a cycle or a
             # noise floor); a monotone rise (escaping an unstable point) or slow monotone
@@ -372,15 +369,13 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
         if memory > 0:
             if pending is None and plain_until is None:
                 if prev is not None:
-                    dx_hist.append(x - prev[0])
-                    df_hist.append(fx - prev[1])
-                    if len(dx_hist) > memory:
-                        dx_hist.popleft(); df_hist.popleft()
+                    hist.push(x - prev[0], fx - prev[1])
                 if wait > 0:
                     wait -= 1
-                elif dx_hist:
-                    cand = _anderson_candidate(dx_hist, df_hist, x, fx, g, scale, damp, reg)
-                    if cand is not None and strictly_inside(cand):
+                elif hist.count:
+                    cand = np.empty_like(x)
+                    if _anderson_mix(hist.DX, hist.DF, hist.count, x, fx, atol, rtol, damp, reg, cand) \
+                            and strictly_inside(cand):
                         x_new = cand
                         pending = "anderson"
                         run.extrapolated = True
@@ -396,26 +391,120 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
         run.it += 1
 
 
-def _anderson_candidate(dx_hist, df_hist, x, fx, g, scale, damp, reg):
-    """Type-II Anderson mixing from the stored differences (None if the problem is singular).
+class _History:
+    """The last ``memory`` differences of iterates and map values, as the columns of two arrays
+    (a ring buffer: the least-squares problem does not depend on the order of the columns)."""
 
-    The mixing coefficients minimise ``|w (g - DG gamma)|^2 + lam |gamma|^2`` with the weights
-    ``w = 1 / (atol + rtol |x|)`` of the convergence criterion and ``lam = reg trace(DG^T DG)``,
-    which bounds the condition number of the normal equations by ``1 / reg``.
+    __slots__ = ("DX", "DF", "count", "pos", "memory")
+
+    def __init__(self, n, memory):
+        self.memory = memory
+        self.DX = np.zeros((n, max(memory, 1)))
+        self.DF = np.zeros((n, max(memory, 1)))
+        self.count = 0
+        self.pos = 0
+
+    def clear(self):
+        self.count = 0
+        self.pos = 0
+
+    def push(self, dx, df):
+        self.DX[:, self.pos] = dx
+        self.DF[:, self.pos] = df
+        self.pos = (self.pos + 1) % self.memory
+        self.count = min(self.count + 1, self.memory)
+
+
+@njit(cache=True)
+def _judge(x, fx, lower, upper, outer_lo, outer_hi, atol, rtol):
+    """Check ``F(x)``: returns (code, index, scaled residual).
+
+    code 0: fine; 1: non-finite entry ``index``; 2: entry ``index`` outside the domain beyond
+    rounding; 3: fine after clipping entries that exceed a bound by rounding only (the residual
+    returned is the clipped one).
     """
-    w = 1.0 / scale
-    DX = np.array(dx_hist).T
-    DF = np.array(df_hist).T
-    DG = (DF - DX) * w[:, None]
-    A = DG.T @ DG
-    A.flat[:: A.shape[0] + 1] += reg * A.trace() + 1e-300
-    try:
-        gamma = np.linalg.solve(A, DG.T @ (g * w))
-    except np.linalg.LinAlgError:
-        return None
-    if not np.isfinite(gamma).all():
-        return None
-    return damp * (x - DX @ gamma) + (1.0 - damp) * (fx - DF @ gamma)
+    r = 0.0
+    clip = False
+    for i in range(x.size):
+        f = fx[i]
+        if not np.isfinite(f):
+            return 1, i, np.nan
+        if f < outer_lo[i] or f > outer_hi[i]:
+            return 2, i, np.nan
+        if f < lower[i]:
+            f = lower[i]
+            clip = True
+        elif f > upper[i]:
+            f = upper[i]
+            clip = True
+        v = abs(f - x[i]) / (atol + rtol * abs(x[i]))
+        if v > r:
+            r = v
+    return (3 if clip else 0), -1, r
+
+
+@njit(cache=True)
+def _anderson_mix(DX, DF, k, x, fx, atol, rtol, damp, reg, out):
+    """Type-II Anderson mixing into ``out``; False when the problem is singular or not finite.
+
+    The coefficients minimise ``|w (g - DG gamma)|^2 + lam |gamma|^2``, ``DG = DF - DX``,
+    ``g = fx - x``, with the weights ``w = 1 / (atol + rtol |x|)`` of the convergence criterion
+    and ``lam = reg trace(DG^T W^2 DG)`` (which bounds the condition number by ``1 / reg``);
+    solved by Cholesky, ``k <= memory`` is small.
+    """
+    n = x.size
+    A = np.zeros((k, k))
+    b = np.zeros(k)
+    for l in range(n):
+        w2 = 1.0 / (atol + rtol * abs(x[l])) ** 2
+        gl = fx[l] - x[l]
+        for i in range(k):
+            di = DF[l, i] - DX[l, i]
+            b[i] += di * gl * w2
+            for j in range(i, k):
+                A[i, j] += di * (DF[l, j] - DX[l, j]) * w2
+    tr = 0.0
+    for i in range(k):
+        tr += A[i, i]
+    for i in range(k):
+        A[i, i] += reg * tr + 1e-300
+        for j in range(i):
+            A[i, j] = A[j, i]
+    # Cholesky A = L L^T, then two triangular solves
+    L = np.zeros((k, k))
+    for i in range(k):
+        for j in range(i + 1):
+            s = A[i, j]
+            for m in range(j):
+                s -= L[i, m] * L[j, m]
+            if i == j:
+                if s <= 0.0:
+                    return False
+                L[i, i] = np.sqrt(s)
+            else:
+                L[i, j] = s / L[j, j]
+    y = np.zeros(k)
+    for i in range(k):
+        s = b[i]
+        for m in range(i):
+            s -= L[i, m] * y[m]
+        y[i] = s / L[i, i]
+    gamma = np.zeros(k)
+    for i in range(k - 1, -1, -1):
+        s = y[i]
+        for m in range(i + 1, k):
+            s -= L[m, i] * gamma[m]
+        gamma[i] = s / L[i, i]
+    for l in range(n):
+        sx = x[l]
+        sf = fx[l]
+        for i in range(k):
+            sx -= DX[l, i] * gamma[i]
+            sf -= DF[l, i] * gamma[i]
+        out[l] = damp * sx + (1.0 - damp) * sf
+        if not np.isfinite(out[l]):
+            return False
+    return True
 
 
 def _growing(steps):
