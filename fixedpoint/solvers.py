@@ -512,16 +512,23 @@ def _growing(steps):
     one direction (ratios > 1 equal to 1 %, directions within 1e-3), else 0."""
     if len(steps) < 3:
         return 0.0
-    s1, s2, s3 = steps
-    n1, n2, n3 = math.sqrt(s1 @ s1), math.sqrt(s2 @ s2), math.sqrt(s3 @ s3)
-    if n1 == 0 or n2 == 0:
+    return _growth_factor(steps[0], steps[1], steps[2])
+
+
+@njit(cache=True)
+def _growth_factor(s1, s2, s3):
+    n1 = np.sqrt(np.dot(s1, s1))
+    n2 = np.sqrt(np.dot(s2, s2))
+    n3 = np.sqrt(np.dot(s3, s3))
+    if n1 == 0.0 or n2 == 0.0:
         return 0.0
-    r1, r2 = n2 / n1, n3 / n2
+    r1 = n2 / n1
+    r2 = n3 / n2
     if r1 <= 1.0 + 1e-9 or r2 <= 1.0 + 1e-9 or abs(r2 - r1) > 0.01 * (r2 - 1.0):
         return 0.0
     if np.dot(s2, s3) < (1 - 1e-3) * n2 * n3 or np.dot(s1, s2) < (1 - 1e-3) * n1 * n2:
         return 0.0
-    return float(r2)
+    return r2
 
 
 def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-10, rtol: float = 1e-10,
