@@ -110,8 +110,8 @@ def _prox_logistic(y, omega, V, z0=math.nan):
     for _ in range(400):
         sm = sigmoid(-y * z)
         g = z - omega - V * y * sm
-        if g == 0.0:
-            return z
+        if abs(g) <= 2e-16 * (abs(z) + abs(omega) + V * abs(y) * sm):
+            return z  # the residual is at the rounding level of its terms
         if g > 0.0:
             hi = z
         else:
