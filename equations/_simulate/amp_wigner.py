@@ -74,7 +74,8 @@ def amp(y, prior, snr: float, rng, labels=None, profile=None, init_overlap: floa
 
     The start is ``xhat^0 = init_overlap * x + sqrt(1 - init_overlap^2) * xi`` with ``xi`` a
     fresh draw from the prior (a small random overlap, as a random start has at finite size),
-    ``v^0 = 1 - init_overlap^2`` (when ``x_true`` is None, ``xhat^0 = xi``).
+    ``v^0 = 1 - init_overlap^2`` (when ``x_true`` is None, ``xhat^0 = xi``). Stops when the RMS
+    change of ``xhat`` is below ``tol`` times its RMS (floored at 1e-4), or after ``max_iter``.
 
     Returns
     -------
@@ -120,7 +121,10 @@ def amp(y, prior, snr: float, rng, labels=None, profile=None, init_overlap: floa
                 continue
             new[idx], new_v[idx] = prior.denoise(b[idx] / math.sqrt(a), a)
         xhat_old, xhat, v = xhat, new, new_v
-        if np.sqrt(np.mean((xhat - xhat_old) ** 2)) < tol:
+        # relative criterion: from a random start the estimate is tiny for a while (and shrinks
+        # toward a stable trivial point), so an absolute one would stop before the escape
+        change = math.sqrt(float(np.mean((xhat - xhat_old) ** 2)))
+        if change < tol * max(math.sqrt(float(np.mean(xhat * xhat))), 1e-4):
             break
     return xhat, v, it
 
