@@ -33,7 +33,7 @@ import numpy as np
 from scipy import optimize as _opt
 
 from .continuation import at, check_param
-from .results import Threshold
+from .results import Status, Threshold
 from .solvers import model_bounds, solve
 
 __all__ = ["threshold", "threshold_line", "ThresholdLine", "jacobian", "KINDS"]
@@ -296,19 +296,37 @@ def _spinodal(model, param, a, b, start, tol, kw):
         raise ValueError(f"bracket ({a:g}, {b:g}) contains no spinodal: the solution from {start!r} is the same branch "
                          f"at both ends ({sa.names[0]} = {sa.x[0]:.6g} and {sb.x[0]:.6g})")
     lo, hi, s_lo, s_hi = a, b, sa, sb
-    # 1. bisection on which branch the solve from start lands on, down to a small bracket
-    width = max(10 * tol, 1e-5 * (b - a))
-    while hi - lo > width:
+    ghosts = 0
+
+    def bisect_once():
+        # which branch does the solve from start land on at the midpoint?
+        nonlocal lo, hi, s_lo, s_hi, ghosts
         c = 0.5 * (lo + hi)
         s_c = cold(c)
         if not s_c.converged:
-            return Threshold("spinodal", param, math.nan, (lo, hi), False,
-                             f"the solve from {start!r} at {param}={c:.10g} did not converge: {s_c.message}",
-                             below=s_lo, above=s_hi, solves=counter[0])
-        if np.max(np.abs(s_c.x - s_lo.x)) <= np.max(np.abs(s_c.x - s_hi.x)):
+            counter[0] += 1
+            s_c = solve(at(model, **{param: c}), start=start, **{**kw, "max_iter": 10 * kw["max_iter"]})
+        near_lo = np.max(np.abs(s_c.x - s_lo.x)) <= np.max(np.abs(s_c.x - s_hi.x))
+        if not s_c.converged:
+            if s_c.status is Status.NONFINITE or not np.all(np.isfinite(s_c.x)):
+                return f"the solve from {start!r} at {param}={c:.10g} failed: {s_c.message}"
+            # still crawling after 10x the budget: the ghost of the fold, just past it, where
+            # the iterate lingers next to the branch that has ended; so c is on the other side
+            ghosts += 1
+            near_lo = not near_lo
+        if near_lo:
             lo, s_lo = c, s_c
         else:
             hi, s_hi = c, s_c
+        return None
+
+    # 1. bisection on which branch the solve from start lands on, down to a small bracket
+    width = max(10 * tol, 1e-5 * (b - a))
+    while hi - lo > width:
+        failure = bisect_once()
+        if failure:
+            return Threshold("spinodal", param, math.nan, (lo, hi), False, failure, below=s_lo, above=s_hi,
+                             solves=counter[0])
     final_jump = float(np.max(np.abs(s_lo.x - s_hi.x)))
     if final_jump <= 1e-3 * jump:
         raise ValueError(f"bracket ({a:g}, {b:g}) contains no spinodal: the solution from {start!r} changes "
@@ -344,19 +362,18 @@ def _spinodal(model, param, a, b, start, tol, kw):
             value, converged = p_c, True
     if not converged:
         # the extrapolation did not land inside the final bracket: bisect to the tolerance instead
-        while hi - lo > tol:
-            c = 0.5 * (lo + hi)
-            s_c = cold(c)
-            if np.max(np.abs(s_c.x - s_lo.x)) <= np.max(np.abs(s_c.x - s_hi.x)):
-                lo, s_lo = c, s_c
-            else:
-                hi, s_hi = c, s_c
+        failure = None
+        while hi - lo > tol and not failure:
+            failure = bisect_once()
         value = 0.5 * (lo + hi)
-        converged = True
+        converged = not failure
         how = "by bisection (the fold extrapolation was inconsistent; the jump may not be a fold)"
     else:
         how = "by extrapolating the branch to where its leading eigenvalue reaches 1"
     msg = f"the branch from {start!r} ends at {param} = {value:.10g} ({how})"
+    if ghosts:
+        msg += (f"; {ghosts} probe(s) just past the fold were still crawling past its ghost after 10x the "
+                "iteration budget and were counted as past it")
     return Threshold("spinodal", param, value, (lo, hi), converged, msg, below=s_lo, above=s_hi, solves=counter[0])
 
 
