@@ -25,8 +25,8 @@ the free entropy of the model is ``max_m phi(m)``.) Observables: ``overlap`` (``
 one computed: no cancellation). The I-MMSE relation ``d(free entropy)/d snr = m^2/4`` holds at
 the fixed point.
 
-Mapping from LKZ 2017: their ``Delta`` is our ``1/snr`` and their ``w = Y sqrt(n)`` scaling; the
-rank-one XX^T case of their section 2 with ``Delta = 1/snr`` gives the equations above. Their
+Mapping from LKZ 2017: their symmetric rank-one model ``w_ij = x_i x_j / sqrt(n) + sqrt(Delta)
+xi_ij``, divided by ``sqrt(Delta)``, is ours with ``snr = 1/Delta`` for a unit-variance prior. Their
 "Rademacher-Bernoulli" prior (values ``0, +-1``) maps to ``sparse_rademacher`` after rescaling
 ``x -> x / sqrt(rho)``, i.e. ``Delta_theirs = rho^2 / snr``.
 
