@@ -39,6 +39,21 @@ profile with signal strength 1 is ours with ``snr = 1``. Linearising the state e
 ``m = 0`` (``overlap(g) = g + O(g^2)`` for unit-variance centred priors) gives the Jacobian
 ``snr M``, ``M_ab = c_b / Delta_ab``: the trivial point loses stability at
 ``snr = 1 / lambda_max(M)`` (:meth:`SpikedWignerInhomogeneous.spectral_threshold`).
+
+Thresholds (through the engine): weak recovery / BBP is ``threshold(kind="stability")``, at
+``snr = 1`` for every symmetric unit-variance prior (the Jacobian at ``m = 0`` is ``snr``). For
+the sparse priors below the tricritical sparsity (:func:`tricritical_rho`, 0.0964 for sparse
+Rademacher) the transition is first order: lower spinodal ``threshold(kind="spinodal",
+start="informed")``, information-theoretic ``threshold(kind="first_order")``, algorithmic
+``threshold(kind="spinodal", start="uninformed")``, the last also computed directly as the fold
+of the state-evolution curve (:func:`fold_of_uninformed_branch`), robust where the fold is within
+1e-3 of ``snr = 1`` (very sparse priors) and iterating at it is critically slow. The small-``m``
+expansion of the state evolution (:func:`small_g_expansion`, :func:`sparse_rademacher_series`)
+has the universal quadratic coefficient -1, so the first-order transition never starts at
+``m = 0`` itself; its fourth-order truncation gives the estimate :func:`landau_tricritical_rho`.
+
+Finite size: ``simulate`` runs Bayes-optimal AMP (:mod:`equations._simulate.amp_wigner`);
+``simulate_spectral`` the top eigenvector (BBP: squared overlap ``1 - 1/snr``).
 """
 
 from __future__ import annotations
