@@ -310,12 +310,12 @@ def test_update_never_raises_inside_bounds():
 
 
 SIMULATED = [
-    (dict(loss="square", alpha=0.8, reg=0.05, channel="linear", noise=0.2), 2000, 5),
-    (dict(loss="logistic", alpha=2.0, reg=0.1, channel="sign"), 1000, 5),
-    (dict(loss="hinge", alpha=2.0, reg=0.1, channel="sign", noise=0.1), 1000, 5),
-    (dict(loss="huber", delta=1.0, channel="linear", noise=0.5, alpha=1.5, reg=0.1), 1000, 5),
-    (dict(loss="absolute", alpha=1.5, reg=0.3, channel="linear", noise=0.3), 1000, 5),
-    (dict(loss="square", penalty="l1", alpha=0.7, reg=0.3, channel="linear", noise=0.1), 1000, 5),
+    (dict(loss="square", alpha=0.8, reg=0.05, channel="linear", noise=0.2), 2000, 8),
+    (dict(loss="logistic", alpha=2.0, reg=0.1, channel="sign"), 1000, 8),
+    (dict(loss="hinge", alpha=2.0, reg=0.1, channel="sign", noise=0.1), 1000, 8),
+    (dict(loss="huber", delta=1.0, channel="linear", noise=0.5, alpha=1.5, reg=0.1), 1000, 8),
+    (dict(loss="absolute", alpha=1.5, reg=0.3, channel="linear", noise=0.3), 1000, 8),
+    (dict(loss="square", penalty="l1", alpha=0.7, reg=0.3, channel="linear", noise=0.1), 1000, 8),
 ]
 
 
