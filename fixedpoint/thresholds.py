@@ -236,6 +236,9 @@ def _first_order(model, param, a, b, tol, kw):
                 break
         if pair is not None:
             break
+        pair = _crossing_at_edges(grid, vals, coexist, delta, tol)
+        if pair is not None:
+            break
     else:
         if not coexist:
             raise ValueError(f"bracket ({a:g}, {b:g}) contains no first-order transition: the branches from "
@@ -265,6 +268,33 @@ def _first_order(model, param, a, b, tol, kw):
            if converged else "Brent's method did not converge")
     return Threshold("first_order", param, float(v), (max(v0, v - tol), min(v1, v + tol)), converged, msg,
                      below=lo, above=hi, solves=counter[0])
+
+
+def _crossing_at_edges(grid, vals, coexist, delta, tol):
+    """Look for a sign change of the free-entropy difference between an edge of the sampled
+    coexistence region and its non-coexisting neighbour on the grid (a metastable stretch next
+    to a spinodal can be narrower than the grid step). Bisects on coexistence toward each edge."""
+    if not coexist:
+        return None
+    index = {v: i for i, v in enumerate(grid)}
+    for v_in, d_in in (coexist[0], coexist[-1]):
+        i = index[v_in]
+        for j in (i - 1, i + 1):
+            if not 0 <= j < len(grid) or (vals[j] is not None and np.isfinite(vals[j])):
+                continue
+            inside, outside = v_in, grid[j]
+            for _ in range(60):
+                if abs(inside - outside) <= tol:
+                    break
+                mid = 0.5 * (inside + outside)
+                d = delta(mid)[0]
+                if d is None or not np.isfinite(d):
+                    outside = mid
+                elif d * d_in <= 0:
+                    return (min(mid, inside), max(mid, inside)) + ((d, d_in) if mid < inside else (d_in, d))
+                else:
+                    inside = mid
+    return None
 
 
 class _Lost(Exception):
