@@ -182,6 +182,8 @@ ax.set_xlabel("snr"); ax.set_ylabel("group overlap"); ax.legend(fontsize=8);
 print(f"total {time.perf_counter() - T0:.1f} s")"""),
 ]
 
+for i, cell in enumerate(cells):  # stable ids: rebuilding does not change the file
+    cell.id = f"spiked-wigner-{i:02d}"
 nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                         "language": "python"}})
 nbformat.write(nb, PATH)
