@@ -126,7 +126,7 @@ def test_sign_teacher_integrals_against_adaptive_quad(loss):
     for m, q, V, rho, noise in SIGN_POINTS:
         ref = _ref_sign(loss, m, q, V, rho, noise, 0.7)
         got = _sign_integrals(code, m, q, V, rho, noise, 0.7, glx, glw)[:4]
-        np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-13, err_msg=f"{loss} at {(m, q, V, noise)}")
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-13, err_msg=f"{loss} at {(m, q, V, noise)}")
 
 
 @pytest.mark.parametrize("loss", ["square", "huber", "absolute"])
@@ -148,7 +148,7 @@ def test_linear_teacher_closed_forms_against_adaptive_quad(loss):
 
         ref = [I(lambda r: -parts(r)[1]), I(lambda r: parts(r)[0] ** 2), I(lambda r: parts(r)[2])]
         got = _linear_integrals(code, m, q, V, rho, noise, delta)
-        np.testing.assert_allclose(got[[0, 1, 3]], ref, rtol=1e-9, atol=1e-14)
+        np.testing.assert_allclose(got[[0, 1, 3]], ref, rtol=1e-10, atol=1e-14)
         assert got[0] == got[2]  # m_hat = V_hat for a linear teacher and a residual loss
 
 
