@@ -281,7 +281,7 @@ class GLMBayes:
         The start is a random vector of norm ``0.1 sqrt(rho d)`` (an algorithm started at random:
         overlap with ``w*`` of order ``1/sqrt(d)``), posterior variances ``rho``. Returns
         ``overlap`` (``w_hat . w* / d``), ``mse`` (``|w_hat - w*|^2 / d``), ``gen_error``
-        measured on ``max(n, 20000)`` fresh samples with the Bayes predictor of the channel, and
+        measured on ``max(n, 4000)`` fresh samples with the Bayes predictor of the channel, and
         ``iterations``.
         """
         from ._simulate.gamp import gamp
@@ -296,7 +296,7 @@ class GLMBayes:
         w0 = 0.1 * math.sqrt(self.rho) * rng.standard_normal(d)
         out = gamp(X, y, self._prior, self._channel, w0=w0)
         w = out["w"]
-        n_test = max(n, 20000)
+        n_test = max(n, 4000)
         Xt = rng.standard_normal((n_test, d))
         yt = self._channel.sample(Xt @ w_star / math.sqrt(d), rng)
         pred = self._channel.predict(Xt @ w / math.sqrt(d), max(out["V"], 1e-300))
@@ -315,17 +315,29 @@ class GLMBayes:
 # ---------------------------------------------------------------------- helpers
 
 
-def algorithmic_line(model: GLMBayes, param: str, bracket, over: dict, **kwargs):
-    """The algorithmic threshold (end of the uninformed branch) in ``param`` as a function of a
-    second parameter, e.g. compressed sensing's ``alpha_alg(rho)``:
-    ``algorithmic_line(get("glm_bayes", prior="gauss_bernoulli", channel="linear", noise=1e-6),
-    "alpha", (0.05, 0.99), over={"rho": rhos})``. ``bracket`` may be a callable of the second
-    parameter's value returning the bracket. Returns ``(values, thresholds, converged)`` arrays.
+def algorithmic_line(model: GLMBayes, param: str, bracket, over: dict, *, level: float | None = None, **kwargs):
+    """The algorithmic threshold in ``param`` (where GAMP, i.e. the state evolution started
+    uninformed, starts to succeed) as a function of a second parameter.
+
+    ``level=None``: the end of the uninformed branch (engine ``kind="spinodal"``), the
+    algorithmic threshold of a first-order transition (e.g. the binary perceptron).
+    ``level=L``: where the uninformed branch's ``mse`` crosses ``L`` (engine ``kind="level"``):
+    for compressed sensing with a small noise the uninformed MSE falls by orders of magnitude
+    over a narrow window of ``alpha``, sometimes without a fold (the branch steepens but stays
+    continuous, e.g. Gauss-Bernoulli ``rho >= 0.3``), so that a level between the noise floor and
+    the failure MSE is the robust definition, e.g.
+    ``algorithmic_line(get("glm_bayes", prior="gauss_bernoulli", channel="linear", noise=1e-8),
+    "alpha", lambda rho: (rho, 0.99), over={"rho": rhos}, level=1e-4)``.
+    ``bracket`` may be a callable of the second parameter's value. Returns ``(values,
+    thresholds, converged)`` numpy arrays.
     """
     import dataclasses
 
     import fixedpoint
 
+    # close to the threshold the uninformed iteration sits on a plateau for O(1e4) iterations
+    # (critical slowing down, as GAMP itself does): allow for it
+    kwargs.setdefault("max_iter", 200_000)
     (p2, values), = over.items()
     values = np.asarray(values, dtype=float)
     out = np.full(values.shape, math.nan)
@@ -333,7 +345,11 @@ def algorithmic_line(model: GLMBayes, param: str, bracket, over: dict, **kwargs)
     for i, v in enumerate(values):
         m = dataclasses.replace(model, **{p2: float(v)})
         br = bracket(float(v)) if callable(bracket) else bracket
-        thr = fixedpoint.threshold(m, param, br, kind="spinodal", start="uninformed", **kwargs)
+        if level is None:
+            thr = fixedpoint.threshold(m, param, br, kind="spinodal", start="uninformed", **kwargs)
+        else:
+            thr = fixedpoint.threshold(m, param, br, kind="level", start="uninformed", observable="mse",
+                                       level=float(level), **kwargs)
         out[i] = thr.value
         ok[i] = thr.converged
     return values, out, ok

@@ -25,7 +25,7 @@ import numpy as np
 __all__ = ["gamp"]
 
 
-def gamp(X, y, prior, channel, *, w0=None, max_iter: int = 300, tol: float = 1e-9, damping: float = 0.0):
+def gamp(X, y, prior, channel, *, w0=None, max_iter: int = 300, tol: float = 1e-7, damping: float = 0.0):
     """Run GAMP on ``y ~ P_out(. | X w / sqrt(d))``.
 
     Parameters

@@ -195,25 +195,48 @@ def ref_relu0(q, V):
     return expect_u(J, sigma), expect_u(P, sigma)
 
 
+def _noisy_integrands():
+    """C callbacks (scipy LowLevelCallable) of the y-integrands Z g^2 and Z log Z built on the
+    pointwise kernel, which is itself checked against the direct z-integral above."""
+    from numba import carray, cfunc, types
+    from scipy import LowLevelCallable
+
+    from equations.channels import _point
+
+    sig = types.double(types.intc, types.CPointer(types.double))
+
+    @cfunc(sig)
+    def zg2(n, xx):
+        a = carray(xx, n)
+        lz, g, _ = _point(int(a[4]), a[0], a[1], a[2], a[3])
+        return 0.0 if lz == -math.inf else math.exp(lz) * g * g
+
+    @cfunc(sig)
+    def zlogz(n, xx):
+        a = carray(xx, n)
+        lz, _, _ = _point(int(a[4]), a[0], a[1], a[2], a[3])
+        return 0.0 if lz == -math.inf else math.exp(lz) * lz
+
+    return LowLevelCallable(zg2.ctypes), LowLevelCallable(zlogz.ctypes)
+
+
 def ref_noisy(ch, q, V):
-    """Noisy abs / relu: y-integral of the pointwise kernel (checked against the direct
-    z-integral above) by adaptive quadrature; outer variable u = omega / sqrt(V)."""
+    """Noisy abs / relu: adaptive quadrature over y of the pointwise kernel, then over
+    u = omega / sqrt(V)."""
     noise = ch.noise
     S = V + noise
     sS, sD, sV = math.sqrt(S), math.sqrt(noise), math.sqrt(V)
+    funcs = _noisy_integrands()
 
     def inner(w, which):
-        def f(y):
-            lz, g, _ = ch.z_out(np.array([y]), np.array([w]), np.array([V]))
-            Z = math.exp(lz[0])
-            return Z * g[0] ** 2 if which == 0 else Z * lz[0]
-
         a = abs(w)
         lo, hi = -a - 14 * sS, a + 14 * sS
         if ch.name == "relu":
             lo, hi = min(w - 14 * sS, -14 * sD), max(w + 14 * sS, 14 * sD)
-        pts = [0.0, w, -w, -w * noise / V, w * noise / V, sD, -sD]
-        return quad(f, lo, hi, pts, epsrel=1e-12)
+        pts = sorted(p for p in {0.0, w, -w, -w * noise / V, w * noise / V, sD, -sD} if lo < p < hi)
+        edges = [lo, *pts, hi]
+        return sum(integrate.quad(funcs[which], e0, e1, args=(w, V, noise, float(ch.kind)), epsabs=0.0,
+                                  epsrel=1e-12, limit=400)[0] for e0, e1 in zip(edges[:-1], edges[1:]))
 
     sigma = math.sqrt(q / V)
     return (expect_u(lambda u: inner(u * sV, 0), sigma), expect_u(lambda u: inner(u * sV, 1), sigma))

@@ -1,0 +1,117 @@
+"""Benchmark of the Bayes-optimal GLM family.
+
+Measures (warm, after a first call that compiles the Numba kernels):
+  * one solve from the uninformed start for every prior x channel pair (noiseless and noisy);
+  * one evaluation of the channel integrals: Numba kernels vs nested adaptive scipy.quad;
+  * thresholds: binary perceptron (first-order, spinodal), phase retrieval (stability).
+Prints a table and writes benchmarks/results/glm_bayes.json.
+
+    /work/venv/bin/python benchmarks/bench_glm_bayes.py
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+import statistics
+import time
+
+import numpy as np
+from scipy import integrate
+from scipy.special import log_ndtr
+
+import fixedpoint
+from equations.channels import make_channel
+from equations.glm_bayes import GLMBayes
+
+PRIORS = [("gaussian", 1.0), ("rademacher", 1.0), ("gauss_bernoulli", 0.3)]
+CHANNELS = ["linear", "sign", "abs", "relu"]
+ALPHA = {"linear": 0.8, "sign": 1.3, "abs": 1.3, "relu": 1.5}
+
+
+def timeit(f, repeat=5):
+    f()  # warm (compilation, caches)
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = f()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts), out
+
+
+def bench_solves():
+    rows = []
+    for prior, rho in PRIORS:
+        for ch in CHANNELS:
+            for noise in (0.0, 0.1):
+                if ch == "linear" and noise == 0.0:
+                    noise_eff = 1e-4  # noiseless linear with alpha < 1 and a continuous prior: V -> 0 slowly
+                else:
+                    noise_eff = noise
+                m = GLMBayes(prior=prior, rho=rho, channel=ch, alpha=ALPHA[ch], noise=noise_eff)
+                repeat = 5 if (noise_eff == 0.0 or ch in ("linear", "sign")) else 1
+                t, sol = timeit(lambda: fixedpoint.solve(m, start="uninformed"), repeat=repeat)
+                rows.append(dict(prior=prior, rho=rho, channel=ch, noise=noise_eff, alpha=m.alpha,
+                                 seconds=t, iterations=int(sol.iterations), evaluations=int(sol.evaluations),
+                                 converged=bool(sol.converged), q=float(sol["q"])))
+    return rows
+
+
+def bench_quadrature():
+    """One evaluation of (E g^2, psi) of the noiseless sign channel at q = 0.5, V = 0.5."""
+    q, V = 0.5, 0.5
+    ch = make_channel("sign", 0.0)
+    t_numba, val = timeit(lambda: ch.se_integrals(q, V), repeat=50)
+
+    def ref():
+        sig = math.sqrt(q / V)
+
+        def J(u):
+            return sum(math.exp(-u * u - math.log(2 * math.pi) - log_ndtr(y * u)) for y in (1, -1)) / V
+
+        def P(u):
+            return sum(math.exp(log_ndtr(y * u)) * log_ndtr(y * u) for y in (1, -1))
+
+        w = lambda u: math.exp(-u * u / (2 * sig * sig)) / math.sqrt(2 * math.pi) / sig  # noqa: E731
+        a = integrate.quad(lambda u: J(u) * w(u), -12 * sig, 12 * sig, epsabs=0, epsrel=1e-12, limit=200)[0]
+        b = integrate.quad(lambda u: P(u) * w(u), -12 * sig, 12 * sig, epsabs=0, epsrel=1e-12, limit=200)[0]
+        return a, b
+
+    t_quad, val_ref = timeit(ref, repeat=5)
+    return dict(numba_seconds=t_numba, quad_seconds=t_quad, speedup=t_quad / t_numba,
+                max_abs_difference=float(max(abs(val[0] - val_ref[0]), abs(val[1] - val_ref[1]))))
+
+
+def bench_thresholds():
+    out = []
+    m = GLMBayes(prior="rademacher", channel="sign", alpha=1.0)
+    for kind, br, start in (("first_order", (1.1, 1.4), "uninformed"), ("spinodal", (1.3, 1.7), "uninformed")):
+        t, thr = timeit(lambda: fixedpoint.threshold(m, "alpha", bracket=br, kind=kind, start=start), repeat=3)
+        out.append(dict(model="binary perceptron", kind=kind, value=float(thr.value), seconds=t))
+    m = GLMBayes(prior="gaussian", channel="abs", alpha=1.0)
+    t, thr = timeit(lambda: fixedpoint.threshold(m, "alpha", bracket=(0.3, 0.9), kind="stability"), repeat=3)
+    out.append(dict(model="phase retrieval", kind="stability", value=float(thr.value), seconds=t))
+    t, thr = timeit(lambda: fixedpoint.threshold(m, "alpha", bracket=(1.0, 1.3), kind="spinodal"), repeat=1)
+    out.append(dict(model="phase retrieval", kind="spinodal", value=float(thr.value), seconds=t))
+    return out
+
+
+def main():
+    res = {"solves": bench_solves(), "quadrature": bench_quadrature(), "thresholds": bench_thresholds()}
+    print(f"{'prior':16s}{'channel':8s}{'noise':>8s}{'alpha':>6s}{'ms':>10s}{'iter':>6s}{'q':>12s}")
+    for r in res["solves"]:
+        print(f"{r['prior']:16s}{r['channel']:8s}{r['noise']:8.0e}{r['alpha']:6.2f}{1e3 * r['seconds']:10.2f}"
+              f"{r['iterations']:6d}{r['q']:12.6f}" + ("" if r["converged"] else "  NOT CONVERGED"))
+    qd = res["quadrature"]
+    print(f"\nsign-channel integrals: numba {1e6 * qd['numba_seconds']:.1f} us, scipy.quad "
+          f"{1e3 * qd['quad_seconds']:.1f} ms, speed-up {qd['speedup']:.0f}x, |diff| {qd['max_abs_difference']:.1e}")
+    for t in res["thresholds"]:
+        print(f"{t['model']:18s} {t['kind']:12s} {t['value']:.6f}  {t['seconds']:.3f} s")
+    out = pathlib.Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "glm_bayes.json").write_text(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
