@@ -560,6 +560,7 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
         Never raises on non-convergence: ``converged``, ``status`` and ``message`` say what
         happened and what to try. Raises ``ValueError`` only for invalid arguments.
     """
+    default_solver = solver is None
     solver = Anderson() if solver is None else solver
     if not isinstance(solver, (Anderson, Damped)):
         raise ValueError(f"solver must be fixedpoint.Anderson(...) or fixedpoint.Damped(...), got {solver!r}")
@@ -606,23 +607,38 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
     if np.any(x_start < lower) or np.any(x_start > upper):
         raise ValueError(f"the start vector {x_start} is outside the domain [{lower}, {upper}]")
 
+    # a model whose fixed point is unique (convex problems) has no other point to land on
+    unique = is_model and bool(getattr(model, "unique_fixed_point", False))
+    kw = dict(atol=atol, rtol=rtol, max_iter=max_iter, lower=lower, upper=upper, names=state_names)
+    notes = []
+    run, rho = _run_solver(F, x_start, solver, unique, kw, notes)
+    if default_solver and run.status in (Status.STAGNATED, Status.MAX_ITER):
+        # Plain undamped iteration can cycle (a Jacobian eigenvalue below -1: a property of the
+        # iteration scheme, not of the fixed point, which damping leaves unchanged); the default
+        # solver then retries once with damping, as a user would be advised to.
+        retry = Anderson(damping=0.5)
+        run2, rho2 = _run_solver(F, x_start, retry, unique, kw, notes)
+        run2.nev += run.nev
+        notes.append(f"the default solver ended {run.status.value}; retried with {retry!r}")
+        run, rho = run2, rho2
+    return _make_solution(model if is_model else None, run, state_names, start, rho, notes, solver)
+
+
+def _run_solver(F, x_start, solver, unique, kw, notes):
+    """One solve with one solver object: ``(run, spectral radius or NaN)``."""
     if isinstance(solver, Anderson):
         memory, damping, reg, safeguard, adaptive = solver.memory, solver.damping, solver.reg, solver.safeguard, False
-        check = solver.check_stability and memory > 0
+        check = solver.check_stability and memory > 0 and not unique
     else:
         memory, damping, reg, safeguard, adaptive = 0, solver.damping, 0.0, 2.0, solver.adaptive
         check = False
-    patience = max(500, max_iter // 20)
-    common = dict(damping=damping, reg=reg, safeguard=safeguard, adaptive=adaptive, atol=atol, rtol=rtol,
-                  max_iter=max_iter, lower=lower, upper=upper, names=state_names, patience=patience)
-
+    common = dict(damping=damping, reg=reg, safeguard=safeguard, adaptive=adaptive,
+                  patience=max(500, kw["max_iter"] // 20), **kw)
     run = _iterate(F, x_start, memory=memory, **common)
     rho = math.nan
-    notes = []
     if check and run.status is Status.CONVERGED and run.extrapolated and x_start.size <= 64:
         rho, run = _escape_unstable(F, x_start, run, memory, common, notes)
-
-    return _make_solution(model if is_model else None, run, state_names, start, rho, notes, solver)
+    return run, rho
 
 
 def _escape_unstable(F, x_start, run, memory, common, notes):

@@ -214,9 +214,13 @@ def test_no_convergence_where_plain_iteration_diverges():
     # eigenvalue -1.5 at the only fixed point: plain iteration oscillates away from it, so the
     # accelerated solve must not report it as the answer (DESIGN: acceleration never changes it)
     A = np.diag([-1.5, 0.9, 0.5])
-    sol = fp.solve(lambda x: A @ x + 1.0, np.zeros(3))
+    sol = fp.solve(lambda x: A @ x + 1.0, np.zeros(3), solver=Anderson())
     plain = fp.solve(lambda x: A @ x + 1.0, np.zeros(3), solver=Damped(0.0))
     assert not plain.converged and not sol.converged
+    # the default solver says so and retries with damping (same fixed points, different stability)
+    default = fp.solve(lambda x: A @ x + 1.0, np.zeros(3))
+    assert default.converged and "retried with Anderson(memory=5, damping=0.5" in default.message
+    assert default.evaluations > sol.evaluations
     # with enough damping plain iteration converges, and so does the accelerated solve, to the same point
     damped = fp.solve(lambda x: A @ x + 1.0, np.zeros(3), solver=Anderson(damping=0.5))
     assert damped.converged and np.allclose(damped.x, np.linalg.solve(np.eye(3) - A, np.ones(3)), atol=1e-8)
