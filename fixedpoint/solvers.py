@@ -12,7 +12,8 @@ Anderson mixing (type II, Walker and Ni, SIAM J. Numer. Anal. 49, 2011) with thr
 1. the least-squares problem for the mixing coefficients is Tikhonov-regularised and the history
    is restarted when it is ill-conditioned;
 2. an extrapolated iterate that leaves the model's domain (``bounds()``) or lands on its
-   boundary is replaced by the plain damped step, and one whose residual grows by more than
+   boundary, or that steps against the plain step (toward a point that repels along that
+   direction), is replaced by the plain damped step, and one whose residual grows by more than
    ``safeguard`` times is rejected in favour of the plain damped step from the previous point;
 3. a point an accelerated solve converges to is checked for linear stability under plain
    (damped) iteration. Extrapolation is a secant method and, like Newton's method, also finds
@@ -375,7 +376,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
                 elif hist.count:
                     cand = np.empty_like(x)
                     if _anderson_mix(hist.DX, hist.DF, hist.count, x, fx, atol, rtol, damp, reg, cand) \
-                            and strictly_inside(cand):
+                            and strictly_inside(cand) and _along(cand - x, fx - x, x, atol, rtol):
                         x_new = cand
                         pending = "anderson"
                         run.extrapolated = True
@@ -413,6 +414,22 @@ class _History:
         self.DF[:, self.pos] = df
         self.pos = (self.pos + 1) % self.memory
         self.count = min(self.count + 1, self.memory)
+
+
+@njit(cache=True)
+def _along(step, g, x, atol, rtol):
+    """Whether an extrapolated step goes along the plain step ``g = F(x) - x`` (non-negative inner
+    product, weighted like the convergence criterion).
+
+    Near a fixed point ``x*``, ``g ~ (J - I)(x - x*)``, so a step toward ``x*`` against ``g`` means
+    ``x*`` repels along it (an eigenvalue of ``J`` above 1): plain iteration moves away there, and
+    a secant step toward such a point is replaced by the plain step.
+    """
+    s = 0.0
+    for i in range(x.size):
+        w = 1.0 / (atol + rtol * abs(x[i]))
+        s += step[i] * g[i] * w * w
+    return s >= 0.0
 
 
 @njit(cache=True)
