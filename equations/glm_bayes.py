@@ -294,7 +294,7 @@ class GLMBayes:
         X = rng.standard_normal((n, d))
         y = self._channel.sample(X @ w_star / math.sqrt(d), rng)
         w0 = 0.1 * math.sqrt(self.rho) * rng.standard_normal(d)
-        out = gamp(X, y, self._prior, self._channel, w0=w0)
+        out = gamp(X, y, self._prior, self._channel, w0=w0, max_iter=1000)
         w = out["w"]
         n_test = max(n, 4000)
         Xt = rng.standard_normal((n_test, d))
