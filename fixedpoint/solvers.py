@@ -13,7 +13,8 @@ Anderson mixing (type II, Walker and Ni, SIAM J. Numer. Anal. 49, 2011) with thr
    is restarted when it is ill-conditioned;
 2. an extrapolated iterate that leaves the model's domain (``bounds()``) or lands on its
    boundary, or that steps against the plain step (toward a point that repels along that
-   direction), is replaced by the plain damped step, and one whose residual grows by more than
+   direction), is replaced by the plain damped step; an extrapolated step is never longer than
+   a trust factor times the plain step (growing while extrapolation succeeds), and one whose residual grows by more than
    ``safeguard`` times is rejected in favour of the plain damped step from the previous point;
 3. a point an accelerated solve converges to is checked for linear stability under plain
    (damped) iteration. Extrapolation is a secant method and, like Newton's method, also finds
@@ -244,6 +245,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
     stall = 2 * memory + 5
     steady, last_ratio, needed = 0, math.inf, (memory + 3) // 2
     ff_gain = 16.0
+    trust = 4.0  # longest extrapolated step, in units of the plain step
 
     while True:
         # ---- judge the map's value at x
@@ -280,6 +282,9 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
                 # (near a fold's ghost the secant keeps aiming at a root that does not exist)
                 cooldown = min(2 * cooldown + 1, 64)
                 wait = cooldown
+                trust = max(1.0, 0.25 * trust)
+            elif pending == "anderson":
+                trust *= 2.0
             elif isinstance(pending, tuple):
                 predicted = pending[1]
                 actual = (1.0 - damp) * g  # the plain step at the new point
@@ -376,7 +381,8 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
                 elif hist.count:
                     cand = np.empty_like(x)
                     if _anderson_mix(hist.DX, hist.DF, hist.count, x, fx, atol, rtol, damp, reg, cand) \
-                            and strictly_inside(cand) and _along(cand - x, fx - x, x, atol, rtol):
+                            and _within_trust(cand, x, g, trust, atol, rtol) \
+                            and strictly_inside(cand) and _along(cand - x, g, x, atol, rtol):
                         x_new = cand
                         pending = "anderson"
                         run.extrapolated = True
@@ -414,6 +420,28 @@ class _History:
         self.DF[:, self.pos] = df
         self.pos = (self.pos + 1) % self.memory
         self.count = min(self.count + 1, self.memory)
+
+
+@njit(cache=True)
+def _within_trust(cand, x, g, trust, atol, rtol):
+    """Shorten (in place) an extrapolated step longer than ``trust`` plain steps; always True.
+
+    The trust grows twofold with each extrapolation kept and shrinks fourfold with each one
+    undone: a secant step may only go far once the secant model has proved itself. Where the
+    residual is flat (near the ghost of a fold) the secant can aim far past the fixed point
+    plain iteration is approaching, across an unstable one into another basin.
+    """
+    big_step = 0.0
+    big_g = 0.0
+    for i in range(x.size):
+        w = 1.0 / (atol + rtol * abs(x[i]))
+        big_step = max(big_step, abs(cand[i] - x[i]) * w)
+        big_g = max(big_g, abs(g[i]) * w)
+    if big_step > trust * big_g:
+        shrink = trust * big_g / big_step
+        for i in range(x.size):
+            cand[i] = x[i] + shrink * (cand[i] - x[i])
+    return True
 
 
 @njit(cache=True)
