@@ -41,11 +41,15 @@ carries a relative weight ``sqrt(V / q)`` of the answer. So:
   to machine precision for every ``q`` in ``[0, rho]`` (derivations in the kernel comments).
   Noiseless ``abs`` reduces the same way to ``phi``-factored functions that are not analytic at
   ``u = 0``; their Gaussian averages are done exactly in Fourier space (one 1-D trapezoidal rule).
-* noisy ``abs`` and ``relu``: no such reduction; a two-level composite Gauss-Legendre rule,
-  graded geometrically (ratio 2) towards the scales ``sqrt(V)`` in ``omega`` (sign ambiguity of
-  ``z``) and ``sqrt(noise V' )`` in ``y`` (the posterior switching branch), uniform on the scale
-  ``sqrt(S)`` elsewhere, after subtracting the constant asymptote of the ``omega``-integrand.
-  Accurate to ~1e-10 relative everywhere, but ~100x slower than the closed-form reductions.
+* noisy ``abs`` and ``relu``: no such reduction; a two-level composite Gauss-Legendre rule
+  (8 nodes per panel): in ``y``, uniform panels of width ``2 sqrt(S)`` over ``+-10 sqrt(S)``
+  around the branch centres, refined geometrically (ratio 2) down to a quarter of the width
+  ``sqrt(S noise / V)`` of the points where the posterior switches branch (and of ``sqrt(noise)``
+  around ``y = 0`` for ``relu``); in ``omega``, the constant asymptote of the integrand is
+  subtracted and the panels are refined geometrically (ratio 3) down to ``sqrt(V) / 4`` at
+  ``omega = 0`` (sign ambiguity of ``z``). Self-convergence and adaptive quadrature agree to
+  ~1e-10 relative for ``q / rho`` in ``{0, 0.5, 1 - 1e-4, 1 - 1e-10}``, noise in ``{1e-3, 0.1, 1}``;
+  one evaluation costs 2-15 ms (vs ~10 us for the reduced channels).
 
 Every claim above is checked in ``tests/equations/test_channels.py`` against adaptive
 ``scipy.integrate.quad`` at ``q / rho`` in ``{0, 0.5, 1 - 1e-4, 1 - 1e-10}``.
@@ -60,7 +64,7 @@ from typing import ClassVar
 import numpy as np
 from numba import njit
 
-from fixedpoint.quadrature import H, gauss_hermite, logH, mills
+from fixedpoint.quadrature import gauss_hermite, log_phi, logH, mills
 
 __all__ = ["Channel", "Linear", "Sign", "Abs", "ReLU", "CHANNELS", "make_channel"]
 
@@ -375,17 +379,55 @@ def _point_vec(kind, y, omega, V, D):
     return lz, g, dg
 
 
+@njit(cache=True)
+def _logH_mills(x):
+    """``(log H(x), M(x) = phi(x) / H(x))`` with one evaluation of ``erfc``."""
+    lh = logH(x)
+    if x < 30.0:
+        return lh, math.exp(log_phi(x) - lh)
+    return lh, mills(x)
+
+
+@njit(cache=True)
+def _lz_g(kind, y, omega, V, D):
+    """``(log Z_out, g_out)`` of noisy ``abs`` (2) / ``relu`` (3): the lean version of
+    :func:`_abs_point` / :func:`_relu_point` for the state-evolution integrals (no ``dg``)."""
+    S = V + D
+    sv = math.sqrt(V * D / S)
+    c = D / (S * sv)
+    xp = -(omega * D + y * V) / (S * sv)
+    lhp, mp = _logH_mills(xp)
+    l1 = _log_npdf(y, omega, S) + lhp
+    d1 = (y - omega) / S + c * mp
+    if kind == 2:
+        xm = (omega * D - y * V) / (S * sv)
+        lhm, mm = _logH_mills(xm)
+        l0 = _log_npdf(y, -omega, S) + lhm
+        d0 = -(y + omega) / S - c * mm
+    else:
+        sV = math.sqrt(V)
+        lhu, mu = _logH_mills(omega / sV)
+        l0 = _log_npdf(y, 0.0, D) + lhu
+        d0 = -mu / sV
+    mx = max(l1, l0)
+    if mx == -math.inf:
+        return -math.inf, 0.0
+    e1 = math.exp(l1 - mx)
+    e0 = math.exp(l0 - mx)
+    return mx + math.log(e1 + e0), (e1 * d1 + e0 * d0) / (e1 + e0)
+
+
 # ---- composite graded Gauss-Legendre rule for the noisy kinked channels
 
 
 @njit(cache=True)
-def _graded_edges(lo, hi, centers, fines, coarse):
+def _graded_edges(lo, hi, centers, fines, coarse, ratio):
     """Sorted panel edges of ``[lo, hi]``: uniform with step ``coarse``, refined geometrically
-    (ratio 2) down to ``fines[k]`` on both sides of each ``centers[k]``."""
+    (by ``ratio``) down to ``fines[k]`` on both sides of each ``centers[k]``."""
     nu = int(math.ceil((hi - lo) / coarse))
     cap = nu + 1 + 2
     for k in range(centers.shape[0]):
-        cap += 1 + 2 * (int(math.log2(max(coarse / fines[k], 1.0))) + 2)
+        cap += 1 + 2 * (int(math.log(max(coarse / fines[k], 1.0)) / math.log(ratio)) + 2)
     buf = np.empty(cap)
     n = 0
     for j in range(nu + 1):
@@ -404,7 +446,7 @@ def _graded_edges(lo, hi, centers, fines, coarse):
                 if lo < e < hi:
                     buf[n] = e
                     n += 1
-            h *= 2.0
+            h *= ratio
     e = np.sort(buf[:n])
     out = np.empty(n)
     m = 0
@@ -440,7 +482,7 @@ def _noisy_inner(kind, omega, V, D, glx, glw, cf, span):
         centers = np.array([omega, 0.0, -omega * D / V])
         fines = np.array([cf * sS, 0.25 * sD, 0.25 * wt])
     coarse = cf * sS
-    edges = _graded_edges(lo, hi, centers, fines, coarse)
+    edges = _graded_edges(lo, hi, centers, fines, coarse, 2.0)
     J = 0.0
     P = 0.0
     for p in range(edges.shape[0] - 1):
@@ -448,7 +490,7 @@ def _noisy_inner(kind, omega, V, D, glx, glw, cf, span):
         h = edges[p + 1] - a0
         for i in range(glx.shape[0]):
             y = a0 + h * glx[i]
-            lz, g, _ = _point(kind, y, omega, V, D)
+            lz, g = _lz_g(kind, y, omega, V, D)
             if lz == -math.inf:
                 continue
             z = math.exp(lz)
@@ -481,7 +523,7 @@ def _noisy_se_kernel(kind, q, V, D, glx, glw, cf, span):
     Om = min(9.0 * sq, span * sS)
     coarse = cf * min(sq, sS)
     fine = min(0.25 * math.sqrt(V), coarse)
-    edges = _graded_edges(0.0, Om, np.array([0.0]), np.array([fine]), coarse)
+    edges = _graded_edges(0.0, Om, np.array([0.0]), np.array([fine]), coarse, 3.0)
     accJ = 0.0
     accP = 0.0
     for p in range(edges.shape[0] - 1):
