@@ -193,7 +193,7 @@ def cmd_sweep(args):
     from .plotting import plot_sweep
 
     ax = plot_sweep(sweeps, observable)
-    ax.set_title(repr(model), fontsize=7)
+    ax.set_title(_title(args.model, fixed, observable, "both" if len(starts) == 2 else starts[0]), fontsize=8)
     ax.figure.tight_layout()
     ax.figure.savefig(out / "sweep.png", dpi=120)
     plt.close(ax.figure)
@@ -202,6 +202,11 @@ def cmd_sweep(args):
                "files": [f"sweep_{s}.csv" for s in starts] + ["sweep.png"]}
     print(_dump(summary, out / "sweep.json"))
     return 0
+
+
+def _title(name, fixed, observable, start):
+    params = ", ".join(f"{k}={v}" for k, v in fixed.items())
+    return f"{name}({params}): {observable}, start {start}"
 
 
 def _write_csv(path, table):
@@ -273,7 +278,7 @@ def cmd_diagram(args):
     from .plotting import plot_diagram
 
     ax = plot_diagram(d, observable, lines=lines)
-    ax.set_title(repr(model), fontsize=7)
+    ax.set_title(_title(args.model, fixed, observable, args.start), fontsize=8)
     ax.figure.tight_layout()
     ax.figure.savefig(out / "diagram.png", dpi=130)
     plt.close(ax.figure)

@@ -108,7 +108,7 @@ def plot_diagram(diagram, observable: str, *, lines=(), ax=None, cmap="viridis",
         ax.plot(xs, ys, styles[k % len(styles)], color="w", lw=1.8, label=name)
         ax.plot(xs, ys, styles[k % len(styles)], color="k", lw=0.8)
     if lines:
-        ax.legend(fontsize=8, loc="best")
+        ax.legend(fontsize=8, loc="upper left")
     ax.set_xlabel(p2)
     ax.set_ylabel(p1)
     return ax
