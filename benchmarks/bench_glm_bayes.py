@@ -17,7 +17,6 @@ import pathlib
 import statistics
 import time
 
-import numpy as np
 from scipy import integrate
 from scipy.special import log_ndtr
 
@@ -107,7 +106,7 @@ def main():
     print(f"\nsign-channel integrals: numba {1e6 * qd['numba_seconds']:.1f} us, scipy.quad "
           f"{1e3 * qd['quad_seconds']:.1f} ms, speed-up {qd['speedup']:.0f}x, |diff| {qd['max_abs_difference']:.1e}")
     for t in res["thresholds"]:
-        print(f"{t['model']:18s} {t['kind']:12s} {t['value']:.6f}  {t['seconds']:.3f} s")
+        print(f"{t['model']:18s} {t['kind']:12s} {t['value']:.6f}  {1e3 * t['seconds']:.2f} ms")
     out = pathlib.Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "glm_bayes.json").write_text(json.dumps(res, indent=2))

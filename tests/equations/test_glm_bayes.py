@@ -3,12 +3,11 @@ Nishimori identities, weak recovery against plain quadrature, known thresholds, 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 import pytest
-from scipy import integrate, optimize
+from scipy import integrate
 
 import fixedpoint
 from equations import get
