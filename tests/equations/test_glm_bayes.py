@@ -3,6 +3,7 @@ Nishimori identities, weak recovery against plain quadrature, known thresholds, 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -154,6 +155,24 @@ def test_free_entropy_is_stationary_at_the_fixed_point(kw):
     assert abs(dq_off) > 1e-3
     # and free_entropy(x) is the potential at (q, q_hat(q))
     assert sol["free_entropy"] == pytest.approx(f(q, q_hat), abs=1e-10)
+
+
+@pytest.mark.parametrize("kw", [FIXED_POINTS[0], FIXED_POINTS[1], FIXED_POINTS[4]])
+def test_mutual_information_derivative_in_alpha(kw):
+    """Envelope theorem: at a stationary point d phi / d alpha = Psi_out(q*), so
+    d I / d alpha = Psi_out(rho) - Psi_out(q*) (the information one more sample brings)."""
+    m = model(**kw)
+    h = 1e-4 * m.alpha
+
+    def mi(a):
+        s = fixedpoint.solve(dataclasses.replace(m, alpha=a), atol=1e-13, rtol=1e-13)
+        assert s.converged
+        return s["mutual_information"], s["q"]
+
+    (ip, _), (im, _), (_, q) = mi(m.alpha + h), mi(m.alpha - h), mi(m.alpha)
+    psi_rho = m._channel.se_integrals(m.rho, 0.0)[1]
+    psi_q = m._channel.se_integrals(q, m.rho - q)[1]
+    assert (ip - im) / (2 * h) == pytest.approx(psi_rho - psi_q, rel=1e-6, abs=1e-8)
 
 
 # ----------------------------------------------------------------------------- Nishimori
