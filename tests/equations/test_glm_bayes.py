@@ -103,14 +103,17 @@ def test_gauss_bernoulli_linear_fixed_point_relation():
     assert sol["mse"] == pytest.approx(m._prior.mmse(m.alpha / (sol["mse"] + m.noise)), rel=1e-10)
 
 
-def test_binary_perceptron_perfect_recovery_free_entropy():
-    """Rademacher prior, noiseless sign: q = rho exactly is a fixed point with phi = -log 2,
-    I = log 2 (all the entropy of the prior is learned)."""
-    m = model(prior="rademacher", channel="sign", alpha=2.0)
+@pytest.mark.parametrize("prior,rho", [("rademacher", 1.0), ("sparse_rademacher", 0.3)])
+def test_binary_perceptron_perfect_recovery_free_entropy(prior, rho):
+    """Discrete prior, noiseless sign: q = rho exactly is a fixed point with phi = -H(prior),
+    I = H(prior) (all the entropy of the prior is learned)."""
+    m = model(prior=prior, rho=rho, channel="sign", alpha=3.0)
     sol = fixedpoint.solve(m, start="informed")
-    assert sol["overlap"] == 1.0 and sol["mse"] == 0.0 and sol["gen_error"] == 0.0
-    assert sol["free_entropy"] == pytest.approx(-math.log(2), abs=1e-12)
-    assert sol["mutual_information"] == pytest.approx(math.log(2), abs=1e-12)
+    assert sol["overlap"] == rho and sol["mse"] == 0.0 and sol["gen_error"] == 0.0
+    p = np.array([1 - rho, rho / 2, rho / 2])
+    entropy = -float(np.sum(p[p > 0] * np.log(p[p > 0])))
+    assert sol["free_entropy"] == pytest.approx(-entropy, abs=1e-12)
+    assert sol["mutual_information"] == pytest.approx(entropy, abs=1e-12)
 
 
 def test_spherical_perceptron_large_alpha_law():
