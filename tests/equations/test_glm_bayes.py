@@ -303,10 +303,10 @@ def test_gamp_agrees_with_state_evolution(kw):
     m = model(**kw)
     theory = fixedpoint.solve(m, start="uninformed")
     assert theory.converged
-    d = 1000
-    runs = [m.simulate(d, seed) for seed in range(4)]
+    d = 2000
+    runs = [m.simulate(d, seed) for seed in range(5)]
     for key in ("overlap", "mse", "gen_error"):
         vals = np.array([r[key] for r in runs])
         se = vals.std(ddof=1) / math.sqrt(len(vals))
         # 3 standard errors, with a floor for the O(1/d) finite-size bias of GAMP
-        assert abs(vals.mean() - theory[key]) < 3 * se + 2.0 / d, (key, vals, theory[key])
+        assert abs(vals.mean() - theory[key]) < 3 * se, (key, vals, theory[key])
