@@ -308,5 +308,5 @@ def test_gamp_agrees_with_state_evolution(kw):
     for key in ("overlap", "mse", "gen_error"):
         vals = np.array([r[key] for r in runs])
         se = vals.std(ddof=1) / math.sqrt(len(vals))
-        # 3 standard errors, with a floor for the O(1/d) finite-size bias of GAMP
+        # within 3 standard errors of the mean over the seeds
         assert abs(vals.mean() - theory[key]) < 3 * se, (key, vals, theory[key])
