@@ -657,8 +657,8 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
     kw = dict(atol=atol, rtol=rtol, max_iter=max_iter, lower=lower, upper=upper, names=state_names)
     notes = []
     run, rho = _run_solver(F, x_start, solver, unique, kw, notes)
-    if default_solver and run.status in (Status.STAGNATED, Status.MAX_ITER):
-        # Plain undamped iteration can cycle (a Jacobian eigenvalue below -1: a property of the
+    if default_solver and run.status in (Status.STAGNATED, Status.MAX_ITER, Status.NONFINITE):
+        # Plain undamped iteration can cycle or diverge (a Jacobian eigenvalue below -1: a property of the
         # iteration scheme, not of the fixed point, which damping leaves unchanged); the default
         # solver then retries once with damping, as a user would be advised to.
         retry = Anderson(damping=0.5)
@@ -678,7 +678,7 @@ def _run_solver(F, x_start, solver, unique, kw, notes):
         memory, damping, reg, safeguard, adaptive = 0, solver.damping, 0.0, 2.0, solver.adaptive
         check = False
     common = dict(damping=damping, reg=reg, safeguard=safeguard, adaptive=adaptive,
-                  patience=max(500, kw["max_iter"] // 20), **kw)
+                  patience=max(1000, kw["max_iter"] // 4), **kw)
     run = _iterate(F, x_start, memory=memory, **common)
     rho = math.nan
     if check and run.status is Status.CONVERGED and run.extrapolated and x_start.size <= 64:

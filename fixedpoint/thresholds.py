@@ -195,7 +195,19 @@ def _level(model, param, a, b, start, observable, level, tol, kw):
     if fa * fb > 0:
         raise ValueError(f"bracket ({a:g}, {b:g}) does not contain a crossing of {observable} = {level:g}: it is "
                          f"{fa + level:.6g} and {fb + level:.6g} at the ends")
-    v, r = _opt.brentq(f, a, b, xtol=tol, rtol=4 * np.finfo(float).eps, full_output=True, disp=False)
+    def g(v):
+        val = f(v)
+        if not np.isfinite(val):
+            raise _Lost(v)
+        return val
+
+    try:
+        v, r = _opt.brentq(g, a, b, xtol=tol, rtol=4 * np.finfo(float).eps, full_output=True, disp=False)
+    except _Lost as exc:
+        bad = sols[exc.args[0]]
+        return Threshold("level", param, math.nan, (a, b), False,
+                         f"the solve from {start!r} at {param}={exc.args[0]:.10g} did not converge: {bad.message}",
+                         below=sols[a], above=sols[b], solves=counter[0])
     ok = bool(r.converged) and all(s.converged for s in sols.values())
     lo, hi = max(a, v - tol), min(b, v + tol)
     msg = f"{observable} crosses {level:g} at {param} = {v:.12g}" if ok else "a solve failed or Brent's method did not converge"

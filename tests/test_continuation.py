@@ -254,3 +254,20 @@ def test_phase_diagram_bad_input():
         fp.phase_diagram(Asymmetric(), {"p": [0.0]})
     with pytest.raises(ValueError, match="executor"):
         fp.phase_diagram(Asymmetric(), {"c": [0.0], "p": [0.0]}, executor="gpu")
+
+
+def test_level_threshold_reports_a_failed_solve_instead_of_raising():
+    # beyond the fold (p > 2/(3 sqrt 3)) with a tiny budget the uninformed solve does not converge
+    thr = fp.threshold(Cubic(), "p", (-0.5, 0.3), kind="level", start="uninformed", observable="x", level=-1.0,
+                       max_iter=10_000)
+    assert thr.converged and abs(thr.value) < 1e-8
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class Flaky(Cubic):
+        def update(self, x):  # no fixed point at all for p > 0.1: the solve fails there
+            return x + 0.05 if 0.1 < self.p < 0.2 else super().update(x)
+
+    # x = 1.05 on the informed branch at p = 1.05^3 - 1.05 = 0.1076, inside the failing stretch
+    thr = fp.threshold(Flaky(), "p", (-0.5, 0.35), kind="level", start="informed", observable="x", level=1.05)
+    assert not thr.converged and "did not converge" in thr.message
