@@ -57,6 +57,7 @@ Every claim above is checked in ``tests/equations/test_channels.py`` against ada
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass
 from typing import ClassVar
@@ -546,7 +547,7 @@ def _noisy_se_kernel(kind, q, V, D, glx, glw, cf, span):
 
 
 @dataclass(frozen=True)
-class Channel:
+class Channel(abc.ABC):
     """Base class: an output channel ``P_out(y | z)`` with noise variance ``noise >= 0``.
 
     Subclasses set ``name``, ``kind`` (kernel switch), ``even`` (``P_out(y | -z) = P_out(y | z)``
@@ -603,18 +604,18 @@ class Channel:
             return math.inf, (0.0 if self.classification else math.inf)
         return self._se_perfect_noisy(q, D)
 
+    @abc.abstractmethod
     def bayes_gen_error(self, q: float, V: float) -> float:
         """Generalisation error of the Bayes-optimal predictor at overlap ``q``, variance ``V``:
         ``E (y - E[y | omega, V])^2`` (regression) or ``P(y != sign omega)`` (classification)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def predict(self, omega, V):
         """Bayes-optimal prediction of ``y`` from ``omega`` and ``V`` (arrays)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def sample(self, z, rng):
         """Labels ``y ~ P_out(. | z)`` for an array ``z``."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from fixedpoint.quadrature import log1pexp, sigmoid
+
 __all__ = ["Prior", "make_prior", "PRIOR_KINDS"]
 
 #: prior names understood by :class:`Prior`
@@ -75,24 +77,6 @@ _FEATURE_HALF_WIDTH_H = 60.0  # Rademacher types: integrands decay at least like
 
 
 # ----------------------------------------------------------------------------- stable scalars
-
-
-@njit(cache=True)
-def _sigmoid(x):
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
-@njit(cache=True)
-def _softplus(x):
-    # log(1 + exp(x))
-    if x > 33.3:
-        return x + math.exp(-x)
-    if x > -37.0:
-        return math.log1p(math.exp(x))
-    return math.exp(x)
 
 
 @njit(cache=True)
@@ -183,8 +167,8 @@ def _sr_posterior(h, a, log_odds, s):
         q = 0.0
     else:
         L = log_odds - 0.5 * a + _log_cosh(h)
-        p = _sigmoid(L)
-        q = _sigmoid(-L)
+        p = sigmoid(L)
+        q = sigmoid(-L)
     t = math.tanh(h)
     mean = s * p * t
     var = s * s * (p * q * t * t + p * _sech2(h))
@@ -232,7 +216,7 @@ def _sr_component(mu, sigma, a, rho, s, log_odds, log_k, feats, n_feats, which, 
                 e_l += w * (m + math.log(math.exp(-m) + math.exp(u1 - m) + math.exp(u2 - m)))
             else:
                 ah = abs(h)
-                e_l += w * _softplus(ah - 0.5 * a - log_k + math.log1p(math.exp(-2.0 * ah)))
+                e_l += w * log1pexp(ah - 0.5 * a - log_k + math.log1p(math.exp(-2.0 * ah)))
     acc[0] = e_var
     acc[1] = e_mean2
     acc[2] = e_var2
@@ -368,8 +352,8 @@ def _gb_posterior(u, c_star, v1):
     ``var = v1 pi (1 + (1 - pi) u^2)`` (no cancellation).
     """
     L = 0.5 * u * u - c_star
-    p = _sigmoid(L)
-    q = _sigmoid(-L)
+    p = sigmoid(L)
+    q = sigmoid(-L)
     mean2 = v1 * p * p * u * u
     var = v1 * p * (1.0 + q * u * u)
     return p, q, mean2, var
@@ -428,7 +412,7 @@ def _gb_averages(g, rho, s, out):
             e0[0] += w * var
             e0[1] += w * mean2
             e0[2] += w * var * var
-            e0[3] += w * _softplus(0.5 * u * u - c_star)
+            e0[3] += w * log1pexp(0.5 * u * u - c_star)
 
     # component x != 0: u ~ N(0, a). If the Gaussian is wide, its bulk (pi ~ 1, var ~ v1) is
     # integrated analytically and only the localised corrections numerically:
@@ -460,7 +444,7 @@ def _gb_averages(g, rho, s, out):
                 e1[0] += w * corr
                 e1[2] += w * corr * (1.0 + p + p * q * u * u)
             # log Z = log rho - log(1+a)/2 + u^2/2 + softplus(c* - u^2/2)
-            e1[3] += w * _softplus(c_star - 0.5 * u * u)
+            e1[3] += w * log1pexp(c_star - 0.5 * u * u)
     if not bulk:
         e1[0] = v1 - v1 * e1[0]
         e1[2] = v1 * v1 - v1 * v1 * e1[2]
