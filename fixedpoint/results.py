@@ -104,12 +104,34 @@ class Solution:
         )
 
 
-def _table_getitem(obj, name):
-    if name in obj.names:
-        return obj.x[..., obj.names.index(name)]
-    if name in obj.observables:
-        return obj.observables[name]
-    raise KeyError(f"{name!r} is neither a state entry {obj.names} nor an observable {tuple(obj.observables)}")
+class _Table:
+    """What ``Sweep`` and ``PhaseDiagram`` share: look-up by name, and ``.npz`` files."""
+
+    _ARRAYS = (("x", float), ("converged", bool), ("status", str), ("iterations", int), ("evaluations", int))
+
+    def _freeze(self):
+        for name, dtype in self._ARRAYS:
+            object.__setattr__(self, name, _frozen(getattr(self, name), dtype))
+        object.__setattr__(self, "observables", {k: _frozen(v, float) for k, v in self.observables.items()})
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name in self.names:
+            return self.x[..., self.names.index(name)]
+        if name in self.observables:
+            return self.observables[name]
+        raise KeyError(f"{name!r} is neither a state entry {self.names} nor an observable {tuple(self.observables)}")
+
+    def keys(self) -> tuple[str, ...]:
+        """State names followed by observable names."""
+        return tuple(self.names) + tuple(k for k in self.observables if k not in self.names)
+
+    def save(self, path) -> Path:
+        """Write to ``path`` (``.npz``: numpy arrays plus JSON metadata); read back with ``load``."""
+        return _save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        return _load(cls, path)
 
 
 def _jsonable(v):
@@ -123,7 +145,7 @@ def _jsonable(v):
 
 
 @dataclass(frozen=True, eq=False)
-class Sweep:
+class Sweep(_Table):
     """One branch along a parameter: at each value, the fixed point ``solve`` reaches from ``start``.
 
     Attributes
@@ -158,19 +180,11 @@ class Sweep:
     model: str = ""
 
     def __post_init__(self):
-        for name, dtype in (("values", float), ("x", float), ("converged", bool), ("status", str),
-                            ("iterations", int), ("evaluations", int)):
-            object.__setattr__(self, name, _frozen(getattr(self, name), dtype))
-        object.__setattr__(self, "observables", {k: _frozen(v, float) for k, v in self.observables.items()})
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return _table_getitem(self, name)
+        object.__setattr__(self, "values", _frozen(self.values, float))
+        self._freeze()
 
     def __len__(self) -> int:
         return len(self.values)
-
-    def keys(self) -> tuple[str, ...]:
-        return tuple(self.names) + tuple(k for k in self.observables if k not in self.names)
 
     def to_pandas(self):
         """A tidy ``pandas.DataFrame``: one row per value, columns param, state, observables, status."""
@@ -193,21 +207,13 @@ class Sweep:
         data["converged"] = ((self.param,), self.converged)
         return xr.Dataset(data, coords=coords, attrs={"start": str(self.start), "model": self.model})
 
-    def save(self, path) -> Path:
-        """Write to ``path`` (``.npz``, numpy arrays plus JSON metadata); read back with ``load``."""
-        return _save(self, path)
-
-    @classmethod
-    def load(cls, path) -> "Sweep":
-        return _load(cls, path)
-
     def __repr__(self) -> str:
         return (f"Sweep({self.param}: {len(self.values)} values from {self.start!r}, "
                 f"{int(self.converged.sum())} converged)")
 
 
 @dataclass(frozen=True, eq=False)
-class PhaseDiagram:
+class PhaseDiagram(_Table):
     """Fixed points on a 2-D grid of parameters; entry ``[i, j]`` is at ``(values[0][i], values[1][j])``."""
 
     params: tuple[str, str]
@@ -224,16 +230,7 @@ class PhaseDiagram:
 
     def __post_init__(self):
         object.__setattr__(self, "values", tuple(_frozen(v, float) for v in self.values))
-        for name, dtype in (("x", float), ("converged", bool), ("status", str),
-                            ("iterations", int), ("evaluations", int)):
-            object.__setattr__(self, name, _frozen(getattr(self, name), dtype))
-        object.__setattr__(self, "observables", {k: _frozen(v, float) for k, v in self.observables.items()})
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return _table_getitem(self, name)
-
-    def keys(self) -> tuple[str, ...]:
-        return tuple(self.names) + tuple(k for k in self.observables if k not in self.names)
+        self._freeze()
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -260,13 +257,6 @@ class PhaseDiagram:
         data["converged"] = (dims, self.converged)
         return xr.Dataset(data, coords={self.params[0]: self.values[0], self.params[1]: self.values[1]},
                           attrs={"start": str(self.start), "model": self.model})
-
-    def save(self, path) -> Path:
-        return _save(self, path)
-
-    @classmethod
-    def load(cls, path) -> "PhaseDiagram":
-        return _load(cls, path)
 
     def __repr__(self) -> str:
         return (f"PhaseDiagram({self.params[0]} x {self.params[1]}: {self.shape}, from {self.start!r}, "
