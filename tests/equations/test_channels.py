@@ -272,6 +272,21 @@ def test_noisy_kinked_se_integrals_against_adaptive_quadrature(name, frac):
     assert psi == pytest.approx(ref[1], rel=1e-9, abs=1e-9)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["abs", "relu"])
+@pytest.mark.parametrize("noise,V", [(1e-3, 2e-4), (1e-3, 1e-7), (1.0, 0.2), (1.0, 0.03), (1.0, 1e-6),
+                                     (0.1, 0.0201), (0.1, 0.0199)])
+def test_noisy_kinked_se_integrals_small_V_over_noise(name, noise, V):
+    """The regime V <~ noise / 5 (Gauss-Hermite y rule per mixture component), both sides of the
+    switch to the composite rule, at small and large noise."""
+    q = RHO - V
+    ch = make_channel(name, noise)
+    hat, psi = ch.se_integrals(q, V)
+    ref = ref_noisy(ch, q, V)
+    assert hat == pytest.approx(ref[0], rel=1e-8, abs=1e-12)
+    assert psi == pytest.approx(ref[1], rel=1e-9, abs=1e-9)
+
+
 @pytest.mark.parametrize("noise", [0.0, 0.25])
 @pytest.mark.parametrize("frac", FRACTIONS)
 def test_linear_closed_form(noise, frac):
