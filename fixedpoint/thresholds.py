@@ -20,6 +20,9 @@ Kinds (the engine's words; the physics in brackets):
 ``"level"``
     ``observable`` along the branch from ``start`` crosses ``level``.
 
+Probes solve from ``start`` (the definition of the branch), except for models declaring
+``unique_fixed_point``, whose probes warm-start from the nearest probe already solved.
+
 A bracket that does not contain the event raises ``ValueError`` with what was found at its
 ends; everything else is reported in the returned ``Threshold``.
 """
@@ -180,9 +183,17 @@ def _level(model, param, a, b, start, observable, level, tol, kw):
     counter = [0]
     sols = {}
 
+    warm = bool(getattr(model, "unique_fixed_point", False))
+
     def f(v):
         counter[0] += 1
-        s = solve(at(model, **{param: v}), start=start, **kw)
+        x0 = start
+        if warm:
+            # every start reaches the same point: start from the nearest converged probe
+            done = [u for u, s in sols.items() if s.converged]
+            if done:
+                x0 = sols[min(done, key=lambda u: abs(u - v))].x
+        s = solve(at(model, **{param: v}), start=x0, **kw)
         sols[v] = s
         if not s.converged:
             return math.nan

@@ -271,3 +271,10 @@ def test_level_threshold_reports_a_failed_solve_instead_of_raising():
     # x = 1.05 on the informed branch at p = 1.05^3 - 1.05 = 0.1076, inside the failing stretch
     thr = fp.threshold(Flaky(), "p", (-0.5, 0.35), kind="level", start="informed", observable="x", level=1.05)
     assert not thr.converged and "did not converge" in thr.message
+
+
+def test_level_threshold_warm_starts_unique_models():
+    # u = b / (1 - a^2/2) crosses 1.5 at a^2 = 2 (1 - 1/1.5)
+    thr = fp.threshold(Contraction(), "a", (0.1, 1.3), kind="level", observable="u", level=1.5)
+    assert thr.converged and abs(thr.value - (2 * (1 - 1 / 1.5)) ** 0.5) < 1e-8
+    assert thr.below.evaluations < fp.solve(Contraction(a=thr.value)).evaluations
