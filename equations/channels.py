@@ -46,17 +46,22 @@ carries a relative weight ``sqrt(V / q)`` of the answer. So:
   around the branch centres, refined geometrically (ratio 2) down to a quarter of the width
   ``sqrt(S noise / V)`` of the points where the posterior switches branch (and of ``sqrt(noise)``
   around ``y = 0`` for ``relu``); in ``omega``, the constant asymptote of the integrand is
-  subtracted and the panels are refined geometrically (ratio 3) down to ``sqrt(V) / 4`` at
-  ``omega = 0`` (sign ambiguity of ``z``). Self-convergence and adaptive quadrature agree to
+  subtracted and the panels (12 nodes, width at most ``4 min(sqrt q, sqrt S)``) are refined
+  geometrically (ratio 5) down to ``sqrt(V) / 4`` at ``omega = 0`` (sign ambiguity of ``z``). Self-convergence and adaptive quadrature agree to
   ~1e-10 relative for ``q / rho`` in ``{0, 0.5, 1 - 1e-4, 1 - 1e-10}``, noise in ``{1e-3, 0.1, 1}``;
-  one evaluation costs 1-3 ms (vs ~10 us for the reduced channels). When ``V <= noise / 5`` the
-  ``y`` rule is instead one Gauss-Hermite rule per mixture component of ``Z_out`` (centred on it,
-  scaled to its width ``sqrt(S)`` or ``sqrt(noise)``): the truncation factors then vary on the
-  scale ``sqrt(S noise / V) >> sqrt(S)`` and the integrand is smooth on the component widths;
-  this makes the high-SNR end (``V -> 0``) 2-5x cheaper (0.4-4 ms). When ``V >~ noise`` an edge
-  of width ``~ sqrt(noise)`` sits inside the ``sqrt(S)`` bulk and a fixed Gauss-Hermite rule is
-  not accurate (checked: 1e-2 errors at ``V / noise = 10``), nor is a Gauss-Hermite rule in
-  ``omega`` for ``abs``; there the composite rule stays.
+  one evaluation costs 1.5-4 ms (vs ~10 us for the reduced channels). When ``V / noise`` is at
+  most 0.5 / 1 (both channels) or 3 (``abs``), the ``y`` rule is instead one Gauss-Hermite rule
+  per mixture component of ``Z_out`` (order 40 / 64 / 80), centred on the component and scaled
+  to its width ``sqrt(S)`` or ``sqrt(noise)``: the truncation factors then vary on the scale
+  ``sqrt(S noise / V) >= sqrt(S / 3)`` and the integrand is smooth on the component widths;
+  and when the sign-ambiguity core ``12 sqrt(V)`` is small against the ``omega`` panel width,
+  the geometric ``omega`` grading is replaced by three panels on the core plus uniform panels
+  (beyond the core the integrand is analytic up to ``e^-72`` terms). These cost 0.3-2 ms per
+  evaluation (2-5x less than the composite rule). For larger ``V / noise`` an edge of width
+  ``~ sqrt(noise)`` sits inside the ``sqrt(S)`` bulk: fixed Gauss-Hermite rules converge slowly
+  there (relative errors 1e-7-1e-3 at ``V / noise = 5-10`` with 40-100 nodes), and so does a
+  Gauss-Hermite rule in ``omega`` (zeros of ``Z_out`` at complex ``omega`` approach the real
+  axis as ``|y|`` grows); there the composite rule stays.
 
 Every claim above is checked in ``tests/equations/test_channels.py`` against adaptive
 ``scipy.integrate.quad`` at ``q / rho`` in ``{0, 0.5, 1 - 1e-4, 1 - 1e-10}``.
@@ -100,13 +105,20 @@ def _gauss_legendre(n):
 _GL = _gauss_legendre(_N_GL)
 _COARSE = 2.0
 _SPAN = 10.0
-#: Gauss-Hermite order per mixture component of the y rule of the noisy kinked channels, used
-#: while V <= _GH_Y_MAX_RATIO * noise (composite y rule above); against the composite rule refined
-#: to (16 nodes, width 0.25, span 14) the results agree as well as with the composite y rule
-#: (<= 1e-9 relative, mostly < 1e-11) for V / noise in [1e-13, 0.2], noise in {1e-3, 0.1, 1},
-#: rho in {0.3, 1}
-_N_Y = 32
-_GH_Y_MAX_RATIO = 0.2
+#: Gauss-Hermite orders per mixture component of the y rule of the noisy kinked channels, by
+#: the largest V / noise where each is used (beyond: the composite y rule above); omega rules:
+#: graded Gauss-Legendre (12 nodes, panels <= 4 min(sqrt q, sqrt S), ratio 5), or, when the
+#: sign-ambiguity core 12 sqrt(V) is below a quarter of that panel width, 3 panels of 16 nodes on
+#: the core and uniform panels beyond (the integrand is analytic there up to e^-72 terms).
+#: Against the composite rules refined to (16 nodes, width 0.25, span 14) over V / noise in
+#: [1e-13, 1e3], q in {0, (rho - V) / 2, rho - V}, noise in {1e-3, 0.1, 1}, rho in {0.3, 1}:
+#: <= 4e-9 relative (E g^2) / absolute (psi) where the composite y rule is used, as before, and
+#: <= 1e-10 with the Gauss-Hermite y rules.
+_GH_Y_ORDERS = {2: ((0.5, 40), (1.0, 64), (3.0, 80)), 3: ((0.5, 40), (1.0, 64))}
+_GL_OM_GRADED = _gauss_legendre(12)
+_GL_OM_CORE = _gauss_legendre(16)
+_OM_COARSE = 4.0
+_OM_RATIO = 5.0
 
 
 # ============================================================================ scalar kernels
@@ -587,7 +599,7 @@ def _inner(kind, omega, V, D, glx, glw, cf, span, yx, yw, gh_y):
 
 
 @njit(cache=True)
-def _noisy_se_kernel(kind, q, V, D, glx, glw, cf, span, yx, yw, gh_y, oratio):
+def _noisy_se_kernel(kind, q, V, D, glx, glw, cf, span, yx, yw, gh_y, ox, ow, ocf, oratio):
     """``(E g^2, psi)`` for noisy ``abs`` / ``relu`` at ``V > 0``, ``D > 0``.
 
     ``E_{omega ~ N(0,q)} f = f_inf + 2 int_0^Omega N(omega; 0, q) (f_e(omega) - f_inf) domega``,
@@ -610,22 +622,33 @@ def _noisy_se_kernel(kind, q, V, D, glx, glw, cf, span, yx, yw, gh_y, oratio):
     sq = math.sqrt(q)
     sS = math.sqrt(S)
     Om = min(9.0 * sq, span * sS)
-    coarse = cf * min(sq, sS)
-    fine = min(0.25 * math.sqrt(V), coarse)
-    edges = _graded_edges(0.0, Om, np.array([0.0]), np.array([fine]), coarse, oratio)
+    coarse = ocf * min(sq, sS)
+    if oratio > 0.0:
+        fine = min(0.25 * math.sqrt(V), coarse)
+        edges = _graded_edges(0.0, Om, np.array([0.0]), np.array([fine]), coarse, oratio)
+    else:
+        # sign-ambiguity core [0, core] in 3 panels, then uniform panels of width <= coarse
+        core = min(12.0 * math.sqrt(V), Om)
+        nu = int(math.ceil((Om - core) / coarse - 1e-12)) if Om > core else 0
+        ncore = 3 if core < coarse else int(math.ceil(core / coarse))
+        edges = np.empty(ncore + nu + 1)
+        for k in range(ncore + 1):
+            edges[k] = core * k / ncore
+        for k in range(1, nu + 1):
+            edges[ncore + k] = core + (Om - core) * k / nu
     accJ = 0.0
     accP = 0.0
     for p in range(edges.shape[0] - 1):
         a0 = edges[p]
         h = edges[p + 1] - a0
-        for i in range(glx.shape[0]):
-            om = a0 + h * glx[i]
+        for i in range(ox.shape[0]):
+            om = a0 + h * ox[i]
             Jp, Pp = _inner(kind, om, V, D, glx, glw, cf, span, yx, yw, gh_y)
             if kind == 3:
                 Jm, Pm = _inner(kind, -om, V, D, glx, glw, cf, span, yx, yw, gh_y)
                 Jp = 0.5 * (Jp + Jm)
                 Pp = 0.5 * (Pp + Pm)
-            w = h * glw[i] * math.exp(-0.5 * om * om / q) / (sq * _SQRT_2PI)
+            w = h * ow[i] * math.exp(-0.5 * om * om / q) / (sq * _SQRT_2PI)
             accJ += w * (Jp - Jinf)
             accP += w * (Pp - Pinf)
     return Jinf + 2.0 * accJ, Pinf + 2.0 * accP
@@ -633,9 +656,19 @@ def _noisy_se_kernel(kind, q, V, D, glx, glw, cf, span, yx, yw, gh_y, oratio):
 
 def _noisy_se(kind, q, V, D):
     """``(E g^2, psi)`` of noisy ``abs`` (2) / ``relu`` (3): Gauss-Hermite ``y`` rule per component
-    while ``V <= _GH_Y_MAX_RATIO * D``, composite ``y`` rule otherwise; composite ``omega`` rule."""
-    yx, yw = gauss_hermite(_N_Y)
-    return _noisy_se_kernel(kind, q, V, D, *_GL, _COARSE, _SPAN, yx, yw, V <= _GH_Y_MAX_RATIO * D, 3.0)
+    while ``V / D`` is small enough (:data:`_GH_Y_ORDERS`), composite ``y`` rule otherwise;
+    composite ``omega`` rule, graded or core-plus-uniform."""
+    n_y = 0
+    for ratio, n in _GH_Y_ORDERS[kind]:
+        if V <= ratio * D:
+            n_y = n
+            break
+    yx, yw = gauss_hermite(n_y if n_y else 8)
+    if 48.0 * math.sqrt(V) <= _OM_COARSE * math.sqrt(min(q, V + D)):
+        ox, ow, oratio = *_GL_OM_CORE, 0.0
+    else:
+        ox, ow, oratio = *_GL_OM_GRADED, _OM_RATIO
+    return _noisy_se_kernel(kind, q, V, D, *_GL, _COARSE, _SPAN, yx, yw, n_y > 0, ox, ow, _OM_COARSE, oratio)
 
 
 # ============================================================================ channel classes
