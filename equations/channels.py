@@ -50,8 +50,8 @@ carries a relative weight ``sqrt(V / q)`` of the answer. So:
   geometrically (ratio 5) down to ``sqrt(V) / 4`` at ``omega = 0`` (sign ambiguity of ``z``). Self-convergence and adaptive quadrature agree to
   ~1e-10 relative for ``q / rho`` in ``{0, 0.5, 1 - 1e-4, 1 - 1e-10}``, noise in ``{1e-3, 0.1, 1}``;
   one evaluation costs 1.5-4 ms (vs ~10 us for the reduced channels). When ``V / noise`` is at
-  most 0.5 / 1 (both channels) or 3 (``abs``), the ``y`` rule is instead one Gauss-Hermite rule
-  per mixture component of ``Z_out`` (order 40 / 64 / 80), centred on the component and scaled
+  most 0.5 / 1 (both channels), 2 (``relu``) or 3 (``abs``), the ``y`` rule is instead one
+  Gauss-Hermite rule per mixture component of ``Z_out`` (order 40 / 64 / 100 / 80), centred on the component and scaled
   to its width ``sqrt(S)`` or ``sqrt(noise)``: the truncation factors then vary on the scale
   ``sqrt(S noise / V) >= sqrt(S / 3)`` and the integrand is smooth on the component widths;
   and when the sign-ambiguity core ``12 sqrt(V)`` is small against the ``omega`` panel width,
@@ -113,8 +113,8 @@ _SPAN = 10.0
 #: Against the composite rules refined to (16 nodes, width 0.25, span 14) over V / noise in
 #: [1e-13, 1e3], q in {0, (rho - V) / 2, rho - V}, noise in {1e-3, 0.1, 1}, rho in {0.3, 1}:
 #: <= 4e-9 relative (E g^2) / absolute (psi) where the composite y rule is used, as before, and
-#: <= 1e-10 with the Gauss-Hermite y rules.
-_GH_Y_ORDERS = {2: ((0.5, 40), (1.0, 64), (3.0, 80)), 3: ((0.5, 40), (1.0, 64))}
+#: <= 1e-10 with the Gauss-Hermite y rules (<= 3e-10 for relu at 1 < V / noise <= 2).
+_GH_Y_ORDERS = {2: ((0.5, 40), (1.0, 64), (3.0, 80)), 3: ((0.5, 40), (1.0, 64), (2.0, 100))}
 _GL_OM_GRADED = _gauss_legendre(12)
 _GL_OM_CORE = _gauss_legendre(16)
 _OM_COARSE = 4.0

@@ -276,11 +276,12 @@ def test_noisy_kinked_se_integrals_against_adaptive_quadrature(name, frac):
 @pytest.mark.parametrize("name", ["abs", "relu"])
 @pytest.mark.parametrize("noise,V", [(1e-3, 2e-4), (1e-3, 1e-7), (1.0, 0.2), (1.0, 0.03), (1.0, 1e-6),
                                      (0.1, 0.0201), (0.1, 0.0199), (0.1, 0.05), (0.1, 0.07), (0.1, 0.1),
-                                     (0.1, 0.12), (0.1, 0.25), (0.1, 0.32), (1e-3, 9e-4), (1e-3, 2.9e-3)])
+                                     (0.1, 0.12), (0.1, 0.19), (0.1, 0.21), (0.1, 0.25), (0.1, 0.32), (1e-3, 9e-4),
+                                     (1e-3, 2.9e-3)])
 def test_noisy_kinked_se_integrals_small_V_over_noise(name, noise, V):
-    """The regimes V / noise <= 0.5, 1, 3 (Gauss-Hermite y rules of orders 40, 64, 80 per mixture
-    component; the last for abs only) and the core-plus-uniform omega rule, on both sides of each
-    switch, at small and large noise."""
+    """The regimes V / noise <= 0.5, 1 (Gauss-Hermite y rules of orders 40, 64 per mixture
+    component), <= 2 (relu, order 100), <= 3 (abs, order 80) and the core-plus-uniform omega
+    rule, on both sides of each switch, at small and large noise."""
     q = RHO - V
     ch = make_channel(name, noise)
     hat, psi = ch.se_integrals(q, V)
