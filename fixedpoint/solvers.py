@@ -657,10 +657,12 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
     kw = dict(atol=atol, rtol=rtol, max_iter=max_iter, lower=lower, upper=upper, names=state_names)
     notes = []
     run, rho = _run_solver(F, x_start, solver, unique, kw, notes)
-    if default_solver and run.status in (Status.STAGNATED, Status.MAX_ITER, Status.NONFINITE):
-        # Plain undamped iteration can cycle or diverge (a Jacobian eigenvalue below -1: a property of the
+    if default_solver and run.status in (Status.STAGNATED, Status.MAX_ITER):
+        # Plain undamped iteration can cycle (a Jacobian eigenvalue below -1: a property of the
         # iteration scheme, not of the fixed point, which damping leaves unchanged); the default
-        # solver then retries once with damping, as a user would be advised to.
+        # solver then retries once with damping, as a user would be advised to. (Not after a
+        # non-finite value: a model may return NaN on purpose where it has no answer, and a damped
+        # approach toward such a point must not be passed off as a fixed point.)
         retry = Anderson(damping=0.5)
         run2, rho2 = _run_solver(F, x_start, retry, unique, kw, notes)
         run2.nev += run.nev
