@@ -49,14 +49,14 @@ carries a relative weight ``sqrt(V / q)`` of the answer. So:
   subtracted and the panels (12 nodes, width at most ``4 min(sqrt q, sqrt S)``) are refined
   geometrically (ratio 5) down to ``sqrt(V) / 4`` at ``omega = 0`` (sign ambiguity of ``z``). Self-convergence and adaptive quadrature agree to
   ~1e-10 relative for ``q / rho`` in ``{0, 0.5, 1 - 1e-4, 1 - 1e-10}``, noise in ``{1e-3, 0.1, 1}``;
-  one evaluation costs 1.5-4 ms (vs ~10 us for the reduced channels). When ``V / noise`` is at
+  one evaluation costs 1-5 ms (vs ~10 us for the reduced channels). When ``V / noise`` is at
   most 0.5 / 1 (both channels), 2 (``relu``) or 3 (``abs``), the ``y`` rule is instead one
   Gauss-Hermite rule per mixture component of ``Z_out`` (order 40 / 64 / 100 / 80), centred on the component and scaled
   to its width ``sqrt(S)`` or ``sqrt(noise)``: the truncation factors then vary on the scale
   ``sqrt(S noise / V) >= sqrt(S / 3)`` and the integrand is smooth on the component widths;
   and when the sign-ambiguity core ``12 sqrt(V)`` is small against the ``omega`` panel width,
   the geometric ``omega`` grading is replaced by three panels on the core plus uniform panels
-  (beyond the core the integrand is analytic up to ``e^-72`` terms). These cost 0.3-2 ms per
+  (beyond the core the integrand is analytic up to ``e^-72`` terms). These cost 0.3-2.5 ms per
   evaluation (2-5x less than the composite rule). For larger ``V / noise`` an edge of width
   ``~ sqrt(noise)`` sits inside the ``sqrt(S)`` bulk: fixed Gauss-Hermite rules converge slowly
   there (relative errors 1e-7-1e-3 at ``V / noise = 5-10`` with 40-100 nodes), and so does a
