@@ -657,18 +657,35 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
     kw = dict(atol=atol, rtol=rtol, max_iter=max_iter, lower=lower, upper=upper, names=state_names)
     notes = []
     run, rho = _run_solver(F, x_start, solver, unique, kw, notes)
-    if default_solver and run.status in (Status.STAGNATED, Status.MAX_ITER):
-        # Plain undamped iteration can cycle (a Jacobian eigenvalue below -1: a property of the
-        # iteration scheme, not of the fixed point, which damping leaves unchanged); the default
-        # solver then retries once with damping, as a user would be advised to. (Not after a
-        # non-finite value: a model may return NaN on purpose where it has no answer, and a damped
-        # approach toward such a point must not be passed off as a fixed point.)
+    if default_solver and run.status in (Status.STAGNATED, Status.MAX_ITER, Status.NONFINITE):
+        # Plain undamped iteration can cycle, or overshoot into a region where the map is not
+        # defined (a Jacobian eigenvalue below -1: a property of the iteration scheme, not of the
+        # fixed point, which damping leaves unchanged); the default solver then retries once with
+        # damping, as a user would be advised to. After a non-finite value the retry counts only
+        # if it converges clear of the domain's boundary: a model may return NaN on purpose where
+        # it has no answer, and a damped approach toward such a point on the boundary must not be
+        # passed off as a fixed point.
         retry = Anderson(damping=0.5)
-        run2, rho2 = _run_solver(F, x_start, retry, unique, kw, notes)
+        notes2 = []
+        run2, rho2 = _run_solver(F, x_start, retry, unique, kw, notes2)
         run2.nev += run.nev
-        notes.append(f"the default solver ended {run.status.value}; retried with {retry!r}")
-        run, rho = run2, rho2
+        if run.status is not Status.NONFINITE or _clear_of_bounds(run2, lower, upper, atol, rtol):
+            notes.extend(notes2)
+            notes.append(f"the default solver ended {run.status.value}; retried with {retry!r}")
+            run, rho = run2, rho2
+        else:
+            run.nev = run2.nev
+            notes.append(f"a retry with {retry!r} ended {run2.status.value} at the boundary of the domain "
+                         "and was not taken")
     return _make_solution(model if is_model else None, run, state_names, start, rho, notes, solver)
+
+
+def _clear_of_bounds(run, lower, upper, atol, rtol):
+    """Converged, with every entry farther than 1e3 tolerances from its finite bounds."""
+    if run.status is not Status.CONVERGED:
+        return False
+    margin = 1e3 * (atol + rtol * np.abs(run.x))
+    return bool(np.all(run.x - lower > margin) and np.all(upper - run.x > margin))
 
 
 def _run_solver(F, x_start, solver, unique, kw, notes):

@@ -239,3 +239,24 @@ def test_slow_escape_near_criticality_matches_plain_iteration(beta):
     # error bound: residual / (1 - slope) with slope ~ 1 - 2 (beta - 1)
     assert abs(sol["m"] - m_star) < 1e-10 / (2 * (beta - 1)) * 3
     assert sol.evaluations < plain.evaluations
+
+
+def test_retry_after_nan_only_counts_clear_of_the_boundary():
+    # undamped iteration overshoots into x < 0 where the map is undefined (NaN); damped iteration
+    # converges to the interior fixed point x = 0.8: the default solver retries and takes it
+    G = lambda x: np.where(x >= 0, 2.0 - 1.5 * x, np.nan)  # slope -1.5: plain overshoots below 0
+    plain = fp.solve(G, [0.1], solver=Damped(0.0))
+    assert not plain.converged and plain.status is Status.NONFINITE
+    default = fp.solve(G, [0.1])
+    assert default.converged and abs(default.x[0] - 0.8) < 1e-9 and "retried" in default.message
+
+    # a map with no answer: it drops to exactly 0, where it is undefined (like an l1 penalty that
+    # zeroes every weight); the damped retry creeps toward the boundary point and is not taken
+    def H(x):
+        if x[0] == 0.0:
+            return np.array([np.nan])
+        return np.array([0.0 if x[0] < 0.3 else 0.5 * x[0]])
+
+    sol = fp.solve(H, [0.5], bounds=([0.0], [np.inf]))
+    assert not sol.converged and sol.status is Status.NONFINITE
+    assert "not taken" in sol.message
