@@ -37,7 +37,7 @@ from numba import njit
 
 from .results import Solution, Status
 
-__all__ = ["Damped", "Anderson", "solve", "numerical_jacobian", "resolve_start", "model_bounds"]
+__all__ = ["Damped", "Anderson", "solve", "numerical_jacobian", "spectral_radius", "resolve_start", "model_bounds"]
 
 
 @dataclass(frozen=True)
@@ -122,35 +122,51 @@ def resolve_start(model, start):
     return x0
 
 
-def numerical_jacobian(F, x, lower=None, upper=None, f0=None):
-    """Forward-difference Jacobian of ``F`` at ``x``, stepping toward the interior of the box.
+def numerical_jacobian(F, x, lower=None, upper=None, f0=None, order=1):
+    """Finite-difference Jacobian of ``F`` at ``x`` that never steps outside the box.
 
-    Returns ``(J, evaluations)``. The step is ``sqrt(eps) * max(|x_i|, 1e-2)``: relative accuracy
-    about 1e-7, ample for stability decisions.
+    ``order=1``: forward differences (toward the interior at a bound), step
+    ``1.5e-8 max(|x_i|, 1e-2)``, relative accuracy about 1e-7: ample for stability decisions,
+    ``n`` evaluations (``f0 = F(x)`` may be passed in). ``order=2``: central differences, or the
+    one-sided three-point rule at a bound, step ``1e-5 max(|x_i|, 1e-2)``, accuracy about 1e-10:
+    for thresholds located to 1e-8. Returns ``(J, evaluations)``.
     """
     x = np.asarray(x, dtype=float)
     n = x.size
-    if f0 is None:
-        f0 = np.asarray(F(x), dtype=float)
-        nev = 1
-    else:
-        nev = 0
+    lower = np.full(n, -np.inf) if lower is None else lower
+    upper = np.full(n, np.inf) if upper is None else upper
+    nev = 0
+
+    def at(j, h):
+        nonlocal nev
+        xs = x.copy()
+        xs[j] += h
+        nev += 1
+        return np.asarray(F(xs), dtype=float)
+
+    def base():
+        nonlocal f0, nev
+        if f0 is None:
+            f0 = np.asarray(F(x), dtype=float)
+            nev += 1
+        return f0
+
     J = np.empty((n, n))
     for j in range(n):
-        h = 1.5e-8 * max(abs(x[j]), 1e-2)
-        if upper is not None and x[j] + h > upper[j]:
-            h = -h
-        xp = x.copy()
-        xp[j] += h
-        if lower is not None and xp[j] < lower[j]:
-            xp[j] = x[j] + abs(h)
-            h = abs(h)
-        J[:, j] = (np.asarray(F(xp), dtype=float) - f0) / h
-        nev += 1
+        h = (1.5e-8 if order == 1 else 1e-5) * max(abs(x[j]), 1e-2)
+        up, down = x[j] + h <= upper[j], x[j] - h >= lower[j]
+        if order == 2 and up and down:
+            J[:, j] = (at(j, h) - at(j, -h)) / (2 * h)
+            continue
+        s = 1.0 if up else -1.0  # step into the domain
+        if order == 1:
+            J[:, j] = s * (at(j, s * h) - base()) / h
+        else:
+            J[:, j] = s * (-3 * base() + 4 * at(j, s * h) - at(j, 2 * s * h)) / (2 * h)
     return J, nev
 
 
-def _spectral_radius(J, damping=0.0):
+def spectral_radius(J, damping=0.0):
     mu = damping + (1.0 - damping) * np.linalg.eigvals(J)
     return float(np.max(np.abs(mu)))
 
@@ -656,7 +672,8 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
     unique = is_model and bool(getattr(model, "unique_fixed_point", False))
     kw = dict(atol=atol, rtol=rtol, max_iter=max_iter, lower=lower, upper=upper, names=state_names)
     notes = []
-    run, rho = _run_solver(F, x_start, solver, unique, kw, notes)
+    jac = getattr(model, "jacobian", None) if is_model else None
+    run, rho = _run_solver(F, x_start, solver, unique, kw, notes, jac)
     if default_solver and run.status in (Status.STAGNATED, Status.MAX_ITER, Status.NONFINITE):
         # Plain undamped iteration can cycle, or overshoot into a region where the map is not
         # defined (a Jacobian eigenvalue below -1: a property of the iteration scheme, not of the
@@ -667,7 +684,7 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
         # passed off as a fixed point.
         retry = Anderson(damping=0.5)
         notes2 = []
-        run2, rho2 = _run_solver(F, x_start, retry, unique, kw, notes2)
+        run2, rho2 = _run_solver(F, x_start, retry, unique, kw, notes2, jac)
         run2.nev += run.nev
         if run.status is not Status.NONFINITE or _clear_of_bounds(run2, lower, upper, atol, rtol):
             notes.extend(notes2)
@@ -688,7 +705,7 @@ def _clear_of_bounds(run, lower, upper, atol, rtol):
     return bool(np.all(run.x - lower > margin) and np.all(upper - run.x > margin))
 
 
-def _run_solver(F, x_start, solver, unique, kw, notes):
+def _run_solver(F, x_start, solver, unique, kw, notes, jac=None):
     """One solve with one solver object: ``(run, spectral radius or NaN)``."""
     if isinstance(solver, Anderson):
         memory, damping, reg, safeguard, adaptive = solver.memory, solver.damping, solver.reg, solver.safeguard, False
@@ -701,11 +718,22 @@ def _run_solver(F, x_start, solver, unique, kw, notes):
     run = _iterate(F, x_start, memory=memory, **common)
     rho = math.nan
     if check and run.status is Status.CONVERGED and run.extrapolated and x_start.size <= 64:
-        rho, run = _escape_unstable(F, x_start, run, memory, common, notes)
+        rho, run = _escape_unstable(F, x_start, run, memory, common, notes, jac)
     return run, rho
 
 
-def _escape_unstable(F, x_start, run, memory, common, notes):
+def _radius_at(F, jac, run, lower, upper, damping):
+    """Spectral radius of the damped map's Jacobian at a run's point, the model's own Jacobian
+    when it has one; counts the evaluations a finite-difference Jacobian takes."""
+    if jac is not None:
+        J = np.atleast_2d(np.asarray(jac(run.x), dtype=float))
+    else:
+        J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx)
+        run.nev += nev
+    return spectral_radius(J, damping)
+
+
+def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
     """Check the stability of an accelerated solve's fixed point under plain iteration.
 
     If plain (damped) iteration would leave the point, start again from the start, iterating
@@ -716,9 +744,7 @@ def _escape_unstable(F, x_start, run, memory, common, notes):
     slow (and if plain iteration does not converge, neither does the solve).
     """
     damping, lower, upper = common["damping"], common["lower"], common["upper"]
-    J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx)
-    run.nev += nev
-    rho = _spectral_radius(J, damping)
+    rho = _radius_at(F, jac, run, lower, upper, damping)
     if rho <= 1.0 + 1e-6:
         return rho, run
     x_bad = run.x.copy()
@@ -732,9 +758,7 @@ def _escape_unstable(F, x_start, run, memory, common, notes):
     fresh = _iterate(F, x_start, memory=memory, run=fresh, taboo=taboo, plain_first=True, **common)
     if fresh.status is not Status.CONVERGED:
         return math.nan, fresh
-    J, nev = numerical_jacobian(F, fresh.x, lower, upper, f0=fresh.fx)
-    fresh.nev += nev
-    rho = _spectral_radius(J, damping)
+    rho = _radius_at(F, jac, fresh, lower, upper, damping)
     if rho <= 1.0 + 1e-6:
         return rho, fresh
     notes.append(f"acceleration reached a point plain iteration leaves again (spectral radius {rho:.6g}); "
@@ -744,9 +768,7 @@ def _escape_unstable(F, x_start, run, memory, common, notes):
     last = _iterate(F, x_start, memory=0, run=last, fast_forward=False, **common)
     rho = math.nan
     if last.status is Status.CONVERGED:
-        J, nev = numerical_jacobian(F, last.x, lower, upper, f0=last.fx)
-        last.nev += nev
-        rho = _spectral_radius(J, damping)
+        rho = _radius_at(F, jac, last, lower, upper, damping)
     return rho, last
 
 

@@ -37,7 +37,8 @@ from scipy import optimize as _opt
 
 from .continuation import at, check_param
 from .results import Status, Threshold
-from .solvers import model_bounds, solve
+from .solvers import spectral_radius as _radius
+from .solvers import model_bounds, numerical_jacobian, solve
 
 __all__ = ["threshold", "threshold_line", "ThresholdLine", "jacobian", "KINDS"]
 
@@ -52,30 +53,11 @@ def jacobian(model, x) -> np.ndarray:
     if own is not None:
         return np.atleast_2d(np.asarray(own(x), dtype=float))
     lo, hi = model_bounds(model, x.size)
-    F = model.update
-    n = x.size
-    J = np.empty((n, n))
-    f0 = None
-    for j in range(n):
-        h = 1e-5 * max(abs(x[j]), 1e-2)
-        xp, xm = x.copy(), x.copy()
-        xp[j] += h
-        xm[j] -= h
-        if xm[j] >= lo[j] and xp[j] <= hi[j]:
-            J[:, j] = (np.asarray(F(xp)) - np.asarray(F(xm))) / (2 * h)
-            continue
-        if f0 is None:
-            f0 = np.asarray(F(x), dtype=float)
-        s = 1.0 if xp[j] <= hi[j] else -1.0  # step into the domain
-        x1, x2 = x.copy(), x.copy()
-        x1[j] += s * h
-        x2[j] += 2 * s * h
-        J[:, j] = s * (-3 * f0 + 4 * np.asarray(F(x1)) - np.asarray(F(x2))) / (2 * h)
-    return J
+    return numerical_jacobian(model.update, x, lo, hi, order=2)[0]
 
 
 def _spectral_radius(model, x) -> float:
-    return float(np.max(np.abs(np.linalg.eigvals(jacobian(model, x)))))
+    return _radius(jacobian(model, x))
 
 
 def _check_bracket(bracket, name="bracket"):

@@ -260,3 +260,19 @@ def test_retry_after_nan_only_counts_clear_of_the_boundary():
     sol = fp.solve(H, [0.5], bounds=([0.0], [np.inf]))
     assert not sol.converged and sol.status is Status.NONFINITE
     assert "not taken" in sol.message
+
+
+@pytest.mark.parametrize("x", [[0.3, 0.7], [0.0, 0.5], [0.4, 1.0]])
+def test_numerical_jacobian_orders_and_bounds(x):
+    from fixedpoint.solvers import numerical_jacobian
+
+    F = lambda v: np.array([np.sin(2 * v[0]) * v[1], np.exp(v[0]) + v[1] ** 3])
+    exact = lambda v: np.array([[2 * np.cos(2 * v[0]) * v[1], np.sin(2 * v[0])], [np.exp(v[0]), 3 * v[1] ** 2]])
+    lo, hi = np.zeros(2), np.ones(2)
+    seen = []
+    G = lambda v: seen.append(v.copy()) or F(v)
+    J1, n1 = numerical_jacobian(G, np.array(x), lo, hi)
+    J2, n2 = numerical_jacobian(G, np.array(x), lo, hi, order=2)
+    np.testing.assert_allclose(J1, exact(x), atol=1e-6)
+    np.testing.assert_allclose(J2, exact(x), atol=1e-9)
+    assert n1 == 3 and n2 in (4, 5) and all(np.all(v >= lo) and np.all(v <= hi) for v in seen)
