@@ -77,13 +77,12 @@ from typing import ClassVar
 import numpy as np
 from numba import njit
 
-from fixedpoint.quadrature import gauss_hermite, log_phi, logH, mills
+from fixedpoint.quadrature import gauss_hermite, log_phi, logH, mills, phi
 
 __all__ = ["Channel", "Linear", "Sign", "Abs", "ReLU", "CHANNELS", "make_channel"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _LOG_2PIE = math.log(2.0 * math.pi * math.e)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
 #: Gauss-Hermite order of the width-tau rules (integrands smooth, |u| <= ~10 tau)
@@ -122,11 +121,6 @@ _OM_RATIO = 5.0
 
 
 # ============================================================================ scalar kernels
-
-
-@njit(cache=True)
-def _phi(x):
-    return _INV_SQRT_2PI * math.exp(-0.5 * x * x)
 
 
 @njit(cache=True)
@@ -273,7 +267,7 @@ def _abs_gen_kernel(q, V, nodes, weights):
     for i in range(nodes.shape[0]):
         a = abs(tau * nodes[i])
         t = 1.0 - a * _mills_ratio(a)
-        acc += weights[i] * (4.0 * a * t + 4.0 * _phi(a) * t * t)
+        acc += weights[i] * (4.0 * a * t + 4.0 * phi(a) * t * t)
     pref = math.sqrt(V / (2.0 * math.pi * (V + q)))
     return V * (1.0 - pref * acc)
 
@@ -291,7 +285,7 @@ def _relu_gen_kernel(q, V, nodes, weights):
     for i in range(nodes.shape[0]):
         a = abs(tau * nodes[i])
         R = _mills_ratio(a)
-        acc += weights[i] * (2.0 * a * (a * R - 1.0) + _phi(a) * (4.0 * a * R - 2.0 * a * a * R * R - 2.0))
+        acc += weights[i] * (2.0 * a * (a * R - 1.0) + phi(a) * (4.0 * a * R - 2.0 * a * a * R * R - 2.0))
     pref = math.sqrt(V / (2.0 * math.pi * (V + q)))
     return V * (0.5 + 0.5 * pref * acc)
 

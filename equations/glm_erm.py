@@ -86,7 +86,7 @@ from typing import ClassVar
 import numpy as np
 from numba import njit
 
-from fixedpoint.quadrature import H
+from fixedpoint.quadrature import H, phi
 from ._registry import register
 from .losses import ABSOLUTE, HINGE, HUBER, LOGISTIC, LOSSES, SQUARE, _loss, _prox_full, loss_code
 
@@ -109,11 +109,6 @@ def _legendre(n: int = _N_PANEL):
     x.flags.writeable = False
     w.flags.writeable = False
     return x, w
-
-
-@njit(cache=True)
-def _phi(x):
-    return _INV_SQRT_2PI * math.exp(-0.5 * x * x)
 
 
 # ----------------------------------------------------------------------------- teacher: sign
@@ -218,7 +213,7 @@ def _sign_integrals(code, m, q, V, rho, noise, delta, glx, glw):
         left = b <= xi0
         for j in range(glx.shape[0]):
             xi = mid + half * glx[j]
-            wt = half * glw[j] * _phi(xi)
+            wt = half * glw[j] * phi(xi)
             z, f, df = _prox_full(code, 1.0, sq * xi, V, delta, zprev)
             zprev = z
             pplus = 2.0 * H(-c * xi)  # factor 2: the y = -1 half by symmetry
@@ -258,7 +253,7 @@ def _linear_integrals(code, m, q, V, rho, noise, delta):
         if sig > 0.0:
             a = thr / sig
             Ha = H(a)
-            pa = _phi(a)
+            pa = phi(a)
         else:
             a, Ha, pa = math.inf, 0.0, 0.0
         inner = 1.0 - 2.0 * Ha - 2.0 * (a * pa if Ha > 0.0 else 0.0)  # int_{-a}^a u^2 phi
@@ -269,7 +264,7 @@ def _linear_integrals(code, m, q, V, rho, noise, delta):
         if sig > 0.0:
             a = V / sig
             Ha = H(a)
-            pa = _phi(a)
+            pa = phi(a)
         else:
             a, Ha, pa = math.inf, 0.0, 0.0
         inner = 1.0 - 2.0 * Ha - 2.0 * (a * pa if Ha > 0.0 else 0.0)
@@ -305,7 +300,7 @@ def _prior(l1, reg, rho, m_hat, q_hat, V_hat):
         sig = math.sqrt(s_b)
         t = reg / sig if sig > 0.0 else math.inf
         Ht = H(t)
-        second = (1.0 + t * t) * Ht - t * _phi(t) if Ht > 0.0 else 0.0
+        second = (1.0 + t * t) * Ht - t * phi(t) if Ht > 0.0 else 0.0
     V = 2.0 * Ht / V_hat
     q = 2.0 * s_b * second / (V_hat * V_hat)
     return m_hat * rho * V, q, V, -s_b * second / V_hat

@@ -36,6 +36,7 @@ __all__ = [
     "logH",
     "mills",
     "log_phi",
+    "phi",
     "logsumexp",
     "mp_expect",
     "mp_expect2",
@@ -130,6 +131,12 @@ def sigmoid(x):
         return 1.0 / (1.0 + math.exp(-x))
     e = math.exp(x)
     return e / (1.0 + e)
+
+
+@njit(cache=True)
+def phi(x):
+    """The standard normal density."""
+    return math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
 
 
 @njit(cache=True)

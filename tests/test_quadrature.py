@@ -69,6 +69,9 @@ def test_log_h_and_mills_far_in_the_tails(x):
         mills = mp.npdf(x) / H
     assert q.logH(x) == pytest.approx(float(logH), rel=1e-14, abs=1e-300)
     assert q.mills(x) == pytest.approx(float(mills), rel=1e-13, abs=1e-300)
+    if abs(x) < 38:
+        with mp.workdps(30):
+            assert q.phi(x) == pytest.approx(float(mp.npdf(x)), rel=1e-14)
     if abs(x) < 37:
         assert q.H(x) == pytest.approx(float(H), rel=1e-14)
 
