@@ -93,7 +93,7 @@ def main():
         res[f"overlap_{kind}"] = {"g": g, "fast_s": fast, "full_kernel_s": full, "quad_s": quad,
                                   "abs_diff_vs_quad": diff, "speedup_vs_quad": quad[0] / fast[0]}
         rows.append((f"overlap {kind} rho={rho} g={g}: fast kernel", fast[0] * 1e6, "us"))
-        rows.append((f"  all averages (full kernel)", full[0] * 1e6, "us"))
+        rows.append(("  all averages (full kernel)", full[0] * 1e6, "us"))
         rows.append((f"  scipy quad baseline (|diff| {diff:.1e})", quad[0] * 1e6, "us"))
 
     # 2. update evaluations

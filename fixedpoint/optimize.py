@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from scipy import optimize as _opt
 
 from .continuation import at, check_param

@@ -694,7 +694,7 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
             run.nev = run2.nev
             notes.append(f"a retry with {retry!r} ended {run2.status.value} at the boundary of the domain "
                          "and was not taken")
-    return _make_solution(model if is_model else None, run, state_names, start, rho, notes, solver)
+    return _make_solution(model if is_model else None, run, state_names, start, rho, notes)
 
 
 def _clear_of_bounds(run, lower, upper, atol, rtol):
@@ -772,7 +772,7 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
     return rho, last
 
 
-def _make_solution(model, run, names, start, rho, notes, solver) -> Solution:
+def _make_solution(model, run, names, start, rho, notes) -> Solution:
     status = run.status
     x = run.x
     observables = {}

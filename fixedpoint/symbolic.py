@@ -374,15 +374,8 @@ def lambdify(expr, symbols, backend: str = "numpy", dps: int | None = None) -> N
         raise ValueError(f"symbols must include every free symbol of expr; missing: {_names(missing)} "
                          f"(add them to symbols, or bind them first with expr.subs({{...}}))")
     target = exprs if vector else exprs[0]
-    if backend == "numpy":
-        try:
-            import scipy  # noqa: F401
-
-            modules = ["scipy", "numpy"]
-        except ImportError:  # pragma: no cover - scipy is a core dependency
-            modules = ["numpy"]
-    else:
-        modules = "mpmath"
+    # scipy (a core dependency) supplies the special functions sympy prints for numpy
+    modules = ["scipy", "numpy"] if backend == "numpy" else "mpmath"
     f = sp.lambdify(syms, target, modules=modules)
     return NumericFunction(target, syms, backend, dps, f, vector)
 

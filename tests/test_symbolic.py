@@ -134,7 +134,6 @@ def test_compare_input_forms_agree(solutions):
         S.compare("1 - 1/snr", list(zip(vals, nums))),
         S.compare(M_STAR, list(zip(vals, nums)), dps=40),
     ]
-    ref = forms[0]
     for c in forms:
         assert c.max_abs_error == pytest.approx(1e-6, rel=1e-6)
         assert c.at == 5.0
