@@ -1,7 +1,10 @@
 """Benchmark of the Bayes-optimal GLM family.
 
 Measures (warm, after a first call that compiles the Numba kernels):
-  * one solve from the uninformed start for every prior x channel pair (noiseless and noisy);
+  * one solve from the uninformed start for every prior x channel pair (noiseless and noisy;
+    noisy abs / relu read their channel integrals from a table built by the first call);
+  * noisy abs / relu in detail: direct integrals, first solve building the table, warm solve,
+    and a 50-point alpha sweep from an empty table;
   * one evaluation of the channel integrals: Numba kernels vs nested adaptive scipy.quad;
   * thresholds: binary perceptron (first-order, spinodal), phase retrieval (stability).
 Prints a table and writes benchmarks/results/glm_bayes.json.
@@ -57,6 +60,44 @@ def bench_solves():
     return rows
 
 
+def bench_tables():
+    """The noisy kinked channels (abs, relu; 1-5 ms per direct evaluation of the integrals):
+    one solve with integrals="direct"; the first solve for a new (channel, noise, rho), which
+    builds the table pieces it visits; a warm solve (table built, e.g. the next alpha of a
+    sweep); and a 50-point alpha sweep from an empty table, per point."""
+    import numpy as np
+
+    from equations.channels import _se_table
+
+    rows = []
+    for prior, rho in PRIORS:
+        for ch in ("abs", "relu"):
+            kw = dict(prior=prior, rho=rho, channel=ch, alpha=ALPHA[ch], noise=0.1)
+            m = GLMBayes(**kw)
+            md = GLMBayes(**kw, integrals="direct")
+            t_direct, sd = timeit(lambda: fixedpoint.solve(md, start="uninformed"), repeat=1)
+            _se_table.cache_clear()
+            t0 = time.perf_counter()
+            s_first = fixedpoint.solve(m, start="uninformed")
+            t_first = time.perf_counter() - t0
+            table = _se_table(m._channel, m.rho)
+            first_evals = table.evaluations
+            t_warm, s_warm = timeit(lambda: fixedpoint.solve(m, start="uninformed"), repeat=5)
+            _se_table.cache_clear()
+            alphas = np.linspace(0.5, 3.0, 50)
+            t0 = time.perf_counter()
+            sw = fixedpoint.sweep(m, "alpha", alphas, start="uninformed")
+            t_sweep = time.perf_counter() - t0
+            table = _se_table(m._channel, m.rho)
+            rows.append(dict(prior=prior, channel=ch, noise=0.1, alpha=m.alpha, direct_seconds=t_direct,
+                             first_seconds=t_first, first_table_evaluations=first_evals, warm_seconds=t_warm,
+                             sweep_points=len(alphas), sweep_seconds=t_sweep,
+                             sweep_table_evaluations=table.evaluations, sweep_converged=int(sw.converged.sum()),
+                             q_difference=abs(float(s_warm["q"]) - float(sd["q"])),
+                             converged=bool(s_first.converged and s_warm.converged and sd.converged)))
+    return rows
+
+
 def bench_quadrature():
     """One evaluation of (E g^2, psi) of the noiseless sign channel at q = 0.5, V = 0.5."""
     q, V = 0.5, 0.5
@@ -97,11 +138,20 @@ def bench_thresholds():
 
 
 def main():
-    res = {"solves": bench_solves(), "quadrature": bench_quadrature(), "thresholds": bench_thresholds()}
+    res = {"solves": bench_solves(), "tables": bench_tables(), "quadrature": bench_quadrature(),
+           "thresholds": bench_thresholds()}
     print(f"{'prior':16s}{'channel':8s}{'noise':>8s}{'alpha':>6s}{'ms':>10s}{'iter':>6s}{'q':>12s}")
     for r in res["solves"]:
         print(f"{r['prior']:16s}{r['channel']:8s}{r['noise']:8.0e}{r['alpha']:6.2f}{1e3 * r['seconds']:10.2f}"
               f"{r['iterations']:6d}{r['q']:12.6f}" + ("" if r["converged"] else "  NOT CONVERGED"))
+    print("\nnoisy abs / relu (noise 0.1): direct integrals vs lazily built tables")
+    print(f"{'prior':16s}{'channel':8s}{'direct ms':>11s}{'1st ms':>9s}{'evals':>7s}{'warm ms':>9s}"
+          f"{'sweep ms/pt':>13s}{'evals':>7s}{'|dq|':>10s}")
+    for r in res["tables"]:
+        print(f"{r['prior']:16s}{r['channel']:8s}{1e3 * r['direct_seconds']:11.1f}{1e3 * r['first_seconds']:9.1f}"
+              f"{r['first_table_evaluations']:7d}{1e3 * r['warm_seconds']:9.2f}"
+              f"{1e3 * r['sweep_seconds'] / r['sweep_points']:13.2f}{r['sweep_table_evaluations']:7d}"
+              f"{r['q_difference']:10.1e}" + ("" if r["converged"] else "  NOT CONVERGED"))
     qd = res["quadrature"]
     print(f"\nsign-channel integrals: numba {1e6 * qd['numba_seconds']:.1f} us, scipy.quad "
           f"{1e3 * qd['quad_seconds']:.1f} ms, speed-up {qd['speedup']:.0f}x, |diff| {qd['max_abs_difference']:.1e}")

@@ -53,6 +53,7 @@ from .priors import Prior
 __all__ = ["GLMBayes", "algorithmic_line"]
 
 _PRIORS = ("gaussian", "rademacher", "gauss_bernoulli", "sparse_rademacher")
+_INTEGRALS = ("tabulated", "direct")
 #: uninformed start: q = _EPS_UNINFORMED * rho (an algorithm started at random has an overlap of
 #: order 1/sqrt(d); 1e-6 escapes an unstable q = 0 and returns to a stable one)
 _EPS_UNINFORMED = 1e-6
@@ -88,6 +89,13 @@ class GLMBayes:
     rho : float
         Fraction of non-zero entries, in ``(0, 1]`` (must be 1 for ``gaussian`` and
         ``rademacher``).
+    integrals : {"tabulated", "direct"}
+        How the channel integrals are evaluated for the channels where each costs milliseconds
+        (noisy ``abs`` and ``relu``): ``"tabulated"`` (default) reads a lazily built
+        piecewise-Chebyshev table in ``sqrt(rho - q)`` shared by all models with the same
+        channel, noise and ``rho`` (accurate to ~1e-10 relative, a few microseconds per call
+        once built; :meth:`equations.channels.Channel.se_bayes`); ``"direct"`` integrates at
+        every call. The other channels always integrate directly (microseconds).
 
     Observables
     -----------
@@ -110,6 +118,7 @@ class GLMBayes:
     alpha: float = 1.0
     noise: float = 0.0
     rho: float = 1.0
+    integrals: str = "tabulated"
 
     name: ClassVar[str] = "glm_bayes"
     state_names: ClassVar[tuple[str, ...]] = ("q",)
@@ -126,6 +135,8 @@ class GLMBayes:
             raise ValueError(f"prior must be one of {', '.join(_PRIORS)}; got {self.prior!r}")
         if not isinstance(self.channel, str) or self.channel not in CHANNELS:
             raise ValueError(f"channel must be one of {', '.join(sorted(CHANNELS))}; got {self.channel!r}")
+        if not isinstance(self.integrals, str) or self.integrals not in _INTEGRALS:
+            raise ValueError(f"integrals must be one of {', '.join(_INTEGRALS)}; got {self.integrals!r}")
         alpha = _real("alpha", self.alpha)
         if not alpha > 0:
             raise ValueError(f"alpha (the sample ratio n/d) must be > 0, got {alpha}")
@@ -167,8 +178,12 @@ class GLMBayes:
     def _hat(self, q):
         """``(q_hat, psi_out, V)`` at overlap ``q`` (``V = rho - q``, exact in floating point)."""
         V = self.rho - q
-        hat, psi = self._channel.se_integrals(q, V)
+        hat, psi = self._se(q)
         return self.alpha * hat, psi, V
+
+    def _se(self, q):
+        """``(E g_out^2, Psi_out)`` at ``q``, ``V = rho - q``."""
+        return self._channel.se_bayes(q, self.rho, tabulated=self.integrals == "tabulated")
 
     def update(self, x) -> np.ndarray:
         """``q -> prior.overlap(alpha E g_out^2)`` (returns NaN for a non-finite state)."""
@@ -185,9 +200,10 @@ class GLMBayes:
     def jacobian(self, x) -> np.ndarray:
         """``d q_new / d q = prior.overlap_derivative(q_hat) alpha d hat / d q`` (1 x 1).
 
-        The prior factor is exact (``E[Var(w|Y)^2]``); ``d hat / dq`` is a second-order finite
-        difference of the smooth channel integral (step ``1e-5 min(rho, rho - q)``, one-sided
-        at ``q = 0``), accurate to ~1e-9 relative. At ``q = rho`` (``q_hat = inf``) it is 0.
+        The prior factor is exact (``E[Var(w|Y)^2]``); ``d hat / dq`` comes from
+        :meth:`equations.channels.Channel.se_bayes_derivative` (the table's Chebyshev derivative,
+        or a second-order finite difference of the direct integral), accurate to ~1e-9
+        relative. At ``q = rho`` (``q_hat = inf``) it is 0.
         """
         q = self._clip(float(np.asarray(x, dtype=float).ravel()[0]))
         V = self.rho - q
@@ -197,15 +213,7 @@ class GLMBayes:
         if not math.isfinite(q_hat):
             return np.zeros((1, 1))
         dover = float(self._prior.overlap_derivative(q_hat))
-        h = 1e-5 * min(self.rho, V)
-
-        def hat(t):
-            return self._channel.se_integrals(t, self.rho - t)[0]
-
-        if q - h >= 0.0:
-            dhat = (hat(q + h) - hat(q - h)) / (2.0 * h)
-        else:
-            dhat = (-3.0 * hat(q) + 4.0 * hat(q + h) - hat(q + 2.0 * h)) / (2.0 * h)
+        dhat = self._channel.se_bayes_derivative(q, self.rho, tabulated=self.integrals == "tabulated")
         return np.array([[dover * self.alpha * dhat]])
 
     def _prior_averages(self, q_hat):
@@ -249,7 +257,7 @@ class GLMBayes:
         are the fixed points of :meth:`update`."""
         q = float(q)
         q_hat = float(q_hat)
-        _, psi = self._channel.se_integrals(q, self.rho - q)
+        _, psi = self._se(q)
         return float(self._prior.free_entropy(q_hat) + self.alpha * psi - 0.5 * q * q_hat)
 
     def observables(self, x) -> dict[str, float]:
@@ -260,7 +268,7 @@ class GLMBayes:
         # at a fixed point V = rho - q = mse; mse keeps its relative accuracy when tiny
         gen = self._channel.bayes_gen_error(q, mse)
         phi = self.free_entropy(np.array([q]))
-        _, psi_rho = self._channel.se_integrals(self.rho, 0.0)
+        _, psi_rho = self._se(self.rho)
         if math.isinf(psi_rho):
             mi = math.inf
         else:

@@ -371,3 +371,53 @@ def test_sample_and_predict(name):
     pred = ch.predict(omega, V)
     err = (pred != y) if ch.classification else (y - pred) ** 2
     assert abs(err.mean() - ch.bayes_gen_error(q, V)) < 4 * err.std() / math.sqrt(n)
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+@pytest.mark.parametrize("name", ["abs", "relu"])
+@pytest.mark.parametrize("noise,rho", [(0.1, 1.0), (0.1, 0.3), (1.0, 0.3), pytest.param(1e-3, 1.0, marks=pytest.mark.slow)])
+def test_se_table_agrees_with_direct_integrals(name, noise, rho):
+    """The lazily built table (default path of the model) against the direct integrals, which
+    are themselves checked against adaptive quadrature above: random q, q near rho (V down to
+    1e-10 rho) and the ends. The table inherits the accuracy of the direct integrals: ~1e-10
+    where V / noise is moderate, up to ~4e-9 deep in the composite-rule regime (V / noise ~ 100-
+    1000 at noise 1e-3, where the direct values themselves scatter by ~1e-9)."""
+    ch = make_channel(name, noise)
+    rel = 1e-9 if noise >= 0.1 else 4e-9
+    rng = np.random.default_rng(7)
+    fracs = np.concatenate([rng.uniform(0, 1, 10), 1 - 10 ** rng.uniform(-10, -2, 4), 10 ** rng.uniform(-4, -2, 3),
+                            [0.0, 1.0]])
+    for q in rho * fracs:
+        hat, psi = ch.se_bayes(q, rho)
+        ref = ch.se_integrals(q, rho - q)
+        assert hat == pytest.approx(ref[0], rel=rel, abs=1e-300)
+        assert psi == pytest.approx(ref[1], rel=rel, abs=3e-9)
+
+
+@pytest.mark.parametrize("name", ["abs", "relu"])
+@pytest.mark.parametrize("frac", [0.0, 0.2, 0.5, 0.9, 0.999])
+def test_se_table_derivative_against_finite_differences_of_direct_integrals(name, frac):
+    rho, noise = 1.0, 0.1
+    ch = make_channel(name, noise)
+    q = rho * frac
+    d_table = ch.se_bayes_derivative(q, rho)
+    d_direct = ch.se_bayes_derivative(q, rho, tabulated=False)
+    assert d_table == pytest.approx(d_direct, rel=2e-6)
+
+
+def test_se_table_is_shared_and_independent_of_query_order():
+    from equations.channels import _se_table
+
+    ch = make_channel("relu", 0.37)
+    qs = np.linspace(0.0, 0.8, 23)
+    _se_table.cache_clear()
+    forward = [ch.se_bayes(q, 0.8) for q in qs]
+    _se_table.cache_clear()
+    backward = [ch.se_bayes(q, 0.8) for q in qs[::-1]][::-1]
+    assert forward == backward
+    # a second channel object with the same noise reads the same table
+    built = _se_table(ch, 0.8).evaluations
+    make_channel("relu", 0.37).se_bayes(0.4, 0.8)
+    assert _se_table(ch, 0.8).evaluations == built
