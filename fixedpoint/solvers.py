@@ -14,7 +14,7 @@ Anderson mixing (type II, Walker and Ni, SIAM J. Numer. Anal. 49, 2011) with thr
 2. an extrapolated iterate that leaves the model's domain (``bounds()``) or lands on its
    boundary, or that steps against the plain step (toward a point that repels along that
    direction), is replaced by the plain damped step; an extrapolated step is never longer than
-   a trust factor times the plain step (growing while extrapolation succeeds), and one whose residual grows by more than
+   a trust factor times the plain step (growing while extrapolation reduces the residual), and one whose residual grows by more than
    ``safeguard`` times is rejected in favour of the plain damped step from the previous point;
 3. a point an accelerated solve converges to is checked for linear stability under plain
    (damped) iteration. Extrapolation is a secant method and, like Newton's method, also finds
@@ -68,7 +68,10 @@ class Anderson:
     Parameters
     ----------
     memory : int >= 0
-        Number of past differences kept; 0 gives exactly ``Damped(damping)``.
+        Number of past differences kept, at most the dimension ``n`` of the state (with more
+        columns than equations the least-squares problem is underdetermined and its minimum-norm
+        solution mixes in stale secants: for a scalar map Anderson is the secant method); 0
+        gives exactly ``Damped(damping)``.
     damping : float in [0, 1)
         Weight of the old iterate inside the mixing (0: undamped Anderson).
     reg : float >= 0
@@ -224,7 +227,8 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
       next time;
     * after a stall (no new best residual for ``2 memory + 5`` iterations, as at the ghost of
       a fold where secant steps are drawn to a local minimum of the residual), plain iteration
-      until it converges steadily or the residual is ten times below its best.
+      until it converges steadily or the residual is ten times below its best. Three plain
+      steps in a row with a growing residual (an escape) restart the count from there.
     """
     run = run or _Run()
     if fast_forward is None:
@@ -247,14 +251,14 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
     x = x0.copy()
     fx = np.asarray(F(x), dtype=float)
     run.nev += 1
-    hist = _History(x.size, memory)
+    hist = _History(x.size, min(memory, x.size))
     plain_steps = deque(maxlen=3)  # consecutive plain steps, for the fast-forward
     prev = None  # (x, fx, g, r) of the previous accepted point
     pending = None  # kind of the step that produced x: None (plain), "anderson" or ("ff", predicted step)
     best, best_it = math.inf, run.it
     damp = damping
     calm = 0
-    flips, rising = 0, False
+    flips, rising, climb = 0, False, 0
     cooldown, wait = 0, 0
     # plain_first: begin by plain iteration, extrapolating only once it converges steadily
     plain_until = 0.0 if (plain_first and memory > 0) else None
@@ -300,7 +304,12 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
                 wait = cooldown
                 trust = max(1.0, 0.25 * trust)
             elif pending == "anderson":
-                trust *= 2.0
+                # widen the trust region only on real progress, judged in the previous point's
+                # weights: the scaled residual also falls when |x| merely grows (the rtol term),
+                # and a map without a fixed point (x + c) must not be chased to infinity
+                w_prev = atol + rtol * np.abs(prev[0])
+                if float(np.max(np.abs(g) / w_prev)) < prev[3]:
+                    trust *= 2.0
             elif isinstance(pending, tuple):
                 predicted = pending[1]
                 actual = (1.0 - damp) * g  # the plain step at the new point
@@ -318,6 +327,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
             run.nev += 1
             continue
 
+        came_plain = pending is None
         run.residuals.append(r)
         run.x, run.fx, run.r = x, fx, r
         if r <= 1.0:
@@ -332,6 +342,13 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
             if up != rising:
                 flips += 1
             rising = up
+            # an escape: the residual of plain steps has grown for three iterations in a row,
+            # plain iteration leaving an unstable point (or a fold's ghost). Progress is
+            # measured from here, so that the decay toward the attracting point that follows is
+            # accelerated rather than taken for a stall against the tiny residual of the start
+            climb = climb + 1 if (up and came_plain) else 0
+            if climb >= 3:
+                best, best_it, flips = r, run.it, 0
         if plain_until is not None:
             # accelerate again (fresh history) once well below the best residual, or once the
             # plain iteration converges steadily (a constant rate: the linear regime of the
