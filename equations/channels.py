@@ -73,9 +73,9 @@ kinked channels, whose direct integrals cost milliseconds, :meth:`Channel.se_bay
 built piecewise-Chebyshev table (:func:`_se_table`, :mod:`fixedpoint.tabulate`), one per
 ``(channel, noise, rho)``: a few microseconds per call once the pieces a solve visits are built.
 For ``abs`` the table holds ``K = E g^2 / q`` (with its exact limit at ``q = 0``,
-:func:`_noisy_curvature`), so that ``E g^2`` keeps its relative accuracy as ``q -> 0``, where
-the direct rule loses it to cancellation against the asymptote (~1e-6 relative at
-``q = 1e-10``).
+:func:`_noisy_curvature`), so that ``E g^2`` keeps its relative accuracy as ``q -> 0``; the
+direct rule drops its asymptote subtraction when the Gaussian cut-off truncates the ``omega``
+integral, so that it keeps it too.
 """
 
 from __future__ import annotations
@@ -657,6 +657,11 @@ def _noisy_se_kernel(kind, q, V, D, glx, glw, cf, span, yx, yw, gh_y, ox, ow, oc
     sq = math.sqrt(q)
     sS = math.sqrt(S)
     Om = min(9.0 * sq, span * sS)
+    if 9.0 * sq <= span * sS:
+        # the Gaussian cut-off truncates the omega integral, not the asymptote: integrate E g^2
+        # itself, which for abs vanishes like q as q -> 0 (subtracting 1/S would cost its
+        # relative accuracy to cancellation: ~1e-6 at q = 1e-10)
+        Jinf = 0.0
     coarse = ocf * min(sq, sS)
     if oratio > 0.0:
         fine = min(0.25 * math.sqrt(V), coarse)

@@ -12,7 +12,7 @@ The engine knows nothing about any model: a model is any object following
     best = fixedpoint.optimize(model, "reg", observable="gen_error", bounds=(1e-4, 10.0))
 """
 
-from . import quadrature
+from . import quadrature, tabulate
 from .continuation import sweep
 from .diagram import phase_diagram
 from .optimize import optimize
@@ -23,7 +23,7 @@ from .thresholds import ThresholdLine, jacobian, threshold, threshold_line
 
 __all__ = [
     "Anderson", "Damped", "Model", "Optimum", "PhaseDiagram", "Solution", "Status", "Sweep", "Threshold",
-    "ThresholdLine", "jacobian", "optimize", "phase_diagram", "quadrature", "solve", "sweep", "threshold",
+    "ThresholdLine", "jacobian", "optimize", "phase_diagram", "quadrature", "solve", "sweep", "tabulate", "threshold",
     "threshold_line",
 ]
 __version__ = "0.1.0"

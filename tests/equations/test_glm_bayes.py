@@ -265,10 +265,11 @@ def test_weak_recovery_threshold_of_phase_retrieval(prior, rho, noise):
     # noisy: the table's K(0) = lim E g^2 / q is the same 1-D integral, done by the Numba rule
     assert m.alpha / slope == pytest.approx(ref, rel=1e-6 if noise == 0.0 else 1e-9)
     if noise > 0.0:
-        # E g^2 keeps its relative accuracy as q -> 0 (it is tabulated as q K(q))
+        # E g^2 keeps its relative accuracy as q -> 0: tabulated as q K(q), and directly
         for q in (1e-12 * rho, 1e-9 * rho):
-            hat = m._channel.se_bayes(q, rho)[0]
-            assert hat / q == pytest.approx(1.0 / (rho * rho * ref), rel=1e-8)
+            for tabulated in (True, False):
+                hat = m._channel.se_bayes(q, rho, tabulated=tabulated)[0]
+                assert hat / q == pytest.approx(1.0 / (rho * rho * ref), rel=1e-8)
     h = 1e-6 * rho
     fd = (-3 * m.update(np.array([0.0]))[0] + 4 * m.update(np.array([h]))[0] - m.update(np.array([2 * h]))[0]) / (2 * h)
     assert fd == pytest.approx(slope, rel=1e-4)
