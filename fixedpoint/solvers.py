@@ -14,8 +14,9 @@ Anderson mixing (type II, Walker and Ni, SIAM J. Numer. Anal. 49, 2011) with thr
 2. an extrapolated iterate that leaves the model's domain (``bounds()``) or lands on its
    boundary, or that steps against the plain step (toward a point that repels along that
    direction), is replaced by the plain damped step; an extrapolated step is never longer than
-   a trust factor times the plain step (growing while extrapolation reduces the residual), and one whose residual grows by more than
-   ``safeguard`` times is rejected in favour of the plain damped step from the previous point;
+   a trust factor times the plain step (growing while extrapolation reduces the residual), and
+   one whose residual grows by more than ``safeguard`` times is rejected in favour of the plain
+   damped step from the previous point;
 3. a point an accelerated solve converges to is checked for linear stability under plain
    (damped) iteration. Extrapolation is a secant method and, like Newton's method, also finds
    fixed points that plain iteration leaves (an unstable trivial point, the unstable middle
