@@ -109,6 +109,24 @@ def plot_diagram(diagram, observable: str, *, lines=(), ax=None, cmap="viridis",
         ax.plot(xs, ys, styles[k % len(styles)], color="k", lw=0.8)
     if lines:
         ax.legend(fontsize=8, loc="upper left")
+    # a geometric grid (e.g. CLI ``noise=0.01:1:20:log``) is drawn on a log axis, where its
+    # cells have equal widths
+    if _geometric(v2):
+        ax.set_xscale("log")
+    if _geometric(v1):
+        ax.set_yscale("log")
     ax.set_xlabel(p2)
     ax.set_ylabel(p1)
     return ax
+
+
+def _geometric(values) -> bool:
+    """Whether ``values`` (at least three, positive) are evenly spaced in log but not in linear
+    scale."""
+    v = np.asarray(values, float)
+    if v.size < 3 or not np.all(v > 0):
+        return False
+    d, dl = np.diff(v), np.diff(np.log(v))
+    even_log = np.allclose(dl, dl[0], rtol=1e-6)
+    even_lin = np.allclose(d, d[0], rtol=1e-6)
+    return bool(even_log and not even_lin)

@@ -57,3 +57,12 @@ def test_plot_diagram_with_a_threshold_line(tmp_path):
     with pytest.raises(ValueError):
         plot_sweep([], "x")
     assert np.isnan(bad.values).all()
+
+
+def test_plot_diagram_uses_a_log_axis_for_a_geometric_grid():
+    grid = {"c": np.geomspace(0.01, 0.4, 5), "p": np.linspace(-1, 1, 5)}
+    ax = plot_diagram(fp.phase_diagram(Asymmetric(), grid), "x")
+    assert ax.get_yscale() == "log" and ax.get_xscale() == "linear"
+    grid = {"c": np.linspace(0.01, 0.4, 5), "p": np.linspace(0.1, 1, 5)}
+    ax = plot_diagram(fp.phase_diagram(Asymmetric(), grid), "x")
+    assert ax.get_yscale() == "linear" and ax.get_xscale() == "linear"
