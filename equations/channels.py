@@ -968,10 +968,11 @@ CHANNELS: dict[str, type[Channel]] = {c.name: c for c in (Linear, Sign, Abs, ReL
 _TABLE_RTOL = 2e-10
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=1024)
 def _se_table(channel: Channel, rho: float) -> LazyChebyshev:
     """Lazy piecewise-Chebyshev table of ``s -> se_integrals(rho - s^2, s^2)`` on
-    ``[0, sqrt(rho)]`` (``s = sqrt(V)``).
+    ``[0, sqrt(rho)]`` (``s = sqrt(V)``), one per process and ``(channel, noise, rho)``; up to
+    1024 are kept (~10 kB each), enough for a phase diagram whose rows sweep the noise.
 
     Why ``s``: at small ``V`` the integrals have a ``sqrt(V)`` term (the sign of ``z`` is
     ambiguous on ``|omega| < sqrt(V)``), analytic in ``s`` but not in ``q``. The scale of the
