@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import threading
 
 import numpy as np
 from numba import njit
@@ -123,6 +124,7 @@ class LazyChebyshev:
         self.pieces = 0
         self.direct_pieces = 0
         self.max_tail = 0.0
+        self._lock = threading.Lock()  # one builder at a time (thread executors share tables)
 
     @property
     def domain(self) -> tuple[float, float]:
@@ -157,7 +159,9 @@ class LazyChebyshev:
         piece = self._roots[i]
         while True:
             if piece.coef is None and piece.children is None and not piece.direct:
-                self._build(piece)
+                with self._lock:
+                    if piece.coef is None and piece.children is None and not piece.direct:
+                        self._build(piece)
             if piece.children is None:
                 return piece
             left, right = piece.children

@@ -125,3 +125,16 @@ def test_query_outside_the_domain_raises():
     table = LazyChebyshev(smooth, [0.0, 1.0])
     with pytest.raises(ValueError, match="x must be in"):
         table(1.5)
+
+
+def test_threads_share_a_table():
+    from concurrent.futures import ThreadPoolExecutor
+
+    f = Counted(smooth)
+    table = LazyChebyshev(f, [-1.0, 0.0, 1.0], rtol=1e-11)
+    xs = np.random.default_rng(2).uniform(-1, 1, 400)
+    with ThreadPoolExecutor(4) as pool:
+        got = np.array(list(pool.map(table, xs)))
+    serial = LazyChebyshev(smooth, [-1.0, 0.0, 1.0], rtol=1e-11)
+    assert np.array_equal(got, np.array([serial(x) for x in xs]))
+    assert f.calls == serial.evaluations  # no piece built twice
