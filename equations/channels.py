@@ -711,6 +711,19 @@ def _noisy_se(kind, q, V, D):
     return _noisy_se_kernel(kind, q, V, D, *_GL, _COARSE, _SPAN, yx, yw, n_y > 0, ox, ow, _OM_COARSE, oratio)
 
 
+def _rule_switches(kind, D, rho):
+    """The values of ``V`` in ``(0, rho)`` where :func:`_noisy_se` changes rule along the
+    Bayes-optimal line ``q = rho - V`` (its value jumps there by up to its accuracy, ~1e-10):
+    the Gauss-Hermite ``y`` orders (``V = r D``), the core-plus-uniform ``omega`` rule
+    (``48 sqrt(V) = 4 sqrt(min(q, V + D))``) and the ``omega`` cut-off (``9 sqrt(q) = span
+    sqrt(V + D)``). The tables put breakpoints there, so that each piece is smooth."""
+    out = [r * D for r, _ in _GH_Y_ORDERS[kind]]
+    k = (_OM_COARSE / 48.0) ** 2
+    out.append(min(k * rho / (1.0 + k), k * D / (1.0 - k)))
+    out.append((81.0 * rho - _SPAN**2 * D) / (81.0 + _SPAN**2))
+    return sorted(v for v in out if 0.0 < v < rho)
+
+
 # ============================================================================ channel classes
 
 
@@ -779,7 +792,8 @@ class Channel(abc.ABC):
         """
         q = float(q)
         rho = float(rho)
-        if tabulated and self.expensive and self.noise > 0.0:
+        if tabulated and self.expensive and self.noise > 0.0 and q < rho:
+            # (q = rho, V = 0, is the closed-form limit: no table needed)
             s = math.sqrt(max(rho - q, 0.0))
             hat, psi = _se_table(self, rho)(min(s, math.sqrt(rho)))
             return float(hat * q if self.even else hat), float(psi)
@@ -975,17 +989,21 @@ def _se_table(channel: Channel, rho: float) -> LazyChebyshev:
     1024 are kept (~10 kB each), enough for a phase diagram whose rows sweep the noise.
 
     Why ``s``: at small ``V`` the integrals have a ``sqrt(V)`` term (the sign of ``z`` is
-    ambiguous on ``|omega| < sqrt(V)``), analytic in ``s`` but not in ``q``. The scale of the
-    channel is the noise: initial breakpoints at ``sqrt(noise) (1/8, 1, 8, 64)``; below
-    ``sqrt(noise) / 8`` the functions are polynomial-like (Chebyshev tails ~1e-15 at degree
-    16), above they are smooth on the scale of the piece. Pieces of degree 16, 32, then 64, then
-    bisection (:class:`fixedpoint.tabulate.LazyChebyshev`; degree 8 never sufficed, 64 saves
-    bisections on the widest piece): a full table costs 50-300 evaluations of the direct
-    integrals (0.05-1 s at noise 0.1); a solve builds only the pieces its iterates visit.
+    ambiguous on ``|omega| < sqrt(V)``), analytic in ``s`` but not in ``q``. Initial
+    breakpoints: where the direct rule switches (:func:`_rule_switches`; its small jumps there
+    would otherwise force bisections down to the jump), and on the scale of the noise,
+    ``sqrt(noise) (1/8, 8, 64)``; below ``sqrt(noise) / 8`` the functions are polynomial-like
+    (Chebyshev tails ~1e-15 at degree 16), above they are smooth on the scale of the piece.
+    Pieces of degree 16, 32, then 64, then bisection (:class:`fixedpoint.tabulate.LazyChebyshev`;
+    degree 8 never sufficed, 64 saves bisections on the widest piece): a full table costs 50-200
+    evaluations of the direct integrals (0.05-0.8 s); a solve builds only the pieces its iterates
+    visit (one or two).
     """
     D = float(channel.noise)
     top = math.sqrt(rho)
-    bp = [0.0] + [c * math.sqrt(D) for c in (0.125, 1.0, 8.0, 64.0) if c * math.sqrt(D) < 0.99 * top] + [top]
+    inner = {math.sqrt(V) for V in _rule_switches(channel.kind, D, rho)}
+    inner |= {c * math.sqrt(D) for c in (0.125, 8.0, 64.0)}
+    bp = [0.0] + sorted(b for b in inner if 0.0 < b < top) + [top]
 
     def f(s):
         # V = s^2 and q = rho - s^2 each without cancellation where it is small (exactly 0 at
