@@ -423,32 +423,53 @@ def _logH_mills(x):
 
 
 @njit(cache=True)
-def _lz_g(kind, y, omega, V, D):
-    """``(log Z_out, g_out)`` of noisy ``abs`` (2) / ``relu`` (3): the lean version of
-    :func:`_abs_point` / :func:`_relu_point` for the state-evolution integrals (no ``dg``)."""
+def _y_constants(kind, omega, V, D):
+    """Constants of the ``y`` integrals at fixed ``(omega, V, D)``: ``S = V + D``, the posterior
+    standard deviation ``sv`` on a branch, ``c = D / (S sv)``, ``log(2 pi S) / 2``,
+    ``log(2 pi D) / 2`` and, for ``relu``, the dead branch's ``log H(omega / sqrt V)`` and
+    ``omega``-derivative (independent of ``y``)."""
     S = V + D
     sv = math.sqrt(V * D / S)
     c = D / (S * sv)
+    lnS = 0.5 * (_LOG_2PI + math.log(S))
+    lnD = 0.5 * (_LOG_2PI + math.log(D))
+    l0u = 0.0
+    d0u = 0.0
+    if kind == 3:
+        sV = math.sqrt(V)
+        l0u, mu = _logH_mills(omega / sV)
+        d0u = -mu / sV
+    return S, sv, c, lnS, lnD, l0u, d0u
+
+
+@njit(cache=True)
+def _lz_g(kind, y, omega, V, D, S, sv, c, lnS, lnD, l0u, d0u):
+    """``(log Z_out, g_out, log H(x_+), log of the second factor)`` of noisy ``abs`` (2) /
+    ``relu`` (3): the lean version of :func:`_abs_point` / :func:`_relu_point` for the
+    state-evolution integrals (no ``dg``; constants from :func:`_y_constants`). The last two
+    are the truncation factors of the two mixture components of ``Z`` (for the Gauss-Hermite
+    ``y`` rule)."""
     xp = -(omega * D + y * V) / (S * sv)
     lhp, mp = _logH_mills(xp)
-    l1 = _log_npdf(y, omega, S) + lhp
-    d1 = (y - omega) / S + c * mp
+    dp = y - omega
+    l1 = -lnS - 0.5 * dp * dp / S + lhp
+    d1 = dp / S + c * mp
     if kind == 2:
         xm = (omega * D - y * V) / (S * sv)
-        lhm, mm = _logH_mills(xm)
-        l0 = _log_npdf(y, -omega, S) + lhm
-        d0 = -(y + omega) / S - c * mm
+        lh0, mm = _logH_mills(xm)
+        dm = y + omega
+        l0 = -lnS - 0.5 * dm * dm / S + lh0
+        d0 = -dm / S - c * mm
     else:
-        sV = math.sqrt(V)
-        lhu, mu = _logH_mills(omega / sV)
-        l0 = _log_npdf(y, 0.0, D) + lhu
-        d0 = -mu / sV
+        lh0 = l0u
+        l0 = -lnD - 0.5 * y * y / D + l0u
+        d0 = d0u
     mx = max(l1, l0)
     if mx == -math.inf:
-        return -math.inf, 0.0
+        return -math.inf, 0.0, lhp, lh0
     e1 = math.exp(l1 - mx)
     e0 = math.exp(l0 - mx)
-    return mx + math.log(e1 + e0), (e1 * d1 + e0 * d0) / (e1 + e0)
+    return mx + math.log(e1 + e0), (e1 * d1 + e0 * d0) / (e1 + e0), lhp, lh0
 
 
 # ---- composite graded Gauss-Legendre rule for the noisy kinked channels
@@ -521,6 +542,7 @@ def _noisy_inner(kind, omega, V, D, glx, glw, cf, span):
     """``(int dy Z g^2, int dy Z log Z)`` at fixed ``omega`` for noisy ``abs`` (2) / ``relu`` (3),
     composite Gauss-Legendre rule on :func:`_noisy_y_edges`."""
     edges = _noisy_y_edges(kind, omega, V, D, cf, span)
+    S, sv, c, lnS, lnD, l0u, d0u = _y_constants(kind, omega, V, D)
     J = 0.0
     P = 0.0
     for p in range(edges.shape[0] - 1):
@@ -528,7 +550,7 @@ def _noisy_inner(kind, omega, V, D, glx, glw, cf, span):
         h = edges[p + 1] - a0
         for i in range(glx.shape[0]):
             y = a0 + h * glx[i]
-            lz, g = _lz_g(kind, y, omega, V, D)
+            lz, g, _, _ = _lz_g(kind, y, omega, V, D, S, sv, c, lnS, lnD, l0u, d0u)
             if lz == -math.inf:
                 continue
             z = math.exp(lz)
@@ -575,15 +597,9 @@ def _gh_inner(kind, omega, V, D, yx, yw):
     the component widths (a sharp edge of width ``~ sqrt(D)`` appears inside the ``sqrt(S)``
     bulk when ``V >~ D``; the caller then uses the composite rule).
     """
-    S = V + D
+    S, sv, c, lnS, lnD, l0u, d0u = _y_constants(kind, omega, V, D)
     sS = math.sqrt(S)
     sD = math.sqrt(D)
-    sv = math.sqrt(V * D / S)
-    c = D / (S * sv)
-    sV = math.sqrt(V)
-    if kind == 3:
-        lhu, mu = _logH_mills(omega / sV)
-        d0u = -mu / sV
     J = 0.0
     P = 0.0
     for comp in range(2):
@@ -598,27 +614,9 @@ def _gh_inner(kind, omega, V, D, yx, yw):
             sd = sD
         for i in range(yx.shape[0]):
             y = cen + sd * yx[i]
-            # the two branches of Z, in logs, with their omega-derivatives (as in _lz_g)
-            xp = -(omega * D + y * V) / (S * sv)
-            lhp, mp = _logH_mills(xp)
-            l1 = _log_npdf(y, omega, S) + lhp
-            d1 = (y - omega) / S + c * mp
-            if kind == 2:
-                xm = (omega * D - y * V) / (S * sv)
-                lh0, mm = _logH_mills(xm)
-                l0 = _log_npdf(y, -omega, S) + lh0
-                d0 = -(y + omega) / S - c * mm
-            else:
-                lh0 = lhu
-                l0 = _log_npdf(y, 0.0, D) + lhu
-                d0 = d0u
-            mx = max(l1, l0)
-            if mx == -math.inf:
+            lz, g, lhp, lh0 = _lz_g(kind, y, omega, V, D, S, sv, c, lnS, lnD, l0u, d0u)
+            if lz == -math.inf:
                 continue
-            e1 = math.exp(l1 - mx)
-            e0 = math.exp(l0 - mx)
-            lz = mx + math.log(e1 + e0)
-            g = (e1 * d1 + e0 * d0) / (e1 + e0)
             # Z / (density of this component's Gaussian) = its truncation factor
             e = yw[i] * math.exp(lhp if comp == 0 else lh0)
             J += e * g * g
