@@ -42,22 +42,25 @@ carries a relative weight ``sqrt(V / q)`` of the answer. So:
   Noiseless ``abs`` reduces the same way to ``phi``-factored functions that are not analytic at
   ``u = 0``; their Gaussian averages are done exactly in Fourier space (one 1-D trapezoidal rule).
 * noisy ``abs`` and ``relu``: no such reduction; a two-level composite Gauss-Legendre rule
-  (8 nodes per panel): in ``y``, uniform panels of width ``2 sqrt(S)`` over ``+-10 sqrt(S)``
-  around the branch centres, refined geometrically (ratio 2) down to a quarter of the width
+  (12 nodes per panel): in ``y``, uniform panels of width ``3 sqrt(S)`` over ``+-8 sqrt(S)``
+  around the branch centres, refined geometrically (ratio 2) down to half the width
   ``sqrt(S noise / V)`` of the points where the posterior switches branch (and of ``sqrt(noise)``
   around ``y = 0`` for ``relu``); in ``omega``, the constant asymptote of the integrand is
-  subtracted and the panels (12 nodes, width at most ``4 min(sqrt q, sqrt S)``) are refined
-  geometrically (ratio 5) down to ``sqrt(V) / 4`` at ``omega = 0`` (sign ambiguity of ``z``). Self-convergence and adaptive quadrature agree to
-  ~1e-10 relative for ``q / rho`` in ``{0, 0.5, 1 - 1e-4, 1 - 1e-10}``, noise in ``{1e-3, 0.1, 1}``;
-  one evaluation costs 1-5 ms (vs ~10 us for the reduced channels). When ``V / noise`` is at
+  subtracted where the ``omega`` range is cut at ``8 sqrt(S)``, and the panels (12 nodes, width
+  at most ``4 min(sqrt q, sqrt S)``) are refined geometrically (ratio 5) down to ``sqrt(V) / 4``
+  at ``omega = 0`` (sign ambiguity of ``z``). Adaptive quadrature agrees to ~1e-11 relative
+  (``E g^2``) and ~1e-12 absolute (``psi``) for ``q / rho`` in ``{0, 0.5, 1 - 1e-4, 1 - 1e-10}``,
+  noise in ``{1e-3, 0.1, 1}``; one evaluation costs 1-3 ms (vs ~10 us for the reduced
+  channels). When ``V / noise`` is at
   most 0.5 / 1 (both channels), 2 (``relu``) or 3 (``abs``), the ``y`` rule is instead one
   Gauss-Hermite rule per mixture component of ``Z_out`` (order 40 / 64 / 100 / 80), centred on the component and scaled
   to its width ``sqrt(S)`` or ``sqrt(noise)``: the truncation factors then vary on the scale
   ``sqrt(S noise / V) >= sqrt(S / 3)`` and the integrand is smooth on the component widths;
   and when the sign-ambiguity core ``12 sqrt(V)`` is small against the ``omega`` panel width,
   the geometric ``omega`` grading is replaced by three panels on the core plus uniform panels
-  (beyond the core the integrand is analytic up to ``e^-72`` terms). These cost 0.3-2.5 ms per
-  evaluation (2-5x less than the composite rule). For larger ``V / noise`` an edge of width
+  (beyond the core the integrand is analytic up to ``e^-72`` terms). These cost 0.5-1.5 ms per
+  evaluation and agree with adaptive quadrature to ~1e-10 (``relu`` near ``V = noise``) or
+  better. For larger ``V / noise`` an edge of width
   ``~ sqrt(noise)`` sits inside the ``sqrt(S)`` bulk: fixed Gauss-Hermite rules converge slowly
   there (relative errors 1e-7-1e-3 at ``V / noise = 5-10`` with 40-100 nodes), and so does a
   Gauss-Hermite rule in ``omega`` (zeros of ``Z_out`` at complex ``omega`` approach the real
@@ -101,7 +104,7 @@ _SQRT_2PI = math.sqrt(2.0 * math.pi)
 #: Gauss-Hermite order of the width-tau rules (integrands smooth, |u| <= ~10 tau)
 _N_TAU = 80
 #: Gauss-Legendre order per panel of the composite rules
-_N_GL = 8
+_N_GL = 12
 
 
 def _gauss_legendre(n):
@@ -111,12 +114,15 @@ def _gauss_legendre(n):
 
 
 #: composite rule of the noisy kinked channels: Gauss-Legendre nodes on [0, 1], panel width in
-#: units of sqrt(S) (Gaussian bulk), half-span in units of sqrt(S); self-convergence against
-#: (16 nodes, width 0.25, span 14) is better than 4e-9 relative over q/rho in {0, 0.5, 1 - 1e-4,
-#: 1 - 1e-10} and noise in {1e-3, 0.1, 1}
+#: units of sqrt(S) (Gaussian bulk), half-span in units of sqrt(S), finest panels at the branch
+#: switches in units of their widths; against the same rule refined to (20 nodes, width 0.25,
+#: span 14, finest 0.1) over V / noise in [2.1, 1e5], q in {0, (rho - V) / 2, rho - V}, noise in
+#: {1e-3, 0.1, 1}, rho in {0.3, 1}: <= 1.5e-11 relative (E g^2), 2e-13 absolute (psi), where 8
+#: nodes, width 2, span 10 and finest 0.25 gave 8e-10 and 2e-9 for as many points
 _GL = _gauss_legendre(_N_GL)
-_COARSE = 2.0
-_SPAN = 10.0
+_COARSE = 3.0
+_SPAN = 8.0
+_Y_FINEST = 0.5
 #: Gauss-Hermite orders per mixture component of the y rule of the noisy kinked channels, by
 #: the largest V / noise where each is used (beyond: the composite y rule above); omega rules:
 #: graded Gauss-Legendre (12 nodes, panels <= 4 min(sqrt q, sqrt S), ratio 5), or, when the
@@ -528,12 +534,12 @@ def _noisy_y_edges(kind, omega, V, D, cf, span):
         lo = -a - span * sS
         hi = a + span * sS
         centers = np.array([omega, -omega, -omega * D / V, omega * D / V])
-        fines = np.array([cf * sS, cf * sS, 0.25 * wt, 0.25 * wt])
+        fines = np.array([cf * sS, cf * sS, _Y_FINEST * wt, _Y_FINEST * wt])
     else:
         lo = min(omega - span * sS, -span * sD)
         hi = max(omega + span * sS, span * sD)
         centers = np.array([omega, 0.0, -omega * D / V])
-        fines = np.array([cf * sS, 0.25 * sD, 0.25 * wt])
+        fines = np.array([cf * sS, _Y_FINEST * sD, _Y_FINEST * wt])
     return _graded_edges(lo, hi, centers, fines, cf * sS, 2.0)
 
 
