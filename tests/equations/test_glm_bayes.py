@@ -138,6 +138,7 @@ FIXED_POINTS = [
     dict(prior="gauss_bernoulli", rho=0.4, channel="relu", alpha=0.6),
     dict(prior="gauss_bernoulli", rho=0.3, channel="linear", alpha=0.6, noise=0.01),
     dict(prior="gaussian", channel="abs", alpha=1.6, noise=0.2),
+    dict(prior="rademacher", channel="relu", alpha=1.2, noise=0.1),
 ]
 
 
