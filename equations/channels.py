@@ -788,7 +788,7 @@ class Channel(abc.ABC):
         """:meth:`se_integrals` on the Bayes-optimal line ``V = rho - q``, ``0 <= q <= rho``.
 
         With ``tabulated`` and a channel whose integrals are expensive (noisy ``abs`` and
-        ``relu``, 1-5 ms per call), the values come from a lazily built piecewise-Chebyshev table
+        ``relu``, 0.5-3 ms per call), the values come from a lazily built piecewise-Chebyshev table
         in ``s = sqrt(rho - q)`` (:func:`_se_table`), shared by every model with the same
         channel, noise and ``rho``: the integrals do not depend on ``alpha`` or on the prior, so
         a sweep or a phase diagram pays for them once. The table agrees with the direct
@@ -796,7 +796,7 @@ class Channel(abc.ABC):
         """
         q = float(q)
         rho = float(rho)
-        if tabulated and self.expensive and self.noise > 0.0 and q < rho:
+        if self._tabulates(tabulated) and q < rho:
             # (q = rho, V = 0, is the closed-form limit: no table needed)
             s = math.sqrt(max(rho - q, 0.0))
             hat, psi = _se_table(self, rho)(min(s, math.sqrt(rho)))
@@ -814,7 +814,9 @@ class Channel(abc.ABC):
         q = float(q)
         rho = float(rho)
         V = rho - q
-        if tabulated and self.expensive and self.noise > 0.0:
+        if not V > 0.0:
+            raise ValueError(f"q must be below rho (the derivative diverges at V = 0), got q={q}, rho={rho}")
+        if self._tabulates(tabulated):
             s = min(math.sqrt(V), math.sqrt(rho))
             table = _se_table(self, rho)
             dhat = -table.derivative(s)[0] / (2.0 * s)
@@ -828,6 +830,10 @@ class Channel(abc.ABC):
         if q - h >= 0.0:
             return (hat(q + h) - hat(q - h)) / (2.0 * h)
         return (-3.0 * hat(q) + 4.0 * hat(q + h) - hat(q + 2.0 * h)) / (2.0 * h)
+
+    def _tabulates(self, tabulated):
+        """Whether :meth:`se_bayes` reads a table: asked for, and the integrals are expensive."""
+        return tabulated and self.expensive and self.noise > 0.0
 
     def _se_perfect(self, q):
         """Limit ``V -> 0``: ``omega = z``, ``Z_out = P_out``."""
@@ -981,8 +987,9 @@ class ReLU(Channel):
 CHANNELS: dict[str, type[Channel]] = {c.name: c for c in (Linear, Sign, Abs, ReLU)}
 
 
-#: relative tolerance of the tables of the noisy kinked channels: ten times the accuracy of the
-#: direct integrals where they are best (their rule switches leave steps of ~1e-10)
+#: relative tolerance of the tables of the noisy kinked channels (on their Chebyshev tails): a
+#: few times the accuracy of the direct integrals (~1e-11, ~1e-10 for relu near V = noise), so
+#: that their rounding-level scatter never forces a bisection
 _TABLE_RTOL = 2e-10
 
 

@@ -419,3 +419,9 @@ def test_se_table_is_shared_and_independent_of_query_order():
     built = _se_table(ch, 0.8).evaluations
     make_channel("relu", 0.37).se_bayes(0.4, 0.8)
     assert _se_table(ch, 0.8).evaluations == built
+
+
+@pytest.mark.parametrize("tabulated", [True, False])
+def test_se_bayes_derivative_at_perfect_knowledge_raises(tabulated):
+    with pytest.raises(ValueError, match="q must be below rho"):
+        make_channel("relu", 0.1).se_bayes_derivative(1.0, 1.0, tabulated=tabulated)
