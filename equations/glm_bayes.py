@@ -172,6 +172,51 @@ class GLMBayes:
     def bounds(self):
         return np.array([0.0]), np.array([self.rho])
 
+    def residual_scale(self, x) -> np.ndarray:
+        """``rho - q``: the MSE, which the fixed point must resolve in relative terms however
+        close to perfect recovery it is (see :func:`fixedpoint.solvers.make_tolerance`)."""
+        return np.array([self.rho - float(np.asarray(x, dtype=float).ravel()[0])])
+
+    def _divergence_exponent(self) -> float:
+        """``s = (alpha c - d) / 2`` for noiseless continuous labels, else 0.
+
+        ``c`` is the fraction of labels with a continuous law given ``z`` (``linear``, ``abs``:
+        1; ``relu``: 1/2, the other half being exactly 0; ``sign``: 0) and ``d`` the Renyi
+        information dimension of the prior (``gaussian`` 1, ``gauss_bernoulli`` ``rho``, the
+        discrete priors 0). Near ``q = rho`` the free entropy along the fixed points is
+        ``s log(1 / (rho - q)) + O(1)``: ``alpha Psi_out`` contributes ``(alpha c / 2) log(1/V)``
+        and ``-I_P0(q_hat)``, ``q_hat ~ alpha c / V``, contributes ``-(d / 2) log(1/V)``; and the
+        state evolution contracts toward ``V = 0`` at the rate ``V_new / V -> d / (alpha c)``, so
+        that perfect recovery is a stable fixed point exactly when ``s > 0`` (Barbier et al.
+        2019, Sec. on noiseless compressed sensing: ``alpha_IT = rho`` for Gauss-Bernoulli).
+        """
+        if self.noise > 0:
+            return 0.0
+        c = {"linear": 1.0, "abs": 1.0, "relu": 0.5}.get(self.channel, 0.0)
+        if c == 0.0:
+            return 0.0
+        d = {"gaussian": 1.0, "gauss_bernoulli": self.rho}.get(self.prior, 0.0)
+        return 0.5 * (self.alpha * c - d)
+
+    def free_entropy_divergence(self, x) -> float:
+        """The coefficient ``s`` of ``log(1 / (rho - q))`` in the free entropy along the branch
+        through the fixed point ``x``, 0 where the free entropy is finite.
+
+        Non-zero only for noiseless continuous labels (:meth:`_divergence_exponent`), at ``q =
+        rho`` itself, or at a state within ``1e-6 rho`` of it when ``s > 0`` (perfect recovery is
+        then attracting and the state is on its branch: near ``q = rho`` the map contracts toward
+        it geometrically, so no other fixed point lies there). The engine compares the branches
+        of a first-order transition by this coefficient first, so that the information-theoretic
+        threshold does not depend on how close to ``q = rho`` a solve stopped.
+        """
+        s = self._divergence_exponent()
+        if s == 0.0:
+            return 0.0
+        V = self.rho - self._clip(float(np.asarray(x, dtype=float).ravel()[0]))
+        if V == 0.0 or (s > 0 and V <= _EPS_INFORMED * self.rho):
+            return s
+        return 0.0
+
     def _clip(self, q):
         return min(max(float(q), 0.0), self.rho)
 
@@ -232,22 +277,20 @@ class GLMBayes:
 
         Written as ``-I_P0(q_hat) + q_hat (rho - q) / 2 + alpha Psi_out`` (``psi_P0(r) = r rho / 2
         - I_P0(r)``) so that ``q = rho`` (``q_hat = inf``, ``rho - q = 0``) has its limit: finite
-        for a discrete prior with the noiseless sign channel; for noiseless continuous labels
-        ``+inf`` or ``-inf`` according to the sign of ``alpha c - d`` (``c`` the fraction of
-        continuous labels, ``d`` the information dimension of the prior) -- the exponents of
-        ``log(rho - q)`` along the branch.
+        for a discrete prior with the noiseless sign channel; for noiseless continuous labels on
+        the perfect-recovery branch ``+inf`` or ``-inf`` according to the sign of the coefficient
+        :meth:`free_entropy_divergence` (the exponent of ``log(1/(rho - q))`` along the branch),
+        never the large finite value at wherever a solve stopped.
         """
+        s = self.free_entropy_divergence(x)
+        if s != 0.0:
+            return math.copysign(math.inf, s)
         q = self._clip(float(np.asarray(x, dtype=float).ravel()[0]))
         q_hat, psi, V = self._hat(q)
-        av = self._prior_averages(q_hat)
-        mi = av["mutual_information"]
+        mi = self._prior_averages(q_hat)["mutual_information"]
         if V == 0.0:
-            # q_hat (rho - q) -> 0 along the branch when the labels are noiseless sign or noisy
-            if math.isinf(psi) and math.isinf(mi):
-                c = 0.5 if self.channel == "relu" else 1.0
-                dim = self.rho  # Renyi information dimension of gaussian / gauss_bernoulli
-                s = self.alpha * c - dim
-                return math.inf if s > 0 else (-math.inf if s < 0 else math.nan)
+            # finite limit: a discrete prior with the noiseless sign channel, or a noisy channel
+            # (q_hat (rho - q) -> 0 along the branch)
             return float(-mi + self.alpha * psi)
         return float(-mi + 0.5 * q_hat * V + self.alpha * psi)
 

@@ -16,7 +16,8 @@ __all__ = ["Model", "REQUIRED", "OPTIONAL"]
 #: members every model has
 REQUIRED = ("name", "state_names", "initial_state", "update", "observables", "simulate")
 #: members a model may have; the engine falls back to a documented default without them
-OPTIONAL = ("trivial_state", "bounds", "free_entropy", "jacobian", "unique_fixed_point")
+OPTIONAL = ("trivial_state", "bounds", "free_entropy", "jacobian", "unique_fixed_point", "residual_scale",
+            "free_entropy_divergence")
 
 
 @runtime_checkable
@@ -46,7 +47,15 @@ class Model(Protocol):
     Optional: ``trivial_state() -> ndarray | None``; ``bounds() -> (lower, upper)``;
     ``free_entropy(x) -> float``; ``jacobian(x) -> ndarray`` (of ``update``);
     ``unique_fixed_point: ClassVar[bool]`` (true for convex problems: the engine may then
-    warm-start freely, since every start reaches the same point).
+    warm-start freely, since every start reaches the same point, and retries a failed solve from
+    the other start); ``residual_scale(x) -> ndarray`` (per entry, the magnitude the entry must
+    be resolved against in relative terms, e.g. the distance ``rho - q`` to an absorbing
+    boundary; see :func:`fixedpoint.solvers.make_tolerance`);
+    ``free_entropy_divergence(x) -> float`` (the coefficient ``c`` of a free entropy that
+    diverges along the branch through the fixed point ``x`` as ``c log(1/distance)`` toward a
+    boundary, e.g. perfect recovery with noiseless continuous labels; 0 where it is finite:
+    first-order thresholds compare branches by ``c`` first and by ``free_entropy`` only when the
+    coefficients tie).
     """
 
     name: ClassVar[str]

@@ -116,6 +116,40 @@ def model_bounds(model, n: int):
     return lo, hi
 
 
+#: smallest tolerance of an entry, in units of its own rounding (``eps |x_i|``): below this no
+#: iteration in floating point can resolve it
+_ROUNDING = 4.0 * np.finfo(float).eps
+
+
+def make_tolerance(atol, rtol, residual_scale=None):
+    """The per-entry tolerance ``w(x)`` of the convergence test ``max_i |F(x)_i - x_i| / w_i <= 1``.
+
+    By default ``w_i = atol + rtol |x_i|``. A model may declare ``residual_scale(x)``: for each
+    entry the magnitude ``s_i >= 0`` it must be resolved against in relative terms, typically the
+    distance to an absorbing boundary of the domain (``rho - q`` when ``q -> rho`` at perfect
+    recovery, where the error ``rho - q`` is the observable). Then
+
+        w_i = max(min(atol + rtol |x_i|, rtol s_i), 4 eps |x_i|),
+
+    so that the distance ``s_i`` is resolved to ``rtol`` relative (not to ``atol`` absolute: an
+    absolute criterion on ``q`` leaves ``rho - q = 2e-8`` with a 0.5% error), down to the
+    rounding of ``x_i`` itself, the best any iteration on ``x`` can do. An entry whose fixed
+    point lies on the boundary (``s_i = 0``) converges when it reaches it, or its rounding.
+    """
+    atol, rtol = float(atol), float(rtol)
+    if residual_scale is None:
+        def tolerance(x):
+            return atol + rtol * np.abs(x)
+        return tolerance
+
+    def tolerance(x):
+        ax = np.abs(x)
+        s = np.abs(np.asarray(residual_scale(x), dtype=float).reshape(ax.shape))
+        w = np.minimum(atol + rtol * ax, np.where(np.isfinite(s), rtol * s, np.inf))
+        return np.maximum(w, np.maximum(_ROUNDING * ax, 1e-300))
+    return tolerance
+
+
 def resolve_start(model, start):
     """The start vector: a model's ``initial_state(start)`` or an explicit array."""
     if isinstance(start, str):
@@ -203,7 +237,7 @@ class _Run:
         self.extrapolated = False
 
 
-def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, max_iter, lower, upper,
+def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max_iter, lower, upper,
              names, patience, run=None, taboo=None, fast_forward=None, plain_first=False):
     """The single driver loop.
 
@@ -273,7 +307,8 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
         if fx.shape != x.shape:
             raise ValueError(f"the map returned shape {fx.shape} for a state of shape {x.shape}")
         undo = False
-        code, bad_i, r = _judge(x, fx, lower, upper, outer_lo, outer_hi, atol, rtol)
+        wt = tolerance(x)
+        code, bad_i, r = _judge(x, fx, lower, upper, outer_lo, outer_hi, wt)
         if code == 1:
             if pending is not None and prev is not None:
                 undo = True  # an accelerated point where the map fails: take the plain step instead
@@ -308,8 +343,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
                 # widen the trust region only on real progress, judged in the previous point's
                 # weights: the scaled residual also falls when |x| merely grows (the rtol term),
                 # and a map without a fixed point (x + c) must not be chased to infinity
-                w_prev = atol + rtol * np.abs(prev[0])
-                if float(np.max(np.abs(g) / w_prev)) < prev[3]:
+                if float(np.max(np.abs(g) / prev[4])) < prev[3]:
                     trust *= 2.0
             elif isinstance(pending, tuple):
                 predicted = pending[1]
@@ -319,7 +353,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
                     undo = True
                     ff_gain = math.sqrt(ff_gain)
         if undo:
-            x, fx, g, r = prev
+            x, fx, g, r, wt = prev
             hist.clear(); plain_steps.clear()
             pending = None
             x_new = damp * x + (1.0 - damp) * fx
@@ -414,9 +448,9 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
                     wait -= 1
                 elif hist.count:
                     cand = np.empty_like(x)
-                    if _anderson_mix(hist.DX, hist.DF, hist.count, x, fx, atol, rtol, damp, reg, cand) \
-                            and _within_trust(cand, x, g, trust, atol, rtol) \
-                            and strictly_inside(cand) and _along(cand - x, g, x, atol, rtol):
+                    if _anderson_mix(hist.DX, hist.DF, hist.count, x, fx, wt, damp, reg, cand) \
+                            and _within_trust(cand, x, g, trust, wt) \
+                            and strictly_inside(cand) and _along(cand - x, g, x, wt):
                         x_new = cand
                         pending = "anderson"
                         run.extrapolated = True
@@ -425,7 +459,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, atol, rtol, ma
             plain_steps.append(step)
         else:
             plain_steps.clear()
-        prev = (x, fx, g, r)
+        prev = (x, fx, g, r, wt)
         x = x_new
         fx = np.asarray(F(x), dtype=float)
         run.nev += 1
@@ -457,7 +491,7 @@ class _History:
 
 
 @njit(cache=True)
-def _within_trust(cand, x, g, trust, atol, rtol):
+def _within_trust(cand, x, g, trust, wt):
     """Shorten (in place) an extrapolated step longer than ``trust`` plain steps; always True.
 
     The trust grows twofold with each extrapolation kept and shrinks fourfold with each one
@@ -468,7 +502,7 @@ def _within_trust(cand, x, g, trust, atol, rtol):
     big_step = 0.0
     big_g = 0.0
     for i in range(x.size):
-        w = 1.0 / (atol + rtol * abs(x[i]))
+        w = 1.0 / wt[i]
         big_step = max(big_step, abs(cand[i] - x[i]) * w)
         big_g = max(big_g, abs(g[i]) * w)
     if big_step > trust * big_g:
@@ -479,7 +513,7 @@ def _within_trust(cand, x, g, trust, atol, rtol):
 
 
 @njit(cache=True)
-def _along(step, g, x, atol, rtol):
+def _along(step, g, x, wt):
     """Whether an extrapolated step goes along the plain step ``g = F(x) - x`` (non-negative inner
     product, weighted like the convergence criterion).
 
@@ -489,13 +523,13 @@ def _along(step, g, x, atol, rtol):
     """
     s = 0.0
     for i in range(x.size):
-        w = 1.0 / (atol + rtol * abs(x[i]))
+        w = 1.0 / wt[i]
         s += step[i] * g[i] * w * w
     return s >= 0.0
 
 
 @njit(cache=True)
-def _judge(x, fx, lower, upper, outer_lo, outer_hi, atol, rtol):
+def _judge(x, fx, lower, upper, outer_lo, outer_hi, wt):
     """Check ``F(x)``: returns (code, index, scaled residual).
 
     code 0: fine; 1: non-finite entry ``index``; 2: entry ``index`` outside the domain beyond
@@ -516,18 +550,18 @@ def _judge(x, fx, lower, upper, outer_lo, outer_hi, atol, rtol):
         elif f > upper[i]:
             f = upper[i]
             clip = True
-        v = abs(f - x[i]) / (atol + rtol * abs(x[i]))
+        v = abs(f - x[i]) / wt[i]
         if v > r:
             r = v
     return (3 if clip else 0), -1, r
 
 
 @njit(cache=True)
-def _anderson_mix(DX, DF, k, x, fx, atol, rtol, damp, reg, out):
+def _anderson_mix(DX, DF, k, x, fx, wt, damp, reg, out):
     """Type-II Anderson mixing into ``out``; False when the problem is singular or not finite.
 
     The coefficients minimise ``|w (g - DG gamma)|^2 + lam |gamma|^2``, ``DG = DF - DX``,
-    ``g = fx - x``, with the weights ``w = 1 / (atol + rtol |x|)`` of the convergence criterion
+    ``g = fx - x``, with the weights ``w = 1 / wt`` of the convergence criterion
     and ``lam = reg trace(DG^T W^2 DG)`` (which bounds the condition number by ``1 / reg``);
     solved by Cholesky, ``k <= memory`` is small.
     """
@@ -535,7 +569,7 @@ def _anderson_mix(DX, DF, k, x, fx, atol, rtol, damp, reg, out):
     A = np.zeros((k, k))
     b = np.zeros(k)
     for l in range(n):
-        w2 = 1.0 / (atol + rtol * abs(x[l])) ** 2
+        w2 = 1.0 / wt[l] ** 2
         gl = fx[l] - x[l]
         for i in range(k):
             di = DF[l, i] - DX[l, i]
@@ -688,9 +722,34 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
 
     # a model whose fixed point is unique (convex problems) has no other point to land on
     unique = is_model and bool(getattr(model, "unique_fixed_point", False))
-    kw = dict(atol=atol, rtol=rtol, max_iter=max_iter, lower=lower, upper=upper, names=state_names)
-    notes = []
+    tolerance = make_tolerance(atol, rtol, getattr(model, "residual_scale", None) if is_model else None)
+    kw = dict(tolerance=tolerance, max_iter=max_iter, lower=lower, upper=upper, names=state_names)
     jac = getattr(model, "jacobian", None) if is_model else None
+    notes = []
+    run, rho = _solve_from(F, x_start, solver, default_solver, unique, kw, notes, jac)
+    if unique and run.status is not Status.CONVERGED and isinstance(start, str):
+        # every start reaches the same fixed point of a unique-fixed-point (convex) model, so a
+        # failure from one start is the iteration's, not the problem's: try the other start
+        # before reporting it
+        other = "informed" if start == "uninformed" else "uninformed"
+        notes2 = []
+        run2, rho2 = _solve_from(F, resolve_start(model, other), solver, default_solver, unique, kw, notes2, jac)
+        run2.nev += run.nev
+        run2.it += run.it
+        if run2.status is Status.CONVERGED:
+            notes.extend(notes2)
+            notes.append(f"the solve from {start!r} ended {run.status.value} ({run.info}); the model has a unique "
+                         f"fixed point, which the solve from {other!r} reached")
+            run, rho = run2, rho2
+        else:
+            run.nev = run2.nev
+            notes.append(f"the solve from {other!r} (the model has a unique fixed point) ended "
+                         f"{run2.status.value} too")
+    return _make_solution(model if is_model else None, run, state_names, start, rho, notes)
+
+
+def _solve_from(F, x_start, solver, default_solver, unique, kw, notes, jac):
+    """One start: the solver, and for the default solver a damped retry (see below)."""
     run, rho = _run_solver(F, x_start, solver, unique, kw, notes, jac)
     if default_solver and run.status in (Status.STAGNATED, Status.MAX_ITER, Status.NONFINITE):
         # Plain undamped iteration can cycle, or overshoot into a region where the map is not
@@ -704,7 +763,7 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
         notes2 = []
         run2, rho2 = _run_solver(F, x_start, retry, unique, kw, notes2, jac)
         run2.nev += run.nev
-        if run.status is not Status.NONFINITE or _clear_of_bounds(run2, lower, upper, atol, rtol):
+        if run.status is not Status.NONFINITE or _clear_of_bounds(run2, kw["lower"], kw["upper"], kw["tolerance"]):
             notes.extend(notes2)
             notes.append(f"the default solver ended {run.status.value}; retried with {retry!r}")
             run, rho = run2, rho2
@@ -712,14 +771,14 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
             run.nev = run2.nev
             notes.append(f"a retry with {retry!r} ended {run2.status.value} at the boundary of the domain "
                          "and was not taken")
-    return _make_solution(model if is_model else None, run, state_names, start, rho, notes)
+    return run, rho
 
 
-def _clear_of_bounds(run, lower, upper, atol, rtol):
+def _clear_of_bounds(run, lower, upper, tolerance):
     """Converged, with every entry farther than 1e3 tolerances from its finite bounds."""
     if run.status is not Status.CONVERGED:
         return False
-    margin = 1e3 * (atol + rtol * np.abs(run.x))
+    margin = 1e3 * tolerance(run.x)
     return bool(np.all(run.x - lower > margin) and np.all(upper - run.x > margin))
 
 

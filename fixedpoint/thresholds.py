@@ -8,15 +8,21 @@ Kinds (the engine's words; the physics in brackets):
     ``rho(J) - 1`` by Brent's method; the model's ``jacobian(x)`` is used when it has one,
     otherwise second-order finite differences (one-sided at a boundary of the domain).
 ``"spinodal"``  [algorithmic threshold from "uninformed"; lower spinodal from "informed"]
-    The branch followed from ``start`` ends and the solution jumps. Bisection on which branch
-    the solve from ``start`` lands on isolates the jump; then the fold is located from the
-    branch side, where the eigenvalue ``lambda`` of the Jacobian nearest 1 behaves as
-    ``1 - lambda ~ sqrt(|p - p_c|)``: ``(1 - lambda)^2`` is smooth in ``p`` and its root is
-    extrapolated from points on the branch (critical slowing down makes a blind bisection to
-    1e-6 needlessly slow and noisy).
+    The branch reached from ``start`` ends. The branch found from ``start`` at an end of the
+    bracket is followed by pseudo-arclength continuation (Keller's method) until the parameter
+    turns back (a fold: the Jacobian has the eigenvalue 1) or the spectral radius of the Jacobian
+    crosses 1 along it; the event is located by Brent's method along the arclength, so the
+    answer does not depend on how far the branch drifts across the bracket. A loss of stability
+    to a continuous bifurcation (the new solution grows out of the old one, as at BBP above the
+    tricritical point) is not a spinodal: the branch growing out of it is followed on. The
+    uninformed branch is followed up the bracket first, the informed one down it first. A
+    bracket in which no branch from ``start`` ends raises ``ValueError`` saying what was found.
 ``"first_order"``  [information-theoretic threshold]
     The free entropies of the branches from "uninformed" and "informed" are equal (where the
-    two branches coexist).
+    two branches coexist). Branches are compared by the coefficient of a diverging free entropy
+    first (``model.free_entropy_divergence``, e.g. perfect recovery with noiseless continuous
+    labels), then by the finite free entropies. A coexistence window narrower than the probe
+    grid is looked for between the spinodals of the two branches.
 ``"level"``
     ``observable`` along the branch from ``start`` crosses ``level``.
 
@@ -211,95 +217,205 @@ def _level(model, param, a, b, start, observable, level, tol, kw):
 
 
 def _first_order(model, param, a, b, tol, kw):
+    """Where the free entropies of the branches from "uninformed" and "informed" cross.
+
+    Each probe compares the two branches lexicographically: first by the coefficients of a
+    diverging free entropy (``model.free_entropy_divergence``; a branch whose free entropy goes to
+    ``+-inf``, such as perfect recovery with noiseless continuous labels, wins or loses by the
+    sign of that coefficient, never by the finite value at wherever its solve stopped), then by
+    the free entropies themselves. A crossing of finite differences is located by Brent's method;
+    a switch of the diverging coefficient's sign by the root of that coefficient (a smooth
+    function of the parameter), extrapolated from the side where the diverging branch exists
+    when the other side has no such branch.
+    """
     counter = [0]
+    coef = {}
+    closest = [math.inf, None]
 
     def branches(v):
         counter[0] += 2
         m = at(model, **{param: v})
-        lo = solve(m, start="uninformed", **kw)
-        hi = solve(m, start="informed", **kw)
-        return m, lo, hi
+        return m, solve(m, start="uninformed", **kw), solve(m, start="informed", **kw)
 
     def delta(v):
+        """``None`` where the branches coincide, NaN where a solve failed, ``+-inf`` where a
+        diverging free entropy decides, else the finite difference (informed - uninformed)."""
         m, lo, hi = branches(v)
         if not (lo.converged and hi.converged):
-            return math.nan, lo, hi
+            return math.nan
         scale = 1e-6 * (1.0 + float(np.max(np.abs(hi.x))))
         if float(np.max(np.abs(hi.x - lo.x))) <= scale:
-            return None, lo, hi  # the branches coincide: no coexistence here
-        return m.free_entropy(hi.x) - m.free_entropy(lo.x), lo, hi
+            return None
+        div = getattr(m, "free_entropy_divergence", None)
+        c_lo, c_hi = (float(div(lo.x)), float(div(hi.x))) if div is not None else (0.0, 0.0)
+        if c_hi != c_lo:
+            coef[v] = c_hi - c_lo
+            return math.copysign(math.inf, c_hi - c_lo)
+        if c_hi != 0.0:
+            return math.nan  # both diverge alike: the finite parts would decide; not available
+        d = m.free_entropy(hi.x) - m.free_entropy(lo.x)
+        if abs(d) < closest[0]:
+            closest[:] = [abs(d), v]
+        return d
 
-    # scan for coexisting points with opposite signs of the free-entropy difference
-    # (a coexistence region narrower than the finer grid's step is missed: narrow the bracket)
-    for grid in (np.linspace(a, b, 9), np.linspace(a, b, 49)):
-        vals = [delta(v)[0] for v in grid]
-        coexist = [(v, d) for v, d in zip(grid, vals) if d is not None and np.isfinite(d)]
-        pair = None
-        for (v0, d0), (v1, d1) in zip(coexist, coexist[1:]):
-            if d0 == 0 or d0 * d1 < 0:
-                pair = (v0, v1, d0, d1)
-                break
-        if pair is not None:
+    grids = [np.linspace(a, b, 9), np.linspace(a, b, 49)]
+    found = None
+    for k, grid in enumerate(grids):
+        vals = [delta(v) for v in grid]
+        found = _sign_change(grid, vals) or _edge(grid, vals, delta, coef, tol)
+        if found is not None:
             break
-        pair = _crossing_at_edges(grid, vals, coexist, delta, tol)
-        if pair is not None:
-            break
+        if k == 0 and not any(v is not None and np.isfinite(v) for v in vals):
+            # no finite coexistence on the coarse grid: a narrow window may sit between the
+            # spinodals of the two branches; probe it
+            window = _coexistence_window(model, param, a, b, kw)
+            if window is not None:
+                grids.insert(1, np.linspace(window[0], window[1], 17))
+    if found is None:
+        where = (f"; the free entropies came closest ({closest[0]:.3g}) at {param} = {closest[1]:.10g}: narrow the "
+                 "bracket around it" if closest[1] is not None else "")
+        raise ValueError(f"bracket ({a:g}, {b:g}) contains no first-order transition found on a 49-point grid and "
+                         f"between the spinodals: the branches from 'uninformed' and 'informed' coincide, fail, or "
+                         f"keep the sign of their free-entropy difference at every probe{where}")
+    how, v0, v1 = found
+    if how == "coefficient":
+        v, converged, msg = v0, v1, "the coefficient of the diverging free entropy changes sign"
     else:
-        if not coexist:
-            raise ValueError(f"bracket ({a:g}, {b:g}) contains no first-order transition: the branches from "
-                             "'uninformed' and 'informed' coincide (or fail) at every probe")
-        raise ValueError(f"bracket ({a:g}, {b:g}) contains no first-order crossing: where the two branches coexist "
-                         f"the free-entropy difference (informed - uninformed) keeps the sign of {coexist[0][1]:.3g}")
-    v0, v1, d0, d1 = pair
-    if d0 == 0:
-        v = v0
-        converged = True
-    else:
-        def f(v):
-            d = delta(v)[0]
-            if d is None or not np.isfinite(d):
-                raise _Lost(v)
-            return d
-
-        try:
-            v, r = _opt.brentq(f, v0, v1, xtol=tol, rtol=4 * np.finfo(float).eps, full_output=True, disp=False)
-            converged = bool(r.converged)
-        except _Lost as exc:
-            return Threshold("first_order", param, math.nan, (v0, v1), False,
-                             f"the two branches stopped coexisting at {param}={exc.args[0]:.10g} inside the "
-                             "crossing bracket; narrow the bracket", solves=counter[0])
+        v, converged, msg = _refine(delta, v0, v1, tol)
+    if not math.isfinite(v):
+        return Threshold("first_order", param, math.nan, (v0, v1), False, msg, solves=counter[0])
     _, lo, hi = branches(v)
-    msg = (f"the free entropies of the uninformed and informed branches cross at {param} = {v:.12g}"
-           if converged else "Brent's method did not converge")
-    return Threshold("first_order", param, float(v), (max(v0, v - tol), min(v1, v + tol)), converged, msg,
-                     below=lo, above=hi, solves=counter[0])
+    msg = f"the free entropies of the uninformed and informed branches cross at {param} = {v:.12g} ({msg})"
+    return Threshold("first_order", param, float(v), (v - tol, v + tol), converged, msg, below=lo, above=hi,
+                     solves=counter[0])
 
 
-def _crossing_at_edges(grid, vals, coexist, delta, tol):
-    """Look for a sign change of the free-entropy difference between an edge of the sampled
-    coexistence region and its non-coexisting neighbour on the grid (a metastable stretch next
-    to a spinodal can be narrower than the grid step). Bisects on coexistence toward each edge."""
-    if not coexist:
+def _sign_change(grid, vals):
+    """Adjacent coexisting probes with opposite signs: ``("bracket", v0, v1)`` or None."""
+    coexist = [(v, d) for v, d in zip(grid, vals) if d is not None and not math.isnan(d)]
+    for (v0, d0), (v1, d1) in zip(coexist, coexist[1:]):
+        if d0 == 0 or d0 * d1 < 0:
+            return ("bracket", v0, v1)
+    return None
+
+
+def _refine(delta, v0, v1, tol):
+    """Brent's method on a finite difference; bisection on the sign where a diverging branch
+    takes part (the difference jumps there). Returns ``(value, converged, how)``."""
+    def f(v):
+        d = delta(v)
+        if d is None or math.isnan(d):
+            raise _Lost(v)
+        return d
+
+    try:
+        d0, d1 = f(v0), f(v1)
+        if d0 == 0:
+            return v0, True, "exactly at a probe"
+        if math.isfinite(d0) and math.isfinite(d1):
+            v, r = _opt.brentq(f, v0, v1, xtol=tol, rtol=4 * np.finfo(float).eps, full_output=True, disp=False)
+            return v, bool(r.converged), "Brent's method on the free-entropy difference"
+        while v1 - v0 > tol:
+            c = 0.5 * (v0 + v1)
+            if f(c) * d0 > 0:
+                v0 = c
+            else:
+                v1 = c
+        return 0.5 * (v0 + v1), True, "bisection on the sign, a diverging free entropy taking part"
+    except _Lost as exc:
+        return math.nan, False, (f"the two branches stopped coexisting (or a solve failed) at {exc.args[0]:.10g} "
+                                 "inside the crossing bracket; narrow the bracket")
+
+
+def _edge(grid, vals, delta, coef, tol):
+    """A transition at an edge of the coexistence region, where a branch whose free entropy
+    diverges appears: the root of its coefficient, extrapolated from inside the region (the
+    branch does not exist outside, so the coefficient cannot be sampled there). For a finite
+    difference, bisect on coexistence toward the edge looking for a sign change.
+    """
+    ok = [i for i, d in enumerate(vals) if d is not None and not math.isnan(d)]
+    if not ok:
         return None
-    index = {v: i for i, v in enumerate(grid)}
-    for v_in, d_in in (coexist[0], coexist[-1]):
-        i = index[v_in]
-        for j in (i - 1, i + 1):
-            if not 0 <= j < len(grid) or (vals[j] is not None and np.isfinite(vals[j])):
-                continue
-            inside, outside = v_in, grid[j]
-            for _ in range(60):
-                if abs(inside - outside) <= tol:
+    for i, step in ((ok[0], -1), (ok[-1], +1)):
+        j = i + step
+        if not 0 <= j < len(grid) or (vals[j] is not None and not math.isnan(vals[j])):
+            continue
+        inside, outside = float(grid[i]), float(grid[j])
+        if math.isinf(vals[i]):
+            # bisect toward the edge while the diverging branch is found, then extrapolate
+            for _ in range(30):
+                if abs(inside - outside) <= max(tol, 1e-6 * abs(grid[-1] - grid[0])):
                     break
                 mid = 0.5 * (inside + outside)
-                d = delta(mid)[0]
-                if d is None or not np.isfinite(d):
-                    outside = mid
-                elif d * d_in <= 0:
-                    return (min(mid, inside), max(mid, inside)) + ((d, d_in) if mid < inside else (d_in, d))
-                else:
+                d = delta(mid)
+                if d is not None and math.isinf(d) and d * vals[i] > 0:
                     inside = mid
+                elif d is None or math.isfinite(d):
+                    outside = mid
+                else:
+                    break  # a solve failed (critical slowing down next to the edge): stop here
+            h = float(grid[1] - grid[0]) / 4.0
+            pts = [inside, inside - step * h, inside - 2 * step * h]
+            cs = []
+            for v in pts:
+                if v not in coef:
+                    delta(v)
+                cs.append(coef.get(v, math.nan))
+            if not np.all(np.isfinite(cs)):
+                continue
+            lin = np.polyfit(pts[:2], cs[:2], 1)
+            quad = np.polyfit(pts, cs, 2)
+            v_lin = -lin[1] / lin[0]
+            roots = [r.real for r in np.roots(quad) if abs(r.imag) < 1e-12]
+            v_quad = min(roots, key=lambda r: abs(r - v_lin)) if roots else math.nan
+            # the root lies between the grid probe without the diverging branch and the last
+            # probe with it (probes next to the edge can be misread: critical slowing down)
+            lo_, hi_ = min(inside, float(grid[j])) - tol, max(inside, float(grid[j])) + tol
+            if lo_ <= v_lin <= hi_:
+                return ("coefficient", float(v_quad if math.isfinite(v_quad) else v_lin),
+                        bool(abs(v_quad - v_lin) <= tol))
+            continue
+        pair = _crossing_at_edge(inside, outside, vals[i], delta, tol)
+        if pair is not None:
+            return ("bracket",) + pair
     return None
+
+
+def _crossing_at_edge(inside, outside, d_in, delta, tol):
+    """Bisect on coexistence from ``inside`` toward ``outside`` looking for a sign change of the
+    free-entropy difference next to the edge (a metastable stretch next to a spinodal can be
+    narrower than the grid step)."""
+    for _ in range(60):
+        if abs(inside - outside) <= tol:
+            break
+        mid = 0.5 * (inside + outside)
+        d = delta(mid)
+        if d is None or math.isnan(d):
+            outside = mid
+        elif d * d_in <= 0:
+            return (min(mid, inside), max(mid, inside))
+        else:
+            inside = mid
+    return None
+
+
+def _coexistence_window(model, param, a, b, kw):
+    """The interval between the spinodals of the uninformed and informed branches found inside
+    ``(a, b)``, where the two coexist; None when neither branch ends in the bracket."""
+    ends = []
+    for start in ("uninformed", "informed"):
+        try:
+            thr = _spinodal(model, param, a, b, start, 1e-6 * (b - a), kw)
+        except ValueError:
+            continue
+        if thr.converged:
+            ends.append(thr.value)
+    if not ends:
+        return None
+    lo, hi = (min(ends), max(ends)) if len(ends) == 2 else (max(a, ends[0] - 0.05 * (b - a)),
+                                                            min(b, ends[0] + 0.05 * (b - a)))
+    pad = 1e-6 * (b - a)
+    return (lo + pad, hi - pad) if hi - lo > 2 * pad else None
 
 
 class _Lost(Exception):
@@ -309,107 +425,243 @@ class _Lost(Exception):
 # ----------------------------------------------------------------------------- spinodal
 
 
-def _leading_eigenvalue(model, x) -> float:
-    """Real part of the Jacobian eigenvalue closest to +1 (the one that reaches 1 at a fold)."""
-    ev = np.linalg.eigvals(jacobian(model, x))
-    return float(ev[np.argmin(np.abs(ev - 1.0))].real)
-
-
 def _spinodal(model, param, a, b, start, tol, kw):
+    """The point where the branch reached from ``start`` ends (see the module docstring)."""
     counter = [0]
 
     def cold(v):
         counter[0] += 1
         return solve(at(model, **{param: v}), start=start, **kw)
 
-    sa, sb = cold(a), cold(b)
-    for s, v in ((sa, a), (sb, b)):
+    ends = {a: cold(a), b: cold(b)}
+    for v, s in ends.items():
         if not s.converged:
             raise ValueError(f"the solve from {start!r} at {param}={v:g} did not converge: {s.message}")
-    jump = float(np.max(np.abs(sa.x - sb.x)))
-    if jump <= 1e-6 * (1.0 + float(np.max(np.abs(sa.x)))):
-        raise ValueError(f"bracket ({a:g}, {b:g}) contains no spinodal: the solution from {start!r} is the same branch "
-                         f"at both ends ({sa.names[0]} = {sa.x[0]:.6g} and {sb.x[0]:.6g})")
-    lo, hi, s_lo, s_hi = a, b, sa, sb
-    ghosts = 0
-
-    def bisect_once():
-        # which branch does the solve from start land on at the midpoint?
-        nonlocal lo, hi, s_lo, s_hi, ghosts
-        c = 0.5 * (lo + hi)
-        s_c = cold(c)
-        if not s_c.converged:
+    report = []
+    # the uninformed branch is followed up the bracket first and the informed one down it
+    # first: with the parameter growing with the signal (snr, alpha) these are the algorithmic
+    # and the lower spinodal when the bracket holds both folds
+    order = ((a, b), (b, a)) if start != "informed" else ((b, a), (a, b))
+    for v0, v_end in order:
+        direction = 1.0 if v_end > v0 else -1.0
+        span = abs(v_end - v0)
+        v_from, x_from = v0, ends[v0].x
+        for _ in range(4):  # a continuous bifurcation hands over to the branch growing out of it
+            path = _follow(model, param, v_from, x_from, v_end, tol)
             counter[0] += 1
-            s_c = solve(at(model, **{param: c}), start=start, **{**kw, "max_iter": 10 * kw["max_iter"]})
-        near_lo = np.max(np.abs(s_c.x - s_lo.x)) <= np.max(np.abs(s_c.x - s_hi.x))
-        if not s_c.converged:
-            if s_c.status is Status.NONFINITE or not np.all(np.isfinite(s_c.x)):
-                return f"the solve from {start!r} at {param}={c:.10g} failed: {s_c.message}"
-            # still crawling after 10x the budget: the ghost of the fold, just past it, where
-            # the iterate lingers next to the branch that has ended; so c is on the other side
-            ghosts += 1
-            near_lo = not near_lo
-        if near_lo:
-            lo, s_lo = c, s_c
+            if path.how in ("end", "boundary"):
+                report.append(f"the branch from {start!r} at {param}={v_from:g} "
+                              + ("continues without a fold to " + f"{v_end:g}" if path.how == "end" else
+                                 f"meets the boundary of the domain at {path.value:.10g} without a fold"))
+                break
+            if path.how == "lost":
+                return Threshold("spinodal", param, math.nan, (a, b), False,
+                                 "; ".join(report + [f"continuation of the branch from {start!r} at {param}={v_from:g} "
+                                                     f"lost it at {param} = {path.value:.10g} (the corrector failed)"])
+                                 + "; narrow the bracket around the jump", below=ends[a], above=ends[b],
+                                 solves=counter[0])
+            # the event must end the branch an algorithm started from `start` follows: next to it,
+            # on the branch side, the solve from start lands on the followed branch
+            v_k, x_k = path.points[-1]
+            s_k = cold(v_k)
+            if not (s_k.converged and np.max(np.abs(s_k.x - x_k)) <= 1e-5 * (1.0 + np.max(np.abs(x_k)))):
+                report.append(f"the branch followed from {param}={v_from:g} ends at {path.value:.10g}, but it is "
+                              f"not the branch reached from {start!r} there")
+                break
+            past = [cold(path.value + direction * d * span) for d in (1e-3, 1e-4)]
+            dist = [float(np.max(np.abs(p.x - path.x))) if p.converged else math.nan for p in past]
+            if path.how == "unstable" and np.isfinite(dist).all() and dist[1] < 0.5 * dist[0]:
+                # the distance to the old branch shrinks with the distance past the point: the new
+                # solution grows continuously out of it (a second-order transition); follow it on
+                report.append(f"the branch from {start!r} loses stability at {param} = {path.value:.10g} to a "
+                              "continuous bifurcation (no jump)")
+                v_from, x_from = path.value + direction * 1e-4 * span, past[1].x
+                continue
+            return _fold_result(param, path, v_from, direction, start, tol, counter, s_k, past[0], dist[0])
         else:
-            hi, s_hi = c, s_c
-        return None
+            report.append("gave up after four continuous bifurcations")
+    raise ValueError(f"bracket ({a:g}, {b:g}) contains no spinodal: " + "; ".join(report))
 
-    # 1. bisection on which branch the solve from start lands on, down to a small bracket
-    width = max(10 * tol, 1e-5 * (b - a))
-    while hi - lo > width:
-        failure = bisect_once()
-        if failure:
-            return Threshold("spinodal", param, math.nan, (lo, hi), False, failure, below=s_lo, above=s_hi,
-                             solves=counter[0])
-    final_jump = float(np.max(np.abs(s_lo.x - s_hi.x)))
-    if final_jump <= 1e-3 * jump:
-        raise ValueError(f"bracket ({a:g}, {b:g}) contains no spinodal: the solution from {start!r} changes "
-                         f"continuously across it (no jump left at {param} ~ {0.5 * (lo + hi):.6g})")
-    # 2. which side is the branch that ends? its leading eigenvalue is close to 1
-    m_lo, m_hi = at(model, **{param: lo}), at(model, **{param: hi})
-    gap_lo = 1.0 - _leading_eigenvalue(m_lo, s_lo.x)
-    gap_hi = 1.0 - _leading_eigenvalue(m_hi, s_hi.x)
-    side, s_side, direction = (lo, s_lo, -1.0) if abs(gap_lo) < abs(gap_hi) else (hi, s_hi, +1.0)
-    # 3. follow the branch away from the fold; along it p is a smooth function of
-    #    s = 1 - lambda with p(s) = p_c + O(s^2): fit p(s) and read off p_c = p(0)
-    h = hi - lo
-    ps, ys = [], []
-    x = s_side.x
-    for k in range(5):
-        p = side + direction * k * h
-        mk = at(model, **{param: p})
-        sk = solve(mk, start=x, **kw) if k else s_side
-        counter[0] += 1 if k else 0
-        if not sk.converged:
-            break
-        x = sk.x
-        ps.append(p)
-        ys.append(1.0 - _leading_eigenvalue(mk, sk.x))
-    value, converged = math.nan, False
-    if len(ps) >= 4 and np.all(np.diff(ys) * np.sign(ys[-1] - ys[0]) > 0):
-        ys_arr = np.asarray(ys)
-        scale = float(np.max(np.abs(ys_arr)))
-        # fit in the scaled variable s / max|s| so that the Vandermonde system is well conditioned
-        coef = np.polyfit(ys_arr / scale, np.asarray(ps) - side, deg=3)
-        p_c = side + float(coef[-1])
-        if lo - 1e-12 <= p_c <= hi + 1e-12 or abs(p_c - side) <= 2 * h:
-            value, converged = p_c, True
-    if not converged:
-        # the extrapolation did not land inside the final bracket: bisect to the tolerance instead
-        failure = None
-        while hi - lo > tol and not failure:
-            failure = bisect_once()
-        value = 0.5 * (lo + hi)
-        converged = not failure
-        how = "by bisection (the fold extrapolation was inconsistent; the jump may not be a fold)"
+
+def _fold_result(param, path, v_from, direction, start, tol, counter, s_branch, s_past, jump):
+    v = path.value
+    what = ("a fold (the parameter turns back along the branch; the Jacobian has the eigenvalue 1 there)"
+            if path.how == "fold" else "a loss of stability (the spectral radius of the Jacobian reaches 1 along "
+            "the branch, which goes on unstable)")
+    msg = (f"the branch from {start!r} ends at {param} = {v:.10g}: {what}, located by pseudo-arclength "
+           f"continuation from {param}={v_from:g}")
+    if s_past.converged:
+        msg += f"; just past it the solve from {start!r} lands {jump:.3g} away"
     else:
-        how = "by extrapolating the branch to where its leading eigenvalue reaches 1"
-    msg = f"the branch from {start!r} ends at {param} = {value:.10g} ({how})"
-    if ghosts:
-        msg += (f"; {ghosts} probe(s) just past the fold were still crawling past its ghost after 10x the "
-                "iteration budget and were counted as past it")
-    return Threshold("spinodal", param, value, (lo, hi), converged, msg, below=s_lo, above=s_hi, solves=counter[0])
+        msg += f"; just past it the solve from {start!r} did not converge ({s_past.status.value})"
+    below, above = (s_branch, s_past) if direction > 0 else (s_past, s_branch)
+    return Threshold("spinodal", param, float(v), (v - tol, v + tol), True, msg, below=below, above=above,
+                     solves=counter[0])
+
+
+# ----------------------------------------------------------------------------- branch following
+
+
+@dataclasses.dataclass
+class _Path:
+    """Where pseudo-arclength continuation of a branch ended: ``how`` is "fold", "end" (reached the
+    far end of the bracket), "boundary" (left the domain) or "lost" (the corrector failed);
+    ``points`` are the corrected ``(v, x)`` along the way."""
+
+    how: str
+    value: float
+    x: np.ndarray
+    points: list
+    evaluations: int
+
+
+def _follow(model, param, v0, x0, v_end, tol, max_steps=400) -> _Path:
+    """Follow the branch of fixed points through ``(v0, x0)`` toward ``v_end`` by
+    pseudo-arclength continuation (Keller's method: Newton on ``F_v(x) - x = 0`` plus the
+    arclength condition, with a tangent predictor), and stop at the first fold, where the
+    parameter turns back (the tangent's parameter component changes sign; there the Jacobian of
+    ``F`` has the eigenvalue 1). A fold is located by Brent's method on that component as a
+    function of the arclength step, so the fold value is accurate to ``tol`` whatever the drift
+    of the branch (the parameter is stationary in arclength there, so its error is second order).
+
+    The parameter is scaled by the span ``|v_end - v0|`` so that arclength mixes comparable
+    quantities; the state is used as is (order parameters are of order one).
+    """
+    span = abs(v_end - v0)
+    direction = 1.0 if v_end > v0 else -1.0
+    lo, hi = model_bounds(model, np.size(x0))
+    nev = [0]
+
+    def v_of(u):
+        return v0 + direction * span * u
+
+    def G(x, u):
+        nev[0] += 1
+        return np.asarray(at(model, **{param: v_of(u)}).update(x), dtype=float) - x
+
+    def derivatives(x, u):
+        m = at(model, **{param: v_of(u)})
+        Jx = jacobian(m, x) - np.eye(x.size)
+        h = 1e-6
+        up, down = min(u + h, 1.0 + 2 * h), u - h
+        Ju = (G(x, up) - G(x, down)) / (up - down)
+        return Jx, Ju
+
+    def tangent(x, u, previous):
+        """The unit tangent (oriented along ``previous``) and the spectral radius of the map's
+        Jacobian at the point (the stability of plain iteration there)."""
+        Jx, Ju = derivatives(x, u)
+        A = np.hstack([Jx, Ju[:, None]])
+        _, sv, vt = np.linalg.svd(A)
+        t = vt[-1]
+        if previous is not None and sv[-1] <= 1e-6 * (1.0 + sv[0]):
+            # next to a branch point (the trivial branch crossing another one at BBP) the null
+            # space is two-dimensional and its basis arbitrary: keep going the way we came
+            t = previous
+        if previous is None:
+            t = t if t[-1] >= 0 else -t
+        elif t @ previous < 0:
+            t = -t
+        radius = float(np.max(np.abs(np.linalg.eigvals(Jx + np.eye(x.size)))))
+        return t / np.linalg.norm(t), radius
+
+    # Newton may overshoot a boundary the branch lies on (m = 0) by a little: projected back
+    slack_lo = 1e-6 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0)))
+    slack_hi = 1e-6 * (1.0 + np.abs(np.where(np.isfinite(hi), hi, 0.0)))
+
+    def inside(x):
+        return bool(np.all(x >= lo - slack_lo) and np.all(x <= hi + slack_hi))
+
+    def correct(y_pred, t, y_pred_from):
+        y = y_pred.copy()
+        for _ in range(12):
+            x, u = y[:-1], y[-1]
+            if not (np.all(np.isfinite(y)) and inside(x)):
+                return None
+            # a branch on a boundary of the domain (the trivial point m = 0) stays on it: an
+            # overshoot by rounding is projected back
+            x = y[:-1] = np.clip(x, lo, hi)
+            g = G(x, u)
+            Jx, Ju = derivatives(x, u)
+            A = np.vstack([np.hstack([Jx, Ju[:, None]]), t[None, :]])
+            rhs = -np.concatenate([g, [t @ (y - y_pred)]])
+            # at and next to a branch point (the trivial branch crossing another one at BBP) the
+            # extended system is (nearly) singular: the truncated minimum-norm solution stays on
+            # the branch instead of shooting along the null direction
+            dy = np.linalg.lstsq(A, rhs, rcond=1e-10)[0]
+            y = y + dy
+            if np.max(np.abs(dy)) <= 1e-12 * (1.0 + np.max(np.abs(y))):
+                break
+        x, u = y[:-1], y[-1]
+        if not (np.all(np.isfinite(y)) and inside(x)):
+            return None
+        x = y[:-1] = np.clip(x, lo, hi)
+        if np.max(np.abs(y - y_pred)) > 0.5 * np.max(np.abs(y_pred - y_pred_from)) + 1e-8 * (1 + np.max(np.abs(y))):
+            return None  # the corrector wandered off (toward another branch): take a shorter step
+        g = G(x, u)
+        if np.max(np.abs(g) / (1e-9 + 1e-9 * np.abs(x))) > 1.0:
+            # Newton stalled (an inaccurate Jacobian where the map is steep, near a boundary):
+            # polish at this parameter value with the fixed-point solver, which converges on the
+            # stable side of a fold, and keep the point if it stayed near the prediction
+            sol = solve(at(model, **{param: v_of(u)}), start=x)
+            nev[0] += sol.evaluations
+            if not sol.converged or np.any((sol.x == lo) | (sol.x == hi)):
+                return None  # (landing on the boundary is a jump to another branch, not a polish)
+            y[:-1] = sol.x
+        return y
+
+    y = np.concatenate([np.asarray(x0, float), [0.0]])
+    t, radius = tangent(y[:-1], 0.0, None)
+    points = [(v0, y[:-1].copy())]
+    ds, ds_min, ds_max = 0.02, 1e-9, 0.1
+    for _ in range(max_steps):
+        y_new = correct(y + ds * t, t, y)
+        if y_new is None:
+            ds *= 0.25
+            if ds < ds_min:
+                near = np.minimum(np.abs(y[:-1] - lo), np.abs(hi - y[:-1])) <= 1e-6 * (1.0 + np.abs(y[:-1]))
+                # a branch that runs into a boundary of the domain (merging with the trivial point)
+                return _Path("boundary" if near.any() else "lost", v_of(y[-1]), y[:-1], points, nev[0])
+            continue
+        t_new, r_new = tangent(y_new[:-1], y_new[-1], t)
+        if t_new[-1] < 0 <= t[-1]:
+            # the parameter turns back: a fold
+            return _locate(y, t, ds, correct, tangent, v_of, span, tol, points, nev, "fold")
+        if r_new > 1.0 >= radius and y_new[-1] <= 1.0:
+            # the branch goes on but plain iteration leaves it: an eigenvalue crosses the unit circle
+            return _locate(y, t, ds, correct, tangent, v_of, span, tol, points, nev, "unstable")
+        if y_new[-1] >= 1.0:
+            return _Path("end", v_end, y_new[:-1], points, nev[0])
+        y, t, radius = y_new, t_new, r_new
+        points.append((v_of(y[-1]), y[:-1].copy()))
+        ds = min(1.5 * ds, ds_max)
+    return _Path("lost", v_of(y[-1]), y[:-1], points, nev[0])
+
+
+def _locate(y, t, ds, correct, tangent, v_of, span, tol, points, nev, how):
+    """The event between ``y`` and the corrected point ``ds`` further along the tangent ``t``:
+    a fold (root of the tangent's parameter component) or a loss of stability (root of the
+    spectral radius minus 1), by Brent's method in the arclength step."""
+    cache = {}
+
+    def event(s):
+        if s not in cache:
+            z = correct(y + s * t, t, y)
+            if z is None:
+                raise _Lost(s)
+            cache[s] = (z, *tangent(z[:-1], z[-1], t))
+        z, tz, rz = cache[s]
+        return tz[-1] if how == "fold" else rz - 1.0
+
+    try:
+        f0 = event(0.0)
+        s = ds if f0 == 0 else _opt.brentq(event, 0.0, ds, xtol=max(1e-3 * tol / span, 1e-15), rtol=1e-13)
+        if s not in cache:
+            event(s)
+    except (_Lost, ValueError):
+        return _Path("lost", v_of(y[-1]), y[:-1], points, nev[0])
+    z = cache[s][0]
+    return _Path(how, v_of(z[-1]), z[:-1], points, nev[0])
 
 
 # ----------------------------------------------------------------------------- lines
