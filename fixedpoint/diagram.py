@@ -38,16 +38,24 @@ Guarantees:
   ``meta.json``, is refused with a ``ValueError``: its rows cannot be told apart from
   another computation's. An empty or new folder is fine.
 * Two runs must not share a checkpoint folder at the same time.
+
+Worker processes that ``phase_diagram`` starts itself (``executor=2``, ``"process"``) exit when
+the parent process dies, even from ``kill -9`` (see :func:`_exit_with_parent`).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import secrets
+import signal
+import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -329,6 +337,53 @@ def _open_checkpoint(path, fp: dict, k: int) -> tuple[Path, dict, str]:
     return folder, done, fp_sha256
 
 
+# ----------------------------------------------------------------------------- workers
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _exit_with_parent() -> None:
+    """Initializer of the worker processes ``phase_diagram`` starts: exit when the parent dies.
+
+    A process pool's workers are not children the OS kills with their parent: after a
+    ``kill -9`` of the parent they would go on computing rows nobody collects. Two guards:
+
+    * Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` asks the kernel to kill this worker when
+      the thread that forked it ends; that thread is the one blocked in ``phase_diagram``
+      until the pool is shut down, so it only ends with the process (with the "forkserver"
+      start method the parent is the fork server, which exits when the main process dies).
+      It works even while a compiled kernel holds the GIL, which would stall the thread below.
+    * Everywhere: a daemon thread waits on ``multiprocessing.parent_process()`` (a pipe that
+      reaches EOF, or on Windows a process handle that is signalled, when the process that
+      started the pool exits) and checks ``os.getppid()``, which changes when a POSIX parent
+      dies and the worker is re-parented. The second check is needed with "fork": workers
+      forked later inherit the write end of an earlier worker's pipe, which then reaches EOF
+      only when they exit too. The worker then ends with ``os._exit``. Workers never write
+      checkpoint files, so dying abruptly loses nothing but the rows in progress.
+
+    Errors of the Linux guard are ignored: an initializer that raises breaks the pool.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not started by multiprocessing: nothing to watch
+        return
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):  # no usable libc: the thread below still works
+            pass
+    ppid = os.getppid()
+
+    def watch():
+        # is_alive() also catches a parent that died before this initializer ran (ppid would
+        # then already be the new parent's, and prctl would have come too late)
+        while parent.is_alive() and os.getppid() == ppid:
+            parent.join(0.25)  # returns at once when the parent exits, else after 0.25 s
+        os._exit(1)
+
+    threading.Thread(target=watch, name="fixedpoint-exit-with-parent", daemon=True).start()
+
+
 def _make_executor(executor):
     """(executor, owned) from None | int | "process" | "thread" | Executor."""
     if executor is None:
@@ -337,13 +392,13 @@ def _make_executor(executor):
         return executor, False
     if isinstance(executor, str):
         if executor == "process":
-            return cf.ProcessPoolExecutor(max_workers=os.cpu_count()), True
+            return cf.ProcessPoolExecutor(max_workers=os.cpu_count(), initializer=_exit_with_parent), True
         if executor == "thread":
             return cf.ThreadPoolExecutor(max_workers=os.cpu_count()), True
     if isinstance(executor, int) and not isinstance(executor, bool) and executor >= 1:
         if executor == 1:
             return None, False
-        return cf.ProcessPoolExecutor(max_workers=executor), True
+        return cf.ProcessPoolExecutor(max_workers=executor, initializer=_exit_with_parent), True
     if hasattr(executor, "submit"):  # duck-typed executors (e.g. dask's ClientExecutor)
         return executor, False
     raise ValueError(f"executor must be None, a number of worker processes, 'process', 'thread' or a "

@@ -2,14 +2,21 @@
 
 A damaged, foreign or edited row file is recomputed with a ``CheckpointWarning`` naming it and
 the diagram is bit for bit that of an uncheckpointed run; a folder whose rows cannot be
-attributed to this computation is refused; files are written durably.
+attributed to this computation is refused; files are written durably; worker processes do not
+outlive a killed parent.
 """
 
 import json
 import os
 import re
 import shutil
+import signal
 import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -387,3 +394,111 @@ def test_the_row_format_is_documented_and_contains_no_pickles(ck):
     # the checksum binds the row index and the computation
     assert checksum != dg._row_checksum(arrays, 3, fp_hash)
     assert checksum != dg._row_checksum(arrays, 2, "0" * 64)
+
+
+# ----------------------------------------------------------------------------- worker processes
+
+SLOW_MODEL = '''
+import dataclasses, os, time
+from typing import ClassVar
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Slow:
+    """A row takes a minute: the first update announces the worker's pid, then sleeps."""
+
+    a: float = 0.5
+    b: float = 0.0
+    name: ClassVar[str] = "slow"
+    state_names: ClassVar[tuple] = ("x",)
+
+    def initial_state(self, start="uninformed"):
+        return np.zeros(1)
+
+    def update(self, x):
+        open(os.path.join(os.environ["FIXEDPOINT_TEST_PIDS"], str(os.getpid())), "w").close()
+        time.sleep(60)
+        return self.a * x + self.b
+
+    def observables(self, x):
+        return {}
+
+    def simulate(self, d, seed):
+        return {}
+'''
+
+
+def test_the_pools_phase_diagram_creates_get_the_parent_watchdog(monkeypatch):
+    import concurrent.futures as cf
+
+    monkeypatch.setattr(cf, "ProcessPoolExecutor", lambda **kwargs: kwargs)  # records the arguments
+    for executor in (2, "process"):
+        kwargs, owned = dg._make_executor(executor)
+        assert owned and kwargs["initializer"] is dg._exit_with_parent, executor
+
+
+def test_the_watchdog_does_nothing_outside_a_worker_process():
+    # in the main process there is no parent to watch: no thread, and above all no exit
+    before = {t.name for t in threading.enumerate()}
+    dg._exit_with_parent()
+    assert {t.name for t in threading.enumerate()} == before
+
+
+def _alive(pid):
+    """Whether ``pid`` runs (a zombie, dead but not reaped by a non-reaping init, does not)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return text[text.rindex(")") + 2] not in "ZX"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="os.kill(pid, 0) terminates a process on Windows")
+def test_worker_processes_die_with_a_killed_parent(tmp_path):
+    (tmp_path / "slowmodel.py").write_text(SLOW_MODEL)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    root = str(Path(fp.__file__).resolve().parent.parent)
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{root!r}, {str(tmp_path)!r}]
+        import fixedpoint as fp
+        from slowmodel import Slow
+        fp.phase_diagram(Slow(), {{"a": [0.1, 0.2, 0.3], "b": [0.0, 1.0]}}, executor=2)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "FIXEDPOINT_TEST_PIDS": str(pids)},
+                              stderr=subprocess.PIPE)
+    workers = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers) < 2:
+            assert parent.poll() is None, parent.stderr.read().decode()
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.05)
+            workers = [int(p.name) for p in pids.iterdir()]
+        assert all(_alive(pid) for pid in workers)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(5)
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        survivors = [pid for pid in workers if _alive(pid)]
+        assert survivors == [], f"worker processes {survivors} outlived their killed parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        parent.stderr.close()
+        for pid in workers:  # on failure only: do not leave sleeping workers behind
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
