@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import numpy as np
 
+from . import _validate
 from .results import Status, Sweep
 from .solvers import model_bounds, resolve_start, solve
 
@@ -26,27 +27,17 @@ __all__ = ["sweep", "at", "check_param"]
 
 
 def check_param(model, param: str) -> None:
-    """Raise ``ValueError`` unless ``param`` is a field of the model's dataclass."""
-    if not dataclasses.is_dataclass(model):
-        raise ValueError(f"model must be a (frozen) dataclass of its parameters, got {type(model).__name__}")
-    names = [f.name for f in dataclasses.fields(model)]
-    if param not in names:
-        raise ValueError(f"{param!r} is not a parameter of {type(model).__name__}; its parameters are: {', '.join(names)}")
+    """Raise ``ValueError`` unless ``param`` is a field of the model's dataclass.
+
+    The check itself is ``fixedpoint._validate.param``; this name is kept for its importers.
+    """
+    _validate.param(model, param)
 
 
 def at(model, **params):
     """The model with some parameters replaced (validated again by the model)."""
     return dataclasses.replace(model, **{k: (float(v) if isinstance(v, (np.floating, np.integer)) else v)
                                          for k, v in params.items()})
-
-
-def _check_values(values, name="values") -> np.ndarray:
-    values = np.asarray(values, dtype=float).ravel()
-    if values.size == 0:
-        raise ValueError(f"{name} must contain at least one value")
-    if not np.all(np.isfinite(values)):
-        raise ValueError(f"{name} must be finite, got {values}")
-    return values
 
 
 def sweep(model, param: str, values, start="uninformed", *, solver=None, atol: float = 1e-10,
@@ -72,9 +63,23 @@ def sweep(model, param: str, values, start="uninformed", *, solver=None, atol: f
     Returns
     -------
     Sweep
+
+    Raises
+    ------
+    ValueError
+        For an invalid argument, before anything is solved. A value the model rejects, or a
+        point where it raises, is recorded as a failed point with the model's message instead.
     """
-    check_param(model, param)
-    values = _check_values(values)
+    # every argument is checked before the first point: a mistake in the call must raise, not be
+    # recorded at each point as if the model had failed there
+    _validate.param(model, param)
+    values = _validate.values(values, param)
+    start = _validate.start(model, start)
+    solver = _validate.solver(solver)
+    atol, rtol = _validate.tolerances(atol, rtol)
+    max_iter = _validate.max_iter(max_iter)
+    warm = _validate.flag(warm, "warm", optional=True)
+    progress = _validate.flag(progress, "progress")
     if warm is None:
         warm = bool(getattr(model, "unique_fixed_point", False))
     kw = dict(solver=solver, atol=atol, rtol=rtol, max_iter=max_iter)
@@ -104,6 +109,8 @@ def sweep(model, param: str, values, start="uninformed", *, solver=None, atol: f
             continue
         try:
             sol = _solve_point(m, model, param, v, start, history, warm, kw)
+        except _validate.ArgumentError:
+            raise  # the arguments were checked above: the engine passed a bad one, a bug to surface
         except (ArithmeticError, ValueError) as exc:
             status[i] = Status.FAILED.value
             messages.append(f"the model raised at {param}={v:g}: {exc}")

@@ -61,8 +61,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .continuation import _check_values, at, check_param, sweep
-from .results import PhaseDiagram
+from . import _validate
+from .continuation import at, sweep
+from .results import PhaseDiagram, Status
 
 __all__ = ["phase_diagram", "CheckpointWarning"]
 
@@ -73,7 +74,16 @@ class CheckpointWarning(UserWarning):
 
 def _row(model, p1, v1, p2, values2, start, kw):
     """One row: a sweep along ``p2`` at ``p1 = v1`` (module level so that it pickles)."""
-    sw = sweep(at(model, **{p1: v1}), p2, values2, start=start, **kw)
+    try:
+        m = at(model, **{p1: v1})
+    except ValueError:
+        # the model rejects this value of p1 (a valid number, e.g. a negative variance): every
+        # point of the row failed, as a rejected value fails its point in a sweep
+        n = len(values2)
+        return {"x": np.full((n, len(model.state_names)), np.nan), "converged": np.zeros(n, bool),
+                "status": np.full(n, Status.FAILED.value), "iterations": np.zeros(n, int),
+                "evaluations": np.zeros(n, int), "observables": {}}
+    sw = sweep(m, p2, values2, start=start, **kw)
     return {"x": np.asarray(sw.x), "converged": np.asarray(sw.converged), "status": np.asarray(sw.status),
             "iterations": np.asarray(sw.iterations), "evaluations": np.asarray(sw.evaluations),
             "observables": {k: np.asarray(v) for k, v in sw.observables.items()}}
@@ -430,13 +440,22 @@ def phase_diagram(model, grid: dict, start="uninformed", *, executor=None, check
     -------
     PhaseDiagram
         Arrays of shape ``(len(values1), len(values2))``.
+
+    Raises
+    ------
+    ValueError
+        For an invalid argument, before any row is computed. A value the model rejects, or a
+        point where it raises, is recorded as failed instead.
     """
-    if not isinstance(grid, dict) or len(grid) != 2:
-        raise ValueError(f"grid must be a dict of exactly two parameters, e.g. {{'rho': rhos, 'snr': snrs}}, got {grid!r}")
-    (p1, values1), (p2, values2) = grid.items()
-    check_param(model, p1)
-    check_param(model, p2)
-    values1, values2 = _check_values(values1, p1), _check_values(values2, p2)
+    p1, values1, p2, values2 = _validate.grid(model, grid)
+    # checked here, before any row, though each row's sweep checks them again; passed on as
+    # given, so that checkpoint fingerprints (reprs of the options) stay what they were
+    _validate.start(model, start)
+    _validate.solver(solver)
+    _validate.tolerances(atol, rtol)
+    _validate.max_iter(max_iter)
+    _validate.flag(warm, "warm", optional=True)
+    _validate.flag(progress, "progress")
     kw = dict(solver=solver, atol=atol, rtol=rtol, max_iter=max_iter, warm=warm)
     rows: dict[int, dict] = {}
     folder = None

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from . import _validate
 from .results import Solution, Status
 
 __all__ = ["Damped", "Anderson", "solve", "numerical_jacobian", "spectral_radius", "resolve_start", "model_bounds"]
@@ -58,8 +59,8 @@ class Damped:
     adaptive: bool = False
 
     def __post_init__(self):
-        if not (isinstance(self.damping, (int, float)) and 0.0 <= self.damping < 1.0):
-            raise ValueError(f"damping must be in [0, 1), got {self.damping!r}")
+        # numpy scalars are stored as the equal Python number (equal objects, equal reprs)
+        object.__setattr__(self, "damping", _validate.damping(self.damping))
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,11 @@ class Anderson:
     def __post_init__(self):
         if isinstance(self.memory, bool) or not isinstance(self.memory, (int, np.integer)) or self.memory < 0:
             raise ValueError(f"memory must be a non-negative integer, got {self.memory!r}")
-        if not (isinstance(self.damping, (int, float)) and 0.0 <= self.damping < 1.0):
-            raise ValueError(f"damping must be in [0, 1), got {self.damping!r}")
-        if not (self.reg >= 0 and math.isfinite(self.reg)):
-            raise ValueError(f"reg must be finite and non-negative, got {self.reg!r}")
-        if not self.safeguard > 1:
-            raise ValueError(f"safeguard must be > 1, got {self.safeguard!r}")
+        # numpy scalars are stored as the equal Python number (equal objects, equal reprs)
+        object.__setattr__(self, "memory", int(self.memory))
+        object.__setattr__(self, "damping", _validate.damping(self.damping))
+        object.__setattr__(self, "reg", _validate.real(self.reg, "reg", low=0.0))
+        object.__setattr__(self, "safeguard", _validate.real(self.safeguard, "safeguard", low=1.0, low_open=True))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -673,23 +673,19 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
         Never raises on non-convergence: ``converged``, ``status`` and ``message`` say what
         happened and what to try. Raises ``ValueError`` only for invalid arguments.
     """
+    solver = _validate.solver(solver)
+    atol, rtol = _validate.tolerances(atol, rtol)
+    max_iter = _validate.max_iter(max_iter)
     default_solver = solver is None
     solver = Anderson() if solver is None else solver
-    if not isinstance(solver, (Anderson, Damped)):
-        raise ValueError(f"solver must be fixedpoint.Anderson(...) or fixedpoint.Damped(...), got {solver!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-    for nm, v in (("atol", atol), ("rtol", rtol)):
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-            raise ValueError(f"{nm} must be a finite non-negative number, got {v!r}")
-    if atol == 0 and rtol == 0:
-        raise ValueError("atol and rtol cannot both be zero")
 
     is_model = hasattr(model, "update") and hasattr(model, "state_names")
     if is_model:
         F = model.update
         if x0 is not None:
-            start = x0
+            start = _validate.start(model, x0, "x0")
+        else:
+            start = _validate.start(model, start)
         x_start = resolve_start(model, start)
         state_names = tuple(model.state_names)
         if x_start.size != len(state_names):

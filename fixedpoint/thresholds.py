@@ -41,7 +41,8 @@ import math
 import numpy as np
 from scipy import optimize as _opt
 
-from .continuation import at, check_param
+from . import _validate
+from .continuation import at
 from .results import Status, Threshold
 from .solvers import spectral_radius as _radius
 from .solvers import model_bounds, numerical_jacobian, solve
@@ -64,16 +65,6 @@ def jacobian(model, x) -> np.ndarray:
 
 def _spectral_radius(model, x) -> float:
     return _radius(jacobian(model, x))
-
-
-def _check_bracket(bracket, name="bracket"):
-    try:
-        a, b = (float(v) for v in bracket)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (lo, hi) of numbers, got {bracket!r}") from None
-    if not (math.isfinite(a) and math.isfinite(b) and a < b):
-        raise ValueError(f"{name} must be finite with lo < hi, got {bracket!r}")
-    return a, b
 
 
 def threshold(model, param: str, bracket, kind: str = "stability", *, start="uninformed", observable=None,
@@ -102,24 +93,57 @@ def threshold(model, param: str, bracket, kind: str = "stability", *, start="uni
     Returns
     -------
     Threshold
+
+    Raises
+    ------
+    ValueError
+        For an invalid argument (before anything is solved), or a bracket that does not contain
+        the event.
     """
-    check_param(model, param)
-    a, b = _check_bracket(bracket)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    tol = _DEFAULT_TOL[kind] if tol is None else float(tol)
-    if not tol > 0:
-        raise ValueError(f"tol must be positive, got {tol!r}")
-    kw = dict(solver=solver, atol=atol, rtol=rtol, max_iter=max_iter)
+    _validate.param(model, param)
+    a, b = _validate.bracket(bracket)
+    opts = _options(model, kind, start=start, observable=observable, level=level, tol=tol, solver=solver,
+                    atol=atol, rtol=rtol, max_iter=max_iter)
+    return _locate(model, param, a, b, kind, **opts)
+
+
+def _options(model, kind, *, start="uninformed", observable=None, level=None, tol=None, solver=None,
+             atol: float = 1e-10, rtol: float = 1e-10, max_iter: int = 10_000) -> dict:
+    """Check ``kind`` and the keyword arguments of :func:`threshold` (defaults as there).
+
+    Returns
+    -------
+    dict
+        The keyword arguments of :func:`_locate`: ``start``, ``observable``, ``level``, ``tol``
+        (the kind's default when not given) and ``kw`` (the options of every solve).
+    """
+    kind = _validate.kind(kind, KINDS)
+    start = _validate.start(model, start)
+    if kind == "level" and (observable is None or level is None):
+        raise _validate.ArgumentError("kind='level' needs observable= and level=")
+    # checked whenever given, even where the kind ignores them: a wrong one is a mistake anyway
+    if observable is not None:
+        observable = _validate.observable(model, observable)
+    if level is not None:
+        level = float(_validate.level(level))
+    tol = _DEFAULT_TOL[kind] if tol is None else _validate.positive(tol, "tol")
+    solver = _validate.solver(solver)
+    atol, rtol = _validate.tolerances(atol, rtol)
+    max_iter = _validate.max_iter(max_iter)
+    if kind == "first_order" and getattr(model, "free_entropy", None) is None:
+        raise _validate.ArgumentError(f"{type(model).__name__} has no free_entropy(): first-order thresholds "
+                                      "need one (kind='first_order')")
+    return dict(start=start, observable=observable, level=level, tol=tol,
+                kw=dict(solver=solver, atol=atol, rtol=rtol, max_iter=max_iter))
+
+
+def _locate(model, param, a, b, kind, *, start, observable, level, tol, kw) -> Threshold:
+    """:func:`threshold` with its arguments checked (by :func:`_options`)."""
     if kind == "stability":
         return _stability(model, param, a, b, start, tol)
     if kind == "level":
-        if observable is None or level is None:
-            raise ValueError("kind='level' needs observable= and level=")
-        return _level(model, param, a, b, start, observable, float(level), tol, kw)
+        return _level(model, param, a, b, start, observable, level, tol, kw)
     if kind == "first_order":
-        if getattr(model, "free_entropy", None) is None:
-            raise ValueError(f"{type(model).__name__} has no free_entropy(): first-order thresholds need one")
         return _first_order(model, param, a, b, tol, kw)
     return _spinodal(model, param, a, b, start, tol, kw)
 
@@ -692,18 +716,27 @@ def threshold_line(model, param: str, bracket, over: dict, kind: str = "stabilit
     Each point first tries a narrow bracket around the previous threshold (extrapolated
     linearly from the two previous ones), which makes a line cost little more than its
     points; when the narrow bracket does not contain the event the full ``bracket`` is used. A
-    point where the threshold does not exist is recorded as NaN with its message.
+    point where the threshold does not exist, where the model rejects the value of ``p2`` or
+    raises, is recorded as NaN with its message.
+
+    Raises
+    ------
+    ValueError
+        For an invalid argument, before anything is solved (``kind`` and the keyword arguments
+        of :func:`threshold` are checked once, for all points).
     """
-    a, b = _check_bracket(bracket)
-    if not isinstance(over, dict) or len(over) != 1:
-        raise ValueError(f"over must be a dict with one parameter, e.g. {{'rho': values}}, got {over!r}")
-    (p2, vals2), = over.items()
-    check_param(model, p2)
-    vals2 = np.asarray(vals2, dtype=float).ravel()
+    _validate.param(model, param)
+    a, b = _validate.bracket(bracket)
+    p2, vals2 = _validate.over(model, over, param)
+    opts = _options(model, kind, **kwargs)
     found, conv, items, msgs = [], [], [], []
     prev: list[float] = []
     for v2 in vals2:
-        m = at(model, **{p2: v2})
+        try:
+            m = at(model, **{p2: v2})
+        except ValueError as exc:  # the model rejects this value (a valid number): a failed point
+            found.append(math.nan), conv.append(False), items.append(None), msgs.append(f"invalid parameter: {exc}")
+            continue
         thr = None
         if prev:
             guess = prev[-1] if len(prev) < 2 else 2 * prev[-1] - prev[-2]
@@ -711,13 +744,17 @@ def threshold_line(model, param: str, bracket, over: dict, kind: str = "stabilit
             narrow = (max(a, guess - w), min(b, guess + w))
             if narrow[0] < narrow[1]:
                 try:
-                    thr = threshold(m, param, narrow, kind, **kwargs)
-                except ValueError:
+                    thr = _locate(m, param, *narrow, kind, **opts)
+                except _validate.ArgumentError:
+                    raise  # checked above: the engine passed a bad argument, a bug to surface
+                except (ArithmeticError, ValueError):
                     thr = None
         if thr is None:
             try:
-                thr = threshold(m, param, (a, b), kind, **kwargs)
-            except ValueError as exc:
+                thr = _locate(m, param, a, b, kind, **opts)
+            except _validate.ArgumentError:
+                raise
+            except (ArithmeticError, ValueError) as exc:  # no event in the bracket, or the model raised
                 found.append(math.nan), conv.append(False), items.append(None), msgs.append(str(exc))
                 continue
         found.append(thr.value), conv.append(thr.converged), items.append(thr), msgs.append(thr.message)
