@@ -650,10 +650,10 @@ def _follow(model, param, v0, x0, v_end, tol, max_steps=400) -> _Path:
         t_new, r_new = tangent(y_new[:-1], y_new[-1], t)
         if t_new[-1] < 0 <= t[-1]:
             # the parameter turns back: a fold
-            return _locate(y, t, ds, correct, tangent, v_of, span, tol, points, nev, "fold")
+            return _locate_event(y, t, ds, correct, tangent, v_of, span, tol, points, nev, "fold")
         if r_new > 1.0 >= radius and y_new[-1] <= 1.0:
             # the branch goes on but plain iteration leaves it: an eigenvalue crosses the unit circle
-            return _locate(y, t, ds, correct, tangent, v_of, span, tol, points, nev, "unstable")
+            return _locate_event(y, t, ds, correct, tangent, v_of, span, tol, points, nev, "unstable")
         if y_new[-1] >= 1.0:
             return _Path("end", v_end, y_new[:-1], points, nev[0])
         y, t, radius = y_new, t_new, r_new
@@ -662,7 +662,7 @@ def _follow(model, param, v0, x0, v_end, tol, max_steps=400) -> _Path:
     return _Path("lost", v_of(y[-1]), y[:-1], points, nev[0])
 
 
-def _locate(y, t, ds, correct, tangent, v_of, span, tol, points, nev, how):
+def _locate_event(y, t, ds, correct, tangent, v_of, span, tol, points, nev, how):
     """The event between ``y`` and the corrected point ``ds`` further along the tangent ``t``:
     a fold (root of the tangent's parameter component) or a loss of stability (root of the
     spectral radius minus 1), by Brent's method in the arclength step."""
