@@ -265,7 +265,6 @@ def observable(model, value, name: str = "observable") -> str:
     names = tuple(model.state_names)
     if isinstance(value, str) and value in names:
         return value
-    keys = None
     try:
         x0 = np.array(model.initial_state("uninformed"), dtype=float).ravel()
         keys = tuple(model.observables(x0))
