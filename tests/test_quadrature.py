@@ -23,7 +23,9 @@ def test_exact_for_polynomials_up_to_degree_2n_minus_1(n, coeffs):
     got = float(np.dot(w, np.polynomial.polynomial.polyval(z, coeffs)))
     exact = sum(c * _normal_moment(k) for k, c in enumerate(coeffs))
     scale = sum(abs(c) * _normal_moment(k) for k, c in enumerate(coeffs)) + 1
-    assert abs(got - exact) <= 1e-12 * scale
+    # rounding: up to 80 terms of Horner's rule on nodes up to |z| ~ 11, each off by a few eps
+    # relative to the scale (hypothesis found 1.2e-12 at degree 79)
+    assert abs(got - exact) <= 1e-11 * scale
 
 
 def test_not_exact_beyond_degree_2n_minus_1():
