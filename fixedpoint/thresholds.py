@@ -539,44 +539,97 @@ class _Path:
     evaluations: int
 
 
+class _Coordinates:
+    """The coordinates branches are followed in: ``z_i = log(distance to the bound)`` for an
+    entry whose ``residual_scale`` is its distance to a finite bound (an absorbing boundary such
+    as ``q -> rho``), ``z_i = x_i`` otherwise. Near such a boundary ``F`` contracts the distance
+    by a ratio close to 1 over decades of it (a fold can sit at ``rho - q = 3e-4``), and in
+    ``log(rho - q)`` the fold is an ordinary one, far from the boundary, which ``z`` never
+    reaches (so no step can land on the degenerate fixed point ``q = rho``)."""
+
+    def __init__(self, model, x0, lo, hi):
+        n = np.size(x0)
+        self.sign = np.zeros(n)  # +1: distance to the upper bound, -1: to the lower one, 0: none
+        self.bound = np.zeros(n)
+        scale = getattr(model, "residual_scale", None)
+        if scale is not None:
+            s = np.abs(np.asarray(scale(x0), float).reshape(n))
+            for i in range(n):
+                for sign, b in ((1.0, hi[i]), (-1.0, lo[i])):
+                    if math.isfinite(b) and s[i] > 0 and abs(s[i] - sign * (b - x0[i])) <= 1e-9 * s[i]:
+                        self.sign[i], self.bound[i] = sign, b
+                        break
+        self.log = self.sign != 0
+        self.lo, self.hi = lo.copy(), hi.copy()
+        for i in np.flatnonzero(self.log):
+            other = lo[i] if self.sign[i] > 0 else hi[i]
+            self.lo[i] = -np.inf
+            self.hi[i] = math.log(abs(self.bound[i] - other)) if math.isfinite(other) else np.inf
+
+    def to_z(self, x):
+        z = np.array(x, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z[self.log] = np.log(self.sign[self.log] * (self.bound[self.log] - z[self.log]))
+        return z
+
+    def to_x(self, z):
+        x = np.array(z, dtype=float)
+        x[self.log] = self.bound[self.log] - self.sign[self.log] * np.exp(x[self.log])
+        return x
+
+    def dx_dz(self, z):
+        d = np.ones(np.size(z))
+        d[self.log] = -self.sign[self.log] * np.exp(z[self.log])
+        return d
+
+
 def _follow(model, param, v0, x0, v_end, tol, max_steps=400) -> _Path:
     """Follow the branch of fixed points through ``(v0, x0)`` toward ``v_end`` by
     pseudo-arclength continuation (Keller's method: Newton on ``F_v(x) - x = 0`` plus the
     arclength condition, with a tangent predictor), and stop at the first fold, where the
     parameter turns back (the tangent's parameter component changes sign; there the Jacobian of
-    ``F`` has the eigenvalue 1). A fold is located by Brent's method on that component as a
-    function of the arclength step, so the fold value is accurate to ``tol`` whatever the drift
-    of the branch (the parameter is stationary in arclength there, so its error is second order).
+    ``F`` has the eigenvalue 1), or where the spectral radius of the Jacobian crosses 1. The
+    event is located by Brent's method along the arclength, so its value is accurate to ``tol``
+    whatever the drift of the branch.
 
-    The parameter is scaled by the span ``|v_end - v0|`` so that arclength mixes comparable
-    quantities; the state is used as is (order parameters are of order one).
+    The parameter is scaled by the span ``|v_end - v0|``; the state is used in the coordinates
+    of :class:`_Coordinates` (order parameters as they are, distances to an absorbing boundary
+    in logarithms).
     """
     span = abs(v_end - v0)
     direction = 1.0 if v_end > v0 else -1.0
     lo, hi = model_bounds(model, np.size(x0))
+    c = _Coordinates(model, np.asarray(x0, float), lo, hi)
+    zlo, zhi = c.lo, c.hi
     nev = [0]
 
     def v_of(u):
         return v0 + direction * span * u
 
-    def G(x, u):
+    def image(z, u):
         nev[0] += 1
-        return np.asarray(at(model, **{param: v_of(u)}).update(x), dtype=float) - x
+        return np.asarray(at(model, **{param: v_of(u)}).update(c.to_x(z)), dtype=float)
 
-    def derivatives(x, u):
-        m = at(model, **{param: v_of(u)})
-        Jx = jacobian(m, x) - np.eye(x.size)
+    def G(z, u):
+        return c.to_z(image(z, u)) - z
+
+    def derivatives(z, u):
+        """``dG/dz`` (the map's Jacobian in ``z``: similar to the one in ``x`` at a fixed point)
+        and ``dG/du`` by central differences."""
+        x = c.to_x(z)
+        fx = image(z, u)
+        Jx = jacobian(at(model, **{param: v_of(u)}), x)
+        Jz = (Jx * c.dx_dz(z)[None, :]) / c.dx_dz(c.to_z(fx))[:, None] - np.eye(z.size)
         h = 1e-6
         up, down = min(u + h, 1.0 + 2 * h), u - h
-        Ju = (G(x, up) - G(x, down)) / (up - down)
-        return Jx, Ju
+        Ju = (G(z, up) - G(z, down)) / (up - down)
+        return Jz, Ju
 
-    def tangent(x, u, previous):
+    def tangent(z, u, previous):
         """The unit tangent (oriented along ``previous``) and the spectral radius of the map's
         Jacobian at the point (the stability of plain iteration there)."""
-        Jx, Ju = derivatives(x, u)
-        A = np.hstack([Jx, Ju[:, None]])
-        _, sv, vt = np.linalg.svd(A)
+        Jz, Ju = derivatives(z, u)
+        _, sv, vt = np.linalg.svd(np.hstack([Jz, Ju[:, None]]))
         t = vt[-1]
         if previous is not None and sv[-1] <= 1e-6 * (1.0 + sv[0]):
             # next to a branch point (the trivial branch crossing another one at BBP) the null
@@ -586,83 +639,102 @@ def _follow(model, param, v0, x0, v_end, tol, max_steps=400) -> _Path:
             t = t if t[-1] >= 0 else -t
         elif t @ previous < 0:
             t = -t
-        radius = float(np.max(np.abs(np.linalg.eigvals(Jx + np.eye(x.size)))))
+        if not np.all(np.isfinite(Jz)):
+            return t / np.linalg.norm(t), math.nan
+        radius = float(np.max(np.abs(np.linalg.eigvals(Jz + np.eye(z.size)))))
         return t / np.linalg.norm(t), radius
 
     # Newton may overshoot a boundary the branch lies on (m = 0) by a little: projected back
-    slack_lo = 1e-6 * (1.0 + np.abs(np.where(np.isfinite(lo), lo, 0.0)))
-    slack_hi = 1e-6 * (1.0 + np.abs(np.where(np.isfinite(hi), hi, 0.0)))
+    slack_lo = 1e-6 * (1.0 + np.abs(np.where(np.isfinite(zlo), zlo, 0.0)))
+    slack_hi = 1e-6 * (1.0 + np.abs(np.where(np.isfinite(zhi), zhi, 0.0)))
 
-    def inside(x):
-        return bool(np.all(x >= lo - slack_lo) and np.all(x <= hi + slack_hi))
+    def on_bound(z):
+        return (np.abs(z - zlo) <= slack_lo) | (np.abs(zhi - z) <= slack_hi)
 
-    def correct(y_pred, t, y_pred_from):
-        y = y_pred.copy()
+    def inside(z):
+        return bool(np.all(z >= zlo - slack_lo) and np.all(z <= zhi + slack_hi))
+
+    def newton(y, y_pred, t):
         for _ in range(12):
-            x, u = y[:-1], y[-1]
-            if not (np.all(np.isfinite(y)) and inside(x)):
+            z, u = y[:-1], y[-1]
+            if not (np.all(np.isfinite(y)) and inside(z)):
                 return None
             # a branch on a boundary of the domain (the trivial point m = 0) stays on it: an
             # overshoot by rounding is projected back
-            x = y[:-1] = np.clip(x, lo, hi)
-            g = G(x, u)
-            Jx, Ju = derivatives(x, u)
-            A = np.vstack([np.hstack([Jx, Ju[:, None]]), t[None, :]])
+            z = y[:-1] = np.clip(z, zlo, zhi)
+            g = G(z, u)
+            Jz, Ju = derivatives(z, u)
+            A = np.vstack([np.hstack([Jz, Ju[:, None]]), t[None, :]])
             rhs = -np.concatenate([g, [t @ (y - y_pred)]])
-            # at and next to a branch point (the trivial branch crossing another one at BBP) the
-            # extended system is (nearly) singular: the truncated minimum-norm solution stays on
-            # the branch instead of shooting along the null direction
+            if not (np.all(np.isfinite(A)) and np.all(np.isfinite(rhs))):
+                return None
+            # at and next to a branch point the extended system is (nearly) singular: the
+            # truncated minimum-norm solution stays on the branch instead of shooting along the
+            # null direction
             dy = np.linalg.lstsq(A, rhs, rcond=1e-10)[0]
             y = y + dy
             if np.max(np.abs(dy)) <= 1e-12 * (1.0 + np.max(np.abs(y))):
                 break
-        x, u = y[:-1], y[-1]
-        if not (np.all(np.isfinite(y)) and inside(x)):
-            return None
-        x = y[:-1] = np.clip(x, lo, hi)
-        if np.max(np.abs(y - y_pred)) > 0.5 * np.max(np.abs(y_pred - y_pred_from)) + 1e-8 * (1 + np.max(np.abs(y))):
-            return None  # the corrector wandered off (toward another branch): take a shorter step
-        g = G(x, u)
-        if np.max(np.abs(g) / (1e-9 + 1e-9 * np.abs(x))) > 1.0:
-            # Newton stalled (an inaccurate Jacobian where the map is steep, near a boundary):
-            # polish at this parameter value with the fixed-point solver, which converges on the
-            # stable side of a fold, and keep the point if it stayed near the prediction
-            sol = solve(at(model, **{param: v_of(u)}), start=x)
-            nev[0] += sol.evaluations
-            if not sol.converged or np.any((sol.x == lo) | (sol.x == hi)):
-                return None  # (landing on the boundary is a jump to another branch, not a polish)
-            y[:-1] = sol.x
         return y
 
-    y = np.concatenate([np.asarray(x0, float), [0.0]])
+    def correct(y_pred, t, y_from):
+        y = newton(y_pred.copy(), y_pred, t)
+        if y is None or not (np.all(np.isfinite(y)) and inside(y[:-1])):
+            return None
+        z = y[:-1] = np.clip(y[:-1], zlo, zhi)
+        u = y[-1]
+        if np.any(on_bound(z) & ~on_bound(y_from[:-1])):
+            return None  # landed on a boundary the branch was not on: a jump to another branch
+        if np.max(np.abs(y - y_pred)) > 0.5 * np.max(np.abs(y_pred - y_from)) + 1e-8 * (1 + np.max(np.abs(y))):
+            return None  # the corrector wandered off (toward another branch): take a shorter step
+        x = c.to_x(z)
+        g = image(z, u) - x
+        if not np.all(np.abs(g) <= 1e-9 + 1e-9 * np.abs(x)):
+            # Newton stalled (an inaccurate Jacobian where the map is steep): polish at this
+            # parameter value with the fixed-point solver, which converges on the stable side of
+            # a fold, and keep the point if it did not jump to the boundary
+            sol = solve(at(model, **{param: v_of(u)}), start=x)
+            nev[0] += sol.evaluations
+            if not sol.converged or np.any((sol.x == lo) | (sol.x == hi)) & ~on_bound(y_from[:-1]):
+                return None
+            y[:-1] = c.to_z(sol.x)
+        return y
+
+    def path(how, y, value=None):
+        return _Path(how, v_of(y[-1]) if value is None else value, c.to_x(y[:-1]), points, nev[0])
+
+    y = np.concatenate([c.to_z(np.asarray(x0, float)), [0.0]])
     t, radius = tangent(y[:-1], 0.0, None)
-    points = [(v0, y[:-1].copy())]
+    points = [(v0, c.to_x(y[:-1]))]
     ds, ds_min, ds_max = 0.02, 1e-9, 0.1
     for _ in range(max_steps):
         y_new = correct(y + ds * t, t, y)
         if y_new is None:
             ds *= 0.25
             if ds < ds_min:
-                near = np.minimum(np.abs(y[:-1] - lo), np.abs(hi - y[:-1])) <= 1e-6 * (1.0 + np.abs(y[:-1]))
-                # a branch that runs into a boundary of the domain (merging with the trivial point)
-                return _Path("boundary" if near.any() else "lost", v_of(y[-1]), y[:-1], points, nev[0])
+                # a branch that runs into a boundary of the domain (merging with the trivial point
+                # there) ends within a thousandth of how far from it the path has been
+                xs = np.array([p[1] for p in points])
+                x = c.to_x(y[:-1])
+                near = [np.abs(x - b) <= 1e-3 * np.max(np.abs(xs - b), axis=0) for b in (lo, hi)]
+                return path("boundary" if (near[0] | near[1]).any() else "lost", y)
             continue
         t_new, r_new = tangent(y_new[:-1], y_new[-1], t)
         if t_new[-1] < 0 <= t[-1]:
             # the parameter turns back: a fold
-            return _locate_event(y, t, ds, correct, tangent, v_of, span, tol, points, nev, "fold")
+            return _locate_event(y, t, ds, correct, tangent, path, tol / span, "fold")
         if r_new > 1.0 >= radius and y_new[-1] <= 1.0:
             # the branch goes on but plain iteration leaves it: an eigenvalue crosses the unit circle
-            return _locate_event(y, t, ds, correct, tangent, v_of, span, tol, points, nev, "unstable")
+            return _locate_event(y, t, ds, correct, tangent, path, tol / span, "unstable")
         if y_new[-1] >= 1.0:
-            return _Path("end", v_end, y_new[:-1], points, nev[0])
+            return path("end", y_new, v_end)
         y, t, radius = y_new, t_new, r_new
-        points.append((v_of(y[-1]), y[:-1].copy()))
+        points.append((v_of(y[-1]), c.to_x(y[:-1])))
         ds = min(1.5 * ds, ds_max)
-    return _Path("lost", v_of(y[-1]), y[:-1], points, nev[0])
+    return path("lost", y)
 
 
-def _locate_event(y, t, ds, correct, tangent, v_of, span, tol, points, nev, how):
+def _locate_event(y, t, ds, correct, tangent, path, utol, how):
     """The event between ``y`` and the corrected point ``ds`` further along the tangent ``t``:
     a fold (root of the tangent's parameter component) or a loss of stability (root of the
     spectral radius minus 1), by Brent's method in the arclength step."""
@@ -679,13 +751,12 @@ def _locate_event(y, t, ds, correct, tangent, v_of, span, tol, points, nev, how)
 
     try:
         f0 = event(0.0)
-        s = ds if f0 == 0 else _opt.brentq(event, 0.0, ds, xtol=max(1e-3 * tol / span, 1e-15), rtol=1e-13)
+        s = ds if f0 == 0 else _opt.brentq(event, 0.0, ds, xtol=max(1e-3 * utol, 1e-15), rtol=1e-13)
         if s not in cache:
             event(s)
     except (_Lost, ValueError):
-        return _Path("lost", v_of(y[-1]), y[:-1], points, nev[0])
-    z = cache[s][0]
-    return _Path(how, v_of(z[-1]), z[:-1], points, nev[0])
+        return path("lost", y)
+    return path(how, cache[s][0])
 
 
 # ----------------------------------------------------------------------------- lines

@@ -103,6 +103,8 @@ def _fold(model, param, guess_v, guess_x):
     (dict(prior="gaussian", channel="abs"), [(1.05, 1.2), (0.9, 1.3)], (1.128, 0.6)),
     (dict(prior="rademacher", channel="sign"), [(0.5, 2.0)], (1.49, 0.86)),
     (dict(prior="gauss_bernoulli", channel="linear", rho=0.3), [(0.306, 1.0)], (0.48, 0.26)),
+    # the fold sits 3e-4 from q = rho: followed in log(rho - q)
+    (dict(prior="gauss_bernoulli", channel="relu", rho=0.95), [(1.90, 1.96)], (1.9313, 0.9497)),
 ])
 def test_spinodal_is_found_whatever_the_drift_of_the_branch(params, brackets, guess):
     model = equations.get("glm_bayes", alpha=1.0, **params)
