@@ -45,7 +45,7 @@ from . import _validate
 from .continuation import at
 from .results import Status, Threshold
 from .solvers import spectral_radius as _radius
-from .solvers import model_bounds, numerical_jacobian, solve
+from .solvers import make_tolerance, model_bounds, numerical_jacobian, solve
 
 __all__ = ["threshold", "threshold_line", "ThresholdLine", "jacobian", "KINDS"]
 
@@ -267,8 +267,7 @@ def _first_order(model, param, a, b, tol, kw):
         m, lo, hi = branches(v)
         if not (lo.converged and hi.converged):
             return math.nan
-        scale = 1e-6 * (1.0 + float(np.max(np.abs(hi.x))))
-        if float(np.max(np.abs(hi.x - lo.x))) <= scale:
+        if _same_point(m, lo, hi, kw):
             return None
         div = getattr(m, "free_entropy_divergence", None)
         c_lo, c_hi = (float(div(lo.x)), float(div(hi.x))) if div is not None else (0.0, 0.0)
@@ -289,9 +288,9 @@ def _first_order(model, param, a, b, tol, kw):
         found = _sign_change(grid, vals) or _edge(grid, vals, delta, coef, tol)
         if found is not None:
             break
-        if k == 0 and not any(v is not None and np.isfinite(v) for v in vals):
-            # no finite coexistence on the coarse grid: a narrow window may sit between the
-            # spinodals of the two branches; probe it
+        if k == 0:
+            # nothing on the coarse grid: a narrow coexistence window may sit between the
+            # spinodals of the two branches; probe it before the finer uniform grid
             window = _coexistence_window(model, param, a, b, kw)
             if window is not None:
                 grids.insert(1, np.linspace(window[0], window[1], 17))
@@ -312,6 +311,25 @@ def _first_order(model, param, a, b, tol, kw):
     msg = f"the free entropies of the uninformed and informed branches cross at {param} = {v:.12g} ({msg})"
     return Threshold("first_order", param, float(v), (v - tol, v + tol), converged, msg, below=lo, above=hi,
                      solves=counter[0])
+
+
+def _same_point(model, lo, hi, kw):
+    """Whether two converged solves are the same fixed point to their accuracy. A solve that
+    stopped at the scaled residual ``r`` is within about ``r w / (1 - rho)`` of its fixed point
+    (``w`` the tolerance, ``rho`` the spectral radius of the Jacobian there): next to a
+    continuous transition (``rho -> 1``) two solves of one point can stop far apart, and must not
+    be mistaken for coexisting branches, whose free-entropy difference would then be noise."""
+    gap = np.abs(hi.x - lo.x)
+    if float(np.max(gap)) <= 1e-6 * (1.0 + float(np.max(np.abs(hi.x)))):
+        return True
+    if float(np.max(gap)) > 1e-2 * (1.0 + float(np.max(np.abs(hi.x)))):
+        return False
+    tolerance = make_tolerance(kw.get("atol", 1e-10), kw.get("rtol", 1e-10), getattr(model, "residual_scale", None))
+    err = 0.0
+    for s in (lo, hi):
+        contraction = 1.0 - min(_spectral_radius(model, s.x), 1.0 - 1e-12)
+        err += float(np.max(tolerance(s.x))) / contraction
+    return float(np.max(gap)) <= 10.0 * err
 
 
 def _sign_change(grid, vals):

@@ -169,3 +169,27 @@ def test_a_unique_fixed_point_model_is_retried_from_the_other_start():
     assert sol.converged
     assert sol["x"] == pytest.approx(1.0, abs=1e-9)
     assert "unique fixed point" in sol.message
+
+
+# ---------------------------------------------------------------- first order: narrow windows
+
+@pytest.mark.parametrize("rho", [0.09, 0.095])
+def test_first_order_in_a_narrow_coexistence_window_near_the_tricritical_point(rho):
+    """Just below the tricritical sparsity the two branches coexist on a window of width 1e-2 to
+    1e-3 in snr. The crossing must lie inside it, where the free entropies of the two branches
+    change sign (checked here by solving the branches at both ends of a small interval); the
+    old scan instead took the noise between two slow solves of the same point at snr ~ 1 - 2e-5
+    for a crossing."""
+    model = equations.get("spiked_wigner", prior="sparse_rademacher", rho=rho, snr=1.0)
+    low = fp.threshold(model, "snr", (0.5, 1.5), kind="spinodal", start="informed").value
+    up = fp.threshold(model, "snr", (0.5, 1.5), kind="spinodal", start="uninformed").value
+    thr = fp.threshold(model, "snr", (0.5, 1.5), kind="first_order")
+    assert thr.converged, thr.message
+    assert low < thr.value < up
+    signs = []
+    for v in (thr.value - 1e-6, thr.value + 1e-6):
+        m = at(model, snr=v)
+        lo, hi = fp.solve(m, start="uninformed"), fp.solve(m, start="informed")
+        assert abs(lo["m"] - hi["m"]) > 1e-3  # two distinct branches
+        signs.append(np.sign(m.free_entropy(hi.x) - m.free_entropy(lo.x)))
+    assert signs == [-1.0, 1.0]
