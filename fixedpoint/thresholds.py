@@ -510,16 +510,45 @@ def _spinodal(model, param, a, b, start, tol, kw):
                 report.append(f"the branch followed from {param}={v_from:g} ends at {path.value:.10g}, but it is "
                               f"not the branch reached from {start!r} there")
                 break
-            past = [cold(path.value + direction * d * span) for d in (1e-3, 1e-4)]
-            dist = [float(np.max(np.abs(p.x - path.x))) if p.converged else math.nan for p in past]
-            if path.how == "unstable" and np.isfinite(dist).all() and dist[1] < 0.5 * dist[0]:
+            # where does the solve from start land just past the point? Steps relative to the
+            # parameter's own scale (not the bracket's: a narrow bracket must not force steps so
+            # small that the escape from the old branch outlasts the iteration budget)
+            # These solves are tight (1e-14): next to a bifurcation the map contracts at the rate
+            # 1 - rho ~ d, so a solve stopped at the residual r is off by r / (1 - rho), and only
+            # a distance well above that error tells a continuous change from a jump.
+            reach = max(span, 0.1 * abs(path.value))
+            tight = dict(kw, atol=min(kw["atol"], 1e-14), rtol=min(kw["rtol"], 1e-14))
+            past = []
+            for d in (1e-3, 1e-4, 1e-5):
+                counter[0] += 1
+                m_d = at(model, **{param: path.value + direction * d * reach})
+                p = solve(m_d, start=start, **tight)
+                if not p.converged:
+                    continue
+                dist = float(np.max(np.abs(p.x - path.x)))
+                err = 1e-14 * (1.0 + float(np.max(np.abs(p.x)))) / max(1.0 - _spectral_radius(m_d, p.x), 1e-300)
+                if err <= 0.1 * dist:
+                    past.append((d, p, dist))
+            if path.how == "unstable" and len(past) < 2:
+                return Threshold("spinodal", param, math.nan, (a, b), False,
+                                 f"the branch from {start!r} loses stability at {param} = {path.value:.10g}, but the "
+                                 "solves just past it did not converge, so whether the solution jumps there is not "
+                                 "known; try a larger max_iter", below=ends[a], above=ends[b], solves=counter[0])
+            if path.how == "unstable" and past[-1][2] < 0.5 * past[-2][2]:
                 # the distance to the old branch shrinks with the distance past the point: the new
                 # solution grows continuously out of it (a second-order transition); follow it on
                 report.append(f"the branch from {start!r} loses stability at {param} = {path.value:.10g} to a "
                               "continuous bifurcation (no jump)")
-                v_from, x_from = path.value + direction * 1e-4 * span, past[1].x
+                # restart on the new branch as far from the bifurcation as the scaling holds (next
+                # to it the branches are too close for the tangent to tell them apart)
+                i = len(past) - 1
+                while i > 0 and past[i][2] < 0.5 * past[i - 1][2]:
+                    i -= 1
+                v_from, x_from = path.value + direction * past[i][0] * reach, past[i][1].x
                 continue
-            return _fold_result(param, path, v_from, direction, start, tol, counter, s_k, past[0], dist[0])
+            if not past:
+                past = [(0.0, cold(path.value + direction * 1e-3 * reach), math.nan)]
+            return _fold_result(param, path, v_from, direction, start, tol, counter, s_k, past[0][1], past[0][2])
         else:
             report.append("gave up after four continuous bifurcations")
     raise ValueError(f"bracket ({a:g}, {b:g}) contains no spinodal: " + "; ".join(report))
@@ -703,8 +732,8 @@ def _follow(model, param, v0, x0, v_end, tol, max_steps=400) -> _Path:
         u = y[-1]
         if np.any(on_bound(z) & ~on_bound(y_from[:-1])):
             return None  # landed on a boundary the branch was not on: a jump to another branch
-        if np.max(np.abs(y - y_pred)) > 0.5 * np.max(np.abs(y_pred - y_from)) + 1e-8 * (1 + np.max(np.abs(y))):
-            return None  # the corrector wandered off (toward another branch): take a shorter step
+        if wandered(y, y_pred, y_from):
+            return None
         x = c.to_x(z)
         g = image(z, u) - x
         if not np.all(np.abs(g) <= 1e-9 + 1e-9 * np.abs(x)):
@@ -716,7 +745,14 @@ def _follow(model, param, v0, x0, v_end, tol, max_steps=400) -> _Path:
             if not sol.converged or np.any((sol.x == lo) | (sol.x == hi)) & ~on_bound(y_from[:-1]):
                 return None
             y[:-1] = c.to_z(sol.x)
+            if wandered(y, y_pred, y_from):
+                return None
         return y
+
+    def wandered(y, y_pred, y_from):
+        """Whether the corrected point is farther from the prediction than half the step: the
+        corrector went to another branch; a shorter step is needed."""
+        return np.max(np.abs(y - y_pred)) > 0.5 * np.max(np.abs(y_pred - y_from)) + 1e-8 * (1 + np.max(np.abs(y)))
 
     def path(how, y, value=None):
         return _Path(how, v_of(y[-1]) if value is None else value, c.to_x(y[:-1]), points, nev[0])
@@ -738,6 +774,11 @@ def _follow(model, param, v0, x0, v_end, tol, max_steps=400) -> _Path:
                 return path("boundary" if (near[0] | near[1]).any() else "lost", y)
             continue
         t_new, r_new = tangent(y_new[:-1], y_new[-1], t)
+        if t_new @ t < 0.9 and ds > 1e-6:
+            # the tangent turned by more than 25 degrees in one step: the step may have jumped to
+            # another branch (or over a fold); take a shorter one
+            ds *= 0.25
+            continue
         if t_new[-1] < 0 <= t[-1]:
             # the parameter turns back: a fold
             return _locate_event(y, t, ds, correct, tangent, path, tol / span, "fold")

@@ -193,3 +193,18 @@ def test_first_order_in_a_narrow_coexistence_window_near_the_tricritical_point(r
         assert abs(lo["m"] - hi["m"]) > 1e-3  # two distinct branches
         signs.append(np.sign(m.free_entropy(hi.x) - m.free_entropy(lo.x)))
     assert signs == [-1.0, 1.0]
+
+
+def test_algorithmic_line_of_sparse_wigner_matches_the_fold_of_the_uninformed_branch():
+    """The engine's spinodal line (continuation through the BBP bifurcation at snr = 1 onto the
+    small-overlap branch, then to its fold) against the fold computed from the prior's overlap
+    function alone (``fold_of_uninformed_branch``: the maximum of overlap(u)/u), including very
+    sparse priors where the fold is within 1e-3 of snr = 1."""
+    from equations.spiked_wigner import fold_of_uninformed_branch
+
+    base = equations.get("spiked_wigner", prior="sparse_rademacher", rho=0.05, snr=1.0)
+    rhos = np.linspace(0.02, 0.09, 8)
+    line = fp.threshold_line(base, "snr", (0.99, 1.3), over={"rho": rhos}, kind="spinodal", start="uninformed")
+    assert line.converged.all(), line.messages
+    ref = [fold_of_uninformed_branch("sparse_rademacher", r) for r in rhos]
+    assert line.values == pytest.approx(ref, abs=1e-8)
