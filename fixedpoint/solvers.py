@@ -39,7 +39,8 @@ from numba import njit
 from . import _validate
 from .results import Solution, Status
 
-__all__ = ["Damped", "Anderson", "solve", "numerical_jacobian", "spectral_radius", "resolve_start", "model_bounds"]
+__all__ = ["Damped", "Anderson", "solve", "numerical_jacobian", "model_jacobian", "spectral_radius", "resolve_start",
+           "model_bounds", "make_tolerance"]
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,17 @@ def numerical_jacobian(F, x, lower=None, upper=None, f0=None, order=1):
         else:
             J[:, j] = s * (-3 * base() + 4 * at(j, s * h) - at(j, 2 * s * h)) / (2 * h)
     return J, nev
+
+
+def model_jacobian(model, x) -> np.ndarray:
+    """Jacobian of ``model.update`` at ``x``: the model's own ``jacobian`` when it has one, else
+    second-order finite differences that never leave the domain."""
+    x = np.asarray(x, dtype=float)
+    own = getattr(model, "jacobian", None)
+    if own is not None:
+        return np.atleast_2d(np.asarray(own(x), dtype=float))
+    lo, hi = model_bounds(model, x.size)
+    return numerical_jacobian(model.update, x, lo, hi, order=2)[0]
 
 
 def spectral_radius(J, damping=0.0):

@@ -43,9 +43,10 @@ from scipy import optimize as _opt
 
 from . import _validate
 from .continuation import at
-from .results import Status, Threshold
+from .branches import follow
+from .results import Threshold
 from .solvers import spectral_radius as _radius
-from .solvers import make_tolerance, model_bounds, numerical_jacobian, solve
+from .solvers import make_tolerance, model_jacobian, solve
 
 __all__ = ["threshold", "threshold_line", "ThresholdLine", "jacobian", "KINDS"]
 
@@ -55,12 +56,7 @@ _DEFAULT_TOL = {"stability": 1e-8, "first_order": 1e-8, "level": 1e-8, "spinodal
 
 def jacobian(model, x) -> np.ndarray:
     """Jacobian of ``model.update`` at ``x``: the model's own, else second-order finite differences."""
-    x = np.asarray(x, dtype=float)
-    own = getattr(model, "jacobian", None)
-    if own is not None:
-        return np.atleast_2d(np.asarray(own(x), dtype=float))
-    lo, hi = model_bounds(model, x.size)
-    return numerical_jacobian(model.update, x, lo, hi, order=2)[0]
+    return model_jacobian(model, x)
 
 
 def _spectral_radius(model, x) -> float:
@@ -489,7 +485,7 @@ def _spinodal(model, param, a, b, start, tol, kw):
         span = abs(v_end - v0)
         v_from, x_from = v0, ends[v0].x
         for _ in range(4):  # a continuous bifurcation hands over to the branch growing out of it
-            path = _follow(model, param, v_from, x_from, v_end, tol)
+            path = follow(model, param, v_from, x_from, v_end, tol)
             counter[0] += 1
             if path.how in ("end", "boundary"):
                 report.append(f"the branch from {start!r} at {param}={v_from:g} "
@@ -568,254 +564,6 @@ def _fold_result(param, path, v_from, direction, start, tol, counter, s_branch, 
     below, above = (s_branch, s_past) if direction > 0 else (s_past, s_branch)
     return Threshold("spinodal", param, float(v), (v - tol, v + tol), True, msg, below=below, above=above,
                      solves=counter[0])
-
-
-# ----------------------------------------------------------------------------- branch following
-
-
-@dataclasses.dataclass
-class _Path:
-    """Where pseudo-arclength continuation of a branch ended: ``how`` is "fold", "end" (reached the
-    far end of the bracket), "boundary" (left the domain) or "lost" (the corrector failed);
-    ``points`` are the corrected ``(v, x)`` along the way."""
-
-    how: str
-    value: float
-    x: np.ndarray
-    points: list
-    evaluations: int
-
-
-class _Coordinates:
-    """The coordinates branches are followed in: ``z_i = log(distance to the bound)`` for an
-    entry whose ``residual_scale`` is its distance to a finite bound (an absorbing boundary such
-    as ``q -> rho``), ``z_i = x_i`` otherwise. Near such a boundary ``F`` contracts the distance
-    by a ratio close to 1 over decades of it (a fold can sit at ``rho - q = 3e-4``), and in
-    ``log(rho - q)`` the fold is an ordinary one, far from the boundary, which ``z`` never
-    reaches (so no step can land on the degenerate fixed point ``q = rho``)."""
-
-    def __init__(self, model, x0, lo, hi):
-        n = np.size(x0)
-        self.sign = np.zeros(n)  # +1: distance to the upper bound, -1: to the lower one, 0: none
-        self.bound = np.zeros(n)
-        scale = getattr(model, "residual_scale", None)
-        if scale is not None:
-            s = np.abs(np.asarray(scale(x0), float).reshape(n))
-            for i in range(n):
-                for sign, b in ((1.0, hi[i]), (-1.0, lo[i])):
-                    if math.isfinite(b) and s[i] > 0 and abs(s[i] - sign * (b - x0[i])) <= 1e-9 * s[i]:
-                        self.sign[i], self.bound[i] = sign, b
-                        break
-        self.log = self.sign != 0
-        self.lo, self.hi = lo.copy(), hi.copy()
-        for i in np.flatnonzero(self.log):
-            other = lo[i] if self.sign[i] > 0 else hi[i]
-            self.lo[i] = -np.inf
-            self.hi[i] = math.log(abs(self.bound[i] - other)) if math.isfinite(other) else np.inf
-
-    def to_z(self, x):
-        z = np.array(x, dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z[self.log] = np.log(self.sign[self.log] * (self.bound[self.log] - z[self.log]))
-        return z
-
-    def to_x(self, z):
-        x = np.array(z, dtype=float)
-        x[self.log] = self.bound[self.log] - self.sign[self.log] * np.exp(x[self.log])
-        return x
-
-    def dx_dz(self, z):
-        d = np.ones(np.size(z))
-        d[self.log] = -self.sign[self.log] * np.exp(z[self.log])
-        return d
-
-
-def _follow(model, param, v0, x0, v_end, tol, max_steps=400) -> _Path:
-    """Follow the branch of fixed points through ``(v0, x0)`` toward ``v_end`` by
-    pseudo-arclength continuation (Keller's method: Newton on ``F_v(x) - x = 0`` plus the
-    arclength condition, with a tangent predictor), and stop at the first fold, where the
-    parameter turns back (the tangent's parameter component changes sign; there the Jacobian of
-    ``F`` has the eigenvalue 1), or where the spectral radius of the Jacobian crosses 1. The
-    event is located by Brent's method along the arclength, so its value is accurate to ``tol``
-    whatever the drift of the branch.
-
-    The parameter is scaled by the span ``|v_end - v0|``; the state is used in the coordinates
-    of :class:`_Coordinates` (order parameters as they are, distances to an absorbing boundary
-    in logarithms).
-    """
-    span = abs(v_end - v0)
-    direction = 1.0 if v_end > v0 else -1.0
-    lo, hi = model_bounds(model, np.size(x0))
-    c = _Coordinates(model, np.asarray(x0, float), lo, hi)
-    zlo, zhi = c.lo, c.hi
-    nev = [0]
-
-    def v_of(u):
-        return v0 + direction * span * u
-
-    def image(z, u):
-        nev[0] += 1
-        return np.asarray(at(model, **{param: v_of(u)}).update(c.to_x(z)), dtype=float)
-
-    def G(z, u):
-        return c.to_z(image(z, u)) - z
-
-    def derivatives(z, u):
-        """``dG/dz`` (the map's Jacobian in ``z``: similar to the one in ``x`` at a fixed point)
-        and ``dG/du`` by central differences."""
-        x = c.to_x(z)
-        fx = image(z, u)
-        Jx = jacobian(at(model, **{param: v_of(u)}), x)
-        Jz = (Jx * c.dx_dz(z)[None, :]) / c.dx_dz(c.to_z(fx))[:, None] - np.eye(z.size)
-        h = 1e-6
-        up, down = min(u + h, 1.0 + 2 * h), u - h
-        Ju = (G(z, up) - G(z, down)) / (up - down)
-        return Jz, Ju
-
-    def tangent(z, u, previous):
-        """The unit tangent (oriented along ``previous``) and the spectral radius of the map's
-        Jacobian at the point (the stability of plain iteration there)."""
-        Jz, Ju = derivatives(z, u)
-        _, sv, vt = np.linalg.svd(np.hstack([Jz, Ju[:, None]]))
-        t = vt[-1]
-        if previous is not None and sv[-1] <= 1e-6 * (1.0 + sv[0]):
-            # next to a branch point (the trivial branch crossing another one at BBP) the null
-            # space is two-dimensional and its basis arbitrary: keep going the way we came
-            t = previous
-        if previous is None:
-            t = t if t[-1] >= 0 else -t
-        elif t @ previous < 0:
-            t = -t
-        if not np.all(np.isfinite(Jz)):
-            return t / np.linalg.norm(t), math.nan
-        radius = float(np.max(np.abs(np.linalg.eigvals(Jz + np.eye(z.size)))))
-        return t / np.linalg.norm(t), radius
-
-    # Newton may overshoot a boundary the branch lies on (m = 0) by a little: projected back
-    slack_lo = 1e-6 * (1.0 + np.abs(np.where(np.isfinite(zlo), zlo, 0.0)))
-    slack_hi = 1e-6 * (1.0 + np.abs(np.where(np.isfinite(zhi), zhi, 0.0)))
-
-    def on_bound(z):
-        return (np.abs(z - zlo) <= slack_lo) | (np.abs(zhi - z) <= slack_hi)
-
-    def inside(z):
-        return bool(np.all(z >= zlo - slack_lo) and np.all(z <= zhi + slack_hi))
-
-    def newton(y, y_pred, t):
-        for _ in range(12):
-            z, u = y[:-1], y[-1]
-            if not (np.all(np.isfinite(y)) and inside(z)):
-                return None
-            # a branch on a boundary of the domain (the trivial point m = 0) stays on it: an
-            # overshoot by rounding is projected back
-            z = y[:-1] = np.clip(z, zlo, zhi)
-            g = G(z, u)
-            Jz, Ju = derivatives(z, u)
-            A = np.vstack([np.hstack([Jz, Ju[:, None]]), t[None, :]])
-            rhs = -np.concatenate([g, [t @ (y - y_pred)]])
-            if not (np.all(np.isfinite(A)) and np.all(np.isfinite(rhs))):
-                return None
-            # at and next to a branch point the extended system is (nearly) singular: the
-            # truncated minimum-norm solution stays on the branch instead of shooting along the
-            # null direction
-            dy = np.linalg.lstsq(A, rhs, rcond=1e-10)[0]
-            y = y + dy
-            if np.max(np.abs(dy)) <= 1e-12 * (1.0 + np.max(np.abs(y))):
-                break
-        return y
-
-    def correct(y_pred, t, y_from):
-        y = newton(y_pred.copy(), y_pred, t)
-        if y is None or not (np.all(np.isfinite(y)) and inside(y[:-1])):
-            return None
-        z = y[:-1] = np.clip(y[:-1], zlo, zhi)
-        u = y[-1]
-        if np.any(on_bound(z) & ~on_bound(y_from[:-1])):
-            return None  # landed on a boundary the branch was not on: a jump to another branch
-        if wandered(y, y_pred, y_from):
-            return None
-        x = c.to_x(z)
-        g = image(z, u) - x
-        if not np.all(np.abs(g) <= 1e-9 + 1e-9 * np.abs(x)):
-            # Newton stalled (an inaccurate Jacobian where the map is steep): polish at this
-            # parameter value with the fixed-point solver, which converges on the stable side of
-            # a fold, and keep the point if it did not jump to the boundary
-            sol = solve(at(model, **{param: v_of(u)}), start=x)
-            nev[0] += sol.evaluations
-            if not sol.converged or np.any((sol.x == lo) | (sol.x == hi)) & ~on_bound(y_from[:-1]):
-                return None
-            y[:-1] = c.to_z(sol.x)
-            if wandered(y, y_pred, y_from):
-                return None
-        return y
-
-    def wandered(y, y_pred, y_from):
-        """Whether the corrected point is farther from the prediction than half the step: the
-        corrector went to another branch; a shorter step is needed."""
-        return np.max(np.abs(y - y_pred)) > 0.5 * np.max(np.abs(y_pred - y_from)) + 1e-8 * (1 + np.max(np.abs(y)))
-
-    def path(how, y, value=None):
-        return _Path(how, v_of(y[-1]) if value is None else value, c.to_x(y[:-1]), points, nev[0])
-
-    y = np.concatenate([c.to_z(np.asarray(x0, float)), [0.0]])
-    t, radius = tangent(y[:-1], 0.0, None)
-    points = [(v0, c.to_x(y[:-1]))]
-    ds, ds_min, ds_max = 0.02, 1e-9, 0.1
-    for _ in range(max_steps):
-        y_new = correct(y + ds * t, t, y)
-        if y_new is None:
-            ds *= 0.25
-            if ds < ds_min:
-                # a branch that runs into a boundary of the domain (merging with the trivial point
-                # there) ends within a thousandth of how far from it the path has been
-                xs = np.array([p[1] for p in points])
-                x = c.to_x(y[:-1])
-                near = [np.abs(x - b) <= 1e-3 * np.max(np.abs(xs - b), axis=0) for b in (lo, hi)]
-                return path("boundary" if (near[0] | near[1]).any() else "lost", y)
-            continue
-        t_new, r_new = tangent(y_new[:-1], y_new[-1], t)
-        if t_new @ t < 0.9 and ds > 1e-6:
-            # the tangent turned by more than 25 degrees in one step: the step may have jumped to
-            # another branch (or over a fold); take a shorter one
-            ds *= 0.25
-            continue
-        if t_new[-1] < 0 <= t[-1]:
-            # the parameter turns back: a fold
-            return _locate_event(y, t, ds, correct, tangent, path, tol / span, "fold")
-        if r_new > 1.0 >= radius and y_new[-1] <= 1.0:
-            # the branch goes on but plain iteration leaves it: an eigenvalue crosses the unit circle
-            return _locate_event(y, t, ds, correct, tangent, path, tol / span, "unstable")
-        if y_new[-1] >= 1.0:
-            return path("end", y_new, v_end)
-        y, t, radius = y_new, t_new, r_new
-        points.append((v_of(y[-1]), c.to_x(y[:-1])))
-        ds = min(1.5 * ds, ds_max)
-    return path("lost", y)
-
-
-def _locate_event(y, t, ds, correct, tangent, path, utol, how):
-    """The event between ``y`` and the corrected point ``ds`` further along the tangent ``t``:
-    a fold (root of the tangent's parameter component) or a loss of stability (root of the
-    spectral radius minus 1), by Brent's method in the arclength step."""
-    cache = {}
-
-    def event(s):
-        if s not in cache:
-            z = correct(y + s * t, t, y)
-            if z is None:
-                raise _Lost(s)
-            cache[s] = (z, *tangent(z[:-1], z[-1], t))
-        z, tz, rz = cache[s]
-        return tz[-1] if how == "fold" else rz - 1.0
-
-    try:
-        f0 = event(0.0)
-        s = ds if f0 == 0 else _opt.brentq(event, 0.0, ds, xtol=max(1e-3 * utol, 1e-15), rtol=1e-13)
-        if s not in cache:
-            event(s)
-    except (_Lost, ValueError):
-        return path("lost", y)
-    return path(how, cache[s][0])
 
 
 # ----------------------------------------------------------------------------- lines

@@ -135,7 +135,6 @@ def test_spinodal_below_the_tricritical_sparsity_is_the_fold_past_snr_1():
     low = fp.threshold(model, "snr", (0.5, 1.5), kind="spinodal", start="informed")
     assert low.converged and low.value < 1.0
     for thr in (up, low):
-        m0 = float(np.interp(0, [0], [0]))  # noqa: F841  (the fold is checked by root finding below)
         ref = _fold(model, "snr", thr.value, float(thr.below.x[0] if thr is up else thr.above.x[0]))
         assert thr.value == pytest.approx(ref, abs=1e-6)
 
