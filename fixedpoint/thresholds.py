@@ -136,7 +136,7 @@ def _options(model, kind, *, start="uninformed", observable=None, level=None, to
 def _locate(model, param, a, b, kind, *, start, observable, level, tol, kw) -> Threshold:
     """:func:`threshold` with its arguments checked (by :func:`_options`)."""
     if kind == "stability":
-        return _stability(model, param, a, b, start, tol)
+        return _stability(model, param, a, b, start, tol, kw)
     if kind == "level":
         return _level(model, param, a, b, start, observable, level, tol, kw)
     if kind == "first_order":
@@ -147,7 +147,7 @@ def _locate(model, param, a, b, kind, *, start, observable, level, tol, kw) -> T
 # ----------------------------------------------------------------------------- stability
 
 
-def _stability(model, param, a, b, start, tol):
+def _stability(model, param, a, b, start, tol, kw):
     counter = [0]
 
     def point(m):
@@ -177,7 +177,7 @@ def _stability(model, param, a, b, start, tol):
     v, r = _opt.brentq(f, a, b, xtol=tol, rtol=4 * np.finfo(float).eps, full_output=True, disp=False)
     m_lo, m_hi = at(model, **{param: v - tol}), at(model, **{param: v + tol})
     x_lo, x_hi = point(m_lo), point(m_hi)
-    below, above = solve(m_lo, start=x_lo), solve(m_hi, start=x_hi)
+    below, above = solve(m_lo, start=x_lo, **kw), solve(m_hi, start=x_hi, **kw)
     msg = (f"spectral radius of the Jacobian at the trivial fixed point crosses 1 at {param} = {v:.12g}"
            if r.converged else f"Brent's method did not converge: {r.flag}")
     return Threshold("stability", param, float(v), (float(v - tol), float(v + tol)), bool(r.converged), msg,
