@@ -753,7 +753,24 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
             run.nev = run2.nev
             notes.append(f"the solve from {other!r} (the model has a unique fixed point) ended "
                          f"{run2.status.value} too")
+    if is_model and run.status is Status.CONVERGED:
+        notes.extend(_rounding_notes(model, run.x, float(rtol), state_names))
     return _make_solution(model if is_model else None, run, state_names, start, rho, notes)
+
+
+def _rounding_notes(model, x, rtol, names):
+    """Say so when an entry's distance to an absorbing boundary (``residual_scale``) is so small
+    that the rounding of the entry itself, not ``rtol``, limits its relative accuracy (``rho -
+    q = 2e-12`` next to ``q ~ 1`` is known to about 1e-4): the observables that depend on that
+    distance (the MSE near perfect recovery) are then good to that accuracy only."""
+    scale = getattr(model, "residual_scale", None)
+    if scale is None:
+        return []
+    s = np.abs(np.asarray(scale(x), dtype=float).reshape(x.shape))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = _ROUNDING * np.abs(x) / s
+    return [f"{names[i]}: its distance to the boundary, {s[i]:.3g}, is resolved to about {rel[i]:.1g} relative only "
+            f"(the rounding of {names[i]} itself), not to rtol" for i in np.flatnonzero((s > 0) & (rel > 10 * rtol))]
 
 
 def _solve_from(F, x_start, solver, default_solver, unique, kw, notes, jac):

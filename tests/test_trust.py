@@ -207,3 +207,12 @@ def test_algorithmic_line_of_sparse_wigner_matches_the_fold_of_the_uninformed_br
     assert line.converged.all(), line.messages
     ref = [fold_of_uninformed_branch("sparse_rademacher", r) for r in rhos]
     assert line.values == pytest.approx(ref, abs=1e-8)
+
+
+def test_a_solution_says_when_rounding_limits_its_accuracy_next_to_the_boundary():
+    # at alpha = 1e6, rho - q ~ 2e-12 next to q ~ 1: float64 resolves it to ~5e-4 only
+    sol = fp.solve(equations.get("glm_bayes", prior="gaussian", channel="sign", alpha=1e6))
+    assert sol.converged and "resolved to about" in sol.message
+    assert 1e6 * sol["gen_error"] == pytest.approx(0.4417, rel=1e-3)
+    far = fp.solve(equations.get("glm_bayes", prior="gaussian", channel="sign", alpha=10.0))
+    assert "resolved to about" not in far.message
