@@ -241,6 +241,14 @@ def follow(model, param, v0, x0, v_end, tol, max_steps=400) -> Path:
     accuracy of an event's parameter value."""
     b = _Branch(model, param, v0, x0, v_end)
     y = np.concatenate([b.c.to_z(np.asarray(x0, float)), [0.0]])
+    # put the start on the branch: a solve stopped at its tolerance can sit visibly off it where
+    # the map contracts slowly (next to BBP), and the corrector measures steps from it
+    e_u = np.zeros(y.size)
+    e_u[-1] = 1.0
+    on = b.newton(y, e_u)
+    if on is not None and np.all(np.isfinite(on)) and b.inside(on[:-1]):
+        y = on
+        y[:-1] = np.clip(y[:-1], b.zlo, b.zhi)
     t, radius = b.tangent(y, None)
     points = [(v0, b.c.to_x(y[:-1]))]
     ds, ds_min, ds_max = 0.02, 1e-9, 0.1
@@ -259,10 +267,10 @@ def follow(model, param, v0, x0, v_end, tol, max_steps=400) -> Path:
             continue
         if t_new[-1] < 0 <= t[-1]:
             # the parameter turns back: a fold
-            return _locate_event(b, y, t, ds, points, tol / b.span, "fold")
+            return _locate_event(b, y, t, radius, ds, points, tol / b.span, "fold")
         if r_new > 1.0 >= radius and y_new[-1] <= 1.0:
             # the branch goes on but plain iteration leaves it: an eigenvalue crosses the unit circle
-            return _locate_event(b, y, t, ds, points, tol / b.span, "unstable")
+            return _locate_event(b, y, t, radius, ds, points, tol / b.span, "unstable")
         if y_new[-1] >= 1.0:
             return b.path("end", y_new, points, v0 + b.direction * b.span)
         y, t, radius = y_new, t_new, r_new
@@ -275,11 +283,11 @@ class _Lost(Exception):
     pass
 
 
-def _locate_event(b, y, t, ds, points, utol, how):
+def _locate_event(b, y, t, radius, ds, points, utol, how):
     """The event between ``y`` and the corrected point ``ds`` further along the tangent ``t``:
     a fold (root of the tangent's parameter component) or a loss of stability (root of the
     spectral radius minus 1), by Brent's method in the arclength step."""
-    cache = {}
+    cache = {0.0: (y, t, radius)}  # the last point of the path, already on the branch
 
     def event(s):
         if s not in cache:
