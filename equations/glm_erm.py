@@ -722,31 +722,127 @@ class GLMERM:
             res["train_error"] = float(out[9])
         return res
 
+    def diagnostics(self, x) -> dict[str, float]:
+        """What the map does at the state ``x`` (used by :meth:`explain`, and for inspection).
+
+        Returns the hats, the next state ``(m_next, q_next, V_next)``, and
+
+        * ``active_fraction``: the fraction of training points in the active region of the
+          loss, where the prox has slope ``< 1`` (``|y - omega| <= delta (1+V)`` for huber, the
+          kink ``1 - V <= y omega <= 1`` for hinge, ``|y - omega| <= V`` for absolute; 1 for the
+          smooth losses). It is ``V_hat (1+V)/alpha`` (huber) or ``V_hat V/alpha`` (hinge,
+          absolute): ``V_hat = 0`` means that no data point is there.
+        * ``fraction_nonzero`` (l1 only): ``2 H(reg/sqrt(m_hat^2 rho + q_hat))``, the fraction of
+          weights the soft threshold of the next step keeps (1 for l2).
+        * ``kink_sd`` (huber, hinge, absolute): how many standard deviations of the field
+          (``sqrt(q)`` for the sign teacher, the residual's for the linear one) separate the
+          nearest edge of the active region from where the data are (``omega = 0`` for the
+          sign teacher, ``r = 0`` for the linear one); 0 when it contains that point.
+        """
+        x = np.asarray(x, dtype=float)
+        m, q, V = (float(v) for v in x)
+        out = self._full(x)
+        m_hat, q_hat, V_hat = float(out[3]), float(out[4]), float(out[5])
+        res = {"m_hat": m_hat, "q_hat": q_hat, "V_hat": V_hat, "m_next": float(out[0]),
+               "q_next": float(out[1]), "V_next": float(out[2])}
+        I_V = V_hat / self.alpha
+        if self.loss == "huber":
+            res["active_fraction"] = I_V * (1.0 + V)
+        elif self.loss in ("hinge", "absolute"):
+            res["active_fraction"] = I_V * V
+        else:
+            res["active_fraction"] = 1.0
+        if self.penalty == "l1":
+            s_b = m_hat * m_hat * self.rho + q_hat
+            if self.reg == 0:
+                res["fraction_nonzero"] = 1.0
+            elif s_b > 0 and math.isfinite(s_b):
+                res["fraction_nonzero"] = 2.0 * float(H(self.reg / math.sqrt(s_b)))
+            else:
+                res["fraction_nonzero"] = 0.0 if s_b == 0 else math.nan
+        else:
+            res["fraction_nonzero"] = 1.0
+        if self.loss in ("huber", "hinge", "absolute") and q >= 0 and V > 0:
+            if self.channel == "sign":
+                kinks = {"huber": (1 - self.delta * (1 + V), 1 + self.delta * (1 + V)),
+                         "hinge": (1 - V, 1.0), "absolute": (1 - V, 1 + V)}[self.loss]
+                lo, hi = kinks
+                gap = 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))
+                scale = math.sqrt(q)
+            else:
+                half = self.delta * (1 + V) if self.loss == "huber" else V
+                gap = 0.0  # the region |r| <= half always contains r = 0 ...
+                scale = math.sqrt(max(self.rho + self.noise - 2 * m + q, 0.0))
+                if scale > 0:
+                    res["region_sd"] = half / scale  # ... and is this many residual s.d. wide
+            res["kink_sd"] = gap / scale if scale > 0 else (0.0 if gap == 0 else math.inf)
+        return res
+
     def explain(self, x) -> str | None:
-        """Why a solve failed, when the physics knows: separable data without penalty, or a state
-        that violates ``m^2 <= rho q``."""
+        """Why a solve failed, said only from what holds at the state ``x`` (:meth:`diagnostics`):
+        separable data without penalty; a state that violates ``m^2 <= rho q``; an infinite
+        update because ``V_hat = 0`` (no training point in the active region of the loss, the
+        l1 susceptibility ``V = 2H(t)/V_hat`` then diverges); an l1 penalty that keeps less than
+        1e-6 of the weights; an update that overflows."""
         if self._no_minimiser():
             a_sep = separability_threshold(float(self.noise), float(self.rho))
             return (f"The training data are linearly separable at this alpha (alpha = {self.alpha:g} < "
                     f"alpha_sep = {a_sep:.6g}): loss={self.loss!r} with reg=0 has no finite minimiser "
                     f"(the norm of w diverges); use reg > 0.")
         x = np.asarray(x, dtype=float)
-        if x.shape == (3,) and np.all(np.isfinite(x)) and x[0] ** 2 > self.rho * x[1] * (1 + 1e-8):
-            return (f"The state violates Cauchy-Schwarz (m^2 = {x[0] ** 2:.6g} > rho q = {self.rho * x[1]:.6g}).")
-        if self.penalty == "l1" and x.shape == (3,) and np.all(x == 0.0):
-            return ("The l1 penalty set every weight to zero (the fraction of non-zero weights underflowed): the "
-                    "estimator is w = 0 at this reg; use a smaller reg.")
-        if self.penalty == "l1" and x.shape == (3,) and np.all(np.isfinite(x)) and x[1] >= 0 and x[2] > 0:
-            out = self._full(x)
-            s_b = out[3] ** 2 * self.rho + out[4]
-            if s_b > 0 and self.reg > 0:
-                frac = 2.0 * float(H(self.reg / math.sqrt(s_b)))
-                if frac < 1e-6 or not np.all(np.isfinite(out[:3])):
-                    lp = (" With a piecewise-linear loss and an l1 penalty (a linear programme) the equations are "
-                          "degenerate when almost every weight is zero." if self.loss in ("hinge", "absolute") else "")
-                    return (f"The l1 penalty sets almost every weight to zero at this reg (fraction of non-zero "
-                            f"weights 2H(reg/sqrt(m_hat^2 rho + q_hat)) = {frac:.3g} near the last state): the "
-                            f"estimator is w = 0 to that accuracy; use a smaller reg.{lp}")
+        if x.shape != (3,) or not np.all(np.isfinite(x)):
+            return None
+        m, q, V = (float(v) for v in x)
+        if m * m > self.rho * q * (1 + 1e-8):
+            return f"The state violates Cauchy-Schwarz (m^2 = {m * m:.6g} > rho q = {self.rho * q:.6g})."
+        if self.penalty == "l1" and q == 0.0 and V == 0.0:
+            # the previous update: V = 2 H(t)/V_hat with H(t) = 0, i.e. t = reg/sqrt(s_b) > 38
+            return ("The l1 penalty set every weight to zero at the last update (the fraction of non-zero weights "
+                    "2H(reg/sqrt(m_hat^2 rho + q_hat)) underflowed to 0), and the map is undefined at w = 0 "
+                    "(V = 0). Either reg is so large that the estimator is w = 0 (use a smaller reg), or the "
+                    "iteration overshot: try fixedpoint.Damped(damping=0.95).")
+        if q < 0 or V <= 0:
+            return None
+        d = self.diagnostics(x)
+        facts = []
+        frac = d["fraction_nonzero"]
+        if self.penalty == "l1":
+            facts.append(f"the fraction of non-zero weights at the next step is 2H(reg/sqrt(m_hat^2 rho + q_hat)) "
+                         f"= {frac:.3g}")
+        if not d["V_hat"] > 0.0 and self.loss in ("huber", "hinge", "absolute"):
+            region = {"huber": "|y - omega| <= delta (1+V), the quadratic part of the Huber loss",
+                      "hinge": "1 - V <= y omega <= 1, the kink of the hinge",
+                      "absolute": "|y - omega| <= V, where the prox lands on y"}[self.loss]
+            where = (f" (it begins {d['kink_sd']:.3g} standard deviations of omega out, where the Gaussian "
+                     f"weight is below the smallest double)" if self.channel == "sign" else
+                     f" (it is {d.get('region_sd', 0.0):.3g} residual standard deviations wide)")
+            if self.penalty == "l1" or self.reg == 0:
+                conseq = ("so V_hat = 0 and the next susceptibility V = " +
+                          ("2H(t)/V_hat" if self.penalty == "l1" else "1/(reg + V_hat)") +
+                          " is not finite (a division by V_hat = 0)")
+            else:
+                conseq = "so V_hat = 0"
+            msg = (f"No training point is in the active region of the loss at the last state (m={m:.4g}, "
+                   f"q={q:.4g}, V={V:.4g}): {region}{where}, {conseq}. ")
+            if facts:
+                msg += facts[0][0].upper() + facts[0][1:] + ". "
+            if frac >= 1e-6:
+                msg += ("This is a state the iteration passed through, not the estimator: try "
+                        "fixedpoint.Damped(damping=0.95) or a start with larger q.")
+            else:
+                msg += "The l1 penalty also sets almost every weight to zero here; a smaller reg may help."
+            return msg
+        if self.penalty == "l1" and frac < 1e-6:
+            lp = (" With a piecewise-linear loss and an l1 penalty (a linear programme) the equations are "
+                  "degenerate when almost every weight is zero." if self.loss in ("hinge", "absolute") else "")
+            return (f"The l1 penalty sets almost every weight to zero at this reg ({facts[0]} at the last state): "
+                    f"the estimator is w = 0 to that accuracy; use a smaller reg.{lp}")
+        nxt = np.array([d["m_next"], d["q_next"], d["V_next"]])
+        if not np.all(np.isfinite(nxt)):
+            hats = ", ".join(f"{k} = {d[k]:.3g}" for k in ("m_hat", "q_hat", "V_hat"))
+            return (f"The update overflows at the last state (m={m:.4g}, q={q:.4g}, V={V:.4g}; {hats}"
+                    f"{'; ' + facts[0] if facts else ''}, fraction of training points in the active region of the "
+                    f"loss {d['active_fraction']:.3g}).")
         return None
 
     def with_params(self, **params) -> "GLMERM":
