@@ -652,6 +652,13 @@ class GLMERM:
         return (self.reg == 0 and self.loss in CLASSIFICATION_LOSSES
                 and self.alpha < separability_threshold(float(self.noise), float(self.rho)))
 
+    def _max_margin_scale(self) -> bool:
+        """Hinge + l2 on separable data with ``reg < 2/alpha``: the uninformed start is put at the
+        max-margin norm (see :meth:`initial_state`)."""
+        return (self.loss == "hinge" and self.penalty == "l2" and self.channel == "sign"
+                and self.reg * self.alpha < 2.0
+                and self.alpha < separability_threshold(float(self.noise), float(self.rho)))
+
     def _full(self, x):
         glx, glw = _legendre()
         x = np.asarray(x, dtype=np.float64)
@@ -661,10 +668,26 @@ class GLMERM:
 
     # -- protocol
     def initial_state(self, start: str = "uninformed") -> np.ndarray:
-        """``"uninformed"``: ``m = 0.01 rho, q = 0.01 rho, V = 1`` (a small overlap with the teacher,
-        as a random initialisation has); ``"informed"``: ``m = q = rho``, ``V = 1``. The problem
-        is convex, so both reach the same fixed point."""
+        """``"uninformed"``: the overlap ``m/sqrt(rho q) = 0.1`` with the teacher that a random
+        initialisation has by chance, at the norm ``q = 0.01 rho`` and ``V = 1`` (so ``m = 0.01
+        rho``); ``"informed"``: ``m = q = rho``, ``V = 1``. The problem is convex, so both reach
+        the same fixed point.
+
+        One exception, for the hinge loss with an l2 penalty on separable data (``alpha <
+        alpha_sep``, always for noiseless labels) and ``reg < 2/alpha``: the uninformed start
+        keeps the overlap 0.1 but sits at the max-margin norm ``q = alpha^2`` instead of
+        ``0.01 rho``. There the estimator approaches the max-margin one, whose norm grows like
+        ``alpha`` (``q = 1/kappa^2 ~ 0.99 alpha^2`` at ``alpha >= 50`` for noiseless labels;
+        any l2-regularised hinge minimiser has a smaller norm), and the replica map raises
+        ``q`` by only ~1 per iteration on its way up from a small norm (the map is nearly
+        scale-covariant while the margin plays no role), which took more than the iteration
+        budget from ``q = 0.01`` at ``alpha >= 120`` (``q* = 14274``). ``reg < 2/alpha`` is
+        where the bound ``q <= 2 alpha/reg`` (the objective at ``w = 0``) allows that norm.
+        """
         if isinstance(start, str) and start == "uninformed":
+            if self._max_margin_scale():
+                q0 = float(self.alpha) ** 2
+                return np.array([0.1 * math.sqrt(self.rho * q0), q0, 1.0])
             return np.array([0.01 * self.rho, 0.01 * self.rho, 1.0])
         if isinstance(start, str) and start == "informed":
             return np.array([float(self.rho), float(self.rho), 1.0])
