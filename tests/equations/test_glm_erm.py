@@ -660,3 +660,15 @@ def test_max_margin_one_solve_agrees_with_the_sweep():
         i = int(np.argmin(np.abs(alphas - alpha)))
         assert sol["gen_error"] == pytest.approx(sw["gen_error"][i], rel=1e-7)
         assert sol["q"] == pytest.approx(sw["q"][i], rel=1e-7)
+
+
+def test_explanation_near_perfect_alignment_states_the_gap():
+    """At a noiseless max-margin-like state the explanation gives the actual gap 1 - m^2/(rho q) and no
+    other cause (the update is finite, every weight is kept)."""
+    model = get("glm_erm", loss="hinge", channel="sign", reg=1e-4, alpha=200.0)
+    x = np.array([91.57731, 8386.991, 0.7281251])
+    gap = 1 - x[0] ** 2 / x[1]
+    assert 1e-5 < gap < 1e-4
+    why = model.explain(x)
+    assert f"{gap:.3g}" in why and "weight" not in why and "V_hat" not in why
+    assert get("glm_erm", loss="hinge", channel="sign", reg=1e-4, alpha=200.0, noise=0.1).explain(x) is None
