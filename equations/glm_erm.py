@@ -849,19 +849,18 @@ class GLMERM:
         if self.penalty == "l1":
             facts.append(f"the fraction of non-zero weights at the next step is 2H(reg/sqrt(m_hat^2 rho + q_hat)) "
                          f"= {frac:.3g}")
-        if not d["V_hat"] > 0.0 and self.loss in ("huber", "hinge", "absolute"):
+        # with an l2 penalty and reg > 0, V = 1/(reg + V_hat) stays finite: V_hat = 0 is no failure there
+        infinite_V = self.penalty == "l1" or self.reg == 0
+        if not d["V_hat"] > 0.0 and self.loss in ("huber", "hinge", "absolute") and infinite_V:
             region = {"huber": "|y - omega| <= delta (1+V), the quadratic part of the Huber loss",
                       "hinge": "1 - V <= y omega <= 1, the kink of the hinge",
                       "absolute": "|y - omega| <= V, where the prox lands on y"}[self.loss]
             where = (f" (it begins {d['kink_sd']:.3g} standard deviations of omega out, where the Gaussian "
                      f"weight is below the smallest double)" if self.channel == "sign" else
                      f" (it is {d.get('region_sd', 0.0):.3g} residual standard deviations wide)")
-            if self.penalty == "l1" or self.reg == 0:
-                conseq = ("so V_hat = 0 and the next susceptibility V = " +
-                          ("2H(t)/V_hat" if self.penalty == "l1" else "1/(reg + V_hat)") +
-                          " is not finite (a division by V_hat = 0)")
-            else:
-                conseq = "so V_hat = 0"
+            conseq = ("so V_hat = 0 and the next susceptibility V = " +
+                      ("2H(t)/V_hat" if self.penalty == "l1" else "1/(reg + V_hat)") +
+                      " is not finite (a division by V_hat = 0)")
             msg = (f"No training point is in the active region of the loss at the last state (m={m:.4g}, "
                    f"q={q:.4g}, V={V:.4g}): {region}{where}, {conseq}. ")
             if facts:
