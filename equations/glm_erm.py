@@ -29,7 +29,10 @@ q_hat``),
 
     l2:  V = 1/(reg + V_hat),  m = m_hat rho V,  q = s_b V^2
     l1:  w = soft(b, reg)/V_hat,  t = reg/sqrt(s_b),  V = 2 H(t)/V_hat,  m = m_hat rho V,
-         q = 2 s_b [(1 + t^2) H(t) - t phi(t)] / V_hat^2.
+         q = 2 s_b [(1 + t^2) H(t) - t phi(t)] / V_hat^2
+
+(``2 H(t)`` is the fraction of non-zero weights; the bracket ``= E (Z - t)_+^2`` is evaluated
+without cancellation at large ``t``).
 
 Mapping of the papers' normalisation to ours. Aubin et al. (i.i.d. Gaussian inputs, teacher
 ``w*`` with ``E w*^2 = rho_{w*}``, penalty ``lambda/2 ||w||^2``, pre-activations scaled so that
@@ -50,18 +53,27 @@ Teacher integrals in closed form.
       q_hat = 2 alpha E_xi[ H(-c xi) f_+(omega)^2 ]
       V_hat = -2 alpha E_xi[ H(-c xi) f_+'(omega) ]
 
-  The remaining 1-D integral over ``xi`` is done by composite Gauss-Legendre panels (with the
-  Gaussian weight) whose break points are the kinks of the proximal operator (hinge: ``omega = 1,
-  1 - V``; huber: ``1 +- delta (1+V)``; absolute: ``1 +- V``), the transition of the teacher
-  factor (``xi = 0, +-k/c``) and fixed points ``+-0.75 ... +-7`` up to ``|xi| = 10``. On each panel
-  the integrand is analytic, so the rule converges exponentially: 16 nodes per panel agree with
-  adaptive quadrature to 1e-10 (asserted by the tests; ~1e-15 at ordinary states) and with a
-  48-node rule to 5e-13 for ``c`` up to ~1e3, where the teacher factor is a near step.
+  The remaining 1-D integral over ``xi`` is done by composite 16-node Gauss-Legendre panels
+  (with the Gaussian weight). The line is cut at the kinks of the proximal operator, in ``xi =
+  omega/sqrt(q)`` units (hinge: ``omega = 1, 1 - V``; huber: ``1 +- delta (1+V)``; absolute:
+  ``1 +- V``) and at the zero-margin point; each piece is integrated over a window that follows
+  the Gaussian weight from the piece's end nearest to 0 (``a``) out to ``sqrt(a^2 + 100)``, which
+  leaves out less than ``e^-50`` of the piece's own Gaussian mass (:func:`_sign_panels`). So no
+  piece is lost to a fixed cut-off: at small ``q`` the Huber kinks lie far out (``xi ~ 13`` at
+  ``q = 0.0055``) and carry all of ``V_hat``, which the window keeps to full relative precision.
+  Inside a window, panel ends are placed where the Gaussian weight has fallen by fixed factors
+  (``xi = +-0.75 ... +-7`` in the bulk, spacing ``~1/a`` far out), at the transition of the
+  teacher factor (``+-k/c``) and, for the logistic loss at large ``q``, along its bend. On each
+  panel the integrand is analytic, so the rule converges exponentially: the tests check it
+  against adaptive quadrature over the whole real line to 1e-10 relative (~1e-14 typically),
+  also for hats of order 1e-37.
 * ``linear`` with a regression loss (square, huber, absolute): ``f_out`` depends only on the
   residual ``r = y - omega ~ N(0, rho + noise - 2m + q)``, so the hats are 1-D Gaussian
   integrals of piecewise polynomials, evaluated in closed form with ``H`` and ``phi``, and
-  ``m_hat = V_hat = alpha E f'(r)``. (The classification losses, logistic and hinge, need
-  ``channel="sign"``.)
+  ``m_hat = V_hat = alpha E f'(r)``. The forms are written so that nothing cancels
+  (:func:`_central_moments`, :func:`_tail_moments`): ``V_hat`` keeps its relative precision when
+  the loss's active region holds a tiny fraction of the data. (The classification losses,
+  logistic and hinge, need ``channel="sign"``.)
 
 Energy (zero-temperature free energy) at the state ``x = (m, q, V)`` with the hats of ``x``:
 
@@ -73,6 +85,22 @@ per dimension (``alpha train_loss + reg q/2`` for l2). :meth:`GLMERM.free_entrop
 ``-e`` (the engine's "larger wins" convention).
 
 The problem is convex: the fixed point is unique (``unique_fixed_point = True``).
+
+Hard regimes for the iteration (the map is the replica map above, iterated as is):
+
+* Huber loss with a small ``delta`` and an l1 penalty that keeps few weights: ``V_hat`` depends
+  on ``q`` like ``exp(-xi_k^2/2)`` (``xi_k`` the kink in standard deviations), which gives the map
+  an eigenvalue of order ``-xi_k^2``; an undamped solve can overshoot to a state where no data
+  point is in the quadratic region (``V_hat`` underflows, the update is infinite).
+  :meth:`GLMERM.explain` says so; ``fixedpoint.Damped(damping=0.9)`` converges there.
+* Max margin (hinge, ``reg -> 0``, noiseless labels, large ``alpha``): the norm grows like
+  ``alpha`` (``q ~ 0.99 alpha^2``), the plain map raises ``q`` by ~1 per step on the way up
+  (hence the uninformed start at that norm, :meth:`GLMERM.initial_state`), the state sits
+  ``1 - m^2/(rho q) ~ 6e-5`` (``alpha = 200``) from perfect alignment, where the map depends on
+  ``m`` through the square root of that gap, and ``V`` is fixed only through ``reg V = 1 -
+  alpha P(margin < 1)`` (``3e-5`` there): the slowest mode contracts by 0.998 per step and the map
+  is linear only over relative changes of ``m`` below ~1e-6. Single solves at ``alpha = 120, 200``
+  converge (tests); sweeps in ``alpha`` are the robust route.
 """
 
 from __future__ import annotations
@@ -86,7 +114,7 @@ from typing import ClassVar
 import numpy as np
 from numba import njit
 
-from fixedpoint.quadrature import H, phi
+from fixedpoint.quadrature import H, phi, sigmoid
 from ._registry import register
 from .losses import ABSOLUTE, HINGE, HUBER, LOGISTIC, LOSSES, SQUARE, _loss, _prox_full, loss_code
 
@@ -97,7 +125,9 @@ CHANNELS = ("linear", "sign")
 CLASSIFICATION_LOSSES = ("logistic", "hinge")
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_XI_MAX = 10.0  # |xi| beyond 10 carries Gaussian mass < 1e-22
+_XI_MAX = 10.0  # separability_threshold: |u| beyond 10 carries Gaussian mass < 1e-22 of the whole
+_T_CUT = 50.0  # each xi window stops where the Gaussian mass beyond is < e^-50 of the piece's
+_XI_UNDERFLOW = 38.5  # phi(xi) = 0 in double precision beyond
 _N_PANEL = 16  # Gauss-Legendre nodes per panel
 
 
@@ -143,43 +173,129 @@ def _omega_zero_margin(code, V, delta):
 
 
 @njit(cache=True)
-def _sign_breaks(code, q, V, delta, c):
+def _sign_panels(code, q, V, delta, c):
+    """Integration panels ``(lo, hi)`` over ``xi`` for :func:`_sign_integrals`.
+
+    The integrand is ``phi(xi)`` times a teacher factor (``H(-c xi)``, or a Gaussian of width
+    ``1/|c|`` in ``m_hat``) times functions of the proximal operator that are analytic between
+    its kinks. The real line is cut into *pieces* at the kinks ``k/sqrt(q)`` and at the
+    zero-margin point (where the training-error indicator jumps). Each piece is integrated over
+    a window that follows the Gaussian weight from the piece's end nearest to ``xi = 0`` (its
+    inner end ``a``; ``a = 0`` for the piece containing 0) out to ``reach = sqrt(a^2 + 2T)``,
+    ``T = 50``. Since ``d log H(x)/dx <= -x``, ``H(reach) <= e^-T H(a)``: the Gaussian mass
+    left out is below ``e^-50 ~ 2e-22`` *of the mass of the same piece*, wherever the piece is,
+    so a piece far out (the Huber kinks at ``xi ~ 13`` when ``q`` is small) keeps its whole
+    contribution. On a piece the prox factors are polynomials of degree <= 2 in ``xi`` (or
+    bounded, logistic) and the teacher factor grows outward by at most a factor 2, so what each
+    piece loses is below ``~2e-22 (1 + reach^2)`` of its absolute integral. A piece whose inner
+    end is beyond ``|xi| = 38.5`` has ``phi = 0`` in double precision and contributes 0 (it
+    carries less than the smallest double).
+
+    Panel ends inside a window: where the Gaussian weight has fallen by ``e^-u``, ``u = 0.28,
+    1.125, 3.125, 6.125, 12.5, 24.5``, from the inner end (``xi = sqrt(a^2 + 2u)``: for ``a = 0``
+    the bulk grid ``0.75, 1.5, 2.5, 3.5, 5, 7``; far out a spacing ``~1/a``, the scale of the
+    weight there); the same levels on the scale ``1/sqrt(1 + c^2)`` on a side where the teacher
+    factor decays outward; the transition of the teacher factor, ``+-(0.5, 1, 2, 4, 8)/|c|``;
+    for the logistic loss when ``sqrt(q) > 4``, the points where the prox crosses ``z = +-(0.5,
+    ..., 45)`` (its bend, which is then narrower than the bulk grid). 16 nodes per panel then
+    agree with 64 to ~1e-15.
+    """
     sq = math.sqrt(q)
-    pts = np.empty(40)
-    k = 0
-    pts[k] = -_XI_MAX
-    pts[k + 1] = _XI_MAX
-    pts[k + 2] = 0.0
-    k += 3
-    for a in (0.75, 1.5, 2.5, 3.5, 5.0, 7.0):
-        pts[k] = a
-        pts[k + 1] = -a
-        k += 2
-    ac = abs(c)
-    if ac > 0.05:
-        for a in (0.5, 1.0, 2.0, 4.0, 8.0):
-            pts[k] = a / ac
-            pts[k + 1] = -a / ac
-            k += 2
+    kinks = np.empty(3)
+    nk = 0
     if sq > 0.0:
-        kinks = np.empty(2)
-        nk = _omega_kinks(code, V, delta, kinks)
-        for i in range(nk):
-            pts[k] = kinks[i] / sq
-            k += 1
-        pts[k] = _omega_zero_margin(code, V, delta) / sq
-        k += 1
-    pts = np.sort(pts[:k])
-    out = np.empty(k)
-    n = 0
-    for i in range(k):
-        p = pts[i]
-        if p < -_XI_MAX or p > _XI_MAX:
+        tmp = np.empty(2)
+        n = _omega_kinks(code, V, delta, tmp)
+        for i in range(n):
+            kinks[nk] = tmp[i] / sq
+            nk += 1
+        kinks[nk] = _omega_zero_margin(code, V, delta) / sq
+        nk += 1
+    kinks = np.sort(kinks[:nk])
+    ac = abs(c)
+    # logistic: resolve its bend when one unit of omega is narrower than 1/4 in xi (16 nodes on a
+    # 0.75-wide panel resolve a sigmoid of that width to ~1e-20: its poles are pi/4 away)
+    bend_min = 4.0
+    lo = np.empty(4 * 48)
+    hi = np.empty(4 * 48)
+    npan = 0
+    pts = np.empty(48)
+    for p in range(nk + 1):
+        a = -math.inf if p == 0 else kinks[p - 1]
+        b = math.inf if p == nk else kinks[p]
+        if not b > a:
+            continue  # coinciding kinks: an empty piece
+        if a >= 0.0:
+            inner = a
+        elif b <= 0.0:
+            inner = -b
+        else:
+            inner = 0.0
+        if inner > _XI_UNDERFLOW:
             continue
-        if n == 0 or p > out[n - 1]:
-            out[n] = p
-            n += 1
-    return out[:n]
+        reach = math.sqrt(inner * inner + 2.0 * _T_CUT)
+        wlo = max(a, -reach)
+        whi = min(b, reach)
+        k = 2  # pts[2:k]: the panel ends inside the window
+        for u in (0.28125, 1.125, 3.125, 6.125, 12.5, 24.5):
+            r = math.sqrt(inner * inner + 2.0 * u)
+            if wlo < r < whi:
+                pts[k] = r
+                k += 1
+            if wlo < -r < whi:
+                pts[k] = -r
+                k += 1
+        if wlo < 0.0 < whi:
+            pts[k] = 0.0
+            k += 1
+        if ac > 0.05:
+            for t in (0.5, 1.0, 2.0, 4.0, 8.0):
+                r = t / ac
+                if wlo < r < whi:
+                    pts[k] = r
+                    k += 1
+                if wlo < -r < whi:
+                    pts[k] = -r
+                    k += 1
+        side = 1.0 if a >= 0.0 else (-1.0 if b <= 0.0 else 0.0)
+        if side * c < -2.0:
+            # away from 0 on the side where the teacher factor decays, the integrand falls like
+            # phi(sqrt(1 + c^2) xi): the same levels on that faster scale
+            for u in (0.28125, 1.125, 3.125, 6.125, 12.5, 24.5):
+                r = side * math.sqrt(inner * inner + 2.0 * u / (1.0 + c * c))
+                if wlo < r < whi:
+                    pts[k] = r
+                    k += 1
+        if code == LOGISTIC and sq > bend_min:
+            # the logistic prox bends where |z| ~ 1 (z = prox), i.e. over |omega - omega_0| of
+            # order 1 + V/4, with poles of sigmoid(-z) at distance pi in z: panel ends where
+            # z = +-(0.5, 1.5, 3, 6, 12, 24, 45) (sigmoid(-45) ~ 3e-20), mapped back through
+            # omega = z - V sigmoid(-z)
+            for t in (0.5, 1.5, 3.0, 6.0, 12.0, 24.0, 45.0):
+                for zz in (-t, t):
+                    r = (zz - V * sigmoid(-zz)) / sq
+                    if wlo < r < whi:
+                        pts[k] = r
+                        k += 1
+        # panels between the sorted points; a point closer to its neighbour than a tenth of its
+        # distance from the inner end is dropped (grid and teacher points that nearly coincide
+        # would only add slivers: the panel it joins widens by < 10 %)
+        ip = a if a >= 0.0 else (b if b <= 0.0 else 0.0)
+        srt = np.sort(pts[2:k])
+        last = wlo
+        for i in range(srt.shape[0]):
+            r = srt[i]
+            d = 0.1 * abs(r - ip)
+            if r - last <= d or whi - r <= d:
+                continue
+            lo[npan] = last
+            hi[npan] = r
+            npan += 1
+            last = r
+        lo[npan] = last
+        hi[npan] = whi
+        npan += 1
+    return lo[:npan], hi[:npan]
 
 
 @njit(cache=True, error_model="numpy")
@@ -203,11 +319,11 @@ def _sign_integrals(code, m, q, V, rho, noise, delta, glx, glw):
     c = mq / math.sqrt(s)
     dens = 1.0 / math.sqrt(2.0 * math.pi * s)
     xi0 = _omega_zero_margin(code, V, delta) / sq if q > 0.0 else -math.inf
-    br = _sign_breaks(code, q, V, delta, c)
+    plo, phi_ = _sign_panels(code, q, V, delta, c)
     zprev = math.nan  # the nodes increase: the previous node's prox is a good first guess
-    for p in range(br.shape[0] - 1):
-        a = br[p]
-        b = br[p + 1]
+    for p in range(plo.shape[0]):
+        a = plo[p]
+        b = phi_[p]
         half = 0.5 * (b - a)
         mid = 0.5 * (a + b)
         left = b <= xi0
@@ -226,6 +342,59 @@ def _sign_integrals(code, m, q, V, rho, noise, delta, glx, glw):
             if left:
                 res[5] += wt * pplus
     return res
+
+
+# ----------------------------------------------------------------------------- Gaussian pieces
+
+
+@njit(cache=True)
+def _tail_moments(t):
+    """``(H(t), E (Z - t)_+, E (Z - t)_+^2)`` for ``Z ~ N(0, 1)``, ``t >= 0`` (``+inf`` allowed),
+    each to full relative precision however far out ``t`` is.
+
+    The closed forms ``phi(t) - t H(t)`` and ``(1 + t^2) H(t) - t phi(t)`` lose about
+    ``log10(t^4/2)`` digits to cancellation (6 digits at ``t = 30``). Beyond ``t = 2`` the
+    ratios ``r_n = J_n / J_(n-1)`` of ``J_n(t) = E (Z - t)_+^n / n!`` are used instead: from
+    ``n J_n = J_(n-2) - t J_(n-1)`` (``J_(-1) = phi``), ``r_(n-1) = 1/(t + n r_n)``, a continued
+    fraction evaluated from ``n = 120`` down, where it has converged to rounding for ``t >= 2``;
+    every step adds positive numbers.
+    """
+    if t == math.inf:
+        return 0.0, 0.0, 0.0
+    h = H(t)
+    if t <= 2.0:
+        p = phi(t)
+        return h, p - t * h, (1.0 + t * t) * h - t * p
+    r = 0.0
+    r1 = 0.0
+    r2 = 0.0
+    for n in range(120, 0, -1):
+        r = 1.0 / (t + n * r)  # now r = r_(n-1)
+        if n == 3:
+            r2 = r
+        elif n == 2:
+            r1 = r
+    m1 = h * r1
+    return h, m1, 2.0 * m1 * r2
+
+
+@njit(cache=True)
+def _central_moments(a):
+    """``(P(|Z| <= a), E[Z^2; |Z| <= a])`` for ``a >= 0`` (``+inf`` allowed), to full relative
+    precision also for tiny ``a`` (where ``1 - 2 H(a)`` and ``erf - 2 a phi(a)`` cancel): the
+    first by ``erf``, the second by its Taylor series ``2 phi(0) sum_k (-1/2)^k a^(2k+3) /
+    (k! (2k+3))`` below ``a = 1``."""
+    if a == math.inf:
+        return 1.0, 1.0
+    p = math.erf(a / math.sqrt(2.0))
+    if a >= 1.0:
+        return p, p - 2.0 * a * phi(a)
+    s = 0.0
+    term = a * a * a  # a^(2k+3) (-1/2)^k / k!
+    for k in range(30):
+        s += term / (2 * k + 3)
+        term *= -0.5 * a * a / (k + 1)
+    return p, 2.0 * _INV_SQRT_2PI * s
 
 
 # ----------------------------------------------------------------------------- teacher: linear
@@ -249,28 +418,23 @@ def _linear_integrals(code, m, q, V, rho, noise, delta):
         efp = 1.0 / (1.0 + V)
         ell = 0.5 * ef2
     elif code == HUBER:
+        # quadratic part |r| <= delta (1+V): f = r/(1+V); linear part: |f| = delta
         thr = delta * (1.0 + V)
-        if sig > 0.0:
-            a = thr / sig
-            Ha = H(a)
-            pa = phi(a)
-        else:
-            a, Ha, pa = math.inf, 0.0, 0.0
-        inner = 1.0 - 2.0 * Ha - 2.0 * (a * pa if Ha > 0.0 else 0.0)  # int_{-a}^a u^2 phi
+        a = thr / sig if sig > 0.0 else math.inf
+        pin, inner = _central_moments(a)  # P(|u| <= a), E[u^2; |u| <= a]
+        Ha, m1, _ = _tail_moments(a)
         ef2 = var / (1.0 + V) ** 2 * inner + 2.0 * delta * delta * Ha
-        efp = (1.0 - 2.0 * Ha) / (1.0 + V)
-        ell = 0.5 * var / (1.0 + V) ** 2 * inner + 2.0 * delta * sig * pa - (V * delta + 0.5 * delta) * delta * 2.0 * Ha
+        efp = pin / (1.0 + V)
+        # loss at the prox: r^2/(2(1+V)^2) inside, delta (|r| - V delta) - delta^2/2 outside
+        ell = 0.5 * var / (1.0 + V) ** 2 * inner + 2.0 * delta * sig * m1 + delta * delta * Ha
     elif code == ABSOLUTE:
-        if sig > 0.0:
-            a = V / sig
-            Ha = H(a)
-            pa = phi(a)
-        else:
-            a, Ha, pa = math.inf, 0.0, 0.0
-        inner = 1.0 - 2.0 * Ha - 2.0 * (a * pa if Ha > 0.0 else 0.0)
-        ef2 = var / (V * V) * inner + 2.0 * Ha
-        efp = (1.0 - 2.0 * Ha) / V
-        ell = 2.0 * sig * pa - 2.0 * V * Ha
+        # |r| <= V: z = y, f = r/V; outside |f| = 1, loss |r| - V
+        a = V / sig if sig > 0.0 else math.inf
+        pin, inner = _central_moments(a)
+        Ha, m1, _ = _tail_moments(a)
+        ef2 = var / (V * V) * inner + 2.0 * Ha if sig > 0.0 else 0.0
+        efp = pin / V
+        ell = 2.0 * sig * m1
     else:
         return res
     res[0] = efp
@@ -293,14 +457,12 @@ def _prior(l1, reg, rho, m_hat, q_hat, V_hat):
         V = 1.0 / den
         return m_hat * rho * V, s_b * V * V, V, -0.5 * s_b / den
     if reg == 0.0:
-        t = 0.0
         Ht = 0.5
         second = 0.5
     else:
         sig = math.sqrt(s_b)
         t = reg / sig if sig > 0.0 else math.inf
-        Ht = H(t)
-        second = (1.0 + t * t) * Ht - t * phi(t) if Ht > 0.0 else 0.0
+        Ht, _, second = _tail_moments(t)  # P(|b| > reg)/2 and E (|b|/sig - t)_+^2 / 2
     V = 2.0 * Ht / V_hat
     q = 2.0 * s_b * second / (V_hat * V_hat)
     return m_hat * rho * V, q, V, -s_b * second / V_hat
@@ -506,6 +668,13 @@ class GLMERM:
         return (self.reg == 0 and self.loss in CLASSIFICATION_LOSSES
                 and self.alpha < separability_threshold(float(self.noise), float(self.rho)))
 
+    def _max_margin_scale(self) -> bool:
+        """Hinge + l2 on separable data with ``reg < 2/alpha``: the uninformed start is put at the
+        max-margin norm (see :meth:`initial_state`)."""
+        return (self.loss == "hinge" and self.penalty == "l2" and self.channel == "sign"
+                and self.reg * self.alpha < 2.0
+                and self.alpha < separability_threshold(float(self.noise), float(self.rho)))
+
     def _full(self, x):
         glx, glw = _legendre()
         x = np.asarray(x, dtype=np.float64)
@@ -515,10 +684,26 @@ class GLMERM:
 
     # -- protocol
     def initial_state(self, start: str = "uninformed") -> np.ndarray:
-        """``"uninformed"``: ``m = 0.01 rho, q = 0.01 rho, V = 1`` (a small overlap with the teacher,
-        as a random initialisation has); ``"informed"``: ``m = q = rho``, ``V = 1``. The problem
-        is convex, so both reach the same fixed point."""
+        """``"uninformed"``: the overlap ``m/sqrt(rho q) = 0.1`` with the teacher that a random
+        initialisation has by chance, at the norm ``q = 0.01 rho`` and ``V = 1`` (so ``m = 0.01
+        rho``); ``"informed"``: ``m = q = rho``, ``V = 1``. The problem is convex, so both reach
+        the same fixed point.
+
+        One exception, for the hinge loss with an l2 penalty on separable data (``alpha <
+        alpha_sep``, always for noiseless labels) and ``reg < 2/alpha``: the uninformed start
+        keeps the overlap 0.1 but sits at the max-margin norm ``q = alpha^2`` instead of
+        ``0.01 rho``. There the estimator approaches the max-margin one, whose norm grows like
+        ``alpha`` (``q = 1/kappa^2 ~ 0.99 alpha^2`` at ``alpha >= 50`` for noiseless labels;
+        any l2-regularised hinge minimiser has a smaller norm), and the replica map raises
+        ``q`` by only ~1 per iteration on its way up from a small norm (the map is nearly
+        scale-covariant while the margin plays no role), which took more than the iteration
+        budget from ``q = 0.01`` at ``alpha >= 120`` (``q* = 14274``). ``reg < 2/alpha`` is
+        where the bound ``q <= 2 alpha/reg`` (the objective at ``w = 0``) allows that norm.
+        """
         if isinstance(start, str) and start == "uninformed":
+            if self._max_margin_scale():
+                q0 = float(self.alpha) ** 2
+                return np.array([0.1 * math.sqrt(self.rho * q0), q0, 1.0])
             return np.array([0.01 * self.rho, 0.01 * self.rho, 1.0])
         if isinstance(start, str) and start == "informed":
             return np.array([float(self.rho), float(self.rho), 1.0])
@@ -576,31 +761,135 @@ class GLMERM:
             res["train_error"] = float(out[9])
         return res
 
+    def diagnostics(self, x) -> dict[str, float]:
+        """What the map does at the state ``x`` (used by :meth:`explain`, and for inspection).
+
+        Returns the hats, the next state ``(m_next, q_next, V_next)``, and
+
+        * ``active_fraction``: the fraction of training points in the active region of the
+          loss, where the prox has slope ``< 1`` (``|y - omega| <= delta (1+V)`` for huber, the
+          kink ``1 - V <= y omega <= 1`` for hinge, ``|y - omega| <= V`` for absolute; 1 for the
+          smooth losses). It is ``V_hat (1+V)/alpha`` (huber) or ``V_hat V/alpha`` (hinge,
+          absolute): ``V_hat = 0`` means that no data point is there.
+        * ``fraction_nonzero`` (l1 only): ``2 H(reg/sqrt(m_hat^2 rho + q_hat))``, the fraction of
+          weights the soft threshold of the next step keeps (1 for l2).
+        * ``kink_sd`` (huber, hinge, absolute): how many standard deviations of the field
+          (``sqrt(q)`` for the sign teacher, the residual's for the linear one) separate the
+          nearest edge of the active region from where the data are (``omega = 0`` for the
+          sign teacher, ``r = 0`` for the linear one); 0 when it contains that point.
+        """
+        x = np.asarray(x, dtype=float)
+        m, q, V = (float(v) for v in x)
+        out = self._full(x)
+        m_hat, q_hat, V_hat = float(out[3]), float(out[4]), float(out[5])
+        res = {"m_hat": m_hat, "q_hat": q_hat, "V_hat": V_hat, "m_next": float(out[0]),
+               "q_next": float(out[1]), "V_next": float(out[2])}
+        I_V = V_hat / self.alpha
+        if self.loss == "huber":
+            res["active_fraction"] = I_V * (1.0 + V)
+        elif self.loss in ("hinge", "absolute"):
+            res["active_fraction"] = I_V * V
+        else:
+            res["active_fraction"] = 1.0
+        if self.penalty == "l1":
+            s_b = m_hat * m_hat * self.rho + q_hat
+            if self.reg == 0:
+                res["fraction_nonzero"] = 1.0
+            elif s_b > 0 and math.isfinite(s_b):
+                res["fraction_nonzero"] = 2.0 * float(H(self.reg / math.sqrt(s_b)))
+            else:
+                res["fraction_nonzero"] = 0.0 if s_b == 0 else math.nan
+        else:
+            res["fraction_nonzero"] = 1.0
+        if self.loss in ("huber", "hinge", "absolute") and q >= 0 and V > 0:
+            if self.channel == "sign":
+                kinks = {"huber": (1 - self.delta * (1 + V), 1 + self.delta * (1 + V)),
+                         "hinge": (1 - V, 1.0), "absolute": (1 - V, 1 + V)}[self.loss]
+                lo, hi = kinks
+                gap = 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))
+                scale = math.sqrt(q)
+            else:
+                half = self.delta * (1 + V) if self.loss == "huber" else V
+                gap = 0.0  # the region |r| <= half always contains r = 0 ...
+                scale = math.sqrt(max(self.rho + self.noise - 2 * m + q, 0.0))
+                if scale > 0:
+                    res["region_sd"] = half / scale  # ... and is this many residual s.d. wide
+            res["kink_sd"] = gap / scale if scale > 0 else (0.0 if gap == 0 else math.inf)
+        return res
+
     def explain(self, x) -> str | None:
-        """Why a solve failed, when the physics knows: separable data without penalty, or a state
-        that violates ``m^2 <= rho q``."""
+        """Why a solve failed, said only from what holds at the state ``x`` (:meth:`diagnostics`):
+        separable data without penalty; a state that violates ``m^2 <= rho q``; an infinite
+        update because ``V_hat = 0`` (no training point in the active region of the loss, the
+        l1 susceptibility ``V = 2H(t)/V_hat`` then diverges); an l1 penalty that keeps less than
+        1e-6 of the weights; a noiseless state within ``1e-3`` of perfect alignment, where the
+        map is stiff; an update that overflows."""
         if self._no_minimiser():
             a_sep = separability_threshold(float(self.noise), float(self.rho))
             return (f"The training data are linearly separable at this alpha (alpha = {self.alpha:g} < "
                     f"alpha_sep = {a_sep:.6g}): loss={self.loss!r} with reg=0 has no finite minimiser "
                     f"(the norm of w diverges); use reg > 0.")
         x = np.asarray(x, dtype=float)
-        if x.shape == (3,) and np.all(np.isfinite(x)) and x[0] ** 2 > self.rho * x[1] * (1 + 1e-8):
-            return (f"The state violates Cauchy-Schwarz (m^2 = {x[0] ** 2:.6g} > rho q = {self.rho * x[1]:.6g}).")
-        if self.penalty == "l1" and x.shape == (3,) and np.all(x == 0.0):
-            return ("The l1 penalty set every weight to zero (the fraction of non-zero weights underflowed): the "
-                    "estimator is w = 0 at this reg; use a smaller reg.")
-        if self.penalty == "l1" and x.shape == (3,) and np.all(np.isfinite(x)) and x[1] >= 0 and x[2] > 0:
-            out = self._full(x)
-            s_b = out[3] ** 2 * self.rho + out[4]
-            if s_b > 0 and self.reg > 0:
-                frac = 2.0 * float(H(self.reg / math.sqrt(s_b)))
-                if frac < 1e-6 or not np.all(np.isfinite(out[:3])):
-                    lp = (" With a piecewise-linear loss and an l1 penalty (a linear programme) the equations are "
-                          "degenerate when almost every weight is zero." if self.loss in ("hinge", "absolute") else "")
-                    return (f"The l1 penalty sets almost every weight to zero at this reg (fraction of non-zero "
-                            f"weights 2H(reg/sqrt(m_hat^2 rho + q_hat)) = {frac:.3g} near the last state): the "
-                            f"estimator is w = 0 to that accuracy; use a smaller reg.{lp}")
+        if x.shape != (3,) or not np.all(np.isfinite(x)):
+            return None
+        m, q, V = (float(v) for v in x)
+        if m * m > self.rho * q * (1 + 1e-8):
+            return f"The state violates Cauchy-Schwarz (m^2 = {m * m:.6g} > rho q = {self.rho * q:.6g})."
+        if self.penalty == "l1" and q == 0.0 and V == 0.0:
+            # the previous update: V = 2 H(t)/V_hat with H(t) = 0, i.e. t = reg/sqrt(s_b) > 38
+            return ("The l1 penalty set every weight to zero at the last update (the fraction of non-zero weights "
+                    "2H(reg/sqrt(m_hat^2 rho + q_hat)) underflowed to 0), and the map is undefined at w = 0 "
+                    "(V = 0). Either reg is so large that the estimator is w = 0 (use a smaller reg), or the "
+                    "iteration overshot: try fixedpoint.Damped(damping=0.95).")
+        if q < 0 or V <= 0:
+            return None
+        d = self.diagnostics(x)
+        facts = []
+        frac = d["fraction_nonzero"]
+        if self.penalty == "l1":
+            facts.append(f"the fraction of non-zero weights at the next step is 2H(reg/sqrt(m_hat^2 rho + q_hat)) "
+                         f"= {frac:.3g}")
+        # with an l2 penalty and reg > 0, V = 1/(reg + V_hat) stays finite: V_hat = 0 is no failure there
+        infinite_V = self.penalty == "l1" or self.reg == 0
+        if not d["V_hat"] > 0.0 and self.loss in ("huber", "hinge", "absolute") and infinite_V:
+            region = {"huber": "|y - omega| <= delta (1+V), the quadratic part of the Huber loss",
+                      "hinge": "1 - V <= y omega <= 1, the kink of the hinge",
+                      "absolute": "|y - omega| <= V, where the prox lands on y"}[self.loss]
+            where = (f" (it begins {d['kink_sd']:.3g} standard deviations of omega out, where the Gaussian "
+                     f"weight is below the smallest double)" if self.channel == "sign" else
+                     f" (it is {d.get('region_sd', 0.0):.3g} residual standard deviations wide)")
+            conseq = ("so V_hat = 0 and the next susceptibility V = " +
+                      ("2H(t)/V_hat" if self.penalty == "l1" else "1/(reg + V_hat)") +
+                      " is not finite (a division by V_hat = 0)")
+            msg = (f"No training point is in the active region of the loss at the last state (m={m:.4g}, "
+                   f"q={q:.4g}, V={V:.4g}): {region}{where}, {conseq}. ")
+            if facts:
+                msg += facts[0][0].upper() + facts[0][1:] + ". "
+            if frac >= 1e-6:
+                msg += ("This is a state the iteration passed through, not the estimator: try "
+                        "fixedpoint.Damped(damping=0.95) or a start with larger q.")
+            else:
+                msg += "The l1 penalty also sets almost every weight to zero here; a smaller reg may help."
+            return msg
+        if self.penalty == "l1" and frac < 1e-6:
+            lp = (" With a piecewise-linear loss and an l1 penalty (a linear programme) the equations are "
+                  "degenerate when almost every weight is zero." if self.loss in ("hinge", "absolute") else "")
+            return (f"The l1 penalty sets almost every weight to zero at this reg ({facts[0]} at the last state): "
+                    f"the estimator is w = 0 to that accuracy; use a smaller reg.{lp}")
+        nxt = np.array([d["m_next"], d["q_next"], d["V_next"]])
+        gap = 1.0 - m * m / (self.rho * q) if q > 0 else 1.0
+        if self.channel == "sign" and self.noise == 0 and 0 < gap < 1e-3 and np.all(np.isfinite(nxt)):
+            # noiseless labels: the teacher factor H(-c xi) has c = 1/sqrt(gap/(1 - gap)), so the map
+            # depends on m through sqrt(gap): linear only over relative changes of m below ~gap
+            return (f"The last state is close to perfect alignment with the teacher (1 - m^2/(rho q) = {gap:.3g}, "
+                    f"noiseless labels), where the map depends on m through the square root of that gap: it is "
+                    f"linear only over relative changes of m small against {gap / 2:.2g}, which makes the iteration "
+                    f"slow (as near max margin at large alpha). A sweep in alpha (warm starts) gets there.")
+        if not np.all(np.isfinite(nxt)):
+            hats = ", ".join(f"{k} = {d[k]:.3g}" for k in ("m_hat", "q_hat", "V_hat"))
+            return (f"The update overflows at the last state (m={m:.4g}, q={q:.4g}, V={V:.4g}; {hats}"
+                    f"{'; ' + facts[0] if facts else ''}, fraction of training points in the active region of the "
+                    f"loss {d['active_fraction']:.3g}).")
         return None
 
     def with_params(self, **params) -> "GLMERM":

@@ -355,3 +355,320 @@ def test_finite_size_solvers_reach_the_minimum(loss, penalty, reg, channel, alph
         u = rng.standard_normal(w.size)
         for eps in (1e-3, 1e-6):
             assert _objective(A, y, w + eps * u, loss, penalty, reg, 0.8) >= f0 - 1e-10 * max(1.0, abs(f0))
+
+
+# ----------------------------------------------------------------------------- windows that follow the integrand
+#
+# The bug: the xi integrals stopped at |xi| = 10. At the uninformed start of the example below
+# (q = 0.0055) the Huber kinks sit at xi = 12.8 and 14.2, so every node was in the linear part of
+# the loss, V_hat came out 0 and the l1 update V = 2H(t)/V_hat was infinite.
+
+EXAMPLE = dict(loss="huber", penalty="l1", channel="sign", alpha=16.0, reg=0.03, noise=0.002, rho=0.55, delta=0.025)
+
+
+def _kinks(loss, V, delta):
+    return {"hinge": [1.0, 1.0 - V], "huber": [1 - delta * (1 + V), 1 + delta * (1 + V)],
+            "absolute": [1.0 - V, 1.0 + V]}.get(loss, [])
+
+
+def _hats_whole_line(loss, m, q, V, rho, noise, delta):
+    """(I_m, I_q, I_V, train_loss) of the sign teacher by adaptive quad over the whole real line,
+    both labels summed explicitly (no symmetry used), relative tolerances only: the line is cut at
+    the kinks of both labels (+-k/sqrt(q)); the pieces that reach infinity are integrated to infinity."""
+    sq = math.sqrt(q)
+    mq = m / sq
+    s = max(rho - mq * mq, 0.0) + noise
+    c = mq / math.sqrt(s)
+
+    def integrand(xi, k):
+        w = math.exp(-0.5 * xi * xi) / math.sqrt(2 * math.pi)
+        total = 0.0
+        for y in (1.0, -1.0):
+            z, f, df = (float(v) for v in prox_full(loss, y, sq * xi, V, delta))
+            if k == 0:
+                total += y * f * math.exp(-0.5 * (c * xi) ** 2) / math.sqrt(2 * math.pi * s)
+            elif k == 1:
+                total += ndtr(y * c * xi) * f * f
+            elif k == 2:
+                total -= ndtr(y * c * xi) * df
+            else:
+                total += ndtr(y * c * xi) * float(loss_value(loss, y, z, delta))
+        return total * w
+
+    edges = sorted({sgn * k / sq for k in _kinks(loss, V, delta) for sgn in (1, -1)})
+    inner = [0.0] + [t / c for t in (-8, -4, -2, -1, -0.5, 0.5, 1, 2, 4, 8)]
+    if loss == "logistic":  # its bend: |omega| ~ 1 + V/4
+        inner += [sgn * t * (1 + V / 4) / sq for t in (1, 3, 8, 20, 40) for sgn in (1, -1)]
+    cuts = [-math.inf] + edges + [math.inf]
+    out = []
+    for k in range(4):
+        total = 0.0
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            pts = sorted(p for p in set(inner) if a < p < b)
+            lo = a if math.isfinite(a) else (pts[0] if pts else (b - 1.0 if math.isfinite(b) else 0.0))
+            hi = b if math.isfinite(b) else (pts[-1] if pts else lo + 1.0)
+            if not math.isfinite(a):
+                total += integrate.quad(integrand, -math.inf, lo, args=(k,), epsabs=0, epsrel=1e-13, limit=500)[0]
+            if not math.isfinite(b):
+                total += integrate.quad(integrand, hi, math.inf, args=(k,), epsabs=0, epsrel=1e-13, limit=500)[0]
+            inside = [p for p in pts if lo < p < hi]
+            if hi > lo:
+                total += integrate.quad(integrand, lo, hi, args=(k,), points=inside or None, epsabs=0,
+                                        epsrel=1e-13, limit=500)[0]
+        out.append(total)
+    return np.array(out)
+
+
+FAR_KINKS = [  # (loss, m, q, V, rho, noise, delta): states whose hats live far out in xi
+    ("huber", 0.0055, 0.0055, 1.0, 0.55, 0.002, 0.025),  # the example's uninformed start: V_hat ~ 1e-36
+    ("huber", 0.00156, 0.077, 0.125, 0.25, 0.0035, 0.0122),
+    ("hinge", 0.004, 0.004, 0.5, 0.4, 0.1, 1.0),  # hinge kinks at xi = 7.9, 15.8
+    ("absolute", 0.001, 0.003, 0.3, 1.0, 0.1, 1.0),  # kinks at xi = 12.8, 23.7
+    ("logistic", 190.0, 39646.0, 30.9, 1.0, 0.0, 1.0),  # its bend 0.04 wide in xi
+    ("hinge", 199.109, 39646.845, 30.90, 1.0, 0.0, 1.0),  # max margin, teacher factor a near step
+]
+
+
+@pytest.mark.parametrize("state", FAR_KINKS, ids=lambda s: f"{s[0]}-q{s[2]:g}")
+def test_far_kinks_keep_their_mass(state):
+    """The kernel against whole-line quad, relative accuracy also for hats of order 1e-37."""
+    loss, m, q, V, rho, noise, delta = state
+    glx, glw = _legendre()
+    got = _sign_integrals(LOSSES.index(loss), m, q, V, rho, noise, delta, glx, glw)[:4]
+    ref = _hats_whole_line(loss, m, q, V, rho, noise, delta)
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=0)
+    assert np.all(ref > 0)
+
+
+def test_linear_closed_forms_keep_relative_precision():
+    """V_hat = alpha P(active)/V: when the active region |r| <= V of the absolute loss is 1e-12 residual
+    s.d. wide, P(active) = 2 phi(0) a (1 - a^2/6 + ...), which 1 - 2H(a) only got to 1e-4; the same for
+    E[r^2; |r| <= a] = 2 phi(0) a^3/3 (...)."""
+    code = LOSSES.index("absolute")
+    for a in (1e-12, 1e-6, 1e-3, 0.3):
+        sig = 1.3
+        V = a * sig
+        m, q, rho, noise = 0.2, 0.5, 1.0, sig * sig - (1.0 - 0.4 + 0.5)
+        got = _linear_integrals(code, m, q, V, rho, noise, 1.0)
+        p_in = math.erf(a / math.sqrt(2))  # exact, independent of the kernel's series
+        series = 2 / math.sqrt(2 * math.pi) * sum((-0.5) ** k * a ** (2 * k + 3) / (math.factorial(k) * (2 * k + 3))
+                                                  for k in range(12))
+        assert got[2] == pytest.approx(p_in / V, rel=1e-14)
+        assert got[1] == pytest.approx(sig * sig / (V * V) * series + 2 * ndtr(-a), rel=1e-13)
+
+
+@pytest.mark.parametrize("t", [3.0, 8.0, 20.0, 30.0, 37.0])
+def test_l1_second_moment_without_cancellation(t):
+    """q of the l1 prior needs E (Z - t)_+^2 = (1 + t^2) H(t) - t phi(t), which cancels to 6 digits at t = 30."""
+    import mpmath
+
+    from equations.glm_erm import _tail_moments
+
+    mpmath.mp.dps = 40
+    T = mpmath.mpf(t)
+    h, m1, m2 = _tail_moments(t)
+    ref = ((1 + T * T) * mpmath.ncdf(-T) - T * mpmath.npdf(T))
+    assert m2 == pytest.approx(float(ref), rel=2e-13)
+    assert m1 == pytest.approx(float(mpmath.npdf(T) - T * mpmath.ncdf(-T)), rel=2e-13)
+    assert h == pytest.approx(float(mpmath.ncdf(-T)), rel=2e-13)
+
+
+# ----------------------------------------------------------------------------- the example: both starts
+
+
+def test_example_converges_from_both_starts():
+    model = get("glm_erm", **EXAMPLE)
+    a = fixedpoint.solve(model, start="uninformed")
+    b = fixedpoint.solve(model, start="informed")
+    assert a.converged and b.converged, (a.message, b.message)
+    np.testing.assert_allclose(a.x, b.x, rtol=1e-8, atol=0)
+    # the fixed point keeps most weights (nothing to do with thresholding)
+    assert model.diagnostics(a.x)["fraction_nonzero"] > 0.9
+
+
+def _l1_prior(reg, rho, m_hat, q_hat, V_hat):
+    """The l1 prior side, written out with scipy (t is small here: no cancellation)."""
+    s_b = m_hat ** 2 * rho + q_hat
+    t = reg / math.sqrt(s_b)
+    Ht = ndtr(-t)
+    second = (1 + t * t) * Ht - t * math.exp(-t * t / 2) / math.sqrt(2 * math.pi)
+    V = 2 * Ht / V_hat
+    return np.array([m_hat * rho * V, 2 * s_b * second / V_hat ** 2, V])
+
+
+def test_example_against_whole_line_quad_fixed_point():
+    """The map rebuilt from whole-line quad hats has the same fixed point as the model's."""
+    p = EXAMPLE
+    model = get("glm_erm", **p)
+    x_model = fixedpoint.solve(model, **TIGHT).x
+
+    def F_quad(x):
+        I = _hats_whole_line("huber", x[0], x[1], x[2], p["rho"], p["noise"], p["delta"])
+        return _l1_prior(p["reg"], p["rho"], *(p["alpha"] * I[:3]))
+
+    sol = fixedpoint.solve(F_quad, x0=x_model * np.array([1.01, 0.98, 1.02]), atol=1e-12, rtol=1e-12,
+                           bounds=model.bounds())
+    assert sol.converged, sol.message
+    np.testing.assert_allclose(x_model, sol.x, rtol=1e-9)
+    # and the hats at the uninformed start, where V_hat lives at xi = 12.8 .. 14.2 only
+    x0 = model.initial_state("uninformed")
+    np.testing.assert_allclose(model.update(x0), F_quad(x0), rtol=1e-10)
+
+
+# ----------------------------------------------------------------------------- the explanation
+
+
+def test_explanation_of_the_example_does_not_claim_thresholding():
+    """Where no data point is in the Huber's quadratic region (q = 1e-4: the kinks are 95 s.d. out)
+    the update is infinite because V_hat = 0, while 93 % of the weights are non-zero."""
+    model = get("glm_erm", **EXAMPLE)
+    x = np.array([1e-3, 1e-4, 1.0])
+    d = model.diagnostics(x)
+    assert d["V_hat"] == 0.0 and d["active_fraction"] == 0.0 and not np.isfinite(d["V_next"])
+    assert d["fraction_nonzero"] == pytest.approx(0.928, abs=1e-3)
+    assert d["kink_sd"] == pytest.approx(95.0, rel=1e-12)
+    why = model.explain(x)
+    assert "No training point is in the active region" in why and "V_hat = 0" in why
+    assert "0.928" in why
+    for claim in ("almost every weight to zero", "every weight to zero", "w = 0", "thresholding"):
+        assert claim not in why  # no claim that the penalty zeroes the weights
+    # at the uninformed start the window now finds V_hat ~ 1e-36: a finite (huge) update, nothing to explain
+    x0 = model.initial_state("uninformed")
+    assert 0 < model.diagnostics(x0)["V_hat"] < 1e-35
+    assert model.explain(x0) is None
+
+
+def test_explanation_still_reports_real_thresholding():
+    model = get("glm_erm", loss="hinge", penalty="l1", channel="sign", alpha=0.1, reg=10.0)
+    sol = fixedpoint.solve(model)
+    assert not sol.converged
+    d = model.diagnostics(sol.x)
+    assert d["fraction_nonzero"] < 1e-6
+    assert "almost every weight to zero" in sol.message
+
+
+# ----------------------------------------------------------------------------- both starts, random parameters
+
+_COMBOS = [("square", "linear"), ("huber", "linear"), ("absolute", "linear"), ("square", "sign"), ("huber", "sign"),
+           ("absolute", "sign"), ("logistic", "sign"), ("hinge", "sign")]
+
+
+def _random_params(rng):
+    loss, channel = _COMBOS[rng.integers(len(_COMBOS))]
+    return dict(loss=loss, channel=channel, penalty="l1" if rng.random() < 2 / 3 else "l2",
+                alpha=float(10 ** rng.uniform(-0.5, 1.5)), reg=float(10 ** rng.uniform(-3, -0.5)),
+                noise=0.0 if rng.random() < 0.15 else float(10 ** rng.uniform(-2, 0)),
+                rho=float(10 ** rng.uniform(-0.5, 0.3)), delta=float(10 ** rng.uniform(-1, 0.5)))
+
+
+def test_both_starts_reach_the_same_point_on_random_parameters():
+    """Convex: the fixed point cannot depend on the start. 40 seeded sets, two thirds l1. m and q agree to
+    1e-7; V to 1e-6, or to 1e-7 absolute at exact recovery (noiseless absolute loss: V -> 0, where both
+    solves stop at V ~ 1e-8, the tolerance divided by the slow rate)."""
+    rng = np.random.default_rng(13)
+    n = 0
+    while n < 40:
+        params = _random_params(rng)
+        try:
+            model = get("glm_erm", **params)
+        except ValueError:
+            continue
+        n += 1
+        a = fixedpoint.solve(model, start="uninformed")
+        b = fixedpoint.solve(model, start="informed")
+        assert a.converged and b.converged, (params, a.message, b.message)
+        np.testing.assert_allclose(a.x[:2], b.x[:2], rtol=1e-7, atol=0, err_msg=str(params))
+        np.testing.assert_allclose(a.x[2], b.x[2], rtol=1e-6, atol=1e-7, err_msg=str(params))
+
+
+# ----------------------------------------------------------------------------- max margin in one solve
+
+
+def _max_margin_equations(alpha):
+    """(R, kappa) of the max-margin perceptron on noiseless teacher labels (the reg -> 0+ hinge), written
+    independently of the model: with c = R/sqrt(1 - R^2), xi ~ N(0, 1) the cavity field over its norm,
+        R sqrt(2 pi (1 - R^2)) = 2 alpha E[(kappa - xi)_+ exp(-c^2 xi^2/2)],
+        1 - R^2 = 2 alpha E[Phi(c xi) (kappa - xi)_+^2]
+    (our equations at D = reg V + V V_hat = 1, V -> inf; Gardner's for the maximally stable perceptron)."""
+    def integral(fun, c, k):
+        w = lambda x: math.exp(-x * x / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+        pts = sorted(p for p in {0.0, *[t / c for t in (-8, -4, -2, -1, 1, 2, 4)]} if p < k)
+        total = integrate.quad(lambda x: w(x) * fun(x), -math.inf, pts[0], epsabs=0, epsrel=1e-13)[0]
+        for lo, hi in zip(pts, pts[1:] + [k]):
+            total += integrate.quad(lambda x: w(x) * fun(x), lo, hi, epsabs=0, epsrel=1e-13)[0]
+        return total
+
+    def eqs(p):
+        R, k = math.tanh(p[0]), math.exp(p[1])
+        s = 1 - R * R
+        c = R / math.sqrt(s)
+        I1 = integral(lambda x: (k - x) * math.exp(-c * c * x * x / 2), c, k)
+        I2 = integral(lambda x: ndtr(c * x) * (k - x) ** 2, c, k)
+        return [2 * alpha * I1 / math.sqrt(2 * math.pi * s) - R, 2 * alpha * I2 - s]
+
+    from scipy.optimize import fsolve
+
+    p = fsolve(eqs, [math.atanh(1 - 2 / alpha ** 2), math.log(1 / alpha)], xtol=1e-12)
+    assert max(abs(v) for v in eqs(p)) < 1e-12
+    return math.tanh(p[0]), math.exp(p[1])
+
+
+def _max_margin_asymptote():
+    """alpha eps -> A/pi at large alpha: with theta ~ A/alpha, kappa = theta k, the equations above become
+    1 = 2 A phi(0) int (k - u)_+ phi(u) du = 2 A phi(0) int Phi(u) (k - u)_+^2 du."""
+    from scipy.optimize import fsolve
+
+    phi0 = 1 / math.sqrt(2 * math.pi)
+
+    def eqs(p):
+        A, k = p
+        I1 = integrate.quad(lambda u: (k - u) * phi0 * math.exp(-u * u / 2), -math.inf, k, epsabs=0, epsrel=1e-13)[0]
+        I2 = integrate.quad(lambda u: ndtr(u) * (k - u) ** 2, -math.inf, k, epsabs=0, epsrel=1e-13)[0]
+        return [2 * A * phi0 * I1 - 1, 2 * A * phi0 * I2 - 1]
+
+    p = fsolve(eqs, [1.5, 0.6], xtol=1e-12)
+    assert max(abs(v) for v in eqs(p)) < 1e-12
+    return p[0] / math.pi
+
+
+@pytest.mark.parametrize("alpha", [120.0, 200.0])
+def test_max_margin_in_one_solve(alpha):
+    """Hinge, reg = 1e-6 (max margin to 1e-9 here), from the default start, against the max-margin
+    equations solved independently and the large-alpha asymptote alpha eps -> 0.500489."""
+    model = get("glm_erm", loss="hinge", channel="sign", reg=1e-6, alpha=alpha)
+    sol = fixedpoint.solve(model)
+    assert sol.converged, sol.message
+    R, kappa = _max_margin_equations(alpha)
+    assert sol["q"] == pytest.approx(1 / kappa ** 2, rel=1e-8)
+    assert alpha * sol["gen_error"] == pytest.approx(alpha * math.acos(R) / math.pi, rel=1e-8)
+    asym = _max_margin_asymptote()
+    assert asym == pytest.approx(0.500489, abs=1e-6)
+    # finite-alpha corrections ~ 1/alpha^2: 6e-5 at alpha = 120, 2e-5 at 200
+    assert abs(alpha * sol["gen_error"] - asym) < 1.0 / alpha ** 2
+
+
+@pytest.mark.slow
+def test_max_margin_one_solve_agrees_with_the_sweep():
+    model = get("glm_erm", loss="hinge", channel="sign", reg=1e-6, alpha=1.0)
+    alphas = np.linspace(10.0, 200.0, 20)
+    sw = fixedpoint.sweep(model, "alpha", alphas)
+    assert sw.converged.all()
+    assert 200 * sw["gen_error"][-1] == pytest.approx(0.5004665, abs=5e-8)
+    for alpha in (120.0, 200.0):
+        sol = fixedpoint.solve(model.with_params(alpha=alpha))
+        assert sol.converged
+        i = int(np.argmin(np.abs(alphas - alpha)))
+        assert sol["gen_error"] == pytest.approx(sw["gen_error"][i], rel=1e-7)
+        assert sol["q"] == pytest.approx(sw["q"][i], rel=1e-7)
+
+
+def test_explanation_near_perfect_alignment_states_the_gap():
+    """At a noiseless max-margin-like state the explanation gives the actual gap 1 - m^2/(rho q) and no
+    other cause (the update is finite, every weight is kept)."""
+    model = get("glm_erm", loss="hinge", channel="sign", reg=1e-4, alpha=200.0)
+    x = np.array([91.57731, 8386.991, 0.7281251])
+    gap = 1 - x[0] ** 2 / x[1]
+    assert 1e-5 < gap < 1e-4
+    why = model.explain(x)
+    assert f"{gap:.3g}" in why and "weight" not in why and "V_hat" not in why
+    assert get("glm_erm", loss="hinge", channel="sign", reg=1e-4, alpha=200.0, noise=0.1).explain(x) is None
