@@ -17,7 +17,7 @@ __all__ = ["Model", "REQUIRED", "OPTIONAL"]
 REQUIRED = ("name", "state_names", "initial_state", "update", "observables", "simulate")
 #: members a model may have; the engine falls back to a documented default without them
 OPTIONAL = ("trivial_state", "bounds", "free_entropy", "jacobian", "unique_fixed_point", "residual_scale",
-            "free_entropy_divergence")
+            "free_entropy_divergence", "solver_coordinates")
 
 
 @runtime_checkable
@@ -55,7 +55,9 @@ class Model(Protocol):
     diverges along the branch through the fixed point ``x`` as ``c log(1/distance)`` toward a
     boundary, e.g. perfect recovery with noiseless continuous labels; 0 where it is finite:
     first-order thresholds compare branches by ``c`` first and by ``free_entropy`` only when the
-    coefficients tie).
+    coefficients tie); ``solver_coordinates() -> (to_z, to_x)`` (for a unique-fixed-point model:
+    a bijection of the interior of the domain onto ``R^n`` in which a cold solve iterates and
+    extrapolates before finishing in the state itself).
     """
 
     name: ClassVar[str]

@@ -734,7 +734,14 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
     kw = dict(tolerance=tolerance, max_iter=max_iter, lower=lower, upper=upper, names=state_names)
     jac = getattr(model, "jacobian", None) if is_model else None
     notes = []
-    run, rho = _solve_from(F, x_start, solver, default_solver, unique, kw, notes, jac)
+    # (a cold start only: a warm start next to the fixed point, as in a sweep, gains nothing from
+    # the detour through the coordinates)
+    coordinates = getattr(model, "solver_coordinates", None) if unique and isinstance(start, str) else None
+    if coordinates is not None:
+        run, rho = _solve_in_coordinates(F, x_start, coordinates(), solver, default_solver, kw, notes, jac,
+                                         max(float(rtol), float(atol)))
+    else:
+        run, rho = _solve_from(F, x_start, solver, default_solver, unique, kw, notes, jac)
     if unique and run.status is not Status.CONVERGED and isinstance(start, str):
         # every start reaches the same fixed point of a unique-fixed-point (convex) model, so a
         # failure from one start is the iteration's, not the problem's: try the other start
@@ -771,6 +778,51 @@ def _rounding_notes(model, x, rtol, names):
         rel = _ROUNDING * np.abs(x) / s
     return [f"{names[i]}: its distance to the boundary, {s[i]:.3g}, is resolved to about {rel[i]:.1g} relative only "
             f"(the rounding of {names[i]} itself), not to rtol" for i in np.flatnonzero((s > 0) & (rel > 10 * rtol))]
+
+
+def _solve_in_coordinates(F, x_start, coordinates, solver, default_solver, kw, notes, jac, rtol):
+    """A unique-fixed-point model's solve through its ``solver_coordinates``: iterate (and
+    extrapolate) the conjugate map ``z -> to_z(F(to_x(z)))``, then finish in ``x``, where the
+    convergence test on the true residual is made as always.
+
+    For a convex problem the coordinates cannot change the answer (there is one fixed point), but
+    they can change the speed by orders of magnitude: max-margin ERM approaches its fixed point
+    along ``q ~ alpha^2`` with the overlap within 1e-5 of perfect alignment, where the map in
+    ``(m, q, V)`` is stiff and nonlinear on the scale of one step, and nearly linear in
+    ``(atanh(m / sqrt(rho q)), log q, log V)``. If the iteration in ``z`` fails, the solve starts
+    again in ``x`` from the start (so the coordinates never make a solve fail).
+    """
+    to_z, to_x = coordinates
+    z0 = np.asarray(to_z(x_start), dtype=float)
+    first = None
+    if np.all(np.isfinite(z0)):
+        def Fz(z):
+            with np.errstate(all="ignore"):
+                return np.asarray(to_z(F(to_x(z))), dtype=float)
+
+        # |dz| <= rtol in logarithmic coordinates is |dx| <= rtol |x|: about the criterion in x,
+        # which is checked at the end anyway
+        kw_z = dict(kw, tolerance=make_tolerance(max(0.5 * rtol, 1e-15), 0.0), lower=np.full(z0.size, -np.inf),
+                    upper=np.full(z0.size, np.inf), names=tuple(f"z{i}" for i in range(z0.size)))
+        notes_z = []
+        first, _ = _solve_from(Fz, z0, solver, default_solver, True, kw_z, notes_z, None)
+        if first.status is Status.CONVERGED:
+            x1 = np.asarray(to_x(first.x), dtype=float)
+            lo, hi = kw["lower"], kw["upper"]
+            if np.all(np.isfinite(x1)) and np.all(x1 >= lo) and np.all(x1 <= hi):
+                run, rho = _solve_from(F, x1, solver, default_solver, True, kw, notes, jac)
+                run.nev += first.nev
+                run.it += first.it
+                if run.status is Status.CONVERGED:
+                    notes.append(f"solved in the model's solver coordinates ({first.it} iterations), finished in "
+                                 "the state's")
+                    return run, rho
+    run, rho = _solve_from(F, x_start, solver, default_solver, True, kw, notes, jac)
+    if first is not None:
+        run.nev += first.nev
+        notes.append(f"the iteration in the model's solver coordinates ended {first.status.value}; solved in the "
+                     "state's own")
+    return run, rho
 
 
 def _solve_from(F, x_start, solver, default_solver, unique, kw, notes, jac):

@@ -216,3 +216,16 @@ def test_a_solution_says_when_rounding_limits_its_accuracy_next_to_the_boundary(
     assert 1e6 * sol["gen_error"] == pytest.approx(0.4417, rel=1e-3)
     far = fp.solve(equations.get("glm_bayes", prior="gaussian", channel="sign", alpha=10.0))
     assert "resolved to about" not in far.message
+
+
+@pytest.mark.parametrize("alpha, reg", [(200.0, 1e-4), (300.0, 1e-4), (200.0, 1e-6)])
+def test_max_margin_hinge_converges_in_one_solve(alpha, reg):
+    """Near max-margin a single cold solve (through the model's solver coordinates) reaches the
+    point a warm-started sweep from alpha = 50 reaches by continuation in the state itself."""
+    model = equations.get("glm_erm", loss="hinge", channel="sign", alpha=alpha, reg=reg)
+    sol = fp.solve(model)
+    assert sol.converged, sol.message
+    sw = fp.sweep(model, "alpha", np.linspace(50.0, alpha, 30))
+    assert sw.converged.all()
+    assert sol["gen_error"] == pytest.approx(sw["gen_error"][-1], rel=1e-8)
+    assert sol.x == pytest.approx(sw.x[-1], rel=1e-7)
