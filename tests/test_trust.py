@@ -227,5 +227,6 @@ def test_max_margin_hinge_converges_in_one_solve(alpha, reg):
     assert sol.converged, sol.message
     sw = fp.sweep(model, "alpha", np.linspace(50.0, alpha, 30))
     assert sw.converged.all()
-    assert sol["gen_error"] == pytest.approx(sw["gen_error"][-1], rel=1e-8)
-    assert sol.x == pytest.approx(sw.x[-1], rel=1e-7)
+    # the map contracts by ~0.996 per step there, so a residual of 1e-10 leaves ~1e-8 in the state
+    assert sol["gen_error"] == pytest.approx(sw["gen_error"][-1], rel=1e-6)
+    assert sol.x == pytest.approx(sw.x[-1], rel=1e-6)
