@@ -144,11 +144,25 @@ def make_tolerance(atol, rtol, residual_scale=None):
         return tolerance
 
     def tolerance(x):
-        ax = np.abs(x)
-        s = np.abs(np.asarray(residual_scale(x), dtype=float).reshape(ax.shape))
-        w = np.minimum(atol + rtol * ax, np.where(np.isfinite(s), rtol * s, np.inf))
-        return np.maximum(w, np.maximum(_ROUNDING * ax, 1e-300))
+        s = np.asarray(residual_scale(x), dtype=float).reshape(x.shape)
+        return _scaled_tolerance(x, s, atol, rtol)
     return tolerance
+
+
+@njit(cache=True)
+def _scaled_tolerance(x, s, atol, rtol):
+    """``max(min(atol + rtol |x|, rtol |s|), 4 eps |x|)`` entrywise (see :func:`make_tolerance`);
+    one kernel instead of a chain of numpy calls on a vector of a few entries (it runs at every
+    iteration)."""
+    w = np.empty(x.size)
+    for i in range(x.size):
+        ax = abs(x[i])
+        v = atol + rtol * ax
+        si = abs(s[i])
+        if np.isfinite(si) and rtol * si < v:
+            v = rtol * si
+        w[i] = max(v, _ROUNDING * ax, 1e-300)
+    return w
 
 
 def resolve_start(model, start):
