@@ -140,13 +140,22 @@ def make_tolerance(atol, rtol, residual_scale=None):
     atol, rtol = float(atol), float(rtol)
     if residual_scale is None:
         def tolerance(x):
-            return atol + rtol * np.abs(x)
+            return _plain_tolerance(x, atol, rtol)
         return tolerance
 
     def tolerance(x):
         s = np.asarray(residual_scale(x), dtype=float).reshape(x.shape)
         return _scaled_tolerance(x, s, atol, rtol)
     return tolerance
+
+
+@njit(cache=True)
+def _plain_tolerance(x, atol, rtol):
+    """``atol + rtol |x|`` (one small kernel: it runs at every iteration)."""
+    w = np.empty(x.size)
+    for i in range(x.size):
+        w[i] = atol + rtol * abs(x[i])
+    return w
 
 
 @njit(cache=True)
