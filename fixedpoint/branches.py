@@ -111,13 +111,21 @@ class _Branch:
         self.slack_lo = 1e-6 * (1.0 + np.abs(np.where(np.isfinite(self.zlo), self.zlo, 0.0)))
         self.slack_hi = 1e-6 * (1.0 + np.abs(np.where(np.isfinite(self.zhi), self.zhi, 0.0)))
         self.evaluations = 0
+        self._models = {}
 
     # -- the map
     def v_of(self, u):
         return self.v0 + self.direction * self.span * u
 
     def model_at(self, u):
-        return at(self.model, **{self.param: self.v_of(u)})
+        # the corrector and the derivatives ask for the same few values of u over and over, and
+        # rebuilding (and re-validating) a model costs more than evaluating its map
+        m = self._models.get(u)
+        if m is None:
+            if len(self._models) > 16:
+                self._models.clear()
+            m = self._models[u] = at(self.model, **{self.param: self.v_of(u)})
+        return m
 
     def image(self, z, u):
         """``F_v(x)`` at the state of ``z``."""
@@ -213,7 +221,7 @@ class _Branch:
             # Newton stalled (an inaccurate Jacobian where the map is steep): polish at this
             # parameter value with the fixed-point solver, which converges on the stable side of
             # a fold, and keep the point if it neither jumped to the boundary nor wandered
-            sol = solve(self.model_at(y[-1]), start=x)
+            sol = solve(self.model_at(y[-1]), start=x, max_iter=300)  # (a polish, not a search)
             self.evaluations += sol.evaluations
             if not sol.converged or np.any(((sol.x == self.lo) | (sol.x == self.hi)) & ~self.on_bound(y_from[:-1])):
                 return None

@@ -257,9 +257,18 @@ def _first_order(model, param, a, b, tol, kw):
         m = at(model, **{param: v})
         return m, solve(m, start="uninformed", **kw), solve(m, start="informed", **kw)
 
+    memo = {}
+
     def delta(v):
         """``None`` where the branches coincide, NaN where a solve failed, ``+-inf`` where a
-        diverging free entropy decides, else the finite difference (informed - uninformed)."""
+        diverging free entropy decides, else the finite difference (informed - uninformed).
+        Memoised: the grids, the edge searches and the root finder revisit points."""
+        v = float(v)
+        if v not in memo:
+            memo[v] = _delta(v)
+        return memo[v]
+
+    def _delta(v):
         m, lo, hi = branches(v)
         if not (lo.converged and hi.converged):
             return math.nan
@@ -516,6 +525,8 @@ def _spinodal(model, param, a, b, start, tol, kw):
             tight = dict(kw, atol=min(kw["atol"], 1e-14), rtol=min(kw["rtol"], 1e-14))
             past = []
             for d in (1e-3, 1e-4, 1e-5):
+                if len(past) == 2 and (path.how == "fold" or past[1][2] >= 0.5 * past[0][2]):
+                    break  # decided: a fold, or a jump that does not shrink with the distance
                 counter[0] += 1
                 m_d = at(model, **{param: path.value + direction * d * reach})
                 p = solve(m_d, start=start, **tight)
