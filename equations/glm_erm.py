@@ -173,6 +173,16 @@ def _omega_zero_margin(code, V, delta):
 
 
 @njit(cache=True)
+def _add_point(pts, k, r, wlo, whi):
+    """Append the panel end ``r`` to ``pts[:k]`` when it lies strictly inside the window
+    ``(wlo, whi)``; returns the new count."""
+    if wlo < r < whi:
+        pts[k] = r
+        k += 1
+    return k
+
+
+@njit(cache=True)
 def _sign_panels(code, q, V, delta, c):
     """Integration panels ``(lo, hi)`` over ``xi`` for :func:`_sign_integrals`.
 
@@ -239,33 +249,21 @@ def _sign_panels(code, q, V, delta, c):
         k = 2  # pts[2:k]: the panel ends inside the window
         for u in (0.28125, 1.125, 3.125, 6.125, 12.5, 24.5):
             r = math.sqrt(inner * inner + 2.0 * u)
-            if wlo < r < whi:
-                pts[k] = r
-                k += 1
-            if wlo < -r < whi:
-                pts[k] = -r
-                k += 1
-        if wlo < 0.0 < whi:
-            pts[k] = 0.0
-            k += 1
+            k = _add_point(pts, k, r, wlo, whi)
+            k = _add_point(pts, k, -r, wlo, whi)
+        k = _add_point(pts, k, 0.0, wlo, whi)
         if ac > 0.05:
             for t in (0.5, 1.0, 2.0, 4.0, 8.0):
                 r = t / ac
-                if wlo < r < whi:
-                    pts[k] = r
-                    k += 1
-                if wlo < -r < whi:
-                    pts[k] = -r
-                    k += 1
+                k = _add_point(pts, k, r, wlo, whi)
+                k = _add_point(pts, k, -r, wlo, whi)
         side = 1.0 if a >= 0.0 else (-1.0 if b <= 0.0 else 0.0)
         if side * c < -2.0:
             # away from 0 on the side where the teacher factor decays, the integrand falls like
             # phi(sqrt(1 + c^2) xi): the same levels on that faster scale
             for u in (0.28125, 1.125, 3.125, 6.125, 12.5, 24.5):
                 r = side * math.sqrt(inner * inner + 2.0 * u / (1.0 + c * c))
-                if wlo < r < whi:
-                    pts[k] = r
-                    k += 1
+                k = _add_point(pts, k, r, wlo, whi)
         if code == LOGISTIC and sq > bend_min:
             # the logistic prox bends where |z| ~ 1 (z = prox), i.e. over |omega - omega_0| of
             # order 1 + V/4, with poles of sigmoid(-z) at distance pi in z: panel ends where
@@ -274,9 +272,7 @@ def _sign_panels(code, q, V, delta, c):
             for t in (0.5, 1.5, 3.0, 6.0, 12.0, 24.0, 45.0):
                 for zz in (-t, t):
                     r = (zz - V * sigmoid(-zz)) / sq
-                    if wlo < r < whi:
-                        pts[k] = r
-                        k += 1
+                    k = _add_point(pts, k, r, wlo, whi)
         # panels between the sorted points; a point closer to its neighbour than a tenth of its
         # distance from the inner end is dropped (grid and teacher points that nearly coincide
         # would only add slivers: the panel it joins widens by < 10 %)
