@@ -50,7 +50,8 @@ class Solution:
     names : tuple of str
         Labels of the entries of ``x``.
     converged : bool
-        ``max_i |F(x)_i - x_i| / (atol + rtol |x_i|) <= 1``: judged on the true residual.
+        ``max_i |F(x)_i - x_i| / w_i <= 1`` with ``w_i = atol + rtol |x_i|`` (or the model-scaled
+        tolerance of :func:`fixedpoint.solvers.make_tolerance`): judged on the true residual.
     status : Status
     message : str
         What happened and, when not converged, what to try.

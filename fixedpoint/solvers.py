@@ -2,7 +2,10 @@
 
 Convergence is judged on the true residual of the map at the current point,
 
-    r(x) = max_i |F(x)_i - x_i| / (atol + rtol |x_i|)  <=  1,
+    r(x) = max_i |F(x)_i - x_i| / w_i(x)  <=  1,   w_i = atol + rtol |x_i|
+
+(or, for a model declaring ``residual_scale``, a tolerance that resolves the distance to an
+absorbing boundary in relative terms: :func:`make_tolerance`),
 
 never on the size of a damped or extrapolated step (a heavily damped iteration takes tiny
 steps long before it is near a fixed point).
@@ -766,26 +769,29 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
     else:
         run, rho = _solve_from(F, x_start, solver, default_solver, unique, kw, notes, jac)
     if unique and run.status is not Status.CONVERGED and isinstance(start, str):
-        # every start reaches the same fixed point of a unique-fixed-point (convex) model, so a
-        # failure from one start is the iteration's, not the problem's: try the other start
-        # before reporting it
-        other = "informed" if start == "uninformed" else "uninformed"
-        notes2 = []
-        run2, rho2 = _solve_from(F, resolve_start(model, other), solver, default_solver, unique, kw, notes2, jac)
-        run2.nev += run.nev
-        run2.it += run.it
-        if run2.status is Status.CONVERGED:
-            notes.extend(notes2)
-            notes.append(f"the solve from {start!r} ended {run.status.value} ({run.info}); the model has a unique "
-                         f"fixed point, which the solve from {other!r} reached")
-            run, rho = run2, rho2
-        else:
-            run.nev = run2.nev
-            notes.append(f"the solve from {other!r} (the model has a unique fixed point) ended "
-                         f"{run2.status.value} too")
+        run, rho = _retry_other_start(model, F, start, run, rho, solver, default_solver, kw, notes, jac)
     if is_model and run.status is Status.CONVERGED:
         notes.extend(_rounding_notes(model, run.x, float(rtol), state_names))
     return _make_solution(model if is_model else None, run, state_names, start, rho, notes)
+
+
+def _retry_other_start(model, F, start, run, rho, solver, default_solver, kw, notes, jac):
+    """Every start reaches the same fixed point of a unique-fixed-point (convex) model, so a
+    failure from one start is the iteration's, not the problem's: try the other start before
+    reporting it. Returns the run to report."""
+    other = "informed" if start == "uninformed" else "uninformed"
+    notes2 = []
+    run2, rho2 = _solve_from(F, resolve_start(model, other), solver, default_solver, True, kw, notes2, jac)
+    run2.nev += run.nev
+    run2.it += run.it
+    if run2.status is Status.CONVERGED:
+        notes.extend(notes2)
+        notes.append(f"the solve from {start!r} ended {run.status.value} ({run.info}); the model has a unique "
+                     f"fixed point, which the solve from {other!r} reached")
+        return run2, rho2
+    run.nev = run2.nev
+    notes.append(f"the solve from {other!r} (the model has a unique fixed point) ended {run2.status.value} too")
+    return run, rho
 
 
 def _rounding_notes(model, x, rtol, names):
@@ -827,8 +833,7 @@ def _solve_in_coordinates(F, x_start, coordinates, solver, default_solver, kw, n
         # which is checked at the end anyway
         kw_z = dict(kw, tolerance=make_tolerance(max(0.5 * rtol, 1e-15), 0.0), lower=np.full(z0.size, -np.inf),
                     upper=np.full(z0.size, np.inf), names=tuple(f"z{i}" for i in range(z0.size)))
-        notes_z = []
-        first, _ = _solve_from(Fz, z0, solver, default_solver, True, kw_z, notes_z, None)
+        first, _ = _solve_from(Fz, z0, solver, default_solver, True, kw_z, [], None)
         if first.status is Status.CONVERGED:
             x1 = np.asarray(to_x(first.x), dtype=float)
             lo, hi = kw["lower"], kw["upper"]

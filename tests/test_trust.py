@@ -21,6 +21,8 @@ from fixedpoint.continuation import at
     (dict(prior="gaussian", channel="abs", noise=0.0), (0.8, 1.1), 1.0),
     # noiseless compressed sensing: alpha_IT = rho (information dimension of Gauss-Bernoulli)
     (dict(prior="gauss_bernoulli", rho=0.2, channel="linear", noise=0.0), (0.1, 0.5), 0.2),
+    # noiseless relu: half the labels are continuous, c = 1/2, so alpha_IT = rho / (1/2)
+    (dict(prior="gauss_bernoulli", rho=0.3, channel="relu", noise=0.0), (0.4, 1.0), 0.6),
 ])
 def test_information_theoretic_threshold_with_a_diverging_free_entropy_is_exact(params, bracket, exact):
     model = equations.get("glm_bayes", alpha=0.5, **params)
