@@ -17,12 +17,12 @@ from .continuation import sweep
 from .diagram import phase_diagram
 from .optimize import optimize
 from .protocol import Model
-from .results import Optimum, PhaseDiagram, Solution, Status, Sweep, Threshold
+from .results import Optimum, PhaseDiagram, PhaseLine, PhaseLines, Solution, Status, Sweep, Threshold
 from .solvers import Anderson, Damped, solve
 from .thresholds import ThresholdLine, jacobian, threshold, threshold_line
 
 __all__ = [
-    "Anderson", "Damped", "Model", "Optimum", "PhaseDiagram", "Solution", "Status", "Sweep", "Threshold",
+    "Anderson", "Damped", "Model", "Optimum", "PhaseDiagram", "PhaseLine", "PhaseLines", "Solution", "Status", "Sweep", "Threshold",
     "ThresholdLine", "jacobian", "optimize", "phase_diagram", "quadrature", "solve", "sweep", "tabulate", "threshold",
     "threshold_line",
 ]

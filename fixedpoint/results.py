@@ -1,4 +1,5 @@
-"""Result objects: ``Status``, ``Solution``, ``Sweep``, ``PhaseDiagram``, ``Threshold``, ``Optimum``.
+"""Result objects: ``Status``, ``Solution``, ``Sweep``, ``PhaseDiagram``, ``Threshold``, ``Optimum``,
+``PhaseLine`` and ``PhaseLines``.
 
 All are frozen dataclasses. Arrays inside them are made read-only so that a result cannot be
 edited by accident after the engine has judged it. Nothing here computes physics.
@@ -16,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["Status", "Solution", "Sweep", "PhaseDiagram", "Threshold", "Optimum"]
+__all__ = ["Status", "Solution", "Sweep", "PhaseDiagram", "Threshold", "Optimum", "PhaseLine", "PhaseLines"]
 
 
 class Status(str, enum.Enum):
@@ -367,3 +368,180 @@ class Optimum:
     def __repr__(self) -> str:
         return (f"Optimum({self.param} = {self.value:.10g}, {self.observable} = {self.minimum:.10g}, "
                 f"converged={self.converged}, solves={self.solves})")
+
+
+#: the physics name of each line of :class:`PhaseLines`, keyed by ``PhaseLine.key``
+LINE_NAMES = {
+    "stability": "weak recovery",
+    "spinodal_uninformed": "algorithmic",
+    "spinodal_informed": "lower spinodal",
+    "first_order": "IT",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class PhaseLine:
+    """One transition line of :func:`fixedpoint.phase_lines`: ``values[i]`` at ``over_values[i]``.
+
+    The same fields as :class:`fixedpoint.ThresholdLine` (so that anything drawing one draws the
+    other), plus where the line exists.
+
+    Attributes
+    ----------
+    kind : str
+        ``"stability"``, ``"spinodal"`` or ``"first_order"``.
+    start : str or None
+        For a spinodal, the branch that ends: ``"uninformed"`` (the algorithmic threshold, upper
+        spinodal) or ``"informed"`` (lower spinodal); ``None`` otherwise.
+    name : str
+        The physics name (:data:`LINE_NAMES`): "weak recovery", "algorithmic", "lower spinodal",
+        "IT".
+    param, over : str
+        The line gives ``param`` as a function of ``over``.
+    over_values, values : ndarray
+        Sorted in ``over``; ``values`` is NaN where the line does not exist. The located ends of
+        the line are among the ``over_values``.
+    converged : ndarray of bool
+    intervals : tuple of (float, float)
+        The intervals of ``over`` in which the line exists, ends located to the line's tolerance.
+    messages : tuple of str
+    """
+
+    kind: str
+    start: str | None
+    name: str
+    param: str
+    over: str
+    over_values: np.ndarray
+    values: np.ndarray
+    converged: np.ndarray
+    intervals: tuple = ()
+    messages: tuple = ()
+
+    @property
+    def key(self) -> str:
+        """``kind``, with the branch for a spinodal: ``"spinodal_uninformed"``."""
+        return f"{self.kind}_{self.start}" if self.kind == "spinodal" else self.kind
+
+    def __call__(self, over_value) -> np.ndarray:
+        """The line at ``over_value`` (linear interpolation; NaN outside its intervals)."""
+        v = np.asarray(over_value, float)
+        ok = np.isfinite(self.values)
+        out = np.full(v.shape, np.nan)
+        if ok.sum() < 1:
+            return out
+        for lo, hi in self.intervals:
+            inside = (v >= lo) & (v <= hi)
+            sel = ok & (self.over_values >= lo) & (self.over_values <= hi)
+            if sel.sum() >= 1:
+                out[inside] = np.interp(v[inside], self.over_values[sel], self.values[sel])
+        return out
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "start": self.start, "name": self.name, "param": self.param, "over": self.over,
+                "intervals": [[float(a), float(b)] for a, b in self.intervals],
+                self.over: [float(v) for v in self.over_values],
+                self.param: [None if not math.isfinite(v) else float(v) for v in self.values],
+                "converged": [bool(c) for c in self.converged]}
+
+    def __repr__(self) -> str:
+        iv = ", ".join(f"[{a:.6g}, {b:.6g}]" for a, b in self.intervals) or "nowhere"
+        return f"PhaseLine({self.name}: {self.param}({self.over}) on {iv}, {int(np.isfinite(self.values).sum())} points)"
+
+
+#: region names of :meth:`PhaseLines.region`
+REGIONS = ("impossible", "hard", "easy")
+
+
+@dataclass(frozen=True, eq=False)
+class PhaseLines:
+    """Every transition line of a model over a range (:func:`fixedpoint.phase_lines`).
+
+    Attributes
+    ----------
+    param, over : str
+        Each line gives ``param`` as a function of ``over``.
+    lines : tuple of PhaseLine
+        Only the lines that exist somewhere in the range.
+    points : tuple of dict
+        Special points, each ``{"kind": ..., over: value, param: value}``. Kinds:
+        ``"tricritical"`` (a coexistence region closes in a model with a trivial fixed point:
+        the spinodals and the first-order line meet), ``"critical"`` (the same without a trivial
+        fixed point).
+    message : str
+    """
+
+    param: str
+    over: str
+    lines: tuple
+    points: tuple = ()
+    message: str = ""
+
+    def __iter__(self):
+        return iter(self.lines)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, key: str) -> PhaseLine:
+        """A line by ``key`` (``"stability"``, ``"spinodal_uninformed"``, ``"spinodal_informed"``,
+        ``"first_order"``) or by physics ``name``."""
+        for line in self.lines:
+            if key in (line.key, line.name):
+                return line
+        raise KeyError(f"no line {key!r}; lines: {[l.key for l in self.lines]}")
+
+    def get(self, key: str):
+        try:
+            return self[key]
+        except KeyError:
+            return None
+
+    def region(self, over_value: float, value: float) -> str:
+        """Name of the region at ``over = over_value``, ``param = value`` (see :meth:`regions`)."""
+        return str(self.regions([over_value], [value])[0, 0])
+
+    def regions(self, over_values, values) -> np.ndarray:
+        """Region names on the grid ``over_values x values`` (shape ``(len(over_values), len(values))``).
+
+        The signal grows with ``param``. With IT the first-order line, ALG the algorithmic line
+        (the upper spinodal) and WR the weak-recovery line at the same ``over``:
+
+        * ``"easy"``: above ALG; above WR and below IT (where the uninformative phase is
+          left continuously); everywhere when no line exists at this ``over``;
+        * ``"hard"``: between IT and ALG (the optimal estimator is informative, the algorithm
+          from an uninformed start is not);
+        * ``"impossible"``: below IT and below WR, or below WR where the transition is continuous.
+
+        Where spinodals exist without a first-order line (no free entropy), the region between them
+        cannot be named and is ``"undetermined"``.
+        """
+        ov = np.asarray(over_values, float).ravel()
+        s = np.asarray(values, float).ravel()[None, :]
+        nan = np.full(ov.shape, np.nan)
+        it, alg, wr = ((self.get(k)(ov) if self.get(k) is not None else nan)[:, None]
+                       for k in ("first_order", "spinodal_uninformed", "stability"))
+        low = np.isfinite(self.get("spinodal_informed")(ov) if self.get("spinodal_informed") is not None
+                          else nan)[:, None]
+        out = np.full((ov.size, s.size), "easy", dtype=object)
+        has_wr, has_it, has_alg = np.isfinite(wr), np.isfinite(it), np.isfinite(alg)
+        out[has_wr & (s < wr)] = "impossible"
+        first = has_it & has_alg
+        out[first & (s < alg)] = "hard"
+        out[first & (s < it) & ~(has_wr & (s >= wr))] = "impossible"
+        out[first & (s < it) & has_wr & (s >= wr)] = "easy"
+        out[~has_it & has_alg & low & (s < alg) & ~(has_wr & (s < wr))] = "undetermined"
+        return out.astype(str)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: ``{"lines": {key: line.to_dict()}, "points": [...]}``."""
+        return {"param": self.param, "over": self.over,
+                "lines": {line.key: line.to_dict() for line in self.lines},
+                "points": [{k: (float(v) if not isinstance(v, str) else v) for k, v in p.items()} for p in self.points],
+                "message": self.message}
+
+    def __repr__(self) -> str:
+        pts = "; ".join(f"{p['kind']} at {self.over}={p[self.over]:.6g}, {self.param}={p[self.param]:.6g}"
+                        for p in self.points)
+        return (f"PhaseLines({self.param} over {self.over}: " + ", ".join(repr(l) for l in self.lines)
+                + (f"; {pts}" if pts else "") + ")")
