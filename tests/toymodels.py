@@ -131,3 +131,104 @@ class Contraction:
 
     def simulate(self, d, seed):
         return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Cusp:
+    """``x -> x - 0.1 (x^3 - a x - p)``: the cusp catastrophe, fixed points solve ``x^3 - a x = p``.
+
+    For ``a > 0`` the curve ``p(x) = x^3 - a x`` folds at ``x = +-sqrt(a/3)``: the branch from
+    ``x < 0`` (uninformed) ends at ``p = 2 (a/3)^{3/2}``, the one from ``x > 0`` (informed) at
+    ``p = -2 (a/3)^{3/2}``. With ``phi = -(x^4/4 - a x^2/2 - p x)`` the outer branches have equal
+    free entropy at ``p = 0`` (symmetry ``x -> -x``). The two spinodals and the first-order
+    line meet at the critical point ``a = p = 0``; for ``a < 0`` the curve is monotone.
+    """
+
+    p: float = 0.0
+    a: float = 0.5
+    name: ClassVar[str] = "cusp"
+    state_names: ClassVar[tuple[str, ...]] = ("x",)
+
+    def initial_state(self, start="uninformed"):
+        return np.array([-1.5 if start == "uninformed" else 1.5])
+
+    def update(self, x):
+        return x - 0.1 * (x ** 3 - self.a * x - self.p)
+
+    def observables(self, x):
+        return {"x": float(x[0])}
+
+    def free_entropy(self, x):
+        y = x[0]
+        return float(-(y ** 4 / 4 - self.a * y ** 2 / 2 - self.p * y))
+
+    def simulate(self, d, seed):
+        return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class CuspPair:
+    """:class:`Cusp` with a second entry slaved to the first, ``y -> x / 2``: the same lines,
+    traced through the vector-state path of the engine."""
+
+    p: float = 0.0
+    a: float = 0.5
+    name: ClassVar[str] = "cusp_pair"
+    state_names: ClassVar[tuple[str, ...]] = ("x", "y")
+
+    def initial_state(self, start="uninformed"):
+        return np.array([-1.5, -0.75] if start == "uninformed" else [1.5, 0.75])
+
+    def update(self, x):
+        return np.array([x[0] - 0.1 * (x[0] ** 3 - self.a * x[0] - self.p), 0.5 * x[0]])
+
+    def observables(self, x):
+        return {}
+
+    def free_entropy(self, x):
+        y = x[0]
+        return float(-(y ** 4 / 4 - self.a * y ** 2 / 2 - self.p * y))
+
+    def simulate(self, d, seed):
+        return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Tricritical:
+    """``q -> beta q + g q^2 - q^3`` on ``q >= 0``: an overlap-type weak-recovery transition.
+
+    ``q = 0`` loses stability at ``beta = 1``. The non-trivial fixed points lie on
+    ``beta = 1 - g q + q^2``: for ``g < 0`` it rises from ``beta = 1`` (continuous transition);
+    for ``g > 0`` it first falls to the lower spinodal ``beta = 1 - g^2/4`` (at ``q = g/2``), so
+    the transition is first order: the uninformed branch ``q = 0`` is lost at ``beta = 1``, and
+    with ``phi = (beta - 1) q^2/2 + g q^3/3 - q^4/4`` the branches ``q = 0`` and ``q = 2g/3``
+    have equal free entropy at ``beta = 1 - 2 g^2 / 9``. Tricritical point: ``g = 0, beta = 1``.
+    """
+
+    beta: float = 0.8
+    g: float = 0.2
+    name: ClassVar[str] = "tricritical"
+    state_names: ClassVar[tuple[str, ...]] = ("q",)
+
+    def initial_state(self, start="uninformed"):
+        return np.array([1e-6 if start == "uninformed" else 1.0])
+
+    def trivial_state(self):
+        return np.array([0.0])
+
+    def bounds(self):
+        return np.array([0.0]), np.array([4.0])
+
+    def update(self, x):
+        q = x[0]
+        return np.array([self.beta * q + self.g * q * q - q ** 3])
+
+    def observables(self, x):
+        return {"q": float(x[0])}
+
+    def free_entropy(self, x):
+        q = x[0]
+        return float((self.beta - 1) * q * q / 2 + self.g * q ** 3 / 3 - q ** 4 / 4)
+
+    def simulate(self, d, seed):
+        return {}
