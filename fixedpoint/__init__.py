@@ -16,6 +16,7 @@ from . import quadrature, tabulate
 from .continuation import sweep
 from .diagram import phase_diagram
 from .optimize import optimize
+from .phase_lines import phase_lines
 from .protocol import Model
 from .results import Optimum, PhaseDiagram, PhaseLine, PhaseLines, Solution, Status, Sweep, Threshold
 from .solvers import Anderson, Damped, solve
@@ -23,7 +24,7 @@ from .thresholds import ThresholdLine, jacobian, threshold, threshold_line
 
 __all__ = [
     "Anderson", "Damped", "Model", "Optimum", "PhaseDiagram", "PhaseLine", "PhaseLines", "Solution", "Status", "Sweep", "Threshold",
-    "ThresholdLine", "jacobian", "optimize", "phase_diagram", "quadrature", "solve", "sweep", "tabulate", "threshold",
+    "ThresholdLine", "jacobian", "optimize", "phase_diagram", "phase_lines", "quadrature", "solve", "sweep", "tabulate", "threshold",
     "threshold_line",
 ]
 __version__ = "0.1.0"

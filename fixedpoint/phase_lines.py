@@ -308,7 +308,7 @@ class _Curve:
         out["spinodal_informed"] = self.s_at(t_l)
         s_u, s_l = out["spinodal_uninformed"], out["spinodal_informed"]
         out["first_order"] = self._maxwell(t_u, t_l, s_u, s_l)
-        if not np.isfinite(out["first_order"]) and 0 <= s_u - s_l <= self.tol:
+        if not np.isfinite(out["first_order"]) and abs(s_u - s_l) <= self.tol:
             # a window narrower than the tolerance (next to its end): the free entropies differ by
             # less than their rounding, and any point of the window is the threshold to tol
             out["first_order"] = 0.5 * (s_u + s_l)
