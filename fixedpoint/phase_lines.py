@@ -38,6 +38,7 @@ each ``v``; a second one at the same ``v`` is reported in the message, not as a 
 
 from __future__ import annotations
 
+import bisect
 import math
 from concurrent.futures import ProcessPoolExecutor
 
@@ -143,13 +144,19 @@ class _Job:
                 out["stability"] = thr.value if thr.converged else math.nan
             except ValueError as exc:
                 notes.append(f"weak recovery: {exc}")
+        if getattr(m, "unique_fixed_point", False):
+            out["message"] = "; ".join(notes + ["a unique fixed point: no coexistence, no spinodals"])
+            return out
         try:
             curve = _Curve(m, self.param, self.lo, self.hi, self.start, self.kw, out["stability"], self.tol)
         except _NoCurve as exc:
             notes.append(str(exc))
             out["message"] = "; ".join(notes)
             return out
-        out.update(curve.transition())
+        try:
+            out.update(curve.transition())
+        except (ArithmeticError, ValueError) as exc:  # a root finder met a point off the curve
+            notes.append(f"the transition could not be located on the curve of fixed points: {exc}")
         notes.append(curve.message)
         out["message"] = "; ".join(n for n in notes if n)
         return out
@@ -207,6 +214,7 @@ class _Curve:
                 span = xi[self.k] - xu[self.k]
         self.x_u, self.x_i, self.span, self.s_wr = xu, xi, span, s_wr
         self._cache: dict[float, tuple] = {}
+        self._done: list[float] = []
         # grid in t = (x_k - x_U,k) / span: even in the middle, geometric toward the informed end
         # (an informed branch close to a boundary, e.g. q -> rho at small noise, lives within
         # 1e-4 of the end) and toward a trivial start (where the curve leaves it at s_WR)
@@ -227,6 +235,8 @@ class _Curve:
         guess = self._nearest(t)
         s, x = _solve_on_curve(self.model, self.param, self.k, xk, guess, self.lo, self.hi)
         self._cache[t] = (s, x)
+        if np.isfinite(s):
+            bisect.insort(self._done, t)  # sorted: the nearest points are found by bisection
         return s
 
     def state_at(self, t: float) -> np.ndarray:
@@ -234,20 +244,22 @@ class _Curve:
         return self._cache[float(t)][1]
 
     def _nearest(self, t):
-        """Starting guess ``(x, s)``: extrapolated linearly from the two nearest points already on
-        the curve, the nearest one alone, or an end of the curve."""
-        done = sorted((u for u, (s, _) in self._cache.items() if np.isfinite(s)), key=lambda u: abs(u - t))
-        if len(done) >= 2:
-            (u1, (s1, x1)), (u2, (s2, x2)) = ((u, self._cache[u]) for u in done[:2])
-            w = (t - u1) / (u2 - u1)
-            return x1 + w * (x2 - x1), s1 + w * (s2 - s1)
-        if done:
-            s1, x1 = self._cache[done[0]]
-            return x1, s1
+        """Starting guesses ``(x, s)``: extrapolated linearly from the two nearest points already
+        on the curve, then the nearest one alone; or an end of the curve."""
+        done = self._done
+        i = bisect.bisect_left(done, t)
+        near = sorted(done[max(i - 2, 0):i + 2], key=lambda u: abs(u - t))[:2]
+        if near:
+            s1, x1 = self._cache[near[0]]
+            if len(near) == 1:
+                return [(x1, s1)]
+            s2, x2 = self._cache[near[1]]
+            w = (t - near[0]) / (near[1] - near[0])
+            return [(x1 + w * (x2 - x1), s1 + w * (s2 - s1)), (x1, s1)]
         if t < 0.5:
             s0 = self.s_wr if self.trivial is not None and np.isfinite(self.s_wr) else self.lo
-            return self.x_u.copy(), s0
-        return self.x_i.copy(), self.hi
+            return [(self.x_u.copy(), s0)]
+        return [(self.x_i.copy(), self.hi)]
 
     def slope(self, t: float) -> float:
         """``ds/dt`` by a central difference (one-sided at the ends of the grid)."""
@@ -358,8 +370,8 @@ class _Curve:
 
         def delta(s):
             m = at(self.model, **{self.param: s})
-            if self.trivial is not None and (t_u == 0.0 or s <= self.s_at(t0)):
-                # subcritical, or below the curve's start: the uninformed point is the trivial one
+            if self.trivial is not None and (t_u == 0.0 or s <= self.s_wr):
+                # subcritical, or below weak recovery: the uninformed point is the trivial one
                 xu = self.trivial
             else:
                 xu = branch(s, t0, t_u)
@@ -389,35 +401,24 @@ class _Curve:
         return thr.value if thr.converged else math.nan
 
 
-def _solve_on_curve(model, param, k, xk, guess, lo, hi):
+def _solve_on_curve(model, param, k, xk, guesses, lo, hi):
     """The fixed point with entry ``k`` equal to ``xk``: ``(s, x)``, or ``(nan, None)``.
 
-    Scalar state: the root in ``s`` of ``F(x; s) - x``, bracketed outward from the guess
-    (:func:`_bracket_root`; ``lo, hi`` is the range of ``s``). Vector state: a hybrid Powell root in ``(other entries, s)``.
+    ``guesses`` are starting points ``(x, s)``, tried in turn (an extrapolation along the curve,
+    then the nearest point on it). Scalar state: the root in ``s`` of ``F(x; s) - x`` by the
+    secant method (a few steps from a good guess), else bracketed outward from the last guess
+    (:func:`_bracket_root`; ``lo, hi`` is the range of ``s``) and refined by Brent's method.
+    Vector state: a hybrid Powell root in ``(other entries, s)``.
     """
-    x0, s0 = guess
-    x0 = np.array(x0, float)
-    x0[k] = xk
-    if x0.size == 1:
-        def g(s):
-            try:
-                m = at(model, **{param: s})
-            except ValueError:
-                return math.nan
-            return float(m.update(x0)[0]) - xk
-
-        # from a good guess (extrapolated along the curve) the secant method takes a few steps;
-        # it is checked by a sign change around its answer, and Brent's method is the fallback
-        s = _secant(g, s0)
-        if s is not None:
-            return s, x0
-        br = _bracket_root(g, s0, lo, hi)
-        if br is None:
-            return math.nan, None
-        if br[0] == br[1]:
-            return float(br[0]), x0
-        s = _opt.brentq(g, *br, xtol=1e-15, rtol=1e-15)
-        return float(s), x0
+    guesses = [(np.array(x, float), float(s)) for x, s in guesses
+               if np.isfinite(s) and not (lo > 0 and s <= 0)]  # a positive parameter stays positive
+    if not guesses:
+        return math.nan, None
+    for x, _ in guesses:
+        x[k] = xk
+    if guesses[0][0].size == 1:
+        return _solve_scalar(model, param, xk, guesses, lo, hi)
+    x0 = guesses[0][0]
     free = [i for i in range(x0.size) if i != k]
 
     def G(y):
@@ -430,17 +431,40 @@ def _solve_on_curve(model, param, k, xk, guess, lo, hi):
         r = np.asarray(m.update(x), float) - x
         return np.where(np.isfinite(r), r, 1e6)
 
-    sol = _opt.root(G, np.append(x0[free], s0), method="hybr", options={"xtol": 1e-13})
-    if not sol.success or np.max(np.abs(sol.fun)) > 1e-10 * max(1.0, np.max(np.abs(x0))):
+    for xg, sg in guesses:
+        sol = _opt.root(G, np.append(xg[free], sg), method="hybr", options={"xtol": 1e-13})
+        if sol.success and np.max(np.abs(sol.fun)) <= 1e-10 * max(1.0, np.max(np.abs(x0))):
+            x = x0.copy()
+            x[free] = sol.x[:-1]
+            return float(sol.x[-1]), x
+    return math.nan, None
+
+
+def _solve_scalar(model, param, xk, guesses, lo, hi):
+    x0 = guesses[0][0]
+
+    def g(s):
+        try:
+            m = at(model, **{param: s})
+        except ValueError:
+            return math.nan
+        return float(m.update(x0)[0]) - xk
+
+    for _, sg in guesses:
+        s = _secant(g, sg)
+        if s is not None:
+            return s, x0
+    br = _bracket_root(g, guesses[-1][1], lo, hi)
+    if br is None:
         return math.nan, None
-    x = x0.copy()
-    x[free] = sol.x[:-1]
-    return float(sol.x[-1]), x
+    if br[0] == br[1]:
+        return float(br[0]), x0
+    return float(_opt.brentq(g, *br, xtol=1e-15, rtol=1e-15)), x0
 
 
 def _secant(g, s0, rtol=1e-14):
-    """A root of ``g`` near ``s0`` by the secant method, confirmed by a sign change of ``g``
-    across ``s (1 +- 4 rtol)``; ``None`` when it does not converge in 12 steps."""
+    """A root of ``g`` near ``s0`` by the secant method (converged: the last step is below
+    ``rtol |s|``); ``None`` when it does not converge in 12 steps."""
     h = 1e-7 * max(abs(s0), 1e-3)
     a, b = s0, s0 + h
     ga, gb = g(a), g(b)
@@ -449,9 +473,7 @@ def _secant(g, s0, rtol=1e-14):
             return None
         c = b - gb * (b - a) / (gb - ga)
         if abs(c - b) <= rtol * max(abs(c), 1e-300):
-            w = 4 * rtol * max(abs(c), 1e-300)
-            gl, gr = g(c - w), g(c + w)
-            return float(c) if np.isfinite(gl) and np.isfinite(gr) and gl * gr <= 0 else None
+            return float(c)
         a, ga, b, gb = b, gb, c, g(c)
     return None
 
