@@ -158,3 +158,14 @@ def test_glm_bayes_compressed_sensing_algorithmic_and_it_lines():
     it, alg, low = pl["IT"](rho), pl["algorithmic"](rho), pl["lower spinodal"](rho)
     ok = np.isfinite(it)
     assert np.all(low[ok] <= it[ok] + 1e-12) and np.all(it[ok] <= alg[ok] + 1e-12)
+
+
+def test_inhomogeneous_spiked_wigner_vector_state_against_solves():
+    # two blocks (a two-entry state with a trivial point): the vector path of the curve
+    model = equations.get("spiked_wigner_inhomogeneous", prior="sparse_rademacher", rho=0.06, snr=0.5)
+    pl = fp.phase_lines(model, "snr", over={"rho": [0.06, 0.061]}, within=(0.05, 3.0))
+    for key, kind, start in (("weak recovery", "stability", "uninformed"), ("lower spinodal", "spinodal", "informed"),
+                             ("IT", "first_order", "uninformed")):
+        ref = fp.threshold(model, "snr", (0.05, 3.0), kind=kind, start=start).value
+        assert pl[key](0.06) == pytest.approx(ref, abs=1e-7)
+    assert pl["algorithmic"](0.06) > pl["weak recovery"](0.06)  # the small-overlap branch folds above it
