@@ -33,7 +33,7 @@ the models of this field. In this parametrisation
   (``free_entropy_divergence``) use :func:`fixedpoint.threshold` ``kind="first_order"`` instead.
 
 Only the first-order transition with the deepest non-monotone part of the curve is traced at
-each ``v``; a second one at the same ``v`` is reported in the message, not as a line.
+each ``v``; a second one at the same ``v`` is noted in the column's message, not drawn as a line.
 """
 
 from __future__ import annotations
@@ -127,44 +127,58 @@ class _Job:
         self.start, self.tol, self.kw = start, tol, kw
 
     def column(self, v) -> dict:
-        """The lines at ``over = v``: raw values (NaN where absent), the smallest slope ``D`` of the
-        curve and where it is, and messages."""
+        """The lines at ``over = v`` (see :func:`transitions`)."""
         try:
             m = at(self.model, **{self.over: float(v)})
         except ValueError as exc:
             return _empty(f"invalid parameter: {exc}")
-        out = _empty("")
-        notes = []
-        has_trivial = getattr(m, "trivial_state", lambda: None)() is not None
-        out["trivial"] = has_trivial
-        if has_trivial:
-            try:
-                thr = _locate(m, self.param, self.lo, self.hi, "stability", start="uninformed", observable=None,
-                              level=None, tol=self.tol, kw=self.kw)
-                out["stability"] = thr.value if thr.converged else math.nan
-            except ValueError as exc:
-                notes.append(f"weak recovery: {exc}")
-        if getattr(m, "unique_fixed_point", False):
-            out["message"] = "; ".join(notes + ["a unique fixed point: no coexistence, no spinodals"])
-            return out
+        return transitions(m, self.param, self.lo, self.hi, self.start, self.tol, self.kw)
+
+
+def transitions(m, param, lo, hi, start, tol, kw) -> dict:
+    """Every transition of ``m`` in ``param`` within ``(lo, hi)``, from its curve of fixed points.
+
+    Returns
+    -------
+    dict
+        ``stability``, ``spinodal_uninformed``, ``spinodal_informed``, ``first_order`` (NaN where
+        absent; spinodals and the first-order point may lie outside ``(lo, hi)``), ``slope`` (the
+        smallest slope ``D`` of the curve), ``s_min_slope`` (``param`` where it is),
+        ``backward_runs`` (how many stretches of the curve go backward: first-order transitions),
+        ``trivial`` and ``message``.
+    """
+    out = _empty("")
+    notes = []
+    out["trivial"] = getattr(m, "trivial_state", lambda: None)() is not None
+    if out["trivial"]:
         try:
-            curve = _Curve(m, self.param, self.lo, self.hi, self.start, self.kw, out["stability"], self.tol)
-        except _NoCurve as exc:
-            notes.append(str(exc))
-            out["message"] = "; ".join(notes)
-            return out
-        try:
-            out.update(curve.transition())
-        except (ArithmeticError, ValueError) as exc:  # a root finder met a point off the curve
-            notes.append(f"the transition could not be located on the curve of fixed points: {exc}")
-        notes.append(curve.message)
-        out["message"] = "; ".join(n for n in notes if n)
+            thr = _locate(m, param, lo, hi, "stability", start="uninformed", observable=None, level=None, tol=tol,
+                          kw=kw)
+            out["stability"] = thr.value if thr.converged else math.nan
+        except ValueError as exc:
+            notes.append(f"weak recovery: {exc}")
+    if getattr(m, "unique_fixed_point", False):
+        out["message"] = "; ".join(notes + ["a unique fixed point: no coexistence, no spinodals"])
         return out
+    try:
+        curve = _Curve(m, param, lo, hi, start, kw, out["stability"], tol)
+    except _NoCurve as exc:
+        out["message"] = "; ".join(notes + [str(exc)])
+        return out
+    try:
+        out.update(curve.transition())
+    except (ArithmeticError, ValueError) as exc:  # a root finder met a point off the curve
+        notes.append(f"the transition could not be located on the curve of fixed points: {exc}")
+    if out["backward_runs"] > 1:
+        notes.append(f"{out['backward_runs']} first-order transitions at this point: only the one where the "
+                     "curve goes back most steeply is traced")
+    out["message"] = "; ".join(n for n in notes + [curve.message] if n)
+    return out
 
 
 def _empty(message):
     return {"stability": math.nan, "spinodal_uninformed": math.nan, "spinodal_informed": math.nan,
-            "first_order": math.nan, "slope": math.nan, "s_min_slope": math.nan, "trivial": False,
+            "first_order": math.nan, "slope": math.nan, "s_min_slope": math.nan, "backward_runs": 0, "trivial": False,
             "message": message}
 
 
@@ -289,7 +303,10 @@ class _Curve:
             t_min, d_min = 0.0, d0
         # in units of the curve: the slope of a straight curve from (0, s(0)) to (1, s(1)) is ~1
         scale = max(abs(s[-1] - s[0]), 1e-12 * max(abs(s[-1]), 1.0))
-        out = {"slope": d_min / scale, "s_min_slope": self.s_wr if t_min == 0.0 else self.s_at(t_min)}
+        back = d < 0
+        runs = int(back[0]) + int(np.sum(back[1:] & ~back[:-1]))  # backward stretches on the grid
+        out = {"slope": d_min / scale, "s_min_slope": self.s_wr if t_min == 0.0 else self.s_at(t_min),
+               "backward_runs": max(runs, int(d_min < 0))}
         if d_min >= 0:
             return out
         return {**out, **self._coexistence(t, s, d, t_min)}

@@ -474,6 +474,14 @@ class _Lost(Exception):
 
 def _spinodal(model, param, a, b, start, tol, kw):
     """The point where the branch reached from ``start`` ends (see the module docstring)."""
+    # Continuation in the parameter can step over a fold that is narrow in it (next to the end
+    # of a coexistence region, or just past a continuous bifurcation) and then report the other
+    # branch's fold. On the curve of fixed points traced over the order parameter
+    # (fixedpoint.phase_lines) folds are wide: with one first-order transition on the curve, its
+    # fold is the answer; otherwise the branch is followed in the parameter.
+    found = _on_the_curve(model, param, a, b, start, tol, kw)
+    if found is not None:
+        return found
     counter = [0]
 
     def cold(v):
@@ -559,6 +567,34 @@ def _spinodal(model, param, a, b, start, tol, kw):
         else:
             report.append("gave up after four continuous bifurcations")
     raise ValueError(f"bracket ({a:g}, {b:g}) contains no spinodal: " + "; ".join(report))
+
+
+def _on_the_curve(model, param, a, b, start, tol, kw):
+    """The spinodal of the branch from ``start``, a fold of the curve of fixed points, or ``None``
+    (an array start, a model with a unique fixed point, a curve that could not be traced, no fold
+    of that branch in the bracket, or more than one first-order transition on the curve)."""
+    if not isinstance(start, str) or getattr(model, "unique_fixed_point", False):
+        return None
+    from .phase_lines import transitions
+
+    found = transitions(model, param, a, b, start, min(tol, 1e-8), kw)
+    v = found[f"spinodal_{start}"]
+    if found["backward_runs"] != 1 or not (np.isfinite(v) and a < v < b):
+        return None
+    end = "upper" if start != "informed" else "lower"
+    msg = (f"the branch from {start!r} ends at {param} = {v:.10g}: the {end} fold of the curve of fixed points, "
+           "traced over the order parameter (fixedpoint.phase_lines)")
+    # the branch side of a fold: below it for the uninformed (upper) fold, above for the lower one;
+    # past the fold the solve from start escapes through the fold's bottleneck in ~1/sqrt(distance)
+    # iterations, so it is taken 1e-3 of the parameter's scale past it (as continuation does)
+    side = -1.0 if start != "informed" else 1.0
+    branch = solve(at(model, **{param: v + side * tol}), start=start, **kw)
+    past = solve(at(model, **{param: v - side * 1e-3 * max(abs(v), b - a)}), start=start, **kw)
+    jump = float(np.max(np.abs(past.x - branch.x)))
+    msg += (f"; just past it the solve from {start!r} lands {jump:.3g} away" if past.converged else
+            f"; just past it the solve from {start!r} did not converge ({past.status.value})")
+    below, above = (branch, past) if side < 0 else (past, branch)
+    return Threshold("spinodal", param, float(v), (v - tol, v + tol), True, msg, below=below, above=above)
 
 
 def _fold_result(param, path, v_from, direction, start, tol, counter, s_branch, s_past, jump):

@@ -96,8 +96,9 @@ def _fold(model, param, guess_v, guess_x):
         return [F(q, v) - q, (F(q + h, v) - F(q - h, v)) / (2 * h) - 1.0]
 
     sol = optimize.root(eqs, [guess_x, guess_v], method="hybr", options={"xtol": 1e-13})
-    # (hybr may stop at "no good progress" once the residual is at rounding level)
-    assert np.max(np.abs(sol.fun)) < 1e-9, sol.message
+    # (hybr may stop at "no good progress" once the residual is at rounding level: the derivative's
+    # is eps / h ~ 1e-8 for q ~ 1e-2; at a fold v is stationary in q, so its error is far smaller)
+    assert np.max(np.abs(sol.fun)) < 3e-8, sol.message
     return sol.x[1]
 
 
