@@ -122,6 +122,18 @@ def test_spinodal_is_found_whatever_the_drift_of_the_branch(params, brackets, gu
     assert last == pytest.approx(guess[0], abs=5e-3)
 
 
+def test_narrow_coexistence_window_next_to_the_tricritical_point():
+    # 3e-4 below rho_c the window is 1.5e-4 wide in snr: continuation in snr used to step over it
+    # and report the uninformed fold as the informed one (both 1.0395856)
+    model = equations.get("spiked_wigner", prior="sparse_rademacher", rho=0.09611578252427282, snr=1.0)
+    low = fp.threshold(model, "snr", (0.05, 2.0), kind="spinodal", start="informed")
+    up = fp.threshold(model, "snr", (0.05, 2.0), kind="spinodal", start="uninformed")
+    assert low.converged and up.converged
+    assert low.value < up.value - 1e-4
+    assert low.value == pytest.approx(_fold(model, "snr", low.value, float(low.above.x[0])), abs=1e-8)
+    assert up.value == pytest.approx(_fold(model, "snr", up.value, float(up.below.x[0])), abs=1e-8)
+
+
 def test_no_spinodal_above_the_tricritical_sparsity():
     model = equations.get("spiked_wigner", prior="sparse_rademacher", rho=0.0972, snr=1.0)
     assert model.tricritical_rho() < 0.0972 if hasattr(model, "tricritical_rho") else True
