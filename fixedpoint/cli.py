@@ -775,11 +775,11 @@ def main(argv=None) -> int:
         return handler(args)
     except (CLIError, ValueError) as exc:  # ValueError: the engine's check of an argument
         message = cli_message(str(exc))
-    except OSError as exc:
-        message = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
     except BrokenPipeError:  # the reader of stdout went away (`| head`): stop quietly, as killed by SIGPIPE
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:
+        message = f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc)
     except KeyboardInterrupt:
         print("fixedpoint: interrupted", file=sys.stderr)
         return 130
