@@ -22,7 +22,6 @@ import dataclasses
 import json
 import math
 import os
-import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -579,9 +578,29 @@ def _parse_line(text, model, args):
     kw = {"start": start}
     if kind == "level":
         if args.level is None:
-            raise CLIError(f"--line {text}: a level line needs --level (and --observable, default the first state entry)")
+            raise CLIError(f"--line {text}: a level line needs --level (and --observable, default the first "
+                           f"state entry)")
         kw.update(observable=_observable(model, args.observable or model.state_names[0]), level=args.level)
     return kind, (lo, hi), kw, f"{kind} ({start})", f"line_{kind}_{start}.csv"
+
+
+def _threshold_lines(model, p1, v1, p2, asked, kw, out) -> list:
+    """Trace the ``--line`` thresholds in ``p2`` across ``p1 = v1``, one CSV each; returns
+    ``(label, values of p2, values of p1)`` per line, for the plot."""
+    import fixedpoint as fp
+
+    lines = []
+    for (kind, bracket, line_kw, label, filename), text in asked:
+        try:
+            line = fp.threshold_line(model, p2, bracket, over={p1: v1}, kind=kind, **line_kw, **kw)
+        except ValueError as exc:
+            raise CLIError(f"--line {text}: {exc}") from None
+        lines.append((label, line.values, line.over_values))
+        with open(out / filename, "w") as f:
+            f.write(f"{p1},{p2},converged\n")
+            for a, b, c in zip(line.over_values, line.values, line.converged):
+                f.write(f"{_number(a)},{_number(b)},{bool(c)}\n")
+    return lines
 
 
 def _checkpoint(path):
@@ -611,17 +630,7 @@ def cmd_diagram(args):
                          checkpoint=_checkpoint(args.checkpoint), progress=args.progress, **kw)
     d.save(out / "diagram.npz")
     _write_csv(out / "diagram.csv", d)
-    lines = []  # (label, values of p2, values of p1) for the plot
-    for (kind, bracket, line_kw, label, filename), text in zip(lines_asked, args.line):
-        try:
-            line = fp.threshold_line(model, p2, bracket, over={p1: v1}, kind=kind, **line_kw, **kw)
-        except ValueError as exc:
-            raise CLIError(f"--line {text}: {exc}") from None
-        lines.append((label, line.values, line.over_values))
-        with open(out / filename, "w") as f:
-            f.write(f"{p1},{p2},converged\n")
-            for a, b, c in zip(line.over_values, line.values, line.converged):
-                f.write(f"{_number(a)},{_number(b)},{bool(c)}\n")
+    lines = _threshold_lines(model, p1, v1, p2, zip(lines_asked, args.line), kw, out)
     observable = observable or d.keys()[0]
     import matplotlib
 
@@ -663,12 +672,17 @@ def cmd_threshold(args):
         raise CLIError("threshold takes single parameter values; the varied parameter is given by --bracket")
     if param in fixed:
         raise CLIError(f"{param} is the varied parameter: its values are given by --bracket, not {param}=")
+    lo, hi = args.bracket
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise CLIError(f"--bracket needs finite LO < HI, got {lo:g} {hi:g}")
     import fixedpoint as fp
 
-    fixed[param] = float(args.bracket[0])
+    fixed[param] = lo
     model = _model(args.model, fixed)
     kw = _solver_kw(args)
-    if args.kind in ("spinodal", "level", "stability") and args.start:
+    if args.start and args.kind == "first_order":
+        raise CLIError("--kind first_order compares the uninformed and informed branches: it takes no --start")
+    if args.start:
         kw["start"] = _start(model, args.start)
     if args.kind == "level":
         kw.update(observable=args.observable, level=args.level)

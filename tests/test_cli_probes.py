@@ -64,6 +64,9 @@ def afile(tmp_path):
     (["solve", "pitchfork", "--max-iter", "0"], "--max-iter"),
     (["sweep", "cubic", "p=-1:1:5", "--max-iter", "-3"], "--max-iter"),
     (["threshold", "pitchfork", "beta", "--bracket", "0.5", "2", "--max-iter", "0"], "--max-iter"),
+    (["threshold", "pitchfork", "beta", "--bracket", "0.5", "2", "--kind", "first_order", "--start", "informed"],
+     "--start"),
+    (["threshold", "pitchfork", "beta", "--bracket", "2", "0.5"], "bracket"),
     (["solve", "pitchfork", "--damping", "1"], "--damping"),
     (["solve", "pitchfork", "--atol", "-1"], "--atol"),
     (["diagram", "asymmetric", "c=0:0.4:3", "p=-1:1:4", "--line", "bogus:0.5:2"], "KIND"),
@@ -97,7 +100,8 @@ def test_impossible_out_is_refused(toys, nothing_computed, capsys, afile, where)
     if where == "proc" and not Path("/proc/self").is_dir():
         pytest.skip("no /proc here")
     out = {"file": afile, "under_file": afile / "sub", "proc": Path("/proc/no_such_fixedpoint_output")}[where]
-    for argv in (["sweep", "cubic", "p=-1:1:5"], ["solve", "cubic"], ["diagram", "asymmetric", "c=0:0.4:3", "p=-1:1:4"]):
+    for argv in (["sweep", "cubic", "p=-1:1:5"], ["solve", "cubic"],
+                 ["diagram", "asymmetric", "c=0:0.4:3", "p=-1:1:4"]):
         _usage_error(capsys, [*argv, "--out", str(out)], "--out")
 
 
