@@ -748,7 +748,8 @@ def build_parser():
     sp.add_argument("--checkpoint", help="folder to write finished rows to / resume from")
     sp.add_argument("--line", action="append", default=[],
                     help="threshold line in the second parameter, KIND:LO:HI[:START] (KIND stability, "
-                         "first_order, or spinodal / level with START uninformed or informed); repeatable")
+                         "first_order, or spinodal / level with START uninformed or informed); repeatable. Where the "
+                         "threshold does not exist in the bracket the line is NaN there (not a failure)")
     sp.add_argument("--level", type=float, help="the level of a level line (of --observable)")
     sp.add_argument("--figure-format", action="append", type=_figure_formats, metavar="FORMAT[,FORMAT]",
                     help=f"figure formats, {', '.join(FIGURE_FORMATS)}: repeatable or a comma list (default png)")
