@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["MODELS", "register", "get", "available"]
+__all__ = ["MODELS", "register", "get", "available", "parameter_table"]
 
 #: registry name -> model class (a frozen dataclass implementing fixedpoint.protocol.Model)
 MODELS: dict[str, type] = {}
@@ -49,3 +49,41 @@ def get(name: str, **params):
             f"its parameters are: {', '.join(sorted(fields))}"
         )
     return cls(**params)
+
+
+def parameter_table(cls, spec: dict) -> dict:
+    """The value of a model's ``parameters()`` (DESIGN.md, "The model protocol").
+
+    Parameters
+    ----------
+    cls : type
+        A frozen-dataclass model.
+    spec : dict
+        ``{field name: {"doc": str, and "allowed": values or "range": (lo, hi) with "open":
+        (lo_open, hi_open)}}``: what the field's validation accepts (``None`` for an unbounded
+        end), taken from the same constants the validation uses.
+
+    Returns
+    -------
+    dict
+        ``{name: {"default": ..., **spec[name]}}`` in field order; the defaults are read from the
+        dataclass fields, so they cannot drift from the constructor.
+
+    Raises
+    ------
+    ValueError
+        If ``spec`` does not describe exactly the model's init fields.
+    """
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    names = [f.name for f in fields]
+    if set(spec) != set(names):
+        raise ValueError(f"the parameter table of {cls.__name__} must describe exactly its fields {names}, "
+                         f"got {sorted(spec)}")
+    table = {}
+    for f in fields:
+        entry = {"default": f.default, **spec[f.name]}
+        for key in ("allowed", "range", "open"):
+            if key in entry:
+                entry[key] = tuple(entry[key])
+        table[f.name] = entry
+    return table

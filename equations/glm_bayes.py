@@ -46,13 +46,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._registry import register
+from ._registry import parameter_table, register
 from .channels import CHANNELS, make_channel
-from .priors import Prior
+from .priors import PRIOR_KINDS, Prior
 
 __all__ = ["GLMBayes", "algorithmic_line"]
 
-_PRIORS = ("gaussian", "rademacher", "gauss_bernoulli", "sparse_rademacher")
+_PRIORS = PRIOR_KINDS
 _INTEGRALS = ("tabulated", "direct")
 #: uninformed start: q = _EPS_UNINFORMED * rho (an algorithm started at random has an overlap of
 #: order 1/sqrt(d); 1e-6 escapes an unstable q = 0 and returns to a stable one)
@@ -129,6 +129,19 @@ class GLMBayes:
         {"prior": "gauss_bernoulli", "channel": "linear", "alpha": 0.6, "noise": 1e-4, "rho": 0.3},
         {"prior": "gaussian", "channel": "relu", "alpha": 1.5, "noise": 0.1},
     )
+
+    @classmethod
+    def parameters(cls) -> dict:
+        """Each parameter's default, allowed values or range, and meaning (protocol member)."""
+        return parameter_table(cls, {
+            "prior": {"allowed": _PRIORS, "doc": "law of the teacher's entries, E w*^2 = rho"},
+            "channel": {"allowed": tuple(sorted(CHANNELS)), "doc": "output channel"},
+            "alpha": {"range": (0.0, None), "open": (True, True), "doc": "sample ratio n/d"},
+            "noise": {"range": (0.0, None), "open": (False, True), "doc": "noise variance of the channel"},
+            "rho": {"range": (0.0, 1.0), "open": (True, False),
+                    "doc": "fraction of non-zero entries (must be 1 for gaussian and rademacher)"},
+            "integrals": {"allowed": _INTEGRALS,
+                          "doc": "channel integrals of noisy abs / relu: tabulated once, or direct at each call"}})
 
     def __post_init__(self):
         if not isinstance(self.prior, str) or self.prior not in _PRIORS:

@@ -115,7 +115,7 @@ import numpy as np
 from numba import njit
 
 from fixedpoint.quadrature import H, phi, sigmoid
-from ._registry import register
+from ._registry import parameter_table, register
 from .losses import ABSOLUTE, HINGE, HUBER, LOGISTIC, LOSSES, SQUARE, _loss, _prox_full, loss_code
 
 __all__ = ["GLMERM", "separability_threshold", "ridge_closed_form"]
@@ -590,8 +590,8 @@ class GLMERM:
     Parameters
     ----------
     loss : {"square", "logistic", "hinge", "huber", "absolute"}
-        Training loss ``loss(y, z)`` (see :mod:`equations.losses`); logistic and hinge need
-        ``channel="sign"``.
+        Training loss ``loss(y, z)`` (see :mod:`equations.losses`); logistic and hinge are
+        classification losses and need ``channel="sign"``.
     penalty : {"l2", "l1"}
         ``reg/2 ||w||^2`` or ``reg ||w||_1``.
     alpha : float
@@ -599,8 +599,10 @@ class GLMERM:
     reg : float
         Penalty strength ``>= 0``; ``reg = 0`` needs ``alpha > 1`` (otherwise the minimiser is
         not unique, or its error diverges at ``alpha = 1``).
-    channel : {"linear", "sign"}
-        Teacher: ``y = z* + sqrt(noise) xi`` or ``y = sign(z* + sqrt(noise) xi)``.
+    channel : {"linear", "sign"}, optional
+        Teacher: ``y = z* + sqrt(noise) xi`` or ``y = sign(z* + sqrt(noise) xi)``. By default
+        (``None``) chosen from the loss: ``"sign"`` for the classification losses (logistic,
+        hinge), ``"linear"`` for the regression losses; the model stores the choice.
     noise : float
         Teacher noise variance ``>= 0``.
     rho : float
@@ -615,7 +617,7 @@ class GLMERM:
     penalty: str = "l2"
     alpha: float = 1.0
     reg: float = 1.0
-    channel: str = "linear"
+    channel: str | None = None
     noise: float = 0.0
     rho: float = 1.0
     delta: float = 1.0
@@ -631,9 +633,27 @@ class GLMERM:
         dict(loss="absolute", penalty="l1", alpha=1.5, reg=0.2, channel="linear", noise=0.25),
     )
 
+    @classmethod
+    def parameters(cls) -> dict:
+        """Each parameter's default, allowed values or range, and meaning (protocol member)."""
+        positive = {"range": (0.0, None), "open": (True, True)}
+        non_negative = {"range": (0.0, None), "open": (False, True)}
+        return parameter_table(cls, {
+            "loss": {"allowed": LOSSES, "doc": "training loss (logistic, hinge: classification)"},
+            "penalty": {"allowed": PENALTIES, "doc": "reg/2 |w|^2 (l2) or reg |w|_1 (l1)"},
+            "alpha": {**positive, "doc": "sample ratio n/d"},
+            "reg": {**non_negative, "doc": "penalty strength (reg = 0 needs alpha > 1)"},
+            "channel": {"allowed": CHANNELS, "doc": "teacher channel; default: sign for a classification "
+                                                    "loss, linear for a regression loss"},
+            "noise": {**non_negative, "doc": "teacher noise variance"},
+            "rho": {**positive, "doc": "teacher norm E w*^2"},
+            "delta": {**positive, "doc": "Huber threshold (loss=huber only)"}})
+
     def __post_init__(self):
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
+        if self.channel is None:  # the teacher the loss is meant for: +-1 labels for a classification loss
+            object.__setattr__(self, "channel", "sign" if self.loss in CLASSIFICATION_LOSSES else "linear")
         if self.penalty not in PENALTIES:
             raise ValueError(f"penalty must be one of {', '.join(PENALTIES)}; got {self.penalty!r}")
         if self.channel not in CHANNELS:

@@ -64,7 +64,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ._registry import register
+from ._registry import parameter_table, register
 from .priors import PRIOR_KINDS, Prior, make_prior
 
 __all__ = [
@@ -96,6 +96,13 @@ def _check_real(name, value, lo=None, hi=None, lo_open=False, what=""):
     if hi is not None and value > hi:
         raise ValueError(f"{name} must be <= {hi}{what}, got {value!r}")
     return value
+
+
+# what _check_prior and _check_real accept, for the models' parameters() tables
+_PRIOR_SPEC = {"allowed": PRIOR_KINDS, "doc": "law of the signal entries, unit second moment"}
+_RHO_SPEC = {"range": (0.0, 1.0), "open": (True, False),
+             "doc": "density of the sparse priors (must be 1 for gaussian and rademacher)"}
+_SNR_SPEC = {"range": (0.0, None), "open": (False, True), "doc": "signal-to-noise ratio"}
 
 
 def _check_prior(prior, rho):
@@ -281,7 +288,8 @@ class SpikedWigner:
     rho : float
         Density of the sparse priors, in ``(0, 1]`` (must be 1 for gaussian / rademacher).
     snr : float
-        Signal-to-noise ratio, ``>= 0``.
+        Signal-to-noise ratio, ``>= 0``. The default 2 is away from the weak-recovery
+        threshold ``snr = 1`` of the symmetric priors, where the iteration slows down critically.
 
     State ``(m,)``, ``0 <= m <= 1``. Starts: "uninformed" ``m = 1e-4``
     (:data:`UNINFORMED_OVERLAP`), "informed" ``m = 1``; trivial fixed point ``m = 0``.
@@ -305,7 +313,12 @@ class SpikedWigner:
 
     prior: str = "rademacher"
     rho: float = 1.0
-    snr: float = 1.0
+    snr: float = 2.0
+
+    @classmethod
+    def parameters(cls) -> dict:
+        """Each parameter's default, allowed values or range, and meaning (protocol member)."""
+        return parameter_table(cls, {"prior": _PRIOR_SPEC, "rho": _RHO_SPEC, "snr": _SNR_SPEC})
 
     def __post_init__(self):
         object.__setattr__(self, "rho", _check_prior(self.prior, self.rho))
@@ -466,6 +479,15 @@ class SpikedWignerInhomogeneous:
     fractions: tuple = (0.5, 0.5)
     profile: tuple = ((1.0, 2.0), (2.0, 0.5))
     snr: float = 1.0
+
+    @classmethod
+    def parameters(cls) -> dict:
+        """Each parameter's default, allowed values or range, and meaning (protocol member)."""
+        return parameter_table(cls, {
+            "prior": _PRIOR_SPEC, "rho": _RHO_SPEC, "snr": _SNR_SPEC,
+            "fractions": {"doc": "fractions c_a > 0 of the groups, summing to 1 (a JSON list)"},
+            "profile": {"doc": "symmetric K x K matrix of noise variances Delta_ab > 0, one row per group "
+                               "(a JSON list of lists)"}})
 
     def __post_init__(self):
         object.__setattr__(self, "rho", _check_prior(self.prior, self.rho))

@@ -23,8 +23,23 @@ def toys(monkeypatch):
 
 def test_list(toys, capsys):
     assert cli.main(["list"]) == 0
-    out = capsys.readouterr().out
-    assert "cubic: state (x); parameters: p=0.0" in out
+    out = capsys.readouterr().out.splitlines()
+    cubic = out[out.index(next(line for line in out if line.startswith("cubic:"))):]
+    assert "  state: x" in cubic and any(line.split() == ["p=0.0"] for line in cubic)
+    assert "  observables: x2" in cubic
+
+
+def test_list_json_is_the_catalogue(toys, capsys):
+    assert cli.main(["list", "--json"]) == 0
+    cat = json.loads(capsys.readouterr().out)
+    assert set(cat) == set(TOYS)
+    assert cat["asymmetric"]["parameters"] == {"p": {"default": 0.0}, "c": {"default": 0.3}}
+    assert cat["pitchfork"]["observables"] == ["m2"]
+    kinds = {(k["kind"], k["start"]) for k in cat["pitchfork"]["thresholds"]}
+    # pitchfork: a trivial fixed point m = 0 and a free entropy; cubic: no trivial fixed point
+    assert kinds == {("stability", None), ("spinodal", "uninformed"), ("spinodal", "informed"), ("first_order", None),
+                     ("level", "uninformed")}
+    assert "stability" not in {k["kind"] for k in cat["cubic"]["thresholds"]}
 
 
 def test_solve_prints_json(toys, capsys, tmp_path):
@@ -83,10 +98,98 @@ def test_console_script_and_entry_point():
     import equations
 
     for name in equations.available():
-        assert f"{name}: state" in proc.stdout
+        assert any(line.startswith(f"{name}: ") for line in proc.stdout.splitlines())
     proc = subprocess.run([sys.executable, "-m", "fixedpoint.cli", "solve", "no_such_model"], capture_output=True,
                           text=True)
     assert proc.returncode == 2 and "unknown model" in proc.stderr
     help_text = subprocess.run([sys.executable, "-m", "fixedpoint.cli", "diagram", "--help"], capture_output=True,
                                text=True).stdout
     assert "examples:" in help_text and "--line" in help_text
+
+
+# ----------------------------------------------------------------------------- the real catalogue
+
+import dataclasses  # noqa: E402
+import math  # noqa: E402
+
+import equations  # noqa: E402
+
+
+@pytest.mark.parametrize("name", equations.available())
+def test_model_parameters_match_the_dataclass(name):
+    """``parameters()`` describes exactly the fields, with their defaults, in field order."""
+    cls = equations.MODELS[name]
+    table = cls.parameters()
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    assert list(table) == [f.name for f in fields]
+    for f in fields:
+        entry = table[f.name]
+        assert entry["default"] == f.default and entry["doc"]
+        assert not ("allowed" in entry and "range" in entry)
+
+
+@pytest.mark.parametrize("name", equations.available())
+def test_model_parameters_allowed_values_construct(name):
+    """Every listed value makes a model; a value outside the list or the range is refused, naming the parameter."""
+    cls = equations.MODELS[name]
+    settings = [{}, *cls.examples]
+    for key, entry in cls.parameters().items():
+        for value in entry.get("allowed", ()):
+            assert getattr(equations.get(name, **{key: value}), key) == value
+        if "allowed" in entry:
+            with pytest.raises(ValueError, match=key):
+                equations.get(name, **{key: "no-such-choice"})
+        if "range" in entry:
+            (lo, hi), (lo_open, hi_open) = entry["range"], entry["open"]
+            inside = (lo + hi) / 2 if hi is not None else lo + 1.5
+            made = []
+            for kw in settings:
+                try:
+                    made.append(equations.get(name, **{**kw, key: inside}))
+                except ValueError:  # a value that needs another parameter changed (rho < 1: a sparse prior)
+                    pass
+            assert made, f"{key}={inside} constructs in no example"
+            outside = [lo - 1.0] + ([lo] if lo_open else []) + ([hi + 1.0] if hi is not None else [])
+            outside += [hi] if hi is not None and hi_open else []
+            for bad in outside:
+                for kw in settings:
+                    with pytest.raises(ValueError, match=key):
+                        equations.get(name, **{**kw, key: bad})
+
+
+def test_catalogue_threshold_kinds_follow_the_physics():
+    cat = cli.catalogue()
+    kinds = {name: {(k["kind"], k["start"]) for k in entry["thresholds"]} for name, entry in cat.items()}
+    # spiked Wigner: trivial point m = 0 (BBP), two branches with a free entropy for sparse priors
+    assert kinds["spiked_wigner"] == {("stability", None), ("spinodal", "uninformed"), ("spinodal", "informed"),
+                                      ("first_order", None), ("level", "uninformed")}
+    # ERM is convex: one fixed point, so no spinodal or first-order transition, and never m = 0
+    assert kinds["glm_erm"] == {("level", "uninformed")}
+    # Bayes GLM: q = 0 is a fixed point only for an even channel (abs)
+    stability = next(k for k in cat["glm_bayes"]["thresholds"] if k["kind"] == "stability")
+    assert "channel=abs" in stability["physics"]
+    assert cat["spiked_wigner"]["parameters"]["snr"]["range"] == [0.0, None]
+    assert set(cat["glm_bayes"]["parameters"]["prior"]["allowed"]) == set(equations.priors.PRIOR_KINDS)
+    assert "mmse" in cat["spiked_wigner"]["observables"]
+
+
+@pytest.mark.parametrize("loss, channel", [("logistic", "sign"), ("hinge", "sign"), ("square", "linear"),
+                                           ("huber", "linear"), ("absolute", "linear")])
+def test_glm_erm_channel_follows_the_loss(loss, channel):
+    assert equations.get("glm_erm", loss=loss).channel == channel
+    assert equations.get("glm_erm", loss=loss, channel=channel) == equations.get("glm_erm", loss=loss)
+
+
+def test_glm_erm_classification_loss_with_a_regression_teacher_is_refused():
+    with pytest.raises(ValueError, match="channel"):
+        equations.get("glm_erm", loss="logistic", channel="linear")
+
+
+def test_spiked_wigner_default_is_off_the_critical_point():
+    import fixedpoint as fp
+
+    model = equations.get("spiked_wigner", prior="gaussian")
+    # Gaussian prior: m = 1 - 1/snr above the BBP point snr = 1, reached without critical slowing down
+    sol = fp.solve(model)
+    assert sol.converged and sol.iterations < 100
+    assert math.isclose(sol["m"], 1 - 1 / model.snr, rel_tol=1e-8) and sol["m"] > 0.1
