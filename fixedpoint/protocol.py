@@ -17,7 +17,7 @@ __all__ = ["Model", "REQUIRED", "OPTIONAL"]
 REQUIRED = ("name", "state_names", "initial_state", "update", "observables", "simulate")
 #: members a model may have; the engine falls back to a documented default without them
 OPTIONAL = ("trivial_state", "bounds", "free_entropy", "jacobian", "unique_fixed_point", "residual_scale",
-            "free_entropy_divergence", "solver_coordinates")
+            "free_entropy_divergence", "solver_coordinates", "labels")
 
 
 @runtime_checkable
@@ -57,7 +57,10 @@ class Model(Protocol):
     first-order thresholds compare branches by ``c`` first and by ``free_entropy`` only when the
     coefficients tie); ``solver_coordinates() -> (to_z, to_x)`` (for a unique-fixed-point model:
     a bijection of the interior of the domain onto ``R^n`` in which a cold solve iterates and
-    extrapolates before finishing in the state itself).
+    extrapolates before finishing in the state itself); ``labels: ClassVar[dict[str, str]]``
+    (physics names of parameters, state entries and observables for figures, e.g.
+    ``{"snr": r"$\\lambda$", "mmse": "MMSE"}``; passed as ``labels=`` to
+    :mod:`fixedpoint.plotting`, which prints a name without a label as it is).
     """
 
     name: ClassVar[str]
