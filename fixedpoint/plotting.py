@@ -90,15 +90,15 @@ def _labels(labels) -> Mapping:
     raise ValueError(f"labels must be a mapping of names to labels or a model with a `labels` mapping, got {labels!r}")
 
 
-def _outline():
+def _outline(width=_LINE_WIDTH):
     from matplotlib import patheffects
 
-    return [patheffects.Stroke(linewidth=_LINE_WIDTH + _OUTLINE, foreground="k"), patheffects.Normal()]
+    return [patheffects.Stroke(linewidth=width + _OUTLINE, foreground="k"), patheffects.Normal()]
 
 
-def _line_style(key, k_other: int) -> dict:
+def _line_style(key, k_other: int, width=_LINE_WIDTH) -> dict:
     style = LINE_STYLES.get(key) or _OTHER_STYLES[k_other % len(_OTHER_STYLES)]
-    return dict(style, linewidth=_LINE_WIDTH, path_effects=_outline())
+    return dict(style, linewidth=width, path_effects=_outline(width))
 
 
 def _finish_axes(ax, xlabel, ylabel):
@@ -167,6 +167,11 @@ def plot_sweep(sweeps, observable: str, *, free_entropy: str | None = "free_entr
     if free_entropy and len(sweeps) > 1 and all(free_entropy in s.observables for s in sweeps):
         phis = np.vstack([s[free_entropy] for s in sweeps])
     metastable = False
+    if phis is not None:
+        # where a branch sits on another one (it jumped there, or the two never split)
+        states = np.stack([np.asarray(s.x, float)[np.argsort(s.values)] for s in sweeps])
+        on_other = [np.any([np.all(abs(states[k] - states[o]) <= 1e-6 * (1 + abs(states[k])), axis=-1)
+                            for o in range(len(sweeps)) if o != k], axis=0) for k in range(len(sweeps))]
     for k, s in enumerate(sweeps):
         y = np.asarray(s[observable], float)
         v = np.asarray(s.values, float)
@@ -179,12 +184,19 @@ def plot_sweep(sweeps, observable: str, *, free_entropy: str | None = "free_entr
         stable = phi[k] >= np.nanmax(phi, axis=0) - 1e-12
         ax.plot(v, np.where(stable, y, np.nan), "-", color=color, lw=1.4,
                 label=(label or "stable") if k == 0 else None)
-        dashed = np.where(stable, np.nan, y)
+        # the dashed stretch reaches the neighbouring solid point of the same branch, so that the
+        # branch has no gap where it turns stable (at a first-order point); not where the branch
+        # jumped onto another one (at a spinodal), which would draw a vertical line
+        meta = ~stable
+        meta = meta | ((np.r_[meta[1:], False] | np.r_[False, meta[:-1]]) & ~on_other[k])
+        dashed = np.where(meta, y, np.nan)
         shown = bool(np.isfinite(dashed).any()) and not metastable
         metastable |= shown
         ax.plot(v, dashed, "--", color=color, lw=1.4, alpha=0.85, label="metastable" if shown else None)
-    for k, (key, name, value) in enumerate(marks):
-        ax.axvline(value, label=f"{name} ({value:.4g})", **_line_style(key, k))
+    k_other = 0
+    for key, name, value in marks:
+        ax.axvline(value, label=f"{name} ({value:.4g})", zorder=1.5, **_line_style(key, k_other, width=1.0))
+        k_other += key not in LINE_STYLES
     if _geometric(np.concatenate([np.asarray(s.values, float) for s in sweeps])):
         ax.set_xscale("log")
     _finish_axes(ax, names.get(param, param), names.get(observable, observable))
@@ -209,14 +221,18 @@ def _threshold_marks(thresholds, param, at):
         elif hasattr(t, "kind") and hasattr(t, "value"):
             if getattr(t, "param", param) != param:
                 raise ValueError(f"thresholds: a threshold in {t.param!r} does not mark a sweep in {param!r}")
-            key = _LINE_KEYS.get(t.kind, t.kind)
+            # a spinodal's solutions say which branch ends (its start)
+            start = getattr(t.below, "start", None) or getattr(t.above, "start", None)
+            key = f"spinodal_{start}" if t.kind == "spinodal" and isinstance(start, str) else t.kind
+            key = _LINE_KEYS.get(key, key)
             marks.append((key, _LINE_NAMES.get(key, t.kind), float(t.value)))
         else:
             try:
                 name, value = t
                 value = float(value)
             except (TypeError, ValueError):
-                raise ValueError(f"thresholds: expected a Threshold, a PhaseLine or (label, value), got {t!r}") from None
+                raise ValueError(f"thresholds: expected a Threshold, a PhaseLine or (label, value), "
+                                 f"got {t!r}") from None
             key = _LINE_KEYS.get(name, name)
             marks.append((key, name, value))
     return [m for m in marks if math.isfinite(m[2])]

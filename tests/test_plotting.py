@@ -43,7 +43,8 @@ def _sparse_wigner_lines():
              line("spinodal", "uninformed", "algorithmic", 1.04 + 0.02 * t, first),
              line("spinodal", "informed", "lower spinodal", 1.04 - 0.9 * t, first),
              line("first_order", None, "IT", 1.04 - 0.5 * t, first))
-    return PhaseLines(param="snr", over="rho", lines=lines, points=({"kind": "tricritical", "rho": RHO_C, "snr": 1.04},))
+    tricritical = {"kind": "tricritical", "rho": RHO_C, "snr": 1.04}
+    return PhaseLines(param="snr", over="rho", lines=lines, points=(tricritical,))
 
 
 def _diagram(rho, snr):
@@ -84,7 +85,8 @@ def test_plot_diagram_draws_phase_lines_for_a_paper(tmp_path):
     frame = ax.get_legend().get_frame()
     assert frame.get_alpha() in (None, 1.0) and to_rgb(frame.get_facecolor()) == (1.0, 1.0, 1.0)
     drawn = {ln.get_label(): ln for ln in ax.lines}
-    colours = {name: to_rgb(drawn[name].get_color()) for name in ("weak recovery", "algorithmic", "lower spinodal", "IT")}
+    physics = ("weak recovery", "algorithmic", "lower spinodal", "IT")
+    colours = {name: to_rgb(drawn[name].get_color()) for name in physics}
     assert len(set(colours.values())) == 4  # each its own colour; IT solid, the others dashed or dotted
     assert [drawn[n].get_linestyle() == "-" for n in colours] == [False, False, False, True]
     for name, rgb in colours.items():
@@ -204,9 +206,10 @@ def test_plot_sweep_marks_metastable_branch_dashed(tmp_path):
     ax = plot_sweep([lo, hi], "x", thresholds=[thr])
     solid = [ln for ln in ax.lines if ln.get_linestyle() == "-"]
     dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--"]
-    # the informed branch is metastable (dashed) below the crossing, where it coexists
+    # the informed branch is metastable (dashed) below the crossing, where it coexists; the dashed
+    # stretch reaches the first stable point above it, so that the branch has no gap
     xd = np.asarray(dashed[1].get_xdata())[np.isfinite(np.asarray(dashed[1].get_ydata(), float))]
-    assert xd.size and np.all(xd < thr.value)
+    assert xd.size > 1 and np.all(xd[:-1] < thr.value) and xd[-1] == hi.values[hi.values > thr.value][0]
     # solid below the crossing only where the informed start lands on the uninformed branch
     xs = np.asarray(solid[1].get_xdata())[np.isfinite(np.asarray(solid[1].get_ydata(), float))]
     below = np.isin(hi.values, xs[xs < thr.value])
