@@ -122,6 +122,13 @@ class GLMBayes:
 
     name: ClassVar[str] = "glm_bayes"
     state_names: ClassVar[tuple[str, ...]] = ("q",)
+    #: physics names for figures (``labels=`` of :mod:`fixedpoint.plotting`); ``noise`` is the
+    #: channel's noise variance Delta
+    labels: ClassVar[dict[str, str]] = {
+        "alpha": r"$\alpha = n/d$", "noise": r"$\Delta$", "rho": r"$\rho$", "q": r"overlap $q$",
+        "overlap": r"overlap $q$", "q_hat": r"$\hat q$", "mse": "MSE", "gen_error": "generalisation error",
+        "free_entropy": r"free entropy $\phi$", "mutual_information": r"$I(w^*;Y|X)/d$",
+    }
     examples: ClassVar[tuple[dict, ...]] = (
         {"prior": "rademacher", "channel": "sign", "alpha": 1.3},
         {"prior": "gaussian", "channel": "sign", "alpha": 2.0},

@@ -625,6 +625,14 @@ class GLMERM:
     name: ClassVar[str] = "glm_erm"
     state_names: ClassVar[tuple[str, ...]] = ("m", "q", "V")
     unique_fixed_point: ClassVar[bool] = True
+    #: physics names for figures (``labels=`` of :mod:`fixedpoint.plotting`); ``reg`` is the
+    #: penalty strength lambda, ``noise`` the teacher's noise variance Delta
+    labels: ClassVar[dict[str, str]] = {
+        "alpha": r"$\alpha = n/d$", "reg": r"$\lambda$", "noise": r"$\Delta$", "rho": r"$\rho$",
+        "delta": r"Huber $\delta$", "m": r"$m$", "q": r"$q$", "V": r"$V$",
+        "gen_error": "generalisation error", "train_loss": "training loss",
+        "estimation_error": r"$\|\hat w - w^*\|^2/d$", "train_error": "training error",
+    }
     examples: ClassVar[tuple[dict, ...]] = (
         dict(loss="logistic", alpha=2.0, reg=0.1, channel="sign"),
         dict(loss="huber", delta=1.0, channel="linear", noise=0.5, alpha=2.0, reg=0.1),

@@ -304,6 +304,13 @@ class SpikedWigner:
 
     name: ClassVar[str] = "spiked_wigner"
     state_names: ClassVar[tuple[str, ...]] = ("m",)
+    #: physics names for figures (``labels=`` of :mod:`fixedpoint.plotting`): ``snr`` is the
+    #: signal-to-noise ratio lambda of ``Y = sqrt(lambda/n) x x^T + W``
+    labels: ClassVar[dict[str, str]] = {
+        "snr": r"$\lambda$", "rho": r"$\rho$", "m": r"overlap $m$", "overlap": r"overlap $m$",
+        "self_overlap": r"$E\,\hat x^2$", "mmse": "MMSE", "free_entropy": r"free entropy $\phi$",
+        "mutual_information": r"$I(x;Y)/n$",
+    }
     examples: ClassVar[tuple[dict, ...]] = (
         {"prior": "rademacher", "snr": 1.5},
         {"prior": "gaussian", "snr": 2.0},
@@ -468,6 +475,8 @@ class SpikedWignerInhomogeneous:
 
     name: ClassVar[str] = "spiked_wigner_inhomogeneous"
     state_names: ClassVar[tuple[str, ...]] = ("m_1", "m_2")  # replaced per instance (see below)
+    #: physics names for figures (as :attr:`SpikedWigner.labels`; group overlaps ``m_a``)
+    labels: ClassVar[dict[str, str]] = dict(SpikedWigner.labels, **{f"m_{a}": f"$m_{a}$" for a in range(1, 10)})
     examples: ClassVar[tuple[dict, ...]] = (
         {"prior": "rademacher", "fractions": (0.5, 0.5), "profile": ((1.0, 2.0), (2.0, 0.5)), "snr": 1.5},
         {"prior": "sparse_rademacher", "rho": 0.1, "fractions": (0.3, 0.7), "profile": ((0.5, 1.0), (1.0, 3.0)),

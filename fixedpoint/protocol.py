@@ -17,7 +17,7 @@ __all__ = ["Model", "REQUIRED", "OPTIONAL"]
 REQUIRED = ("name", "state_names", "initial_state", "update", "observables", "simulate")
 #: members a model may have; the engine falls back to a documented default without them
 OPTIONAL = ("trivial_state", "bounds", "free_entropy", "jacobian", "unique_fixed_point", "residual_scale",
-            "free_entropy_divergence", "solver_coordinates", "parameters")
+            "free_entropy_divergence", "solver_coordinates", "parameters", "labels")
 
 
 @runtime_checkable
@@ -60,7 +60,11 @@ class Model(Protocol):
     extrapolates before finishing in the state itself); ``parameters() -> dict`` (a classmethod:
     ``{name: {"default": value, "doc": str, and "allowed": values, or "range": (lo, hi) with
     "open": (lo_open, hi_open), None for an unbounded end}}`` over the dataclass fields, what the
-    validation accepts, shown by ``fixedpoint list``; without it only the defaults are listed).
+    validation accepts, shown by ``fixedpoint list``; without it only the defaults are listed);
+    ``labels: ClassVar[dict[str, str]]``
+    (physics names of parameters, state entries and observables for figures, e.g.
+    ``{"snr": r"$\\lambda$", "mmse": "MMSE"}``; passed as ``labels=`` to
+    :mod:`fixedpoint.plotting`, which prints a name without a label as it is).
     """
 
     name: ClassVar[str]

@@ -35,7 +35,10 @@ import numpy as np
 import matplotlib
 import matplotlib.pyplot as plt
 import equations, fixedpoint
-from equations.glm_bayes import algorithmic_line
+from equations.glm_bayes import GLMBayes, algorithmic_line
+from fixedpoint.plotting import FIGSIZE, plot_sweep
+
+LABELS = GLMBayes.labels  # physics names for the axes
 
 t_start = time.perf_counter()"""),
     new_markdown_cell("""## 1. Spherical perceptron (Gaussian prior, sign channel)
@@ -50,9 +53,9 @@ eps = sw["gen_error"]
 fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
 ax[0].loglog(alphas, eps, label="Bayes-optimal")
 ax[0].loglog(alphas, 0.4417 / alphas, "--", label="0.4417 / alpha")
-ax[0].set_xlabel("alpha"); ax[0].set_ylabel("generalisation error"); ax[0].legend()
+ax[0].set_xlabel(LABELS["alpha"]); ax[0].set_ylabel("generalisation error"); ax[0].legend()
 ax[1].semilogx(alphas, alphas * eps); ax[1].axhline(0.4417, ls="--", c="k")
-ax[1].set_xlabel("alpha"); ax[1].set_ylabel("alpha x error")
+ax[1].set_xlabel(LABELS["alpha"]); ax[1].set_ylabel(r"$\\alpha\\,\\times$ generalisation error")
 plt.tight_layout(); plt.show()
 print("alpha * error at alpha = 400:", alphas[-1] * eps[-1])
 assert abs(alphas[-1] * eps[-1] - 0.4417) < 2e-3
@@ -73,13 +76,12 @@ assert alg.converged and abs(alg.value - 1.493) < 1e-3
 a = np.linspace(0.6, 1.8, 41)
 lo = fixedpoint.sweep(bp, "alpha", a, start="uninformed")
 hi = fixedpoint.sweep(bp, "alpha", a, start="informed")
-fig, ax = plt.subplots(1, 2, figsize=(9, 3.5))
-ax[0].plot(a, lo["gen_error"], label="uninformed (GAMP)"); ax[0].plot(a, hi["gen_error"], "--", label="informed")
-for v, s in ((it.value, ":"), (alg.value, "-.")): ax[0].axvline(v, ls=s, c="k")
-ax[0].set_xlabel("alpha"); ax[0].set_ylabel("generalisation error"); ax[0].legend()
-ax[1].plot(a, lo["free_entropy"], label="uninformed"); ax[1].plot(a, hi["free_entropy"], "--", label="informed")
-ax[1].set_xlabel("alpha"); ax[1].set_ylabel("free entropy"); ax[1].legend()
-plt.tight_layout(); plt.show()
+# stable branch (larger free entropy) solid, metastable dashed: GAMP follows the uninformed branch
+# up to the algorithmic threshold, past the IT threshold where perfect recovery becomes optimal
+fig, ax = plt.subplots(1, 2, figsize=FIGSIZE["double"])
+plot_sweep([lo, hi], "gen_error", thresholds=[it, alg], labels=LABELS, ax=ax[0])
+plot_sweep([lo, hi], "free_entropy", thresholds=[it], labels=LABELS, ax=ax[1])
+fig.tight_layout(); plt.show()
 # the informed branch is perfect recovery with free entropy -log 2 wherever it exists
 perfect = hi["overlap"] == 1.0
 assert perfect.sum() > 20
@@ -98,10 +100,8 @@ assert wr.converged and abs(wr.value - 0.5) < 1e-6
 assert pr_alg.converged and abs(pr_alg.value - 1.13) < 5e-3
 a = np.linspace(0.3, 1.5, 37)
 sw = fixedpoint.sweep(pr, "alpha", a, start="uninformed")
-plt.figure(figsize=(4.5, 3.5))
-plt.plot(a, sw["mse"], "o-", ms=3)
-plt.axvline(wr.value, ls=":", c="k"); plt.axvline(pr_alg.value, ls="-.", c="k")
-plt.xlabel("alpha"); plt.ylabel("MSE"); plt.title("noiseless real phase retrieval"); plt.show()
+ax = plot_sweep(sw, "mse", thresholds=[wr, pr_alg], labels=LABELS, label="state evolution")
+ax.set_title("noiseless real phase retrieval", fontsize=8); plt.show()
 assert np.all(sw["overlap"][a < 0.49] < 1e-6) and np.all(sw["overlap"][(a > 0.52) & (a < 1.1)] > 1e-3)"""),
     new_markdown_cell("""## 4. Compressed sensing (Gauss-Bernoulli prior, linear channel, noise 1e-8)
 
@@ -123,11 +123,15 @@ for r, a_c in zip(rhos[1:3], line[1:3]):
         m = equations.get("glm_bayes", prior="gauss_bernoulli", channel="linear", noise=1e-8, rho=float(r), alpha=float(a))
         sim = m.simulate(1000, seed=0)
         gamp_pts.append((r, a, sim["mse"], fixedpoint.solve(m, max_iter=100000)["mse"]))
-plt.figure(figsize=(4.5, 3.5))
-plt.plot(rhos, line, "o-", label="algorithmic (SE)"); plt.plot([0, 0.35], [0, 0.35], "--", label="alpha = rho")
+plt.figure(figsize=FIGSIZE["single"])
+plt.plot(rhos, line, "o-", ms=4, label="algorithmic (SE)")
+plt.plot([0, 0.35], [0, 0.35], "--", label=r"$\\alpha = \\rho$ (IT)")
 for r, a, mse_gamp, mse_se in gamp_pts:
     plt.scatter([r], [a], marker="s" if mse_gamp < 1e-4 else "x", c="g" if mse_gamp < 1e-4 else "r")
-plt.xlabel("rho"); plt.ylabel("alpha"); plt.legend(); plt.title("GAMP: green = success, red = failure"); plt.show()
+plt.scatter([], [], marker="s", c="g", label="GAMP succeeds")
+plt.scatter([], [], marker="x", c="r", label="GAMP fails")
+plt.xlabel(LABELS["rho"], fontsize=8); plt.ylabel(LABELS["alpha"], fontsize=8); plt.tick_params(labelsize=7)
+plt.legend(fontsize=7, frameon=False, loc="upper left"); plt.tight_layout(); plt.show()
 for r, a, mse_gamp, mse_se in gamp_pts:
     print(f"rho={r:.2f} alpha={a:.3f}: GAMP mse {mse_gamp:.2e}, state evolution {mse_se:.2e}")
     above = any(abs(a - (l + 0.06)) < 1e-12 for l in line)
@@ -172,8 +176,9 @@ for k in (0, 6, 11):
     ref = alpha_wr(noises[k])
     print(f"noise {noises[k]:.3g}: alpha_WR = {wr_line.values[k]:.10f} (quad {ref:.10f})")
     assert abs(wr_line.values[k] / ref - 1) < 1e-7
-ax = plot_diagram(diag, "mse", lines=[("weak recovery", noises, wr_line.values)])
-ax.set_title("noisy phase retrieval: MSE from the uninformed start"); plt.show()
+fig, ax = plt.subplots(figsize=(3.4, 3.0), dpi=150)  # one paper column, enlarged on screen
+plot_diagram(diag, "mse", lines=[wr_line], labels=prn.labels, ax=ax)  # noise on a log axis: a geometric grid
+ax.set_title("noisy phase retrieval, uninformed start", fontsize=8); plt.show()
 # no recovery below the line, some above it (one grid step away from it on either side)
 mse = diag["mse"]
 step = alphas[1] - alphas[0]
@@ -191,6 +196,8 @@ print(f"notebook body ran in {elapsed:.1f} s")"""),
 
 nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                           "language": "python"}})
+for i, cell in enumerate(nb.cells):  # stable ids: rebuilding does not change the file
+    cell.id = f"glm-bayes-{i:02d}"
 nbformat.write(nb, PATH)
 print("wrote", PATH)
 

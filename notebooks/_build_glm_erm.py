@@ -48,6 +48,9 @@ from equations import glm_erm
 from equations.glm_erm import ridge_closed_form, separability_threshold
 from equations._simulate.erm import fit
 from equations.losses import loss_value
+from fixedpoint.plotting import FIGSIZE
+
+LABELS = glm_erm.GLMERM.labels  # physics names for the axes
 get = equations.get
 """)
 
@@ -84,12 +87,15 @@ for a in sim_alphas:
     print(f"alpha={a}: theory {th:.4f}  simulation {v.mean():.4f} +- {se:.4f}")
     assert abs(v.mean() - th) < 3 * se + 0.02 * th
 
-fig, ax = plt.subplots(figsize=(5, 3.5))
+fig, ax = plt.subplots(figsize=FIGSIZE["single"])
 for reg, c in curves.items():
-    ax.semilogy(alphas, c, label=f"reg={reg:g}")
+    ax.semilogy(alphas, c, label=f"{LABELS['reg']} = {reg:g}")
 ax.errorbar(sim_alphas, [np.mean(sims[a]) for a in sim_alphas], [np.std(sims[a]) / 2 for a in sim_alphas],
-            fmt="o", color="k", label="simulation d=300, reg=1e-3")
-ax.set_xlabel("alpha"); ax.set_ylabel("test error E(y - yhat)^2"); ax.legend(); plt.show()
+            fmt="o", ms=4, color="k", label=f"simulation, d = 300 ({LABELS['reg']} = 0.001)")
+ax.set_xlabel(LABELS["alpha"], fontsize=8); ax.set_ylabel(r"test error $E(y - \hat y)^2$", fontsize=8)
+ax.set_ylim(top=20)  # headroom above the interpolation peak for the legend
+ax.tick_params(which="both", labelsize=7); ax.legend(fontsize=7, frameon=False, loc="upper right")
+fig.tight_layout(); plt.show()
 """)
 
 md(r"""
@@ -129,11 +135,12 @@ assert np.all(logi["gen_error"] / bayes < 1.6) and np.all(hinge["gen_error"] / b
 # Gardner / Opper: the Bayes error at large alpha decays like 0.4417/alpha
 assert abs(bayes_error(40.0) * 40.0 - 0.4417) < 0.02
 
-fig, ax = plt.subplots(figsize=(5, 3.5))
-ax.plot(alphas, bayes, "k-o", label="Bayes-optimal")
-ax.plot(alphas, logi["gen_error"], "-s", label="logistic, reg=0.01")
-ax.plot(alphas, hinge["gen_error"], "-^", label="hinge, reg=0.01")
-ax.set_xlabel("alpha"); ax.set_ylabel("classification error"); ax.legend(); plt.show()
+fig, ax = plt.subplots(figsize=FIGSIZE["single"])
+ax.plot(alphas, bayes, "k-o", ms=4, label="Bayes-optimal")
+ax.plot(alphas, logi["gen_error"], "-s", ms=3, label=f"logistic, {LABELS['reg']} = 0.01")
+ax.plot(alphas, hinge["gen_error"], "-^", ms=3, label=f"hinge, {LABELS['reg']} = 0.01")
+ax.set_xlabel(LABELS["alpha"], fontsize=8); ax.set_ylabel("classification error", fontsize=8)
+ax.tick_params(labelsize=7); ax.legend(fontsize=7, frameon=False); fig.tight_layout(); plt.show()
 """)
 
 md(r"""
@@ -262,6 +269,8 @@ assert rows["huber"] < 0.5 * rows["square"] and rows["absolute"] < 0.5 * rows["s
 
 nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                          "language": "python"}})
+for i, cell in enumerate(nb.cells):  # stable ids: rebuilding does not change the file
+    cell.id = f"glm-erm-{i:02d}"
 path = Path(__file__).resolve().parent / "glm_erm.ipynb"
 nbformat.write(nb, path)
 print("wrote", path)

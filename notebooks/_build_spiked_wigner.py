@@ -31,14 +31,22 @@ J. Stat. Mech. 2017). This notebook
 4. solves an inhomogeneous two-block noise profile and checks its spectral threshold.
 
 Every claim is asserted."""),
-    new_code_cell("""import time
+    new_code_cell("""import tempfile
+import time
+from pathlib import Path
+
 import numpy as np
 import matplotlib.pyplot as plt
 
 import fixedpoint
 import equations
+from fixedpoint import PhaseLine, PhaseLines
+from fixedpoint.plotting import FIGSIZE, plot_diagram, save_figure
 from equations.spiked_wigner import (SpikedWigner, SpikedWignerInhomogeneous, tricritical_rho,
                                      fold_of_uninformed_branch, spectral_overlap_theory)
+
+plt.rcParams["figure.dpi"] = 150  # the figures are one paper column wide (3.4 in): enlarge on screen
+LABELS = SpikedWigner.labels
 
 T0 = time.perf_counter()"""),
     new_markdown_cell("""## 1. Gaussian prior: $m = \\max(0, 1 - 1/\\mathrm{snr})$
@@ -91,7 +99,10 @@ assert np.all(np.diff(low.values) > 0) and np.all(np.diff(it.values) > 0) and np
 assert fold_of_uninformed_branch("sparse_rademacher", 1.05 * rho_c) == 1.0"""),
     new_markdown_cell("""The background is the overlap reached from the uninformed start (`phase_diagram`),
 i.e. what AMP from a random initialisation achieves; between the lower spinodal and the
-algorithmic line the informed branch coexists with it (hard phase beyond the IT line)."""),
+algorithmic line the informed branch coexists with it. The regions are named from the lines
+(`PhaseLines.regions`): recovery is impossible below the IT line (and below weak recovery), hard
+between the IT and the algorithmic lines (the Bayes-optimal estimator is informative, AMP from
+a random start is not), easy above."""),
     new_code_cell("""grid_rho = np.linspace(0.02, 0.3, 24)
 grid_snr = np.linspace(0.2, 1.8, 33)
 diag_u = fixedpoint.phase_diagram(base, {"rho": grid_rho, "snr": grid_snr}, start="uninformed")
@@ -111,17 +122,26 @@ for k, r in enumerate(grid_rho):
         s_gap = grid_snr[gap[k]]
         assert s_gap.min() >= lo_k - 0.06 and s_gap.max() <= 1.0, (r, s_gap, lo_k)
 
-fig, ax = plt.subplots(figsize=(6.5, 4.5))
-pc = ax.pcolormesh(grid_rho, grid_snr, mu.T, shading="auto", cmap="viridis")
-fig.colorbar(pc, ax=ax, label="overlap m (uninformed start)")
-ax.plot(rhos, low.values, "w--", label="lower spinodal")
-ax.plot(rhos, it.values, "r-", label="information-theoretic")
-ax.plot(rhos, alg, "c-", label="algorithmic (fold)")
-ax.plot(check_rhos, alg_engine.values, "co", ms=4, label="algorithmic (engine spinodal)")
-ax.plot([rho_c, grid_rho[-1]], [1, 1], "w:", label="BBP (continuous)")
-ax.axvline(rho_c, color="0.7", lw=0.8)
-ax.set_xlabel("rho"); ax.set_ylabel("snr"); ax.legend(fontsize=7, loc="upper right")
-ax.set_title("sparse Rademacher spiked Wigner");"""),
+# the lines above as a PhaseLines (what fixedpoint.phase_lines returns), so that the plot can name
+# the regions: the three first-order lines end at the tricritical point (rho_c, snr = 1), where the
+# coexistence closes; weak recovery (the trivial point turns unstable) is snr = 1 for every rho
+def phase_line(kind, start, name, over, values):
+    return PhaseLine(kind=kind, start=start, name=name, param="snr", over="rho", over_values=over, values=values,
+                     converged=np.isfinite(values), intervals=((over[0], over[-1]),))
+
+ends = lambda v: (np.r_[rhos, rho_c], np.r_[v, 1.0])
+lines = PhaseLines(param="snr", over="rho", points=({"kind": "tricritical", "rho": rho_c, "snr": 1.0},), lines=(
+    phase_line("stability", None, "weak recovery", grid_rho, np.ones_like(grid_rho)),
+    phase_line("spinodal", "uninformed", "algorithmic", *ends(alg)),
+    phase_line("spinodal", "informed", "lower spinodal", *ends(low.values)),
+    phase_line("first_order", None, "IT", *ends(it.values))))
+assert lines.region(0.05, 0.5) == "impossible" and lines.region(0.05, 0.95) == "hard"
+assert lines.region(0.05, 1.2) == "easy" and lines.region(0.2, 0.95) == "impossible"
+ax = plot_diagram(diag_u, "m", lines=lines, labels=base.labels)
+ax.set_title("sparse Rademacher prior, uninformed start", fontsize=8)
+# a paper's copy: PNG and PDF (here in a temporary folder)
+files = save_figure(ax.figure, Path(tempfile.mkdtemp()) / "spiked_wigner_phase_diagram", formats=("png", "pdf"))
+assert [f.suffix for f in files] == [".png", ".pdf"] and all(f.stat().st_size > 0 for f in files)"""),
     new_markdown_cell("""## 3. AMP on finite instances over the theory curves
 
 `simulate(d, seed)` runs Bayes-optimal AMP with the Onsager term on one instance (sparse priors:
@@ -129,25 +149,28 @@ support of size exactly $\\rho d$) from a small random overlap. The overlap and 
 must sit on the state-evolution curve within the seed-to-seed error, and the Nishimori identity
 $E[x\\hat x] = E[\\hat x^2]$ must hold on the instance."""),
     new_code_cell("""d, seeds = 1200, (0, 1, 2)
-fig, ax = plt.subplots(figsize=(6.5, 4))
-for prior, rho, color in (("rademacher", 1.0, "C0"), ("sparse_rademacher", 0.2, "C1")):
+fig, ax = plt.subplots(figsize=FIGSIZE["single"])
+for prior, rho, color, name in (("rademacher", 1.0, "C0", "Rademacher"),
+                                ("sparse_rademacher", 0.2, "C1", r"sparse Rademacher, $\\rho = 0.2$")):
     model = SpikedWigner(prior=prior, rho=rho)
     curve = fixedpoint.sweep(model, "snr", np.linspace(0.3, 3.0, 60), start="uninformed")
-    ax.plot(curve.values, curve["m"], color=color, label=f"{prior} rho={rho} (SE)")
+    ax.plot(curve.values, curve["m"], color=color, label=f"{name} (SE)")
     for snr in (1.5, 2.5):
         m_theory = fixedpoint.solve(SpikedWigner(prior=prior, rho=rho, snr=snr))["m"]
         runs = [SpikedWigner(prior=prior, rho=rho, snr=snr).simulate(d, s) for s in seeds]
         ov = np.array([r["overlap"] for r in runs])
         self_ov = np.array([r["self_overlap"] for r in runs])
         se = ov.std(ddof=1) / np.sqrt(len(ov))
-        ax.errorbar(snr, ov.mean(), yerr=se, fmt="o", color=color)
+        ax.errorbar(snr, ov.mean(), yerr=se, fmt="o", ms=4, color=color)
         print(f"{prior:18s} snr={snr}: AMP {ov.mean():.4f} +- {se:.4f}   SE {m_theory:.4f}")
         assert abs(ov.mean() - m_theory) < 3 * se + 0.01
         assert abs(ov.mean() - self_ov.mean()) < 3 * se + 0.01  # Nishimori on the instance
 spec = [SpikedWigner(prior="rademacher", snr=2.5).simulate_spectral(d, s)["spectral_overlap2"] for s in seeds]
 print("spectral overlap^2 at snr=2.5:", np.mean(spec), " BBP:", spectral_overlap_theory(2.5))
 assert abs(np.mean(spec) - spectral_overlap_theory(2.5)) < 0.05
-ax.set_xlabel("snr"); ax.set_ylabel("overlap m"); ax.legend(fontsize=8);"""),
+ax.plot([], [], "o", ms=4, color="0.4", label="AMP, d = 1200 (3 seeds)")
+ax.set_xlabel(LABELS["snr"], fontsize=8); ax.set_ylabel(LABELS["m"], fontsize=8); ax.tick_params(labelsize=7)
+ax.legend(fontsize=7, frameon=False, loc="upper left"); fig.tight_layout();"""),
     new_markdown_cell("""## 4. Inhomogeneous noise: two blocks
 
 Groups of fractions $c = (0.3, 0.7)$ with noise profile $\\Delta$; group $a$ sees the effective
@@ -170,15 +193,16 @@ amp = [equations.get("spiked_wigner_inhomogeneous", prior="rademacher", fraction
                      profile=((0.5, 1.5), (1.5, 3.0)), snr=2.0).simulate(1200, s) for s in (0, 1, 2)]
 th2 = fixedpoint.solve(equations.get("spiked_wigner_inhomogeneous", prior="rademacher", fractions=(0.3, 0.7),
                                      profile=((0.5, 1.5), (1.5, 3.0)), snr=2.0)).observables
-fig, ax = plt.subplots(figsize=(6.5, 4))
+fig, ax = plt.subplots(figsize=FIGSIZE["single"])
 for key, color in (("m_1", "C0"), ("m_2", "C3")):
-    ax.plot(sw2.values, sw2[key], color=color, label=f"{key} (SE)")
+    ax.plot(sw2.values, sw2[key], color=color, label=f"{inh.labels[key]} (SE)")
     vals = np.array([r[key] for r in amp])
     se = vals.std(ddof=1) / np.sqrt(len(vals))
-    ax.errorbar(2.0, vals.mean(), yerr=se, fmt="o", color=color)
+    ax.errorbar(2.0, vals.mean(), yerr=se, fmt="o", ms=4, color=color, label=f"{inh.labels[key]} (AMP, d = 1200)")
     assert abs(vals.mean() - th2[key]) < 3 * se + 0.02, (key, vals.mean(), th2[key])
-ax.axvline(snr_c, color="k", ls=":", label="spectral threshold")
-ax.set_xlabel("snr"); ax.set_ylabel("group overlap"); ax.legend(fontsize=8);
+ax.axvline(snr_c, color="k", ls=":", lw=1, label="spectral threshold")
+ax.set_xlabel(LABELS["snr"], fontsize=8); ax.set_ylabel("group overlap", fontsize=8); ax.tick_params(labelsize=7)
+ax.legend(fontsize=7, frameon=False); fig.tight_layout()
 print(f"total {time.perf_counter() - T0:.1f} s")"""),
 ]
 
