@@ -1,7 +1,7 @@
 """Output channels of generalised linear models: ``Z_out``, ``g_out`` and their integrals.
 
 A channel is the conditional law ``P_out(y | z)`` of a label ``y`` given the pre-activation
-``z = x.w / sqrt(d)``. Inference needs its Gaussian-smoothed partition function
+``z = x.w / sqrt(d)``. Inference needs its Gaussian-smoothed partition function::
 
     Z_out(y; omega, V) = E_{z ~ N(omega, V)} P_out(y | z),
 
@@ -9,7 +9,7 @@ the output function ``g_out = d_omega log Z_out = (E[z | y, omega, V] - omega) /
 derivative ``d g_out / d omega = (Var[z | y, omega, V] / V - 1) / V`` (GAMP uses both). State
 evolution of the Bayes-optimal GLM (Barbier, Krzakala, Macris, Miolane, Zdeborova, PNAS 2019,
 arXiv 1708.03395, eqs. of Theorem 1 and Sec. 3) needs, at ``omega ~ N(0, q)``, ``V = rho - q``
-and ``y ~ Z_out(.; omega, V)``:
+and ``y ~ Z_out(.; omega, V)``::
 
     hat(q)  = E_{omega, y} [ g_out(y; omega, V)^2 ]                 (so q_hat = alpha hat(q))
     psi(q)  = E_{omega} integral dy Z_out log Z_out                  (Psi_out of the paper)

@@ -9,7 +9,7 @@ w.p. ``rho``; also ``sparse_rademacher``: 0 w.p. ``1 - rho``, +-1 w.p. ``rho/2``
 
 Replica-symmetric formula (Barbier, Krzakala, Macris, Miolane, Zdeborova, "Optimal errors and
 phase transitions in high-dimensional generalized linear models", PNAS 116, 5451 (2019),
-arXiv 1708.03395, Theorem 1). The free entropy per variable is
+arXiv 1708.03395, Theorem 1). The free entropy per variable is::
 
     phi = extr_{q, q_hat} [ psi_P0(q_hat) + alpha Psi_out(q; rho) - q q_hat / 2 ],
     psi_P0(r)      = E log E_{w} exp(sqrt(r) Y w - r w^2 / 2),  Y = sqrt(r) w* + Z
@@ -18,7 +18,7 @@ arXiv 1708.03395, Theorem 1). The free entropy per variable is
                      (:meth:`equations.channels.Channel.se_integrals`),
 
 and its stationarity conditions are the state evolution of the overlap ``q = E[w* . w_hat]/d``
-of the posterior mean (the fixed-point map of this model):
+of the posterior mean (the fixed-point map of this model)::
 
     q_hat = alpha E_{omega, y} [ g_out(y; omega, rho - q)^2 ] = 2 alpha d Psi_out / d q,
     q     = E[E[w | Y]^2] at signal-to-noise q_hat      (prior.overlap(q_hat)).
@@ -97,9 +97,9 @@ class GLMBayes:
         once built; :meth:`equations.channels.Channel.se_bayes`); ``"direct"`` integrates at
         every call. The other channels always integrate directly (microseconds).
 
-    Observables
-    -----------
-    ``overlap`` (``q``), ``q_hat``, ``mse`` (``E (w* - w_hat)^2 = rho - q``, evaluated as
+    Notes
+    -----
+    Observables: ``overlap`` (``q``), ``q_hat``, ``mse`` (``E (w* - w_hat)^2 = rho - q``, evaluated as
     ``prior.mmse(q_hat(q))`` which equals ``rho - q`` at a fixed point but keeps its relative
     accuracy when it is tiny), ``gen_error`` (``sign``: probability that the Bayes-optimal
     classifier errs on a fresh sample, ``arccos(sqrt(q / (rho + noise))) / pi``; otherwise

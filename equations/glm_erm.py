@@ -6,7 +6,7 @@ teacher ``w* ~ N(0, rho I_d)``, ``z*_mu = x_mu.w*/sqrt(d)`` and labels
 * ``channel="linear"``: ``y = z* + sqrt(noise) xi``;
 * ``channel="sign"``:   ``y = sign(z* + sqrt(noise) xi)`` (probit label noise);
 
-the estimator minimises
+the estimator minimises::
 
     sum_mu loss(y_mu, x_mu.w/sqrt(d)) + reg/2 ||w||^2        (penalty="l2")
     sum_mu loss(y_mu, x_mu.w/sqrt(d)) + reg ||w||_1          (penalty="l1")
@@ -18,14 +18,14 @@ Equations (Aubin, Krzakala, Lu, Zdeborova, NeurIPS 2020, arXiv 2006.06560, eqs. 
 App. B; Loureiro et al., NeurIPS 2021, with identity covariances). With
 ``omega = sqrt(q) xi``, ``xi ~ N(0, 1)``, the teacher's field given ``xi`` is
 ``z* ~ N(omega*, V*)``, ``omega* = (m/sqrt q) xi``, ``V* = rho - m^2/q``, and
-``f_out(y, omega) = (prox_{V loss(y,.)}(omega) - omega) / V``:
+``f_out(y, omega) = (prox_{V loss(y,.)}(omega) - omega) / V``::
 
     m_hat = alpha E[ d/dz* E_{y|z*} f_out(y, omega) ]
     q_hat = alpha E[ f_out(y, omega)^2 ]
     V_hat = -alpha E[ d f_out(y, omega) / d omega ]
 
 and on the prior side, with ``b = m_hat w* + sqrt(q_hat) g`` (variance ``s_b = m_hat^2 rho +
-q_hat``),
+q_hat``)::
 
     l2:  V = 1/(reg + V_hat),  m = m_hat rho V,  q = s_b V^2
     l1:  w = soft(b, reg)/V_hat,  t = reg/sqrt(s_b),  V = 2 H(t)/V_hat,  m = m_hat rho V,
@@ -47,7 +47,7 @@ Teacher integrals in closed form.
 * ``sign``: every loss here depends on ``y = +-1`` through ``y z`` (or ``|y - z|``), so
   ``f_out(-1, omega) = -f_out(+1, -omega)``; the label is summed in closed form with
   ``P(y=+1 | xi) = H(-c xi)``, ``c = (m/sqrt q)/sqrt(V* + noise)``, and the Stein derivative in
-  ``m_hat`` becomes a Gaussian density ``N(omega*; 0, V* + noise)``:
+  ``m_hat`` becomes a Gaussian density ``N(omega*; 0, V* + noise)``::
 
       m_hat = 2 alpha E_xi[ f_+(omega) exp(-c^2 xi^2/2) / sqrt(2 pi (V* + noise)) ]
       q_hat = 2 alpha E_xi[ H(-c xi) f_+(omega)^2 ]
@@ -75,7 +75,7 @@ Teacher integrals in closed form.
   the loss's active region holds a tiny fraction of the data. (The classification losses,
   logistic and hinge, need ``channel="sign"``.)
 
-Energy (zero-temperature free energy) at the state ``x = (m, q, V)`` with the hats of ``x``:
+Energy (zero-temperature free energy) at the state ``x = (m, q, V)`` with the hats of ``x``::
 
     e = Psi_w(m_hat, q_hat, V_hat) + m m_hat - q V_hat/2 + V q_hat/2 + alpha E[M_V(y, omega)],
 

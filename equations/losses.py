@@ -13,7 +13,7 @@ A loss is a function ``loss(y, z)`` of a label ``y`` and a pre-activation ``z = 
 ============  ==========================================================================
 
 The replica equations of ERM (Aubin et al. 2020; Loureiro et al. 2021) need, at each quadrature
-node ``omega``, the proximal operator
+node ``omega``, the proximal operator::
 
     z = prox_{V loss(y, .)}(omega) = argmin_z [ (z - omega)^2 / (2 V) + loss(y, z) ],
 

@@ -1,6 +1,6 @@
 """Scalar priors and their Bayes-optimal denoisers for the Gaussian channel.
 
-The scalar channel shared by every Bayes-optimal family is
+The scalar channel shared by every Bayes-optimal family is::
 
     y = sqrt(g) x + z,    z ~ N(0, 1),    x ~ P_x,    g >= 0,
 
