@@ -603,6 +603,24 @@ def _threshold_lines(model, p1, v1, p2, asked, kw, out) -> list:
     return lines
 
 
+def _auto_lines(model, p1, v1, p2, v2, kw, workers, out):
+    """``--lines auto``: every transition line in ``p2`` over ``p1 = v1`` within the grid's range
+    of ``p2`` (:func:`fixedpoint.phase_lines`), one CSV per line."""
+    import fixedpoint as fp
+
+    try:
+        found = fp.phase_lines(model, p2, over={p1: v1}, within=(float(np.min(v2)), float(np.max(v2))),
+                               workers=workers, **kw)
+    except ValueError as exc:
+        raise CLIError(f"--lines auto: {exc}") from None
+    for line in found:
+        with open(out / f"line_{line.key}.csv", "w") as f:
+            f.write(f"{p1},{p2}\n")
+            for a, b in zip(line.over_values, line.values):
+                f.write(f"{_number(a)},{_number(b)}\n")
+    return found
+
+
 def _checkpoint(path):
     if path is not None and Path(path).exists() and not Path(path).is_dir():
         raise CLIError(f"--checkpoint {path} is a file, not a folder")
@@ -621,6 +639,8 @@ def cmd_diagram(args):
     start = _start(model, args.start)
     observable = _observable(model, args.observable) if args.observable else None
     lines_asked = [_parse_line(text, model, args) for text in args.line]
+    if args.lines and lines_asked:
+        raise CLIError("--lines auto finds every line: give it or --line, not both")
     formats = list(dict.fromkeys(f for group in (args.figure_format or [["png"]]) for f in group))
     out = _out(args.out)
     kw = _solver_kw(args)
@@ -630,25 +650,33 @@ def cmd_diagram(args):
                          checkpoint=_checkpoint(args.checkpoint), progress=args.progress, **kw)
     d.save(out / "diagram.npz")
     _write_csv(out / "diagram.csv", d)
-    lines = _threshold_lines(model, p1, v1, p2, zip(lines_asked, args.line), kw, out)
+    if args.lines == "auto":
+        lines = _auto_lines(model, p1, v1, p2, v2, kw, args.workers, out)
+        found = lines.to_dict()
+        line_summary, points = found["lines"], found["points"]
+    else:
+        lines = _threshold_lines(model, p1, v1, p2, zip(lines_asked, args.line), kw, out)
+        line_summary, points = {label: int(np.isfinite(xs).sum()) for label, xs, _ in lines}, []
     observable = observable or d.keys()[0]
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plotting import plot_diagram
+    from .plotting import plot_diagram, save_figure
 
-    fig = _figure(plot_diagram(d, observable, lines=lines), args, fixed, observable, args.start)
-    for fmt in formats:
-        fig.savefig(out / f"diagram.{fmt}", dpi=130)
+    ax = plot_diagram(d, observable, lines=lines, labels=getattr(model, "labels", None))
+    fig = _figure(ax, args, fixed, observable, args.start)
+    save_figure(fig, out / "diagram", formats=formats, dpi=200)
     plt.close(fig)
     failed = int((~d.converged).sum())
     summary = {"model": repr(model), "grid": {p1: [spec1.a, spec1.b, spec1.n], p2: [spec2.a, spec2.b, spec2.n]},
-               "converged": int(d.converged.sum()), "not_converged": failed, "points": int(d.converged.size),
-               "lines": {label: int(np.isfinite(xs).sum()) for label, xs, _ in lines},
-               "files": sorted(p.name for p in out.iterdir())}
-    print(_dump(summary, out / "diagram.json"))
+               "converged": int(d.converged.sum()), "not_converged": failed, "grid_points": int(d.converged.size),
+               "lines": line_summary, "points": points, "files": sorted(p.name for p in out.iterdir())}
+    _dump(summary, out / "diagram.json")
+    if args.lines == "auto":  # on the terminal, where each line exists (its values are in the files)
+        summary["lines"] = {k: {"name": v["name"], "intervals": v["intervals"]} for k, v in line_summary.items()}
+    print(_dump(summary))
     statuses = d.status[~d.converged]
     return _report_failures(failed, int(d.converged.size), statuses, "see the status column of diagram.csv")
 
@@ -750,6 +778,11 @@ def build_parser():
                     help="threshold line in the second parameter, KIND:LO:HI[:START] (KIND stability, "
                          "first_order, or spinodal / level with START uninformed or informed); repeatable. Where the "
                          "threshold does not exist in the bracket the line is NaN there (not a failure)")
+    sp.add_argument("--lines", choices=["auto"],
+                    help="auto: every transition line in the second parameter over the first, found by "
+                         "fixedpoint.phase_lines (weak recovery, algorithmic, lower spinodal, IT), their ends and "
+                         "special points (e.g. tricritical), regions named on the figure; written to line_*.csv "
+                         "and to diagram.json under \"lines\" and \"points\"")
     sp.add_argument("--level", type=float, help="the level of a level line (of --observable)")
     sp.add_argument("--figure-format", action="append", type=_figure_formats, metavar="FORMAT[,FORMAT]",
                     help=f"figure formats, {', '.join(FIGURE_FORMATS)}: repeatable or a comma list (default png)")

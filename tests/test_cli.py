@@ -64,7 +64,7 @@ def test_diagram_with_lines_and_checkpoint(toys, tmp_path, capsys):
             "--checkpoint", str(tmp_path / "ck"), "--line", "spinodal:-1:1:uninformed", "--line", "first_order:-0.5:0.5"]
     assert cli.main(args) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["points"] == 60 and summary["lines"] == {"spinodal (uninformed)": 4, "first_order": 4}
+    assert summary["grid_points"] == 60 and summary["points"] == [] and summary["lines"] == {"spinodal (uninformed)": 4, "first_order": 4}
     files = {p.name for p in (tmp_path / "o").iterdir()}
     assert {"diagram.csv", "diagram.npz", "diagram.png", "diagram.json", "line_spinodal_uninformed.csv",
             "line_first_order.csv"} <= files
@@ -193,3 +193,24 @@ def test_spiked_wigner_default_is_off_the_critical_point():
     sol = fp.solve(model)
     assert sol.converged and sol.iterations < 100
     assert math.isclose(sol["m"], 1 - 1 / model.snr, rel_tol=1e-8) and sol["m"] > 0.1
+
+
+def test_diagram_lines_auto_writes_lines_and_the_tricritical_point(tmp_path, capsys):
+    # the real registry: sparse spiked Wigner, tricritical sparsity 0.0964 (equations.spiked_wigner)
+    from equations.spiked_wigner import tricritical_rho
+
+    args = ["diagram", "spiked_wigner", "prior=sparse_rademacher", "rho=0.02:0.3:6", "snr=0.05:2.0:8",
+            "--out", str(tmp_path), "--lines", "auto", "--figure-format", "png,svg"]
+    assert cli.main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    saved = json.loads((tmp_path / "diagram.json").read_text())
+    assert set(saved["lines"]) == {"stability", "spinodal_uninformed", "spinodal_informed", "first_order"}
+    (point,) = saved["points"]
+    assert set(point) == {"kind", "rho", "snr"} and point["kind"] == "tricritical"
+    assert point["rho"] == pytest.approx(tricritical_rho("sparse_rademacher"), abs=1e-4)
+    assert printed["points"] == saved["points"]
+    it = saved["lines"]["first_order"]
+    assert it["intervals"] == [[0.02, pytest.approx(point["rho"])]] and len(it["rho"]) == len(it["snr"])
+    rows = (tmp_path / "line_first_order.csv").read_text().splitlines()
+    assert rows[0] == "rho,snr" and all(float(c) == float(c) for row in rows[1:] for c in row.split(",")[:1])
+    assert {"diagram.png", "diagram.svg", "line_stability.csv"} <= {p.name for p in tmp_path.iterdir()}

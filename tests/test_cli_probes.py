@@ -74,6 +74,8 @@ def afile(tmp_path):
     (["diagram", "asymmetric", "c=0:0.4:3", "p=-1:1:4", "--line", "spinodal:1:-1"], "LO < HI"),
     (["diagram", "asymmetric", "c=0:0.4:3", "p=-1:1:4", "--line", "first_order:-1:1:informed"], "START"),
     (["diagram", "asymmetric", "c=0:0.4:3", "p=-1:1:4", "--line", "level:-1:1"], "--level"),
+    (["diagram", "asymmetric", "c=0:0.4:3", "p=-1:1:4", "--lines", "auto", "--line", "first_order:-1:1"], "not both"),
+    (["diagram", "asymmetric", "c=0:0.4:3", "p=-1:1:4", "--lines", "some"], "--lines"),
     (["diagram", "asymmetric", "c=0:0.4:3", "p=-1:1:4", "--workers", "0"], "--workers"),
     (["diagram", "asymmetric", "c=0:0.4:3", "p=-1:1:4", "--workers", "-3"], "--workers"),
     (["diagram", "asymmetric", "c=0:0.4:3", "p=-1:1:4", "--figure-format", "pdf,eps"], "--figure-format"),

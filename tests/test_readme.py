@@ -14,6 +14,9 @@ def test_python_example_runs():
     sol, it, alg = namespace["sol"], namespace["it"], namespace["alg"]
     assert sol.converged and it.converged and alg.converged
     assert it.value < alg.value  # the information-theoretic threshold precedes the algorithmic one
+    lines = namespace["lines"]
+    assert [p["kind"] for p in lines.points] == ["tricritical"]
+    assert lines.region(0.05, 0.9) == "hard" and lines.region(0.05, 0.5) == "impossible"
 
 
 def test_two_commands():
