@@ -529,8 +529,9 @@ def cmd_sweep(args):
 
     from .plotting import plot_sweep
 
-    fig = _figure(plot_sweep(sweeps, observable), args, fixed, observable, "both" if len(names) == 2 else names[0])
-    fig.savefig(out / "sweep.png", dpi=120)
+    ax = plot_sweep(sweeps, observable, labels=getattr(model, "labels", None))
+    fig = _figure(ax, args, fixed, observable, "both" if len(names) == 2 else names[0])
+    fig.savefig(out / "sweep.png", dpi=200)
     plt.close(fig)
     failed = {name: int((~sw.converged).sum()) for name, sw in zip(names, sweeps)}
     summary = {"model": repr(model), "param": param, "starts": names,

@@ -310,7 +310,7 @@ def plot_diagram(diagram, observable: str, *, lines=(), labels=None, regions: bo
         k_other += key not in LINE_STYLES
     if isinstance(lines, PhaseLines):
         _mark_points(ax, lines.points, p1, p2)
-        if regions:
+        if regions and len(lines):  # without any transition the whole diagram is one phase: no names
             _name_regions(ax, mesh, lines, p1, p2)
     _finish_axes(ax, names.get(p2, p2), names.get(p1, p1))
     entries = len(drawn) + len({p.get("kind") for p in getattr(lines, "points", ())})
