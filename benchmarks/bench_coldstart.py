@@ -17,7 +17,8 @@ Two kinds of process per model (its first registered example):
 Besides the wall time of the process, its CPU time (user + system, from ``getrusage``) is
 recorded: compilation is single-threaded, so the CPU time is what a loaded machine does not
 inflate. ``--repeat`` runs every measurement several times (a new empty cache each time) and
-the table shows the medians.
+the table shows the medians (the JSON has every run; on a busy machine the minima are the
+better estimate).
 
     python benchmarks/bench_coldstart.py [--repeat N] [--kinds api,cli] [--out PATH]
 """
@@ -40,17 +41,17 @@ import equations
 
 SCRIPT = """
 import time
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import equations, fixedpoint
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 model = equations.get({name!r}, **{params!r})
 sol = fixedpoint.solve(model, start="informed")
-t2 = time.perf_counter()
+t2, c2 = time.perf_counter(), time.process_time()
 import gc
 from numba.core.registry import CPUDispatcher
 kernels = sum(len(d.signatures) for d in gc.get_objects() if isinstance(d, CPUDispatcher)
               and d.py_func.__module__.split(".")[0] in ("fixedpoint", "equations"))
-print(t1 - t0, t2 - t1, sol.converged, kernels)
+print(t1 - t0, t2 - t1, sol.converged, kernels, c1 - c0, c2 - c1)
 """
 
 
@@ -78,7 +79,7 @@ def run(kind, name, params, cache, out_dir):
             raise RuntimeError(f"{name}: the process failed:\n{proc.stderr}")
         out = proc.stdout.split()
         row.update(import_s=float(out[0]), first_solve_s=float(out[1]), converged=out[2] == "True",
-                   kernels=int(out[3]))
+                   kernels=int(out[3]), import_cpu_s=float(out[4]), first_solve_cpu_s=float(out[5]))
     return row
 
 
@@ -100,7 +101,7 @@ def main(argv=None):
     names = args.models.split(",") if args.models else equations.available()
     rows = []
     print(f"{'model':28s} {'kind':4s} {'cache':6s} {'process s':>10s} {'cpu s':>7s} {'import s':>9s} "
-          f"{'1st solve s':>12s} {'kernels':>8s}")
+          f"{'1st solve s':>12s} {'(cpu s)':>8s} {'kernels':>8s}")
     for name in names:
         params = equations.MODELS[name].examples[0]
         for kind in kinds:
@@ -114,7 +115,8 @@ def main(argv=None):
             for label, rs in runs.items():
                 print(f"{name:28s} {kind:4s} {label:6s} {_median(rs, 'process_s'):10.2f} "
                       f"{_median(rs, 'process_cpu_s'):7.2f} {_median(rs, 'import_s'):9.2f} "
-                      f"{_median(rs, 'first_solve_s'):12.2f} {_median(rs, 'kernels'):8.0f}")
+                      f"{_median(rs, 'first_solve_s'):12.2f} {_median(rs, 'first_solve_cpu_s'):8.2f} "
+                      f"{_median(rs, 'kernels'):8.0f}")
     env = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
     try:
         import numba
