@@ -69,7 +69,9 @@ def run(kind, name, params, cache, out_dir):
         cmd = [sys.executable, "-m", "fixedpoint.cli", "solve", name, *_cli_args(params), "--out", out_dir]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    # run in an empty folder: the current directory, first on the path of ``python -c``, must not
+    # shadow the packages that PYTHONPATH or the installation provide
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=out_dir)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
