@@ -1,14 +1,26 @@
 """Cold start: import plus first solve of each registered model, with and without the Numba cache.
 
-Each measurement is a fresh Python process (``python -c``), timed from the outside:
+Each measurement is a fresh Python process, timed from the outside:
 
 * "empty cache": ``NUMBA_CACHE_DIR`` points at a new empty folder, so every kernel the solve
   touches is compiled;
 * "warm cache": the same folder again, so the kernels are loaded from disk.
 
-Prints a table and writes JSON to benchmarks/results/coldstart.json.
+Two kinds of process per model (its first registered example):
 
-    python benchmarks/bench_coldstart.py [--out PATH]
+* ``api``: ``import equations, fixedpoint`` then ``fixedpoint.solve(model, start="informed")``;
+  the process also reports its import time and its first-solve time, and how many kernels
+  (Numba dispatchers of ``fixedpoint`` and ``equations``) that solve compiled or loaded;
+* ``cli``: the command ``fixedpoint solve <model> key=value ...`` (run as ``python -m
+  fixedpoint.cli``, so that the ``PYTHONPATH`` in force is the code measured).
+
+Besides the wall time of the process, its CPU time (user + system, from ``getrusage``) is
+recorded: compilation is single-threaded, so the CPU time is what a loaded machine does not
+inflate. ``--repeat`` runs every measurement several times (a new empty cache each time) and
+the table shows the medians (the JSON has every run; on a busy machine the minima are the
+better estimate).
+
+    python benchmarks/bench_coldstart.py [--repeat N] [--kinds api,cli] [--out PATH]
 """
 
 from __future__ import annotations
@@ -16,6 +28,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,42 +41,95 @@ import equations
 
 SCRIPT = """
 import time
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 import equations, fixedpoint
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 model = equations.get({name!r}, **{params!r})
 sol = fixedpoint.solve(model, start="informed")
-t2 = time.perf_counter()
-print(t1 - t0, t2 - t1, sol.converged)
+t2, c2 = time.perf_counter(), time.process_time()
+import gc
+from numba.core.registry import CPUDispatcher
+kernels = sum(len(d.signatures) for d in gc.get_objects() if isinstance(d, CPUDispatcher)
+              and d.py_func.__module__.split(".")[0] in ("fixedpoint", "equations"))
+print(t1 - t0, t2 - t1, sol.converged, kernels, c1 - c0, c2 - c1)
 """
 
 
-def run(name, params, cache):
-    env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+def _cli_args(params):
+    """``key=value`` words for the command line (tuples as JSON lists)."""
+    return [f"{k}={json.dumps(v) if isinstance(v, (tuple, list)) else v}" for k, v in params.items()]
+
+
+def run(kind, name, params, cache, out_dir):
+    """One fresh process; returns its timings."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache, "MPLBACKEND": "Agg"}
+    if kind == "api":
+        cmd = [sys.executable, "-c", SCRIPT.format(name=name, params=params)]
+    else:
+        cmd = [sys.executable, "-m", "fixedpoint.cli", "solve", name, *_cli_args(params), "--out", out_dir]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", SCRIPT.format(name=name, params=params)], env=env,
-                         capture_output=True, text=True, check=True).stdout.split()
-    total = time.perf_counter() - t
-    return {"process_s": total, "import_s": float(out[0]), "first_solve_s": float(out[1]),
-            "converged": out[2] == "True"}
+    # run in an empty folder: the current directory, first on the path of ``python -c``, must not
+    # shadow the packages that PYTHONPATH or the installation provide
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=out_dir)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    row = {"process_s": wall, "process_cpu_s": cpu, "returncode": proc.returncode}
+    if kind == "api":
+        if proc.returncode != 0:
+            raise RuntimeError(f"{name}: the process failed:\n{proc.stderr}")
+        out = proc.stdout.split()
+        row.update(import_s=float(out[0]), first_solve_s=float(out[1]), converged=out[2] == "True",
+                   kernels=int(out[3]), import_cpu_s=float(out[4]), first_solve_cpu_s=float(out[5]))
+    return row
+
+
+def _median(rows, key):
+    values = [r[key] for r in rows if key in r]
+    return statistics.median(values) if values else float("nan")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "coldstart.json"))
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each measurement (medians shown)")
+    ap.add_argument("--kinds", default="api,cli", help="comma-separated: api, cli")
+    ap.add_argument("--models", default=None, help="comma-separated model names (default: all)")
     args = ap.parse_args(argv)
+    kinds = [k for k in args.kinds.split(",") if k]
+    if not set(kinds) <= {"api", "cli"} or args.repeat < 1:
+        ap.error("--kinds takes api and/or cli; --repeat must be >= 1")
+    names = args.models.split(",") if args.models else equations.available()
     rows = []
-    print(f"{'model':28s} {'cache':6s} {'process s':>10s} {'import s':>9s} {'1st solve s':>12s}")
-    for name in equations.available():
+    print(f"{'model':28s} {'kind':4s} {'cache':6s} {'process s':>10s} {'cpu s':>7s} {'import s':>9s} "
+          f"{'1st solve s':>12s} {'(cpu s)':>8s} {'kernels':>8s}")
+    for name in names:
         params = equations.MODELS[name].examples[0]
-        with tempfile.TemporaryDirectory() as cache:
-            for label in ("empty", "warm"):
-                r = run(name, params, cache)
-                rows.append({"model": name, "params": params, "cache": label, **r})
-                print(f"{name:28s} {label:6s} {r['process_s']:10.2f} {r['import_s']:9.2f} {r['first_solve_s']:12.2f}")
+        for kind in kinds:
+            runs = {"empty": [], "warm": []}
+            for _ in range(args.repeat):
+                with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out_dir:
+                    for label in ("empty", "warm"):
+                        r = run(kind, name, params, cache, out_dir)
+                        runs[label].append(r)
+                        rows.append({"model": name, "params": params, "kind": kind, "cache": label, **r})
+            for label, rs in runs.items():
+                print(f"{name:28s} {kind:4s} {label:6s} {_median(rs, 'process_s'):10.2f} "
+                      f"{_median(rs, 'process_cpu_s'):7.2f} {_median(rs, 'import_s'):9.2f} "
+                      f"{_median(rs, 'first_solve_s'):12.2f} {_median(rs, 'first_solve_cpu_s'):8.2f} "
+                      f"{_median(rs, 'kernels'):8.0f}")
+    env = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
+    try:
+        import numba
+        import numpy
+
+        env.update(numba=numba.__version__, numpy=numpy.__version__)
+    except ImportError:
+        pass
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rows, indent=1, default=str))
+    path.write_text(json.dumps({"environment": env, "repeat": args.repeat, "rows": rows}, indent=1, default=str))
     print(f"wrote {path}")
 
 

@@ -114,7 +114,7 @@ from typing import ClassVar
 import numpy as np
 from numba import njit
 
-from fixedpoint.quadrature import H, phi, sigmoid
+from fixedpoint.quadrature import H, phi, sigmoid, sorted_copy
 from ._registry import parameter_table, register
 from .losses import ABSOLUTE, HINGE, HUBER, LOGISTIC, LOSSES, SQUARE, _loss, _prox_full, loss_code
 
@@ -221,7 +221,7 @@ def _sign_panels(code, q, V, delta, c):
             nk += 1
         kinks[nk] = _omega_zero_margin(code, V, delta) / sq
         nk += 1
-    kinks = np.sort(kinks[:nk])
+    kinks = sorted_copy(kinks[:nk])
     ac = abs(c)
     # logistic: resolve its bend when one unit of omega is narrower than 1/4 in xi (16 nodes on a
     # 0.75-wide panel resolve a sigmoid of that width to ~1e-20: its poles are pi/4 away)
@@ -246,7 +246,9 @@ def _sign_panels(code, q, V, delta, c):
         reach = math.sqrt(inner * inner + 2.0 * _T_CUT)
         wlo = max(a, -reach)
         whi = min(b, reach)
-        k = 2  # pts[2:k]: the panel ends inside the window
+        # pts[2:k]: the panel ends inside the window (an int64, not the literal 2, which would
+        # compile a second specialisation of _add_point)
+        k = np.int64(2)
         for u in (0.28125, 1.125, 3.125, 6.125, 12.5, 24.5):
             r = math.sqrt(inner * inner + 2.0 * u)
             k = _add_point(pts, k, r, wlo, whi)
@@ -277,7 +279,7 @@ def _sign_panels(code, q, V, delta, c):
         # distance from the inner end is dropped (grid and teacher points that nearly coincide
         # would only add slivers: the panel it joins widens by < 10 %)
         ip = a if a >= 0.0 else (b if b <= 0.0 else 0.0)
-        srt = np.sort(pts[2:k])
+        srt = sorted_copy(pts[2:k])
         last = wlo
         for i in range(srt.shape[0]):
             r = srt[i]
@@ -465,19 +467,33 @@ def _prior(l1, reg, rho, m_hat, q_hat, V_hat):
 
 
 @njit(cache=True, error_model="numpy")
-def _step(flags, params, x, glx, glw):
-    """The whole map: ``[m, q, V, m_hat, q_hat, V_hat, Psi_w, train_loss, moreau, train_err]``.
+def _sign_step(flags, params, x, glx, glw):
+    """The whole map for the ``sign`` teacher: ``[m, q, V, m_hat, q_hat, V_hat, Psi_w,
+    train_loss, moreau, train_err]``.
 
     ``flags = (loss code, sign teacher?, l1 penalty?)``, ``params = (alpha, reg, rho, noise, delta)``,
-    ``x = (m, q, V)`` (arrays, so that the call from Python is cheap).
+    ``x = (m, q, V)`` (arrays, so that the call from Python is cheap). One kernel per teacher
+    (not one with a branch on ``flags[1]``): a first solve then compiles only the integrals its
+    teacher uses.
     """
-    code, sign, l1 = flags[0], flags[1] != 0, flags[2] != 0
-    alpha, reg, rho, noise, delta = params[0], params[1], params[2], params[3], params[4]
-    m, q, V = x[0], x[1], x[2]
-    if sign:
-        I = _sign_integrals(code, m, q, V, rho, noise, delta, glx, glw)
-    else:
-        I = _linear_integrals(code, m, q, V, rho, noise, delta)
+    rho, noise, delta = params[2], params[3], params[4]
+    I = _sign_integrals(flags[0], x[0], x[1], x[2], rho, noise, delta, glx, glw)
+    return _assemble(flags, params, I)
+
+
+@njit(cache=True, error_model="numpy")
+def _linear_step(flags, params, x):
+    """The whole map for the ``linear`` teacher (see :func:`_sign_step`)."""
+    rho, noise, delta = params[2], params[3], params[4]
+    I = _linear_integrals(flags[0], x[0], x[1], x[2], rho, noise, delta)
+    return _assemble(flags, params, I)
+
+
+@njit(cache=True, error_model="numpy")
+def _assemble(flags, params, I):
+    """The student's side from the channel integrals ``I``, and the output of the map."""
+    l1 = flags[2] != 0
+    alpha, reg, rho = params[0], params[1], params[2]
     m_hat = alpha * I[0]
     q_hat = alpha * I[1]
     V_hat = alpha * I[2]
@@ -700,11 +716,14 @@ class GLMERM:
                 and self.alpha < separability_threshold(float(self.noise), float(self.rho)))
 
     def _full(self, x):
-        glx, glw = _legendre()
         x = np.asarray(x, dtype=np.float64)
         if x.shape != (3,):
             raise ValueError(f"the state of glm_erm is (m, q, V), got shape {x.shape}")
-        return _step(self._args[0], self._args[1], x, glx, glw)
+        flags, params = self._args
+        if self.channel == "sign":
+            glx, glw = _legendre()
+            return _sign_step(flags, params, x, glx, glw)
+        return _linear_step(flags, params, x)
 
     # -- protocol
     def solver_coordinates(self):

@@ -255,11 +255,13 @@ def _sr_averages(g, rho, s, out):
             feats[1] = hstar
             feats[2] = -hstar
             n_feats = 3
+    # the component flags are int64 values, not the literals 1 and 0, which would compile
+    # _sr_component twice (once per literal)
     acc1 = np.zeros(4)
-    _sr_component(a, sigma, a, rho, s, log_odds, log_k, feats, n_feats, 1, acc1)
+    _sr_component(a, sigma, a, rho, s, log_odds, log_k, feats, n_feats, np.int64(1), acc1)
     acc0 = np.zeros(4)
     if rho < 1.0:
-        _sr_component(0.0, sigma, a, rho, s, log_odds, log_k, feats, n_feats, 0, acc0)
+        _sr_component(0.0, sigma, a, rho, s, log_odds, log_k, feats, n_feats, np.int64(0), acc0)
     mmse = rho * acc1[0] + (1.0 - rho) * acc0[0]
     out[0] = mmse
     if sigma <= _MAX_BULK_SIGMA:
