@@ -346,24 +346,23 @@ def _positive_int(text):
     return n
 
 
-def _tolerance(text):
+def _parsed(text, ok, what):
+    """``float(text)`` when ``ok`` of it holds, else argparse's one-line error ``must be {what}``."""
     try:
         v = float(text)
     except ValueError:
         v = math.nan
-    if not (math.isfinite(v) and v >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    if not ok(v):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
     return v
+
+
+def _tolerance(text):
+    return _parsed(text, lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0")
 
 
 def _damping(text):
-    try:
-        v = float(text)
-    except ValueError:
-        v = math.nan
-    if not 0 <= v < 1:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1) (the weight of the old iterate), got {text!r}")
-    return v
+    return _parsed(text, lambda v: 0 <= v < 1, "a number in [0, 1) (the weight of the old iterate)")
 
 
 def _figure_formats(text):

@@ -167,30 +167,19 @@ class Cusp:
 
 
 @dataclasses.dataclass(frozen=True)
-class CuspPair:
+class CuspPair(Cusp):
     """:class:`Cusp` with a second entry slaved to the first, ``y -> x / 2``: the same lines,
     traced through the vector-state path of the engine."""
 
-    p: float = 0.0
-    a: float = 0.5
     name: ClassVar[str] = "cusp_pair"
     state_names: ClassVar[tuple[str, ...]] = ("x", "y")
 
     def initial_state(self, start="uninformed"):
-        return np.array([-1.5, -0.75] if start == "uninformed" else [1.5, 0.75])
+        x = super().initial_state(start)
+        return np.array([x[0], 0.5 * x[0]])
 
     def update(self, x):
-        return np.array([x[0] - 0.1 * (x[0] ** 3 - self.a * x[0] - self.p), 0.5 * x[0]])
-
-    def observables(self, x):
-        return {}
-
-    def free_entropy(self, x):
-        y = x[0]
-        return float(-(y ** 4 / 4 - self.a * y ** 2 / 2 - self.p * y))
-
-    def simulate(self, d, seed):
-        return {}
+        return np.array([super().update(x[:1])[0], 0.5 * x[0]])
 
 
 @dataclasses.dataclass(frozen=True)
