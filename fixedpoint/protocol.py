@@ -17,7 +17,7 @@ __all__ = ["Model", "REQUIRED", "OPTIONAL"]
 REQUIRED = ("name", "state_names", "initial_state", "update", "observables", "simulate")
 #: members a model may have; the engine falls back to a documented default without them
 OPTIONAL = ("trivial_state", "bounds", "free_entropy", "jacobian", "unique_fixed_point", "residual_scale",
-            "free_entropy_divergence", "solver_coordinates", "parameters", "labels")
+            "free_entropy_divergence", "solver_coordinates", "parameters", "labels", "domain_violation")
 
 
 @runtime_checkable
@@ -64,7 +64,11 @@ class Model(Protocol):
     ``labels: ClassVar[dict[str, str]]``
     (physics names of parameters, state entries and observables for figures, e.g.
     ``{"snr": r"$\\lambda$", "mmse": "MMSE"}``; passed as ``labels=`` to
-    :mod:`fixedpoint.plotting`, which prints a name without a label as it is).
+    :mod:`fixedpoint.plotting`, which prints a name without a label as it is);
+    ``domain_violation(x) -> str | None`` (why ``x`` is outside a domain that is not a box, e.g.
+    an overlap matrix that is not positive semi-definite, :func:`fixedpoint.matrices.psd_violation`;
+    ``None`` inside: an extrapolated iterate outside is replaced by the plain step, a map whose
+    value is outside ends the solve as ``out_of_domain`` with this message).
     """
 
     name: ClassVar[str]

@@ -34,6 +34,14 @@ class Status(str, enum.Enum):
         return self.value
 
 
+def _matrix(names, x, name):
+    """A matrix order parameter stored as entries ``name[i,j]`` (:mod:`fixedpoint.matrices`):
+    ``p x p``, stacked along the leading axes of a sweep or a diagram; ``None`` if there is none."""
+    from .matrices import block
+
+    return block(names, x, name)
+
+
 def _frozen(a, dtype=None) -> np.ndarray:
     a = np.array(a, dtype=dtype, copy=True)
     a.flags.writeable = False
@@ -92,6 +100,9 @@ class Solution:
             return float(self.x[self.names.index(name)])
         if name in self.observables:
             return self.observables[name]
+        matrix = _matrix(self.names, self.x, name)
+        if matrix is not None:
+            return matrix
         raise KeyError(f"{name!r} is neither a state entry {self.names} nor an observable {tuple(self.observables)}")
 
     def keys(self) -> tuple[str, ...]:
@@ -121,6 +132,9 @@ class _Table:
             return self.x[..., self.names.index(name)]
         if name in self.observables:
             return self.observables[name]
+        matrix = _matrix(self.names, self.x, name)
+        if matrix is not None:
+            return matrix
         raise KeyError(f"{name!r} is neither a state entry {self.names} nor an observable {tuple(self.observables)}")
 
     def keys(self) -> tuple[str, ...]:

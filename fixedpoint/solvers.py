@@ -187,8 +187,9 @@ def resolve_start(model, start):
     return x0
 
 
-def numerical_jacobian(F, x, lower=None, upper=None, f0=None, order=1):
-    """Finite-difference Jacobian of ``F`` at ``x`` that never steps outside the box.
+def numerical_jacobian(F, x, lower=None, upper=None, f0=None, order=1, outside=None):
+    """Finite-difference Jacobian of ``F`` at ``x`` that never steps outside the box (nor, with
+    ``outside``, a model's ``domain_violation``: a step outside is taken the other way).
 
     ``order=1``: forward differences (toward the interior at a bound), step
     ``1.5e-8 max(|x_i|, 1e-2)``, relative accuracy about 1e-7: ample for stability decisions,
@@ -220,6 +221,9 @@ def numerical_jacobian(F, x, lower=None, upper=None, f0=None, order=1):
     for j in range(n):
         h = (1.5e-8 if order == 1 else 1e-5) * max(abs(x[j]), 1e-2)
         up, down = x[j] + h <= upper[j], x[j] - h >= lower[j]
+        if outside is not None:
+            up = up and _inside_after(outside, x, j, h * (2 if order == 2 and not down else 1))
+            down = down and _inside_after(outside, x, j, -h * (2 if order == 2 and not up else 1))
         if order == 2 and up and down:
             J[:, j] = (at(j, h) - at(j, -h)) / (2 * h)
             continue
@@ -231,6 +235,12 @@ def numerical_jacobian(F, x, lower=None, upper=None, f0=None, order=1):
     return J, nev
 
 
+def _inside_after(outside, x, j, h):
+    xs = x.copy()
+    xs[j] += h
+    return outside(xs) is None
+
+
 def model_jacobian(model, x) -> np.ndarray:
     """Jacobian of ``model.update`` at ``x``: the model's own ``jacobian`` when it has one, else
     second-order finite differences that never leave the domain."""
@@ -239,7 +249,7 @@ def model_jacobian(model, x) -> np.ndarray:
     if own is not None:
         return np.atleast_2d(np.asarray(own(x), dtype=float))
     lo, hi = model_bounds(model, x.size)
-    return numerical_jacobian(model.update, x, lo, hi, order=2)[0]
+    return numerical_jacobian(model.update, x, lo, hi, order=2, outside=getattr(model, "domain_violation", None))[0]
 
 
 def spectral_radius(J, damping=0.0):
@@ -276,7 +286,7 @@ class _Run:
 
 
 def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max_iter, lower, upper,
-             names, patience, run=None, taboo=None, fast_forward=None, plain_first=False):
+             names, patience, outside=None, run=None, taboo=None, fast_forward=None, plain_first=False):
     """The single driver loop.
 
     Iterates from ``x0`` until the scaled residual is <= 1 or the budget of ``max_iter``
@@ -285,7 +295,9 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
     unless it keeps at least half of the current point's progress from ``center`` along
     ``direction`` (used to keep acceleration from jumping back to, or across, an unstable fixed
     point that plain iteration has escaped from). ``plain_first``: start with plain iteration
-    and accelerate only once it converges steadily.
+    and accelerate only once it converges steadily. ``outside(x)``: the model's
+    ``domain_violation`` (why ``x`` is outside a domain that is not a box, e.g. an overlap
+    matrix that is not positive semi-definite, or ``None``), checked like the bounds.
 
     With ``memory > 0`` three kinds of accelerated steps are tried, each checked when the map
     has been evaluated at the new point and undone (replaced by the plain step from the previous
@@ -317,6 +329,8 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
         # (comparisons with NaN are False, so this also rejects non-finite iterates)
         if not ((c > inner_lo).all() and (c < inner_hi).all()):
             return False
+        if outside is not None and outside(c) is not None:
+            return False  # e.g. an extrapolated overlap matrix that is not PSD: the plain step instead
         if taboo is not None:
             return float(np.dot(c - taboo[0], taboo[1])) >= 0.5 * float(np.dot(x - taboo[0], taboo[1]))
         return True
@@ -347,6 +361,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
         undo = False
         wt = tolerance(x)
         code, bad_i, r = _judge(x, fx, lower, upper, outer_lo, outer_hi, wt)
+        why_outside = outside(fx) if outside is not None and code in (0, 3) else None
         if code == 1:
             if pending is not None and prev is not None:
                 undo = True  # an accelerated point where the map fails: take the plain step instead
@@ -364,6 +379,14 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
                 run.status = Status.OUT_OF_DOMAIN
                 run.info = (f"the map left its domain at iteration {run.it}: {names[i]} = {fx[i]:.6g} outside "
                             f"[{lower[i]:.6g}, {upper[i]:.6g}]")
+                run.x, run.fx, run.r = x, fx, math.nan
+                return run
+        elif why_outside is not None:
+            if pending is not None and prev is not None:
+                undo = True
+            else:
+                run.status = Status.OUT_OF_DOMAIN
+                run.info = f"the map left its domain at iteration {run.it}: {why_outside}"
                 run.x, run.fx, run.r = x, fx, math.nan
                 return run
         elif code == 3:
@@ -753,11 +776,14 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
         raise ValueError(f"the start vector must be finite, got {x_start}")
     if np.any(x_start < lower) or np.any(x_start > upper):
         raise ValueError(f"the start vector {x_start} is outside the domain [{lower}, {upper}]")
+    outside = getattr(model, "domain_violation", None) if is_model else None
+    if outside is not None and outside(x_start) is not None:
+        raise ValueError(f"the start vector is outside the model's domain: {outside(x_start)}")
 
     # a model whose fixed point is unique (convex problems) has no other point to land on
     unique = is_model and bool(getattr(model, "unique_fixed_point", False))
     tolerance = make_tolerance(atol, rtol, getattr(model, "residual_scale", None) if is_model else None)
-    kw = dict(tolerance=tolerance, max_iter=max_iter, lower=lower, upper=upper, names=state_names)
+    kw = dict(tolerance=tolerance, max_iter=max_iter, lower=lower, upper=upper, names=state_names, outside=outside)
     jac = getattr(model, "jacobian", None) if is_model else None
     notes = []
     # (a cold start only: a warm start next to the fixed point, as in a sweep, gains nothing from
@@ -832,7 +858,8 @@ def _solve_in_coordinates(F, x_start, coordinates, solver, default_solver, kw, n
         # |dz| <= rtol in logarithmic coordinates is |dx| <= rtol |x|: about the criterion in x,
         # which is checked at the end anyway
         kw_z = dict(kw, tolerance=make_tolerance(max(0.5 * rtol, 1e-15), 0.0), lower=np.full(z0.size, -np.inf),
-                    upper=np.full(z0.size, np.inf), names=tuple(f"z{i}" for i in range(z0.size)))
+                    upper=np.full(z0.size, np.inf), names=tuple(f"z{i}" for i in range(z0.size)),
+                    outside=None if kw["outside"] is None else (lambda z: kw["outside"](to_x(z))))
         first, _ = _solve_from(Fz, z0, solver, default_solver, True, kw_z, [], None)
         if first.status is Status.CONVERGED:
             x1 = np.asarray(to_x(first.x), dtype=float)
@@ -904,13 +931,13 @@ def _run_solver(F, x_start, solver, unique, kw, notes, jac=None):
     return run, rho
 
 
-def _radius_at(F, jac, run, lower, upper, damping):
+def _radius_at(F, jac, run, lower, upper, damping, outside=None):
     """Spectral radius of the damped map's Jacobian at a run's point, the model's own Jacobian
     when it has one; counts the evaluations a finite-difference Jacobian takes."""
     if jac is not None:
         J = np.atleast_2d(np.asarray(jac(run.x), dtype=float))
     else:
-        J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx)
+        J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx, outside=outside)
         run.nev += nev
     return spectral_radius(J, damping)
 
@@ -926,7 +953,7 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
     slow (and if plain iteration does not converge, neither does the solve).
     """
     damping, lower, upper = common["damping"], common["lower"], common["upper"]
-    rho = _radius_at(F, jac, run, lower, upper, damping)
+    rho = _radius_at(F, jac, run, lower, upper, damping, common.get("outside"))
     if rho <= 1.0 + 1e-6:
         return rho, run
     x_bad = run.x.copy()
@@ -940,7 +967,7 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
     fresh = _iterate(F, x_start, memory=memory, run=fresh, taboo=taboo, plain_first=True, **common)
     if fresh.status is not Status.CONVERGED:
         return math.nan, fresh
-    rho = _radius_at(F, jac, fresh, lower, upper, damping)
+    rho = _radius_at(F, jac, fresh, lower, upper, damping, common.get("outside"))
     if rho <= 1.0 + 1e-6:
         return rho, fresh
     notes.append(f"acceleration reached a point plain iteration leaves again (spectral radius {rho:.6g}); "
@@ -950,7 +977,7 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
     last = _iterate(F, x_start, memory=0, run=last, fast_forward=False, **common)
     rho = math.nan
     if last.status is Status.CONVERGED:
-        rho = _radius_at(F, jac, last, lower, upper, damping)
+        rho = _radius_at(F, jac, last, lower, upper, damping, common.get("outside"))
     return rho, last
 
 
