@@ -17,7 +17,7 @@ import importlib
 import sys
 import types
 
-from . import quadrature, tabulate
+from . import gaussian, matrices, quadrature, tabulate
 from .continuation import sweep
 from .protocol import Model
 from .results import Optimum, PhaseDiagram, PhaseLine, PhaseLines, Solution, Status, Sweep, Threshold
@@ -66,7 +66,7 @@ sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "Anderson", "Damped", "Model", "Optimum", "PhaseDiagram", "PhaseLine", "PhaseLines", "Solution", "Status", "Sweep", "Threshold",
-    "ThresholdLine", "jacobian", "optimize", "phase_diagram", "phase_lines", "quadrature", "solve", "sweep", "tabulate", "threshold",
+    "ThresholdLine", "gaussian", "jacobian", "matrices", "optimize", "phase_diagram", "phase_lines", "quadrature", "solve", "sweep", "tabulate", "threshold",
     "threshold_line",
 ]
 __version__ = "0.1.0"

@@ -345,6 +345,12 @@ class Threshold:
         at ``value``).
     solves : int
         How many fixed-point solves (or Jacobian evaluations, for ``stability``) it took.
+    direction : ndarray or None
+        For ``stability``: the direction in which the trivial fixed point becomes unstable (the
+        eigenvector of the Jacobian for its eigenvalue of largest modulus, at ``value``; unit
+        norm, largest entry positive), in the order of the state (``above.names``): which
+        order parameters, or which block of a matrix order parameter
+        (``fixedpoint.matrices.block(thr.above.names, thr.direction, "Q")``), are learned first.
     """
 
     kind: str
@@ -356,6 +362,7 @@ class Threshold:
     below: Solution | None = None
     above: Solution | None = None
     solves: int = 0
+    direction: np.ndarray | None = None
 
     def __float__(self) -> float:
         return float(self.value)

@@ -180,8 +180,26 @@ def _stability(model, param, a, b, start, tol, kw):
     below, above = solve(m_lo, start=x_lo, **kw), solve(m_hi, start=x_hi, **kw)
     msg = (f"spectral radius of the Jacobian at the trivial fixed point crosses 1 at {param} = {v:.12g}"
            if r.converged else f"Brent's method did not converge: {r.flag}")
+    m_v = at(model, **{param: v})
+    direction = _unstable_direction(jacobian(m_v, point(m_v)))
+    names = getattr(model, "state_names", None)
+    if names is not None and direction is not None:
+        big = np.argsort(-np.abs(direction))[:4]
+        msg += "; unstable direction " + ", ".join(f"{names[i]}: {direction[i]:.3g}" for i in sorted(big)
+                                                   if abs(direction[i]) > 1e-8)
     return Threshold("stability", param, float(v), (float(v - tol), float(v + tol)), bool(r.converged), msg,
-                     below=below, above=above, solves=counter[0] + 2)
+                     below=below, above=above, solves=counter[0] + 2, direction=direction)
+
+
+def _unstable_direction(J):
+    """The eigenvector of ``J`` for its eigenvalue of largest modulus: unit norm, largest entry
+    positive (real part, for a complex pair); ``None`` when ``J`` is not finite."""
+    if not np.all(np.isfinite(J)):
+        return None
+    lam, vecs = np.linalg.eig(J)
+    v = np.real(vecs[:, int(np.argmax(np.abs(lam)))])
+    v = v / max(float(np.linalg.norm(v)), 1e-300)
+    return v if v[int(np.argmax(np.abs(v)))] > 0 else -v
 
 
 # ----------------------------------------------------------------------------- level

@@ -155,3 +155,39 @@ def test_a_map_that_leaves_the_domain_is_reported_with_the_models_reason():
 def test_a_start_outside_the_domain_is_refused():
     with pytest.raises(ValueError, match="positive semi-definite"):
         fp.solve(MatrixToy(), start=matrices.pack(np.array([[1.0, 2.0], [2.0, 1.0]])))
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoBlocks:
+    """A linear map on symmetric 2x2 matrices at the trivial point Q = 0:
+    ``Q -> alpha (a Q[0,0] E00 + b Q[1,1] E11 + c Q[0,1] (E01 + E10))``. The entry with the
+    largest gain leaves 0 first, at ``alpha = 1 / max(a, b, c)``: here ``Q[1,1]`` (b = 2)."""
+
+    alpha: float = 0.1
+    name: ClassVar[str] = "two_blocks"
+    state_names: ClassVar[tuple] = matrices.sym_names("Q", 2)
+
+    def initial_state(self, start="uninformed"):
+        return matrices.pack(np.eye(2) * (1e-3 if start == "uninformed" else 1.0))
+
+    def trivial_state(self):
+        return np.zeros(3)
+
+    def update(self, x):
+        Q = matrices.unpack(x, 2)
+        out = self.alpha * np.array([[1.5 * Q[0, 0], 0.5 * Q[0, 1]], [0.5 * Q[0, 1], 2.0 * Q[1, 1]]])
+        return matrices.pack(np.tanh(out))
+
+    def observables(self, x):
+        return {}
+
+    def simulate(self, d, seed):
+        return {}
+
+
+def test_the_stability_threshold_reports_the_direction_learned_first():
+    thr = fp.threshold(TwoBlocks(), "alpha", (0.1, 1.0), kind="stability")
+    assert thr.value == pytest.approx(0.5, abs=1e-8)
+    Q = matrices.block(thr.above.names, thr.direction, "Q")
+    np.testing.assert_allclose(Q, [[0.0, 0.0], [0.0, 1.0]], atol=1e-6)
+    assert "Q[1,1]: 1" in thr.message
