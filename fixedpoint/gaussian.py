@@ -107,9 +107,9 @@ def tensor_rule(p: int, n: int) -> tuple[np.ndarray, np.ndarray]:
 def sparse_rule(p: int, level: int) -> tuple[np.ndarray, np.ndarray]:
     """Smolyak's sparse grid for ``N(0, I_p)`` on Gauss-Hermite rules with ``2 i - 1`` points.
 
-    The combination technique: with ``q = p + level``,
+    The combination technique: with ``q = p + level`` and ``s = i_1 + ... + i_p``::
 
-        A(q, p) = sum_{q - p + 1 <= |i| <= q} (-1)^{q - |i|} C(p - 1, q - |i|) U^{i_1} x ... x U^{i_p},
+        A(q, p) = sum over q - p + 1 <= s <= q of (-1)^(q - s) C(p - 1, q - s) U^{i_1} x ... x U^{i_p}
 
     ``U^i`` the ``(2 i - 1)``-point rule (``i >= 1``). Nodes that coincide (to 1e-13) are merged.
     Exact for polynomials of total degree ``<= 2 level + 1`` (at least: odd total degrees and
