@@ -33,8 +33,11 @@ Rules
     integrands, so it is not offered.
 
 Integrands with kinks (``sign``, ``relu``) converge only algebraically under any of these rules:
-split them, or use exact Gaussian orthant or rectangle probabilities
-(:func:`orthant_probability`) for the inner integrals, as the families do.
+split them, or use exact Gaussian orthant or rectangle probabilities for the inner integrals:
+:func:`orthant_probability` (centred, ``p <= 3``, Sheppard's formulas) and
+:func:`rectangle_probability` (``p = 2``, any means and limits), built on the compiled kernels
+:func:`owens_t` and :func:`bivariate_upper` (Owen's T function, 1956) that hot paths call with the
+rule of :func:`legendre_rule`.
 
 Numba rules (DESIGN.md): rules are cached numpy arrays passed to kernels as arguments;
 :func:`correlated_nodes` is the compiled map ``z -> mean + L z`` that hot paths use.
@@ -49,9 +52,10 @@ import math
 import numpy as np
 from numba import njit
 
-from .quadrature import gauss_hermite
+from .quadrature import H, gauss_hermite
 
-__all__ = ["factor", "tensor_rule", "sparse_rule", "correlated_nodes", "expect_nd", "orthant_probability"]
+__all__ = ["factor", "tensor_rule", "sparse_rule", "correlated_nodes", "expect_nd", "orthant_probability",
+           "owens_t", "bivariate_upper", "rectangle_probability", "legendre_rule"]
 
 
 def factor(cov, tol: float = 1e-12) -> np.ndarray:
@@ -215,3 +219,114 @@ def orthant_probability(cov) -> float:
     if p == 2:
         return 0.25 + math.asin(r[0, 1]) / (2 * math.pi)
     return 0.125 + (math.asin(r[0, 1]) + math.asin(r[0, 2]) + math.asin(r[1, 2])) / (4 * math.pi)
+
+
+# ----------------------------------------------------------------------------- exact 2-D probabilities
+
+
+@functools.lru_cache(maxsize=8)
+def legendre_rule(n: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on ``[0, 1]`` (numpy's rule, mapped), read-only, cached."""
+    n = _check_int(n, "n", 2, 200)
+    x, w = np.polynomial.legendre.leggauss(n)
+    return _frozen(np.ascontiguousarray(0.5 * (x + 1.0)), np.ascontiguousarray(0.5 * w))
+
+
+@njit(cache=True)
+def owens_t(h, a, nodes, weights):
+    """Owen's T function ``T(h, a) = (1/2 pi) int_0^a exp(-h^2 (1 + x^2) / 2) / (1 + x^2) dx``.
+
+    ``T(-h, a) = T(h, a)`` and ``T(h, -a) = -T(h, a)``. For ``|a| <= 1`` the integral is taken by
+    the Gauss-Legendre rule ``(nodes, weights)`` on ``[0, 1]`` (:func:`legendre_rule`), over
+    ``[0, min(a, 9/h)]`` (beyond, the integrand is below ``e^{-40}`` of its value at 0), where it is
+    smooth on the scale of the interval; for ``|a| > 1`` by the identity (Owen 1956)
+    ``T(h, a) = Q(h)/2 + Q(ah)/2 - Q(h) Q(ah) - T(ah, 1/a)``, ``Q`` the upper Gaussian tail,
+    written with tails so that no cancellation occurs for large ``h``.
+    """
+    # (no recursion: Numba's on-disk cache of recursive functions is unreliable)
+    sign = 1.0
+    if a < 0.0:
+        sign, a = -1.0, -a
+    h = abs(h)
+    if a == 0.0:
+        return 0.0
+    if a <= 1.0:
+        return sign * _owens_t_small(h, a, nodes, weights)
+    qh = H(h)
+    qah = H(a * h)
+    return sign * (0.5 * qh + 0.5 * qah - qh * qah - _owens_t_small(a * h, 1.0 / a, nodes, weights))
+
+
+@njit(cache=True)
+def _owens_t_small(h, a, nodes, weights):
+    """``T(h, a)`` for ``h >= 0``, ``0 < a <= 1`` by Gauss-Legendre on ``[0, min(a, 9/h)]``."""
+    top = a
+    if h > 0.0 and 9.0 / h < top:
+        top = 9.0 / h
+    acc = 0.0
+    for i in range(nodes.size):
+        x = top * nodes[i]
+        y = 1.0 + x * x
+        acc += weights[i] * math.exp(-0.5 * h * h * y) / y
+    return acc * top / (2.0 * math.pi)
+
+
+@njit(cache=True)
+def bivariate_upper(h, k, r, nodes, weights):
+    """``P(X > h, Y > k)`` for standard normals with correlation ``r`` (``|r| < 1``; infinite
+    ``h``, ``k`` allowed), by Owen's T:
+
+        L = Q(h)/2 + Q(k)/2 - T(h, a_h) - T(k, a_k) - delta,
+        a_h = (k - r h) / (h sqrt(1 - r^2)),  a_k = (h - r k) / (k sqrt(1 - r^2)),
+
+    ``delta = 1/2`` when ``h k < 0`` or (``h k = 0`` and ``h + k < 0``), else 0 (Owen 1956).
+    ``T(0, +-inf) = +-1/4``; ``h = k = 0`` is Sheppard's ``1/4 + arcsin(r) / (2 pi)``.
+    """
+    if h == math.inf or k == math.inf:
+        return 0.0
+    if h == -math.inf:
+        return H(k)
+    if k == -math.inf:
+        return H(h)
+    if h == 0.0 and k == 0.0:
+        return 0.25 + math.asin(r) / (2.0 * math.pi)
+    s = math.sqrt((1.0 - r) * (1.0 + r))
+    if h == 0.0:
+        th = 0.25 if k - r * h > 0.0 else -0.25
+    else:
+        th = owens_t(h, (k - r * h) / (h * s), nodes, weights)
+    if k == 0.0:
+        tk = 0.25 if h - r * k > 0.0 else -0.25
+    else:
+        tk = owens_t(k, (h - r * k) / (k * s), nodes, weights)
+    delta = 0.5 if (h * k < 0.0 or (h * k == 0.0 and h + k < 0.0)) else 0.0
+    out = 0.5 * H(h) + 0.5 * H(k) - th - tk - delta
+    return min(max(out, 0.0), 1.0)
+
+
+def rectangle_probability(lower, upper, mean, cov, n: int = 48) -> float:
+    """``P(lower < x < upper)`` componentwise for ``x ~ N(mean, cov)`` in two dimensions, exactly
+    (Owen's T; no quadrature across the edges of the rectangle). Limits may be infinite.
+
+    The inner integral of a committee of two sign units: ``P(sign(z_1) = s_1, sign(z_2) = s_2)``
+    for correlated ``z`` with means is the probability of a quadrant.
+    """
+    lower, upper, mean = (np.asarray(v, dtype=float) for v in (lower, upper, mean))
+    cov = np.asarray(cov, dtype=float)
+    factor(cov)
+    if cov.shape != (2, 2) or lower.shape != (2,) or upper.shape != (2,) or mean.shape != (2,):
+        raise ValueError("rectangle_probability is for two dimensions: lower, upper, mean of length 2, cov 2x2")
+    sd = np.sqrt(np.diag(cov))
+    if np.any(sd == 0):
+        raise ValueError("rectangle_probability needs positive variances")
+    r = float(cov[0, 1] / (sd[0] * sd[1]))
+    if not abs(r) < 1.0:
+        raise ValueError("rectangle_probability needs |correlation| < 1")
+    lo, hi = (lower - mean) / sd, (upper - mean) / sd
+    nodes, weights = legendre_rule(n)
+
+    def up(a, b):
+        return bivariate_upper(float(a), float(b), r, nodes, weights)
+
+    # inclusion-exclusion of upper orthants
+    return float(up(lo[0], lo[1]) - up(hi[0], lo[1]) - up(lo[0], hi[1]) + up(hi[0], hi[1]))

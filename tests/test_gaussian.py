@@ -97,3 +97,43 @@ def test_orthant_probabilities_against_genz(cov):
     # P(x > 0) = P(-x < 0) = CDF of N(0, cov) at 0 (the distribution is symmetric)
     ref = multivariate_normal(mean=np.zeros(len(cov)), cov=cov, abseps=1e-10, releps=1e-10).cdf(np.zeros(len(cov)))
     assert G.orthant_probability(cov) == pytest.approx(ref, abs=1e-7)
+
+
+@pytest.mark.parametrize("h", [0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0])
+def test_owens_t_against_mpmath(h):
+    import mpmath as mp
+
+    nodes, weights = G.legendre_rule()
+    with mp.workdps(30):
+        for a in (0.01, 0.3, 0.999, 1.0, 1.5, 3.0, 10.0, 100.0, -0.7, -4.0):
+            hh, aa = mp.mpf(h), mp.mpf(abs(a))
+            # split where the integrand changes scale (width 1/h near 0)
+            cuts = [c for c in (1 / max(hh, 1) / 4, 1 / max(hh, 1), 3 / max(hh, 1)) if c < aa]
+            ref = mp.quad(lambda x: mp.exp(-hh * hh * (1 + x * x) / 2) / (1 + x * x), [0, *cuts, aa]) / (2 * mp.pi)
+            ref = float(ref) * (1 if a > 0 else -1)
+            assert G.owens_t(h, a, nodes, weights) == pytest.approx(ref, rel=1e-12, abs=1e-300)
+            assert G.owens_t(-h, a, nodes, weights) == G.owens_t(h, a, nodes, weights)
+
+
+@pytest.mark.parametrize("lower, upper, mean, cov", [
+    ((-np.inf, 0.0), (0.0, np.inf), (0.3, -0.2), [[1.0, 0.5], [0.5, 2.0]]),
+    ((0.0, 0.0), (np.inf, np.inf), (0.1, 0.1), [[1.0, -0.9], [-0.9, 1.0]]),
+    ((0.0, 0.0), (np.inf, np.inf), (0.0, 0.0), [[1.0, 0.3], [0.3, 1.0]]),
+    ((-1.0, -2.0), (1.5, 0.5), (0.0, 0.0), [[2.0, 0.3], [0.3, 0.5]]),
+    ((2.0, -np.inf), (np.inf, -1.0), (-0.5, 0.4), [[0.7, 0.6], [0.6, 0.9]]),
+])
+def test_rectangle_probabilities_against_genz(lower, upper, mean, cov):
+    from scipy.stats import multivariate_normal
+
+    ref = multivariate_normal(mean=mean, cov=cov, abseps=1e-13, releps=1e-13).cdf(upper, lower_limit=lower)
+    assert G.rectangle_probability(lower, upper, mean, cov) == pytest.approx(ref, abs=1e-12)
+
+
+def test_the_four_quadrants_of_a_sign_committee_sum_to_one():
+    mean, cov = (0.4, -0.3), [[1.2, 0.7], [0.7, 0.9]]
+    quadrants = [G.rectangle_probability(lo, hi, mean, cov)
+                 for lo, hi in (((0, 0), (np.inf, np.inf)), ((-np.inf, 0), (0, np.inf)),
+                                ((0, -np.inf), (np.inf, 0)), ((-np.inf, -np.inf), (0, 0)))]
+    assert sum(quadrants) == pytest.approx(1.0, abs=1e-14)
+    assert quadrants[0] == pytest.approx(G.expect_nd(lambda x: (x[:, 0] > 0) & (x[:, 1] > 0), mean, cov, n=200),
+                                         abs=5e-3)  # quadrature across the kink: slow, only roughly right
