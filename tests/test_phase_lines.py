@@ -169,3 +169,39 @@ def test_inhomogeneous_spiked_wigner_vector_state_against_solves():
         ref = fp.threshold(model, "snr", (0.05, 3.0), kind=kind, start=start).value
         assert pl[key](0.06) == pytest.approx(ref, abs=1e-7)
     assert pl["algorithmic"](0.06) > pl["weak recovery"](0.06)  # the small-overlap branch folds above it
+
+
+# ----------------------------------------------------------------------------- every registered model
+
+# the parameter the signal grows with, and the one the lines are traced over
+_AXES = {"glm_bayes": ("alpha", "noise"), "glm_erm": ("alpha", "reg"), "spiked_wigner": ("snr", "rho"),
+         "spiked_wigner_inhomogeneous": ("snr", "rho")}
+_EXAMPLES = [(name, ex) for name in equations.available() for ex in type(equations.get(name)).examples]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, example", _EXAMPLES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(_EXAMPLES)])
+def test_every_registered_model_gets_consistent_lines(name, example):
+    model = equations.get(name, **example)
+    line_param, over = _AXES[name]  # a new family must say which axes its lines live on
+    v0, s0 = getattr(model, over), getattr(model, line_param)
+    values = [min(v, 1.0) if over == "rho" else v for v in (0.8 * v0, v0, 1.2 * v0)] if v0 > 0 else [0.0, 0.05, 0.1]
+    lo, hi = s0 / 4, 4 * s0
+    pl = fp.phase_lines(model, line_param, over={over: values}, within=(lo, hi))
+    assert isinstance(pl, fp.PhaseLines) and (pl.param, pl.over) == (line_param, over)
+    for line in pl:
+        finite = np.isfinite(line.values)
+        assert np.all((line.values[finite] >= lo) & (line.values[finite] <= hi))
+        assert np.all(np.diff(line.over_values) > 0)
+        for a, b in line.intervals:
+            assert min(values) <= a <= b <= max(values)
+    if getattr(model, "unique_fixed_point", False):
+        assert pl.get("algorithmic") is None and pl.get("lower spinodal") is None and pl.get("IT") is None
+    for point in pl.points:  # where a coexistence region closes, its three lines meet
+        for key in ("spinodal_uninformed", "spinodal_informed", "first_order"):
+            assert pl[key](point[over]) == pytest.approx(point[line_param], abs=1e-6)
+    if all(pl.get(k) is not None for k in ("IT", "algorithmic", "lower spinodal")):
+        grid = pl["IT"].over_values
+        it, alg, low = pl["IT"](grid), pl["algorithmic"](grid), pl["lower spinodal"](grid)
+        ok = np.isfinite(it) & np.isfinite(alg) & np.isfinite(low)
+        assert np.all(low[ok] <= it[ok] + 1e-9) and np.all(it[ok] <= alg[ok] + 1e-9)
