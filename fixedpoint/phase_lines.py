@@ -135,7 +135,7 @@ class _Job:
         return transitions(m, self.param, self.lo, self.hi, self.start, self.tol, self.kw)
 
 
-def transitions(m, param, lo, hi, start, tol, kw) -> dict:
+def transitions(m, param, lo, hi, start, tol, kw, first_order: bool = True) -> dict:
     """Every transition of ``m`` in ``param`` within ``(lo, hi)``, from its curve of fixed points.
 
     Returns
@@ -145,7 +145,7 @@ def transitions(m, param, lo, hi, start, tol, kw) -> dict:
         absent; spinodals and the first-order point may lie outside ``(lo, hi)``), ``slope`` (the
         smallest slope ``D`` of the curve), ``s_min_slope`` (``param`` where it is),
         ``backward_runs`` (how many stretches of the curve go backward: first-order transitions),
-        ``trivial`` and ``message``.
+        ``trivial`` and ``message``. ``first_order=False`` skips the Maxwell construction (NaN).
     """
     out = _empty("")
     notes = []
@@ -161,7 +161,7 @@ def transitions(m, param, lo, hi, start, tol, kw) -> dict:
         out["message"] = "; ".join(notes + ["a unique fixed point: no coexistence, no spinodals"])
         return out
     try:
-        curve = _Curve(m, param, lo, hi, start, kw, out["stability"], tol)
+        curve = _Curve(m, param, lo, hi, start, kw, out["stability"], tol, first_order)
     except _NoCurve as exc:
         out["message"] = "; ".join(notes + [str(exc)])
         return out
@@ -201,8 +201,9 @@ class _Curve:
 
     n_geometric, n_even = 16, 40
 
-    def __init__(self, model, param, lo, hi, start, kw, s_wr, tol):
+    def __init__(self, model, param, lo, hi, start, kw, s_wr, tol, first_order=True):
         self.model, self.param, self.lo, self.hi, self.kw, self.tol = model, param, lo, hi, kw, tol
+        self.with_first_order = first_order
         self.message = ""
         u = solve(at(model, **{param: lo}), start=start, **kw)
         i = solve(at(model, **{param: hi}), start="informed", **kw)
@@ -336,8 +337,8 @@ class _Curve:
         t_l = t_back if self.slope(t_back) >= 0 else _opt.brentq(self.slope, t_back, t_b, xtol=1e-12)
         out["spinodal_informed"] = self.s_at(t_l)
         s_u, s_l = out["spinodal_uninformed"], out["spinodal_informed"]
-        out["first_order"] = self._maxwell(t_u, t_l, s_u, s_l)
-        if not np.isfinite(out["first_order"]) and abs(s_u - s_l) <= self.tol:
+        out["first_order"] = self._maxwell(t_u, t_l, s_u, s_l) if self.with_first_order else math.nan
+        if self.with_first_order and not np.isfinite(out["first_order"]) and abs(s_u - s_l) <= self.tol:
             # a window narrower than the tolerance (next to its end): the free entropies differ by
             # less than their rounding, and any point of the window is the threshold to tol
             out["first_order"] = 0.5 * (s_u + s_l)

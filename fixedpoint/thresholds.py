@@ -595,7 +595,7 @@ def _on_the_curve(model, param, a, b, start, tol, kw):
         return None
     from .phase_lines import transitions
 
-    found = transitions(model, param, a, b, start, min(tol, 1e-8), kw)
+    found = transitions(model, param, a, b, start, min(tol, 1e-8), kw, first_order=False)
     v = found[f"spinodal_{start}"]
     if found["backward_runs"] != 1 or not (np.isfinite(v) and a < v < b):
         return None
