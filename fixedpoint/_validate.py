@@ -227,7 +227,8 @@ def param(model, value, name: str = "param") -> str:
 
 
 def start(model, value, name: str = "start"):
-    """``"uninformed"``, ``"informed"``, or a finite 1-D array with one entry per state name.
+    """``"uninformed"``, ``"informed"``, a start the model names in its optional ``starts``
+    (e.g. ``"specialised"``), or a finite 1-D array with one entry per state name.
 
     Whether an array start lies in the model's domain is left to ``solve``: the domain may
     depend on the parameters (``q <= rho``), so along a sweep it is a property of each point.
@@ -238,9 +239,11 @@ def start(model, value, name: str = "start"):
         The string, or the start as a flat float array.
     """
     names = tuple(model.state_names)
-    allowed = f"{name} must be 'uninformed', 'informed' or a finite 1-D array with one entry per state name {names}"
+    named = STARTS + tuple(getattr(model, "starts", ()))
+    allowed = (f"{name} must be " + ", ".join(repr(s) for s in named)
+               + f" or a finite 1-D array with one entry per state name {names}")
     if isinstance(value, str):
-        if value not in STARTS:
+        if value not in named:
             raise ArgumentError(f"{allowed}, got {value!r}")
         return value
     try:

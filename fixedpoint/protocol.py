@@ -17,7 +17,8 @@ __all__ = ["Model", "REQUIRED", "OPTIONAL"]
 REQUIRED = ("name", "state_names", "initial_state", "update", "observables", "simulate")
 #: members a model may have; the engine falls back to a documented default without them
 OPTIONAL = ("trivial_state", "bounds", "free_entropy", "jacobian", "unique_fixed_point", "residual_scale",
-            "free_entropy_divergence", "solver_coordinates", "parameters", "labels", "domain_violation")
+            "free_entropy_divergence", "solver_coordinates", "parameters", "labels", "domain_violation",
+            "starts")
 
 
 @runtime_checkable
@@ -68,7 +69,11 @@ class Model(Protocol):
     ``domain_violation(x) -> str | None`` (why ``x`` is outside a domain that is not a box, e.g.
     an overlap matrix that is not positive semi-definite, :func:`fixedpoint.matrices.psd_violation`;
     ``None`` inside: an extrapolated iterate outside is replaced by the plain step, a map whose
-    value is outside ends the solve as ``out_of_domain`` with this message).
+    value is outside ends the solve as ``out_of_domain`` with this message);
+    ``starts: ClassVar[tuple[str, ...]]`` (named starts beyond ``"uninformed"`` and ``"informed"``
+    that ``initial_state`` accepts, e.g. ``"specialised"`` for a committee machine).
+    ``state_names`` may depend on the parameters (e.g. ``p (p + 1) / 2`` entries of a ``p x p``
+    overlap): it is then a descriptor that gives the names at the default parameters on the class.
     """
 
     name: ClassVar[str]

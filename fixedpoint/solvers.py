@@ -180,8 +180,9 @@ def _scaled_tolerance(x, s, atol, rtol):
 def resolve_start(model, start):
     """The start vector: a model's ``initial_state(start)`` or an explicit array."""
     if isinstance(start, str):
-        if start not in ("uninformed", "informed"):
-            raise ValueError(f"start must be 'uninformed', 'informed' or an array, got {start!r}")
+        if start not in ("uninformed", "informed") + tuple(getattr(model, "starts", ())):
+            raise ValueError(f"start must be 'uninformed', 'informed', a start in the model's `starts` or an "
+                             f"array, got {start!r}")
         return np.array(model.initial_state(start), dtype=float).ravel()
     x0 = np.array(start, dtype=float).ravel()
     return x0

@@ -1,0 +1,500 @@
+"""Bayes-optimal multi-index models and committee machines: state evolution with a matrix overlap.
+
+Model. A teacher ``W* in R^{p x d}`` with i.i.d. entries from the prior (``gaussian`` N(0, 1) or
+``rademacher`` +-1, so ``E W* W*^T / d = I``), inputs ``x_mu ~ N(0, I_d)``, ``mu = 1..n``,
+``alpha = n / d``, labels ``y_mu = g(z_mu)`` (plus noise), ``z_mu = W* x_mu / sqrt(d) in R^p``, with
+the targets of :mod:`equations.targets` (``committee``: ``sign(sum_k sign z_k)``, the committee
+machine with ``K = p`` hidden units; ``committee_erf``, ``parity``, ``sign_z1z2``, ``z1z2``,
+``norm2``, ``staircase``; the GLM channels ``sign``, ``abs``, ``linear``, ``relu`` for ``p = 1``;
+or a user's target).
+
+Replica-symmetric formula (Aubin, Maillard, Barbier, Krzakala, Macris, Zdeborova, "The committee
+machine: computational to statistical gaps in learning a two-layers neural network", NeurIPS
+2018, Theorem 3.1; Troiani, Dandi, Defilippis, Zdeborova, Loureiro, Krzakala, "Fundamental
+computational limits of weak learnability in high-dimensional multi-index models", 2024,
+eqs. (8)-(10)). With the ``p x p`` overlap ``Q = E[W* W_hat^T] / d`` of the posterior mean::
+
+    phi = extr_{Q, Q_hat} [ -tr(Q Q_hat) / 2 + psi_P0(Q_hat) + alpha Psi_out(Q) ],
+    psi_P0(Q_hat) = E log E_w exp(w^T Y - w^T Q_hat w / 2),  Y = Q_hat w* + Q_hat^{1/2} xi,
+    Psi_out(Q)    = E_{omega ~ N(0, Q)} int dy Z_out(y; omega, I - Q) log Z_out,
+
+whose stationarity conditions are the state evolution (the fixed-point map of this model)::
+
+    Q_hat = alpha E_{omega, y}[ g_out g_out^T ],                  g_out = grad_omega log Z_out,
+    Q     = E[ f f^T ],  f = E[w | Y]  at Q_hat                  (the prior's matrix denoiser):
+            gaussian:   Q = Q_hat (I + Q_hat)^{-1},   psi = (tr Q_hat - log det(I + Q_hat)) / 2;
+            rademacher: a sum over the 2^p sign vectors w and a Gauss-Hermite rule in xi.
+
+Mapping to Aubin et al.: their ``n`` is our ``d``, their ``m / n`` our ``alpha``, their ``K`` our
+``p``, their ``(q, q_hat)`` our ``(Q, Q_hat)`` (``rho = I``), their ``f`` our ``free_entropy``.
+Mutual information per variable: ``I(W*; Y | X) / d = -phi + alpha E_z int dy P(y|z) log P(y|z)``
+(0 for the noiseless signs targets, ``-log(2 pi e noise) / 2`` for a continuous one).
+
+Weak learnability (Troiani et al. 2024). ``Q = 0`` is a fixed point exactly when ``E[z | y] = 0``
+(no trivial direction); its stability is lost at ``alpha_c = 1 / ||F||``, ``F(M) = E_y[G(y) M
+G(y)]``, ``G(y) = E[z z^T | y] - I`` (the Jacobian of the map at 0, as the prior's denoiser is the
+identity to first order): ``fixedpoint.threshold(model, "alpha", bracket, kind="stability")``,
+which also reports the unstable direction. :func:`subspaces` classifies a target's directions.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from numba import njit
+
+from fixedpoint.matrices import pack, psd_violation, size_for, sym_names, unpack
+
+from ._registry import parameter_table, register
+from .targets import TARGETS, Target, make_target
+
+__all__ = ["MultiIndex", "subspaces", "prior_denoiser"]
+
+_PRIORS = ("gaussian", "rademacher")
+#: uninformed start: Q = _EPS_UNINFORMED 1 1^T / p + _EPS_NOISE I (non-specialised, with a small
+#: overlap in every direction, as an algorithm started at random has, so that an unstable
+#: non-specialised or trivial fixed point is left)
+_EPS_UNINFORMED = 1e-6
+_EPS_NOISE = 1e-8
+#: informed start: Q = (1 - _EPS_INFORMED) I
+_EPS_INFORMED = 1e-6
+#: specialised start: Q = _Q_SPECIALISED I (each student direction half-aligned with its own
+#: teacher direction: the permutation symmetry between hidden units is broken)
+_Q_SPECIALISED = 0.5
+
+
+def _real(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+# ----------------------------------------------------------------------------- matrix priors
+
+
+#: most nodes per axis of the rademacher prior's rule (p = 1, 2, 3, 4)
+_PRIOR_CAP = (1200, 240, 60, 24)
+
+
+@functools.lru_cache(maxsize=64)
+def _prior_rule(p, panels):
+    """Tensor product of a composite Gauss-Legendre rule (6 nodes on each of ``panels`` equal
+    panels of ``[-9, 9]``) for ``N(0, I_p)``. The posterior mean of binary weights switches sign
+    across the hyperplanes ``(w - w')^T Y = const`` within ``1 / sqrt(q_hat)`` in ``xi``: a
+    Gauss-Hermite rule misses them once ``q_hat`` is large (1e-5 errors at ``q_hat ~ 10``), a
+    composite rule with panels narrower than that resolves them."""
+    x, w = np.polynomial.legendre.leggauss(6)
+    edges = np.linspace(-9.0, 9.0, panels + 1)
+    h = edges[1] - edges[0]
+    z = (edges[:-1, None] + 0.5 * h * (x[None, :] + 1.0)).ravel()
+    wz = (0.5 * h * w[None, :] * np.exp(-0.5 * (edges[:-1, None] + 0.5 * h * (x[None, :] + 1.0)) ** 2)).ravel()
+    wz /= math.sqrt(2.0 * math.pi)
+    grids = np.meshgrid(*([z] * p), indexing="ij")
+    nodes = np.ascontiguousarray(np.stack([g.ravel() for g in grids], axis=1))
+    weights = functools.reduce(np.multiply.outer, [wz] * p).ravel()
+    weights /= weights.sum()
+    nodes.flags.writeable = False
+    weights.flags.writeable = False
+    return nodes, weights
+
+
+def _panels(p, qmax):
+    """Panels per axis: width ``min(1, 0.5 / sqrt(q_hat_max))``, at least 18, capped by ``_PRIOR_CAP``."""
+    width = min(1.0, 0.5 / math.sqrt(max(qmax, 1e-300)))
+    n = int(math.ceil(18.0 / width))
+    n = min(max(n, 18), _PRIOR_CAP[p - 1] // 6)
+    # round up to a multiple of 6 panels so that few distinct rules are cached
+    return int(6 * math.ceil(n / 6))
+
+
+@njit(cache=True)
+def _rademacher_kernel(Qhat, L, configs, xi, wxi, Qout):
+    """``Q = E[f f^T]`` (into ``Qout``) and ``psi = E log E_w exp(w.Y - w.Qhat w / 2)`` for i.i.d.
+    +-1 entries: ``Y = Qhat w* + L xi`` (``L L^T = Qhat``), ``w*`` over the ``2^p`` configurations."""
+    nconf, p = configs.shape
+    quad = np.empty(nconf)
+    for c in range(nconf):
+        acc = 0.0
+        for a in range(p):
+            for b in range(p):
+                acc += configs[c, a] * Qhat[a, b] * configs[c, b]
+        quad[c] = 0.5 * acc
+    Y = np.empty(p)
+    loga = np.empty(nconf)
+    f = np.empty(p)
+    for a in range(p):
+        for b in range(p):
+            Qout[a, b] = 0.0
+    psi = 0.0
+    for cs in range(nconf):
+        for k in range(xi.shape[0]):
+            for a in range(p):
+                acc = 0.0
+                for b in range(p):
+                    acc += Qhat[a, b] * configs[cs, b] + L[a, b] * xi[k, b]
+                Y[a] = acc
+            top = -math.inf
+            for c in range(nconf):
+                acc = -quad[c]
+                for a in range(p):
+                    acc += configs[c, a] * Y[a]
+                loga[c] = acc
+                if acc > top:
+                    top = acc
+            tot = 0.0
+            for a in range(p):
+                f[a] = 0.0
+            for c in range(nconf):
+                e = math.exp(loga[c] - top)
+                tot += e
+                for a in range(p):
+                    f[a] += e * configs[c, a]
+            w = wxi[k] / nconf
+            psi += w * (top + math.log(tot / nconf))
+            for a in range(p):
+                for b in range(p):
+                    Qout[a, b] += w * f[a] * f[b] / (tot * tot)
+    return psi
+
+
+def prior_denoiser(prior: str, Q_hat) -> tuple[np.ndarray, float]:
+    """``(Q, psi_P0)`` of the matrix prior channel ``Y = Q_hat w* + Q_hat^{1/2} xi`` at ``Q_hat``.
+
+    ``gaussian``: ``Q = I - (I + Q_hat)^{-1}``, ``psi = (tr Q_hat - log det(I + Q_hat)) / 2``.
+    ``rademacher``: i.i.d. +-1 entries, a sum over the ``2^p`` sign vectors and the composite
+    rule of :func:`_prior_rule` in ``xi``.
+    """
+    Q_hat = np.asarray(Q_hat, dtype=float)
+    Q_hat = 0.5 * (Q_hat + Q_hat.T)
+    p = Q_hat.shape[0]
+    if prior == "gaussian":
+        M = np.eye(p) + Q_hat
+        Q = np.eye(p) - np.linalg.inv(M)
+        sign, logdet = np.linalg.slogdet(M)
+        return 0.5 * (Q + Q.T), 0.5 * (float(np.trace(Q_hat)) - logdet)
+    lam, U = np.linalg.eigh(Q_hat)
+    L = np.ascontiguousarray(U * np.sqrt(np.clip(lam, 0.0, None)))
+    configs = _configs(p)
+    xi, wxi = _prior_rule(p, _panels(p, float(lam.max(initial=0.0))))
+    Q = np.empty((p, p))
+    psi = _rademacher_kernel(np.ascontiguousarray(Q_hat), L, configs, xi, wxi, Q)
+    return 0.5 * (Q + Q.T), float(psi)
+
+
+@functools.lru_cache(maxsize=8)
+def _configs(p):
+    A = np.arange(1 << p)
+    c = np.where((A[:, None] >> np.arange(p)[None, :]) & 1, 1.0, -1.0)
+    c.flags.writeable = False
+    return c
+
+
+class _StateNames:
+    """``state_names`` of a model whose state size depends on ``p``: the instance's names, or the
+    names at the default ``p`` when read on the class (the registry lists them)."""
+
+    def __get__(self, obj, cls):
+        p = obj.p if obj is not None else cls.p
+        return sym_names("Q", p)
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+@register
+@dataclass(frozen=True)
+class MultiIndex:
+    """Bayes-optimal multi-index model / committee machine (state: the ``p x p`` overlap ``Q``).
+
+    Parameters
+    ----------
+    target : str or equations.targets.Target
+        ``committee`` (``sign(sum_k sign z_k)``, ``p <= 3``), ``committee_erf``
+        (``(1/p) sum_k erf(z_k / sqrt 2)``), ``parity`` (``sign(z_1 ... z_p)``, ``p <= 3``),
+        ``sign_z1z2`` (``p = 2``), ``z1z2`` (``p = 2``), ``norm2`` (``|z|^2``), ``staircase``
+        (``z_1 + z_1 z_2 + ...``), and for ``p = 1`` the GLM channels ``sign``, ``abs``, ``linear``,
+        ``relu``; or a target made by :func:`equations.targets.custom` (a vectorised ``g(z)``) or
+        :func:`equations.targets.custom_signs` (a function of the signs of ``z``).
+    p : int
+        Number of hidden directions (``K``, the number of hidden units, for a committee).
+    prior : {"gaussian", "rademacher"}
+        Law of the teacher's entries (unit variance).
+    alpha : float
+        Sample ratio ``n / d > 0``.
+    noise : float
+        Variance of the Gaussian noise added to a continuous target's output (must be ``> 0``
+        for them: the integrals are over the smoothed law); signs targets are noiseless.
+
+    Notes
+    -----
+    Observables: ``overlap`` (``tr Q / p``), ``mse`` (``tr(I - Q) / p``, per entry of ``W*``),
+    ``Q_eig[k]`` (eigenvalues of ``Q``, decreasing), ``specialisation`` (mean diagonal minus mean
+    off-diagonal entry of ``Q``: 0 on the non-specialised branch of a committee),
+    ``gen_error`` (signs targets: the 0/1 error of the Bayes-optimal classifier on a fresh sample;
+    continuous: the label MSE), ``label_mse`` (``E (y - E[y | x, data])^2``), ``free_entropy`` and
+    ``mutual_information`` (per variable, nats). ``sol["Q"]`` is the matrix.
+
+    Starts: ``"uninformed"`` (``Q = 1e-6 1 1^T / p + 1e-8 I``, non-specialised), ``"informed"``
+    (``(1 - 1e-6) I``) and, for ``p >= 2``, ``"specialised"`` (``Q = I / 2``).
+
+    Quadrature (:mod:`equations.targets`): signs targets use exact orthant probabilities inside a
+    tensor Gauss-Hermite rule; continuous targets nested Gauss-Hermite rules whose accuracy
+    depends on the noise (documented there).
+
+    Examples
+    --------
+    >>> import equations, fixedpoint
+    >>> m = equations.get("multi_index", target="committee", p=2, alpha=1.5)
+    >>> sol = fixedpoint.solve(m)            # doctest: +SKIP
+    >>> sol["Q"]                             # doctest: +SKIP
+    """
+
+    target: object = "committee"
+    p: int = 2
+    prior: str = "gaussian"
+    alpha: float = 1.0
+    noise: float = 0.0
+
+    name: ClassVar[str] = "multi_index"
+    state_names: ClassVar[tuple[str, ...]] = _StateNames()
+    starts: ClassVar[tuple[str, ...]] = ("specialised",)
+    labels: ClassVar[dict[str, str]] = {
+        "alpha": r"$\alpha = n/d$", "noise": r"$\Delta$", "overlap": r"overlap $\mathrm{tr}\,Q/p$",
+        "mse": "MSE", "gen_error": "generalisation error", "label_mse": "label MSE",
+        "specialisation": "specialisation", "free_entropy": r"free entropy $\phi$",
+        "mutual_information": r"$I(W^*;Y|X)/d$",
+    }
+    examples: ClassVar[tuple[dict, ...]] = (
+        {"target": "committee", "p": 2, "alpha": 1.5},
+        {"target": "committee", "p": 2, "prior": "rademacher", "alpha": 1.2},
+        {"target": "sign_z1z2", "p": 2, "alpha": 1.5},
+        {"target": "norm2", "p": 2, "alpha": 1.5, "noise": 0.1},
+    )
+
+    @classmethod
+    def parameters(cls) -> dict:
+        """Each parameter's default, allowed values or range, and meaning (protocol member)."""
+        return parameter_table(cls, {
+            "target": {"allowed": tuple(TARGETS), "doc": "output function g(z) (or a targets.Target)"},
+            "p": {"range": (1, 8), "open": (False, False), "doc": "number of hidden directions (K for a committee)"},
+            "prior": {"allowed": _PRIORS, "doc": "law of the teacher's entries"},
+            "alpha": {"range": (0.0, None), "open": (True, True), "doc": "sample ratio n/d"},
+            "noise": {"range": (0.0, None), "open": (False, True),
+                      "doc": "output noise variance (continuous targets, > 0)"}})
+
+    def __post_init__(self):
+        if isinstance(self.p, bool) or not isinstance(self.p, (int, np.integer)) or not 1 <= self.p <= 8:
+            raise ValueError(f"p (the number of hidden directions) must be an integer between 1 and 8, got {self.p!r}")
+        object.__setattr__(self, "p", int(self.p))
+        if not isinstance(self.prior, str) or self.prior not in _PRIORS:
+            raise ValueError(f"prior must be one of {', '.join(_PRIORS)}; got {self.prior!r}")
+        if self.prior == "rademacher" and self.p > 4:
+            raise ValueError(f"p must be at most 4 for the rademacher prior (2^p sign vectors per node), got {self.p}")
+        target = make_target(self.target, self.p)
+        alpha = _real("alpha", self.alpha)
+        if not alpha > 0:
+            raise ValueError(f"alpha (the sample ratio n/d) must be > 0, got {alpha}")
+        noise = _real("noise", self.noise)
+        if not noise >= 0:
+            raise ValueError(f"noise (a variance) must be >= 0, got {noise}")
+        if target.kind == "signs" and noise != 0:
+            raise ValueError(f"noise must be 0 for the target {target.name!r} (a function of the signs of z)")
+        if target.kind == "continuous" and not noise > 0:
+            raise ValueError(f"noise must be > 0 for the continuous target {target.name!r} (its integrals are "
+                             f"over the noise-smoothed output law), got {noise}")
+        object.__setattr__(self, "alpha", alpha)
+        object.__setattr__(self, "noise", noise)
+        object.__setattr__(self, "_target", target)
+
+    # ------------------------------------------------------------------ protocol
+    def initial_state(self, start: str = "uninformed") -> np.ndarray:
+        """``"uninformed"``: ``1e-6 1 1^T / p + 1e-8 I``; ``"informed"``: ``(1 - 1e-6) I``;
+        ``"specialised"`` (``p >= 2``): ``I / 2``."""
+        p = self.p
+        if start == "uninformed":
+            Q = _EPS_UNINFORMED * np.ones((p, p)) / p + _EPS_NOISE * np.eye(p)
+        elif start == "informed":
+            Q = (1.0 - _EPS_INFORMED) * np.eye(p)
+        elif start == "specialised":
+            if p < 2:
+                raise ValueError("start 'specialised' needs p >= 2 hidden directions")
+            Q = _Q_SPECIALISED * np.eye(p)
+        else:
+            raise ValueError(f"start must be 'uninformed', 'informed' or 'specialised', got {start!r}")
+        return pack(Q)
+
+    def trivial_state(self):
+        """``Q = 0`` when the target has no trivial direction (``E[z | y] = 0``), else ``None``."""
+        A0, _ = self._trivial()
+        return np.zeros(size_for(self.p)) if np.max(np.abs(A0)) < 1e-12 else None
+
+    def bounds(self):
+        p = self.p
+        lo = pack(-np.ones((p, p)) + np.eye(p))
+        return lo, pack(np.ones((p, p)))
+
+    def domain_violation(self, x):
+        """Why ``Q`` is outside ``0 <= Q <= I`` (PSD order), or ``None``."""
+        return psd_violation(unpack(x, self.p), upper=1.0, name="Q")
+
+    def _Q(self, x):
+        return unpack(np.asarray(x, dtype=float).ravel(), self.p)
+
+    @functools.lru_cache(maxsize=4)
+    def _trivial(self):
+        return self._target.trivial_operator(self.noise)
+
+    def _out(self, x):
+        """``(Q, A, Psi_out, gen_error, label_mse)`` at the state ``x``."""
+        Q = self._Q(x)
+        A, psi, err, mse = self._target.se(Q, self.noise)
+        return Q, A, psi, err, mse
+
+    def update(self, x) -> np.ndarray:
+        """``Q -> prior denoiser(alpha E[g_out g_out^T])`` (NaN for a non-finite or non-PSD state)."""
+        x = np.asarray(x, dtype=float).ravel()
+        if not np.all(np.isfinite(x)) or self.domain_violation(x) is not None:
+            return np.full(x.size, math.nan)
+        _, A, _, _, _ = self._out(x)
+        Q_new, _ = prior_denoiser(self.prior, self.alpha * A)
+        return pack(0.5 * (Q_new + Q_new.T))
+
+    def jacobian(self, x) -> np.ndarray:
+        """Jacobian of :meth:`update` in the packed entries. At ``Q = 0`` the exact operator
+        ``M -> alpha E_y[G(y) M G(y)]`` (the prior's denoiser is the identity there: ``E w w^T =
+        I``); elsewhere second-order finite differences."""
+        x = np.asarray(x, dtype=float).ravel()
+        if np.all(x == 0.0):
+            return self.alpha * self._packed_operator()
+        from fixedpoint.solvers import numerical_jacobian
+        lo, hi = self.bounds()
+        J, _ = numerical_jacobian(self.update, x, lo, hi, order=2, outside=self.domain_violation)
+        return J
+
+    def _packed_operator(self):
+        """``F`` of the trivial point as a matrix on the packed entries: column ``(i, j)`` is
+        ``F(E_ij + E_ji)`` (``F(E_ii)`` on the diagonal), row ``(a, b)`` its entry ``(a, b)``."""
+        _, T = self._trivial()
+        p = self.p
+        iu, ju = np.triu_indices(p)
+        n = iu.size
+        J = np.empty((n, n))
+        for col in range(n):
+            i, j = iu[col], ju[col]
+            M = T[:, :, i, j] + (T[:, :, j, i] if i != j else 0.0)
+            J[:, col] = M[iu, ju]
+        return J
+
+    def observables(self, x) -> dict[str, float]:
+        x = np.asarray(x, dtype=float).ravel()
+        Q, A, psi_out, err, lmse = self._out(x)
+        p = self.p
+        ev = np.sort(np.linalg.eigvalsh(Q))[::-1]
+        out = {"overlap": float(np.trace(Q)) / p, "mse": float(np.trace(np.eye(p) - Q)) / p}
+        for k, v in enumerate(ev):
+            out[f"Q_eig[{k}]"] = float(v)
+        off = (Q.sum() - np.trace(Q)) / (p * (p - 1)) if p > 1 else 0.0
+        out["specialisation"] = float(np.trace(Q) / p - off)
+        out["gen_error"] = float(err) if self._target.kind == "signs" else float(lmse)
+        out["label_mse"] = float(lmse)
+        phi = self._free_entropy(Q, A, psi_out)
+        out["free_entropy"] = phi
+        out["mutual_information"] = -phi + self.alpha * self._label_entropy_term()
+        return out
+
+    def _label_entropy_term(self):
+        """``E_z int dy P(y|z) log P(y|z)``: 0 for deterministic labels, ``-log(2 pi e noise)/2``."""
+        if self._target.kind == "signs":
+            return 0.0
+        return -0.5 * math.log(2.0 * math.pi * math.e * self.noise)
+
+    def _free_entropy(self, Q, A, psi_out):
+        Q_hat = self.alpha * A
+        _, psi_prior = prior_denoiser(self.prior, Q_hat)
+        return float(-0.5 * np.sum(Q * Q_hat) + psi_prior + self.alpha * psi_out)
+
+    def free_entropy(self, x) -> float:
+        """``phi`` at the fixed point ``x`` (``Q_hat`` from the state evolution at ``Q``)."""
+        Q, A, psi, _, _ = self._out(x)
+        return self._free_entropy(Q, A, psi)
+
+    def free_entropy_at(self, Q, Q_hat) -> float:
+        """The replica-symmetric potential ``-tr(Q Q_hat)/2 + psi_P0(Q_hat) + alpha Psi_out(Q)`` at
+        any ``(Q, Q_hat)`` (its stationary points are the fixed points)."""
+        Q = np.asarray(Q, dtype=float)
+        _, psi_out, _, _ = self._target.se(Q, self.noise)
+        _, psi_prior = prior_denoiser(self.prior, Q_hat)
+        return float(-0.5 * np.sum(Q * Q_hat) + psi_prior + self.alpha * psi_out)
+
+    def simulate(self, d: int, seed: int) -> dict[str, float]:
+        """GAMP on one instance of size ``d`` (:mod:`equations._simulate.gamp_multi`)."""
+        from ._simulate.gamp_multi import simulate_multi_index
+        return simulate_multi_index(self, d, seed)
+
+
+# ----------------------------------------------------------------------------- subspaces
+
+
+def subspaces(target, p: int | None = None, *, noise: float = 0.0, prior: str = "gaussian",
+              alpha_max: float = 20.0, tol: float = 1e-6) -> dict:
+    """Classify the directions of ``R^p`` for a target into trivial / easy / hard.
+
+    Following Troiani et al. (2024), "grand staircase":
+
+    * ``trivial``: the range of ``E_y[E[z|y] E[z|y]^T]`` (``E[z | y] != 0``): learned at any
+      ``alpha > 0``;
+    * ``easy``: directions learned at a finite ``alpha <= alpha_max`` by the state evolution
+      started uninformed (either by the instability of ``Q = 0``, at ``alpha_c``, or by their
+      coupling to directions already learned, the staircase);
+    * ``hard``: the rest (not learned up to ``alpha_max``).
+
+    Returns
+    -------
+    dict
+        ``{"trivial": (k, p) array, "easy": (k, p) array, "hard": (k, p) array}`` of orthonormal
+        rows, and ``"alpha"``: for each easy direction, the ``alpha`` at which its eigenvalue of
+        ``Q`` first exceeds ``tol`` along the sweep (``alpha_c`` of the stability threshold when
+        ``Q = 0`` is a fixed point).
+    """
+    import fixedpoint
+
+    if isinstance(target, Target):
+        p = target.p
+    model = MultiIndex(target=target, p=p, prior=prior, alpha=1.0, noise=noise)
+    p = model.p
+    A0, _ = model._trivial()
+    lam, U = np.linalg.eigh(A0)
+    big = lam > tol * max(1.0, float(lam.max(initial=0.0)))
+    trivial = U[:, big].T
+    # sweep alpha from small to alpha_max from the uninformed start, following the branch
+    alphas = np.geomspace(1e-2, alpha_max, 60)
+    learned = trivial.copy()
+    easy, alpha_of = [], []
+    sw = fixedpoint.sweep(model, "alpha", alphas, start="uninformed")
+    for a, sol in zip(alphas, sw.solutions if hasattr(sw, "solutions") else sw):
+        Q = unpack(np.asarray(sol.x), p)
+        # directions of Q outside the span of those already learned
+        P = np.eye(p) - (learned.T @ learned if learned.size else 0.0)
+        ev, vec = np.linalg.eigh(P @ Q @ P)
+        for k in np.argsort(-ev):
+            if ev[k] > tol:
+                v = vec[:, k]
+                easy.append(v)
+                alpha_of.append(float(a))
+                learned = np.vstack([learned, v[None, :]]) if learned.size else v[None, :]
+                P = np.eye(p) - learned.T @ learned
+    ranges = np.vstack([trivial] + [np.array(easy).reshape(-1, p)]) if (trivial.size or easy) else np.zeros((0, p))
+    if ranges.size:
+        Qr, _ = np.linalg.qr(ranges.T, mode="complete")
+        hard = Qr[:, ranges.shape[0]:].T
+    else:
+        hard = np.eye(p)
+    return {"trivial": trivial.reshape(-1, p), "easy": np.array(easy).reshape(-1, p),
+            "hard": hard.reshape(-1, p), "alpha": alpha_of}

@@ -1,0 +1,963 @@
+"""Targets of multi-index models: ``y = g(z)`` (plus noise), ``z = W* x / sqrt(d)`` in ``R^p``.
+
+The state evolution of a Bayes-optimal multi-index model (:mod:`equations.multi_index`) averages
+the ``p``-dimensional output function of the target over the student's estimate
+``omega ~ N(0, Q)`` of the pre-activations, given the uncertainty ``V = I - Q`` of each::
+
+    Z_out(y; omega, V) = E_{z ~ N(omega, V)} P(y | z),
+    g_out(y; omega, V) = grad_omega log Z_out                  (a p-vector),
+    A(Q)               = E_{omega, y}[ g_out g_out^T ]         (so Q_hat = alpha A(Q)),
+    Psi_out(Q)         = E_omega int dy Z_out log Z_out        (the output part of the free entropy),
+
+(Aubin, Maillard, Barbier, Krzakala, Macris, Zdeborova, "The committee machine: computational to
+statistical gaps in learning a two-layers neural network", NeurIPS 2018, eqs. (3)-(5);
+Troiani, Dandi, Defilippis, Zdeborova, Loureiro, Krzakala, "Fundamental computational limits of
+weak learnability in high-dimensional multi-index models", 2024, eqs. (9)-(10)). Two kinds of
+target, each integrated the way that keeps it exact where it can be:
+
+``signs`` targets: ``y`` is a function of the signs of ``z`` (committees of sign units, parities)
+    The label ``c`` has probability ``pi_c(omega) = sum`` of the Gaussian probabilities of the
+    orthants ``{s_k z_k > 0}`` it collects, and ``g_out = grad pi_c / pi_c``. The orthant
+    probabilities and their gradients are exact (no quadrature across the kinks): from the
+    probabilities ``U_S = P(z_k > 0, k in S)`` of the upper orthants of every subset ``S`` of the
+    coordinates by inclusion-exclusion, ``P(z_A > 0, z_B < 0) = sum_{C subset B} (-1)^|C|
+    U_{A u C}``. ``|S| = 1`` is ``Phi``, ``|S| = 2`` Owen's bivariate formula
+    (:func:`fixedpoint.gaussian.bivariate_upper`), ``|S| = 3`` a one-dimensional integral of the
+    bivariate one over the first coordinate (smooth, Gauss-Legendre). The gradient of ``U_S`` in
+    ``omega_k`` is the flux through the face ``z_k = 0``: ``phi(omega_k / sqrt V_kk) / sqrt V_kk``
+    times the probability of the remaining constraints given ``z_k = 0`` (closed form for
+    ``|S| <= 3``). So ``p <= 3``. The outer average over ``omega`` is a tensor Gauss-Hermite rule.
+
+``continuous`` targets: ``y = g(z) + sqrt(noise) xi`` with ``noise > 0``
+    ``Z_out`` is a Gaussian mixture over the atoms ``g_j = g(omega + L_V u_j)`` of a
+    Gauss-Hermite rule ``u_j`` for ``N(0, I_p)`` (``L_V L_V^T = V``), and
+    ``grad_omega Z_out = L_V^{-T} E_u[u N(y; g(omega + L_V u), noise)]`` (Gaussian integration
+    by parts). The ``y`` integral is a composite Gauss-Legendre rule with panels of width
+    ``sqrt(noise)`` over the range of the atoms (plus ``8 sqrt(noise)``); for each ``y`` only the
+    atoms within ``8.5 sqrt(noise)`` are summed. The accuracy is set by how well the atoms
+    resolve ``N(y; g(z), noise)`` in ``z``: features of ``g`` on the scale
+    ``sqrt(noise) / |grad g|`` must be wider than the rule's node spacing. It is measured in the
+    tests against adaptive cubature (~1e-6 relative at ``noise = 0.1`` with the default rules).
+
+A user target is :func:`custom` (a vectorised ``g(z)`` on an ``(N, p)`` array, continuous, noise
+required) or :func:`custom_signs` (a function of the sign pattern ``s in {-1, +1}^p``,
+evaluated once on the ``2^p`` patterns).
+
+Linearisation at ``Q = 0`` (weak learnability). At ``omega = 0``, ``V = I``:
+``A(0) = E_y[E[z | y] E[z | y]^T]``, whose range is the trivial subspace (learned at any
+``alpha > 0``), and the derivative of ``A`` at ``Q = 0`` in a symmetric direction ``M`` is
+``E_y[G(y) M G(y)]``, ``G(y) = E[z z^T | y] - I`` (Troiani et al. 2024, eq. (15)):
+:meth:`Target.trivial_operator`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from numba import njit
+
+from fixedpoint.gaussian import bivariate_upper, factor, legendre_rule, sparse_rule, tensor_rule
+from fixedpoint.quadrature import H, gauss_hermite
+
+__all__ = ["Target", "TARGETS", "make_target", "custom", "custom_signs"]
+
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+#: correlations are clipped to +-(1 - _R_CLIP): Owen's formula divides by sqrt(1 - r^2)
+_R_CLIP = 1e-12
+#: variances below this (relative to 1) are treated as zero: the sign is then known
+_V_MIN = 1e-300
+#: Gauss-Hermite order of a smooth level, Gauss-Legendre order per panel of a graded one, and the
+#: Legendre order of Owen's T function (16 is exact to 1e-16 absolute, checked against 48 over
+#: h in [0, 12], a in [-5, 5])
+_N_GH = 32
+_N_GL = 8
+_N_OWEN = 16
+
+
+# ----------------------------------------------------------------------------- orthant kernels
+
+
+@njit(cache=True)
+def _phi(x):
+    return _INV_SQRT_2PI * math.exp(-0.5 * x * x)
+
+
+@njit(cache=True)
+def _upper1(m, v):
+    """``P(z > 0)``, ``z ~ N(m, v)``."""
+    if v <= _V_MIN:
+        return 1.0 if m > 0 else (0.5 if m == 0 else 0.0)
+    return H(-m / math.sqrt(v))
+
+
+@njit(cache=True)
+def _flux1(m, v):
+    """Density of ``z ~ N(m, v)`` at 0 (``d P(z > 0) / d m``)."""
+    if v <= _V_MIN:
+        return 0.0
+    s = math.sqrt(v)
+    return _phi(m / s) / s
+
+
+@njit(cache=True)
+def _upper2(m1, m2, v11, v12, v22, nodes, weights):
+    """``P(z_1 > 0, z_2 > 0)``, ``z ~ N(m, V)``."""
+    if v11 <= _V_MIN:
+        return _upper1(m2, v22) if m1 > 0 else 0.0
+    if v22 <= _V_MIN:
+        return _upper1(m1, v11) if m2 > 0 else 0.0
+    s1, s2 = math.sqrt(v11), math.sqrt(v22)
+    r = v12 / (s1 * s2)
+    r = min(max(r, -1.0 + _R_CLIP), 1.0 - _R_CLIP)
+    return bivariate_upper(-m1 / s1, -m2 / s2, r, nodes, weights)
+
+
+@njit(cache=True)
+def _cond_upper1(mk, m, vkk, vk, v):
+    """``P(z > 0 | z_k = 0)`` for ``(z_k, z)`` Gaussian with means ``(mk, m)``, variances ``(vkk,
+    v)`` and covariance ``vk``."""
+    return _upper1(m - vk / vkk * mk, v - vk * vk / vkk)
+
+
+@njit(cache=True)
+def _upper3(m, V, nodes, weights, tnodes, tweights):
+    """``P(z_1, z_2, z_3 > 0)``, ``z ~ N(m, V)``: ``int_{h_1}^inf phi(t) P(z_2, z_3 > 0 | t) dt``
+    in standardised coordinates, conditioned on the coordinate with the largest threshold (the
+    shortest interval), by composite Gauss-Legendre ``(tnodes, tweights)`` on panels of unit
+    length over ``[max(h, -9), 9]``."""
+    for k in range(3):
+        if V[k, k] <= _V_MIN:
+            if m[k] <= 0:
+                return 0.0
+            i, j = (1, 2) if k == 0 else ((0, 2) if k == 1 else (0, 1))
+            return _upper2(m[i], m[j], V[i, i], V[i, j], V[j, j], nodes, weights)
+    sd = np.sqrt(np.array([V[0, 0], V[1, 1], V[2, 2]]))
+    h = -m / sd
+    k = 0
+    for a in range(1, 3):
+        if h[a] > h[k]:
+            k = a
+    i, j = (1, 2) if k == 0 else ((0, 2) if k == 1 else (0, 1))
+    rki = min(max(V[k, i] / (sd[k] * sd[i]), -1.0 + _R_CLIP), 1.0 - _R_CLIP)
+    rkj = min(max(V[k, j] / (sd[k] * sd[j]), -1.0 + _R_CLIP), 1.0 - _R_CLIP)
+    rij = V[i, j] / (sd[i] * sd[j])
+    ci, cj = math.sqrt(1.0 - rki * rki), math.sqrt(1.0 - rkj * rkj)
+    rho = (rij - rki * rkj) / (ci * cj)
+    rho = min(max(rho, -1.0 + _R_CLIP), 1.0 - _R_CLIP)
+    lo = max(h[k], -9.0)
+    if lo >= 9.0:
+        return 0.0
+    npan = int(math.ceil(9.0 - lo))
+    width = (9.0 - lo) / npan
+    acc = 0.0
+    for q in range(npan):
+        a = lo + q * width
+        for t_i in range(tnodes.size):
+            t = a + width * tnodes[t_i]
+            acc += tweights[t_i] * _phi(t) * bivariate_upper((h[i] - rki * t) / ci, (h[j] - rkj * t) / cj,
+                                                             rho, nodes, weights)
+    return acc * width
+
+
+@njit(cache=True)
+def _subset_uppers(m, V, mask, U, dU, nodes, weights, tnodes, tweights):
+    """``U[S] = P(z_k > 0 for k in S)`` and its gradient ``dU[S, :]`` in ``m`` for every subset ``S``
+    (bit mask) of the ``p <= 3`` coordinates that the caller asks for (``mask[S]``)."""
+    p = m.size
+    nsub = 1 << p
+    idx = np.empty(3, dtype=np.int64)
+    for S in range(nsub):
+        for a in range(p):
+            dU[S, a] = 0.0
+        if S == 0:
+            U[S] = 1.0
+            continue
+        if not mask[S]:
+            U[S] = 0.0
+            continue
+        n = 0
+        for a in range(p):
+            if S >> a & 1:
+                idx[n] = a
+                n += 1
+        if n == 1:
+            a = idx[0]
+            U[S] = _upper1(m[a], V[a, a])
+            dU[S, a] = _flux1(m[a], V[a, a])
+        elif n == 2:
+            a, b = idx[0], idx[1]
+            U[S] = _upper2(m[a], m[b], V[a, a], V[a, b], V[b, b], nodes, weights)
+            if V[a, a] > _V_MIN:
+                dU[S, a] = _flux1(m[a], V[a, a]) * _cond_upper1(m[a], m[b], V[a, a], V[a, b], V[b, b])
+            if V[b, b] > _V_MIN:
+                dU[S, b] = _flux1(m[b], V[b, b]) * _cond_upper1(m[b], m[a], V[b, b], V[a, b], V[a, a])
+        else:
+            U[S] = _upper3(m, V, nodes, weights, tnodes, tweights)
+            for a in range(3):
+                if V[a, a] <= _V_MIN:
+                    continue
+                b, c = (1, 2) if a == 0 else ((0, 2) if a == 1 else (0, 1))
+                # (z_b, z_c) given z_a = 0
+                mb = m[b] - V[a, b] / V[a, a] * m[a]
+                mc = m[c] - V[a, c] / V[a, a] * m[a]
+                vbb = V[b, b] - V[a, b] * V[a, b] / V[a, a]
+                vcc = V[c, c] - V[a, c] * V[a, c] / V[a, a]
+                vbc = V[b, c] - V[a, b] * V[a, c] / V[a, a]
+                dU[S, a] = _flux1(m[a], V[a, a]) * _upper2(mb, mc, max(vbb, 0.0), vbc, max(vcc, 0.0), nodes, weights)
+
+
+@njit(cache=True)
+def _class_probabilities(m, V, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights):
+    """``pi[c] = P(label c)`` and ``dpi[c] = grad_m pi[c]`` for ``z ~ N(m, V)``; ``table[pattern]``
+    is the label of the sign pattern whose bit ``k`` is 1 when ``z_k > 0``."""
+    p = m.size
+    nsub = 1 << p
+    _subset_uppers(m, V, mask, U, dU, nodes, weights, tnodes, tweights)
+    for c in range(ncls):
+        pi[c] = 0.0
+        for a in range(p):
+            dpi[c, a] = 0.0
+    full = nsub - 1
+    for A in range(nsub):
+        c = table[A]
+        B = full ^ A
+        # P(z_A > 0, z_B < 0) = sum over C subset of B of (-1)^|C| U[A | C]
+        C = B
+        while True:
+            sgn = 1.0
+            cc = C
+            while cc:
+                sgn = -sgn
+                cc &= cc - 1
+            pi[c] += sgn * U[A | C]
+            for a in range(p):
+                dpi[c, a] += sgn * dU[A | C, a]
+            if C == 0:
+                break
+            C = (C - 1) & B
+    for c in range(ncls):
+        pi[c] = min(max(pi[c], 0.0), 1.0)
+
+
+@njit(cache=True)
+def _cholesky_psd(Q, L):
+    """Lower-triangular ``L`` with ``L L^T = Q`` for a positive semi-definite ``Q`` (no pivoting,
+    so that ``omega_k = sum_{j <= k} L_kj xi_j`` keeps the kink ``omega_k = 0`` of coordinate ``k``
+    at one point of ``xi_k``); a pivot below ``1e-13`` of the largest diagonal entry is a zero
+    column (the coordinate is then a function of the previous ones)."""
+    p = Q.shape[0]
+    scale = 0.0
+    for a in range(p):
+        scale = max(scale, abs(Q[a, a]))
+    for a in range(p):
+        for b in range(p):
+            L[a, b] = 0.0
+    for k in range(p):
+        d = Q[k, k]
+        for j in range(k):
+            d -= L[k, j] * L[k, j]
+        if d <= 1e-26 * scale * scale or d <= 0.0:
+            continue
+        L[k, k] = math.sqrt(d)
+        for i in range(k + 1, p):
+            acc = Q[i, k]
+            for j in range(k):
+                acc -= L[i, j] * L[k, j]
+            L[i, k] = acc / L[k, k]
+
+
+#: ``xi`` range of the graded rules (``phi(8.5) / phi(0) < 1e-15``) and width of their uniform panels
+_XI_MAX = 8.5
+_XI_PANEL = 1.7
+#: kinks narrower than this (in xi) get a graded rule; wider ones are smooth for Gauss-Hermite
+_SHARP = 2.0
+
+
+@njit(cache=True)
+def _level_rule(cs, ss, nk, gh_x, gh_w, gl_x, gl_w, bp, xs, ws):
+    """A rule for ``E_{xi ~ N(0, 1)} f(xi)`` when ``f`` has kinks smoothed on the widths ``ss[:nk]``
+    at ``cs[:nk]``: the Gauss-Hermite rule ``(gh_x, gh_w)`` when every width is at least 2 (``f``
+    smooth on the scale of the weight;
+    ``_SHARP``), otherwise a composite Gauss-Legendre rule ``(gl_x, gl_w)``
+    on ``[-8.5, 8.5]`` with panels of width 1.7 plus, around each sharp kink, panels growing
+    geometrically (ratio 2) from its width. Weights include the normal density. Writes the nodes
+    and weights into ``xs``, ``ws`` and returns their number."""
+    sharp = False
+    for k in range(nk):
+        if ss[k] < _SHARP and abs(cs[k]) < _XI_MAX + 1.0:
+            sharp = True
+    if not sharp:
+        for i in range(gh_x.size):
+            xs[i] = gh_x[i]
+            ws[i] = gh_w[i]
+        return gh_x.size
+    nb = 0
+    x = -_XI_MAX
+    while x <= _XI_MAX + 1e-12:
+        bp[nb] = x
+        nb += 1
+        x += _XI_PANEL
+    for k in range(nk):
+        if not (ss[k] < _SHARP and abs(cs[k]) < _XI_MAX + 1.0):
+            continue
+        c = min(max(cs[k], -_XI_MAX), _XI_MAX)
+        bp[nb] = c
+        nb += 1
+        step = ss[k]
+        while step < _XI_PANEL:
+            for sgn in (-1.0, 1.0):
+                v = c + sgn * step
+                if -_XI_MAX < v < _XI_MAX:
+                    bp[nb] = v
+                    nb += 1
+            step *= 2.0
+    pts = np.sort(bp[:nb])
+    n = 0
+    for i in range(nb - 1):
+        a, b = pts[i], pts[i + 1]
+        if b - a <= 1e-14:
+            continue
+        for t in range(gl_x.size):
+            xv = a + (b - a) * gl_x[t]
+            xs[n] = xv
+            ws[n] = (b - a) * gl_w[t] * _INV_SQRT_2PI * math.exp(-0.5 * xv * xv)
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _signs_point(omega, w, V, table, values, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights, A,
+                 acc):
+    """Add the contribution of the node ``omega`` (weight ``w``) to ``A`` and ``acc = [Psi_out,
+    0/1 error, label MSE]``."""
+    p = omega.size
+    _class_probabilities(omega, V, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+    best = 0.0
+    mean = 0.0
+    for c in range(ncls):
+        mean += pi[c] * values[c]
+    for c in range(ncls):
+        pc = pi[c]
+        if pc > best:
+            best = pc
+        acc[2] += w * pc * (values[c] - mean) ** 2
+        if pc <= 1e-300:
+            continue
+        acc[0] += w * pc * math.log(pc)
+        for a in range(p):
+            for b in range(a, p):
+                A[a, b] += w * dpi[c, a] * dpi[c, b] / pc
+    acc[1] += w * (1.0 - best)
+
+
+@njit(cache=True)
+def _kinks(L, V, level, xi, cs, ss):
+    """Kinks of the integrand in ``xi_level`` given ``xi[:level]``: for each coordinate ``k >=
+    level`` that depends on ``xi_level``, the point where ``omega_k = 0`` (later ``xi`` at 0) and
+    its width ``sqrt(V_kk + sum_{i > level} L_ki^2) / |L_k,level|`` (the later integrals smooth
+    the kink like extra noise)."""
+    p = L.shape[0]
+    nk = 0
+    for k in range(level, p):
+        lk = L[k, level]
+        if lk == 0.0:
+            continue
+        off = 0.0
+        for i in range(level):
+            off += L[k, i] * xi[i]
+        smooth = V[k, k]
+        for i in range(level + 1, p):
+            smooth += L[k, i] * L[k, i]
+        cs[nk] = -off / lk
+        ss[nk] = math.sqrt(max(smooth, 0.0)) / abs(lk)
+        nk += 1
+    return nk
+
+
+@njit(cache=True)
+def _signs_se(Q, V, table, values, ncls, mask, gh_x, gh_w, gl_x, gl_w, nodes, weights, tnodes, tweights, A):
+    """Outer average over ``omega ~ N(0, Q)`` for a signs target by nested one-dimensional rules
+    in ``omega = L xi`` (``L`` the Cholesky factor of ``Q``), each graded toward the kinks
+    ``omega_k = 0`` of :func:`_kinks` (:func:`_level_rule`): the integrand varies on the scale
+    ``sqrt(V)`` there, which a plain Gauss-Hermite rule cannot resolve once ``V`` is small. Fills
+    ``A = E[g g^T]`` and returns ``(Psi_out, 0/1 error of the Bayes classifier, label MSE)``."""
+    p = Q.shape[0]
+    nsub = 1 << p
+    L = np.empty((p, p))
+    _cholesky_psd(Q, L)
+    U = np.empty(nsub)
+    dU = np.empty((nsub, p))
+    pi = np.empty(ncls)
+    dpi = np.empty((ncls, p))
+    omega = np.empty(p)
+    xi = np.zeros(p)
+    cs = np.empty(p)
+    ss = np.empty(p)
+    cap = 4096
+    bp = np.empty(512)
+    xs = np.empty((p, cap))
+    ws = np.empty((p, cap))
+    acc = np.zeros(3)
+    for a in range(p):
+        for b in range(p):
+            A[a, b] = 0.0
+    # an explicit stack over the levels (no recursion: Numba's cache of recursive functions is
+    # unreliable); a level whose column of L is zero integrates a constant: one node
+    cnt = np.zeros(p, dtype=np.int64)
+    pos = np.zeros(p, dtype=np.int64)
+    wacc = np.ones(p + 1)
+    level = 0
+    fresh = True
+    while level >= 0:
+        if fresh:
+            if L[level, level] == 0.0 and _column_zero(L, level):
+                xs[level, 0] = 0.0
+                ws[level, 0] = 1.0
+                cnt[level] = 1
+            else:
+                nk = _kinks(L, V, level, xi, cs, ss)
+                cnt[level] = _level_rule(cs, ss, nk, gh_x, gh_w, gl_x, gl_w, bp, xs[level], ws[level])
+            pos[level] = 0
+            fresh = False
+        if pos[level] >= cnt[level]:
+            level -= 1
+            if level >= 0:
+                pos[level] += 1
+            continue
+        xi[level] = xs[level, pos[level]]
+        wacc[level + 1] = wacc[level] * ws[level, pos[level]]
+        if level == p - 1:
+            for a in range(p):
+                s = 0.0
+                for b in range(a + 1):
+                    s += L[a, b] * xi[b]
+                omega[a] = s
+            _signs_point(omega, wacc[p], V, table, values, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes,
+                         tweights, A, acc)
+            pos[level] += 1
+        else:
+            level += 1
+            fresh = True
+    for a in range(p):
+        for b in range(a):
+            A[a, b] = A[b, a]
+    return acc[0], acc[1], acc[2]
+
+
+@njit(cache=True)
+def _column_zero(L, k):
+    for i in range(k, L.shape[0]):
+        if L[i, k] != 0.0:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, tweights, g, dg, logz):
+    """Per-sample ``log Z_out``, ``g_out`` and ``d g_out / d omega`` (p x p, by central differences
+    of the exact gradient, step ``1e-5 sqrt(V_kk)``) for a signs target (for GAMP)."""
+    n, p = omega.shape
+    nsub = 1 << p
+    U = np.empty(nsub)
+    dU = np.empty((nsub, p))
+    pi = np.empty(ncls)
+    dpi = np.empty((ncls, p))
+    m = np.empty(p)
+    for mu in range(n):
+        c = y_idx[mu]
+        for a in range(p):
+            m[a] = omega[mu, a]
+        _class_probabilities(m, V, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+        pc = max(pi[c], 1e-300)
+        logz[mu] = math.log(pc)
+        for a in range(p):
+            g[mu, a] = dpi[c, a] / pc
+        for b in range(p):
+            hstep = 1e-5 * math.sqrt(max(V[b, b], 1e-12))
+            m[b] = omega[mu, b] + hstep
+            _class_probabilities(m, V, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+            up = np.empty(p)
+            pu = max(pi[c], 1e-300)
+            for a in range(p):
+                up[a] = dpi[c, a] / pu
+            m[b] = omega[mu, b] - hstep
+            _class_probabilities(m, V, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+            pd = max(pi[c], 1e-300)
+            for a in range(p):
+                dg[mu, a, b] = (up[a] - dpi[c, a] / pd) / (2.0 * hstep)
+            m[b] = omega[mu, b]
+        for a in range(p):
+            for b in range(a):
+                s = 0.5 * (dg[mu, a, b] + dg[mu, b, a])
+                dg[mu, a, b] = s
+                dg[mu, b, a] = s
+
+
+# ----------------------------------------------------------------------------- continuous kernels
+
+
+@njit(cache=True)
+def _sort_atoms(gk, order, gs):
+    n = gk.size
+    o = np.argsort(gk)
+    for j in range(n):
+        order[j] = o[j]
+        gs[j] = gk[o[j]]
+
+
+@njit(cache=True)
+def _continuous_se(G, LVinvT, u, wu, wxi, noise, ynodes, yweights, A):
+    """Outer average for a continuous target. ``G[k, j] = g(omega_k + L_V u_j)`` (atoms),
+    ``wu`` the inner weights, ``wxi`` the outer ones. Fills ``A = E[g_out g_out^T]`` and returns
+    ``(Psi_out, label MSE of the posterior-mean predictor)``."""
+    nout, nin = G.shape
+    p = u.shape[1]
+    s = math.sqrt(noise)
+    norm = 1.0 / math.sqrt(2.0 * math.pi * noise)
+    cut = 8.5 * s
+    order = np.empty(nin, dtype=np.int64)
+    gs = np.empty(nin)
+    M1 = np.empty(p)
+    grad = np.empty(p)
+    for a in range(p):
+        for b in range(p):
+            A[a, b] = 0.0
+    psi = 0.0
+    mse = 0.0
+    for k in range(nout):
+        _sort_atoms(G[k], order, gs)
+        mean = 0.0
+        for j in range(nin):
+            mean += wu[j] * G[k, j]
+        var = 0.0
+        for j in range(nin):
+            var += wu[j] * (G[k, j] - mean) ** 2
+        mse += wxi[k] * (noise + var)
+        ylo = gs[0] - 8.0 * s
+        npan = int(math.ceil((gs[nin - 1] - gs[0] + 16.0 * s) / s))
+        lo_ptr = 0
+        hi_ptr = 0
+        for q in range(npan):
+            ya = ylo + q * s
+            for t in range(ynodes.size):
+                y = ya + s * ynodes[t]
+                while lo_ptr < nin and gs[lo_ptr] < y - cut:
+                    lo_ptr += 1
+                if hi_ptr < lo_ptr:
+                    hi_ptr = lo_ptr
+                while hi_ptr < nin and gs[hi_ptr] <= y + cut:
+                    hi_ptr += 1
+                Z = 0.0
+                for a in range(p):
+                    M1[a] = 0.0
+                for jj in range(lo_ptr, hi_ptr):
+                    j = order[jj]
+                    d = y - gs[jj]
+                    e = wu[j] * math.exp(-0.5 * d * d / noise)
+                    Z += e
+                    for a in range(p):
+                        M1[a] += e * u[j, a]
+                Z *= norm
+                if Z <= 1e-300:
+                    continue
+                for a in range(p):
+                    acc = 0.0
+                    for b in range(p):
+                        acc += LVinvT[a, b] * M1[b]
+                    grad[a] = acc * norm
+                wy = wxi[k] * yweights[t] * s
+                psi += wy * Z * math.log(Z)
+                for a in range(p):
+                    for b in range(a, p):
+                        A[a, b] += wy * grad[a] * grad[b] / Z
+    for a in range(p):
+        for b in range(a):
+            A[a, b] = A[b, a]
+    return psi, mse
+
+
+@njit(cache=True)
+def _continuous_channel(y, G, u, wu, LVinvT, noise, g, dg, logz):
+    """Per-sample ``log Z_out``, ``g_out``, ``d g_out / d omega`` from the atoms ``G[mu, j]`` of
+    each sample (for GAMP): ``d g_out / d omega = L^{-T} E[(u u^T - I) N] L^{-1} / Z - g g^T``."""
+    n, nin = G.shape
+    p = u.shape[1]
+    norm = 1.0 / math.sqrt(2.0 * math.pi * noise)
+    M1 = np.empty(p)
+    M2 = np.empty((p, p))
+    for mu in range(n):
+        Z = 0.0
+        for a in range(p):
+            M1[a] = 0.0
+            for b in range(p):
+                M2[a, b] = 0.0
+        # shift by the largest exponent so that far-off labels keep a finite log Z
+        emax = -math.inf
+        for j in range(nin):
+            d = y[mu] - G[mu, j]
+            ex = -0.5 * d * d / noise
+            if ex > emax:
+                emax = ex
+        for j in range(nin):
+            d = y[mu] - G[mu, j]
+            e = wu[j] * math.exp(-0.5 * d * d / noise - emax)
+            Z += e
+            for a in range(p):
+                M1[a] += e * u[j, a]
+                for b in range(p):
+                    M2[a, b] += e * (u[j, a] * u[j, b] - (1.0 if a == b else 0.0))
+        logz[mu] = math.log(max(Z, 1e-300)) + emax + math.log(norm)
+        for a in range(p):
+            acc = 0.0
+            for b in range(p):
+                acc += LVinvT[a, b] * M1[b]
+            g[mu, a] = acc / Z
+        for a in range(p):
+            for b in range(p):
+                acc = 0.0
+                for c in range(p):
+                    for e2 in range(p):
+                        acc += LVinvT[a, c] * M2[c, e2] * LVinvT[b, e2]
+                dg[mu, a, b] = acc / Z - g[mu, a] * g[mu, b]
+
+
+# ----------------------------------------------------------------------------- the Target object
+
+
+def _sign_patterns(p):
+    """``(2^p, p)`` array of the sign patterns, row ``A`` having ``+1`` where bit ``k`` of ``A`` is 1."""
+    A = np.arange(1 << p)
+    return np.where((A[:, None] >> np.arange(p)[None, :]) & 1, 1.0, -1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class Target:
+    """The output law of a multi-index model and its state-evolution integrals.
+
+    Attributes
+    ----------
+    name : str
+    p : int
+        Number of hidden directions.
+    kind : {"signs", "continuous"}
+    values : ndarray or None
+        The labels of a signs target (sorted); ``table[A]`` is the index in ``values`` of the
+        label of the sign pattern ``A`` (bit ``k`` set when ``z_k > 0``).
+    g : callable or None
+        For a continuous target, ``g(z)`` on an ``(N, p)`` array, returning ``N`` values.
+    """
+
+    name: str
+    p: int
+    kind: str
+    values: np.ndarray | None = None
+    table: np.ndarray | None = None
+    g: Callable | None = None
+    doc: str = ""
+    _rules: dict = field(default_factory=dict, repr=False)
+
+    # -- rules ---------------------------------------------------------------------------
+    def outer_rule(self):
+        """Rule of the outer average over ``omega``: tensor Gauss-Hermite (80, 48, 20 points per
+        axis for p = 1, 2, 3 of a signs target; 60, 24, 12 for a continuous one), Smolyak level 4
+        for p >= 4."""
+        p = self.p
+        if p >= 4:
+            return sparse_rule(p, 4)
+        n = {"signs": (80, 48, 20), "continuous": (60, 24, 12)}[self.kind][p - 1]
+        return tensor_rule(p, n)
+
+    def inner_rule(self):
+        """Inner rule of a continuous target (atoms): 200, 40, 14 points per axis for p = 1, 2,
+        3; Smolyak level 5 for p >= 4."""
+        p = self.p
+        if p >= 4:
+            return sparse_rule(p, 5)
+        return tensor_rule(p, (200, 40, 14)[p - 1])
+
+    def _mask(self):
+        """The subsets whose upper-orthant probability inclusion-exclusion needs: all of them."""
+        return np.ones(1 << self.p, dtype=np.bool_)
+
+    # -- state evolution -----------------------------------------------------------------
+    def se(self, Q, noise: float = 0.0):
+        """``(A, Psi_out, gen_error, label_mse)`` at the overlap ``Q`` (``V = I - Q``).
+
+        ``A = E[g_out g_out^T]``; ``Psi_out = E_omega int dy Z_out log Z_out``; ``gen_error`` is the
+        0/1 error of the Bayes-optimal classifier for a signs target (NaN for a continuous one)
+        and ``label_mse = E (y - E[y | omega, V])^2``.
+        """
+        Q = np.asarray(Q, dtype=float)
+        p = self.p
+        V = np.eye(p) - Q
+        V = 0.5 * (V + V.T)
+        A = np.empty((p, p))
+        if self.kind == "signs":
+            if noise > 0:
+                raise ValueError("signs targets are noiseless")
+            gh_x, gh_w = gauss_hermite(_N_GH)
+            gl_x, gl_w = legendre_rule(_N_GL)
+            nodes, weights = legendre_rule(_N_OWEN)
+            tnodes, tweights = legendre_rule(8)
+            psi, err, mse = _signs_se(np.ascontiguousarray(Q), V, self.table, self.values, self.values.size,
+                                      self._mask(), gh_x, gh_w, gl_x, gl_w, nodes, weights, tnodes, tweights, A)
+            return A, psi, err, mse
+        Lq = factor(Q)
+        xi, wxi = self.outer_rule()
+        if not noise > 0:
+            raise ValueError(f"the continuous target {self.name!r} needs noise > 0")
+        LV, LVinvT = _factor_and_inverse(V)
+        u, wu = self.inner_rule()
+        G = self._atoms(Lq, xi, LV, u)
+        ynodes, yweights = legendre_rule(8)
+        psi, mse = _continuous_se(G, LVinvT, u, wu, wxi, float(noise), ynodes, yweights, A)
+        return A, psi, math.nan, mse
+
+    def _atoms(self, Lq, xi, LV, u):
+        omega = xi @ Lq.T
+        Z = omega[:, None, :] + (u @ LV.T)[None, :, :]
+        vals = np.asarray(self.g(Z.reshape(-1, self.p)), dtype=float)
+        return np.ascontiguousarray(vals.reshape(omega.shape[0], u.shape[0]))
+
+    # -- channel functions (GAMP) ---------------------------------------------------------
+    def label_index(self, y):
+        """Index in :attr:`values` of each label (signs targets)."""
+        y = np.asarray(y, dtype=float)
+        idx = np.searchsorted(self.values, y)
+        idx = np.clip(idx, 0, self.values.size - 1)
+        if not np.all(self.values[idx] == y):
+            raise ValueError(f"labels must be among {self.values.tolist()} for the target {self.name!r}")
+        return idx.astype(np.int64)
+
+    def channel(self, y, omega, V, noise: float = 0.0):
+        """``(log Z_out, g_out, d g_out / d omega)`` for each sample: ``y`` shape ``(n,)``, ``omega``
+        ``(n, p)``, ``V`` a common ``p x p`` matrix. Shapes ``(n,)``, ``(n, p)``, ``(n, p, p)``."""
+        omega = np.ascontiguousarray(np.atleast_2d(np.asarray(omega, dtype=float)))
+        V = 0.5 * (np.asarray(V, dtype=float) + np.asarray(V, dtype=float).T)
+        n, p = omega.shape
+        g = np.empty((n, p))
+        dg = np.empty((n, p, p))
+        logz = np.empty(n)
+        if self.kind == "signs":
+            nodes, weights = legendre_rule(_N_OWEN)
+            tnodes, tweights = legendre_rule(8)
+            _signs_channel(self.label_index(y), omega, V, self.table, self.values.size, self._mask(), nodes,
+                           weights, tnodes, tweights, g, dg, logz)
+            return logz, g, dg
+        LV, LVinvT = _factor_and_inverse(V)
+        u, wu = self.inner_rule() if self.p >= 3 else tensor_rule(self.p, (120, 30)[self.p - 1])
+        G = self._atoms(np.eye(p), omega, LV, u)
+        _continuous_channel(np.asarray(y, dtype=float), G, u, wu, LVinvT, float(noise), g, dg, logz)
+        return logz, g, dg
+
+    def sample(self, z, noise: float, rng):
+        """Labels for pre-activations ``z`` (shape ``(n, p)``)."""
+        z = np.atleast_2d(np.asarray(z, dtype=float))
+        if self.kind == "signs":
+            bits = ((z > 0).astype(np.int64) << np.arange(self.p)).sum(axis=1)
+            return self.values[self.table[bits]]
+        y = np.asarray(self.g(z), dtype=float)
+        return y + math.sqrt(noise) * rng.standard_normal(y.shape)
+
+    # -- linearisation at Q = 0 -----------------------------------------------------------
+    def trivial_operator(self, noise: float = 0.0):
+        """``(A0, T)`` at ``Q = 0``: ``A0 = E_y[E[z|y] E[z|y]^T]`` (p x p) and the tensor
+        ``T[a, b, i, j] = E_y[G_ai G_bj]``, ``G(y) = E[z z^T | y] - I``, so that the derivative of
+        ``A`` at ``Q = 0`` in the symmetric direction ``M`` is ``sum_ij T[:, :, i, j] M[i, j]``.
+
+        Signs targets: ``P(y = c) G_c = Hess pi_c`` at ``omega = 0`` (Gaussian integration by
+        parts), by central differences of the exact gradient (Richardson-extrapolated, ~1e-11).
+        Continuous targets: ``P(y) G(y) = E_u[(u u^T - I) N(y; g(u), noise)]`` on the composite ``y``
+        rule with a finer atom rule (400, 100, 30 points per axis for p = 1, 2, 3).
+        """
+        p = self.p
+        if self.kind == "signs":
+            pi0, dpi0 = self.class_probabilities(np.zeros(p))
+            A0 = sum(np.outer(d, d) / pc for pc, d in zip(pi0, dpi0) if pc > 0)
+            hess = np.zeros((self.values.size, p, p))
+            for b in range(p):
+                def diff(h):
+                    e = np.zeros(p)
+                    e[b] = h
+                    return (self.class_probabilities(e)[1] - self.class_probabilities(-e)[1]) / (2 * h)
+                d1, d2 = diff(1e-3), diff(5e-4)
+                hess[:, :, b] = (4 * d2 - d1) / 3
+            hess = 0.5 * (hess + hess.transpose(0, 2, 1))
+            T = np.zeros((p, p, p, p))
+            for pc, Hc in zip(pi0, hess):
+                if pc > 0:
+                    T += np.einsum("ai,bj->abij", Hc, Hc) / pc
+            return A0, T
+        if not noise > 0:
+            raise ValueError(f"the continuous target {self.name!r} needs noise > 0")
+        u, wu = tensor_rule(p, (400, 100, 30)[p - 1]) if p <= 3 else sparse_rule(p, 6)
+        gv = np.asarray(self.g(u), dtype=float)
+        s = math.sqrt(noise)
+        ynodes, yweights = legendre_rule(8)
+        npan = int(math.ceil((gv.max() - gv.min() + 16 * s) / s))
+        y = (gv.min() - 8 * s + s * (np.arange(npan)[:, None] + ynodes[None, :])).ravel()
+        wy = np.tile(yweights, npan) * s
+        A0 = np.zeros((p, p))
+        T = np.zeros((p, p, p, p))
+        uu = np.einsum("ja,jb->jab", u, u) - np.eye(p)
+        for chunk in np.array_split(np.arange(y.size), max(1, y.size // 64)):
+            E = wu[None, :] * np.exp(-0.5 * (y[chunk, None] - gv[None, :]) ** 2 / noise) / math.sqrt(2 * math.pi * noise)
+            Z = E.sum(axis=1)
+            ok = Z > 1e-300
+            M1 = E @ u
+            M2 = np.einsum("yj,jab->yab", E, uu)
+            w = wy[chunk][ok] / Z[ok]
+            A0 += np.einsum("y,ya,yb->ab", w, M1[ok], M1[ok])
+            T += np.einsum("y,yai,ybj->abij", w, M2[ok], M2[ok])
+        return A0, T
+
+    def class_probabilities(self, omega, V=None):
+        """``(pi, grad pi)`` of a signs target's labels for ``z ~ N(omega, V)`` (default ``V = I``)."""
+        p = self.p
+        V = np.eye(p) if V is None else np.asarray(V, dtype=float)
+        nodes, weights = legendre_rule(_N_OWEN)
+        tnodes, tweights = legendre_rule(8)
+        pi = np.empty(self.values.size)
+        dpi = np.empty((self.values.size, p))
+        _class_probabilities(np.asarray(omega, dtype=float), V, self.table, self.values.size, self._mask(), pi, dpi,
+                             np.empty(1 << p), np.empty((1 << p, p)), nodes, weights, tnodes, tweights)
+        return pi, dpi
+
+
+def _factor_and_inverse(V):
+    """``L`` with ``L L^T = V`` (eigen-factor) and ``L^{-T}``, eigenvalues floored at 1e-14."""
+    lam, U = np.linalg.eigh(V)
+    lam = np.clip(lam, 1e-14, None)
+    L = U * np.sqrt(lam)
+    return np.ascontiguousarray(L), np.ascontiguousarray(U / np.sqrt(lam))
+
+
+# ----------------------------------------------------------------------------- built-in targets
+
+
+def custom_signs(f, p: int, name: str = "custom_signs", doc: str = "") -> Target:
+    """A target that is a function of the signs of ``z``: ``f(s)`` for ``s in {-1, +1}^p`` (a 1-D
+    array) returns a real label. Evaluated once on the ``2^p`` patterns (``p <= 3``); exact."""
+    p = _check_p(p, 3, name)
+    patterns = _sign_patterns(p)
+    labels = np.array([float(f(s)) for s in patterns])
+    if not np.all(np.isfinite(labels)):
+        raise ValueError("f must return finite labels")
+    values, table = np.unique(labels, return_inverse=True)
+    return Target(name, p, "signs", values=values, table=table.astype(np.int64), doc=doc)
+
+
+def custom(g, p: int, name: str = "custom", doc: str = "") -> Target:
+    """A continuous target ``y = g(z) + sqrt(noise) xi`` (the model's ``noise`` must be > 0).
+
+    ``g`` takes an ``(N, p)`` float array and returns ``N`` values: a numpy-vectorised function,
+    or a Numba ``@njit`` / ``@vectorize`` one for speed. It is called on the quadrature atoms
+    (``~10^6`` points per state-evolution step in p = 2).
+    """
+    p = _check_p(p, 8, name)
+    z = np.zeros((3, p))
+    out = np.asarray(g(z), dtype=float)
+    if out.shape != (3,):
+        raise ValueError(f"g must map an (N, p) array to N values; on a (3, {p}) array it returned shape {out.shape}")
+    return Target(name, p, "continuous", g=g, doc=doc)
+
+
+def _check_p(p, pmax, name):
+    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or not 1 <= p <= pmax:
+        raise ValueError(f"p must be an integer between 1 and {pmax} for the target {name!r}, got {p!r}")
+    return int(p)
+
+
+def _committee(p):
+    return custom_signs(lambda s: np.sign(s.sum()), p, "committee",
+                       "sign(sum_k sign(z_k)): a committee of p sign units (p = 2: labels -1, 0, +1)")
+
+
+def _parity(p):
+    return custom_signs(lambda s: np.prod(s), p, "parity", "sign(z_1 ... z_p)")
+
+
+def _sign_z1z2(p):
+    if p != 2:
+        raise ValueError(f"p must be 2 for the target 'sign_z1z2', got {p!r}")
+    return custom_signs(lambda s: s[0] * s[1], 2, "sign_z1z2", "sign(z_1 z_2)")
+
+
+def _sign(p):
+    if p != 1:
+        raise ValueError(f"p must be 1 for the target 'sign' (use 'committee' for p > 1), got {p!r}")
+    return custom_signs(lambda s: s[0], 1, "sign", "sign(z)")
+
+
+def _erf_committee(z):
+    from scipy.special import erf
+    return erf(z / math.sqrt(2.0)).sum(axis=1) / z.shape[1]
+
+
+def _z1z2(z):
+    return z[:, 0] * z[:, 1]
+
+
+def _norm2(z):
+    return (z * z).sum(axis=1)
+
+
+def _staircase(z):
+    # z_1 + z_1 z_2 + z_1 z_2 z_3 + ...
+    out = np.zeros(z.shape[0])
+    prod = np.ones(z.shape[0])
+    for k in range(z.shape[1]):
+        prod = prod * z[:, k]
+        out += prod
+    return out
+
+
+def _linear(z):
+    return z[:, 0].copy()
+
+
+def _continuous(name, fun, doc, pmin=1, pmax=8):
+    def make(p):
+        if not pmin <= p <= pmax:
+            raise ValueError(f"p must be between {pmin} and {pmax} for the target {name!r}, got {p!r}")
+        return custom(fun, p, name, doc)
+    return make
+
+
+#: name -> maker(p) of the built-in targets
+TARGETS: dict[str, Callable[[int], Target]] = {
+    "committee": _committee,
+    "parity": _parity,
+    "sign_z1z2": _sign_z1z2,
+    "sign": _sign,
+    "committee_erf": _continuous("committee_erf", _erf_committee, "(1/p) sum_k erf(z_k / sqrt 2)"),
+    "z1z2": _continuous("z1z2", _z1z2, "z_1 z_2", 2, 2),
+    "norm2": _continuous("norm2", _norm2, "|z|^2"),
+    "staircase": _continuous("staircase", _staircase, "z_1 + z_1 z_2 + ... + z_1 ... z_p"),
+    "linear": _continuous("linear", _linear, "z (p = 1)", 1, 1),
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _builtin(name, p):
+    return TARGETS[name](p)
+
+
+def make_target(target, p: int) -> Target:
+    """The :class:`Target` named ``target`` with ``p`` hidden directions, or ``target`` itself."""
+    if isinstance(target, Target):
+        if target.p != p:
+            raise ValueError(f"p = {p} does not match the target's p = {target.p}")
+        return target
+    if not isinstance(target, str) or target not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS)} or a Target (targets.custom / "
+                         f"targets.custom_signs), got {target!r}")
+    if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 1:
+        raise ValueError(f"p must be a positive integer, got {p!r}")
+    if TARGETS[target] in (_committee, _parity) and p > 3:
+        raise ValueError(f"p must be at most 3 for the target {target!r} (exact orthant probabilities), got {p}")
+    return _builtin(target, int(p))
