@@ -307,7 +307,8 @@ def _level_rule(cs, ss, nk, gh_x, gh_w, gl_x, gl_w, bp, xs, ws):
         c = min(max(cs[k], -_XI_MAX), _XI_MAX)
         bp[nb] = c
         nb += 1
-        step = ss[k]
+        # (at most 2 log2(1.7e12) = 82 points per kink: the buffers hold 3 kinks)
+        step = max(ss[k], 1e-12)
         while step < _XI_PANEL:
             for sgn in (-1.0, 1.0):
                 v = c + sgn * step

@@ -197,7 +197,12 @@ def _unstable_direction(J):
     if not np.all(np.isfinite(J)):
         return None
     lam, vecs = np.linalg.eig(J)
-    v = np.real(vecs[:, int(np.argmax(np.abs(lam)))])
+    # among the eigenvalues of largest modulus (to rounding), the one with the largest real
+    # part: for a map on PSD matrices a degenerate pair +-r is common (sign(z1 z2)), and the
+    # direction a positive solution grows along is the one of +r
+    big = np.abs(lam) >= (1.0 - 1e-9) * float(np.max(np.abs(lam)))
+    k = int(np.argmax(np.where(big, np.real(lam), -np.inf)))
+    v = np.real(vecs[:, k])
     v = v / max(float(np.linalg.norm(v)), 1e-300)
     return v if v[int(np.argmax(np.abs(v)))] > 0 else -v
 
