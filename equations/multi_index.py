@@ -274,8 +274,8 @@ class MultiIndex:
     examples: ClassVar[tuple[dict, ...]] = (
         {"target": "committee", "p": 2, "alpha": 1.5},
         {"target": "committee", "p": 2, "prior": "rademacher", "alpha": 1.2},
-        {"target": "sign_z1z2", "p": 2, "alpha": 1.5},
-        {"target": "norm2", "p": 2, "alpha": 1.5, "noise": 0.1},
+        {"target": "sign_z1z2", "p": 2, "alpha": 3.0},
+        {"target": "linear", "p": 1, "prior": "rademacher", "alpha": 0.8, "noise": 0.3},
     )
 
     @classmethod
@@ -344,6 +344,13 @@ class MultiIndex:
         """Why ``Q`` is outside ``0 <= Q <= I`` (PSD order), or ``None``."""
         return psd_violation(unpack(x, self.p), upper=1.0, name="Q")
 
+    def _project(self, x):
+        Q = self._Q(x)
+        lam, U = np.linalg.eigh(0.5 * (Q + Q.T))
+        if lam[0] >= 0.0 and lam[-1] <= 1.0:
+            return x
+        return pack((U * np.clip(lam, 0.0, 1.0)) @ U.T)
+
     def _Q(self, x):
         return unpack(np.asarray(x, dtype=float).ravel(), self.p)
 
@@ -358,10 +365,16 @@ class MultiIndex:
         return Q, A, psi, err, mse
 
     def update(self, x) -> np.ndarray:
-        """``Q -> prior denoiser(alpha E[g_out g_out^T])`` (NaN for a non-finite or non-PSD state)."""
+        """``Q -> prior denoiser(alpha E[g_out g_out^T])`` (NaN for a non-finite state).
+
+        A state outside ``0 <= Q <= I`` is first projected onto it (eigenvalues clipped): the
+        non-specialised fixed point of a committee has a rank-deficient ``Q`` on the boundary of
+        the PSD cone, where a finite-difference step in an off-diagonal entry leaves the cone in
+        both directions; the solver itself never iterates outside (``domain_violation``)."""
         x = np.asarray(x, dtype=float).ravel()
-        if not np.all(np.isfinite(x)) or self.domain_violation(x) is not None:
+        if not np.all(np.isfinite(x)):
             return np.full(x.size, math.nan)
+        x = self._project(x)
         _, A, _, _, _ = self._out(x)
         Q_new, _ = prior_denoiser(self.prior, self.alpha * A)
         return pack(0.5 * (Q_new + Q_new.T))

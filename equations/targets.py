@@ -60,7 +60,7 @@ from typing import Callable
 import numpy as np
 from numba import njit
 
-from fixedpoint.gaussian import bivariate_upper, factor, legendre_rule, sparse_rule, tensor_rule
+from fixedpoint.gaussian import bivariate_upper, legendre_rule, sparse_rule, tensor_rule
 from fixedpoint.quadrature import H, gauss_hermite
 
 __all__ = ["Target", "TARGETS", "make_target", "custom", "custom_signs"]
@@ -663,22 +663,22 @@ class Target:
 
     # -- rules ---------------------------------------------------------------------------
     def outer_rule(self):
-        """Rule of the outer average over ``omega``: tensor Gauss-Hermite (80, 48, 20 points per
-        axis for p = 1, 2, 3 of a signs target; 60, 24, 12 for a continuous one), Smolyak level 4
-        for p >= 4."""
+        """Rule of the outer average over ``omega`` of a continuous target: tensor Gauss-Hermite
+        (60, 20, 10 points per axis for p = 1, 2, 3), Smolyak level 4 for p >= 4. (Signs targets
+        use the nested graded rules of :func:`_signs_se`.)"""
         p = self.p
         if p >= 4:
             return sparse_rule(p, 4)
-        n = {"signs": (80, 48, 20), "continuous": (60, 24, 12)}[self.kind][p - 1]
+        n = {"signs": (80, 48, 20), "continuous": (60, 20, 10)}[self.kind][p - 1]
         return tensor_rule(p, n)
 
     def inner_rule(self):
-        """Inner rule of a continuous target (atoms): 200, 40, 14 points per axis for p = 1, 2,
-        3; Smolyak level 5 for p >= 4."""
+        """Inner rule of a continuous target (atoms): 200, 24, 10 points per axis for p = 1, 2,
+        3; Smolyak level 4 for p >= 4."""
         p = self.p
         if p >= 4:
-            return sparse_rule(p, 5)
-        return tensor_rule(p, (200, 40, 14)[p - 1])
+            return sparse_rule(p, 4)
+        return tensor_rule(p, (200, 24, 10)[p - 1])
 
     def _mask(self):
         """The subsets whose upper-orthant probability inclusion-exclusion needs: all of them."""
@@ -707,7 +707,9 @@ class Target:
             psi, err, mse = _signs_se(np.ascontiguousarray(Q), V, self.table, self.values, self.values.size,
                                       self._mask(), gh_x, gh_w, gl_x, gl_w, nodes, weights, tnodes, tweights, A)
             return A, psi, err, mse
-        Lq = factor(Q)
+        # (a rank-one Q, the non-specialised branch, has rounding eigenvalues of either sign)
+        lam, U = np.linalg.eigh(0.5 * (Q + Q.T))
+        Lq = np.ascontiguousarray(U * np.sqrt(np.clip(lam, 0.0, None)))
         xi, wxi = self.outer_rule()
         if not noise > 0:
             raise ValueError(f"the continuous target {self.name!r} needs noise > 0")

@@ -254,6 +254,10 @@ def model_jacobian(model, x) -> np.ndarray:
 
 
 def spectral_radius(J, damping=0.0):
+    """Spectral radius of the damped map's Jacobian ``J``; NaN when ``J`` is not finite."""
+    J = np.asarray(J, dtype=float)
+    if not np.all(np.isfinite(J)):
+        return math.nan
     mu = damping + (1.0 - damping) * np.linalg.eigvals(J)
     return float(np.max(np.abs(mu)))
 
@@ -955,6 +959,10 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
     """
     damping, lower, upper = common["damping"], common["lower"], common["upper"]
     rho = _radius_at(F, jac, run, lower, upper, damping, common.get("outside"))
+    if math.isnan(rho):
+        notes.append("the stability of the fixed point under plain iteration could not be checked (its Jacobian "
+                     "is not finite there)")
+        return rho, run
     if rho <= 1.0 + 1e-6:
         return rho, run
     x_bad = run.x.copy()
