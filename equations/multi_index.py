@@ -229,8 +229,9 @@ class MultiIndex:
     alpha : float
         Sample ratio ``n / d > 0``.
     noise : float
-        Variance of the Gaussian noise added to a continuous target's output (must be ``> 0``
-        for them: the integrals are over the smoothed law); signs targets are noiseless.
+        Variance of the Gaussian noise: added to a continuous target's output (must be ``> 0``
+        for them: the integrals are over the smoothed law), or to each hidden pre-activation
+        ``z_k`` of a signs target (``>= 0``; ``sign(z_k + sqrt(noise) xi_k)``).
 
     Notes
     -----
@@ -274,7 +275,7 @@ class MultiIndex:
     examples: ClassVar[tuple[dict, ...]] = (
         {"target": "committee", "p": 2, "alpha": 1.5},
         {"target": "committee", "p": 2, "prior": "rademacher", "alpha": 1.2},
-        {"target": "sign_z1z2", "p": 2, "alpha": 3.0},
+        {"target": "sign_z1z2", "p": 2, "alpha": 4.0},
         {"target": "linear", "p": 1, "prior": "rademacher", "alpha": 0.8, "noise": 0.3},
     )
 
@@ -287,7 +288,7 @@ class MultiIndex:
             "prior": {"allowed": _PRIORS, "doc": "law of the teacher's entries"},
             "alpha": {"range": (0.0, None), "open": (True, True), "doc": "sample ratio n/d"},
             "noise": {"range": (0.0, None), "open": (False, True),
-                      "doc": "output noise variance (continuous targets, > 0)"}})
+                      "doc": "noise variance: on the output (continuous targets, > 0) or on each hidden unit (signs)"}})
 
     def __post_init__(self):
         if isinstance(self.p, bool) or not isinstance(self.p, (int, np.integer)) or not 1 <= self.p <= 8:
@@ -304,8 +305,6 @@ class MultiIndex:
         noise = _real("noise", self.noise)
         if not noise >= 0:
             raise ValueError(f"noise (a variance) must be >= 0, got {noise}")
-        if target.kind == "signs" and noise != 0:
-            raise ValueError(f"noise must be 0 for the target {target.name!r} (a function of the signs of z)")
         if target.kind == "continuous" and not noise > 0:
             raise ValueError(f"noise must be > 0 for the continuous target {target.name!r} (its integrals are "
                              f"over the noise-smoothed output law), got {noise}")
@@ -333,7 +332,7 @@ class MultiIndex:
     def trivial_state(self):
         """``Q = 0`` when the target has no trivial direction (``E[z | y] = 0``), else ``None``."""
         A0, _ = self._trivial()
-        return np.zeros(size_for(self.p)) if np.max(np.abs(A0)) < 1e-12 else None
+        return np.zeros(size_for(self.p)) if np.all(np.isfinite(A0)) and np.max(np.abs(A0)) < 1e-12 else None
 
     def bounds(self):
         p = self.p
@@ -422,11 +421,16 @@ class MultiIndex:
         out["mutual_information"] = -phi + self.alpha * self._label_entropy_term()
         return out
 
+    @functools.lru_cache(maxsize=2)
     def _label_entropy_term(self):
-        """``E_z int dy P(y|z) log P(y|z)``: 0 for deterministic labels, ``-log(2 pi e noise)/2``."""
-        if self._target.kind == "signs":
+        """``E_z int dy P(y|z) log P(y|z)``: ``-log(2 pi e noise) / 2`` for a continuous target;
+        for a signs target 0 without noise, else ``Psi_out(I)`` (the labels given ``z`` are then
+        random through the noise on the hidden pre-activations)."""
+        if self._target.kind == "continuous":
+            return -0.5 * math.log(2.0 * math.pi * math.e * self.noise)
+        if self.noise == 0:
             return 0.0
-        return -0.5 * math.log(2.0 * math.pi * math.e * self.noise)
+        return float(self._target.se(np.eye(self.p), self.noise)[1])
 
     def _free_entropy(self, Q, A, psi_out):
         Q_hat = self.alpha * A

@@ -15,7 +15,9 @@ Troiani, Dandi, Defilippis, Zdeborova, Loureiro, Krzakala, "Fundamental computat
 weak learnability in high-dimensional multi-index models", 2024, eqs. (9)-(10)). Two kinds of
 target, each integrated the way that keeps it exact where it can be:
 
-``signs`` targets: ``y`` is a function of the signs of ``z`` (committees of sign units, parities)
+``signs`` targets: ``y`` is a function of the signs of ``z + sqrt(noise) xi`` (committees of sign
+units, parities; the noise, if any, is on each hidden pre-activation, so that it only adds
+``noise I`` to ``V`` below)
     The label ``c`` has probability ``pi_c(omega) = sum`` of the Gaussian probabilities of the
     orthants ``{s_k z_k > 0}`` it collects, and ``g_out = grad pi_c / pi_c``. The orthant
     probabilities and their gradients are exact (no quadrature across the kinks): from the
@@ -698,13 +700,11 @@ class Target:
         V = 0.5 * (V + V.T)
         A = np.empty((p, p))
         if self.kind == "signs":
-            if noise > 0:
-                raise ValueError("signs targets are noiseless")
             gh_x, gh_w = gauss_hermite(_N_GH)
             gl_x, gl_w = legendre_rule(_N_GL)
             nodes, weights = legendre_rule(_N_OWEN)
             tnodes, tweights = legendre_rule(8)
-            psi, err, mse = _signs_se(np.ascontiguousarray(Q), V, self.table, self.values, self.values.size,
+            psi, err, mse = _signs_se(np.ascontiguousarray(Q), V + noise * np.eye(p), self.table, self.values, self.values.size,
                                       self._mask(), gh_x, gh_w, gl_x, gl_w, nodes, weights, tnodes, tweights, A)
             return A, psi, err, mse
         # (a rank-one Q, the non-specialised branch, has rounding eigenvalues of either sign)
@@ -748,7 +748,7 @@ class Target:
         if self.kind == "signs":
             nodes, weights = legendre_rule(_N_OWEN)
             tnodes, tweights = legendre_rule(8)
-            _signs_channel(self.label_index(y), omega, V, self.table, self.values.size, self._mask(), nodes,
+            _signs_channel(self.label_index(y), omega, V + noise * np.eye(p), self.table, self.values.size, self._mask(), nodes,
                            weights, tnodes, tweights, g, dg, logz)
             return logz, g, dg
         LV, LVinvT = _factor_and_inverse(V)
@@ -761,6 +761,8 @@ class Target:
         """Labels for pre-activations ``z`` (shape ``(n, p)``)."""
         z = np.atleast_2d(np.asarray(z, dtype=float))
         if self.kind == "signs":
+            if noise > 0:
+                z = z + math.sqrt(noise) * rng.standard_normal(z.shape)
             bits = ((z > 0).astype(np.int64) << np.arange(self.p)).sum(axis=1)
             return self.values[self.table[bits]]
         y = np.asarray(self.g(z), dtype=float)
@@ -775,18 +777,21 @@ class Target:
         Signs targets: ``P(y = c) G_c = Hess pi_c`` at ``omega = 0`` (Gaussian integration by
         parts), by central differences of the exact gradient (Richardson-extrapolated, ~1e-11).
         Continuous targets: ``P(y) G(y) = E_u[(u u^T - I) N(y; g(u), noise)]`` on the composite ``y``
-        rule with a finer atom rule (400, 100, 30 points per axis for p = 1, 2, 3).
+        rule with a finer atom rule (200, 100, 30 points per axis for p = 1, 2, 3).
         """
         p = self.p
         if self.kind == "signs":
-            pi0, dpi0 = self.class_probabilities(np.zeros(p))
+            # (noise on the hidden pre-activations: z + sqrt(noise) xi ~ N(omega, V + noise I);
+            # at Q = 0 the Hessian of pi_c in omega is still P(c) E[z z^T - I | c] with V = I)
+            pi0, dpi0 = self.class_probabilities(np.zeros(p), (1.0 + noise) * np.eye(p))
             A0 = sum(np.outer(d, d) / pc for pc, d in zip(pi0, dpi0) if pc > 0)
             hess = np.zeros((self.values.size, p, p))
             for b in range(p):
                 def diff(h):
                     e = np.zeros(p)
                     e[b] = h
-                    return (self.class_probabilities(e)[1] - self.class_probabilities(-e)[1]) / (2 * h)
+                    Vn = (1.0 + noise) * np.eye(p)
+                    return (self.class_probabilities(e, Vn)[1] - self.class_probabilities(-e, Vn)[1]) / (2 * h)
                 d1, d2 = diff(1e-3), diff(5e-4)
                 hess[:, :, b] = (4 * d2 - d1) / 3
             hess = 0.5 * (hess + hess.transpose(0, 2, 1))
@@ -797,7 +802,7 @@ class Target:
             return A0, T
         if not noise > 0:
             raise ValueError(f"the continuous target {self.name!r} needs noise > 0")
-        u, wu = tensor_rule(p, (400, 100, 30)[p - 1]) if p <= 3 else sparse_rule(p, 6)
+        u, wu = tensor_rule(p, (200, 100, 30)[p - 1]) if p <= 3 else sparse_rule(p, 6)
         gv = np.asarray(self.g(u), dtype=float)
         s = math.sqrt(noise)
         ynodes, yweights = legendre_rule(8)
@@ -891,9 +896,7 @@ def _sign_z1z2(p):
 
 
 def _sign(p):
-    if p != 1:
-        raise ValueError(f"p must be 1 for the target 'sign' (use 'committee' for p > 1), got {p!r}")
-    return custom_signs(lambda s: s[0], 1, "sign", "sign(z)")
+    return custom_signs(lambda s: s[0], p, "sign", "sign(z_1) (the other directions do not enter)")
 
 
 def _erf_committee(z):
@@ -938,10 +941,10 @@ TARGETS: dict[str, Callable[[int], Target]] = {
     "sign_z1z2": _sign_z1z2,
     "sign": _sign,
     "committee_erf": _continuous("committee_erf", _erf_committee, "(1/p) sum_k erf(z_k / sqrt 2)"),
-    "z1z2": _continuous("z1z2", _z1z2, "z_1 z_2", 2, 2),
+    "z1z2": _continuous("z1z2", _z1z2, "z_1 z_2", 2),
     "norm2": _continuous("norm2", _norm2, "|z|^2"),
     "staircase": _continuous("staircase", _staircase, "z_1 + z_1 z_2 + ... + z_1 ... z_p"),
-    "linear": _continuous("linear", _linear, "z (p = 1)", 1, 1),
+    "linear": _continuous("linear", _linear, "z_1 (the other directions do not enter)"),
 }
 
 
@@ -961,6 +964,6 @@ def make_target(target, p: int) -> Target:
                          f"targets.custom_signs), got {target!r}")
     if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 1:
         raise ValueError(f"p must be a positive integer, got {p!r}")
-    if TARGETS[target] in (_committee, _parity) and p > 3:
+    if TARGETS[target] in (_committee, _parity, _sign) and p > 3:
         raise ValueError(f"p must be at most 3 for the target {target!r} (exact orthant probabilities), got {p}")
     return _builtin(target, int(p))

@@ -134,8 +134,17 @@ def test_model_parameters_allowed_values_construct(name):
     cls = equations.MODELS[name]
     settings = [{}, *cls.examples]
     for key, entry in cls.parameters().items():
+        # (a value may need other parameters changed, e.g. a continuous target noise > 0 and
+        # p = 2: the examples merged pairwise cover such combinations)
+        merged = [{**a, **{k: v for k, v in b.items() if k != key}} for a in cls.examples for b in cls.examples]
         for value in entry.get("allowed", ()):
-            assert getattr(equations.get(name, **{key: value}), key) == value
+            made = []
+            for kw in settings + merged:
+                try:
+                    made.append(equations.get(name, **{**kw, key: value}))
+                except ValueError:
+                    pass
+            assert made and all(getattr(m, key) == value for m in made), f"{key}={value!r} constructs in no example"
         if "allowed" in entry:
             with pytest.raises(ValueError, match=key):
                 equations.get(name, **{key: "no-such-choice"})

@@ -28,7 +28,10 @@ def _field_strategies(cls):
         seen = [v for v in seen if v is not dataclasses.MISSING]
         if not seen:
             continue
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in seen):
+        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in seen):
+            # a count (the number of hidden directions p): the values the examples use
+            out[f.name] = st.sampled_from(sorted(set(int(v) for v in seen)))
+        elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in seen):
             nonzero = [abs(float(v)) for v in seen if v != 0]
             parts = [st.just(0.0)] if any(v == 0 for v in seen) else []
             if nonzero:
