@@ -495,8 +495,10 @@ def subspaces(target, p: int | None = None, *, noise: float = 0.0, prior: str = 
     learned = trivial.copy()
     easy, alpha_of = [], []
     sw = fixedpoint.sweep(model, "alpha", alphas, start="uninformed")
-    for a, sol in zip(alphas, sw.solutions if hasattr(sw, "solutions") else sw):
-        Q = unpack(np.asarray(sol.x), p)
+    for a, x, ok in zip(alphas, sw.x, sw.converged):
+        if not ok:
+            continue
+        Q = unpack(np.asarray(x), p)
         # directions of Q outside the span of those already learned
         P = np.eye(p) - (learned.T @ learned if learned.size else 0.0)
         ev, vec = np.linalg.eigh(P @ Q @ P)

@@ -45,16 +45,6 @@ def test_symmetry_groups_of_the_builtin_targets():
 GAMP_CASES = [
     dict(target="committee", p=2, prior="gaussian", alpha=1.5),
     dict(target="committee", p=2, prior="rademacher", alpha=1.0),
-    # KNOWN DISAGREEMENT (not resolved): undamped GAMP does not converge in 300 iterations
-    # (period-2 oscillation), its mse is 0.94 +- 0.05 over 5 seeds against 0.757; with damping 0.5
-    # it settles on a rank-one overlap along (1, -1) that the state evolution leaves
-    pytest.param(dict(target="sign_z1z2", p=2, prior="gaussian", alpha=3.0),
-                 marks=pytest.mark.xfail(strict=True, reason="GAMP on sign_z1z2 disagrees with SE (see comment)")),
-    # KNOWN FAILURE of the theory side: Target.se calls fixedpoint.gaussian.factor(Q) on a rank-one
-    # Q whose rounding eigenvalue -9e-13 is rejected ("cov must be positive semi-definite")
-    pytest.param(dict(target="committee_erf", p=2, prior="gaussian", alpha=2.0, noise=0.1),
-                 marks=pytest.mark.xfail(strict=True, raises=ValueError,
-                                         reason="state evolution crashes in factor(Q) on a rank-one Q")),
 ]
 
 

@@ -1,0 +1,272 @@
+"""The multi-index family (equations.multi_index, equations.targets) checked against independent
+computations: the GLM family at p = 1, closed forms of the priors and thresholds, free-entropy
+stationarity, Nishimori identities, brute-force and adaptive quadrature."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+
+import equations
+import fixedpoint
+from equations.multi_index import MultiIndex, prior_denoiser, subspaces
+from equations.priors import Prior
+from equations.targets import custom_signs, make_target
+from fixedpoint.gaussian import factor, tensor_rule
+from fixedpoint.matrices import pack, unpack
+
+
+# ----------------------------------------------------------------------------- p = 1 is the GLM
+
+
+@pytest.mark.parametrize("prior", ["gaussian", "rademacher"])
+@pytest.mark.parametrize("channel, noise", [("sign", 0.0), ("linear", 0.1)])
+def test_p1_reproduces_glm_bayes(prior, channel, noise):
+    glm = equations.get("glm_bayes", prior=prior, channel=channel, alpha=1.3, noise=noise)
+    mi = MultiIndex(target=channel, p=1, prior=prior, alpha=1.3, noise=noise)
+    for q in (0.05, 0.5, 0.9):
+        x = np.array([q])
+        assert mi.update(x)[0] == pytest.approx(glm.update(x)[0], abs=1e-10)
+        assert mi.free_entropy(x) == pytest.approx(glm.free_entropy(x), abs=1e-10)
+    a, b = fixedpoint.solve(glm), fixedpoint.solve(mi)
+    assert a.converged and b.converged
+    assert b.x[0] == pytest.approx(a.x[0], abs=1e-9)
+    assert b["mutual_information"] == pytest.approx(a["mutual_information"], abs=1e-9)
+
+
+# ----------------------------------------------------------------------------- priors
+
+
+def test_gaussian_matrix_prior_against_quadrature_of_its_definition():
+    # Q = E[f f^T], f = (I + Q_hat)^{-1} Y, Y = Q_hat w* + Q_hat^{1/2} xi, by a 4-dimensional rule
+    # (exact: the integrand is a polynomial of degree 2)
+    Q_hat = np.array([[1.3, 0.4], [0.4, 0.7]])
+    z, w = tensor_rule(4, 4)
+    L = factor(Q_hat)
+    Y = z[:, :2] @ Q_hat.T + z[:, 2:] @ L.T
+    f = Y @ np.linalg.inv(np.eye(2) + Q_hat).T
+    Q_ref = np.einsum("k,ka,kb->ab", w, f, f)
+    Q, psi = prior_denoiser("gaussian", Q_hat)
+    np.testing.assert_allclose(Q, Q_ref, atol=1e-13)
+    # psi is stationary with dpsi / dQ_hat = Q / 2 (symmetric perturbations)
+    h = 1e-6
+    for i, j in ((0, 0), (0, 1), (1, 1)):
+        E = np.zeros((2, 2))
+        E[i, j] = E[j, i] = 1.0
+        d = (prior_denoiser("gaussian", Q_hat + h * E)[1] - prior_denoiser("gaussian", Q_hat - h * E)[1]) / (2 * h)
+        assert d == pytest.approx(0.5 * np.sum(Q * E), abs=1e-8)
+
+
+def test_rademacher_matrix_prior_factorises_for_a_diagonal_q_hat():
+    # independent entries: each direction is the scalar binary prior of the GLM family
+    q_hat = (0.3, 4.0)
+    Q, psi = prior_denoiser("rademacher", np.diag(q_hat))
+    scalar = Prior("rademacher", 1.0, 1.0)
+    for k, r in enumerate(q_hat):
+        assert Q[k, k] == pytest.approx(float(scalar.overlap(r)), abs=1e-10)
+    assert abs(Q[0, 1]) < 1e-14
+    assert psi == pytest.approx(sum(float(scalar.free_entropy(r)) for r in q_hat), abs=1e-10)
+
+
+# ----------------------------------------------------------------------------- quadrature
+
+
+def test_trivariate_orthant_against_adaptive_cubature():
+    from fixedpoint.gaussian import legendre_rule
+    from equations.targets import _upper3
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((3, 3))
+    V = A @ A.T / 3 + 0.3 * np.eye(3)
+    m = 0.7 * rng.standard_normal(3)
+    Vi, c = np.linalg.inv(V), 1 / math.sqrt((2 * math.pi) ** 3 * np.linalg.det(V))
+
+    def density(x, y, z):
+        d = np.array([x, y, z]) - m
+        return c * math.exp(-0.5 * d @ Vi @ d)
+
+    ref = integrate.nquad(density, [[0, 12]] * 3, opts={"epsabs": 1e-13, "epsrel": 1e-12})[0]
+    n, w = legendre_rule(16)
+    tn, tw = legendre_rule(8)
+    assert _upper3(m, V, n, w, tn, tw) == pytest.approx(ref, abs=1e-12)
+
+
+def _brute_A(target, Q, n):
+    """E[g g^T] and Psi_out by a plain tensor Gauss-Hermite rule over omega (independent of the
+    graded nested rules), with the exact label probabilities at each node."""
+    z, w = tensor_rule(2, n)
+    om = z @ factor(Q).T
+    V = np.eye(2) - Q
+    A, psi = np.zeros((2, 2)), 0.0
+    for o, wk in zip(om, w):
+        pi, dpi = target.class_probabilities(o, V)
+        for pc, d in zip(pi, dpi):
+            if pc > 1e-300:
+                A += wk * np.outer(d, d) / pc
+                psi += wk * pc * math.log(pc)
+    return A, psi
+
+
+@pytest.mark.parametrize("name", ["committee", "sign_z1z2"])
+def test_graded_outer_rule_against_brute_force(name):
+    t = make_target(name, 2)
+    Q = np.array([[0.6, 0.2], [0.2, 0.45]])
+    A, psi, _, _ = t.se(Q)
+    A_ref, psi_ref = _brute_A(t, Q, 160)
+    np.testing.assert_allclose(A, A_ref, rtol=1e-8)
+    assert psi == pytest.approx(psi_ref, abs=1e-10)
+
+
+def test_graded_outer_rule_resolves_small_variances():
+    # V = 0.01 I: the label probabilities switch on the scale 0.1 (a plain rule of 48 points per
+    # axis is off by 60% here); the graded rule agrees with a refinement of its own rules to 4e-8
+    import equations.targets as T
+
+    t = make_target("committee", 2)
+    Q = np.diag([0.99, 0.99])
+    A, psi, _, _ = t.se(Q)
+    saved = T._N_GH, T._N_GL, T._N_OWEN
+    try:
+        T._N_GH, T._N_GL, T._N_OWEN = 64, 14, 24
+        A2, psi2, _, _ = t.se(Q)
+    finally:
+        T._N_GH, T._N_GL, T._N_OWEN = saved
+    np.testing.assert_allclose(A, A2, rtol=1e-7)
+    assert psi == pytest.approx(psi2, abs=1e-10)
+
+
+# ----------------------------------------------------------------------------- fixed points
+
+
+def test_free_entropy_is_stationary_in_every_entry():
+    m = MultiIndex(target="sign_z1z2", p=2, alpha=4.0)
+    sol = fixedpoint.solve(m)
+    assert sol.converged
+    Q = sol["Q"]
+    assert np.min(np.linalg.eigvalsh(Q)) > 0.1  # an interior point: every direction can be varied
+    A = m._target.se(Q)[0]
+    Q_hat = m.alpha * A
+    h = 1e-5
+    for i, j in ((0, 0), (0, 1), (1, 1)):
+        E = np.zeros((2, 2))
+        E[i, j] = E[j, i] = 1.0
+        dQ = (m.free_entropy_at(Q + h * E, Q_hat) - m.free_entropy_at(Q - h * E, Q_hat)) / (2 * h)
+        dH = (m.free_entropy_at(Q, Q_hat + h * E) - m.free_entropy_at(Q, Q_hat - h * E)) / (2 * h)
+        assert abs(dQ) < 1e-7 and abs(dH) < 1e-7, (i, j, dQ, dH)
+    assert m.free_entropy_at(Q, Q_hat) == pytest.approx(sol["free_entropy"], abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["committee", "sign_z1z2"])
+def test_nishimori_identity_of_the_output_channel(name):
+    # E[g g^T] = -E[d g / d omega] at any Q (Bayes-optimal channel), the right side from the
+    # per-sample channel functions GAMP uses, averaged by a plain rule over omega and the labels
+    t = make_target(name, 2)
+    Q = np.array([[0.35, 0.1], [0.1, 0.3]])
+    V = np.eye(2) - Q
+    z, w = tensor_rule(2, 40)
+    om = z @ factor(Q).T
+    minus_dg = np.zeros((2, 2))
+    for c, label in enumerate(t.values):
+        pi = np.array([t.class_probabilities(o, V)[0][c] for o in om])
+        keep = pi > 1e-14  # (d g / d omega by differences of g is meaningless where P(label) underflows)
+        _, _, dg = t.channel(np.full(keep.sum(), label), om[keep], V)
+        minus_dg -= np.einsum("k,k,kab->ab", w[keep], pi[keep], dg)
+    A = t.se(Q)[0]
+    np.testing.assert_allclose(minus_dg, A, atol=2e-7)
+
+
+def test_committee_branches_and_observables():
+    m = MultiIndex(target="committee", p=2, alpha=1.5)
+    sol = fixedpoint.solve(m, atol=1e-10, rtol=1e-10)
+    assert sol.converged
+    Q = sol["Q"]
+    assert Q.shape == (2, 2)
+    # the non-specialised branch: both units equally aligned with both teacher units
+    assert abs(Q[0, 0] - Q[0, 1]) < 1e-8 and abs(sol["specialisation"]) < 1e-8
+    assert sol["mse"] == pytest.approx(1 - np.trace(Q) / 2, abs=1e-12)
+    assert sol["Q_eig[0]"] == pytest.approx(2 * Q[0, 1], abs=1e-8)
+    assert 0 < sol["gen_error"] < 0.5
+    # mutual information: noiseless labels carry no entropy given z
+    assert sol["mutual_information"] == pytest.approx(-sol["free_entropy"], abs=1e-14)
+    assert fixedpoint.solve(m, start="specialised").converged
+
+
+def test_starts_and_domain():
+    m = MultiIndex(target="committee", p=2, alpha=1.0)
+    assert unpack(m.initial_state("specialised"), 2) == pytest.approx(0.5 * np.eye(2))
+    with pytest.raises(ValueError, match="specialised"):
+        MultiIndex(target="committee", p=1).initial_state("specialised")
+    bad = pack(np.array([[0.5, 0.9], [0.9, 0.5]]))
+    assert "positive semi-definite" in m.domain_violation(bad)
+    assert m.domain_violation(m.initial_state()) is None
+    with pytest.raises(ValueError, match="start"):
+        fixedpoint.solve(m, start="no-such-start")
+
+
+@pytest.mark.parametrize("kw, field", [
+    (dict(p=0), "p"), (dict(p=2.5), "p"), (dict(prior="laplace"), "prior"), (dict(target="nope"), "target"),
+    (dict(alpha=-1.0), "alpha"), (dict(noise=-0.1), "noise"), (dict(target="norm2", noise=0.0), "noise"),
+    (dict(target="committee", p=4), "p"),
+])
+def test_bad_parameters_raise_naming_the_field(kw, field):
+    with pytest.raises(ValueError, match=field):
+        MultiIndex(**kw)
+
+
+# ----------------------------------------------------------------------------- weak learnability
+
+
+def test_sign_z1z2_threshold_closed_form():
+    # G(y) = E[z z^T | y] - I = (2 / pi) y [[0, 1], [1, 0]], so F(M) = (4 / pi^2) s M s and
+    # alpha_c = pi^2 / 4
+    m = MultiIndex(target="sign_z1z2", p=2, alpha=1.0)
+    assert m.trivial_state() is not None
+    th = fixedpoint.threshold(m, "alpha", (1.0, 5.0), kind="stability")
+    assert th.converged and th.value == pytest.approx(math.pi ** 2 / 4, abs=1e-8)
+    M = unpack(th.direction, 2)
+    assert np.min(np.linalg.eigvalsh(M)) >= -1e-8 or np.max(np.linalg.eigvalsh(M)) <= 1e-8  # a PSD direction
+    # the operator against finite differences of the map at Q = 0
+    from fixedpoint.solvers import numerical_jacobian
+    lo, hi = m.bounds()
+    J_fd, _ = numerical_jacobian(m.update, np.full(3, 1e-3) * np.array([1, 0, 1]), lo, hi, order=2)
+    np.testing.assert_allclose(m.jacobian(np.zeros(3)), J_fd, atol=2e-3)
+
+
+def test_norm2_threshold_against_a_one_dimensional_computation():
+    # g = |z|^2: G(y) = (E[r | y] / p - 1) I with r ~ chi2(p), y = r + noise xi, so alpha_c =
+    # 1 / E_y[(E[r | y] / p - 1)^2] (-> p / 2 without noise)
+    p, noise = 2, 0.3
+    m = MultiIndex(target="norm2", p=p, alpha=1.0, noise=noise)
+    s = math.sqrt(noise)
+
+    def moments(y):
+        f = lambda r, k: r ** k * stats.chi2.pdf(r, p) * stats.norm.pdf(y, r, s)
+        return [integrate.quad(f, 0, 60, args=(k,), epsabs=1e-14, limit=200)[0] for k in (0, 1)]
+
+    def integrand(y):
+        z0, z1 = moments(y)
+        return z0 * (z1 / z0 / p - 1) ** 2 if z0 > 1e-300 else 0.0
+
+    rho = integrate.quad(integrand, -5 * s, 60, epsabs=1e-12, limit=200)[0]
+    J = m.jacobian(np.zeros(3))
+    # (continuous targets: Gauss-Hermite atoms of the law of g(z), 5e-5 at this noise; see targets.py)
+    assert max(abs(np.linalg.eigvals(J))) == pytest.approx(rho, rel=1e-4)
+
+
+def test_subspaces_of_the_committee_and_of_sign_z1z2():
+    out = subspaces("committee", 2, alpha_max=1.0)
+    assert out["trivial"].shape == (1, 2)
+    assert abs(out["trivial"][0] @ np.array([1, 1]) / math.sqrt(2)) == pytest.approx(1.0, abs=1e-9)
+    assert out["hard"].shape == (1, 2)  # the specialisation direction, below its threshold
+    out = subspaces("sign_z1z2", 2, alpha_max=4.0)
+    assert out["trivial"].shape == (0, 2) and out["easy"].shape == (2, 2) and out["hard"].shape == (0, 2)
+    assert all(math.pi ** 2 / 4 <= a <= 4.0 for a in out["alpha"])
+
+
+def test_custom_signs_target_matches_the_builtin():
+    mine = custom_signs(lambda s: np.sign(s.sum()), 2, name="my_committee")
+    m1 = MultiIndex(target=mine, p=2, alpha=1.2)
+    m2 = MultiIndex(target="committee", p=2, alpha=1.2)
+    x = pack(np.array([[0.3, 0.1], [0.1, 0.2]]))
+    np.testing.assert_allclose(m1.update(x), m2.update(x), rtol=0, atol=0)
