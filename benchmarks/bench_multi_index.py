@@ -1,0 +1,83 @@
+"""Multi-index state evolution: the costs issue 13 names, and the damped loop as a baseline.
+
+* a K = 2 committee (Gaussian weights) solved at ``alpha = 1.5`` to ``atol = rtol = 1e-10``,
+  warm, with ``fixedpoint.solve`` (Anderson) and with the plain damped loop papers copy
+  (``fixedpoint.Damped(0.5)``, the same map): the ratio of wall times;
+* a 100-point ``alpha`` sweep of it (``fixedpoint.sweep``, warm starts);
+* the weak-learnability threshold ``alpha_c`` of ``sign(z1 z2)`` (``p = 2``; ``pi^2 / 4``);
+* one solve of a ``p = 3`` committee and of a ``p = 4`` target (``norm2``, noise 0.1).
+
+The authors' codes for these models integrate by Monte Carlo over hours (or no longer import),
+so the baseline here is the damped loop on our own map. Writes JSON to
+benchmarks/results/multi_index.json.
+
+    python benchmarks/bench_multi_index.py [--out PATH] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+import fixedpoint
+from equations.multi_index import MultiIndex
+
+
+def timed(f, repeats):
+    out, times = None, []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = f()
+        times.append(time.perf_counter() - t)
+    return out, float(np.median(times)), float(np.min(times))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "multi_index.json"))
+    ap.add_argument("--quick", action="store_true", help="one repeat of each timing")
+    args = ap.parse_args(argv)
+    reps = 1 if args.quick else 5
+    res = {"machine": platform.platform(), "cpus": os.cpu_count()}
+
+    m = MultiIndex(target="committee", p=2, alpha=1.5)
+    fixedpoint.solve(m)  # compile / load the kernels
+    sol, med, mn = timed(lambda: fixedpoint.solve(m, atol=1e-10, rtol=1e-10), reps)
+    damped, dmed, dmn = timed(lambda: fixedpoint.solve(m, atol=1e-10, rtol=1e-10, solver=fixedpoint.Damped(0.5)),
+                              max(1, reps // 2))
+    res["committee_K2_solve"] = {"median_s": med, "min_s": mn, "iterations": sol.iterations,
+                                 "converged": bool(sol.converged), "Q01": float(sol["Q"][0, 1]),
+                                 "damped_median_s": dmed, "damped_iterations": damped.iterations,
+                                 "ratio_damped_over_solve": dmed / med}
+    alphas = np.linspace(0.5, 3.0, 100)
+    sw, smed, _ = timed(lambda: fixedpoint.sweep(m, "alpha", alphas), 1)
+    res["committee_K2_sweep_100"] = {"s": smed, "converged": int(np.sum(sw.converged))}
+
+    z = MultiIndex(target="sign_z1z2", p=2, alpha=1.0)
+    th, tmed, tmn = timed(lambda: fixedpoint.threshold(z, "alpha", (1.0, 5.0), kind="stability"), reps)
+    res["alpha_c_sign_z1z2"] = {"median_s": tmed, "value": th.value, "error_vs_pi2_over_4": abs(th.value - math.pi ** 2 / 4)}
+
+    m3 = MultiIndex(target="committee", p=3, alpha=2.0)
+    fixedpoint.solve(m3)
+    s3, t3, _ = timed(lambda: fixedpoint.solve(m3), 1)
+    res["committee_K3_solve"] = {"s": t3, "iterations": s3.iterations, "converged": bool(s3.converged)}
+    m4 = MultiIndex(target="norm2", p=4, alpha=3.0, noise=0.1)
+    fixedpoint.solve(m4)
+    s4, t4, _ = timed(lambda: fixedpoint.solve(m4), 1)
+    res["norm2_p4_solve"] = {"s": t4, "iterations": s4.iterations, "converged": bool(s4.converged)}
+
+    for k, v in res.items():
+        print(f"{k:28s} {v}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(res, indent=2))
+
+
+if __name__ == "__main__":
+    main()
