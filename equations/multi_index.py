@@ -50,7 +50,8 @@ from numba import njit
 from fixedpoint.matrices import pack, psd_violation, size_for, sym_names, unpack
 
 from ._registry import parameter_table, register
-from .targets import TARGETS, Target, make_target
+from .glm_bayes import _real
+from .targets import TARGETS, Target, _sign_patterns, make_target
 
 __all__ = ["MultiIndex", "subspaces", "prior_denoiser"]
 
@@ -65,15 +66,6 @@ _EPS_INFORMED = 1e-6
 #: specialised start: Q = _Q_SPECIALISED I (each student direction half-aligned with its own
 #: teacher direction: the permutation symmetry between hidden units is broken)
 _Q_SPECIALISED = 0.5
-
-
-def _real(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
 
 
 # ----------------------------------------------------------------------------- matrix priors
@@ -190,8 +182,8 @@ def prior_denoiser(prior: str, Q_hat) -> tuple[np.ndarray, float]:
 
 @functools.lru_cache(maxsize=8)
 def _configs(p):
-    A = np.arange(1 << p)
-    c = np.where((A[:, None] >> np.arange(p)[None, :]) & 1, 1.0, -1.0)
+    """The ``2^p`` sign vectors (read-only)."""
+    c = _sign_patterns(p)
     c.flags.writeable = False
     return c
 
