@@ -54,7 +54,7 @@ def test_gamp_agrees_with_state_evolution(kw):
     m = MultiIndex(**kw)
     theory = fixedpoint.solve(m, start="uninformed")
     assert theory.converged
-    d = 1000  # (half the GLM test's size: a multi-index GAMP step costs p^2 times more)
+    d = 2000
     runs = [m.simulate(d, seed) for seed in range(5)]
     for key in ("overlap", "mse", "gen_error"):
         vals = np.array([r[key] for r in runs])
