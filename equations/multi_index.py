@@ -268,7 +268,7 @@ class MultiIndex:
         {"target": "committee", "p": 2, "alpha": 1.5},
         {"target": "committee", "p": 2, "prior": "rademacher", "alpha": 1.2},
         {"target": "sign_z1z2", "p": 2, "alpha": 4.0},
-        {"target": "linear", "p": 1, "prior": "rademacher", "alpha": 0.8, "noise": 0.3},
+        {"target": "linear", "p": 1, "alpha": 0.8, "noise": 0.3},
     )
 
     @classmethod
@@ -276,13 +276,16 @@ class MultiIndex:
         """Each parameter's default, allowed values or range, and meaning (protocol member)."""
         return parameter_table(cls, {
             "target": {"allowed": tuple(TARGETS), "doc": "output function g(z) (or a targets.Target)"},
-            "p": {"range": (1, 8), "open": (False, False), "doc": "number of hidden directions (K for a committee)"},
+            "p": {"allowed": tuple(range(1, 9)),
+                  "doc": "number of hidden directions (K for a committee; committee, parity: <= 3)"},
             "prior": {"allowed": _PRIORS, "doc": "law of the teacher's entries"},
             "alpha": {"range": (0.0, None), "open": (True, True), "doc": "sample ratio n/d"},
             "noise": {"range": (0.0, None), "open": (False, True),
                       "doc": "noise variance: on the output (continuous targets, > 0) or on each hidden unit (signs)"}})
 
     def __post_init__(self):
+        if isinstance(self.p, (float, np.floating)) and float(self.p).is_integer():
+            object.__setattr__(self, "p", int(self.p))  # (p=2.0 from a command line or a sweep)
         if isinstance(self.p, bool) or not isinstance(self.p, (int, np.integer)) or not 1 <= self.p <= 8:
             raise ValueError(f"p (the number of hidden directions) must be an integer between 1 and 8, got {self.p!r}")
         object.__setattr__(self, "p", int(self.p))

@@ -186,15 +186,17 @@ def _first_value_params(fixed, ranges):
 
 
 def _start(model, text, option="--start"):
-    """``uninformed``, ``informed`` or a JSON list, checked against the model."""
+    """``uninformed``, ``informed``, a start the model names (its ``starts``, e.g. ``specialised``)
+    or a JSON list, checked against the model."""
     from . import _validate
 
-    if text in _validate.STARTS:
+    named = _validate.STARTS + tuple(getattr(model, "starts", ()))
+    if text in named:
         return text
     try:
         value = np.array(json.loads(text), dtype=float)
     except (json.JSONDecodeError, TypeError, ValueError):
-        raise CLIError(f"{option} must be uninformed, informed or a JSON list, got {text!r}") from None
+        raise CLIError(f"{option} must be {', '.join(named)} or a JSON list, got {text!r}") from None
     try:
         return _validate.start(model, value, option)
     except ValueError as exc:
@@ -544,8 +546,9 @@ def cmd_sweep(args):
 
 
 def _file_label(start_text):
-    """``uninformed``, ``informed``, or ``custom`` for a start vector."""
-    return start_text if start_text in ("uninformed", "informed") else "custom"
+    """The start's name (``uninformed``, ``informed``, ``specialised``, ...), or ``custom`` for a
+    start vector."""
+    return start_text if start_text.isidentifier() else "custom"
 
 
 # ----------------------------------------------------------------------------- diagram
@@ -757,7 +760,8 @@ def build_parser():
     def model_and_params(sp):
         sp.add_argument("model", help="registry name (see `fixedpoint list`)")
         sp.add_argument("params", nargs="*", metavar="key=value", help="key=value, or key=a:b:n[:log] for a range")
-        sp.add_argument("--start", default="uninformed", help="uninformed | informed | a JSON list")
+        sp.add_argument("--start", default="uninformed",
+                        help="uninformed | informed | a start the model names (e.g. specialised) | a JSON list")
 
     sp = _subparser(sub, "solve", "solve at one parameter point", "Solve at one parameter point; print the "
                     "solution as JSON.\n\n" + SOLUTION_FIELDS)

@@ -1,0 +1,180 @@
+"""Build notebooks/multi_index.ipynb (without outputs) and optionally execute it to check it runs.
+
+    python notebooks/_build_multi_index.py          # build + execute check
+    python notebooks/_build_multi_index.py --no-run # build only
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+import time
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = pathlib.Path(__file__).parent
+PATH = HERE / "multi_index.ipynb"
+
+cells = [
+    new_markdown_cell("""# Multi-index models and the committee machine
+
+Teacher `W* in R^{p x d}`, `n = alpha d` samples `x ~ N(0, I_d)`, labels `y = g(W* x / sqrt(d))`.
+The Bayes-optimal errors are given by the fixed point of a map on the `p x p` overlap `Q`
+(Aubin et al., NeurIPS 2018; Troiani et al. 2024; module `equations.multi_index`). This notebook
+**asserts** what it shows:
+
+1. the committee machine with two hidden units: the specialisation of the hidden units with
+   Gaussian weights (a continuous transition), and the first-order transition with binary
+   weights, with GAMP on finite instances;
+2. weak-learnability thresholds `alpha_c` of built-in targets against their closed forms;
+3. a target whose directions are trivial, easy and hard (`subspaces`)."""),
+    new_code_cell("""import math, time
+import numpy as np
+import matplotlib.pyplot as plt
+import fixedpoint
+from equations.multi_index import MultiIndex, subspaces
+
+LABELS = MultiIndex.labels
+t_start = time.perf_counter()"""),
+    new_markdown_cell("""## 1. Committee machine, K = 2, Gaussian weights: specialisation
+
+`y = sign(sign(z_1) + sign(z_2))` takes the values -1, 0, +1. The direction `(1, 1)` is trivial
+(`E[z | y] != 0`): both student units learn the teacher's mean direction at any `alpha`, with the
+same overlap with both teacher units (`Q` proportional to `1 1^T`, *non-specialised*). Above
+`alpha_spec` each student unit picks one teacher unit: the *specialisation* `Q_00 - Q_01` leaves
+zero continuously. We locate it as the point where the non-specialised fixed point becomes
+unstable in the direction `diag(1, -1)`."""),
+    new_code_cell("""com = MultiIndex(target="committee", p=2, alpha=1.0)
+alphas = np.linspace(0.5, 4.0, 36)
+sw = fixedpoint.sweep(com, "alpha", alphas, start="uninformed")
+assert sw.converged.all()
+
+def leading_eigenvalue(alpha):
+    # the Jacobian of the map at the non-specialised fixed point, in the specialisation direction
+    m = MultiIndex(target="committee", p=2, alpha=alpha)
+    x = fixedpoint.solve(m, start=m.initial_state("uninformed")).x
+    x = np.array([x[1], x[1], x[1]])  # exactly non-specialised (the uninformed start keeps a 1e-8 I part)
+    J = m.jacobian(x)
+    v = np.array([1.0, 0.0, -1.0]) / math.sqrt(2)  # diag(1, -1), packed
+    return float(v @ J @ v)
+
+from scipy.optimize import brentq
+alpha_spec = brentq(lambda a: leading_eigenvalue(a) - 1.0, 1.5, 3.5, xtol=1e-6)
+print(f"specialisation at alpha = {alpha_spec:.5f}")
+spec = sw["specialisation"]
+assert np.all(spec[alphas < alpha_spec - 0.1] < 1e-6) and np.all(spec[alphas > alpha_spec + 0.1] > 1e-3)
+
+fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
+ax[0].plot(alphas, sw["Q"][:, 0, 0], label=r"$Q_{00}$ (unit 0, teacher 0)")
+ax[0].plot(alphas, sw["Q"][:, 0, 1], label=r"$Q_{01}$ (unit 0, teacher 1)")
+ax[0].axvline(alpha_spec, c="k", ls=":", lw=1)
+ax[0].set_xlabel(LABELS["alpha"]); ax[0].set_ylabel("overlap"); ax[0].legend(fontsize=8)
+ax[1].plot(alphas, sw["gen_error"], label="Bayes-optimal")
+ax[1].set_xlabel(LABELS["alpha"]); ax[1].set_ylabel("generalisation error (0/1)")
+ax[1].axvline(alpha_spec, c="k", ls=":", lw=1)"""),
+    new_markdown_cell("""GAMP on finite instances (`d = 1000`, three seeds) against the state evolution, at a few
+`alpha` on both sides of the transition (`model.simulate` runs Bayes-optimal GAMP; the overlaps
+are aligned over the exchange of the two hidden units)."""),
+    new_code_cell("""pts = []
+for a in (1.0, 3.0):
+    m = MultiIndex(target="committee", p=2, alpha=a)
+    runs = [m.simulate(1000, seed) for seed in range(3)]
+    e = np.array([r["gen_error"] for r in runs])
+    pts.append((a, e.mean(), e.std(ddof=1) / math.sqrt(len(e))))
+    theory = fixedpoint.solve(m)["gen_error"]
+    print(f"alpha = {a}: GAMP {e.mean():.4f} +- {pts[-1][2]:.4f}, state evolution {theory:.4f}")
+    assert abs(e.mean() - theory) < 4 * pts[-1][2] + 0.01
+a_, m_, s_ = np.array(pts).T
+ax[1].errorbar(a_, m_, yerr=s_, fmt="o", ms=4, label="GAMP, d = 1000")
+ax[1].legend(fontsize=8); plt.tight_layout(); plt.show()"""),
+    new_markdown_cell("""## 2. Binary weights: a first-order transition
+
+With `+-1` weights perfect recovery (`Q = I`) is a fixed point with free entropy `-p log 2`. The
+uninformed branch and it coexist: the information-theoretic threshold is where their free
+entropies cross, the algorithmic one where the uninformed branch ends (its spinodal)."""),
+    new_code_cell("""bin2 = MultiIndex(target="committee", p=2, prior="rademacher", alpha=1.0)
+it = fixedpoint.threshold(bin2, "alpha", (1.2, 1.9), kind="first_order")
+alg = fixedpoint.threshold(bin2, "alpha", (1.5, 2.2), kind="spinodal", start="uninformed")
+print(it.message); print(alg.message)
+assert it.converged and alg.converged and it.value < alg.value
+alphas_b = np.linspace(0.8, 2.4, 33)
+up = fixedpoint.sweep(bin2, "alpha", alphas_b, start="uninformed")
+down = fixedpoint.sweep(bin2, "alpha", alphas_b[::-1], start="informed")
+fig, ax = plt.subplots(figsize=(4.5, 3.4))
+ax.plot(alphas_b, up["mse"], label="from uninformed")
+ax.plot(alphas_b[::-1], down["mse"], "--", label="from informed")
+ax.axvline(it.value, c="k", ls=":", lw=1, label=r"$\\alpha_{IT}$")
+ax.axvline(alg.value, c="r", ls=":", lw=1, label=r"$\\alpha_{alg}$")
+ax.set_xlabel(LABELS["alpha"]); ax.set_ylabel("MSE of the weights"); ax.legend(fontsize=8)
+plt.tight_layout(); plt.show()
+assert np.allclose(down["mse"], 0.0, atol=1e-9)"""),
+    new_markdown_cell("""## 3. Weak-learnability thresholds
+
+When `E[z | y] = 0`, `Q = 0` is a fixed point; it becomes unstable at `alpha_c = 1 / ||F||`,
+`F(M) = E_y[G(y) M G(y)]`, `G(y) = E[z z^T | y] - I`. Closed forms:
+
+* `sign(z1 z2)` (and the parity of two signs): `G(y) = (2/pi) y [[0,1],[1,0]]`, so
+  `alpha_c = pi^2 / 4`;
+* `|z|^2` with `p` components and noise `Delta`: `alpha_c = 1 / E_y[(E[|z|^2 | y] / p - 1)^2]`, a
+  one-dimensional integral over the chi-square law, `p / 2` without noise (the noiseless limit of
+  the column below);
+* `z_1 z_2`: the same operator as `sign(z1 z2)` with `E[z_1 z_2 | y]` in place of `2 y / pi`."""),
+    new_code_cell("""from scipy import integrate, stats
+
+def norm2_closed(p, noise):
+    s = math.sqrt(noise)
+    def mom(y):
+        f = lambda r, k: r ** k * stats.chi2.pdf(r, p) * stats.norm.pdf(y, r, s)
+        return [integrate.quad(f, 0, 80, args=(k,), epsabs=1e-14, limit=200)[0] for k in (0, 1)]
+    def integrand(y):
+        z0, z1 = mom(y)
+        return z0 * (z1 / z0 / p - 1) ** 2 if z0 > 1e-300 else 0.0
+    return 1.0 / integrate.quad(integrand, -6 * s, 80, epsabs=1e-12, limit=200)[0]
+
+rows = []
+for name, p, noise, closed in [("sign_z1z2", 2, 0.0, math.pi ** 2 / 4), ("parity", 2, 0.0, math.pi ** 2 / 4),
+                               ("norm2", 1, 0.3, norm2_closed(1, 0.3)), ("norm2", 2, 0.3, norm2_closed(2, 0.3))]:
+    m = MultiIndex(target=name, p=p, alpha=1.0, noise=noise)
+    r = max(abs(np.linalg.eigvals(m.jacobian(np.zeros(len(m.state_names))))))
+    rows.append((name, p, noise, 1.0 / r, closed))
+print(f"{'target':10s} {'p':>2s} {'noise':>6s} {'alpha_c':>12s} {'closed form':>12s}")
+for name, p, noise, a, c in rows:
+    print(f"{name:10s} {p:2d} {noise:6.2f} {a:12.8f} {c:12.8f}")
+    assert abs(a - c) < 1e-8 * c if noise == 0 else abs(a - c) < 1e-4 * c"""),
+    new_markdown_cell("""## 4. Trivial, easy and hard directions
+
+`subspaces` classifies the directions of a target: trivial (learned at any `alpha`), easy
+(learned at a finite `alpha` by the state evolution started uninformed, by the instability of
+`Q = 0` or by coupling to directions already learned) and hard. For the committee below its
+specialisation the direction `(1, -1)` is hard; above, it is learned."""),
+    new_code_cell("""for target, p, amax in (("committee", 2, 2.0), ("committee", 2, 4.0), ("sign_z1z2", 2, 4.0)):
+    out = subspaces(target, p, alpha_max=amax)
+    print(f"{target} up to alpha = {amax}: trivial {np.round(out['trivial'], 3).tolist()}, "
+          f"easy {np.round(out['easy'], 3).tolist()} at alpha {np.round(out['alpha'], 3).tolist()}, "
+          f"hard {np.round(out['hard'], 3).tolist()}")
+assert subspaces("committee", 2, alpha_max=2.0)["hard"].shape == (1, 2)
+assert subspaces("committee", 2, alpha_max=4.0)["hard"].shape == (0, 2)"""),
+    new_code_cell("""elapsed = time.perf_counter() - t_start
+print(f"notebook body ran in {elapsed:.1f} s")"""),
+]
+
+nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                          "language": "python"}})
+for i, cell in enumerate(nb.cells):  # stable ids: rebuilding does not change the file
+    cell.id = f"multi-index-{i:02d}"
+nbformat.write(nb, PATH)
+print("wrote", PATH)
+
+if "--no-run" not in sys.argv:
+    from nbclient import NotebookClient
+
+    run = nbformat.read(PATH, as_version=4)
+    t = time.perf_counter()
+    NotebookClient(run, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
+    print(f"executed in {time.perf_counter() - t:.1f} s")
+    for c in run.cells:
+        if c.cell_type == "code":
+            for o in c.get("outputs", []):
+                if o.get("name") == "stdout":
+                    print(o["text"], end="")
