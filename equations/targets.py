@@ -83,11 +83,11 @@ _R_CLIP = 1e-12
 #: variances below this (relative to 1) are treated as zero: the sign is then known
 _V_MIN = 1e-300
 #: Gauss-Hermite order of a smooth level, Gauss-Legendre order per panel of a graded one, and the
-#: Legendre order of Owen's T function (16 is exact to 1e-16 absolute, checked against 48 over
+#: Legendre order of Owen's T function (12 is exact to 1e-16 absolute, checked against 48 over
 #: h in [0, 12], a in [-5, 5])
 _N_GH = 32
 _N_GL = 8
-_N_OWEN = 16
+_N_OWEN = 12
 
 
 # ----------------------------------------------------------------------------- orthant kernels
@@ -284,9 +284,9 @@ def _cholesky_psd(Q, L):
 
 #: ``xi`` range of the graded rules (``phi(8.5) / phi(0) < 1e-15``) and width of their uniform panels
 _XI_MAX = 8.5
-_XI_PANEL = 1.7
+_XI_PANEL = 17.0 / 6.0
 #: kinks narrower than this (in xi) get a graded rule; wider ones are smooth for Gauss-Hermite
-_SHARP = 2.0
+_SHARP = 1.2
 
 
 @njit(cache=True)
