@@ -358,6 +358,12 @@ class MultiIndex:
         A, psi, err, mse = self._target.se(Q, self.noise)
         return Q, A, psi, err, mse
 
+    def _perfect(self, x) -> bool:
+        """``Q = I`` to rounding with noiseless labels of a signs target: perfect recovery, where
+        ``Q_hat`` is infinite (the map's value and the free entropy are then taken as limits)."""
+        return (self._target.kind == "signs" and self.noise == 0
+                and float(np.max(np.abs(self._Q(x) - np.eye(self.p)))) <= 1e-12)
+
     def update(self, x) -> np.ndarray:
         """``Q -> prior denoiser(alpha E[g_out g_out^T])`` (NaN for a non-finite state).
 
@@ -369,6 +375,8 @@ class MultiIndex:
         if not np.all(np.isfinite(x)):
             return np.full(x.size, math.nan)
         x = self._project(x)
+        if self._perfect(x):
+            return pack(np.eye(self.p))  # Q_hat = inf: every prior's denoiser returns the signal
         _, A, _, _, _ = self._out(x)
         Q_new, _ = prior_denoiser(self.prior, self.alpha * A)
         return pack(0.5 * (Q_new + Q_new.T))
@@ -404,6 +412,8 @@ class MultiIndex:
     def observables(self, x) -> dict[str, float]:
         x = np.asarray(x, dtype=float).ravel()
         Q, A, psi_out, err, lmse = self._out(x)
+        if self._perfect(x):
+            err, lmse = 0.0, 0.0  # (the labels are a function of the recovered pre-activations)
         p = self.p
         ev = np.sort(np.linalg.eigvalsh(Q))[::-1]
         out = {"overlap": float(np.trace(Q)) / p, "mse": float(np.trace(np.eye(p) - Q)) / p}
@@ -430,6 +440,11 @@ class MultiIndex:
         return float(self._target.se(np.eye(self.p), self.noise)[1])
 
     def _free_entropy(self, Q, A, psi_out):
+        if self._perfect(pack(Q)):
+            # the limit Q_hat -> inf: Psi_out(I) = 0 for noiseless labels, and -tr(Q Q_hat)/2 +
+            # psi_P0(Q_hat) -> minus the entropy of the prior (p log 2 for binary weights), -inf
+            # for a continuous prior (as in glm_bayes)
+            return -self.p * math.log(2.0) if self.prior == "rademacher" else -math.inf
         Q_hat = self.alpha * A
         _, psi_prior = prior_denoiser(self.prior, Q_hat)
         return float(-0.5 * np.sum(Q * Q_hat) + psi_prior + self.alpha * psi_out)
@@ -488,7 +503,7 @@ def subspaces(target, p: int | None = None, *, noise: float = 0.0, prior: str = 
     big = lam > tol * max(1.0, float(lam.max(initial=0.0)))
     trivial = U[:, big].T
     # sweep alpha from small to alpha_max from the uninformed start, following the branch
-    alphas = np.geomspace(1e-2, alpha_max, 60)
+    alphas = np.geomspace(1e-2, alpha_max, 40)
     learned = trivial.copy()
     easy, alpha_of = [], []
     sw = fixedpoint.sweep(model, "alpha", alphas, start="uninformed")
