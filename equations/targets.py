@@ -72,7 +72,7 @@ from typing import Callable
 import numpy as np
 from numba import njit
 
-from fixedpoint.gaussian import bivariate_upper, legendre_rule, sparse_rule, tensor_rule
+from fixedpoint.gaussian import bivariate_upper, legendre_rule, tensor_rule
 from fixedpoint.quadrature import H, gauss_hermite
 
 __all__ = ["Target", "TARGETS", "make_target", "custom", "custom_signs"]
@@ -676,20 +676,22 @@ class Target:
     # -- rules ---------------------------------------------------------------------------
     def outer_rule(self):
         """Rule of the outer average over ``omega`` of a continuous target: tensor Gauss-Hermite
-        (60, 20, 10 points per axis for p = 1, 2, 3), Smolyak level 4 for p >= 4. (Signs targets
-        use the nested graded rules of :func:`_signs_se`.)"""
+        (60, 20, 10 points per axis for p = 1, 2, 3; 5, 4, 3, 3 for p = 4 to 7). Not Smolyak's
+        sparse grids: their negative weights make the estimate of ``E[g g^T]`` indefinite, and
+        the prior's denoiser then leaves ``0 <= Q <= I``. (Signs targets use the nested graded
+        rules of :func:`_signs_se`.)"""
         p = self.p
         if p >= 4:
-            return sparse_rule(p, 4)
+            return tensor_rule(p, (5, 4, 3, 3, 3)[p - 4])
         n = {"signs": (80, 48, 20), "continuous": (60, 20, 10)}[self.kind][p - 1]
         return tensor_rule(p, n)
 
     def inner_rule(self):
         """Inner rule of a continuous target (atoms): 200, 24, 10 points per axis for p = 1, 2,
-        3; Smolyak level 4 for p >= 4."""
+        3; 7, 5, 4, 3, 3 for p = 4 to 8 (positive weights, as for :meth:`outer_rule`)."""
         p = self.p
         if p >= 4:
-            return sparse_rule(p, 4)
+            return tensor_rule(p, (7, 5, 4, 3, 3)[p - 4])
         return tensor_rule(p, (200, 24, 10)[p - 1])
 
     def _mask(self):
@@ -787,7 +789,9 @@ class Target:
         Signs targets: ``P(y = c) G_c = Hess pi_c`` at ``omega = 0`` (Gaussian integration by
         parts), by central differences of the exact gradient (Richardson-extrapolated, ~1e-11).
         Continuous targets: ``P(y) G(y) = E_u[(u u^T - I) N(y; g(u), noise)]`` on the composite ``y``
-        rule with a finer atom rule (200, 100, 30 points per axis for p = 1, 2, 3).
+        rule with a finer atom rule (200, 100, 30, 12, 7, 5, 4, 3 points per axis for p = 1 to 8).
+        Against the one-dimensional chi-square integral of ``norm2``: ``alpha_c`` to 5e-5 (p = 2,
+        noise 0.3), 2.5e-4 (p = 2, noise 0.1), 5e-4 (p = 3, noise 0.3), 4e-4 (p = 4, noise 1).
         """
         p = self.p
         if self.kind == "signs":
@@ -812,7 +816,7 @@ class Target:
             return A0, T
         if not noise > 0:
             raise ValueError(f"the continuous target {self.name!r} needs noise > 0")
-        u, wu = tensor_rule(p, (200, 100, 30)[p - 1]) if p <= 3 else sparse_rule(p, 6)
+        u, wu = tensor_rule(p, (200, 100, 30, 12, 7, 5, 4, 3)[p - 1])  # (positive weights: Z(y) > 0)
         gv = np.asarray(self.g(u), dtype=float)
         s = math.sqrt(noise)
         ynodes, yweights = legendre_rule(8)
