@@ -4,8 +4,9 @@ Add --execute to run it with nbclient as a check (the committed notebook has no 
 import sys
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell
+
+from _nbbuild import execute, write
 
 cells = []
 
@@ -267,25 +268,7 @@ eps = eps_saved
 assert rows["huber"] < 0.5 * rows["square"] and rows["absolute"] < 0.5 * rows["square"]
 """)
 
-nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                         "language": "python"}})
-for i, cell in enumerate(nb.cells):  # stable ids: rebuilding does not change the file
-    cell.id = f"glm-erm-{i:02d}"
 path = Path(__file__).resolve().parent / "glm_erm.ipynb"
-nbformat.write(nb, path)
-print("wrote", path)
-
+write(cells, path, "glm-erm")
 if "--execute" in sys.argv:
-    import time
-
-    import nbclient
-
-    t = time.perf_counter()
-    run = nbformat.read(path, as_version=4)
-    nbclient.NotebookClient(run, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}}).execute()
-    print(f"executed in {time.perf_counter() - t:.1f} s")
-    for cell in run.cells:
-        for o in cell.get("outputs", []):
-            if o.get("name") == "stdout":
-                print(o["text"], end="")
+    execute(path)

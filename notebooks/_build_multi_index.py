@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import pathlib
 import sys
-import time
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from _nbbuild import execute, write
 
 HERE = pathlib.Path(__file__).parent
 PATH = HERE / "multi_index.ipynb"
@@ -176,22 +175,6 @@ assert all(math.pi ** 2 / 4 <= a for a in found["sign_z1z2", 4.0]["alpha"])"""),
 print(f"notebook body ran in {elapsed:.1f} s")"""),
 ]
 
-nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                          "language": "python"}})
-for i, cell in enumerate(nb.cells):  # stable ids: rebuilding does not change the file
-    cell.id = f"multi-index-{i:02d}"
-nbformat.write(nb, PATH)
-print("wrote", PATH)
-
+write(cells, PATH, "multi-index")
 if "--no-run" not in sys.argv:
-    from nbclient import NotebookClient
-
-    run = nbformat.read(PATH, as_version=4)
-    t = time.perf_counter()
-    NotebookClient(run, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
-    print(f"executed in {time.perf_counter() - t:.1f} s")
-    for c in run.cells:
-        if c.cell_type == "code":
-            for o in c.get("outputs", []):
-                if o.get("name") == "stdout":
-                    print(o["text"], end="")
+    execute(PATH, timeout=900)

@@ -7,8 +7,9 @@
 import sys
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell
+
+from _nbbuild import execute, write
 
 HERE = Path(__file__).resolve().parent
 PATH = HERE / "spiked_wigner.ipynb"
@@ -208,20 +209,6 @@ print(f"total {time.perf_counter() - T0:.1f} s")"""),
 
 for i, cell in enumerate(cells):  # stable ids: rebuilding does not change the file
     cell.id = f"spiked-wigner-{i:02d}"
-nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                        "language": "python"}})
-nbformat.write(nb, PATH)
-
+write(cells, PATH)
 if "--execute" in sys.argv:
-    import time
-
-    from nbclient import NotebookClient
-
-    run = nbformat.read(PATH, as_version=4)
-    t = time.perf_counter()
-    NotebookClient(run, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
-    print(f"executed in {time.perf_counter() - t:.1f} s")
-    for cell in run.cells:
-        for out in cell.get("outputs", []):
-            if out.get("name") == "stdout":
-                print(out["text"], end="")
+    execute(PATH)
