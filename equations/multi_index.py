@@ -51,7 +51,7 @@ from fixedpoint.matrices import pack, psd_violation, size_for, sym_names, unpack
 
 from ._registry import parameter_table, register
 from .glm_bayes import _real
-from .targets import TARGETS, Target, _sign_patterns, make_target
+from .targets import TARGETS, Target, make_target, sign_patterns
 
 __all__ = ["MultiIndex", "subspaces", "prior_denoiser"]
 
@@ -173,19 +173,11 @@ def prior_denoiser(prior: str, Q_hat) -> tuple[np.ndarray, float]:
         return 0.5 * (Q + Q.T), 0.5 * (float(np.trace(Q_hat)) - logdet)
     lam, U = np.linalg.eigh(Q_hat)
     L = np.ascontiguousarray(U * np.sqrt(np.clip(lam, 0.0, None)))
-    configs = _configs(p)
+    configs = sign_patterns(p)
     xi, wxi = _prior_rule(p, _panels(p, float(lam.max(initial=0.0))))
     Q = np.empty((p, p))
     psi = _rademacher_kernel(np.ascontiguousarray(Q_hat), L, configs, xi, wxi, Q)
     return 0.5 * (Q + Q.T), float(psi)
-
-
-@functools.lru_cache(maxsize=8)
-def _configs(p):
-    """The ``2^p`` sign vectors (read-only)."""
-    c = _sign_patterns(p)
-    c.flags.writeable = False
-    return c
 
 
 class _StateNames:

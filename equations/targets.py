@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -75,7 +75,7 @@ from numba import njit
 from fixedpoint.gaussian import bivariate_upper, legendre_rule, tensor_rule
 from fixedpoint.quadrature import H, gauss_hermite
 
-__all__ = ["Target", "TARGETS", "make_target", "custom", "custom_signs"]
+__all__ = ["Target", "TARGETS", "make_target", "custom", "custom_signs", "sign_patterns"]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 #: correlations are clipped to +-(1 - _R_CLIP): Owen's formula divides by sqrt(1 - r^2)
@@ -641,10 +641,14 @@ def _continuous_channel(y, G, u, wu, LVinvT, noise, g, dg, logz):
 # ----------------------------------------------------------------------------- the Target object
 
 
-def _sign_patterns(p):
-    """``(2^p, p)`` array of the sign patterns, row ``A`` having ``+1`` where bit ``k`` of ``A`` is 1."""
+@functools.lru_cache(maxsize=16)
+def sign_patterns(p):
+    """``(2^p, p)`` read-only array of the sign patterns, row ``A`` having ``+1`` where bit ``k`` of
+    ``A`` is 1 (the order of a signs target's table; also the ``2^p`` binary weight vectors)."""
     A = np.arange(1 << p)
-    return np.where((A[:, None] >> np.arange(p)[None, :]) & 1, 1.0, -1.0)
+    s = np.where((A[:, None] >> np.arange(p)[None, :]) & 1, 1.0, -1.0)
+    s.flags.writeable = False
+    return s
 
 
 @dataclass(frozen=True, eq=False)
@@ -671,7 +675,6 @@ class Target:
     table: np.ndarray | None = None
     g: Callable | None = None
     doc: str = ""
-    _rules: dict = field(default_factory=dict, repr=False)
 
     # -- rules ---------------------------------------------------------------------------
     def outer_rule(self):
@@ -865,7 +868,7 @@ def custom_signs(f, p: int, name: str = "custom_signs", doc: str = "") -> Target
     """A target that is a function of the signs of ``z``: ``f(s)`` for ``s in {-1, +1}^p`` (a 1-D
     array) returns a real label. Evaluated once on the ``2^p`` patterns (``p <= 3``); exact."""
     p = _check_p(p, 3, name)
-    patterns = _sign_patterns(p)
+    patterns = sign_patterns(p)
     labels = np.array([float(f(s)) for s in patterns])
     if not np.all(np.isfinite(labels)):
         raise ValueError("f must return finite labels")

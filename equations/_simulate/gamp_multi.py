@@ -38,13 +38,14 @@ the ``O(1/sqrt(d))`` fluctuation of ``Q_11 + Q_22 - Q_12 - Q_21``. The singular 
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 
 import numpy as np
 
 from fixedpoint.gaussian import sparse_rule, tensor_rule
+
+from ..targets import sign_patterns
 
 __all__ = ["simulate_multi_index", "gamp_multi", "symmetry_group"]
 
@@ -62,14 +63,6 @@ def _sym_floor(M, floor):
     return (U * lam) @ U.T
 
 
-@functools.lru_cache(maxsize=8)
-def _sign_vectors(p):
-    A = np.arange(1 << p)
-    s = np.where((A[:, None] >> np.arange(p)[None, :]) & 1, 1.0, -1.0)
-    s.flags.writeable = False
-    return s
-
-
 def _denoise(prior, B, Lam):
     """Posterior means ``(d, p)`` and average covariance ``(p, p)`` of ``P(w | B_i, Lambda)``."""
     p = Lam.shape[0]
@@ -78,7 +71,7 @@ def _denoise(prior, B, Lam):
         C = 0.5 * (C + C.T)
         return B @ C, C
     if prior == "rademacher":
-        S = _sign_vectors(p)                                      # (2^p, p)
+        S = sign_patterns(p)                                      # (2^p, p)
         quad = 0.5 * np.einsum("ca,ab,cb->c", S, Lam, S)
         logits = B @ S.T - quad[None, :]                          # (d, 2^p)
         logits -= logits.max(axis=1, keepdims=True)
