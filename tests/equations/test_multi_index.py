@@ -21,8 +21,10 @@ from fixedpoint.matrices import pack, unpack
 
 
 @pytest.mark.parametrize("prior", ["gaussian", "rademacher"])
-@pytest.mark.parametrize("channel, noise", [("sign", 0.0), ("linear", 0.1)])
+@pytest.mark.parametrize("channel, noise", [("sign", 0.0), ("sign", 0.2), ("linear", 0.1)])
 def test_p1_reproduces_glm_bayes(prior, channel, noise):
+    # (noisy sign: the probit channel of glm_bayes is the noise on the hidden pre-activation here,
+    # which also checks the labels' entropy term of the mutual information)
     glm = equations.get("glm_bayes", prior=prior, channel=channel, alpha=1.3, noise=noise)
     mi = MultiIndex(target=channel, p=1, prior=prior, alpha=1.3, noise=noise)
     for q in (0.05, 0.5, 0.9):
