@@ -21,22 +21,13 @@ import json
 import math
 import os
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
 
 import fixedpoint
+from bench_continuation import timed  # (the same median/min timer; benchmarks/ is on the path)
 from equations.multi_index import MultiIndex
-
-
-def timed(f, repeats):
-    out, times = None, []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = f()
-        times.append(time.perf_counter() - t)
-    return out, float(np.median(times)), float(np.min(times))
 
 
 def main(argv=None):
