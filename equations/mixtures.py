@@ -1,4 +1,4 @@
-r"""Gaussian mixtures: Bayes-optimal classification of two clusters (``gmm_bayes``).
+r"""Gaussian mixtures: two-cluster classification by ERM (``gmm_erm``) and Bayes-optimally (``gmm_bayes``).
 
 Data (DESIGN.md conventions). A mean ``mu in R^d`` with i.i.d. ``N(0, 1)`` entries, labels
 ``y_nu = +-1`` with ``P(y = +1) = balance``, and ``n = alpha d`` samples::
@@ -36,6 +36,48 @@ mu_hat / sqrt(d) ~ N(y q, noise q)``. Its 0/1 error is::
     gen_error = balance eps_+ + (1 - balance) eps_-,    L = log(balance / (1 - balance)),
 
 which for balanced clusters is Mignacco et al.'s ``H(sqrt(alpha / (noise (alpha + noise))))``.
+
+Empirical risk minimisation (``gmm_erm``). The estimator ``(w, b)`` minimises::
+
+    sum_nu loss(y_nu, x_nu . w / sqrt(d) + b) + reg/2 |w|^2      (penalty "l2";  reg |w|_1 for "l1")
+
+with the losses of :mod:`equations.losses` (all of them are functions of the margin ``y z`` for
+labels ``+-1``) and the bias ``b`` unpenalised (``bias=True``; ``b = 0`` otherwise). Order
+parameters: ``m = mu . w / d``, ``q = |w|^2 / d``, the susceptibility ``V`` and ``b``. On a sample
+of cluster ``c`` (label ``y_c``, fraction ``rho_c``: ``balance`` and ``1 - balance``) the fitted
+field is ``omega = y_c m + b + sqrt(noise q) xi`` with the proximal variance ``noise V``. With
+``t = y_c omega ~ N(m + y_c b, noise q)`` and ``f(t) = (prox_{noise V loss(+1, .)}(t) - t) /
+(noise V)`` the replica equations are (Mignacco, Krzakala, Lu, Zdeborova, ICML 2020, eqs. of
+Sec. 2 and App. A; Loureiro, Sicuro, Gerbelot, Pacco, Krzakala, Zdeborova, "Learning Gaussian
+mixtures with generalized linear models: precise asymptotics in high-dimensions", NeurIPS 2021,
+with two clusters of covariance ``noise I``)::
+
+    m_hat = alpha sum_c rho_c E f(t_c)
+    q_hat = alpha noise sum_c rho_c E f(t_c)^2
+    V_hat = -alpha noise sum_c rho_c E f'(t_c)
+    0     = sum_c rho_c y_c E f(t_c)                            (stationarity in b)
+
+and on the weights' side, with ``B = m_hat mu + sqrt(q_hat) g``, the ridge or soft-thresholding
+formulas of :mod:`equations.glm_erm` at teacher norm 1 (``l2``: ``V = 1/(reg + V_hat)``, ``m =
+m_hat V``, ``q = (m_hat^2 + q_hat) V^2``). The bias is a fourth entry of the state: the map sends
+it to the Newton step ``b - E[y f] / E[f']`` on its stationarity condition (the expectations are
+already computed for the hats; the step is exact for the square loss), so ``(m, q, V, b)`` are
+solved jointly, with no nested root search; its fixed points are exactly the stationary points.
+Mignacco et al.'s ``(m, q, Sigma)`` are ours with ``Sigma = V``, their ``lambda`` our ``reg``.
+
+The energy (training objective per dimension at the fixed point, stationary there, the same
+construction as in :mod:`equations.glm_erm`) is::
+
+    e = Psi_w(m_hat, q_hat, V_hat) + m m_hat - q V_hat/2 + V q_hat/2
+        + alpha sum_c rho_c E M_{noise V}(t_c),
+
+``M`` the Moreau envelope of the loss. Errors: on a fresh sample of cluster ``c`` the classifier
+``sign(w . x / sqrt(d) + b)`` errs with probability ``H((m + y_c b) / sqrt(noise q))``; the
+training error is the fraction of samples whose fitted margin ``prox(t)`` is negative. The
+integrals over ``t`` are composite 16-node Gauss-Legendre rules on ``+-12`` standard deviations,
+with panel ends at the proximal operator's kinks and at its zero (the training error's jump),
+and panels no wider than 1.5 standard deviations (and 1 where the logistic loss bends): the
+integrand is analytic on each panel (tests: against adaptive quadrature to 1e-10).
 """
 
 from __future__ import annotations
@@ -45,11 +87,21 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from numba import njit
 from scipy.special import ndtr
 
+from fixedpoint.quadrature import phi
 from ._registry import parameter_table, register
+from .glm_erm import PENALTIES, _legendre, _omega_kinks, _omega_zero_margin, _prior
+from .losses import LOGISTIC, LOSSES, _loss, _prox_full, loss_code
 
-__all__ = ["GMMBayes"]
+__all__ = ["GMMBayes", "GMMERM"]
+
+#: the t window: +-12 standard deviations (Gaussian mass outside: 3.6e-33)
+_WINDOW = 12.0
+#: panel widths: at most this many standard deviations, and at most 1 where the logistic loss bends
+_PANEL_SD = 1.5
+_BEND = 10.0
 
 
 def _check_real(name, value, lo, hi, *, lo_open, hi_open, what):
@@ -226,3 +278,304 @@ class GMMBayes:
             "gen_error_plus": float(wrong[plus].mean()) if plus.any() else math.nan,
             "gen_error_minus": float(wrong[~plus].mean()) if (~plus).any() else math.nan,
         }
+
+
+# ============================================================================ ERM
+
+
+@njit(cache=True)
+def _t_panels(code, mean, sd, Vc, delta):
+    """Panel ends of the ``t`` rule: the window ``mean +- 12 sd`` cut at the kinks and the zero
+    of the proximal operator, each piece split into panels of at most ``1.5 sd`` (and at most 1
+    on ``[-Vc - 10, 10]`` for the logistic loss, where ``f`` bends on the scale 1)."""
+    lo = mean - _WINDOW * sd
+    hi = mean + _WINDOW * sd
+    cuts = np.empty(6)
+    k = _omega_kinks(code, Vc, delta, cuts)
+    cuts[k] = _omega_zero_margin(code, Vc, delta)
+    k += 1
+    if code == LOGISTIC:
+        cuts[k] = -Vc - _BEND
+        cuts[k + 1] = _BEND
+        k += 2
+    ends = np.empty(k + 2)
+    ends[0] = lo
+    n = 1
+    for i in range(k):
+        if lo < cuts[i] < hi:
+            ends[n] = cuts[i]
+            n += 1
+    ends[n] = hi
+    n += 1
+    ends = np.sort(ends[:n])
+    # count, then fill, the panels
+    total = 0
+    for i in range(n - 1):
+        width = _PANEL_SD * sd
+        if code == LOGISTIC and ends[i + 1] > -Vc - _BEND and ends[i] < _BEND:
+            width = min(width, 1.0)
+        total += max(1, int(math.ceil((ends[i + 1] - ends[i]) / width)))
+    a = np.empty(total)
+    b = np.empty(total)
+    j = 0
+    for i in range(n - 1):
+        width = _PANEL_SD * sd
+        if code == LOGISTIC and ends[i + 1] > -Vc - _BEND and ends[i] < _BEND:
+            width = min(width, 1.0)
+        npan = max(1, int(math.ceil((ends[i + 1] - ends[i]) / width)))
+        h = (ends[i + 1] - ends[i]) / npan
+        for p in range(npan):
+            a[j] = ends[i] + p * h
+            b[j] = ends[i + 1] if p == npan - 1 else ends[i] + (p + 1) * h  # exact piece ends
+            j += 1
+    return a, b
+
+
+@njit(cache=True, error_model="numpy")
+def _cluster_integrals(code, mean, sd, Vc, delta, glx, glw, out):
+    """Add ``E f, E f^2, E f', E loss, E Moreau, P(prox < 0)`` over ``t ~ N(mean, sd^2)`` to
+    ``out[0:6]`` (``sd = 0``: ``t = mean``)."""
+    if sd == 0.0:
+        z, f, df = _prox_full(code, 1.0, mean, Vc, delta)
+        ell = _loss(code, 1.0, z, delta)
+        out[0] += f
+        out[1] += f * f
+        out[2] += df
+        out[3] += ell
+        out[4] += ell + 0.5 * Vc * f * f
+        out[5] += 1.0 if z < 0.0 else 0.0
+        return
+    a, b = _t_panels(code, mean, sd, Vc, delta)
+    t0 = _omega_zero_margin(code, Vc, delta)
+    zprev = math.nan
+    for p in range(a.shape[0]):
+        half = 0.5 * (b[p] - a[p])
+        mid = 0.5 * (a[p] + b[p])
+        below = mid < t0  # t0 is a panel end: each panel lies on one side of it
+        for j in range(glx.shape[0]):
+            t = mid + half * glx[j]
+            wt = half * glw[j] * phi((t - mean) / sd) / sd
+            z, f, df = _prox_full(code, 1.0, t, Vc, delta, zprev)
+            zprev = z
+            ell = _loss(code, 1.0, z, delta)
+            out[0] += wt * f
+            out[1] += wt * f * f
+            out[2] += wt * df
+            out[3] += wt * ell
+            out[4] += wt * (ell + 0.5 * Vc * f * f)
+            if below:
+                out[5] += wt
+
+
+@njit(cache=True, error_model="numpy")
+def _gmm_step(code, l1, alpha, reg, noise, balance, delta, bias, x, glx, glw):
+    """The whole map: ``[m, q, V, b, m_hat, q_hat, V_hat, Psi_w, train_loss, moreau,
+    train_error, train_error_plus, train_error_minus]`` at the state ``x = (m, q, V, b)``."""
+    m, q, V, b = x[0], x[1], x[2], x[3]
+    out = np.full(13, np.nan)
+    if not (q >= 0.0 and V > 0.0):
+        return out
+    sd = math.sqrt(noise * q)
+    Vc = noise * V
+    plus = np.zeros(6)
+    minus = np.zeros(6)
+    _cluster_integrals(code, m + b, sd, Vc, delta, glx, glw, plus)
+    _cluster_integrals(code, m - b, sd, Vc, delta, glx, glw, minus)
+    r = balance
+    Ef = r * plus[0] + (1.0 - r) * minus[0]
+    Ef2 = r * plus[1] + (1.0 - r) * minus[1]
+    Edf = r * plus[2] + (1.0 - r) * minus[2]
+    m_hat = alpha * Ef
+    q_hat = alpha * noise * Ef2
+    V_hat = -alpha * noise * Edf
+    mn, qn, Vn, psi = _prior(l1, reg, 1.0, m_hat, q_hat, V_hat)
+    out[0] = mn
+    out[1] = qn
+    out[2] = Vn
+    if bias:
+        # Newton step on the bias condition E[y f] = 0; d/db E[y f] = E f' (< 0)
+        Eyf = r * plus[0] - (1.0 - r) * minus[0]
+        out[3] = b - Eyf / Edf
+    else:
+        out[3] = 0.0
+    out[4] = m_hat
+    out[5] = q_hat
+    out[6] = V_hat
+    out[7] = psi
+    out[8] = r * plus[3] + (1.0 - r) * minus[3]
+    out[9] = r * plus[4] + (1.0 - r) * minus[4]
+    out[10] = r * plus[5] + (1.0 - r) * minus[5]
+    out[11] = plus[5]
+    out[12] = minus[5]
+    return out
+
+
+@register
+@dataclass(frozen=True)
+class GMMERM:
+    """Empirical risk minimisation on a two-cluster Gaussian mixture: state ``(m, q, V, b)``.
+
+    Parameters
+    ----------
+    loss : {"square", "logistic", "hinge", "huber", "absolute"}
+        Training loss ``loss(y, z)`` (:mod:`equations.losses`).
+    penalty : {"l2", "l1"}
+        ``reg/2 |w|^2`` or ``reg |w|_1``.
+    alpha : float
+        Sample ratio ``n / d > 0``.
+    reg : float
+        Penalty strength, ``> 0`` (``>= 0`` for the square loss with ``alpha > 1``).
+    noise : float
+        Variance ``> 0`` of each cluster.
+    balance : float
+        ``P(y = +1)``, in ``(0, 1)``.
+    bias : bool
+        Fit an unpenalised bias ``b`` (solved jointly with ``m, q, V``); ``b = 0`` otherwise.
+    delta : float
+        Huber threshold ``> 0`` (``loss="huber"`` only).
+
+    Notes
+    -----
+    Observables: ``m``, ``q``, ``V``, ``b``, ``gen_error`` (0/1 test error), ``gen_error_plus``,
+    ``gen_error_minus`` (per cluster), ``train_loss`` (mean loss per sample at the minimiser),
+    ``train_error`` (0/1) and ``overlap`` (cosine ``m / sqrt(q)``). Equations: module docstring.
+
+    Examples
+    --------
+    >>> import equations, fixedpoint
+    >>> m = equations.get("gmm_erm", loss="logistic", alpha=2.0, reg=0.1, noise=1.0, balance=0.3, bias=True)
+    >>> sol = fixedpoint.solve(m)              # doctest: +SKIP
+    """
+
+    loss: str = "square"
+    penalty: str = "l2"
+    alpha: float = 1.0
+    reg: float = 1.0
+    noise: float = 1.0
+    balance: float = 0.5
+    bias: bool = False
+    delta: float = 1.0
+
+    name: ClassVar[str] = "gmm_erm"
+    state_names: ClassVar[tuple[str, ...]] = ("m", "q", "V", "b")
+    unique_fixed_point: ClassVar[bool] = True
+    labels: ClassVar[dict[str, str]] = {
+        "alpha": r"$\alpha = n/d$", "reg": r"$\lambda$", "noise": r"$\Delta$", "balance": r"$P(y = +1)$",
+        "delta": r"Huber $\delta$", "m": r"$m$", "q": r"$q$", "V": r"$V$", "b": r"bias $b$",
+        "gen_error": "test error", "gen_error_plus": r"test error, $y = +1$", "gen_error_minus": r"test error, $y = -1$",
+        "train_loss": "training loss", "train_error": "training error", "overlap": r"$m/\sqrt{q}$",
+    }
+    examples: ClassVar[tuple[dict, ...]] = (
+        dict(loss="logistic", alpha=2.0, reg=0.1, noise=1.0, balance=0.3, bias=True),
+        dict(loss="square", alpha=0.5, reg=0.05, noise=0.5),
+        dict(loss="hinge", alpha=3.0, reg=0.01, noise=0.8, balance=0.6, bias=True),
+    )
+
+    @classmethod
+    def parameters(cls) -> dict:
+        """Each parameter's default, allowed values or range, and meaning (protocol member)."""
+        positive = {"range": (0.0, None), "open": (True, True)}
+        return parameter_table(cls, {
+            "loss": {"allowed": LOSSES, "doc": "training loss, a function of the margin y z"},
+            "penalty": {"allowed": PENALTIES, "doc": "reg/2 |w|^2 (l2) or reg |w|_1 (l1)"},
+            "alpha": {**positive, "doc": "sample ratio n/d"},
+            "reg": {"range": (0.0, None), "open": (False, True),
+                    "doc": "penalty strength (0 only for the square loss with alpha > 1)"},
+            "noise": {**positive, "doc": "variance of each cluster"},
+            "balance": {"range": (0.0, 1.0), "open": (True, True), "doc": "P(y = +1)"},
+            "bias": {"allowed": (False, True), "doc": "fit an unpenalised bias b"},
+            "delta": {**positive, "doc": "Huber threshold (loss=huber only)"},
+        })
+
+    def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
+        if self.penalty not in PENALTIES:
+            raise ValueError(f"penalty must be one of {', '.join(PENALTIES)}; got {self.penalty!r}")
+        if not isinstance(self.bias, (bool, np.bool_)):
+            raise ValueError(f"bias must be True or False, got {self.bias!r}")
+        inf = dict(lo_open=True, hi_open=True)
+        object.__setattr__(self, "alpha", _check_real("alpha", self.alpha, 0.0, None, **inf, what="finite and > 0"))
+        object.__setattr__(self, "reg", _check_real("reg", self.reg, 0.0, None, lo_open=False, hi_open=True,
+                                                    what="finite and >= 0"))
+        object.__setattr__(self, "noise", _check_real("noise", self.noise, 0.0, None, **inf,
+                                                      what="finite and > 0 (a variance)"))
+        object.__setattr__(self, "balance", _check_real("balance", self.balance, 0.0, 1.0, **inf,
+                                                        what="in (0, 1) (a probability)"))
+        object.__setattr__(self, "delta", _check_real("delta", self.delta, 0.0, None, **inf, what="finite and > 0"))
+        object.__setattr__(self, "bias", bool(self.bias))
+        if self.reg == 0.0 and not (self.loss == "square" and self.alpha > 1.0):
+            raise ValueError(f"reg = 0 is allowed only for the square loss with alpha > 1 (a unique minimiser); "
+                             f"got loss={self.loss!r}, alpha={self.alpha}. Use a small reg > 0 for the limit")
+
+    # -------------------------------------------------------------- the map
+    def _full(self, x):
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.shape != (4,):
+            raise ValueError(f"the state must have 4 entries (m, q, V, b), got shape {x.shape}")
+        glx, glw = _legendre()
+        return _gmm_step(loss_code(self.loss), self.penalty == "l1", self.alpha, self.reg, self.noise,
+                         self.balance, self.delta, self.bias, x, glx, glw)
+
+    def initial_state(self, start: str = "uninformed") -> np.ndarray:
+        """``"uninformed"``: ``m = 0.01, q = 0.01`` (overlap 0.1... the cosine ``m / sqrt(q)`` a random
+        initialisation has by chance is small), ``V = 1``, ``b = 0``; ``"informed"``: ``m = q = 1``,
+        ``V = 1``, ``b = 0``. The problem is convex: both reach the same fixed point."""
+        if isinstance(start, str) and start == "uninformed":
+            return np.array([0.001, 0.01, 1.0, 0.0])
+        if isinstance(start, str) and start == "informed":
+            return np.array([1.0, 1.0, 1.0, 0.0])
+        raise ValueError(f"start must be 'uninformed' or 'informed', got {start!r}")
+
+    def bounds(self):
+        return np.array([-np.inf, 0.0, 0.0, -np.inf]), np.full(4, np.inf)
+
+    def update(self, x) -> np.ndarray:
+        """One step of the replica equations ``(m, q, V, b) -> hats -> (m, q, V, b)``."""
+        return self._full(x)[:4].copy()
+
+    def hats(self, x) -> dict[str, float]:
+        """The conjugate variables ``m_hat, q_hat, V_hat`` at the state ``x``."""
+        out = self._full(x)
+        return {"m_hat": float(out[4]), "q_hat": float(out[5]), "V_hat": float(out[6])}
+
+    def energy(self, x) -> float:
+        """Replica energy (module docstring): the training objective per dimension at the fixed
+        point, stationary there."""
+        m, q, V, _ = (float(v) for v in x)
+        out = self._full(x)
+        return float(out[7] + m * out[4] - 0.5 * q * out[6] + 0.5 * V * out[5] + self.alpha * out[9])
+
+    def free_entropy(self, x) -> float:
+        """``-energy(x)`` (zero-temperature free entropy; larger is better)."""
+        return -self.energy(x)
+
+    def test_errors(self, x) -> tuple[float, float, float]:
+        """``(gen_error, gen_error_plus, gen_error_minus)``: ``H((m + y_c b) / sqrt(noise q))``."""
+        m, q, _, b = (float(v) for v in x)
+        if q <= 0.0:
+            plus = 0.0 if b > 0 or (b == 0 and m > 0) else 1.0  # the classifier is the constant sign(b)
+            minus = 1.0 - plus
+        else:
+            s = math.sqrt(self.noise * q)
+            plus, minus = _H((m + b) / s), _H((m - b) / s)
+        return self.balance * plus + (1.0 - self.balance) * minus, plus, minus
+
+    def observables(self, x) -> dict[str, float]:
+        x = np.asarray(x, dtype=float)
+        m, q, V, b = (float(v) for v in x)
+        out = self._full(x)
+        gen, plus, minus = self.test_errors(x)
+        return {"m": m, "q": q, "V": V, "b": b, "overlap": m / math.sqrt(q) if q > 0 else 0.0,
+                "gen_error": gen, "gen_error_plus": plus, "gen_error_minus": minus,
+                "train_loss": float(out[8]), "train_error": float(out[10])}
+
+    def simulate(self, d: int, seed: int) -> dict[str, float]:
+        """Fit one instance of size ``d`` (:mod:`equations._simulate.mixtures`) and measure the
+        observables: ``m, q, b`` from the weights, the training loss and error on the data, and the
+        test errors on fresh samples."""
+        from ._simulate.mixtures import simulate_gmm_erm
+
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 2:
+            raise ValueError(f"d must be an integer >= 2, got {d!r}")
+        return simulate_gmm_erm(self, int(d), seed)

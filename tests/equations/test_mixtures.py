@@ -77,3 +77,169 @@ def test_simulation_agrees_within_error_bars(params):
 def test_invalid_parameters_name_themselves(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         equations.get("gmm_bayes", **bad)
+
+
+# ============================================================================ gmm_erm
+
+
+def _reference_prox(loss, t, Vc, delta):
+    """``(z, f', loss(z))`` of ``z = prox_{Vc loss(+1, .)}(t)``, ``f = (z - t) / Vc``: the minimiser of
+    ``loss(z) + (z - t)^2 / (2 Vc)`` written out case by case (logistic: the optimality condition
+    solved by brentq), independently of the package's kernels."""
+    from scipy.optimize import brentq
+
+    if loss == "square":
+        z = (t + Vc) / (1 + Vc)
+        return z, -1 / (1 + Vc), 0.5 * (1 - z) ** 2
+    if loss == "logistic":
+        z = brentq(lambda u: u - t - Vc / (1 + math.exp(u)) if u > -700 else u - t - Vc, t - 1e-12, t + Vc + 1e-12,
+                   xtol=1e-15, rtol=1e-15)
+        c = 1 / (4 * math.cosh(z / 2) ** 2)  # sigmoid'(z)
+        return z, -c / (1 + Vc * c), float(np.logaddexp(0.0, -z))
+    r0 = 1 - t
+    if loss == "hinge":
+        if t >= 1:
+            return t, 0.0, 0.0
+        if t <= 1 - Vc:
+            return t + Vc, 0.0, 1 - t - Vc
+        return 1.0, -1 / Vc, 0.0
+    if loss == "huber":
+        if abs(r0) <= delta * (1 + Vc):
+            z = t + Vc * r0 / (1 + Vc)
+            return z, -1 / (1 + Vc), 0.5 * (1 - z) ** 2
+        z = t + Vc * delta * math.copysign(1.0, r0)
+        return z, 0.0, delta * abs(1 - z) - 0.5 * delta ** 2
+    if abs(r0) <= Vc:  # absolute
+        return 1.0, -1 / Vc, 0.0
+    z = t + Vc * math.copysign(1.0, r0)
+    return z, 0.0, abs(1 - z)
+
+
+@pytest.mark.parametrize("loss", ["square", "logistic", "hinge", "huber", "absolute"])
+def test_reference_prox_is_the_minimiser(loss):
+    from scipy.optimize import minimize_scalar
+
+    ell = {"square": lambda z: 0.5 * (1 - z) ** 2, "logistic": lambda z: float(np.logaddexp(0.0, -z)),
+           "hinge": lambda z: max(0.0, 1 - z),
+           "huber": lambda z: 0.5 * (1 - z) ** 2 if abs(1 - z) <= 0.8 else 0.8 * abs(1 - z) - 0.32,
+           "absolute": lambda z: abs(1 - z)}[loss]
+    for t in (-3.0, -0.4, 0.5, 0.95, 2.0):
+        z, _, _ = _reference_prox(loss, t, 0.7, 0.8)
+        best = minimize_scalar(lambda u: ell(u) + (u - t) ** 2 / 1.4, bounds=(t - 5, t + 5), method="bounded",
+                               options={"xatol": 1e-10})
+        assert ell(z) + (z - t) ** 2 / 1.4 <= best.fun + 1e-12
+
+
+@pytest.mark.parametrize("loss", ["square", "logistic", "hinge", "huber", "absolute"])
+def test_erm_integrals_against_adaptive_quadrature(loss):
+    # the hats, the bias step and the training loss at an arbitrary state, against scipy quad
+    model = equations.get("gmm_erm", loss=loss, alpha=1.7, reg=0.3, noise=0.6, balance=0.35, bias=True,
+                          delta=0.8)
+    x = np.array([0.8, 1.3, 0.9, 0.25])
+    m, q, V, b = x
+    Vc, sd = model.noise * V, math.sqrt(model.noise * q)
+    kinks = {"hinge": [1 - Vc, 1.0], "huber": [1 - 0.8 * (1 + Vc), 1 + 0.8 * (1 + Vc)],
+             "absolute": [1 - Vc, 1 + Vc]}.get(loss, [])
+    moments = {}
+    for yc, rc in ((1, model.balance), (-1, 1 - model.balance)):
+        mean = m + yc * b
+
+        def expect(i, power=1):
+            def g(t):
+                z, df, ell = _reference_prox(loss, t, Vc, 0.8)
+                return ((z - t) / Vc, df, ell)[i] ** power * stats.norm.pdf(t, mean, sd)
+
+            pts = sorted(p for p in kinks if mean - 14 * sd < p < mean + 14 * sd)
+            edges = [mean - 14 * sd, *pts, mean + 14 * sd]
+            return sum(integrate.quad(g, a, c, limit=200, epsabs=1e-14, epsrel=1e-12)[0]
+                       for a, c in zip(edges[:-1], edges[1:]))
+
+        moments[yc] = (rc, expect(0), expect(0, 2), expect(1), expect(2))
+    Ef = sum(r * e for r, e, *_ in moments.values())
+    Ef2 = sum(r * e2 for r, _, e2, *_ in moments.values())
+    Edf = sum(r * ed for r, _, _, ed, _ in moments.values())
+    hats = model.hats(x)
+    assert hats["m_hat"] == pytest.approx(model.alpha * Ef, rel=1e-10)
+    assert hats["q_hat"] == pytest.approx(model.alpha * model.noise * Ef2, rel=1e-10)
+    assert hats["V_hat"] == pytest.approx(-model.alpha * model.noise * Edf, rel=1e-10)
+    Eyf = moments[1][0] * moments[1][1] - moments[-1][0] * moments[-1][1]
+    assert model.update(x)[3] == pytest.approx(b - Eyf / Edf, rel=1e-10)
+    train = sum(r * el for r, *_, el in moments.values())
+    assert model.observables(x)["train_loss"] == pytest.approx(train, rel=1e-10)
+
+
+def _erm_cases():
+    return [dict(loss="logistic", alpha=2.0, reg=0.1, noise=1.0, balance=0.3, bias=True),
+            dict(loss="hinge", alpha=1.5, reg=0.2, noise=0.5, balance=0.6, bias=True),
+            dict(loss="square", alpha=0.7, reg=0.05, noise=0.5, bias=False),
+            dict(loss="huber", penalty="l1", alpha=2.5, reg=0.1, noise=0.4, balance=0.4, bias=True, delta=0.5)]
+
+
+@pytest.mark.parametrize("params", _erm_cases())
+def test_erm_energy_is_stationary_and_is_the_training_objective(params):
+    model = equations.get("gmm_erm", **params)
+    sol = fp.solve(model, atol=1e-13, rtol=1e-13)
+    assert sol.converged, sol.message
+    x = sol.x
+    for i in range(4 if model.bias else 3):
+        h = 1e-6 * max(1.0, abs(x[i]))
+        xp, xm = x.copy(), x.copy()
+        xp[i] += h
+        xm[i] -= h
+        grad = (model.energy(xp) - model.energy(xm)) / (2 * h)
+        assert abs(grad) < 1e-6, (i, grad)
+    if model.penalty == "l2":
+        # the energy at the fixed point is the minimal objective per dimension
+        assert model.energy(x) == pytest.approx(model.alpha * sol["train_loss"] + model.reg * sol["q"] / 2, rel=1e-9)
+
+
+def test_balanced_clusters_need_no_bias_and_mirrored_balance_mirrors_the_solution():
+    base = dict(loss="logistic", alpha=1.5, reg=0.2, noise=0.7)
+    sym = fp.solve(equations.get("gmm_erm", balance=0.5, bias=True, **base))
+    assert abs(sym["b"]) < 1e-10
+    a = fp.solve(equations.get("gmm_erm", balance=0.3, bias=True, **base))
+    c = fp.solve(equations.get("gmm_erm", balance=0.7, bias=True, **base))
+    assert c["b"] == pytest.approx(-a["b"], rel=1e-9)
+    assert c["gen_error_plus"] == pytest.approx(a["gen_error_minus"], rel=1e-9)
+    # fitting the bias lowers the overall test error on imbalanced clusters
+    no_bias = fp.solve(equations.get("gmm_erm", balance=0.3, bias=False, **base))
+    assert no_bias["b"] == 0.0 and a["gen_error"] < no_bias["gen_error"]
+
+
+def test_strongly_regularised_ridge_reaches_the_bayes_optimal_error():
+    # balanced clusters: as reg -> infinity ridge becomes the Hebbian (posterior-mean) direction,
+    # which is Bayes-optimal (Mignacco et al. 2020); independent reference: gmm_bayes's closed form
+    for alpha, noise in ((0.5, 1.0), (3.0, 0.4)):
+        bayes = fp.solve(equations.get("gmm_bayes", alpha=alpha, noise=noise))["gen_error"]
+        ridge = fp.solve(equations.get("gmm_erm", loss="square", alpha=alpha, reg=1e6, noise=noise))["gen_error"]
+        weak = fp.solve(equations.get("gmm_erm", loss="square", alpha=alpha, reg=0.01, noise=noise))["gen_error"]
+        assert ridge == pytest.approx(bayes, rel=1e-5)
+        assert weak > bayes
+
+
+@pytest.mark.parametrize("params, d, seeds", [
+    (dict(loss="logistic", alpha=2.0, reg=0.1, noise=1.0, balance=0.3, bias=True), 500, 6),
+    (dict(loss="hinge", alpha=1.5, reg=0.2, noise=0.5, balance=0.6, bias=True), 200, 5),
+    (dict(loss="square", penalty="l1", alpha=0.7, reg=0.05, noise=0.5, bias=True, balance=0.4), 400, 5),
+    (dict(loss="absolute", alpha=2.0, reg=0.5, noise=0.6), 300, 5),
+])
+def test_erm_simulation_agrees_within_error_bars(params, d, seeds):
+    model = equations.get("gmm_erm", **params)
+    theory = fp.solve(model).observables
+    runs = [model.simulate(d, s) for s in range(seeds)]
+    for key in ("m", "q", "b", "gen_error", "train_loss", "train_error"):
+        vals = np.array([r[key] for r in runs])
+        err = vals.std(ddof=1) / math.sqrt(len(vals))
+        # finite-size corrections are O(1/d) against error bars O(1/sqrt(d seeds))
+        assert abs(vals.mean() - theory[key]) < 4 * err + 0.02 * max(1.0, abs(theory[key])), (key, vals.mean(),
+                                                                                              theory[key], err)
+
+
+def test_erm_invalid_parameters():
+    with pytest.raises(ValueError, match="reg"):
+        equations.get("gmm_erm", loss="logistic", reg=0.0, alpha=3.0)
+    with pytest.raises(ValueError, match="bias"):
+        equations.get("gmm_erm", bias="yes")
+    with pytest.raises(ValueError, match="balance"):
+        equations.get("gmm_erm", balance=1.0)
+    assert equations.get("gmm_erm", loss="square", reg=0.0, alpha=2.0).reg == 0.0
