@@ -274,7 +274,7 @@ def _check_kappa(kappa) -> float:
 
 
 def gardner_capacity(kappa: float = 0.0) -> float:
-    """Gardner's capacity of spherical weights with margin ``kappa >= 0`` (Gardner 1988, eq. (41))::
+    """Gardner's capacity of spherical weights with margin ``kappa >= 0`` (Gardner 1988)::
 
         alpha_c(kappa) = 1 / int_{-kappa}^inf Dt (t + kappa)^2
                        = 1 / [ (1 + kappa^2) H(-kappa) + kappa phi(kappa) ],
