@@ -82,9 +82,16 @@ at 30 digits from ``q = 0`` to ``q = 1 - 1e-8``. ``1 - q`` is computed directly 
 ``E sech^2``) so that it keeps its relative accuracy near 1.
 
 Starts. There is no teacher: ``"uninformed"`` is ``q = 1e-6`` (two solutions drawn apart),
-``"informed"`` is ``q = 1 - 1e-6`` (two solutions drawn together); below the capacity both
-reach the same RS fixed point, above it (spherical: ``alpha > alpha_c``; binary: ``alpha > 2 /
-(pi I(kappa))``) the iteration goes to the absorbing ``q = 1``, where ``entropy = -inf``.
+``"informed"`` is ``q = 1 - 1e-6`` (two solutions drawn together). Below ``alpha_1``
+(:meth:`Storage.alpha_one`: ``alpha_c(kappa)`` for spherical weights, ``2 / (pi I(kappa))`` for
+binary ones) the map has one fixed point in ``[0, 1)``, which both starts reach; above it the
+iteration goes to the absorbing ``q = 1``, where ``entropy = -inf``. The model does not
+declare ``unique_fixed_point``: ``q = 1`` is a fixed point of the map at every ``alpha``
+(repelling below ``alpha_1``), so a warm start next to it, as a continuation would make, can
+stay there. Within ~1e-4 relative of ``alpha_1`` the interior fixed point merges with ``q = 1``
+and the iteration slows critically (its rate tends to 1, and an extrapolation onto the boundary
+is refused by the engine): a solve from ``"informed"`` may then end ``max_iter``, while one from
+``"uninformed"`` converges in a few tens of steps up to ``alpha_1 (1 - 1e-6)``.
 """
 
 from __future__ import annotations

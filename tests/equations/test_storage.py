@@ -332,6 +332,20 @@ def test_max_margin_spherical_against_a_generic_solver():
 # ----------------------------------------------------------------------------- protocol details
 
 
+def test_the_map_has_one_fixed_point_below_alpha_one_and_none_above():
+    # in [0, 1): the sign changes of F(q) - q on a logit grid of q (q = 1 is a fixed point too,
+    # repelling below alpha_1: why the model does not declare unique_fixed_point)
+    qs = 1.0 / (1.0 + np.exp(-np.linspace(-12.0, 25.0, 150)))
+    for weights in ("spherical", "binary"):
+        for kappa in (0.0, 0.5, 4.0):
+            a1 = equations.get("storage", weights=weights, kappa=kappa).alpha_one()
+            for f in (1e-3, 0.3, 0.99, 1.01, 10.0):
+                model = equations.get("storage", weights=weights, alpha=f * a1, kappa=kappa)
+                g = np.array([model.update([q])[0] - q for q in qs])
+                changes = np.count_nonzero(np.diff(np.sign(g[np.abs(g) > 1e-14])))
+                assert changes == (1 if f < 1 else 0), (weights, kappa, f)
+
+
 def test_both_starts_reach_the_same_fixed_point_below_capacity():
     for weights, alpha, kappa in (("spherical", 1.2, 0.2), ("binary", 0.9, 0.1)):
         model = equations.get("storage", weights=weights, alpha=alpha, kappa=kappa)
