@@ -108,7 +108,7 @@ from fixedpoint.quadrature import logH, mills
 
 from ._registry import parameter_table, register
 
-__all__ = ["Storage", "gardner_capacity", "max_margin", "binary_capacity"]
+__all__ = ["Storage", "binary_capacity", "gardner_capacity", "max_margin"]
 
 _WEIGHTS = ("spherical", "binary")
 #: uninformed start q = _EPS_START; informed start q = 1 - _EPS_START
@@ -324,7 +324,7 @@ def binary_capacity(kappa: float = 0.0, *, tol: float = 1e-10) -> float:
     Raises
     ------
     RuntimeError
-        If the threshold does not converge (never seen for ``0 <= kappa <= 3``).
+        If the threshold does not converge (never seen for ``0 <= kappa <= 5``).
     """
     import fixedpoint
 

@@ -135,6 +135,15 @@ def test_krauth_mezard_capacity():
     a_half = binary_capacity(0.5)
     assert a_half < a and a_half < gardner_capacity(0.5)
     assert a < 4.0 / math.pi - 0.4
+    # for every margin: below the spherical capacity, the annealed bound log 2 / (-log H(kappa))
+    # and the RS q -> 1 point; the entropy vanishes there
+    from fixedpoint.quadrature import logH
+
+    for kappa in (1.0, 3.0):
+        a = binary_capacity(kappa)
+        model = equations.get("storage", weights="binary", alpha=a, kappa=kappa)
+        assert a < min(gardner_capacity(kappa), math.log(2.0) / -logH(kappa), model.alpha_one())
+        assert abs(model.free_entropy(fp.solve(model).x)) < 1e-8
 
 
 def test_binary_is_below_spherical_and_entropies_ordered():
@@ -194,8 +203,12 @@ def test_spherical_entropic_term_at_its_saddle_is_gardners():
 def _mp_energetic(q, kappa):
     q, k = mp.mpf(q), mp.mpf(kappa)
     v = 1 - q
-    H = lambda u: mp.erfc(u / mp.sqrt(2)) / 2  # noqa: E731
-    u = lambda z: (k - mp.sqrt(q) * z) / mp.sqrt(v)  # noqa: E731
+    def H(x):
+        return mp.erfc(x / mp.sqrt(2)) / 2
+
+    def u(z):
+        return (k - mp.sqrt(q) * z) / mp.sqrt(v)
+
     z0, s = k / mp.sqrt(q), mp.sqrt(v / q)
     pts = [-mp.inf] + sorted({z0 - 10 * s, z0 - s, z0, z0 + s, z0 + 10 * s, mp.mpf(-1), mp.mpf(1)}) + [mp.inf]
     g = mp.quad(lambda z: mp.npdf(z) * mp.log(H(u(z))), pts)
@@ -229,7 +242,9 @@ def test_entropy_at_a_fixed_point_against_scipy_quad():
     model, sol = _solve(weights="binary", alpha=0.6, kappa=0.3)
     q = float(sol.x[0])
     q_hat = model.observables(sol.x)["q_hat"]
-    pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    def pdf(z):
+        return math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+
     ge = quad(lambda z: pdf(z) * log_ndtr(-(0.3 - math.sqrt(q) * z) / math.sqrt(1 - q)), -40, 40,
               epsabs=1e-14, epsrel=1e-13, limit=200)[0]
     a = math.sqrt(q_hat)
