@@ -518,9 +518,9 @@ class GMMERM:
                          self.balance, self.delta, self.bias, x, glx, glw)
 
     def initial_state(self, start: str = "uninformed") -> np.ndarray:
-        """``"uninformed"``: ``m = 0.01, q = 0.01`` (overlap 0.1... the cosine ``m / sqrt(q)`` a random
-        initialisation has by chance is small), ``V = 1``, ``b = 0``; ``"informed"``: ``m = q = 1``,
-        ``V = 1``, ``b = 0``. The problem is convex: both reach the same fixed point."""
+        """``"uninformed"``: ``m = 0.001, q = 0.01`` (the cosine ``m / sqrt(q) = 0.01`` with the means
+        that a random initialisation has by chance), ``V = 1``, ``b = 0``; ``"informed"``: ``m = q =
+        1``, ``V = 1``, ``b = 0``. The problem is convex: both reach the same fixed point."""
         if isinstance(start, str) and start == "uninformed":
             return np.array([0.001, 0.01, 1.0, 0.0])
         if isinstance(start, str) and start == "informed":
