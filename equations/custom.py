@@ -5,7 +5,7 @@ the toolkit supplies the Gaussian integrals, the state evolution, the free entro
 hats of ERM and the simulators. Example (a probit channel with label flips, the tutorial
 ``notebooks/custom_channel.ipynb``)::
 
-    # my_channels.py  (a module of yours: the cfuncs are cached on disk next to it)
+    # my_channels.py  (a module of yours: its cfuncs are cached on disk and pickle by reference)
     import math
     from equations import custom
 
@@ -14,7 +14,7 @@ hats of ERM and the simulators. Example (a probit channel with label flips, the 
         return theta + (1 - 2 * theta) * 0.5 * math.erfc(-y * z / math.sqrt(2 * noise))
 
     # anywhere
-    ch = custom.CustomChannel(likelihood=flip_probit, labels="binary", theta=0.1)
+    ch = custom.CustomChannel(likelihood=flip_probit, labels="binary", theta=0.1, width=math.sqrt(0.2))
     model = equations.get("glm_bayes", channel=ch, noise=0.2, alpha=3.0)
     fixedpoint.solve(model); model.simulate(d=2000, seed=0)
 
@@ -38,8 +38,11 @@ Signatures (all ``float64``)::
     prox (optional)               (y, omega, V, theta)      -> argmin_z loss(y, z) + (z - omega)^2 / (2V)
 
 ``noise`` is the ``noise`` parameter of the model (so that sweeps and phase diagrams over it work
-as for the built-in channels), ``theta`` one free parameter of the channel or loss (e.g. a
-flip probability, a margin, a Huber threshold).
+as for the built-in channels: the channel object is a template whose noise the model sets),
+``theta`` one free parameter of the channel or loss (e.g. a flip probability, a margin, a Huber
+threshold). A cfunc must return a finite value wherever it is evaluated: an exception inside a
+cfunc (e.g. a division by zero) is printed and the call returns 0. The likelihood's
+normalisation is checked at its first use (``sum_y P_out(y | z) = 1`` at ``z`` in ``[-3, 3]``).
 
 Channel numerics (:class:`CustomChannel`). ``Z_out(y; omega, V) = E_{z ~ N(omega, V)} P_out(y | z)``
 and the posterior moments of ``z`` (hence ``g_out = (E[z|y] - omega) / V`` and ``d g_out / d
@@ -60,7 +63,7 @@ spacing. Give then the likelihood's scale ``width`` (e.g. ``sqrt(noise)``): the 
 composite Gauss-Legendre panels on that scale, and the probit agrees with the built-in ``sign``
 to ~1e-14 for ``noise`` from 0.01 to 0.5 (2-30 ms per evaluation, vs 15 us for the built-in
 reduction). A step (``noise = 0``) converges only algebraically: use a built-in channel there. At ``V = 0`` (``q = rho``) ``psi`` is ``E_z sum_y P log P`` and ``hat`` is
-evaluated at ``V = 1e-12 rho`` (the Fisher information of the channel, continuous in ``V``).
+evaluated at ``V = 1e-12 q`` (the Fisher information of the channel, continuous in ``V``).
 The Bayes classifier is ``argmax_y Z_out(y; omega, V)``; its error is integrated on composite
 Gauss-Legendre panels cut at its decision boundaries (roots found by bisection), since ``min_y
 Z_out`` has kinks there.
