@@ -107,6 +107,7 @@ from numba import cfunc, njit, types
 from numba.core.ccallback import CFunc
 
 from fixedpoint.quadrature import H, gauss_hermite, phi
+
 from .channels import Channel
 
 __all__ = [
@@ -445,11 +446,11 @@ class CustomChannel(Channel):
 
     def _rule(self, sd, scale):
         """``N(0, 1)`` rule for a Gaussian average of standard deviation ``sd`` of a function that
-        varies on the scale ``scale`` (module docstring): panels at most ``scale / sd`` wide."""
+        varies on the scale ``scale`` (module docstring): panels at most ``1.5 scale / sd`` wide."""
         if self.width is None:
             return gauss_hermite(self.n_nodes)
         h = min(1.0, _PANEL * scale / sd) if sd > 0 else 1.0
-        return _gauss_panels(int(math.ceil(18.0 / h)))
+        return _gauss_panels(math.ceil(18.0 / h))
 
     def _rules(self, q, V):
         # the z-average smooths the likelihood: in omega, Z_out varies on the scale sqrt(V + width^2)
@@ -594,10 +595,15 @@ def _rebuild(cls, kw, refs):
 # ============================================================================ loss kernels
 
 
-@cfunc(PROX_SIGNATURE, cache=True)
-def _no_prox(y, omega, V, theta):
-    """Placeholder argument when the user gives no prox (never called: ``has_prox`` is False)."""
+def _nan_prox(y, omega, V, theta):
     return math.nan
+
+
+@functools.lru_cache(maxsize=1)
+def _no_prox():
+    """The prox argument when the user gives none (never called: ``has_prox`` is False); compiled
+    at first use, not at import (``equations.glm_erm`` imports this module)."""
+    return cfunc(PROX_SIGNATURE, cache=True)(_nan_prox)
 
 
 @njit(cache=True)
@@ -687,7 +693,7 @@ def _erm_linear(ls, dl, d2l, pr, has_prox, theta, m, q, V, rho, noise, xg, wg):
         for j in range(xg.shape[0]):
             wt = wg[i] * wg[j]
             y = mq * xg[i] + ss * xg[j]
-            z, f, df, ell = _prox_f(ls, dl, d2l, pr, has_prox, y, om, V, theta)
+            _, f, df, ell = _prox_f(ls, dl, d2l, pr, has_prox, y, om, V, theta)
             res[0] += wt * xg[j] * f / ss
             res[1] += wt * f * f
             res[2] -= wt * df
@@ -747,7 +753,7 @@ class CustomLoss:
         _count("n_nodes", self.n_nodes, 8, 400)
 
     def _fns(self):
-        pr = self.prox if self.prox is not None else _no_prox
+        pr = self.prox if self.prox is not None else _no_prox()
         return self.loss, self.dloss, self.d2loss, pr, self.prox is not None
 
     def integrals(self, channel, m, q, V, rho, noise):
@@ -792,7 +798,7 @@ def erm_step(model, x):
     from .glm_erm import _assemble
 
     flags, params = model._args
-    alpha, reg, rho, noise = params[:4]
+    rho, noise = params[2], params[3]
     I = model.loss.integrals(model.channel, x[0], x[1], x[2], rho, noise)
     return _assemble(flags, params, I)
 

@@ -702,7 +702,8 @@ class GLMERM:
                              f"alpha = {self.alpha}. Use reg > 0 (the limit reg -> 0+ is the "
                              f"minimum-norm interpolator / max-margin solution)")
         # the kernel's scalar arguments, converted once (update is called thousands of times)
-        flags = np.array([-1 if custom else loss_code(self.loss), self.channel == "sign", self.penalty == "l1"], dtype=np.int64)
+        code = -1 if custom else loss_code(self.loss)
+        flags = np.array([code, self.channel == "sign", self.penalty == "l1"], dtype=np.int64)
         params = np.array([self.alpha, self.reg, self.rho, self.noise, self.delta], dtype=np.float64)
         flags.flags.writeable = False
         params.flags.writeable = False

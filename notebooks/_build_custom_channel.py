@@ -9,9 +9,8 @@ from __future__ import annotations
 import pathlib
 import sys
 
-from nbformat.v4 import new_code_cell, new_markdown_cell
-
 from _nbbuild import execute, write
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
 HERE = pathlib.Path(__file__).parent
 PATH = HERE / "custom_channel.ipynb"
