@@ -88,6 +88,24 @@ def d2logistic(y, z, theta):
     return y * y * s * (1.0 - s)
 
 
+@custom.loss
+def pseudo_huber(y, z, theta):
+    r = (y - z) / theta
+    return theta * theta * (math.sqrt(1.0 + r * r) - 1.0)
+
+
+@custom.loss
+def dpseudo_huber(y, z, theta):
+    r = (y - z) / theta
+    return -theta * r / math.sqrt(1.0 + r * r)
+
+
+@custom.loss
+def d2pseudo_huber(y, z, theta):
+    r = (y - z) / theta
+    return (1.0 + r * r) ** -1.5
+
+
 SQUARE = custom.CustomLoss(loss=square, dloss=dsquare, d2loss=d2square, prox=prox_square)
 LOGISTIC = custom.CustomLoss(loss=logistic, dloss=dlogistic, d2loss=d2logistic, labels="binary")
 
@@ -267,6 +285,45 @@ def test_custom_loss_reproduces_the_builtin(loss, name, channel, noise):
         assert a[k] == pytest.approx(b[k], rel=1e-8), k
 
 
+@pytest.mark.slow
+def test_pseudo_huber_against_adaptive_quadrature():
+    """A loss that is not built in (pseudo-Huber, theta = 0.7), linear teacher: the hats against
+    nested adaptive quadrature of the definitions (prox by a root finder, Stein derivative by
+    differentiating the label density in the teacher's mean)."""
+    from scipy.optimize import brentq
+
+    ph = custom.CustomLoss(loss=pseudo_huber, dloss=dpseudo_huber, d2loss=d2pseudo_huber, theta=0.7)
+    alpha, noise, rho = 2.0, 0.3, 1.0
+    model = equations.get("glm_erm", loss=ph, alpha=alpha, reg=0.1, noise=noise)
+    m, q, V = 0.4, 0.6, 0.8
+    out = model._full(np.array([m, q, V]))
+    t = 0.7
+
+    def dl(y, z):
+        r = (y - z) / t
+        return -t * r / math.sqrt(1 + r * r)
+
+    def f_df(y, om):
+        z = brentq(lambda z: z - om + V * dl(y, z), om - 20, om + 20, xtol=1e-15)
+        c = (1 + ((y - z) / t) ** 2) ** -1.5
+        return -dl(y, z), -c / (1 + V * c)
+
+    s = rho - m * m / q + noise  # y | xi ~ N(m xi / sqrt(q), s), omega = sqrt(q) xi
+
+    def avg(g):
+        def inner(xi):
+            mu = m / math.sqrt(q) * xi
+            val = integrate.quad(lambda y: g(y, math.sqrt(q) * xi, mu) * math.exp(-0.5 * (y - mu) ** 2 / s),
+                                 mu - 12 * math.sqrt(s), mu + 12 * math.sqrt(s), epsabs=1e-13, epsrel=1e-11)[0]
+            return val / math.sqrt(2 * math.pi * s) * math.exp(-0.5 * xi * xi) / math.sqrt(2 * math.pi)
+        return integrate.quad(inner, -10, 10, epsabs=1e-12, epsrel=1e-10)[0]
+
+    m_hat = alpha * avg(lambda y, om, mu: (y - mu) / s * f_df(y, om)[0])
+    q_hat = alpha * avg(lambda y, om, mu: f_df(y, om)[0] ** 2)
+    V_hat = -alpha * avg(lambda y, om, mu: f_df(y, om)[1])
+    assert out[3:6] == pytest.approx([m_hat, q_hat, V_hat], rel=1e-8)
+
+
 def test_custom_prox_newton_matches_closed_form():
     no_prox = custom.CustomLoss(loss=square, dloss=dsquare, d2loss=d2square)
     a = equations.get("glm_erm", loss=no_prox, alpha=2.0, reg=0.1, noise=0.2)
@@ -274,8 +331,12 @@ def test_custom_prox_newton_matches_closed_form():
     np.testing.assert_allclose(a._full(np.array([0.4, 0.6, 0.9])), b._full(np.array([0.4, 0.6, 0.9])), rtol=1e-12)
 
 
-def test_custom_loss_against_simulation():
-    model = equations.get("glm_erm", loss=LOGISTIC, alpha=2.0, reg=0.1, noise=0.1)
+PSEUDO_HUBER = custom.CustomLoss(loss=pseudo_huber, dloss=dpseudo_huber, d2loss=d2pseudo_huber, theta=0.7)
+
+
+@pytest.mark.parametrize("loss", [LOGISTIC, PSEUDO_HUBER], ids=["logistic-sign", "pseudo_huber-linear"])
+def test_custom_loss_against_simulation(loss):
+    model = equations.get("glm_erm", loss=loss, alpha=2.0, reg=0.1, noise=0.1)
     sol = fixedpoint.solve(model)
     sims = [model.simulate(d=300, seed=s) for s in range(2)]
     for k in ("m", "q", "gen_error", "train_loss"):
