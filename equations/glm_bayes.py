@@ -40,6 +40,7 @@ entropies (perfect recovery has a finite free entropy for discrete priors and th
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import ClassVar
@@ -47,7 +48,7 @@ from typing import ClassVar
 import numpy as np
 
 from ._registry import parameter_table, register
-from .channels import CHANNELS, make_channel
+from .channels import CHANNELS, Channel, make_channel
 from .priors import PRIOR_KINDS, Prior
 
 __all__ = ["GLMBayes", "algorithmic_line"]
@@ -80,8 +81,9 @@ class GLMBayes:
     ----------
     prior : {"gaussian", "rademacher", "gauss_bernoulli", "sparse_rademacher"}
         Law of the teacher's entries (unit non-zero scale: ``E w*^2 = rho``).
-    channel : {"linear", "sign", "abs", "relu"}
-        Output channel (:mod:`equations.channels`).
+    channel : {"linear", "sign", "abs", "relu"} or Channel
+        Output channel (:mod:`equations.channels`), or your own as a channel object, e.g. an
+        :class:`equations.custom.CustomChannel`: its noise variance is the model's ``noise``.
     alpha : float
         Sample ratio ``n / d > 0``.
     noise : float
@@ -142,7 +144,8 @@ class GLMBayes:
         """Each parameter's default, allowed values or range, and meaning (protocol member)."""
         return parameter_table(cls, {
             "prior": {"allowed": _PRIORS, "doc": "law of the teacher's entries, E w*^2 = rho"},
-            "channel": {"allowed": tuple(sorted(CHANNELS)), "doc": "output channel"},
+            "channel": {"allowed": tuple(sorted(CHANNELS)),
+                        "doc": "output channel (or a Channel object: equations.custom.CustomChannel)"},
             "alpha": {"range": (0.0, None), "open": (True, True), "doc": "sample ratio n/d"},
             "noise": {"range": (0.0, None), "open": (False, True), "doc": "noise variance of the channel"},
             "rho": {"range": (0.0, 1.0), "open": (True, False),
@@ -153,7 +156,8 @@ class GLMBayes:
     def __post_init__(self):
         if not isinstance(self.prior, str) or self.prior not in _PRIORS:
             raise ValueError(f"prior must be one of {', '.join(_PRIORS)}; got {self.prior!r}")
-        if not isinstance(self.channel, str) or self.channel not in CHANNELS:
+        custom = isinstance(self.channel, Channel)
+        if not custom and (not isinstance(self.channel, str) or self.channel not in CHANNELS):
             raise ValueError(f"channel must be one of {', '.join(sorted(CHANNELS))}; got {self.channel!r}")
         if not isinstance(self.integrals, str) or self.integrals not in _INTEGRALS:
             raise ValueError(f"integrals must be one of {', '.join(_INTEGRALS)}; got {self.integrals!r}")
@@ -173,7 +177,14 @@ class GLMBayes:
             object.__setattr__(self, k, v)
         # derived objects, not dataclass fields (rebuilt by dataclasses.replace)
         object.__setattr__(self, "_prior", Prior(self.prior, rho, 1.0))
-        object.__setattr__(self, "_channel", make_channel(self.channel, noise))
+        if custom:  # the model's noise is the channel's (sweeps and diagrams over noise replace the model)
+            if self.channel.noise not in (0.0, noise):
+                raise ValueError(f"noise: give the channel's noise variance to the model (noise={self.channel.noise}), "
+                                 f"not to the channel object; got noise={noise}")
+            ch = self.channel if self.channel.noise == noise else dataclasses.replace(self.channel, noise=noise)
+        else:
+            ch = make_channel(self.channel, noise)
+        object.__setattr__(self, "_channel", ch)
 
     # ------------------------------------------------------------------ protocol
     def initial_state(self, start: str = "uninformed") -> np.ndarray:

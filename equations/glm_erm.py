@@ -117,6 +117,7 @@ from numba import njit
 from fixedpoint.quadrature import H, phi, sigmoid, sorted_copy
 from ._registry import parameter_table, register
 from .losses import ABSOLUTE, HINGE, HUBER, LOGISTIC, LOSSES, SQUARE, _loss, _prox_full, loss_code
+from .custom import CustomLoss
 
 __all__ = ["GLMERM", "separability_threshold", "ridge_closed_form"]
 
@@ -605,9 +606,10 @@ class GLMERM:
 
     Parameters
     ----------
-    loss : {"square", "logistic", "hinge", "huber", "absolute"}
+    loss : {"square", "logistic", "hinge", "huber", "absolute"} or CustomLoss
         Training loss ``loss(y, z)`` (see :mod:`equations.losses`); logistic and hinge are
-        classification losses and need ``channel="sign"``.
+        classification losses and need ``channel="sign"``. Your own smooth convex loss: an
+        :class:`equations.custom.CustomLoss` (Numba cfuncs for the loss and its derivatives).
     penalty : {"l2", "l1"}
         ``reg/2 ||w||^2`` or ``reg ||w||_1``.
     alpha : float
@@ -663,7 +665,8 @@ class GLMERM:
         positive = {"range": (0.0, None), "open": (True, True)}
         non_negative = {"range": (0.0, None), "open": (False, True)}
         return parameter_table(cls, {
-            "loss": {"allowed": LOSSES, "doc": "training loss (logistic, hinge: classification)"},
+            "loss": {"allowed": LOSSES, "doc": "training loss (logistic, hinge: classification), or an "
+                                               "equations.custom.CustomLoss"},
             "penalty": {"allowed": PENALTIES, "doc": "reg/2 |w|^2 (l2) or reg |w|_1 (l1)"},
             "alpha": {**positive, "doc": "sample ratio n/d"},
             "reg": {**non_negative, "doc": "penalty strength (reg = 0 needs alpha > 1)"},
@@ -674,10 +677,13 @@ class GLMERM:
             "delta": {**positive, "doc": "Huber threshold (loss=huber only)"}})
 
     def __post_init__(self):
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
+        custom = isinstance(self.loss, CustomLoss)  # your own loss (equations.custom)
+        if not custom and self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)} or an equations.custom.CustomLoss; "
+                             f"got {self.loss!r}")
         if self.channel is None:  # the teacher the loss is meant for: +-1 labels for a classification loss
-            object.__setattr__(self, "channel", "sign" if self.loss in CLASSIFICATION_LOSSES else "linear")
+            binary = self.loss.labels == "binary" if custom else self.loss in CLASSIFICATION_LOSSES
+            object.__setattr__(self, "channel", "sign" if binary else "linear")
         if self.penalty not in PENALTIES:
             raise ValueError(f"penalty must be one of {', '.join(PENALTIES)}; got {self.penalty!r}")
         if self.channel not in CHANNELS:
@@ -696,7 +702,8 @@ class GLMERM:
                              f"alpha = {self.alpha}. Use reg > 0 (the limit reg -> 0+ is the "
                              f"minimum-norm interpolator / max-margin solution)")
         # the kernel's scalar arguments, converted once (update is called thousands of times)
-        flags = np.array([loss_code(self.loss), self.channel == "sign", self.penalty == "l1"], dtype=np.int64)
+        code = -1 if custom else loss_code(self.loss)
+        flags = np.array([code, self.channel == "sign", self.penalty == "l1"], dtype=np.int64)
         params = np.array([self.alpha, self.reg, self.rho, self.noise, self.delta], dtype=np.float64)
         flags.flags.writeable = False
         params.flags.writeable = False
@@ -720,6 +727,10 @@ class GLMERM:
         if x.shape != (3,):
             raise ValueError(f"the state of glm_erm is (m, q, V), got shape {x.shape}")
         flags, params = self._args
+        if flags[0] < 0:
+            from .custom import erm_step
+
+            return erm_step(self, x)
         if self.channel == "sign":
             glx, glw = _legendre()
             return _sign_step(flags, params, x, glx, glw)
@@ -965,4 +976,8 @@ class GLMERM:
         see :mod:`equations._simulate.erm`."""
         from ._simulate.erm import simulate_erm
 
+        if isinstance(self.loss, CustomLoss):
+            from .custom import simulate_erm as simulate_custom
+
+            return simulate_custom(self, d, seed)
         return simulate_erm(self, d, seed)
