@@ -5,6 +5,12 @@ teacher ``w* ~ N(0, rho I_d)``, ``z*_mu = x_mu.w*/sqrt(d)`` and labels
 
 * ``channel="linear"``: ``y = z* + sqrt(noise) xi``;
 * ``channel="sign"``:   ``y = sign(z* + sqrt(noise) xi)`` (probit label noise);
+* ``channel="outliers"``: ``y = (1 - c)(z* + sqrt(noise_in) xi) + c (beta z* + sqrt(noise_out) xi)``,
+  ``c ~ Bernoulli(eps)`` (a fraction ``eps`` of outliers from a teacher scaled by ``beta``;
+  Vilucchio, Troiani, Erba, Krzakala, "Asymptotic characterisation of robust empirical risk
+  minimisation performance in the presence of outliers", 2023, arXiv 2305.18974, whose
+  ``(Delta_in, Delta_out, epsilon, beta)`` are our ``(noise_in, noise_out, eps, beta)`` at
+  ``rho = 1``; their Huber parameter ``a`` is our ``delta``, their ``Sigma`` our ``V``);
 
 the estimator minimises::
 
@@ -74,6 +80,16 @@ Teacher integrals in closed form.
   (:func:`_central_moments`, :func:`_tail_moments`): ``V_hat`` keeps its relative precision when
   the loss's active region holds a tiny fraction of the data. (The classification losses,
   logistic and hinge, need ``channel="sign"``.)
+* ``outliers`` with a regression loss: given the component, the residual is again Gaussian, so
+  the residual is a two-component Gaussian mixture and every hat is the ``eps``-weighted sum of
+  the linear closed forms above at the component's residual variance, ``rho + noise_in - 2m +
+  q`` (inliers, weight ``1 - eps``) and ``beta^2 rho + noise_out - 2 beta m + q`` (outliers,
+  weight ``eps``). The one change is in ``m_hat``: the Stein derivative ``d/dz*`` of an
+  outlier's residual ``beta z* + ... - omega`` carries the factor ``beta``, so ``m_hat =
+  alpha [(1 - eps) E_in f' + eps beta E_out f']`` while ``V_hat = alpha [(1 - eps) E_in f' +
+  eps E_out f']`` (Vilucchio et al., the hats of their Sec. III and App. B).
+  :meth:`GLMERM.observables` names the paper's test errors and :func:`outlier_error_floor`
+  gives their ``alpha -> infinity`` limits at fixed ``reg``.
 
 Energy (zero-temperature free energy) at the state ``x = (m, q, V)`` with the hats of ``x``::
 
@@ -118,11 +134,12 @@ from fixedpoint.quadrature import H, phi, sigmoid, sorted_copy
 from ._registry import parameter_table, register
 from .losses import ABSOLUTE, HINGE, HUBER, LOGISTIC, LOSSES, SQUARE, _loss, _prox_full, loss_code
 
-__all__ = ["GLMERM", "separability_threshold", "ridge_closed_form"]
+__all__ = ["GLMERM", "separability_threshold", "ridge_closed_form", "outlier_error_floor"]
 
 PENALTIES = ("l2", "l1")
-CHANNELS = ("linear", "sign")
+CHANNELS = ("linear", "sign", "outliers")
 CLASSIFICATION_LOSSES = ("logistic", "hinge")
+OUTLIER_LOSSES = ("square", "huber", "absolute")
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _XI_MAX = 10.0  # separability_threshold: |u| beyond 10 carries Gaussian mass < 1e-22 of the whole
@@ -399,15 +416,10 @@ def _central_moments(a):
 
 
 @njit(cache=True, error_model="numpy")
-def _linear_integrals(code, m, q, V, rho, noise, delta):
-    """Teacher ``linear`` channel, regression losses, closed forms over ``r ~ N(0, sigma^2)``.
-
-    Returns ``[I_m, I_q, I_V, train_loss, moreau, nan]`` as :func:`_sign_integrals`.
-    """
-    res = np.full(6, np.nan)
-    if not (q >= 0.0 and V > 0.0):
-        return res
-    var = rho + noise - 2.0 * m + q
+def _residual_moments(code, var, V, delta):
+    """``(E f'(r), E f(r)^2, E loss(r, prox))`` over ``r ~ N(0, var)`` for a regression loss,
+    ``f = (prox - omega)/V`` as a function of the residual ``r = y - omega`` (closed forms; nan
+    for a loss that is not a function of the residual)."""
     if var < 0.0:
         var = 0.0
     sig = math.sqrt(var)
@@ -434,10 +446,50 @@ def _linear_integrals(code, m, q, V, rho, noise, delta):
         efp = pin / V
         ell = 2.0 * sig * m1
     else:
+        return math.nan, math.nan, math.nan
+    return efp, ef2, ell
+
+
+@njit(cache=True, error_model="numpy")
+def _linear_integrals(code, m, q, V, rho, noise, delta):
+    """Teacher ``linear`` channel, regression losses, closed forms over ``r ~ N(0, sigma^2)``.
+
+    Returns ``[I_m, I_q, I_V, train_loss, moreau, nan]`` as :func:`_sign_integrals`.
+    """
+    res = np.full(6, np.nan)
+    if not (q >= 0.0 and V > 0.0):
+        return res
+    efp, ef2, ell = _residual_moments(code, rho + noise - 2.0 * m + q, V, delta)
+    if not efp == efp:
         return res
     res[0] = efp
     res[1] = ef2
     res[2] = efp
+    res[3] = ell
+    res[4] = ell + 0.5 * V * ef2
+    return res
+
+
+@njit(cache=True, error_model="numpy")
+def _outlier_integrals(code, m, q, V, rho, eps, beta, noise_in, noise_out, delta):
+    """Teacher ``outliers`` channel (Vilucchio et al. 2023): the eps-weighted sum of the linear
+    closed forms of the inliers (residual variance ``rho + noise_in - 2m + q``) and of the
+    outliers (``beta^2 rho + noise_out - 2 beta m + q``); the outliers' Stein derivative
+    ``d/dz*`` carries the factor ``beta``. Returns ``[I_m, I_q, I_V, train_loss, moreau, nan]``.
+    """
+    res = np.full(6, np.nan)
+    if not (q >= 0.0 and V > 0.0):
+        return res
+    p_in, f2_in, l_in = _residual_moments(code, rho + noise_in - 2.0 * m + q, V, delta)
+    p_out, f2_out, l_out = _residual_moments(code, beta * beta * rho + noise_out - 2.0 * beta * m + q, V, delta)
+    if not (p_in == p_in and p_out == p_out):
+        return res
+    w_in = 1.0 - eps
+    ef2 = w_in * f2_in + eps * f2_out
+    ell = w_in * l_in + eps * l_out
+    res[0] = w_in * p_in + eps * beta * p_out
+    res[1] = ef2
+    res[2] = w_in * p_in + eps * p_out
     res[3] = ell
     res[4] = ell + 0.5 * V * ef2
     return res
@@ -486,6 +538,15 @@ def _linear_step(flags, params, x):
     """The whole map for the ``linear`` teacher (see :func:`_sign_step`)."""
     rho, noise, delta = params[2], params[3], params[4]
     I = _linear_integrals(flags[0], x[0], x[1], x[2], rho, noise, delta)
+    return _assemble(flags, params, I)
+
+
+@njit(cache=True, error_model="numpy")
+def _outlier_step(flags, params, x):
+    """The whole map for the ``outliers`` teacher (see :func:`_sign_step`); ``params[5:9] =
+    (eps, beta, noise_in, noise_out)``."""
+    I = _outlier_integrals(flags[0], x[0], x[1], x[2], params[2], params[5], params[6], params[7], params[8],
+                           params[4])
     return _assemble(flags, params, I)
 
 
@@ -587,6 +648,102 @@ def ridge_closed_form(alpha: float, reg: float, rho: float = 1.0, noise: float =
     return {"m": m, "q": q, "V": g, "estimation_error": rho - 2 * m + q, "gen_error": rho + noise - 2 * m + q}
 
 
+def _outlier_errors(m, q, rho, eps, beta, noise_in, noise_out):
+    """The test errors of the ``outliers`` channel at ``(m, q)`` (:meth:`GLMERM.observables`)."""
+    gamma = 1.0 - eps + eps * beta  # E[y z*]/rho: the outliers scale the teacher by beta
+    label = (1.0 - eps) * rho + eps * beta * beta * rho  # E y^2 without the noise
+    paper = label - 2.0 * gamma * m + q
+    return {"gen_error": paper + (1.0 - eps) * noise_in + eps * noise_out,
+            "gen_error_outliers": paper,
+            "excess_gen_error": paper - eps * (1.0 - eps) * (1.0 - beta) ** 2 * rho}
+
+
+def _population_slope(loss, eps, beta, noise_in, noise_out, delta, rho):
+    """``c*`` minimising the population risk ``R(c) = E loss(y - c z*)`` of the outliers channel.
+
+    Each component ``k`` (inliers: weight ``1 - eps``, slope ``b = 1``, noise ``noise_in``;
+    outliers: ``eps``, ``beta``, ``noise_out``) has a Gaussian residual ``(b - c) z* +
+    sqrt(noise) xi`` of variance ``s^2 = (b - c)^2 rho + noise``, and by Stein ``-R'(c)/rho =
+    sum_k w_k (b_k - c) g(s_k)`` with ``g(s) = E loss''(s Z)``: ``1`` (square), ``erf(delta /
+    (s sqrt 2))`` (huber), ``sqrt(2/pi)/s`` (absolute; ``(b - c) g`` stays bounded, a jump at
+    ``s = 0``). ``R`` is convex, so ``-R'`` decreases and its zero (between ``1`` and ``beta``)
+    is found by bracketing to ``1e-15``.
+    """
+    if loss == "square":
+        return 1.0 - eps + eps * beta
+    from scipy.optimize import brentq
+
+    comps = ((1.0 - eps, 1.0, noise_in), (eps, float(beta), noise_out))
+
+    def slope(c):
+        total = 0.0
+        for w, b, nz in comps:
+            if w == 0.0:
+                continue
+            u = b - c
+            s = math.sqrt(u * u * rho + nz)
+            if loss == "huber":
+                g = math.erf(delta / (s * math.sqrt(2.0))) if s > 0 else 1.0
+                total += w * u * g
+            elif s > 0.0:  # absolute: u sqrt(2/pi)/s, bounded by sqrt(2/(pi rho))
+                total += w * u * math.sqrt(2.0 / math.pi) / s
+            # s = 0 (u = 0, noiseless component): the kink of R, a jump of -R' across c = b that
+            # the bracketing resolves; the value there does not matter
+        return total
+
+    lo, hi = min(1.0, beta), max(1.0, beta)
+    if lo == hi or slope(lo) <= 0.0:
+        return lo
+    if slope(hi) >= 0.0:
+        return hi
+    return brentq(slope, lo, hi, xtol=1e-15, maxiter=500)
+
+
+def outlier_error_floor(loss: str, eps: float, beta: float, noise_in: float, noise_out: float,
+                        delta: float = 1.0, rho: float = 1.0) -> dict:
+    """The ``alpha -> infinity`` limit of ERM on the ``outliers`` channel at fixed ``reg``.
+
+    With ``n = alpha d`` samples the penalty's weight per sample vanishes, so the estimator
+    tends to the minimiser of the population risk ``E loss(y - x.w/sqrt d)``. For a loss that is
+    convex and even in the residual, a component of ``w`` orthogonal to ``w*`` only adds
+    independent Gaussian noise to the residual, which cannot lower the risk (Jensen), so the
+    limit is ``c* w*`` with ``c*`` minimising the 1-D risk ``E loss(y - c z*)``
+    (:func:`_population_slope`): ``c* = 1 - eps + eps beta`` for the square loss, a weighted
+    median-like compromise between ``1`` and ``beta`` for huber and absolute (which stay at or
+    near ``1`` while the inliers dominate). The limits of the observables are then (``m = c*
+    rho``, ``q = c*^2 rho``)::
+
+        estimation_error   = rho (1 - c*)^2
+        gen_error_outliers = rho [(1 - eps)(1 - c*)^2 + eps (beta - c*)^2]
+        gen_error          = gen_error_outliers + (1 - eps) noise_in + eps noise_out
+
+    For the square loss ``estimation_error = rho eps^2 (1 - beta)^2`` and ``gen_error_outliers
+    = rho eps (1 - eps)(1 - beta)^2``, the Bayes-optimal ``alpha -> infinity`` value that
+    Vilucchio, Troiani, Erba, Krzakala (2023, arXiv 2305.18974) subtract to define their excess
+    generalisation error. The replica solution approaches these limits like ``1/alpha``.
+
+    Returns
+    -------
+    dict
+        ``c`` (= ``c*``) and the three limits above.
+    """
+    if loss not in OUTLIER_LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(OUTLIER_LOSSES)}; got {loss!r}")
+    _check_number("eps", eps, 0.0, strict=False, allowed="in [0, 1)")
+    if not eps < 1.0:
+        raise ValueError(f"eps must be a finite real number in [0, 1), got {eps!r}")
+    _check_number("beta", beta, -math.inf, strict=True, allowed="(finite)")
+    _check_number("noise_in", noise_in, 0.0, strict=False, allowed=">= 0")
+    _check_number("noise_out", noise_out, 0.0, strict=False, allowed=">= 0")
+    _check_number("delta", delta, 0.0, strict=True, allowed="> 0")
+    _check_number("rho", rho, 0.0, strict=True, allowed="> 0")
+    eps, beta, rho = float(eps), float(beta), float(rho)
+    c = _population_slope(loss, eps, beta, float(noise_in), float(noise_out), float(delta), rho)
+    paper = rho * ((1.0 - eps) * (1.0 - c) ** 2 + eps * (beta - c) ** 2)
+    return {"c": c, "estimation_error": rho * (1.0 - c) ** 2, "gen_error_outliers": paper,
+            "gen_error": paper + (1.0 - eps) * float(noise_in) + eps * float(noise_out)}
+
+
 def _check_number(name, value, low, *, strict, allowed):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a real number {allowed}, got {value!r}")
@@ -615,8 +772,9 @@ class GLMERM:
     reg : float
         Penalty strength ``>= 0``; ``reg = 0`` needs ``alpha > 1`` (otherwise the minimiser is
         not unique, or its error diverges at ``alpha = 1``).
-    channel : {"linear", "sign"}, optional
-        Teacher: ``y = z* + sqrt(noise) xi`` or ``y = sign(z* + sqrt(noise) xi)``. By default
+    channel : {"linear", "sign", "outliers"}, optional
+        Teacher: ``y = z* + sqrt(noise) xi`` or ``y = sign(z* + sqrt(noise) xi)``, or the
+        linear teacher with a fraction ``eps`` of outliers (module docstring). By default
         (``None``) chosen from the loss: ``"sign"`` for the classification losses (logistic,
         hinge), ``"linear"`` for the regression losses; the model stores the choice.
     noise : float
@@ -625,6 +783,11 @@ class GLMERM:
         Teacher norm ``E w*^2 > 0``.
     delta : float
         Huber threshold ``> 0`` (used by ``loss="huber"`` only).
+    eps, beta, noise_in, noise_out : float
+        The ``"outliers"`` channel (regression losses only): a fraction ``eps in [0, 1)`` of the
+        labels are outliers ``beta z* + sqrt(noise_out) xi``, the others inliers ``z* +
+        sqrt(noise_in) xi`` (``noise`` must stay 0 there). With another channel they must keep
+        their defaults ``0``.
 
     Equations, normalisation and references: module docstring.
     """
@@ -637,6 +800,10 @@ class GLMERM:
     noise: float = 0.0
     rho: float = 1.0
     delta: float = 1.0
+    eps: float = 0.0
+    beta: float = 0.0
+    noise_in: float = 0.0
+    noise_out: float = 0.0
 
     name: ClassVar[str] = "glm_erm"
     state_names: ClassVar[tuple[str, ...]] = ("m", "q", "V")
@@ -648,6 +815,9 @@ class GLMERM:
         "delta": r"Huber $\delta$", "m": r"$m$", "q": r"$q$", "V": r"$V$",
         "gen_error": "generalisation error", "train_loss": "training loss",
         "estimation_error": r"$\|\hat w - w^*\|^2/d$", "train_error": "training error",
+        "eps": r"outlier fraction $\epsilon$", "beta": r"$\beta$", "noise_in": r"$\Delta_{\rm in}$",
+        "noise_out": r"$\Delta_{\rm out}$", "gen_error_outliers": r"$E_{\rm gen}$",
+        "excess_gen_error": r"$E_{\rm gen} - \epsilon(1-\epsilon)(1-\beta)^2\rho$",
     }
     examples: ClassVar[tuple[dict, ...]] = (
         dict(loss="logistic", alpha=2.0, reg=0.1, channel="sign"),
@@ -655,6 +825,8 @@ class GLMERM:
         dict(loss="square", alpha=0.5, reg=0.01, channel="linear", noise=0.1),
         dict(loss="hinge", alpha=3.0, reg=0.01, channel="sign", noise=0.1),
         dict(loss="absolute", penalty="l1", alpha=1.5, reg=0.2, channel="linear", noise=0.25),
+        dict(loss="huber", delta=1.0, channel="outliers", eps=0.3, beta=0.0, noise_in=1.0, noise_out=5.0,
+             alpha=10.0, reg=0.1),
     )
 
     @classmethod
@@ -671,7 +843,11 @@ class GLMERM:
                                                     "loss, linear for a regression loss"},
             "noise": {**non_negative, "doc": "teacher noise variance"},
             "rho": {**positive, "doc": "teacher norm E w*^2"},
-            "delta": {**positive, "doc": "Huber threshold (loss=huber only)"}})
+            "delta": {**positive, "doc": "Huber threshold (loss=huber only)"},
+            "eps": {"range": (0.0, 1.0), "open": (False, True), "doc": "fraction of outliers (channel=outliers)"},
+            "beta": {"range": (None, None), "open": (True, True), "doc": "outliers' teacher scale (channel=outliers)"},
+            "noise_in": {**non_negative, "doc": "inliers' noise variance (channel=outliers)"},
+            "noise_out": {**non_negative, "doc": "outliers' noise variance (channel=outliers)"}})
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -687,6 +863,24 @@ class GLMERM:
         _check_number("noise", self.noise, 0.0, strict=False, allowed=">= 0")
         _check_number("rho", self.rho, 0.0, strict=True, allowed="> 0")
         _check_number("delta", self.delta, 0.0, strict=True, allowed="> 0")
+        _check_number("eps", self.eps, 0.0, strict=False, allowed="in [0, 1)")
+        if not self.eps < 1.0:
+            raise ValueError(f"eps must be a finite real number in [0, 1), got {self.eps!r}")
+        _check_number("beta", self.beta, -math.inf, strict=True, allowed="(finite)")
+        _check_number("noise_in", self.noise_in, 0.0, strict=False, allowed=">= 0")
+        _check_number("noise_out", self.noise_out, 0.0, strict=False, allowed=">= 0")
+        if self.channel == "outliers":
+            if self.loss not in OUTLIER_LOSSES:
+                raise ValueError(f"loss must be one of {', '.join(OUTLIER_LOSSES)} with channel='outliers' "
+                                 f"(a regression loss); got {self.loss!r}")
+            if self.noise != 0:
+                raise ValueError(f"noise must stay 0 with channel='outliers' (the label noise is noise_in for the "
+                                 f"inliers and noise_out for the outliers); got noise = {self.noise!r}")
+        else:
+            for name in ("eps", "beta", "noise_in", "noise_out"):
+                if getattr(self, name) != 0:
+                    raise ValueError(f"{name} is a parameter of channel='outliers' and must stay 0 with "
+                                     f"channel={self.channel!r}; got {name} = {getattr(self, name)!r}")
         if self.loss in CLASSIFICATION_LOSSES and self.channel != "sign":
             raise ValueError(f"channel must be 'sign' for the classification loss {self.loss!r} "
                              f"(labels +-1); got {self.channel!r}")
@@ -697,7 +891,8 @@ class GLMERM:
                              f"minimum-norm interpolator / max-margin solution)")
         # the kernel's scalar arguments, converted once (update is called thousands of times)
         flags = np.array([loss_code(self.loss), self.channel == "sign", self.penalty == "l1"], dtype=np.int64)
-        params = np.array([self.alpha, self.reg, self.rho, self.noise, self.delta], dtype=np.float64)
+        params = np.array([self.alpha, self.reg, self.rho, self.noise, self.delta,
+                           self.eps, self.beta, self.noise_in, self.noise_out], dtype=np.float64)
         flags.flags.writeable = False
         params.flags.writeable = False
         object.__setattr__(self, "_args", (flags, params))
@@ -723,6 +918,8 @@ class GLMERM:
         if self.channel == "sign":
             glx, glw = _legendre()
             return _sign_step(flags, params, x, glx, glw)
+        if self.channel == "outliers":
+            return _outlier_step(flags, params, x)
         return _linear_step(flags, params, x)
 
     # -- protocol
@@ -809,7 +1006,15 @@ class GLMERM:
         """``m, q, V, gen_error, train_loss, estimation_error`` (and ``train_error`` for
         ``channel="sign"``): classification error ``arccos(m / sqrt(q (rho + noise)))/pi`` of a
         fresh noisy label, or the regression error ``rho + noise - 2m + q``. Raises ``ValueError``
-        at a state outside the Cauchy-Schwarz domain ``m^2 <= rho q`` (no estimator has it)."""
+        at a state outside the Cauchy-Schwarz domain ``m^2 <= rho q`` (no estimator has it).
+
+        ``channel="outliers"`` (module docstring, Vilucchio et al. 2023): ``gen_error`` keeps its
+        meaning, the squared error on a fresh label drawn like the training labels (outliers and
+        noise included); ``estimation_error = rho - 2m + q`` is the error against the clean labels
+        ``z*`` (the paper's ``E_estim``); ``gen_error_outliers = rho (1 - eps + eps beta^2) -
+        2 m (1 - eps + eps beta) + q`` is the paper's ``E_gen`` (a fresh label with outliers but
+        no noise) and ``excess_gen_error`` that minus ``eps (1 - eps) (1 - beta)^2 rho``, its
+        ``alpha -> infinity`` Bayes-optimal value."""
         m, q, V = (float(v) for v in x)
         if m * m > self.rho * q * (1.0 + 1e-9) + 1e-300:
             raise ValueError(f"the state violates Cauchy-Schwarz: m^2 = {m * m:.6g} > rho q = {self.rho * q:.6g}")
@@ -818,6 +1023,8 @@ class GLMERM:
         if self.channel == "sign":
             cosang = m / math.sqrt(q * (self.rho + self.noise)) if q > 0 else 0.0
             res["gen_error"] = math.acos(max(-1.0, min(1.0, cosang))) / math.pi
+        elif self.channel == "outliers":
+            res.update(_outlier_errors(m, q, self.rho, self.eps, self.beta, self.noise_in, self.noise_out))
         else:
             res["gen_error"] = self.rho + self.noise - 2.0 * m + q
         res["train_loss"] = float(out[7])
@@ -876,7 +1083,11 @@ class GLMERM:
             else:
                 half = self.delta * (1 + V) if self.loss == "huber" else V
                 gap = 0.0  # the region |r| <= half always contains r = 0 ...
-                scale = math.sqrt(max(self.rho + self.noise - 2 * m + q, 0.0))
+                var = self.rho + self.noise - 2 * m + q
+                if self.channel == "outliers":  # the residual's mixture variance
+                    var = ((1 - self.eps) * (self.rho + self.noise_in - 2 * m + q)
+                           + self.eps * (self.beta ** 2 * self.rho + self.noise_out - 2 * self.beta * m + q))
+                scale = math.sqrt(max(var, 0.0))
                 if scale > 0:
                     res["region_sd"] = half / scale  # ... and is this many residual s.d. wide
             res["kink_sd"] = gap / scale if scale > 0 else (0.0 if gap == 0 else math.inf)

@@ -23,7 +23,9 @@ is computed to high accuracy by a solver suited to the loss:
 Observables are measured on the instance: ``m = w.w*/d``, ``q = w.w/d``; ``gen_error`` is the
 exact error on a fresh sample given ``(w, w*)`` (classification: ``arccos(m/sqrt(q (|w*|^2/d +
 noise)))/pi``; regression: ``|w*|^2/d + noise - 2m + q``); ``train_loss`` the mean loss;
-``estimation_error = |w - w*|^2/d``; ``train_error`` the fraction of negative margins; ``V``
+``estimation_error = |w - w*|^2/d``; with ``channel="outliers"`` also ``gen_error_outliers`` and
+``excess_gen_error`` (:meth:`equations.glm_erm.GLMERM.observables`, with ``|w*|^2/d`` as ``rho``);
+``train_error`` the fraction of negative margins; ``V``
 the susceptibility: ``tr(H^-1)/d`` with ``H`` the Hessian of the objective for smooth losses
 with l2 penalty; ``(1 - |S|/d)/reg`` for hinge/absolute with l2 (``S`` the samples on the kink);
 ``tr([A_S^T D A_S]^-1)/d`` on the support ``S`` for l1 with a smooth loss; ``nan`` for the
@@ -42,12 +44,20 @@ from ..losses import loss_value
 __all__ = ["sample_instance", "fit", "simulate_erm"]
 
 
-def sample_instance(alpha, d, rho, channel, noise, rng):
-    """``(A, y, w_star)`` with ``A = X/sqrt(d)``."""
+def sample_instance(alpha, d, rho, channel, noise, rng, outliers=(0.0, 0.0, 0.0, 0.0)):
+    """``(A, y, w_star)`` with ``A = X/sqrt(d)``; ``outliers = (eps, beta, noise_in, noise_out)``
+    for ``channel="outliers"``: each label is independently an outlier ``beta z* + sqrt(noise_out)
+    xi`` with probability ``eps``, else ``z* + sqrt(noise_in) xi``."""
     n = max(1, int(round(alpha * d)))
     w_star = math.sqrt(rho) * rng.standard_normal(d)
     A = rng.standard_normal((n, d)) / math.sqrt(d)
     z = A @ w_star
+    if channel == "outliers":
+        eps, beta, noise_in, noise_out = (float(v) for v in outliers)
+        out = rng.random(n) < eps
+        xi = rng.standard_normal(n)
+        y = np.where(out, beta * z + math.sqrt(noise_out) * xi, z + math.sqrt(noise_in) * xi)
+        return A, y, w_star
     y = z + math.sqrt(noise) * rng.standard_normal(n)
     if channel == "sign":
         y = np.where(y >= 0.0, 1.0, -1.0)
@@ -340,7 +350,8 @@ def simulate_erm(model, d: int, seed: int) -> dict[str, float]:
         raise ValueError("the training data are separable at this alpha: the ERM with reg=0 has no finite "
                          "minimiser (see model.explain); use reg > 0")
     rng = np.random.default_rng(seed)
-    A, y, w_star = sample_instance(model.alpha, int(d), model.rho, model.channel, model.noise, rng)
+    A, y, w_star = sample_instance(model.alpha, int(d), model.rho, model.channel, model.noise, rng,
+                                   (model.eps, model.beta, model.noise_in, model.noise_out))
     with _one_blas_thread():
         w, V = fit(A, y, model.loss, model.penalty, float(model.reg), float(model.delta))
     d = A.shape[1]
@@ -352,6 +363,11 @@ def simulate_erm(model, d: int, seed: int) -> dict[str, float]:
     if model.channel == "sign":
         cosang = m / math.sqrt(q * (rho_hat + model.noise)) if q > 0 else 0.0
         res["gen_error"] = math.acos(max(-1.0, min(1.0, cosang))) / math.pi
+    elif model.channel == "outliers":
+        from ..glm_erm import _outlier_errors
+
+        # the exact errors on fresh samples given (w, w*), with the instance's |w*|^2/d as rho
+        res.update(_outlier_errors(m, q, rho_hat, model.eps, model.beta, model.noise_in, model.noise_out))
     else:
         res["gen_error"] = rho_hat + model.noise - 2.0 * m + q
     res["train_loss"] = float(np.mean(loss_value(model.loss, y, z, model.delta)))
