@@ -87,7 +87,7 @@ Teacher integrals in closed form.
   weight ``eps``). The one change is in ``m_hat``: the Stein derivative ``d/dz*`` of an
   outlier's residual ``beta z* + ... - omega`` carries the factor ``beta``, so ``m_hat =
   alpha [(1 - eps) E_in f' + eps beta E_out f']`` while ``V_hat = alpha [(1 - eps) E_in f' +
-  eps E_out f']`` (Vilucchio et al., the hats of their Sec. III and App. B).
+  eps E_out f']`` (as in the saddle-point equations of Vilucchio et al.).
   :meth:`GLMERM.observables` names the paper's test errors and :func:`outlier_error_floor`
   gives their ``alpha -> infinity`` limits at fixed ``reg``.
 
