@@ -845,7 +845,7 @@ class GLMERM:
             "rho": {**positive, "doc": "teacher norm E w*^2"},
             "delta": {**positive, "doc": "Huber threshold (loss=huber only)"},
             "eps": {"range": (0.0, 1.0), "open": (False, True), "doc": "fraction of outliers (channel=outliers)"},
-            "beta": {"range": (None, None), "open": (True, True), "doc": "outliers' teacher scale (channel=outliers)"},
+            "beta": {"doc": "outliers' teacher scale, any finite real (channel=outliers)"},
             "noise_in": {**non_negative, "doc": "inliers' noise variance (channel=outliers)"},
             "noise_out": {**non_negative, "doc": "outliers' noise variance (channel=outliers)"}})
 
