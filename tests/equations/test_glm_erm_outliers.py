@@ -7,7 +7,9 @@ outliers), ``robust_regression/aux_functions/misc.py`` (their E_gen, E_estim and
 plateau eps (1 - eps)(1 - beta)^2 subtracted in their excess generalisation error, also
 ``plateau_alpha_inf`` of ``figures_paper/FIGURE_1_left.ipynb``),
 ``robust_regression/aux_functions/training_errors.py`` (closed-form training loss of the
-absolute loss).
+absolute loss), ``robust_regression/fixed_point_equations/fpe_Huber_loss.py`` and ``fpe_L1_loss.py``
+(closed-form hats of the Huber and absolute losses with outliers, and their alpha -> inf plateau
+equations at beta = 0).
 """
 
 import math
@@ -161,6 +163,38 @@ def test_absolute_training_loss_against_published_closed_form():
         assert got == pytest.approx(total, rel=1e-12)
 
 
+def _published_hats(loss, m, q, V, alpha, nin, nout, eps, beta, a):
+    """The authors' closed-form hats at rho = 1 (fpe_Huber_loss.py,
+    var_hat_func_Huber_decorrelated_noise; fpe_L1_loss.py, var_hat_func_L1_decorrelated_noise),
+    rewritten per component with s^2 its residual variance and k its kink in units of sqrt(2) s:
+    Huber (kink a (1 + V)): E f' = erf(k)/(1 + V), E f^2 = s^2 erf(k)/(1 + V)^2 + a^2 erfc(k) -
+    sqrt(2/pi) a s exp(-k^2)/(1 + V); absolute (kink V): E f' = erf(k)/V, E f^2 = erfc(k) +
+    [s^2 erf(k) - sqrt(2/pi) V s exp(-k^2)]/V^2; m_hat weights the outliers' E f' by beta."""
+    hats = np.zeros(3)
+    for w, b, s2 in ((1 - eps, 1.0, nin - 2 * m + q + 1), (eps, beta, nout - 2 * beta * m + q + beta ** 2)):
+        s = math.sqrt(s2)
+        kink = a * (1 + V) if loss == "huber" else V
+        k = kink / (math.sqrt(2) * s)
+        if loss == "huber":
+            efp = math.erf(k) / (1 + V)
+            ef2 = s2 * math.erf(k) / (1 + V) ** 2 + a * a * erfc(k) - math.sqrt(2 / math.pi) * a * s * math.exp(-k * k) / (1 + V)
+        else:
+            efp = math.erf(k) / V
+            ef2 = erfc(k) + (s2 * math.erf(k) - math.sqrt(2 / math.pi) * V * s * math.exp(-k * k)) / V ** 2
+        hats += alpha * w * np.array([b * efp, ef2, efp])
+    return hats
+
+
+@pytest.mark.parametrize("loss", ["huber", "absolute"])
+def test_hats_against_the_published_closed_forms(loss):
+    model = GLMERM(loss=loss, alpha=3.0, reg=0.1, delta=0.7, channel="outliers", eps=0.3, beta=-0.4, noise_in=0.5,
+                   noise_out=5.0)
+    for x in ([0.5, 0.7, 0.9], [0.9, 1.0, 0.1], [0.1, 0.2, 2.5]):
+        got = model.hats(np.array(x))
+        ref = _published_hats(loss, *x, 3.0, 0.5, 5.0, 0.3, -0.4, 0.7)
+        np.testing.assert_allclose([got["m_hat"], got["q_hat"], got["V_hat"]], ref, rtol=1e-12)
+
+
 # ----------------------------------------------------------------------------- stationarity
 
 
@@ -223,6 +257,23 @@ def test_population_slope_minimises_the_quadrature_risk(loss, eps, beta, nin, no
                           bounds=(min(1, beta), max(1, beta)), method="bounded", options={"xatol": 1e-9})
     assert floor["c"] == pytest.approx(res.x, abs=2e-6)
     assert floor["estimation_error"] == pytest.approx(rho * (1 - floor["c"]) ** 2, rel=1e-14)
+
+
+@pytest.mark.parametrize("loss", ["huber", "absolute"])
+@pytest.mark.parametrize("eps,nin,nout,delta", [(0.3, 1.0, 5.0, 1.0), (0.6, 0.2, 1.0, 0.5), (0.1, 0.01, 3.0, 2.0)])
+def test_floor_solves_the_published_plateau_equation(loss, eps, nin, nout, delta):
+    """beta = 0: the authors' alpha -> inf plateau condition (fpe_Huber_loss.py,
+    x_next_plateau_Huber; fpe_L1_loss.py, x_next_plateau_L1) is the fixed point x = -1/((1 - eps)
+    g_in/g_out + eps) with y_in = noise_in + eps^2 x^2, y_out = noise_out + (eps x + 1)^2 and
+    g = erf(delta/sqrt(2 y)) (huber) or y^(-1/2) (absolute); their x is (c* - 1)/eps."""
+    c = outlier_error_floor(loss, eps, 0.0, nin, nout, delta)["c"]
+    x = (c - 1) / eps
+    y_in, y_out = nin + eps ** 2 * x ** 2, nout + (eps * x + 1) ** 2
+    if loss == "huber":
+        ratio = math.erf(delta / math.sqrt(2 * y_in)) / math.erf(delta / math.sqrt(2 * y_out))
+    else:
+        ratio = math.sqrt(y_out / y_in)
+    assert x == pytest.approx(-1 / ((1 - eps) * ratio + eps), rel=1e-12, abs=1e-14)
 
 
 def test_square_loss_floor_is_the_published_plateau():
