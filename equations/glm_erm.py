@@ -90,6 +90,20 @@ Teacher integrals in closed form.
   eps E_out f']`` (as in the saddle-point equations of Vilucchio et al.).
   :meth:`GLMERM.observables` names the paper's test errors and :func:`outlier_error_floor`
   gives their ``alpha -> infinity`` limits at fixed ``reg``.
+* ``loss="tukey"`` (Tukey's biweight with ``tau = delta``; channels ``linear`` and ``outliers``)
+  is not convex, and the replica-symmetric equations then hold with the *global* minimiser in
+  the proximal operator and as long as the replicon condition holds (Vilucchio, Dandi, Pirio
+  Rossignol, Gerbelot, Krzakala, "Asymptotics of non-convex generalized linear models in
+  high-dimensions: a proof of the replica formula", 2025, arXiv 2502.20003, who apply it to this
+  outlier model). Here they are implemented for ``V < 5/4``, where the proximal problem ``(u -
+  r)^2/(2V) + t(u)`` is still strictly convex (``t'' >= -4/5``): the proximal operator is unique
+  and Lipschitz, ``r = u + V t'(u)`` is increasing, and the residual integrals are taken over ``u``
+  with that Jacobian (:func:`_tukey_moments`, Gauss-Legendre panels). At ``V >= 5/4`` the map
+  returns nan and :meth:`GLMERM.explain` says why (the proximal operator jumps there, which these
+  formulas do not handle). :meth:`GLMERM.observables` adds the ``replicon`` ``alpha E[(d f_out/
+  d omega)^2] E[(d prox_w/d b)^2]``: the replica-symmetric fixed point is stable (and the
+  prediction is that of the global minimiser) only while it is ``< 1``. The energy is still
+  stationary at the fixed point; ``unique_fixed_point`` is assumed as for the convex losses.
 
 Energy (zero-temperature free energy) at the state ``x = (m, q, V)`` with the hats of ``x``::
 
@@ -132,14 +146,17 @@ from numba import njit
 
 from fixedpoint.quadrature import H, phi, sigmoid, sorted_copy
 from ._registry import parameter_table, register
-from .losses import ABSOLUTE, HINGE, HUBER, LOGISTIC, LOSSES, SQUARE, _loss, _prox_full, loss_code
+from .losses import (ABSOLUTE, HINGE, HUBER, LOGISTIC, LOSSES, NONCONVEX_LOSSES, SQUARE, TUKEY, _loss, _prox_full,
+                     _tukey, _tukey_curv, _tukey_psi, loss_code)
 
 __all__ = ["GLMERM", "separability_threshold", "ridge_closed_form", "outlier_error_floor"]
 
 PENALTIES = ("l2", "l1")
 CHANNELS = ("linear", "sign", "outliers")
 CLASSIFICATION_LOSSES = ("logistic", "hinge")
-OUTLIER_LOSSES = ("square", "huber", "absolute")
+OUTLIER_LOSSES = ("square", "huber", "absolute", "tukey")
+FLOOR_LOSSES = ("square", "huber", "absolute")  # convex: outlier_error_floor's argument holds
+TUKEY_V_MAX = 1.25  # Tukey: the proximal problem is convex (unique prox) for V < 5/4
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _XI_MAX = 10.0  # separability_threshold: |u| beyond 10 carries Gaussian mass < 1e-22 of the whole
@@ -415,11 +432,113 @@ def _central_moments(a):
 # ----------------------------------------------------------------------------- teacher: linear
 
 
+@njit(cache=True)
+def _tukey_u_at(target, V, tau):
+    """``u in [0, tau]`` with ``u + V t'(u) = target`` (monotone for ``V < 5/4``), by bisection."""
+    lo = 0.0
+    hi = tau
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        if mid + V * _tukey_psi(mid, tau) < target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
 @njit(cache=True, error_model="numpy")
-def _residual_moments(code, var, V, delta):
+def _tukey_moments(var, V, tau, glx, glw):
+    """``(E f', E f^2, E loss, E (df/domega)^2)`` over ``r ~ N(0, var)`` for Tukey's biweight with
+    threshold ``tau``; requires ``V < 5/4`` (nan otherwise).
+
+    For ``V < 5/4`` the proximal problem ``(u - r)^2/(2V) + t(u)`` is strictly convex (``t'' >=
+    -4/5``), so its minimiser is unique and ``r -> u`` is the inverse of the increasing map ``r(u)
+    = u + V t'(u)``: ``u = r`` (``f = 0``) for ``|r| >= tau``, and inside the integrals are taken
+    over ``u`` with ``dr = (1 + V t''(u)) du`` (no root finding at the nodes)::
+
+        E f'   = 2 int_0^tau t''(u) p(r(u)) du          (f' = t''/(1 + V t''), times the Jacobian)
+        E f^2  = 2 int_0^tau t'(u)^2 (1 + V t'') p du
+        E loss = 2 int_0^tau t(u) (1 + V t'') p du + (tau^2/6) 2 H(tau/sigma)
+        E f'^2 = 2 int_0^tau t''^2/(1 + V t'') p du
+
+    with ``p`` the density of ``N(0, var)``. Panels end where ``r(u) = sigma (0.75, 1.5, 2.5, 3.5,
+    5, 7)`` and the integral stops at ``r = 10 sigma`` (Gaussian mass beyond ``< e^-50``) or at
+    ``tau``; for ``E f'^2`` also at ``u_c + (0, +-1, +-2, +-4, +-8) w`` around the dip of ``1 + V
+    t''`` (``u_c = tau sqrt(3/5)``, ``w = tau sqrt((1 - 4V/5)/(12 V))``, the distance of its
+    complex zeros). On each panel the integrand is analytic, 16 Gauss-Legendre nodes.
+    """
+    if not V < 1.25:
+        return math.nan, math.nan, math.nan, math.nan
+    if var < 0.0:
+        var = 0.0
+    sig = math.sqrt(var)
+    if sig == 0.0:
+        return 1.0 / (1.0 + V), 0.0, 0.0, 1.0 / (1.0 + V) ** 2
+    # the window: u in [0, u_end], u_end = tau, or where r(u) = 10 sigma
+    u_end = tau if 10.0 * sig >= tau else _tukey_u_at(10.0 * sig, V, tau)
+    pts = np.empty(16)
+    n = 0
+    for t in (0.75, 1.5, 2.5, 3.5, 5.0, 7.0):
+        if t * sig < tau:
+            u = _tukey_u_at(t * sig, V, tau)
+            if u < u_end:
+                pts[n] = u
+                n += 1
+    # E f'^2 has 1/(1 + V t''), whose dip at u_c = tau sqrt(3/5) (t'' = -4/5) narrows as V -> 5/4:
+    # 1 + V t'' ~ (1 - 4V/5) + 12 V (u - u_c)^2/tau^2, poles at distance w from the real axis
+    uc = tau * math.sqrt(0.6)
+    w = tau * math.sqrt((1.0 - 0.8 * V) / (12.0 * V))
+    for k in (0.0, 1.0, -1.0, 2.0, -2.0, 4.0, -4.0, 8.0, -8.0):
+        u = uc + k * w
+        if 0.0 < u < u_end:
+            pts[n] = u
+            n += 1
+    srt = sorted_copy(pts[:n])
+    ends = np.empty(n + 2)
+    ends[0] = 0.0
+    m_ = 1
+    for i in range(n):
+        if srt[i] > ends[m_ - 1]:
+            ends[m_] = srt[i]
+            m_ += 1
+    if u_end > ends[m_ - 1]:
+        ends[m_] = u_end
+        m_ += 1
+    n = m_
+    efp = 0.0
+    ef2 = 0.0
+    ell = 0.0
+    e2 = 0.0
+    inv = 1.0 / sig
+    for p in range(n - 1):
+        a = ends[p]
+        b = ends[p + 1]
+        half = 0.5 * (b - a)
+        mid = 0.5 * (a + b)
+        for j in range(glx.shape[0]):
+            u = mid + half * glx[j]
+            c = _tukey_curv(u, tau)
+            ps = _tukey_psi(u, tau)
+            jac = 1.0 + V * c
+            dens = half * glw[j] * phi((u + V * ps) * inv) * inv
+            efp += c * dens
+            ef2 += ps * ps * jac * dens
+            ell += _tukey(u, tau) * jac * dens
+            e2 += c * c / jac * dens
+    Ht, _, _ = _tail_moments(tau * inv)
+    return 2.0 * efp, 2.0 * ef2, 2.0 * ell + tau * tau / 3.0 * Ht, 2.0 * e2
+
+
+@njit(cache=True, error_model="numpy")
+def _residual_moments(code, var, V, delta, glx, glw):
     """``(E f'(r), E f(r)^2, E loss(r, prox))`` over ``r ~ N(0, var)`` for a regression loss,
-    ``f = (prox - omega)/V`` as a function of the residual ``r = y - omega`` (closed forms; nan
-    for a loss that is not a function of the residual)."""
+    ``f = (prox - omega)/V`` as a function of the residual ``r = y - omega`` (closed forms, or
+    :func:`_tukey_moments`; nan for a loss that is not a function of the residual)."""
+    if code == TUKEY:
+        efp, ef2, ell, _ = _tukey_moments(var, V, delta, glx, glw)
+        return efp, ef2, ell
     if var < 0.0:
         var = 0.0
     sig = math.sqrt(var)
@@ -451,7 +570,7 @@ def _residual_moments(code, var, V, delta):
 
 
 @njit(cache=True, error_model="numpy")
-def _linear_integrals(code, m, q, V, rho, noise, delta):
+def _linear_integrals(code, m, q, V, rho, noise, delta, glx, glw):
     """Teacher ``linear`` channel, regression losses, closed forms over ``r ~ N(0, sigma^2)``.
 
     Returns ``[I_m, I_q, I_V, train_loss, moreau, nan]`` as :func:`_sign_integrals`.
@@ -459,7 +578,7 @@ def _linear_integrals(code, m, q, V, rho, noise, delta):
     res = np.full(6, np.nan)
     if not (q >= 0.0 and V > 0.0):
         return res
-    efp, ef2, ell = _residual_moments(code, rho + noise - 2.0 * m + q, V, delta)
+    efp, ef2, ell = _residual_moments(code, rho + noise - 2.0 * m + q, V, delta, glx, glw)
     if not efp == efp:
         return res
     res[0] = efp
@@ -471,7 +590,7 @@ def _linear_integrals(code, m, q, V, rho, noise, delta):
 
 
 @njit(cache=True, error_model="numpy")
-def _outlier_integrals(code, m, q, V, rho, eps, beta, noise_in, noise_out, delta):
+def _outlier_integrals(code, m, q, V, rho, eps, beta, noise_in, noise_out, delta, glx, glw):
     """Teacher ``outliers`` channel (Vilucchio et al. 2023): the eps-weighted sum of the linear
     closed forms of the inliers (residual variance ``rho + noise_in - 2m + q``) and of the
     outliers (``beta^2 rho + noise_out - 2 beta m + q``); the outliers' Stein derivative
@@ -480,8 +599,9 @@ def _outlier_integrals(code, m, q, V, rho, eps, beta, noise_in, noise_out, delta
     res = np.full(6, np.nan)
     if not (q >= 0.0 and V > 0.0):
         return res
-    p_in, f2_in, l_in = _residual_moments(code, rho + noise_in - 2.0 * m + q, V, delta)
-    p_out, f2_out, l_out = _residual_moments(code, beta * beta * rho + noise_out - 2.0 * beta * m + q, V, delta)
+    p_in, f2_in, l_in = _residual_moments(code, rho + noise_in - 2.0 * m + q, V, delta, glx, glw)
+    p_out, f2_out, l_out = _residual_moments(code, beta * beta * rho + noise_out - 2.0 * beta * m + q, V, delta,
+                                             glx, glw)
     if not (p_in == p_in and p_out == p_out):
         return res
     w_in = 1.0 - eps
@@ -534,19 +654,20 @@ def _sign_step(flags, params, x, glx, glw):
 
 
 @njit(cache=True, error_model="numpy")
-def _linear_step(flags, params, x):
-    """The whole map for the ``linear`` teacher (see :func:`_sign_step`)."""
+def _linear_step(flags, params, x, glx, glw):
+    """The whole map for the ``linear`` teacher (see :func:`_sign_step`; the nodes serve the
+    Tukey loss)."""
     rho, noise, delta = params[2], params[3], params[4]
-    I = _linear_integrals(flags[0], x[0], x[1], x[2], rho, noise, delta)
+    I = _linear_integrals(flags[0], x[0], x[1], x[2], rho, noise, delta, glx, glw)
     return _assemble(flags, params, I)
 
 
 @njit(cache=True, error_model="numpy")
-def _outlier_step(flags, params, x):
+def _outlier_step(flags, params, x, glx, glw):
     """The whole map for the ``outliers`` teacher (see :func:`_sign_step`); ``params[5:9] =
     (eps, beta, noise_in, noise_out)``."""
     I = _outlier_integrals(flags[0], x[0], x[1], x[2], params[2], params[5], params[6], params[7], params[8],
-                           params[4])
+                           params[4], glx, glw)
     return _assemble(flags, params, I)
 
 
@@ -727,8 +848,9 @@ def outlier_error_floor(loss: str, eps: float, beta: float, noise_in: float, noi
     dict
         ``c`` (= ``c*``) and the three limits above.
     """
-    if loss not in OUTLIER_LOSSES:
-        raise ValueError(f"loss must be one of {', '.join(OUTLIER_LOSSES)}; got {loss!r}")
+    if loss not in FLOOR_LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(FLOOR_LOSSES)} (convex, so that the limit is c* w*); "
+                         f"got {loss!r}")
     _check_number("eps", eps, 0.0, strict=False, allowed="in [0, 1)")
     if not eps < 1.0:
         raise ValueError(f"eps must be a finite real number in [0, 1), got {eps!r}")
@@ -762,9 +884,10 @@ class GLMERM:
 
     Parameters
     ----------
-    loss : {"square", "logistic", "hinge", "huber", "absolute"}
+    loss : {"square", "logistic", "hinge", "huber", "absolute", "tukey"}
         Training loss ``loss(y, z)`` (see :mod:`equations.losses`); logistic and hinge are
-        classification losses and need ``channel="sign"``.
+        classification losses and need ``channel="sign"``; tukey (non-convex) is a regression
+        loss (``V < 5/4`` only, module docstring).
     penalty : {"l2", "l1"}
         ``reg/2 ||w||^2`` or ``reg ||w||_1``.
     alpha : float
@@ -782,7 +905,7 @@ class GLMERM:
     rho : float
         Teacher norm ``E w*^2 > 0``.
     delta : float
-        Huber threshold ``> 0`` (used by ``loss="huber"`` only).
+        Huber threshold ``> 0`` (used by ``loss="huber"``), or Tukey's ``tau`` (``loss="tukey"``).
     eps, beta, noise_in, noise_out : float
         The ``"outliers"`` channel (regression losses only): a fraction ``eps in [0, 1)`` of the
         labels are outliers ``beta z* + sqrt(noise_out) xi``, the others inliers ``z* +
@@ -818,6 +941,7 @@ class GLMERM:
         "eps": r"outlier fraction $\epsilon$", "beta": r"$\beta$", "noise_in": r"$\Delta_{\rm in}$",
         "noise_out": r"$\Delta_{\rm out}$", "gen_error_outliers": r"$E_{\rm gen}$",
         "excess_gen_error": r"$E_{\rm gen} - \epsilon(1-\epsilon)(1-\beta)^2\rho$",
+        "replicon": "replicon (RS stable < 1)",
     }
     examples: ClassVar[tuple[dict, ...]] = (
         dict(loss="logistic", alpha=2.0, reg=0.1, channel="sign"),
@@ -835,7 +959,8 @@ class GLMERM:
         positive = {"range": (0.0, None), "open": (True, True)}
         non_negative = {"range": (0.0, None), "open": (False, True)}
         return parameter_table(cls, {
-            "loss": {"allowed": LOSSES, "doc": "training loss (logistic, hinge: classification)"},
+            "loss": {"allowed": LOSSES + NONCONVEX_LOSSES,
+                     "doc": "training loss (logistic, hinge: classification; tukey: non-convex, regression)"},
             "penalty": {"allowed": PENALTIES, "doc": "reg/2 |w|^2 (l2) or reg |w|_1 (l1)"},
             "alpha": {**positive, "doc": "sample ratio n/d"},
             "reg": {**non_negative, "doc": "penalty strength (reg = 0 needs alpha > 1)"},
@@ -843,15 +968,15 @@ class GLMERM:
                                                     "loss, linear for a regression loss"},
             "noise": {**non_negative, "doc": "teacher noise variance"},
             "rho": {**positive, "doc": "teacher norm E w*^2"},
-            "delta": {**positive, "doc": "Huber threshold (loss=huber only)"},
+            "delta": {**positive, "doc": "Huber threshold, or Tukey's tau (loss=huber, tukey only)"},
             "eps": {"range": (0.0, 1.0), "open": (False, True), "doc": "fraction of outliers (channel=outliers)"},
             "beta": {"doc": "outliers' teacher scale, any finite real (channel=outliers)"},
             "noise_in": {**non_negative, "doc": "inliers' noise variance (channel=outliers)"},
             "noise_out": {**non_negative, "doc": "outliers' noise variance (channel=outliers)"}})
 
     def __post_init__(self):
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
+        if self.loss not in LOSSES + NONCONVEX_LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES + NONCONVEX_LOSSES)}; got {self.loss!r}")
         if self.channel is None:  # the teacher the loss is meant for: +-1 labels for a classification loss
             object.__setattr__(self, "channel", "sign" if self.loss in CLASSIFICATION_LOSSES else "linear")
         if self.penalty not in PENALTIES:
@@ -881,6 +1006,9 @@ class GLMERM:
                 if getattr(self, name) != 0:
                     raise ValueError(f"{name} is a parameter of channel='outliers' and must stay 0 with "
                                      f"channel={self.channel!r}; got {name} = {getattr(self, name)!r}")
+        if self.loss in NONCONVEX_LOSSES and self.channel == "sign":
+            raise ValueError(f"channel must be 'linear' or 'outliers' for the regression loss {self.loss!r}; "
+                             f"got {self.channel!r}")
         if self.loss in CLASSIFICATION_LOSSES and self.channel != "sign":
             raise ValueError(f"channel must be 'sign' for the classification loss {self.loss!r} "
                              f"(labels +-1); got {self.channel!r}")
@@ -915,12 +1043,12 @@ class GLMERM:
         if x.shape != (3,):
             raise ValueError(f"the state of glm_erm is (m, q, V), got shape {x.shape}")
         flags, params = self._args
+        glx, glw = _legendre()
         if self.channel == "sign":
-            glx, glw = _legendre()
             return _sign_step(flags, params, x, glx, glw)
         if self.channel == "outliers":
-            return _outlier_step(flags, params, x)
-        return _linear_step(flags, params, x)
+            return _outlier_step(flags, params, x, glx, glw)
+        return _linear_step(flags, params, x, glx, glw)
 
     # -- protocol
     def solver_coordinates(self):
@@ -1014,7 +1142,9 @@ class GLMERM:
         ``z*`` (the paper's ``E_estim``); ``gen_error_outliers = rho (1 - eps + eps beta^2) -
         2 m (1 - eps + eps beta) + q`` is the paper's ``E_gen`` (a fresh label with outliers but
         no noise) and ``excess_gen_error`` that minus ``eps (1 - eps) (1 - beta)^2 rho``, its
-        ``alpha -> infinity`` Bayes-optimal value."""
+        ``alpha -> infinity`` Bayes-optimal value.
+
+        ``loss="tukey"`` adds ``replicon`` (module docstring; stable while ``< 1``)."""
         m, q, V = (float(v) for v in x)
         if m * m > self.rho * q * (1.0 + 1e-9) + 1e-300:
             raise ValueError(f"the state violates Cauchy-Schwarz: m^2 = {m * m:.6g} > rho q = {self.rho * q:.6g}")
@@ -1029,9 +1159,25 @@ class GLMERM:
             res["gen_error"] = self.rho + self.noise - 2.0 * m + q
         res["train_loss"] = float(out[7])
         res["estimation_error"] = self.rho - 2.0 * m + q
+        if self.loss == "tukey":
+            res["replicon"] = self._replicon(m, q, V, float(out[5]))
         if self.channel == "sign":
             res["train_error"] = float(out[9])
         return res
+
+    def _replicon(self, m, q, V, V_hat) -> float:
+        """Tukey: ``alpha E[(d f_out/d omega)^2] E[(d prox_w/d b)^2]`` (the replicon; the
+        replica-symmetric solution is stable while it is ``< 1``). The channel factor is the
+        eps-weighted :func:`_tukey_moments`; the penalty's is ``V^2`` (l2: ``d prox/db = 1/(reg +
+        V_hat)``) or ``2 H(t)/V_hat^2 = V/V_hat`` (l1: ``1/V_hat`` on the kept weights)."""
+        glx, glw = _legendre()
+        comps = [(1.0, self.rho + self.noise - 2 * m + q)]
+        if self.channel == "outliers":
+            comps = [(1.0 - self.eps, self.rho + self.noise_in - 2 * m + q),
+                     (self.eps, self.beta ** 2 * self.rho + self.noise_out - 2 * self.beta * m + q)]
+        e2 = sum(w * _tukey_moments(var, V, float(self.delta), glx, glw)[3] for w, var in comps if w > 0)
+        e1 = V * V if self.penalty == "l2" else V / V_hat
+        return float(self.alpha * e2 * e1)
 
     def diagnostics(self, x) -> dict[str, float]:
         """What the map does at the state ``x`` (used by :meth:`explain`, and for inspection).
@@ -1119,6 +1265,11 @@ class GLMERM:
                     "iteration overshot: try fixedpoint.Damped(damping=0.95).")
         if q < 0 or V <= 0:
             return None
+        if self.loss == "tukey" and not V < TUKEY_V_MAX:
+            return (f"The state has V = {V:.4g} >= 5/4, where the proximal problem of Tukey's loss, (u - r)^2/(2V) + "
+                    f"t(u), is no longer convex (t'' >= -4/5): its minimiser jumps between two branches and the "
+                    f"replica equations implemented here (valid for V < 5/4) do not apply. Larger alpha or reg "
+                    f"(smaller V), or a start with smaller V, may keep the iteration in that region.")
         d = self.diagnostics(x)
         facts = []
         frac = d["fraction_nonzero"]

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from scipy import integrate
 from scipy.optimize import minimize_scalar
-from scipy.special import erfc
+from scipy.special import erfc, ndtr
 
 import fixedpoint
 from equations import glm_erm  # noqa: F401  (registers the model)
 from equations._registry import get
-from equations.glm_erm import GLMERM, _outlier_integrals, outlier_error_floor, ridge_closed_form
+from equations.glm_erm import GLMERM, _legendre, _outlier_integrals, outlier_error_floor, ridge_closed_form
 from equations.losses import LOSSES, loss_value, prox_full
 
 TIGHT = dict(atol=1e-13, rtol=1e-13)
@@ -143,7 +143,7 @@ def test_outlier_closed_forms_against_adaptive_quad(loss):
     for m, q, V, rho, eps, beta, nin, nout, delta in [(0.5, 0.7, 0.9, 1.0, 0.3, 0.0, 1.0, 5.0, 1.0),
                                                       (0.2, 0.3, 0.05, 1.5, 0.1, -2.0, 0.0, 0.5, 0.3),
                                                       (0.9, 1.0, 2.0, 1.0, 0.6, 2.5, 0.2, 0.0, 2.0)]:
-        got = _outlier_integrals(code, m, q, V, rho, eps, beta, nin, nout, delta)
+        got = _outlier_integrals(code, m, q, V, rho, eps, beta, nin, nout, delta, *_legendre())
         ref = _ref_hats(loss, m, q, V, rho, eps, beta, nin, nout, delta)
         np.testing.assert_allclose(got[[0, 1, 2, 3]], ref, rtol=1e-9, atol=1e-14)
         if beta != 1:
@@ -159,7 +159,7 @@ def test_absolute_training_loss_against_published_closed_form():
         for w, s2 in ((1 - eps, 1 + nin - 2 * m + q), (eps, beta ** 2 + nout - 2 * beta * m + q)):
             s = math.sqrt(s2)
             total += w * (math.sqrt(2 / math.pi) * s * math.exp(-V * V / (2 * s2)) - V * erfc(V / (math.sqrt(2) * s)))
-        got = _outlier_integrals(LOSSES.index("absolute"), m, q, V, 1.0, eps, beta, nin, nout, 1.0)[3]
+        got = _outlier_integrals(LOSSES.index("absolute"), m, q, V, 1.0, eps, beta, nin, nout, 1.0, *_legendre())[3]
         assert got == pytest.approx(total, rel=1e-12)
 
 
@@ -391,3 +391,144 @@ def test_sampled_labels_have_the_outlier_statistics():
     ey2 = 0.7 * (np.mean(z * z) + 0.2) + 0.3 * (0.25 * np.mean(z * z) + 2.0)
     assert np.mean(y * z) / np.mean(z * z) == pytest.approx(gamma, abs=0.01)
     assert np.mean(y * y) == pytest.approx(ey2, rel=0.02)
+
+
+# ----------------------------------------------------------------------------- Tukey's biweight
+
+
+def _tukey(r, tau):
+    return np.where(np.abs(r) < tau, tau ** 2 / 6 * (1 - (1 - (r / tau) ** 2) ** 3), tau ** 2 / 6)
+
+
+@pytest.mark.parametrize("V", [0.3, 1.2, 1.3, 3.0])
+def test_tukey_prox_is_the_global_minimiser(V):
+    """prox_full("tukey") against the minimum of (u - r)^2/(2V) + t(u) on a fine grid (also for
+    V >= 5/4, where two local minima coexist), and its f_out = t'(u) and derivative against
+    finite differences away from the jumps."""
+    tau = 1.5
+    grid = np.linspace(-5, 5, 100001)
+    for r in np.linspace(-4, 4, 41):
+        z, f, df = (float(v) for v in prox_full("tukey", r, 0.0, V, tau))
+        u = r - z  # y = r, omega = 0
+        energy = (grid - r) ** 2 / (2 * V) + _tukey(grid, tau)
+        assert abs(u - grid[np.argmin(energy)]) < 3e-4
+        assert (u - r) ** 2 / (2 * V) + float(_tukey(u, tau)) <= energy.min() + 1e-12
+        assert f == pytest.approx((z - 0.0) / V, rel=1e-12, abs=1e-14)
+        h = 1e-6
+        fp, fm = (float(prox_full("tukey", r, s * h, V, tau)[1]) for s in (1, -1))
+        if abs(fp - fm) < 1e-3:  # no jump between the two points
+            assert df == pytest.approx((fp - fm) / (2 * h), abs=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")  # quad at its rounding floor
+@pytest.mark.parametrize("V,tau", [(0.7, 3.0), (0.3, 0.5), (1.2, 2.0), (0.05, 1.0)])
+def test_tukey_moments_against_adaptive_quad(V, tau):
+    """_tukey_moments (integrals over u with the Jacobian of r = u + V t'(u)) against adaptive quad
+    over r with the proximal operator found by bisection (losses.prox_full)."""
+    from equations.glm_erm import _tukey_moments
+
+    glx, glw = _legendre()
+    for var in (1e-3, 0.2, 1.3, 20.0):
+        sig = math.sqrt(var)
+
+        def E(fun):
+            g = lambda r: fun(r) * math.exp(-r * r / (2 * var)) / math.sqrt(2 * math.pi * var)  # noqa: E731
+            lim = min(15 * sig, tau)
+            return integrate.quad(g, -lim, lim, points=[0.0], limit=1000, epsabs=1e-15, epsrel=1e-13)[0]
+
+        def parts(r):
+            z, f, df = prox_full("tukey", r, 0.0, V, tau)
+            return float(f), float(df), float(loss_value("tukey", r, z, tau))
+
+        outside = 2 * ndtr(-tau / sig)
+        ref = [E(lambda r: -parts(r)[1]), E(lambda r: parts(r)[0] ** 2),
+               E(lambda r: parts(r)[2]) + tau ** 2 / 6 * outside, E(lambda r: parts(r)[1] ** 2)]
+        np.testing.assert_allclose(_tukey_moments(var, V, tau, glx, glw), ref, rtol=1e-10, atol=1e-15)
+
+
+def test_tukey_with_a_large_threshold_is_ridge():
+    """tau -> infinity: t(r) = r^2/2 - r^4/(2 tau^2) + ..., so the fixed point tends to ridge's
+    (Marchenko-Pastur, with the outliers' effective teacher) with corrections O(sigma^2/tau^2), and
+    the replicon to ridge's alpha V^2/(1 + V)^2."""
+    par = dict(alpha=3.0, reg=0.1, channel="outliers", eps=0.2, beta=0.5, noise_in=0.3, noise_out=1.0)
+    ridge = solve(loss="square", **par)
+    V = ridge["V"]
+    dev = []
+    for tau, tol in [(30.0, 5e-3), (300.0, 5e-5)]:
+        tk = solve(loss="tukey", delta=tau, **par)
+        np.testing.assert_allclose(tk.x, ridge.x, rtol=tol)
+        assert tk["replicon"] == pytest.approx(3.0 * V * V / (1 + V) ** 2, rel=tol)
+        dev.append(np.max(np.abs(tk.x / ridge.x - 1)))
+    assert 50 < dev[0] / dev[1] < 200  # the 1/tau^2 rate
+
+
+TUKEY = [
+    dict(loss="tukey", delta=3.0, alpha=10.0, reg=0.1, channel="outliers", eps=0.3, beta=0.0, noise_in=1.0,
+         noise_out=5.0),
+    dict(loss="tukey", penalty="l1", delta=2.0, alpha=5.0, reg=0.5, channel="outliers", eps=0.2, beta=0.0,
+         noise_in=0.5, noise_out=10.0),
+    dict(loss="tukey", delta=2.0, alpha=4.0, reg=0.2, channel="linear", noise=0.5),
+]
+
+
+@pytest.mark.parametrize("params", TUKEY)
+def test_tukey_energy_is_stationary_and_both_starts_agree(params):
+    model = get("glm_erm", **params)
+    sol = fixedpoint.solve(model, **TIGHT)
+    assert sol.converged, sol.message
+    x = sol.x
+    assert x[2] < 1.25 and 0 < sol["replicon"] < 1
+    scale = 1.0 + max(abs(v) for v in model.hats(x).values())
+    for i in range(3):
+        h = 1e-5 * max(1.0, abs(x[i]))
+        e = np.zeros(3)
+        e[i] = h
+        assert abs(model.energy(x + e) - model.energy(x - e)) / (2 * h) <= 1e-7 * scale
+    if model.penalty == "l2":
+        assert model.energy(x) == pytest.approx(model.alpha * sol["train_loss"] + model.reg * sol["q"] / 2, rel=1e-10)
+    other = fixedpoint.solve(model, start="informed", **TIGHT)
+    np.testing.assert_allclose(other.x, x, rtol=1e-9)
+
+
+def test_tukey_replicon_flags_an_unstable_fixed_point():
+    """A smaller threshold at the same alpha: the iteration still converges (V < 5/4) but the
+    replicon exceeds 1, so the replica-symmetric prediction is not to be trusted there; it falls
+    below 1 as alpha grows."""
+    unstable = solve(loss="tukey", delta=1.5, alpha=4.0, reg=0.2, channel="linear", noise=0.5)
+    stable = solve(loss="tukey", delta=1.5, alpha=8.0, reg=0.2, channel="linear", noise=0.5)
+    assert unstable["replicon"] > 1.5 and stable["replicon"] < 0.7
+
+
+def test_tukey_beyond_five_quarters_is_refused_and_explained():
+    """alpha = 0.5 with a small reg: the fixed point would have V > 5/4 (ridge's V = 1.98), where
+    the proximal operator jumps; the map returns nan there and the failure says why."""
+    model = get("glm_erm", loss="tukey", delta=2.0, alpha=0.5, reg=0.01, channel="linear", noise=0.1)
+    assert np.all(np.isnan(model.update(np.array([0.3, 0.5, 1.3]))))
+    assert np.all(np.isfinite(model.update(np.array([0.3, 0.5, 1.0]))))
+    sol = fixedpoint.solve(model)
+    assert not sol.converged
+    assert "5/4" in model.explain(np.array([0.3, 0.5, 1.3]))
+
+
+@pytest.mark.parametrize("params,name", [(dict(loss="tukey", channel="sign"), "channel"),
+                                         (dict(loss="tukey", channel="linear", noise=-1.0), "noise")])
+def test_tukey_bad_input(params, name):
+    with pytest.raises(ValueError, match=name):
+        GLMERM(alpha=2.0, reg=0.1, **params)
+    with pytest.raises(ValueError, match="loss"):
+        outlier_error_floor("tukey", 0.1, 0.0, 1.0, 1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("params,d,seeds", [(TUKEY[0], 400, 10), (TUKEY[1], 300, 6)],
+                         ids=["tukey-l2", "tukey-l1"])
+def test_tukey_simulation_agrees_with_theory(params, d, seeds):
+    """Finite instances fitted by local descent from the Huber estimator (the replica prediction
+    is the global minimiser; the two agree here, where the replicon is < 1: 0.32 and 0.62)."""
+    model = get("glm_erm", **params)
+    theory = fixedpoint.solve(model).observables
+    runs = [model.simulate(d, 1000 * d + seed) for seed in range(seeds)]
+    for key in ("m", "q", "V", "gen_error", "train_loss", "estimation_error"):
+        v = np.array([r[key] for r in runs])
+        se = v.std(ddof=1) / math.sqrt(len(v))
+        assert abs(v.mean() - theory[key]) <= 3 * se, (key, v, theory[key])
