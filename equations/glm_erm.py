@@ -5,6 +5,12 @@ teacher ``w* ~ N(0, rho I_d)``, ``z*_mu = x_mu.w*/sqrt(d)`` and labels
 
 * ``channel="linear"``: ``y = z* + sqrt(noise) xi``;
 * ``channel="sign"``:   ``y = sign(z* + sqrt(noise) xi)`` (probit label noise);
+* ``channel="outliers"``: ``y = (1 - c)(z* + sqrt(noise_in) xi) + c (beta z* + sqrt(noise_out) xi)``,
+  ``c ~ Bernoulli(eps)`` (a fraction ``eps`` of outliers from a teacher scaled by ``beta``;
+  Vilucchio, Troiani, Erba, Krzakala, "Asymptotic characterisation of robust empirical risk
+  minimisation performance in the presence of outliers", 2023, arXiv 2305.18974, whose
+  ``(Delta_in, Delta_out, epsilon, beta)`` are our ``(noise_in, noise_out, eps, beta)`` at
+  ``rho = 1``; their Huber parameter ``a`` is our ``delta``, their ``Sigma`` our ``V``);
 
 the estimator minimises::
 
@@ -74,6 +80,30 @@ Teacher integrals in closed form.
   (:func:`_central_moments`, :func:`_tail_moments`): ``V_hat`` keeps its relative precision when
   the loss's active region holds a tiny fraction of the data. (The classification losses,
   logistic and hinge, need ``channel="sign"``.)
+* ``outliers`` with a regression loss: given the component, the residual is again Gaussian, so
+  the residual is a two-component Gaussian mixture and every hat is the ``eps``-weighted sum of
+  the linear closed forms above at the component's residual variance, ``rho + noise_in - 2m +
+  q`` (inliers, weight ``1 - eps``) and ``beta^2 rho + noise_out - 2 beta m + q`` (outliers,
+  weight ``eps``). The one change is in ``m_hat``: the Stein derivative ``d/dz*`` of an
+  outlier's residual ``beta z* + ... - omega`` carries the factor ``beta``, so ``m_hat =
+  alpha [(1 - eps) E_in f' + eps beta E_out f']`` while ``V_hat = alpha [(1 - eps) E_in f' +
+  eps E_out f']`` (as in the saddle-point equations of Vilucchio et al.).
+  :meth:`GLMERM.observables` names the paper's test errors and :func:`outlier_error_floor`
+  gives their ``alpha -> infinity`` limits at fixed ``reg``.
+* ``loss="tukey"`` (Tukey's biweight with ``tau = delta``; channels ``linear`` and ``outliers``)
+  is not convex, and the replica-symmetric equations then hold with the *global* minimiser in
+  the proximal operator and as long as the replicon condition holds (Vilucchio, Dandi, Pirio
+  Rossignol, Gerbelot, Krzakala, "Asymptotics of non-convex generalized linear models in
+  high-dimensions: a proof of the replica formula", 2025, arXiv 2502.20003, who apply it to this
+  outlier model). Here they are implemented for ``V < 5/4``, where the proximal problem ``(u -
+  r)^2/(2V) + t(u)`` is still strictly convex (``t'' >= -4/5``): the proximal operator is unique
+  and Lipschitz, ``r = u + V t'(u)`` is increasing, and the residual integrals are taken over ``u``
+  with that Jacobian (:func:`_tukey_moments`, Gauss-Legendre panels). At ``V >= 5/4`` the map
+  returns nan and :meth:`GLMERM.explain` says why (the proximal operator jumps there, which these
+  formulas do not handle). :meth:`GLMERM.observables` adds the ``replicon`` ``alpha E[(d f_out/
+  d omega)^2] E[(d prox_w/d b)^2]``: the replica-symmetric fixed point is stable (and the
+  prediction is that of the global minimiser) only while it is ``< 1``. The energy is still
+  stationary at the fixed point; ``unique_fixed_point`` is assumed as for the convex losses.
 
 Energy (zero-temperature free energy) at the state ``x = (m, q, V)`` with the hats of ``x``::
 
@@ -84,7 +114,9 @@ The fixed point is the stationary point of ``e`` and there ``e`` is the minimal 
 per dimension (``alpha train_loss + reg q/2`` for l2). :meth:`GLMERM.free_entropy` returns
 ``-e`` (the engine's "larger wins" convention).
 
-The problem is convex: the fixed point is unique (``unique_fixed_point = True``).
+The problem is convex: the fixed point is unique (``unique_fixed_point = True``). (Tukey's loss
+is not; the engine still treats its fixed point as unique, and the tests check that both starts
+reach the same point where the replicon is below 1.)
 
 Hard regimes for the iteration (the map is the replica map above, iterated as is):
 
@@ -116,14 +148,18 @@ from numba import njit
 
 from fixedpoint.quadrature import H, phi, sigmoid, sorted_copy
 from ._registry import parameter_table, register
-from .losses import ABSOLUTE, HINGE, HUBER, LOGISTIC, LOSSES, SQUARE, _loss, _prox_full, loss_code
+from .losses import (ABSOLUTE, HINGE, HUBER, LOGISTIC, LOSSES, NONCONVEX_LOSSES, SQUARE, TUKEY, _loss, _prox_full,
+                     _tukey, _tukey_curv, _tukey_psi, loss_code)
 from .custom import CustomLoss
 
-__all__ = ["GLMERM", "separability_threshold", "ridge_closed_form"]
+__all__ = ["GLMERM", "separability_threshold", "ridge_closed_form", "outlier_error_floor"]
 
 PENALTIES = ("l2", "l1")
-CHANNELS = ("linear", "sign")
+CHANNELS = ("linear", "sign", "outliers")
 CLASSIFICATION_LOSSES = ("logistic", "hinge")
+OUTLIER_LOSSES = ("square", "huber", "absolute", "tukey")
+FLOOR_LOSSES = ("square", "huber", "absolute")  # convex: outlier_error_floor's argument holds
+TUKEY_V_MAX = 1.25  # Tukey: the proximal problem is convex (unique prox) for V < 5/4
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _XI_MAX = 10.0  # separability_threshold: |u| beyond 10 carries Gaussian mass < 1e-22 of the whole
@@ -399,16 +435,113 @@ def _central_moments(a):
 # ----------------------------------------------------------------------------- teacher: linear
 
 
-@njit(cache=True, error_model="numpy")
-def _linear_integrals(code, m, q, V, rho, noise, delta):
-    """Teacher ``linear`` channel, regression losses, closed forms over ``r ~ N(0, sigma^2)``.
+@njit(cache=True)
+def _tukey_u_at(target, V, tau):
+    """``u in [0, tau]`` with ``u + V t'(u) = target`` (monotone for ``V < 5/4``), by bisection."""
+    lo = 0.0
+    hi = tau
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        if mid + V * _tukey_psi(mid, tau) < target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
 
-    Returns ``[I_m, I_q, I_V, train_loss, moreau, nan]`` as :func:`_sign_integrals`.
+
+@njit(cache=True, error_model="numpy")
+def _tukey_moments(var, V, tau, glx, glw):
+    """``(E f', E f^2, E loss, E (df/domega)^2)`` over ``r ~ N(0, var)`` for Tukey's biweight with
+    threshold ``tau``; requires ``V < 5/4`` (nan otherwise).
+
+    For ``V < 5/4`` the proximal problem ``(u - r)^2/(2V) + t(u)`` is strictly convex (``t'' >=
+    -4/5``), so its minimiser is unique and ``r -> u`` is the inverse of the increasing map ``r(u)
+    = u + V t'(u)``: ``u = r`` (``f = 0``) for ``|r| >= tau``, and inside the integrals are taken
+    over ``u`` with ``dr = (1 + V t''(u)) du`` (no root finding at the nodes)::
+
+        E f'   = 2 int_0^tau t''(u) p(r(u)) du          (f' = t''/(1 + V t''), times the Jacobian)
+        E f^2  = 2 int_0^tau t'(u)^2 (1 + V t'') p du
+        E loss = 2 int_0^tau t(u) (1 + V t'') p du + (tau^2/6) 2 H(tau/sigma)
+        E f'^2 = 2 int_0^tau t''^2/(1 + V t'') p du
+
+    with ``p`` the density of ``N(0, var)``. Panels end where ``r(u) = sigma (0.75, 1.5, 2.5, 3.5,
+    5, 7)`` and the integral stops at ``r = 10 sigma`` (Gaussian mass beyond ``< e^-50``) or at
+    ``tau``; for ``E f'^2`` also at ``u_c + (0, +-1, +-2, +-4, +-8) w`` around the dip of ``1 + V
+    t''`` (``u_c = tau sqrt(3/5)``, ``w = tau sqrt((1 - 4V/5)/(12 V))``, the distance of its
+    complex zeros). On each panel the integrand is analytic, 16 Gauss-Legendre nodes.
     """
-    res = np.full(6, np.nan)
-    if not (q >= 0.0 and V > 0.0):
-        return res
-    var = rho + noise - 2.0 * m + q
+    if not V < 1.25:
+        return math.nan, math.nan, math.nan, math.nan
+    if var < 0.0:
+        var = 0.0
+    sig = math.sqrt(var)
+    if sig == 0.0:
+        return 1.0 / (1.0 + V), 0.0, 0.0, 1.0 / (1.0 + V) ** 2
+    # the window: u in [0, u_end], u_end = tau, or where r(u) = 10 sigma
+    u_end = tau if 10.0 * sig >= tau else _tukey_u_at(10.0 * sig, V, tau)
+    pts = np.empty(16)
+    n = 0
+    for t in (0.75, 1.5, 2.5, 3.5, 5.0, 7.0):
+        if t * sig < tau:
+            u = _tukey_u_at(t * sig, V, tau)
+            if u < u_end:
+                pts[n] = u
+                n += 1
+    # E f'^2 has 1/(1 + V t''), whose dip at u_c = tau sqrt(3/5) (t'' = -4/5) narrows as V -> 5/4:
+    # 1 + V t'' ~ (1 - 4V/5) + 12 V (u - u_c)^2/tau^2, poles at distance w from the real axis
+    uc = tau * math.sqrt(0.6)
+    w = tau * math.sqrt((1.0 - 0.8 * V) / (12.0 * V))
+    for k in (0.0, 1.0, -1.0, 2.0, -2.0, 4.0, -4.0, 8.0, -8.0):
+        u = uc + k * w
+        if 0.0 < u < u_end:
+            pts[n] = u
+            n += 1
+    srt = sorted_copy(pts[:n])
+    ends = np.empty(n + 2)
+    ends[0] = 0.0
+    m_ = 1
+    for i in range(n):
+        if srt[i] > ends[m_ - 1]:
+            ends[m_] = srt[i]
+            m_ += 1
+    if u_end > ends[m_ - 1]:
+        ends[m_] = u_end
+        m_ += 1
+    n = m_
+    efp = 0.0
+    ef2 = 0.0
+    ell = 0.0
+    e2 = 0.0
+    inv = 1.0 / sig
+    for p in range(n - 1):
+        a = ends[p]
+        b = ends[p + 1]
+        half = 0.5 * (b - a)
+        mid = 0.5 * (a + b)
+        for j in range(glx.shape[0]):
+            u = mid + half * glx[j]
+            c = _tukey_curv(u, tau)
+            ps = _tukey_psi(u, tau)
+            jac = 1.0 + V * c
+            dens = half * glw[j] * phi((u + V * ps) * inv) * inv
+            efp += c * dens
+            ef2 += ps * ps * jac * dens
+            ell += _tukey(u, tau) * jac * dens
+            e2 += c * c / jac * dens
+    Ht, _, _ = _tail_moments(tau * inv)
+    return 2.0 * efp, 2.0 * ef2, 2.0 * ell + tau * tau / 3.0 * Ht, 2.0 * e2
+
+
+@njit(cache=True, error_model="numpy")
+def _residual_moments(code, var, V, delta, glx, glw):
+    """``(E f'(r), E f(r)^2, E loss(r, prox))`` over ``r ~ N(0, var)`` for a regression loss,
+    ``f = (prox - omega)/V`` as a function of the residual ``r = y - omega`` (closed forms, or
+    :func:`_tukey_moments`; nan for a loss that is not a function of the residual)."""
+    if code == TUKEY:
+        efp, ef2, ell, _ = _tukey_moments(var, V, delta, glx, glw)
+        return efp, ef2, ell
     if var < 0.0:
         var = 0.0
     sig = math.sqrt(var)
@@ -435,10 +568,51 @@ def _linear_integrals(code, m, q, V, rho, noise, delta):
         efp = pin / V
         ell = 2.0 * sig * m1
     else:
+        return math.nan, math.nan, math.nan
+    return efp, ef2, ell
+
+
+@njit(cache=True, error_model="numpy")
+def _linear_integrals(code, m, q, V, rho, noise, delta, glx, glw):
+    """Teacher ``linear`` channel, regression losses, closed forms over ``r ~ N(0, sigma^2)``.
+
+    Returns ``[I_m, I_q, I_V, train_loss, moreau, nan]`` as :func:`_sign_integrals`.
+    """
+    res = np.full(6, np.nan)
+    if not (q >= 0.0 and V > 0.0):
+        return res
+    efp, ef2, ell = _residual_moments(code, rho + noise - 2.0 * m + q, V, delta, glx, glw)
+    if not efp == efp:
         return res
     res[0] = efp
     res[1] = ef2
     res[2] = efp
+    res[3] = ell
+    res[4] = ell + 0.5 * V * ef2
+    return res
+
+
+@njit(cache=True, error_model="numpy")
+def _outlier_integrals(code, m, q, V, rho, eps, beta, noise_in, noise_out, delta, glx, glw):
+    """Teacher ``outliers`` channel (Vilucchio et al. 2023): the eps-weighted sum of the linear
+    closed forms of the inliers (residual variance ``rho + noise_in - 2m + q``) and of the
+    outliers (``beta^2 rho + noise_out - 2 beta m + q``); the outliers' Stein derivative
+    ``d/dz*`` carries the factor ``beta``. Returns ``[I_m, I_q, I_V, train_loss, moreau, nan]``.
+    """
+    res = np.full(6, np.nan)
+    if not (q >= 0.0 and V > 0.0):
+        return res
+    p_in, f2_in, l_in = _residual_moments(code, rho + noise_in - 2.0 * m + q, V, delta, glx, glw)
+    p_out, f2_out, l_out = _residual_moments(code, beta * beta * rho + noise_out - 2.0 * beta * m + q, V, delta,
+                                             glx, glw)
+    if not (p_in == p_in and p_out == p_out):
+        return res
+    w_in = 1.0 - eps
+    ef2 = w_in * f2_in + eps * f2_out
+    ell = w_in * l_in + eps * l_out
+    res[0] = w_in * p_in + eps * beta * p_out
+    res[1] = ef2
+    res[2] = w_in * p_in + eps * p_out
     res[3] = ell
     res[4] = ell + 0.5 * V * ef2
     return res
@@ -483,10 +657,20 @@ def _sign_step(flags, params, x, glx, glw):
 
 
 @njit(cache=True, error_model="numpy")
-def _linear_step(flags, params, x):
-    """The whole map for the ``linear`` teacher (see :func:`_sign_step`)."""
+def _linear_step(flags, params, x, glx, glw):
+    """The whole map for the ``linear`` teacher (see :func:`_sign_step`; the nodes serve the
+    Tukey loss)."""
     rho, noise, delta = params[2], params[3], params[4]
-    I = _linear_integrals(flags[0], x[0], x[1], x[2], rho, noise, delta)
+    I = _linear_integrals(flags[0], x[0], x[1], x[2], rho, noise, delta, glx, glw)
+    return _assemble(flags, params, I)
+
+
+@njit(cache=True, error_model="numpy")
+def _outlier_step(flags, params, x, glx, glw):
+    """The whole map for the ``outliers`` teacher (see :func:`_sign_step`); ``params[5:9] =
+    (eps, beta, noise_in, noise_out)``."""
+    I = _outlier_integrals(flags[0], x[0], x[1], x[2], params[2], params[5], params[6], params[7], params[8],
+                           params[4], glx, glw)
     return _assemble(flags, params, I)
 
 
@@ -588,6 +772,104 @@ def ridge_closed_form(alpha: float, reg: float, rho: float = 1.0, noise: float =
     return {"m": m, "q": q, "V": g, "estimation_error": rho - 2 * m + q, "gen_error": rho + noise - 2 * m + q}
 
 
+def _outlier_errors(m, q, rho, eps, beta, noise_in, noise_out):
+    """The test errors of the ``outliers`` channel at ``(m, q)`` (:meth:`GLMERM.observables`)."""
+    gamma = 1.0 - eps + eps * beta  # E[y z*]/rho: the outliers scale the teacher by beta
+    label = (1.0 - eps) * rho + eps * beta * beta * rho  # E y^2 without the noise
+    paper = label - 2.0 * gamma * m + q
+    return {"gen_error": paper + (1.0 - eps) * noise_in + eps * noise_out,
+            "gen_error_outliers": paper,
+            "excess_gen_error": paper - eps * (1.0 - eps) * (1.0 - beta) ** 2 * rho}
+
+
+def _population_slope(loss, eps, beta, noise_in, noise_out, delta, rho):
+    """``c*`` minimising the population risk ``R(c) = E loss(y - c z*)`` of the outliers channel.
+
+    Each component ``k`` (inliers: weight ``1 - eps``, slope ``b = 1``, noise ``noise_in``;
+    outliers: ``eps``, ``beta``, ``noise_out``) has a Gaussian residual ``(b - c) z* +
+    sqrt(noise) xi`` of variance ``s^2 = (b - c)^2 rho + noise``, and by Stein ``-R'(c)/rho =
+    sum_k w_k (b_k - c) g(s_k)`` with ``g(s) = E loss''(s Z)``: ``1`` (square), ``erf(delta /
+    (s sqrt 2))`` (huber), ``sqrt(2/pi)/s`` (absolute; ``(b - c) g`` stays bounded, a jump at
+    ``s = 0``). ``R`` is convex, so ``-R'`` decreases and its zero (between ``1`` and ``beta``)
+    is found by bracketing to ``1e-15``.
+    """
+    if loss == "square":
+        return 1.0 - eps + eps * beta
+    from scipy.optimize import brentq
+
+    comps = ((1.0 - eps, 1.0, noise_in), (eps, float(beta), noise_out))
+
+    def slope(c):
+        total = 0.0
+        for w, b, nz in comps:
+            if w == 0.0:
+                continue
+            u = b - c
+            s = math.sqrt(u * u * rho + nz)
+            if loss == "huber":
+                g = math.erf(delta / (s * math.sqrt(2.0))) if s > 0 else 1.0
+                total += w * u * g
+            elif s > 0.0:  # absolute: u sqrt(2/pi)/s, bounded by sqrt(2/(pi rho))
+                total += w * u * math.sqrt(2.0 / math.pi) / s
+            # s = 0 (u = 0, noiseless component): the kink of R, a jump of -R' across c = b that
+            # the bracketing resolves; the value there does not matter
+        return total
+
+    lo, hi = min(1.0, beta), max(1.0, beta)
+    if lo == hi or slope(lo) <= 0.0:
+        return lo
+    if slope(hi) >= 0.0:
+        return hi
+    return brentq(slope, lo, hi, xtol=1e-15, maxiter=500)
+
+
+def outlier_error_floor(loss: str, eps: float, beta: float, noise_in: float, noise_out: float,
+                        delta: float = 1.0, rho: float = 1.0) -> dict:
+    """The ``alpha -> infinity`` limit of ERM on the ``outliers`` channel at fixed ``reg``.
+
+    With ``n = alpha d`` samples the penalty's weight per sample vanishes, so the estimator
+    tends to the minimiser of the population risk ``E loss(y - x.w/sqrt d)``. For a loss that is
+    convex and even in the residual, a component of ``w`` orthogonal to ``w*`` only adds
+    independent Gaussian noise to the residual, which cannot lower the risk (Jensen), so the
+    limit is ``c* w*`` with ``c*`` minimising the 1-D risk ``E loss(y - c z*)``
+    (:func:`_population_slope`): ``c* = 1 - eps + eps beta`` for the square loss, for huber
+    and absolute a compromise between ``1`` and ``beta`` in which each component's pull is
+    damped by its residual's spread (``c* = 0.829`` and ``0.846`` against the square loss's
+    ``0.7`` at ``eps = 0.3, beta = 0, noise_in = 1, noise_out = 5``). The limits of the observables are then (``m = c*
+    rho``, ``q = c*^2 rho``)::
+
+        estimation_error   = rho (1 - c*)^2
+        gen_error_outliers = rho [(1 - eps)(1 - c*)^2 + eps (beta - c*)^2]
+        gen_error          = gen_error_outliers + (1 - eps) noise_in + eps noise_out
+
+    For the square loss ``estimation_error = rho eps^2 (1 - beta)^2`` and ``gen_error_outliers
+    = rho eps (1 - eps)(1 - beta)^2``, the Bayes-optimal ``alpha -> infinity`` value that
+    Vilucchio, Troiani, Erba, Krzakala (2023, arXiv 2305.18974) subtract to define their excess
+    generalisation error. The replica solution approaches these limits like ``1/alpha``.
+
+    Returns
+    -------
+    dict
+        ``c`` (= ``c*``) and the three limits above.
+    """
+    if loss not in FLOOR_LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(FLOOR_LOSSES)} (convex, so that the limit is c* w*); "
+                         f"got {loss!r}")
+    _check_number("eps", eps, 0.0, strict=False, allowed="in [0, 1)")
+    if not eps < 1.0:
+        raise ValueError(f"eps must be a finite real number in [0, 1), got {eps!r}")
+    _check_number("beta", beta, -math.inf, strict=True, allowed="(finite)")
+    _check_number("noise_in", noise_in, 0.0, strict=False, allowed=">= 0")
+    _check_number("noise_out", noise_out, 0.0, strict=False, allowed=">= 0")
+    _check_number("delta", delta, 0.0, strict=True, allowed="> 0")
+    _check_number("rho", rho, 0.0, strict=True, allowed="> 0")
+    eps, beta, rho = float(eps), float(beta), float(rho)
+    c = _population_slope(loss, eps, beta, float(noise_in), float(noise_out), float(delta), rho)
+    paper = rho * ((1.0 - eps) * (1.0 - c) ** 2 + eps * (beta - c) ** 2)
+    return {"c": c, "estimation_error": rho * (1.0 - c) ** 2, "gen_error_outliers": paper,
+            "gen_error": paper + (1.0 - eps) * float(noise_in) + eps * float(noise_out)}
+
+
 def _check_number(name, value, low, *, strict, allowed):
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a real number {allowed}, got {value!r}")
@@ -606,9 +888,10 @@ class GLMERM:
 
     Parameters
     ----------
-    loss : {"square", "logistic", "hinge", "huber", "absolute"} or CustomLoss
+    loss : {"square", "logistic", "hinge", "huber", "absolute", "tukey"} or CustomLoss
         Training loss ``loss(y, z)`` (see :mod:`equations.losses`); logistic and hinge are
-        classification losses and need ``channel="sign"``. Your own smooth convex loss: an
+        classification losses and need ``channel="sign"``; tukey (non-convex) is a regression
+        loss (``V < 5/4`` only, module docstring). Your own smooth convex loss: an
         :class:`equations.custom.CustomLoss` (Numba cfuncs for the loss and its derivatives).
     penalty : {"l2", "l1"}
         ``reg/2 ||w||^2`` or ``reg ||w||_1``.
@@ -617,8 +900,9 @@ class GLMERM:
     reg : float
         Penalty strength ``>= 0``; ``reg = 0`` needs ``alpha > 1`` (otherwise the minimiser is
         not unique, or its error diverges at ``alpha = 1``).
-    channel : {"linear", "sign"}, optional
-        Teacher: ``y = z* + sqrt(noise) xi`` or ``y = sign(z* + sqrt(noise) xi)``. By default
+    channel : {"linear", "sign", "outliers"}, optional
+        Teacher: ``y = z* + sqrt(noise) xi`` or ``y = sign(z* + sqrt(noise) xi)``, or the
+        linear teacher with a fraction ``eps`` of outliers (module docstring). By default
         (``None``) chosen from the loss: ``"sign"`` for the classification losses (logistic,
         hinge), ``"linear"`` for the regression losses; the model stores the choice.
     noise : float
@@ -626,7 +910,12 @@ class GLMERM:
     rho : float
         Teacher norm ``E w*^2 > 0``.
     delta : float
-        Huber threshold ``> 0`` (used by ``loss="huber"`` only).
+        Huber threshold ``> 0`` (used by ``loss="huber"``), or Tukey's ``tau`` (``loss="tukey"``).
+    eps, beta, noise_in, noise_out : float
+        The ``"outliers"`` channel (regression losses only): a fraction ``eps in [0, 1)`` of the
+        labels are outliers ``beta z* + sqrt(noise_out) xi``, the others inliers ``z* +
+        sqrt(noise_in) xi`` (``noise`` must stay 0 there). With another channel they must keep
+        their defaults ``0``.
 
     Equations, normalisation and references: module docstring.
     """
@@ -639,6 +928,10 @@ class GLMERM:
     noise: float = 0.0
     rho: float = 1.0
     delta: float = 1.0
+    eps: float = 0.0
+    beta: float = 0.0
+    noise_in: float = 0.0
+    noise_out: float = 0.0
 
     name: ClassVar[str] = "glm_erm"
     state_names: ClassVar[tuple[str, ...]] = ("m", "q", "V")
@@ -650,6 +943,10 @@ class GLMERM:
         "delta": r"Huber $\delta$", "m": r"$m$", "q": r"$q$", "V": r"$V$",
         "gen_error": "generalisation error", "train_loss": "training loss",
         "estimation_error": r"$\|\hat w - w^*\|^2/d$", "train_error": "training error",
+        "eps": r"outlier fraction $\epsilon$", "beta": r"$\beta$", "noise_in": r"$\Delta_{\rm in}$",
+        "noise_out": r"$\Delta_{\rm out}$", "gen_error_outliers": r"$E_{\rm gen}$",
+        "excess_gen_error": r"$E_{\rm gen} - \epsilon(1-\epsilon)(1-\beta)^2\rho$",
+        "replicon": "replicon (RS stable < 1)",
     }
     examples: ClassVar[tuple[dict, ...]] = (
         dict(loss="logistic", alpha=2.0, reg=0.1, channel="sign"),
@@ -657,6 +954,8 @@ class GLMERM:
         dict(loss="square", alpha=0.5, reg=0.01, channel="linear", noise=0.1),
         dict(loss="hinge", alpha=3.0, reg=0.01, channel="sign", noise=0.1),
         dict(loss="absolute", penalty="l1", alpha=1.5, reg=0.2, channel="linear", noise=0.25),
+        dict(loss="huber", delta=1.0, channel="outliers", eps=0.3, beta=0.0, noise_in=1.0, noise_out=5.0,
+             alpha=10.0, reg=0.1),
     )
 
     @classmethod
@@ -665,8 +964,9 @@ class GLMERM:
         positive = {"range": (0.0, None), "open": (True, True)}
         non_negative = {"range": (0.0, None), "open": (False, True)}
         return parameter_table(cls, {
-            "loss": {"allowed": LOSSES, "doc": "training loss (logistic, hinge: classification), or an "
-                                               "equations.custom.CustomLoss"},
+            "loss": {"allowed": LOSSES + NONCONVEX_LOSSES,
+                     "doc": "training loss (logistic, hinge: classification; tukey: non-convex, regression), or an "
+                            "equations.custom.CustomLoss"},
             "penalty": {"allowed": PENALTIES, "doc": "reg/2 |w|^2 (l2) or reg |w|_1 (l1)"},
             "alpha": {**positive, "doc": "sample ratio n/d"},
             "reg": {**non_negative, "doc": "penalty strength (reg = 0 needs alpha > 1)"},
@@ -674,13 +974,17 @@ class GLMERM:
                                                     "loss, linear for a regression loss"},
             "noise": {**non_negative, "doc": "teacher noise variance"},
             "rho": {**positive, "doc": "teacher norm E w*^2"},
-            "delta": {**positive, "doc": "Huber threshold (loss=huber only)"}})
+            "delta": {**positive, "doc": "Huber threshold, or Tukey's tau (loss=huber, tukey only)"},
+            "eps": {"range": (0.0, 1.0), "open": (False, True), "doc": "fraction of outliers (channel=outliers)"},
+            "beta": {"doc": "outliers' teacher scale, any finite real (channel=outliers)"},
+            "noise_in": {**non_negative, "doc": "inliers' noise variance (channel=outliers)"},
+            "noise_out": {**non_negative, "doc": "outliers' noise variance (channel=outliers)"}})
 
     def __post_init__(self):
         custom = isinstance(self.loss, CustomLoss)  # your own loss (equations.custom)
-        if not custom and self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)} or an equations.custom.CustomLoss; "
-                             f"got {self.loss!r}")
+        if not custom and self.loss not in LOSSES + NONCONVEX_LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES + NONCONVEX_LOSSES)} or an "
+                             f"equations.custom.CustomLoss; got {self.loss!r}")
         if self.channel is None:  # the teacher the loss is meant for: +-1 labels for a classification loss
             binary = self.loss.labels == "binary" if custom else self.loss in CLASSIFICATION_LOSSES
             object.__setattr__(self, "channel", "sign" if binary else "linear")
@@ -693,6 +997,27 @@ class GLMERM:
         _check_number("noise", self.noise, 0.0, strict=False, allowed=">= 0")
         _check_number("rho", self.rho, 0.0, strict=True, allowed="> 0")
         _check_number("delta", self.delta, 0.0, strict=True, allowed="> 0")
+        _check_number("eps", self.eps, 0.0, strict=False, allowed="in [0, 1)")
+        if not self.eps < 1.0:
+            raise ValueError(f"eps must be a finite real number in [0, 1), got {self.eps!r}")
+        _check_number("beta", self.beta, -math.inf, strict=True, allowed="(finite)")
+        _check_number("noise_in", self.noise_in, 0.0, strict=False, allowed=">= 0")
+        _check_number("noise_out", self.noise_out, 0.0, strict=False, allowed=">= 0")
+        if self.channel == "outliers":
+            if self.loss not in OUTLIER_LOSSES:
+                raise ValueError(f"loss must be one of {', '.join(OUTLIER_LOSSES)} with channel='outliers' "
+                                 f"(a regression loss); got {self.loss!r}")
+            if self.noise != 0:
+                raise ValueError(f"noise must stay 0 with channel='outliers' (the label noise is noise_in for the "
+                                 f"inliers and noise_out for the outliers); got noise = {self.noise!r}")
+        else:
+            for name in ("eps", "beta", "noise_in", "noise_out"):
+                if getattr(self, name) != 0:
+                    raise ValueError(f"{name} is a parameter of channel='outliers' and must stay 0 with "
+                                     f"channel={self.channel!r}; got {name} = {getattr(self, name)!r}")
+        if self.loss in NONCONVEX_LOSSES and self.channel == "sign":
+            raise ValueError(f"channel must be 'linear' or 'outliers' for the regression loss {self.loss!r}; "
+                             f"got {self.channel!r}")
         if self.loss in CLASSIFICATION_LOSSES and self.channel != "sign":
             raise ValueError(f"channel must be 'sign' for the classification loss {self.loss!r} "
                              f"(labels +-1); got {self.channel!r}")
@@ -704,7 +1029,8 @@ class GLMERM:
         # the kernel's scalar arguments, converted once (update is called thousands of times)
         code = -1 if custom else loss_code(self.loss)
         flags = np.array([code, self.channel == "sign", self.penalty == "l1"], dtype=np.int64)
-        params = np.array([self.alpha, self.reg, self.rho, self.noise, self.delta], dtype=np.float64)
+        params = np.array([self.alpha, self.reg, self.rho, self.noise, self.delta,
+                           self.eps, self.beta, self.noise_in, self.noise_out], dtype=np.float64)
         flags.flags.writeable = False
         params.flags.writeable = False
         object.__setattr__(self, "_args", (flags, params))
@@ -731,10 +1057,12 @@ class GLMERM:
             from .custom import erm_step
 
             return erm_step(self, x)
+        glx, glw = _legendre()
         if self.channel == "sign":
-            glx, glw = _legendre()
             return _sign_step(flags, params, x, glx, glw)
-        return _linear_step(flags, params, x)
+        if self.channel == "outliers":
+            return _outlier_step(flags, params, x, glx, glw)
+        return _linear_step(flags, params, x, glx, glw)
 
     # -- protocol
     def solver_coordinates(self):
@@ -820,7 +1148,17 @@ class GLMERM:
         """``m, q, V, gen_error, train_loss, estimation_error`` (and ``train_error`` for
         ``channel="sign"``): classification error ``arccos(m / sqrt(q (rho + noise)))/pi`` of a
         fresh noisy label, or the regression error ``rho + noise - 2m + q``. Raises ``ValueError``
-        at a state outside the Cauchy-Schwarz domain ``m^2 <= rho q`` (no estimator has it)."""
+        at a state outside the Cauchy-Schwarz domain ``m^2 <= rho q`` (no estimator has it).
+
+        ``channel="outliers"`` (module docstring, Vilucchio et al. 2023): ``gen_error`` keeps its
+        meaning, the squared error on a fresh label drawn like the training labels (outliers and
+        noise included); ``estimation_error = rho - 2m + q`` is the error against the clean labels
+        ``z*`` (the paper's ``E_estim``); ``gen_error_outliers = rho (1 - eps + eps beta^2) -
+        2 m (1 - eps + eps beta) + q`` is the paper's ``E_gen`` (a fresh label with outliers but
+        no noise) and ``excess_gen_error`` that minus ``eps (1 - eps) (1 - beta)^2 rho``, its
+        ``alpha -> infinity`` Bayes-optimal value.
+
+        ``loss="tukey"`` adds ``replicon`` (module docstring; stable while ``< 1``)."""
         m, q, V = (float(v) for v in x)
         if m * m > self.rho * q * (1.0 + 1e-9) + 1e-300:
             raise ValueError(f"the state violates Cauchy-Schwarz: m^2 = {m * m:.6g} > rho q = {self.rho * q:.6g}")
@@ -829,13 +1167,31 @@ class GLMERM:
         if self.channel == "sign":
             cosang = m / math.sqrt(q * (self.rho + self.noise)) if q > 0 else 0.0
             res["gen_error"] = math.acos(max(-1.0, min(1.0, cosang))) / math.pi
+        elif self.channel == "outliers":
+            res.update(_outlier_errors(m, q, self.rho, self.eps, self.beta, self.noise_in, self.noise_out))
         else:
             res["gen_error"] = self.rho + self.noise - 2.0 * m + q
         res["train_loss"] = float(out[7])
         res["estimation_error"] = self.rho - 2.0 * m + q
+        if self.loss == "tukey":
+            res["replicon"] = self._replicon(m, q, V, float(out[5]))
         if self.channel == "sign":
             res["train_error"] = float(out[9])
         return res
+
+    def _replicon(self, m, q, V, V_hat) -> float:
+        """Tukey: ``alpha E[(d f_out/d omega)^2] E[(d prox_w/d b)^2]`` (the replicon; the
+        replica-symmetric solution is stable while it is ``< 1``). The channel factor is the
+        eps-weighted :func:`_tukey_moments`; the penalty's is ``V^2`` (l2: ``d prox/db = 1/(reg +
+        V_hat)``) or ``2 H(t)/V_hat^2 = V/V_hat`` (l1: ``1/V_hat`` on the kept weights)."""
+        glx, glw = _legendre()
+        comps = [(1.0, self.rho + self.noise - 2 * m + q)]
+        if self.channel == "outliers":
+            comps = [(1.0 - self.eps, self.rho + self.noise_in - 2 * m + q),
+                     (self.eps, self.beta ** 2 * self.rho + self.noise_out - 2 * self.beta * m + q)]
+        e2 = sum(w * _tukey_moments(var, V, float(self.delta), glx, glw)[3] for w, var in comps if w > 0)
+        e1 = V * V if self.penalty == "l2" else V / V_hat
+        return float(self.alpha * e2 * e1)
 
     def diagnostics(self, x) -> dict[str, float]:
         """What the map does at the state ``x`` (used by :meth:`explain`, and for inspection).
@@ -887,7 +1243,11 @@ class GLMERM:
             else:
                 half = self.delta * (1 + V) if self.loss == "huber" else V
                 gap = 0.0  # the region |r| <= half always contains r = 0 ...
-                scale = math.sqrt(max(self.rho + self.noise - 2 * m + q, 0.0))
+                var = self.rho + self.noise - 2 * m + q
+                if self.channel == "outliers":  # the residual's mixture variance
+                    var = ((1 - self.eps) * (self.rho + self.noise_in - 2 * m + q)
+                           + self.eps * (self.beta ** 2 * self.rho + self.noise_out - 2 * self.beta * m + q))
+                scale = math.sqrt(max(var, 0.0))
                 if scale > 0:
                     res["region_sd"] = half / scale  # ... and is this many residual s.d. wide
             res["kink_sd"] = gap / scale if scale > 0 else (0.0 if gap == 0 else math.inf)
@@ -919,6 +1279,11 @@ class GLMERM:
                     "iteration overshot: try fixedpoint.Damped(damping=0.95).")
         if q < 0 or V <= 0:
             return None
+        if self.loss == "tukey" and not V < TUKEY_V_MAX:
+            return (f"The state has V = {V:.4g} >= 5/4, where the proximal problem of Tukey's loss, (u - r)^2/(2V) + "
+                    f"t(u), is no longer convex (t'' >= -4/5): its minimiser jumps between two branches and the "
+                    f"replica equations implemented here (valid for V < 5/4) do not apply. Larger alpha or reg "
+                    f"(smaller V), or a start with smaller V, may keep the iteration in that region.")
         d = self.diagnostics(x)
         facts = []
         frac = d["fraction_nonzero"]

@@ -10,6 +10,8 @@ A loss is a function ``loss(y, z)`` of a label ``y`` and a pre-activation ``z = 
 ``huber``     ``h_delta(y - z)``, ``h_delta(r) = r^2/2`` if ``|r| <= delta`` else
               ``delta |r| - delta^2/2``
 ``absolute``  ``|y - z|``
+``tukey``     Tukey's biweight ``t_delta(y - z)``, ``t_delta(r) = delta^2/6 [1 - (1 - r^2/delta^2)^3]``
+              if ``|r| <= delta`` else ``delta^2/6`` (non-convex: not in :data:`LOSSES`)
 ============  ==========================================================================
 
 The replica equations of ERM (Aubin et al. 2020; Loureiro et al. 2021) need, at each quadrature
@@ -26,6 +28,11 @@ converges for any ``V`` (tested up to ``1e6``) and ``|omega|`` (tested up to ``1
 
 The kernels are scalar ``@njit(cache=True)`` functions dispatched on an integer loss code (a
 plain branch, no function arguments, so they compile once and cache), and vectorised wrappers.
+
+:data:`LOSSES` are the convex losses; :data:`NONCONVEX_LOSSES` (Tukey's biweight) have a
+proximal operator that is unique only while the proximal problem stays convex (Tukey: ``V <
+5/4``, since ``min t'' = -4/5``); beyond, :func:`prox_full` returns the global minimiser, which
+jumps where two local minima exchange.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ __all__ = [
     "HINGE",
     "HUBER",
     "ABSOLUTE",
+    "TUKEY",
+    "NONCONVEX_LOSSES",
     "loss_code",
     "loss_value",
     "prox",
@@ -53,12 +62,16 @@ __all__ = [
 
 LOSSES = ("square", "logistic", "hinge", "huber", "absolute")
 SQUARE, LOGISTIC, HINGE, HUBER, ABSOLUTE = range(5)
+NONCONVEX_LOSSES = ("tukey",)
+TUKEY = 5
 
 
 def loss_code(loss: str) -> int:
     """The integer code of a loss name (the kernels dispatch on it)."""
+    if loss in NONCONVEX_LOSSES:
+        return TUKEY
     if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {loss!r}")
+        raise ValueError(f"loss must be one of {', '.join(LOSSES + NONCONVEX_LOSSES)}; got {loss!r}")
     return LOSSES.index(loss)
 
 
@@ -80,7 +93,96 @@ def _loss(code, y, z, delta):
         if r <= delta:
             return 0.5 * r * r
         return delta * r - 0.5 * delta * delta
+    if code == TUKEY:
+        return _tukey(y - z, delta)
     return abs(y - z)  # ABSOLUTE
+
+
+@njit(cache=True)
+def _tukey(r, tau):
+    """Tukey's biweight ``tau^2/6 [1 - (1 - s)^3]``, ``s = r^2/tau^2`` (``tau^2/6`` for ``s >= 1``),
+    written as ``tau^2 s (3 - 3 s + s^2)/6`` (no cancellation at small ``r``)."""
+    s = (r / tau) ** 2
+    if s >= 1.0:
+        return tau * tau / 6.0
+    return tau * tau * s * (3.0 - 3.0 * s + s * s) / 6.0
+
+
+@njit(cache=True)
+def _tukey_psi(u, tau):
+    """``t'(u) = u (1 - u^2/tau^2)^2`` inside, 0 outside."""
+    s = (u / tau) ** 2
+    if s >= 1.0:
+        return 0.0
+    return u * (1.0 - s) ** 2
+
+
+@njit(cache=True)
+def _tukey_curv(u, tau):
+    """``t''(u) = (1 - s)(1 - 5 s)``, ``s = u^2/tau^2``, inside (``>= -4/5``, at ``s = 3/5``); 0 outside."""
+    s = (u / tau) ** 2
+    if s >= 1.0:
+        return 0.0
+    return (1.0 - s) * (1.0 - 5.0 * s)
+
+
+@njit(cache=True)
+def _tukey_prox_residual(r, V, tau):
+    """The global minimiser ``u`` of ``(u - r)^2/(2V) + t(u)`` (``u = y - z``, ``r = y - omega``).
+
+    For ``r >= 0`` the minimiser has ``u >= 0`` (``t`` is even). Candidates: ``u = r`` when
+    ``r >= tau`` (``t`` flat there) and the roots of ``g(u) = u + V t'(u) - r`` on ``[0, tau]``,
+    on each piece where ``g`` is monotone (cut where ``1 + V t''(u) = 0``, i.e. ``s = (6 -+ sqrt(16 -
+    20/V))/10``, which exist for ``V >= 5/4``), by bisection to rounding; the smallest objective wins
+    (ties: the smaller ``|u|``).
+    """
+    a = abs(r)
+    sg = 1.0 if r >= 0.0 else -1.0
+    best_u = math.nan
+    best_e = math.inf
+    if a >= tau:
+        best_u = a
+        best_e = tau * tau / 6.0
+    cuts = np.empty(4)
+    nc = 0
+    cuts[nc] = 0.0
+    nc += 1
+    disc = 16.0 - 20.0 / V
+    if disc > 0.0:
+        for sgn in (-1.0, 1.0):
+            sv = (6.0 + sgn * math.sqrt(disc)) / 10.0
+            cuts[nc] = tau * math.sqrt(sv)
+            nc += 1
+    cuts[nc] = tau
+    nc += 1
+    for i in range(nc - 1):
+        lo = cuts[i]
+        hi = cuts[i + 1]
+        glo = lo + V * _tukey_psi(lo, tau) - a
+        ghi = hi + V * _tukey_psi(hi, tau) - a
+        if glo == 0.0:
+            u = lo
+        elif ghi == 0.0:
+            u = hi
+        elif (glo < 0.0) == (ghi < 0.0):
+            continue
+        else:
+            inc = glo < 0.0
+            for _ in range(200):
+                mid = 0.5 * (lo + hi)
+                if mid <= lo or mid >= hi:
+                    break
+                gm = mid + V * _tukey_psi(mid, tau) - a
+                if (gm < 0.0) == inc:
+                    lo = mid
+                else:
+                    hi = mid
+            u = 0.5 * (lo + hi)
+        e = (u - a) ** 2 / (2.0 * V) + _tukey(u, tau)
+        if e < best_e:
+            best_e = e
+            best_u = u
+    return sg * best_u
 
 
 @njit(cache=True)
@@ -161,6 +263,11 @@ def _prox_full(code, y, omega, V, delta, z0=math.nan):
             return omega + V * r0 / (1.0 + V), r0 / (1.0 + V), -1.0 / (1.0 + V)
         sg = 1.0 if r0 > 0.0 else -1.0
         return omega + V * delta * sg, delta * sg, 0.0
+    if code == TUKEY:
+        u = _tukey_prox_residual(y - omega, V, delta)
+        c = _tukey_curv(u, delta)
+        # f = -d loss/dz = t'(u); df/domega = -t''/(1 + V t'') (0 on the flat part)
+        return y - u, _tukey_psi(u, delta), -c / (1.0 + V * c)
     # ABSOLUTE
     r0 = y - omega
     if abs(r0) <= V:

@@ -23,7 +23,9 @@ is computed to high accuracy by a solver suited to the loss:
 Observables are measured on the instance: ``m = w.w*/d``, ``q = w.w/d``; ``gen_error`` is the
 exact error on a fresh sample given ``(w, w*)`` (classification: ``arccos(m/sqrt(q (|w*|^2/d +
 noise)))/pi``; regression: ``|w*|^2/d + noise - 2m + q``); ``train_loss`` the mean loss;
-``estimation_error = |w - w*|^2/d``; ``train_error`` the fraction of negative margins; ``V``
+``estimation_error = |w - w*|^2/d``; with ``channel="outliers"`` also ``gen_error_outliers`` and
+``excess_gen_error`` (:meth:`equations.glm_erm.GLMERM.observables`, with ``|w*|^2/d`` as ``rho``);
+``train_error`` the fraction of negative margins; ``V``
 the susceptibility: ``tr(H^-1)/d`` with ``H`` the Hessian of the objective for smooth losses
 with l2 penalty; ``(1 - |S|/d)/reg`` for hinge/absolute with l2 (``S`` the samples on the kink);
 ``tr([A_S^T D A_S]^-1)/d`` on the support ``S`` for l1 with a smooth loss; ``nan`` for the
@@ -42,12 +44,20 @@ from ..losses import loss_value
 __all__ = ["sample_instance", "fit", "simulate_erm"]
 
 
-def sample_instance(alpha, d, rho, channel, noise, rng):
-    """``(A, y, w_star)`` with ``A = X/sqrt(d)``."""
+def sample_instance(alpha, d, rho, channel, noise, rng, outliers=(0.0, 0.0, 0.0, 0.0)):
+    """``(A, y, w_star)`` with ``A = X/sqrt(d)``; ``outliers = (eps, beta, noise_in, noise_out)``
+    for ``channel="outliers"``: each label is independently an outlier ``beta z* + sqrt(noise_out)
+    xi`` with probability ``eps``, else ``z* + sqrt(noise_in) xi``."""
     n = max(1, int(round(alpha * d)))
     w_star = math.sqrt(rho) * rng.standard_normal(d)
     A = rng.standard_normal((n, d)) / math.sqrt(d)
     z = A @ w_star
+    if channel == "outliers":
+        eps, beta, noise_in, noise_out = (float(v) for v in outliers)
+        out = rng.random(n) < eps
+        xi = rng.standard_normal(n)
+        y = np.where(out, beta * z + math.sqrt(noise_out) * xi, z + math.sqrt(noise_in) * xi)
+        return A, y, w_star
     y = z + math.sqrt(noise) * rng.standard_normal(n)
     if channel == "sign":
         y = np.where(y >= 0.0, 1.0, -1.0)
@@ -69,12 +79,16 @@ def _derivs(loss, y, z, delta):
         r = z - y
         inside = np.abs(r) <= delta
         return np.where(inside, r, delta * np.sign(r)), inside.astype(float)
+    if loss == "tukey":  # t(y - z): d/dz = t'(z - y) (t' odd), d2/dz2 = t''(z - y)
+        r = z - y
+        s = np.minimum((r / delta) ** 2, 1.0)
+        return r * (1.0 - s) ** 2, (1.0 - s) * (1.0 - 5.0 * s)
     raise ValueError(f"no derivatives for loss {loss!r}")
 
 
-def _newton_l2(A, y, loss, reg, delta):
-    """L-BFGS to gradient 1e-10, then one Newton step with the Cholesky factor of the Hessian
-    (which also gives ``V = tr(H^-1)/d``)."""
+def _newton_l2(A, y, loss, reg, delta, w0=None):
+    """L-BFGS to gradient 1e-10 (from ``w0``, default 0), then one Newton step with the Cholesky
+    factor of the Hessian (which also gives ``V = tr(H^-1)/d``)."""
     from scipy.linalg import cho_factor, cho_solve
     from scipy.optimize import minimize
 
@@ -86,7 +100,7 @@ def _newton_l2(A, y, loss, reg, delta):
         return (float(np.sum(loss_value(loss, y, z, delta)) + 0.5 * reg * (w @ w)),
                 A.T @ g1 + reg * w)
 
-    res = minimize(fun, np.zeros(d), jac=True, method="L-BFGS-B",
+    res = minimize(fun, np.zeros(d) if w0 is None else w0, jac=True, method="L-BFGS-B",
                    options={"maxiter": 20000, "maxcor": 30, "ftol": 0.0, "gtol": 1e-10})
     w = res.x
     # one Newton step (semismooth for huber) from the L-BFGS point: quadratic convergence makes it
@@ -217,11 +231,11 @@ def _lp(A, y, loss, penalty, reg):
 # ----------------------------------------------------------------------------- l1 by FISTA
 
 
-def _fista_l1(A, y, loss, reg, delta, tol=1e-11, max_iter=200000):
+def _fista_l1(A, y, loss, reg, delta, tol=1e-11, max_iter=200000, w0=None):
     n, d = A.shape
-    curv = {"square": 1.0, "huber": 1.0, "logistic": 0.25}[loss]
+    curv = {"square": 1.0, "huber": 1.0, "logistic": 0.25, "tukey": 1.0}[loss]  # sup |loss''|
     L = curv * np.linalg.norm(A, 2) ** 2
-    w = np.zeros(d)
+    w = np.zeros(d) if w0 is None else w0.copy()
     v = w.copy()
     t = 1.0
     for _ in range(max_iter):
@@ -287,6 +301,8 @@ def _lasso_cd(At, y, reg, tol, max_epochs):
 def fit(A, y, loss, penalty, reg, delta):
     """The minimiser ``w_hat`` and (for smooth losses with l2) ``V = tr(H^-1)/d``."""
     n, d = A.shape
+    if loss == "tukey":
+        return _tukey_fit(A, y, penalty, reg, delta)
     if penalty == "l2" or reg == 0:
         if loss == "square":
             if n >= d or reg == 0:
@@ -319,6 +335,24 @@ def fit(A, y, loss, penalty, reg, delta):
     return w, V
 
 
+def _tukey_fit(A, y, penalty, reg, delta):
+    """Tukey's biweight (non-convex): a local minimiser reached from the convex Huber estimator
+    with the same threshold (the usual robust start), by the Huber path's solver (L-BFGS and a
+    Newton step for l2, FISTA for l1, which converges to a stationary point for a loss with
+    ``|loss''| <= 1``). The replica prediction is the global minimiser; the tests check that the
+    two agree where the replica-symmetric solution is stable."""
+    if penalty == "l2" or reg == 0:
+        w0, _ = _newton_l2(A, y, "huber", reg, delta)
+        return _newton_l2(A, y, "tukey", reg, delta, w0=w0)
+    w0 = _fista_l1(A, y, "huber", reg, delta)
+    w = _fista_l1(A, y, "tukey", reg, delta, w0=w0)
+    S = np.flatnonzero(w != 0.0)
+    _, g2 = _derivs("tukey", y, A @ w, delta)
+    AS = A[:, S]
+    V = float(np.trace(np.linalg.inv(AS.T @ (AS * g2[:, None])))) / A.shape[1] if S.size else 0.0
+    return w, V
+
+
 def _one_blas_thread():
     """Limit BLAS to one thread while fitting (``threadpoolctl``, when installed): these matrices
     are small, and a multi-threaded BLAS on a busy machine is many times slower (measured: one
@@ -340,7 +374,8 @@ def simulate_erm(model, d: int, seed: int) -> dict[str, float]:
         raise ValueError("the training data are separable at this alpha: the ERM with reg=0 has no finite "
                          "minimiser (see model.explain); use reg > 0")
     rng = np.random.default_rng(seed)
-    A, y, w_star = sample_instance(model.alpha, int(d), model.rho, model.channel, model.noise, rng)
+    A, y, w_star = sample_instance(model.alpha, int(d), model.rho, model.channel, model.noise, rng,
+                                   (model.eps, model.beta, model.noise_in, model.noise_out))
     with _one_blas_thread():
         w, V = fit(A, y, model.loss, model.penalty, float(model.reg), float(model.delta))
     d = A.shape[1]
@@ -352,6 +387,11 @@ def simulate_erm(model, d: int, seed: int) -> dict[str, float]:
     if model.channel == "sign":
         cosang = m / math.sqrt(q * (rho_hat + model.noise)) if q > 0 else 0.0
         res["gen_error"] = math.acos(max(-1.0, min(1.0, cosang))) / math.pi
+    elif model.channel == "outliers":
+        from ..glm_erm import _outlier_errors
+
+        # the exact errors on fresh samples given (w, w*), with the instance's |w*|^2/d as rho
+        res.update(_outlier_errors(m, q, rho_hat, model.eps, model.beta, model.noise_in, model.noise_out))
     else:
         res["gen_error"] = rho_hat + model.noise - 2.0 * m + q
     res["train_loss"] = float(np.mean(loss_value(model.loss, y, z, model.delta)))
