@@ -90,7 +90,7 @@ import numpy as np
 from numba import njit
 from scipy.special import ndtr
 
-from fixedpoint.quadrature import phi
+from fixedpoint.quadrature import H as _tail, phi
 from ._registry import parameter_table, register
 from .glm_erm import PENALTIES, _legendre, _omega_kinks, _omega_zero_margin, _prior
 from .losses import LOGISTIC, LOSSES, _loss, _prox_full, loss_code
@@ -102,6 +102,7 @@ _WINDOW = 12.0
 #: panel widths: at most this many standard deviations, and at most 1 where the logistic loss bends
 _PANEL_SD = 1.5
 _BEND = 10.0
+_MAX_PANELS = 400
 
 
 def _check_real(name, value, lo, hi, *, lo_open, hi_open, what):
@@ -284,6 +285,13 @@ class GMMBayes:
 
 
 @njit(cache=True)
+def _n_panels(length, width):
+    """Panels of at most ``width`` on a piece of ``length``, capped at ``_MAX_PANELS`` (a state
+    far from the fixed point can have a huge ``V``: the rule then only needs to stay finite)."""
+    return max(1, min(_MAX_PANELS, int(math.ceil(length / width))))
+
+
+@njit(cache=True)
 def _t_panels(code, mean, sd, Vc, delta):
     """Panel ends of the ``t`` rule: the window ``mean +- 12 sd`` cut at the kinks and the zero
     of the proximal operator, each piece split into panels of at most ``1.5 sd`` (and at most 1
@@ -314,7 +322,7 @@ def _t_panels(code, mean, sd, Vc, delta):
         width = _PANEL_SD * sd
         if code == LOGISTIC and ends[i + 1] > -Vc - _BEND and ends[i] < _BEND:
             width = min(width, 1.0)
-        total += max(1, int(math.ceil((ends[i + 1] - ends[i]) / width)))
+        total += _n_panels(ends[i + 1] - ends[i], width)
     a = np.empty(total)
     b = np.empty(total)
     j = 0
@@ -322,7 +330,7 @@ def _t_panels(code, mean, sd, Vc, delta):
         width = _PANEL_SD * sd
         if code == LOGISTIC and ends[i + 1] > -Vc - _BEND and ends[i] < _BEND:
             width = min(width, 1.0)
-        npan = max(1, int(math.ceil((ends[i + 1] - ends[i]) / width)))
+        npan = _n_panels(ends[i + 1] - ends[i], width)
         h = (ends[i + 1] - ends[i]) / npan
         for p in range(npan):
             a[j] = ends[i] + p * h
@@ -343,7 +351,7 @@ def _cluster_integrals(code, mean, sd, Vc, delta, glx, glw, out):
         out[2] += df
         out[3] += ell
         out[4] += ell + 0.5 * Vc * f * f
-        out[5] += 1.0 if z < 0.0 else 0.0
+        out[5] += 1.0 if z < 0.0 else (0.5 if z == 0.0 else 0.0)  # a tie is broken at random
         return
     a, b = _t_panels(code, mean, sd, Vc, delta)
     t0 = _omega_zero_margin(code, Vc, delta)
@@ -373,7 +381,8 @@ def _gmm_step(code, l1, alpha, reg, noise, balance, delta, bias, x, glx, glw):
     train_error, train_error_plus, train_error_minus]`` at the state ``x = (m, q, V, b)``."""
     m, q, V, b = x[0], x[1], x[2], x[3]
     out = np.full(13, np.nan)
-    if not (q >= 0.0 and V > 0.0):
+    if not (q >= 0.0 and V >= 0.0 and math.isfinite(q) and math.isfinite(V) and math.isfinite(m)
+            and math.isfinite(b)):
         return out
     sd = math.sqrt(noise * q)
     Vc = noise * V
@@ -389,13 +398,21 @@ def _gmm_step(code, l1, alpha, reg, noise, balance, delta, bias, x, glx, glw):
     q_hat = alpha * noise * Ef2
     V_hat = -alpha * noise * Edf
     mn, qn, Vn, psi = _prior(l1, reg, 1.0, m_hat, q_hat, V_hat)
+    if l1 and V_hat == 0.0 and 2.0 * _tail(reg / math.sqrt(m_hat * m_hat + q_hat)) == 0.0:
+        # soft thresholding keeps no weight (P(|B| > reg) underflows) and the loss has no
+        # curvature at the fields (hinge, absolute at V = 0): the limit is w = 0, not 0/0
+        mn, qn, Vn, psi = 0.0, 0.0, 0.0, 0.0
     out[0] = mn
     out[1] = qn
     out[2] = Vn
     if bias:
-        # Newton step on the bias condition E[y f] = 0; d/db E[y f] = E f' (< 0)
+        # Newton step on the bias condition E[y f] = 0 (d/db E[y f] = E f' <= 0), kept within the
+        # trust radius 4 (sd + Vc) + 0.05: for hinge and absolute losses E f' vanishes while no
+        # field sits at a kink (strong penalties), and the step must still move b toward them
         Eyf = r * plus[0] - (1.0 - r) * minus[0]
-        out[3] = b - Eyf / Edf
+        radius = 4.0 * (sd + Vc) + 0.05
+        step = -Eyf / Edf if Edf < 0.0 else (radius if Eyf > 0.0 else -radius)
+        out[3] = b + max(-radius, min(radius, step))
     else:
         out[3] = 0.0
     out[4] = m_hat
@@ -517,12 +534,34 @@ class GMMERM:
         return _gmm_step(loss_code(self.loss), self.penalty == "l1", self.alpha, self.reg, self.noise,
                          self.balance, self.delta, self.bias, x, glx, glw)
 
+    def solver_coordinates(self):
+        """``z = (atanh(m / sqrt(q)), log q, log V, b)`` and back: a bijection of the interior of the
+        domain (``|m| < sqrt(q)`` by Cauchy-Schwarz, ``|mu|^2 / d = 1``; ``q, V > 0``) onto ``R^4``,
+        in which a cold solve iterates and extrapolates before it finishes in the state (the
+        fixed point is unique). The l1 map with a small ``reg`` and ``alpha < 1`` overshoots to
+        ``q = inf`` in the state's own coordinates."""
+
+        def to_z(x):
+            m, q, V, b = (float(v) for v in x)
+            with np.errstate(all="ignore"):
+                a = m / math.sqrt(q) if q > 0 else math.nan
+                return np.array([math.atanh(a) if abs(a) < 1 else math.nan, math.log(q) if q > 0 else math.nan,
+                                 math.log(V) if V > 0 else math.nan, b])
+
+        def to_x(z):
+            a, lq, lV, b = (float(v) for v in z)
+            q = math.exp(lq) if lq < 700 else math.inf
+            return np.array([math.tanh(a) * math.sqrt(q), q, math.exp(lV) if lV < 700 else math.inf, b])
+
+        return to_z, to_x
+
     def initial_state(self, start: str = "uninformed") -> np.ndarray:
-        """``"uninformed"``: ``m = 0.001, q = 0.01`` (the cosine ``m / sqrt(q) = 0.01`` with the means
-        that a random initialisation has by chance), ``V = 1``, ``b = 0``; ``"informed"``: ``m = q =
+        """``"uninformed"``: ``m = 0.01, q = 1`` (the cosine ``m / sqrt(q) = 0.01`` with the means that
+        a random initialisation has by chance, at unit norm so that the fields reach the kinks of
+        the hinge and absolute losses), ``V = 1``, ``b = 0``; ``"informed"``: ``m = q =
         1``, ``V = 1``, ``b = 0``. The problem is convex: both reach the same fixed point."""
         if isinstance(start, str) and start == "uninformed":
-            return np.array([0.001, 0.01, 1.0, 0.0])
+            return np.array([0.01, 1.0, 1.0, 0.0])
         if isinstance(start, str) and start == "informed":
             return np.array([1.0, 1.0, 1.0, 0.0])
         raise ValueError(f"start must be 'uninformed' or 'informed', got {start!r}")
@@ -554,8 +593,8 @@ class GMMERM:
         """``(gen_error, gen_error_plus, gen_error_minus)``: ``H((m + y_c b) / sqrt(noise q))``."""
         m, q, _, b = (float(v) for v in x)
         if q <= 0.0:
-            plus = 0.0 if b > 0 or (b == 0 and m > 0) else 1.0  # the classifier is the constant sign(b)
-            minus = 1.0 - plus
+            # w . x has no noise: the field of cluster c is y_c m + b (a tie is broken at random)
+            plus, minus = (0.5 * (1.0 - math.copysign(1.0, u)) if u != 0.0 else 0.5 for u in (m + b, m - b))
         else:
             s = math.sqrt(self.noise * q)
             plus, minus = _H((m + b) / s), _H((m - b) / s)
@@ -569,6 +608,24 @@ class GMMERM:
         return {"m": m, "q": q, "V": V, "b": b, "overlap": m / math.sqrt(q) if q > 0 else 0.0,
                 "gen_error": gen, "gen_error_plus": plus, "gen_error_minus": minus,
                 "train_loss": float(out[8]), "train_error": float(out[10])}
+
+    def explain(self, x) -> str | None:
+        """Why a solve failed, from what holds at the state ``x``: an l1 penalty so strong that
+        (almost) every weight is zero, where the loss has no curvature at the fields (``V_hat =
+        0``: hinge and absolute losses away from their kinks) and the l1 susceptibility ``V = 2
+        H(t) / V_hat`` is undefined."""
+        x = np.asarray(x, dtype=float)
+        if self.penalty != "l1" or x.shape != (4,) or not np.all(np.isfinite(x)) or x[1] < 0 or x[2] < 0:
+            return None
+        out = self._full(x)
+        m_hat, q_hat, V_hat = out[4], out[5], out[6]
+        if V_hat == 0.0 and m_hat * m_hat + q_hat > 0.0:
+            t = self.reg / math.sqrt(m_hat * m_hat + q_hat)
+            return (f"No training field sits where the {self.loss} loss has curvature (V_hat = 0) while the l1 "
+                    f"penalty keeps a fraction 2H({t:.3g}) = {2 * _H(t):.3g} of the weights: the minimiser is w = 0 "
+                    f"up to that fraction and the replica map is undefined there. A smaller reg (or "
+                    f"penalty='l2') gives a regular fixed point.")
+        return None
 
     def simulate(self, d: int, seed: int) -> dict[str, float]:
         """Fit one instance of size ``d`` (:mod:`equations._simulate.mixtures`) and measure the

@@ -885,6 +885,11 @@ def _solve_in_coordinates(F, x_start, coordinates, solver, default_solver, kw, n
     return run, rho
 
 
+#: the default solver's retries after a failure: Anderson with these dampings, in turn (a map whose
+#: Jacobian has an eigenvalue near -9, as l1-penalised ERM with few samples, needs 0.9)
+_RETRY_DAMPINGS = (0.5, 0.9)
+
+
 def _solve_from(F, x_start, solver, default_solver, unique, kw, notes, jac):
     """One start: the solver, and for the default solver a damped retry (see below)."""
     run, rho = _run_solver(F, x_start, solver, unique, kw, notes, jac)
@@ -892,22 +897,27 @@ def _solve_from(F, x_start, solver, default_solver, unique, kw, notes, jac):
         # Plain undamped iteration can cycle, or overshoot into a region where the map is not
         # defined (a Jacobian eigenvalue below -1: a property of the iteration scheme, not of the
         # fixed point, which damping leaves unchanged); the default solver then retries once with
-        # damping, as a user would be advised to. After a non-finite value the retry counts only
-        # if it converges clear of the domain's boundary: a model may return NaN on purpose where
-        # it has no answer, and a damped approach toward such a point on the boundary must not be
-        # passed off as a fixed point.
-        retry = Anderson(damping=0.5)
-        notes2 = []
-        run2, rho2 = _run_solver(F, x_start, retry, unique, kw, notes2, jac)
-        run2.nev += run.nev
-        if run.status is not Status.NONFINITE or _clear_of_bounds(run2, kw["lower"], kw["upper"], kw["tolerance"]):
-            notes.extend(notes2)
-            notes.append(f"the default solver ended {run.status.value}; retried with {retry!r}")
-            run, rho = run2, rho2
-        else:
+        # damping, as a user would be advised to (more damping if that fails too). After a
+        # non-finite value a retry counts only if it converges clear of the domain's boundary: a
+        # model may return NaN on purpose where it has no answer, and a damped approach toward such
+        # a point on the boundary must not be passed off as a fixed point.
+        first_nonfinite = run.status is Status.NONFINITE
+        for damping in _RETRY_DAMPINGS:
+            retry = Anderson(damping=damping)
+            notes2 = []
+            run2, rho2 = _run_solver(F, x_start, retry, unique, kw, notes2, jac)
+            run2.nev += run.nev
+            ok = run2.status is Status.CONVERGED and (not first_nonfinite or
+                                                      _clear_of_bounds(run2, kw["lower"], kw["upper"], kw["tolerance"]))
+            last = damping == _RETRY_DAMPINGS[-1]
+            if ok or (last and not first_nonfinite):
+                notes.extend(notes2)
+                notes.append(f"the default solver ended {run.status.value}; retried with {retry!r}")
+                return run2, rho2
             run.nev = run2.nev
-            notes.append(f"a retry with {retry!r} ended {run2.status.value} at the boundary of the domain "
-                         "and was not taken")
+            if last:
+                notes.append(f"retries with damping {', '.join(map(str, _RETRY_DAMPINGS))} ended {run2.status.value} "
+                             "(or at the boundary of the domain) and were not taken")
     return run, rho
 
 
