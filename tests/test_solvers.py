@@ -276,3 +276,18 @@ def test_numerical_jacobian_orders_and_bounds(x):
     np.testing.assert_allclose(J1, exact(x), atol=1e-6)
     np.testing.assert_allclose(J2, exact(x), atol=1e-9)
     assert n1 == 3 and n2 in (4, 5) and all(np.all(v >= lo) and np.all(v <= hi) for v in seen)
+
+
+def test_default_solver_retries_with_more_damping_where_half_is_not_enough():
+    # eigenvalue -9 at the fixed point x = 1 (as l1-penalised ERM with few samples has), and a map
+    # undefined beyond |x - 1| > 0.5: plain iteration and damping 0.5 both leave the domain, 0.9
+    # keeps the iteration contracting (0.9 + 0.1 (-9) = 0)
+    def F(x):
+        u = x[0] - 1.0
+        return np.array([1.0 - 9.0 * u + 5.0 * u * u if abs(u) <= 0.5 else math.nan])
+
+    half = fp.solve(F, np.array([1.3]), solver=Anderson(damping=0.5))
+    assert not half.converged
+    sol = fp.solve(F, np.array([1.3]))
+    assert sol.converged and "retried with Anderson(memory=5, damping=0.9" in sol.message
+    assert sol.x[0] == pytest.approx(1.0, abs=1e-10)
