@@ -101,7 +101,8 @@ def _check_real(name, value, lo=None, hi=None, lo_open=False, what=""):
 # what _check_prior and _check_real accept, for the models' parameters() tables
 _PRIOR_SPEC = {"allowed": PRIOR_KINDS, "doc": "law of the signal entries, unit second moment"}
 _RHO_SPEC = {"range": (0.0, 1.0), "open": (True, False),
-             "doc": "density of the sparse priors (must be 1 for gaussian and rademacher)"}
+             "doc": "fraction of non-zero entries of the sparse priors, whose non-zero entries are scaled "
+                    "to E x^2 = 1 (+-1/sqrt(rho)); must be 1 for gaussian and rademacher"}
 _SNR_SPEC = {"range": (0.0, None), "open": (False, True), "doc": "signal-to-noise ratio"}
 
 
