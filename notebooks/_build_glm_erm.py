@@ -47,7 +47,6 @@ import fixedpoint
 import equations
 from equations import glm_erm
 from equations.glm_erm import ridge_closed_form, separability_threshold
-from equations._simulate.erm import fit
 from equations.losses import loss_value
 from fixedpoint.plotting import FIGSIZE
 
@@ -212,59 +211,36 @@ for alpha in (1.0, 3.0):
 md(r"""
 ## 4. Robust regression under outliers
 
-Noise $\xi \sim (1-\epsilon) N(0, \Delta_1) + \epsilon N(0, \Delta_2)$ (Vilucchio et al. 2023).
-For a residual loss the hat integrals depend on the law of $r=y-\omega$, now a Gaussian mixture, so they are
-the $\epsilon$-mixture of the model's closed-form kernels at the two noise levels. We build that map from
-the model's own kernel and compare square, Huber and absolute losses, in theory and simulation.
+Labels $y = (1-c)(z^* + \sqrt{\Delta_{in}}\,\xi) + c(\beta z^* + \sqrt{\Delta_{out}}\,\xi)$ with
+$c \sim \mathrm{Bernoulli}(\epsilon)$ (Vilucchio, Troiani, Erba, Krzakala 2023): `channel="outliers"`.
+With $\beta = 1$ the outliers are only noisier, $N(0, \Delta_2)$ instead of $N(0, \Delta_1)$. We compare
+square, Huber and absolute losses on the estimation error $\|\hat w - w^*\|^2/d$, in theory and simulation.
 """)
 
 code(r"""
-from equations.glm_erm import _linear_integrals, _prior
-from equations.losses import loss_code
-
 eps, d1, d2 = 0.1, 0.1, 25.0
 
-def outlier_map(loss, alpha, reg, delta=1.0, rho=1.0):
-    code = loss_code(loss)
-    def F(x):
-        m, q, V = x
-        I = ((1 - eps) * _linear_integrals(code, m, q, V, rho, d1, delta)
-             + eps * _linear_integrals(code, m, q, V, rho, d2, delta))
-        mn, qn, Vn, _ = _prior(False, reg, rho, alpha * I[0], alpha * I[1], alpha * I[2])
-        return np.array([mn, qn, Vn])
-    return F
-
-def outlier_theory(loss, alpha, reg, delta=1.0):
-    sol = fixedpoint.solve(outlier_map(loss, alpha, reg, delta), np.array([0.01, 0.01, 1.0]),
-                           bounds=([-np.inf, 0, 0], [np.inf] * 3), atol=1e-12, rtol=1e-12)
-    assert sol.converged, sol.message
-    m, q, V = sol.x
-    return 1 - 2 * m + q   # estimation error |w - w*|^2/d
-
-def outlier_sim(loss, alpha, reg, d, seed, delta=1.0):
-    rng = np.random.default_rng(seed)
-    n = int(alpha * d)
-    w_star = rng.standard_normal(d)
-    A = rng.standard_normal((n, d)) / math.sqrt(d)
-    out = rng.random(n) < eps
-    y = A @ w_star + np.where(out, math.sqrt(d2), math.sqrt(d1)) * rng.standard_normal(n)
-    w, _ = fit(A, y, loss, "l2", reg, delta)
-    return float((w - w_star) @ (w - w_star)) / d
+def outlier_model(loss, alpha, reg, delta=1.0):
+    return get("glm_erm", loss=loss, alpha=alpha, reg=reg, delta=delta, channel="outliers", eps=eps, beta=1.0,
+               noise_in=d1, noise_out=d2)
 
 alpha, reg = 2.0, 0.1
 rows = {}
 for loss in ("square", "huber", "absolute"):
-    th = outlier_theory(loss, alpha, reg)
-    sims = np.array([outlier_sim(loss, alpha, reg, 300, s) for s in range(3)])
+    m = outlier_model(loss, alpha, reg)
+    sol = fixedpoint.solve(m, atol=1e-12, rtol=1e-12)
+    assert sol.converged, sol.message
+    th = sol["estimation_error"]
+    sims = np.array([m.simulate(300, s)["estimation_error"] for s in range(3)])
     se = sims.std(ddof=1) / math.sqrt(3)
     rows[loss] = th
     print(f"{loss:9s} theory {th:.4f}   simulation {sims.mean():.4f} +- {se:.4f}")
     assert abs(sims.mean() - th) < 3 * se + 0.03 * th
-# with eps = 0 the mixture map is the registered model (checks the construction)
-eps_saved, eps = eps, 0.0
-assert abs(outlier_theory("huber", alpha, reg) - fixedpoint.solve(get("glm_erm", loss="huber", alpha=alpha,
-           reg=reg, noise=d1), atol=1e-12, rtol=1e-12)["estimation_error"]) < 1e-9
-eps = eps_saved
+# with eps = 0 the outlier channel is the linear channel with noise noise_in
+clean = get("glm_erm", loss="huber", alpha=alpha, reg=reg, channel="outliers", eps=0.0, beta=1.0, noise_in=d1,
+            noise_out=d2)
+assert abs(fixedpoint.solve(clean, atol=1e-12, rtol=1e-12)["estimation_error"] - fixedpoint.solve(
+    get("glm_erm", loss="huber", alpha=alpha, reg=reg, noise=d1), atol=1e-12, rtol=1e-12)["estimation_error"]) < 1e-9
 assert rows["huber"] < 0.5 * rows["square"] and rows["absolute"] < 0.5 * rows["square"]
 """)
 
