@@ -118,13 +118,16 @@ from fixedpoint.quadrature import H, phi, sigmoid, sorted_copy
 from ._registry import parameter_table, register
 from .losses import ABSOLUTE, HINGE, HUBER, LOGISTIC, LOSSES, SQUARE, _loss, _prox_full, loss_code
 
-__all__ = ["GLMERM", "separability_threshold", "ridge_closed_form"]
+__all__ = ["GLMERM", "separability_threshold", "gardner_capacity", "ridge_closed_form"]
 
 PENALTIES = ("l2", "l1")
-CHANNELS = ("linear", "sign")
+CHANNELS = ("linear", "sign", "logit", "random")
 CLASSIFICATION_LOSSES = ("logistic", "hinge")
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+#: codes of the teachers with +-1 labels in the kernels (``channel`` sign, logit, random)
+T_SIGN, T_LOGIT, T_RANDOM = 0, 1, 2
+LABEL_CHANNELS = ("sign", "logit", "random")
 _XI_MAX = 10.0  # separability_threshold: |u| beyond 10 carries Gaussian mass < 1e-22 of the whole
 _T_CUT = 50.0  # each xi window stops where the Gaussian mass beyond is < e^-50 of the piece's
 _XI_UNDERFLOW = 38.5  # phi(xi) = 0 in double precision beyond
@@ -183,7 +186,7 @@ def _add_point(pts, k, r, wlo, whi):
 
 
 @njit(cache=True)
-def _sign_panels(code, q, V, delta, c):
+def _sign_panels(code, q, V, delta, c, shift=0.0):
     """Integration panels ``(lo, hi)`` over ``xi`` for :func:`_sign_integrals`.
 
     The integrand is ``phi(xi)`` times a teacher factor (``H(-c xi)``, or a Gaussian of width
@@ -217,7 +220,7 @@ def _sign_panels(code, q, V, delta, c):
         tmp = np.empty(2)
         n = _omega_kinks(code, V, delta, tmp)
         for i in range(n):
-            kinks[nk] = tmp[i] / sq
+            kinks[nk] = (tmp[i] - shift) / sq  # a hinge margin moves its kinks (not its zero)
             nk += 1
         kinks[nk] = _omega_zero_margin(code, V, delta) / sq
         nk += 1
@@ -296,12 +299,112 @@ def _sign_panels(code, q, V, delta, c):
     return lo[:npan], hi[:npan]
 
 
+@njit(cache=True)
+def _logit_factor(mu, s, gamma, glx, glw, pts):
+    """``(P+, P-, dP+/dmu)`` of the logit teacher, ``P+ = E_t sigmoid(gamma (mu + sqrt(s) t))``,
+    ``t ~ N(0, 1)``, ``P- = 1 - P+``, each to relative precision (also far in the tails).
+
+    The smaller of ``P+-`` is integrated (``P-(mu) = P+(-mu)``), the other is one minus it; the
+    derivative is ``gamma E[sigmoid(x) sigmoid(-x)]`` (no cancellation). Both integrands
+    ``phi(t) sigmoid(-gamma |mu| + a t)`` and ``phi(t) sigmoid(x) sigmoid(-x)``, ``a = gamma sqrt(s)``,
+    are log-concave with ``-(log)'' >= 1`` and their modes lie in ``[0, U]``, ``U = min(a,
+    max(t0, a/2))``, ``t0 = |mu|/sqrt(s)`` the sigmoid's transition; so the window ``[-8.5, U +
+    8.5]`` leaves out less than ``~1e-16 (1 + a)`` of either integral. Composite Gauss-Legendre
+    panels: ends on a Gaussian grid around 0 and around ``U`` (``+-0.9, 2.3, 4, 6``), and, where
+    the sigmoid is steep on the Gaussian's scale (``a > 0.5``), at ``t0 +- 0.7 * 2.5^k / a``: the
+    sigmoid's poles sit ``pi/a`` off the real axis above ``t0``, and panels that grow
+    geometrically away from it keep each one well inside its analyticity ellipse. ``pts`` is a
+    work buffer (>= 80 entries). Accuracy against mpmath: tests.
+    """
+    if s <= 0.0:
+        p = sigmoid(gamma * mu)
+        pm = sigmoid(-gamma * mu)
+        return p, pm, gamma * p * pm
+    rs = math.sqrt(s)
+    a = gamma * rs
+    amu = abs(mu)
+    t0 = amu / rs
+    U = min(a, max(t0, 0.5 * a))
+    lo = -8.5
+    hi = U + 8.5
+    k = 0
+    for g in (-6.0, -4.0, -2.3, -0.9, 0.9, 2.3, 4.0, 6.0):
+        if lo < g < hi:
+            pts[k] = g
+            k += 1
+        r = U + g
+        if U > 0.45 and lo < r < hi:
+            pts[k] = r
+            k += 1
+    if a > 0.5:
+        step = 0.7 / a
+        while step < hi - lo and k < pts.shape[0] - 2:
+            r = t0 - step
+            if lo < r < hi:
+                pts[k] = r
+                k += 1
+            r = t0 + step
+            if lo < r < hi:
+                pts[k] = r
+                k += 1
+            step *= 2.5
+    for i in range(1, k):  # insertion sort of the few panel ends (no allocation)
+        v = pts[i]
+        j = i - 1
+        while j >= 0 and pts[j] > v:
+            pts[j + 1] = pts[j]
+            j -= 1
+        pts[j + 1] = v
+    S = 0.0
+    D = 0.0
+    last = lo
+    minw = 0.05 / max(a, 1.0)  # slivers between nearly coinciding ends are merged
+    for i in range(k + 1):
+        b = pts[i] if i < k else hi
+        if i < k and b - last < minw:
+            continue
+        half = 0.5 * (b - last)
+        mid = 0.5 * (b + last)
+        for j in range(glx.shape[0]):
+            t = mid + half * glx[j]
+            w = half * glw[j] * math.exp(-0.5 * t * t)
+            x = a * t - gamma * amu
+            sp = sigmoid(x)
+            S += w * sp
+            D += w * sp * sigmoid(-x)
+        last = b
+    S *= _INV_SQRT_2PI
+    D *= gamma * _INV_SQRT_2PI
+    if mu >= 0.0:
+        return 1.0 - S, S, D
+    return S, 1.0 - S, D
+
+
+@njit(cache=True)
+def _teacher_factor(tcode, mu, s, gamma, glx, glw, pts):
+    """``(P(y=+1), P(y=-1), dP(y=+1)/dmu)`` given the teacher's mean field ``mu`` and its
+    variance ``s`` (``V* + noise``): probit ``H(-mu/sqrt s)``, logit (:func:`_logit_factor`) or
+    random labels (1/2, independent of ``mu``)."""
+    if tcode == T_SIGN:
+        rs = math.sqrt(s)
+        u = mu / rs
+        return H(-u), H(u), phi(u) / rs
+    if tcode == T_LOGIT:
+        return _logit_factor(mu, s, gamma, glx, glw, pts)
+    return 0.5, 0.5, 0.0
+
+
 @njit(cache=True, error_model="numpy")
-def _sign_integrals(code, m, q, V, rho, noise, delta, glx, glw):
-    """Teacher ``sign`` channel: ``[I_m, I_q, I_V, train_loss, moreau, train_error]``.
+def _class_integrals(code, tcode, m, q, V, rho, noise, delta, gamma, shift, glx, glw):
+    """+-1 labels (teacher ``tcode``: sign, logit, random): ``[I_m, I_q, I_V, train_loss, moreau,
+    train_error]``.
 
     ``m_hat = alpha I_m``, ``q_hat = alpha I_q``, ``V_hat = alpha I_V``; the other entries are
     the mean loss, mean Moreau envelope and fraction of negative margins at the minimiser.
+    ``shift = 1 - margin`` for the hinge (``max(0, margin - y z)`` is the margin-1 hinge at
+    ``z + shift``), 0 otherwise. With ``W(xi) = P(y=+1 | omega* = mq xi)`` and ``D(xi) = dW/d
+    omega*`` (both teachers are odd: ``P(y=-1 | omega*) = W(-xi)``), the label is folded onto
+    ``y = +1``: ``I_q = 2 E[W f_+^2]``, ``I_V = -2 E[W f_+']``, ``I_m = 2 E[D f_+]``.
     """
     res = np.zeros(6)
     if not (q >= 0.0 and V > 0.0):
@@ -309,15 +412,23 @@ def _sign_integrals(code, m, q, V, rho, noise, delta, glx, glw):
         return res
     sq = math.sqrt(q)
     mq = m / sq if q > 0.0 else 0.0  # teacher field mean per unit xi
+    if tcode == T_RANDOM:
+        mq = 0.0  # the labels ignore the teacher
     s = rho - mq * mq
     if s < 0.0:
         s = 0.0  # Cauchy-Schwarz m^2 <= rho q holds up to rounding at the fixed point
     s += noise
-    s = max(s, 1e-30 * rho)
-    c = mq / math.sqrt(s)
-    dens = 1.0 / math.sqrt(2.0 * math.pi * s)
+    s_eff = s
+    if tcode == T_LOGIT:
+        s = max(s, 0.0)
+        s_eff = s + 3.3 / (gamma * gamma)  # the logistic's own width (variance pi^2/3 / gamma^2)
+    else:
+        s = max(s, 1e-30 * rho)
+    c = mq / math.sqrt(s_eff)
+    dens = 1.0 / math.sqrt(2.0 * math.pi * s) if s > 0.0 else 0.0
     xi0 = _omega_zero_margin(code, V, delta) / sq if q > 0.0 else -math.inf
-    plo, phi_ = _sign_panels(code, q, V, delta, c)
+    plo, phi_ = _sign_panels(code, q, V, delta, c, shift)
+    pts = np.empty(80)
     zprev = math.nan  # the nodes increase: the previous node's prox is a good first guess
     for p in range(plo.shape[0]):
         a = plo[p]
@@ -328,11 +439,17 @@ def _sign_integrals(code, m, q, V, rho, noise, delta, glx, glw):
         for j in range(glx.shape[0]):
             xi = mid + half * glx[j]
             wt = half * glw[j] * phi(xi)
-            z, f, df = _prox_full(code, 1.0, sq * xi, V, delta, zprev)
+            z, f, df = _prox_full(code, 1.0, sq * xi + shift, V, delta, zprev)
             zprev = z
-            pplus = 2.0 * H(-c * xi)  # factor 2: the y = -1 half by symmetry
+            if tcode == T_SIGN:
+                pplus = 2.0 * H(-c * xi)  # factor 2: the y = -1 half by symmetry
+                dplus = 2.0 * dens * math.exp(-0.5 * c * c * xi * xi)
+            else:
+                P, _, D = _teacher_factor(tcode, mq * xi, s, gamma, glx, glw, pts)
+                pplus = 2.0 * P
+                dplus = 2.0 * D
             ell = _loss(code, 1.0, z, delta)
-            res[0] += wt * 2.0 * f * dens * math.exp(-0.5 * c * c * xi * xi)
+            res[0] += wt * f * dplus
             res[1] += wt * pplus * f * f
             res[2] -= wt * pplus * df
             res[3] += wt * pplus * ell
@@ -340,6 +457,47 @@ def _sign_integrals(code, m, q, V, rho, noise, delta, glx, glw):
             if left:
                 res[5] += wt * pplus
     return res
+
+
+@njit(cache=True, error_model="numpy")
+def _sign_integrals(code, m, q, V, rho, noise, delta, glx, glw):
+    """Teacher ``sign`` channel, margin 1: :func:`_class_integrals` with ``tcode = T_SIGN``."""
+    return _class_integrals(code, T_SIGN, m, q, V, rho, noise, delta, 1.0, 0.0, glx, glw)
+
+
+@njit(cache=True)
+def _class_gen_error(tcode, mq, s, gamma, glx, glw):
+    """``P(y != sign(omega))`` for a fresh sample: ``2 int_0^inf phi(xi) P(y=-1 | mq xi) dxi``
+    (logit, random teachers; the probit one has the arccos closed form)."""
+    if tcode == T_RANDOM:
+        return 0.5
+    pts = np.empty(80)
+    ends = np.empty(20)
+    k = 0
+    for g in (0.75, 1.5, 2.5, 3.5, 5.0, 7.0, 9.0):
+        ends[k] = g
+        k += 1
+    c = abs(mq) / math.sqrt(s + 3.3 / (gamma * gamma))
+    if c > 0.05:
+        for t in (0.5, 1.0, 2.0, 4.0, 8.0, 16.0):
+            if t / c < 12.0:
+                ends[k] = t / c
+                k += 1
+    srt = sorted_copy(ends[:k])
+    tot = 0.0
+    last = 0.0
+    for i in range(k + 1):
+        b = srt[i] if i < k else 12.0
+        if b - last < 1e-3:
+            continue
+        half = 0.5 * (b - last)
+        mid = 0.5 * (b + last)
+        for j in range(glx.shape[0]):
+            xi = mid + half * glx[j]
+            _, Pm, _ = _teacher_factor(tcode, mq * xi, s, gamma, glx, glw, pts)
+            tot += half * glw[j] * phi(xi) * Pm
+        last = b
+    return 2.0 * tot
 
 
 # ----------------------------------------------------------------------------- Gaussian pieces
@@ -467,9 +625,9 @@ def _prior(l1, reg, rho, m_hat, q_hat, V_hat):
 
 
 @njit(cache=True, error_model="numpy")
-def _sign_step(flags, params, x, glx, glw):
-    """The whole map for the ``sign`` teacher: ``[m, q, V, m_hat, q_hat, V_hat, Psi_w,
-    train_loss, moreau, train_err]``.
+def _sign_step(flags, params, cargs, x, glx, glw):
+    """The whole map for a teacher with +-1 labels: ``[m, q, V, m_hat, q_hat, V_hat, Psi_w,
+    train_loss, moreau, train_err]``; ``cargs = (teacher code, gamma, hinge shift 1 - margin)``.
 
     ``flags = (loss code, sign teacher?, l1 penalty?)``, ``params = (alpha, reg, rho, noise, delta)``,
     ``x = (m, q, V)`` (arrays, so that the call from Python is cheap). One kernel per teacher
@@ -477,7 +635,8 @@ def _sign_step(flags, params, x, glx, glw):
     teacher uses.
     """
     rho, noise, delta = params[2], params[3], params[4]
-    I = _sign_integrals(flags[0], x[0], x[1], x[2], rho, noise, delta, glx, glw)
+    I = _class_integrals(flags[0], np.int64(cargs[0]), x[0], x[1], x[2], rho, noise, delta, cargs[1], cargs[2],
+                         glx, glw)
     return _assemble(flags, params, I)
 
 
@@ -522,51 +681,136 @@ def _G_plus(a):
     return (1.0 + a * a) * ndtr(a) + a * np.exp(-0.5 * a * a) * _INV_SQRT_2PI
 
 
-@functools.lru_cache(maxsize=256)
-def separability_threshold(noise: float, rho: float = 1.0) -> float:
+def _G_plus_prime(a):
+    """``d/da E_Z (a - Z)_+^2 = 2 (a Phi(a) + phi(a))``, vectorised."""
+    from scipy.special import ndtr
+
+    return 2.0 * (a * ndtr(a) + np.exp(-0.5 * a * a) * _INV_SQRT_2PI)
+
+
+def separability_threshold(noise: float = 0.0, rho: float = 1.0, *, channel: str = "sign", gamma=None,
+                           beta0: float = 0.0, bias: bool = False) -> float:
     """Sample ratio ``alpha_sep`` below which the training data are linearly separable.
 
-    For labels ``y = sign(z* + sqrt(noise) xi)`` of Gaussian inputs, the data ``{(x_mu, y_mu)}``
-    are separable through the origin w.h.p. iff ``alpha < alpha_sep`` with (Candes and Sur,
-    Ann. Stat. 2020, "The phase transition for the existence of the maximum likelihood estimate
-    in high-dimensional logistic regression", without intercept; ``kappa = 1/alpha``)
+    Labels ``y = +-1`` of Gaussian inputs drawn from the teacher's field ``X = z* ~ N(0, rho)``
+    plus the offset ``beta0``: ``channel="sign"``: ``y = sign(X + beta0 + sqrt(noise) xi)``;
+    ``"logit"``: ``P(y = +1 | X) = E_xi sigmoid(gamma (X + beta0 + sqrt(noise) xi))``;
+    ``"random"``: ``P(y = +1) = 1/2`` whatever ``X``. The data ``{(x_mu, y_mu)}`` are separable
+    w.h.p. iff ``alpha < alpha_sep`` (Candes and Sur, Ann. Stat. 48 (2020), "The phase transition
+    for the existence of the maximum likelihood estimate in high-dimensional logistic
+    regression", arXiv:1804.09753, Theorem 1; ``kappa = d/n = 1/alpha``)::
 
-        1/alpha_sep = min_t E (t Y X - Z)_+^2,   X = z* ~ N(0, rho), Z ~ N(0, 1).
+        1/alpha_sep = h = min_{t0, t1} E (t0 Y + t1 Y X - Z)_+^2,   Z ~ N(0, 1) independent,
 
-    ``alpha_sep = 2`` for pure-noise labels (Cover) and ``+inf`` for noiseless labels. Below it,
+    with ``t0 = 0`` for a hyperplane through the origin (``bias=False``) and free for a fitted
+    intercept (``bias=True``). Their logistic model ``P(Y=1 | V) = sigmoid(beta0_CS + gamma_CS V)``,
+    ``V ~ N(0, 1)``, is ours with ``gamma_CS = gamma sqrt(rho)`` and ``beta0_CS = gamma beta0``
+    (``noise = 0``), and their ``h_MLE(beta0_CS, gamma_CS)`` is ``1/alpha_sep``.
+
+    ``alpha_sep = 2`` for random labels (Cover 1965) and ``+inf`` for noiseless sign labels
+    whose hyperplane the estimator can represent (``beta0 = 0``, or ``bias=True``). Below it,
     logistic and hinge losses with ``reg = 0`` have no finite minimiser.
-    """
-    from scipy.optimize import minimize_scalar
 
+    The old call ``separability_threshold(noise, rho)`` is the probit teacher without offset.
+    """
     noise = float(noise)
     rho = float(rho)
+    beta0 = float(beta0)
     if not (noise >= 0 and math.isfinite(noise)):
         raise ValueError(f"noise must be finite and >= 0, got {noise}")
     if not (rho > 0 and math.isfinite(rho)):
         raise ValueError(f"rho must be finite and > 0, got {rho}")
-    if noise == 0.0:
-        return math.inf
-    from scipy.special import ndtr
+    if channel not in LABEL_CHANNELS:
+        raise ValueError(f"channel must be one of {', '.join(LABEL_CHANNELS)}; got {channel!r}")
+    if gamma is not None and channel != "logit":
+        raise ValueError(f"gamma is the logit teacher's parameter: it needs channel='logit', got {channel!r}")
+    gamma = 1.0 if gamma is None else float(gamma)
+    if not (gamma > 0 and math.isfinite(gamma)):
+        raise ValueError(f"gamma must be finite and > 0, got {gamma}")
+    if not math.isfinite(beta0):
+        raise ValueError(f"beta0 must be finite, got {beta0}")
+    if not isinstance(bias, (bool, np.bool_)):
+        raise ValueError(f"bias must be True or False, got {bias!r}")
+    return _separability_threshold(noise, rho, channel, gamma, beta0, bool(bias))
 
-    # X = sqrt(rho) u; Y = +1 w.p. Phi(X/sqrt(noise)); by symmetry E G(tYX) = 2 E_u Phi(.) G(t sqrt(rho) u)
+
+@functools.lru_cache(maxsize=256)
+def _separability_threshold(noise, rho, channel, gamma, beta0, bias):
+    from scipy.optimize import minimize, minimize_scalar
+
+    if channel == "random":
+        return 2.0  # Y independent of X: the minimum is at t = 0, E (-Z)_+^2 = 1/2 (and t0 = 0 by symmetry)
+    if channel == "sign" and noise == 0.0 and (beta0 == 0.0 or bias):
+        return math.inf
+    # the law of (Y, X): X = sqrt(rho) u on composite Gauss-Legendre panels over |u| <= 10, cut where
+    # the label probability moves (the teacher's transition at u_c = -beta0/sqrt(rho))
     glx, glw = _legendre(32)
-    width = math.sqrt(noise / rho)
-    pts = sorted({-_XI_MAX, _XI_MAX, 0.0, *[s * a for s in (-1, 1) for a in (1, 2, 4, 6)],
-                  *[s * a * width for s in (-1, 1) for a in (1, 3, 8) if a * width < _XI_MAX]})
+    uc = -beta0 / math.sqrt(rho)
+    width = math.sqrt(noise + (3.3 / gamma ** 2 if channel == "logit" else 0.0)) / math.sqrt(rho)
+    cand = {-_XI_MAX, _XI_MAX, 0.0, *[sg * a for sg in (-1, 1) for a in (1, 2, 4, 6)]}
+    if -_XI_MAX < uc < _XI_MAX:
+        cand.add(uc)
+    cand |= {uc + sg * a * width for sg in (-1, 1) for a in (0.25, 1, 3, 8)}
+    pts = sorted(p for p in cand if -_XI_MAX <= p <= _XI_MAX)
     u, wu = [], []
     for a, b in zip(pts[:-1], pts[1:]):
+        if b - a < 1e-12:
+            continue
         u.append(0.5 * (a + b) + 0.5 * (b - a) * glx)
         wu.append(0.5 * (b - a) * glw)
     u = np.concatenate(u)
-    wu = np.concatenate(wu) * np.exp(-0.5 * u * u) * _INV_SQRT_2PI * 2.0 * ndtr(u / width)
+    wu = np.concatenate(wu) * np.exp(-0.5 * u * u) * _INV_SQRT_2PI
     x = math.sqrt(rho) * u
+    if channel == "sign":
+        from scipy.special import ndtr
+
+        if noise > 0:
+            pplus = ndtr((x + beta0) / math.sqrt(noise))
+        else:
+            pplus = (x + beta0 > 0).astype(float)
+    else:
+        buf = np.empty(80)
+        pplus = np.array([_logit_factor(v + beta0, noise, gamma, glx, glw, buf)[0] for v in x])
+    wp = wu * pplus
+    wm = wu * (1.0 - pplus)
 
     def h(t):
-        return float(np.dot(wu, _G_plus(t * x)))
+        t0, t1 = (t[0], t[1]) if bias else (0.0, t[0])
+        a = t0 + t1 * x
+        return float(np.dot(wp, _G_plus(a)) + np.dot(wm, _G_plus(-a)))
 
-    # h is convex in t with h(0) = 1/2; its minimiser is at t <= 0 (labels correlate with X)
-    res = minimize_scalar(h, bracket=(-1.0, 0.0), tol=1e-12)
-    return 1.0 / min(res.fun, 0.5)
+    def grad(t):
+        t0, t1 = (t[0], t[1]) if bias else (0.0, t[0])
+        a = t0 + t1 * x
+        g = wp * _G_plus_prime(a) - wm * _G_plus_prime(-a)
+        return np.array([g.sum(), np.dot(g, x)]) if bias else np.array([np.dot(g, x)])
+
+    # h is convex with h(0) = 1/2; its minimiser has t1 <= 0 (labels correlate with X)
+    if bias:
+        res = minimize(h, np.array([0.0, -0.5]), jac=grad, method="BFGS", options={"gtol": 1e-13})
+        val = res.fun
+    else:
+        res = minimize_scalar(lambda t: h([t]), bracket=(-1.0, 0.0), tol=1e-12)
+        val = res.fun
+    return 1.0 / min(val, 0.5)
+
+
+def gardner_capacity(margin: float = 0.0) -> float:
+    """Gardner's storage capacity of the spherical perceptron at stability ``margin`` (kappa)::
+
+        alpha_c(kappa) = 1 / int_{-kappa}^inf Dt (t + kappa)^2 = 1 / [(1 + kappa^2) Phi(kappa) + kappa phi(kappa)]
+
+    (E. Gardner, J. Phys. A 21, 257 (1988)); ``alpha_c(0) = 2`` (Cover). In :class:`GLMERM` it is
+    where the max-margin norm of the hinge with ``margin = kappa`` on random labels
+    (``channel="random"``, ``reg -> 0+``) reaches ``q = 1``: below it the labels can be stored at
+    stability ``kappa`` with ``|w|^2 = d``.
+    """
+    from scipy.special import ndtr
+
+    k = float(margin)
+    if not (k >= 0 and math.isfinite(k)):
+        raise ValueError(f"margin must be finite and >= 0, got {margin!r}")
+    return 1.0 / float((1.0 + k * k) * ndtr(k) + k * math.exp(-0.5 * k * k) * _INV_SQRT_2PI)
 
 
 def ridge_closed_form(alpha: float, reg: float, rho: float = 1.0, noise: float = 0.0) -> dict:
@@ -637,6 +881,8 @@ class GLMERM:
     noise: float = 0.0
     rho: float = 1.0
     delta: float = 1.0
+    gamma: float | None = None
+    margin: float | None = None
 
     name: ClassVar[str] = "glm_erm"
     state_names: ClassVar[tuple[str, ...]] = ("m", "q", "V")
@@ -671,7 +917,11 @@ class GLMERM:
                                                     "loss, linear for a regression loss"},
             "noise": {**non_negative, "doc": "teacher noise variance"},
             "rho": {**positive, "doc": "teacher norm E w*^2"},
-            "delta": {**positive, "doc": "Huber threshold (loss=huber only)"}})
+            "delta": {**positive, "doc": "Huber threshold (loss=huber only)"},
+            "gamma": {**positive, "doc": "logit teacher's inverse temperature, P(y=+1|z*) = sigmoid(gamma z*) "
+                                         "(channel=logit only; default 1)"},
+            "margin": {**positive, "doc": "hinge margin kappa, loss max(0, kappa - y z) (loss=hinge only; "
+                                          "default 1)"}})
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -687,9 +937,19 @@ class GLMERM:
         _check_number("noise", self.noise, 0.0, strict=False, allowed=">= 0")
         _check_number("rho", self.rho, 0.0, strict=True, allowed="> 0")
         _check_number("delta", self.delta, 0.0, strict=True, allowed="> 0")
-        if self.loss in CLASSIFICATION_LOSSES and self.channel != "sign":
-            raise ValueError(f"channel must be 'sign' for the classification loss {self.loss!r} "
-                             f"(labels +-1); got {self.channel!r}")
+        if self.loss in CLASSIFICATION_LOSSES and self.channel not in LABEL_CHANNELS:
+            raise ValueError(f"channel must be one of {', '.join(LABEL_CHANNELS)} for the classification loss "
+                             f"{self.loss!r} (labels +-1); got {self.channel!r}")
+        if self.gamma is not None:
+            _check_number("gamma", self.gamma, 0.0, strict=True, allowed="> 0")
+            if self.channel != "logit":
+                raise ValueError(f"gamma is the logit teacher's parameter: it needs channel='logit', got "
+                                 f"channel={self.channel!r}")
+        if self.margin is not None:
+            _check_number("margin", self.margin, 0.0, strict=True, allowed="> 0")
+            if self.loss != "hinge":
+                raise ValueError(f"margin is the hinge loss's max(0, margin - y z): it needs loss='hinge', got "
+                                 f"loss={self.loss!r}")
         if self.reg == 0 and self.alpha <= 1:
             raise ValueError(f"reg = 0 needs alpha > 1: with n <= d samples and no penalty the minimiser "
                              f"is not unique (alpha < 1) or its error diverges (alpha = 1); got "
@@ -701,28 +961,49 @@ class GLMERM:
         flags.flags.writeable = False
         params.flags.writeable = False
         object.__setattr__(self, "_args", (flags, params))
+        # +-1 labels: (teacher code, gamma, hinge shift 1 - margin) for _class_integrals
+        cargs = np.array([LABEL_CHANNELS.index(self.channel) if self.channel in LABEL_CHANNELS else -1,
+                          self._gamma, 1.0 - self._margin if self.loss == "hinge" else 0.0], dtype=np.float64)
+        cargs.flags.writeable = False
+        object.__setattr__(self, "_cargs", cargs)
 
     # -- internals
+    @property
+    def _gamma(self) -> float:
+        """The logit teacher's ``gamma`` (1 when not given)."""
+        return 1.0 if self.gamma is None else float(self.gamma)
+
+    @property
+    def _margin(self) -> float:
+        """The hinge margin (1 when not given)."""
+        return 1.0 if self.margin is None else float(self.margin)
+
+    def _alpha_sep(self) -> float:
+        """:func:`separability_threshold` of this model's labels (``inf`` for a linear teacher)."""
+        if self.channel not in LABEL_CHANNELS:
+            return math.inf
+        return separability_threshold(float(self.noise), float(self.rho), channel=self.channel,
+                                      gamma=self.gamma)
+
     def _no_minimiser(self) -> bool:
         """Separable data with an unpenalised logistic/hinge loss: no finite minimiser."""
         return (self.reg == 0 and self.loss in CLASSIFICATION_LOSSES
-                and self.alpha < separability_threshold(float(self.noise), float(self.rho)))
+                and self.alpha < self._alpha_sep())
 
     def _max_margin_scale(self) -> bool:
         """Hinge + l2 on separable data with ``reg < 2/alpha``: the uninformed start is put at the
         max-margin norm (see :meth:`initial_state`)."""
-        return (self.loss == "hinge" and self.penalty == "l2" and self.channel == "sign"
-                and self.reg * self.alpha < 2.0
-                and self.alpha < separability_threshold(float(self.noise), float(self.rho)))
+        return (self.loss == "hinge" and self.penalty == "l2" and self.channel in LABEL_CHANNELS
+                and self.reg * self.alpha < 2.0 and self.alpha < self._alpha_sep())
 
     def _full(self, x):
         x = np.asarray(x, dtype=np.float64)
         if x.shape != (3,):
             raise ValueError(f"the state of glm_erm is (m, q, V), got shape {x.shape}")
         flags, params = self._args
-        if self.channel == "sign":
+        if self.channel in LABEL_CHANNELS:
             glx, glw = _legendre()
-            return _sign_step(flags, params, x, glx, glw)
+            return _sign_step(flags, params, self._cargs, x, glx, glw)
         return _linear_step(flags, params, x)
 
     # -- protocol
@@ -767,7 +1048,7 @@ class GLMERM:
         """
         if isinstance(start, str) and start == "uninformed":
             if self._max_margin_scale():
-                q0 = float(self.alpha) ** 2
+                q0 = (self._margin * float(self.alpha)) ** 2
                 return np.array([0.1 * math.sqrt(self.rho * q0), q0, 1.0])
             return np.array([0.01 * self.rho, 0.01 * self.rho, 1.0])
         if isinstance(start, str) and start == "informed":
@@ -818,11 +1099,16 @@ class GLMERM:
         if self.channel == "sign":
             cosang = m / math.sqrt(q * (self.rho + self.noise)) if q > 0 else 0.0
             res["gen_error"] = math.acos(max(-1.0, min(1.0, cosang))) / math.pi
+        elif self.channel in LABEL_CHANNELS:
+            mq = m / math.sqrt(q) if q > 0 else 0.0
+            glx, glw = _legendre()
+            res["gen_error"] = float(_class_gen_error(LABEL_CHANNELS.index(self.channel), mq,
+                                                      max(self.rho - mq * mq, 0.0) + self.noise, self._gamma, glx, glw))
         else:
             res["gen_error"] = self.rho + self.noise - 2.0 * m + q
         res["train_loss"] = float(out[7])
         res["estimation_error"] = self.rho - 2.0 * m + q
-        if self.channel == "sign":
+        if self.channel in LABEL_CHANNELS:
             res["train_error"] = float(out[9])
         return res
 
@@ -867,9 +1153,9 @@ class GLMERM:
         else:
             res["fraction_nonzero"] = 1.0
         if self.loss in ("huber", "hinge", "absolute") and q >= 0 and V > 0:
-            if self.channel == "sign":
+            if self.channel in LABEL_CHANNELS:
                 kinks = {"huber": (1 - self.delta * (1 + V), 1 + self.delta * (1 + V)),
-                         "hinge": (1 - V, 1.0), "absolute": (1 - V, 1 + V)}[self.loss]
+                         "hinge": (self._margin - V, self._margin), "absolute": (1 - V, 1 + V)}[self.loss]
                 lo, hi = kinks
                 gap = 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))
                 scale = math.sqrt(q)
@@ -890,7 +1176,7 @@ class GLMERM:
         1e-6 of the weights; a noiseless state within ``1e-3`` of perfect alignment, where the
         map is stiff; an update that overflows."""
         if self._no_minimiser():
-            a_sep = separability_threshold(float(self.noise), float(self.rho))
+            a_sep = self._alpha_sep()
             return (f"The training data are linearly separable at this alpha (alpha = {self.alpha:g} < "
                     f"alpha_sep = {a_sep:.6g}): loss={self.loss!r} with reg=0 has no finite minimiser "
                     f"(the norm of w diverges); use reg > 0.")
@@ -921,7 +1207,7 @@ class GLMERM:
                       "hinge": "1 - V <= y omega <= 1, the kink of the hinge",
                       "absolute": "|y - omega| <= V, where the prox lands on y"}[self.loss]
             where = (f" (it begins {d['kink_sd']:.3g} standard deviations of omega out, where the Gaussian "
-                     f"weight is below the smallest double)" if self.channel == "sign" else
+                     f"weight is below the smallest double)" if self.channel in LABEL_CHANNELS else
                      f" (it is {d.get('region_sd', 0.0):.3g} residual standard deviations wide)")
             conseq = ("so V_hat = 0 and the next susceptibility V = " +
                       ("2H(t)/V_hat" if self.penalty == "l1" else "1/(reg + V_hat)") +

@@ -42,8 +42,9 @@ from ..losses import loss_value
 __all__ = ["sample_instance", "fit", "simulate_erm"]
 
 
-def sample_instance(alpha, d, rho, channel, noise, rng):
-    """``(A, y, w_star)`` with ``A = X/sqrt(d)``."""
+def sample_instance(alpha, d, rho, channel, noise, rng, gamma=1.0):
+    """``(A, y, w_star)`` with ``A = X/sqrt(d)``; labels ``y = +-1`` for ``channel`` sign (probit),
+    logit (``P(y=+1) = sigmoid(gamma (z* + sqrt(noise) xi))``) and random (fair coins)."""
     n = max(1, int(round(alpha * d)))
     w_star = math.sqrt(rho) * rng.standard_normal(d)
     A = rng.standard_normal((n, d)) / math.sqrt(d)
@@ -51,6 +52,10 @@ def sample_instance(alpha, d, rho, channel, noise, rng):
     y = z + math.sqrt(noise) * rng.standard_normal(n)
     if channel == "sign":
         y = np.where(y >= 0.0, 1.0, -1.0)
+    elif channel == "logit":
+        y = np.where(rng.random(n) < 1.0 / (1.0 + np.exp(-gamma * y)), 1.0, -1.0)
+    elif channel == "random":
+        y = np.where(rng.random(n) < 0.5, 1.0, -1.0)
     return A, y, w_star
 
 
@@ -340,9 +345,15 @@ def simulate_erm(model, d: int, seed: int) -> dict[str, float]:
         raise ValueError("the training data are separable at this alpha: the ERM with reg=0 has no finite "
                          "minimiser (see model.explain); use reg > 0")
     rng = np.random.default_rng(seed)
-    A, y, w_star = sample_instance(model.alpha, int(d), model.rho, model.channel, model.noise, rng)
+    A, y, w_star = sample_instance(model.alpha, int(d), model.rho, model.channel, model.noise, rng,
+                                   gamma=model._gamma)
+    kappa = model._margin if model.loss == "hinge" else 1.0
     with _one_blas_thread():
-        w, V = fit(A, y, model.loss, model.penalty, float(model.reg), float(model.delta))
+        # the hinge with margin kappa is kappa times the margin-1 hinge at z/kappa: w = kappa u with u the
+        # margin-1 minimiser at reg kappa (l2) or reg (l1), and V = (1 - |S|/d)/reg = kappa V_u
+        reg_u = float(model.reg) * (kappa if model.penalty == "l2" else 1.0)
+        w, V = fit(A, y, model.loss, model.penalty, reg_u, float(model.delta))
+        w, V = kappa * w, kappa * V
     d = A.shape[1]
     z = A @ w
     m = float(w @ w_star) / d
@@ -352,10 +363,33 @@ def simulate_erm(model, d: int, seed: int) -> dict[str, float]:
     if model.channel == "sign":
         cosang = m / math.sqrt(q * (rho_hat + model.noise)) if q > 0 else 0.0
         res["gen_error"] = math.acos(max(-1.0, min(1.0, cosang))) / math.pi
+    elif model.channel in ("logit", "random"):
+        res["gen_error"] = _label_gen_error(model, m, q, rho_hat)
     else:
         res["gen_error"] = rho_hat + model.noise - 2.0 * m + q
     res["train_loss"] = float(np.mean(loss_value(model.loss, y, z, model.delta)))
     res["estimation_error"] = float((w - w_star) @ (w - w_star)) / d
-    if model.channel == "sign":
+    if model.channel in ("sign", "logit", "random"):
         res["train_error"] = float(np.mean(y * z < 0))
     return res
+
+
+def _label_gen_error(model, m, q, rho_hat):
+    """Exact ``P(y != sign(x.w))`` on a fresh sample given ``(w, w*)``: the student's field ``omega ~
+    N(0, q)`` and the teacher's ``z* | omega ~ N(m omega/q, |w*|^2/d - m^2/q)``, so ``2 int_0^inf
+    phi(xi) P(y = -1 | z* mean (m/sqrt q) xi) dxi`` by adaptive quadrature (one call per instance)."""
+    if model.channel == "random" or q <= 0:
+        return 0.5
+    from scipy import integrate
+
+    gamma = model._gamma
+    mq = m / math.sqrt(q)
+    s = max(rho_hat - mq * mq, 0.0) + model.noise
+
+    def p_minus(xi):
+        mu = mq * xi
+        f = lambda t: math.exp(-0.5 * t * t) / (1.0 + math.exp(min(gamma * (mu + math.sqrt(s) * t), 700.0)))  # noqa: E731
+        return integrate.quad(f, -12.0, 12.0, epsabs=1e-13, epsrel=1e-11, limit=200)[0] / math.sqrt(2 * math.pi)
+
+    return 2.0 * integrate.quad(lambda xi: math.exp(-0.5 * xi * xi) / math.sqrt(2 * math.pi) * p_minus(xi), 0.0, 12.0,
+                                epsabs=1e-12, epsrel=1e-10, limit=200)[0]
