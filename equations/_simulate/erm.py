@@ -367,7 +367,10 @@ def simulate_erm(model, d: int, seed: int) -> dict[str, float]:
         res["gen_error"] = _label_gen_error(model, m, q, rho_hat)
     else:
         res["gen_error"] = rho_hat + model.noise - 2.0 * m + q
-    res["train_loss"] = float(np.mean(loss_value(model.loss, y, z, model.delta)))
+    if model.loss == "hinge":
+        res["train_loss"] = float(np.mean(np.maximum(0.0, kappa - y * z)))  # the hinge with its margin
+    else:
+        res["train_loss"] = float(np.mean(loss_value(model.loss, y, z, model.delta)))
     res["estimation_error"] = float((w - w_star) @ (w - w_star)) / d
     if model.channel in ("sign", "logit", "random"):
         res["train_error"] = float(np.mean(y * z < 0))

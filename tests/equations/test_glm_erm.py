@@ -701,7 +701,7 @@ def test_logit_teacher_factor_against_mpmath(mu, s, gamma):
     relative 1e-11, also where P+ is 1e-5 (the tails are integrated directly, not as 1 - P)."""
     from equations.glm_erm import _logit_factor
 
-    glx, glw = _legendre()
+    glx, glw = _legendre(10)  # the rule the model uses for the teacher
     got = _logit_factor(mu, s, gamma, glx, glw, np.empty(80))
     np.testing.assert_allclose(got, _logit_ref(mu, s, gamma), rtol=1e-11, atol=0)
 
@@ -773,8 +773,9 @@ def test_label_teacher_integrals_against_nested_quad(point):
     loss, tcode, m, q, V, rho, noise, gamma, margin = point
     glx, glw = _legendre()
     shift = 1.0 - margin if loss == "hinge" else 0.0
+    tx, tw = _legendre(10)
     got = _class_integrals(LOSSES.index(loss), LABEL_CHANNELS.index(tcode), m, q, V, rho, noise, 0.7, gamma, shift,
-                           glx, glw)[:4]
+                           glx, glw, tx, tw)[:4]
     ref = _ref_labels(loss, tcode, m, q, V, rho, noise, 0.7, gamma, margin)
     np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-14)
     if tcode == "random":
