@@ -942,7 +942,8 @@ class GLMERM:
         "delta": r"Huber $\delta$", "m": r"$m$", "q": r"$q$", "V": r"$V$",
         "gen_error": "generalisation error", "train_loss": "training loss",
         "estimation_error": r"$\|\hat w - w^*\|^2/d$", "train_error": "training error",
-        "gamma": r"$\gamma$", "margin": r"margin $\kappa$",
+        "gamma": r"$\gamma$", "margin": r"margin $\kappa$", "alpha_star": r"$\alpha_\star$",
+        "sigma_star": r"$\sigma_\star$", "lambda_star": r"$\lambda_\star$",
     }
     examples: ClassVar[tuple[dict, ...]] = (
         dict(loss="logistic", alpha=2.0, reg=0.1, channel="sign"),
@@ -1137,10 +1138,26 @@ class GLMERM:
         return -self.energy(x)
 
     def observables(self, x) -> dict[str, float]:
-        """``m, q, V, gen_error, train_loss, estimation_error`` (and ``train_error`` for
-        ``channel="sign"``): classification error ``arccos(m / sqrt(q (rho + noise)))/pi`` of a
-        fresh noisy label, or the regression error ``rho + noise - 2m + q``. Raises ``ValueError``
-        at a state outside the Cauchy-Schwarz domain ``m^2 <= rho q`` (no estimator has it)."""
+        """``m, q, V, gen_error, train_loss, estimation_error`` (and ``train_error`` for +-1
+        labels): classification error ``arccos(m / sqrt(q (rho + noise)))/pi`` of a fresh noisy
+        sign label, ``P(y != sign omega)`` for the logit teacher, 1/2 for random labels, or the
+        regression error ``rho + noise - 2m + q``. Raises ``ValueError`` at a state outside the
+        Cauchy-Schwarz domain ``m^2 <= rho q`` (no estimator has it).
+
+        With ``loss="logistic"`` and a sign or logit teacher, also Sur and Candes's ``alpha_star =
+        m/(gamma rho)``, ``sigma_star = sqrt(alpha (q - m^2/rho))`` and ``lambda_star = V`` (for
+        ``reg = 0`` and the logit teacher these are the quantities of Sur and Candes, PNAS 116
+        (2019) 14516, arXiv:1803.06964; defined for any ``reg`` by the same decomposition; the sign
+        teacher counts as ``gamma = 1``). Mapping: their ``x_ij ~ N(0, 1/n)``, ``kappa = p/n =
+        1/alpha`` and ``beta`` with ``Var(x.beta) = gamma_CS^2`` are ours with ``x_SC = x/sqrt(n)``,
+        ``beta = gamma sqrt(alpha) w*`` (so ``gamma_CS^2 = gamma^2 rho``) and ``beta_hat =
+        sqrt(alpha) w_hat``. The estimator's field splits as ``omega = (m/rho) z* + sqrt(q - m^2/rho)
+        g``; their ``Q2 = alpha_* Q1 + sqrt(kappa) sigma_* Z`` (up to the sign convention of
+        ``Q1``) with ``Q1 = gamma z*`` gives ``alpha_* = m/(gamma rho)`` and ``kappa sigma_*^2 = q -
+        m^2/rho``; their ``prox_{lambda rho}`` is our ``prox_{V loss}``, so ``lambda_* = V``
+        (their third equation ``1 - kappa = E[2 rho'(Q1)/(1 + lambda rho''(prox))]`` is our ``V
+        V_hat = 1`` at ``reg = 0``). Checked against their system of equations solved
+        independently (tests)."""
         m, q, V = (float(v) for v in x)
         if m * m > self.rho * q * (1.0 + 1e-9) + 1e-300:
             raise ValueError(f"the state violates Cauchy-Schwarz: m^2 = {m * m:.6g} > rho q = {self.rho * q:.6g}")
@@ -1160,6 +1177,13 @@ class GLMERM:
         res["estimation_error"] = self.rho - 2.0 * m + q
         if self.channel in LABEL_CHANNELS:
             res["train_error"] = float(out[9])
+        if self.loss == "logistic" and self.channel in ("sign", "logit"):
+            # Sur and Candes's (alpha_*, sigma_*, lambda_*): the estimator's field is alpha_* times the
+            # teacher's log-odds gamma z* plus an independent Gaussian of variance kappa sigma_*^2
+            gamma = self._gamma if self.channel == "logit" else 1.0
+            res["alpha_star"] = m / (gamma * self.rho)
+            res["sigma_star"] = math.sqrt(max(q - m * m / self.rho, 0.0) * self.alpha)
+            res["lambda_star"] = V
         return res
 
     def diagnostics(self, x) -> dict[str, float]:

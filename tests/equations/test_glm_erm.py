@@ -251,7 +251,8 @@ def test_observables_and_protocol():
     model = get("glm_erm", loss="logistic", alpha=2.0, reg=0.1, channel="sign")
     sol = fixedpoint.solve(model)
     obs = sol.observables
-    assert set(obs) == {"m", "q", "V", "gen_error", "train_loss", "estimation_error", "train_error"}
+    assert set(obs) == {"m", "q", "V", "gen_error", "train_loss", "estimation_error", "train_error", "alpha_star",
+                        "sigma_star", "lambda_star"}
     assert obs["estimation_error"] == pytest.approx(1 - 2 * obs["m"] + obs["q"], rel=1e-14)
     assert obs["gen_error"] == pytest.approx(math.acos(obs["m"] / math.sqrt(obs["q"])) / math.pi, rel=1e-14)
     assert obs["m"] ** 2 <= obs["q"]
@@ -886,7 +887,8 @@ def test_new_parameters_are_validated(params):
 def test_logit_observables():
     sol = solve(loss="logistic", channel="logit", gamma=2.0, alpha=3.0, reg=0.1)
     obs = sol.observables
-    assert set(obs) == {"m", "q", "V", "gen_error", "train_loss", "estimation_error", "train_error"}
+    assert set(obs) == {"m", "q", "V", "gen_error", "train_loss", "estimation_error", "train_error", "alpha_star",
+                        "sigma_star", "lambda_star"}
     # gen error against quad: 2 int_0^inf phi(xi) P(y=-1 | mq xi) dxi
     mq = obs["m"] / math.sqrt(obs["q"])
     s = 1 - mq * mq
@@ -922,3 +924,77 @@ def test_label_teachers_simulation_agrees_with_theory(params, d, seeds):
         v = np.array([r[key] for r in runs])
         se = v.std(ddof=1) / math.sqrt(len(v))
         assert abs(v.mean() - theory[key]) <= 3 * se + 1e-12, (key, v, theory[key])
+
+
+def test_logit_separability_threshold_against_finite_size_lp():
+    """Finite size: logit labels (gamma = 2) at d = 150 are separable through the origin (the LP y x.w >= 1 is
+    feasible) at 0.75 alpha_sep and not at 1.3 alpha_sep, in every one of 3 seeded instances."""
+    from scipy.optimize import linprog
+
+    from equations._simulate.erm import sample_instance
+
+    a_sep = separability_threshold(channel="logit", gamma=2.0)
+    d = 150
+    for factor, expect in ((0.75, True), (1.3, False)):
+        for seed in range(3):
+            A, y, _ = sample_instance(factor * a_sep, d, 1.0, "logit", 0.0, np.random.default_rng(seed), gamma=2.0)
+            res = linprog(np.zeros(d), A_ub=-(y[:, None] * A), b_ub=-np.ones(len(y)), bounds=(None, None),
+                          method="highs")
+            assert (res.status == 0) == expect, (factor, seed, res.message)
+
+
+def _sur_candes_system(kappa, gamma2):
+    """(alpha_*, sigma_*, lambda_*) from Sur and Candes's system (PNAS 116 (2019) 14516, eq. 5), written in
+    their own units and solved here with scipy, independently of the model:
+        kappa^2 sigma^2 = E[2 rho'(Q1) (lambda rho'(prox_{lambda rho}(Q2)))^2]
+        0               = E[rho'(Q1) Q1 lambda rho'(prox_{lambda rho}(Q2))]
+        1 - kappa       = E[2 rho'(Q1) / (1 + lambda rho''(prox_{lambda rho}(Q2)))]
+    rho(t) = log(1 + e^t), (Q1, Q2) centred Gaussian with Var Q1 = gamma^2, Var Q2 = alpha^2 gamma^2 +
+    kappa sigma^2, Cov = -alpha gamma^2. Q1 = gamma u on composite Gauss-Legendre panels, the rest of Q2 by
+    Gauss-Hermite; the prox by vectorised Newton on z + lambda rho'(z) = x."""
+    from scipy.optimize import fsolve
+    from scipy.special import expit
+
+    g = math.sqrt(gamma2)
+    x16, w16 = np.polynomial.legendre.leggauss(16)
+    edges = np.linspace(-11, 11, 45)
+    u = np.concatenate([0.5 * (a + b) + 0.5 * (b - a) * x16 for a, b in zip(edges[:-1], edges[1:])])
+    wu = np.concatenate([0.5 * (b - a) * w16 for a, b in zip(edges[:-1], edges[1:])]) * np.exp(-u * u / 2) / math.sqrt(2 * math.pi)
+    v, wv = np.polynomial.hermite_e.hermegauss(80)
+    wv = wv / math.sqrt(2 * math.pi)
+    U, Vv = np.meshgrid(u, v, indexing="ij")
+    W = np.outer(wu, wv)
+    Q1 = g * U
+
+    def eqs(p):
+        a, sig, lam = p
+        Q2 = -a * Q1 + math.sqrt(kappa) * sig * Vv
+        z = Q2.copy()
+        for _ in range(100):
+            step = (z + lam * expit(z) - Q2) / (1 + lam * expit(z) * expit(-z))
+            z -= step
+            if np.max(np.abs(step)) < 1e-15 * (1 + np.max(np.abs(z))):
+                break
+        r1 = expit(Q1)
+        e1 = np.sum(W * 2 * r1 * (lam * expit(z)) ** 2) - kappa ** 2 * sig ** 2
+        e2 = np.sum(W * r1 * Q1 * lam * expit(z))
+        e3 = np.sum(W * 2 * r1 / (1 + lam * expit(z) * expit(-z))) - (1 - kappa)
+        return [e1, e2, e3]
+
+    sol, info, ier, msg = fsolve(eqs, [1.2, 1.5, 1.0], xtol=1e-13, full_output=True)
+    assert ier == 1, msg
+    assert max(abs(e) for e in eqs(sol)) < 1e-12
+    return sol
+
+
+@pytest.mark.parametrize("kappa,gamma2", [(0.1, 1.0), (0.2, 5.0)])
+def test_sur_candes_parameters_of_the_unregularised_mle(kappa, gamma2):
+    """Unregularised logistic regression on logit labels: (alpha_*, sigma_*, lambda_*) of the model, read
+    through the unit mapping in GLMERM.observables (gamma_CS^2 = gamma^2 rho, kappa = 1/alpha), against Sur
+    and Candes's own system solved independently; the mapping is checked at two (gamma, rho) splits of the
+    same gamma_CS^2."""
+    ref = _sur_candes_system(kappa, gamma2)
+    for gamma, rho in ((math.sqrt(gamma2), 1.0), (1.0, gamma2)):
+        obs = solve(loss="logistic", channel="logit", gamma=gamma, rho=rho, alpha=1 / kappa, reg=0.0).observables
+        np.testing.assert_allclose([obs["alpha_star"], obs["sigma_star"], obs["lambda_star"]], ref, rtol=1e-8)
+    assert ref[0] > 1  # the MLE is biased upwards
