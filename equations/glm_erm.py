@@ -225,7 +225,7 @@ def _add_point(pts, k, r, wlo, whi):
 
 
 @njit(cache=True)
-def _sign_panels(code, q, V, delta, c, shift=0.0):
+def _sign_panels(code, q, V, delta, c, shift=0.0, bshift=0.0, xc=0.0):
     """Integration panels ``(lo, hi)`` over ``xi`` for :func:`_sign_integrals`.
 
     The integrand is ``phi(xi)`` times a teacher factor (``H(-c xi)``, or a Gaussian of width
@@ -251,27 +251,34 @@ def _sign_panels(code, q, V, delta, c, shift=0.0):
     for the logistic loss when ``sqrt(q) > 4``, the points where the prox crosses ``z = +-(0.5,
     ..., 45)`` (its bend, which is then narrower than the bulk grid). 16 nodes per panel then
     agree with 64 to ~1e-15.
+
+    With a fitted bias ``b`` (``bshift``) the two labels see the prox at ``omega +- b`` (after the
+    fold): both sets of kinks and zero-margin points are cut, and the teacher's transition sits
+    at ``xi = -+xc``, ``xc = beta0/mq`` (an offset ``beta0`` of the teacher).
     """
     sq = math.sqrt(q)
-    kinks = np.empty(3)
+    kinks = np.empty(6)
     nk = 0
     if sq > 0.0:
         tmp = np.empty(2)
         n = _omega_kinks(code, V, delta, tmp)
-        for i in range(n):
-            kinks[nk] = (tmp[i] - shift) / sq  # a hinge margin moves its kinks (not its zero)
+        for sg in (1.0, -1.0):
+            if sg < 0.0 and bshift == 0.0:
+                break
+            for i in range(n):
+                kinks[nk] = (tmp[i] - shift - sg * bshift) / sq  # a hinge margin moves its kinks (not its zero)
+                nk += 1
+            kinks[nk] = (_omega_zero_margin(code, V, delta) - sg * bshift) / sq
             nk += 1
-        kinks[nk] = _omega_zero_margin(code, V, delta) / sq
-        nk += 1
     kinks = sorted_copy(kinks[:nk])
     ac = abs(c)
     # logistic: resolve its bend when one unit of omega is narrower than 1/4 in xi (16 nodes on a
     # 0.75-wide panel resolve a sigmoid of that width to ~1e-20: its poles are pi/4 away)
     bend_min = 4.0
-    lo = np.empty(4 * 48)
-    hi = np.empty(4 * 48)
+    lo = np.empty(7 * 96)
+    hi = np.empty(7 * 96)
     npan = 0
-    pts = np.empty(48)
+    pts = np.empty(96)
     for p in range(nk + 1):
         a = -math.inf if p == 0 else kinks[p - 1]
         b = math.inf if p == nk else kinks[p]
@@ -297,10 +304,14 @@ def _sign_panels(code, q, V, delta, c, shift=0.0):
             k = _add_point(pts, k, -r, wlo, whi)
         k = _add_point(pts, k, 0.0, wlo, whi)
         if ac > 0.05:
-            for t in (0.5, 1.0, 2.0, 4.0, 8.0):
-                r = t / ac
-                k = _add_point(pts, k, r, wlo, whi)
-                k = _add_point(pts, k, -r, wlo, whi)
+            for cen in (-xc, xc):
+                for t in (0.5, 1.0, 2.0, 4.0, 8.0):
+                    r = t / ac
+                    k = _add_point(pts, k, cen + r, wlo, whi)
+                    k = _add_point(pts, k, cen - r, wlo, whi)
+                if xc == 0.0:
+                    break
+                k = _add_point(pts, k, cen, wlo, whi)
         side = 1.0 if a >= 0.0 else (-1.0 if b <= 0.0 else 0.0)
         if side * c < -2.0:
             # away from 0 on the side where the teacher factor decays, the integrand falls like
@@ -316,7 +327,9 @@ def _sign_panels(code, q, V, delta, c, shift=0.0):
             for t in (0.5, 1.5, 3.0, 6.0, 12.0, 24.0, 45.0):
                 for zz in (-t, t):
                     r = (zz - V * sigmoid(-zz)) / sq
-                    k = _add_point(pts, k, r, wlo, whi)
+                    k = _add_point(pts, k, r - bshift / sq, wlo, whi)
+                    if bshift != 0.0:
+                        k = _add_point(pts, k, r + bshift / sq, wlo, whi)
         # panels between the sorted points; a point closer to its neighbour than a tenth of its
         # distance from the inner end is dropped (grid and teacher points that nearly coincide
         # would only add slivers: the panel it joins widens by < 10 %)
@@ -434,20 +447,26 @@ def _teacher_factor(tcode, mu, s, gamma, glx, glw, pts):
 
 
 @njit(cache=True, error_model="numpy")
-def _class_integrals(code, tcode, m, q, V, rho, noise, delta, gamma, shift, glx, glw, tx, tw):
+def _class_integrals(code, tcode, m, q, V, rho, noise, delta, gamma, shift, glx, glw, tx, tw, b=0.0, beta0=0.0):
     """+-1 labels (teacher ``tcode``: sign, logit, random): ``[I_m, I_q, I_V, train_loss, moreau,
-    train_error]``.
+    train_error, I_b]``.
 
-    ``m_hat = alpha I_m``, ``q_hat = alpha I_q``, ``V_hat = alpha I_V``; the other entries are
-    the mean loss, mean Moreau envelope and fraction of negative margins at the minimiser.
-    ``shift = 1 - margin`` for the hinge (``max(0, margin - y z)`` is the margin-1 hinge at
-    ``z + shift``), 0 otherwise. With ``W(xi) = P(y=+1 | omega* = mq xi)`` and ``D(xi) = dW/d
-    omega*`` (both teachers are odd: ``P(y=-1 | omega*) = W(-xi)``), the label is folded onto
-    ``y = +1``: ``I_q = 2 E[W f_+^2]``, ``I_V = -2 E[W f_+']``, ``I_m = 2 E[D f_+]``. ``(glx, glw)``:
-    the Gauss-Legendre rule of the xi panels; ``(tx, tw)``: the (shorter) one of the logit
-    teacher's own panels (10 nodes agree with 16 to ~1e-12 there).
+    ``m_hat = alpha I_m``, ``q_hat = alpha I_q``, ``V_hat = alpha I_V``; then the mean loss, mean
+    Moreau envelope and fraction of negative margins at the minimiser, and ``I_b = E f_out`` (the
+    stationarity of a fitted bias ``b``: ``I_b = 0``). ``shift = 1 - margin`` for the hinge
+    (``max(0, margin - y z)`` is the margin-1 hinge at ``z + shift``), 0 otherwise. With ``W(mu) =
+    P(y=+1 | teacher mean mu)`` and ``D = dW/dmu``, the ``y = -1`` half is mapped onto ``y = +1``
+    by ``xi -> -xi`` (every loss depends on ``y z``): at each node ``xi``, ``mu = mq xi``::
+
+        +1: weight W(mu + beta0),  slope D(mu + beta0),  prox at omega = sqrt(q) xi + b + shift
+        -1: weight 1 - W(-mu + beta0),  slope D(-mu + beta0),  prox at sqrt(q) xi - b + shift
+
+    ``I_q = E[sum of weight f_+^2]``, ``I_V = -E[sum of weight f_+']``, ``I_m = E[sum of slope
+    f_+]``, ``I_b = E[W f_+(+) - (1 - W) f_+(-)]``; without bias and offset both halves coincide
+    (one prox per node). ``(glx, glw)``: the Gauss-Legendre rule of the xi panels; ``(tx, tw)``:
+    the (shorter) one of the logit teacher's own panels (10 nodes agree with 16 to ~1e-12 there).
     """
-    res = np.zeros(6)
+    res = np.zeros(7)
     if not (q >= 0.0 and V > 0.0):
         res[:] = np.nan
         return res
@@ -455,6 +474,7 @@ def _class_integrals(code, tcode, m, q, V, rho, noise, delta, gamma, shift, glx,
     mq = m / sq if q > 0.0 else 0.0  # teacher field mean per unit xi
     if tcode == T_RANDOM:
         mq = 0.0  # the labels ignore the teacher
+        beta0 = 0.0
     s = rho - mq * mq
     if s < 0.0:
         s = 0.0  # Cauchy-Schwarz m^2 <= rho q holds up to rounding at the fixed point
@@ -467,36 +487,58 @@ def _class_integrals(code, tcode, m, q, V, rho, noise, delta, gamma, shift, glx,
         s = max(s, 1e-30 * rho)
     c = mq / math.sqrt(s_eff)
     dens = 1.0 / math.sqrt(2.0 * math.pi * s) if s > 0.0 else 0.0
-    xi0 = _omega_zero_margin(code, V, delta) / sq if q > 0.0 else -math.inf
-    plo, phi_ = _sign_panels(code, q, V, delta, c, shift)
+    fold = b == 0.0 and beta0 == 0.0
+    om0 = _omega_zero_margin(code, V, delta)
+    xc = beta0 / mq if (beta0 != 0.0 and abs(mq) > 1e-300) else 0.0
+    plo, phi_ = _sign_panels(code, q, V, delta, c, shift, b, xc)
     pts = np.empty(80)
-    zprev = math.nan  # the nodes increase: the previous node's prox is a good first guess
+    zp = math.nan  # the nodes increase: the previous node's prox is a good first guess
+    zm = math.nan
     for p in range(plo.shape[0]):
-        a = plo[p]
-        b = phi_[p]
-        half = 0.5 * (b - a)
-        mid = 0.5 * (a + b)
-        left = b <= xi0
+        lo = plo[p]
+        hi = phi_[p]
+        half = 0.5 * (hi - lo)
+        mid = 0.5 * (lo + hi)
+        # the panels are cut at the zero-margin points: a panel is wholly left of each or not
+        left_p = sq * hi + b <= om0 if q > 0.0 else False
+        left_m = sq * hi - b <= om0 if q > 0.0 else False
         for j in range(glx.shape[0]):
             xi = mid + half * glx[j]
             wt = half * glw[j] * phi(xi)
-            z, f, df = _prox_full(code, 1.0, sq * xi + shift, V, delta, zprev)
-            zprev = z
-            if tcode == T_SIGN:
-                pplus = 2.0 * H(-c * xi)  # factor 2: the y = -1 half by symmetry
-                dplus = 2.0 * dens * math.exp(-0.5 * c * c * xi * xi)
-            else:
-                P, _, D = _teacher_factor(tcode, mq * xi, s, gamma, tx, tw, pts)
-                pplus = 2.0 * P
-                dplus = 2.0 * D
+            z, f, df = _prox_full(code, 1.0, sq * xi + b + shift, V, delta, zp)
+            zp = z
             ell = _loss(code, 1.0, z, delta)
-            res[0] += wt * f * dplus
-            res[1] += wt * pplus * f * f
-            res[2] -= wt * pplus * df
-            res[3] += wt * pplus * ell
-            res[4] += wt * pplus * (ell + 0.5 * V * f * f)
-            if left:
-                res[5] += wt * pplus
+            if fold:
+                if tcode == T_SIGN:
+                    wp = 2.0 * H(-c * xi)  # factor 2: the y = -1 half by symmetry
+                    dp = 2.0 * dens * math.exp(-0.5 * c * c * xi * xi)
+                else:
+                    P, _, D = _teacher_factor(tcode, mq * xi, s, gamma, tx, tw, pts)
+                    wp = 2.0 * P
+                    dp = 2.0 * D
+                res[0] += wt * f * dp
+                res[1] += wt * wp * f * f
+                res[2] -= wt * wp * df
+                res[3] += wt * wp * ell
+                res[4] += wt * wp * (ell + 0.5 * V * f * f)
+                if left_p:
+                    res[5] += wt * wp
+                continue
+            Pp, _, Dp = _teacher_factor(tcode, mq * xi + beta0, s, gamma, tx, tw, pts)
+            _, Pm, Dm = _teacher_factor(tcode, -mq * xi + beta0, s, gamma, tx, tw, pts)
+            z2, f2, df2 = _prox_full(code, 1.0, sq * xi - b + shift, V, delta, zm)
+            zm = z2
+            ell2 = _loss(code, 1.0, z2, delta)
+            res[0] += wt * (f * Dp + f2 * Dm)
+            res[1] += wt * (Pp * f * f + Pm * f2 * f2)
+            res[2] -= wt * (Pp * df + Pm * df2)
+            res[3] += wt * (Pp * ell + Pm * ell2)
+            res[4] += wt * (Pp * (ell + 0.5 * V * f * f) + Pm * (ell2 + 0.5 * V * f2 * f2))
+            if left_p:
+                res[5] += wt * Pp
+            if left_m:
+                res[5] += wt * Pm
+            res[6] += wt * (Pp * f - Pm * f2)
     return res
 
 
@@ -507,38 +549,45 @@ def _sign_integrals(code, m, q, V, rho, noise, delta, glx, glw):
 
 
 @njit(cache=True)
-def _class_gen_error(tcode, mq, s, gamma, glx, glw):
-    """``P(y != sign(omega))`` for a fresh sample: ``2 int_0^inf phi(xi) P(y=-1 | mq xi) dxi``
-    (logit, random teachers; the probit one has the arccos closed form)."""
+def _class_gen_error(tcode, mq, s, gamma, glx, glw, xb=0.0, beta0=0.0):
+    """``P(y != sign(omega + b))`` for a fresh sample, ``omega = sqrt(q) xi``: ``int phi(xi) [P(y=-1 |
+    mq xi + beta0) 1{xi > xb} + P(y=+1 | ...) 1{xi < xb}] dxi`` with ``xb = -b/sqrt(q)``, on
+    Gauss-Legendre panels over ``|xi| <= 12`` cut at ``xb`` and at the teacher's transition."""
     if tcode == T_RANDOM:
         return 0.5
     pts = np.empty(80)
-    ends = np.empty(20)
+    ends = np.empty(40)
     k = 0
-    for g in (0.75, 1.5, 2.5, 3.5, 5.0, 7.0, 9.0):
+    for g in (-9.0, -7.0, -5.0, -3.5, -2.5, -1.5, -0.75, 0.0, 0.75, 1.5, 2.5, 3.5, 5.0, 7.0, 9.0):
         ends[k] = g
         k += 1
-    c = abs(mq) / math.sqrt(s + 3.3 / (gamma * gamma))
+    if -12.0 < xb < 12.0:
+        ends[k] = xb
+        k += 1
+    c = abs(mq) / math.sqrt(s + (3.3 / (gamma * gamma) if tcode == T_LOGIT else 0.0))
     if c > 0.05:
-        for t in (0.5, 1.0, 2.0, 4.0, 8.0, 16.0):
-            if t / c < 12.0:
-                ends[k] = t / c
+        cen = -beta0 / mq
+        for t in (-8.0, -4.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 4.0, 8.0):
+            r = cen + t / c
+            if -12.0 < r < 12.0:
+                ends[k] = r
                 k += 1
     srt = sorted_copy(ends[:k])
     tot = 0.0
-    last = 0.0
+    last = -12.0
     for i in range(k + 1):
-        b = srt[i] if i < k else 12.0
-        if b - last < 1e-3:
+        bnd = srt[i] if i < k else 12.0
+        if bnd - last < 1e-9:
             continue
-        half = 0.5 * (b - last)
-        mid = 0.5 * (b + last)
+        half = 0.5 * (bnd - last)
+        mid = 0.5 * (bnd + last)
+        right = mid > xb
         for j in range(glx.shape[0]):
             xi = mid + half * glx[j]
-            _, Pm, _ = _teacher_factor(tcode, mq * xi, s, gamma, glx, glw, pts)
-            tot += half * glw[j] * phi(xi) * Pm
-        last = b
-    return 2.0 * tot
+            Pp, Pm, _ = _teacher_factor(tcode, mq * xi + beta0, s, gamma, glx, glw, pts)
+            tot += half * glw[j] * phi(xi) * (Pm if right else Pp)
+        last = bnd
+    return tot
 
 
 # ----------------------------------------------------------------------------- Gaussian pieces
@@ -668,7 +717,8 @@ def _prior(l1, reg, rho, m_hat, q_hat, V_hat):
 @njit(cache=True, error_model="numpy")
 def _sign_step(flags, params, cargs, x, glx, glw):
     """The whole map for a teacher with +-1 labels: ``[m, q, V, m_hat, q_hat, V_hat, Psi_w,
-    train_loss, moreau, train_err]``; ``cargs = (teacher code, gamma, hinge shift 1 - margin)``.
+    train_loss, moreau, train_err, I_b, b_next]``; ``cargs = (teacher code, gamma, hinge shift 1 - margin,
+    beta0, bias?)``; with a fitted bias the state is ``x = (m, q, V, b)``.
 
     ``flags = (loss code, sign teacher?, l1 penalty?)``, ``params = (alpha, reg, rho, noise, delta)``,
     ``x = (m, q, V)`` (arrays, so that the call from Python is cheap). One kernel per teacher
@@ -677,9 +727,17 @@ def _sign_step(flags, params, cargs, x, glx, glw):
     """
     rho, noise, delta = params[2], params[3], params[4]
     n = glx.shape[0] - _N_TEACHER  # glx, glw: the xi panels' rule, then the teacher's (_rules)
+    bias = cargs[4] != 0.0
+    b = x[3] if bias else 0.0
     I = _class_integrals(flags[0], np.int64(cargs[0]), x[0], x[1], x[2], rho, noise, delta, cargs[1], cargs[2],
-                         glx[:n], glw[:n], glx[n:], glw[n:])
-    return _assemble(flags, params, I)
+                         glx[:n], glw[:n], glx[n:], glw[n:], b, cargs[3])
+    out = np.empty(12)
+    out[:10] = _assemble(flags, params, I)
+    out[10] = I[6]
+    # the bias: a Newton step on its stationarity E f_out(y, omega + b) = 0, whose b-derivative is
+    # E f_out' = -I_V (so the map's derivative in b vanishes at the fixed point)
+    out[11] = b + I[6] / I[2] if bias else 0.0
+    return out
 
 
 @njit(cache=True, error_model="numpy")
@@ -884,6 +942,14 @@ def _check_number(name, value, low, *, strict, allowed):
 # ----------------------------------------------------------------------------- the model
 
 
+class _StateNames:
+    """``state_names``: ``(m, q, V)``, and ``b`` after them when the estimator fits a bias (on the
+    class: the default model's)."""
+
+    def __get__(self, obj, cls):
+        return ("m", "q", "V", "b") if (obj is not None and obj.bias) else ("m", "q", "V")
+
+
 @register
 @dataclass(frozen=True)
 class GLMERM:
@@ -917,6 +983,13 @@ class GLMERM:
     margin : float, optional
         The hinge's margin ``kappa > 0``, loss ``max(0, kappa - y z)`` (``loss="hinge"`` only;
         ``None`` means 1, the usual hinge).
+    beta0 : float
+        Teacher offset: the label is drawn from the channel at ``z* + beta0`` (``channel`` sign or
+        logit; Candes and Sur's intercept is ``gamma beta0`` for the logit teacher).
+    bias : bool
+        Fit an unpenalised bias ``b``: minimise ``sum loss(y, x.w/sqrt(d) + b) + penalty(w)``
+        (+-1 labels only). The state is then ``(m, q, V, b)``; ``b`` solves ``E f_out(y, omega +
+        b) = 0`` inside the fixed-point map (a Newton step on it per iteration).
 
     Equations, normalisation and references: module docstring.
     """
@@ -931,9 +1004,11 @@ class GLMERM:
     delta: float = 1.0
     gamma: float | None = None
     margin: float | None = None
+    beta0: float = 0.0
+    bias: bool = False
 
     name: ClassVar[str] = "glm_erm"
-    state_names: ClassVar[tuple[str, ...]] = ("m", "q", "V")
+    state_names: ClassVar[tuple[str, ...]] = _StateNames()
     unique_fixed_point: ClassVar[bool] = True
     #: physics names for figures (``labels=`` of :mod:`fixedpoint.plotting`); ``reg`` is the
     #: penalty strength lambda, ``noise`` the teacher's noise variance Delta
@@ -972,7 +1047,10 @@ class GLMERM:
             "gamma": {**positive, "doc": "logit teacher's inverse temperature, P(y=+1|z*) = sigmoid(gamma z*) "
                                          "(channel=logit only; default 1)"},
             "margin": {**positive, "doc": "hinge margin kappa, loss max(0, kappa - y z) (loss=hinge only; "
-                                          "default 1)"}})
+                                          "default 1)"},
+            "beta0": {"range": (None, None), "open": (True, True),
+                      "doc": "teacher offset: labels from the channel at z* + beta0 (channel sign or logit)"},
+            "bias": {"allowed": (False, True), "doc": "fit an unpenalised bias b (state (m, q, V, b); +-1 labels)"}})
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -1001,6 +1079,14 @@ class GLMERM:
             if self.loss != "hinge":
                 raise ValueError(f"margin is the hinge loss's max(0, margin - y z): it needs loss='hinge', got "
                                  f"loss={self.loss!r}")
+        _check_number("beta0", self.beta0, -math.inf, strict=True, allowed="(finite)")
+        if self.beta0 != 0 and self.channel not in ("sign", "logit"):
+            raise ValueError(f"beta0 (the teacher's offset) needs channel 'sign' or 'logit', got {self.channel!r}")
+        if not isinstance(self.bias, (bool, np.bool_)):
+            raise ValueError(f"bias must be True or False, got {self.bias!r}")
+        if self.bias and self.channel not in LABEL_CHANNELS:
+            raise ValueError(f"bias=True (a fitted intercept) needs +-1 labels (channel one of "
+                             f"{', '.join(LABEL_CHANNELS)}), got channel={self.channel!r}")
         if self.reg == 0 and self.alpha <= 1:
             raise ValueError(f"reg = 0 needs alpha > 1: with n <= d samples and no penalty the minimiser "
                              f"is not unique (alpha < 1) or its error diverges (alpha = 1); got "
@@ -1014,7 +1100,8 @@ class GLMERM:
         object.__setattr__(self, "_args", (flags, params))
         # +-1 labels: (teacher code, gamma, hinge shift 1 - margin) for _class_integrals
         cargs = np.array([LABEL_CHANNELS.index(self.channel) if self.channel in LABEL_CHANNELS else -1,
-                          self._gamma, 1.0 - self._margin if self.loss == "hinge" else 0.0], dtype=np.float64)
+                          self._gamma, 1.0 - self._margin if self.loss == "hinge" else 0.0, float(self.beta0),
+                          float(bool(self.bias))], dtype=np.float64)
         cargs.flags.writeable = False
         object.__setattr__(self, "_cargs", cargs)
 
@@ -1034,7 +1121,7 @@ class GLMERM:
         if self.channel not in LABEL_CHANNELS:
             return math.inf
         return separability_threshold(float(self.noise), float(self.rho), channel=self.channel,
-                                      gamma=self.gamma)
+                                      gamma=self.gamma, beta0=float(self.beta0), bias=bool(self.bias))
 
     def _no_minimiser(self) -> bool:
         """Separable data with an unpenalised logistic/hinge loss: no finite minimiser."""
@@ -1049,8 +1136,8 @@ class GLMERM:
 
     def _full(self, x):
         x = np.asarray(x, dtype=np.float64)
-        if x.shape != (3,):
-            raise ValueError(f"the state of glm_erm is (m, q, V), got shape {x.shape}")
+        if x.shape != (len(self.state_names),):
+            raise ValueError(f"the state of glm_erm is {self.state_names}, got shape {x.shape}")
         flags, params = self._args
         if self.channel in LABEL_CHANNELS:
             glx, glw = _rules()
@@ -1067,16 +1154,18 @@ class GLMERM:
         rho = float(self.rho)
 
         def to_z(x):
-            m, q, V = (float(v) for v in x)
+            m, q, V = (float(v) for v in x[:3])
             with np.errstate(all="ignore"):
                 a = m / math.sqrt(rho * q) if q > 0 else math.nan
                 return np.array([math.atanh(a) if abs(a) < 1 else math.nan,
-                                 math.log(q) if q > 0 else math.nan, math.log(V) if V > 0 else math.nan])
+                                 math.log(q) if q > 0 else math.nan, math.log(V) if V > 0 else math.nan,
+                                 *(float(v) for v in x[3:])])  # the bias b as it is
 
         def to_x(z):
-            a, lq, lV = (float(v) for v in z)
+            a, lq, lV = (float(v) for v in z[:3])
             q = math.exp(lq) if lq < 700 else math.inf
-            return np.array([math.tanh(a) * math.sqrt(rho * q), q, math.exp(lV) if lV < 700 else math.inf])
+            return np.array([math.tanh(a) * math.sqrt(rho * q), q, math.exp(lV) if lV < 700 else math.inf,
+                             *(float(v) for v in z[3:])])
 
         return to_z, to_x
 
@@ -1097,13 +1186,14 @@ class GLMERM:
         budget from ``q = 0.01`` at ``alpha >= 120`` (``q* = 14274``). ``reg < 2/alpha`` is
         where the bound ``q <= 2 alpha/reg`` (the objective at ``w = 0``) allows that norm.
         """
+        b0 = [0.0] if self.bias else []  # the bias starts at 0
         if isinstance(start, str) and start == "uninformed":
             if self._max_margin_scale():
                 q0 = (self._margin * float(self.alpha)) ** 2
-                return np.array([0.1 * math.sqrt(self.rho * q0), q0, 1.0])
-            return np.array([0.01 * self.rho, 0.01 * self.rho, 1.0])
+                return np.array([0.1 * math.sqrt(self.rho * q0), q0, 1.0, *b0])
+            return np.array([0.01 * self.rho, 0.01 * self.rho, 1.0, *b0])
         if isinstance(start, str) and start == "informed":
-            return np.array([float(self.rho), float(self.rho), 1.0])
+            return np.array([float(self.rho), float(self.rho), 1.0, *b0])
         raise ValueError(f"start must be 'uninformed' or 'informed', got {start!r}")
 
     def trivial_state(self):
@@ -1112,13 +1202,19 @@ class GLMERM:
 
     def bounds(self):
         """``q >= 0``, ``V > 0`` (``m`` free; ``m^2 <= rho q`` is checked by :meth:`explain`)."""
-        return np.array([-np.inf, 0.0, 0.0]), np.array([np.inf, np.inf, np.inf])
+        lo, hi = [-np.inf, 0.0, 0.0], [np.inf, np.inf, np.inf]
+        if self.bias:
+            lo, hi = lo + [-np.inf], hi + [np.inf]
+        return np.array(lo), np.array(hi)
 
     def update(self, x) -> np.ndarray:
         """One step of the replica equations ``(m, q, V) -> hats -> (m, q, V)``."""
         if self.reg == 0 and self._no_minimiser():
-            return np.full(3, np.nan)  # reported by the engine, explained by explain()
-        return self._full(x)[:3].copy()
+            return np.full(len(self.state_names), np.nan)  # reported by the engine, explained by explain()
+        out = self._full(x)
+        if self.bias:
+            return np.array([out[0], out[1], out[2], out[11]])
+        return out[:3].copy()
 
     def hats(self, x) -> dict[str, float]:
         """The conjugate variables ``m_hat, q_hat, V_hat`` at the state ``x``."""
@@ -1128,7 +1224,7 @@ class GLMERM:
     def energy(self, x) -> float:
         """Replica energy ``e(x)`` (module docstring): the training objective per dimension at the
         fixed point, stationary there."""
-        m, q, V = (float(v) for v in x)
+        m, q, V = (float(v) for v in x[:3])
         out = self._full(np.asarray(x, dtype=float))
         m_hat, q_hat, V_hat, psi, moreau = out[3], out[4], out[5], out[6], out[8]
         return float(psi + m * m_hat - 0.5 * q * V_hat + 0.5 * V * q_hat + self.alpha * moreau)
@@ -1158,19 +1254,24 @@ class GLMERM:
         (their third equation ``1 - kappa = E[2 rho'(Q1)/(1 + lambda rho''(prox))]`` is our ``V
         V_hat = 1`` at ``reg = 0``). Checked against their system of equations solved
         independently (tests)."""
-        m, q, V = (float(v) for v in x)
+        m, q, V = (float(v) for v in x[:3])
+        b = float(x[3]) if self.bias else 0.0
         if m * m > self.rho * q * (1.0 + 1e-9) + 1e-300:
             raise ValueError(f"the state violates Cauchy-Schwarz: m^2 = {m * m:.6g} > rho q = {self.rho * q:.6g}")
         out = self._full(np.asarray(x, dtype=float))
         res = {"m": m, "q": q, "V": V}
-        if self.channel == "sign":
+        if self.bias:
+            res["b"] = b
+        if self.channel == "sign" and b == 0 and self.beta0 == 0:
             cosang = m / math.sqrt(q * (self.rho + self.noise)) if q > 0 else 0.0
             res["gen_error"] = math.acos(max(-1.0, min(1.0, cosang))) / math.pi
         elif self.channel in LABEL_CHANNELS:
             mq = m / math.sqrt(q) if q > 0 else 0.0
+            xb = -b / math.sqrt(q) if q > 0 else (-math.inf if b > 0 else math.inf)
             glx, glw = _legendre(_N_TEACHER)
             res["gen_error"] = float(_class_gen_error(LABEL_CHANNELS.index(self.channel), mq,
-                                                      max(self.rho - mq * mq, 0.0) + self.noise, self._gamma, glx, glw))
+                                                      max(self.rho - mq * mq, 0.0) + self.noise, self._gamma, glx, glw,
+                                                      xb, float(self.beta0)))
         else:
             res["gen_error"] = self.rho + self.noise - 2.0 * m + q
         res["train_loss"] = float(out[7])
@@ -1204,7 +1305,7 @@ class GLMERM:
           sign teacher, ``r = 0`` for the linear one); 0 when it contains that point.
         """
         x = np.asarray(x, dtype=float)
-        m, q, V = (float(v) for v in x)
+        m, q, V = (float(v) for v in x[:3])
         out = self._full(x)
         m_hat, q_hat, V_hat = float(out[3]), float(out[4]), float(out[5])
         res = {"m_hat": m_hat, "q_hat": q_hat, "V_hat": V_hat, "m_next": float(out[0]),
@@ -1255,9 +1356,9 @@ class GLMERM:
                     f"alpha_sep = {a_sep:.6g}): loss={self.loss!r} with reg=0 has no finite minimiser "
                     f"(the norm of w diverges); use reg > 0.")
         x = np.asarray(x, dtype=float)
-        if x.shape != (3,) or not np.all(np.isfinite(x)):
+        if x.shape != (len(self.state_names),) or not np.all(np.isfinite(x)):
             return None
-        m, q, V = (float(v) for v in x)
+        m, q, V = (float(v) for v in x[:3])
         if m * m > self.rho * q * (1 + 1e-8):
             return f"The state violates Cauchy-Schwarz (m^2 = {m * m:.6g} > rho q = {self.rho * q:.6g})."
         if self.penalty == "l1" and q == 0.0 and V == 0.0:
