@@ -16,7 +16,9 @@ the estimator minimises::
     sum_mu loss(y_mu, x_mu.w/sqrt(d)) + reg/2 ||w||^2        (penalty="l2")
     sum_mu loss(y_mu, x_mu.w/sqrt(d)) + reg ||w||_1          (penalty="l1")
 
-with the losses of :mod:`equations.losses`; the hinge takes a margin ``kappa = margin > 0``
+with the losses of :mod:`equations.losses` (with ``bias=True`` an unpenalised intercept ``b`` is
+added to every pre-activation, ``loss(y_mu, x_mu.w/sqrt(d) + b)``; with ``beta0`` the +-1 labels
+are drawn from the channel at ``z* + beta0``); the hinge takes a margin ``kappa = margin > 0``
 (default 1), ``max(0, kappa - y z)``. (``margin = 0`` is refused: that loss is positively
 homogeneous and its minimiser is ``w = 0`` for every ``reg``. With an l2 penalty a margin is a
 rescaling, ``w(kappa, reg) = kappa w(1, kappa reg)``; with ``channel="random"`` and ``reg -> 0+``
@@ -100,6 +102,16 @@ Teacher integrals in closed form.
   (:func:`_central_moments`, :func:`_tail_moments`): ``V_hat`` keeps its relative precision when
   the loss's active region holds a tiny fraction of the data. (The classification losses,
   logistic and hinge, need +-1 labels: ``channel`` sign, logit or random.)
+
+Teacher offset and fitted bias. With ``beta0 != 0`` or ``bias=True`` the two labels no longer fold
+onto one: at each node both ``P(y=+1 | mq xi + beta0)`` with the prox at ``sqrt(q) xi + b`` and
+``P(y=-1 | -mq xi + beta0)`` with the prox at ``sqrt(q) xi - b`` are summed (two proximal
+operators per node, both sets of kinks cut; :func:`_class_integrals`). The bias is an order
+parameter: the state is ``(m, q, V, b)``, and ``b`` is stationary where ``E f_out(y, omega + b) =
+0`` (the derivative of the energy in ``b``). The map updates it by one Newton step on that
+condition, ``b <- b + E f_out / E[-f_out']`` (``E[-f_out'] = V_hat/alpha``), whose derivative in
+``b`` vanishes at the fixed point, so the bias converges with the rest and no nested root solve is
+needed. For the logit teacher Candes and Sur's intercept is ``beta0_CS = gamma beta0``.
 
 Energy (zero-temperature free energy) at the state ``x = (m, q, V)`` with the hats of ``x``::
 
@@ -1027,6 +1039,7 @@ class GLMERM:
         dict(loss="hinge", alpha=3.0, reg=0.01, channel="sign", noise=0.1),
         dict(loss="absolute", penalty="l1", alpha=1.5, reg=0.2, channel="linear", noise=0.25),
         dict(loss="logistic", alpha=3.0, reg=0.1, channel="logit", gamma=2.0),
+        dict(loss="logistic", alpha=3.0, reg=0.1, channel="logit", gamma=2.0, beta0=0.5, bias=True),
     )
 
     @classmethod

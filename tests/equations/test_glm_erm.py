@@ -707,7 +707,7 @@ def test_logit_teacher_factor_against_mpmath(mu, s, gamma):
     np.testing.assert_allclose(got, _logit_ref(mu, s, gamma), rtol=1e-11, atol=0)
 
 
-def _ref_labels(loss, tcode, m, q, V, rho, noise, delta, gamma, margin):
+def _ref_labels(loss, tcode, m, q, V, rho, noise, delta, gamma, margin, beta0=0.0, b=0.0):
     """(I_m, I_q, I_V, train_loss) for +-1 labels by nested adaptive quad: both labels summed explicitly
     (no folding), the teacher's P(y | xi) by quad over its own Gaussian (logit) or 1/2 (random), and
     the hinge margin applied as max(0, margin - y z) through its own prox (closed form below)."""
@@ -716,8 +716,12 @@ def _ref_labels(loss, tcode, m, q, V, rho, noise, delta, gamma, margin):
     s = max(rho - mq * mq, 0.0) + noise
 
     def teacher(mu):
+        mu = mu + beta0
         if tcode == "random":
             return 0.5, 0.5, 0.0
+        if tcode == "sign":
+            u = mu / math.sqrt(s)
+            return ndtr(u), ndtr(-u), math.exp(-u * u / 2) / math.sqrt(2 * math.pi * s)
         f = lambda t, sgn: math.exp(-t * t / 2) / math.sqrt(2 * math.pi) / (1 + math.exp(-sgn * gamma * (mu + math.sqrt(s) * t)))  # noqa: E731
         kw = dict(epsabs=0, epsrel=1e-13, limit=400, points=[0.0, -mu / math.sqrt(s)] if abs(mu / math.sqrt(s)) < 12 else [0.0])
         pp = integrate.quad(f, -14, 14, args=(1.0,), **kw)[0]
@@ -743,15 +747,17 @@ def _ref_labels(loss, tcode, m, q, V, rho, noise, delta, gamma, margin):
         P = teacher(mq * xi)
         total = 0.0
         for y, py, dy in ((1.0, P[0], P[2]), (-1.0, P[1], -P[2])):
-            z, f, df, ell = prox(y, sq * xi)
-            total += (dy * f, py * f * f, -py * df, py * ell)[k]
+            z, f, df, ell = prox(y, sq * xi + b)
+            total += (dy * f, py * f * f, -py * df, py * ell, py * f)[k]
         return total * math.exp(-0.5 * xi * xi) / math.sqrt(2 * math.pi)
 
     kinks = {"hinge": [margin, margin - V]}.get(loss, [])
-    pts = sorted({0.0, *[sg * k / sq for k in kinks for sg in (1, -1)]} | {k * math.sqrt(s + 1 / gamma ** 2) / mq for k in (-2, -1, 1, 2)} if mq else {0.0})
-    pts = [p for p in pts if -11 < p < 11]
+    pts = {0.0, *[(sg * k - b) / sq for k in kinks for sg in (1, -1)], (-V - b) / sq, (V - b) / sq}
+    if mq:
+        pts |= {(k * math.sqrt(s + 1 / gamma ** 2) - beta0) / mq for k in (-2, -1, 0, 1, 2)}
+    pts = sorted(p for p in pts if -11 < p < 11)
     return np.array([integrate.quad(integrand, -11, 11, args=(k,), points=pts, limit=400, epsabs=1e-14,
-                                    epsrel=1e-12)[0] for k in range(4)])
+                                    epsrel=1e-12)[0] for k in range(5)])
 
 
 LABEL_POINTS = [  # (loss, teacher, m, q, V, rho, noise, gamma, margin)
@@ -777,7 +783,7 @@ def test_label_teacher_integrals_against_nested_quad(point):
     tx, tw = _legendre(10)
     got = _class_integrals(LOSSES.index(loss), LABEL_CHANNELS.index(tcode), m, q, V, rho, noise, 0.7, gamma, shift,
                            glx, glw, tx, tw)[:4]
-    ref = _ref_labels(loss, tcode, m, q, V, rho, noise, 0.7, gamma, margin)
+    ref = _ref_labels(loss, tcode, m, q, V, rho, noise, 0.7, gamma, margin)[:4]
     np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-14)
     if tcode == "random":
         assert got[0] == 0.0  # labels independent of the teacher: m_hat = 0
@@ -998,3 +1004,98 @@ def test_sur_candes_parameters_of_the_unregularised_mle(kappa, gamma2):
         obs = solve(loss="logistic", channel="logit", gamma=gamma, rho=rho, alpha=1 / kappa, reg=0.0).observables
         np.testing.assert_allclose([obs["alpha_star"], obs["sigma_star"], obs["lambda_star"]], ref, rtol=1e-8)
     assert ref[0] > 1  # the MLE is biased upwards
+
+
+OFFSET_POINTS = [  # (loss, teacher, m, q, V, rho, noise, gamma, margin, beta0, b)
+    ("logistic", "logit", 0.8, 1.5, 1.2, 1.0, 0.0, 2.0, 1.0, 0.5, 0.3),
+    ("logistic", "logit", 0.8, 1.5, 1.2, 1.0, 0.0, 2.0, 1.0, -0.7, 0.0),
+    ("hinge", "sign", 0.6, 0.8, 0.5, 1.3, 0.2, 1.0, 1.0, 0.4, -0.6),
+    ("hinge", "logit", 0.6, 0.8, 0.5, 1.0, 0.0, 3.0, 0.5, 0.0, 0.25),
+    ("square", "sign", 0.5, 0.4, 0.9, 1.0, 0.1, 1.0, 1.0, -0.3, 0.2),
+]
+
+
+@pytest.mark.parametrize("point", OFFSET_POINTS, ids=lambda p: f"{p[0]}-{p[1]}-b0{p[9]}-b{p[10]}")
+def test_offset_and_bias_integrals_against_nested_quad(point):
+    """Teacher offset beta0 and fitted bias b: the hats, training loss and the bias's stationarity integral
+    I_b = E f_out against nested adaptive quadrature (both labels explicitly, no fold), 1e-9 relative."""
+    from equations.glm_erm import LABEL_CHANNELS, _class_integrals
+
+    loss, tcode, m, q, V, rho, noise, gamma, margin, beta0, b = point
+    glx, glw = _legendre()
+    tx, tw = _legendre(10)
+    shift = 1.0 - margin if loss == "hinge" else 0.0
+    got = _class_integrals(LOSSES.index(loss), LABEL_CHANNELS.index(tcode), m, q, V, rho, noise, 0.7, gamma, shift,
+                           glx, glw, tx, tw, b, beta0)
+    ref = _ref_labels(loss, tcode, m, q, V, rho, noise, 0.7, gamma, margin, beta0, b)
+    np.testing.assert_allclose(got[[0, 1, 2, 3, 6]], ref, rtol=1e-9, atol=1e-13)
+
+
+BIAS_MODELS = [dict(loss="logistic", channel="logit", gamma=2.0, beta0=0.5, bias=True, alpha=3.0, reg=0.1),
+               dict(loss="hinge", channel="sign", noise=0.1, beta0=-0.4, bias=True, alpha=3.0, reg=0.1)]
+
+
+@pytest.mark.parametrize("params", BIAS_MODELS, ids=lambda p: p["loss"])
+def test_bias_is_a_stationary_point_of_the_energy(params):
+    """With a fitted bias the state is (m, q, V, b); the fixed point is stationary in all four (b enters
+    the energy only through the Moreau envelope, E f_out = 0 there), both starts agree, and the energy is
+    the training objective."""
+    model = get("glm_erm", **params)
+    assert model.state_names == ("m", "q", "V", "b")
+    sol = fixedpoint.solve(model, **TIGHT)
+    assert sol.converged, sol.message
+    sol2 = fixedpoint.solve(model, start="informed", **TIGHT)
+    np.testing.assert_allclose(sol.x, sol2.x, rtol=1e-9, atol=1e-12)
+    x = sol.x
+    for i in range(4):
+        h = 1e-5 * max(1.0, abs(x[i]))
+        e = np.zeros(4)
+        e[i] = h
+        grad = (model.energy(x + e) - model.energy(x - e)) / (2 * h)
+        assert abs(grad) <= 1e-7 * (1 + params["alpha"]), (i, grad)
+    assert model.energy(x) == pytest.approx(params["alpha"] * sol["train_loss"] + params["reg"] * sol["q"] / 2,
+                                            rel=1e-10)
+    assert sol["b"] == x[3] and abs(x[3]) > 0.05  # the offset is learned
+    assert get("glm_erm", **{**params, "bias": False}).state_names == ("m", "q", "V")
+
+
+def test_intercept_separability_threshold():
+    """With a fitted intercept, unregularised logistic regression on logit labels with an offset has a
+    diverging norm below Candes-Sur's threshold with t0 free and a finite one above; without the intercept the
+    threshold is larger than with it (h_MLE smaller with an intercept: more directions separate)."""
+    a_sep = separability_threshold(channel="logit", gamma=2.0, beta0=0.5, bias=True)
+    assert a_sep > separability_threshold(channel="logit", gamma=2.0, beta0=0.5)
+    q = {}
+    for a in (0.9 * a_sep, 1.1 * a_sep):
+        q[a] = [solve(loss="logistic", channel="logit", gamma=2.0, beta0=0.5, bias=True, alpha=a, reg=r)["q"]
+                for r in (1e-4, 1e-6)]
+    below, above = q[0.9 * a_sep], q[1.1 * a_sep]
+    assert below[1] > 5 * below[0]
+    assert above[1] < 1.3 * above[0]
+    assert fixedpoint.solve(get("glm_erm", loss="logistic", channel="logit", gamma=2.0, beta0=0.5, bias=True,
+                                alpha=1.1 * a_sep, reg=0.0)).converged
+    assert not fixedpoint.solve(get("glm_erm", loss="logistic", channel="logit", gamma=2.0, beta0=0.5, bias=True,
+                                    alpha=0.9 * a_sep, reg=0.0)).converged
+
+
+@pytest.mark.parametrize("params", [dict(loss="logistic", channel="random", beta0=0.5),
+                                    dict(loss="square", channel="linear", beta0=0.5),
+                                    dict(loss="square", channel="linear", bias=True),
+                                    dict(loss="logistic", channel="logit", bias=1),
+                                    dict(loss="logistic", channel="logit", beta0=math.nan)])
+def test_offset_and_bias_are_validated(params):
+    field = "bias" if "bias" in params else "beta0"
+    with pytest.raises(ValueError, match=field):
+        get("glm_erm", **params)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("params", BIAS_MODELS, ids=lambda p: p["loss"])
+def test_bias_simulation_agrees_with_theory(params):
+    model = get("glm_erm", **params)
+    theory = fixedpoint.solve(model).observables
+    runs = [model.simulate(300, 7000 + seed) for seed in range(8)]
+    for key in ("m", "q", "V", "b", "gen_error", "train_loss", "train_error"):
+        v = np.array([r[key] for r in runs])
+        se = v.std(ddof=1) / math.sqrt(len(v))
+        assert abs(v.mean() - theory[key]) <= 3 * se + 1e-12, (key, v, theory[key])
