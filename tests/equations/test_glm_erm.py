@@ -10,7 +10,8 @@ from scipy.special import ndtr
 import fixedpoint
 from equations import glm_erm  # noqa: F401  (registers the model)
 from equations._registry import get
-from equations.glm_erm import GLMERM, _legendre, _linear_integrals, _sign_integrals, separability_threshold
+from equations.glm_erm import (GLMERM, _legendre, _linear_integrals, _sign_integrals, _teacher_rules,
+                               separability_threshold)
 from equations.losses import LOSSES, loss_value, prox_full
 
 TIGHT = dict(atol=1e-13, rtol=1e-13)
@@ -696,14 +697,16 @@ def _logit_ref(mu, s, gamma):
     return [float(mpmath.quad(h, pts)) for h in f]
 
 
-@pytest.mark.parametrize("mu,s,gamma", [(0.3, 0.5, 2.0), (1.0, 5.0, 30.0), (-8.0, 0.3, 1.0)])
+@pytest.mark.parametrize("mu,s,gamma", [(0.3, 0.5, 2.0), (1.0, 5.0, 30.0), (-8.0, 0.3, 1.0), (-8.0, 0.3, 3.0),
+                                        (0.4, 0.6, 1.0), (-3.0, 1.2, 1.0)])
 def test_logit_teacher_factor_against_mpmath(mu, s, gamma):
     """P(y=+1 | mean field mu, variance s) of the logit teacher, its complement and its mu-derivative to
-    relative 1e-11, also where P+ is 1e-5 (the tails are integrated directly, not as 1 - P)."""
-    from equations.glm_erm import _logit_factor
+    relative 1e-11, also where P+ is 1e-5 (the tails are integrated directly, not as 1 - P); both rules
+    (Gauss-Hermite for gamma sqrt(s) <= 1.1, panels above)."""
+    from equations.glm_erm import T_LOGIT, _teacher_factor, _teacher_rules
 
-    glx, glw = _legendre(10)  # the rule the model uses for the teacher
-    got = _logit_factor(mu, s, gamma, glx, glw, np.empty(80))
+    tx, tw = _teacher_rules()  # the rules the model uses for the teacher
+    got = _teacher_factor(T_LOGIT, mu, s, gamma, tx, tw, np.empty(80))
     np.testing.assert_allclose(got, _logit_ref(mu, s, gamma), rtol=1e-11, atol=0)
 
 
@@ -780,7 +783,7 @@ def test_label_teacher_integrals_against_nested_quad(point):
     loss, tcode, m, q, V, rho, noise, gamma, margin = point
     glx, glw = _legendre()
     shift = 1.0 - margin if loss == "hinge" else 0.0
-    tx, tw = _legendre(10)
+    tx, tw = _teacher_rules()
     got = _class_integrals(LOSSES.index(loss), LABEL_CHANNELS.index(tcode), m, q, V, rho, noise, 0.7, gamma, shift,
                            glx, glw, tx, tw)[:4]
     ref = _ref_labels(loss, tcode, m, q, V, rho, noise, 0.7, gamma, margin)[:4]
@@ -1023,7 +1026,7 @@ def test_offset_and_bias_integrals_against_nested_quad(point):
 
     loss, tcode, m, q, V, rho, noise, gamma, margin, beta0, b = point
     glx, glw = _legendre()
-    tx, tw = _legendre(10)
+    tx, tw = _teacher_rules()
     shift = 1.0 - margin if loss == "hinge" else 0.0
     got = _class_integrals(LOSSES.index(loss), LABEL_CHANNELS.index(tcode), m, q, V, rho, noise, 0.7, gamma, shift,
                            glx, glw, tx, tw, b, beta0)
