@@ -56,7 +56,8 @@ prior-side integral written above with a Gaussian teacher.
 
 Teacher integrals in closed form.
 
-* ``sign`` (and ``logit``, ``random`` below): every loss here depends on ``y = +-1`` through ``y z`` (or ``|y - z|``), so
+* ``sign`` (and ``logit``, ``random`` below): every loss here depends on ``y = +-1`` through
+  ``y z`` (or ``|y - z|``), so
   ``f_out(-1, omega) = -f_out(+1, -omega)``; the label is summed in closed form with
   ``P(y=+1 | xi) = H(-c xi)``, ``c = (m/sqrt q)/sqrt(V* + noise)``, and the Stein derivative in
   ``m_hat`` becomes a Gaussian density ``N(omega*; 0, V* + noise)``::

@@ -448,7 +448,9 @@ def _label_gen_error(model, m, q, rho_hat, b=0.0):
         mu = mq * xi + beta0
         if model.channel == "sign":
             return float(ndtr(-mu / math.sqrt(s)))
-        f = lambda t: math.exp(-0.5 * t * t) / (1.0 + math.exp(min(gamma * (mu + math.sqrt(s) * t), 700.0)))  # noqa: E731
+        def f(t):
+            return math.exp(-0.5 * t * t) / (1.0 + math.exp(min(gamma * (mu + math.sqrt(s) * t), 700.0)))
+
         return integrate.quad(f, -12.0, 12.0, epsabs=1e-13, epsrel=1e-11, limit=200)[0] / math.sqrt(2 * math.pi)
 
     xb = -b / math.sqrt(q)

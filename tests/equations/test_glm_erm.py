@@ -725,8 +725,12 @@ def _ref_labels(loss, tcode, m, q, V, rho, noise, delta, gamma, margin, beta0=0.
         if tcode == "sign":
             u = mu / math.sqrt(s)
             return ndtr(u), ndtr(-u), math.exp(-u * u / 2) / math.sqrt(2 * math.pi * s)
-        f = lambda t, sgn: math.exp(-t * t / 2) / math.sqrt(2 * math.pi) / (1 + math.exp(-sgn * gamma * (mu + math.sqrt(s) * t)))  # noqa: E731
-        kw = dict(epsabs=0, epsrel=1e-13, limit=400, points=[0.0, -mu / math.sqrt(s)] if abs(mu / math.sqrt(s)) < 12 else [0.0])
+        def f(t, sgn):
+            x = sgn * gamma * (mu + math.sqrt(s) * t)
+            return math.exp(-t * t / 2) / math.sqrt(2 * math.pi) / (1 + math.exp(-x))
+
+        t0 = -mu / math.sqrt(s)
+        kw = dict(epsabs=0, epsrel=1e-13, limit=400, points=[0.0, t0] if abs(t0) < 12 else [0.0])
         pp = integrate.quad(f, -14, 14, args=(1.0,), **kw)[0]
         pm = integrate.quad(f, -14, 14, args=(-1.0,), **kw)[0]
         d = integrate.quad(lambda t: gamma * f(t, 1.0) * (1 / (1 + math.exp(gamma * (mu + math.sqrt(s) * t)))), -14, 14,
@@ -860,7 +864,9 @@ def test_logit_separability_threshold():
     def h(t):
         # E over V ~ N(0,1), Y | V ~ sigmoid(gcs V): 2 E[sigmoid(gcs V) G(t V)], G(a) = E (a - Z)_+^2
         G = lambda a: (1 + a * a) * ndtr(a) + a * math.exp(-a * a / 2) / math.sqrt(2 * math.pi)  # noqa: E731
-        f = lambda v: 2 * math.exp(-v * v / 2) / math.sqrt(2 * math.pi) / (1 + math.exp(-gcs * v)) * G(t * v)  # noqa: E731
+        def f(v):
+            return 2 * math.exp(-v * v / 2) / math.sqrt(2 * math.pi) / (1 + math.exp(-gcs * v)) * G(t * v)
+
         return integrate.quad(f, -15, 15, epsabs=0, epsrel=1e-13, limit=200)[0]
 
     hmin = minimize_scalar(h, bracket=(-1.0, 0.0), tol=1e-12).fun
@@ -903,7 +909,9 @@ def test_logit_observables():
     s = 1 - mq * mq
 
     def p_minus(mu):
-        f = lambda t: math.exp(-t * t / 2) / math.sqrt(2 * math.pi) / (1 + math.exp(2.0 * (mu + math.sqrt(s) * t)))  # noqa: E731
+        def f(t):
+            return math.exp(-t * t / 2) / math.sqrt(2 * math.pi) / (1 + math.exp(2.0 * (mu + math.sqrt(s) * t)))
+
         return integrate.quad(f, -14, 14, epsabs=0, epsrel=1e-13, limit=200)[0]
 
     ref = 2 * integrate.quad(lambda xi: math.exp(-xi * xi / 2) / math.sqrt(2 * math.pi) * p_minus(mq * xi), 0, 12,
@@ -968,7 +976,8 @@ def _sur_candes_system(kappa, gamma2):
     x16, w16 = np.polynomial.legendre.leggauss(16)
     edges = np.linspace(-11, 11, 45)
     u = np.concatenate([0.5 * (a + b) + 0.5 * (b - a) * x16 for a, b in zip(edges[:-1], edges[1:])])
-    wu = np.concatenate([0.5 * (b - a) * w16 for a, b in zip(edges[:-1], edges[1:])]) * np.exp(-u * u / 2) / math.sqrt(2 * math.pi)
+    wu = np.concatenate([0.5 * (b - a) * w16 for a, b in zip(edges[:-1], edges[1:])])
+    wu = wu * np.exp(-u * u / 2) / math.sqrt(2 * math.pi)
     v, wv = np.polynomial.hermite_e.hermegauss(80)
     wv = wv / math.sqrt(2 * math.pi)
     U, Vv = np.meshgrid(u, v, indexing="ij")
