@@ -11,13 +11,25 @@ teacher ``w* ~ N(0, rho I_d)``, ``z*_mu = x_mu.w*/sqrt(d)`` and labels
   minimisation performance in the presence of outliers", 2023, arXiv 2305.18974, whose
   ``(Delta_in, Delta_out, epsilon, beta)`` are our ``(noise_in, noise_out, eps, beta)`` at
   ``rho = 1``; their Huber parameter ``a`` is our ``delta``, their ``Sigma`` our ``V``);
+* ``channel="logit"``:  ``y = +-1`` with ``P(y = +1 | z*) = sigmoid(gamma (z* + sqrt(noise) xi))``
+  (``gamma > 0``, default 1; Sur and Candes's logistic model with ``gamma_CS^2 = Var(x.beta)
+  = gamma^2 rho``);
+* ``channel="random"``: ``y = +-1`` fair coins independent of the teacher (storage problems; then
+  ``m = m_hat = 0`` and ``gen_error = 1/2``);
 
 the estimator minimises::
 
     sum_mu loss(y_mu, x_mu.w/sqrt(d)) + reg/2 ||w||^2        (penalty="l2")
     sum_mu loss(y_mu, x_mu.w/sqrt(d)) + reg ||w||_1          (penalty="l1")
 
-with the losses of :mod:`equations.losses`. Order parameters: ``m = w.w*/d``, ``q = w.w/d``
+with the losses of :mod:`equations.losses` (with ``bias=True`` an unpenalised intercept ``b`` is
+added to every pre-activation, ``loss(y_mu, x_mu.w/sqrt(d) + b)``; with ``beta0`` the +-1 labels
+are drawn from the channel at ``z* + beta0``); the hinge takes a margin ``kappa = margin > 0``
+(default 1), ``max(0, kappa - y z)``. (``margin = 0`` is refused: that loss is positively
+homogeneous and its minimiser is ``w = 0`` for every ``reg``. With an l2 penalty a margin is a
+rescaling, ``w(kappa, reg) = kappa w(1, kappa reg)``; with ``channel="random"`` and ``reg -> 0+``
+the norm ``q = kappa^2 / kappa_max(alpha)^2`` reaches 1 at Gardner's capacity
+:func:`gardner_capacity`.) Order parameters: ``m = w.w*/d``, ``q = w.w/d``
 and the susceptibility ``V`` (``= tr(Hessian^-1)/d`` for a smooth loss and l2 penalty).
 
 Equations (Aubin, Krzakala, Lu, Zdeborova, NeurIPS 2020, arXiv 2006.06560, eqs. of Sec. 3 and
@@ -50,7 +62,8 @@ prior-side integral written above with a Gaussian teacher.
 
 Teacher integrals in closed form.
 
-* ``sign``: every loss here depends on ``y = +-1`` through ``y z`` (or ``|y - z|``), so
+* ``sign`` (and ``logit``, ``random`` below): every loss here depends on ``y = +-1`` through
+  ``y z`` (or ``|y - z|``), so
   ``f_out(-1, omega) = -f_out(+1, -omega)``; the label is summed in closed form with
   ``P(y=+1 | xi) = H(-c xi)``, ``c = (m/sqrt q)/sqrt(V* + noise)``, and the Stein derivative in
   ``m_hat`` becomes a Gaussian density ``N(omega*; 0, V* + noise)``::
@@ -73,13 +86,29 @@ Teacher integrals in closed form.
   panel the integrand is analytic, so the rule converges exponentially: the tests check it
   against adaptive quadrature over the whole real line to 1e-10 relative (~1e-14 typically),
   also for hats of order 1e-37.
+* ``logit`` and ``random``: the same fold (both teachers are odd, ``P(y=-1 | omega*) = P(y=+1 |
+  -omega*)``), with ``H(-c xi)`` replaced by the teacher factor ``W(xi) = P(y=+1 | omega* = mq xi)
+  = E_{z ~ N(omega*, V* + noise)} sigmoid(gamma z)`` and the Gaussian density of ``m_hat`` by
+  ``dW/d omega* = gamma E[sigmoid(gamma z) sigmoid(-gamma z)]`` (Stein's lemma moved onto the
+  teacher)::
+
+      m_hat = 2 alpha E_xi[ f_+(omega) dW/domega* ],  q_hat = 2 alpha E_xi[ W f_+^2 ],  V_hat = -2 alpha E_xi[ W f_+' ]
+
+  ``W`` and its derivative are themselves integrals over the teacher's Gaussian, done at each
+  node by a fixed composite Gauss-Legendre rule (:func:`_logit_factor`: the smaller of ``P+-``
+  directly, so both keep their relative precision in the tails; no probit approximation). The
+  random teacher has ``W = 1/2``, ``dW = 0``. The hinge margin enters as a shift of the
+  argument: ``max(0, kappa - y z)`` is the margin-1 hinge at ``z + 1 - kappa``, so its kinks
+  move to ``omega = kappa, kappa - V`` (the zero-margin point ``-V`` does not). The ``logit``
+  generalisation error ``P(y != sign omega) = 2 int_0^inf phi(xi) P(y=-1 | mq xi) dxi`` uses the
+  same factor.
 * ``linear`` with a regression loss (square, huber, absolute): ``f_out`` depends only on the
   residual ``r = y - omega ~ N(0, rho + noise - 2m + q)``, so the hats are 1-D Gaussian
   integrals of piecewise polynomials, evaluated in closed form with ``H`` and ``phi``, and
   ``m_hat = V_hat = alpha E f'(r)``. The forms are written so that nothing cancels
   (:func:`_central_moments`, :func:`_tail_moments`): ``V_hat`` keeps its relative precision when
   the loss's active region holds a tiny fraction of the data. (The classification losses,
-  logistic and hinge, need ``channel="sign"``.)
+  logistic and hinge, need +-1 labels: ``channel`` sign, logit or random.)
 * ``outliers`` with a regression loss: given the component, the residual is again Gaussian, so
   the residual is a two-component Gaussian mixture and every hat is the ``eps``-weighted sum of
   the linear closed forms above at the component's residual variance, ``rho + noise_in - 2m +
@@ -104,6 +133,16 @@ Teacher integrals in closed form.
   d omega)^2] E[(d prox_w/d b)^2]``: the replica-symmetric fixed point is stable (and the
   prediction is that of the global minimiser) only while it is ``< 1``. The energy is still
   stationary at the fixed point; ``unique_fixed_point`` is assumed as for the convex losses.
+
+Teacher offset and fitted bias. With ``beta0 != 0`` or ``bias=True`` the two labels no longer fold
+onto one: at each node both ``P(y=+1 | mq xi + beta0)`` with the prox at ``sqrt(q) xi + b`` and
+``P(y=-1 | -mq xi + beta0)`` with the prox at ``sqrt(q) xi - b`` are summed (two proximal
+operators per node, both sets of kinks cut; :func:`_class_integrals`). The bias is an order
+parameter: the state is ``(m, q, V, b)``, and ``b`` is stationary where ``E f_out(y, omega + b) =
+0`` (the derivative of the energy in ``b``). The map updates it by one Newton step on that
+condition, ``b <- b + E f_out / E[-f_out']`` (``E[-f_out'] = V_hat/alpha``), whose derivative in
+``b`` vanishes at the fixed point, so the bias converges with the rest and no nested root solve is
+needed. For the logit teacher Candes and Sur's intercept is ``beta0_CS = gamma beta0``.
 
 Energy (zero-temperature free energy) at the state ``x = (m, q, V)`` with the hats of ``x``::
 
@@ -152,20 +191,25 @@ from .losses import (ABSOLUTE, HINGE, HUBER, LOGISTIC, LOSSES, NONCONVEX_LOSSES,
                      _tukey, _tukey_curv, _tukey_psi, loss_code)
 from .custom import CustomLoss
 
-__all__ = ["GLMERM", "separability_threshold", "ridge_closed_form", "outlier_error_floor"]
+__all__ = ["GLMERM", "separability_threshold", "gardner_capacity", "ridge_closed_form", "outlier_error_floor"]
 
 PENALTIES = ("l2", "l1")
-CHANNELS = ("linear", "sign", "outliers")
+CHANNELS = ("linear", "sign", "logit", "random", "outliers")
 CLASSIFICATION_LOSSES = ("logistic", "hinge")
 OUTLIER_LOSSES = ("square", "huber", "absolute", "tukey")
 FLOOR_LOSSES = ("square", "huber", "absolute")  # convex: outlier_error_floor's argument holds
 TUKEY_V_MAX = 1.25  # Tukey: the proximal problem is convex (unique prox) for V < 5/4
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+#: codes of the teachers with +-1 labels in the kernels (``channel`` sign, logit, random)
+T_SIGN, T_LOGIT, T_RANDOM = 0, 1, 2
+LABEL_CHANNELS = ("sign", "logit", "random")
 _XI_MAX = 10.0  # separability_threshold: |u| beyond 10 carries Gaussian mass < 1e-22 of the whole
 _T_CUT = 50.0  # each xi window stops where the Gaussian mass beyond is < e^-50 of the piece's
 _XI_UNDERFLOW = 38.5  # phi(xi) = 0 in double precision beyond
 _N_PANEL = 16  # Gauss-Legendre nodes per panel
+_N_TEACHER = 10  # ... and per panel of the logit teacher's own integral (_logit_factor)
+_N_HERMITE = 48  # Gauss-Hermite nodes of the logit teacher's integral when its sigmoid is gentle
 
 
 @functools.lru_cache(maxsize=8)
@@ -173,6 +217,31 @@ def _legendre(n: int = _N_PANEL):
     x, w = np.polynomial.legendre.leggauss(n)
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w)
+    x.flags.writeable = False
+    w.flags.writeable = False
+    return x, w
+
+
+@functools.lru_cache(maxsize=1)
+def _teacher_rules():
+    """The logit teacher's rules in one array each: 10-node Gauss-Legendre (its panels), then
+    48-node Gauss-Hermite for ``N(0, 1)`` (weights summing to 1) for a gentle sigmoid."""
+    x10, w10 = _legendre(_N_TEACHER)
+    hx, hw = np.polynomial.hermite_e.hermegauss(_N_HERMITE)
+    x = np.ascontiguousarray(np.concatenate([x10, hx]))
+    w = np.ascontiguousarray(np.concatenate([w10, hw / math.sqrt(2.0 * math.pi)]))
+    x.flags.writeable = False
+    w.flags.writeable = False
+    return x, w
+
+
+@functools.lru_cache(maxsize=1)
+def _rules():
+    """The xi panels' 16-node rule followed by the logit teacher's rules (:func:`_teacher_rules`)."""
+    x16, w16 = _legendre(_N_PANEL)
+    tx, tw = _teacher_rules()
+    x = np.concatenate([x16, tx])
+    w = np.concatenate([w16, tw])
     x.flags.writeable = False
     w.flags.writeable = False
     return x, w
@@ -220,7 +289,7 @@ def _add_point(pts, k, r, wlo, whi):
 
 
 @njit(cache=True)
-def _sign_panels(code, q, V, delta, c):
+def _sign_panels(code, q, V, delta, c, shift=0.0, bshift=0.0, xc=0.0):
     """Integration panels ``(lo, hi)`` over ``xi`` for :func:`_sign_integrals`.
 
     The integrand is ``phi(xi)`` times a teacher factor (``H(-c xi)``, or a Gaussian of width
@@ -246,27 +315,34 @@ def _sign_panels(code, q, V, delta, c):
     for the logistic loss when ``sqrt(q) > 4``, the points where the prox crosses ``z = +-(0.5,
     ..., 45)`` (its bend, which is then narrower than the bulk grid). 16 nodes per panel then
     agree with 64 to ~1e-15.
+
+    With a fitted bias ``b`` (``bshift``) the two labels see the prox at ``omega +- b`` (after the
+    fold): both sets of kinks and zero-margin points are cut, and the teacher's transition sits
+    at ``xi = -+xc``, ``xc = beta0/mq`` (an offset ``beta0`` of the teacher).
     """
     sq = math.sqrt(q)
-    kinks = np.empty(3)
+    kinks = np.empty(6)
     nk = 0
     if sq > 0.0:
         tmp = np.empty(2)
         n = _omega_kinks(code, V, delta, tmp)
-        for i in range(n):
-            kinks[nk] = tmp[i] / sq
+        for sg in (1.0, -1.0):
+            if sg < 0.0 and bshift == 0.0:
+                break
+            for i in range(n):
+                kinks[nk] = (tmp[i] - shift - sg * bshift) / sq  # a hinge margin moves its kinks (not its zero)
+                nk += 1
+            kinks[nk] = (_omega_zero_margin(code, V, delta) - sg * bshift) / sq
             nk += 1
-        kinks[nk] = _omega_zero_margin(code, V, delta) / sq
-        nk += 1
     kinks = sorted_copy(kinks[:nk])
     ac = abs(c)
     # logistic: resolve its bend when one unit of omega is narrower than 1/4 in xi (16 nodes on a
     # 0.75-wide panel resolve a sigmoid of that width to ~1e-20: its poles are pi/4 away)
     bend_min = 4.0
-    lo = np.empty(4 * 48)
-    hi = np.empty(4 * 48)
+    lo = np.empty(7 * 96)
+    hi = np.empty(7 * 96)
     npan = 0
-    pts = np.empty(48)
+    pts = np.empty(96)
     for p in range(nk + 1):
         a = -math.inf if p == 0 else kinks[p - 1]
         b = math.inf if p == nk else kinks[p]
@@ -292,10 +368,14 @@ def _sign_panels(code, q, V, delta, c):
             k = _add_point(pts, k, -r, wlo, whi)
         k = _add_point(pts, k, 0.0, wlo, whi)
         if ac > 0.05:
-            for t in (0.5, 1.0, 2.0, 4.0, 8.0):
-                r = t / ac
-                k = _add_point(pts, k, r, wlo, whi)
-                k = _add_point(pts, k, -r, wlo, whi)
+            for cen in (-xc, xc):
+                for t in (0.5, 1.0, 2.0, 4.0, 8.0):
+                    r = t / ac
+                    k = _add_point(pts, k, cen + r, wlo, whi)
+                    k = _add_point(pts, k, cen - r, wlo, whi)
+                if xc == 0.0:
+                    break
+                k = _add_point(pts, k, cen, wlo, whi)
         side = 1.0 if a >= 0.0 else (-1.0 if b <= 0.0 else 0.0)
         if side * c < -2.0:
             # away from 0 on the side where the teacher factor decays, the integrand falls like
@@ -311,7 +391,9 @@ def _sign_panels(code, q, V, delta, c):
             for t in (0.5, 1.5, 3.0, 6.0, 12.0, 24.0, 45.0):
                 for zz in (-t, t):
                     r = (zz - V * sigmoid(-zz)) / sq
-                    k = _add_point(pts, k, r, wlo, whi)
+                    k = _add_point(pts, k, r - bshift / sq, wlo, whi)
+                    if bshift != 0.0:
+                        k = _add_point(pts, k, r + bshift / sq, wlo, whi)
         # panels between the sorted points; a point closer to its neighbour than a tenth of its
         # distance from the inner end is dropped (grid and teacher points that nearly coincide
         # would only add slivers: the panel it joins widens by < 10 %)
@@ -333,50 +415,262 @@ def _sign_panels(code, q, V, delta, c):
     return lo[:npan], hi[:npan]
 
 
-@njit(cache=True, error_model="numpy")
-def _sign_integrals(code, m, q, V, rho, noise, delta, glx, glw):
-    """Teacher ``sign`` channel: ``[I_m, I_q, I_V, train_loss, moreau, train_error]``.
+@njit(cache=True)
+def _logit_factor(mu, s, gamma, glx, glw, pts, hx, hw):
+    """``(P+, P-, dP+/dmu)`` of the logit teacher, ``P+ = E_t sigmoid(gamma (mu + sqrt(s) t))``,
+    ``t ~ N(0, 1)``, ``P- = 1 - P+``, each to relative precision (also far in the tails).
 
-    ``m_hat = alpha I_m``, ``q_hat = alpha I_q``, ``V_hat = alpha I_V``; the other entries are
-    the mean loss, mean Moreau envelope and fraction of negative margins at the minimiser.
+    The smaller of ``P+-`` is integrated (``P-(mu) = P+(-mu)``), the other is one minus it; the
+    derivative is ``gamma E[sigmoid(x) sigmoid(-x)]`` (no cancellation). Both integrands
+    ``phi(t) sigmoid(-gamma |mu| + a t)`` and ``phi(t) sigmoid(x) sigmoid(-x)``, ``a = gamma sqrt(s)``,
+    are log-concave with ``-(log)'' >= 1`` and their modes lie in ``[0, U]``, ``U = min(a,
+    max(t0, a/2))``, ``t0 = |mu|/sqrt(s)`` the sigmoid's transition; so the window ``[-8.5, U +
+    8.5]`` leaves out less than ``~1e-16 (1 + a)`` of either integral. Composite Gauss-Legendre
+    panels: ends on a Gaussian grid around 0 and around ``U`` (``+-0.9, 2.3, 4, 6``), and, where
+    the sigmoid is steep on the Gaussian's scale (``a > 0.5``), at ``t0 +- 0.7 * 2.5^k / a``: the
+    sigmoid's poles sit ``pi/a`` off the real axis above ``t0``, and panels that grow
+    geometrically away from it keep each one well inside its analyticity ellipse. ``pts`` is a
+    work buffer (>= 80 entries). Accuracy against mpmath: tests.
+
+    When the sigmoid is gentle on the Gaussian's scale, ``a <= 1.1`` (its poles ``pi/a >= 2.9``
+    off the real axis), the Gauss-Hermite rule ``(hx, hw)`` (48 nodes, weights summing to 1) is
+    used instead: measured against mpmath (``mu`` from -20 to 3) it is within 6e-14 relative of
+    the smaller probability and of the derivative there, at a fifth of the panels' cost.
     """
-    res = np.zeros(6)
+    if s <= 0.0:
+        p = sigmoid(gamma * mu)
+        pm = sigmoid(-gamma * mu)
+        return p, pm, gamma * p * pm
+    rs = math.sqrt(s)
+    a = gamma * rs
+    amu = abs(mu)
+    if a <= 1.1:
+        S = 0.0
+        D = 0.0
+        for j in range(hx.shape[0]):
+            x = a * hx[j] - gamma * amu
+            sp = sigmoid(x)
+            S += hw[j] * sp
+            D += hw[j] * sp * sigmoid(-x)
+        D *= gamma
+        if mu >= 0.0:
+            return 1.0 - S, S, D
+        return S, 1.0 - S, D
+    t0 = amu / rs
+    U = min(a, max(t0, 0.5 * a))
+    lo = -8.5
+    hi = U + 8.5
+    k = 0
+    for g in (-6.0, -4.0, -2.3, -0.9, 0.9, 2.3, 4.0, 6.0):
+        if lo < g < hi:
+            pts[k] = g
+            k += 1
+        r = U + g
+        if U > 0.45 and lo < r < hi:
+            pts[k] = r
+            k += 1
+    if a > 0.5:
+        step = 0.7 / a
+        while step < hi - lo and k < pts.shape[0] - 2:
+            r = t0 - step
+            if lo < r < hi:
+                pts[k] = r
+                k += 1
+            r = t0 + step
+            if lo < r < hi:
+                pts[k] = r
+                k += 1
+            step *= 2.5
+    for i in range(1, k):  # insertion sort of the few panel ends (no allocation)
+        v = pts[i]
+        j = i - 1
+        while j >= 0 and pts[j] > v:
+            pts[j + 1] = pts[j]
+            j -= 1
+        pts[j + 1] = v
+    S = 0.0
+    D = 0.0
+    last = lo
+    minw = 0.05 / max(a, 1.0)  # slivers between nearly coinciding ends are merged
+    for i in range(k + 1):
+        b = pts[i] if i < k else hi
+        if i < k and b - last < minw:
+            continue
+        half = 0.5 * (b - last)
+        mid = 0.5 * (b + last)
+        for j in range(glx.shape[0]):
+            t = mid + half * glx[j]
+            w = half * glw[j] * math.exp(-0.5 * t * t)
+            x = a * t - gamma * amu
+            sp = sigmoid(x)
+            S += w * sp
+            D += w * sp * sigmoid(-x)
+        last = b
+    S *= _INV_SQRT_2PI
+    D *= gamma * _INV_SQRT_2PI
+    if mu >= 0.0:
+        return 1.0 - S, S, D
+    return S, 1.0 - S, D
+
+
+@njit(cache=True)
+def _teacher_factor(tcode, mu, s, gamma, glx, glw, pts):
+    """``(P(y=+1), P(y=-1), dP(y=+1)/dmu)`` given the teacher's mean field ``mu`` and its
+    variance ``s`` (``V* + noise``): probit ``H(-mu/sqrt s)``, logit (:func:`_logit_factor`) or
+    random labels (1/2, independent of ``mu``)."""
+    if tcode == T_SIGN:
+        rs = math.sqrt(s)
+        u = mu / rs
+        return H(-u), H(u), phi(u) / rs
+    if tcode == T_LOGIT:
+        # tx, tw: the 10-node Gauss-Legendre rule of the panels, then the 48-node Gauss-Hermite rule
+        return _logit_factor(mu, s, gamma, glx[:_N_TEACHER], glw[:_N_TEACHER], pts, glx[_N_TEACHER:],
+                             glw[_N_TEACHER:])
+    return 0.5, 0.5, 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _class_integrals(code, tcode, m, q, V, rho, noise, delta, gamma, shift, glx, glw, tx, tw, b=0.0, beta0=0.0):
+    """+-1 labels (teacher ``tcode``: sign, logit, random): ``[I_m, I_q, I_V, train_loss, moreau,
+    train_error, I_b]``.
+
+    ``m_hat = alpha I_m``, ``q_hat = alpha I_q``, ``V_hat = alpha I_V``; then the mean loss, mean
+    Moreau envelope and fraction of negative margins at the minimiser, and ``I_b = E f_out`` (the
+    stationarity of a fitted bias ``b``: ``I_b = 0``). ``shift = 1 - margin`` for the hinge
+    (``max(0, margin - y z)`` is the margin-1 hinge at ``z + shift``), 0 otherwise. With ``W(mu) =
+    P(y=+1 | teacher mean mu)`` and ``D = dW/dmu``, the ``y = -1`` half is mapped onto ``y = +1``
+    by ``xi -> -xi`` (every loss depends on ``y z``): at each node ``xi``, ``mu = mq xi``::
+
+        +1: weight W(mu + beta0),  slope D(mu + beta0),  prox at omega = sqrt(q) xi + b + shift
+        -1: weight 1 - W(-mu + beta0),  slope D(-mu + beta0),  prox at sqrt(q) xi - b + shift
+
+    ``I_q = E[sum of weight f_+^2]``, ``I_V = -E[sum of weight f_+']``, ``I_m = E[sum of slope
+    f_+]``, ``I_b = E[W f_+(+) - (1 - W) f_+(-)]``; without bias and offset both halves coincide
+    (one prox per node). ``(glx, glw)``: the Gauss-Legendre rule of the xi panels; ``(tx, tw)``:
+    the (shorter) one of the logit teacher's own panels (10 nodes agree with 16 to ~1e-12 there).
+    """
+    res = np.zeros(7)
     if not (q >= 0.0 and V > 0.0):
         res[:] = np.nan
         return res
     sq = math.sqrt(q)
     mq = m / sq if q > 0.0 else 0.0  # teacher field mean per unit xi
+    if tcode == T_RANDOM:
+        mq = 0.0  # the labels ignore the teacher
+        beta0 = 0.0
     s = rho - mq * mq
     if s < 0.0:
         s = 0.0  # Cauchy-Schwarz m^2 <= rho q holds up to rounding at the fixed point
     s += noise
-    s = max(s, 1e-30 * rho)
-    c = mq / math.sqrt(s)
-    dens = 1.0 / math.sqrt(2.0 * math.pi * s)
-    xi0 = _omega_zero_margin(code, V, delta) / sq if q > 0.0 else -math.inf
-    plo, phi_ = _sign_panels(code, q, V, delta, c)
-    zprev = math.nan  # the nodes increase: the previous node's prox is a good first guess
+    s_eff = s
+    if tcode == T_LOGIT:
+        s = max(s, 0.0)
+        s_eff = s + 3.3 / (gamma * gamma)  # the logistic's own width (variance pi^2/3 / gamma^2)
+    else:
+        s = max(s, 1e-30 * rho)
+    c = mq / math.sqrt(s_eff)
+    dens = 1.0 / math.sqrt(2.0 * math.pi * s) if s > 0.0 else 0.0
+    fold = b == 0.0 and beta0 == 0.0
+    om0 = _omega_zero_margin(code, V, delta)
+    xc = beta0 / mq if (beta0 != 0.0 and abs(mq) > 1e-300) else 0.0
+    plo, phi_ = _sign_panels(code, q, V, delta, c, shift, b, xc)
+    pts = np.empty(80)
+    zp = math.nan  # the nodes increase: the previous node's prox is a good first guess
+    zm = math.nan
     for p in range(plo.shape[0]):
-        a = plo[p]
-        b = phi_[p]
-        half = 0.5 * (b - a)
-        mid = 0.5 * (a + b)
-        left = b <= xi0
+        lo = plo[p]
+        hi = phi_[p]
+        half = 0.5 * (hi - lo)
+        mid = 0.5 * (lo + hi)
+        # the panels are cut at the zero-margin points: a panel is wholly left of each or not
+        left_p = sq * hi + b <= om0 if q > 0.0 else False
+        left_m = sq * hi - b <= om0 if q > 0.0 else False
         for j in range(glx.shape[0]):
             xi = mid + half * glx[j]
             wt = half * glw[j] * phi(xi)
-            z, f, df = _prox_full(code, 1.0, sq * xi, V, delta, zprev)
-            zprev = z
-            pplus = 2.0 * H(-c * xi)  # factor 2: the y = -1 half by symmetry
+            z, f, df = _prox_full(code, 1.0, sq * xi + b + shift, V, delta, zp)
+            zp = z
             ell = _loss(code, 1.0, z, delta)
-            res[0] += wt * 2.0 * f * dens * math.exp(-0.5 * c * c * xi * xi)
-            res[1] += wt * pplus * f * f
-            res[2] -= wt * pplus * df
-            res[3] += wt * pplus * ell
-            res[4] += wt * pplus * (ell + 0.5 * V * f * f)
-            if left:
-                res[5] += wt * pplus
+            if fold:
+                if tcode == T_SIGN:
+                    wp = 2.0 * H(-c * xi)  # factor 2: the y = -1 half by symmetry
+                    dp = 2.0 * dens * math.exp(-0.5 * c * c * xi * xi)
+                else:
+                    P, _, D = _teacher_factor(tcode, mq * xi, s, gamma, tx, tw, pts)
+                    wp = 2.0 * P
+                    dp = 2.0 * D
+                res[0] += wt * f * dp
+                res[1] += wt * wp * f * f
+                res[2] -= wt * wp * df
+                res[3] += wt * wp * ell
+                res[4] += wt * wp * (ell + 0.5 * V * f * f)
+                if left_p:
+                    res[5] += wt * wp
+                continue
+            Pp, _, Dp = _teacher_factor(tcode, mq * xi + beta0, s, gamma, tx, tw, pts)
+            _, Pm, Dm = _teacher_factor(tcode, -mq * xi + beta0, s, gamma, tx, tw, pts)
+            z2, f2, df2 = _prox_full(code, 1.0, sq * xi - b + shift, V, delta, zm)
+            zm = z2
+            ell2 = _loss(code, 1.0, z2, delta)
+            res[0] += wt * (f * Dp + f2 * Dm)
+            res[1] += wt * (Pp * f * f + Pm * f2 * f2)
+            res[2] -= wt * (Pp * df + Pm * df2)
+            res[3] += wt * (Pp * ell + Pm * ell2)
+            res[4] += wt * (Pp * (ell + 0.5 * V * f * f) + Pm * (ell2 + 0.5 * V * f2 * f2))
+            if left_p:
+                res[5] += wt * Pp
+            if left_m:
+                res[5] += wt * Pm
+            res[6] += wt * (Pp * f - Pm * f2)
     return res
+
+
+@njit(cache=True, error_model="numpy")
+def _sign_integrals(code, m, q, V, rho, noise, delta, glx, glw):
+    """Teacher ``sign`` channel, margin 1: :func:`_class_integrals` with ``tcode = T_SIGN``."""
+    return _class_integrals(code, T_SIGN, m, q, V, rho, noise, delta, 1.0, 0.0, glx, glw, glx, glw)
+
+
+@njit(cache=True)
+def _class_gen_error(tcode, mq, s, gamma, glx, glw, xb=0.0, beta0=0.0):
+    """``P(y != sign(omega + b))`` for a fresh sample, ``omega = sqrt(q) xi``: ``int phi(xi) [P(y=-1 |
+    mq xi + beta0) 1{xi > xb} + P(y=+1 | ...) 1{xi < xb}] dxi`` with ``xb = -b/sqrt(q)``, on
+    Gauss-Legendre panels over ``|xi| <= 12`` cut at ``xb`` and at the teacher's transition."""
+    if tcode == T_RANDOM:
+        return 0.5
+    pts = np.empty(80)
+    ends = np.empty(40)
+    k = 0
+    for g in (-9.0, -7.0, -5.0, -3.5, -2.5, -1.5, -0.75, 0.0, 0.75, 1.5, 2.5, 3.5, 5.0, 7.0, 9.0):
+        ends[k] = g
+        k += 1
+    if -12.0 < xb < 12.0:
+        ends[k] = xb
+        k += 1
+    c = abs(mq) / math.sqrt(s + (3.3 / (gamma * gamma) if tcode == T_LOGIT else 0.0))
+    if c > 0.05:
+        cen = -beta0 / mq
+        for t in (-8.0, -4.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 4.0, 8.0):
+            r = cen + t / c
+            if -12.0 < r < 12.0:
+                ends[k] = r
+                k += 1
+    srt = sorted_copy(ends[:k])
+    tot = 0.0
+    last = -12.0
+    for i in range(k + 1):
+        bnd = srt[i] if i < k else 12.0
+        if bnd - last < 1e-9:
+            continue
+        half = 0.5 * (bnd - last)
+        mid = 0.5 * (bnd + last)
+        right = mid > xb
+        for j in range(_N_TEACHER):  # glx, glw: the teacher's rules (_teacher_rules), 10-node GL first
+            xi = mid + half * glx[j]
+            Pp, Pm, _ = _teacher_factor(tcode, mq * xi + beta0, s, gamma, glx, glw, pts)
+            tot += half * glw[j] * phi(xi) * (Pm if right else Pp)
+        last = bnd
+    return tot
 
 
 # ----------------------------------------------------------------------------- Gaussian pieces
@@ -642,9 +936,10 @@ def _prior(l1, reg, rho, m_hat, q_hat, V_hat):
 
 
 @njit(cache=True, error_model="numpy")
-def _sign_step(flags, params, x, glx, glw):
-    """The whole map for the ``sign`` teacher: ``[m, q, V, m_hat, q_hat, V_hat, Psi_w,
-    train_loss, moreau, train_err]``.
+def _sign_step(flags, params, cargs, x, glx, glw):
+    """The whole map for a teacher with +-1 labels: ``[m, q, V, m_hat, q_hat, V_hat, Psi_w,
+    train_loss, moreau, train_err, I_b, b_next]``; ``cargs = (teacher code, gamma, hinge shift 1 - margin,
+    beta0, bias?)``; with a fitted bias the state is ``x = (m, q, V, b)``.
 
     ``flags = (loss code, sign teacher?, l1 penalty?)``, ``params = (alpha, reg, rho, noise, delta)``,
     ``x = (m, q, V)`` (arrays, so that the call from Python is cheap). One kernel per teacher
@@ -652,8 +947,18 @@ def _sign_step(flags, params, x, glx, glw):
     teacher uses.
     """
     rho, noise, delta = params[2], params[3], params[4]
-    I = _sign_integrals(flags[0], x[0], x[1], x[2], rho, noise, delta, glx, glw)
-    return _assemble(flags, params, I)
+    n = _N_PANEL  # glx, glw: the xi panels' rule, then the teacher's (_rules)
+    bias = cargs[4] != 0.0
+    b = x[3] if bias else 0.0
+    I = _class_integrals(flags[0], np.int64(cargs[0]), x[0], x[1], x[2], rho, noise, delta, cargs[1], cargs[2],
+                         glx[:n], glw[:n], glx[n:], glw[n:], b, cargs[3])
+    out = np.empty(12)
+    out[:10] = _assemble(flags, params, I)
+    out[10] = I[6]
+    # the bias: a Newton step on its stationarity E f_out(y, omega + b) = 0, whose b-derivative is
+    # E f_out' = -I_V (so the map's derivative in b vanishes at the fixed point)
+    out[11] = b + I[6] / I[2] if bias else 0.0
+    return out
 
 
 @njit(cache=True, error_model="numpy")
@@ -707,51 +1012,137 @@ def _G_plus(a):
     return (1.0 + a * a) * ndtr(a) + a * np.exp(-0.5 * a * a) * _INV_SQRT_2PI
 
 
-@functools.lru_cache(maxsize=256)
-def separability_threshold(noise: float, rho: float = 1.0) -> float:
+def _G_plus_prime(a):
+    """``d/da E_Z (a - Z)_+^2 = 2 (a Phi(a) + phi(a))``, vectorised."""
+    from scipy.special import ndtr
+
+    return 2.0 * (a * ndtr(a) + np.exp(-0.5 * a * a) * _INV_SQRT_2PI)
+
+
+def separability_threshold(noise: float = 0.0, rho: float = 1.0, *, channel: str = "sign", gamma=None,
+                           beta0: float = 0.0, bias: bool = False) -> float:
     """Sample ratio ``alpha_sep`` below which the training data are linearly separable.
 
-    For labels ``y = sign(z* + sqrt(noise) xi)`` of Gaussian inputs, the data ``{(x_mu, y_mu)}``
-    are separable through the origin w.h.p. iff ``alpha < alpha_sep`` with (Candes and Sur,
-    Ann. Stat. 2020, "The phase transition for the existence of the maximum likelihood estimate
-    in high-dimensional logistic regression", without intercept; ``kappa = 1/alpha``)
+    Labels ``y = +-1`` of Gaussian inputs drawn from the teacher's field ``X = z* ~ N(0, rho)``
+    plus the offset ``beta0``: ``channel="sign"``: ``y = sign(X + beta0 + sqrt(noise) xi)``;
+    ``"logit"``: ``P(y = +1 | X) = E_xi sigmoid(gamma (X + beta0 + sqrt(noise) xi))``;
+    ``"random"``: ``P(y = +1) = 1/2`` whatever ``X``. The data ``{(x_mu, y_mu)}`` are separable
+    w.h.p. iff ``alpha < alpha_sep`` (Candes and Sur, Ann. Stat. 48 (2020), "The phase transition
+    for the existence of the maximum likelihood estimate in high-dimensional logistic
+    regression", arXiv:1804.09753, Theorem 1; ``kappa = d/n = 1/alpha``)::
 
-        1/alpha_sep = min_t E (t Y X - Z)_+^2,   X = z* ~ N(0, rho), Z ~ N(0, 1).
+        1/alpha_sep = h = min_{t0, t1} E (t0 Y + t1 Y X - Z)_+^2,   Z ~ N(0, 1) independent,
 
-    ``alpha_sep = 2`` for pure-noise labels (Cover) and ``+inf`` for noiseless labels. Below it,
+    with ``t0 = 0`` for a hyperplane through the origin (``bias=False``) and free for a fitted
+    intercept (``bias=True``). Their logistic model ``P(Y=1 | V) = sigmoid(beta0_CS + gamma_CS V)``,
+    ``V ~ N(0, 1)``, is ours with ``gamma_CS = gamma sqrt(rho)`` and ``beta0_CS = gamma beta0``
+    (``noise = 0``), and their ``h_MLE(beta0_CS, gamma_CS)`` is ``1/alpha_sep``.
+
+    ``alpha_sep = 2`` for random labels (Cover 1965) and ``+inf`` for noiseless sign labels
+    whose hyperplane the estimator can represent (``beta0 = 0``, or ``bias=True``). Below it,
     logistic and hinge losses with ``reg = 0`` have no finite minimiser.
-    """
-    from scipy.optimize import minimize_scalar
 
+    The old call ``separability_threshold(noise, rho)`` is the probit teacher without offset.
+    """
     noise = float(noise)
     rho = float(rho)
+    beta0 = float(beta0)
     if not (noise >= 0 and math.isfinite(noise)):
         raise ValueError(f"noise must be finite and >= 0, got {noise}")
     if not (rho > 0 and math.isfinite(rho)):
         raise ValueError(f"rho must be finite and > 0, got {rho}")
-    if noise == 0.0:
-        return math.inf
-    from scipy.special import ndtr
+    if channel not in LABEL_CHANNELS:
+        raise ValueError(f"channel must be one of {', '.join(LABEL_CHANNELS)}; got {channel!r}")
+    if gamma is not None and channel != "logit":
+        raise ValueError(f"gamma is the logit teacher's parameter: it needs channel='logit', got {channel!r}")
+    gamma = 1.0 if gamma is None else float(gamma)
+    if not (gamma > 0 and math.isfinite(gamma)):
+        raise ValueError(f"gamma must be finite and > 0, got {gamma}")
+    if not math.isfinite(beta0):
+        raise ValueError(f"beta0 must be finite, got {beta0}")
+    if not isinstance(bias, (bool, np.bool_)):
+        raise ValueError(f"bias must be True or False, got {bias!r}")
+    return _separability_threshold(noise, rho, channel, gamma, beta0, bool(bias))
 
-    # X = sqrt(rho) u; Y = +1 w.p. Phi(X/sqrt(noise)); by symmetry E G(tYX) = 2 E_u Phi(.) G(t sqrt(rho) u)
+
+@functools.lru_cache(maxsize=256)
+def _separability_threshold(noise, rho, channel, gamma, beta0, bias):
+    from scipy.optimize import minimize, minimize_scalar
+
+    if channel == "random":
+        return 2.0  # Y independent of X: the minimum is at t = 0, E (-Z)_+^2 = 1/2 (and t0 = 0 by symmetry)
+    if channel == "sign" and noise == 0.0 and (beta0 == 0.0 or bias):
+        return math.inf
+    # the law of (Y, X): X = sqrt(rho) u on composite Gauss-Legendre panels over |u| <= 10, cut where
+    # the label probability moves (the teacher's transition at u_c = -beta0/sqrt(rho))
     glx, glw = _legendre(32)
-    width = math.sqrt(noise / rho)
-    pts = sorted({-_XI_MAX, _XI_MAX, 0.0, *[s * a for s in (-1, 1) for a in (1, 2, 4, 6)],
-                  *[s * a * width for s in (-1, 1) for a in (1, 3, 8) if a * width < _XI_MAX]})
+    uc = -beta0 / math.sqrt(rho)
+    width = math.sqrt(noise + (3.3 / gamma ** 2 if channel == "logit" else 0.0)) / math.sqrt(rho)
+    cand = {-_XI_MAX, _XI_MAX, 0.0, *[sg * a for sg in (-1, 1) for a in (1, 2, 4, 6)]}
+    if -_XI_MAX < uc < _XI_MAX:
+        cand.add(uc)
+    cand |= {uc + sg * a * width for sg in (-1, 1) for a in (0.25, 1, 3, 8)}
+    pts = sorted(p for p in cand if -_XI_MAX <= p <= _XI_MAX)
     u, wu = [], []
     for a, b in zip(pts[:-1], pts[1:]):
+        if b - a < 1e-12:
+            continue
         u.append(0.5 * (a + b) + 0.5 * (b - a) * glx)
         wu.append(0.5 * (b - a) * glw)
     u = np.concatenate(u)
-    wu = np.concatenate(wu) * np.exp(-0.5 * u * u) * _INV_SQRT_2PI * 2.0 * ndtr(u / width)
+    wu = np.concatenate(wu) * np.exp(-0.5 * u * u) * _INV_SQRT_2PI
     x = math.sqrt(rho) * u
+    if channel == "sign":
+        from scipy.special import ndtr
+
+        if noise > 0:
+            pplus = ndtr((x + beta0) / math.sqrt(noise))
+        else:
+            pplus = (x + beta0 > 0).astype(float)
+    else:
+        buf = np.empty(80)
+        tx, tw = _teacher_rules()
+        pplus = np.array([_teacher_factor(T_LOGIT, v + beta0, noise, gamma, tx, tw, buf)[0] for v in x])
+    wp = wu * pplus
+    wm = wu * (1.0 - pplus)
 
     def h(t):
-        return float(np.dot(wu, _G_plus(t * x)))
+        t0, t1 = (t[0], t[1]) if bias else (0.0, t[0])
+        a = t0 + t1 * x
+        return float(np.dot(wp, _G_plus(a)) + np.dot(wm, _G_plus(-a)))
 
-    # h is convex in t with h(0) = 1/2; its minimiser is at t <= 0 (labels correlate with X)
-    res = minimize_scalar(h, bracket=(-1.0, 0.0), tol=1e-12)
-    return 1.0 / min(res.fun, 0.5)
+    def grad(t):
+        t0, t1 = (t[0], t[1]) if bias else (0.0, t[0])
+        a = t0 + t1 * x
+        g = wp * _G_plus_prime(a) - wm * _G_plus_prime(-a)
+        return np.array([g.sum(), np.dot(g, x)]) if bias else np.array([np.dot(g, x)])
+
+    # h is convex with h(0) = 1/2; its minimiser has t1 <= 0 (labels correlate with X)
+    if bias:
+        res = minimize(h, np.array([0.0, -0.5]), jac=grad, method="BFGS", options={"gtol": 1e-13})
+        val = res.fun
+    else:
+        res = minimize_scalar(lambda t: h([t]), bracket=(-1.0, 0.0), tol=1e-12)
+        val = res.fun
+    return 1.0 / min(val, 0.5)
+
+
+def gardner_capacity(margin: float = 0.0) -> float:
+    """Gardner's storage capacity of the spherical perceptron at stability ``margin`` (kappa)::
+
+        alpha_c(kappa) = 1 / int_{-kappa}^inf Dt (t + kappa)^2 = 1 / [(1 + kappa^2) Phi(kappa) + kappa phi(kappa)]
+
+    (E. Gardner, J. Phys. A 21, 257 (1988)); ``alpha_c(0) = 2`` (Cover). In :class:`GLMERM` it is
+    where the max-margin norm of the hinge with ``margin = kappa`` on random labels
+    (``channel="random"``, ``reg -> 0+``) reaches ``q = 1``: below it the labels can be stored at
+    stability ``kappa`` with ``|w|^2 = d``.
+    """
+    from scipy.special import ndtr
+
+    k = float(margin)
+    if not (k >= 0 and math.isfinite(k)):
+        raise ValueError(f"margin must be finite and >= 0, got {margin!r}")
+    return 1.0 / float((1.0 + k * k) * ndtr(k) + k * math.exp(-0.5 * k * k) * _INV_SQRT_2PI)
 
 
 def ridge_closed_form(alpha: float, reg: float, rho: float = 1.0, noise: float = 0.0) -> dict:
@@ -881,6 +1272,14 @@ def _check_number(name, value, low, *, strict, allowed):
 # ----------------------------------------------------------------------------- the model
 
 
+class _StateNames:
+    """``state_names``: ``(m, q, V)``, and ``b`` after them when the estimator fits a bias (on the
+    class: the default model's)."""
+
+    def __get__(self, obj, cls):
+        return ("m", "q", "V", "b") if (obj is not None and obj.bias) else ("m", "q", "V")
+
+
 @register
 @dataclass(frozen=True)
 class GLMERM:
@@ -900,9 +1299,10 @@ class GLMERM:
     reg : float
         Penalty strength ``>= 0``; ``reg = 0`` needs ``alpha > 1`` (otherwise the minimiser is
         not unique, or its error diverges at ``alpha = 1``).
-    channel : {"linear", "sign", "outliers"}, optional
-        Teacher: ``y = z* + sqrt(noise) xi`` or ``y = sign(z* + sqrt(noise) xi)``, or the
-        linear teacher with a fraction ``eps`` of outliers (module docstring). By default
+    channel : {"linear", "sign", "logit", "random", "outliers"}, optional
+        Teacher: ``y = z* + sqrt(noise) xi``, ``y = sign(z* + sqrt(noise) xi)``, ``y = +-1`` with
+        ``P(y=+1) = sigmoid(gamma (z* + sqrt(noise) xi))``, fair coins, or the linear teacher with
+        a fraction ``eps`` of outliers (module docstring). By default
         (``None``) chosen from the loss: ``"sign"`` for the classification losses (logistic,
         hinge), ``"linear"`` for the regression losses; the model stores the choice.
     noise : float
@@ -916,6 +1316,18 @@ class GLMERM:
         labels are outliers ``beta z* + sqrt(noise_out) xi``, the others inliers ``z* +
         sqrt(noise_in) xi`` (``noise`` must stay 0 there). With another channel they must keep
         their defaults ``0``.
+    gamma : float, optional
+        The logit teacher's ``gamma > 0`` (``channel="logit"`` only; ``None`` means 1).
+    margin : float, optional
+        The hinge's margin ``kappa > 0``, loss ``max(0, kappa - y z)`` (``loss="hinge"`` only;
+        ``None`` means 1, the usual hinge).
+    beta0 : float
+        Teacher offset: the label is drawn from the channel at ``z* + beta0`` (``channel`` sign or
+        logit; Candes and Sur's intercept is ``gamma beta0`` for the logit teacher).
+    bias : bool
+        Fit an unpenalised bias ``b``: minimise ``sum loss(y, x.w/sqrt(d) + b) + penalty(w)``
+        (+-1 labels only). The state is then ``(m, q, V, b)``; ``b`` solves ``E f_out(y, omega +
+        b) = 0`` inside the fixed-point map (a Newton step on it per iteration).
 
     Equations, normalisation and references: module docstring.
     """
@@ -932,9 +1344,13 @@ class GLMERM:
     beta: float = 0.0
     noise_in: float = 0.0
     noise_out: float = 0.0
+    gamma: float | None = None
+    margin: float | None = None
+    beta0: float = 0.0
+    bias: bool = False
 
     name: ClassVar[str] = "glm_erm"
-    state_names: ClassVar[tuple[str, ...]] = ("m", "q", "V")
+    state_names: ClassVar[tuple[str, ...]] = _StateNames()
     unique_fixed_point: ClassVar[bool] = True
     #: physics names for figures (``labels=`` of :mod:`fixedpoint.plotting`); ``reg`` is the
     #: penalty strength lambda, ``noise`` the teacher's noise variance Delta
@@ -947,6 +1363,8 @@ class GLMERM:
         "noise_out": r"$\Delta_{\rm out}$", "gen_error_outliers": r"$E_{\rm gen}$",
         "excess_gen_error": r"$E_{\rm gen} - \epsilon(1-\epsilon)(1-\beta)^2\rho$",
         "replicon": "replicon (RS stable < 1)",
+        "gamma": r"$\gamma$", "margin": r"margin $\kappa$", "alpha_star": r"$\alpha_\star$",
+        "sigma_star": r"$\sigma_\star$", "lambda_star": r"$\lambda_\star$",
     }
     examples: ClassVar[tuple[dict, ...]] = (
         dict(loss="logistic", alpha=2.0, reg=0.1, channel="sign"),
@@ -956,6 +1374,8 @@ class GLMERM:
         dict(loss="absolute", penalty="l1", alpha=1.5, reg=0.2, channel="linear", noise=0.25),
         dict(loss="huber", delta=1.0, channel="outliers", eps=0.3, beta=0.0, noise_in=1.0, noise_out=5.0,
              alpha=10.0, reg=0.1),
+        dict(loss="logistic", alpha=3.0, reg=0.1, channel="logit", gamma=2.0),
+        dict(loss="logistic", alpha=3.0, reg=0.1, channel="logit", gamma=2.0, beta0=0.5, bias=True),
     )
 
     @classmethod
@@ -978,7 +1398,14 @@ class GLMERM:
             "eps": {"range": (0.0, 1.0), "open": (False, True), "doc": "fraction of outliers (channel=outliers)"},
             "beta": {"doc": "outliers' teacher scale, any finite real (channel=outliers)"},
             "noise_in": {**non_negative, "doc": "inliers' noise variance (channel=outliers)"},
-            "noise_out": {**non_negative, "doc": "outliers' noise variance (channel=outliers)"}})
+            "noise_out": {**non_negative, "doc": "outliers' noise variance (channel=outliers)"},
+            "gamma": {**positive, "doc": "logit teacher's inverse temperature, P(y=+1|z*) = sigmoid(gamma z*) "
+                                         "(channel=logit only; default 1)"},
+            "margin": {**positive, "doc": "hinge margin kappa, loss max(0, kappa - y z) (loss=hinge only; "
+                                          "default 1)"},
+            "beta0": {"range": (None, None), "open": (True, True),
+                      "doc": "teacher offset: labels from the channel at z* + beta0 (channel sign or logit)"},
+            "bias": {"allowed": (False, True), "doc": "fit an unpenalised bias b (state (m, q, V, b); +-1 labels)"}})
 
     def __post_init__(self):
         custom = isinstance(self.loss, CustomLoss)  # your own loss (equations.custom)
@@ -1015,12 +1442,34 @@ class GLMERM:
                 if getattr(self, name) != 0:
                     raise ValueError(f"{name} is a parameter of channel='outliers' and must stay 0 with "
                                      f"channel={self.channel!r}; got {name} = {getattr(self, name)!r}")
-        if self.loss in NONCONVEX_LOSSES and self.channel == "sign":
+        if self.loss in NONCONVEX_LOSSES and self.channel in LABEL_CHANNELS:
             raise ValueError(f"channel must be 'linear' or 'outliers' for the regression loss {self.loss!r}; "
                              f"got {self.channel!r}")
-        if self.loss in CLASSIFICATION_LOSSES and self.channel != "sign":
-            raise ValueError(f"channel must be 'sign' for the classification loss {self.loss!r} "
-                             f"(labels +-1); got {self.channel!r}")
+        if self.loss in CLASSIFICATION_LOSSES and self.channel not in LABEL_CHANNELS:
+            raise ValueError(f"channel must be one of {', '.join(LABEL_CHANNELS)} for the classification loss "
+                             f"{self.loss!r} (labels +-1); got {self.channel!r}")
+        if self.gamma is not None:
+            _check_number("gamma", self.gamma, 0.0, strict=True, allowed="> 0")
+            if self.channel != "logit":
+                raise ValueError(f"gamma is the logit teacher's parameter: it needs channel='logit', got "
+                                 f"channel={self.channel!r}")
+        if self.margin is not None:
+            _check_number("margin", self.margin, 0.0, strict=True, allowed="> 0")
+            if self.loss != "hinge":
+                raise ValueError(f"margin is the hinge loss's max(0, margin - y z): it needs loss='hinge', got "
+                                 f"loss={self.loss!r}")
+        _check_number("beta0", self.beta0, -math.inf, strict=True, allowed="(finite)")
+        if self.beta0 != 0 and self.channel not in ("sign", "logit"):
+            raise ValueError(f"beta0 (the teacher's offset) needs channel 'sign' or 'logit', got {self.channel!r}")
+        if not isinstance(self.bias, (bool, np.bool_)):
+            raise ValueError(f"bias must be True or False, got {self.bias!r}")
+        if self.bias and self.channel not in LABEL_CHANNELS:
+            raise ValueError(f"bias=True (a fitted intercept) needs +-1 labels (channel one of "
+                             f"{', '.join(LABEL_CHANNELS)}), got channel={self.channel!r}")
+        if custom and (self.channel not in ("sign", "linear") or self.bias or self.beta0 != 0):
+            raise ValueError(f"a custom loss (equations.custom.CustomLoss) is integrated for the sign and linear "
+                             f"teachers without offset or bias; got channel={self.channel!r}, beta0={self.beta0!r}, "
+                             f"bias={self.bias!r}")
         if self.reg == 0 and self.alpha <= 1:
             raise ValueError(f"reg = 0 needs alpha > 1: with n <= d samples and no penalty the minimiser "
                              f"is not unique (alpha < 1) or its error diverges (alpha = 1); got "
@@ -1034,32 +1483,55 @@ class GLMERM:
         flags.flags.writeable = False
         params.flags.writeable = False
         object.__setattr__(self, "_args", (flags, params))
+        # +-1 labels: (teacher code, gamma, hinge shift 1 - margin) for _class_integrals
+        cargs = np.array([LABEL_CHANNELS.index(self.channel) if self.channel in LABEL_CHANNELS else -1,
+                          self._gamma, 1.0 - self._margin if self.loss == "hinge" else 0.0, float(self.beta0),
+                          float(bool(self.bias))], dtype=np.float64)
+        cargs.flags.writeable = False
+        object.__setattr__(self, "_cargs", cargs)
 
     # -- internals
+    @property
+    def _gamma(self) -> float:
+        """The logit teacher's ``gamma`` (1 when not given)."""
+        return 1.0 if self.gamma is None else float(self.gamma)
+
+    @property
+    def _margin(self) -> float:
+        """The hinge margin (1 when not given)."""
+        return 1.0 if self.margin is None else float(self.margin)
+
+    def _alpha_sep(self) -> float:
+        """:func:`separability_threshold` of this model's labels (``inf`` for a linear teacher)."""
+        if self.channel not in LABEL_CHANNELS:
+            return math.inf
+        return separability_threshold(float(self.noise), float(self.rho), channel=self.channel,
+                                      gamma=self.gamma, beta0=float(self.beta0), bias=bool(self.bias))
+
     def _no_minimiser(self) -> bool:
         """Separable data with an unpenalised logistic/hinge loss: no finite minimiser."""
         return (self.reg == 0 and self.loss in CLASSIFICATION_LOSSES
-                and self.alpha < separability_threshold(float(self.noise), float(self.rho)))
+                and self.alpha < self._alpha_sep())
 
     def _max_margin_scale(self) -> bool:
         """Hinge + l2 on separable data with ``reg < 2/alpha``: the uninformed start is put at the
         max-margin norm (see :meth:`initial_state`)."""
-        return (self.loss == "hinge" and self.penalty == "l2" and self.channel == "sign"
-                and self.reg * self.alpha < 2.0
-                and self.alpha < separability_threshold(float(self.noise), float(self.rho)))
+        return (self.loss == "hinge" and self.penalty == "l2" and self.channel in LABEL_CHANNELS
+                and self.reg * self.alpha < 2.0 and self.alpha < self._alpha_sep())
 
     def _full(self, x):
         x = np.asarray(x, dtype=np.float64)
-        if x.shape != (3,):
-            raise ValueError(f"the state of glm_erm is (m, q, V), got shape {x.shape}")
+        if x.shape != (len(self.state_names),):
+            raise ValueError(f"the state of glm_erm is {self.state_names}, got shape {x.shape}")
         flags, params = self._args
         if flags[0] < 0:
             from .custom import erm_step
 
             return erm_step(self, x)
+        if self.channel in LABEL_CHANNELS:
+            glx, glw = _rules()
+            return _sign_step(flags, params, self._cargs, x, glx, glw)
         glx, glw = _legendre()
-        if self.channel == "sign":
-            return _sign_step(flags, params, x, glx, glw)
         if self.channel == "outliers":
             return _outlier_step(flags, params, x, glx, glw)
         return _linear_step(flags, params, x, glx, glw)
@@ -1074,16 +1546,18 @@ class GLMERM:
         rho = float(self.rho)
 
         def to_z(x):
-            m, q, V = (float(v) for v in x)
+            m, q, V = (float(v) for v in x[:3])
             with np.errstate(all="ignore"):
                 a = m / math.sqrt(rho * q) if q > 0 else math.nan
                 return np.array([math.atanh(a) if abs(a) < 1 else math.nan,
-                                 math.log(q) if q > 0 else math.nan, math.log(V) if V > 0 else math.nan])
+                                 math.log(q) if q > 0 else math.nan, math.log(V) if V > 0 else math.nan,
+                                 *(float(v) for v in x[3:])])  # the bias b as it is
 
         def to_x(z):
-            a, lq, lV = (float(v) for v in z)
+            a, lq, lV = (float(v) for v in z[:3])
             q = math.exp(lq) if lq < 700 else math.inf
-            return np.array([math.tanh(a) * math.sqrt(rho * q), q, math.exp(lV) if lV < 700 else math.inf])
+            return np.array([math.tanh(a) * math.sqrt(rho * q), q, math.exp(lV) if lV < 700 else math.inf,
+                             *(float(v) for v in z[3:])])
 
         return to_z, to_x
 
@@ -1104,13 +1578,14 @@ class GLMERM:
         budget from ``q = 0.01`` at ``alpha >= 120`` (``q* = 14274``). ``reg < 2/alpha`` is
         where the bound ``q <= 2 alpha/reg`` (the objective at ``w = 0``) allows that norm.
         """
+        b0 = [0.0] if self.bias else []  # the bias starts at 0
         if isinstance(start, str) and start == "uninformed":
             if self._max_margin_scale():
-                q0 = float(self.alpha) ** 2
-                return np.array([0.1 * math.sqrt(self.rho * q0), q0, 1.0])
-            return np.array([0.01 * self.rho, 0.01 * self.rho, 1.0])
+                q0 = (self._margin * float(self.alpha)) ** 2
+                return np.array([0.1 * math.sqrt(self.rho * q0), q0, 1.0, *b0])
+            return np.array([0.01 * self.rho, 0.01 * self.rho, 1.0, *b0])
         if isinstance(start, str) and start == "informed":
-            return np.array([float(self.rho), float(self.rho), 1.0])
+            return np.array([float(self.rho), float(self.rho), 1.0, *b0])
         raise ValueError(f"start must be 'uninformed' or 'informed', got {start!r}")
 
     def trivial_state(self):
@@ -1119,13 +1594,19 @@ class GLMERM:
 
     def bounds(self):
         """``q >= 0``, ``V > 0`` (``m`` free; ``m^2 <= rho q`` is checked by :meth:`explain`)."""
-        return np.array([-np.inf, 0.0, 0.0]), np.array([np.inf, np.inf, np.inf])
+        lo, hi = [-np.inf, 0.0, 0.0], [np.inf, np.inf, np.inf]
+        if self.bias:
+            lo, hi = lo + [-np.inf], hi + [np.inf]
+        return np.array(lo), np.array(hi)
 
     def update(self, x) -> np.ndarray:
         """One step of the replica equations ``(m, q, V) -> hats -> (m, q, V)``."""
         if self.reg == 0 and self._no_minimiser():
-            return np.full(3, np.nan)  # reported by the engine, explained by explain()
-        return self._full(x)[:3].copy()
+            return np.full(len(self.state_names), np.nan)  # reported by the engine, explained by explain()
+        out = self._full(x)
+        if self.bias:
+            return np.array([out[0], out[1], out[2], out[11]])
+        return out[:3].copy()
 
     def hats(self, x) -> dict[str, float]:
         """The conjugate variables ``m_hat, q_hat, V_hat`` at the state ``x``."""
@@ -1135,7 +1616,7 @@ class GLMERM:
     def energy(self, x) -> float:
         """Replica energy ``e(x)`` (module docstring): the training objective per dimension at the
         fixed point, stationary there."""
-        m, q, V = (float(v) for v in x)
+        m, q, V = (float(v) for v in x[:3])
         out = self._full(np.asarray(x, dtype=float))
         m_hat, q_hat, V_hat, psi, moreau = out[3], out[4], out[5], out[6], out[8]
         return float(psi + m * m_hat - 0.5 * q * V_hat + 0.5 * V * q_hat + self.alpha * moreau)
@@ -1145,10 +1626,26 @@ class GLMERM:
         return -self.energy(x)
 
     def observables(self, x) -> dict[str, float]:
-        """``m, q, V, gen_error, train_loss, estimation_error`` (and ``train_error`` for
-        ``channel="sign"``): classification error ``arccos(m / sqrt(q (rho + noise)))/pi`` of a
-        fresh noisy label, or the regression error ``rho + noise - 2m + q``. Raises ``ValueError``
-        at a state outside the Cauchy-Schwarz domain ``m^2 <= rho q`` (no estimator has it).
+        """``m, q, V, gen_error, train_loss, estimation_error`` (and ``train_error`` for +-1
+        labels): classification error ``arccos(m / sqrt(q (rho + noise)))/pi`` of a fresh noisy
+        sign label, ``P(y != sign omega)`` for the logit teacher, 1/2 for random labels, or the
+        regression error ``rho + noise - 2m + q``. Raises ``ValueError`` at a state outside the
+        Cauchy-Schwarz domain ``m^2 <= rho q`` (no estimator has it).
+
+        With ``loss="logistic"`` and a sign or logit teacher, also Sur and Candes's ``alpha_star =
+        m/(gamma rho)``, ``sigma_star = sqrt(alpha (q - m^2/rho))`` and ``lambda_star = V`` (for
+        ``reg = 0`` and the logit teacher these are the quantities of Sur and Candes, PNAS 116
+        (2019) 14516, arXiv:1803.06964; defined for any ``reg`` by the same decomposition; the sign
+        teacher counts as ``gamma = 1``). Mapping: their ``x_ij ~ N(0, 1/n)``, ``kappa = p/n =
+        1/alpha`` and ``beta`` with ``Var(x.beta) = gamma_CS^2`` are ours with ``x_SC = x/sqrt(n)``,
+        ``beta = gamma sqrt(alpha) w*`` (so ``gamma_CS^2 = gamma^2 rho``) and ``beta_hat =
+        sqrt(alpha) w_hat``. The estimator's field splits as ``omega = (m/rho) z* + sqrt(q - m^2/rho)
+        g``; their ``Q2 = alpha_* Q1 + sqrt(kappa) sigma_* Z`` (up to the sign convention of
+        ``Q1``) with ``Q1 = gamma z*`` gives ``alpha_* = m/(gamma rho)`` and ``kappa sigma_*^2 = q -
+        m^2/rho``; their ``prox_{lambda rho}`` is our ``prox_{V loss}``, so ``lambda_* = V``
+        (their third equation ``1 - kappa = E[2 rho'(Q1)/(1 + lambda rho''(prox))]`` is our ``V
+        V_hat = 1`` at ``reg = 0``). Checked against their system of equations solved
+        independently (tests).
 
         ``channel="outliers"`` (module docstring, Vilucchio et al. 2023): ``gen_error`` keeps its
         meaning, the squared error on a fresh label drawn like the training labels (outliers and
@@ -1159,24 +1656,41 @@ class GLMERM:
         ``alpha -> infinity`` Bayes-optimal value.
 
         ``loss="tukey"`` adds ``replicon`` (module docstring; stable while ``< 1``)."""
-        m, q, V = (float(v) for v in x)
+        m, q, V = (float(v) for v in x[:3])
+        b = float(x[3]) if self.bias else 0.0
         if m * m > self.rho * q * (1.0 + 1e-9) + 1e-300:
             raise ValueError(f"the state violates Cauchy-Schwarz: m^2 = {m * m:.6g} > rho q = {self.rho * q:.6g}")
         out = self._full(np.asarray(x, dtype=float))
         res = {"m": m, "q": q, "V": V}
-        if self.channel == "sign":
+        if self.bias:
+            res["b"] = b
+        if self.channel == "sign" and b == 0 and self.beta0 == 0:
             cosang = m / math.sqrt(q * (self.rho + self.noise)) if q > 0 else 0.0
             res["gen_error"] = math.acos(max(-1.0, min(1.0, cosang))) / math.pi
         elif self.channel == "outliers":
             res.update(_outlier_errors(m, q, self.rho, self.eps, self.beta, self.noise_in, self.noise_out))
+        elif self.channel in LABEL_CHANNELS:
+            mq = m / math.sqrt(q) if q > 0 else 0.0
+            xb = -b / math.sqrt(q) if q > 0 else (-math.inf if b > 0 else math.inf)
+            glx, glw = _teacher_rules()
+            res["gen_error"] = float(_class_gen_error(LABEL_CHANNELS.index(self.channel), mq,
+                                                      max(self.rho - mq * mq, 0.0) + self.noise, self._gamma, glx, glw,
+                                                      xb, float(self.beta0)))
         else:
             res["gen_error"] = self.rho + self.noise - 2.0 * m + q
         res["train_loss"] = float(out[7])
         res["estimation_error"] = self.rho - 2.0 * m + q
         if self.loss == "tukey":
             res["replicon"] = self._replicon(m, q, V, float(out[5]))
-        if self.channel == "sign":
+        if self.channel in LABEL_CHANNELS:
             res["train_error"] = float(out[9])
+        if self.loss == "logistic" and self.channel in ("sign", "logit"):
+            # Sur and Candes's (alpha_*, sigma_*, lambda_*): the estimator's field is alpha_* times the
+            # teacher's log-odds gamma z* plus an independent Gaussian of variance kappa sigma_*^2
+            gamma = self._gamma if self.channel == "logit" else 1.0
+            res["alpha_star"] = m / (gamma * self.rho)
+            res["sigma_star"] = math.sqrt(max(q - m * m / self.rho, 0.0) * self.alpha)
+            res["lambda_star"] = V
         return res
 
     def _replicon(self, m, q, V, V_hat) -> float:
@@ -1211,7 +1725,7 @@ class GLMERM:
           sign teacher, ``r = 0`` for the linear one); 0 when it contains that point.
         """
         x = np.asarray(x, dtype=float)
-        m, q, V = (float(v) for v in x)
+        m, q, V = (float(v) for v in x[:3])
         out = self._full(x)
         m_hat, q_hat, V_hat = float(out[3]), float(out[4]), float(out[5])
         res = {"m_hat": m_hat, "q_hat": q_hat, "V_hat": V_hat, "m_next": float(out[0]),
@@ -1234,9 +1748,9 @@ class GLMERM:
         else:
             res["fraction_nonzero"] = 1.0
         if self.loss in ("huber", "hinge", "absolute") and q >= 0 and V > 0:
-            if self.channel == "sign":
+            if self.channel in LABEL_CHANNELS:
                 kinks = {"huber": (1 - self.delta * (1 + V), 1 + self.delta * (1 + V)),
-                         "hinge": (1 - V, 1.0), "absolute": (1 - V, 1 + V)}[self.loss]
+                         "hinge": (self._margin - V, self._margin), "absolute": (1 - V, 1 + V)}[self.loss]
                 lo, hi = kinks
                 gap = 0.0 if lo <= 0.0 <= hi else min(abs(lo), abs(hi))
                 scale = math.sqrt(q)
@@ -1261,14 +1775,14 @@ class GLMERM:
         1e-6 of the weights; a noiseless state within ``1e-3`` of perfect alignment, where the
         map is stiff; an update that overflows."""
         if self._no_minimiser():
-            a_sep = separability_threshold(float(self.noise), float(self.rho))
+            a_sep = self._alpha_sep()
             return (f"The training data are linearly separable at this alpha (alpha = {self.alpha:g} < "
                     f"alpha_sep = {a_sep:.6g}): loss={self.loss!r} with reg=0 has no finite minimiser "
                     f"(the norm of w diverges); use reg > 0.")
         x = np.asarray(x, dtype=float)
-        if x.shape != (3,) or not np.all(np.isfinite(x)):
+        if x.shape != (len(self.state_names),) or not np.all(np.isfinite(x)):
             return None
-        m, q, V = (float(v) for v in x)
+        m, q, V = (float(v) for v in x[:3])
         if m * m > self.rho * q * (1 + 1e-8):
             return f"The state violates Cauchy-Schwarz (m^2 = {m * m:.6g} > rho q = {self.rho * q:.6g})."
         if self.penalty == "l1" and q == 0.0 and V == 0.0:
@@ -1297,7 +1811,7 @@ class GLMERM:
                       "hinge": "1 - V <= y omega <= 1, the kink of the hinge",
                       "absolute": "|y - omega| <= V, where the prox lands on y"}[self.loss]
             where = (f" (it begins {d['kink_sd']:.3g} standard deviations of omega out, where the Gaussian "
-                     f"weight is below the smallest double)" if self.channel == "sign" else
+                     f"weight is below the smallest double)" if self.channel in LABEL_CHANNELS else
                      f" (it is {d.get('region_sd', 0.0):.3g} residual standard deviations wide)")
             conseq = ("so V_hat = 0 and the next susceptibility V = " +
                       ("2H(t)/V_hat" if self.penalty == "l1" else "1/(reg + V_hat)") +

@@ -44,10 +44,12 @@ from ..losses import loss_value
 __all__ = ["sample_instance", "fit", "simulate_erm"]
 
 
-def sample_instance(alpha, d, rho, channel, noise, rng, outliers=(0.0, 0.0, 0.0, 0.0)):
-    """``(A, y, w_star)`` with ``A = X/sqrt(d)``; ``outliers = (eps, beta, noise_in, noise_out)``
-    for ``channel="outliers"``: each label is independently an outlier ``beta z* + sqrt(noise_out)
-    xi`` with probability ``eps``, else ``z* + sqrt(noise_in) xi``."""
+def sample_instance(alpha, d, rho, channel, noise, rng, outliers=(0.0, 0.0, 0.0, 0.0), gamma=1.0, beta0=0.0):
+    """``(A, y, w_star)`` with ``A = X/sqrt(d)``; labels ``y = +-1`` for ``channel`` sign (probit),
+    logit (``P(y=+1) = sigmoid(gamma (z* + beta0 + sqrt(noise) xi))``) and random (fair coins);
+    ``outliers = (eps, beta, noise_in, noise_out)`` for ``channel="outliers"``: each label is
+    independently an outlier ``beta z* + sqrt(noise_out) xi`` with probability ``eps``, else
+    ``z* + sqrt(noise_in) xi``."""
     n = max(1, int(round(alpha * d)))
     w_star = math.sqrt(rho) * rng.standard_normal(d)
     A = rng.standard_normal((n, d)) / math.sqrt(d)
@@ -58,9 +60,13 @@ def sample_instance(alpha, d, rho, channel, noise, rng, outliers=(0.0, 0.0, 0.0,
         xi = rng.standard_normal(n)
         y = np.where(out, beta * z + math.sqrt(noise_out) * xi, z + math.sqrt(noise_in) * xi)
         return A, y, w_star
-    y = z + math.sqrt(noise) * rng.standard_normal(n)
+    y = z + beta0 + math.sqrt(noise) * rng.standard_normal(n)  # beta0: the teacher's offset (+-1 labels)
     if channel == "sign":
         y = np.where(y >= 0.0, 1.0, -1.0)
+    elif channel == "logit":
+        y = np.where(rng.random(n) < 1.0 / (1.0 + np.exp(-gamma * y)), 1.0, -1.0)
+    elif channel == "random":
+        y = np.where(rng.random(n) < 0.5, 1.0, -1.0)
     return A, y, w_star
 
 
@@ -86,18 +92,26 @@ def _derivs(loss, y, z, delta):
     raise ValueError(f"no derivatives for loss {loss!r}")
 
 
-def _newton_l2(A, y, loss, reg, delta, w0=None):
+def _newton_l2(A, y, loss, reg, delta, bias=False, w0=None):
     """L-BFGS to gradient 1e-10 (from ``w0``, default 0), then one Newton step with the Cholesky
-    factor of the Hessian (which also gives ``V = tr(H^-1)/d``)."""
+    factor of the Hessian (which also gives ``V = tr(H^-1)/d``). ``bias=True``: an unpenalised
+    intercept, the last entry of the returned vector (``V`` is then the trace of the weights' block
+    of ``H^-1``)."""
     from scipy.linalg import cho_factor, cho_solve
     from scipy.optimize import minimize
 
+    n, d0 = A.shape
+    if bias:
+        A = np.hstack([A, np.ones((n, 1))])
     n, d = A.shape
+    reg = np.full(d, float(reg))
+    if bias:
+        reg[-1] = 0.0
 
     def fun(w):
         z = A @ w
         g1, _ = _derivs(loss, y, z, delta)
-        return (float(np.sum(loss_value(loss, y, z, delta)) + 0.5 * reg * (w @ w)),
+        return (float(np.sum(loss_value(loss, y, z, delta)) + 0.5 * (reg * w) @ w),
                 A.T @ g1 + reg * w)
 
     res = minimize(fun, np.zeros(d) if w0 is None else w0, jac=True, method="L-BFGS-B",
@@ -114,7 +128,7 @@ def _newton_l2(A, y, loss, reg, delta, w0=None):
     w_new = w - cho_solve(factor, grad)
     if fun(w_new)[0] <= fun(w)[0] + 1e-12 * max(1.0, abs(fun(w)[0])):
         w = w_new
-    V = float(np.trace(cho_solve(factor, np.eye(d)))) / d
+    V = float(np.trace(cho_solve(factor, np.eye(d))[:d0, :d0])) / d0
     return w, V
 
 
@@ -154,10 +168,12 @@ def _dual_cd(A, y, lo, hi, reg, tol, max_epochs, seed, g0):
     return g, max_epochs
 
 
-def _box_dual(A, y, loss, reg):
+def _box_dual(A, y, loss, reg, target=None):
     """Dual coordinate ascent to a moderate tolerance, then the exact solution on the identified
     active set (the free dual variables solve a linear system), verified by the KKT conditions;
-    coordinate ascent resumes with a tighter tolerance if the check fails.
+    coordinate ascent resumes with a tighter tolerance if the check fails. ``target``: the dual's
+    linear term (default ``y``; ``y - b`` for an offset ``b``: ``loss(y, a.w + b)`` is, for the
+    hinge and the absolute loss, the same box dual with that target).
 
     The dual is solved for ``beta = g/reg`` (so ``w = A^T beta``, box ``[lo, hi]/reg``): the free
     variables stay O(1) when ``reg -> 0`` (hinge: the hard-margin SVM's multipliers)."""
@@ -166,16 +182,17 @@ def _box_dual(A, y, loss, reg):
     else:  # absolute
         lo, hi = -np.ones_like(y) / reg, np.ones_like(y) / reg
     A = np.ascontiguousarray(A)
+    t = y if target is None else np.ascontiguousarray(target, dtype=float)
     beta = np.zeros(len(y))
     tol = 1e-3
     for attempt in range(9):
-        beta, _ = _dual_cd(A, y, lo, hi, 1.0, tol, 200000, 12345 + attempt, beta)
+        beta, _ = _dual_cd(A, t, lo, hi, 1.0, tol, 200000, 12345 + attempt, beta)
         eps = 1e-9 * max(1.0, float(np.max(np.abs(np.clip(beta, -1e300, 1e300)))))
         free = (beta > lo + eps) & (beta < hi - eps)
         fixed = ~free
         b = A[fixed].T @ beta[fixed]
         AS = A[free]
-        rhs = y[free] - AS @ b
+        rhs = t[free] - AS @ b
         try:
             bS = np.linalg.solve(AS @ AS.T, rhs)
         except np.linalg.LinAlgError:
@@ -184,7 +201,7 @@ def _box_dual(A, y, loss, reg):
         b_try = beta.copy()
         b_try[free] = bS
         w = A.T @ b_try
-        grad = y - A @ w  # d(dual)/dbeta: ~0 on free, <= 0 at lower, >= 0 at upper bounds
+        grad = t - A @ w  # d(dual)/dbeta: ~0 on free, <= 0 at lower, >= 0 at upper bounds
         ok_free = np.all((bS >= lo[free] - eps) & (bS <= hi[free] + eps))
         scale = 1e-9 * (1.0 + np.abs(y))
         at_lo = fixed & (beta <= lo + eps)
@@ -202,15 +219,24 @@ def _box_dual(A, y, loss, reg):
 # ----------------------------------------------------------------------------- LPs
 
 
-def _lp(A, y, loss, penalty, reg):
-    """Hinge/absolute loss with l1 penalty (or none): a linear programme (HiGHS)."""
+def _lp(A, y, loss, penalty, reg, bias=False):
+    """Hinge/absolute loss with l1 penalty (or none): a linear programme (HiGHS). ``bias=True``:
+    a free intercept ``b`` (in ``loss(y, a.w + b)``), returned as the last entry."""
+    if bias:  # the intercept: a column of ones whose weight is not penalised
+        A1 = np.hstack([A, np.ones((A.shape[0], 1))])
+        return _lp_columns(A1, y, loss, penalty, reg, np.r_[np.ones(A.shape[1]), 0.0])
+    return _lp_columns(A, y, loss, penalty, reg, np.ones(A.shape[1]))
+
+
+def _lp_columns(A, y, loss, penalty, reg, pen):
+    """:func:`_lp` with a per-column weight ``pen`` of the l1 penalty."""
     from scipy.optimize import linprog
     from scipy.sparse import csr_matrix, hstack, identity, vstack
 
     n, d = A.shape
     l1 = penalty == "l1" and reg > 0
     # variables: w+ (d), w- (d), slack t (n) >= 0; w = w+ - w- (free w when no l1 penalty)
-    c = np.concatenate([np.full(d, reg if l1 else 0.0), np.full(d, reg if l1 else 0.0), np.ones(n)])
+    c = np.concatenate([pen * (reg if l1 else 0.0), pen * (reg if l1 else 0.0), np.ones(n)])
     As = csr_matrix(A)
     if loss == "hinge":
         # t >= 1 - y a.w   <=>   -y a.w - t <= -1
@@ -353,6 +379,32 @@ def _tukey_fit(A, y, penalty, reg, delta):
     return w, V
 
 
+def fit_bias(A, y, loss, penalty, reg, delta):
+    """The minimiser ``(w_hat, b)`` of ``sum loss(y, a.w + b) + penalty(w)`` (``b`` unpenalised) and
+    ``V`` as in :func:`fit`: Newton on the augmented problem for the smooth losses with l2; for
+    hinge/absolute with l2, the profile ``min_w`` over ``b`` by Brent's method (each inner problem
+    the box dual with target ``y - b``, exact); the linear programme with a free intercept
+    otherwise. (Smooth losses with an l1 penalty are not covered: ValueError.)"""
+    from scipy.optimize import minimize_scalar
+
+    if loss in ("square", "logistic", "huber") and (penalty == "l2" or reg == 0):
+        wb, V = _newton_l2(A, y, loss, reg, delta, bias=True)
+        return wb[:-1], float(wb[-1]), V
+    if loss in ("hinge", "absolute") and penalty == "l2" and reg > 0:
+        def profile(b):
+            w, _ = _box_dual(A, y, loss, reg, target=y - b)
+            return float(np.sum(loss_value(loss, y, A @ w + b, delta))) + 0.5 * reg * (w @ w)
+
+        b = minimize_scalar(profile, bracket=(-0.5, 0.5), tol=1e-10).x
+        w, V = _box_dual(A, y, loss, reg, target=y - b)
+        return w, float(b), V
+    if loss in ("hinge", "absolute"):
+        wb = _lp(A, y, loss, penalty, reg, bias=True)
+        return wb[:-1], float(wb[-1]), math.nan
+    raise ValueError(f"simulate with bias=True covers the smooth losses with an l2 penalty and hinge/absolute; "
+                     f"not loss={loss!r} with penalty={penalty!r}")
+
+
 def _one_blas_thread():
     """Limit BLAS to one thread while fitting (``threadpoolctl``, when installed): these matrices
     are small, and a multi-threaded BLAS on a busy machine is many times slower (measured: one
@@ -375,16 +427,28 @@ def simulate_erm(model, d: int, seed: int) -> dict[str, float]:
                          "minimiser (see model.explain); use reg > 0")
     rng = np.random.default_rng(seed)
     A, y, w_star = sample_instance(model.alpha, int(d), model.rho, model.channel, model.noise, rng,
-                                   (model.eps, model.beta, model.noise_in, model.noise_out))
+                                   (model.eps, model.beta, model.noise_in, model.noise_out),
+                                   gamma=model._gamma, beta0=float(model.beta0))
+    kappa = model._margin if model.loss == "hinge" else 1.0
     with _one_blas_thread():
-        w, V = fit(A, y, model.loss, model.penalty, float(model.reg), float(model.delta))
+        # the hinge with margin kappa is kappa times the margin-1 hinge at z/kappa: w = kappa u with u the
+        # margin-1 minimiser at reg kappa (l2) or reg (l1), and V = (1 - |S|/d)/reg = kappa V_u
+        reg_u = float(model.reg) * (kappa if model.penalty == "l2" else 1.0)
+        if model.bias:  # (the margin's rescaling holds for the intercept too)
+            w, b, V = fit_bias(A, y, model.loss, model.penalty, reg_u, float(model.delta))
+        else:
+            w, V = fit(A, y, model.loss, model.penalty, reg_u, float(model.delta))
+            b = 0.0
+        w, V, b = kappa * w, kappa * V, kappa * b
     d = A.shape[1]
-    z = A @ w
+    z = A @ w + b
     m = float(w @ w_star) / d
     q = float(w @ w) / d
     rho_hat = float(w_star @ w_star) / d
     res = {"m": m, "q": q, "V": V}
-    if model.channel == "sign":
+    if model.bias:
+        res["b"] = b
+    if model.channel == "sign" and b == 0 and model.beta0 == 0:
         cosang = m / math.sqrt(q * (rho_hat + model.noise)) if q > 0 else 0.0
         res["gen_error"] = math.acos(max(-1.0, min(1.0, cosang))) / math.pi
     elif model.channel == "outliers":
@@ -392,10 +456,48 @@ def simulate_erm(model, d: int, seed: int) -> dict[str, float]:
 
         # the exact errors on fresh samples given (w, w*), with the instance's |w*|^2/d as rho
         res.update(_outlier_errors(m, q, rho_hat, model.eps, model.beta, model.noise_in, model.noise_out))
+    elif model.channel in ("sign", "logit", "random"):
+        res["gen_error"] = _label_gen_error(model, m, q, rho_hat, b)
     else:
         res["gen_error"] = rho_hat + model.noise - 2.0 * m + q
-    res["train_loss"] = float(np.mean(loss_value(model.loss, y, z, model.delta)))
+    if model.loss == "hinge":
+        res["train_loss"] = float(np.mean(np.maximum(0.0, kappa - y * z)))  # the hinge with its margin
+    else:
+        res["train_loss"] = float(np.mean(loss_value(model.loss, y, z, model.delta)))
     res["estimation_error"] = float((w - w_star) @ (w - w_star)) / d
-    if model.channel == "sign":
+    if model.channel in ("sign", "logit", "random"):
         res["train_error"] = float(np.mean(y * z < 0))
     return res
+
+
+def _label_gen_error(model, m, q, rho_hat, b=0.0):
+    """Exact ``P(y != sign(x.w + b))`` on a fresh sample given ``(w, b, w*)``: the student's field
+    ``omega ~ N(0, q)`` and the teacher's ``z* | omega ~ N(m omega/q, |w*|^2/d - m^2/q)``, so ``int
+    phi(xi) P(y != sign(sqrt(q) xi + b) | z* mean (m/sqrt q) xi) dxi`` by adaptive quadrature (one
+    call per instance)."""
+    if model.channel == "random" or q <= 0:
+        return 0.5
+    from scipy import integrate
+
+    from scipy.special import ndtr
+
+    gamma = model._gamma
+    mq = m / math.sqrt(q)
+    s = max(rho_hat - mq * mq, 0.0) + model.noise
+    beta0 = float(model.beta0)
+
+    def p_minus(xi):
+        mu = mq * xi + beta0
+        if model.channel == "sign":
+            return float(ndtr(-mu / math.sqrt(s)))
+        def f(t):
+            return math.exp(-0.5 * t * t) / (1.0 + math.exp(min(gamma * (mu + math.sqrt(s) * t), 700.0)))
+
+        return integrate.quad(f, -12.0, 12.0, epsabs=1e-13, epsrel=1e-11, limit=200)[0] / math.sqrt(2 * math.pi)
+
+    xb = -b / math.sqrt(q)
+    dens = lambda xi: math.exp(-0.5 * xi * xi) / math.sqrt(2 * math.pi)  # noqa: E731
+    right = integrate.quad(lambda xi: dens(xi) * p_minus(xi), xb, 14.0, epsabs=1e-12, epsrel=1e-10, limit=200)[0]
+    left = integrate.quad(lambda xi: dens(xi) * (1.0 - p_minus(xi)), -14.0, xb, epsabs=1e-12, epsrel=1e-10,
+                          limit=200)[0]
+    return right + left

@@ -10,7 +10,8 @@ from scipy.special import ndtr
 import fixedpoint
 from equations import glm_erm  # noqa: F401  (registers the model)
 from equations._registry import get
-from equations.glm_erm import GLMERM, _legendre, _linear_integrals, _sign_integrals, separability_threshold
+from equations.glm_erm import (GLMERM, _legendre, _linear_integrals, _sign_integrals, _teacher_rules,
+                               separability_threshold)
 from equations.losses import LOSSES, loss_value, prox_full
 
 TIGHT = dict(atol=1e-13, rtol=1e-13)
@@ -251,7 +252,8 @@ def test_observables_and_protocol():
     model = get("glm_erm", loss="logistic", alpha=2.0, reg=0.1, channel="sign")
     sol = fixedpoint.solve(model)
     obs = sol.observables
-    assert set(obs) == {"m", "q", "V", "gen_error", "train_loss", "estimation_error", "train_error"}
+    assert set(obs) == {"m", "q", "V", "gen_error", "train_loss", "estimation_error", "train_error", "alpha_star",
+                        "sigma_star", "lambda_star"}
     assert obs["estimation_error"] == pytest.approx(1 - 2 * obs["m"] + obs["q"], rel=1e-14)
     assert obs["gen_error"] == pytest.approx(math.acos(obs["m"] / math.sqrt(obs["q"])) / math.pi, rel=1e-14)
     assert obs["m"] ** 2 <= obs["q"]
@@ -672,3 +674,440 @@ def test_explanation_near_perfect_alignment_states_the_gap():
     why = model.explain(x)
     assert f"{gap:.3g}" in why and "weight" not in why and "V_hat" not in why
     assert get("glm_erm", loss="hinge", channel="sign", reg=1e-4, alpha=200.0, noise=0.1).explain(x) is None
+
+
+# ----------------------------------------------------------------------------- logit and random teachers, margin
+
+
+def _logit_ref(mu, s, gamma):
+    """(P+, P-, dP+/dmu) of E_t sigmoid(gamma (mu + sqrt(s) t)) by mpmath quadrature at 30 digits."""
+    import mpmath
+
+    mpmath.mp.dps = 20
+    mu, s, g = mpmath.mpf(mu), mpmath.mpf(s), mpmath.mpf(gamma)
+    rs = mpmath.sqrt(s)
+    a = g * rs
+    t0 = -mu / rs
+    pts = {mpmath.mpf(-40), mpmath.mpf(40), *[mpmath.mpf(k) for k in range(-39, 40, 2)]}
+    pts |= {t0 + k / a for k in (-64, -16, -4, -1, 0, 1, 4, 16, 64) if abs(t0 + k / a) < 40}
+    pts = sorted(pts)
+    sig = lambda x: 1 / (1 + mpmath.exp(-x))  # noqa: E731
+    f = [lambda t: mpmath.npdf(t) * sig(g * (mu + rs * t)), lambda t: mpmath.npdf(t) * sig(-g * (mu + rs * t)),
+         lambda t: g * mpmath.npdf(t) * sig(g * (mu + rs * t)) * sig(-g * (mu + rs * t))]
+    return [float(mpmath.quad(h, pts)) for h in f]
+
+
+@pytest.mark.parametrize("mu,s,gamma", [(0.3, 0.5, 2.0), (1.0, 5.0, 30.0), (-8.0, 0.3, 1.0), (-8.0, 0.3, 3.0),
+                                        (0.4, 0.6, 1.0), (-3.0, 1.2, 1.0)])
+def test_logit_teacher_factor_against_mpmath(mu, s, gamma):
+    """P(y=+1 | mean field mu, variance s) of the logit teacher, its complement and its mu-derivative to
+    relative 1e-11, also where P+ is 1e-5 (the tails are integrated directly, not as 1 - P); both rules
+    (Gauss-Hermite for gamma sqrt(s) <= 1.1, panels above)."""
+    from equations.glm_erm import T_LOGIT, _teacher_factor, _teacher_rules
+
+    tx, tw = _teacher_rules()  # the rules the model uses for the teacher
+    got = _teacher_factor(T_LOGIT, mu, s, gamma, tx, tw, np.empty(80))
+    np.testing.assert_allclose(got, _logit_ref(mu, s, gamma), rtol=1e-11, atol=0)
+
+
+def _ref_labels(loss, tcode, m, q, V, rho, noise, delta, gamma, margin, beta0=0.0, b=0.0):
+    """(I_m, I_q, I_V, train_loss) for +-1 labels by nested adaptive quad: both labels summed explicitly
+    (no folding), the teacher's P(y | xi) by quad over its own Gaussian (logit) or 1/2 (random), and
+    the hinge margin applied as max(0, margin - y z) through its own prox (closed form below)."""
+    sq = math.sqrt(q)
+    mq = 0.0 if tcode == "random" else m / sq
+    s = max(rho - mq * mq, 0.0) + noise
+
+    def teacher(mu):
+        mu = mu + beta0
+        if tcode == "random":
+            return 0.5, 0.5, 0.0
+        if tcode == "sign":
+            u = mu / math.sqrt(s)
+            return ndtr(u), ndtr(-u), math.exp(-u * u / 2) / math.sqrt(2 * math.pi * s)
+        def f(t, sgn):
+            x = sgn * gamma * (mu + math.sqrt(s) * t)
+            return math.exp(-t * t / 2) / math.sqrt(2 * math.pi) / (1 + math.exp(-x))
+
+        t0 = -mu / math.sqrt(s)
+        kw = dict(epsabs=0, epsrel=1e-13, limit=400, points=[0.0, t0] if abs(t0) < 12 else [0.0])
+        pp = integrate.quad(f, -14, 14, args=(1.0,), **kw)[0]
+        pm = integrate.quad(f, -14, 14, args=(-1.0,), **kw)[0]
+        d = integrate.quad(lambda t: gamma * f(t, 1.0) * (1 / (1 + math.exp(gamma * (mu + math.sqrt(s) * t)))), -14, 14,
+                           **kw)[0]
+        return pp, pm, d
+
+    def prox(y, omega):
+        if loss != "hinge":
+            z, f, df = (float(v) for v in prox_full(loss, y, omega, V, delta))
+            return z, f, df, float(loss_value(loss, y, z, delta))
+        u = y * omega  # max(0, margin - y z): kinks at y omega = margin, margin - V
+        if u >= margin:
+            return omega, 0.0, 0.0, 0.0
+        if u + V <= margin:
+            z = omega + V * y
+            return z, y, 0.0, margin - y * z
+        z = margin * y
+        return z, (z - omega) / V, -1.0 / V, 0.0
+
+    def integrand(xi, k):
+        P = teacher(mq * xi)
+        total = 0.0
+        for y, py, dy in ((1.0, P[0], P[2]), (-1.0, P[1], -P[2])):
+            z, f, df, ell = prox(y, sq * xi + b)
+            total += (dy * f, py * f * f, -py * df, py * ell, py * f)[k]
+        return total * math.exp(-0.5 * xi * xi) / math.sqrt(2 * math.pi)
+
+    kinks = {"hinge": [margin, margin - V]}.get(loss, [])
+    pts = {0.0, *[(sg * k - b) / sq for k in kinks for sg in (1, -1)], (-V - b) / sq, (V - b) / sq}
+    if mq:
+        pts |= {(k * math.sqrt(s + 1 / gamma ** 2) - beta0) / mq for k in (-2, -1, 0, 1, 2)}
+    pts = sorted(p for p in pts if -11 < p < 11)
+    return np.array([integrate.quad(integrand, -11, 11, args=(k,), points=pts, limit=400, epsabs=1e-14,
+                                    epsrel=1e-12)[0] for k in range(5)])
+
+
+LABEL_POINTS = [  # (loss, teacher, m, q, V, rho, noise, gamma, margin)
+    ("logistic", "logit", 0.8, 1.5, 1.2, 1.0, 0.0, 2.0, 1.0),
+    ("logistic", "logit", 1.9, 4.0, 0.7, 1.0, 0.1, 5.0, 1.0),
+    ("hinge", "logit", 0.6, 0.8, 0.5, 1.3, 0.0, 1.0, 1.0),
+    ("hinge", "logit", 0.6, 0.8, 0.5, 1.3, 0.0, 1.0, 0.4),
+    ("square", "logit", 0.5, 0.4, 0.9, 1.0, 0.0, 3.0, 1.0),
+    ("hinge", "random", 0.0, 1.2, 0.8, 1.0, 0.0, 1.0, 0.5),
+    ("logistic", "random", 0.0, 2.0, 1.5, 1.0, 0.0, 1.0, 1.0),
+]
+
+
+@pytest.mark.parametrize("point", LABEL_POINTS, ids=lambda p: f"{p[0]}-{p[1]}-k{p[8]}")
+def test_label_teacher_integrals_against_nested_quad(point):
+    """m_hat, q_hat, V_hat (and the training loss) of the logit and random teachers and of the hinge with a
+    margin, against nested adaptive quadrature that sums both labels explicitly: 1e-9 relative."""
+    from equations.glm_erm import LABEL_CHANNELS, _class_integrals
+
+    loss, tcode, m, q, V, rho, noise, gamma, margin = point
+    glx, glw = _legendre()
+    shift = 1.0 - margin if loss == "hinge" else 0.0
+    tx, tw = _teacher_rules()
+    got = _class_integrals(LOSSES.index(loss), LABEL_CHANNELS.index(tcode), m, q, V, rho, noise, 0.7, gamma, shift,
+                           glx, glw, tx, tw)[:4]
+    ref = _ref_labels(loss, tcode, m, q, V, rho, noise, 0.7, gamma, margin)[:4]
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-14)
+    if tcode == "random":
+        assert got[0] == 0.0  # labels independent of the teacher: m_hat = 0
+
+
+def test_random_labels_have_no_overlap():
+    sol = solve(loss="logistic", channel="random", alpha=3.0, reg=0.1)
+    assert sol["m"] == 0.0 and sol["gen_error"] == 0.5
+    assert get("glm_erm", loss="logistic", channel="random", alpha=3.0, reg=0.1).hats(sol.x)["m_hat"] == 0.0
+
+
+@pytest.mark.parametrize("kappa,reg", [(0.5, 0.02), (2.0, 0.1)])
+def test_hinge_margin_is_a_rescaling(kappa, reg):
+    """max(0, kappa - y z) = kappa max(0, 1 - y z/kappa): with an l2 penalty the minimiser at margin kappa and
+    reg is kappa times the margin-1 minimiser at reg kappa, so m -> kappa m, q -> kappa^2 q, V -> kappa V
+    (independent of the kernel's shifted kinks)."""
+    base = dict(loss="hinge", channel="logit", gamma=3.0, alpha=2.5)
+    a = solve(**base, margin=kappa, reg=reg)
+    b = solve(**base, reg=reg * kappa)
+    np.testing.assert_allclose([a["m"], a["q"], a["V"]], [kappa * b["m"], kappa ** 2 * b["q"], kappa * b["V"]],
+                               rtol=1e-9)
+    assert a["gen_error"] == pytest.approx(b["gen_error"], rel=1e-9)
+
+
+def _gardner_alpha_c(kappa):
+    """1 / int_{-kappa}^inf Dt (t + kappa)^2 by adaptive quad (independent of gardner_capacity)."""
+    val = integrate.quad(lambda t: (t + kappa) ** 2 * math.exp(-t * t / 2) / math.sqrt(2 * math.pi), -kappa,
+                         math.inf, epsabs=0, epsrel=1e-13)[0]
+    return 1 / val
+
+
+def test_gardner_capacity_closed_form():
+    from equations.glm_erm import gardner_capacity
+
+    assert gardner_capacity(0.0) == 2.0
+    for k in (0.0, 0.5, 1.0, 3.0):
+        assert gardner_capacity(k) == pytest.approx(_gardner_alpha_c(k), rel=1e-13)
+    assert separability_threshold(channel="random") == 2.0  # kappa = 0: Cover's 2
+    with pytest.raises(ValueError, match="margin"):
+        gardner_capacity(-1.0)
+
+
+@pytest.mark.parametrize("kappa", [0.5, 1.0])
+def test_max_margin_norm_reaches_one_at_gardner_capacity(kappa):
+    """Random labels, hinge with margin kappa, reg -> 0+: the minimiser is the max-margin direction scaled to
+    stability kappa, q = kappa^2/kappa_max(alpha)^2, and q = 1 exactly at Gardner's alpha_c(kappa).
+    (margin = 0 is excluded by validation: the hinge is then positively homogeneous and the minimiser is
+    w = 0; its alpha_c = 2 is the separability threshold of random labels, checked above.)"""
+    model = get("glm_erm", loss="hinge", channel="random", margin=kappa, reg=1e-9, alpha=1.0)
+    alpha_c = _gardner_alpha_c(kappa)
+    thr = fixedpoint.threshold(model, "alpha", (0.8 * alpha_c, 1.15 * alpha_c), kind="level", observable="q",
+                               level=1.0, tol=1e-10, atol=1e-13, rtol=1e-13)
+    assert thr.converged, thr.message
+    assert thr.value == pytest.approx(alpha_c, rel=1e-6)
+
+
+def test_logit_separability_threshold():
+    """Candes-Sur h_MLE(0, gamma_CS) with gamma_CS = gamma sqrt(rho): -> 1/2 (alpha_sep -> 2) as gamma -> 0,
+    decreasing in gamma; depends on (gamma, rho) only through gamma^2 rho; against an independent
+    evaluation of min_t E (t Y X - Z)_+^2 by adaptive quad."""
+    from scipy.optimize import minimize_scalar
+
+    assert separability_threshold(channel="logit", gamma=1e-4) == pytest.approx(2.0, rel=1e-6)
+    vals = [separability_threshold(channel="logit", gamma=g) for g in (0.5, 1.0, 2.0, 5.0)]
+    assert all(np.diff(vals) > 0)
+    assert separability_threshold(channel="logit", gamma=2.0, rho=0.25) == pytest.approx(
+        separability_threshold(channel="logit", gamma=1.0), rel=1e-10)
+
+    gcs = 2.0
+
+    def h(t):
+        # E over V ~ N(0,1), Y | V ~ sigmoid(gcs V): 2 E[sigmoid(gcs V) G(t V)], G(a) = E (a - Z)_+^2
+        G = lambda a: (1 + a * a) * ndtr(a) + a * math.exp(-a * a / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+        def f(v):
+            return 2 * math.exp(-v * v / 2) / math.sqrt(2 * math.pi) / (1 + math.exp(-gcs * v)) * G(t * v)
+
+        return integrate.quad(f, -15, 15, epsabs=0, epsrel=1e-13, limit=200)[0]
+
+    hmin = minimize_scalar(h, bracket=(-1.0, 0.0), tol=1e-12).fun
+    assert separability_threshold(channel="logit", gamma=gcs) == pytest.approx(1 / hmin, rel=1e-9)
+
+
+def test_logit_mle_diverges_below_separability():
+    """Physics check, independent of the threshold's formula: logistic regression with reg -> 0 on logit labels
+    has a diverging norm below alpha_sep and a finite one above."""
+    a_sep = separability_threshold(channel="logit", gamma=2.0)
+    q = {}
+    for a in (0.9 * a_sep, 1.1 * a_sep):
+        q[a] = [solve(loss="logistic", channel="logit", gamma=2.0, alpha=a, reg=r)["q"] for r in (1e-4, 1e-6)]
+    below, above = q[0.9 * a_sep], q[1.1 * a_sep]
+    assert below[1] > 5 * below[0]
+    assert above[1] < 1.3 * above[0]
+
+
+@pytest.mark.parametrize("params", [dict(loss="logistic", channel="random", gamma=1.0),
+                                    dict(loss="logistic", channel="sign", gamma=2.0),
+                                    dict(loss="logistic", channel="logit", gamma=0.0),
+                                    dict(loss="logistic", channel="logit", gamma=-1.0),
+                                    dict(loss="logistic", channel="logit", margin=1.0),
+                                    dict(loss="hinge", channel="logit", margin=0.0),
+                                    dict(loss="hinge", channel="sign", margin=math.inf),
+                                    dict(loss="square", channel="linear", gamma=1.0)])
+def test_new_parameters_are_validated(params):
+    field = "gamma" if "gamma" in params else ("margin" if "margin" in params else "channel")
+    with pytest.raises(ValueError, match=field):
+        get("glm_erm", **params)
+
+
+def test_logit_observables():
+    sol = solve(loss="logistic", channel="logit", gamma=2.0, alpha=3.0, reg=0.1)
+    obs = sol.observables
+    assert set(obs) == {"m", "q", "V", "gen_error", "train_loss", "estimation_error", "train_error", "alpha_star",
+                        "sigma_star", "lambda_star"}
+    # gen error against quad: 2 int_0^inf phi(xi) P(y=-1 | mq xi) dxi
+    mq = obs["m"] / math.sqrt(obs["q"])
+    s = 1 - mq * mq
+
+    def p_minus(mu):
+        def f(t):
+            return math.exp(-t * t / 2) / math.sqrt(2 * math.pi) / (1 + math.exp(2.0 * (mu + math.sqrt(s) * t)))
+
+        return integrate.quad(f, -14, 14, epsabs=0, epsrel=1e-13, limit=200)[0]
+
+    ref = 2 * integrate.quad(lambda xi: math.exp(-xi * xi / 2) / math.sqrt(2 * math.pi) * p_minus(mq * xi), 0, 12,
+                             epsabs=1e-13, epsrel=1e-11)[0]
+    assert obs["gen_error"] == pytest.approx(ref, rel=1e-9)
+    # the Bayes error of the teacher is a lower bound
+    bayes = 2 * integrate.quad(lambda u: math.exp(-u * u / 2) / math.sqrt(2 * math.pi) / (1 + math.exp(2 * u)), 0,
+                               40)[0]
+    assert bayes < obs["gen_error"] < 0.5
+
+
+LABEL_SIMULATED = [
+    (dict(loss="logistic", channel="logit", gamma=2.0, alpha=3.0, reg=0.1), 400, 8),
+    (dict(loss="hinge", channel="logit", gamma=3.0, alpha=2.0, reg=0.05, margin=0.5), 400, 8),
+    (dict(loss="hinge", channel="random", alpha=1.2, reg=0.05, margin=1.0), 400, 8),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("params,d,seeds", LABEL_SIMULATED, ids=lambda p: f"{p['loss']}-{p['channel']}"
+                         if isinstance(p, dict) else str(p))
+def test_label_teachers_simulation_agrees_with_theory(params, d, seeds):
+    model = get("glm_erm", **params)
+    theory = fixedpoint.solve(model).observables
+    runs = [model.simulate(d, 1000 * d + seed) for seed in range(seeds)]
+    for key in ("m", "q", "V", "gen_error", "train_loss", "train_error"):
+        v = np.array([r[key] for r in runs])
+        se = v.std(ddof=1) / math.sqrt(len(v))
+        assert abs(v.mean() - theory[key]) <= 3 * se + 1e-12, (key, v, theory[key])
+
+
+def test_logit_separability_threshold_against_finite_size_lp():
+    """Finite size: logit labels (gamma = 2) at d = 150 are separable through the origin (the LP y x.w >= 1 is
+    feasible) at 0.75 alpha_sep and not at 1.3 alpha_sep, in every one of 3 seeded instances."""
+    from scipy.optimize import linprog
+
+    from equations._simulate.erm import sample_instance
+
+    a_sep = separability_threshold(channel="logit", gamma=2.0)
+    d = 150
+    for factor, expect in ((0.75, True), (1.3, False)):
+        for seed in range(3):
+            A, y, _ = sample_instance(factor * a_sep, d, 1.0, "logit", 0.0, np.random.default_rng(seed), gamma=2.0)
+            res = linprog(np.zeros(d), A_ub=-(y[:, None] * A), b_ub=-np.ones(len(y)), bounds=(None, None),
+                          method="highs")
+            assert (res.status == 0) == expect, (factor, seed, res.message)
+
+
+def _sur_candes_system(kappa, gamma2):
+    """(alpha_*, sigma_*, lambda_*) from Sur and Candes's system (PNAS 116 (2019) 14516, eq. 5), written in
+    their own units and solved here with scipy, independently of the model:
+        kappa^2 sigma^2 = E[2 rho'(Q1) (lambda rho'(prox_{lambda rho}(Q2)))^2]
+        0               = E[rho'(Q1) Q1 lambda rho'(prox_{lambda rho}(Q2))]
+        1 - kappa       = E[2 rho'(Q1) / (1 + lambda rho''(prox_{lambda rho}(Q2)))]
+    rho(t) = log(1 + e^t), (Q1, Q2) centred Gaussian with Var Q1 = gamma^2, Var Q2 = alpha^2 gamma^2 +
+    kappa sigma^2, Cov = -alpha gamma^2. Q1 = gamma u on composite Gauss-Legendre panels, the rest of Q2 by
+    Gauss-Hermite; the prox by vectorised Newton on z + lambda rho'(z) = x."""
+    from scipy.optimize import fsolve
+    from scipy.special import expit
+
+    g = math.sqrt(gamma2)
+    x16, w16 = np.polynomial.legendre.leggauss(16)
+    edges = np.linspace(-11, 11, 45)
+    u = np.concatenate([0.5 * (a + b) + 0.5 * (b - a) * x16 for a, b in zip(edges[:-1], edges[1:])])
+    wu = np.concatenate([0.5 * (b - a) * w16 for a, b in zip(edges[:-1], edges[1:])])
+    wu = wu * np.exp(-u * u / 2) / math.sqrt(2 * math.pi)
+    v, wv = np.polynomial.hermite_e.hermegauss(80)
+    wv = wv / math.sqrt(2 * math.pi)
+    U, Vv = np.meshgrid(u, v, indexing="ij")
+    W = np.outer(wu, wv)
+    Q1 = g * U
+
+    def eqs(p):
+        a, sig, lam = p
+        Q2 = -a * Q1 + math.sqrt(kappa) * sig * Vv
+        z = Q2.copy()
+        for _ in range(100):
+            step = (z + lam * expit(z) - Q2) / (1 + lam * expit(z) * expit(-z))
+            z -= step
+            if np.max(np.abs(step)) < 1e-15 * (1 + np.max(np.abs(z))):
+                break
+        r1 = expit(Q1)
+        e1 = np.sum(W * 2 * r1 * (lam * expit(z)) ** 2) - kappa ** 2 * sig ** 2
+        e2 = np.sum(W * r1 * Q1 * lam * expit(z))
+        e3 = np.sum(W * 2 * r1 / (1 + lam * expit(z) * expit(-z))) - (1 - kappa)
+        return [e1, e2, e3]
+
+    sol, info, ier, msg = fsolve(eqs, [1.2, 1.5, 1.0], xtol=1e-13, full_output=True)
+    assert ier == 1, msg
+    assert max(abs(e) for e in eqs(sol)) < 1e-12
+    return sol
+
+
+@pytest.mark.parametrize("kappa,gamma2", [(0.1, 1.0), (0.2, 5.0)])
+def test_sur_candes_parameters_of_the_unregularised_mle(kappa, gamma2):
+    """Unregularised logistic regression on logit labels: (alpha_*, sigma_*, lambda_*) of the model, read
+    through the unit mapping in GLMERM.observables (gamma_CS^2 = gamma^2 rho, kappa = 1/alpha), against Sur
+    and Candes's own system solved independently; the mapping is checked at two (gamma, rho) splits of the
+    same gamma_CS^2."""
+    ref = _sur_candes_system(kappa, gamma2)
+    for gamma, rho in ((math.sqrt(gamma2), 1.0), (1.0, gamma2)):
+        obs = solve(loss="logistic", channel="logit", gamma=gamma, rho=rho, alpha=1 / kappa, reg=0.0).observables
+        np.testing.assert_allclose([obs["alpha_star"], obs["sigma_star"], obs["lambda_star"]], ref, rtol=1e-8)
+    assert ref[0] > 1  # the MLE is biased upwards
+
+
+OFFSET_POINTS = [  # (loss, teacher, m, q, V, rho, noise, gamma, margin, beta0, b)
+    ("logistic", "logit", 0.8, 1.5, 1.2, 1.0, 0.0, 2.0, 1.0, 0.5, 0.3),
+    ("logistic", "logit", 0.8, 1.5, 1.2, 1.0, 0.0, 2.0, 1.0, -0.7, 0.0),
+    ("hinge", "sign", 0.6, 0.8, 0.5, 1.3, 0.2, 1.0, 1.0, 0.4, -0.6),
+    ("hinge", "logit", 0.6, 0.8, 0.5, 1.0, 0.0, 3.0, 0.5, 0.0, 0.25),
+    ("square", "sign", 0.5, 0.4, 0.9, 1.0, 0.1, 1.0, 1.0, -0.3, 0.2),
+]
+
+
+@pytest.mark.parametrize("point", OFFSET_POINTS, ids=lambda p: f"{p[0]}-{p[1]}-b0{p[9]}-b{p[10]}")
+def test_offset_and_bias_integrals_against_nested_quad(point):
+    """Teacher offset beta0 and fitted bias b: the hats, training loss and the bias's stationarity integral
+    I_b = E f_out against nested adaptive quadrature (both labels explicitly, no fold), 1e-9 relative."""
+    from equations.glm_erm import LABEL_CHANNELS, _class_integrals
+
+    loss, tcode, m, q, V, rho, noise, gamma, margin, beta0, b = point
+    glx, glw = _legendre()
+    tx, tw = _teacher_rules()
+    shift = 1.0 - margin if loss == "hinge" else 0.0
+    got = _class_integrals(LOSSES.index(loss), LABEL_CHANNELS.index(tcode), m, q, V, rho, noise, 0.7, gamma, shift,
+                           glx, glw, tx, tw, b, beta0)
+    ref = _ref_labels(loss, tcode, m, q, V, rho, noise, 0.7, gamma, margin, beta0, b)
+    np.testing.assert_allclose(got[[0, 1, 2, 3, 6]], ref, rtol=1e-9, atol=1e-13)
+
+
+BIAS_MODELS = [dict(loss="logistic", channel="logit", gamma=2.0, beta0=0.5, bias=True, alpha=3.0, reg=0.1),
+               dict(loss="hinge", channel="sign", noise=0.1, beta0=-0.4, bias=True, alpha=3.0, reg=0.1)]
+
+
+@pytest.mark.parametrize("params", BIAS_MODELS, ids=lambda p: p["loss"])
+def test_bias_is_a_stationary_point_of_the_energy(params):
+    """With a fitted bias the state is (m, q, V, b); the fixed point is stationary in all four (b enters
+    the energy only through the Moreau envelope, E f_out = 0 there), both starts agree, and the energy is
+    the training objective."""
+    model = get("glm_erm", **params)
+    assert model.state_names == ("m", "q", "V", "b")
+    sol = fixedpoint.solve(model, **TIGHT)
+    assert sol.converged, sol.message
+    sol2 = fixedpoint.solve(model, start="informed", **TIGHT)
+    np.testing.assert_allclose(sol.x, sol2.x, rtol=1e-9, atol=1e-12)
+    x = sol.x
+    for i in range(4):
+        h = 1e-5 * max(1.0, abs(x[i]))
+        e = np.zeros(4)
+        e[i] = h
+        grad = (model.energy(x + e) - model.energy(x - e)) / (2 * h)
+        assert abs(grad) <= 1e-7 * (1 + params["alpha"]), (i, grad)
+    assert model.energy(x) == pytest.approx(params["alpha"] * sol["train_loss"] + params["reg"] * sol["q"] / 2,
+                                            rel=1e-10)
+    assert sol["b"] == x[3] and abs(x[3]) > 0.05  # the offset is learned
+    assert get("glm_erm", **{**params, "bias": False}).state_names == ("m", "q", "V")
+
+
+def test_intercept_separability_threshold():
+    """With a fitted intercept, unregularised logistic regression on logit labels with an offset has a
+    diverging norm below Candes-Sur's threshold with t0 free and a finite one above; without the intercept the
+    threshold is larger than with it (h_MLE smaller with an intercept: more directions separate)."""
+    a_sep = separability_threshold(channel="logit", gamma=2.0, beta0=0.5, bias=True)
+    assert a_sep > separability_threshold(channel="logit", gamma=2.0, beta0=0.5)
+    q = {}
+    for a in (0.9 * a_sep, 1.1 * a_sep):
+        q[a] = [solve(loss="logistic", channel="logit", gamma=2.0, beta0=0.5, bias=True, alpha=a, reg=r)["q"]
+                for r in (1e-4, 1e-6)]
+    below, above = q[0.9 * a_sep], q[1.1 * a_sep]
+    assert below[1] > 5 * below[0]
+    assert above[1] < 1.3 * above[0]
+    assert fixedpoint.solve(get("glm_erm", loss="logistic", channel="logit", gamma=2.0, beta0=0.5, bias=True,
+                                alpha=1.1 * a_sep, reg=0.0)).converged
+    assert not fixedpoint.solve(get("glm_erm", loss="logistic", channel="logit", gamma=2.0, beta0=0.5, bias=True,
+                                    alpha=0.9 * a_sep, reg=0.0)).converged
+
+
+@pytest.mark.parametrize("params", [dict(loss="logistic", channel="random", beta0=0.5),
+                                    dict(loss="square", channel="linear", beta0=0.5),
+                                    dict(loss="square", channel="linear", bias=True),
+                                    dict(loss="logistic", channel="logit", bias=1),
+                                    dict(loss="logistic", channel="logit", beta0=math.nan)])
+def test_offset_and_bias_are_validated(params):
+    field = "bias" if "bias" in params else "beta0"
+    with pytest.raises(ValueError, match=field):
+        get("glm_erm", **params)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("params", BIAS_MODELS, ids=lambda p: p["loss"])
+def test_bias_simulation_agrees_with_theory(params):
+    model = get("glm_erm", **params)
+    theory = fixedpoint.solve(model).observables
+    runs = [model.simulate(300, 7000 + seed) for seed in range(8)]
+    for key in ("m", "q", "V", "b", "gen_error", "train_loss", "train_error"):
+        v = np.array([r[key] for r in runs])
+        se = v.std(ddof=1) / math.sqrt(len(v))
+        assert abs(v.mean() - theory[key]) <= 3 * se + 1e-12, (key, v, theory[key])
