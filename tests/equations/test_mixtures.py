@@ -218,7 +218,7 @@ def test_strongly_regularised_ridge_reaches_the_bayes_optimal_error():
 
 
 @pytest.mark.parametrize("params, d, seeds", [
-    (dict(loss="logistic", alpha=2.0, reg=0.1, noise=1.0, balance=0.3, bias=True), 500, 6),
+    (dict(loss="logistic", alpha=2.0, reg=0.1, noise=1.0, balance=0.3, bias=True), 300, 6),
     (dict(loss="hinge", alpha=1.5, reg=0.2, noise=0.5, balance=0.6, bias=True), 200, 5),
     (dict(loss="square", penalty="l1", alpha=0.7, reg=0.05, noise=0.5, bias=True, balance=0.4), 400, 5),
     (dict(loss="absolute", alpha=2.0, reg=0.5, noise=0.6), 300, 5),
