@@ -10,6 +10,9 @@
    through ``fixedpoint.solve`` (warm = compiled) vs the same engine driving each quad baseline.
 3. A 100-point alpha sweep of Huber regression (noise 0.5, reg 0.1, delta 1), with the time spent
    inside the model's ``update`` reported separately from the engine's.
+4. A warm single solve (tolerance 1e-10) for each teacher and loss added after the first
+   version: the logit teacher, random labels with a margin, the teacher offset with a fitted
+   bias, the outlier channel (Huber, absolute), Tukey's loss; the target is 5 ms each.
 
 Prints a table and writes ``benchmarks/results/glm_erm.json``. Run:
 ``/work/venv/bin/python benchmarks/bench_glm_erm.py`` (takes about a minute: the baselines are slow).
@@ -179,6 +182,30 @@ def main():
     results["huber_sweep"] = dict(seconds=t_sweep, median_s=t_sweep_med, points=len(alphas),
                                   converged=bool(sw.converged.all()), target_s=65e-3,
                                   update_calls=spent[1], update_seconds=spent[0])
+
+    # ---- 4. the newer teachers and losses, warm
+    cases = {
+        "logit teacher, logistic (gamma=2)": dict(loss="logistic", alpha=3.0, reg=0.1, channel="logit", gamma=2.0),
+        "logit teacher, hinge (gamma=1)": dict(loss="hinge", alpha=3.0, reg=0.1, channel="logit"),
+        "random labels, hinge margin 0.5": dict(loss="hinge", alpha=0.5, reg=0.01, channel="random", margin=0.5),
+        "sign teacher, beta0=0.5, fitted bias": dict(loss="logistic", alpha=3.0, reg=0.1, channel="sign", beta0=0.5,
+                                                     bias=True),
+        "outliers, huber": dict(loss="huber", alpha=10.0, reg=0.1, channel="outliers", eps=0.3, beta=0.0,
+                                noise_in=1.0, noise_out=5.0),
+        "outliers, absolute": dict(loss="absolute", alpha=10.0, reg=0.1, channel="outliers", eps=0.3, beta=0.0,
+                                   noise_in=1.0, noise_out=5.0),
+        "tukey (tau=2), linear teacher": dict(loss="tukey", delta=2.0, alpha=4.0, reg=0.1, channel="linear",
+                                             noise=0.5),
+    }
+    results["new_cases"] = {}
+    for label, params in cases.items():
+        m = get("glm_erm", **params)
+        solve_m = lambda m=m: fixedpoint.solve(m, atol=1e-10, rtol=1e-10)  # noqa: E731
+        s_m = solve_m()
+        t_m, t_m_med = timeit(solve_m, 20)
+        rows.append((f"{label}, warm", t_m, f"{s_m.evaluations} evaluations, converged={s_m.converged}"))
+        results["new_cases"][label] = dict(seconds=t_m, median_s=t_m_med, evaluations=s_m.evaluations,
+                                           converged=bool(s_m.converged), target_s=5e-3)
 
     print(f"{'benchmark':52s} {'time':>12s}  notes")
     for name, t, note in rows:
