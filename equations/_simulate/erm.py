@@ -467,6 +467,12 @@ def simulate_erm(model, d: int, seed: int) -> dict[str, float]:
     res["estimation_error"] = float((w - w_star) @ (w - w_star)) / d
     if model.channel in ("sign", "logit", "random"):
         res["train_error"] = float(np.mean(y * z < 0))
+    if model.loss == "logistic" and model.channel in ("sign", "logit"):
+        # Sur and Candes's decomposition on the instance (GLMERM.observables), |w*|^2/d as rho
+        gamma = model._gamma if model.channel == "logit" else 1.0
+        res["alpha_star"] = m / (gamma * rho_hat)
+        res["sigma_star"] = math.sqrt(max(model.alpha * (q - m * m / rho_hat), 0.0))
+        res["lambda_star"] = V
     return res
 
 
