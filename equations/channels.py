@@ -23,8 +23,10 @@ normalisation is the identity (their ``n`` is our ``d``, their ``m / n`` our ``a
 
 Channels (DESIGN.md): ``linear`` ``y = z + sqrt(noise) xi``; ``sign`` ``y = sign(z + sqrt(noise)
 xi)`` (probit for ``noise > 0``); ``abs`` ``y = |z| + sqrt(noise) xi`` (real phase retrieval);
-``relu`` ``y = max(z, 0) + sqrt(noise) xi``. Adding a channel is adding one class below with its
-``Z_out`` kernel and its state-evolution integrals.
+``relu`` ``y = max(z, 0) + sqrt(noise) xi``; ``logit`` ``P(y = +-1 | z) = sigmoid(gamma y (z +
+sqrt(noise) xi))`` (parameter ``gamma > 0``); ``door`` ``y = sign(|z + sqrt(noise) xi| - K)``
+(parameter ``width = K >= 0``; the symmetric door of Barbier et al. 2019). Adding a channel is
+adding one class below with its ``Z_out`` kernel and its state-evolution integrals.
 
 Numerics (why it is written this way). At high signal-to-noise ratio ``V = rho - q`` goes down
 to 1e-10 while ``omega`` has width ``sqrt(q) ~ 1``: a fixed Gauss-Hermite rule in ``omega``
@@ -65,6 +67,23 @@ carries a relative weight ``sqrt(V / q)`` of the answer. So:
   there (relative errors 1e-7-1e-3 at ``V / noise = 5-10`` with 40-100 nodes), and so does a
   Gauss-Hermite rule in ``omega`` (zeros of ``Z_out`` at complex ``omega`` approach the real
   axis as ``|y|`` grows); there the composite rule stays.
+
+* ``logit``: ``Z_out = E_{z ~ N(omega, S)} sigmoid(gamma y z)`` has no closed form. In ``z``
+  the integrands ``sigmoid(-gamma z) N(z; a, S)`` (and with ``sigmoid'``) are log-concave with
+  curvature ``>= 1/S``: a composite Gauss-Legendre rule on ``+-10 sqrt(S)`` around their modes
+  (found by bisection), panels ``<= 2 sqrt(S)`` refined geometrically to ``2 / gamma`` next to
+  ``z = 0`` (the sigmoid's poles at ``+-i pi / gamma``) is accurate to rounding whether the
+  sigmoid is sharp (``gamma sqrt(S) >> 1``) or smooth against the Gaussian; the smaller
+  ``Z_out`` is integrated directly (relative accuracy in the tails) and the larger is one minus
+  it. In ``omega`` the integrands are analytic, smooth on ``max(sqrt S, 1 / gamma)`` and vanish
+  beyond ``10 sqrt(S) + 45 / gamma``: uniform panels of that width (``<= sqrt q``). Adaptive
+  quadrature agrees to ~1e-12 for ``gamma`` in ``{0.5, 2, 20}``. ~0.5-5 ms per evaluation:
+  tabulated like the noisy kinked channels (also without noise), including the integrals of
+  the label errors.
+* ``door``: ``Z_out`` in closed form with ``H``; every integrand over ``omega`` vanishes beyond
+  ``12 sqrt(S)`` of the edges ``|omega| = K``, so uniform panels of width ``<= min(sqrt S, sqrt
+  q)`` on that window (at most ~24, with a panel edge at the switch of the Bayes decision) are
+  accurate to ~1e-12 for every ``V`` down to 1e-10, at ~50 us per evaluation (no table).
 
 Every claim above is checked in ``tests/equations/test_channels.py`` against adaptive
 ``scipy.integrate.quad`` at ``q / rho`` in ``{0, 0.5, 1 - 1e-4, 1 - 1e-10}``.
