@@ -92,13 +92,13 @@ class GLMBayes:
     noise : float
         Noise variance of the channel, ``>= 0`` (``sign``, ``logit``, ``door``: Gaussian noise
         on the pre-activation ``z`` before the link).
-    gamma : float
+    gamma : float or None
         Inverse temperature of the ``logit`` channel, ``P(y = +-1 | z) = sigmoid(gamma y z)``,
-        ``> 0`` (default 1; must keep its default for the other channels).
-    width : float
-        Half-width ``K >= 0`` of the ``door`` channel ``y = sign(|z| - K)`` (default 0.674, the
-        value of Barbier et al. 2019 that balances the labels at ``rho = 1``; must keep its
-        default for the other channels).
+        ``> 0``; ``None`` (the default) means 1. Must stay ``None`` for the other channels.
+    width : float or None
+        Half-width ``K >= 0`` of the ``door`` channel ``y = sign(|z| - K)``; ``None`` (the
+        default) means 0.674, the value of Barbier et al. 2019 that balances the labels at
+        ``rho = 1``. Must stay ``None`` for the other channels.
     rho : float
         Fraction of non-zero entries, in ``(0, 1]`` (must be 1 for ``gaussian`` and
         ``rademacher``).
@@ -137,8 +137,8 @@ class GLMBayes:
     noise: float = 0.0
     rho: float = 1.0
     integrals: str = "tabulated"
-    gamma: float = 1.0
-    width: float = 0.674
+    gamma: float | None = None
+    width: float | None = None
 
     name: ClassVar[str] = "glm_bayes"
     state_names: ClassVar[tuple[str, ...]] = ("q",)
@@ -175,9 +175,10 @@ class GLMBayes:
                           "doc": "channel integrals of noisy abs / relu and logit: tabulated once, or direct at "
                                  "each call"},
             "gamma": {"range": (0.0, None), "open": (True, True),
-                      "doc": "inverse temperature of the logit channel, P(y|z) = sigmoid(gamma y z) (logit only)"},
+                      "doc": "inverse temperature of the logit channel, P(y|z) = sigmoid(gamma y z) (logit only; "
+                             "None: 1)"},
             "width": {"range": (0.0, None), "open": (False, True),
-                      "doc": "half-width K of the door channel, y = sign(|z| - K) (door only)"}})
+                      "doc": "half-width K of the door channel, y = sign(|z| - K) (door only; None: 0.674)"}})
 
     def __post_init__(self):
         if not isinstance(self.prior, str) or self.prior not in _PRIORS:
@@ -198,24 +199,27 @@ class GLMBayes:
         if self.prior in ("gaussian", "rademacher") and rho != 1.0:
             raise ValueError(f"rho must be 1 for the {self.prior} prior (use gauss_bernoulli or sparse_rademacher), "
                              f"got {rho}")
-        gamma = _real("gamma", self.gamma)
-        if not gamma > 0:
-            raise ValueError(f"gamma (the logit channel's inverse temperature) must be > 0, got {gamma}")
-        width = _real("width", self.width)
-        if not width >= 0:
-            raise ValueError(f"width (the door channel's K) must be >= 0, got {width}")
-        own = {"gamma": gamma, "width": width}
+        # the channels' own parameters: None is the channel's default (CHANNEL_PARAMETERS), and a
+        # parameter of another channel must stay None
+        own = {}
         mine = CHANNEL_PARAMETERS.get(self.channel, {})
-        for k, v in own.items():
-            default = GLMBayes.__dataclass_fields__[k].default
-            if k not in mine and v != default:
-                raise ValueError(f"{k} is a parameter of the {'logit' if k == 'gamma' else 'door'} channel only: "
-                                 f"it must keep its default {default} for channel={self.channel!r}, got {v}")
-        for k, v in (("alpha", alpha), ("noise", noise), ("rho", rho), ("gamma", gamma), ("width", width)):
+        for k, owner, positive in (("gamma", "logit", True), ("width", "door", False)):
+            v = getattr(self, k)
+            if v is None:
+                continue
+            v = _real(k, v)
+            if not (v > 0 if positive else v >= 0):
+                raise ValueError(f"{k} (of the {owner} channel) must be {'> 0' if positive else '>= 0'}, got {v}")
+            if k not in mine:
+                raise ValueError(f"{k} is a parameter of the {owner} channel only: leave it None for "
+                                 f"channel={self.channel!r}, got {v}")
+            own[k] = v
+            object.__setattr__(self, k, v)
+        for k, v in (("alpha", alpha), ("noise", noise), ("rho", rho)):
             object.__setattr__(self, k, v)
         # derived objects, not dataclass fields (rebuilt by dataclasses.replace)
         object.__setattr__(self, "_prior", Prior(self.prior, rho, 1.0))
-        object.__setattr__(self, "_channel", make_channel(self.channel, noise, **{k: own[k] for k in mine}))
+        object.__setattr__(self, "_channel", make_channel(self.channel, noise, **own))
 
     # ------------------------------------------------------------------ protocol
     def initial_state(self, start: str = "uninformed") -> np.ndarray:

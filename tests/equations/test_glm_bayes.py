@@ -350,6 +350,7 @@ def test_tabulated_and_direct_integrals_give_the_same_fixed_point(kw):
     (dict(channel="door", width=-1.0), "width"), (dict(channel="door", width=math.nan), "width"),
     (dict(channel="sign", gamma=2.0), "gamma"), (dict(channel="logit", width=1.0), "width"),
     (dict(channel="abs", width=0.5), "width"), (dict(channel="door", gamma=0.5), "gamma"),
+    (dict(channel="sign", gamma=1.0), "gamma"), (dict(channel="logit", gamma="2"), "gamma"),
 ])
 def test_channel_parameters_validated_and_kept_at_default_elsewhere(kw, field):
     with pytest.raises(ValueError, match=field):
@@ -358,8 +359,10 @@ def test_channel_parameters_validated_and_kept_at_default_elsewhere(kw, field):
 
 def test_parameters_catalogue_and_labels_of_the_new_channels():
     table = GLMBayes.parameters()
-    assert table["gamma"]["default"] == 1.0 and table["gamma"]["open"] == (True, True)
-    assert table["width"]["default"] == 0.674 and table["width"]["open"] == (False, True)
+    assert table["gamma"]["default"] is None and table["gamma"]["open"] == (True, True)
+    assert table["width"]["default"] is None and table["width"]["open"] == (False, True)
+    # None is the channel's default: gamma = 1, K = 0.674
+    assert model(channel="logit")._channel.gamma == 1.0 and model(channel="door")._channel.width == 0.674
     assert {"logit", "door"} <= set(table["channel"]["allowed"])
     assert GLMBayes.labels["gamma"] == r"$\gamma$" and GLMBayes.labels["width"] == r"$K$"
     assert model(channel="door").trivial_state()[0] == 0.0
@@ -506,7 +509,6 @@ GAMP_NEW_CASES = [
     dict(prior="gaussian", channel="logit", alpha=3.0, gamma=3.0),
     dict(prior="rademacher", channel="logit", alpha=1.0, gamma=2.0, noise=0.1),
     dict(prior="gaussian", channel="door", alpha=2.5),
-    dict(prior="rademacher", channel="door", alpha=1.45),
 ]
 
 
@@ -521,4 +523,6 @@ def test_gamp_agrees_with_state_evolution_new_channels(kw):
     for key in ("overlap", "mse", "gen_error", "label_mse", "gibbs_error", "bayes_error"):
         vals = np.array([r[key] for r in runs])
         se = vals.std(ddof=1) / math.sqrt(len(vals))
+        # within 3 standard errors of the mean over the seeds, plus 2e-3 for the finite-size bias
+        # of the 0/1 errors measured on a few thousand test labels
         assert abs(vals.mean() - theory[key]) < 3 * se + 2e-3, (key, vals, theory[key])
