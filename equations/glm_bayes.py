@@ -5,7 +5,8 @@ Model (DESIGN.md conventions). A teacher ``w* in R^d`` with i.i.d. entries from 
 w.p. ``rho``; also ``sparse_rademacher``: 0 w.p. ``1 - rho``, +-1 w.p. ``rho/2`` each), so
 ``rho = E w*^2``; inputs ``x_mu ~ N(0, I_d)``, ``mu = 1..n``, ``alpha = n / d``; labels
 ``y_mu ~ P_out(. | z_mu)``, ``z_mu = x_mu . w* / sqrt(d)``, with the channels of
-:mod:`equations.channels` (``linear``, ``sign``, ``abs``, ``relu``; noise variance ``noise``).
+:mod:`equations.channels` (``linear``, ``sign``, ``abs``, ``relu``, ``logit`` of inverse
+temperature ``gamma``, the symmetric ``door`` of half-width ``width``; noise variance ``noise``).
 
 Replica-symmetric formula (Barbier, Krzakala, Macris, Miolane, Zdeborova, "Optimal errors and
 phase transitions in high-dimensional generalized linear models", PNAS 116, 5451 (2019),
@@ -32,9 +33,13 @@ Mapping to the paper: their signal dimension ``n`` is our ``d``, their ``m`` our
 Thresholds (through :mod:`fixedpoint`): weak recovery is the instability of ``q = 0`` (a fixed
 point when the channel is even in ``z``, e.g. ``abs``, all priors being symmetric):
 ``d q_new / d q (0) = alpha E_y[(E[z^2 | y] - rho)^2] / rho^2`` (``z ~ N(0, rho)``), e.g.
-``alpha_WR = 1/2`` for noiseless phase retrieval; the algorithmic threshold is the ``spinodal``
-of the uninformed branch, the information-theoretic one the ``first_order`` crossing of the free
-entropies (perfect recovery has a finite free entropy for discrete priors and the sign channel).
+``alpha_WR = 1/2`` for noiseless phase retrieval, and for the door ``y = sign(|z| - K)``, with
+``k = K / sqrt(rho + noise)`` and ``S = rho + noise``, ``E[z^2 | y] - rho = (rho / S)^2
+(E[t^2 | y] - S)`` (``t = z + noise``) gives ``alpha_WR = S^2 H(k) (1 - 2 H(k)) / (2 rho^2 k^2
+phi(k)^2)`` (:meth:`equations.channels.Door.weak_recovery_threshold`); the algorithmic
+threshold is the ``spinodal`` of the uninformed branch, the information-theoretic one the
+``first_order`` crossing of the free entropies (perfect recovery has a finite free entropy for
+discrete priors and the +-1 labels).
 :func:`algorithmic_line` traces the algorithmic threshold against a second parameter.
 """
 
@@ -48,7 +53,7 @@ from typing import ClassVar
 import numpy as np
 
 from ._registry import parameter_table, register
-from .channels import CHANNELS, Channel, make_channel
+from .channels import CHANNEL_PARAMETERS, CHANNELS, Channel, make_channel
 from .priors import PRIOR_KINDS, Prior
 
 __all__ = ["GLMBayes", "algorithmic_line"]
@@ -81,19 +86,27 @@ class GLMBayes:
     ----------
     prior : {"gaussian", "rademacher", "gauss_bernoulli", "sparse_rademacher"}
         Law of the teacher's entries (unit non-zero scale: ``E w*^2 = rho``).
-    channel : {"linear", "sign", "abs", "relu"} or Channel
+    channel : {"linear", "sign", "abs", "relu", "logit", "door"} or Channel
         Output channel (:mod:`equations.channels`), or your own as a channel object, e.g. an
         :class:`equations.custom.CustomChannel`: its noise variance is the model's ``noise``.
     alpha : float
         Sample ratio ``n / d > 0``.
     noise : float
-        Noise variance of the channel, ``>= 0``.
+        Noise variance of the channel, ``>= 0`` (``sign``, ``logit``, ``door``: Gaussian noise
+        on the pre-activation ``z`` before the link).
+    gamma : float or None
+        Inverse temperature of the ``logit`` channel, ``P(y = +-1 | z) = sigmoid(gamma y z)``,
+        ``> 0``; ``None`` (the default) means 1. Must stay ``None`` for the other channels.
+    width : float or None
+        Half-width ``K >= 0`` of the ``door`` channel ``y = sign(|z| - K)``; ``None`` (the
+        default) means 0.674, the value of Barbier et al. 2019 that balances the labels at
+        ``rho = 1``. Must stay ``None`` for the other channels.
     rho : float
         Fraction of non-zero entries, in ``(0, 1]`` (must be 1 for ``gaussian`` and
         ``rademacher``).
     integrals : {"tabulated", "direct"}
         How the channel integrals are evaluated for the channels where each costs milliseconds
-        (noisy ``abs`` and ``relu``): ``"tabulated"`` (default) reads a lazily built
+        (noisy ``abs`` and ``relu``, ``logit``): ``"tabulated"`` (default) reads a lazily built
         piecewise-Chebyshev table in ``sqrt(rho - q)`` shared by all models with the same
         channel, noise and ``rho`` (accurate to ~1e-10 relative, a few microseconds per call
         once built; :meth:`equations.channels.Channel.se_bayes`); ``"direct"`` integrates at
@@ -103,10 +116,15 @@ class GLMBayes:
     -----
     Observables: ``overlap`` (``q``), ``q_hat``, ``mse`` (``E (w* - w_hat)^2 = rho - q``, evaluated as
     ``prior.mmse(q_hat(q))`` which equals ``rho - q`` at a fixed point but keeps its relative
-    accuracy when it is tiny), ``gen_error`` (``sign``: probability that the Bayes-optimal
-    classifier errs on a fresh sample, ``arccos(sqrt(q / (rho + noise))) / pi``; otherwise
-    ``E (y - E[y | data, x])^2``), ``free_entropy`` and ``mutual_information`` (per variable,
-    nats). They are meant at fixed points.
+    accuracy when it is tiny), ``gen_error`` (+-1 labels: probability that the Bayes-optimal
+    classifier errs on a fresh sample, for ``sign`` ``arccos(sqrt(q / (rho + noise))) / pi``;
+    otherwise ``E (y - E[y | data, x])^2``), ``label_mse`` (``E (y - E[y | data, x])^2`` for
+    every channel; for +-1 labels ``4 E Z(+1) Z(-1)``), for +-1 labels also ``bayes_error`` (the
+    0/1 error of the Bayes-optimal classifier, ``= gen_error``) and ``gibbs_error`` (the 0/1
+    error of a label drawn with a posterior sample of ``w``, ``2 E Z(+1) Z(-1)``; ``sign``:
+    ``arccos(q / (rho + noise)) / pi``; :meth:`equations.channels.Channel.label_errors`),
+    ``free_entropy`` and ``mutual_information`` (per variable, nats). They are meant at fixed
+    points.
 
     Examples
     --------
@@ -121,6 +139,8 @@ class GLMBayes:
     noise: float = 0.0
     rho: float = 1.0
     integrals: str = "tabulated"
+    gamma: float | None = None
+    width: float | None = None
 
     name: ClassVar[str] = "glm_bayes"
     state_names: ClassVar[tuple[str, ...]] = ("q",)
@@ -130,6 +150,8 @@ class GLMBayes:
         "alpha": r"$\alpha = n/d$", "noise": r"$\Delta$", "rho": r"$\rho$", "q": r"overlap $q$",
         "overlap": r"overlap $q$", "q_hat": r"$\hat q$", "mse": "MSE", "gen_error": "generalisation error",
         "free_entropy": r"free entropy $\phi$", "mutual_information": r"$I(w^*;Y|X)/d$",
+        "gamma": r"$\gamma$", "width": r"$K$", "label_mse": "label MSE", "gibbs_error": "Gibbs error",
+        "bayes_error": "Bayes error",
     }
     examples: ClassVar[tuple[dict, ...]] = (
         {"prior": "rademacher", "channel": "sign", "alpha": 1.3},
@@ -137,6 +159,8 @@ class GLMBayes:
         {"prior": "gaussian", "channel": "abs", "alpha": 0.8},
         {"prior": "gauss_bernoulli", "channel": "linear", "alpha": 0.6, "noise": 1e-4, "rho": 0.3},
         {"prior": "gaussian", "channel": "relu", "alpha": 1.5, "noise": 0.1},
+        {"prior": "rademacher", "channel": "logit", "alpha": 1.5, "gamma": 4.0},
+        {"prior": "gaussian", "channel": "door", "alpha": 2.0},
     )
 
     @classmethod
@@ -151,7 +175,13 @@ class GLMBayes:
             "rho": {"range": (0.0, 1.0), "open": (True, False),
                     "doc": "fraction of non-zero entries (must be 1 for gaussian and rademacher)"},
             "integrals": {"allowed": _INTEGRALS,
-                          "doc": "channel integrals of noisy abs / relu: tabulated once, or direct at each call"}})
+                          "doc": "channel integrals of noisy abs / relu and logit: tabulated once, or direct at "
+                                 "each call"},
+            "gamma": {"range": (0.0, None), "open": (True, True),
+                      "doc": "inverse temperature of the logit channel, P(y|z) = sigmoid(gamma y z) (logit only; "
+                             "None: 1)"},
+            "width": {"range": (0.0, None), "open": (False, True),
+                      "doc": "half-width K of the door channel, y = sign(|z| - K) (door only; None: 0.674)"}})
 
     def __post_init__(self):
         if not isinstance(self.prior, str) or self.prior not in _PRIORS:
@@ -173,6 +203,22 @@ class GLMBayes:
         if self.prior in ("gaussian", "rademacher") and rho != 1.0:
             raise ValueError(f"rho must be 1 for the {self.prior} prior (use gauss_bernoulli or sparse_rademacher), "
                              f"got {rho}")
+        # the channels' own parameters: None is the channel's default (CHANNEL_PARAMETERS), and a
+        # parameter of another channel must stay None
+        own = {}
+        mine = {} if custom else CHANNEL_PARAMETERS.get(self.channel, {})
+        for k, owner, positive in (("gamma", "logit", True), ("width", "door", False)):
+            v = getattr(self, k)
+            if v is None:
+                continue
+            v = _real(k, v)
+            if not (v > 0 if positive else v >= 0):
+                raise ValueError(f"{k} (of the {owner} channel) must be {'> 0' if positive else '>= 0'}, got {v}")
+            if k not in mine:
+                raise ValueError(f"{k} is a parameter of the {owner} channel only: leave it None for "
+                                 f"channel={self.channel!r}, got {v}")
+            own[k] = v
+            object.__setattr__(self, k, v)
         for k, v in (("alpha", alpha), ("noise", noise), ("rho", rho)):
             object.__setattr__(self, k, v)
         # derived objects, not dataclass fields (rebuilt by dataclasses.replace)
@@ -183,7 +229,7 @@ class GLMBayes:
                                  f"not to the channel object; got noise={noise}")
             ch = self.channel if self.channel.noise == noise else dataclasses.replace(self.channel, noise=noise)
         else:
-            ch = make_channel(self.channel, noise)
+            ch = make_channel(self.channel, noise, **own)
         object.__setattr__(self, "_channel", ch)
 
     # ------------------------------------------------------------------ protocol
@@ -197,7 +243,8 @@ class GLMBayes:
         raise ValueError(f"start must be 'uninformed' or 'informed', got {start!r}")
 
     def trivial_state(self):
-        """``q = 0`` when the channel is even in ``z`` (``abs``); the priors are symmetric."""
+        """``q = 0`` when the channel is even in ``z`` (``abs``, ``door``); the priors are
+        symmetric."""
         return np.array([0.0]) if self._channel.even and self._prior.symmetric else None
 
     def bounds(self):
@@ -340,14 +387,17 @@ class GLMBayes:
         av = self._prior_averages(q_hat)
         mse = float(av["mmse"])
         # at a fixed point V = rho - q = mse; mse keeps its relative accuracy when tiny
-        gen = self._channel.bayes_gen_error(q, mse)
+        tab = self.integrals == "tabulated" and mse <= self.rho
+        errors = self._channel.label_errors(q, mse, rho=self.rho if tab else None)
+        # the 0/1 error of the Bayes classifier for +-1 labels, the label MSE otherwise
+        gen = errors.get("bayes_error", errors["label_mse"])
         phi = self.free_entropy(np.array([q]))
         _, psi_rho = self._se(self.rho)
         if math.isinf(psi_rho):
             mi = math.inf
         else:
             mi = -phi + self.alpha * psi_rho
-        return {
+        out = {
             "overlap": float(q),
             "q_hat": float(q_hat),
             "mse": mse,
@@ -355,6 +405,8 @@ class GLMBayes:
             "free_entropy": float(phi),
             "mutual_information": float(mi),
         }
+        out.update(errors)
+        return out
 
     # ------------------------------------------------------------------ finite size
     def simulate(self, d: int, seed: int) -> dict[str, float]:
@@ -362,9 +414,10 @@ class GLMBayes:
 
         The start is a random vector of norm ``0.1 sqrt(rho d)`` (an algorithm started at random:
         overlap with ``w*`` of order ``1/sqrt(d)``), posterior variances ``rho``. Returns
-        ``overlap`` (``w_hat . w* / d``), ``mse`` (``|w_hat - w*|^2 / d``), ``gen_error``
-        measured on ``max(n, 4000)`` fresh samples with the Bayes predictor of the channel, and
-        ``iterations``.
+        ``overlap`` (``w_hat . w* / d``), ``mse`` (``|w_hat - w*|^2 / d``), ``gen_error`` and
+        ``label_mse`` measured on ``max(n, 4000)`` fresh samples with the Bayes predictor of the
+        channel (+-1 labels: also ``bayes_error`` and ``gibbs_error``, a label drawn from GAMP's
+        posterior predictive ``Z_out(.; omega, V)``), and ``iterations``.
         """
         from ._simulate.gamp import gamp
 
@@ -381,17 +434,24 @@ class GLMBayes:
         n_test = max(n, 4000)
         Xt = rng.standard_normal((n_test, d))
         yt = self._channel.sample(Xt @ w_star / math.sqrt(d), rng)
-        pred = self._channel.predict(Xt @ w / math.sqrt(d), max(out["V"], 1e-300))
+        omega = Xt @ w / math.sqrt(d)
+        V = max(out["V"], 1e-300)
+        pred = self._channel.predict(omega, V)
+        res = {"overlap": float(w @ w_star / d), "mse": float(np.mean((w - w_star) ** 2))}
         if self._channel.classification:
+            # GAMP's posterior predictive Z_out(.; omega, V): its mean is the posterior-mean label
+            # and a label drawn from it is the label of a posterior sample of w
+            p_plus = np.exp(self._channel.z_out(np.ones(n_test), omega, np.full(n_test, V))[0])
             gen = float(np.mean(pred != yt))
+            res["label_mse"] = float(np.mean((yt - (2.0 * p_plus - 1.0)) ** 2))
+            res["gibbs_error"] = float(np.mean(np.where(rng.random(n_test) < p_plus, 1.0, -1.0) != yt))
+            res["bayes_error"] = gen
         else:
             gen = float(np.mean((yt - pred) ** 2))
-        return {
-            "overlap": float(w @ w_star / d),
-            "mse": float(np.mean((w - w_star) ** 2)),
-            "gen_error": gen,
-            "iterations": float(out["iterations"]),
-        }
+            res["label_mse"] = gen
+        res["gen_error"] = gen
+        res["iterations"] = float(out["iterations"])
+        return res
 
 
 # ---------------------------------------------------------------------- helpers

@@ -425,3 +425,321 @@ def test_se_table_is_shared_and_independent_of_query_order():
 def test_se_bayes_derivative_at_perfect_knowledge_raises(tabulated):
     with pytest.raises(ValueError, match="q must be below rho"):
         make_channel("relu", 0.1).se_bayes_derivative(1.0, 1.0, tabulated=tabulated)
+
+
+# ============================================================================ logit and door
+#
+# References from the definitions: Z_out(y) = E_{z ~ N(omega, S)} P(y | z), S = V + noise, with
+# P(y | z) = sigmoid(gamma y z) (logit) or 1(y (|z| - K) > 0) (door), by adaptive quadrature in z
+# (logit; a Gauss-Hermite rule when the sigmoid is smooth on the scale sqrt(S), where it is
+# exact to rounding) or the normal cdf (door), then adaptive quadrature over omega.
+
+from scipy.special import expit  # noqa: E402
+
+GAMMAS = (0.5, 2.0, 20.0)
+WIDTH = 0.674
+
+
+def logit_inner(w, S, g):
+    """(Z(+1), Z(-1), d Z(+1) / d omega = g E sigma'(g z)) at omega = w, z ~ N(w, S)."""
+    if S == 0.0:
+        return expit(g * w), expit(-g * w), g * expit(g * w) * expit(-g * w)
+    s = math.sqrt(S)
+    if g * s < 1e-3:
+        # the sigmoid's poles are >= pi / (g s) > 3000 standard deviations away: Gauss-Hermite
+        # with 60 nodes integrates it to rounding
+        t, wt = np.polynomial.hermite_e.hermegauss(60)
+        wt = wt / math.sqrt(2 * math.pi)
+        z = w + s * t
+        return float(wt @ expit(g * z)), float(wt @ expit(-g * z)), g * float(wt @ (expit(g * z) * expit(-g * z)))
+    pts = [0.0, w] + [k / g for k in (-40, -10, -3, -1, 1, 3, 10, 40)] + [w + k * s for k in (-3, -1, 1, 3)]
+    lo, hi = w - 14 * s, w + 14 * s
+    zp = quad(lambda z: npdf(z, w, S) * expit(g * z), lo, hi, pts)
+    zm = quad(lambda z: npdf(z, w, S) * expit(-g * z), lo, hi, pts)
+    d = quad(lambda z: npdf(z, w, S) * expit(g * z) * expit(-g * z), lo, hi, pts)
+    return zp, zm, g * d
+
+
+def door_inner(w, S, K):
+    """(Z(+1), Z(-1), d Z(+1) / d omega) at omega = w from the normal cdf."""
+    s = math.sqrt(S)
+    zm = ndtr((K - w) / s) - ndtr((-K - w) / s)
+    zp = ndtr((w - K) / s) + ndtr((-K - w) / s)
+    d = (_phi((K - w) / s) - _phi((K + w) / s)) / s
+    return zp, zm, d
+
+
+def ref_binary(inner, q, S, scales):
+    """(E sum_y Z g^2, E sum_y Z log Z, E min_y Z, E Z(+1) Z(-1)) over omega ~ N(0, q) (the
+    integrands are even in omega), adaptive quadrature split at the given points."""
+
+    def f(w):
+        zp, zm, d = inner(w)
+        # (the unlikely label's term d^2 / Z is below 1e-200 where Z underflows: dropped)
+        J = (d * d / zp if zp > 1e-250 else 0.0) + (d * d / zm if zm > 1e-250 else 0.0)
+        P = (zp * math.log(zp) if zp > 0 else 0.0) + (zm * math.log(zm) if zm > 0 else 0.0)
+        return np.array([J, P, min(zp, zm), zp * zm])
+
+    if q == 0.0:
+        return f(0.0)
+    sq = math.sqrt(q)
+    top = 12 * sq
+    pts = sorted({p for p in scales if 0 < p < top} | {k * sq for k in (1, 2, 4)})
+    edges = [0.0, *pts, top]
+    out = np.zeros(4)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        out += integrate.quad_vec(lambda w: f(w) * npdf(w, 0, q), lo, hi, epsabs=0, epsrel=1e-12)[0]
+    return 2 * out
+
+
+def ref_logit(q, V, g, noise=0.0):
+    S = V + noise
+    s = math.sqrt(S)
+    scales = [k / g for k in (0.5, 1, 2, 4, 8, 16, 32)] + [k * s for k in (0.5, 1, 2, 4, 8)]
+    # omega at which the minimum over y switches (0) is an end point: nothing to split
+    return ref_binary(lambda w: logit_inner(w, S, g), q, S, scales)
+
+
+def ref_door(q, V, K, noise=0.0):
+    S = V + noise
+    s = math.sqrt(S)
+    # the Bayes decision switches where Z(+1) = 1/2
+    scales = [K + k * s for k in (-12, -8, -4, -2, -1, 0, 1, 2, 4, 8, 12)]
+    if 2 * ndtr(-K / s) < 0.5:
+        from scipy.optimize import brentq
+
+        scales.append(brentq(lambda w: door_inner(w, S, K)[0] - 0.5, 0.0, K + 10 * s, xtol=1e-15))
+    return ref_binary(lambda w: door_inner(w, S, K), q, S, scales)
+
+
+def _q_V(frac):
+    # V = rho - q without the cancellation of 1 - (1 - 1e-10)
+    return RHO * frac, RHO * {0.0: 1.0, 0.5: 0.5, 1.0 - 1e-4: 1e-4, 1.0 - 1e-10: 1e-10}[frac]
+
+
+@pytest.mark.parametrize("field,value", [("gamma", 0.0), ("gamma", -1.0), ("gamma", math.inf), ("gamma", math.nan),
+                                         ("gamma", "1"), ("width", -0.1), ("width", math.nan), ("width", True)])
+def test_bad_logit_and_door_parameters_raise(field, value):
+    with pytest.raises(ValueError, match=field):
+        make_channel("logit" if field == "gamma" else "door", 0.0, **{field: value})
+
+
+def test_parameter_of_another_channel_raises():
+    with pytest.raises(ValueError, match="gamma"):
+        make_channel("door", 0.0, gamma=2.0)
+    with pytest.raises(ValueError, match="width"):
+        make_channel("sign", 0.0, width=1.0)
+
+
+@pytest.mark.parametrize("name,par,noise", [("logit", 0.5, 0.0), ("logit", 20.0, 0.0), ("logit", 3.0, 0.3),
+                                            ("door", WIDTH, 0.0), ("door", 0.2, 0.3), ("door", 2.0, 0.0)])
+@pytest.mark.parametrize("omega,V", [(0.3, 0.5), (-1.2, 0.05), (0.0, 1.0), (2.0, 1e-3), (-4.0, 2.0)])
+def test_logit_and_door_z_out_against_direct_z_integral(name, par, noise, omega, V):
+    ch = make_channel(name, noise, **{"gamma" if name == "logit" else "width": par})
+    S = V + noise
+    s = math.sqrt(S)
+    if name == "logit":
+        def p(y, z):
+            return expit(par * y * z)
+        pts = [0.0, omega] + [k / par for k in (-20, -5, -1, 1, 5, 20)]
+    else:
+        def p(y, z):
+            return float(y * (abs(z) - par) > 0)
+        pts = [0.0, omega, par, -par]
+    total = 0.0
+    for y in (1.0, -1.0):
+        def moment(k):
+            return quad(lambda z: npdf(z, omega, S) * p(y, z) * ((z - omega) / S) ** k,
+                        omega - 14 * s, omega + 14 * s, points=pts)
+
+        Z, Z1, Z2 = moment(0), moment(1), moment(2)
+        total += Z
+        lz, g, dg = (a[0] for a in ch.z_out(np.array([y]), np.array([omega]), np.array([V])))
+        if Z < 1e-280:  # the door's Z(-1) 42 standard deviations away: beyond floating point
+            assert lz < -600
+            continue
+        g_ref = Z1 / Z
+        dg_ref = (Z2 - Z / S) / Z - g_ref**2
+        assert lz == pytest.approx(math.log(Z), rel=1e-10, abs=1e-11)
+        assert g == pytest.approx(g_ref, rel=1e-9, abs=1e-10)
+        assert dg == pytest.approx(dg_ref, rel=1e-8, abs=1e-9)
+        # and the derivatives against differences of log Z itself
+        h = 1e-5 * s
+        lzp, gp, _ = (a[0] for a in ch.z_out(np.array([y]), np.array([omega + h]), np.array([V])))
+        lzm, gm, _ = (a[0] for a in ch.z_out(np.array([y]), np.array([omega - h]), np.array([V])))
+        assert g == pytest.approx((lzp - lzm) / (2 * h), abs=1e-6 / s, rel=1e-6)
+        assert dg == pytest.approx((gp - gm) / (2 * h), abs=1e-6 / S, rel=1e-6)
+    assert total == pytest.approx(1.0, abs=1e-12)
+
+
+def test_logit_z_out_keeps_relative_accuracy_in_the_tails():
+    """The unlikely label far from the boundary: Z(-1) ~ e^{-gamma omega + gamma^2 S / 2} (logit)
+    or a Gaussian tail (door), its log and g_out exact, never log(0)."""
+    V = 0.04
+    ch = make_channel("logit", 0.0, gamma=20.0)
+    omega = 6.0
+    lz, g, _ = (a[0] for a in ch.z_out(np.array([-1.0]), np.array([omega]), np.array([V])))
+    # for z >> 1/gamma: sigmoid(-gamma z) = e^{-gamma z} (1 - e^{-gamma z} + ...), and the
+    # Gaussian mass at z < 1 is e^{-(omega - gamma V - 1)^2 / 2V} ~ e^-75: negligible
+    ref = -20.0 * omega + 200.0 * V
+    assert lz == pytest.approx(ref, rel=1e-12)
+    assert g == pytest.approx(-20.0, rel=1e-12)
+    door = make_channel("door", 0.0, width=WIDTH)
+    lz, g, _ = (a[0] for a in door.z_out(np.array([-1.0]), np.array([5.0]), np.array([V])))
+    s = math.sqrt(V)
+    ref = math.log(ndtr(-(5.0 - WIDTH) / s) - ndtr(-(5.0 + WIDTH) / s))
+    assert np.isfinite(lz) and lz == pytest.approx(ref, rel=1e-10)
+
+
+@pytest.mark.parametrize("gamma", GAMMAS)
+@pytest.mark.parametrize("frac", [0.0] + [pytest.param(f, marks=pytest.mark.slow) for f in FRACTIONS[1:]])
+def test_logit_se_integrals_against_adaptive_quadrature(gamma, frac):
+    """(The nested adaptive reference takes from seconds to minutes for q > 0: slow.)"""
+    q, V = _q_V(frac)
+    ch = make_channel("logit", 0.0, gamma=gamma)
+    hat, psi = ch.se_integrals(q, V)
+    ref = ref_logit(q, V, gamma)
+    assert hat == pytest.approx(ref[0], rel=1e-10)
+    assert psi == pytest.approx(ref[1], rel=1e-10, abs=1e-12)
+    err = ch.label_errors(q, V)
+    assert err["bayes_error"] == pytest.approx(ref[2], rel=1e-10)
+    assert err["gibbs_error"] == pytest.approx(2 * ref[3], rel=1e-10)
+    assert err["label_mse"] == pytest.approx(4 * ref[3], rel=1e-10)
+
+
+@pytest.mark.parametrize("noise,frac", [(noise, frac) for noise in (0.0, 0.1) for frac in (0.0, 0.5)]
+                         + [(0.1, 1.0 - 1e-4), (0.1, 1.0 - 1e-10)]
+                         # the noiseless reference at small V takes ~20 s each (adaptive quadrature
+                         # over a window of width sqrt(V) inside 12 sqrt(q))
+                         + [pytest.param(0.0, f, marks=pytest.mark.slow) for f in (1.0 - 1e-4, 1.0 - 1e-10)])
+def test_door_se_integrals_against_adaptive_quadrature(noise, frac):
+    q, V = _q_V(frac)
+    ch = make_channel("door", noise, width=WIDTH)
+    hat, psi = ch.se_integrals(q, V)
+    ref = ref_door(q, V, WIDTH, noise)
+    assert hat == pytest.approx(ref[0], rel=1e-10, abs=1e-300)
+    assert psi == pytest.approx(ref[1], rel=1e-10, abs=1e-12)
+    err = ch.label_errors(q, V)
+    assert err["bayes_error"] == pytest.approx(ref[2], rel=1e-10)
+    assert err["gibbs_error"] == pytest.approx(2 * ref[3], rel=1e-10)
+    assert err["label_mse"] == pytest.approx(4 * ref[3], rel=1e-10)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gamma,noise", [(2.0, 0.3), (20.0, 1e-3)])
+@pytest.mark.parametrize("frac", [0.5, 1.0 - 1e-4])
+def test_noisy_logit_se_integrals_against_adaptive_quadrature(gamma, noise, frac):
+    q, V = _q_V(frac)
+    ch = make_channel("logit", noise, gamma=gamma)
+    hat, psi = ch.se_integrals(q, V)
+    ref = ref_logit(q, V, gamma, noise)
+    assert hat == pytest.approx(ref[0], rel=1e-10)
+    assert psi == pytest.approx(ref[1], rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize("frac", [0.0, 0.5, 0.99])
+@pytest.mark.parametrize("noise", [0.0, 0.2])
+def test_logit_limits_sign_and_no_information(frac, noise):
+    """gamma -> inf: the sign channel (the sigmoid's width 1/gamma against sqrt(V + noise): the
+    integrals differ by O(1 / (gamma^2 S))); gamma -> 0: Z = 1/2 + O(gamma), so E g^2 = gamma^2 /
+    4 (1 + O(gamma^2)) and psi -> -log 2."""
+    q = frac
+    V = 1.0 - q
+    sign = make_channel("sign", noise).se_integrals(q, V)
+    sharp = make_channel("logit", noise, gamma=1e5).se_integrals(q, V)
+    # (the relative difference is O(1 / (gamma^2 S)) <= 1e-8 here)
+    assert sharp[0] == pytest.approx(sign[0], rel=5e-8)
+    assert sharp[1] == pytest.approx(sign[1], rel=5e-8)
+    b_sign = make_channel("sign", noise).label_errors(q, V)
+    b_sharp = make_channel("logit", noise, gamma=1e5).label_errors(q, V)
+    for k in b_sign:
+        assert b_sharp[k] == pytest.approx(b_sign[k], rel=1e-7)
+    g = 1e-4
+    hat, psi = make_channel("logit", noise, gamma=g).se_integrals(q, V)
+    assert hat == pytest.approx(g * g / 4, rel=1e-6)
+    assert psi == pytest.approx(-math.log(2.0), abs=1e-8)
+
+
+def test_door_limits():
+    """K = 0: y = +1 always, no information (E g^2 = psi = 0); at q = 0, psi is minus the label
+    entropy, h(2 H(k)) with k = K / sqrt(rho + noise) (closed form); the same for a huge K."""
+    for K in (0.0, 60.0):
+        hat, psi = make_channel("door", 0.3, width=K).se_integrals(0.5, 0.5)
+        assert hat == 0.0 and psi == pytest.approx(0.0, abs=1e-15)
+    for noise in (0.0, 0.5):
+        p = 2 * ndtr(-WIDTH / math.sqrt(1.0 + noise))
+        hat, psi = make_channel("door", noise, width=WIDTH).se_integrals(0.0, 1.0)
+        assert hat == 0.0
+        assert psi == pytest.approx(p * math.log(p) + (1 - p) * math.log(1 - p), rel=1e-14)
+
+
+@pytest.mark.parametrize("name,noise", [("logit", 0.0), ("logit", 0.2), ("door", 0.0), ("door", 0.2)])
+def test_logit_and_door_perfect_knowledge_limits(name, noise):
+    """V = 0: omega = z and Z_out = P_out. Noiseless door: g_out is a delta at |omega| = K (E g^2
+    = inf) and no entropy is left; otherwise finite, against quadrature of the definitions."""
+    q = 0.8
+    ch = make_channel(name, noise, **({"gamma": 3.0} if name == "logit" else {}))
+    hat, psi = ch.se_integrals(q, 0.0)
+    if name == "door" and noise == 0.0:
+        assert hat == math.inf and psi == 0.0
+        return
+    inner = (lambda w: logit_inner(w, noise, 3.0)) if name == "logit" else (lambda w: door_inner(w, noise, WIDTH))
+    scales = [0.5, 1.0] if name == "logit" else [WIDTH + k * math.sqrt(noise) for k in (-4, -1, 0, 1, 4)]
+    ref = ref_binary(inner, q, noise, scales)
+    assert hat == pytest.approx(ref[0], rel=1e-10)
+    assert psi == pytest.approx(ref[1], rel=1e-10)
+    # and continuity: V -> 0
+    h2, p2 = ch.se_integrals(q, 1e-13)
+    assert h2 == pytest.approx(hat, rel=1e-5) and p2 == pytest.approx(psi, rel=1e-5)
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+@pytest.mark.parametrize("frac", [0.0, 0.5, 1.0 - 1e-4])
+def test_sign_label_errors_against_quadrature(noise, frac):
+    """Gibbs error 2 E H(u) H(-u) and label MSE 4 E H(u) H(-u) (u = omega / sqrt(S)) against
+    the closed form arccos(q / (rho + noise)) / pi."""
+    q, V = _q_V(frac)
+    S = V + noise
+    err = make_channel("sign", noise).label_errors(q, V)
+    ref = expect_u(lambda u: ndtr(u) * ndtr(-u), math.sqrt(q / S))
+    assert err["gibbs_error"] == pytest.approx(2 * ref, rel=1e-10)
+    assert err["label_mse"] == pytest.approx(4 * ref, rel=1e-10)
+    assert err["bayes_error"] == make_channel("sign", noise).bayes_gen_error(q, V)
+
+
+@pytest.mark.parametrize("name,par", [("logit", 2.0), ("door", WIDTH)])
+def test_logit_and_door_sample_and_predict(name, par):
+    ch = make_channel(name, 0.2, **{"gamma" if name == "logit" else "width": par})
+    rng = np.random.default_rng(1)
+    n = 200_000
+    for z in (0.3, 1.1):
+        y = ch.sample(np.full(n, z), rng)
+        assert set(np.unique(y)) <= {-1.0, 1.0}
+        p = math.exp(ch.z_out(np.array([1.0]), np.array([z]), np.array([0.0 + 1e-300]))[0][0])
+        freq = float(np.mean(y == 1.0))
+        assert abs(freq - p) < 4 * math.sqrt(p * (1 - p) / n)
+    omega = np.linspace(-3, 3, 60)  # (not the tie omega = 0 of the logit channel)
+    V = 0.4
+    pred = ch.predict(omega, V)
+    lzp = ch.z_out(np.ones_like(omega), omega, np.full_like(omega, V))[0]
+    np.testing.assert_array_equal(pred, np.where(np.exp(lzp) >= 0.5, 1.0, -1.0))
+
+
+@pytest.mark.parametrize("gamma,noise,rho", [(4.0, 0.0, 1.0), (2.0, 0.1, 0.3)])
+def test_logit_table_agrees_with_direct_integrals(gamma, noise, rho):
+    ch = make_channel("logit", noise, gamma=gamma)
+    for frac in (0.0, 0.3, 0.9, 0.999, 1 - 1e-8):
+        q = rho * frac
+        tab = ch.se_bayes(q, rho, tabulated=True)
+        direct = ch.se_bayes(q, rho, tabulated=False)
+        assert tab[0] == pytest.approx(direct[0], rel=1e-9)
+        assert tab[1] == pytest.approx(direct[1], rel=1e-9, abs=1e-12)
+        et = ch.label_errors(q, rho - q, rho=rho)
+        ed = ch.label_errors(q, rho - q)
+        for k in ed:
+            assert et[k] == pytest.approx(ed[k], rel=1e-9)
+        if 0.0 < frac < 0.99:
+            h = 1e-5 * rho
+            fd = (ch.se_bayes(q + h, rho, tabulated=False)[0] - ch.se_bayes(max(q - h, 0.0), rho, tabulated=False)[0]) \
+                / (q + h - max(q - h, 0.0))
+            assert ch.se_bayes_derivative(q, rho) == pytest.approx(fd, rel=1e-5)

@@ -340,3 +340,189 @@ def test_tabulated_and_direct_integrals_give_the_same_fixed_point(kw):
         assert a[name] == pytest.approx(b[name], rel=1e-8, abs=1e-9)
     # and the model's Jacobian (table derivative vs finite differences of the direct integral)
     assert tab.jacobian(a.x)[0, 0] == pytest.approx(direct.jacobian(a.x)[0, 0], rel=1e-5)
+
+
+# ----------------------------------------------------------------------------- logit and door
+
+
+@pytest.mark.parametrize("kw,field", [
+    (dict(channel="logit", gamma=0.0), "gamma"), (dict(channel="logit", gamma=math.inf), "gamma"),
+    (dict(channel="door", width=-1.0), "width"), (dict(channel="door", width=math.nan), "width"),
+    (dict(channel="sign", gamma=2.0), "gamma"), (dict(channel="logit", width=1.0), "width"),
+    (dict(channel="abs", width=0.5), "width"), (dict(channel="door", gamma=0.5), "gamma"),
+    (dict(channel="sign", gamma=1.0), "gamma"), (dict(channel="logit", gamma="2"), "gamma"),
+])
+def test_channel_parameters_validated_and_kept_at_default_elsewhere(kw, field):
+    with pytest.raises(ValueError, match=field):
+        model(**kw)
+
+
+def test_parameters_catalogue_and_labels_of_the_new_channels():
+    table = GLMBayes.parameters()
+    assert table["gamma"]["default"] is None and table["gamma"]["open"] == (True, True)
+    assert table["width"]["default"] is None and table["width"]["open"] == (False, True)
+    # None is the channel's default: gamma = 1, K = 0.674
+    assert model(channel="logit")._channel.gamma == 1.0 and model(channel="door")._channel.width == 0.674
+    assert {"logit", "door"} <= set(table["channel"]["allowed"])
+    assert GLMBayes.labels["gamma"] == r"$\gamma$" and GLMBayes.labels["width"] == r"$K$"
+    assert model(channel="door").trivial_state()[0] == 0.0
+    assert model(channel="logit", gamma=3.0).trivial_state() is None
+
+
+def door_weak_recovery_by_quadrature(K, noise, rho):
+    """rho^2 / E_y[(E[z^2 | y] - rho)^2], z ~ N(0, rho), y = sign(|z + sqrt(noise) xi| - K), by
+    adaptive quadrature of the definitions (the module docstring's general formula)."""
+    S = rho + noise
+    p_minus = integrate.quad(lambda t: npdf(t, 0, S), -K, K, epsabs=0, epsrel=1e-13)[0]
+    m2_minus = integrate.quad(lambda t: t * t * npdf(t, 0, S), -K, K, epsabs=0, epsrel=1e-13)[0] / p_minus
+    m2_plus = (S - p_minus * m2_minus) / (1 - p_minus)
+    # E[z^2 | t] = rho - rho^2 / S + (rho / S)^2 t^2
+    c = lambda m2: rho - rho * rho / S + (rho / S) ** 2 * m2 - rho  # noqa: E731
+    val = p_minus * c(m2_minus) ** 2 + (1 - p_minus) * c(m2_plus) ** 2
+    return rho * rho / val
+
+
+@pytest.mark.parametrize("prior,rho,noise,width", [("gaussian", 1.0, 0.0, 0.674), ("rademacher", 1.0, 0.0, 0.674),
+                                                   ("gauss_bernoulli", 0.5, 0.2, 0.674), ("gaussian", 1.0, 0.1, 1.5)])
+def test_door_weak_recovery_threshold(prior, rho, noise, width):
+    """alpha_WR = S^2 H(k) (1 - 2 H(k)) / (2 rho^2 k^2 phi(k)^2), k = K / sqrt(S), S = rho + noise:
+    against the general formula by quadrature, and the engine's stability threshold to 1e-8
+    (for K = 0.674, rho = 1: 1.36154)."""
+    m = model(prior=prior, rho=rho, channel="door", noise=noise, width=width, alpha=1.0)
+    closed = m._channel.weak_recovery_threshold(rho)
+    assert closed == pytest.approx(door_weak_recovery_by_quadrature(width, noise, rho), rel=1e-12)
+    thr = fixedpoint.threshold(m, "alpha", bracket=(0.8 * closed, 1.25 * closed), kind="stability")
+    assert thr.converged
+    assert thr.value == pytest.approx(closed, rel=1e-8)
+    if prior == "gaussian" and noise == 0.0:
+        assert closed == pytest.approx(1.36154, abs=1e-5)
+
+
+def test_rademacher_door_thresholds():
+    """Rademacher prior, noiseless door at K = 0.674 (Barbier et al., PNAS 2019, arXiv 1708.03395,
+    the symmetric door): information-theoretic alpha_IT = 1 and algorithmic alpha_alg = 1.57.
+
+    alpha_IT in closed form: the perfect-recovery branch has phi = -log 2 (the prior's entropy),
+    the uninformed one (q = 0, stable below alpha_WR = 1.3615) phi = -alpha h(y) with h the
+    labels' entropy, h(2 H(K)); they cross at log 2 / h(y) = 1.00000028 (exactly 1 at the
+    median K = 0.67449 of |z|)."""
+    m = model(prior="rademacher", channel="door", alpha=1.0)
+    p = 2 * 0.5 * math.erfc(0.674 / math.sqrt(2))
+    h = -(p * math.log(p) + (1 - p) * math.log(1 - p))
+    it = fixedpoint.threshold(m, "alpha", bracket=(0.8, 1.3), kind="first_order")
+    assert it.converged
+    assert it.value == pytest.approx(math.log(2) / h, rel=1e-8)
+    assert it.value == pytest.approx(1.0, abs=1e-3)
+    alg = fixedpoint.threshold(m, "alpha", bracket=(1.4, 1.7), kind="spinodal", start="uninformed")
+    assert alg.converged
+    assert alg.value == pytest.approx(1.57, abs=5e-3)
+    # the jump is to perfect recovery
+    assert alg.above.x[0] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_gaussian_door_recovers_continuously_at_weak_recovery():
+    """Gaussian prior: no first-order jump near alpha_WR; q grows continuously from 0, linearly in
+    alpha - alpha_WR just above it (a supercritical bifurcation)."""
+    m = model(prior="gaussian", channel="door", alpha=1.0)
+    wr = m._channel.weak_recovery_threshold(1.0)
+    qs = []
+    for eps in (0.01, 0.02):
+        s = fixedpoint.solve(dataclasses.replace(m, alpha=wr + eps), start="uninformed")
+        si = fixedpoint.solve(dataclasses.replace(m, alpha=wr + eps), start="informed")
+        assert s.converged and si.converged and s["q"] == pytest.approx(si["q"], rel=1e-6)
+        qs.append(s["q"])
+    assert 0 < qs[0] < qs[1] and qs[1] / qs[0] == pytest.approx(2.0, rel=0.1)
+    below = fixedpoint.solve(dataclasses.replace(m, alpha=wr - 0.05), start="informed")
+    assert below["q"] < 1e-8
+
+
+@pytest.mark.parametrize("kw", [dict(prior="rademacher", channel="logit", alpha=1.5, gamma=4.0),
+                                dict(prior="gaussian", channel="logit", alpha=3.0, gamma=2.0, noise=0.1),
+                                dict(prior="gaussian", channel="door", alpha=2.0),
+                                dict(prior="gauss_bernoulli", rho=0.5, channel="door", alpha=2.5, noise=0.05, width=0.5)])
+def test_logit_and_door_free_entropy_stationary_and_q_hat_is_derivative(kw):
+    """d phi / d q = d phi / d q_hat = 0 at the fixed point; q_hat = 2 alpha d Psi_out / d q
+    (finite differences of psi, the second integral, against the first)."""
+    m = model(**kw)
+    sol = fixedpoint.solve(m, start="uninformed")
+    assert sol.converged
+    q, q_hat = sol["q"], sol["q_hat"]
+    assert 1e-3 < q < m.rho - 1e-3
+    f = m.free_entropy_rs
+    hq, hh = 1e-5 * m.rho, 1e-5 * max(q_hat, 1.0)
+    assert abs((f(q + hq, q_hat) - f(q - hq, q_hat)) / (2 * hq)) < 1e-7
+    assert abs((f(q, q_hat + hh) - f(q, q_hat - hh)) / (2 * hh)) < 1e-7
+    psi = lambda t: m._channel.se_integrals(t, m.rho - t)[1]  # noqa: E731
+    dpsi = (-psi(q + 2 * hq) + 8 * psi(q + hq) - 8 * psi(q - hq) + psi(q - 2 * hq)) / (12 * hq)
+    assert q_hat == pytest.approx(2 * m.alpha * dpsi, rel=1e-7)
+    assert sol["free_entropy"] == pytest.approx(f(q, q_hat), abs=1e-10)
+    obs = sol.observables if hasattr(sol, "observables") else m.observables(sol.x)
+    assert obs["gen_error"] == obs["bayes_error"]
+    assert obs["label_mse"] == pytest.approx(2 * obs["gibbs_error"], rel=1e-14)
+    assert obs["bayes_error"] < obs["gibbs_error"] < 0.5
+
+
+@pytest.mark.parametrize("channel,noise", [("logit", 0.0), ("door", 0.0), ("door", 0.2)])
+@pytest.mark.parametrize("frac", [0.3, 0.9])
+def test_nishimori_identity_of_the_new_channels(channel, noise, frac):
+    """E g_out^2 = -E d g_out / d omega at V = rho - q (plain quadrature of the pointwise kernel)."""
+    q = frac
+    V = 1.0 - q
+    m = model(prior="gaussian", channel=channel, noise=noise, alpha=1.0, **({"gamma": 3.0} if channel == "logit" else {}))
+    ch = m._channel
+    hat, _ = ch.se_integrals(q, V)
+
+    def inner(w):
+        _, _, dg = ch.z_out(np.array([1.0, -1.0]), np.array([w, w]), np.array([V, V]))
+        lz, _, _ = ch.z_out(np.array([1.0, -1.0]), np.array([w, w]), np.array([V, V]))
+        return float(np.sum(np.exp(lz) * dg))
+
+    sq = math.sqrt(q)
+    pts = [0.674] if channel == "door" else [0.5]
+    edges = [0.0, *pts, 10 * sq]
+    minus_edg = -sum(integrate.quad(lambda w: (inner(w) + inner(-w)) * npdf(w, 0, q), a, b, epsabs=0, epsrel=1e-11,
+                                    limit=200)[0] for a, b in zip(edges[:-1], edges[1:]))
+    assert hat == pytest.approx(minus_edg, rel=1e-8)
+
+
+def test_label_observables_of_the_existing_channels():
+    """sign: Gibbs error arccos(q / rho) / pi (two perceptrons of overlap q, Engel & Van den
+    Broeck), label MSE twice it, Bayes error = gen_error; regression: label_mse = gen_error."""
+    sol = fixedpoint.solve(model(prior="gaussian", channel="sign", alpha=2.0))
+    assert sol["gibbs_error"] == pytest.approx(math.acos(sol["q"]) / math.pi, rel=1e-12)
+    assert sol["label_mse"] == pytest.approx(2 * sol["gibbs_error"], rel=1e-14)
+    assert sol["bayes_error"] == sol["gen_error"]
+    reg = fixedpoint.solve(model(prior="gaussian", channel="relu", alpha=1.5, noise=0.1))
+    assert reg["label_mse"] == reg["gen_error"]
+    m = model(prior="gaussian", channel="relu", alpha=1.5, noise=0.1)
+    assert "gibbs_error" not in m.observables(reg.x)
+
+
+def test_logit_tends_to_sign_at_large_gamma():
+    a = fixedpoint.solve(model(prior="rademacher", channel="sign", alpha=1.2, noise=0.05))
+    b = fixedpoint.solve(model(prior="rademacher", channel="logit", alpha=1.2, noise=0.05, gamma=1e5))
+    for k in ("q", "gen_error", "gibbs_error", "free_entropy", "mutual_information"):
+        assert b[k] == pytest.approx(a[k], rel=1e-6)
+
+
+GAMP_NEW_CASES = [
+    dict(prior="gaussian", channel="logit", alpha=3.0, gamma=3.0),
+    dict(prior="rademacher", channel="logit", alpha=1.0, gamma=2.0, noise=0.1),
+    dict(prior="gaussian", channel="door", alpha=2.5),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kw", GAMP_NEW_CASES)
+def test_gamp_agrees_with_state_evolution_new_channels(kw):
+    m = model(**kw)
+    theory = fixedpoint.solve(m, start="uninformed")
+    assert theory.converged
+    d = 3000
+    runs = [m.simulate(d, seed) for seed in range(5)]
+    for key in ("overlap", "mse", "gen_error", "label_mse", "gibbs_error", "bayes_error"):
+        vals = np.array([r[key] for r in runs])
+        se = vals.std(ddof=1) / math.sqrt(len(vals))
+        # within 3 standard errors of the mean over the seeds, plus 2e-3 for the finite-size bias
+        # of the 0/1 errors measured on a few thousand test labels
+        assert abs(vals.mean() - theory[key]) < 3 * se + 2e-3, (key, vals, theory[key])
