@@ -28,8 +28,8 @@ from equations.channels import make_channel
 from equations.glm_bayes import GLMBayes
 
 PRIORS = [("gaussian", 1.0), ("rademacher", 1.0), ("gauss_bernoulli", 0.3)]
-CHANNELS = ["linear", "sign", "abs", "relu"]
-ALPHA = {"linear": 0.8, "sign": 1.3, "abs": 1.3, "relu": 1.5}
+CHANNELS = ["linear", "sign", "abs", "relu", "logit", "door"]
+ALPHA = {"linear": 0.8, "sign": 1.3, "abs": 1.3, "relu": 1.5, "logit": 1.5, "door": 1.8}
 
 
 def timeit(f, repeat=5):
@@ -134,6 +134,13 @@ def bench_thresholds():
     out.append(dict(model="phase retrieval", kind="stability", value=float(thr.value), seconds=t))
     t, thr = timeit(lambda: fixedpoint.threshold(m, "alpha", bracket=(1.0, 1.3), kind="spinodal"), repeat=1)
     out.append(dict(model="phase retrieval", kind="spinodal", value=float(thr.value), seconds=t))
+    m = GLMBayes(prior="rademacher", channel="door", alpha=1.0)
+    for kind, br in (("first_order", (0.8, 1.3)), ("spinodal", (1.4, 1.7))):
+        t, thr = timeit(lambda: fixedpoint.threshold(m, "alpha", bracket=br, kind=kind, start="uninformed"), repeat=1)
+        out.append(dict(model="binary door K=0.674", kind=kind, value=float(thr.value), seconds=t))
+    m = GLMBayes(prior="gaussian", channel="door", alpha=1.0)
+    t, thr = timeit(lambda: fixedpoint.threshold(m, "alpha", bracket=(1.0, 2.0), kind="stability"), repeat=3)
+    out.append(dict(model="Gaussian door", kind="stability", value=float(thr.value), seconds=t))
     return out
 
 

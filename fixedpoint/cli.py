@@ -453,6 +453,8 @@ def _allowed_text(entry) -> str:
         return "one of " + ", ".join(map(str, entry["allowed"]))
     if "range" in entry:
         (lo, hi), (lo_open, hi_open) = entry["range"], entry.get("open", (False, False))
+        if lo is None and hi is None:
+            return "any real number"
         if hi is None:
             return f"{'>' if lo_open else '>='} {lo:g}"
         if lo is None:

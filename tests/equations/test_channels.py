@@ -204,17 +204,18 @@ def _noisy_integrands():
     from equations.channels import _point
 
     sig = types.double(types.intc, types.CPointer(types.double))
+    none = np.zeros(1)  # abs and relu take no channel parameter nor rule (logit's)
 
     @cfunc(sig)
     def zg2(n, xx):
         a = carray(xx, n)
-        lz, g, _ = _point(int(a[4]), a[0], a[1], a[2], a[3])
+        lz, g, _ = _point(int(a[4]), a[0], a[1], a[2], a[3], 0.0, none, none)
         return 0.0 if lz == -math.inf else math.exp(lz) * g * g
 
     @cfunc(sig)
     def zlogz(n, xx):
         a = carray(xx, n)
-        lz, _, _ = _point(int(a[4]), a[0], a[1], a[2], a[3])
+        lz, _, _ = _point(int(a[4]), a[0], a[1], a[2], a[3], 0.0, none, none)
         return 0.0 if lz == -math.inf else math.exp(lz) * lz
 
     return LowLevelCallable(zg2.ctypes), LowLevelCallable(zlogz.ctypes)
