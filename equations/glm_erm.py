@@ -1403,8 +1403,8 @@ class GLMERM:
                                          "(channel=logit only; default 1)"},
             "margin": {**positive, "doc": "hinge margin kappa, loss max(0, kappa - y z) (loss=hinge only; "
                                           "default 1)"},
-            "beta0": {"range": (None, None), "open": (True, True),
-                      "doc": "teacher offset: labels from the channel at z* + beta0 (channel sign or logit)"},
+            "beta0": {"doc": "teacher offset, any finite real: labels from the channel at z* + beta0 (channel sign "
+                             "or logit)"},
             "bias": {"allowed": (False, True), "doc": "fit an unpenalised bias b (state (m, q, V, b); +-1 labels)"}})
 
     def __post_init__(self):
