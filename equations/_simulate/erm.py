@@ -257,17 +257,25 @@ def _lp_columns(A, y, loss, penalty, reg, pen):
 # ----------------------------------------------------------------------------- l1 by FISTA
 
 
-def _fista_l1(A, y, loss, reg, delta, tol=1e-11, max_iter=200000, w0=None):
+def _fista_l1(A, y, loss, reg, delta, tol=1e-11, max_iter=200000, w0=None, bias=False):
+    """FISTA on ``sum loss(y, A w) + reg |w|_1``; ``bias=True``: ``A`` gets a column of ones whose
+    coefficient (the intercept, the last entry returned) is not penalised."""
     n, d = A.shape
+    if bias:
+        A = np.hstack([A, np.ones((n, 1))])
+        d += 1
     curv = {"square": 1.0, "huber": 1.0, "logistic": 0.25, "tukey": 1.0}[loss]  # sup |loss''|
     L = curv * np.linalg.norm(A, 2) ** 2
+    thresh = np.full(d, reg / L)
+    if bias:
+        thresh[-1] = 0.0
     w = np.zeros(d) if w0 is None else w0.copy()
     v = w.copy()
     t = 1.0
     for _ in range(max_iter):
         g1, _ = _derivs(loss, y, A @ v, delta)
         u = v - (A.T @ g1) / L
-        w_new = np.sign(u) * np.maximum(np.abs(u) - reg / L, 0.0)
+        w_new = np.sign(u) * np.maximum(np.abs(u) - thresh, 0.0)
         # adaptive restart (O'Donoghue and Candes): momentum off when it points uphill
         if (v - w_new) @ (w_new - w) > 0:
             t = 1.0
@@ -383,8 +391,8 @@ def fit_bias(A, y, loss, penalty, reg, delta):
     """The minimiser ``(w_hat, b)`` of ``sum loss(y, a.w + b) + penalty(w)`` (``b`` unpenalised) and
     ``V`` as in :func:`fit`: Newton on the augmented problem for the smooth losses with l2; for
     hinge/absolute with l2, the profile ``min_w`` over ``b`` by Brent's method (each inner problem
-    the box dual with target ``y - b``, exact); the linear programme with a free intercept
-    otherwise. (Smooth losses with an l1 penalty are not covered: ValueError.)"""
+    the box dual with target ``y - b``, exact); the linear programme with a free intercept for
+    them with l1; FISTA with the intercept unpenalised for the smooth losses with l1."""
     from scipy.optimize import minimize_scalar
 
     if loss in ("square", "logistic", "huber") and (penalty == "l2" or reg == 0):
@@ -401,8 +409,14 @@ def fit_bias(A, y, loss, penalty, reg, delta):
     if loss in ("hinge", "absolute"):
         wb = _lp(A, y, loss, penalty, reg, bias=True)
         return wb[:-1], float(wb[-1]), math.nan
-    raise ValueError(f"simulate with bias=True covers the smooth losses with an l2 penalty and hinge/absolute; "
-                     f"not loss={loss!r} with penalty={penalty!r}")
+    # smooth loss, l1: FISTA with the intercept unpenalised; V on the support, as in fit
+    wb = _fista_l1(A, y, loss, reg, delta, bias=True)
+    w, b = wb[:-1], float(wb[-1])
+    S = np.flatnonzero(w != 0.0)
+    _, g2 = _derivs(loss, y, A @ w + b, delta)
+    AS = np.hstack([A[:, S], np.ones((A.shape[0], 1))])
+    V = float(np.trace(np.linalg.inv(AS.T @ (AS * g2[:, None]))[:S.size, :S.size])) / A.shape[1] if S.size else 0.0
+    return w, b, V
 
 
 def _one_blas_thread():

@@ -1111,3 +1111,14 @@ def test_bias_simulation_agrees_with_theory(params):
         v = np.array([r[key] for r in runs])
         se = v.std(ddof=1) / math.sqrt(len(v))
         assert abs(v.mean() - theory[key]) <= 3 * se + 1e-12, (key, v, theory[key])
+
+
+def test_simulation_with_a_fitted_bias_and_an_l1_penalty():
+    # a smooth loss, an l1 penalty and an intercept: FISTA with the intercept unpenalised
+    m = get("glm_erm", loss="logistic", penalty="l1", channel="sign", beta0=0.3, bias=True, alpha=3.0, reg=0.1)
+    th = fixedpoint.solve(m).observables
+    runs = [m.simulate(150, s) for s in range(4)]
+    for key in ("m", "q", "b", "gen_error"):
+        vals = np.array([r[key] for r in runs])
+        err = vals.std(ddof=1) / math.sqrt(len(vals))
+        assert abs(vals.mean() - th[key]) < 4 * err + 0.03 * abs(th[key]), (key, vals.mean(), th[key], err)
