@@ -1113,11 +1113,12 @@ def test_bias_simulation_agrees_with_theory(params):
         assert abs(v.mean() - theory[key]) <= 3 * se + 1e-12, (key, v, theory[key])
 
 
+@pytest.mark.slow
 def test_simulation_with_a_fitted_bias_and_an_l1_penalty():
     # a smooth loss, an l1 penalty and an intercept: FISTA with the intercept unpenalised
     m = get("glm_erm", loss="logistic", penalty="l1", channel="sign", beta0=0.3, bias=True, alpha=3.0, reg=0.1)
     th = fixedpoint.solve(m).observables
-    runs = [m.simulate(150, s) for s in range(4)]
+    runs = [m.simulate(150, s) for s in range(3)]
     for key in ("m", "q", "b", "gen_error"):
         vals = np.array([r[key] for r in runs])
         err = vals.std(ddof=1) / math.sqrt(len(vals))
