@@ -414,7 +414,8 @@ class GLMBayes:
 
         The start is a random vector of norm ``0.1 sqrt(rho d)`` (an algorithm started at random:
         overlap with ``w*`` of order ``1/sqrt(d)``), posterior variances ``rho``. Returns
-        ``overlap`` (``w_hat . w* / d``), ``mse`` (``|w_hat - w*|^2 / d``), ``gen_error`` and
+        ``overlap`` (``w_hat . w* / d``; for an even channel with the sign of ``w_hat`` that aligns
+        it, as the state evolution's), ``mse`` (``|w_hat - w*|^2 / d``), ``gen_error`` and
         ``label_mse`` measured on ``max(n, 4000)`` fresh samples with the Bayes predictor of the
         channel (+-1 labels: also ``bayes_error`` and ``gibbs_error``, a label drawn from GAMP's
         posterior predictive ``Z_out(.; omega, V)``), and ``iterations``.
@@ -431,6 +432,10 @@ class GLMBayes:
         w0 = 0.1 * math.sqrt(self.rho) * rng.standard_normal(d)
         out = gamp(X, y, self._prior, self._channel, w0=w0, max_iter=1000)
         w = out["w"]
+        if self._channel.even and w @ w_star < 0:
+            # an even channel cannot tell w* from -w*: report the estimate with the sign that
+            # aligns it (as the state evolution's overlap does; predictions do not change)
+            w = -w
         n_test = max(n, 4000)
         Xt = rng.standard_normal((n_test, d))
         yt = self._channel.sample(Xt @ w_star / math.sqrt(d), rng)
