@@ -155,20 +155,6 @@ def test_probit_threshold_matches_the_builtin():
     assert ta.value == pytest.approx(tb.value, rel=1e-8)
 
 
-@pytest.mark.slow
-def test_probit_spinodal_of_the_binary_perceptron():
-    # Rademacher prior, noise 0.01: the algorithmic threshold (end of the uninformed branch) at
-    # alpha = 1.57969 (measured: the two agree to 1.5e-14)
-    ch = custom.CustomChannel(likelihood=probit, width=0.1)
-    kw = dict(kind="spinodal", start="uninformed")
-    ta = fixedpoint.threshold(equations.get("glm_bayes", prior="rademacher", channel=ch, noise=0.01),
-                              "alpha", (1.2, 2.5), **kw)
-    tb = fixedpoint.threshold(equations.get("glm_bayes", prior="rademacher", channel="sign", noise=0.01),
-                              "alpha", (1.2, 2.5), **kw)
-    assert ta.converged and tb.converged
-    assert ta.value == pytest.approx(tb.value, rel=1e-8)
-
-
 def test_real_labels_reproduce_the_linear_channel():
     noise = 0.5
     ch = custom.CustomChannel(likelihood=gauss_log, log=True, labels="real", sampler=gauss_sampler,

@@ -924,9 +924,9 @@ def test_logit_observables():
 
 
 LABEL_SIMULATED = [
-    (dict(loss="logistic", channel="logit", gamma=2.0, alpha=3.0, reg=0.1), 400, 8),
-    (dict(loss="hinge", channel="logit", gamma=3.0, alpha=2.0, reg=0.05, margin=0.5), 400, 8),
-    (dict(loss="hinge", channel="random", alpha=1.2, reg=0.05, margin=1.0), 400, 8),
+    (dict(loss="logistic", channel="logit", gamma=2.0, alpha=3.0, reg=0.1), 300, 6),
+    (dict(loss="hinge", channel="logit", gamma=3.0, alpha=2.0, reg=0.05, margin=0.5), 300, 6),
+    (dict(loss="hinge", channel="random", alpha=1.2, reg=0.05, margin=1.0), 300, 6),
 ]
 
 
@@ -1106,20 +1106,9 @@ def test_offset_and_bias_are_validated(params):
 def test_bias_simulation_agrees_with_theory(params):
     model = get("glm_erm", **params)
     theory = fixedpoint.solve(model).observables
-    runs = [model.simulate(300, 7000 + seed) for seed in range(8)]
+    runs = [model.simulate(300, 7000 + seed) for seed in range(5)]
     for key in ("m", "q", "V", "b", "gen_error", "train_loss", "train_error"):
         v = np.array([r[key] for r in runs])
         se = v.std(ddof=1) / math.sqrt(len(v))
         assert abs(v.mean() - theory[key]) <= 3 * se + 1e-12, (key, v, theory[key])
 
-
-@pytest.mark.slow
-def test_simulation_with_a_fitted_bias_and_an_l1_penalty():
-    # a smooth loss, an l1 penalty and an intercept: FISTA with the intercept unpenalised
-    m = get("glm_erm", loss="logistic", penalty="l1", channel="sign", beta0=0.3, bias=True, alpha=3.0, reg=0.1)
-    th = fixedpoint.solve(m).observables
-    runs = [m.simulate(150, s) for s in range(3)]
-    for key in ("m", "q", "b", "gen_error"):
-        vals = np.array([r[key] for r in runs])
-        err = vals.std(ddof=1) / math.sqrt(len(vals))
-        assert abs(vals.mean() - th[key]) < 4 * err + 0.03 * abs(th[key]), (key, vals.mean(), th[key], err)

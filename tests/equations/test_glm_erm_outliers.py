@@ -356,11 +356,11 @@ def test_update_never_raises_inside_bounds():
 
 SIMULATED = [
     (dict(loss="huber", delta=1.0, alpha=3.0, reg=0.1, channel="outliers", eps=0.3, beta=0.0, noise_in=1.0,
-          noise_out=5.0), 700, 6),
+          noise_out=5.0), 500, 5),
     (dict(loss="absolute", alpha=2.0, reg=0.3, channel="outliers", eps=0.2, beta=0.5, noise_in=0.5, noise_out=3.0),
-     500, 6),
+     400, 5),
     (dict(loss="square", penalty="l1", alpha=0.8, reg=0.3, channel="outliers", eps=0.3, beta=-0.5, noise_in=0.2,
-          noise_out=2.0), 800, 6),
+          noise_out=2.0), 600, 5),
 ]
 
 
