@@ -1018,6 +1018,25 @@ def test_sur_candes_parameters_of_the_unregularised_mle(kappa, gamma2):
     assert ref[0] > 1  # the MLE is biased upwards
 
 
+def test_sur_candes_parameters_against_the_authors_package():
+    """Published values: the examples printed in the reference page of ``find_param`` of glmhd (Zhao, Sur
+    and Candes's R package, github.com/zq00/glmhd, docs/reference/find_param.html): at kappa = 0.1,
+    gamma = sqrt(5) with an intercept fitted (beta0 = 0), alpha_* = 1.169051 and sigma_* = 3.349089; at
+    gamma = 0 without intercept, sigma_* = 2.345512. Their solver (R's ``integrate`` inside ``nleqslv``)
+    agrees with ours to about 1e-3 relative, not better: at gamma = 0 the system solved in 30-digit mpmath
+    (prox by findroot, tanh-sinh quadrature) gives sigma_* = 2.3473692472, which is ours to 1e-9 and
+    theirs to 8e-4. One intercept among p -> infinity coefficients does not move the limit, so the model
+    with ``bias=True`` must match too."""
+    for bias in (False, True):
+        obs = solve(loss="logistic", channel="logit", gamma=math.sqrt(5), alpha=10.0, reg=0.0, bias=bias).observables
+        assert obs["alpha_star"] == pytest.approx(1.169051, rel=2e-3)
+        assert obs["sigma_star"] == pytest.approx(3.349089, rel=2e-3)
+    random = solve(loss="logistic", channel="random", alpha=10.0, reg=0.0)
+    sigma0 = math.sqrt(random["q"] * 10.0)  # sigma_* = sqrt(alpha q) when m = 0
+    assert sigma0 == pytest.approx(2.345512, rel=2e-3)
+    assert sigma0 == pytest.approx(2.3473692472, rel=1e-9)
+
+
 OFFSET_POINTS = [  # (loss, teacher, m, q, V, rho, noise, gamma, margin, beta0, b)
     ("logistic", "logit", 0.8, 1.5, 1.2, 1.0, 0.0, 2.0, 1.0, 0.5, 0.3),
     ("logistic", "logit", 0.8, 1.5, 1.2, 1.0, 0.0, 2.0, 1.0, -0.7, 0.0),
