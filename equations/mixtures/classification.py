@@ -91,9 +91,9 @@ from numba import njit
 from scipy.special import ndtr
 
 from fixedpoint.quadrature import H as _tail, phi
-from ._registry import parameter_table, register
-from .glm_erm import PENALTIES, _legendre, _omega_kinks, _omega_zero_margin, _prior
-from .losses import LOGISTIC, LOSSES, _loss, _prox_full, loss_code
+from .._registry import parameter_table, register
+from ..glm_erm import PENALTIES, _legendre, _omega_kinks, _omega_zero_margin, _prior
+from ..losses import LOGISTIC, LOSSES, _loss, _prox_full, loss_code
 
 __all__ = ["GMMBayes", "GMMERM"]
 
@@ -631,7 +631,7 @@ class GMMERM:
         """Fit one instance of size ``d`` (:mod:`equations._simulate.mixtures`) and measure the
         observables: ``m, q, b`` from the weights, the training loss and error on the data, and the
         test errors on fresh samples."""
-        from ._simulate.mixtures import simulate_gmm_erm
+        from .._simulate.mixtures import simulate_gmm_erm
 
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 2:
             raise ValueError(f"d must be an integer >= 2, got {d!r}")
