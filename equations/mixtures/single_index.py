@@ -25,12 +25,14 @@ Extents and limits of universality in high-dimensional generalized linear estima
 (arXiv 2302.08923): Gaussian-mixture inputs, single-index labels, and the question when a single
 Gaussian with the mixture's mean and covariance gives the same test and training errors. Their
 answer depends on how the means and covariances of the clouds align with the teacher; here the
-alignment is exactly what the parameters state: the mean components ``(a_c, b_c)`` and the
-covariance block ``C_c`` in the plane of the teacher and of one orthogonal direction ``u``, and
-an isotropic bulk ``var_c`` (all the paper's universality examples are of this kind: means along
-or orthogonal to the teacher, clouds that differ in their variance along it). Their ``theta_0``,
-``mu_c``, ``Sigma_c``, ``rho_c``, ``lambda`` are our ``theta*``, ``mu_c``, ``var_c I + C_c``,
-``weights[c]``, ``reg``.
+alignment is what the parameters state: each cloud's mean components ``(a_c, b_c)`` and covariance
+block ``C_c`` in the plane of the teacher and of one orthogonal direction ``u``, and its isotropic
+bulk ``var_c`` (means along or orthogonal to the teacher, clouds that differ in their variance
+along it). The paper's cluster probabilities, means and covariances are our ``weights[c]``,
+``mu_c`` and ``var_c I + C_c``, its penalty strength our ``reg``; our means are normalised so that
+``|mu_c|^2 = a_c^2 + b_c^2`` is of order one while each coordinate of the bulk has variance
+``var_c`` (the paper's text was not at hand when this was written: compare its normalisation with
+this one before comparing numbers).
 
 The estimator minimises ``sum_nu loss(y_nu, x_nu.w/sqrt(d) + b) + reg/2 |w|^2`` (``penalty="l2"``;
 ``reg |w|_1`` for ``"l1"``), ``b`` an unpenalised bias with ``bias=True`` (0 otherwise); losses
@@ -48,7 +50,7 @@ not enter the trace). With ``f = (prox_{var_c V loss(y,.)}(omega) - omega)/(var_
 the average over cloud ``c``, the replica equations (Loureiro, Sicuro, Gerbelot, Pacco, Krzakala,
 Zdeborova, "Learning Gaussian mixtures with generalized linear models: precise asymptotics in
 high-dimensions", NeurIPS 2021, with covariances ``var_c I + C_c`` and a single-index teacher
-shared by the clouds, as in Pesce et al.'s Theorem) are::
+shared by the clouds, as in Pesce et al.) are::
 
     m_hat      = alpha sum_c rho_c ( E_c[f nu]   - var_c m      E_c f' )
     m_perp_hat = alpha sum_c rho_c ( E_c[f beta] - var_c m_perp E_c f' )
@@ -96,7 +98,11 @@ sum_c rho_c (mu_c - mu)(mu_c - mu)^T``: bulk ``sum_c rho_c var_c`` and the rest 
 class represents it exactly. ``solve(model)`` against ``solve(model.gaussian_equivalent())`` shows
 where universality holds (e.g. means orthogonal to the teacher, symmetric about 0, with equal
 covariances: the optimal ``m_perp`` is 0 and both see the same fields) and where it breaks (means
-along the teacher: ``nu`` is bimodal in the mixture, Gaussian in the equivalent).
+along the teacher: ``nu`` is bimodal in the mixture, Gaussian in the equivalent; clouds that
+differ in their variance along the teacher). With random labels the minimal training loss of
+clouds sharing one covariance, whatever their means, is that of the Gaussian equivalent (Gerace,
+Krzakala, Loureiro, Stephan, Zdeborova, "Gaussian universality of perceptrons with random labels",
+Phys. Rev. E 2024, arXiv 2205.13303); clouds of different variances break it (tests).
 
 Least squares, ``reg -> 0``. For the square loss, equal bulk variances ``var_c = var`` and ``alpha >
 1`` the equations close: ``var V = 1/(alpha - 1)``, ``(m, m_perp, b)`` solve the population normal
@@ -106,8 +112,9 @@ equations of ``y`` on ``(nu, beta)`` (and 1 with a bias), and the mean squared t
 
 (:func:`least_squares_train_error`; 0 for ``alpha < 1``, interpolation), which depends on the data
 only through the second moments of ``(y, nu, beta)``: for the linear channel it is the same for
-the mixture and its Gaussian equivalent whatever the means, the "strong universality" of the
-least-squares training error of Pesce et al. (Sec. 4).
+the mixture and its Gaussian equivalent whatever the means (the "strong universality" of the
+least-squares training error announced by Pesce et al.; derived here from the equations above and
+tested against them, not copied from the paper).
 """
 
 from __future__ import annotations
