@@ -255,6 +255,7 @@ def test_both_starts_reach_the_same_point():
     (dict(loss="square", channel="linear", alpha=1.5, reg=0.05, noise=0.2, bias=True, **MIXED), 300, 6),
     (dict(loss="hinge", channel="sign", alpha=2.0, reg=0.2, weights=(0.3, 0.7), mean_par=(1.0, -0.4),
           mean_perp=(0.5, 0.0), var=(1.0, 0.5)), 250, 5),
+    (dict(loss="square", penalty="l1", channel="sign", alpha=1.5, reg=0.3, noise=0.1, **MIXED), 300, 5),
 ])
 def test_simulation_agrees_within_error_bars(params, d, seeds):
     model = _get(**params)
