@@ -2,6 +2,8 @@
 
 - :mod:`equations.mixtures.classification`: two-cluster classification, by empirical risk
   minimisation (``gmm_erm``) and Bayes-optimally (``gmm_bayes``).
+- :mod:`equations.mixtures.single_index`: ERM on a mixture of K clouds with single-index labels,
+  and its single-Gaussian equivalent (``mixture_single_index``).
 
 Importing the package registers every model of the family.
 """
@@ -9,5 +11,6 @@ Importing the package registers every model of the family.
 from __future__ import annotations
 
 from .classification import GMMERM, GMMBayes
+from .single_index import MixtureSingleIndex
 
-__all__ = ["GMMERM", "GMMBayes"]
+__all__ = ["GMMERM", "GMMBayes", "MixtureSingleIndex"]
