@@ -27,7 +27,7 @@ student's field ``lambda = w.v/sqrt(p)`` (centred: see the constant direction be
 susceptibility ``V`` (``= tr(Omega H^-1)/p``, ``H`` the Hessian of the objective, for a smooth
 loss).
 
-Equations (Loureiro et al. 2021, Sec. 2 and App. C). The fields ``(z*, lambda)`` are jointly
+Equations (Loureiro et al. 2021, their replica formulas for the Gaussian covariate model). The fields ``(z*, lambda)`` are jointly
 Gaussian with covariance ``[[rho, m], [m, q]]`` whatever the features, so the channel side is
 exactly :mod:`equations.glm_erm`'s, with ``alpha_p = n/p`` samples per feature::
 
@@ -49,11 +49,12 @@ p dm/dw`` the teacher's direction in feature space (``c = Omega theta`` for shar
     V = mean(omega/(reg + V_hat omega)),   m = m_hat mean(c^2/(reg + V_hat omega)),
     q = mean((m_hat^2 c^2 omega + q_hat omega^2)/(reg + V_hat omega)^2)
 
-which is Loureiro et al.'s Eq. (2.7) for ``Phi = Psi = Omega`` (their ``gamma = p/k = 1``;
+which are Loureiro et al.'s equations for ``Phi = Psi = Omega`` (their ``gamma = p/k = 1``;
 their hats are ours, their ``lambda`` our ``reg``). ``spectrum = (1,)*N, teacher = (1,)*N``
 is :mod:`equations.glm_erm` with ``rho = 1`` (tested to 1e-10 for each loss).
 
-Random features. By the Gaussian equivalence (Gerace et al. 2020, Eq. (9); Goldt et al. 2020),
+Random features. By the Gaussian equivalence (Gerace et al. 2020; Goldt, Loureiro, Reeves,
+Krzakala, Mezard, Zdeborova, arXiv 2006.14709),
 the features act, in these equations, as ``v = kappa_0 1 + kappa_1 F x/sqrt(d) + kappa_* z``,
 ``z ~ N(0, I_p)``, with ``kappa_0 = E sigma(xi)``, ``kappa_1 = E xi sigma(xi)``, ``kappa_*^2 =
 E sigma(xi)^2 - kappa_0^2 - kappa_1^2`` (:func:`kappas`: computed by quadrature of the
@@ -63,7 +64,7 @@ the mean over the eigenvalues ``s`` of ``S``: in the limit ``d -> inf`` the Marc
 of ratio ``psi`` (an atom ``1 - 1/psi`` at 0 when ``psi > 1``). Every mean the equations need
 is a rational function of ``s`` with the single pole ``R(s) = 1/(a + b s)``, ``a = reg + V_hat
 kappa_*^2``, ``b = V_hat kappa_1^2``, and so follows in closed form from the Stieltjes transform
-``g(z) = <1/(s - z)>``, root of ``psi z g^2 + (z - 1 + psi) g + 1 = 0`` (Gerace et al., App. C):
+``g(z) = <1/(s - z)>``, root of ``psi z g^2 + (z - 1 + psi) g + 1 = 0`` (as in Gerace et al.):
 with ``B = a + b (1 - psi)``, ``D = sqrt(B^2 + 4 psi a b)``::
 
     <s R>    = 2/(a + b (1 + psi) + D)
@@ -93,7 +94,8 @@ Limits. ``p_over_d -> inf``: the feature kernel ``v.v'/p`` tends to ``kappa_0^2 
 + kappa_*^2 delta_{x x'}``, and ridge regression on the features becomes kernel ridge regression,
 i.e. ridge regression on ``x`` with the penalty ``(reg + kappa_*^2)/kappa_1^2``
 (:func:`equations.glm_erm.ridge_closed_form`; tested). Ridge on spectra is checked against the
-deterministic equivalent of Hastie, Montanari, Rosset, Tibshirani (Ann. Statist. 2022).
+deterministic equivalent of Hastie, Montanari, Rosset, Tibshirani, "Surprises in
+high-dimensional ridgeless least squares interpolation", Ann. Statist. 50 (2022).
 
 Energy (zero-temperature free energy per feature) at ``x = (m, q, V)`` with the hats of ``x``::
 
@@ -103,9 +105,10 @@ Energy (zero-temperature free energy per feature) at ``x = (m, q, V)`` with the 
 stationary at the fixed point (tested), where it is the training objective per feature
 (``alpha_p train_loss + reg |w|^2/(2p)``). The problem is convex: the fixed point is unique.
 
-Mapping onto GCMProject (github.com/IdePHICS/GCMProject, ``state_evolution/models``): their
-``alpha`` is ``n/p`` (ours ``alpha_p``; ``alpha = n/d`` here for random features), their
-``Phi^T theta theta^T Phi`` spectrum is our ``c^2`` (times ``gamma``), and their
+Mapping onto GCMProject (github.com/IdePHICS/GCMProject, ``code/state_evolution/models``): their
+``sample_complexity`` is ``n/p`` (our ``alpha_p``; ``alpha = n/d`` here for random features; their
+ridge hats ``V_hat = alpha/(1 + V)`` are ours), their ``_update_overlaps`` takes the same spectral
+means (with the teacher's direction normalised by their ``gamma = p/k``), and their
 ``data_models/single_layer_hmm.py`` tables ``kappa_1, kappa_*`` for erf and tanh rounded to six
 digits (``0.200364`` for erf's ``kappa_*``, ``(0.605706, 0.165576)`` for tanh's); :func:`kappas`
 agrees with them to that rounding (tested).
@@ -151,7 +154,7 @@ def _activation(name: str):
 
 @functools.lru_cache(maxsize=16)
 def kappas(activation: str) -> tuple[float, float, float]:
-    """``(kappa_0, kappa_1, kappa_*)`` of an activation (Gerace et al. 2020, Eq. (9)):
+    """``(kappa_0, kappa_1, kappa_*)`` of an activation (Gerace et al. 2020):
     ``kappa_0 = E sigma(xi)``, ``kappa_1 = E xi sigma(xi)``, ``kappa_*^2 = E sigma(xi)^2 -
     kappa_0^2 - kappa_1^2``, ``xi ~ N(0, 1)``.
 

@@ -100,13 +100,13 @@ def test_mp_moments_against_quadrature(psi, a, b):
 
 def test_mp_moments_against_a_sampled_matrix():
     rng = np.random.default_rng(3)
-    d, psi, a, b = 500, 1.5, 0.4, 0.9
+    d, psi, a, b = 300, 1.5, 0.4, 0.9
     F = rng.standard_normal((int(psi * d), d))
     s = np.linalg.eigvalsh(F @ F.T / d)
     R = 1 / (a + b * s)
     ours = mp_moments(psi, a, b)
-    assert np.mean(R) == pytest.approx(ours["R"], rel=5e-3)
-    assert np.mean(s * s * R * R) == pytest.approx(ours["s2R2"], rel=5e-3)
+    assert np.mean(R) == pytest.approx(ours["R"], rel=1e-2)
+    assert np.mean(s * s * R * R) == pytest.approx(ours["s2R2"], rel=1e-2)
 
 
 # ----------------------------------------------------------------------------- limits
@@ -129,7 +129,7 @@ def test_identity_spectrum_is_glm_erm(loss, channel):
 
 def _hmrt_ridge(omega, theta, alpha, reg, noise):
     """Ridge risk from the deterministic equivalent of Hastie, Montanari, Rosset, Tibshirani
-    (Ann. Statist. 2022, Thm. 5 / Bach 2023): minimise (1/n)|y - X b|^2 + lt |b|^2 with x ~ N(0,
+    (Ann. Statist. 2022; general covariance, ridge penalty): minimise (1/n)|y - X b|^2 + lt |b|^2 with x ~ N(0,
     diag omega), b* = theta/sqrt(N): kappa - lt = kappa df1(kappa)/n, and the excess risk is
     (kappa^2 sum omega b*^2/(omega + kappa)^2 + noise df2/n)/(1 - df2/n)."""
     N = len(omega)
