@@ -200,6 +200,44 @@ def test_random_features_large_p_over_d_is_kernel_ridge():
     assert 2 * e[1] - e[0] == pytest.approx(ref, rel=1e-8)  # ... and removed by extrapolation
 
 
+@pytest.mark.parametrize("psi,activation", [(0.5, "relu"), (2.0, "erf"), (1.0, "tanh")])
+def test_random_features_ridge_against_marchenko_pastur_quadrature(psi, activation):
+    """Ridge on random features at finite p/d, from the equations written directly as integrals
+    against the Marchenko-Pastur law (adaptive quad, not the model's closed forms): the ridge hats
+    are (V_hat, m_hat) = alpha_p/(1 + V), q_hat = alpha_p E_g/(1 + V)^2 with alpha_p = alpha/psi;
+    V = <omega R> is solved by bisection, then E_g = rho + noise - 2m + q is linear in itself."""
+    _, k1, ks = kappas(activation)
+    alpha, reg, noise = 1.3, 0.01, 0.2
+    ap = alpha / psi
+    lo, hi = (1 - math.sqrt(psi)) ** 2, (1 + math.sqrt(psi)) ** 2
+    c, h = (hi + lo) / 2, (hi - lo) / 2
+    atom = max(1 - 1 / psi, 0.0)
+
+    def mean(f):  # <f(s)> over the MP law of F F^T/d (p x p, psi = p/d)
+        def g(t):
+            s = c - h * math.cos(t)
+            return f(s) * math.sqrt(max((hi - s) * (s - lo), 0.0)) / (2 * math.pi * psi * s) * h * math.sin(t)
+        return integrate.quad(g, 0, math.pi, epsabs=0, epsrel=1e-13, limit=200)[0] + atom * f(0.0)
+
+    def om(s):
+        return k1 ** 2 * s + ks ** 2
+
+    def Vmap(V):
+        Vh = ap / (1 + V)
+        return mean(lambda s: om(s) / (reg + Vh * om(s)))
+
+    V = brentq(lambda V: Vmap(V) - V, 1e-10, 1e6, xtol=1e-14, rtol=1e-14)
+    Vh = mh = ap / (1 + V)
+    m = mh * k1 ** 2 * psi * mean(lambda s: s / (reg + Vh * om(s)))
+    A1 = mh ** 2 * k1 ** 2 * psi * mean(lambda s: s * om(s) / (reg + Vh * om(s)) ** 2)
+    A2 = ap / (1 + V) ** 2 * mean(lambda s: om(s) ** 2 / (reg + Vh * om(s)) ** 2)
+    Eg = (1.0 + noise - 2 * m + A1) / (1 - A2)
+    sol = solve(GCMERM(activation=activation, p_over_d=psi, alpha=alpha, reg=reg, noise=noise))
+    assert sol["V"] == pytest.approx(V, rel=1e-9)
+    assert sol["m"] == pytest.approx(m, rel=1e-9)
+    assert sol["gen_error"] == pytest.approx(Eg, rel=1e-9)
+
+
 def test_random_features_p_over_d_small_learns_nothing():
     """p/d -> 0: a vanishing number of features; m -> 0 and the ridge error tends to rho + noise."""
     sol = solve(GCMERM(activation="tanh", p_over_d=1e-6, alpha=2.0, reg=0.1, noise=0.3))
