@@ -127,7 +127,7 @@ import numpy as np
 from numba import njit
 
 from ._registry import parameter_table, register
-from .glm_erm import T_SIGN, _class_integrals, _legendre, _linear_integrals, _teacher_rules
+from .glm_erm import T_SIGN, _check_number, _class_integrals, _legendre, _linear_integrals, _teacher_rules
 from .losses import LOSSES, loss_code
 
 __all__ = ["GCMERM", "kappas", "power_law", "mp_moments", "ACTIVATIONS"]
@@ -280,14 +280,6 @@ def _spectral_weights(omega, c2, reg, m_hat, q_hat, V_hat):
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _check_number(name, value, low, *, strict, allowed):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a real number {allowed}, got {value!r}")
-    v = float(value)
-    if not math.isfinite(v) or not (v > low if strict else v >= low):
-        raise ValueError(f"{name} must be a finite real number {allowed}, got {value!r}")
 
 
 def _as_floats(name, value):
@@ -491,12 +483,11 @@ class GCMERM:
             raise ValueError(f"the state of gcm_erm is ('m', 'q', 'V'), got shape {x.shape}")
         m, q, V = float(x[0]), float(x[1]), float(x[2])
         rho, noise, delta = self._rho, float(self.noise), float(self.delta)
+        glx, glw = _legendre()  # the channel side is glm_erm's, with its rules
         if self.channel == "sign":
-            glx, glw = _legendre()
             tx, tw = _teacher_rules()
             I = _class_integrals(self._code, T_SIGN, m, q, V, rho, noise, delta, 1.0, 0.0, glx, glw, tx, tw)
         else:
-            glx, glw = _legendre()
             I = _linear_integrals(self._code, m, q, V, rho, noise, delta, glx, glw)
         ap = self._alpha_p
         m_hat, q_hat, V_hat = ap * I[0], ap * I[1], ap * I[2]
