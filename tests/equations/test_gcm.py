@@ -238,6 +238,15 @@ def test_random_features_ridge_against_marchenko_pastur_quadrature(psi, activati
     assert sol["gen_error"] == pytest.approx(Eg, rel=1e-9)
 
 
+def test_random_features_ridgeless_error_peaks_at_the_interpolation_threshold():
+    """Double descent (Mei-Montanari 2019, Gerace et al. 2020): as reg -> 0 the ridge error
+    diverges at p = n (p/d = alpha), where the features first interpolate the data."""
+    grid = np.linspace(0.5, 1.5, 41)
+    err = [solve(GCMERM(activation="relu", p_over_d=psi, alpha=1.0, reg=1e-7))["gen_error"] for psi in grid]
+    assert grid[int(np.argmax(err))] == pytest.approx(1.0, abs=0.03)
+    assert max(err) > 100 * max(err[0], err[-1])
+
+
 def test_random_features_p_over_d_small_learns_nothing():
     """p/d -> 0: a vanishing number of features; m -> 0 and the ridge error tends to rho + noise."""
     sol = solve(GCMERM(activation="tanh", p_over_d=1e-6, alpha=2.0, reg=0.1, noise=0.3))
