@@ -27,9 +27,10 @@ student's field ``lambda = w.v/sqrt(p)`` (centred: see the constant direction be
 susceptibility ``V`` (``= tr(Omega H^-1)/p``, ``H`` the Hessian of the objective, for a smooth
 loss).
 
-Equations (Loureiro et al. 2021, their replica formulas for the Gaussian covariate model). The fields ``(z*, lambda)`` are jointly
-Gaussian with covariance ``[[rho, m], [m, q]]`` whatever the features, so the channel side is
-exactly :mod:`equations.glm_erm`'s, with ``alpha_p = n/p`` samples per feature::
+Equations (Loureiro et al. 2021, their replica formulas for the Gaussian covariate model). The
+fields ``(z*, lambda)`` are jointly Gaussian with covariance ``[[rho, m], [m, q]]`` whatever the
+features, so the channel side is exactly :mod:`equations.glm_erm`'s, with ``alpha_p = n/p``
+samples per feature::
 
     m_hat = alpha_p E[d/dz* f_out],   q_hat = alpha_p E[f_out^2],   V_hat = -alpha_p E[d f_out/d omega]
 
