@@ -320,6 +320,15 @@ def test_simulation_spectra_logistic():
     _agree(model, 300, 6, ("gen_error", "train_loss", "m", "q", "V"))
 
 
+def test_simulation_hinge_on_spectra_and_huber_on_tanh_features():
+    """The other solvers of the simulator (dual coordinate ascent for the hinge, L-BFGS + Newton for
+    Huber) against the theory."""
+    _agree(GCMERM(features="spectra", **_STEP, loss="hinge", alpha=2.0, reg=0.05), 200, 6,
+           ("gen_error", "train_loss", "m", "q"))
+    _agree(GCMERM(loss="huber", activation="tanh", p_over_d=0.8, alpha=1.5, reg=0.1, noise=0.5), 200, 6,
+           ("gen_error", "train_loss", "m", "q"))
+
+
 def test_simulate_spectra_needs_a_multiple_of_the_modes():
     model = GCMERM(features="spectra", **_STEP, loss="square", alpha=0.8, reg=0.05)
     with pytest.raises(ValueError, match="d must be a multiple"):
