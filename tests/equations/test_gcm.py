@@ -1,0 +1,395 @@
+"""Gaussian covariate model (gcm_erm): quadrature of the kappas, Marchenko-Pastur means, limits,
+closed forms, stationarity and simulations."""
+
+import dataclasses
+import math
+
+import mpmath
+import numpy as np
+import pytest
+from scipy import integrate
+from scipy.optimize import brentq
+
+import fixedpoint
+from equations import gcm
+from equations._registry import get
+from equations.gcm import GCMERM, kappas, mp_moments, power_law
+from equations.glm_erm import ridge_closed_form
+from equations.losses import LOSSES
+
+TIGHT = dict(atol=1e-13, rtol=1e-13)
+
+
+def solve(model):
+    sol = fixedpoint.solve(model, **TIGHT)
+    assert sol.converged, sol.message
+    return sol
+
+
+# ----------------------------------------------------------------------------- kappas
+
+
+_MP_ACT = {"erf": mpmath.erf, "relu": lambda u: max(u, 0), "tanh": mpmath.tanh, "sign": mpmath.sign,
+           "sigmoid": lambda u: 1 / (1 + mpmath.exp(-u)), "linear": lambda u: u}
+
+
+@pytest.mark.parametrize("activation", gcm.ACTIVATIONS)
+def test_kappas_against_mpmath(activation):
+    """kappa_0, kappa_1, kappa_* by 30-digit mpmath quadrature (split at the kink 0)."""
+    f = _MP_ACT[activation]
+    with mpmath.workdps(30):
+        def E(g):
+            w = lambda u: g(u) * mpmath.exp(-u * u / 2) / mpmath.sqrt(2 * mpmath.pi)  # noqa: E731
+            return mpmath.quad(w, [-mpmath.inf, 0, mpmath.inf])
+        k0 = E(f)
+        k1 = E(lambda u: u * f(u))
+        ks2 = E(lambda u: f(u) ** 2) - k0 ** 2 - k1 ** 2
+        ref = (float(k0), float(k1), float(mpmath.sqrt(max(ks2, 0))))
+    ours = kappas(activation)
+    for a, b in zip(ours, ref):
+        assert a == pytest.approx(b, rel=1e-13, abs=1e-15)
+
+
+def test_kappas_closed_forms_and_gcmproject_table():
+    """Closed forms (relu, erf, sign), and the six-digit constants tabled in GCMProject
+    (IdePHICS/GCMProject, code/state_evolution/data_models/single_layer_hmm.py): erf kappa_* =
+    0.200364, tanh (kappa_1, kappa_*) = (0.605706, 0.165576)."""
+    assert kappas("relu") == pytest.approx((1 / math.sqrt(2 * math.pi), 0.5, math.sqrt((math.pi - 2) / (4 * math.pi))),
+                                           rel=1e-14)
+    k0, k1, ks = kappas("erf")
+    assert abs(k0) < 1e-15 and k1 == pytest.approx(2 / math.sqrt(3 * math.pi), rel=1e-14)
+    assert ks == pytest.approx(math.sqrt(2 / math.pi * math.asin(2 / 3) - 4 / (3 * math.pi)), rel=1e-13)
+    assert kappas("sign")[1:] == pytest.approx((math.sqrt(2 / math.pi), math.sqrt(1 - 2 / math.pi)), rel=1e-14)
+    assert abs(ks - 0.200364) < 5e-7  # GCMProject's erf kappa_*: ours 0.2003643501...
+    _, t1, ts = kappas("tanh")
+    assert abs(t1 - 0.605706) < 5e-7 and abs(ts - 0.165576) < 5e-7  # ours 0.6057055096, 0.1655757411
+
+
+# ----------------------------------------------------------------------------- Marchenko-Pastur
+
+
+def _mp_reference(psi, a, b):
+    """The five means by adaptive quadrature against the Marchenko-Pastur density of ratio psi
+    (plus its atom 1 - 1/psi at 0 when psi > 1)."""
+    lo, hi = (1 - math.sqrt(psi)) ** 2, (1 + math.sqrt(psi)) ** 2
+
+    def dens(s):
+        return math.sqrt(max((hi - s) * (s - lo), 0.0)) / (2 * math.pi * psi * s)
+
+    fs = {"R": lambda s: 1 / (a + b * s), "R2": lambda s: 1 / (a + b * s) ** 2, "sR": lambda s: s / (a + b * s),
+          "sR2": lambda s: s / (a + b * s) ** 2, "s2R2": lambda s: s * s / (a + b * s) ** 2}
+    atom = max(1 - 1 / psi, 0.0)
+    out = {}
+    for k, f in fs.items():
+        # substitute s = c - h cos(t) so that the square-root edges are smooth
+        c, h = (hi + lo) / 2, (hi - lo) / 2
+        val = integrate.quad(lambda t: f(c - h * math.cos(t)) * dens(c - h * math.cos(t)) * h * math.sin(t),
+                             0, math.pi, epsabs=0, epsrel=1e-13, limit=200)[0]
+        out[k] = val + atom * f(0.0)
+    return out
+
+
+@pytest.mark.parametrize("psi,a,b", [(0.5, 0.3, 0.7), (2.0, 0.3, 0.7), (1.0, 0.05, 2.0), (4.0, 1e-3, 5.0),
+                                     (0.3, 50.0, 1e-3), (1.7, 0.2, 0.0), (3.0, 2.0, 1e4)])
+def test_mp_moments_against_quadrature(psi, a, b):
+    ref = _mp_reference(psi, a, b)
+    ours = mp_moments(psi, a, b)
+    for k in ref:
+        assert ours[k] == pytest.approx(ref[k], rel=1e-10), k
+
+
+def test_mp_moments_against_a_sampled_matrix():
+    rng = np.random.default_rng(3)
+    d, psi, a, b = 300, 1.5, 0.4, 0.9
+    F = rng.standard_normal((int(psi * d), d))
+    s = np.linalg.eigvalsh(F @ F.T / d)
+    R = 1 / (a + b * s)
+    ours = mp_moments(psi, a, b)
+    assert np.mean(R) == pytest.approx(ours["R"], rel=1e-2)
+    assert np.mean(s * s * R * R) == pytest.approx(ours["s2R2"], rel=1e-2)
+
+
+# ----------------------------------------------------------------------------- limits
+
+
+@pytest.mark.parametrize("loss,channel", [(lo, "linear") for lo in ("square", "huber", "absolute")]
+                         + [(lo, "sign") for lo in LOSSES])
+def test_identity_spectrum_is_glm_erm(loss, channel):
+    """spectrum = teacher = (1,)*N is glm_erm with rho = 1, to 1e-10, for each loss."""
+    kw = dict(loss=loss, channel=channel, alpha=1.7, reg=0.3, noise=0.2)
+    a = GCMERM(features="spectra", spectrum=(1.0,) * 5, teacher=(1.0,) * 5, **kw)
+    b = get("glm_erm", **kw)
+    sa, sb = solve(a), solve(b)
+    np.testing.assert_allclose(sa.x, sb.x, rtol=1e-10, atol=1e-12)
+    assert a.energy(sa.x) == pytest.approx(b.energy(sb.x), rel=1e-10)
+    oa, ob = a.observables(sa.x), b.observables(sb.x)
+    for k in oa:
+        assert oa[k] == pytest.approx(ob[k], rel=1e-10, abs=1e-13), k
+
+
+def _hmrt_ridge(omega, theta, alpha, reg, noise):
+    """Ridge risk from the deterministic equivalent of Hastie, Montanari, Rosset, Tibshirani
+    (Ann. Statist. 2022; general covariance, ridge penalty): minimise (1/n)|y - X b|^2 + lt |b|^2 with x ~ N(0,
+    diag omega), b* = theta/sqrt(N): kappa - lt = kappa df1(kappa)/n, and the excess risk is
+    (kappa^2 sum omega b*^2/(omega + kappa)^2 + noise df2/n)/(1 - df2/n)."""
+    N = len(omega)
+    n = alpha * N
+    lt = reg / alpha  # our sum (y - w.v/sqrt(N))^2/2 + reg |w|^2/2, with b = w/sqrt(N)
+    kap = brentq(lambda k: k - lt - k * np.sum(omega / (omega + k)) / n, 1e-300, 1e8, xtol=1e-300, rtol=1e-15)
+    df2 = np.sum(omega ** 2 / (omega + kap) ** 2)
+    bstar = theta / math.sqrt(N)
+    bias = kap ** 2 * np.sum(omega * bstar ** 2 / (omega + kap) ** 2)
+    return (bias + noise * df2 / n) / (1 - df2 / n) + noise
+
+
+@pytest.mark.parametrize("alpha,reg,noise", [(0.7, 0.01, 0.05), (2.5, 0.1, 0.5), (0.2, 1.0, 0.0)])
+def test_ridge_on_spectra_is_the_deterministic_equivalent(alpha, reg, noise):
+    rng = np.random.default_rng(7)
+    for omega, theta in (power_law(300, 1.5, 0.5), (tuple(rng.exponential(size=40)), tuple(rng.normal(size=40)))):
+        model = GCMERM(features="spectra", spectrum=omega, teacher=theta, alpha=alpha, reg=reg, noise=noise)
+        sol = solve(model)
+        ref = _hmrt_ridge(np.array(omega), np.array(theta), alpha, reg, noise)
+        assert sol["gen_error"] == pytest.approx(ref, rel=1e-10)
+
+
+def test_ridge_on_spectra_against_direct_linear_algebra():
+    """The same asymptotic quantities at finite p by linear algebra: for ridge the hats are
+    (V_hat, q_hat, m_hat) = alpha (1, E_g, 1)/(1 + V); we solve V = tr(Omega R)/p by bisection,
+    then m, q from the resolvent matrix R = (reg + V_hat Omega)^-1 in a rotated basis (a dense
+    Omega = U diag(omega) U^T, teacher U theta), never touching the model's spectral sums."""
+    rng = np.random.default_rng(11)
+    omega = rng.gamma(2.0, 0.5, size=30)
+    theta = rng.normal(size=30)
+    U, _ = np.linalg.qr(rng.normal(size=(30, 30)))
+    Om = U @ np.diag(omega) @ U.T
+    th = U @ theta
+    alpha, reg, noise, p = 0.8, 0.05, 0.2, 30
+    rho = th @ Om @ th / p
+
+    def trOR(V):
+        Vh = alpha / (1 + V)
+        return np.trace(Om @ np.linalg.inv(reg * np.eye(p) + Vh * Om)) / p
+
+    V = brentq(lambda V: trOR(V) - V, 1e-12, 1e6, xtol=1e-15)
+    Vh = alpha / (1 + V)
+    R = np.linalg.inv(reg * np.eye(p) + Vh * Om)
+    c = Om @ th
+    # E_g = rho + noise - 2m + q solves a linear equation: q_hat = alpha E_g/(1+V)^2
+    mh = alpha / (1 + V)
+    m = mh * c @ R @ c / p
+    A1 = mh ** 2 * c @ R @ Om @ R @ c / p
+    A2 = np.trace(Om @ R @ Om @ R) / p * alpha / (1 + V) ** 2  # q = A1 + A2 E_g
+    Eg = (rho + noise - 2 * m + A1) / (1 - A2)
+    sol = solve(GCMERM(features="spectra", spectrum=tuple(omega), teacher=tuple(theta), alpha=alpha, reg=reg,
+                       noise=noise))
+    assert sol["V"] == pytest.approx(V, rel=1e-10)
+    assert sol["m"] == pytest.approx(m, rel=1e-10)
+    assert sol["gen_error"] == pytest.approx(Eg, rel=1e-10)
+
+
+def test_random_features_large_p_over_d_is_kernel_ridge():
+    """p/d -> inf: ridge on random features is kernel ridge, i.e. ridge on x with the penalty
+    (reg + kappa_*^2)/kappa_1^2 (glm_erm's ridge_closed_form); the correction is O(d/p), removed by
+    one Richardson step."""
+    k0, k1, ks = kappas("erf")
+    alpha, reg, noise = 1.5, 0.2, 0.1
+    ref = ridge_closed_form(alpha, (reg + ks ** 2) / k1 ** 2, 1.0, noise)["gen_error"]
+    e = [solve(GCMERM(activation="erf", p_over_d=psi, alpha=alpha, reg=reg, noise=noise))["gen_error"]
+         for psi in (1e5, 2e5)]
+    assert abs(e[0] - ref) < 1e-4  # O(1/psi) ...
+    assert 2 * e[1] - e[0] == pytest.approx(ref, rel=1e-8)  # ... and removed by extrapolation
+
+
+@pytest.mark.parametrize("psi,activation", [(0.5, "relu"), (2.0, "erf"), (1.0, "tanh")])
+def test_random_features_ridge_against_marchenko_pastur_quadrature(psi, activation):
+    """Ridge on random features at finite p/d, from the equations written directly as integrals
+    against the Marchenko-Pastur law (adaptive quad, not the model's closed forms): the ridge hats
+    are (V_hat, m_hat) = alpha_p/(1 + V), q_hat = alpha_p E_g/(1 + V)^2 with alpha_p = alpha/psi;
+    V = <omega R> is solved by bisection, then E_g = rho + noise - 2m + q is linear in itself."""
+    _, k1, ks = kappas(activation)
+    alpha, reg, noise = 1.3, 0.01, 0.2
+    ap = alpha / psi
+    lo, hi = (1 - math.sqrt(psi)) ** 2, (1 + math.sqrt(psi)) ** 2
+    c, h = (hi + lo) / 2, (hi - lo) / 2
+    atom = max(1 - 1 / psi, 0.0)
+
+    def mean(f):  # <f(s)> over the MP law of F F^T/d (p x p, psi = p/d)
+        def g(t):
+            s = c - h * math.cos(t)
+            return f(s) * math.sqrt(max((hi - s) * (s - lo), 0.0)) / (2 * math.pi * psi * s) * h * math.sin(t)
+        return integrate.quad(g, 0, math.pi, epsabs=0, epsrel=1e-13, limit=200)[0] + atom * f(0.0)
+
+    def om(s):
+        return k1 ** 2 * s + ks ** 2
+
+    def Vmap(V):
+        Vh = ap / (1 + V)
+        return mean(lambda s: om(s) / (reg + Vh * om(s)))
+
+    V = brentq(lambda V: Vmap(V) - V, 1e-10, 1e6, xtol=1e-14, rtol=1e-14)
+    Vh = mh = ap / (1 + V)
+    m = mh * k1 ** 2 * psi * mean(lambda s: s / (reg + Vh * om(s)))
+    A1 = mh ** 2 * k1 ** 2 * psi * mean(lambda s: s * om(s) / (reg + Vh * om(s)) ** 2)
+    A2 = ap / (1 + V) ** 2 * mean(lambda s: om(s) ** 2 / (reg + Vh * om(s)) ** 2)
+    Eg = (1.0 + noise - 2 * m + A1) / (1 - A2)
+    sol = solve(GCMERM(activation=activation, p_over_d=psi, alpha=alpha, reg=reg, noise=noise))
+    assert sol["V"] == pytest.approx(V, rel=1e-9)
+    assert sol["m"] == pytest.approx(m, rel=1e-9)
+    assert sol["gen_error"] == pytest.approx(Eg, rel=1e-9)
+
+
+def test_random_features_ridgeless_error_peaks_at_the_interpolation_threshold():
+    """Double descent (Mei-Montanari 2019, Gerace et al. 2020): as reg -> 0 the ridge error
+    diverges at p = n (p/d = alpha), where the features first interpolate the data."""
+    grid = np.linspace(0.5, 1.5, 41)
+    err = [solve(GCMERM(activation="relu", p_over_d=psi, alpha=1.0, reg=1e-7))["gen_error"] for psi in grid]
+    assert grid[int(np.argmax(err))] == pytest.approx(1.0, abs=0.03)
+    assert max(err) > 100 * max(err[0], err[-1])
+
+
+def test_random_features_p_over_d_small_learns_nothing():
+    """p/d -> 0: a vanishing number of features; m -> 0 and the ridge error tends to rho + noise."""
+    sol = solve(GCMERM(activation="tanh", p_over_d=1e-6, alpha=2.0, reg=0.1, noise=0.3))
+    assert abs(sol["m"]) < 1e-5 and sol["gen_error"] == pytest.approx(1.3, abs=1e-5)
+
+
+# ----------------------------------------------------------------------------- stationarity
+
+
+@pytest.mark.parametrize("params", [
+    dict(loss="square", activation="relu", p_over_d=0.7, alpha=1.2, reg=0.05, noise=0.2),
+    dict(loss="logistic", activation="erf", p_over_d=3.0, alpha=2.0, reg=0.01),
+    dict(loss="hinge", features="spectra", spectrum=power_law(60, 2.0, 0.3)[0], teacher=power_law(60, 2.0, 0.3)[1],
+         alpha=2.0, reg=0.05),
+    dict(loss="huber", features="spectra", spectrum=power_law(60, 1.3, 1.0)[0], teacher=power_law(60, 1.3, 1.0)[1],
+         alpha=0.8, reg=0.1, noise=0.5),
+])
+def test_energy_is_stationary_at_the_fixed_point(params):
+    model = GCMERM(**params)
+    x = solve(model).x
+    e0 = model.energy(x)
+
+    def grad(x):
+        g = np.empty(3)
+        for i in range(3):
+            h = 1e-5 * max(abs(x[i]), 1e-3)
+            xp, xm = x.copy(), x.copy()
+            xp[i] += h
+            xm[i] -= h
+            g[i] = (model.energy(xp) - model.energy(xm)) / (2 * h)
+        return g
+
+    assert np.max(np.abs(grad(x))) < 1e-7 * max(1.0, abs(e0))
+    # and it is not stationary away from it (the test can fail)
+    assert np.max(np.abs(grad(x * np.array([1.1, 0.9, 1.2])))) > 1e-4
+
+
+# ----------------------------------------------------------------------------- simulations
+
+
+def _agree(model, d, seeds, keys, z=3.0):
+    th = model.observables(solve(model).x)
+    runs = [model.simulate(d, 1000 * d + s) for s in range(seeds)]
+    for k in keys:
+        v = np.array([r[k] for r in runs])
+        se = v.std(ddof=1) / math.sqrt(seeds)
+        assert abs(v.mean() - th[k]) < z * se + 1e-12, (k, th[k], v.mean(), se)
+
+
+def test_simulation_random_features_ridge_relu_uncentred():
+    """ReLU features (kappa_0 = 1/sqrt(2 pi), not centred) fitted by ridge at d = 200, p = 300."""
+    model = GCMERM(loss="square", activation="relu", p_over_d=1.5, alpha=1.0, reg=0.05, noise=0.1)
+    _agree(model, 200, 6, ("gen_error", "train_loss", "m", "q"))
+
+
+def test_simulation_random_features_logistic():
+    model = GCMERM(loss="logistic", activation="erf", p_over_d=1.5, alpha=2.0, reg=0.1)
+    _agree(model, 150, 6, ("gen_error", "train_loss", "train_error", "m", "q"))
+
+
+_STEP = dict(spectrum=(0.25, 0.5, 1.0, 2.0, 4.0), teacher=(1.5, 1.0, 0.8, 0.5, 0.3))
+
+
+def test_simulation_spectra_ridge():
+    model = GCMERM(features="spectra", **_STEP, loss="square", alpha=0.8, reg=0.05, noise=0.1)
+    _agree(model, 300, 8, ("gen_error", "train_loss", "m", "q", "V"))
+
+
+def test_simulation_spectra_logistic():
+    model = GCMERM(features="spectra", **_STEP, loss="logistic", alpha=2.0, reg=0.1)
+    _agree(model, 300, 6, ("gen_error", "train_loss", "m", "q", "V"))
+
+
+def test_simulation_hinge_on_spectra_and_huber_on_tanh_features():
+    """The other solvers of the simulator (dual coordinate ascent for the hinge, L-BFGS + Newton for
+    Huber) against the theory."""
+    _agree(GCMERM(features="spectra", **_STEP, loss="hinge", alpha=2.0, reg=0.05), 200, 6,
+           ("gen_error", "train_loss", "m", "q"))
+    _agree(GCMERM(loss="huber", activation="tanh", p_over_d=0.8, alpha=1.5, reg=0.1, noise=0.5), 200, 6,
+           ("gen_error", "train_loss", "m", "q"))
+
+
+def test_simulate_spectra_needs_a_multiple_of_the_modes():
+    model = GCMERM(features="spectra", **_STEP, loss="square", alpha=0.8, reg=0.05)
+    with pytest.raises(ValueError, match="d must be a multiple"):
+        model.simulate(12, 0)
+
+
+# ----------------------------------------------------------------------------- parameters
+
+
+def test_power_law_normalisation():
+    omega, theta = power_law(500, 1.7, 0.4)
+    omega, theta = np.array(omega), np.array(theta)
+    assert np.mean(omega) == pytest.approx(1.0, rel=1e-13)
+    assert np.mean(omega * theta ** 2) == pytest.approx(1.0, rel=1e-13)
+    k = np.arange(1, 501)
+    np.testing.assert_allclose(omega / omega[0], k ** -1.7, rtol=1e-12)
+    np.testing.assert_allclose(omega * theta ** 2 / (omega[0] * theta[0] ** 2), k ** -(1 + 2 * 1.7 * 0.4), rtol=1e-12)
+    for bad in (dict(n_modes=0), dict(capacity=-1.0), dict(source=math.nan)):
+        kw = {**dict(n_modes=10, capacity=1.5, source=0.5), **bad}
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            power_law(**kw)
+
+
+def test_spectra_accept_lists_and_arrays_and_stay_hashable():
+    a = GCMERM(features="spectra", spectrum=[1.0, 2.0], teacher=np.array([0.5, 1.0]), loss="square")
+    b = GCMERM(features="spectra", spectrum=(1.0, 2.0), teacher=(0.5, 1.0), loss="square")
+    assert a == b and hash(a) == hash(b) and isinstance(a.spectrum, tuple)
+    assert a.rho == pytest.approx((0.25 + 2.0) / 2)
+
+
+def test_repr_of_a_long_spectrum_is_short_and_tells_spectra_apart():
+    s, t = power_law(1000, 1.5, 0.5)
+    a = GCMERM(features="spectra", spectrum=s, teacher=t)
+    b = GCMERM(features="spectra", spectrum=s[:-1] + (s[-1] * 1.0000001,), teacher=t)
+    assert len(repr(a)) < 400 and repr(a) != repr(b)
+
+
+@pytest.mark.parametrize("params,word", [
+    (dict(features="spectra", spectrum=(1.0, 2.0), teacher=(1.0,)), "teacher"),
+    (dict(features="spectra", spectrum=(-1.0, 2.0), teacher=(1.0, 1.0)), "spectrum"),
+    (dict(features="spectra", spectrum=(1.0, 2.0)), "teacher"),
+    (dict(features="spectra", spectrum=(1.0,), teacher=(1.0,), activation="erf"), "activation"),
+    (dict(features="spectra", spectrum=(1.0,), teacher=(1.0,), p_over_d=2.0), "p_over_d"),
+    (dict(features="spectra", spectrum=(1.0,), teacher=(0.0,)), "rho"),
+    (dict(spectrum=(1.0,)), "spectrum"),
+    (dict(activation="abs"), "activation"),
+    (dict(p_over_d=0.0), "p_over_d"),
+    (dict(reg=0.0), "reg"),
+    (dict(loss="logistic", channel="linear"), "channel"),
+    (dict(loss="tukey"), "loss"),
+    (dict(penalty="l1"), "penalty"),
+    (dict(features="kernel"), "features"),
+    (dict(features="spectra", spectrum="abc", teacher=(1.0,)), "spectrum"),
+])
+def test_invalid_parameters_name_themselves(params, word):
+    with pytest.raises(ValueError, match=word):
+        GCMERM(**params)
+
+
+def test_defaults_and_replace():
+    m = get("gcm_erm")
+    assert (m.features, m.activation, m.p_over_d, m.channel) == ("random_features", "erf", 2.0, "linear")
+    m2 = dataclasses.replace(m, p_over_d=3.0)
+    assert m2.p_over_d == 3.0 and m2 != m
