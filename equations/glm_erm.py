@@ -582,9 +582,10 @@ def _class_integrals(code, tcode, m, q, V, rho, noise, delta, gamma, shift, glx,
         hi = phi_[p]
         half = 0.5 * (hi - lo)
         mid = 0.5 * (lo + hi)
-        # the panels are cut at the zero-margin points: a panel is wholly left of each or not
-        left_p = sq * hi + b <= om0 if q > 0.0 else False
-        left_m = sq * hi - b <= om0 if q > 0.0 else False
+        # the panels are cut at the zero-margin points: a panel is wholly left of each or not,
+        # decided at its midpoint (its end can land a rounding error on the wrong side)
+        left_p = sq * mid + b <= om0 if q > 0.0 else False
+        left_m = sq * mid - b <= om0 if q > 0.0 else False
         for j in range(glx.shape[0]):
             xi = mid + half * glx[j]
             wt = half * glw[j] * phi(xi)

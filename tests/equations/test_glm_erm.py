@@ -1131,3 +1131,15 @@ def test_bias_simulation_agrees_with_theory(params):
         se = v.std(ddof=1) / math.sqrt(len(v))
         assert abs(v.mean() - theory[key]) <= 3 * se + 1e-12, (key, v, theory[key])
 
+
+
+@pytest.mark.parametrize("tol", [1e-10, 1e-13])
+def test_random_labels_train_error_at_any_tolerance(tol):
+    """Logistic loss on random labels: the fitted margin prox(t) of a label whose field is t = sqrt(q) xi
+    is negative exactly when t < -V/2 (the zero-margin point), so the training error is H(V / (2 sqrt q))
+    at the fixed point. The panel ending at that point once landed a rounding error on the wrong side at
+    tight tolerance (0.1056 instead of 0.1585): the side is now decided at the panel's midpoint."""
+    sol = fixedpoint.solve(get("glm_erm", loss="logistic", channel="random", alpha=1.7, reg=0.3), atol=tol, rtol=tol)
+    assert sol.converged, sol.message
+    _, q, V = sol.x
+    assert sol["train_error"] == pytest.approx(float(ndtr(-V / (2 * math.sqrt(q)))), rel=1e-9)
