@@ -1,0 +1,320 @@
+"""A solvable dot-product attention: positional versus semantic learning (ERM, zero temperature).
+
+Model (Cui, Behrens, Krzakala, Zdeborova, "A phase transition between positional and semantic
+learning in a solvable model of dot-product attention", NeurIPS 2024, arXiv 2402.03902, section 3
+with ``L = 2`` tokens and rank ``r = t = 1``). A sequence has two tokens ``x_1, x_2 ~ N(0,
+sigma^2 I_d)``, independent; the positional encodings are ``p_1 = -p_2 = 1_d / sqrt(d)`` (unit
+norm), the student's input is ``x_l + p_l``. Teacher (the target), with ``Q* ~ N(0, I_d)``::
+
+    T(X) = [ (1 - omega) softmax_rows(s s^T) + omega A ] X,        s_l = x_l.Q* / sqrt(d),
+
+with the row-stochastic ``2 x 2`` positional matrix ``A`` (default ``[[0.6, 0.4], [0.4,
+0.6]]``). Student: a tied rank-one dot-product attention ``softmax_rows(h h^T) (X + P)``, ``h_l =
+(x_l + p_l).Q / sqrt(d)``, trained by minimising::
+
+    sum_mu |student(X_mu) - T(X_mu)|_F^2 / (2 d) + reg/2 |Q|^2,        n = alpha d sequences.
+
+For two tokens a row of a softmax is a logistic function of one difference:
+``S11 = sig(h1 (h1 - h2))``, ``S22 = sig(h2 (h2 - h1))``, and since rows sum to one the per-sample
+loss is, to leading order in ``d`` (``X X^T / d -> sigma^2 I``)::
+
+    loss(h; s) = sigma^2 [ (S11(h) - T11(s))^2 + (S22(h) - T22(s))^2 ].
+
+Order parameters (the state, in this order): ``q = sigma^2 |Q|^2 / d`` (variance of the student's
+semantic field), ``m = 1_d.Q / d`` (positional overlap: ``h_1 = sqrt(q) xi_1 + m``, ``h_2 =
+sqrt(q) xi_2 - m``), ``theta = sigma^2 Q.Q* / d`` (semantic overlap, the covariance of ``h_l`` and
+``s_l``; ``rho = sigma^2`` is the teacher's variance) and the susceptibility ``V``. With
+``w_l = sqrt(q) xi_l +- m``, ``s_l = theta/sqrt(q) xi_l + sqrt(rho - theta^2/q) y_l`` (``xi, y ~
+N(0, I_2)``) and the proximal map ``h* = argmin_h |h - w|^2 / (2V) + loss(h; s)``, ``f = (h* -
+w)/V``, the zero-temperature replica equations are::
+
+    m_hat     = alpha E[f1 - f2],          q_hat = alpha E[f1^2 + f2^2],
+    theta_hat = alpha E[f1 y1 + f2 y2] / sqrt(rho - theta^2/q),
+    V_hat     = -alpha E[f1 xi1 + f2 xi2] / sqrt(q) + theta theta_hat / q,
+    V = sigma^2 / (reg + sigma^2 V_hat),   m = m_hat / (reg + sigma^2 V_hat),
+    theta = rho sigma^2 theta_hat / (reg + sigma^2 V_hat),
+    q = sigma^2 (sigma^2 q_hat + m_hat^2 + rho sigma^2 theta_hat^2) / (reg + sigma^2 V_hat)^2,
+
+the stationarity conditions of the free entropy (minus the minimal training objective per ``d``)::
+
+    phi = (V_hat q - q_hat V)/2 - m m_hat - theta theta_hat
+          + (sigma^2 q_hat + m_hat^2 + rho sigma^2 theta_hat^2) / (2 (reg + sigma^2 V_hat))
+          - alpha E[ min_h |h - w|^2/(2V) + loss(h; s) ].
+
+At a fixed point ``-phi`` equals ``alpha E[loss(h*)] + reg q / (2 sigma^2)``, the training loss plus
+the penalty per ``d`` (checked in the tests). Mapping onto the paper and the authors' notebook
+(GitHub ``SPOC-group/positional-and-semantic-attention``, ``theory/theory.ipynb``): our ``(q, m,
+theta, V)`` are their ``(q, m, theta, V)``, ``reg`` is their ``lambda``, ``sigma`` their ``sigma``
+(token standard deviation, ``Sigma_1 = Sigma_2 = sigma^2 I``), ``free_entropy`` their ``Phi``,
+``test_error`` half their ``mse`` (the test loss ``|student - T|_F^2 / (2 d)`` per sequence).
+
+Branches. The loss is even in ``h``, and with ``A11 = A22`` the teacher is symmetric in the two
+tokens: ``theta = 0`` (the *positional* solution: the student attends by position only) and
+``m = 0`` (the *semantic* solution) are invariant. ``start="positional"`` (``"uninformed"``) and
+``start="semantic"`` (``"informed"``) reach them; ``fixedpoint.threshold(model, "alpha", bracket,
+kind="first_order")`` compares their free entropies (the global minimiser of the empirical loss
+is the branch of lower training objective, ``free_entropy = -energy``) and returns
+``alpha_c(omega)``, where the global minimum moves from the positional to the semantic branch.
+
+Positional baseline. A purely positional (linear) attention ``y = B X`` with a learnt ``2 x 2``
+matrix has four parameters, so at any ``alpha > 0`` it reaches ``B = E[T]`` as ``d -> inf``; its
+test error is ``sigma^2 sum_l Var(T_ll) = 2 sigma^2 (1 - omega)^2 Var[sig(s1 (s1 - s2))]`` (the
+observable ``baseline_error``, independent of ``A``; the authors' ``mse_lin``).
+
+Numerics. The channel averages are four-dimensional Gaussian integrals (``xi_1, xi_2, y_1, y_2``)
+of the proximal map, a two-dimensional non-convex minimisation: the best of Newton descents
+(Levenberg-shifted, with backtracking) from the side of ``w`` and its mirror ``-w`` (the loss
+depends on ``h h^T``, so its minima come in pairs ``+-h``), warm-started from node to node. The
+rule is the tensor Gauss-Hermite rule with ``nodes`` points per axis (``nodes^4`` proximal maps per
+iteration: 0.01-0.02 s at the default 8). Where the penalty's two basins exchange the global
+minimum, ``f`` jumps, so the rule converges slowly there: measured at the ``omega = 0.3`` fixed
+points against 32 nodes per axis, the envelope ``E[M]`` (which sets the free entropy) is right to
+``~2e-4`` relative at 8 nodes and ``m_hat`` on the positional branch to a few per cent; on the
+semantic branch every average is right to ``~1e-3``. A threshold therefore carries the rule's
+error, not the solver's (see the report of ``threshold`` and raise ``nodes``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from fixedpoint.quadrature import gauss_hermite
+
+from . import _attention_kernels as _k
+from ._registry import parameter_table, register
+from .glm_bayes import _real
+
+__all__ = ["DotProductAttention", "positional_baseline_error"]
+
+_DEFAULT_A = ((0.6, 0.4), (0.4, 0.6))
+#: weight of the replica map in ``update`` (the rest is the old iterate): see ``update``
+UPDATE_WEIGHT = 0.3
+#: nodes per axis of the tensor Gauss-Hermite rule of the channel (nodes^4 proximal maps)
+_NODES_RANGE = (4, 40)
+#: nodes per axis of the smooth two-dimensional integrals (test error of the baseline)
+_NODES_SMOOTH = 60
+#: starts: positional (theta = 0) and semantic (m = 0) with these magnitudes
+_START_POSITIONAL = {"q": 0.02, "m": 0.2, "theta": 0.0}
+_START_SEMANTIC = {"q_over_rho": 0.4, "overlap": 0.95}
+
+
+def _matrix_A(A):
+    """``A`` as a validated tuple of tuples (row-stochastic 2x2, non-negative entries)."""
+    try:
+        arr = np.asarray(A, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"A (the positional matrix) must be a 2x2 matrix of numbers, got {A!r}") from None
+    if arr.shape == (4,):
+        arr = arr.reshape(2, 2)
+    if arr.shape != (2, 2) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"A (the positional matrix) must be a finite 2x2 matrix (or 4 numbers row by row), got {A!r}")
+    if np.any(arr < 0) or np.max(np.abs(arr.sum(axis=1) - 1.0)) > 1e-12:
+        raise ValueError(f"A (the positional matrix) must be row-stochastic (entries >= 0, rows summing to 1), got {A!r}")
+    return tuple(tuple(float(v) for v in row) for row in arr)
+
+
+def positional_baseline_error(omega: float, sigma: float, nodes: int = _NODES_SMOOTH) -> float:
+    """Test error of the purely positional (linear) attention ``y = B X`` at ``d -> inf``.
+
+    ``2 sigma^2 (1 - omega)^2 Var[sig(s1 (s1 - s2))]`` with ``s1, s2 ~ N(0, sigma^2)``
+    independent: ``B = E[T]`` is learnt exactly (four parameters from ``alpha d`` samples), the
+    error is the variance of the semantic part of the target. A smooth two-dimensional integral:
+    Gauss-Hermite with ``nodes`` points per axis (1e-12 at the default, checked against ``dblquad``).
+    """
+    omega = _real("omega", omega)
+    sigma = _real("sigma", sigma)
+    x, w = gauss_hermite(int(nodes))
+    return float(2.0 * sigma * sigma * (1.0 - omega) ** 2 * _k.target_variance(sigma * sigma, x, w))
+
+
+@register
+@dataclass(frozen=True)
+class DotProductAttention:
+    """Tied rank-one dot-product attention with positional encodings, trained by ridge-regularised
+    square loss on a mixed positional/semantic teacher (two tokens).
+
+    Parameters
+    ----------
+    omega : float
+        Weight of the positional part ``A`` of the teacher, in ``[0, 1]``.
+    sigma : float
+        Token standard deviation (``x_l ~ N(0, sigma^2 I)``), ``> 0``.
+    reg : float
+        Ridge penalty ``reg/2 |Q|^2`` (the paper's ``lambda``), ``> 0``.
+    alpha : float
+        ``n/d``, ``> 0``.
+    A : tuple
+        Row-stochastic ``2 x 2`` positional matrix (tuple of tuples or four numbers row by row).
+    nodes : int
+        Gauss-Hermite nodes per axis of the channel's four-dimensional rule (accuracy in the
+        module docstring).
+
+    Examples
+    --------
+    >>> import equations, fixedpoint
+    >>> m = equations.get("dot_product_attention", omega=0.3, alpha=1.5)
+    >>> sem = fixedpoint.solve(m, start="semantic")        # doctest: +SKIP
+    >>> pos = fixedpoint.solve(m, start="positional")      # doctest: +SKIP
+    >>> fixedpoint.threshold(m, "alpha", (0.8, 1.8), kind="first_order").value   # doctest: +SKIP
+    """
+
+    omega: float = 0.3
+    sigma: float = 0.5
+    reg: float = 0.01
+    alpha: float = 1.0
+    A: tuple = _DEFAULT_A
+    nodes: int = 8
+
+    name: ClassVar[str] = "dot_product_attention"
+    state_names: ClassVar[tuple[str, ...]] = ("q", "m", "theta", "V")
+    starts: ClassVar[tuple[str, ...]] = ("positional", "semantic")
+    labels: ClassVar[dict[str, str]] = {
+        "alpha": r"$\alpha = n/d$", "omega": r"$\omega$", "sigma": r"$\sigma$", "reg": r"$\lambda$",
+        "q": "$q$", "m": "$m$ (positional)", "theta": r"$\theta$ (semantic)", "V": "$V$",
+        "test_error": "test error", "train_loss": "training loss", "energy": "training objective / d",
+        "baseline_error": "positional baseline error", "free_entropy": r"$\Phi$",
+    }
+    examples: ClassVar[tuple[dict, ...]] = (
+        {"omega": 0.3, "alpha": 1.5, "nodes": 6},
+    )
+
+    @classmethod
+    def parameters(cls) -> dict:
+        """Each parameter's default, allowed values or range, and meaning (protocol member)."""
+        return parameter_table(cls, {
+            "omega": {"range": (0.0, 1.0), "open": (False, False), "doc": "weight of the positional teacher A"},
+            "sigma": {"range": (0.0, None), "open": (True, True), "doc": "token standard deviation"},
+            "reg": {"range": (0.0, None), "open": (True, True), "doc": "ridge penalty reg/2 |Q|^2 (lambda)"},
+            "alpha": {"range": (0.0, None), "open": (True, True), "doc": "n/d"},
+            "A": {"doc": "row-stochastic 2x2 positional matrix (tuple of tuples or 4 numbers row by row)"},
+            "nodes": {"allowed": tuple(range(_NODES_RANGE[0], _NODES_RANGE[1] + 1)),
+                      "doc": "Gauss-Hermite nodes per axis of the 4-d channel rule"}})
+
+    def __post_init__(self):
+        omega = _real("omega", self.omega)
+        if not 0.0 <= omega <= 1.0:
+            raise ValueError(f"omega must be in [0, 1], got {omega}")
+        for nm in ("sigma", "reg", "alpha"):
+            v = _real(nm, getattr(self, nm))
+            if not (v > 0 and math.isfinite(v)):
+                raise ValueError(f"{nm} must be a finite number > 0, got {v}")
+            object.__setattr__(self, nm, v)
+        nodes = self.nodes
+        if isinstance(nodes, (float, np.floating)) and float(nodes).is_integer():
+            nodes = int(nodes)
+        if isinstance(nodes, bool) or not isinstance(nodes, (int, np.integer)) \
+                or not _NODES_RANGE[0] <= nodes <= _NODES_RANGE[1]:
+            raise ValueError(f"nodes must be an integer in [{_NODES_RANGE[0]}, {_NODES_RANGE[1]}], got {self.nodes!r}")
+        object.__setattr__(self, "omega", omega)
+        object.__setattr__(self, "nodes", int(nodes))
+        object.__setattr__(self, "A", _matrix_A(self.A))
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def rho(self) -> float:
+        """Variance of the teacher's field ``s_l`` (``sigma^2``)."""
+        return self.sigma * self.sigma
+
+    def _channel(self, x):
+        q, m, theta, V = (float(v) for v in x)
+        nodes, weights = gauss_hermite(self.nodes)
+        out = np.empty(6)
+        _k.channel(q, m, theta, V, self.rho, self.sigma ** 2, self.omega, self.A[0][0], self.A[1][1],
+                   nodes, weights, out)
+        return out
+
+    def _hats(self, x, out=None):
+        q, m, theta, V = (float(v) for v in x)
+        out = self._channel(x) if out is None else out
+        a = self.alpha
+        b = math.sqrt(max(self.rho - theta * theta / q, 1e-300))
+        m_hat = a * out[0]
+        q_hat = a * out[1]
+        theta_hat = a * out[2] / b
+        V_hat = -a * out[3] / math.sqrt(q) + theta * theta_hat / q
+        return q_hat, m_hat, theta_hat, V_hat
+
+    # ------------------------------------------------------------------ protocol
+    def initial_state(self, start: str = "uninformed") -> np.ndarray:
+        """``"positional"`` (= ``"uninformed"``): ``q = 0.02, m = 0.2, theta = 0``;
+        ``"semantic"`` (= ``"informed"``): ``q = 0.4 rho, m = 0, theta = 0.95 sqrt(rho q)``;
+        both with ``V = sigma^2 / (2 reg)``, half its value at ``alpha = 0``."""
+        V = self.sigma ** 2 / (2.0 * self.reg)
+        if start in ("uninformed", "positional"):
+            s = _START_POSITIONAL
+            return np.array([s["q"], s["m"], s["theta"], V])
+        if start in ("informed", "semantic"):
+            q = _START_SEMANTIC["q_over_rho"] * self.rho
+            return np.array([q, 0.0, _START_SEMANTIC["overlap"] * math.sqrt(self.rho * q), V])
+        raise ValueError(f"start must be 'uninformed', 'informed', 'positional' or 'semantic', got {start!r}")
+
+    def trivial_state(self):
+        """None: ``Q = 0`` is not a fixed point (the positional teacher pulls ``m`` away)."""
+        return None
+
+    def bounds(self):
+        return np.array([0.0, -np.inf, -np.inf, 0.0]), np.array([np.inf, np.inf, np.inf, np.inf])
+
+    def domain_violation(self, x):
+        """Why ``(q, theta)`` is not a valid covariance (``theta^2 < rho q``, ``q, V > 0``), or None."""
+        q, _, theta, V = (float(v) for v in x)
+        if not (q > 0 and V > 0):
+            return f"q and V must be > 0, got q = {q:g}, V = {V:g}"
+        if not theta * theta < self.rho * q:
+            return f"theta^2 must be < rho q (a covariance), got theta = {theta:g}, rho q = {self.rho * q:g}"
+        return None
+
+    def replica_map(self, x) -> np.ndarray:
+        """The undamped replica map ``(q, m, theta, V) -> (q, m, theta, V)`` (module docstring)."""
+        q_hat, m_hat, theta_hat, V_hat = self._hats(x)
+        s2 = self.sigma ** 2
+        den = self.reg + s2 * V_hat
+        G = s2 * q_hat + m_hat ** 2 + self.rho * s2 * theta_hat ** 2
+        return np.array([s2 * G / den ** 2, m_hat / den, self.rho * s2 * theta_hat / den, s2 / den])
+
+    def update(self, x) -> np.ndarray:
+        """The fixed-point map: ``(1 - UPDATE_WEIGHT) x + UPDATE_WEIGHT replica_map(x)``.
+
+        The same fixed points as :meth:`replica_map`, whose Jacobian has eigenvalues well below
+        ``-1`` at the positional fixed points (the plain iteration oscillates away from them, as
+        the authors' damping 0.8 suggests); the weight ``UPDATE_WEIGHT = 0.3`` brings them inside
+        the unit disc, and Anderson acceleration converges in about 20 iterations there."""
+        x = np.asarray(x, dtype=float)
+        return (1.0 - UPDATE_WEIGHT) * x + UPDATE_WEIGHT * self.replica_map(x)
+
+    def _phi(self, x, out):
+        q, m, theta, V = (float(v) for v in x)
+        q_hat, m_hat, theta_hat, V_hat = self._hats(x, out)
+        s2 = self.sigma ** 2
+        G = s2 * q_hat + m_hat ** 2 + self.rho * s2 * theta_hat ** 2
+        return (0.5 * (V_hat * q - q_hat * V) - m * m_hat - theta * theta_hat
+                + 0.5 * G / (self.reg + s2 * V_hat) - self.alpha * out[4])
+
+    def free_entropy(self, x) -> float:
+        """``Phi``, minus the minimal training objective per ``d`` (module docstring)."""
+        return float(self._phi(x, self._channel(x)))
+
+    def observables(self, x) -> dict[str, float]:
+        """State, ``test_error`` (``|student - T|_F^2 / (2d)`` per fresh sequence), ``train_loss``
+        (mean loss per training sequence), ``energy`` (training objective per ``d``, ``= -Phi``),
+        ``free_entropy``, and ``baseline_error`` (the purely positional linear attention)."""
+        q, m, theta, V = (float(v) for v in x)
+        out = self._channel(x)
+        nodes, weights = gauss_hermite(max(self.nodes, 12))
+        te = _k.test_error(q, m, theta, self.rho, self.sigma ** 2, self.omega, self.A[0][0], self.A[1][1],
+                           nodes, weights)
+        phi = self._phi(x, out)
+        return {"q": q, "m": m, "theta": theta, "V": V, "test_error": float(te), "train_loss": float(out[5]),
+                "energy": float(-phi), "free_entropy": float(phi),
+                "baseline_error": positional_baseline_error(self.omega, self.sigma)}
+
+    def simulate(self, d: int, seed: int, start: str = "positional") -> dict[str, float]:
+        """Full-batch L-BFGS on one instance of ``n = round(alpha d)`` sequences, from the
+        positional or semantic start; see :mod:`equations._simulate.attention`."""
+        from ._simulate.attention import simulate_attention
+
+        return simulate_attention(self, d, seed, start=start)
