@@ -69,8 +69,10 @@ def _newton(h1, h2, w1, w2, V, t1, t2, sigma2, buf, res):
         c = buf[4] + 1.0 / V
         # smallest eigenvalue of [[a, b], [b, c]]; shift it up to a positive floor
         lmin = 0.5 * (a + c) - math.sqrt(0.25 * (a - c) ** 2 + b * b)
+        # pure Newton where the Hessian is positive definite (quadratic convergence at a strict
+        # minimum); a Levenberg shift to 0.1/V above zero where it is not
         shift = 0.0
-        if lmin < 0.1 / V:
+        if lmin <= 0.0:
             shift = 0.1 / V - lmin
         a += shift
         c += shift
@@ -80,6 +82,15 @@ def _newton(h1, h2, w1, w2, V, t1, t2, sigma2, buf, res):
         slope = g1 * p1 + g2 * p2
         step = 1.0
         accepted = False
+        if shift == 0.0 and abs(p1) + abs(p2) < 1e-6 * (1.0 + abs(h1) + abs(h2)):
+            # the last Newton steps at a strict minimum: g changes there below its own rounding,
+            # so an Armijo test would stop the descent ~1e-9 short; take the full step
+            h1 += p1
+            h2 += p2
+            g = ((h1 - w1) ** 2 + (h2 - w2) ** 2) / (2.0 * V) + _loss_grad_hess(h1, h2, t1, t2, sigma2, buf)
+            if abs(p1) + abs(p2) < 1e-15 * (1.0 + abs(h1) + abs(h2)):
+                break
+            continue
         for _k in range(40):
             n1 = h1 + step * p1
             n2 = h2 + step * p2

@@ -72,8 +72,8 @@ the ``omega = 0.3`` fixed points against 32 nodes per axis: the envelope ``E[M]`
 free entropy) is right to ``~2e-4`` relative at 8 nodes; ``m_hat`` on the positional branch to a
 few per cent; on the semantic branch every average to ``~1e-3``. The conjugates (Stein forms, first
 derivatives of the prox) and the finite differences of the envelope agree to 1.5 % at 8 nodes and
-0.6 % at 16 (tested). The map is resolved to ~1e-10 (the Newton tolerance along warm-start paths),
-so solves use the engine's default tolerances. Consequences for ``alpha_c(omega = 0.3)``
+0.6 % at 16 (tested). The map itself is smooth to rounding (its response to a relative change
+1e-13 of the state is linear), so solves reach 1e-12. Consequences for ``alpha_c(omega = 0.3)``
 (``sigma = 0.5, reg = 0.01``): 1.2509 at 8 nodes, 1.2565 at 12 (the authors' theory CSVs, their
 own cubature: 1.262 by interpolation between their points 1.25 and 1.357): the threshold carries
 the rule's error, ~0.5 % at the default, not four digits; raise ``nodes`` (cost ``nodes^4``).
