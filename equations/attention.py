@@ -109,6 +109,8 @@ _NODES_SMOOTH = 60
 #: starts: positional (theta = 0) and semantic (m = 0) with these magnitudes
 _START_POSITIONAL = {"q": 0.02, "m": 0.2, "theta": 0.0}
 _START_SEMANTIC = {"q_over_rho": 0.4, "overlap": 0.95}
+#: displacement of each start out of its invariant plane (theta = 0, m = 0)
+_EPS_START = 1e-6
 
 
 def _matrix_A(A):
@@ -249,16 +251,19 @@ class DotProductAttention:
 
     # ------------------------------------------------------------------ protocol
     def initial_state(self, start: str = "uninformed") -> np.ndarray:
-        """``"positional"`` (= ``"uninformed"``): ``q = 0.02, m = 0.2, theta = 0``;
-        ``"semantic"`` (= ``"informed"``): ``q = 0.4 rho, m = 0, theta = 0.95 sqrt(rho q)``;
-        both with ``V = sigma^2 / (2 reg)``, half its value at ``alpha = 0``."""
+        """``"positional"`` (= ``"uninformed"``): ``q = 0.02, m = 0.2, theta = 1e-6 sqrt(rho q)``;
+        ``"semantic"`` (= ``"informed"``): ``q = 0.4 rho, m = 1e-6, theta = 0.95 sqrt(rho q)``;
+        both with ``V = sigma^2 / (2 reg)``, half its value at ``alpha = 0``. The small
+        displacements out of the invariant planes ``theta = 0`` and ``m = 0`` let a branch that
+        is unstable across its plane (as training from that start would leave it) flow to the
+        other instead of stalling on a saddle."""
         V = self.sigma ** 2 / (2.0 * self.reg)
         if start in ("uninformed", "positional"):
             s = _START_POSITIONAL
-            return np.array([s["q"], s["m"], s["theta"], V])
+            return np.array([s["q"], s["m"], _EPS_START * math.sqrt(self.rho * s["q"]), V])
         if start in ("informed", "semantic"):
             q = _START_SEMANTIC["q_over_rho"] * self.rho
-            return np.array([q, 0.0, _START_SEMANTIC["overlap"] * math.sqrt(self.rho * q), V])
+            return np.array([q, _EPS_START, _START_SEMANTIC["overlap"] * math.sqrt(self.rho * q), V])
         raise ValueError(f"start must be 'uninformed', 'informed', 'positional' or 'semantic', got {start!r}")
 
     def trivial_state(self):
