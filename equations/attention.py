@@ -240,6 +240,9 @@ class DotProductAttention:
 
     def _hats(self, x, out=None):
         q, m, theta, V = (float(v) for v in x)
+        if self.domain_violation(x) is not None:
+            # outside the domain (a probe of the engine's root finders): NaN, never an exception
+            return (math.nan,) * 4
         out = self._channel(x) if out is None else out
         a = self.alpha
         b = math.sqrt(max(self.rho - theta * theta / q, 1e-300))
@@ -309,7 +312,10 @@ class DotProductAttention:
                 + 0.5 * G / (self.reg + s2 * V_hat) - self.alpha * out[4])
 
     def free_entropy(self, x) -> float:
-        """``Phi``, minus the minimal training objective per ``d`` (module docstring)."""
+        """``Phi``, minus the minimal training objective per ``d`` (module docstring); NaN outside
+        the domain."""
+        if self.domain_violation(x) is not None:
+            return math.nan
         return float(self._phi(x, self._channel(x)))
 
     def observables(self, x) -> dict[str, float]:

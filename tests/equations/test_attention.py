@@ -239,3 +239,11 @@ def test_simulation_lands_on_both_branches(branches):
     assert sim["test_error"] == pytest.approx(th["test_error"], rel=0.1)
     assert sim["baseline_error"] == pytest.approx(th["baseline_error"], rel=0.15)
     assert res["semantic"][1]["test_error"] < res["positional"][1]["test_error"]
+
+
+def test_outside_the_domain_is_nan_not_an_exception():
+    mod = DotProductAttention(nodes=4)
+    for x in ([-1e-11, 0.0, 0.0, 25.0], [0.05, 0.2, 0.2, 10.0], [0.05, 0.2, 0.0, -1.0]):
+        assert mod.domain_violation(x) is not None
+        assert np.all(np.isnan(mod.update(np.array(x)))[[0, 3]])
+        assert math.isnan(mod.free_entropy(np.array(x)))
