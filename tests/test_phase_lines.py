@@ -175,6 +175,7 @@ def test_inhomogeneous_spiked_wigner_vector_state_against_solves():
 
 # the parameter the signal grows with, and the one the lines are traced over
 _AXES = {
+    "dot_product_attention": ("alpha", "omega"),
     "gcm_erm": ("alpha", "reg"),
     "glm_bayes": ("alpha", "noise"),
     "glm_erm": ("alpha", "reg"),
