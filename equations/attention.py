@@ -80,7 +80,10 @@ the rule's error, ~0.5 % at the default, not four digits; raise ``nodes`` (cost 
 
 Speed (one core, 8 nodes): a positional solve takes ~20 Anderson iterations (0.2-0.5 s), a
 semantic one 8 to ~260 (0.2-3.5 s, slowest near the end of the semantic branch);
-``threshold(kind="first_order")`` at one ``omega`` about 16 s (28 solves).
+``threshold(kind="first_order")`` at one ``omega`` about 14 s (28 solves). Known limitation: in
+some corners (``sigma`` of a few units, ``omega`` near 1) a branch is a saddle of the map and the
+default solver can run to its ``max_iter`` (10^4 evaluations, ~100 s) before its retry converges;
+pass ``max_iter=300`` there.
 """
 
 from __future__ import annotations
