@@ -70,7 +70,8 @@ the free entropy diverges there like ``((alpha L - 1) / 2) log(1 / (1 - Q))``
     up to its sign, and ``z_2 = A(z_1)^{-1} h``. For ``L = 2``, ``A(z_1) = [[1 - s_1 + c, s_1],
     [s_2, 1 - s_2 + c]]`` with ``s_1 = sigma(z_11 (z_12 - z_11))``, ``s_2 = sigma(z_12 (z_11 -
     z_12))``; ``s_1 + s_2 <= 1``, so ``det A = (1 + c)(1 + c - s_1 - s_2) >= c (1 + c) > 0`` for
-    ``c > 0`` (``c = 0`` is singular on ``z_11 = z_12``, and excluded). The observation law given
+    ``c > 0`` (``c = 0`` is singular on ``z_11 = z_12``; ``c >= 0.5`` is accepted, where the
+    tensor rules keep six digits). The observation law given
     ``z_1`` is then ``p(h | z_1) = N(A(z_1)^{-1} h; 0, I) / |det A(z_1)|``.
 
     The map ``y`` is invariant under ``z_1 -> -z_1`` and under ``z_2 -> -z_2`` separately, so
@@ -82,7 +83,9 @@ the free entropy diverges there like ``((alpha L - 1) / 2) log(1 / (1 - Q))``
         alpha_12    = 1 / E_h tr( G_11 G_22 ) >= min(alpha^(0)_1, alpha^(0)_2)  (Cauchy-Schwarz).
 
     The second layer leaves zero first: at ``c = 1``, ``alpha_2 = 0.185478`` against
-    ``alpha^(0)_1 = 6.1569``. Once ``Q_22 = q > 0`` the subspace ``Q_11 = Q_12 = 0`` is still
+    ``alpha^(0)_1 = 6.15694`` (``alpha_12 = 1.46412``); ``alpha_2`` decreases with ``c`` to
+    ``1/6`` (``c = 10``: 0.167126; a strong skip makes ``h ~ c z_2``, which reveals ``z_2`` up to
+    its sign like one layer), ``alpha^(0)_1`` grows (3.0553 at ``c = 0.5``, 54.030 at ``c = 4``). Once ``Q_22 = q > 0`` the subspace ``Q_11 = Q_12 = 0`` is still
     invariant (the ``z_1 -> -z_1`` symmetry), and ``Q_11`` grows where the same linearisation,
     now with the channel of ``z_1`` given ``(h, omega_2)``, reaches one along the branch
     ("grand staircase", Troiani, Dandi, Defilippis, Zdeborova, Loureiro, Krzakala 2024)::
@@ -91,10 +94,11 @@ the free entropy diverges there like ``((alpha L - 1) / 2) log(1 / (1 - Q))``
 
     ``q*(alpha)`` the fixed point of the sub-branch map ``q -> alpha K_2 / (1 + alpha K_2)``,
     ``K_2(q) = E |g_2|^2``. :func:`deep_subbranch` computes ``(K_1, K_2)``; at ``c = 1`` it
-    reproduces the authors' Monte-Carlo ``Q_22`` (``data/BO_2w.csv``: 0.4988 at ``alpha = 0.4``;
-    ours ``q = 0.5`` at ``alpha = 0.40200``), but the staircase root lies at ``q* ~ 0.98``, where
-    ``V = 1 - q`` is too small for the tensor rules used here (see :func:`deep_subbranch`):
-    it is not computed to four digits by this module.
+    reproduces the authors' Monte-Carlo ``Q_22`` (``data/BO_2w.csv``: 0.4988 at ``alpha = 0.4``
+    and 0.898 at ``0.567``; ours ``q = 0.5`` at ``alpha = 0.40200`` and ``q = 0.9`` at ``0.568``),
+    but the staircase root lies at ``q* ~ 0.98`` (``alpha K_1 = 0.38`` still at ``q = 0.9``),
+    where ``V = 1 - q`` is too small for the tensor rules used here (see :func:`deep_subbranch`):
+    it is not computed by this module.
 
 Published thresholds. The authors' ``data/alpha_critical.csv`` lists, at ``c = 1``, ``alpha_1 =
 0.7936`` and ``alpha_2 = 0.1436``. The latter violates the Jensen bound ``alpha_2 >= 1/6`` of
@@ -140,6 +144,9 @@ _N_U = 96
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 #: Gauss-Legendre order per panel of the graded rules
 _N_GL = 10
+#: Gauss-Hermite nodes per axis of the attention label MSE (measured against 120: 6e-7 relative at
+#: Q = 0, where the softmax's argument z_1 (z_2 - z_1) varies most over the rule; 1e-9 at Q >= 0.5)
+_N_MSE = 64
 #: V below this is perfect recovery (Q_hat = inf)
 _V_ZERO = 1e-300
 
@@ -301,27 +308,28 @@ def _softmax2_mse(Q, V, x, w):
     """``E ||y - E[y | omega]||_F^2`` for ``y = softmax(z z^T)``, ``L = 2``, ``z ~ N(omega, V I)``,
     ``omega ~ N(0, Q I)``: ``4 (E y_12^2 - E_omega E[y_12 | omega]^2)`` (the two off-diagonal
     entries are exchanged by the token swap, the diagonal ones are ``1 -`` them), tensor
-    Gauss-Hermite ``(x, w)`` in each of the four coordinates."""
+    Gauss-Hermite ``(x, w)`` (an even number of symmetric nodes) in each of the four coordinates;
+    ``E[y | omega]`` is even in ``omega``, so half the outer nodes are summed, twice."""
     sq = math.sqrt(Q)
     sv = math.sqrt(V)
     n = x.size
     m2 = 0.0
     mean2 = 0.0
-    for i in range(n):
+    for i in range(n // 2):
         for j in range(n):
             o1 = sq * x[i]
             o2 = sq * x[j]
             acc = 0.0
             acc2 = 0.0
             for k in range(n):
+                z1 = o1 + sv * x[k]
                 for m in range(n):
-                    z1 = o1 + sv * x[k]
                     z2 = o2 + sv * x[m]
                     u = z1 * (z2 - z1)
                     y = 1.0 / (1.0 + math.exp(-u)) if u > -700.0 else 0.0
                     acc += w[k] * w[m] * y
                     acc2 += w[k] * w[m] * y * y
-            ww = w[i] * w[j]
+            ww = 2.0 * w[i] * w[j]
             m2 += ww * acc2
             mean2 += ww * acc * acc
     return 4.0 * (m2 - mean2)
@@ -356,7 +364,7 @@ class SequenceMultiIndex:
     Observables: ``overlap`` (``Q``), ``mse`` (``1 - Q``, per teacher entry), ``label_mse``
     (``E ||y - E[y | X, data]||_F^2`` of the Bayes-optimal prediction of a fresh output:
     closed form ``L (L + 1) V (2 Q + V)`` for ``scores``, a tensor Gauss-Hermite rule for
-    ``attention``), ``free_entropy``. ``sol["Q"]`` is the ``1 x 1`` matrix.
+    ``attention``, accurate to 6e-7 relative), ``free_entropy``. ``sol["Q"]`` is the ``1 x 1`` matrix.
 
     Starts: ``"uninformed"`` (``Q = 1e-6``) and ``"informed"`` (``Q = 1 - 1e-6``).
 
@@ -519,7 +527,7 @@ class SequenceMultiIndex:
         L = self.L
         if self.target == "scores":
             return L * (L + 1) * V * (2.0 * Q + V)
-        x, w = _hermite_rule(40)
+        x, w = _hermite_rule(_N_MSE)
         return float(_softmax2_mse(Q, V, x, w))
 
     def observables(self, x) -> dict[str, float]:
@@ -536,11 +544,13 @@ class SequenceMultiIndex:
 
 # ----------------------------------------------------------------------------- deep attention
 
-#: bounds of the skip strength c of deep_attention: c = 0 makes A(z_1) singular on z_11 = z_12
-_SKIP_RANGE = (0.05, 10.0)
+#: bounds of the skip strength c of deep_attention: c = 0 makes A(z_1) singular on z_11 = z_12,
+#: and below c = 0.5 the tensor rules lose accuracy (against 96 nodes per axis: alpha_2 off by
+#: 8e-4 at c = 0.25, 5e-2 at c = 0.05), so smaller c is refused rather than answered badly
+_SKIP_RANGE = (0.5, 10.0)
 #: default rules of the linearisation at Q = 0 (64 Gauss-Hermite nodes per axis of h and of z_1,
-#: h scaled by _H_SCALE (1 + c) / 2); measured against 96 / 128 nodes per axis: 1e-9 relative
-#: for c in [0.25, 4], 1e-6 at c = 0.1
+#: h scaled by _H_SCALE (1 + c)); measured against 96 nodes per axis for c in {0.5, 1, 2, 4,
+#: 10}: alpha_2 to 2e-8 relative (1.6e-7 at c = 0.5), alpha^(0)_1 to 1.4e-7
 _N_H = 64
 _N_Z1 = 64
 _H_SCALE = 1.0
@@ -806,10 +816,10 @@ def deep_subbranch(skip: float, q: float, *, n_h: int = 32, n_omega: int = 12, n
     ``Q_22``, and ``alpha K_1(q)`` the growth rate of ``Q_11`` there.
 
     Tensor Gauss-Hermite rules in ``h`` (``n_h`` per axis), ``omega_2`` (``n_omega``) and ``z_1``
-    (``n_z``). Accuracy (against 48 / 16 / 64 nodes): 1e-5 relative for ``q <= 0.6`` at ``c = 1``,
+    (``n_z``). Accuracy (32 / 12 / 48 against 24 / 12 / 32 nodes): 1e-4 relative for ``q <= 0.6`` at ``c = 1``,
     but it degrades as ``1 - q`` shrinks (the inner integrand then concentrates on a few
     ``z_1``): about 1e-2 at ``q = 0.9``. So ``alpha^(0)_k`` (:func:`deep_linearisation`) carry
-    eight digits, the staircase threshold of layer 1 (at ``q ~ 0.98``) none guaranteed.
+    six digits, the staircase threshold of layer 1 (at ``q ~ 0.98``) none guaranteed.
 
     Returns
     -------
@@ -820,6 +830,9 @@ def deep_subbranch(skip: float, q: float, *, n_h: int = 32, n_omega: int = 12, n
     q = _real("q", q)
     if not 0.0 < q < 1.0:
         raise ValueError(f"q (the overlap Q_22) must be in (0, 1), got {q}")
+    for name, v in (("n_h", n_h), ("n_omega", n_omega), ("n_z", n_z)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 4 <= v <= 400:
+            raise ValueError(f"{name} must be an integer in [4, 400], got {v!r}")
     Ai, hz, Z1, wz = _z1_grid(c, int(n_z))
     xh, wh = _hermite_rule(int(n_h))
     xo, wo = _hermite_rule(int(n_omega))
@@ -837,7 +850,7 @@ class DeepAttention:
     Parameters
     ----------
     skip : float
-        Skip-connection strength ``c`` (``A(z) = softmax(z z^T) + c I``), in ``[0.05, 10]``.
+        Skip-connection strength ``c`` (``A(z) = softmax(z z^T) + c I``), in ``[0.5, 10]``.
     alpha : float
         Sample ratio (not used by the thresholds).
     """
@@ -869,8 +882,8 @@ def layer_thresholds(model) -> dict:
     dict
         ``{1: alpha_1}`` for one layer (``(1 + noise)^2 / (L^2 + L)``), ``{1: alpha^(0)_1, 2:
         alpha_2}`` for ``deep_attention``: the ``alpha`` at which ``Q_kk`` leaves 0 when ``Q = 0``
-        loses stability in its direction (:func:`deep_linearisation`, 64 x 64 nodes, eight
-        digits). The smaller one is the layer learned first (the second, for every ``c`` tested:
+        loses stability in its direction (:func:`deep_linearisation`, 64 nodes per axis: six
+        digits or better). The smaller one is the layer learned first (the second, for every ``c`` tested:
         ``alpha_2 < alpha^(0)_1``); ``Q_11`` then grows on the ``Q_22`` branch earlier than
         ``alpha^(0)_1`` (the staircase, :func:`deep_subbranch`).
     """
