@@ -11,7 +11,7 @@ from scipy import integrate
 
 import equations
 import fixedpoint as fp
-from equations.sequence import (DeepAttention, SequenceMultiIndex, _sign_symmetric_se, _unit_legendre,
+from equations.sequence import (DeepAttention, _sign_symmetric_se, _unit_legendre,
                                 deep_linearisation, deep_subbranch, layer_thresholds)
 
 
@@ -58,7 +58,8 @@ def test_weak_recovery_threshold_closed_form(target, L, noise):
     assert below.x[0] < 1e-7 and above.x[0] > 1e-3
 
 
-@pytest.mark.parametrize("kw", [dict(target="attention", L=2, alpha=0.3), dict(target="scores", L=3, alpha=0.3, noise=0.2)])
+@pytest.mark.parametrize("kw", [dict(target="attention", L=2, alpha=0.3),
+                                dict(target="scores", L=3, alpha=0.3, noise=0.2)])
 def test_free_entropy_stationary_at_the_fixed_point(kw):
     m = _model(**kw)
     sol = fp.solve(m, atol=1e-13, rtol=1e-13)
