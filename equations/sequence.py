@@ -64,7 +64,11 @@ weak-learnability threshold of any sequence target with ``p = 1`` block per laye
 (``Q_hat = inf``), attracting for ``alpha > 1 / L`` (each sample gives ``L`` real equations);
 the free entropy diverges there like ``((alpha L - 1) / 2) log(1 / (1 - Q))``
 (:meth:`SequenceMultiIndex.free_entropy_divergence`), as for noiseless continuous channels of
-:mod:`equations.glm_bayes`.
+:mod:`equations.glm_bayes`. At ``L = 1`` (phase retrieval) the uninformed branch jumps to it only
+at the algorithmic threshold ``alpha = 1.12847`` (Barbier, Krzakala, Macris, Miolane, Zdeborova,
+PNAS 2019: 1.13); at ``L = 2`` (``attention``) the uninformed branch reaches ``Q = 1``
+continuously at ``alpha = 1/2`` (``1 - Q ~ 4.46 (1/2 - alpha)``, both starts agreeing below): no
+hard phase for perfect recovery.
 
 ``deep_attention`` (``p = 2``, ``L = 2``): thresholds only (see :func:`layer_thresholds`)
     Two tied attention layers with a skip connection of strength ``c`` (``skip``), the paper's

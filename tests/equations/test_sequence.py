@@ -149,6 +149,28 @@ def test_perfect_recovery_of_noiseless_labels():
     assert both.x[0] == pytest.approx(sol.x[0], rel=1e-8)
 
 
+@pytest.mark.slow
+def test_attention_reaches_perfect_recovery_continuously_at_one_half():
+    # L = 2: no hard phase; 1 - Q ~ 4.46 (1/2 - alpha) on the branch of both starts
+    gaps = []
+    for alpha in (0.49, 0.495):
+        m = _model(target="attention", L=2, alpha=alpha)
+        u, i = fp.solve(m), fp.solve(m, start="informed")
+        assert u.converged and i.converged and u.x[0] == pytest.approx(i.x[0], rel=1e-8)
+        gaps.append((1.0 - u.x[0]) / (0.5 - alpha))
+    assert gaps[0] == pytest.approx(gaps[1], rel=0.02) and 4.0 < gaps[1] < 5.0
+
+
+@pytest.mark.slow
+def test_L1_algorithmic_threshold_of_phase_retrieval():
+    # noiseless real phase retrieval, Gaussian prior: alpha_alg ~ 1.13 (Barbier, Krzakala, Macris,
+    # Miolane, Zdeborova, "Optimal errors and phase transitions in high-dimensional generalized
+    # linear models", PNAS 2019)
+    m = _model(target="scores", L=1, alpha=1.0)
+    thr = fp.threshold(m, "alpha", (1.0, 1.3), kind="spinodal", start="uninformed")
+    assert thr.converged and thr.value == pytest.approx(1.13, abs=0.005)
+
+
 def test_matrix_view_and_validation():
     m = _model(target="attention", alpha=0.3)
     sol = fp.solve(m)
