@@ -1,8 +1,8 @@
 """GAMP for the Bayes-optimal sequence multi-index model with a tied attention target (``p = 1``).
 
 Troiani, Cui, Dandi, Krzakala, Zdeborova, "Fundamental limits of learning in sequence
-multi-index models and deep attention networks", ICML 2025 (arXiv 2502.00901), Algorithm 1
-(GAMP with a channel acting on the ``L`` tokens of a sample jointly). Each of the ``n L`` rows
+multi-index models and deep attention networks", ICML 2025 (arXiv 2502.00901): GAMP with a
+channel acting on the ``L`` tokens of a sample jointly. Each of the ``n L`` rows
 ``x_{mu l} / sqrt(d)`` of the design is a row of an ordinary GAMP, except that the output
 denoiser of sample ``mu`` takes its ``L`` pre-activation estimates together::
 
