@@ -182,6 +182,7 @@ _AXES = {
     "gmm_erm": ("alpha", "reg"),
     "mixture_single_index": ("alpha", "reg"),
     "multi_index": ("alpha", "noise"),
+    "sequence_multi_index": ("alpha", "noise"),
     "spiked_wigner": ("snr", "rho"),
     "spiked_wigner_inhomogeneous": ("snr", "rho"),
     "storage": ("alpha", "kappa"),
