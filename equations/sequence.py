@@ -583,13 +583,50 @@ def _attention_matrix_inverse(c, x, Ai, hz, Z1):
 
 
 @njit(cache=True)
+def _posterior_gaps(h1, h2, Ai, hz, Z1, wz):
+    """``(P, G, K)`` at the output ``h`` of the deep target: ``P = sum_t wz hz N(z_2(t); 0, I)
+    2 pi`` over the ``z_1`` grid (``z_2(t) = A(z_1(t))^{-1} h``), and the gaps ``G = E[z_1 z_1^T |
+    h] - I``, ``K = E[z_2 z_2^T | h] - I`` as ``(11, 12, 22)`` triples (``P <= 0``: no mass)."""
+    P = 0.0
+    a11 = 0.0
+    a12 = 0.0
+    a22 = 0.0
+    b11 = 0.0
+    b12 = 0.0
+    b22 = 0.0
+    for t in range(hz.size):
+        z21 = Ai[t, 0] * h1 + Ai[t, 1] * h2
+        z22 = Ai[t, 2] * h1 + Ai[t, 3] * h2
+        e = 0.5 * (z21 * z21 + z22 * z22)
+        if e > 700.0:
+            continue
+        f = wz[t] * hz[t] * math.exp(-e)
+        P += f
+        a11 += f * Z1[t, 0] * Z1[t, 0]
+        a12 += f * Z1[t, 0] * Z1[t, 1]
+        a22 += f * Z1[t, 1] * Z1[t, 1]
+        b11 += f * z21 * z21
+        b12 += f * z21 * z22
+        b22 += f * z22 * z22
+    if P <= 0.0:
+        return P, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)
+    return P, (a11 / P - 1.0, a12 / P, a22 / P - 1.0), (b11 / P - 1.0, b12 / P, b22 / P - 1.0)
+
+
+@njit(cache=True)
+def _gap_products(G, K):
+    """``(|G|_F^2, |K|_F^2, tr(G K))`` of two symmetric 2x2 matrices given as ``(11, 12, 22)``."""
+    return (G[0] * G[0] + 2.0 * G[1] * G[1] + G[2] * G[2], K[0] * K[0] + 2.0 * K[1] * K[1] + K[2] * K[2],
+            G[0] * K[0] + 2.0 * G[1] * K[1] + G[2] * K[2])
+
+
+@njit(cache=True)
 def _deep_linear_kernel(xh, wh, sh, Ai, hz, Z1, wz):
     """``(F_11, F_22, F_12, norm)`` at ``Q = 0``: ``F_kk = E_h ||E[z_k z_k^T | h] - I||_F^2``,
     ``F_12 = E_h tr(G_11 G_22)``, ``norm = int p(h) dh`` (1 up to the rule's error). ``h`` on the
     tensor rule ``sh (xh x xh)`` (``int dh f = E_{N(0, sh^2 I)}[f / N(h; 0, sh^2 I)]``), ``z_1``
     on the precomputed grid (weights ``wz``)."""
     nh = xh.size
-    nz = hz.size
     F11 = 0.0
     F22 = 0.0
     F12 = 0.0
@@ -600,40 +637,14 @@ def _deep_linear_kernel(xh, wh, sh, Ai, hz, Z1, wz):
             h2 = sh * xh[j]
             # weight of the node in int dh: w_i w_j / N(h; 0, sh^2 I)
             wgt = wh[i] * wh[j] * 2.0 * math.pi * sh * sh * math.exp(0.5 * (xh[i] * xh[i] + xh[j] * xh[j]))
-            P = 0.0
-            a11 = 0.0
-            a12 = 0.0
-            a22 = 0.0
-            b11 = 0.0
-            b12 = 0.0
-            b22 = 0.0
-            for t in range(nz):
-                z21 = Ai[t, 0] * h1 + Ai[t, 1] * h2
-                z22 = Ai[t, 2] * h1 + Ai[t, 3] * h2
-                e = 0.5 * (z21 * z21 + z22 * z22)
-                if e > 700.0:
-                    continue
-                f = wz[t] * hz[t] * math.exp(-e)
-                P += f
-                a11 += f * Z1[t, 0] * Z1[t, 0]
-                a12 += f * Z1[t, 0] * Z1[t, 1]
-                a22 += f * Z1[t, 1] * Z1[t, 1]
-                b11 += f * z21 * z21
-                b12 += f * z21 * z22
-                b22 += f * z22 * z22
+            P, G, K = _posterior_gaps(h1, h2, Ai, hz, Z1, wz)
             if P <= 0.0:
                 continue
-            P2 = P / (2.0 * math.pi)          # p(h) (the N(z_2; 0, I) normalisation)
-            g11 = a11 / P - 1.0
-            g12 = a12 / P
-            g22 = a22 / P - 1.0
-            k11 = b11 / P - 1.0
-            k12 = b12 / P
-            k22 = b22 / P - 1.0
-            w = wgt * P2
-            F11 += w * (g11 * g11 + 2.0 * g12 * g12 + g22 * g22)
-            F22 += w * (k11 * k11 + 2.0 * k12 * k12 + k22 * k22)
-            F12 += w * (g11 * k11 + 2.0 * g12 * k12 + g22 * k22)
+            w = wgt * P / (2.0 * math.pi)  # p(h) (the N(z_2; 0, I) normalisation)
+            f11, f22, f12 = _gap_products(G, K)
+            F11 += w * f11
+            F22 += w * f22
+            F12 += w * f12
             norm += w
     return F11, F22, F12, norm
 
@@ -644,7 +655,6 @@ def _deep_truth_kernel(xo, wo, Ai, hz, Z1, wz, c):
     ``(z_1, z_2) ~ N(0, I_4)`` on the tensor rule ``xo^4`` instead of over ``h``: an independent
     outer integrator (``h = A(z_1) z_2`` computed at each outer node)."""
     n = xo.size
-    nz = hz.size
     F11 = 0.0
     F22 = 0.0
     F12 = 0.0
@@ -660,36 +670,11 @@ def _deep_truth_kernel(xo, wo, Ai, hz, Z1, wz, c):
                     w = wo[i1] * wo[i2] * wo[i3] * wo[i4]
                     h1 = (1.0 - s1 + c) * xo[i3] + s1 * xo[i4]
                     h2 = s2 * xo[i3] + (1.0 - s2 + c) * xo[i4]
-                    P = 0.0
-                    a11 = 0.0
-                    a12 = 0.0
-                    a22 = 0.0
-                    b11 = 0.0
-                    b12 = 0.0
-                    b22 = 0.0
-                    for t in range(nz):
-                        z21 = Ai[t, 0] * h1 + Ai[t, 1] * h2
-                        z22 = Ai[t, 2] * h1 + Ai[t, 3] * h2
-                        e = 0.5 * (z21 * z21 + z22 * z22)
-                        if e > 700.0:
-                            continue
-                        f = wz[t] * hz[t] * math.exp(-e)
-                        P += f
-                        a11 += f * Z1[t, 0] * Z1[t, 0]
-                        a12 += f * Z1[t, 0] * Z1[t, 1]
-                        a22 += f * Z1[t, 1] * Z1[t, 1]
-                        b11 += f * z21 * z21
-                        b12 += f * z21 * z22
-                        b22 += f * z22 * z22
-                    g11 = a11 / P - 1.0
-                    g12 = a12 / P
-                    g22 = a22 / P - 1.0
-                    k11 = b11 / P - 1.0
-                    k12 = b12 / P
-                    k22 = b22 / P - 1.0
-                    F11 += w * (g11 * g11 + 2.0 * g12 * g12 + g22 * g22)
-                    F22 += w * (k11 * k11 + 2.0 * k12 * k12 + k22 * k22)
-                    F12 += w * (g11 * k11 + 2.0 * g12 * k12 + g22 * k22)
+                    _, G, K = _posterior_gaps(h1, h2, Ai, hz, Z1, wz)
+                    f11, f22, f12 = _gap_products(G, K)
+                    F11 += w * f11
+                    F22 += w * f22
+                    F12 += w * f12
     return F11, F22, F12
 
 
