@@ -539,9 +539,10 @@ def _teacher_factor(tcode, mu, s, gamma, glx, glw, pts):
 
 
 @njit(cache=True)
-def _logit_factor_tab(mu, s, gamma, tx, tw, pts, tab, ok, edges):
-    """:func:`_teacher_factor` of the logit teacher read from the per-map slice ``tab`` of the
-    universal table (:class:`_LogitTable`) where it covers ``u = gamma |mu|``, else computed.
+def _logit_factor_tab(mu, gamma, tab, ok, edges):
+    """``(hit, P+, P-, dP+/dmu)`` of the logit teacher read from the per-map slice ``tab`` of the
+    universal table (:class:`_LogitTable`); ``hit`` is False where the slice does not cover ``u =
+    gamma |mu|`` (or its piece is not interpolated): the caller computes the factor there.
 
     ``tab[i, :, 0]`` and ``tab[i, :, 1]``: Chebyshev coefficients in ``u`` on ``[edges[i], edges[i + 1]]``
     of ``log p`` and ``log d`` at this map's ``a = gamma sqrt(s)``, where ``p(u, a) = E_t
@@ -561,30 +562,50 @@ def _logit_factor_tab(mu, s, gamma, tx, tw, pts, tab, ok, edges):
                 j = k
     else:
         i = nb
-    if i < nb and ok[i]:
-        t = (2.0 * u - edges[i] - edges[i + 1]) / (edges[i + 1] - edges[i])
-        n = tab.shape[1]
-        b1 = 0.0
-        b2 = 0.0
-        c1 = 0.0
-        c2 = 0.0
-        for k in range(n - 1, 0, -1):
-            b1, b2 = 2.0 * t * b1 - b2 + tab[i, k, 0], b1
-            c1, c2 = 2.0 * t * c1 - c2 + tab[i, k, 1], c1
-        p = math.exp(t * b1 - b2 + tab[i, 0, 0])
-        D = gamma * math.exp(t * c1 - c2 + tab[i, 0, 1])
-        if mu >= 0.0:
-            return 1.0 - p, p, D
-        return p, 1.0 - p, D
-    return _teacher_factor(T_LOGIT, mu, s, gamma, tx, tw, pts)
+    if not (i < nb and ok[i]):
+        return False, 0.0, 0.0, 0.0
+    t = (2.0 * u - edges[i] - edges[i + 1]) / (edges[i + 1] - edges[i])
+    n = tab.shape[1]
+    b1 = 0.0
+    b2 = 0.0
+    c1 = 0.0
+    c2 = 0.0
+    for k in range(n - 1, 0, -1):
+        b1, b2 = 2.0 * t * b1 - b2 + tab[i, k, 0], b1
+        c1, c2 = 2.0 * t * c1 - c2 + tab[i, k, 1], c1
+    p = math.exp(t * b1 - b2 + tab[i, 0, 0])
+    D = gamma * math.exp(t * c1 - c2 + tab[i, 0, 1])
+    if mu >= 0.0:
+        return True, 1.0 - p, p, D
+    return True, p, 1.0 - p, D
 
 
 @njit(cache=True)
 def _teacher_factor_t(tcode, mu, s, gamma, tx, tw, pts, tab, ok, edges):
-    """:func:`_teacher_factor`, the logit teacher's read from ``tab`` when one is given."""
+    """:func:`_teacher_factor`, the logit teacher's read from ``tab`` where it covers ``mu``."""
     if tcode == T_LOGIT and tab.shape[0] > 0:
-        return _logit_factor_tab(mu, s, gamma, tx, tw, pts, tab, ok, edges)
+        hit, P, Pm, D = _logit_factor_tab(mu, gamma, tab, ok, edges)
+        if hit:
+            return P, Pm, D
     return _teacher_factor(tcode, mu, s, gamma, tx, tw, pts)
+
+
+@njit(cache=True)
+def _logit_box_values(tcode, us, As, glx, glw):
+    """``(log p, log d)`` of :class:`_LogitTable` on the grid ``us x As`` (``gamma = 1``, ``mu = u``,
+    ``s = a^2``: the smaller probability at ``mu >= 0`` is ``P-``); ``glx, glw`` the map's rules
+    (:func:`_rules`), sliced as :func:`_logit_step` does."""
+    n = _N_PANEL
+    tx = glx[n:]
+    tw = glw[n:]
+    pts = np.empty(80)
+    out = np.empty((us.shape[0], As.shape[0], 2))
+    for i in range(us.shape[0]):
+        for j in range(As.shape[0]):
+            _, pm, d = _teacher_factor(tcode, us[i], As[j] * As[j], 1.0, tx, tw, pts)
+            out[i, j, 0] = math.log(pm) if pm > 0.0 else -math.inf
+            out[i, j, 1] = math.log(d) if d > 0.0 else -math.inf
+    return out
 
 
 @njit(cache=True, error_model="numpy")
@@ -1113,16 +1134,8 @@ class _LogitTable:
         t = np.cos(np.pi * np.arange(n + 1) / n)
         us = 0.5 * (u0 + u1) + 0.5 * (u1 - u0) * t
         As = self.WA * (ia + 0.5 + 0.5 * t)
-        tx, tw = _teacher_rules()
-        pts = np.empty(80)
-        vals = np.empty((n + 1, n + 1, 2))
-        for i, u in enumerate(us):
-            for j, a in enumerate(As):
-                # gamma = 1: mu = u, s = a^2; the smaller probability at mu >= 0 is P-
-                _, pm, d = _logit_factor(u, a * a, 1.0, tx[:_N_TEACHER], tw[:_N_TEACHER], pts, tx[_N_TEACHER:],
-                                         tw[_N_TEACHER:])
-                vals[i, j, 0] = math.log(pm) if pm > 0.0 else -math.inf
-                vals[i, j, 1] = math.log(d) if d > 0.0 else -math.inf
+        glx, glw = _rules()
+        vals = _logit_box_values(np.int64(T_LOGIT), us, As, glx, glw)
         self.evaluations += (n + 1) ** 2
         if not np.all(np.isfinite(vals)):
             return None
