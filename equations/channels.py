@@ -1449,6 +1449,8 @@ class Door(Channel):
         if k == 0.0:
             return 0.0  # K = 0: every label is +1, no information
         h = 0.5 * math.erfc(k / math.sqrt(2.0))
+        if h == 0.0:
+            return 0.0  # k > 38: phi(k)^2 / H(k) ~ k phi(k) underflows with it
         ph = math.exp(-0.5 * k * k) / _SQRT_2PI
         return 4.0 * k * k * ph * ph / (S * S * 2.0 * h * (1.0 - 2.0 * h))
 
