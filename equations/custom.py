@@ -71,7 +71,9 @@ and ``rho``, breakpoints at ``width (1/8, 1, 8)`` and on the noise's scale): a f
 the one or two pieces it visits (33-65 evaluations of the integrals, ~0.5-1 s for a probit of
 ``width = sqrt(0.1)``), later solves and sweeps of ``alpha`` read it in microseconds; its
 derivative gives the Jacobian. ``glm_bayes(..., integrals="direct")`` evaluates the integrals
-instead. The Bayes classifier is ``argmax_y Z_out(y; omega, V)``; its error is integrated on
+instead (for a likelihood outside the accuracy regime above, e.g. a step, whose rounding-level
+smoothness the table cannot find: it would bisect its pieces many times before calling the
+integrals directly). The Bayes classifier is ``argmax_y Z_out(y; omega, V)``; its error is integrated on
 composite Gauss-Legendre panels cut at its decision boundaries (roots found by regula falsi with
 the Illinois modification, all at once), since ``min_y Z_out`` has kinks there.
 
