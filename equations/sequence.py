@@ -378,6 +378,11 @@ class SequenceMultiIndex:
     noise: float = 0.0
 
     name: ClassVar[str] = "sequence_multi_index"
+    #: where the parameters of the targets that are not here belong (the registry's message)
+    parameter_hints: ClassVar[dict] = {
+        "skip": "skip is the skip strength of target='deep_attention', whose full state evolution is not "
+                "available; its layer thresholds are equations.sequence.layer_thresholds("
+                "equations.sequence.DeepAttention(skip=c))"}
     state_names: ClassVar[tuple[str, ...]] = _StateNames()
     labels: ClassVar[dict[str, str]] = {
         "alpha": r"$\alpha = n/d$", "noise": r"$\Delta$", "L": r"$L$", "overlap": r"overlap $Q$",

@@ -242,3 +242,12 @@ def test_deep_attention_second_integrator_and_authors_state_evolution():
     # SequenceIndexModels, data/BO_2w.csv: Q_22 = 0.4988 at alpha = 0.4, 0.5847 at 0.4333)
     assert deep_subbranch(1.0, 0.5, n_h=24, n_z=32)["alpha_q"] == pytest.approx(0.4, abs=0.005)
     assert deep_subbranch(1.0, 0.5847, n_h=24, n_z=32)["alpha_q"] == pytest.approx(0.4333, abs=0.005)
+
+
+def test_deep_attention_model_says_where_its_thresholds_are():
+    """The deep-attention target is not a registered model (only its thresholds are computed): asking
+    the registry for it names the function that gives them, for ``skip`` and for ``target``."""
+    with pytest.raises(ValueError, match=r"layer_thresholds"):
+        equations.get("sequence_multi_index", target="deep_attention", skip=1.0, alpha=0.3)
+    with pytest.raises(ValueError, match=r"layer_thresholds"):
+        equations.get("sequence_multi_index", target="deep_attention", alpha=0.3)
