@@ -337,6 +337,39 @@ def test_structured_ridge_against_closed_form_channel_and_resolvent(bias, balanc
     assert kw["noise"] * s_minus @ R / d == pytest.approx(sol["V_minus"], rel=0.01)
 
 
+# Loureiro, Sicuro, Gerbelot, Pacco, Krzakala, Zdeborova (NeurIPS 2021, arXiv 2106.03791), the
+# authors' theory curves in github.com/IdePHICS/GaussMixtureProject, K2mix/data/theory/: both
+# clusters share the block covariance diag(delta1 on a fraction r, delta2 on the rest), mu ~ N(0, I),
+# fitted bias, balanced; their (V, m, q) are our (V_c, m, q_c); columns alpha, V, m, q, test_error,
+# train_loss. Ridge: ridge_rho=0.5_delta1=0.1_delta2=0.5_lamb=0.01_prob=0.5.csv (r = 1/2);
+# hinge: hinge_l2_rho=0.8_delta1=0.5_delta2=0.1_lamb=0.1_prob=0.5.csv (r = 4/5; their hinge
+# training loss is another quantity and is left out).
+_LOUREIRO_RIDGE = [
+    (0.4981632653061225, 12.379697465963098, 0.6674542874857178, 0.2845315024921424, 0.10541520018455108,
+     0.0011035814726244847),
+    (1.4744897959183674, 1.6025695274319893, 0.8391189605957912, 0.3013201662503563, 0.0631750167949946,
+     0.024153631404635202),
+    (3.0, 0.4790171609631195, 0.8519684139699011, 0.18665920048411455, 0.024306907120017533, 0.047673905458650655),
+]
+_LOUREIRO_HINGE = [
+    (0.4981632653061225, 2.497685800346848, 0.6209602397763021, 0.4045369916785278, 0.16445713957664604),
+    (2.023673469387755, 1.283921155837584, 1.3389982672295506, 1.0255133145016806, 0.09304459278945648),
+]
+
+
+def test_structured_matches_the_published_theory_curves():
+    for row in _LOUREIRO_RIDGE:
+        sol = fp.solve(equations.get("gmm_erm", loss="square", reg=0.01, alpha=row[0], bias=True,
+                                     spectrum_plus=(0.1, 0.5)), atol=1e-13, rtol=1e-13)
+        ours = (sol["V_plus"], sol["m"], sol["q_plus"], sol["gen_error"], sol["train_loss"])
+        np.testing.assert_allclose(ours, row[1:], rtol=1e-7)
+        assert sol["V_minus"] == sol["V_plus"] and abs(sol["b"]) < 1e-12
+    for row in _LOUREIRO_HINGE:
+        sol = fp.solve(equations.get("gmm_erm", loss="hinge", reg=0.1, alpha=row[0], bias=True,
+                                     spectrum_plus=(0.5, 0.5, 0.5, 0.5, 0.1)), atol=1e-13, rtol=1e-13)
+        np.testing.assert_allclose((sol["V_plus"], sol["m"], sol["q_plus"], sol["gen_error"]), row[1:], rtol=1e-7)
+
+
 def _structured_cases():
     return [dict(loss="logistic", alpha=1.5, reg=0.1, balance=0.4, bias=True),
             dict(loss="hinge", alpha=2.0, reg=0.05, noise=0.5),
