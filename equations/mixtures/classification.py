@@ -78,6 +78,41 @@ integrals over ``t`` are composite 16-node Gauss-Legendre rules on ``+-12`` stan
 with panel ends at the proximal operator's kinks and at its zero (the training error's jump),
 and panels no wider than 1.5 standard deviations (and 1 where the logistic loss bends): the
 integrand is analytic on each panel (tests: against adaptive quadrature to 1e-10).
+
+Structured covariances (``spectrum_plus``, ``spectrum_minus``, ``mean_coefficients``). Cluster
+``c`` has the covariance ``Sigma_c = noise diag(s_c)`` instead of ``noise I``: ``K`` modes, mode
+``k`` holding ``d / K`` coordinates, on which ``Sigma_c`` is ``noise s_{c,k}`` and the mean's
+coordinates are ``N(0, c_k^2)`` (``mean_coefficients``; ``|mu|^2 / d = mean_k c_k^2``). The two
+covariances commute, as Loureiro, Sicuro, Gerbelot, Pacco, Krzakala, Zdeborova (NeurIPS 2021,
+arXiv 2106.03791, Sec. 3) need for the weights' side to reduce to spectral sums; they are
+diagonal in the coordinate basis, which matters for ``l1`` only (an ``l2`` solution depends on
+the eigenbasis only through the ``c_k^2``). Each cluster now has its own order parameters::
+
+    m = mu . w / d,     q_c = w . Sigma_c w / d,     V_c = susceptibility weighted by Sigma_c,
+
+(the field of a sample of cluster ``c`` is ``y_c m + b + sqrt(q_c) xi``, its proximal variance
+``V_c``), and the channel side gives, with ``t_c ~ N(m + y_c b, q_c)`` and ``f_c`` the proximal
+residual at variance ``V_c``::
+
+    m_hat = alpha sum_c rho_c E f_c(t_c),  q_hat_c = alpha rho_c E f_c^2,  V_hat_c = -alpha rho_c E f_c'.
+
+The weights' side decouples over the modes: mode ``k`` is a one-dimensional problem with
+precision ``A_k = sum_c V_hat_c noise s_{c,k}``, noise variance ``Q_k = sum_c q_hat_c noise
+s_{c,k}`` and signal ``m_hat c_k``, solved by the ridge or soft-thresholding formulas of
+:mod:`equations.glm_erm` at teacher power ``c_k^2`` (``l2``: ``v_k = 1 / (reg + A_k)``, ``m_k =
+m_hat c_k^2 v_k``, ``q_k = (m_hat^2 c_k^2 + Q_k) v_k^2``), and::
+
+    m = mean_k m_k,    q_c = mean_k noise s_{c,k} q_k,    V_c = mean_k noise s_{c,k} v_k,
+
+one pass over the modes (a point costs under a millisecond per iteration with ``K = 10^4``). The
+bias step, the errors (``H((m + y_c b) / sqrt(q_c))``) and the energy (``Psi_w = mean_k
+Psi_k``, ``- sum_c q_c V_hat_c / 2 + sum_c V_c q_hat_c / 2``) are those above cluster by cluster;
+the state is ``(m, q_plus, q_minus, V_plus, V_minus, b)``. Spectra of ones give ``q_c = noise
+q``, ``V_c = noise V``, ``q_hat = sum_c q_hat_c`` etc.: the isotropic equations (tested to
+1e-10 for every loss). Loureiro et al.'s two-cluster code (``IdePHICS/GaussMixtureProject``,
+``K2mix``; both clusters with one block-diagonal covariance, ``mu ~ N(0, I)``) has our ``V_c``,
+``q_c``, ``m``, ``b``, their ``lambda`` our ``reg``, their ``probability`` our ``balance``; its
+published theory curves are reproduced to 1e-9 (tests).
 """
 
 from __future__ import annotations
