@@ -869,19 +869,29 @@ class GMMERM:
         """Why a solve failed, from what holds at the state ``x``: an l1 penalty so strong that
         (almost) every weight is zero, where the loss has no curvature at the fields (``V_hat =
         0``: hinge and absolute losses away from their kinks) and the l1 susceptibility ``V = 2
-        H(t) / V_hat`` is undefined."""
+        H(t) / V_hat`` is undefined (structured covariances: both clusters' ``V_hat_c = 0``)."""
         x = np.asarray(x, dtype=float)
-        if self.structured or self.penalty != "l1" or x.shape != (4,) or not np.all(np.isfinite(x)) or x[1] < 0 or x[2] < 0:
+        n = len(self.state_names)
+        if self.penalty != "l1" or x.shape != (n,) or not np.all(np.isfinite(x)) or np.any(x[1:n - 1] < 0):
             return None
         out = self._full(x)
-        m_hat, q_hat, V_hat = out[4], out[5], out[6]
-        if V_hat == 0.0 and m_hat * m_hat + q_hat > 0.0:
+        if self.structured:
+            sp, sm, c2 = self._modes
+            m_hat, V_hat = out[6], out[9] + out[10]
+            s_b = m_hat * m_hat * c2 + self.noise * (out[7] * sp + out[8] * sm)  # each mode's field variance
+            if V_hat != 0.0 or not np.all(s_b > 0.0):
+                return None
+            kept = f"{float(np.mean([2.0 * _H(self.reg / math.sqrt(v)) for v in s_b])):.3g} (the modes' mean)"
+        else:
+            m_hat, q_hat, V_hat = out[4], out[5], out[6]
+            if V_hat != 0.0 or not m_hat * m_hat + q_hat > 0.0:
+                return None
             t = self.reg / math.sqrt(m_hat * m_hat + q_hat)
-            return (f"No training field sits where the {self.loss} loss has curvature (V_hat = 0) while the l1 "
-                    f"penalty keeps a fraction 2H({t:.3g}) = {2 * _H(t):.3g} of the weights: the minimiser is w = 0 "
-                    f"up to that fraction and the replica map is undefined there. A smaller reg (or "
-                    f"penalty='l2') gives a regular fixed point.")
-        return None
+            kept = f"2H({t:.3g}) = {2 * _H(t):.3g}"
+        return (f"No training field sits where the {self.loss} loss has curvature (V_hat = 0) while the l1 "
+                f"penalty keeps a fraction {kept} of the weights: the minimiser is w = 0 "
+                f"up to that fraction and the replica map is undefined there. A smaller reg (or "
+                f"penalty='l2') gives a regular fixed point.")
 
     def simulate(self, d: int, seed: int) -> dict[str, float]:
         """Fit one instance of size ``d`` (:mod:`equations._simulate.mixtures`) and measure the

@@ -435,3 +435,10 @@ def test_structured_invalid_parameters_name_themselves():
     assert not equations.get("gmm_erm").structured
     with pytest.raises(ValueError, match="multiple"):
         m.simulate(101, 0)
+
+
+def test_structured_l1_without_curvature_is_explained():
+    # hinge with a huge l1 penalty: no field reaches the kinks, V_hat_c = 0 in both clusters
+    model = equations.get("gmm_erm", loss="hinge", penalty="l1", alpha=2.0, reg=50.0, spectrum_plus=(0.5, 2.0))
+    sol = fp.solve(model)
+    assert not sol.converged and "V_hat = 0" in sol.message
