@@ -98,6 +98,22 @@ i.e. ridge regression on ``x`` with the penalty ``(reg + kappa_*^2)/kappa_1^2``
 deterministic equivalent of Hastie, Montanari, Rosset, Tibshirani, "Surprises in
 high-dimensional ridgeless least squares interpolation", Ann. Statist. 50 (2022).
 
+Deep random targets (Cui, Krzakala, Zdeborova, "Bayes-optimal learning of deep random networks
+of extensive width", ICML 2023, arXiv 2302.00375). With ``target_activations`` the random
+features learn a deep network with random Gaussian weights ``z* = a.h_L/sqrt(k_L)``, ``h_l =
+sigma_l(W_l h_(l-1)/sqrt(k_(l-1)))``, ``h_0 = x``, widths ``k_l`` proportional to ``d``. From
+``n = O(d)`` samples only its linear part can be learned: it acts as the noisy linear target
+``sqrt(rho) theta.x/sqrt(d) + sqrt(noise_eff) xi`` of :func:`deep_equivalent` (``rho`` and
+``noise_eff`` from the layers' kappas at their preactivations' variances), so the equations
+above hold with ``rho`` for the teacher's field variance and ``noise + noise_eff`` for the noise;
+the widths drop out. :func:`deep_bayes_optimal` is the Bayes-optimal test error in closed form
+(:func:`bayes_optimal_linear`), which ridge regression on the inputs (:func:`deep_ridge_model`)
+reaches at ``reg = noise_eff/rho`` (the paper's statement; tested to 1e-8 through
+:func:`fixedpoint.optimize`), and kernel regression is the limit ``p_over_d -> inf``. The hidden
+activations must be odd (``kappa_0 = 0``): a layer's mean would shift each unit of the next by a
+random offset of order one, which this reduction does not cover. The simulator runs the actual
+network (tested within three standard errors at ``d = 250``).
+
 Energy (zero-temperature free energy per feature) at ``x = (m, q, V)`` with the hats of ``x``::
 
     e = Psi_w + m m_hat - q V_hat/2 + V q_hat/2 + alpha_p E[M_V(y, omega)],
@@ -514,6 +530,8 @@ class GCMERM:
     examples: ClassVar[tuple[dict, ...]] = (
         dict(loss="square", activation="erf", p_over_d=2.0, alpha=1.0, reg=0.1, noise=0.1),
         dict(loss="logistic", activation="relu", p_over_d=1.5, alpha=2.0, reg=0.1),
+        dict(loss="square", activation="relu", p_over_d=1.5, alpha=1.0, reg=0.1, noise=0.05,
+             target_activations=("tanh", "tanh"), target_widths=(1.5, 0.8)),
         dict(loss="square", features="spectra", spectrum=power_law(100, 1.5, 0.5)[0],
              teacher=power_law(100, 1.5, 0.5)[1], alpha=0.5, reg=0.01, noise=0.01),
         dict(loss="hinge", features="spectra", spectrum=power_law(50, 2.0, 0.3)[0],

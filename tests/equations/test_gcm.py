@@ -259,6 +259,8 @@ def test_random_features_p_over_d_small_learns_nothing():
 @pytest.mark.parametrize("params", [
     dict(loss="square", activation="relu", p_over_d=0.7, alpha=1.2, reg=0.05, noise=0.2),
     dict(loss="logistic", activation="erf", p_over_d=3.0, alpha=2.0, reg=0.01),
+    dict(loss="huber", activation="tanh", p_over_d=1.5, alpha=1.5, reg=0.05, noise=0.1,
+         target_activations=("erf", "sign")),
     dict(loss="hinge", features="spectra", spectrum=power_law(60, 2.0, 0.3)[0], teacher=power_law(60, 2.0, 0.3)[1],
          alpha=2.0, reg=0.05),
     dict(loss="huber", features="spectra", spectrum=power_law(60, 1.3, 1.0)[0], teacher=power_law(60, 1.3, 1.0)[1],
