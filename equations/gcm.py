@@ -560,9 +560,9 @@ class GCMERM:
             "channel": {"allowed": CHANNELS, "doc": "teacher: linear or sign (default: sign for logistic, hinge)"},
             "noise": {**non_negative, "doc": "teacher noise variance"},
             "delta": {**positive, "doc": "Huber threshold (loss=huber)"},
-            "target_activations": {"allowed": DEEP_ACTIVATIONS,
-                                   "doc": "a tuple: the layers' activations of a deep random target (features="
-                                          "random_features; default None: the linear target)"},
+            "target_activations": {"doc": "a tuple: the layers' activations of a deep random target, each one of "
+                                          f"{', '.join(DEEP_ACTIVATIONS)} (features=random_features; default None: "
+                                          "the linear target)"},
             "target_widths": {"doc": "a tuple of k_l/d > 0 for the deep target's layers (simulate only; default 1 "
                                      "each)"}})
 
