@@ -568,3 +568,34 @@ def test_deep_target_parameters_and_repr():
         gcm.deep_ridge_model(("tanh",), features="random_features")
     with pytest.raises(ValueError, match="variance"):
         kappas("tanh", 0.0)
+
+
+@pytest.mark.parametrize("alpha,rho,noise", [(0.5, 1.0, 0.1), (2.0, 0.3, 0.05), (4.0, 0.7, 1.0)])
+def test_bayes_optimal_linear_against_glm_bayes(alpha, rho, noise):
+    """The closed form against glm_bayes's state evolution (Gaussian prior, linear channel), after
+    the scaling y -> y/sqrt(rho) (noise/rho, errors times rho)."""
+    bo = gcm.bayes_optimal_linear(alpha, rho, noise)
+    glm = get("glm_bayes", prior="gaussian", channel="linear", alpha=alpha, noise=noise / rho)
+    sol = fixedpoint.solve(glm, start="informed", **TIGHT)
+    assert sol.converged
+    assert bo["estimation_error"] == pytest.approx(rho * sol["mse"], rel=1e-9)
+    assert bo["gen_error"] == pytest.approx(rho * sol["gen_error"], rel=1e-9)
+
+
+def test_deep_classification_logistic_is_near_bayes_optimal():
+    """Classification of a deep random target (sign of two tanh layers): optimally regularised
+    logistic regression on the inputs is above the Bayes-optimal 0/1 error (glm_bayes with the
+    equivalent noise), and within 0.1% of it (the paper's "near-optimal"); the Bayes-optimal error
+    decreases with alpha."""
+    acts = ("tanh", "tanh")
+    errs = []
+    for alpha in (1.0, 3.0):
+        bayes = fixedpoint.solve(gcm.deep_bayes_classification(acts, alpha), start="informed", **TIGHT)
+        assert bayes.converged
+        logi = gcm.deep_ridge_model(acts, loss="logistic", channel="sign", alpha=alpha, reg=0.1)
+        best = fixedpoint.optimize(logi, "reg", "gen_error", (1e-3, 1e2), xtol=1e-4)
+        assert best.converged, best.message
+        # ours: 0.2831021 vs 0.2830938 (alpha = 1), 0.1838946 vs 0.1838695 (alpha = 3)
+        assert bayes["gen_error"] - 1e-10 < best.minimum < bayes["gen_error"] * 1.001
+        errs.append(bayes["gen_error"])
+    assert errs[1] < errs[0]
