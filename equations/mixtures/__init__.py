@@ -2,6 +2,8 @@
 
 - :mod:`equations.mixtures.classification`: two-cluster classification, by empirical risk
   minimisation (``gmm_erm``) and Bayes-optimally (``gmm_bayes``).
+- :mod:`equations.mixtures.clustering`: Bayes-optimal subspace clustering of ``k`` clusters with
+  sparse means (``subspace_clustering``).
 
 Importing the package registers every model of the family.
 """
@@ -9,5 +11,6 @@ Importing the package registers every model of the family.
 from __future__ import annotations
 
 from .classification import GMMERM, GMMBayes
+from .clustering import SubspaceClustering
 
-__all__ = ["GMMERM", "GMMBayes"]
+__all__ = ["GMMERM", "GMMBayes", "SubspaceClustering"]
