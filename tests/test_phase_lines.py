@@ -175,7 +175,7 @@ def test_inhomogeneous_spiked_wigner_vector_state_against_solves():
 
 # the parameter the signal grows with, and the one the lines are traced over
 _AXES = {"glm_bayes": ("alpha", "noise"), "gmm_bayes": ("alpha", "noise"), "gmm_erm": ("alpha", "reg"), "storage": ("alpha", "kappa"), "glm_erm": ("alpha", "reg"), "multi_index": ("alpha", "noise"), "spiked_wigner": ("snr", "rho"),
-         "spiked_wigner_inhomogeneous": ("snr", "rho")}
+         "spiked_wigner_inhomogeneous": ("snr", "rho"), "subspace_clustering": ("snr", "rho")}
 # every example of every family, except that multi_index (a solve costs 0.1-1 s) contributes
 # its binary-weights committee only: its four examples take 3.5 minutes together
 _EXAMPLES = [(name, ex) for name in equations.available() for ex in type(equations.get(name)).examples
