@@ -343,7 +343,7 @@ class SubspaceClustering:
         in ``a`` is ``E[R/2 - (k-1)/2] = 0``); elsewhere forward differences."""
         x = np.asarray(x, dtype=float).ravel()
         k = self.k
-        if self.between(x) == 0.0:
+        if abs(self.between(x)) <= 1e-14 * self.rho:  # the trivial point (up to the rounding of pack)
             iu, ju = np.triu_indices(k)
             grad = np.where(iu == ju, 1.0 - 1.0 / k, -2.0 / k) / (k - 1)
             return self.trivial_slope() * np.outer(pack(self._P()), grad)
