@@ -127,6 +127,21 @@ def test_centroid_channel_without_mean_is_the_authors_gauss_bernoulli(rho, x):
     assert m_perp == pytest.approx(ref, rel=1e-10)
 
 
+@pytest.mark.parametrize("snr, mu_printed, mv_printed", [
+    (0.1414213562373095, 0.0662122737116736, 0.004639068339829354),
+    (0.14822318499421416, 0.06919264357292604, 0.005076687094039463)])
+def test_first_step_printed_by_the_authors_notebook(snr, mu_printed, mv_printed):
+    # lucpoisson/SubspaceClustering, AMP_SE/How_to_AMP_SE.ipynb (rho = 0.5, alpha = 2, the
+    # antipodal two-cluster model, informed start m_v = rho): "At time 0 ... Mu = ... and Mv = ...",
+    # i.e. Mu = E tanh(x + sqrt(x) z) at x = snr rho, Mv = their Gauss-Bernoulli overlap at
+    # alpha snr Mu; in ours Mu = 2 m_u(2x) (k = 2) and Mv the centroid channel without the mean
+    rho, alpha = 0.5, 2.0
+    mu = 2 * label_channel(2 * snr * rho, 2)[0]
+    mv = centroid_channel(rho, 2, 0.0, alpha * snr * mu)[1]
+    assert mu == pytest.approx(mu_printed, rel=1e-12)
+    assert mv == pytest.approx(mv_printed, rel=1e-12)
+
+
 def test_dense_centroids_limit():
     # rho -> 1: the Gaussian channel a/(1 + a) on both directions, psi = (a - log(1 + a))/2 each
     a1, a = 0.9, 2.5
@@ -221,13 +236,16 @@ def test_weak_recovery_threshold_against_closed_form(k, rho, alpha):
 @pytest.mark.slow
 @pytest.mark.parametrize("k, hard", [(5, False), (7, True)])
 def test_dense_hard_phase_iff_k_above_4_plus_2_sqrt_alpha(k, hard):
-    # alpha = 1: the criterion k > 6. Just below snr_alg = k (where m = 0 is stable), the informed
-    # branch survives iff the transition is first order
-    m = SubspaceClustering(k=k, rho=1.0, alpha=1.0, snr=0.985 * k)
-    sol = fp.solve(m, start="informed", max_iter=5000)
-    assert sol.converged
-    assert (sol["m_v"] > 0.05) == hard
-    assert fp.solve(m, start="uninformed", max_iter=5000)["m_v"] < 1e-6
+    # alpha = 1: the criterion k > 6. Just below snr_alg = k (m = 0 stable) the informed branch
+    # survives iff the transition is first order, and just above it the uninformed start jumps to
+    # a finite overlap (k = 7: 0.078) instead of growing continuously from 0 (k = 5: 0.002)
+    below = SubspaceClustering(k=k, rho=1.0, alpha=1.0, snr=0.999 * k)
+    above = SubspaceClustering(k=k, rho=1.0, alpha=1.0, snr=1.0005 * k)
+    informed = fp.solve(below, start="informed", max_iter=5000)
+    assert informed.converged and (informed["m_v"] > 0.03) == hard
+    assert fp.solve(below, start="uninformed", max_iter=5000)["m_v"] < 1e-6
+    jump = fp.solve(above, start="uninformed", max_iter=5000)
+    assert jump.converged and (jump["m_v"] > 0.03) == hard and jump["m_v"] > 1e-4
 
 
 @pytest.mark.parametrize("params", [dict(k=3, rho=1.0, alpha=2.0, snr=4.0), dict(k=3, rho=0.3, alpha=2.0, snr=12.0)])
