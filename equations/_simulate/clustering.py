@@ -3,7 +3,8 @@
 Instance: ``U`` one-hot (``n = round(alpha d)`` points, clusters uniform), ``V`` with rows from
 ``rho N(0, I_k) + (1 - rho) delta_0`` (exactly ``round(rho d)`` rows in the support, which removes
 the ``O(1/sqrt(rho d))`` fluctuation of the signal's norm; the asymptotic theory is the same),
-``Y = sqrt(snr/d) V U^T + Z``.
+``Y = sqrt(snr/d) V (U - c)^T + Z`` with ``c = 1/k`` (``centred``) or 0. The labels' prior is
+that of ``u = e_c - c``.
 
 AMP for ``Y = sqrt(snr/d) V U^T + Z`` (Lesieur, Krzakala, Zdeborova, J. Stat. Mech. 2017, the
 bipartite low-rank AMP with matrix denoisers; the rank-one version is the authors' ``lowRAMP``
@@ -12,7 +13,8 @@ of ``lucpoisson/SubspaceClustering``). With ``S = sqrt(snr/d) Y``::
     B_v = S U_hat - V_hat (snr/d) sum_nu Sigma_u(nu),         A_v = (snr/d) U_hat^T U_hat
     V_hat, Sigma_v = posterior mean, covariance of each row of V in the channel (A_v, B_v)
     B_u = S^T V_hat - U_hat (snr/d) sum_i Sigma_v(i),         A_u = (snr/d) V_hat^T V_hat
-    U_hat, Sigma_u = posterior mean, covariance of each row of U (softmax of B_u - diag(A_u)/2)
+    U_hat, Sigma_u = posterior mean, covariance of each row of U (the weights are the softmax of
+                     B_u - diag(A_u)/2 + c A_u 1, the mean is the weights less c)
 
 whose state evolution is the model's (``A_v -> alpha snr M_u``, ``A_u -> snr M_v``). Start: ``U_hat
 = 1/k + eps (U - 1/k)`` (a small informative start, ``eps = 0.05`` by default, as the state
@@ -35,8 +37,8 @@ import numpy as np
 __all__ = ["sample_instance", "amp", "simulate_clustering"]
 
 
-def sample_instance(k, rho, alpha, snr, d, rng):
-    """``(U, V, Y)`` (``n x k``, ``d x k``, ``d x n``)."""
+def sample_instance(k, rho, alpha, snr, d, rng, centred=True):
+    """``(U, V, Y)`` (``n x k`` one-hot, ``d x k``, ``d x n``)."""
     n = max(1, int(round(alpha * d)))
     labels = rng.integers(0, k, size=n)
     U = np.zeros((n, k))
@@ -45,18 +47,20 @@ def sample_instance(k, rho, alpha, snr, d, rng):
     s = int(math.floor(rho * d + 0.5)) if rho < 1.0 else d
     rows = rng.choice(d, size=s, replace=False) if rho < 1.0 else np.arange(d)
     V[rows] = rng.standard_normal((s, k))
-    Y = math.sqrt(snr / d) * V @ U.T + rng.standard_normal((d, n))
+    shift = 1.0 / k if centred else 0.0
+    Y = math.sqrt(snr / d) * V @ (U - shift).T + rng.standard_normal((d, n))
     return U, V, Y
 
 
-def _denoise_u(A, B):
-    """Posterior mean and summed covariance of one-hot rows: softmax of ``B - diag(A)/2``."""
-    L = B - 0.5 * np.diag(A)[None, :]
+def _denoise_u(A, B, shift):
+    """Posterior mean and summed covariance of rows ``e_c - shift``: the weights are the softmax of
+    ``u.B - u.A u/2 = B_c - A_cc/2 + shift (A 1)_c + const``."""
+    L = B - 0.5 * np.diag(A)[None, :] + shift * A.sum(axis=1)[None, :]
     L -= L.max(axis=1, keepdims=True)
     W = np.exp(L)
     W /= W.sum(axis=1, keepdims=True)
     cov_sum = np.diag(W.sum(axis=0)) - W.T @ W
-    return W, cov_sum
+    return W - shift, cov_sum
 
 
 def _denoise_v(A, B, rho):
@@ -75,7 +79,7 @@ def _denoise_v(A, B, rho):
     return mean, cov_sum
 
 
-def amp(Y, k, rho, snr, U0, *, max_iter=300, tol=1e-7, damping=0.0):
+def amp(Y, k, rho, snr, U0, *, shift=0.0, max_iter=300, tol=1e-7, damping=0.0):
     """Bayes-optimal AMP from ``U_hat = U0``; returns ``(U_hat, V_hat, iterations, converged)``."""
     d, n = Y.shape
     S = math.sqrt(snr / d) * Y
@@ -94,7 +98,7 @@ def amp(Y, k, rho, snr, U0, *, max_iter=300, tol=1e-7, damping=0.0):
         V_hat = V_new
         A_u = c * V_hat.T @ V_hat
         B_u = S.T @ V_hat - U_hat @ (c * cov_v)
-        U_new, cov_u = _denoise_u(A_u, B_u)
+        U_new, cov_u = _denoise_u(A_u, B_u, shift)
         if damping:
             U_new = damping * U_hat + (1.0 - damping) * U_new
         diff = float(np.mean((U_new - U_hat) ** 2))
@@ -125,10 +129,12 @@ def simulate_clustering(model, d: int, seed: int, *, eps: float = 0.05, max_iter
     d = int(d)
     k, rho, snr = model.k, model.rho, model.snr
     rng = np.random.default_rng(seed)
-    U, V, Y = sample_instance(k, rho, model.alpha, snr, d, rng)
+    U, V, Y = sample_instance(k, rho, model.alpha, snr, d, rng, centred=model.centred)
     n = U.shape[0]
-    U0 = 1.0 / k + eps * (U - 1.0 / k)
-    U_hat, V_hat, it, converged = amp(Y, k, rho, snr, U0, max_iter=max_iter)
+    shift = 1.0 / k if model.centred else 0.0
+    U0 = 1.0 / k + eps * (U - 1.0 / k) - shift
+    U_hat, V_hat, it, converged = amp(Y, k, rho, snr, U0, shift=shift, max_iter=max_iter)
+    U_hat = U_hat + shift  # back to the posterior probabilities of the clusters (P U_hat is blind to it)
     perm = _best_permutation(U_hat, U)
     U_hat = U_hat[:, perm]
     V_hat = V_hat[:, perm]

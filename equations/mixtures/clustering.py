@@ -2,97 +2,102 @@ r"""Subspace clustering: a ``k``-cluster Gaussian mixture with sparse means, Bay
 
 Data (``d x n``, ``n = alpha d``)::
 
-    Y = sqrt(snr / d) V U^T + Z,      Z_{i nu} ~ N(0, 1),
+    Y = sqrt(snr / d) V (U - c)^T + Z,      Z_{i nu} ~ N(0, 1),      c = 1/k (centred) or 0,
 
 ``U in {0, 1}^{n x k}`` the one-hot labels of ``n`` points drawn uniformly among ``k`` clusters
-(column ``nu`` of ``Y`` is the point ``x_nu = sqrt(snr/d) v_{c(nu)} + z_nu``), ``V in R^{d x k}``
-the ``k`` cluster means as columns. The means are sparse with a SHARED support: each row of
-``V`` (one coordinate of all the means) is drawn i.i.d. from::
+(column ``nu`` of ``Y`` is the point ``x_nu = sqrt(snr/d) (v_{c(nu)} - c sum_c' v_c') + z_nu``),
+``V in R^{d x k}`` the ``k`` cluster means as columns. The means are sparse with a SHARED
+support: each row of ``V`` (one coordinate of all the means) is drawn i.i.d. from::
 
     P_v(v) = rho N(0, I_k) + (1 - rho) delta_0        (v in R^k),
 
 so the means live in the span of ``rho d`` random coordinates, the relevant subspace of
 subspace clustering. This is the model of Pesce, Loureiro, Krzakala, Zdeborova, "Subspace
 clustering in high-dimensions: phase transitions & statistical-to-computational gap", NeurIPS
-2022 (arXiv 2205.13527), written as the asymmetric low-rank factorisation ``Y = sqrt(snr/d) V U^T
-+ Z`` of Lesieur, Krzakala, Zdeborova, "Constrained low-rank matrix estimation: phase
-transitions, approximate message passing and applications", J. Stat. Mech. 073403 (2017)
-(their ``UV^T`` framework with ``Delta = 1/snr``), which also gives the dense (``rho = 1``)
-Gaussian-mixture clustering result of Lesieur, De Bacco, Banks, Krzakala, Moore, Zdeborova,
-"Phase transitions and optimal algorithms in high-dimensional Gaussian mixture clustering",
-Allerton 2016 (arXiv 1610.02918).
+2022 (arXiv 2205.13527), written as the asymmetric low-rank factorisation of Lesieur, Krzakala,
+Zdeborova, "Constrained low-rank matrix estimation: phase transitions, approximate message
+passing and applications", J. Stat. Mech. 073403 (2017) (their ``UV^T`` framework with ``Delta =
+1/snr``), which also gives the dense (``rho = 1``) Gaussian-mixture clustering result of Lesieur,
+De Bacco, Banks, Krzakala, Moore, Zdeborova, "Phase transitions and optimal algorithms in
+high-dimensional Gaussian mixture clustering", Allerton 2016 (arXiv 1610.02918).
 
-Normalisation. The paper states its thresholds in ``lambda`` with ``lambda_alg = k/sqrt(alpha)``
-and ``lambda_IT ~ sqrt(-k rho log rho)/sqrt(alpha)``; in ours the trivial point's stability is
-``alpha snr^2 rho^2 / k^2 = 1`` when the mean channel is ignored (below), so these read
-``lambda = rho snr`` (the paper's signal ``sqrt(lambda / (rho d))`` per non-zero entry, i.e. the
-signal per relevant coordinate). The authors' code (GitHub ``lucpoisson/SubspaceClustering``,
-``AMP_SE/SE_AMP_functions.py``) treats ``k = 2`` as the ANTIPODAL mixture ``+-v`` (labels
-``+-1``, ``Y = sqrt(snr/d) v u^T + Z``), for which ``snr_alg = 1/(rho sqrt(alpha))``: that is not
-this model at ``k = 2`` (two independent means ``v_1, v_2``, whose difference is not
-Gauss-Bernoulli); our ``k = 2`` label channel reduces to theirs exactly (``m_u(a) = E tanh(a/2 +
-sqrt(a/2) z) / 2``, tested), our centroid channel with the mean direction switched off to their
-``update_v`` (tested).
+Centred data (``centred=True``, the default) and why it matters. With raw one-hot labels
+(``centred=False``) the data's mean ``sqrt(snr/d) sum_c v_c / k`` is learned at every ``snr``, and
+because the support is shared it reveals which coordinates carry the means: the centroid channel
+then has the eigenvalue ``a1 = alpha snr / k`` on the mean direction ``1/sqrt(k)`` even at zero
+overlap, weak recovery is easier, and at small ``rho`` the hard phase can disappear (``k = 2,
+rho = 0.05, alpha = 2``: the transition is continuous, at ``rho snr = 0.72``, not ``2/sqrt(2)``).
+The paper's statements (``lambda_alg = k/sqrt(alpha)``, the two-cluster analysis and the authors'
+code) are those of the centred model, where that direction is absent (``a1 = 0``): subtract the
+data's mean (equivalently, labels ``u = e_c - 1/k``). Then ``k = 2`` is EXACTLY the authors'
+antipodal two-cluster model (GitHub ``lucpoisson/SubspaceClustering``, ``AMP_SE/SE_AMP_functions.py``:
+``Y = sqrt(snr'/d) w s^T + Z``, ``s = +-1``, ``w`` Gauss-Bernoulli) with ``w = (v_1 - v_2)/sqrt 2``
+and ``snr' = snr / 2`` (tested: their printed state-evolution steps and a solve of their scalar
+equations).
+
+Normalisation. The paper's ``lambda`` is ``rho snr`` (its signal per relevant coordinate): the
+trivial point of the centred model loses stability at ``alpha snr^2 rho^2 / k^2 = 1``, i.e.
+``lambda_alg = rho snr_alg = k / sqrt(alpha)`` exactly, the paper's value. (A normalisation
+``lambda = snr rho sqrt(alpha)`` would make it ``k``.)
 
 State evolution (Bayes-optimal AMP; Lesieur et al. 2017, sec. 4-5). With the overlaps ``M_v =
 V_hat^T V / d`` and ``M_u = U_hat^T U / n`` (``k x k``)::
 
-    A_u = snr M_v,          M_u = E[f_u f_u^T],  f_u = E[u | A_u u + A_u^{1/2} xi]   (one-hot prior)
+    A_u = snr M_v,          M_u = E[f_u f_u^T],  f_u = E[u | A_u u + A_u^{1/2} xi]   (labels' prior)
     A_v = alpha snr M_u,    M_v = E[f_v f_v^T],  f_v = E[v | A_v v + A_v^{1/2} xi]   (P_v)
 
-Exact reduction by the symmetry between clusters. The labels sum to one, so ``f_u . 1 = 1`` and
-``M_u = 11^T/k^2 + m_u P`` always (``P = I - 11^T/k``), whatever the state: the mean of the data
-is learned at every ``snr`` and the centroid channel always has the eigenvalue ``a1 = alpha snr /
-k`` on the mean direction ``1/sqrt(k)``. Both priors are invariant under permutations of the
-clusters, so the iteration keeps ``M_v = m_par 11^T/k + m P`` from the starts used here, and the
-state evolution is the scalar recursion in the between-cluster overlap ``m``::
+Exact reduction by the symmetry between clusters. The labels sum to one, so ``M_u = (1 - c k)
+11^T/k^2 + m_u P`` always (``P = I - 11^T/k``), whatever the state; the centroid channel has the
+eigenvalue ``a1 = alpha snr (1 - c k) / k`` on the mean direction. Both priors are invariant
+under permutations of the clusters, so the iteration keeps ``M_v = m_par 11^T/k + m P`` from the
+starts used here, and the state evolution is the scalar recursion in the between-cluster overlap
+``m``::
 
     a_u = snr m,              m_u = (k p(a_u) - 1) / (k (k - 1)),   p(a) = E softmax_1(a e_1 + sqrt(a) xi)
     a = alpha snr m_u,        (m_par, m) <- centroid channel at eigenvalues (a1, a) on (1, P)
 
-(the integrals: :mod:`equations.mixtures._clustering_kernels`; the label side is tabulated once
-per ``k``, :class:`fixedpoint.tabulate.LazyChebyshev`, relative accuracy 1e-11). The state is
-nevertheless the full packed ``M_v`` (``M[i,j]``, ``sol["M"]`` is the ``k x k`` matrix; the
-mean-direction eigenvalue ``m_par`` is not an order parameter: it is recomputed from ``m``);
-a state that is not of that form is first averaged over the cluster permutations (``m = tr(P
-M) / (k - 1)``): the map is the state evolution on the permutation-invariant overlaps, which is
-where the uninformed, informed and trivial points lie and stay.
+(the integrals: :mod:`equations.mixtures._clustering_kernels`, accurate to ~1e-12; the label side
+is tabulated once per ``k``, :class:`fixedpoint.tabulate.LazyChebyshev`, relative accuracy
+1e-12). The state is nevertheless the full packed ``M_v`` (``M[i,j]``, ``sol["M"]`` is the ``k x
+k`` matrix; ``m_par`` is not an order parameter: it is recomputed from ``m``, and is 0 for
+centred data); a state that is not of that form is first averaged over the cluster permutations
+(``m = tr(P M) / (k - 1)``): the map is the state evolution on the permutation-invariant
+overlaps, which is where the uninformed, informed and trivial points lie and stay.
 
-The mean channel. The support of a row is shared by the ``k`` means, and the data's mean (the
-average of the means, learned at any ``snr``) reveals which coordinates are in it: the
-posterior probability ``pi`` that a row is in the support is informed by the mean channel even
-at ``m = 0``. The Jacobian of the map at the trivial point is therefore::
+The trivial point's stability. The Jacobian of the map at ``m = 0`` is::
 
-    d m' / d m = alpha snr^2 E[pi^2] / k^2,   E[pi^2] at A_v = a1 11^T/k  (E[pi^2] >= rho^2),
+    d m' / d m = alpha snr^2 E[pi^2] / k^2,
 
-a one-dimensional integral (:meth:`SubspaceClustering.trivial_slope`), so that ``snr_alg`` solves
-``alpha snr^2 E[pi^2](alpha snr/k) = k^2``. For ``rho = 1`` (``pi = 1``) it is Lesieur et al.'s
-``snr_alg = k / sqrt(alpha)``; for ``rho < 1`` it is BELOW the paper's ``rho snr_alg = k /
-sqrt(alpha)``, which is the value without the mean channel (``E[pi^2] = rho^2``).
+``pi`` the posterior probability that a row is in the support given the mean channel alone
+(:meth:`SubspaceClustering.trivial_slope`, a one-dimensional integral). Centred: ``E[pi^2] =
+rho^2`` and ``snr_alg = k / (rho sqrt(alpha))``. Raw labels: ``E[pi^2] > rho^2`` at ``a1 = alpha
+snr/k`` (the support is seen in the mean), and ``snr_alg`` solves ``alpha snr^2 E[pi^2] = k^2``,
+below ``k / (rho sqrt(alpha))``. Dense means (``rho = 1``, both models): Lesieur et al.'s
+``snr_alg = k / sqrt(alpha)``, and ``m_u(a) = a/k^2 + (k - 4) a^2 / (2 k^3) + O(a^3)`` (tested)
+makes the branch leaving ``m = 0`` bend backwards (a first-order transition, a hard phase) iff
+``k > 4 + 2 sqrt(alpha)``: their criterion, confirmed.
 
 Replica-symmetric potential (per row of ``Y``; stationary at the fixed points)::
 
     phi(m) = psi_v(a1, a) + alpha psi_u(a_u) - alpha snr (k - 1) m_u m / 2,
     psi_v = E log int dP_v(v) exp(v.B - v.A_v v/2),
-    psi_u(a) = (k - 1)/2 int_0^a m_u(s) ds       (= the label channel's E log Z, less its mean-direction part),
+    psi_u(a) = (k - 1)/2 int_0^a m_u(s) ds     (= the label channel's E log Z less its a-independent part),
 
 the full potential ``psi_v(A_v) + alpha psi_u(A_u) - alpha snr tr(M_u M_v)/2`` in which the
-mean-direction terms ``alpha snr m_par / (2k)`` cancel. Mutual information per row:
-``I(U, V; Y)/d = alpha snr rho / 2 - phi``.
+mean-direction terms cancel. Mutual information per row: ``I(U, V; Y)/d = alpha snr rho s / 2 -
+phi`` with ``s = 1 - 1/k`` (centred) or 1.
 
 Observables: ``m_v`` (``m``, between-cluster centroid overlap, ``<= rho``), ``m_v_mean``
 (``m_par``), ``m_u`` and ``label_overlap`` (``k m_u = (k p - 1)/(k - 1)``, 0 at chance, 1 for
 perfect clustering: the normalised posterior probability of the true cluster), ``accuracy``
 (probability that the MAP cluster of a point is its true cluster, up to the global relabelling:
 ``E_x Phi(x + sqrt(a_u))^{k-1}``, ``1/k`` at chance), ``mse`` (per entry of the means, ``rho -
-tr M_v / k``), ``free_entropy``, ``mutual_information``.
+tr M_v / k``; the mean direction is not estimable from centred data), ``free_entropy``,
+``mutual_information``.
 
 Thresholds through the engine, in ``snr``: weak recovery ``threshold(model, "snr", bracket,
 kind="stability")`` (closed form :meth:`SubspaceClustering.stability_snr`), the algorithmic
-spinodal ``kind="spinodal"``, the information-theoretic ``kind="first_order"``. Dense means:
-``m_u(a) = a/k^2 + (k - 4) a^2 / (2 k^3) + O(a^3)`` (tested), so at ``snr_alg = k/sqrt(alpha)`` the
-branch leaving ``m = 0`` bends backwards (a first-order transition, a hard phase) iff ``k > 4 +
-2 sqrt(alpha)``, Lesieur et al. (2016)'s criterion.
+spinodal ``kind="spinodal"``, the information-theoretic ``kind="first_order"``.
 
 Supported: ``2 <= k <= 16`` (the integrals cost the same for every ``k``).
 """
@@ -118,6 +123,7 @@ __all__ = ["SubspaceClustering", "label_channel", "centroid_channel", "K_RANGE"]
 
 #: supported numbers of clusters
 K_RANGE = (2, 16)
+_CENTRED = (True, False)
 #: uninformed start: the trivial point displaced by this fraction of rho along the between-cluster block
 _EPS_UNINFORMED = 1e-6
 #: informed start: M_v = (1 - _EPS_INFORMED) rho I
@@ -203,8 +209,11 @@ class SubspaceClustering:
     alpha : float
         Samples per dimension ``n / d > 0``.
     snr : float
-        Signal-to-noise ratio ``>= 0`` (``Y = sqrt(snr/d) V U^T + Z``; the paper's ``lambda`` is
-        ``rho snr``).
+        Signal-to-noise ratio ``>= 0`` (``Y = sqrt(snr/d) V (U - c)^T + Z``; the paper's ``lambda``
+        is ``rho snr``).
+    centred : bool
+        Centred data (``c = 1/k``, the paper's model, default) or raw one-hot labels (``c = 0``:
+        the data's mean reveals the support).
 
     Notes
     -----
@@ -223,6 +232,7 @@ class SubspaceClustering:
     rho: float = 0.3
     alpha: float = 2.0
     snr: float = 8.0
+    centred: bool = True
 
     name: ClassVar[str] = "subspace_clustering"
     state_names: ClassVar[tuple[str, ...]] = _StateNames()
@@ -234,7 +244,8 @@ class SubspaceClustering:
     }
     examples: ClassVar[tuple[dict, ...]] = (
         {"k": 3, "rho": 1.0, "alpha": 2.0, "snr": 3.0},
-        {"k": 2, "rho": 0.3, "alpha": 2.0, "snr": 6.0},
+        {"k": 2, "rho": 0.3, "alpha": 2.0, "snr": 8.0},
+        {"k": 3, "rho": 0.3, "alpha": 2.0, "snr": 6.0, "centred": False},
     )
 
     @classmethod
@@ -246,7 +257,9 @@ class SubspaceClustering:
                     "doc": "fraction of coordinates in the means' shared support (non-zero entries N(0, 1))"},
             "alpha": {"range": (0.0, None), "open": (True, True), "doc": "samples per dimension n/d"},
             "snr": {"range": (0.0, None), "open": (False, True),
-                    "doc": "signal-to-noise ratio, Y = sqrt(snr/d) V U^T + Z (the paper's lambda = rho snr)"},
+                    "doc": "signal-to-noise ratio, Y = sqrt(snr/d) V (U - 1/k)^T + Z (the paper's lambda = rho snr)"},
+            "centred": {"allowed": _CENTRED,
+                        "doc": "the data centred (the paper's model); False: raw one-hot labels, whose mean reveals the support"},
         })
 
     def __post_init__(self):
@@ -266,6 +279,9 @@ class SubspaceClustering:
         snr = _real("snr", self.snr)
         if not snr >= 0.0:
             raise ValueError(f"snr must be >= 0, got {snr}")
+        if not isinstance(self.centred, (bool, np.bool_)):
+            raise ValueError(f"centred must be True or False, got {self.centred!r}")
+        object.__setattr__(self, "centred", bool(self.centred))
         object.__setattr__(self, "rho", rho)
         object.__setattr__(self, "alpha", alpha)
         object.__setattr__(self, "snr", snr)
@@ -273,8 +289,8 @@ class SubspaceClustering:
     # ------------------------------------------------------------------ helpers
     @property
     def a1(self) -> float:
-        """Eigenvalue of ``A_v`` on the mean direction: ``alpha snr / k``."""
-        return self.alpha * self.snr / self.k
+        """Eigenvalue of ``A_v`` on the mean direction: 0 for centred data, else ``alpha snr / k``."""
+        return 0.0 if self.centred else self.alpha * self.snr / self.k
 
     def _P(self):
         k = self.k
@@ -361,10 +377,10 @@ class SubspaceClustering:
         return self.free_entropy_at(self._m(x))
 
     def label_overlap_matrix(self, x) -> np.ndarray:
-        """``M_u = 11^T / k^2 + m_u P`` at the state ``x``."""
+        """``M_u = m_u P`` (centred) or ``11^T / k^2 + m_u P`` at the state ``x``."""
         m_u = self._chain(self._m(x))[1]
         k = self.k
-        return np.ones((k, k)) / k ** 2 + m_u * self._P()
+        return (0.0 if self.centred else 1.0 / k ** 2) * np.ones((k, k)) + m_u * self._P()
 
     def observables(self, x) -> dict[str, float]:
         x = np.asarray(x, dtype=float).ravel()
@@ -376,15 +392,24 @@ class SubspaceClustering:
             "m_v": m, "m_v_mean": float(M.sum() / self.k), "m_u": m_u, "label_overlap": self.k * m_u,
             "accuracy": float(label_accuracy(a_u, self.k, *_GL8)),
             "mse": self.rho - float(np.trace(M)) / self.k,
-            "free_entropy": phi, "mutual_information": 0.5 * self.alpha * self.snr * self.rho - phi,
+            "free_entropy": phi, "mutual_information": 0.5 * self.alpha * self.snr * self.rho * self._signal() - phi,
         }
 
-    def stability_snr(self, bracket=(1e-3, 1e3)) -> float:
-        """The ``snr`` where :meth:`trivial_slope` is 1 (weak recovery by AMP), by Brent's method."""
-        from scipy.optimize import brentq
+    def _signal(self) -> float:
+        """``E |V u|^2 / (rho k)`` per point and coordinate: ``1 - 1/k`` centred, 1 raw."""
+        return 1.0 - 1.0 / self.k if self.centred else 1.0
+
+    def stability_snr(self) -> float:
+        """The ``snr`` where :meth:`trivial_slope` is 1 (weak recovery by AMP): ``k / (rho
+        sqrt(alpha))`` for centred data, else the root of ``alpha snr^2 E[pi^2] = k^2`` (Brent's
+        method below that value, where ``E[pi^2] >= rho^2`` puts it)."""
         import dataclasses
+        from scipy.optimize import brentq
+        upper = self.k / (self.rho * math.sqrt(self.alpha))
+        if self.centred or self.rho == 1.0:
+            return upper
         f = lambda s: dataclasses.replace(self, snr=s).trivial_slope() - 1.0  # noqa: E731
-        return float(brentq(f, *bracket, xtol=1e-14, rtol=1e-13))
+        return float(brentq(f, 1e-6 * upper, upper * (1.0 + 1e-12), xtol=1e-14, rtol=1e-13))
 
     def simulate(self, d: int, seed: int, **kw) -> dict[str, float]:
         """Bayes-optimal AMP on one instance of size ``d`` (:mod:`equations._simulate.clustering`)."""

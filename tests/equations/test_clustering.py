@@ -164,8 +164,9 @@ def test_centroid_free_entropy_gradient_is_half_the_overlap():
 # ----------------------------------------------------------------------------- the model
 
 
-def test_solution_is_the_symmetric_matrix_and_observables_are_consistent():
-    m = equations.get("subspace_clustering", k=3, rho=0.3, alpha=2.0, snr=12.0)
+@pytest.mark.parametrize("centred", [True, False])
+def test_solution_is_the_symmetric_matrix_and_observables_are_consistent(centred):
+    m = equations.get("subspace_clustering", k=3, rho=0.3, alpha=2.0, snr=16.0 if centred else 12.0, centred=centred)
     sol = fp.solve(m)
     assert sol.converged
     M = sol["M"]
@@ -173,11 +174,13 @@ def test_solution_is_the_symmetric_matrix_and_observables_are_consistent():
     P = np.eye(k) - np.ones((k, k)) / k
     m_v, m_par = sol["m_v"], sol["m_v_mean"]
     assert np.allclose(M, m_par * np.ones((k, k)) / k + m_v * P, atol=1e-12)
+    assert (abs(m_par) < 1e-15) == centred
     assert m.domain_violation(sol.x) is None and 0 < m_v < 0.3
     assert sol["label_overlap"] == pytest.approx(k * sol["m_u"], rel=1e-14)
     assert sol["mse"] == pytest.approx(0.3 - np.trace(M) / k, rel=1e-12)
     Mu = m.label_overlap_matrix(sol.x)
-    assert np.allclose(Mu.sum(axis=0), 1 / k) and np.trace(Mu) == pytest.approx(1 / k + (k - 1) * sol["m_u"])
+    assert np.allclose(Mu.sum(axis=0), 0.0 if centred else 1 / k)
+    assert np.trace(Mu) == pytest.approx((0.0 if centred else 1 / k) + (k - 1) * sol["m_u"])
     # the accuracy of the MAP label: P(xi_j - xi_1 < sqrt(a_u) for all j), by quadrature
     a_u = m.snr * m_v
     acc = _quad(lambda x: stats.norm.pdf(x) * stats.norm.cdf(x + math.sqrt(a_u)) ** (k - 1), -12, 12)
@@ -186,7 +189,8 @@ def test_solution_is_the_symmetric_matrix_and_observables_are_consistent():
     assert np.allclose(fp.solve(m, start="informed").x, sol.x, atol=1e-8)
 
 
-@pytest.mark.parametrize("params", [dict(k=3, rho=0.3, alpha=2.0, snr=12.0), dict(k=2, rho=0.1, alpha=1.0, snr=30.0)])
+@pytest.mark.parametrize("params", [dict(k=3, rho=0.3, alpha=2.0, snr=12.0, centred=False),
+                                    dict(k=2, rho=0.1, alpha=1.0, snr=45.0)])
 def test_free_entropy_is_stationary_at_the_fixed_point(params):
     m = SubspaceClustering(**params)
     sol = fp.solve(m, rtol=1e-12, atol=1e-14)
@@ -196,7 +200,8 @@ def test_free_entropy_is_stationary_at_the_fixed_point(params):
     slope = (m.free_entropy_at(x + h) - m.free_entropy_at(x - h)) / (2 * h)
     away = (m.free_entropy_at(0.5 * x + h) - m.free_entropy_at(0.5 * x - h)) / (2 * h)
     assert abs(slope) < 1e-5 * abs(away) and abs(away) > 1e-4
-    assert sol["mutual_information"] == pytest.approx(0.5 * m.alpha * m.snr * m.rho - sol["free_entropy"], rel=1e-14)
+    s = 1.0 if not m.centred else 1.0 - 1.0 / m.k
+    assert sol["mutual_information"] == pytest.approx(0.5 * m.alpha * m.snr * m.rho * s - sol["free_entropy"], rel=1e-14)
 
 
 def _support_posterior_second_moment(rho, a1):
@@ -208,23 +213,25 @@ def _support_posterior_second_moment(rho, a1):
     return rho * on + (1 - rho) * off
 
 
-@pytest.mark.parametrize("k, rho, alpha", [(3, 1.0, 2.0), (2, 0.3, 2.0), (4, 0.1, 0.5)])
-def test_weak_recovery_threshold_against_closed_form(k, rho, alpha):
-    # alpha snr^2 E[pi^2](alpha snr / k) = k^2, solved independently (quad + brentq); k / sqrt(alpha)
-    # for dense means (Lesieur et al. 2016/2017)
-    if rho == 1.0:
-        ref = k / math.sqrt(alpha)
+@pytest.mark.parametrize("k, rho, alpha, centred", [(3, 1.0, 2.0, False), (2, 0.3, 2.0, False), (4, 0.1, 0.5, False),
+                                                    (3, 0.2, 2.0, True), (2, 0.05, 1.5, True)])
+def test_weak_recovery_threshold_against_closed_form(k, rho, alpha, centred):
+    # centred: rho snr = k / sqrt(alpha) (the paper's lambda_alg); raw labels: alpha snr^2
+    # E[pi^2](alpha snr / k) = k^2, solved independently (quad + brentq); k / sqrt(alpha) for
+    # dense means (Lesieur et al. 2016/2017)
+    if rho == 1.0 or centred:
+        ref = k / (rho * math.sqrt(alpha))
     else:
         ref = optimize.brentq(lambda s: alpha * s * s * _support_posterior_second_moment(rho, alpha * s / k) - k * k,
                               1e-3, 1e3, xtol=1e-13)
         # the mean channel reveals the support: below the paper's rho snr = k / sqrt(alpha)
         assert ref < k / (rho * math.sqrt(alpha))
-    m = SubspaceClustering(k=k, rho=rho, alpha=alpha, snr=1.0)
+    m = SubspaceClustering(k=k, rho=rho, alpha=alpha, snr=1.0, centred=centred)
     assert m.stability_snr() == pytest.approx(ref, rel=1e-9)
     thr = fp.threshold(m, "snr", (0.5 * ref, 2.0 * ref), kind="stability")
     assert thr.converged and thr.value == pytest.approx(ref, rel=1e-6)
     # the hook's Jacobian at the trivial point against finite differences of the map
-    mt = SubspaceClustering(k=k, rho=rho, alpha=alpha, snr=1.3 * ref)
+    mt = SubspaceClustering(k=k, rho=rho, alpha=alpha, snr=1.3 * ref, centred=centred)
     x0 = mt.trivial_state()
     J = mt.jacobian(x0)
     e = mt.initial_state("uninformed") - x0
@@ -248,7 +255,8 @@ def test_dense_hard_phase_iff_k_above_4_plus_2_sqrt_alpha(k, hard):
     assert jump.converged and (jump["m_v"] > 0.03) == hard and jump["m_v"] > 1e-4
 
 
-@pytest.mark.parametrize("params", [dict(k=3, rho=1.0, alpha=2.0, snr=4.0), dict(k=3, rho=0.3, alpha=2.0, snr=12.0)])
+@pytest.mark.parametrize("params", [dict(k=3, rho=0.3, alpha=2.0, snr=16.0),
+                                    dict(k=3, rho=0.3, alpha=2.0, snr=12.0, centred=False)])
 def test_amp_agrees_with_state_evolution(params):
     m = SubspaceClustering(**params)
     theory = fp.solve(m).observables
@@ -261,7 +269,7 @@ def test_amp_agrees_with_state_evolution(params):
 
 
 @pytest.mark.parametrize("bad", [dict(k=1), dict(k=17), dict(k=2.5), dict(rho=0.0), dict(rho=1.5), dict(alpha=0.0),
-                                 dict(snr=-1.0), dict(rho="dense")])
+                                 dict(snr=-1.0), dict(rho="dense"), dict(centred="yes")])
 def test_invalid_parameters_name_themselves(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         equations.get("subspace_clustering", **bad)
