@@ -142,6 +142,29 @@ def test_first_step_printed_by_the_authors_notebook(snr, mu_printed, mv_printed)
     assert mv == pytest.approx(mv_printed, rel=1e-12)
 
 
+def test_two_clusters_solve_the_authors_scalar_state_evolution():
+    # centred k = 2 is the authors' antipodal model at snr' = snr / 2 (w = (v1 - v2)/sqrt 2): their
+    # scalar equations Mu = E tanh(x + sqrt(x) z), x = snr' Mv; Mv = Gauss-Bernoulli overlap at
+    # alpha snr' Mu (lucpoisson/SubspaceClustering, iterate_UV), here with adaptive quad
+    rho, alpha, snr = 0.5, 2.0, 6.0
+    sp = snr / 2
+
+    def gb_overlap(x):
+        def fv(B):
+            return rho * B / ((rho + (1 - rho) * math.sqrt(1 + x) * math.exp(-0.5 * B * B / (1 + x))) * (1 + x))
+        s1, s0 = math.sqrt(x * (1 + x)), math.sqrt(x)
+        return rho * _quad(lambda B: fv(B) ** 2 * stats.norm.pdf(B, 0, s1), -14 * s1, 14 * s1) \
+            + (1 - rho) * _quad(lambda B: fv(B) ** 2 * stats.norm.pdf(B, 0, s0), -14 * s0, 14 * s0)
+
+    sol = fp.solve(SubspaceClustering(k=2, rho=rho, alpha=alpha, snr=snr), start="informed", rtol=1e-13, atol=1e-15)
+    assert sol.converged and sol["m_v"] > 0.1
+    # our fixed point is a fixed point of their map (one application, independent quadrature)
+    x = sp * sol["m_v"]
+    mu = _quad(lambda z: np.tanh(x + math.sqrt(x) * z) * stats.norm.pdf(z), -14, 14)
+    assert 2 * sol["m_u"] == pytest.approx(mu, rel=1e-10)
+    assert gb_overlap(alpha * sp * mu) == pytest.approx(sol["m_v"], rel=1e-10)
+
+
 def test_dense_centroids_limit():
     # rho -> 1: the Gaussian channel a/(1 + a) on both directions, psi = (a - log(1 + a))/2 each
     a1, a = 0.9, 2.5
