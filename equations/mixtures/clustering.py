@@ -26,7 +26,8 @@ Centred data (``centred=True``, the default) and why it matters. With raw one-ho
 because the support is shared it reveals which coordinates carry the means: the centroid channel
 then has the eigenvalue ``a1 = alpha snr / k`` on the mean direction ``1/sqrt(k)`` even at zero
 overlap, weak recovery is easier, and at small ``rho`` the hard phase can disappear (``k = 2,
-rho = 0.05, alpha = 2``: the transition is continuous, at ``rho snr = 0.72``, not ``2/sqrt(2)``).
+rho = 0.05, alpha = 2``: weak recovery at ``rho snr = 0.506`` instead of ``2/sqrt(2)``, and no
+informed branch below it, at ``0.5 .. 0.99`` times that ``snr``: the transition is continuous).
 The paper's statements (``lambda_alg = k/sqrt(alpha)``, the two-cluster analysis and the authors'
 code) are those of the centred model, where that direction is absent (``a1 = 0``): subtract the
 data's mean (equivalently, labels ``u = e_c - 1/k``). Then ``k = 2`` is EXACTLY the authors'
