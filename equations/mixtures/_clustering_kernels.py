@@ -197,6 +197,20 @@ def _branch(b1, b, c0, n, gx, gw):
                 continue
             R = r * r
             base = 0.5 * b * R - c0
+            if b1 == 0.0:
+                # no mean direction (centred data): pi does not depend on z1, E z1^2 = 1
+                if base > 0.0:
+                    pi = 1.0 / (1.0 + math.exp(-base))
+                    lg = base + math.log1p(math.exp(-base))
+                else:
+                    es = math.exp(base)
+                    pi = es / (1.0 + es)
+                    lg = math.log1p(es)
+                e_1 += wr * pi * pi
+                e_z2 += wr * pi * pi
+                e_R += wr * pi * pi * R
+                e_log += wr * lg
+                continue
             # inner: z1 >= 0 with density 2 phi
             zb = _breaks(0.0, 9.0, 0.5, b1, -base)
             i_z2 = 0.0

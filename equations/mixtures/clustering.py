@@ -309,12 +309,12 @@ class SubspaceClustering:
 
     @functools.lru_cache(maxsize=256)
     def _chain(self, m: float):
-        """``(a_u, m_u, psi_u, a, m_par', m', psi_v)`` along the map at between-cluster overlap ``m``."""
+        """``(a_u, m_u, a, m_par', m', psi_v)`` along the map at between-cluster overlap ``m``."""
         a_u = self.snr * m
-        m_u, psi_u = label_channel(a_u, self.k)
+        m_u = a_u * _ratio(a_u, self.k) if a_u > 0.0 else 0.0
         a = self.alpha * self.snr * m_u
         m_par, m_new, psi_v = centroid_channel(self.rho, self.k, self.a1, a)
-        return a_u, m_u, psi_u, a, m_par, m_new, psi_v
+        return a_u, m_u, a, m_par, m_new, psi_v
 
     def _m(self, x) -> float:
         return min(max(self.between(x), 0.0), self.rho)
@@ -323,7 +323,7 @@ class SubspaceClustering:
     def initial_state(self, start: str = "uninformed") -> np.ndarray:
         """``"uninformed"``: the trivial point plus ``1e-6 rho P``; ``"informed"``: ``(1 - 1e-6) rho I``."""
         if start == "uninformed":
-            m_par = self._chain(0.0)[4]
+            m_par = self._chain(0.0)[3]
             return pack(self._matrix(m_par, _EPS_UNINFORMED * self.rho))
         if start == "informed":
             return pack((1.0 - _EPS_INFORMED) * self.rho * np.eye(self.k))
@@ -331,7 +331,7 @@ class SubspaceClustering:
 
     def trivial_state(self):
         """``M = m_par 11^T / k`` (the data's mean learned, nothing between the clusters)."""
-        return pack(self._matrix(self._chain(0.0)[4], 0.0))
+        return pack(self._matrix(self._chain(0.0)[3], 0.0))
 
     def bounds(self):
         k, rho = self.k, self.rho
@@ -347,7 +347,7 @@ class SubspaceClustering:
         if not np.all(np.isfinite(x)):
             return np.full(x.size, math.nan)
         out = self._chain(self._m(x))
-        return pack(self._matrix(out[4], out[5]))
+        return pack(self._matrix(out[3], out[4]))
 
     def trivial_slope(self) -> float:
         """``d m'/d m`` at ``m = 0``: ``alpha snr^2 E[pi^2] / k^2`` (module docstring)."""
@@ -371,7 +371,8 @@ class SubspaceClustering:
 
     def free_entropy_at(self, m: float) -> float:
         """``phi(m)`` (module docstring), stationary at the fixed points."""
-        a_u, m_u, psi_u, a, _, _, psi_v = self._chain(float(m))
+        a_u, m_u, a, _, _, psi_v = self._chain(float(m))
+        psi_u = label_channel(a_u, self.k)[1]
         return psi_v + self.alpha * psi_u - 0.5 * self.alpha * self.snr * (self.k - 1) * m_u * m
 
     def free_entropy(self, x) -> float:
@@ -387,7 +388,7 @@ class SubspaceClustering:
         x = np.asarray(x, dtype=float).ravel()
         M = unpack(x, self.k)
         m = self._m(x)
-        a_u, m_u, _, _, _, _, _ = self._chain(m)
+        a_u, m_u, _, _, _, _ = self._chain(m)
         phi = self.free_entropy_at(m)
         return {
             "m_v": m, "m_v_mean": float(M.sum() / self.k), "m_u": m_u, "label_overlap": self.k * m_u,
