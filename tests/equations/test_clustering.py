@@ -263,6 +263,30 @@ def test_weak_recovery_threshold_against_closed_form(k, rho, alpha, centred):
     assert np.allclose(J @ e, fd, rtol=1e-3, atol=1e-12 * np.max(np.abs(fd)) + 1e-15)
 
 
+@pytest.mark.parametrize("rho, it_printed, alg_printed, dyn_printed", [
+    (0.09, 0.836332324708094, 1.0022876458233387, 0.8184915668394201),
+    (0.15, 0.9633732005202607, 1.0081093162312873, 0.954784473652221)])
+def test_thresholds_printed_by_the_authors_notebook(rho, it_printed, alg_printed, dyn_printed):
+    # lucpoisson/SubspaceClustering, AMP_SE/How_to_AMP_SE.ipynb, "Thresholds" (alpha = 2, the
+    # antipodal two-cluster model): lambda sqrt(alpha) with lambda = rho snr' = rho snr / 2 in ours
+    # (centred k = 2). Theirs are read off a 100-point grid of the curve lambda(m_u) in m_u in
+    # [1e-3, 0.2] (the IT point where the free-energy difference changes sign between grid points):
+    # the lower spinodal to ~1e-5, the algorithmic one to ~1e-4, the IT threshold to ~5e-4.
+    alpha = 2.0
+    m = SubspaceClustering(k=2, rho=rho, alpha=alpha, snr=1.0)
+    s_alg = m.stability_snr()
+    lam = lambda s: rho * s / 2 * math.sqrt(alpha)  # noqa: E731
+    it = fp.threshold(m, "snr", (0.7 * s_alg, 0.999 * s_alg), kind="first_order")
+    up = fp.threshold(m, "snr", (0.7 * s_alg, 1.1 * s_alg), kind="spinodal", start="uninformed")
+    lo = fp.threshold(m, "snr", (0.7 * s_alg, 1.1 * s_alg), kind="spinodal", start="informed")
+    assert it.converged and up.converged and lo.converged
+    assert lam(lo.value) == pytest.approx(dyn_printed, abs=2e-5)
+    assert lam(up.value) == pytest.approx(alg_printed, abs=2e-4)
+    assert lam(it.value) == pytest.approx(it_printed, abs=1e-3)
+    assert lam(s_alg) == pytest.approx(1.0, rel=1e-12)  # their lambda_alg sqrt(alpha) = 1
+    assert lam(lo.value) < lam(it.value) < lam(s_alg) < lam(up.value)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("k, hard", [(5, False), (7, True)])
 def test_dense_hard_phase_iff_k_above_4_plus_2_sqrt_alpha(k, hard):
