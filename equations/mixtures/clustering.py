@@ -36,10 +36,20 @@ antipodal two-cluster model (GitHub ``lucpoisson/SubspaceClustering``, ``AMP_SE/
 and ``snr' = snr / 2`` (tested: their printed state-evolution steps and a solve of their scalar
 equations).
 
-Normalisation. The paper's ``lambda`` is ``rho snr`` (its signal per relevant coordinate): the
-trivial point of the centred model loses stability at ``alpha snr^2 rho^2 / k^2 = 1``, i.e.
-``lambda_alg = rho snr_alg = k / sqrt(alpha)`` exactly, the paper's value. (A normalisation
-``lambda = snr rho sqrt(alpha)`` would make it ``k``.)
+Normalisation. The paper's ``k``-cluster ``lambda`` is ``rho snr`` (its signal per relevant
+coordinate): the trivial point of the centred model loses stability at ``alpha snr^2 rho^2 / k^2
+= 1``, i.e. ``lambda_alg = rho snr_alg = k / sqrt(alpha)`` exactly, the paper's value (a
+normalisation ``lambda = snr rho sqrt(alpha)`` would make it ``k``). The authors' two-cluster code
+uses ``lambda' = rho snr' = rho snr / 2`` (so ``lambda'_alg sqrt(alpha) = 1``); in it their
+notebook (``AMP_SE/How_to_AMP_SE.ipynb``, ``alpha = 2``) prints ``lambda'_IT sqrt(alpha) =
+0.83633, 0.96337`` and the lower / algorithmic spinodals ``0.81849 / 1.00229, 0.95478 / 1.00811``
+at ``rho = 0.09, 0.15``; through the engine we find ``0.83588, 0.96361`` and ``0.81848 / 1.00242,
+0.95478 / 1.00814`` (theirs are read off a 100-point grid; tested). Small ``rho`` (centred,
+``alpha = 2``): ``lambda_IT sqrt(alpha) / sqrt(-k rho log rho)`` with ``lambda = rho snr`` is
+2.50, 2.37, 2.24 (``k = 2``) and 2.80, 2.61, 2.46 (``k = 3``) at ``rho = 0.05, 0.01, 0.001``,
+slowly decreasing: the paper's ``lambda_IT ~ sqrt(-k rho log rho) / sqrt(alpha)`` scaling holds,
+with a prefactor near 2 in the normalisation of its ``lambda_alg = k / sqrt(alpha)`` (near 1 in
+that of the two-cluster code, ``lambda / 2``).
 
 State evolution (Bayes-optimal AMP; Lesieur et al. 2017, sec. 4-5). With the overlaps ``M_v =
 V_hat^T V / d`` and ``M_u = U_hat^T U / n`` (``k x k``)::
