@@ -123,7 +123,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from fixedpoint.matrices import pack, psd_violation, size_for, sym_names, unpack
+from fixedpoint.matrices import pack, psd_violation, sym_names, unpack
 from fixedpoint.tabulate import LazyChebyshev
 
 from .._registry import parameter_table, register
@@ -270,7 +270,8 @@ class SubspaceClustering:
             "snr": {"range": (0.0, None), "open": (False, True),
                     "doc": "signal-to-noise ratio, Y = sqrt(snr/d) V (U - 1/k)^T + Z (the paper's lambda = rho snr)"},
             "centred": {"allowed": _CENTRED,
-                        "doc": "the data centred (the paper's model); False: raw one-hot labels, whose mean reveals the support"},
+                        "doc": "the data centred (the paper's model); False: raw one-hot labels, "
+                               "whose mean reveals the support"},
         })
 
     def __post_init__(self):

@@ -224,7 +224,8 @@ def test_free_entropy_is_stationary_at_the_fixed_point(params):
     away = (m.free_entropy_at(0.5 * x + h) - m.free_entropy_at(0.5 * x - h)) / (2 * h)
     assert abs(slope) < 1e-5 * abs(away) and abs(away) > 1e-4
     s = 1.0 if not m.centred else 1.0 - 1.0 / m.k
-    assert sol["mutual_information"] == pytest.approx(0.5 * m.alpha * m.snr * m.rho * s - sol["free_entropy"], rel=1e-14)
+    mi = 0.5 * m.alpha * m.snr * m.rho * s - sol["free_entropy"]
+    assert sol["mutual_information"] == pytest.approx(mi, rel=1e-14)
 
 
 def _support_posterior_second_moment(rho, a1):
