@@ -308,6 +308,12 @@ class SubspaceClustering:
         k = self.k
         return np.eye(k) - np.ones((k, k)) / k
 
+    def _packed(self, m_par, m):
+        """``pack(m_par 11^T/k + m P)`` written directly (the map's hot path)."""
+        k = self.k
+        iu, ju = np.triu_indices(k)
+        return np.where(iu == ju, m_par / k + m * (1.0 - 1.0 / k), (m_par - m) / k)
+
     def _matrix(self, m_par, m):
         k = self.k
         return m_par * np.ones((k, k)) / k + m * self._P()
@@ -358,7 +364,7 @@ class SubspaceClustering:
         if not np.all(np.isfinite(x)):
             return np.full(x.size, math.nan)
         out = self._chain(self._m(x))
-        return pack(self._matrix(out[3], out[4]))
+        return self._packed(out[3], out[4])
 
     def trivial_slope(self) -> float:
         """``d m'/d m`` at ``m = 0``: ``alpha snr^2 E[pi^2] / k^2`` (module docstring)."""
