@@ -186,6 +186,7 @@ _AXES = {
     "spiked_wigner": ("snr", "rho"),
     "spiked_wigner_inhomogeneous": ("snr", "rho"),
     "storage": ("alpha", "kappa"),
+    "subspace_clustering": ("snr", "rho"),
 }
 # every example of every family, except that multi_index (a solve costs 0.1-1 s) contributes
 # its binary-weights committee only: its four examples take 3.5 minutes together
