@@ -20,7 +20,7 @@ def code(s):
 
 
 md(r"""
-# Classifying two Gaussian clouds
+# Gaussian mixtures: classification, universality, clustering
 
 Data $x = y\,\mu/\sqrt d + \sqrt\Delta\, z$ with $\mu \sim N(0, I_d)$, labels $y=\pm1$,
 $P(y=+1) = $ `balance`, $n = \alpha d$ samples (Mignacco, Krzakala, Lu, Zdeborová, ICML 2020).
@@ -39,7 +39,9 @@ This notebook checks:
 4. a universality example where one Gaussian is enough, and one where it is not
    (`mixture_single_index` against its `gaussian_equivalent()`);
 5. structured per-cluster covariances (`gmm_erm` with `spectrum_plus`, `spectrum_minus`,
-   `mean_coefficients`).
+   `mean_coefficients`);
+6. unsupervised: the `(rho, lambda)` phase diagram of subspace clustering, its three lines and
+   their tricritical point (`subspace_clustering`, `fixedpoint.phase_lines`).
 
 Every claim is asserted.
 """)
@@ -320,6 +322,47 @@ for ax in (ax1, ax2):
     ax.set_xticks([0.3, 1, 3], ["0.3", "1", "3"])
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(LABELS["alpha"])
+fig.tight_layout()""")
+
+md(r"""
+## 6. Subspace clustering: the phase diagram
+
+Unsupervised now: `Y = sqrt(snr/d) V (U - 1/k)^T + Z`, the one-hot labels `U` of `k` clusters and
+centroids whose rows are `N(0, I_k)` with probability `rho` and zero otherwise (a shared sparse
+support; `subspace_clustering`, Pesce, Loureiro, Krzakala, Zdeborová, NeurIPS 2022). In the
+paper's `lambda = rho snr`, the uninformed fixed point is unstable above `lambda_alg = k /
+sqrt(alpha)` (AMP succeeds); at small `rho` the information-theoretic threshold is lower, and
+between the two lies a hard phase bounded below by AMP's spinodal. `fixedpoint.phase_lines`
+finds the three lines over a range of `rho`, and where they meet: the tricritical point above
+which the transition is continuous.""")
+
+code(r"""
+clu = equations.get("subspace_clustering", k=2, rho=0.1, alpha=2.0, snr=10.0)
+rhos_c = np.linspace(0.03, 0.3, 28)
+lines = fixedpoint.phase_lines(clu, "snr", over={"rho": rhos_c}, within=(0.5, 60.0))
+(tri,) = lines.points
+print(f"tricritical point: rho = {tri['rho']:.5f}, lambda = rho snr = {tri['rho'] * tri['snr']:.5f}")
+lam_alg = 2 / np.sqrt(2.0)
+wr = lines["weak recovery"]
+assert np.allclose(wr.over_values * wr.values, lam_alg, rtol=1e-6)  # lambda_alg = k / sqrt(alpha)
+it, low = lines["IT"], lines["lower spinodal"]
+ok = np.isfinite(it.values) & np.isfinite(low.values)
+assert np.all(low.values[ok] <= it.values[ok] + 1e-9) and np.all(it.values[ok] <= lines["algorithmic"].values[ok] + 1e-9)
+assert 0.15 < tri["rho"] < 0.25
+
+fig, ax = plt.subplots(figsize=(4.6, 3.3))
+for name, style in (("weak recovery", "k:"), ("algorithmic", "k-"), ("IT", "C3-"), ("lower spinodal", "C0--")):
+    line = lines[name]
+    ax.plot(line.over_values, line.over_values * line.values, style, label=name)
+ax.plot([tri["rho"]], [tri["rho"] * tri["snr"]], "ko", ms=4, label="tricritical point")
+ax.text(0.05, 0.55, "impossible", fontsize=8)
+ax.text(0.04, 1.15, "hard", fontsize=8)
+ax.text(0.2, 1.8, "easy (AMP)", fontsize=8)
+ax.set_xlabel(r"sparsity $\rho$")
+ax.set_ylabel(r"$\lambda = \rho\,\mathrm{snr}$")
+ax.set_ylim(0.4, 2.2)
+ax.set_title(r"$k = 2$ clusters, $\alpha = 2$", fontsize=9)
+ax.legend(fontsize=7, frameon=False, loc="lower right")
 fig.tight_layout()""")
 
 path = Path(__file__).resolve().parent / "mixtures.ipynb"
