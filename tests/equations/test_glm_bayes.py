@@ -312,7 +312,7 @@ def test_gamp_agrees_with_state_evolution(kw):
     m = model(**kw)
     theory = fixedpoint.solve(m, start="uninformed")
     assert theory.converged
-    d = 2000
+    d = 1500
     runs = [m.simulate(d, seed) for seed in range(5)]
     for key in ("overlap", "mse", "gen_error"):
         vals = np.array([r[key] for r in runs])
