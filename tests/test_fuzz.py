@@ -72,8 +72,13 @@ def test_random_valid_parameters_both_starts(name):
             x = sol.x
             assert np.all(np.isfinite(x)), (model, sol)
             assert np.all(x >= lo) and np.all(x <= hi), (model, sol)
-            r = np.max(np.abs(np.asarray(model.update(x), float) - x) / tolerance(x))
-            assert r <= 1.0 + 1e-6, (model, sol, r)
+            gap = np.abs(np.asarray(model.update(x), float) - x)
+            r = np.max(gap / tolerance(x))
+            # next to a boundary the residual is scaled by the distance to it, which float64 resolves
+            # only to the rounding of x itself: the solver says so, and the map's change is then a few
+            # ulps of x, which a re-evaluation can put on either side of 1
+            at_rounding = "resolved to about" in sol.message and np.all(gap <= 4 * np.spacing(np.abs(x) + 1.0))
+            assert r <= 1.0 + 1e-6 or at_rounding, (model, sol, r)
             answers[start] = x
         if getattr(model, "unique_fixed_point", False):
             assert len(answers) == 2, f"{model!r}: a unique-fixed-point model failed from a start"
