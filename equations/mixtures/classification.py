@@ -329,6 +329,44 @@ def _n_panels(length, width):
 
 
 @njit(cache=True)
+def _panels(cuts, k, lo, hi, sd, narrow, nlo, nhi):
+    """Panels ``(a, b)`` of the window ``(lo, hi)`` cut at the points ``cuts[:k]`` that fall
+    inside it, each piece split into panels of at most ``_PANEL_SD sd``, and of at most 1 where
+    a piece meets ``(nlo, nhi)`` when ``narrow`` (where the logistic loss bends on the scale 1)."""
+    ends = np.empty(k + 2)
+    ends[0] = lo
+    n = 1
+    for i in range(k):
+        if lo < cuts[i] < hi:
+            ends[n] = cuts[i]
+            n += 1
+    ends[n] = hi
+    n += 1
+    ends = np.sort(ends[:n])
+    widths = np.empty(n - 1)
+    counts = np.empty(n - 1, np.int64)
+    total = 0
+    for i in range(n - 1):
+        width = _PANEL_SD * sd
+        if narrow and ends[i + 1] > nlo and ends[i] < nhi:
+            width = min(width, 1.0)
+        widths[i] = width
+        counts[i] = _n_panels(ends[i + 1] - ends[i], width)
+        total += counts[i]
+    a = np.empty(total)
+    b = np.empty(total)
+    j = 0
+    for i in range(n - 1):
+        npan = counts[i]
+        h = (ends[i + 1] - ends[i]) / npan
+        for p in range(npan):
+            a[j] = ends[i] + p * h
+            b[j] = ends[i + 1] if p == npan - 1 else ends[i] + (p + 1) * h  # exact piece ends
+            j += 1
+    return a, b
+
+
+@njit(cache=True)
 def _t_panels(code, mean, sd, Vc, delta):
     """Panel ends of the ``t`` rule: the window ``mean +- 12 sd`` cut at the kinks and the zero
     of the proximal operator, each piece split into panels of at most ``1.5 sd`` (and at most 1
@@ -343,37 +381,7 @@ def _t_panels(code, mean, sd, Vc, delta):
         cuts[k] = -Vc - _BEND
         cuts[k + 1] = _BEND
         k += 2
-    ends = np.empty(k + 2)
-    ends[0] = lo
-    n = 1
-    for i in range(k):
-        if lo < cuts[i] < hi:
-            ends[n] = cuts[i]
-            n += 1
-    ends[n] = hi
-    n += 1
-    ends = np.sort(ends[:n])
-    # count, then fill, the panels
-    total = 0
-    for i in range(n - 1):
-        width = _PANEL_SD * sd
-        if code == LOGISTIC and ends[i + 1] > -Vc - _BEND and ends[i] < _BEND:
-            width = min(width, 1.0)
-        total += _n_panels(ends[i + 1] - ends[i], width)
-    a = np.empty(total)
-    b = np.empty(total)
-    j = 0
-    for i in range(n - 1):
-        width = _PANEL_SD * sd
-        if code == LOGISTIC and ends[i + 1] > -Vc - _BEND and ends[i] < _BEND:
-            width = min(width, 1.0)
-        npan = _n_panels(ends[i + 1] - ends[i], width)
-        h = (ends[i + 1] - ends[i]) / npan
-        for p in range(npan):
-            a[j] = ends[i] + p * h
-            b[j] = ends[i + 1] if p == npan - 1 else ends[i] + (p + 1) * h  # exact piece ends
-            j += 1
-    return a, b
+    return _panels(cuts, k, lo, hi, sd, code == LOGISTIC, -Vc - _BEND, _BEND)
 
 
 @njit(cache=True, error_model="numpy")
