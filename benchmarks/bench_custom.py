@@ -88,8 +88,10 @@ for k in range(20):
     else:
         mod.update([0.5, 0.5 + 1e-3 * k, 1.0])
     se.append(time.perf_counter() - t)
+t = time.perf_counter(); sw = fixedpoint.sweep(model(), "alpha", [1.5 + 0.1 * k for k in range(10)])
+sweep = (time.perf_counter() - t) / 10
 print(json.dumps({"import": t_import, "first": first, "warm": statistics.median(warm),
-                  "se": statistics.median(se), "q": sol["q"]}))
+                  "se": statistics.median(se), "q": sol["q"], "sweep_per_point": sweep}))
 '''
 
 
@@ -105,9 +107,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "custom.json"))
+    ap.add_argument("--models", default="sign,custom,logistic,custom_logistic",
+                    help="comma-separated subset of sign, custom, logistic, custom_logistic")
     args = ap.parse_args()
+    models = [w for w in args.models.split(",") if w]
     rows = {}
-    for which in ("sign", "custom", "logistic", "custom_logistic"):
+    for which in models:
         res = {"empty": [], "warm": []}
         for _ in range(args.repeat):
             with tempfile.TemporaryDirectory() as tmp:
@@ -117,13 +122,19 @@ def main():
                 res["warm"].append(run(which, folder / "cache", folder))
         rows[which] = res
     med = statistics.median
-    print(f"{'model':<24}{'first (empty cache)':>22}{'first (warm cache)':>21}{'warm solve':>13}{'one map call':>14}")
+    print(f"{'model':<24}{'first (empty cache)':>22}{'first (warm cache)':>21}{'warm solve':>13}{'one map call':>14}"
+          f"{'sweep, per point':>18}")
     for which, label in (("sign", "glm_bayes, sign"), ("custom", "glm_bayes, cfunc probit"),
                          ("logistic", "glm_erm, logistic"), ("custom_logistic", "glm_erm, cfunc logistic")):
+        if which not in rows:
+            continue
         r = rows[which]
         print(f"{label:<24}{med(x['first'] for x in r['empty']):>20.3f} s{med(x['first'] for x in r['warm']):>19.3f} s"
-              f"{med(x['warm'] for x in r['warm']):>11.4f} s{1e3 * med(x['se'] for x in r['warm']):>11.3f} ms")
+              f"{med(x['warm'] for x in r['warm']):>11.4f} s{1e3 * med(x['se'] for x in r['warm']):>11.3f} ms"
+              f"{med(x['sweep_per_point'] for x in r['warm']):>16.4f} s")
     for a, b in (("custom", "sign"), ("custom_logistic", "logistic")):
+        if a not in rows or b not in rows:
+            continue
         dq = rows[a]["warm"][0]["q"] - rows[b]["warm"][0]["q"]
         print(f"fixed point q: {a} - {b} = {dq:.1e}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

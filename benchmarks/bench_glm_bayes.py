@@ -29,6 +29,8 @@ from equations.glm_bayes import GLMBayes
 
 PRIORS = [("gaussian", 1.0), ("rademacher", 1.0), ("gauss_bernoulli", 0.3)]
 CHANNELS = ["linear", "sign", "abs", "relu", "logit", "door"]
+#: the channels whose noisy integrals are tabulated (bench_tables: direct, first, warm, sweep)
+TABLE_CHANNELS = ["abs", "relu", "door"]
 ALPHA = {"linear": 0.8, "sign": 1.3, "abs": 1.3, "relu": 1.5, "logit": 1.5, "door": 1.8}
 
 
@@ -61,7 +63,8 @@ def bench_solves():
 
 
 def bench_tables():
-    """The noisy kinked channels (abs, relu; 1-5 ms per direct evaluation of the integrals):
+    """The noisy kinked channels (abs, relu; 1-5 ms per direct evaluation of the integrals) and the
+    noisy door (~50-300 us, but tens of iterations near its weak recovery):
     one solve with integrals="direct"; the first solve for a new (channel, noise, rho), which
     builds the table pieces it visits; a warm solve (table built, e.g. the next alpha of a
     sweep); and a 50-point alpha sweep from an empty table, per point."""
@@ -71,7 +74,7 @@ def bench_tables():
 
     rows = []
     for prior, rho in PRIORS:
-        for ch in ("abs", "relu"):
+        for ch in TABLE_CHANNELS:
             kw = dict(prior=prior, rho=rho, channel=ch, alpha=ALPHA[ch], noise=0.1)
             m = GLMBayes(**kw)
             md = GLMBayes(**kw, integrals="direct")
@@ -145,13 +148,25 @@ def bench_thresholds():
 
 
 def main():
+    import sys
+
+    global CHANNELS, TABLE_CHANNELS
+    if "--channels" in sys.argv:  # e.g. --channels door: the solves and tables of those channels only
+        CHANNELS = sys.argv[sys.argv.index("--channels") + 1].split(",")
+        TABLE_CHANNELS = [c for c in TABLE_CHANNELS if c in CHANNELS]
+        res = {"solves": bench_solves(), "tables": bench_tables()}
+        for r in res["solves"]:
+            print(r)
+        for r in res["tables"]:
+            print(r)
+        return
     res = {"solves": bench_solves(), "tables": bench_tables(), "quadrature": bench_quadrature(),
            "thresholds": bench_thresholds()}
     print(f"{'prior':16s}{'channel':8s}{'noise':>8s}{'alpha':>6s}{'ms':>10s}{'iter':>6s}{'q':>12s}")
     for r in res["solves"]:
         print(f"{r['prior']:16s}{r['channel']:8s}{r['noise']:8.0e}{r['alpha']:6.2f}{1e3 * r['seconds']:10.2f}"
               f"{r['iterations']:6d}{r['q']:12.6f}" + ("" if r["converged"] else "  NOT CONVERGED"))
-    print("\nnoisy abs / relu (noise 0.1): direct integrals vs lazily built tables")
+    print("\nnoisy abs / relu / door (noise 0.1): direct integrals vs lazily built tables")
     print(f"{'prior':16s}{'channel':8s}{'direct ms':>11s}{'1st ms':>9s}{'evals':>7s}{'warm ms':>9s}"
           f"{'sweep ms/pt':>13s}{'evals':>7s}{'|dq|':>10s}")
     for r in res["tables"]:

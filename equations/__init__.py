@@ -14,7 +14,17 @@ from ._registry import MODELS, available, get, register
 __all__ = ["MODELS", "available", "get", "register"]
 
 #: family modules imported (and so registered) with the package
-_FAMILIES: tuple[str, ...] = ("attention", "gcm", "glm_bayes", "glm_erm", "mixtures", "multi_index", "spiked_wigner", "storage")
+_FAMILIES: tuple[str, ...] = (
+    "attention",
+    "gcm",
+    "glm_bayes",
+    "glm_erm",
+    "mixtures",
+    "multi_index",
+    "sequence",
+    "spiked_wigner",
+    "storage",
+)
 
 for _family in _FAMILIES:
     importlib.import_module(f"{__name__}.{_family}")

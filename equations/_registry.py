@@ -44,9 +44,11 @@ def get(name: str, **params):
     fields = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(params) - fields)
     if unknown:
+        # a model may say where a parameter it does not take belongs (``parameter_hints``)
+        hints = [getattr(cls, "parameter_hints", {}).get(k) for k in unknown]
         raise ValueError(
             f"unknown parameter(s) {', '.join(unknown)} for model {name!r}; "
-            f"its parameters are: {', '.join(sorted(fields))}"
+            f"its parameters are: {', '.join(sorted(fields))}" + "".join(f" ({h})" for h in hints if h)
         )
     return cls(**params)
 

@@ -83,19 +83,22 @@ carries a relative weight ``sqrt(V / q)`` of the answer. So:
 * ``door``: ``Z_out`` in closed form with ``H``; every integrand over ``omega`` vanishes beyond
   ``12 sqrt(S)`` of the edges ``|omega| = K``, so uniform panels of width ``<= min(sqrt S, sqrt
   q)`` on that window (at most ~24, with a panel edge at the switch of the Bayes decision) are
-  accurate to ~1e-12 for every ``V`` down to 1e-10, at ~50 us per evaluation (no table).
+  accurate to ~1e-12 for every ``V`` down to 1e-10, at ~50 us per evaluation; with noise
+  tabulated like the noisy kinked channels (the noisy door's iteration contracts slowly near
+  weak recovery: tens of evaluations per solve), the table holding ``E g^2 / q`` with its
+  closed-form limit at ``q = 0`` (:meth:`Door._curvature`).
 
 Every claim above is checked in ``tests/equations/test_channels.py`` against adaptive
 ``scipy.integrate.quad`` at ``q / rho`` in ``{0, 0.5, 1 - 1e-4, 1 - 1e-10}``.
 
 Tables. On the Bayes-optimal line ``V = rho - q`` the integrals are smooth functions of the one
 variable ``s = sqrt(V)``, and they do not depend on ``alpha`` or on the prior. For the noisy
-kinked channels, whose direct integrals cost milliseconds, :meth:`Channel.se_bayes` (used by
+kinked channels (and the noisy door), whose direct integrals cost milliseconds, :meth:`Channel.se_bayes` (used by
 :class:`equations.glm_bayes.GLMBayes` unless ``integrals="direct"``) therefore reads a lazily
 built piecewise-Chebyshev table (:func:`_se_table`, :mod:`fixedpoint.tabulate`), one per
 ``(channel, noise, rho)``: a few microseconds per call once the pieces a solve visits are built.
-For ``abs`` the table holds ``K = E g^2 / q`` (with its exact limit at ``q = 0``,
-:func:`_noisy_curvature`), so that ``E g^2`` keeps its relative accuracy as ``q -> 0``; the
+For ``abs`` and ``door`` (even channels) the table holds ``K = E g^2 / q`` (with its exact limit at
+``q = 0``, :func:`_noisy_curvature`, :meth:`Door._curvature`), so that ``E g^2`` keeps its relative accuracy as ``q -> 0``; the
 direct rule drops its asymptote subtraction when the Gaussian cut-off truncates the ``omega``
 integral, so that it keeps it too.
 """
@@ -1405,7 +1408,8 @@ class Door(Channel):
     ``Z_out(+1) = H((K - omega) / sqrt S) + H((K + omega) / sqrt S)``, ``S = V + noise``, and
     ``Z_out(-1) = 1 - Z_out(+1)``, each with its relative accuracy (:func:`_door_logs`). The
     integrals over ``omega`` live within ``12 sqrt(S)`` of ``|omega| = K``
-    (:func:`_door_se_kernel`): ~300 evaluations, tens of microseconds, for every ``V``.
+    (:func:`_door_se_kernel`): ~300 evaluations, tens of microseconds, for every ``V``; with
+    noise, :meth:`se_bayes` tabulates them (a noisy door iterates tens of times near weak recovery).
     Weak recovery (instability of ``q = 0``): ``alpha_WR = S^2 H(k) (1 - 2 H(k)) / (2 rho^2 k^2
     phi(k)^2)``, ``k = K / sqrt(S)``, ``S = rho + noise`` (:meth:`weak_recovery_threshold`).
     """
@@ -1416,6 +1420,9 @@ class Door(Channel):
     kind: ClassVar[int] = 5
     even: ClassVar[bool] = True
     classification: ClassVar[bool] = True
+    #: ~50-300 us per evaluation, and the noisy door's iteration contracts slowly near its weak
+    #: recovery point (tens of iterations): tabulated with noise, like the noisy kinked channels
+    expensive: ClassVar[bool] = True
 
     def __post_init__(self):
         super().__post_init__()
@@ -1432,6 +1439,25 @@ class Door(Channel):
 
     def _se_perfect_noisy(self, q, D):
         return self._kernel(q, D)[:2]
+
+    def _curvature(self, V):
+        """``K(0) = lim_{q -> 0} E g^2 / q = Z''(0)^2 / (Z(+1) Z(-1))`` at ``omega = 0`` (``g = 0``
+        there): ``4 k^2 phi(k)^2 / (S^2 2 H(k) (1 - 2 H(k)))``, ``k = K / sqrt(S)``, ``S = V +
+        noise`` (the table of :func:`_se_table` holds ``E g^2 / q`` of this even channel)."""
+        S = float(V) + self.noise
+        k = self.width / math.sqrt(S)
+        if k == 0.0:
+            return 0.0  # K = 0: every label is +1, no information
+        h = 0.5 * math.erfc(k / math.sqrt(2.0))
+        if h == 0.0:
+            return 0.0  # k > 38: phi(k)^2 / H(k) ~ k phi(k) underflows with it
+        ph = math.exp(-0.5 * k * k) / _SQRT_2PI
+        return 4.0 * k * k * ph * ph / (S * S * 2.0 * h * (1.0 - 2.0 * h))
+
+    def _table_breakpoints(self, rho):
+        # the integrals change regime where sqrt(V + noise) crosses the door's half-width K
+        D = float(self.noise)
+        return {math.sqrt(c * self.width**2 - D) for c in (1.0 / 64.0, 1.0 / 4.0, 1.0) if c * self.width**2 > D}
 
     def weak_recovery_threshold(self, rho: float) -> float:
         """``alpha`` where ``q = 0`` loses stability for a prior of second moment ``rho`` whose
@@ -1525,6 +1551,8 @@ def _se_table(channel: Channel, rho: float) -> LazyChebyshev:
         # even channel: E g^2 = q K(q) vanishes at q = 0; tabulate K so that E g^2 keeps its
         # relative accuracy down to q = 0 (it drives the escape from, and the stability of, q = 0)
         if q == 0.0:
+            if channel.kind == 5:  # door: closed form
+                return channel._curvature(V), channel.se_integrals(0.0, V)[1]
             return _noisy_curvature(channel.kind, V, D, *_GL, _COARSE, _SPAN), channel.se_integrals(0.0, V)[1]
         hat, psi = channel.se_integrals(q, V)
         return hat / q, psi

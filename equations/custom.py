@@ -64,9 +64,18 @@ composite Gauss-Legendre panels on that scale, and the probit agrees with the bu
 to ~1e-14 for ``noise`` from 0.01 to 0.5 (2-30 ms per evaluation, vs 15 us for the built-in
 reduction). A step (``noise = 0``) converges only algebraically: use a built-in channel there. At ``V = 0`` (``q = rho``) ``psi`` is ``E_z sum_y P log P`` and ``hat`` is
 evaluated at ``V = 1e-12 q`` (the Fisher information of the channel, continuous in ``V``).
-The Bayes classifier is ``argmax_y Z_out(y; omega, V)``; its error is integrated on composite
-Gauss-Legendre panels cut at its decision boundaries (roots found by bisection), since ``min_y
-Z_out`` has kinks there.
+On the Bayes-optimal line ``V = rho - q`` (:meth:`equations.glm_bayes.GLMBayes.update`) the two
+integrals are read, as for the built-in noisy channels, from a lazily built piecewise-Chebyshev
+table in ``s = sqrt(V)`` (:func:`equations.channels._se_table`, one per channel object, noise
+and ``rho``, breakpoints at ``width (1/8, 1, 8)`` and on the noise's scale): a first solve builds
+the one or two pieces it visits (33-65 evaluations of the integrals, ~0.5-1 s for a probit of
+``width = sqrt(0.1)``), later solves and sweeps of ``alpha`` read it in microseconds; its
+derivative gives the Jacobian. ``glm_bayes(..., integrals="direct")`` evaluates the integrals
+instead (for a likelihood outside the accuracy regime above, e.g. a step, whose rounding-level
+smoothness the table cannot find: it would bisect its pieces many times before calling the
+integrals directly). The Bayes classifier is ``argmax_y Z_out(y; omega, V)``; its error is integrated on
+composite Gauss-Legendre panels cut at its decision boundaries (roots found by regula falsi with
+the Illinois modification, all at once), since ``min_y Z_out`` has kinks there.
 
 Loss numerics (:class:`CustomLoss`), the replica hats of :mod:`equations.glm_erm`::
 
@@ -380,6 +389,9 @@ class CustomChannel(Channel):
     y_panels: int = 32
 
     name: ClassVar[str] = "custom"
+    #: the integrals cost milliseconds (~10^5-10^6 calls of the cfunc): :meth:`se_bayes` reads
+    #: them from a lazily built table, as for the built-in noisy channels
+    expensive: ClassVar[bool] = True
 
     def __post_init__(self):
         if isinstance(self.noise, CFunc):
@@ -462,8 +474,19 @@ class CustomChannel(Channel):
         return _se_kernel(self.likelihood, bool(self.log), float(q), float(V), float(self.noise), self.theta,
                           *(rules or self._rules(q, V)), *self._yrule)
 
+    def _tabulates(self, tabulated):
+        # on the Bayes-optimal line the integrals are smooth functions of s = sqrt(rho - q) for a
+        # likelihood the rules resolve (the accuracy regime above), with or without noise
+        return tabulated
+
+    def _table_breakpoints(self, rho):
+        # the integrals change regime where sqrt(V) crosses the likelihood's scale width
+        return {c * self.width for c in (0.125, 1.0, 8.0)} if self.width is not None else set()
+
     def se_bayes_derivative(self, q, rho, tabulated=True):
-        """``d hat / d q`` along ``V = rho - q``, by finite differences with the quadrature rules of
+        """``d hat / d q`` along ``V = rho - q``: with ``tabulated`` (the default) the table's
+        Chebyshev derivative (:meth:`equations.channels.Channel.se_bayes_derivative`); otherwise
+        by finite differences with the quadrature rules of
         the centre point held fixed (the panel counts depend on ``q`` and ``V``: a switch inside
         the stencil would add its jump divided by the step). The integrals are sums of up to 10^6
         terms, with a rounding noise of ~1e-14 relative: the built-in step ``1e-5 V`` would turn
@@ -475,6 +498,8 @@ class CustomChannel(Channel):
         V = rho - q
         if not V > 0.0:
             raise ValueError(f"q must be below rho (the derivative diverges at V = 0), got q={q}, rho={rho}")
+        if self._tabulates(tabulated):
+            return Channel.se_bayes_derivative(self, q, rho, tabulated)
         rules = self._rules(q, V)
 
         def hat(t):
@@ -505,9 +530,8 @@ class CustomChannel(Channel):
 
     def _se_perfect(self, q):
         # V = 0: Z_out = P_out; hat -> the Fisher information, continuous in V: take V = 1e-12 q
-        _, psi, _ = self._se3(q, 0.0)
-        hat = self._se3(q * (1.0 - 1e-12), 1e-12 * q)[0] if q > 0 else 0.0
-        return hat, psi
+        # (cached: the mutual information needs it at every evaluation of the observables)
+        return _custom_perfect(self, float(q))
 
     def bayes_gen_error(self, q, V):
         q = float(q)
@@ -517,30 +541,49 @@ class CustomChannel(Channel):
         # P(y != argmax_y Z_out(y; omega, V)) = E_omega min(Z_out(+1), Z_out(-1)), omega = sqrt(q) u
         sq = math.sqrt(q)
 
-        def diff(u):
+        def logs(u):
+            # log Z_out(+1) and log Z_out(-1) at omega = sqrt(q) u, in one call of the kernel
             u = np.atleast_1d(np.asarray(u, float))
-            lp, _, _ = self.z_out(1.0, sq * u, V)
-            lm, _, _ = self.z_out(-1.0, sq * u, V)
+            n = u.size
+            lz, _, _ = self.z_out(np.concatenate([np.ones(n), -np.ones(n)]), np.concatenate([sq * u, sq * u]), V)
+            return lz[:n], lz[n:]
+
+        def diff(u):
+            lp, lm = logs(u)
             return lp - lm
 
         grid = np.linspace(-10.0, 10.0, 401)
         d = diff(grid)
+        idx = np.flatnonzero(np.sign(d[:-1]) != np.sign(d[1:]))
         edges = [-10.0, 10.0]
-        for i in np.flatnonzero(np.sign(d[:-1]) != np.sign(d[1:])):
-            a, b = grid[i], grid[i + 1]
-            fa = d[i]
-            for _ in range(60):  # bisection to rounding: the kink of min_y Z_out
-                c = 0.5 * (a + b)
-                fc = diff(c)[0]
-                if (fc > 0) == (fa > 0):
-                    a, fa = c, fc
-                else:
-                    b = c
-            edges.append(0.5 * (a + b))
+        if idx.size:
+            # the kinks of min_y Z_out, all brackets at once: regula falsi with the Illinois
+            # modification (superlinear; the bracket always holds the root), to rounding
+            a, b = grid[idx].copy(), grid[idx + 1].copy()
+            fa, fb = d[idx].copy(), d[idx + 1].copy()
+            side = np.zeros(idx.size)
+            done = np.zeros(idx.size, dtype=bool)
+            for _ in range(100):
+                with np.errstate(invalid="ignore", divide="ignore"):  # (brackets already closed)
+                    c = (a * fb - b * fa) / (fb - fa)
+                c = np.where((c > a) & (c < b), c, 0.5 * (a + b))
+                fc = diff(c)
+                zero = fc == 0.0
+                same_b = (np.sign(fc) == np.sign(fb)) & ~zero & ~done  # c replaces b
+                same_a = ~same_b & ~zero & ~done  # c replaces a
+                fa = np.where(same_b & (side == -1.0), 0.5 * fa, fa)  # Illinois: a retained twice
+                fb = np.where(same_a & (side == 1.0), 0.5 * fb, fb)
+                b, fb = np.where(same_b, c, b), np.where(same_b, fc, fb)
+                a, fa = np.where(same_a, c, a), np.where(same_a, fc, fa)
+                side = np.where(same_b, -1.0, np.where(same_a, 1.0, side))
+                a, b = np.where(zero & ~done, c, a), np.where(zero & ~done, c, b)
+                done |= zero | (b - a <= 4e-16 * np.maximum(1.0, np.abs(b)))
+                if done.all():
+                    break
+            edges.extend(0.5 * (a + b))
         edges = np.unique(np.concatenate([edges, np.linspace(-10.0, 10.0, 81)]))
         u, w = _gl_panels(edges)
-        lp, _, _ = self.z_out(1.0, sq * u, V)
-        lm, _, _ = self.z_out(-1.0, sq * u, V)
+        lp, lm = logs(u)
         return float(np.sum(w * np.exp(-0.5 * u * u) / math.sqrt(2.0 * math.pi) * np.exp(np.minimum(lp, lm))))
 
     def predict(self, omega, V):
@@ -582,6 +625,13 @@ class CustomChannel(Channel):
         kw = {f.name: getattr(self, f.name) for f in fields(self)}
         kw["likelihood"] = _ref(self.likelihood)
         return _rebuild, (CustomChannel, kw, ("likelihood",))
+
+
+@functools.lru_cache(maxsize=256)
+def _custom_perfect(channel, q):
+    _, psi, _ = channel._se3(q, 0.0)
+    hat = channel._se3(q * (1.0 - 1e-12), 1e-12 * q)[0] if q > 0 else 0.0
+    return hat, psi
 
 
 def _rebuild(cls, kw, refs):

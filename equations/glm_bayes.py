@@ -106,7 +106,8 @@ class GLMBayes:
         ``rademacher``).
     integrals : {"tabulated", "direct"}
         How the channel integrals are evaluated for the channels where each costs milliseconds
-        (noisy ``abs`` and ``relu``, ``logit``): ``"tabulated"`` (default) reads a lazily built
+        or a solve needs many (noisy ``abs``, ``relu`` and ``door``, ``logit``, a custom channel):
+        ``"tabulated"`` (default) reads a lazily built
         piecewise-Chebyshev table in ``sqrt(rho - q)`` shared by all models with the same
         channel, noise and ``rho`` (accurate to ~1e-10 relative, a few microseconds per call
         once built; :meth:`equations.channels.Channel.se_bayes`); ``"direct"`` integrates at
@@ -175,8 +176,8 @@ class GLMBayes:
             "rho": {"range": (0.0, 1.0), "open": (True, False),
                     "doc": "fraction of non-zero entries (must be 1 for gaussian and rademacher)"},
             "integrals": {"allowed": _INTEGRALS,
-                          "doc": "channel integrals of noisy abs / relu and logit: tabulated once, or direct at "
-                                 "each call"},
+                          "doc": "channel integrals of noisy abs / relu / door, logit and custom channels: tabulated "
+                                 "once, or direct at each call"},
             "gamma": {"range": (0.0, None), "open": (True, True),
                       "doc": "inverse temperature of the logit channel, P(y|z) = sigmoid(gamma y z) (logit only; "
                              "None: 1)"},

@@ -348,11 +348,14 @@ def _same_point(model, lo, hi, kw):
     continuous transition (``rho -> 1``) two solves of one point can stop far apart, and must not
     be mistaken for coexisting branches, whose free-entropy difference would then be noise."""
     gap = np.abs(hi.x - lo.x)
-    if float(np.max(gap)) <= 1e-6 * (1.0 + float(np.max(np.abs(hi.x)))):
+    tolerance = make_tolerance(kw.get("atol", 1e-10), kw.get("rtol", 1e-10), getattr(model, "residual_scale", None))
+    # No absolute cut-off such as 1e-6: a state can be small as a whole (overlaps of order
+    # rho in a sparse model at rho = 1e-6), and its informed branch then differs from the trivial
+    # point by less than any fixed number. Within the solves' own tolerance is the same point.
+    if float(np.max(gap - tolerance(hi.x) - tolerance(lo.x))) <= 0.0:
         return True
     if float(np.max(gap)) > 1e-2 * (1.0 + float(np.max(np.abs(hi.x)))):
         return False
-    tolerance = make_tolerance(kw.get("atol", 1e-10), kw.get("rtol", 1e-10), getattr(model, "residual_scale", None))
     err = 0.0
     for s in (lo, hi):
         contraction = 1.0 - min(_spectral_radius(model, s.x), 1.0 - 1e-12)

@@ -43,11 +43,16 @@ def _field_strategies(cls):
     return st.fixed_dictionaries(out)
 
 
+#: fewer draws for the families whose solve costs a second (each draw solves twice)
+_EXAMPLES = {"multi_index": 10, "sequence_multi_index": 10}
+
+
 @pytest.mark.parametrize("name", equations.available())
 def test_random_valid_parameters_both_starts(name):
     cls = equations.MODELS[name]
+    examples = int(__import__("os").environ.get("FUZZ_EXAMPLES", _EXAMPLES.get(name, 25)))
 
-    @settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", 25)), deadline=None, derandomize=True,
+    @settings(max_examples=examples, deadline=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
     @given(params=_field_strategies(cls))
     def check(params):
@@ -67,8 +72,13 @@ def test_random_valid_parameters_both_starts(name):
             x = sol.x
             assert np.all(np.isfinite(x)), (model, sol)
             assert np.all(x >= lo) and np.all(x <= hi), (model, sol)
-            r = np.max(np.abs(np.asarray(model.update(x), float) - x) / tolerance(x))
-            assert r <= 1.0 + 1e-6, (model, sol, r)
+            gap = np.abs(np.asarray(model.update(x), float) - x)
+            r = np.max(gap / tolerance(x))
+            # next to a boundary the residual is scaled by the distance to it, which float64 resolves
+            # only to the rounding of x itself: the solver says so, and the map's change is then a few
+            # ulps of x, which a re-evaluation can put on either side of 1
+            at_rounding = "resolved to about" in sol.message and np.all(gap <= 4 * np.spacing(np.abs(x) + 1.0))
+            assert r <= 1.0 + 1e-6 or at_rounding, (model, sol, r)
             answers[start] = x
         if getattr(model, "unique_fixed_point", False):
             assert len(answers) == 2, f"{model!r}: a unique-fixed-point model failed from a start"

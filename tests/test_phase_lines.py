@@ -183,9 +183,11 @@ _AXES = {
     "gmm_erm": ("alpha", "reg"),
     "mixture_single_index": ("alpha", "reg"),
     "multi_index": ("alpha", "noise"),
+    "sequence_multi_index": ("alpha", "noise"),
     "spiked_wigner": ("snr", "rho"),
     "spiked_wigner_inhomogeneous": ("snr", "rho"),
     "storage": ("alpha", "kappa"),
+    "subspace_clustering": ("snr", "rho"),
 }
 # every example of every family, except that multi_index (a solve costs 0.1-1 s) contributes
 # its binary-weights committee only: its four examples take 3.5 minutes together

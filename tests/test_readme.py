@@ -24,6 +24,6 @@ def test_two_commands():
     assert len(commands) == 2
     main_job, tests = (c.strip() for c in commands)
     assert main_job.startswith("pip install -e . && fixedpoint diagram") and "--out" in main_job
-    assert tests == "pip install -e '.[test]' && python -m pytest"
+    assert tests == "pip install -e '.[test]' && python -m pytest -n 2 --dist worksteal"
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
-    assert "pip install --quiet -e '.[test]'" in ci and "python -m pytest" in ci
+    assert "pip install --quiet -e '.[test]'" in ci and "python -m pytest -q -p no:cacheprovider -n 2 --dist worksteal" in ci

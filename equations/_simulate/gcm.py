@@ -14,6 +14,10 @@ a Newton step for logistic and huber, dual coordinate ascent for hinge and absol
   fresh sign label), ``m = mean(z* lambda)`` and ``q = mean(lambda^2)`` of the student's field
   ``lambda = w.v/sqrt(p)`` (the Monte-Carlo error of these, ~1e-2 relative, is part of each seed's
   spread and so of the tests' error bars).
+* A deep random target (``target_activations``): the actual network ``z* = a.h_L/sqrt(k_L)``,
+  ``h_l = sigma_l(W_l h_(l-1)/sqrt(k_(l-1)))``, ``h_0 = x``, ``k_l = round(target_widths[l] d)``,
+  all weights ``N(0, 1)`` and fixed per instance (not its Gaussian equivalent); ``m =
+  mean(z* lambda)`` (its nonlinear part is uncorrelated with ``lambda`` only in the limit).
 * ``features="spectra"``: ``p = d`` features, the ``N`` given modes each repeated ``d/N`` times
   (``d`` must be a multiple of ``N``: the same spectral law), design ``v ~ N(0, diag(omega))``,
   teacher ``theta`` (likewise repeated). Everything is exact given ``w``: ``m = sum omega theta
@@ -44,22 +48,43 @@ def _labels(z, channel, noise, rng):
 
 
 def sample_gcm(model, d, rng):
-    """The fixed parts of one random-features instance: ``(F, theta)``, ``F`` of shape ``(p, d)``
-    with ``p = round(p_over_d d)`` and ``N(0, 1)`` entries, ``theta ~ N(0, I_d)``."""
+    """The fixed parts of one random-features instance: ``(F, teacher)``, ``F`` of shape ``(p, d)``
+    with ``p = round(p_over_d d)`` and ``N(0, 1)`` entries; ``teacher`` is ``theta ~ N(0, I_d)``
+    (linear target) or the deep target's list ``[W_1, ..., W_L, a]`` (``W_l`` of shape ``(k_l,
+    k_(l-1))``, ``k_0 = d``, ``a`` of length ``k_L``)."""
     p = max(1, int(round(float(model.p_over_d) * d)))
     F = rng.standard_normal((p, d))
-    theta = rng.standard_normal(d)
-    return F, theta
+    if model.target_activations is None:
+        return F, rng.standard_normal(d)
+    weights, k = [], d
+    for ratio in model.target_widths:
+        k_next = max(1, int(round(ratio * d)))
+        weights.append(rng.standard_normal((k_next, k)))
+        k = k_next
+    weights.append(rng.standard_normal(k))
+    return F, weights
 
 
-def _rf_data(model, F, theta, n, rng):
+def _teacher_field(model, teacher, x):
+    """``z*`` of the inputs ``x`` (rows): linear, or the deep network layer by layer."""
+    from ..gcm import _activation
+
+    if model.target_activations is None:
+        return x @ teacher / math.sqrt(x.shape[1])
+    h = x
+    for W, act in zip(teacher[:-1], model.target_activations):
+        h = _activation(act)(h @ W.T / math.sqrt(h.shape[1]))
+    return h @ teacher[-1] / math.sqrt(h.shape[1])
+
+
+def _rf_data(model, F, teacher, n, rng):
     """``n`` samples: the scaled design ``v/sqrt(p)`` (features not centred) and the teacher's field."""
     from ..gcm import _activation
 
     d = F.shape[1]
     x = rng.standard_normal((n, d))
     v = _activation(model.activation)(x @ F.T / math.sqrt(d))
-    return v / math.sqrt(F.shape[0]), x @ theta / math.sqrt(d)
+    return v / math.sqrt(F.shape[0]), _teacher_field(model, teacher, x)
 
 
 def simulate_gcm(model, d: int, seed: int) -> dict[str, float]:

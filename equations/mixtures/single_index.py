@@ -130,8 +130,8 @@ from numba import njit
 from fixedpoint.quadrature import H, phi
 from .._registry import parameter_table, register
 from ..glm_erm import PENALTIES, _legendre, _omega_kinks, _omega_zero_margin, _prior
-from ..losses import LOGISTIC, SQUARE, _loss, _prox_full, loss_code
-from .classification import _check_real
+from ..losses import LOGISTIC, _loss, _prox_full, loss_code
+from .classification import _check_real, _panels
 
 __all__ = ["MixtureSingleIndex", "least_squares_train_error"]
 
@@ -143,18 +143,11 @@ MAX_CLOUDS = 4
 T_LINEAR, T_SIGN, T_RANDOM = 0, 1, 2
 
 _WINDOW = 12.0  # omega window: +-12 standard deviations (Gaussian mass outside: 3.6e-33)
-_PANEL_SD = 1.5
 _BEND = 10.0
-_MAX_PANELS = 400
 #: panel ends around the label's transition, in units of its width (H(16) ~ 1e-58: flat beyond)
 _TRANSITION = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 # per-cloud integrals: E f, E f^2, E f', E[f nu], E loss, E Moreau, train error, test error
 _NI = 8
-
-
-@njit(cache=True)
-def _n_panels(length, width):
-    return max(1, min(_MAX_PANELS, int(math.ceil(length / width))))
 
 
 @njit(cache=True)
@@ -188,36 +181,7 @@ def _omega_panels(code, mean, sd, Vc, delta, wstar, wtr):
             cuts[k] = wstar - r * wtr
             cuts[k + 1] = wstar + r * wtr
             k += 2
-    ends = np.empty(k + 2)
-    ends[0] = lo
-    n = 1
-    for i in range(k):
-        if lo < cuts[i] < hi:
-            ends[n] = cuts[i]
-            n += 1
-    ends[n] = hi
-    n += 1
-    ends = np.sort(ends[:n])
-    total = 0
-    for i in range(n - 1):
-        width = _PANEL_SD * sd
-        if code == LOGISTIC and ends[i + 1] > -Vc - _BEND and ends[i] < Vc + _BEND:
-            width = min(width, 1.0)
-        total += _n_panels(ends[i + 1] - ends[i], width)
-    a = np.empty(total)
-    b = np.empty(total)
-    j = 0
-    for i in range(n - 1):
-        width = _PANEL_SD * sd
-        if code == LOGISTIC and ends[i + 1] > -Vc - _BEND and ends[i] < Vc + _BEND:
-            width = min(width, 1.0)
-        npan = _n_panels(ends[i + 1] - ends[i], width)
-        h = (ends[i + 1] - ends[i]) / npan
-        for p in range(npan):
-            a[j] = ends[i] + p * h
-            b[j] = ends[i + 1] if p == npan - 1 else ends[i] + (p + 1) * h
-            j += 1
-    return a, b
+    return _panels(cuts, k, lo, hi, sd, code == LOGISTIC, -Vc - _BEND, Vc + _BEND)
 
 
 @njit(cache=True)

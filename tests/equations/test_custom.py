@@ -118,18 +118,43 @@ def test_probit_reproduces_the_sign_channel(noise):
     ch = custom.CustomChannel(likelihood=probit, width=math.sqrt(noise))
     mine = equations.get("glm_bayes", channel=ch, noise=noise, alpha=2.0)._channel
     ref = equations.get("glm_bayes", channel="sign", noise=noise, alpha=2.0)._channel
+    # the quadrature itself (tabulated=False; the table on top of it is checked below)
     for q in (0.0, 0.3, 0.9, 1.0 - 1e-4):
-        a, b = mine.se_bayes(q, 1.0), ref.se_bayes(q, 1.0)
+        a, b = mine.se_bayes(q, 1.0, tabulated=False), ref.se_bayes(q, 1.0)
         assert a == pytest.approx(b, rel=1e-10, abs=1e-12)
         assert mine.bayes_gen_error(q, 1.0 - q) == pytest.approx(ref.bayes_gen_error(q, 1.0 - q), rel=1e-10)
         # both are finite differences of the integrals: the built-in's (step 1e-5 V) is off by ~1e-7
         # relative at q = 1 - 1e-4 (against a wide fourth-order stencil on the exact integral)
-        assert mine.se_bayes_derivative(q, 1.0) == pytest.approx(ref.se_bayes_derivative(q, 1.0), rel=1e-6)
+        assert mine.se_bayes_derivative(q, 1.0, tabulated=False) == pytest.approx(ref.se_bayes_derivative(q, 1.0),
+                                                                                  rel=1e-6)
     # V = 0: psi is E_z sum_y P log P, hat the Fisher information (V = 1e-12 proxy)
     assert mine.se_bayes(1.0, 1.0) == pytest.approx(ref.se_bayes(1.0, 1.0), rel=1e-9)
     y, om = np.array([1.0, -1.0, 1.0]), np.array([0.3, -2.0, 1.5])
     for a, b in zip(mine.z_out(y, om, 0.4), ref.z_out(y, om, 0.4)):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+
+
+def test_custom_channel_table_agrees_with_its_direct_integrals_and_the_sign_channel():
+    """The custom channel's integrals on the Bayes-optimal line come from the lazily built table:
+    against the direct integrals and the built-in sign channel's exact reduction (1e-10
+    relative), and the table's derivative against the fourth-order finite difference of the
+    direct ones."""
+    from equations.channels import _se_table
+
+    ch = equations.get("glm_bayes", channel=custom.CustomChannel(likelihood=probit, width=math.sqrt(0.3)),
+                       noise=0.3, alpha=2.0)._channel
+    ref = equations.get("glm_bayes", channel="sign", noise=0.3, alpha=2.0)._channel
+    for q in (0.0, 0.05, 0.6, 0.97, 1.0 - 1e-4):
+        tab = ch.se_bayes(q, 1.0)
+        direct = ch.se_bayes(q, 1.0, tabulated=False)
+        assert tab[0] == pytest.approx(direct[0], rel=1e-10)
+        assert tab[1] == pytest.approx(direct[1], rel=1e-10, abs=1e-12)
+        exact = ref.se_bayes(q, 1.0)
+        assert tab[0] == pytest.approx(exact[0], rel=1e-10)
+        assert tab[1] == pytest.approx(exact[1], rel=1e-10, abs=1e-12)
+    assert _se_table(ch, 1.0).evaluations > 0
+    assert ch.se_bayes_derivative(0.6, 1.0) == pytest.approx(ch.se_bayes_derivative(0.6, 1.0, tabulated=False),
+                                                             rel=1e-7)
 
 
 @pytest.mark.slow

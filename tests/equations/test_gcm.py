@@ -259,6 +259,8 @@ def test_random_features_p_over_d_small_learns_nothing():
 @pytest.mark.parametrize("params", [
     dict(loss="square", activation="relu", p_over_d=0.7, alpha=1.2, reg=0.05, noise=0.2),
     dict(loss="logistic", activation="erf", p_over_d=3.0, alpha=2.0, reg=0.01),
+    dict(loss="huber", activation="tanh", p_over_d=1.5, alpha=1.5, reg=0.05, noise=0.1,
+         target_activations=("erf", "sign")),
     dict(loss="hinge", features="spectra", spectrum=power_law(60, 2.0, 0.3)[0], teacher=power_law(60, 2.0, 0.3)[1],
          alpha=2.0, reg=0.05),
     dict(loss="huber", features="spectra", spectrum=power_law(60, 1.3, 1.0)[0], teacher=power_law(60, 1.3, 1.0)[1],
@@ -393,3 +395,207 @@ def test_defaults_and_replace():
     assert (m.features, m.activation, m.p_over_d, m.channel) == ("random_features", "erf", 2.0, "linear")
     m2 = dataclasses.replace(m, p_over_d=3.0)
     assert m2.p_over_d == 3.0 and m2 != m
+
+
+# ----------------------------------------------------------------------------- deep random targets
+# Cui, Krzakala, Zdeborova, "Bayes-optimal learning of deep random networks of extensive width",
+# ICML 2023, arXiv 2302.00375.
+
+
+@pytest.mark.parametrize("activation,variance", [("tanh", 0.5), ("erf", 0.3), ("sign", 2.0), ("tanh", 3.0)])
+def test_kappas_at_a_variance_against_mpmath(activation, variance):
+    """kappa_1 = E u sigma(u)/r, kappa_*^2 = E sigma(u)^2 - kappa_1^2 r for u ~ N(0, r), 30 digits."""
+    f = _MP_ACT[activation]
+    with mpmath.workdps(30):
+        r = mpmath.mpf(variance)
+
+        def E(g):
+            w = lambda u: g(u) * mpmath.exp(-u * u / (2 * r)) / mpmath.sqrt(2 * mpmath.pi * r)  # noqa: E731
+            return mpmath.quad(w, [-mpmath.inf, 0, mpmath.inf])
+        k1 = E(lambda u: u * f(u)) / r
+        ks = mpmath.sqrt(E(lambda u: f(u) ** 2) - k1 ** 2 * r)
+    _, ours1, ours_s = kappas(activation, variance)
+    assert ours1 == pytest.approx(float(k1), rel=1e-13) and ours_s == pytest.approx(float(ks), rel=1e-12)
+
+
+def test_deep_equivalent_closed_forms():
+    """Linear layers are the linear target; one sign layer: rho = 2/pi, noise = 1 - 2/pi; two sign
+    layers: rho = (2/pi)^2, total variance 1; erf then sign by hand from the closed-form kappas
+    (erf: E u erf(u) = 2r/sqrt(pi(1 + 2r)), E erf(u)^2 = 2 asin(2r/(1 + 2r))/pi)."""
+    eq = gcm.deep_equivalent(("linear", "linear", "linear"))
+    assert eq["rho"] == pytest.approx(1.0, rel=1e-13) and abs(eq["noise"]) < 1e-13
+    eq = gcm.deep_equivalent("sign")
+    assert (eq["rho"], eq["noise"]) == pytest.approx((2 / math.pi, 1 - 2 / math.pi), rel=1e-13)
+    eq = gcm.deep_equivalent(("sign", "sign"))
+    assert eq["rho"] == pytest.approx(4 / math.pi ** 2, rel=1e-13) and eq["rho"] + eq["noise"] == pytest.approx(1.0)
+    eq = gcm.deep_equivalent(("erf", "sign"))
+    k1 = 2 / math.sqrt(3 * math.pi)
+    r2 = 2 * math.asin(2 / 3) / math.pi
+    assert eq["variances"] == pytest.approx((1.0, r2), rel=1e-13)
+    assert eq["rho"] == pytest.approx(k1 ** 2 * (2 / math.pi / r2), rel=1e-12)  # sign: kappa_1(r)^2 = 2/(pi r)
+    assert eq["rho"] + eq["noise"] == pytest.approx(1.0, rel=1e-13)  # sign's output has variance 1
+
+
+def test_bayes_optimal_linear_is_the_replica_fixed_point_and_its_limits():
+    for alpha, rho, noise in ((0.5, 1.0, 0.1), (2.0, 0.3, 0.02), (1.0, 2.0, 1e-3), (5.0, 1.0, 0.5)):
+        bo = gcm.bayes_optimal_linear(alpha, rho, noise)
+        E = bo["estimation_error"]
+        assert E == pytest.approx(rho / (1 + rho * alpha / (noise + E)), rel=1e-13)
+        # the state evolution of the Bayes-optimal estimator, iterated from scratch
+        e = rho
+        for _ in range(100000):
+            e = rho / (1 + rho * alpha / (noise + e))
+        assert E == pytest.approx(e, rel=1e-8)
+    assert gcm.bayes_optimal_linear(0.4, 2.0, 0.0)["estimation_error"] == pytest.approx(1.2, rel=1e-14)
+    assert gcm.bayes_optimal_linear(3.0, 2.0, 0.0)["estimation_error"] == 0.0
+
+
+@pytest.mark.parametrize("acts,alpha,noise", [(("tanh", "tanh"), 2.0, 0.0), (("sign", "erf", "tanh"), 0.7, 0.1),
+                                              (("erf",), 4.0, 0.3)])
+def test_optimal_ridge_is_bayes_optimal_on_deep_targets(acts, alpha, noise):
+    """The paper's statement: optimally regularised ridge reaches the Bayes-optimal error, at reg =
+    noise_eff/rho (here to 1e-8: fixedpoint.optimize on our replica equations against the closed form)."""
+    bo = gcm.deep_bayes_optimal(alpha, acts, noise)
+    model = gcm.deep_ridge_model(acts, alpha=alpha, reg=1.0, noise=noise)
+    best = fixedpoint.optimize(model, "reg", "gen_error", (1e-4, 100.0), xtol=1e-9, **TIGHT)
+    assert best.converged, best.message
+    assert abs(best.minimum - bo["gen_error"]) < 1e-8
+    assert best.value == pytest.approx(bo["reg"], rel=1e-4)
+    # away from it ridge is worse (the test can fail)
+    worse = model.with_params(reg=3 * bo["reg"])
+    assert worse.observables(solve(worse).x)["gen_error"] > bo["gen_error"] + 1e-4
+
+
+def test_deep_target_random_features_reduce_to_the_equivalent_linear_target():
+    """Random features on a deep target = random features on the linear target sqrt(rho) theta.x
+    with noise + noise_eff: by the scaling y -> y/sqrt(rho) (w -> w/sqrt(rho), same reg) for ridge,
+    and exactly the sign of the same field for logistic (sign(z) = sign(z/sqrt(rho)))."""
+    acts = ("tanh", "sign")
+    eq = gcm.deep_equivalent(acts)
+    s = math.sqrt(eq["rho"])
+    deep = GCMERM(loss="square", activation="relu", p_over_d=1.5, alpha=1.2, reg=0.1, noise=0.05,
+                  target_activations=acts)
+    lin = GCMERM(loss="square", activation="relu", p_over_d=1.5, alpha=1.2, reg=0.1,
+                 noise=(0.05 + eq["noise"]) / eq["rho"])
+    a, b = deep.observables(solve(deep).x), lin.observables(solve(lin).x)
+    assert a["gen_error"] == pytest.approx(eq["rho"] * b["gen_error"], rel=1e-10)
+    assert a["m"] == pytest.approx(eq["rho"] * b["m"], rel=1e-10)
+    assert a["q"] == pytest.approx(eq["rho"] * b["q"], rel=1e-10)
+    deep = GCMERM(loss="logistic", activation="erf", p_over_d=2.0, alpha=2.0, reg=0.1, target_activations=acts)
+    lin = GCMERM(loss="logistic", activation="erf", p_over_d=2.0, alpha=2.0, reg=0.1, noise=eq["noise"] / eq["rho"])
+    a, b = deep.observables(solve(deep).x), lin.observables(solve(lin).x)
+    # the same labels in law, so the same estimator: q and the 0/1 error equal, m scaled by sqrt(rho)
+    assert a["gen_error"] == pytest.approx(b["gen_error"], rel=1e-10)
+    assert a["q"] == pytest.approx(b["q"], rel=1e-10) and a["m"] == pytest.approx(s * b["m"], rel=1e-10)
+
+
+def test_kernel_limit_on_a_deep_target_is_ridge_on_the_inputs():
+    """p/d -> inf: random-features ridge becomes ridge on x with the penalty (reg + kappa_*^2)/kappa_1^2
+    (the kernel), on the deep target too."""
+    acts = ("tanh", "tanh")
+    rf = GCMERM(loss="square", activation="erf", p_over_d=1e7, alpha=1.5, reg=0.05, noise=0.02,
+                target_activations=acts)
+    _, k1, ks = kappas("erf")
+    ridge = gcm.deep_ridge_model(acts, loss="square", alpha=1.5, reg=(0.05 + ks ** 2) / k1 ** 2, noise=0.02)
+    a, b = rf.observables(solve(rf).x)["gen_error"], ridge.observables(solve(ridge).x)["gen_error"]
+    assert a == pytest.approx(b, rel=1e-5)
+
+
+def _deep_ridge_simulation(acts, widths, alpha, reg, noise, d, seed, n_test=4000):
+    """Ridge on the inputs of the actual deep random network (not its equivalent), test MSE."""
+    from equations._simulate.gcm import _teacher_field
+
+    class Target:
+        target_activations = acts
+        target_widths = widths
+    rng = np.random.default_rng(seed)
+    weights, k = [], d
+    for r in widths:
+        weights.append(rng.standard_normal((int(round(r * d)), k)))
+        k = weights[-1].shape[0]
+    weights.append(rng.standard_normal(k))
+    n = int(round(alpha * d))
+    X = rng.standard_normal((n, d))
+    y = _teacher_field(Target, weights, X) + math.sqrt(noise) * rng.standard_normal(n)
+    A = X / math.sqrt(d)
+    w = np.linalg.solve(A.T @ A + reg * np.eye(d), A.T @ y)
+    Xt = rng.standard_normal((n_test, d))
+    yt = _teacher_field(Target, weights, Xt) + math.sqrt(noise) * rng.standard_normal(n_test)
+    return float(np.mean((yt - Xt @ w / math.sqrt(d)) ** 2))
+
+
+def test_simulation_of_the_deep_network_matches_the_equivalent_ridge():
+    """Ridge (at the Bayes-optimal penalty) on inputs labelled by an actual two-layer tanh network of
+    widths (1.5 d, 0.8 d), d = 250, against the equivalent's theory within 3 standard errors."""
+    acts, widths, alpha, noise = ("tanh", "tanh"), (1.5, 0.8), 2.0, 0.05
+    bo = gcm.deep_bayes_optimal(alpha, acts, noise)
+    runs = np.array([_deep_ridge_simulation(acts, widths, alpha, bo["reg"], noise, 250, s) for s in range(8)])
+    se = runs.std(ddof=1) / math.sqrt(len(runs))
+    assert abs(runs.mean() - bo["gen_error"]) < 3 * se, (runs.mean(), se, bo["gen_error"])
+    # the linear target with the same total variance and no effective noise is far off (the test can fail)
+    lin = gcm.bayes_optimal_linear(alpha, 1.0, noise)
+    assert abs(runs.mean() - lin["gen_error"]) > 10 * se
+
+
+@pytest.mark.slow
+def test_simulation_random_features_on_a_deep_target():
+    """GCMERM.simulate with target_activations runs the actual network (erf features, d = 250)."""
+    model = GCMERM(loss="square", activation="erf", p_over_d=1.5, alpha=1.5, reg=0.05, noise=0.05,
+                   target_activations=("tanh", "erf"), target_widths=(1.2, 1.0))
+    _agree(model, 250, 6, ("gen_error", "train_loss", "m", "q"))
+
+
+@pytest.mark.parametrize("params,word", [
+    (dict(target_activations=("relu",)), "target_activations"),
+    (dict(target_activations=()), "target_activations"),
+    (dict(target_activations=("tanh",), target_widths=(1.0, 2.0)), "target_widths"),
+    (dict(target_activations=("tanh",), target_widths=(0.0,)), "target_widths"),
+    (dict(target_widths=(1.0,)), "target_widths"),
+    (dict(features="spectra", spectrum=(1.0,), teacher=(1.0,), target_activations=("tanh",)), "target_activations"),
+])
+def test_invalid_deep_target_parameters_name_themselves(params, word):
+    with pytest.raises(ValueError, match=word):
+        GCMERM(**params)
+
+
+def test_deep_target_parameters_and_repr():
+    m = GCMERM(target_activations=["tanh", "erf"])
+    assert m.target_activations == ("tanh", "erf") and m.target_widths == (1.0, 1.0)
+    assert "target_activations" in repr(m) and "target_activations" not in repr(GCMERM())
+    table = GCMERM.parameters()
+    assert all(a in table["target_activations"]["doc"] for a in gcm.DEEP_ACTIVATIONS)
+    with pytest.raises(ValueError, match="features"):
+        gcm.deep_ridge_model(("tanh",), features="random_features")
+    with pytest.raises(ValueError, match="variance"):
+        kappas("tanh", 0.0)
+
+
+@pytest.mark.parametrize("alpha,rho,noise", [(0.5, 1.0, 0.1), (2.0, 0.3, 0.05), (4.0, 0.7, 1.0)])
+def test_bayes_optimal_linear_against_glm_bayes(alpha, rho, noise):
+    """The closed form against glm_bayes's state evolution (Gaussian prior, linear channel), after
+    the scaling y -> y/sqrt(rho) (noise/rho, errors times rho)."""
+    bo = gcm.bayes_optimal_linear(alpha, rho, noise)
+    glm = get("glm_bayes", prior="gaussian", channel="linear", alpha=alpha, noise=noise / rho)
+    sol = fixedpoint.solve(glm, start="informed", **TIGHT)
+    assert sol.converged
+    assert bo["estimation_error"] == pytest.approx(rho * sol["mse"], rel=1e-9)
+    assert bo["gen_error"] == pytest.approx(rho * sol["gen_error"], rel=1e-9)
+
+
+def test_deep_classification_logistic_is_near_bayes_optimal():
+    """Classification of a deep random target (sign of two tanh layers): optimally regularised
+    logistic regression on the inputs is above the Bayes-optimal 0/1 error (glm_bayes with the
+    equivalent noise), and within 0.1% of it (the paper's "near-optimal"); the Bayes-optimal error
+    decreases with alpha."""
+    acts = ("tanh", "tanh")
+    errs = []
+    for alpha in (1.0, 3.0):
+        bayes = fixedpoint.solve(gcm.deep_bayes_classification(acts, alpha), start="informed", **TIGHT)
+        assert bayes.converged
+        logi = gcm.deep_ridge_model(acts, loss="logistic", channel="sign", alpha=alpha, reg=0.1)
+        best = fixedpoint.optimize(logi, "reg", "gen_error", (1e-3, 1e2), xtol=1e-4)
+        assert best.converged, best.message
+        # ours: 0.2831021 vs 0.2830938 (alpha = 1), 0.1838946 vs 0.1838695 (alpha = 3)
+        assert bayes["gen_error"] - 1e-10 < best.minimum < bayes["gen_error"] * 1.001
+        errs.append(bayes["gen_error"])
+    assert errs[1] < errs[0]

@@ -796,6 +796,86 @@ def test_label_teacher_integrals_against_nested_quad(point):
         assert got[0] == 0.0  # labels independent of the teacher: m_hat = 0
 
 
+def test_logit_teacher_table_against_the_direct_factor():
+    """The universal table of the logit teacher's factor (_LogitTable) against the direct rule
+    (itself checked against mpmath above) at random (u, a) over the near and the far, wide boxes
+    of u and over a: P+, P- and dP+/dmu to 1e-11 relative, the smaller probability down to 1e-100."""
+    from equations.glm_erm import _LOGIT_TABLE, T_LOGIT, _logit_factor_tab, _teacher_factor
+
+    tx, tw = _teacher_rules()
+    pts = np.empty(80)
+    rng = np.random.default_rng(3)
+    checked = 0
+    for a in list(rng.uniform(0.0, 12.0, 3)) + [0.0]:
+        tab, ok, edges = _LOGIT_TABLE.slice(a, 300.0)
+        assert ok.all()
+        for u in np.concatenate([rng.uniform(0.0, 64.0, 25), rng.uniform(64.0, 300.0, 10), [0.0]]):
+            for gamma in (1.0, 7.0):
+                mu = (u / gamma) * rng.choice([-1.0, 1.0])
+                s = (a / gamma) ** 2
+                hit, *got = _logit_factor_tab(mu, gamma, tab, ok, edges)
+                assert hit
+                ref = _teacher_factor(T_LOGIT, mu, s, gamma, tx, tw, pts)
+                if min(ref[0], ref[1]) < 1e-100:
+                    continue
+                np.testing.assert_allclose(got, ref, rtol=1e-11, atol=0)
+                checked += 1
+    assert checked > 150
+
+
+TABLE_POINTS = [  # the hard points: a sharp teacher (gamma = 20, 30) and a small V
+    ("logistic", "logit", 1.9, 4.0, 0.01, 1.0, 0.0, 30.0, 1.0),
+    ("hinge", "logit", 2.5, 9.0, 0.05, 1.0, 0.05, 20.0, 1.0),
+]
+
+
+@pytest.mark.parametrize("point", TABLE_POINTS, ids=lambda p: f"{p[0]}-g{p[7]}-V{p[4]}-k{p[8]}")
+def test_logit_model_hats_read_from_the_table_against_nested_quad(point):
+    """The model's own map (the logit teacher's factor read from the universal table) against
+    nested adaptive quadrature: m_hat, q_hat, V_hat to 1e-9 relative, also at a sharp teacher with
+    a small V."""
+    loss, tcode, m, q, V, rho, noise, gamma, margin = point
+    kw = dict(margin=margin) if loss == "hinge" else {}
+    model = get("glm_erm", loss=loss, channel="logit", gamma=gamma, rho=rho, noise=noise, alpha=2.0, reg=0.1, **kw)
+    tab, ok, _ = model._logit_slice(np.array([m, q, V]))
+    assert tab.shape[0] > 0 and ok.all()  # the table is used
+    h = model.hats(np.array([m, q, V]))
+    got = np.array([h["m_hat"], h["q_hat"], h["V_hat"]]) / 2.0
+    ref = _ref_labels(loss, tcode, m, q, V, rho, noise, 0.7, gamma, margin)[:3]
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-14)
+
+
+def test_logit_model_with_bias_reads_the_table_and_matches_nested_quad():
+    m, q, V, b, beta0, gamma = 0.8, 1.5, 1.2, 0.3, 0.5, 2.0
+    model = get("glm_erm", loss="logistic", channel="logit", gamma=gamma, beta0=beta0, bias=True, alpha=2.0, reg=0.1)
+    x = np.array([m, q, V, b])
+    assert model._logit_slice(x)[0].shape[0] > 0
+    h = model.hats(x)
+    got = np.array([h["m_hat"], h["q_hat"], h["V_hat"]]) / 2.0
+    ref = _ref_labels("logistic", "logit", m, q, V, 1.0, 0.0, 0.7, gamma, 1.0, beta0, b)[:3]
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-14)
+
+
+def test_logit_gen_error_from_the_table_against_quad():
+    """P(y != sign omega) of the logit teacher (observables, factor from the table) against adaptive
+    quad over xi of the directly computed factor."""
+    from equations.glm_erm import T_LOGIT, _teacher_factor
+
+    model = get("glm_erm", loss="logistic", channel="logit", gamma=4.0, noise=0.1, alpha=2.0, reg=0.1)
+    m, q, V = 0.9, 1.4, 0.8
+    mq = m / math.sqrt(q)
+    s = 1.0 - mq * mq + 0.1
+    tx, tw = _teacher_rules()
+    pts = np.empty(80)
+
+    def f(xi):
+        P = _teacher_factor(T_LOGIT, mq * xi, s, 4.0, tx, tw, pts)
+        return math.exp(-0.5 * xi * xi) / math.sqrt(2 * math.pi) * (P[1] if xi > 0 else P[0])
+
+    ref = sum(integrate.quad(f, lo, hi, epsabs=1e-15, epsrel=1e-12, limit=200)[0] for lo, hi in ((-12, 0), (0, 12)))
+    assert model.observables(np.array([m, q, V]))["gen_error"] == pytest.approx(ref, rel=1e-10)
+
+
 def test_random_labels_have_no_overlap():
     sol = solve(loss="logistic", channel="random", alpha=3.0, reg=0.1)
     assert sol["m"] == 0.0 and sol["gen_error"] == 0.5

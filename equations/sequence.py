@@ -1,0 +1,882 @@
+"""Bayes-optimal sequence multi-index models and tied attention: state evolution and thresholds.
+
+Model (Troiani, Cui, Dandi, Krzakala, Zdeborova, "Fundamental limits of learning in sequence
+multi-index models and deep attention networks: high-dimensional asymptotics and sharp
+thresholds", ICML 2025, arXiv 2502.00901). An input is a sequence of ``L`` tokens, ``X in
+R^{d x L}`` with i.i.d. ``N(0, 1)`` entries, the teacher ``W* in R^{p x d}`` has i.i.d.
+``N(0, 1)`` entries, ``alpha = n / d`` and the output is ``y = g(Z)``, ``Z = W* X / sqrt(d) in
+R^{p x L}``. The columns of ``Z`` (the tokens) are i.i.d. ``N(0, I_p)``, so the model is a
+multi-index model on the ``p L`` correlated Gaussians ``vec(Z)``: the estimate's columns all
+share the ``p x p`` overlap ``Q = E[W* W_hat^T] / d``, its pre-activation estimates ``omega in
+R^{p x L}`` have i.i.d. columns ``N(0, Q)``, and given them ``Z`` has i.i.d. columns ``N(omega_l,
+V)``, ``V = I - Q``. The state evolution is that of :mod:`equations.multi_index` with the
+channel's ``g_out in R^{p x L}`` summed over tokens (as in the paper and its code)::
+
+    Q_hat = alpha E_{omega, y}[ sum_l g_l g_l^T ],     g = V^{-1} (E[Z | y, omega] - omega),
+    Q     = Q_hat (I + Q_hat)^{-1}                     (Gaussian prior),
+    phi   = -tr(Q Q_hat) / 2 + (tr Q_hat - log det(I + Q_hat)) / 2 + alpha Psi_out(Q),
+    Psi_out(Q) = E_omega int dy Z_out(y; omega, V) log Z_out(y; omega, V).
+
+Mapping to the paper: their ``D`` is our ``d``, their ``N / D`` our ``alpha``, their ``M`` our
+``L``; their ``Q`` and ``Q_hat`` are ours (Gaussian prior, ``rho = I``).
+
+Targets.
+
+``attention`` (``p = 1``, ``L = 2``)
+    A single tied softmax attention layer: ``y = softmax(z z^T)`` (row-wise softmax, inverse
+    temperature 1, no ``1/sqrt`` factor: the paper's and its code's ``softmax(outer(z, z))``),
+    ``z = w* X / sqrt(d) in R^L``, optionally with Gaussian noise of variance ``noise`` on each
+    token's pre-activation (``z -> z + sqrt(noise) xi``, as the hidden-unit noise of the signs
+    targets of :mod:`equations.targets`). The output reveals ``z`` up to one global sign: row
+    ``i`` gives ``u_ij = z_i (z_j - z_i)``, so ``(z_i - z_j)^2 = -(u_ij + u_ji)`` and, for ``L =
+    2``, ``z_1 = u_12 / (z_2 - z_1)``, ``z_2 = -u_21 / (z_2 - z_1)`` with ``z_2 - z_1 = +-sqrt(-(u_12 +
+    u_21))``. The state evolution therefore is that of the observation ``{a, -a}``, ``a = z``.
+``scores`` (``p = 1``, any ``1 <= L <= 8``)
+    The attention scores themselves, ``y = z z^T``: the same information (``{z, -z}``) for any
+    ``L``; at ``L = 1`` it is ``y = z^2``, i.e. noiseless real phase retrieval ``|z|`` (the
+    ``abs`` channel of :mod:`equations.glm_bayes`), to which the state evolution reduces
+    (tested to 1e-10).
+
+For both, with ``V = 1 - Q + noise`` and ``a`` the observed representative::
+
+    Z_out(a; omega, V) = (N(a; omega, V I) + N(-a; omega, V I)) / 2,
+    g_out              = (a tanh(a.omega / V) - omega) / V,
+    Psi_out            = -(L / 2) log(2 pi e V) + E[ log cosh x - x ],  x = a.omega / V,
+
+(``E x = L Q / V`` exactly was used to cancel the ``1/V`` terms). By rotation invariance in
+``R^L`` the averages reduce to two dimensions: ``omega = sqrt(Q) r e_1`` with ``r ~ chi_L`` and
+``a = omega + sqrt(V) u``, of which only ``u_1`` enters ``x`` (the other ``L - 1`` components
+contribute ``(L - 1) tanh(x)^2 / V`` to ``|g|^2`` in mean). Both averages are composite
+Gauss-Legendre rules (10 nodes per panel, :func:`_sign_symmetric_se`): in ``r`` (the ``chi_L``
+density, on ``[0, 13]``) with panels graded toward ``r = 0``, in ``u_1`` with panels graded
+toward the point where ``x`` changes sign, whose posterior transition has width ``sqrt(V/Q) /
+r`` in ``u_1``: a plain Gauss-Hermite rule misses it once ``V`` is small (3e-3 relative at ``V =
+0.1``). Measured: ``Q_hat`` and ``Psi_out`` agree with 20 nodes per panel to 1e-14 relative for
+``V`` from 1 down to ``1e-9``, with a Monte Carlo in the full ``R^L`` coordinates within its
+error bars, and with the ``abs`` channel of :mod:`equations.glm_bayes` at ``L = 1`` to 1e-10.
+
+Linearisation at ``Q = 0``: ``G(y) = E[z z^T | y] - I = (a a^T - (1 + noise) I) / (1 + noise)^2``
+and ``E ||G||_F^2 = (L^2 + L) / (1 + noise)^2``, so ``Q = 0`` loses stability at ``alpha_c = (1 +
+noise)^2 / (L^2 + L)`` (``1/2`` at ``L = 1``: phase retrieval; ``1/6`` at ``L = 2``). Since
+``E ||E[zz^T|y] - I||^2 <= E ||z z^T - I||^2 = L^2 + L`` (Jensen), ``1 / (L^2 + L)`` is the smallest
+weak-learnability threshold of any sequence target with ``p = 1`` block per layer, and the
+``attention`` target reaches it. Noiseless labels make perfect recovery ``Q = 1`` a fixed point
+(``Q_hat = inf``), attracting for ``alpha > 1 / L`` (each sample gives ``L`` real equations);
+the free entropy diverges there like ``((alpha L - 1) / 2) log(1 / (1 - Q))``
+(:meth:`SequenceMultiIndex.free_entropy_divergence`), as for noiseless continuous channels of
+:mod:`equations.glm_bayes`. At ``L = 1`` (phase retrieval) the uninformed branch jumps to it only
+at the algorithmic threshold ``alpha = 1.12847`` (Barbier, Krzakala, Macris, Miolane, Zdeborova,
+PNAS 2019: 1.13); at ``L = 2`` (``attention``) the uninformed branch reaches ``Q = 1``
+continuously at ``alpha = 1/2`` (``1 - Q ~ 4.46 (1/2 - alpha)``, both starts agreeing below): no
+hard phase for perfect recovery.
+
+``deep_attention`` (``p = 2``, ``L = 2``): thresholds only (see :func:`layer_thresholds`)
+    Two tied attention layers with a skip connection of strength ``c`` (``skip``), the paper's
+    Sec. 4 and its code ``BO_2w.py``: ``A(z) = softmax(z z^T) + c I``, ``y = softmax(h h^T)``,
+    ``h = A(z_1) z_2`` (``z_1``, ``z_2`` the rows of ``Z``: the pre-activations of layer 1 and
+    layer 2), no temperature and no ``1/sqrt`` factors. As for one layer, ``y`` reveals ``h``
+    up to its sign, and ``z_2 = A(z_1)^{-1} h``. For ``L = 2``, ``A(z_1) = [[1 - s_1 + c, s_1],
+    [s_2, 1 - s_2 + c]]`` with ``s_1 = sigma(z_11 (z_12 - z_11))``, ``s_2 = sigma(z_12 (z_11 -
+    z_12))``; ``s_1 + s_2 <= 1``, so ``det A = (1 + c)(1 + c - s_1 - s_2) >= c (1 + c) > 0`` for
+    ``c > 0`` (``c = 0`` is singular on ``z_11 = z_12``; ``c >= 0.5`` is accepted, where the
+    tensor rules keep six digits). The observation law given
+    ``z_1`` is then ``p(h | z_1) = N(A(z_1)^{-1} h; 0, I) / |det A(z_1)|``.
+
+    The map ``y`` is invariant under ``z_1 -> -z_1`` and under ``z_2 -> -z_2`` separately, so
+    ``E[Z | y] = 0`` (``Q = 0`` is a fixed point), ``G(y)`` is block-diagonal between the layers
+    and the linearised operator ``M -> E_y[sum_l (G (M x I_L) G)_{ll}]`` is diagonal in the
+    entries of ``M``: ``Q_11``, ``Q_22`` and ``Q_12`` grow, independently, at::
+
+        alpha^(0)_k = 1 / E_h ||E[z_k z_k^T | h] - I_L||_F^2   (k = 1, 2),
+        alpha_12    = 1 / E_h tr( G_11 G_22 ) >= min(alpha^(0)_1, alpha^(0)_2)  (Cauchy-Schwarz).
+
+    The second layer leaves zero first: at ``c = 1``, ``alpha_2 = 0.185478`` against
+    ``alpha^(0)_1 = 6.15694`` (``alpha_12 = 1.46412``); ``alpha_2`` decreases with ``c`` to
+    ``1/6`` (``c = 10``: 0.167126; a strong skip makes ``h ~ c z_2``, which reveals ``z_2`` up to
+    its sign like one layer), ``alpha^(0)_1`` grows (3.0553 at ``c = 0.5``, 54.030 at ``c = 4``).
+    (A non-zero ``Q_12`` needs ``Q_12^2 <= Q_11 Q_22``: ``alpha_12`` is not the threshold of a
+    feasible direction.) Once ``Q_22 = q > 0`` the subspace ``Q_11 = Q_12 = 0`` is still
+    invariant (the ``z_1 -> -z_1`` symmetry), and ``Q_11`` grows where the same linearisation,
+    now with the channel of ``z_1`` given ``(h, omega_2)``, reaches one along the branch
+    ("grand staircase", Troiani, Dandi, Defilippis, Zdeborova, Loureiro, Krzakala 2024)::
+
+        alpha K_1(q*(alpha)) = 1,    K_1(q) = E_{omega_2, h} ||E[z_1 z_1^T | h, omega_2] - I_L||_F^2,
+
+    ``q*(alpha)`` the fixed point of the sub-branch map ``q -> alpha K_2 / (1 + alpha K_2)``,
+    ``K_2(q) = E |g_2|^2``. :func:`deep_subbranch` computes ``(K_1, K_2)``; at ``c = 1`` it
+    reproduces the authors' Monte-Carlo ``Q_22`` (``data/BO_2w.csv``: 0.4988 at ``alpha = 0.4``
+    and 0.898 at ``0.567``; ours ``q = 0.5`` at ``alpha = 0.40200`` and ``q = 0.9`` at ``0.568 +-
+    0.01``),
+    but the staircase root lies at ``q* ~ 0.98`` (``alpha K_1 = 0.38`` still at ``q = 0.9``),
+    where ``V = 1 - q`` is too small for the tensor rules used here (see :func:`deep_subbranch`):
+    it is not computed by this module.
+
+Published thresholds. The authors' ``data/alpha_critical.csv`` lists, at ``c = 1``, ``alpha_1 =
+0.7936`` and ``alpha_2 = 0.1436``. The latter violates the Jensen bound ``alpha_2 >= 1/6`` of
+this very state evolution; ours is ``0.185478`` (the rule in ``h`` converged to 2e-8, 64
+against 96 nodes per axis; the nonlinear map's departure from zero, :func:`deep_subbranch` at
+``q = 1e-6``, agrees to 5e-6; the outer average over the teacher instead of ``h`` to 3e-5), and the
+authors' own state-evolution points (``data/BO_2w.csv``: ``Q_22`` rising linearly from about
+0.18) agree with ours, not with the file. Their ``alpha_1`` is the staircase threshold on the
+``Q_22`` branch (their ``Q_11`` is 0 at ``alpha = 0.80`` and 0.19 at ``0.833``), not
+``alpha^(0)_1``.
+
+Not here: the full nonlinear state evolution of ``deep_attention`` (a 6-dimensional outer
+average over ``(omega, h)`` of 2-dimensional inner integrals over ``z_1``, which the authors
+estimate by Monte Carlo), so ``deep_attention`` is not a registered target; the positional /
+semantic dot-product attention of Cui, Behrens, Krzakala, Zdeborova (NeurIPS 2024).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from numba import njit
+
+from fixedpoint.matrices import sym_names
+
+from ._registry import parameter_table, register
+from .glm_bayes import _real
+
+__all__ = ["SequenceMultiIndex", "DeepAttention", "layer_thresholds", "deep_linearisation", "deep_subbranch"]
+
+_TARGETS = ("attention", "scores")
+#: sequence lengths accepted per target (attention: the softmax inversion and label MSE of L = 2)
+_LENGTHS = {"attention": (2,), "scores": tuple(range(1, 9))}
+_L_ALLOWED = tuple(sorted(set().union(*_LENGTHS.values())))
+#: uninformed start Q = _EPS_UNINFORMED, informed 1 - _EPS_INFORMED (as multi_index)
+_EPS_UNINFORMED = 1e-6
+_EPS_INFORMED = 1e-6
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+#: Gauss-Legendre order per panel of the graded rules
+_N_GL = 10
+#: Gauss-Hermite nodes per axis of the attention label MSE (measured against 120: 6e-7 relative at
+#: Q = 0, where the softmax's argument z_1 (z_2 - z_1) varies most over the rule; 1e-9 at Q >= 0.5)
+_N_MSE = 64
+#: V below this is perfect recovery (Q_hat = inf)
+_V_ZERO = 1e-300
+
+
+# ----------------------------------------------------------------------------- one layer
+
+
+@functools.lru_cache(maxsize=4)
+def _unit_legendre(n: int):
+    """Gauss-Legendre rule on ``[0, 1]``."""
+    x, w = np.polynomial.legendre.leggauss(n)
+    x = 0.5 * (x + 1.0)
+    w = 0.5 * w
+    x.flags.writeable = False
+    w.flags.writeable = False
+    return x, w
+
+
+@functools.lru_cache(maxsize=4)
+def _hermite_rule(n: int):
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    w = w / w.sum()
+    x.flags.writeable = False
+    w.flags.writeable = False
+    return x, w
+
+
+@njit(cache=True)
+def _log1pexp_neg2(x):
+    """``log cosh x - x + log 2 = log(1 + exp(-2 x))``, stable for every ``x``."""
+    if x >= 0.0:
+        return math.log1p(math.exp(-2.0 * x))
+    return -2.0 * x + math.log1p(math.exp(2.0 * x))
+
+
+@njit(cache=True)
+def _graded_panels(lo, hi, c, h, wmax, edges):
+    """Breakpoints of ``[lo, hi]`` graded geometrically toward ``c`` in ``[lo, hi]``: panels of
+    width ``h, 2h, 4h, ...`` (at most ``wmax``) on either side of ``c``, written into ``edges``;
+    returns their number. A last panel shorter than a quarter of its neighbour is merged. ``h``
+    is floored at ``1e-12 (hi - lo)``, so that ``2 (41 + (hi - lo) / wmax) + 6`` entries suffice;
+    the panels stop short of ``hi`` rather than overflow ``edges``."""
+    cap = edges.size - 3          # (numba has no bounds checks: never write past the buffer)
+    h = max(h, 1e-12 * (hi - lo))
+    nl = 0
+    w = h
+    e = c
+    # left of c: collect from near to far, then reverse
+    while True:
+        e = e - w
+        if e <= lo + 0.25 * w or nl >= cap // 2:
+            break
+        edges[nl] = e
+        nl += 1
+        w = min(2.0 * w, wmax)
+    for i in range(nl // 2):
+        tmp = edges[i]
+        edges[i] = edges[nl - 1 - i]
+        edges[nl - 1 - i] = tmp
+    # shift right by one to make room for lo
+    for i in range(nl, 0, -1):
+        edges[i] = edges[i - 1]
+    edges[0] = lo
+    n = nl + 1
+    if lo < c < hi:
+        edges[n] = c
+        n += 1
+    w = h
+    e = c
+    while True:
+        e = e + w
+        if e >= hi - 0.25 * w or n >= cap:
+            break
+        if e > lo:
+            edges[n] = e
+            n += 1
+        w = min(2.0 * w, wmax)
+    edges[n] = hi
+    n += 1
+    return n
+
+
+@njit(cache=True)
+def _sign_symmetric_se(Q, V, L, gl_x, gl_w):
+    """``(E |g_out|^2, E[log cosh x - x])`` of the observation ``{a, -a}``, ``a ~ N(omega, V I_L)``,
+    ``omega ~ N(0, Q I_L)``, in the reduced coordinates ``(r, u_1)`` (module docstring), with
+    composite Gauss-Legendre rules ``(gl_x, gl_w)`` on ``[0, 1]``: in ``r`` (density ``chi_L``)
+    graded toward ``r = 0`` down to ``0.05 sqrt(V / Q)``, in ``u_1`` graded toward the point
+    ``u_1 = -r sqrt(Q / V)`` where ``x = a.omega / V`` changes sign, down to a tenth of the width
+    ``sqrt(V / Q) / r`` of the sign's posterior transition (``x`` is linear in ``u_1``)."""
+    if Q <= 0.0:
+        return 0.0, 0.0
+    sq = math.sqrt(Q)
+    sv = math.sqrt(V)
+    sqv = math.sqrt(Q * V)
+    lognorm = (1.0 - 0.5 * L) * math.log(2.0) - math.lgamma(0.5 * L)   # chi_L density constant
+    redges = np.empty(512)
+    uedges = np.empty(512)
+    rmax = 13.0 if L <= 4 else 15.0
+    nr = _graded_panels(0.0, rmax, 0.0, min(0.5, 0.05 * math.sqrt(V / Q)), 0.5, redges)
+    g2 = 0.0
+    lc = 0.0
+    ng = gl_x.size
+    for pr in range(nr - 1):
+        ra = redges[pr]
+        rw = redges[pr + 1] - ra
+        for ir in range(ng):
+            r = ra + rw * gl_x[ir]
+            if r <= 0.0:
+                continue
+            dens = math.exp(lognorm + (L - 1) * math.log(r) - 0.5 * r * r)
+            wr = rw * gl_w[ir] * dens
+            B = r * sq / sv
+            cu = -B
+            hu = min(0.5, 0.1 / B)
+            if cu < -12.0:
+                cu = -12.0
+            nu = _graded_panels(-12.0, 12.0, cu, hu, 0.5, uedges)
+            acc_g = 0.0
+            acc_l = 0.0
+            for pu in range(nu - 1):
+                ua = uedges[pu]
+                uw = uedges[pu + 1] - ua
+                for iu in range(ng):
+                    u = ua + uw * gl_x[iu]
+                    wu = uw * gl_w[iu] * _INV_SQRT_2PI * math.exp(-0.5 * u * u)
+                    x = (Q * r * r + sqv * r * u) / V
+                    # 1 - tanh(x) and tanh(x) without cancellation
+                    if x >= 0.0:
+                        e = math.exp(-2.0 * x)
+                        omt = 2.0 * e / (1.0 + e)
+                    else:
+                        e = math.exp(2.0 * x)
+                        omt = 2.0 / (1.0 + e)
+                    t = 1.0 - omt
+                    c1 = -sq * r * omt / V + u * t / sv
+                    acc_g += wu * (c1 * c1 + (L - 1) * t * t / V)
+                    acc_l += wu * _log1pexp_neg2(x)
+            g2 += wr * acc_g
+            lc += wr * acc_l
+    return g2, lc - math.log(2.0)
+
+
+@njit(cache=True)
+def _softmax2_mse(Q, V, x, w):
+    """``E ||y - E[y | omega]||_F^2`` for ``y = softmax(z z^T)``, ``L = 2``, ``z ~ N(omega, V I)``,
+    ``omega ~ N(0, Q I)``: ``4 (E y_12^2 - E_omega E[y_12 | omega]^2)`` (the two off-diagonal
+    entries are exchanged by the token swap, the diagonal ones are ``1 -`` them), tensor
+    Gauss-Hermite ``(x, w)`` (an even number of symmetric nodes) in each of the four coordinates;
+    ``E[y | omega]`` is even in ``omega``, so half the outer nodes are summed, twice."""
+    sq = math.sqrt(Q)
+    sv = math.sqrt(V)
+    n = x.size
+    m2 = 0.0
+    mean2 = 0.0
+    for i in range(n // 2):
+        for j in range(n):
+            o1 = sq * x[i]
+            o2 = sq * x[j]
+            acc = 0.0
+            acc2 = 0.0
+            for k in range(n):
+                z1 = o1 + sv * x[k]
+                for m in range(n):
+                    z2 = o2 + sv * x[m]
+                    u = z1 * (z2 - z1)
+                    y = 1.0 / (1.0 + math.exp(-u)) if u > -700.0 else 0.0
+                    acc += w[k] * w[m] * y
+                    acc2 += w[k] * w[m] * y * y
+            ww = 2.0 * w[i] * w[j]
+            m2 += ww * acc2
+            mean2 += ww * acc * acc
+    return 4.0 * (m2 - mean2)
+
+
+class _StateNames:
+    """``("Q[0,0]",)``: the ``1 x 1`` overlap, so that ``sol["Q"]`` is a matrix as in multi_index."""
+
+    def __get__(self, obj, cls):
+        return sym_names("Q", 1)
+
+
+@register
+@dataclass(frozen=True)
+class SequenceMultiIndex:
+    """Bayes-optimal sequence multi-index model with a tied attention target (state: ``Q``).
+
+    Parameters
+    ----------
+    target : {"attention", "scores"}
+        ``attention``: one tied softmax attention layer ``y = softmax(z z^T)`` (``L = 2``);
+        ``scores``: ``y = z z^T`` (any ``L``; ``L = 1`` is noiseless phase retrieval).
+    L : int
+        Sequence length (number of tokens), 1 to 8 (``attention``: 2).
+    alpha : float
+        Sample ratio ``n / d > 0``.
+    noise : float
+        Variance of Gaussian noise on each token's pre-activation (``>= 0``).
+
+    Notes
+    -----
+    Observables: ``overlap`` (``Q``), ``mse`` (``1 - Q``, per teacher entry), ``label_mse``
+    (``E ||y - E[y | X, data]||_F^2`` of the Bayes-optimal prediction of a fresh output:
+    closed form ``L (L + 1) V (2 Q + V)`` for ``scores``, a tensor Gauss-Hermite rule for
+    ``attention``, accurate to 6e-7 relative), ``free_entropy``. ``sol["Q"]`` is the ``1 x 1`` matrix.
+
+    Starts: ``"uninformed"`` (``Q = 1e-6``) and ``"informed"`` (``Q = 1 - 1e-6``).
+
+    Examples
+    --------
+    >>> import equations, fixedpoint
+    >>> m = equations.get("sequence_multi_index", target="attention", alpha=0.5)
+    >>> fixedpoint.solve(m)["Q"]          # doctest: +SKIP
+    """
+
+    target: str = "attention"
+    L: int = 2
+    alpha: float = 0.3
+    noise: float = 0.0
+
+    name: ClassVar[str] = "sequence_multi_index"
+    #: where the parameters of the targets that are not here belong (the registry's message)
+    parameter_hints: ClassVar[dict] = {
+        "skip": "skip is the skip strength of target='deep_attention', whose full state evolution is not "
+                "available; its layer thresholds are equations.sequence.layer_thresholds("
+                "equations.sequence.DeepAttention(skip=c))"}
+    state_names: ClassVar[tuple[str, ...]] = _StateNames()
+    labels: ClassVar[dict[str, str]] = {
+        "alpha": r"$\alpha = n/d$", "noise": r"$\Delta$", "L": r"$L$", "overlap": r"overlap $Q$",
+        "mse": "MSE", "label_mse": "label MSE", "free_entropy": r"free entropy $\phi$",
+    }
+    examples: ClassVar[tuple[dict, ...]] = (
+        {"target": "attention", "L": 2, "alpha": 0.3},
+        {"target": "scores", "L": 3, "alpha": 0.3, "noise": 0.2},
+    )
+
+    @classmethod
+    def parameters(cls) -> dict:
+        """Each parameter's default, allowed values or range, and meaning (protocol member)."""
+        return parameter_table(cls, {
+            "target": {"allowed": _TARGETS, "doc": "attention: y = softmax(z z^T) (L = 2); scores: y = z z^T"},
+            "L": {"allowed": _L_ALLOWED, "doc": "sequence length (tokens); attention: 2"},
+            "alpha": {"range": (0.0, None), "open": (True, True), "doc": "sample ratio n/d"},
+            "noise": {"range": (0.0, None), "open": (False, True),
+                      "doc": "variance of the noise on each token's pre-activation"}})
+
+    def __post_init__(self):
+        if not isinstance(self.target, str) or self.target not in _TARGETS:
+            raise ValueError(f"target must be one of {', '.join(_TARGETS)}, got {self.target!r} (deep_attention: "
+                             f"only its thresholds, equations.sequence.DeepAttention / layer_thresholds)")
+        L = self.L
+        if isinstance(L, (float, np.floating)) and float(L).is_integer():
+            L = int(L)
+        if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or int(L) not in _LENGTHS[self.target]:
+            raise ValueError(f"L (the sequence length) must be one of {_LENGTHS[self.target]} for the target "
+                             f"{self.target!r}, got {self.L!r}")
+        object.__setattr__(self, "L", int(L))
+        alpha = _real("alpha", self.alpha)
+        if not alpha > 0 or not math.isfinite(alpha):
+            raise ValueError(f"alpha (the sample ratio n/d) must be > 0 and finite, got {alpha}")
+        noise = _real("noise", self.noise)
+        if not noise >= 0 or not math.isfinite(noise):
+            raise ValueError(f"noise (a variance) must be >= 0 and finite, got {noise}")
+        object.__setattr__(self, "alpha", alpha)
+        object.__setattr__(self, "noise", noise)
+
+    # ------------------------------------------------------------------ protocol
+    def initial_state(self, start: str = "uninformed") -> np.ndarray:
+        """``"uninformed"``: ``Q = 1e-6``; ``"informed"``: ``Q = 1 - 1e-6``."""
+        if start == "uninformed":
+            return np.array([_EPS_UNINFORMED])
+        if start == "informed":
+            return np.array([1.0 - _EPS_INFORMED])
+        raise ValueError(f"start must be 'uninformed' or 'informed', got {start!r}")
+
+    def trivial_state(self):
+        """``Q = 0``: a fixed point for every alpha (``E[z | y] = 0`` by the sign symmetry)."""
+        return np.zeros(1)
+
+    def bounds(self):
+        return np.zeros(1), np.ones(1)
+
+    def residual_scale(self, x) -> np.ndarray:
+        """``1 - Q``: resolved in relative terms near perfect recovery (noiseless labels)."""
+        return np.array([1.0 - self._clip(x)])
+
+    @staticmethod
+    def _clip(x) -> float:
+        return min(max(float(np.asarray(x, dtype=float).ravel()[0]), 0.0), 1.0)
+
+    def _V(self, Q):
+        return (1.0 - Q) + self.noise
+
+    def _se(self, Q):
+        """``(E |g|^2, Psi_out)`` at ``Q`` (``V = 1 - Q + noise > 0``)."""
+        V = self._V(Q)
+        g2, lc = _sign_symmetric_se(Q, V, self.L, *_unit_legendre(_N_GL))
+        psi = -0.5 * self.L * math.log(2.0 * math.pi * math.e * V) + lc
+        return g2, psi
+
+    def Q_hat(self, Q) -> float:
+        """``alpha E |g_out|^2`` at overlap ``Q`` (``inf`` at perfect recovery)."""
+        Q = min(max(float(Q), 0.0), 1.0)
+        if self._V(Q) <= _V_ZERO:
+            return math.inf
+        return self.alpha * self._se(Q)[0]
+
+    def update(self, x) -> np.ndarray:
+        """``Q -> Q_hat / (1 + Q_hat)``, ``Q_hat = alpha E |g_out|^2`` (NaN for a non-finite state)."""
+        q = float(np.asarray(x, dtype=float).ravel()[0])
+        if not math.isfinite(q):
+            return np.array([math.nan])
+        qh = self.Q_hat(self._clip(q))
+        if qh == math.inf:
+            return np.array([1.0])
+        return np.array([qh / (1.0 + qh)])
+
+    def jacobian(self, x) -> np.ndarray:
+        """At ``Q = 0`` the exact ``alpha (L^2 + L) / (1 + noise)^2`` (module docstring); elsewhere
+        central differences of :meth:`update` (relative accuracy ~1e-9)."""
+        q = self._clip(x)
+        if q == 0.0:
+            return np.array([[self.alpha * self.L * (self.L + 1) / (1.0 + self.noise) ** 2]])
+        h = 1e-6 * max(min(q, 1.0 - q), 1e-12)
+        up = self.update([q + h])[0]
+        lo = self.update([q - h])[0]
+        return np.array([[(up - lo) / (2.0 * h)]])
+
+    def _divergence_exponent(self) -> float:
+        """``(alpha L - 1) / 2`` for noiseless labels (``L`` continuous observations per sample,
+        a Gaussian prior of information dimension 1), else 0; see :mod:`equations.glm_bayes`."""
+        return 0.0 if self.noise > 0 else 0.5 * (self.alpha * self.L - 1.0)
+
+    def free_entropy_divergence(self, x) -> float:
+        """Coefficient of ``log(1 / (1 - Q))`` in the free entropy along the branch through ``x``:
+        non-zero for noiseless labels at ``Q = 1``, or within ``1e-6`` of it when perfect recovery
+        is attracting (``alpha L > 1``)."""
+        s = self._divergence_exponent()
+        if s == 0.0:
+            return 0.0
+        V = 1.0 - self._clip(x)
+        if V == 0.0 or (s > 0 and V <= _EPS_INFORMED):
+            return s
+        return 0.0
+
+    def free_entropy(self, x) -> float:
+        """``phi = -Q Q_hat / 2 + (Q_hat - log(1 + Q_hat)) / 2 + alpha Psi_out(Q)`` at ``Q_hat = alpha
+        E |g|^2``; ``+-inf`` on the perfect-recovery branch of noiseless labels."""
+        s = self.free_entropy_divergence(x)
+        if s != 0.0:
+            return math.copysign(math.inf, s)
+        Q = self._clip(x)
+        if self._V(Q) <= _V_ZERO:
+            return math.inf
+        g2, psi = self._se(Q)
+        return self.free_entropy_at(Q, self.alpha * g2)
+
+    def free_entropy_at(self, Q, Q_hat) -> float:
+        """The replica-symmetric potential at independent ``(Q, Q_hat)`` (its stationary points are
+        the fixed points), ``0 <= Q < 1 + noise``, ``Q_hat >= 0``."""
+        Q = float(Q)
+        Q_hat = float(Q_hat)
+        _, psi = self._se(Q)
+        return -0.5 * Q * Q_hat + 0.5 * (Q_hat - math.log1p(Q_hat)) + self.alpha * psi
+
+    def label_mse(self, Q) -> float:
+        """Bayes-optimal ``E ||y - E[y | X, data]||_F^2`` of a fresh output at overlap ``Q``."""
+        Q = min(max(float(Q), 0.0), 1.0)
+        V = self._V(Q)
+        L = self.L
+        if self.target == "scores":
+            return L * (L + 1) * V * (2.0 * Q + V)
+        x, w = _hermite_rule(_N_MSE)
+        return float(_softmax2_mse(Q, V, x, w))
+
+    def observables(self, x) -> dict[str, float]:
+        Q = self._clip(x)
+        out = {"overlap": Q, "mse": 1.0 - Q, "label_mse": self.label_mse(Q)}
+        out["free_entropy"] = self.free_entropy(x)
+        return out
+
+    def simulate(self, d: int, seed: int) -> dict[str, float]:
+        """GAMP on one instance of size ``d`` (:mod:`equations._simulate.gamp_sequence`)."""
+        from ._simulate.gamp_sequence import simulate_sequence
+        return simulate_sequence(self, d, seed)
+
+
+# ----------------------------------------------------------------------------- deep attention
+
+#: bounds of the skip strength c of deep_attention: c = 0 makes A(z_1) singular on z_11 = z_12,
+#: and below c = 0.5 the tensor rules lose accuracy (against 96 nodes per axis: alpha_2 off by
+#: 8e-4 at c = 0.25, 5e-2 at c = 0.05), so smaller c is refused rather than answered badly
+_SKIP_RANGE = (0.5, 10.0)
+#: default rules of the linearisation at Q = 0 (64 Gauss-Hermite nodes per axis of h and of z_1,
+#: h scaled by _H_SCALE (1 + c)); measured against 96 nodes per axis for c in {0.5, 1, 2, 4,
+#: 10}: alpha_2 to 2e-8 relative (1.6e-7 at c = 0.5), alpha^(0)_1 to 1.4e-7
+_N_H = 64
+_N_Z1 = 64
+_H_SCALE = 1.0
+
+
+@njit(cache=True)
+def _attention_matrix_inverse(c, x, Ai, hz, Z1):
+    """For ``z_1`` on the tensor grid ``x x x``: ``A(z_1)^{-1}`` (row-major into ``Ai``), ``1 /
+    |det A(z_1)|`` (into ``hz``) and the nodes (into ``Z1``), ``A(z) = softmax(z z^T) + c I``."""
+    n = x.size
+    for k in range(n):
+        for m in range(n):
+            z11 = x[k]
+            z12 = x[m]
+            dz = z12 - z11
+            u1 = z11 * dz          # logit of softmax(z z^T)[0, 1]
+            u2 = -z12 * dz         # logit of softmax(z z^T)[1, 0]
+            s1 = 1.0 / (1.0 + math.exp(-u1)) if u1 > -700.0 else 0.0
+            s2 = 1.0 / (1.0 + math.exp(-u2)) if u2 > -700.0 else 0.0
+            a11 = 1.0 - s1 + c
+            a12 = s1
+            a21 = s2
+            a22 = 1.0 - s2 + c
+            det = a11 * a22 - a12 * a21
+            t = k * n + m
+            Ai[t, 0] = a22 / det
+            Ai[t, 1] = -a12 / det
+            Ai[t, 2] = -a21 / det
+            Ai[t, 3] = a11 / det
+            hz[t] = 1.0 / abs(det)
+            Z1[t, 0] = z11
+            Z1[t, 1] = z12
+
+
+@njit(cache=True)
+def _posterior_gaps(h1, h2, Ai, hz, Z1, wz):
+    """``(P, G, K)`` at the output ``h`` of the deep target: ``P = sum_t wz hz N(z_2(t); 0, I)
+    2 pi`` over the ``z_1`` grid (``z_2(t) = A(z_1(t))^{-1} h``), and the gaps ``G = E[z_1 z_1^T |
+    h] - I``, ``K = E[z_2 z_2^T | h] - I`` as ``(11, 12, 22)`` triples (``P <= 0``: no mass)."""
+    P = 0.0
+    a11 = 0.0
+    a12 = 0.0
+    a22 = 0.0
+    b11 = 0.0
+    b12 = 0.0
+    b22 = 0.0
+    for t in range(hz.size):
+        z21 = Ai[t, 0] * h1 + Ai[t, 1] * h2
+        z22 = Ai[t, 2] * h1 + Ai[t, 3] * h2
+        e = 0.5 * (z21 * z21 + z22 * z22)
+        if e > 700.0:
+            continue
+        f = wz[t] * hz[t] * math.exp(-e)
+        P += f
+        a11 += f * Z1[t, 0] * Z1[t, 0]
+        a12 += f * Z1[t, 0] * Z1[t, 1]
+        a22 += f * Z1[t, 1] * Z1[t, 1]
+        b11 += f * z21 * z21
+        b12 += f * z21 * z22
+        b22 += f * z22 * z22
+    if P <= 0.0:
+        return P, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)
+    return P, (a11 / P - 1.0, a12 / P, a22 / P - 1.0), (b11 / P - 1.0, b12 / P, b22 / P - 1.0)
+
+
+@njit(cache=True)
+def _gap_products(G, K):
+    """``(|G|_F^2, |K|_F^2, tr(G K))`` of two symmetric 2x2 matrices given as ``(11, 12, 22)``."""
+    return (G[0] * G[0] + 2.0 * G[1] * G[1] + G[2] * G[2], K[0] * K[0] + 2.0 * K[1] * K[1] + K[2] * K[2],
+            G[0] * K[0] + 2.0 * G[1] * K[1] + G[2] * K[2])
+
+
+@njit(cache=True)
+def _deep_linear_kernel(xh, wh, sh, Ai, hz, Z1, wz):
+    """``(F_11, F_22, F_12, norm)`` at ``Q = 0``: ``F_kk = E_h ||E[z_k z_k^T | h] - I||_F^2``,
+    ``F_12 = E_h tr(G_11 G_22)``, ``norm = int p(h) dh`` (1 up to the rule's error). ``h`` on the
+    tensor rule ``sh (xh x xh)`` (``int dh f = E_{N(0, sh^2 I)}[f / N(h; 0, sh^2 I)]``), ``z_1``
+    on the precomputed grid (weights ``wz``)."""
+    nh = xh.size
+    F11 = 0.0
+    F22 = 0.0
+    F12 = 0.0
+    norm = 0.0
+    for i in range(nh):
+        for j in range(nh):
+            h1 = sh * xh[i]
+            h2 = sh * xh[j]
+            # weight of the node in int dh: w_i w_j / N(h; 0, sh^2 I)
+            wgt = wh[i] * wh[j] * 2.0 * math.pi * sh * sh * math.exp(0.5 * (xh[i] * xh[i] + xh[j] * xh[j]))
+            P, G, K = _posterior_gaps(h1, h2, Ai, hz, Z1, wz)
+            if P <= 0.0:
+                continue
+            w = wgt * P / (2.0 * math.pi)  # p(h) (the N(z_2; 0, I) normalisation)
+            f11, f22, f12 = _gap_products(G, K)
+            F11 += w * f11
+            F22 += w * f22
+            F12 += w * f12
+            norm += w
+    return F11, F22, F12, norm
+
+
+@njit(cache=True)
+def _deep_truth_kernel(xo, wo, Ai, hz, Z1, wz, c):
+    """The same ``(F_11, F_22, F_12)`` as :func:`_deep_linear_kernel`, averaged over the truth
+    ``(z_1, z_2) ~ N(0, I_4)`` on the tensor rule ``xo^4`` instead of over ``h``: an independent
+    outer integrator (``h = A(z_1) z_2`` computed at each outer node)."""
+    n = xo.size
+    F11 = 0.0
+    F22 = 0.0
+    F12 = 0.0
+    for i1 in range(n):
+        for i2 in range(n):
+            z11 = xo[i1]
+            z12 = xo[i2]
+            dz = z12 - z11
+            s1 = 1.0 / (1.0 + math.exp(-z11 * dz)) if z11 * dz > -700.0 else 0.0
+            s2 = 1.0 / (1.0 + math.exp(z12 * dz)) if -z12 * dz > -700.0 else 0.0
+            for i3 in range(n):
+                for i4 in range(n):
+                    w = wo[i1] * wo[i2] * wo[i3] * wo[i4]
+                    h1 = (1.0 - s1 + c) * xo[i3] + s1 * xo[i4]
+                    h2 = s2 * xo[i3] + (1.0 - s2 + c) * xo[i4]
+                    _, G, K = _posterior_gaps(h1, h2, Ai, hz, Z1, wz)
+                    f11, f22, f12 = _gap_products(G, K)
+                    F11 += w * f11
+                    F22 += w * f22
+                    F12 += w * f12
+    return F11, F22, F12
+
+
+@njit(cache=True)
+def _deep_subbranch_kernel(q, xh, wh, sh, xo, wo, Ai, hz, Z1, wz):
+    """``(K_1, K_2, norm)`` on the invariant subspace ``Q_11 = Q_12 = 0``, ``Q_22 = q``: ``omega_2
+    ~ N(0, q I_2)`` on the tensor rule ``sqrt(q) xo^2``, ``h`` as in :func:`_deep_linear_kernel`,
+    ``z_1`` on the grid, ``z_2 = +-A(z_1)^{-1} h`` with ``N(z_2; omega_2, (1 - q) I)``."""
+    v = 1.0 - q
+    sq = math.sqrt(q)
+    nh = xh.size
+    no = xo.size
+    nz = hz.size
+    K1 = 0.0
+    K2 = 0.0
+    norm = 0.0
+    for i in range(nh):
+        for j in range(nh):
+            h1 = sh * xh[i]
+            h2 = sh * xh[j]
+            wgt = wh[i] * wh[j] * 2.0 * math.pi * sh * sh * math.exp(0.5 * (xh[i] * xh[i] + xh[j] * xh[j]))
+            for m in range(no):
+                for k in range(no):
+                    o1 = sq * xo[m]
+                    o2 = sq * xo[k]
+                    P = 0.0
+                    a11 = 0.0
+                    a12 = 0.0
+                    a22 = 0.0
+                    e1 = 0.0
+                    e2 = 0.0
+                    for t in range(nz):
+                        b1 = Ai[t, 0] * h1 + Ai[t, 1] * h2
+                        b2 = Ai[t, 2] * h1 + Ai[t, 3] * h2
+                        ep = 0.5 * ((b1 - o1) ** 2 + (b2 - o2) ** 2) / v
+                        em = 0.5 * ((b1 + o1) ** 2 + (b2 + o2) ** 2) / v
+                        fp = math.exp(-ep) if ep < 700.0 else 0.0
+                        fm = math.exp(-em) if em < 700.0 else 0.0
+                        f = wz[t] * hz[t] * 0.5 * (fp + fm)
+                        fd = wz[t] * hz[t] * 0.5 * (fp - fm)
+                        P += f
+                        a11 += f * Z1[t, 0] * Z1[t, 0]
+                        a12 += f * Z1[t, 0] * Z1[t, 1]
+                        a22 += f * Z1[t, 1] * Z1[t, 1]
+                        e1 += fd * b1
+                        e2 += fd * b2
+                    if P <= 0.0:
+                        continue
+                    w = wgt * wo[m] * wo[k] * P / (2.0 * math.pi * v)
+                    g11 = a11 / P - 1.0
+                    g12 = a12 / P
+                    g22 = a22 / P - 1.0
+                    K1 += w * (g11 * g11 + 2.0 * g12 * g12 + g22 * g22)
+                    d1 = e1 / P - o1
+                    d2 = e2 / P - o2
+                    K2 += w * (d1 * d1 + d2 * d2) / (v * v)
+                    norm += w
+    return K1, K2, norm
+
+
+@functools.lru_cache(maxsize=32)
+def _z1_grid(c: float, n: int):
+    x, w = _hermite_rule(n)
+    Ai = np.empty((n * n, 4))
+    hz = np.empty(n * n)
+    Z1 = np.empty((n * n, 2))
+    _attention_matrix_inverse(c, x, Ai, hz, Z1)
+    wz = np.outer(w, w).ravel()
+    for a in (Ai, hz, Z1, wz):
+        a.flags.writeable = False
+    return Ai, hz, Z1, wz
+
+
+def _check_skip(skip):
+    c = _real("skip", skip)
+    lo, hi = _SKIP_RANGE
+    if not lo <= c <= hi:
+        raise ValueError(f"skip (the skip-connection strength c) must be in [{lo}, {hi}], got {c}")
+    return c
+
+
+def deep_linearisation(skip: float, *, n_h: int = _N_H, n_z: int = _N_Z1, route: str = "h") -> dict:
+    """The linearised state evolution of ``deep_attention`` at ``Q = 0`` (module docstring).
+
+    Parameters
+    ----------
+    skip : float
+        Skip-connection strength ``c`` of ``A(z) = softmax(z z^T) + c I``.
+    n_h, n_z : int
+        Gauss-Hermite nodes per axis of the outer and inner (``z_1``) rules.
+    route : {"h", "truth"}
+        Outer average over the observation ``h`` (a tensor rule scaled by ``(1 + c)``), or over
+        the teacher's ``(z_1, z_2) ~ N(0, I_4)`` (``n_h`` nodes per axis of a 4-dimensional
+        tensor rule): two independent integrators of the same numbers.
+
+    Returns
+    -------
+    dict
+        ``F11``, ``F22``, ``F12`` (``E ||G_11||^2``, ``E ||G_22||^2``, ``E tr(G_11 G_22)``) and the
+        thresholds ``alpha_1 = 1 / F11``, ``alpha_2 = 1 / F22``, ``alpha_12 = 1 / F12``.
+    """
+    c = _check_skip(skip)
+    if route not in ("h", "truth"):
+        raise ValueError(f"route must be 'h' or 'truth', got {route!r}")
+    for name, v in (("n_h", n_h), ("n_z", n_z)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 8 <= v <= 400:
+            raise ValueError(f"{name} must be an integer in [8, 400], got {v!r}")
+    Ai, hz, Z1, wz = _z1_grid(c, int(n_z))
+    xh, wh = _hermite_rule(int(n_h))
+    if route == "h":
+        F11, F22, F12, _ = _deep_linear_kernel(xh, wh, _H_SCALE * (1.0 + c), Ai, hz, Z1, wz)
+    else:
+        F11, F22, F12 = _deep_truth_kernel(xh, wh, Ai, hz, Z1, wz, c)
+    return {"F11": F11, "F22": F22, "F12": F12, "alpha_1": 1.0 / F11, "alpha_2": 1.0 / F22,
+            "alpha_12": 1.0 / F12}
+
+
+def deep_subbranch(skip: float, q: float, *, n_h: int = 32, n_omega: int = 12, n_z: int = 48) -> dict:
+    """``(K_1, K_2)`` of ``deep_attention`` on the invariant subspace ``Q_11 = Q_12 = 0``, ``Q_22 =
+    q`` (module docstring): ``alpha K_2(q) / (1 + alpha K_2(q))`` is the sub-branch map of
+    ``Q_22``, and ``alpha K_1(q)`` the growth rate of ``Q_11`` there.
+
+    Tensor Gauss-Hermite rules in ``h`` (``n_h`` per axis), ``omega_2`` (``n_omega``) and ``z_1``
+    (``n_z``). Accuracy (32 / 12 / 48 against 24 / 12 / 32 nodes): 1e-4 relative for ``q <= 0.6`` at ``c = 1``,
+    but it degrades as ``1 - q`` shrinks (the inner integrand then concentrates on a few
+    ``z_1``): about 1e-2 at ``q = 0.9``. So ``alpha^(0)_k`` (:func:`deep_linearisation`) carry
+    six digits, the staircase threshold of layer 1 (at ``q ~ 0.98``) none guaranteed.
+
+    Returns
+    -------
+    dict with ``K1``, ``K2``, ``alpha_q`` (the ``alpha`` at which ``q`` is the sub-branch's fixed
+    point, ``q / ((1 - q) K_2)``) and ``growth_1`` (``alpha_q K_1``: above 1, ``Q_11`` grows there).
+    """
+    c = _check_skip(skip)
+    q = _real("q", q)
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"q (the overlap Q_22) must be in (0, 1), got {q}")
+    for name, v in (("n_h", n_h), ("n_omega", n_omega), ("n_z", n_z)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 4 <= v <= 400:
+            raise ValueError(f"{name} must be an integer in [4, 400], got {v!r}")
+    Ai, hz, Z1, wz = _z1_grid(c, int(n_z))
+    xh, wh = _hermite_rule(int(n_h))
+    xo, wo = _hermite_rule(int(n_omega))
+    K1, K2, _ = _deep_subbranch_kernel(q, xh, wh, _H_SCALE * (1.0 + c), xo, wo, Ai, hz, Z1, wz)
+    alpha_q = q / ((1.0 - q) * K2)
+    return {"K1": K1, "K2": K2, "alpha_q": alpha_q, "growth_1": alpha_q * K1}
+
+
+@dataclass(frozen=True)
+class DeepAttention:
+    """Two tied attention layers with a skip connection (``p = 2``, ``L = 2``): the parameters of
+    the ``deep_attention`` target, for :func:`layer_thresholds` (its state evolution beyond the
+    linearisation is not implemented: module docstring).
+
+    Parameters
+    ----------
+    skip : float
+        Skip-connection strength ``c`` (``A(z) = softmax(z z^T) + c I``), in ``[0.5, 10]``.
+    alpha : float
+        Sample ratio (not used by the thresholds).
+    """
+
+    skip: float = 1.0
+    alpha: float = 1.0
+    L: int = 2
+
+    def __post_init__(self):
+        object.__setattr__(self, "skip", _check_skip(self.skip))
+        alpha = _real("alpha", self.alpha)
+        if not alpha > 0:
+            raise ValueError(f"alpha (the sample ratio n/d) must be > 0, got {alpha}")
+        object.__setattr__(self, "alpha", alpha)
+        if self.L != 2:
+            raise ValueError(f"L must be 2 for deep_attention, got {self.L!r}")
+
+
+def layer_thresholds(model) -> dict:
+    """Weak-learnability threshold in ``alpha`` of each layer's block of ``Q``, by linearisation
+    of the state evolution at ``Q = 0``.
+
+    Parameters
+    ----------
+    model : SequenceMultiIndex or DeepAttention
+
+    Returns
+    -------
+    dict
+        ``{1: alpha_1}`` for one layer (``(1 + noise)^2 / (L^2 + L)``), ``{1: alpha^(0)_1, 2:
+        alpha_2}`` for ``deep_attention``: the ``alpha`` at which ``Q_kk`` leaves 0 when ``Q = 0``
+        loses stability in its direction (:func:`deep_linearisation`, 64 nodes per axis: six
+        digits or better). The smaller one is the layer learned first (the second, for every ``c`` tested:
+        ``alpha_2 < alpha^(0)_1``); ``Q_11`` then grows on the ``Q_22`` branch earlier than
+        ``alpha^(0)_1`` (the staircase, :func:`deep_subbranch`).
+    """
+    if isinstance(model, SequenceMultiIndex):
+        return {1: (1.0 + model.noise) ** 2 / (model.L * (model.L + 1))}
+    if isinstance(model, DeepAttention):
+        lin = deep_linearisation(model.skip)
+        return {1: lin["alpha_1"], 2: lin["alpha_2"]}
+    raise ValueError(f"model must be a SequenceMultiIndex or a DeepAttention, got {type(model).__name__}")

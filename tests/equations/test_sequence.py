@@ -1,0 +1,253 @@
+"""Sequence multi-index models (tied attention): closed forms, the L = 1 reduction to phase
+retrieval, free-entropy stationarity, Monte-Carlo and quadrature references, GAMP, and the
+layer-by-layer thresholds of deep attention (two integrators, the nonlinear map's departure from
+zero, Jensen / Cauchy-Schwarz bounds, the large-skip limit, the authors' state-evolution data)."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate
+
+import equations
+import fixedpoint as fp
+from equations.sequence import (DeepAttention, _sign_symmetric_se, _unit_legendre,
+                                deep_linearisation, deep_subbranch, layer_thresholds)
+
+
+def _model(**kw):
+    return equations.get("sequence_multi_index", **kw)
+
+
+# ----------------------------------------------------------------------------- one layer
+
+
+def test_L1_scores_reduce_to_noiseless_phase_retrieval():
+    # y = z^2 reveals |z|: the abs channel of glm_bayes (Gaussian prior, rho = 1), an independent
+    # implementation (its own reduction to phi-factored integrals)
+    # (alpha only multiplies the channel's integrals: one alpha tests them)
+    alpha = 0.8
+    g = equations.get("glm_bayes", channel="abs", prior="gaussian", alpha=alpha, noise=0.0)
+    s = _model(target="scores", L=1, alpha=alpha)
+    for q in (0.05, 0.3, 0.7, 0.95, 0.999):
+        assert s.update([q])[0] == pytest.approx(g.update([q])[0], rel=1e-10, abs=0)
+        # the observation's density is over a in R (ours, (N(a) + N(-a)) / 2) rather than
+        # over y = |a| > 0 (theirs): the free entropies differ by alpha log 2
+        assert s.free_entropy([q]) - g.free_entropy([q]) == pytest.approx(-alpha * math.log(2.0), abs=1e-10)
+    assert fp.solve(s).x[0] == pytest.approx(fp.solve(g).x[0], rel=1e-9)
+
+
+@pytest.mark.parametrize("target, L, noise", [("attention", 2, 0.0), ("scores", 3, 0.2), ("scores", 1, 0.0)])
+def test_weak_recovery_threshold_closed_form(target, L, noise):
+    # G(y) = (a a^T - (1 + noise) I) / (1 + noise)^2, E ||G||^2 = (L^2 + L) / (1 + noise)^2
+    alpha_c = (1.0 + noise) ** 2 / (L * L + L)
+    m = _model(target=target, L=L, alpha=alpha_c, noise=noise)
+    assert layer_thresholds(m) == {1: pytest.approx(alpha_c, rel=1e-14)}
+    thr = fp.threshold(m, "alpha", (0.5 * alpha_c, 2.0 * alpha_c), kind="stability")
+    assert thr.value == pytest.approx(alpha_c, rel=1e-8)
+    # the analytic Jacobian at Q = 0 against the map itself (second route)
+    h = 1e-7
+    slope = (m.update([h])[0] - m.update([0.0])[0]) / h
+    assert slope == pytest.approx(m.jacobian([0.0])[0, 0], rel=1e-5)
+    assert slope == pytest.approx(1.0, rel=1e-5)
+    # the nonlinear map leaves zero just above it and not below
+    below = fp.solve(_model(target=target, L=L, alpha=0.97 * alpha_c, noise=noise))
+    above = fp.solve(_model(target=target, L=L, alpha=1.03 * alpha_c, noise=noise))
+    assert below.converged and above.converged
+    assert below.x[0] < 1e-7 and above.x[0] > 1e-3
+
+
+@pytest.mark.parametrize("kw", [dict(target="attention", L=2, alpha=0.3),
+                                dict(target="scores", L=3, alpha=0.3, noise=0.2)])
+def test_free_entropy_stationary_at_the_fixed_point(kw):
+    m = _model(**kw)
+    sol = fp.solve(m, atol=1e-13, rtol=1e-13)
+    assert sol.converged
+    Q = sol.x[0]
+    Qh = m.Q_hat(Q)
+    assert Q == pytest.approx(Qh / (1 + Qh), rel=1e-10)
+    h = 1e-5
+    dQ = (m.free_entropy_at(Q + h, Qh) - m.free_entropy_at(Q - h, Qh)) / (2 * h)
+    dQh = (m.free_entropy_at(Q, Qh + h) - m.free_entropy_at(Q, Qh - h)) / (2 * h)
+    assert abs(dQ) < 1e-7 and abs(dQh) < 1e-8
+    assert m.free_entropy(sol.x) == pytest.approx(m.free_entropy_at(Q, Qh), rel=1e-14)
+    # Q_hat = 2 alpha dPsi_out / dQ everywhere (the stationarity in Q, off the fixed point)
+    for q in (0.2, 0.6):
+        d = (m.free_entropy_at(q + h, 0.0) - m.free_entropy_at(q - h, 0.0)) / (2 * h)
+        assert m.Q_hat(q) == pytest.approx(2.0 * d, rel=1e-7)
+
+
+@pytest.mark.parametrize("L, Q, V", [(2, 0.3, 0.7), (2, 0.8, 0.2), (3, 0.5, 0.7)])
+def test_reduced_quadrature_against_monte_carlo_in_full_coordinates(L, Q, V):
+    # E |g|^2 and E[log cosh x - x] with omega, a sampled in R^L (no rotation reduction)
+    rng = np.random.default_rng(7)
+    N = 400_000
+    om = math.sqrt(Q) * rng.standard_normal((N, L))
+    a = (om + math.sqrt(V) * rng.standard_normal((N, L))) * rng.choice([-1.0, 1.0], size=(N, 1))
+    x = np.sum(a * om, axis=1) / V
+    g = (a * np.tanh(x)[:, None] - om) / V
+    g2 = np.sum(g * g, axis=1)
+    # log cosh x is sign-symmetric; the kernel's E[log cosh x - x] uses E x = L Q / V on the
+    # representative a = omega + sqrt(V) u
+    lc = np.logaddexp(x, -x) - math.log(2.0) - L * Q / V
+    ours = _sign_symmetric_se(Q, V, L, *_unit_legendre(10))
+    assert abs(ours[0] - g2.mean()) < 5 * g2.std() / math.sqrt(N)
+    assert abs(ours[1] - lc.mean()) < 5 * lc.std() / math.sqrt(N)
+
+
+@pytest.mark.parametrize("Q, V", [(0.5, 0.5), (0.99, 1e-2), (1 - 1e-6, 1e-6)])
+def test_reduced_quadrature_is_converged(Q, V):
+    for L in (1, 2, 5):
+        a = _sign_symmetric_se(Q, V, L, *_unit_legendre(10))
+        b = _sign_symmetric_se(Q, V, L, *_unit_legendre(20))
+        assert a[0] == pytest.approx(b[0], rel=1e-11)
+        assert a[1] == pytest.approx(b[1], rel=1e-11, abs=1e-13)
+
+
+def test_label_mse():
+    # scores: closed form L (L + 1) V (2 Q + V) against Monte Carlo of ||y - E[y | omega]||^2
+    rng = np.random.default_rng(3)
+    m = _model(target="scores", L=3, alpha=0.3, noise=0.2)
+    Q, V, N = 0.4, 1 - 0.4 + 0.2, 200_000
+    om = math.sqrt(Q) * rng.standard_normal((N, 3))
+    z = om + math.sqrt(V) * rng.standard_normal((N, 3))
+    err = np.sum((z[:, :, None] * z[:, None, :] - om[:, :, None] * om[:, None, :] - V * np.eye(3)) ** 2, axis=(1, 2))
+    assert abs(m.label_mse(Q) - err.mean()) < 5 * err.std() / math.sqrt(N)
+    # attention at Q = 0: 4 Var(sigma(z_1 (z_2 - z_1))), z ~ N(0, I), by scipy dblquad
+    a = _model(target="attention", L=2, alpha=0.3)
+    phi = lambda t: math.exp(-0.5 * t * t) / math.sqrt(2 * math.pi)
+    sig = lambda z1, z2: 1.0 / (1.0 + math.exp(-z1 * (z2 - z1)))
+    m1 = integrate.dblquad(lambda z2, z1: phi(z1) * phi(z2) * sig(z1, z2), -9, 9, -9, 9, epsabs=1e-12)[0]
+    m2 = integrate.dblquad(lambda z2, z1: phi(z1) * phi(z2) * sig(z1, z2) ** 2, -9, 9, -9, 9, epsabs=1e-12)[0]
+    assert a.label_mse(0.0) == pytest.approx(4 * (m2 - m1 * m1), rel=1e-6)
+    # and at Q = 0.6 against Monte Carlo over omega with a 60-node numpy rule inside
+    Q, V = 0.6, 0.4
+    om = math.sqrt(Q) * rng.standard_normal((3000, 2))
+    x, w = np.polynomial.hermite_e.hermegauss(60)
+    w = w / w.sum()
+    z1 = om[:, 0, None, None] + math.sqrt(V) * x[None, :, None]
+    z2 = om[:, 1, None, None] + math.sqrt(V) * x[None, None, :]
+    y = 1.0 / (1.0 + np.exp(-z1 * (z2 - z1)))
+    W = np.outer(w, w)[None]
+    var = 4 * (np.sum(W * y * y, axis=(1, 2)) - np.sum(W * y, axis=(1, 2)) ** 2)
+    assert abs(a.label_mse(Q) - var.mean()) < 5 * var.std() / math.sqrt(var.size)
+    assert a.label_mse(1.0) == pytest.approx(0.0, abs=1e-14)
+
+
+def test_perfect_recovery_of_noiseless_labels():
+    # alpha L > 1: Q = 1 attracts (free entropy +inf, coefficient (alpha L - 1) / 2); below, not
+    m = _model(target="attention", L=2, alpha=0.6)
+    sol = fp.solve(m, start="informed")
+    assert sol.converged and sol.x[0] == pytest.approx(1.0, abs=1e-12)
+    assert m.free_entropy_divergence(sol.x) == pytest.approx(0.1, rel=1e-14)
+    assert m.free_entropy(sol.x) == math.inf
+    m = _model(target="attention", L=2, alpha=0.4)
+    sol = fp.solve(m, start="informed")
+    assert sol.converged and 0.5 < sol.x[0] < 0.99 and math.isfinite(m.free_entropy(sol.x))
+    both = fp.solve(m, start="uninformed")
+    assert both.x[0] == pytest.approx(sol.x[0], rel=1e-8)
+
+
+@pytest.mark.slow
+def test_attention_reaches_perfect_recovery_continuously_at_one_half():
+    # L = 2: no hard phase; 1 - Q ~ 4.46 (1/2 - alpha) on the branch of both starts
+    gaps = []
+    for alpha in (0.49, 0.495):
+        m = _model(target="attention", L=2, alpha=alpha)
+        u, i = fp.solve(m), fp.solve(m, start="informed")
+        assert u.converged and i.converged and u.x[0] == pytest.approx(i.x[0], rel=1e-8)
+        gaps.append((1.0 - u.x[0]) / (0.5 - alpha))
+    assert gaps[0] == pytest.approx(gaps[1], rel=0.02) and 4.0 < gaps[1] < 5.0
+
+
+@pytest.mark.slow
+def test_L1_algorithmic_threshold_of_phase_retrieval():
+    # noiseless real phase retrieval, Gaussian prior: alpha_alg ~ 1.13 (Barbier, Krzakala, Macris,
+    # Miolane, Zdeborova, "Optimal errors and phase transitions in high-dimensional generalized
+    # linear models", PNAS 2019)
+    m = _model(target="scores", L=1, alpha=1.0)
+    thr = fp.threshold(m, "alpha", (1.0, 1.3), kind="spinodal", start="uninformed")
+    assert thr.converged and thr.value == pytest.approx(1.13, abs=0.005)
+
+
+def test_matrix_view_and_validation():
+    m = _model(target="attention", alpha=0.3)
+    sol = fp.solve(m)
+    assert sol["Q"].shape == (1, 1) and sol["Q"][0, 0] == pytest.approx(sol.x[0])
+    for kw, word in ((dict(target="deep_attention"), "target"), (dict(target="attention", L=3), "L"),
+                     (dict(target="scores", L=9), "L"), (dict(alpha=0.0), "alpha"), (dict(noise=-1.0), "noise"),
+                     (dict(alpha=math.inf), "alpha")):
+        with pytest.raises(ValueError, match=word):
+            _model(**kw)
+    for kw, word in ((dict(skip=0.1), "skip"), (dict(skip=1.0, L=3), "L"), (dict(alpha=-1.0), "alpha")):
+        with pytest.raises(ValueError, match=word):
+            DeepAttention(**kw)
+    with pytest.raises(ValueError, match="model"):
+        layer_thresholds("attention")
+
+
+@pytest.mark.slow
+def test_gamp_tracks_the_state_evolution():
+    m = _model(target="attention", L=2, alpha=0.4)
+    ob = m.observables(fp.solve(m).x)
+    runs = [m.simulate(2000, seed) for seed in range(4)]
+    ov = np.array([r["overlap"] for r in runs])
+    lm = np.array([r["label_mse"] for r in runs])
+    sem = ov.std(ddof=1) / math.sqrt(ov.size)
+    assert abs(ov.mean() - ob["overlap"]) < 4 * sem + 0.02, (ov, ob)
+    assert abs(lm.mean() - ob["label_mse"]) < 4 * lm.std(ddof=1) / 2 + 0.01, (lm, ob)
+    # Nishimori: |w_hat|^2 / d = w_hat . w* / d at the Bayes-optimal fixed point
+    assert np.all(np.abs([r["q"] - r["overlap"] for r in runs]) < 0.05)
+    # below weak recovery GAMP stays at overlap O(1/sqrt(d))
+    low = _model(target="attention", L=2, alpha=0.12).simulate(2000, 0)
+    assert low["overlap"] < 0.1
+
+
+# ----------------------------------------------------------------------------- deep attention
+
+
+def test_deep_attention_layer_thresholds():
+    lin = deep_linearisation(1.0)
+    thr = layer_thresholds(DeepAttention(skip=1.0))
+    assert thr == {1: lin["alpha_1"], 2: lin["alpha_2"]}
+    # the second layer is learned first
+    assert thr[2] == pytest.approx(0.185478, abs=2e-6) and thr[1] == pytest.approx(6.15694, abs=2e-5)
+    # Jensen: E ||E[z z^T | y] - I||^2 <= E ||z z^T - I||^2 = L^2 + L = 6 for either layer (the
+    # authors' data/alpha_critical.csv lists alpha_2 = 0.1436 < 1/6 at c = 1)
+    assert thr[2] > 1.0 / 6.0 > 0.1436
+    # Cauchy-Schwarz: the off-diagonal block never leaves zero first
+    assert lin["F12"] ** 2 <= lin["F11"] * lin["F22"] and lin["alpha_12"] > thr[2]
+    # second route: the nonlinear sub-branch map Q_22 -> alpha K_2 / (1 + alpha K_2) near zero
+    # (its own kernel, with the omega average), and K_1 there
+    sub = deep_subbranch(1.0, 1e-6, n_h=16, n_omega=8, n_z=32)
+    assert sub["alpha_q"] == pytest.approx(thr[2], rel=1e-5)
+    assert sub["K1"] == pytest.approx(lin["F11"], rel=1e-4)
+
+
+def test_deep_attention_large_skip_and_monotonicity():
+    # c -> inf: h ~ c z_2 reveals z_2 up to its sign, as one layer: alpha_2 -> 1/6 from above
+    a = [deep_linearisation(c, n_h=48, n_z=48)["alpha_2"] for c in (0.5, 1.0, 2.0, 10.0)]
+    assert a[0] > a[1] > a[2] > a[3] > 1.0 / 6.0
+    assert a[3] == pytest.approx(1.0 / 6.0, rel=3e-3)
+
+
+@pytest.mark.slow
+def test_deep_attention_second_integrator_and_authors_state_evolution():
+    # the outer average over the teacher's (z_1, z_2) instead of over h
+    lin = deep_linearisation(1.0)
+    tru = deep_linearisation(1.0, n_h=12, n_z=48, route="truth")
+    assert tru["alpha_2"] == pytest.approx(lin["alpha_2"], rel=5e-4)
+    assert tru["alpha_1"] == pytest.approx(lin["alpha_1"], rel=1e-3)
+    # the Q_22 branch against the authors' Monte-Carlo state evolution (SPOC-group/
+    # SequenceIndexModels, data/BO_2w.csv: Q_22 = 0.4988 at alpha = 0.4, 0.5847 at 0.4333)
+    assert deep_subbranch(1.0, 0.5, n_h=24, n_z=32)["alpha_q"] == pytest.approx(0.4, abs=0.005)
+    assert deep_subbranch(1.0, 0.5847, n_h=24, n_z=32)["alpha_q"] == pytest.approx(0.4333, abs=0.005)
+
+
+def test_deep_attention_model_says_where_its_thresholds_are():
+    """The deep-attention target is not a registered model (only its thresholds are computed): asking
+    the registry for it names the function that gives them, for ``skip`` and for ``target``."""
+    with pytest.raises(ValueError, match=r"layer_thresholds"):
+        equations.get("sequence_multi_index", target="deep_attention", skip=1.0, alpha=0.3)
+    with pytest.raises(ValueError, match=r"layer_thresholds"):
+        equations.get("sequence_multi_index", target="deep_attention", alpha=0.3)
