@@ -149,6 +149,315 @@ def prox(w1, w2, V, t1, t2, sigma2, out):
 
 
 @njit(cache=True)
+def _loss_zero(t1, t2, out):
+    """A zero of the loss (``S11 = t1, S22 = t2``) into ``out[0:2]``; False when there is none.
+
+    ``u1 = h1 (h1 - h2)`` and ``u2 = h2 (h2 - h1)`` give ``u1 + u2 = (h1 - h2)^2`` and ``u1 - u2 =
+    (h1 + h2)(h1 - h2)``: with ``u_l = logit(t_l)`` the zeros are the mirror pair ``+-h`` with
+    ``h1 - h2 = sqrt(u1 + u2)``, when ``u1 + u2 > 0`` (``t1 + t2 > 1``)."""
+    if not (0.0 < t1 < 1.0 and 0.0 < t2 < 1.0):
+        return False
+    u1 = math.log(t1 / (1.0 - t1))
+    u2 = math.log(t2 / (1.0 - t2))
+    if u1 + u2 <= 0.0:
+        return False
+    dl = math.sqrt(u1 + u2)
+    sm = (u1 - u2) / dl
+    out[0] = 0.5 * (sm + dl)
+    out[1] = 0.5 * (sm - dl)
+    return True
+
+
+#: two local minima closer than this (relative) are the same one
+_DISTINCT = 1e-6
+#: local minima tracked along a line: the mirror pair of basins around the zeros ``+-z`` of the
+#: loss and the one around ``h = 0`` (a local minimum of ``g`` when ``V`` is large)
+_SLOTS = 3
+
+
+@njit(cache=True)
+def _same(a1, a2, b1, b2):
+    return abs(a1 - b1) + abs(a2 - b2) <= _DISTINCT * (1.0 + abs(a1) + abs(a2))
+
+
+@njit(cache=True)
+def _seed(k, w1, w2, z1, z2, has_zero):
+    """Cold start of slot ``k``: ``z, -z, 0`` (``z`` the zero of the loss), or ``w, -w, 0`` when
+    the loss has no zero."""
+    if k == 2:
+        return 0.0, 0.0
+    if has_zero:
+        return (z1, z2) if k == 0 else (-z1, -z2)
+    return (w1, w2) if k == 0 else (-w1, -w2)
+
+
+@njit(cache=True)
+def _best(slots):
+    b = 0
+    for k in range(1, _SLOTS):
+        if slots[k, 2] < slots[b, 2]:
+            b = k
+    return b
+
+
+@njit(cache=True)
+def _step(slots, reseed, w1, w2, V, t1, t2, sigma2, z1, z2, has_zero, buf, res):
+    """Moves the tracked local minima ``slots`` (rows ``h1, h2, g``) to the new ``w``: a Newton
+    descent from each; when ``reseed``, a slot that has merged with another starts again from its
+    cold start (a basin that has appeared since is found). Returns the slot of the global minimum."""
+    for k in range(_SLOTS):
+        _newton(slots[k, 0], slots[k, 1], w1, w2, V, t1, t2, sigma2, buf, res)
+        slots[k, 0] = res[0]
+        slots[k, 1] = res[1]
+        slots[k, 2] = res[2]
+    if reseed:
+        for k in range(1, _SLOTS):
+            for j in range(k):
+                if _same(slots[j, 0], slots[j, 1], slots[k, 0], slots[k, 1]):
+                    a1, a2 = _seed(k, w1, w2, z1, z2, has_zero)
+                    _newton(a1, a2, w1, w2, V, t1, t2, sigma2, buf, res)
+                    slots[k, 0] = res[0]
+                    slots[k, 1] = res[1]
+                    slots[k, 2] = res[2]
+                    break
+    return _best(slots)
+
+
+@njit(cache=True)
+def _cold(slots, w1, w2, V, t1, t2, sigma2, z1, z2, has_zero, buf, res):
+    """Fills ``slots`` with Newton descents from the cold starts; returns the global one's slot."""
+    for k in range(_SLOTS):
+        a1, a2 = _seed(k, w1, w2, z1, z2, has_zero)
+        _newton(a1, a2, w1, w2, V, t1, t2, sigma2, buf, res)
+        slots[k, 0] = res[0]
+        slots[k, 1] = res[1]
+        slots[k, 2] = res[2]
+    # the descents from the cold starts of the other slots as well (ties: the basins w and -w)
+    a1, a2 = w1, w2
+    for r in range(2):
+        _newton(a1, a2, w1, w2, V, t1, t2, sigma2, buf, res)
+        b = _best(slots)
+        if res[2] < slots[b, 2] - 1e-15 * abs(slots[b, 2]):
+            # a better basin than the seeds': it replaces the worst slot
+            wk = 0
+            for k in range(1, _SLOTS):
+                if slots[k, 2] > slots[wk, 2]:
+                    wk = k
+            slots[wk, 0] = res[0]
+            slots[wk, 1] = res[1]
+            slots[wk, 2] = res[2]
+        a1, a2 = -w1, -w2
+    return _best(slots)
+
+
+@njit(cache=True)
+def _accumulate(acc, wt, h1, h2, g, w1, w2, m, s1, s2, V, t1, t2, sigma2, buf):
+    """Add one node (weight ``wt``, global minimiser ``h`` of value ``g``) to the sums ``acc``:
+    ``f1 - f2, |f|^2, f.s, f.(w - (m, -m)), M, loss``."""
+    f1 = (h1 - w1) / V
+    f2 = (h2 - w2) / V
+    acc[0] += wt * (f1 - f2)
+    acc[1] += wt * (f1 * f1 + f2 * f2)
+    acc[2] += wt * (f1 * s1 + f2 * s2)
+    acc[3] += wt * (f1 * (w1 - m) + f2 * (w2 + m))
+    acc[4] += wt * g
+    acc[5] += wt * _loss_grad_hess(h1, h2, t1, t2, sigma2, buf)
+
+
+@njit(cache=True)
+def _jump(za, zb, a1, a2, b1, b2, c1, c2, e1, e2, tau, V, t1, t2, sigma2, buf, res):
+    """The point ``z`` in ``(za, zb)`` of the line ``w = c + tau z e`` where two local minima
+    exchange the global minimum: the zero of ``D(z) = g_A - g_B`` (``a``, ``b``: the minima at
+    ``za``, where ``D < 0``; ``D > 0`` at ``zb``), by Newton's method safeguarded by bisection
+    with ``D' = tau e.(h_B - h_A) / V`` (the envelope theorem)."""
+    lo, hi = za, zb
+    z = 0.5 * (za + zb)
+    for _ in range(80):
+        w1 = c1 + tau * z * e1
+        w2 = c2 + tau * z * e2
+        _newton(a1, a2, w1, w2, V, t1, t2, sigma2, buf, res)
+        a1 = res[0]
+        a2 = res[1]
+        ga = res[2]
+        _newton(b1, b2, w1, w2, V, t1, t2, sigma2, buf, res)
+        b1 = res[0]
+        b2 = res[1]
+        D = ga - res[2]
+        if D < 0.0:
+            lo = z
+        else:
+            hi = z
+        dD = tau * (e1 * (b1 - a1) + e2 * (b2 - a2)) / V
+        zn = z - D / dD if dD > 0.0 else 0.5 * (lo + hi)
+        if not (lo < zn < hi):
+            zn = 0.5 * (lo + hi)
+        if abs(zn - z) < 1e-14 * (1.0 + abs(z)) or hi - lo < 1e-14 * (1.0 + abs(z)):
+            return zn
+        z = zn
+    return z
+
+
+@njit(cache=True)
+def inner(s1, s2, q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl, half_width, npanel, acc):
+    """Adds to ``acc`` the average over the student's field ``w`` given the teacher's ``s`` (see
+    :func:`channel`): ``f1 - f2, |f|^2, f.s, f.(w - (m, -m)), M, loss``."""
+    nv = xv.shape[0]
+    ng = xl.shape[0]
+    nnode = npanel * ng
+    tau = math.sqrt(max(q - theta * theta / rho, 0.0))
+    buf = np.empty(5)
+    res = np.empty(4)
+    slots = np.empty((_SLOTS, 3))
+    zr = np.empty(2)
+    # pass-one record of a line: node positions, tracked minima, per-panel sums
+    zs = np.empty(nnode)
+    rec = np.empty((nnode, _SLOTS, 3))
+    psum = np.empty((npanel, 6))
+    cuts = np.empty(nnode)
+    pw = 2.0 * half_width / npanel
+    t1 = (1.0 - omega) * _sig(s1 * (s1 - s2)) + omega * A11
+    t2 = (1.0 - omega) * _sig(s2 * (s2 - s1)) + omega * A22
+    mu1 = m + theta * s1 / rho
+    mu2 = -m + theta * s2 / rho
+    # lines along the prox at w = 0, or the zero of the loss (0 itself is a critical point of g)
+    e1 = 1.0 / math.sqrt(2.0)
+    e2 = -e1
+    has_zero = _loss_zero(t1, t2, zr)
+    if has_zero:
+        _newton(zr[0], zr[1], 0.0, 0.0, V, t1, t2, sigma2, buf, res)
+        g0 = _loss_grad_hess(0.0, 0.0, t1, t2, sigma2, buf)
+        nrm = math.sqrt(res[0] ** 2 + res[1] ** 2)
+        if res[2] < g0 and nrm > 1e-12:
+            e1 = res[0] / nrm
+            e2 = res[1] / nrm
+        else:
+            nrm = math.sqrt(zr[0] ** 2 + zr[1] ** 2)
+            e1 = zr[0] / nrm
+            e2 = zr[1] / nrm
+    else:
+        zr[0] = 0.0
+        zr[1] = 0.0
+    for k in range(nv):
+        c1 = mu1 - tau * xv[k] * e2
+        c2 = mu2 + tau * xv[k] * e1
+        # pass one: uniform panels, the local minima tracked from node to node
+        ncut = 0
+        bprev = 0
+        for p in range(npanel):
+            for c in range(6):
+                psum[p, c] = 0.0
+            za = -half_width + p * pw
+            for g in range(ng):
+                idx = p * ng + g
+                z = za + 0.5 * pw * (xl[g] + 1.0)
+                w1 = c1 + tau * z * e1
+                w2 = c2 + tau * z * e2
+                if idx == 0:
+                    b = _cold(slots, w1, w2, V, t1, t2, sigma2, zr[0], zr[1], has_zero, buf, res)
+                else:
+                    b = _step(slots, idx % 2 == 0, w1, w2, V, t1, t2, sigma2, zr[0], zr[1], has_zero, buf, res)
+                zs[idx] = z
+                for c in range(_SLOTS):
+                    for cc in range(3):
+                        rec[idx, c, cc] = slots[c, cc]
+                wt = 0.5 * pw * wl[g] * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+                _accumulate(psum[p], wt, slots[b, 0], slots[b, 1], slots[b, 2], w1, w2, m, s1, s2, V,
+                            t1, t2, sigma2, buf)
+                if idx > 0 and not _same(slots[b, 0], slots[b, 1], slots[bprev, 0], slots[bprev, 1]):
+                    # the global minimum moved to another basin between the last node and this
+                    # one: each basin continued to the other node (the new one may have been
+                    # found only here); where both exist at both nodes, locate the exchange
+                    zp = zs[idx - 1]
+                    a1, a2, ga = rec[idx - 1, bprev, 0], rec[idx - 1, bprev, 1], rec[idx - 1, bprev, 2]
+                    _newton(slots[b, 0], slots[b, 1], c1 + tau * zp * e1, c2 + tau * zp * e2, V, t1, t2,
+                            sigma2, buf, res)
+                    b1, b2, gb = res[0], res[1], res[2]
+                    if not _same(a1, a2, b1, b2) and gb >= ga:
+                        _newton(a1, a2, w1, w2, V, t1, t2, sigma2, buf, res)
+                        if not _same(res[0], res[1], slots[b, 0], slots[b, 1]) and res[2] >= slots[b, 2]:
+                            cuts[ncut] = _jump(zp, z, a1, a2, b1, b2, c1, c2, e1, e2, tau, V, t1, t2,
+                                               sigma2, buf, res)
+                            ncut += 1
+                bprev = b
+        # pass two: the panels that hold a jump, integrated piece by piece
+        k0 = 0
+        for p in range(npanel):
+            za = -half_width + p * pw
+            zb = za + pw
+            k1 = k0
+            while k1 < ncut and cuts[k1] < zb:
+                k1 += 1
+            if k1 > k0:
+                for c in range(6):
+                    psum[p, c] = 0.0
+                # warm start: the minima at the node before the panel (or its first node)
+                src = p * ng - 1 if p > 0 else 0
+                for c in range(_SLOTS):
+                    for cc in range(3):
+                        slots[c, cc] = rec[src, c, cc]
+                lo = za
+                for piece in range(k1 - k0 + 1):
+                    hi = cuts[k0 + piece] if piece < k1 - k0 else zb
+                    hw = 0.5 * (hi - lo)
+                    for g in range(ng):
+                        z = lo + hw * (xl[g] + 1.0)
+                        w1 = c1 + tau * z * e1
+                        w2 = c2 + tau * z * e2
+                        b = _step(slots, g % 2 == 0, w1, w2, V, t1, t2, sigma2, zr[0], zr[1], has_zero,
+                                  buf, res)
+                        wt = hw * wl[g] * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+                        _accumulate(psum[p], wt, slots[b, 0], slots[b, 1], slots[b, 2], w1, w2, m,
+                                    s1, s2, V, t1, t2, sigma2, buf)
+                    lo = hi
+            k0 = k1
+        for p in range(npanel):
+            for c in range(6):
+                acc[c] += wv[k] * psum[p, c]
+
+
+@njit(cache=True)
+def channel_lines(q, m, theta, V, rho, sigma2, omega, A11, A22, xs, ws, xv, wv, xl, wl, half_width, npanel, out):
+    """Channel averages of the prox of a two-token sample, integrated with its jumps located.
+
+    Order of integration: the teacher's fields ``s ~ N(0, rho I_2)`` outside (Gauss-Hermite ``xs,
+    ws`` per axis: the target ``t(s)`` is smooth); given ``s`` the student's ``w`` is isotropic
+    Gaussian, ``w = mu + tau z`` with ``mu_l = +-m + theta s_l / rho``, ``tau^2 = q -
+    theta^2 / rho``, ``z ~ N(0, I_2)``. ``z`` is rotated so that its first axis ``e`` is the
+    direction of the prox at ``w = 0`` (the penalty's two mirror basins exchange the global
+    minimum on a curve through ``w = 0`` perpendicular to it): Gauss-Hermite ``xv, wv`` across
+    (``e_perp``), and along each line ``w = c + tau z e`` Gauss-Legendre panels (``xl, wl`` on
+    ``[-1, 1]``, ``npanel`` panels over ``|z| < half_width``) split where the global minimiser
+    jumps from one basin to the other: a first pass tracks the two basins' minima from node to
+    node, a sign change of their difference brackets the jump, located by :func:`_jump`, and the
+    panels holding a jump are integrated again piece by piece (:func:`inner`). ``f = (h* - w) /
+    V``; in terms of the model's ``w_l = sqrt(q) xi_l +- m``, ``s_l = theta/sqrt(q) xi_l + sqrt(rho
+    - theta^2/q) y_l``: ``out = (E[f1 - f2], E[f1^2 + f2^2], E[f1 y1 + f2 y2], E[f1 xi1 + f2 xi2],
+    E[M], E[loss(h*)])`` with ``M`` the Moreau envelope (the minimum).
+    """
+    ns = xs.shape[0]
+    sr = math.sqrt(rho)
+    acc = np.zeros(6)
+    part = np.empty(6)
+    for i in range(ns):
+        for j in range(ns):
+            for c in range(6):
+                part[c] = 0.0
+            inner(sr * xs[i], sr * xs[j], q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl,
+                  half_width, npanel, part)
+            for c in range(6):
+                acc[c] += ws[i] * ws[j] * part[c]
+    # back to the model's variables: xi_l = (w_l -+ m) / sqrt(q), y_l = (s_l - theta xi_l / sqrt(q)) / b
+    sq = math.sqrt(q)
+    bq = math.sqrt(max(rho - theta * theta / q, 1e-300))
+    out[0] = acc[0]
+    out[1] = acc[1]
+    out[3] = acc[3] / sq
+    out[2] = (acc[2] - theta / sq * out[3]) / bq
+    out[4] = acc[4]
+    out[5] = acc[5]
+
+
+@njit(cache=True)
 def channel(q, m, theta, V, rho, sigma2, omega, A11, A22, x, wx, out):
     """Channel averages over ``xi, y ~ N(0, I_2)`` (tensor Gauss-Hermite rule ``x, wx`` on each
     of the four axes) of the prox of a two-token sample.

@@ -88,6 +88,7 @@ pass ``max_iter=300`` there.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import ClassVar
@@ -107,6 +108,13 @@ _DEFAULT_A = ((0.6, 0.4), (0.4, 0.6))
 UPDATE_WEIGHT = 0.3
 #: nodes per axis of the tensor Gauss-Hermite rule of the channel (nodes^4 proximal maps)
 _NODES_RANGE = (4, 40)
+#: channel rules (module docstring)
+_RULES = ("tensor", "lines")
+#: along a line of the student's field: Gauss-Legendre nodes per panel, panels, half-width (in
+#: standard deviations) of the window
+_LINE_NODES = 16
+_PANELS = 6
+_HALF_WIDTH = 8.5
 #: nodes per axis of the smooth two-dimensional integrals (test error of the baseline)
 _NODES_SMOOTH = 60
 #: starts: positional (theta = 0) and semantic (m = 0) with these magnitudes
@@ -114,6 +122,15 @@ _START_POSITIONAL = {"q": 0.02, "m": 0.2, "theta": 0.0}
 _START_SEMANTIC = {"q_over_rho": 0.4, "overlap": 0.95}
 #: displacement of each start out of its invariant plane (theta = 0, m = 0)
 _EPS_START = 1e-6
+
+
+@functools.lru_cache(maxsize=8)
+def _legendre(n):
+    """Gauss-Legendre nodes and weights on ``[-1, 1]`` (read-only, cached)."""
+    x, w = np.polynomial.legendre.leggauss(int(n))
+    x.flags.writeable = False
+    w.flags.writeable = False
+    return x, w
 
 
 def _matrix_A(A):
@@ -182,6 +199,7 @@ class DotProductAttention:
     alpha: float = 1.0
     A: tuple = _DEFAULT_A
     nodes: int = 8
+    rule: str = "tensor"
 
     name: ClassVar[str] = "dot_product_attention"
     state_names: ClassVar[tuple[str, ...]] = ("q", "m", "theta", "V")
@@ -206,7 +224,9 @@ class DotProductAttention:
             "alpha": {"range": (0.0, None), "open": (True, True), "doc": "n/d"},
             "A": {"doc": "row-stochastic 2x2 positional matrix (tuple of tuples or 4 numbers row by row)"},
             "nodes": {"allowed": tuple(range(_NODES_RANGE[0], _NODES_RANGE[1] + 1)),
-                      "doc": "Gauss-Hermite nodes per axis of the 4-d channel rule"}})
+                      "doc": "Gauss-Hermite nodes per axis of the 4-d channel rule"},
+            "rule": {"allowed": _RULES,
+                     "doc": "channel rule: 'tensor' (4-d Gauss-Hermite) or 'lines' (jumps located)"}})
 
     def __post_init__(self):
         omega = _real("omega", self.omega)
@@ -223,6 +243,8 @@ class DotProductAttention:
         if isinstance(nodes, bool) or not isinstance(nodes, (int, np.integer)) \
                 or not _NODES_RANGE[0] <= nodes <= _NODES_RANGE[1]:
             raise ValueError(f"nodes must be an integer in [{_NODES_RANGE[0]}, {_NODES_RANGE[1]}], got {self.nodes!r}")
+        if self.rule not in _RULES:
+            raise ValueError(f"rule must be one of {_RULES}, got {self.rule!r}")
         object.__setattr__(self, "omega", omega)
         object.__setattr__(self, "nodes", int(nodes))
         object.__setattr__(self, "A", _matrix_A(self.A))
@@ -235,10 +257,15 @@ class DotProductAttention:
 
     def _channel(self, x):
         q, m, theta, V = (float(v) for v in x)
-        nodes, weights = gauss_hermite(self.nodes)
+        xs, ws = gauss_hermite(self.nodes)
         out = np.empty(6)
-        _k.channel(q, m, theta, V, self.rho, self.sigma ** 2, self.omega, self.A[0][0], self.A[1][1],
-                   nodes, weights, out)
+        A11, A22 = self.A[0][0], self.A[1][1]
+        if self.rule == "lines":
+            xl, wl = _legendre(_LINE_NODES)
+            _k.channel_lines(q, m, theta, V, self.rho, self.sigma ** 2, self.omega, A11, A22,
+                             xs, ws, xs, ws, xl, wl, _HALF_WIDTH, _PANELS, out)
+        else:
+            _k.channel(q, m, theta, V, self.rho, self.sigma ** 2, self.omega, A11, A22, xs, ws, out)
         return out
 
     def _hats(self, x, out=None):

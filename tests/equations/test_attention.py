@@ -40,7 +40,7 @@ def test_A_accepts_flat_and_nested():
     a = DotProductAttention(A=(0.3, 0.7, 0.8, 0.2))
     assert a.A == ((0.3, 0.7), (0.8, 0.2))
     assert get("dot_product_attention", omega=0.3, sigma=0.5, reg=0.01, alpha=1.0).A == ((0.6, 0.4), (0.4, 0.6))
-    assert set(DotProductAttention.parameters()) == {"omega", "sigma", "reg", "alpha", "A", "nodes"}
+    assert set(DotProductAttention.parameters()) == {"omega", "sigma", "reg", "alpha", "A", "nodes", "rule"}
 
 
 # ----------------------------------------------------------------------------- kernels
