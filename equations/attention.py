@@ -61,29 +61,51 @@ matrix has four parameters, so at any ``alpha > 0`` it reaches ``B = E[T]`` as `
 test error is ``sigma^2 sum_l Var(T_ll) = 2 sigma^2 (1 - omega)^2 Var[sig(s1 (s1 - s2))]`` (the
 observable ``baseline_error``, independent of ``A``; the authors' ``mse_lin``).
 
-Numerics. The channel averages are four-dimensional Gaussian integrals (``xi_1, xi_2, y_1, y_2``)
-of the proximal map, a two-dimensional non-convex minimisation: the best of Newton descents
-(Levenberg-shifted, with backtracking) from the side of ``w`` and its mirror ``-w`` (the loss
-depends on ``h h^T``, so its minima come in pairs ``+-h``), warm-started from node to node. The
-rule is the tensor Gauss-Hermite rule with ``nodes`` points per axis (``nodes^4`` proximal maps per
-iteration: 0.01-0.02 s at the default 8). Where the penalty's two basins exchange the global
-minimum, ``f`` jumps, so the rule converges slowly (algebraically, not exponentially). Measured at
-the ``omega = 0.3`` fixed points against 32 nodes per axis: the envelope ``E[M]`` (which sets the
-free entropy) is right to ``~2e-4`` relative at 8 nodes; ``m_hat`` on the positional branch to a
-few per cent; on the semantic branch every average to ``~1e-3``. The conjugates (Stein forms, first
-derivatives of the prox) and the finite differences of the envelope agree to 1.5 % at 8 nodes and
-0.6 % at 16 (tested). The map itself is smooth to rounding (its response to a relative change
-1e-13 of the state is linear), so solves reach 1e-12. Consequences for ``alpha_c(omega = 0.3)``
-(``sigma = 0.5, reg = 0.01``): 1.2509 at 8 nodes, 1.2565 at 12 (the authors' theory CSVs, their
-own cubature: 1.262 by interpolation between their points 1.25 and 1.357): the threshold carries
-the rule's error, ~0.5 % at the default, not four digits; raise ``nodes`` (cost ``nodes^4``).
+Numerics. The channel averages are four-dimensional Gaussian integrals of the proximal map, a
+two-dimensional non-convex minimisation solved by Newton descents (Levenberg-shifted, with
+backtracking) from several starts, warm-started from node to node. The loss depends on ``h h^T``,
+so its minima come in mirror pairs ``+-h``; with the penalty the global minimiser switches
+between basins (the mirror pair around the zeros of the loss, and for large ``V`` the basin
+around ``h = 0``) on curves of the ``w`` plane, where ``f`` jumps. Two rules (``rule``):
 
-Speed (one core, 8 nodes): a positional solve takes ~20 Anderson iterations (0.2-0.5 s), a
-semantic one 8 to ~260 (0.2-3.5 s, slowest near the end of the semantic branch);
-``threshold(kind="first_order")`` at one ``omega`` about 14 s (28 solves). Known limitation: in
-some corners (``sigma`` of a few units, ``omega`` near 1) a branch is a saddle of the map and the
-default solver can run to its ``max_iter`` (10^4 evaluations, ~100 s) before its retry converges;
-pass ``max_iter=300`` there.
+* ``"tensor"`` (default): the tensor Gauss-Hermite rule in ``(xi_1, xi_2, y_1, y_2)`` with
+  ``nodes`` points per axis, each node's prox the better of the descents from ``w`` and ``-w``.
+  Fast (``nodes^4`` maps: 0.01-0.02 s per evaluation at the default 8) but, the integrand
+  jumping inside the cells, it converges only algebraically: measured at the ``omega = 0.3``
+  semantic fixed point, the conjugates (Stein forms) differ from the finite differences of the
+  envelope ``alpha E[M]`` by 1.5 % at 8 nodes and 0.6 % at 16 (tested), the envelope itself is
+  right to ``~2e-4``. The discretised map also jumps (a node's prox changes basin as the state
+  moves), which is what can stall the solver in the corners (below).
+* ``"lines"``: the jumps located. The teacher's fields ``s ~ N(0, rho I)`` outside (Gauss-Hermite,
+  ``nodes`` per axis: the target ``t(s)`` is smooth); given ``s`` the student's ``w`` is isotropic
+  Gaussian (mean ``(m, -m) + theta s / rho``, variance ``q - theta^2 / rho``), integrated along
+  lines parallel to the prox at ``w = 0`` (across which the mirror basins exchange), ``nodes``
+  Gauss-Hermite lines, each by Gauss-Legendre panels (6 x 16 nodes over 8.5 standard
+  deviations) cut where the tracked local minima exchange the global one (located by Newton's
+  method on the difference of their values, whose derivative is the envelope theorem's). The
+  conjugates equal the finite differences of the envelope to ``1e-6``-``1e-5`` at 8 and 12 nodes
+  (tested at 8: ``< 1e-4``), a thousand times closer than the tensor rule; what remains, and does
+  not fall monotonically with ``nodes`` (``5e-5`` at 16), is where an exchange curve ends (a cusp:
+  ``f`` continuous but steep), which the fixed line panels resolve only to ``~1e-5``. Slow: 0.8 s
+  per evaluation at 8 nodes, 3 s at 12 (one core).
+
+Range. ``sigma <= 0.75`` (the paper's figures use ``sigma = 0.5``): for larger tokens the
+teacher's attention is nearly hard, the tensor rule's jumps grow, and the default solver stalls
+on the discretised map from one start or the other (measured at ``sigma = 1, 1.5, 3``).
+
+Speed (one core, 8 nodes, tensor rule): a positional solve takes ~20 Anderson iterations (0.2-0.5
+s), a semantic one 8 to ~260 (0.2-3.5 s, slowest near the end of the semantic branch);
+``threshold(kind="first_order")`` at one ``omega`` about 14 s (28 solves). Small ``sigma`` with
+small ``reg`` (``sigma = 0.05``, ``reg = 0.001``, ``alpha = 10``) takes the default solver's damped
+retry: ~900 evaluations, 3 s.
+
+alpha_c. At ``omega = 0.3`` (``sigma = 0.5``, ``reg = 0.01``): ``threshold(kind="first_order")``
+gives 1.2509 with the tensor rule at 8 nodes and 1.2565 at 12, the error of the rule (~0.5 %),
+not four digits. The authors' theory CSVs (GitHub ``SPOC-group/positional-and-semantic-attention``
+at commit ``0b867fa``, ``theory/repl_softmax_Mixed_sig0.5_lamb0.01_omega0.3[_para].csv``, their
+degree-7/11 cubature with the iteration stopped at ``1e-4``) cross at 1.2631 (cubic interpolation
+of the difference of their ``Phi`` through ``alpha = 1.24, 1.25, 1.357, 1.464``; linear between
+1.25 and 1.357: 1.262).
 """
 
 from __future__ import annotations
@@ -105,9 +127,14 @@ __all__ = ["DotProductAttention", "positional_baseline_error"]
 
 _DEFAULT_A = ((0.6, 0.4), (0.4, 0.6))
 #: weight of the replica map in ``update`` (the rest is the old iterate): see ``update``
-UPDATE_WEIGHT = 0.3
+UPDATE_WEIGHT = 0.15
 #: nodes per axis of the tensor Gauss-Hermite rule of the channel (nodes^4 proximal maps)
 _NODES_RANGE = (4, 40)
+#: largest token standard deviation (module docstring, "Range"): beyond it the teacher's attention
+#: is nearly hard and the default solver does not reliably converge on the tensor rule
+_SIGMA_MAX = 0.75
+#: smallest ridge penalty (module docstring, "Range")
+_REG_MIN = 0.003
 #: channel rules (module docstring)
 _RULES = ("tensor", "lines")
 #: along a line of the student's field: Gauss-Legendre nodes per panel, panels, half-width (in
@@ -219,8 +246,8 @@ class DotProductAttention:
         """Each parameter's default, allowed values or range, and meaning (protocol member)."""
         return parameter_table(cls, {
             "omega": {"range": (0.0, 1.0), "open": (False, False), "doc": "weight of the positional teacher A"},
-            "sigma": {"range": (0.0, None), "open": (True, True), "doc": "token standard deviation"},
-            "reg": {"range": (0.0, None), "open": (True, True), "doc": "ridge penalty reg/2 |Q|^2 (lambda)"},
+            "sigma": {"range": (0.0, _SIGMA_MAX), "open": (True, False), "doc": "token standard deviation"},
+            "reg": {"range": (_REG_MIN, None), "open": (False, True), "doc": "ridge penalty reg/2 |Q|^2 (lambda)"},
             "alpha": {"range": (0.0, None), "open": (True, True), "doc": "n/d"},
             "A": {"doc": "row-stochastic 2x2 positional matrix (tuple of tuples or 4 numbers row by row)"},
             "nodes": {"allowed": tuple(range(_NODES_RANGE[0], _NODES_RANGE[1] + 1)),
@@ -245,6 +272,10 @@ class DotProductAttention:
             raise ValueError(f"nodes must be an integer in [{_NODES_RANGE[0]}, {_NODES_RANGE[1]}], got {self.nodes!r}")
         if self.rule not in _RULES:
             raise ValueError(f"rule must be one of {_RULES}, got {self.rule!r}")
+        if self.reg < _REG_MIN:
+            raise ValueError(f"reg must be >= {_REG_MIN} (see the module docstring), got {self.reg}")
+        if self.sigma > _SIGMA_MAX:
+            raise ValueError(f"sigma must be <= {_SIGMA_MAX} (see the module docstring), got {self.sigma}")
         object.__setattr__(self, "omega", omega)
         object.__setattr__(self, "nodes", int(nodes))
         object.__setattr__(self, "A", _matrix_A(self.A))
@@ -328,8 +359,10 @@ class DotProductAttention:
 
         The same fixed points as :meth:`replica_map`, whose Jacobian has eigenvalues well below
         ``-1`` at the positional fixed points (the plain iteration oscillates away from them, as
-        the authors' damping 0.8 suggests); the weight ``UPDATE_WEIGHT = 0.3`` brings them inside
-        the unit disc, and Anderson acceleration converges in about 20 iterations there."""
+        the authors' damping 0.8 suggests); the weight ``UPDATE_WEIGHT = 0.15`` brings them inside
+        the unit disc, and Anderson acceleration converges in about 20 iterations there (0.3
+        did too at ``sigma = 0.5``, but at small ``sigma`` and ``reg`` the undamped Anderson run
+        stalled until the default solver's damped retry: 0.15 converges there in ~40)."""
         x = np.asarray(x, dtype=float)
         return (1.0 - UPDATE_WEIGHT) * x + UPDATE_WEIGHT * self.replica_map(x)
 
