@@ -96,12 +96,16 @@ around ``h = 0``) on curves of the ``w`` plane, where ``f`` jumps. Two rules (``
 Range. ``sigma <= 0.75`` (the paper's figures use ``sigma = 0.5``): for larger tokens the
 teacher's attention is nearly hard, the tensor rule's jumps grow, and the default solver stalls
 on the discretised map from one start or the other (measured at ``sigma = 1, 1.5, 3``).
+``reg >= 0.003`` (the paper: 0.01): at ``reg = 0.001`` and small ``sigma`` the undamped solve
+stalls until the default solver's damped retry, after up to 2500 evaluations (tens of seconds);
+inside the range a start whose branch does not exist can still run to the budget: at ``sigma =
+0.05, omega = 0.5, reg = 0.005, alpha = 10`` the semantic start drifts toward ``Q = 0`` without
+converging (400 iterations in 2 s; the default ``max_iter`` and its retries cost tens of seconds).
 
 Speed (one core, 8 nodes, tensor rule): a positional solve takes ~20 Anderson iterations (0.2-0.5
 s), a semantic one 8 to ~260 (0.2-3.5 s, slowest near the end of the semantic branch);
-``threshold(kind="first_order")`` at one ``omega`` about 14 s (28 solves). Small ``sigma`` with
-small ``reg`` (``sigma = 0.05``, ``reg = 0.001``, ``alpha = 10``) takes the default solver's damped
-retry: ~900 evaluations, 3 s.
+``threshold(kind="first_order")`` at one ``omega`` about 14 s (28 solves). The registry's fuzz
+test (25 random draws in the range, both starts) takes ~50 s.
 
 alpha_c. At ``omega = 0.3`` (``sigma = 0.5``, ``reg = 0.01``): ``threshold(kind="first_order")``
 gives 1.2509 with the tensor rule at 8 nodes and 1.2565 at 12. The lines rule's free entropies at
@@ -208,16 +212,20 @@ class DotProductAttention:
     omega : float
         Weight of the positional part ``A`` of the teacher, in ``[0, 1]``.
     sigma : float
-        Token standard deviation (``x_l ~ N(0, sigma^2 I)``), ``> 0``.
+        Token standard deviation (``x_l ~ N(0, sigma^2 I)``), in ``(0, 0.75]`` (module docstring,
+        "Range").
     reg : float
-        Ridge penalty ``reg/2 |Q|^2`` (the paper's ``lambda``), ``> 0``.
+        Ridge penalty ``reg/2 |Q|^2`` (the paper's ``lambda``), ``>= 0.003``.
     alpha : float
         ``n/d``, ``> 0``.
     A : tuple
         Row-stochastic ``2 x 2`` positional matrix (tuple of tuples or four numbers row by row).
     nodes : int
-        Gauss-Hermite nodes per axis of the channel's four-dimensional rule (accuracy in the
-        module docstring).
+        Gauss-Hermite nodes per axis of the channel's rule (accuracy in the module docstring).
+    rule : str
+        ``"tensor"`` (default: the 4-d Gauss-Hermite rule, fast) or ``"lines"`` (the prox's jumps
+        located along lines of the student's field: conjugates consistent with the free entropy
+        to ~1e-5, 50-200 times slower; module docstring).
 
     Examples
     --------
