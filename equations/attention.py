@@ -105,7 +105,7 @@ converging (400 iterations in 2 s; the default ``max_iter`` and its retries cost
 Speed (one core, 8 nodes, tensor rule): a positional solve takes ~20 Anderson iterations (0.2-0.5
 s), a semantic one 8 to ~260 (0.2-3.5 s, slowest near the end of the semantic branch);
 ``threshold(kind="first_order")`` at one ``omega`` about 14 s (28 solves). The registry's fuzz
-test (25 random draws in the range, both starts) takes ~50 s.
+test (25 random draws in the range, both starts) takes 25 s.
 
 alpha_c. At ``omega = 0.3`` (``sigma = 0.5``, ``reg = 0.01``): ``threshold(kind="first_order")``
 gives 1.2509 with the tensor rule at 8 nodes and 1.2565 at 12. The lines rule's free entropies at
