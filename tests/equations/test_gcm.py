@@ -52,7 +52,7 @@ def test_kappas_against_mpmath(activation):
 
 def test_kappas_closed_forms_and_gcmproject_table():
     """Closed forms (relu, erf, sign), and the six-digit constants tabled in GCMProject
-    (IdePHICS/GCMProject, code/state_evolution/data_models/single_layer_hmm.py): erf kappa_* =
+    (IdePHICS/GCMProject, state_evolution/data_models/single_layer_hmm.py): erf kappa_* =
     0.200364, tanh (kappa_1, kappa_*) = (0.605706, 0.165576)."""
     assert kappas("relu") == pytest.approx((1 / math.sqrt(2 * math.pi), 0.5, math.sqrt((math.pi - 2) / (4 * math.pi))),
                                            rel=1e-14)
