@@ -113,15 +113,15 @@ def test_committee_sweep_equals_cold_solves_across_the_specialisation_transition
     from equations.multi_index import MultiIndex
 
     m = MultiIndex(target="committee", p=2, alpha=1.5)
-    alphas = np.array([1.95, 2.0, 2.3, 2.35, 2.4])
+    alphas = np.array([2.0, 2.3, 2.35, 2.4])
     sw = fp.sweep(m, "alpha", alphas)
     assert sw.converged.all()
     for a, x in zip(alphas, sw.x):
         cold = fp.solve(MultiIndex(target="committee", p=2, alpha=float(a)))
         np.testing.assert_allclose(x, cold.x, atol=1e-8)
     Q = sw["Q"]
-    assert np.all(np.abs(Q[:2, 0, 0] - Q[:2, 0, 1]) < 1e-6)  # non-specialised
-    assert np.all(Q[2:, 0, 0] - Q[2:, 0, 1] > 0.05)  # specialised
+    assert abs(Q[0, 0, 0] - Q[0, 0, 1]) < 1e-6  # non-specialised
+    assert np.all(Q[1:, 0, 0] - Q[1:, 0, 1] > 0.05)  # specialised
 
 
 def test_failed_points_are_recorded_and_the_sweep_goes_on():
