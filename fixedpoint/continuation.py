@@ -230,7 +230,7 @@ def _checked_points(model, param, values, start, kw, it):
         models[i] = m
         extra = 0
         if history:
-            guess = _predict(m, v, history)
+            guess = _predict(m, v, history, quadratic=True)
             sol = _guarded(lambda: solve(m, start=guess, **kw), param, v)
             if _continues(m, sol, history, kw):
                 outcomes[i] = sol
@@ -319,14 +319,22 @@ def _solve_point(m, base, param, v, start, history, warm, kw):
     return dataclasses.replace(cold, evaluations=cold.evaluations + evaluations)
 
 
-def _predict(m, v, history):
-    """Secant predictor from the last two converged points, pulled strictly inside the bounds."""
+def _predict(m, v, history, quadratic=False):
+    """Secant predictor from the last two converged points (``quadratic``: the parabola through
+    the last three, when they are distinct and ``v`` is no farther than 4 steps), pulled
+    strictly inside the bounds."""
     v1, x1 = history[-1]
     x = x1.copy()
     if len(history) >= 2:
         v0, x0 = history[-2]
         if v1 != v0 and abs(v - v1) <= 4 * abs(v1 - v0):
             x = x1 + (x1 - x0) * (v - v1) / (v1 - v0)
+            if quadratic and len(history) >= 3:
+                vm, xm = history[-3]
+                if vm not in (v0, v1):
+                    # Newton's form: the secant plus the second divided difference
+                    d2 = ((x1 - x0) / (v1 - v0) - (x0 - xm) / (v0 - vm)) / (v1 - vm)
+                    x = x + d2 * (v - v1) * (v - v0)
     lo, hi = model_bounds(m, x.size)
     inside = np.clip(x, lo, hi)
     if not np.array_equal(inside, x) or not np.all(np.isfinite(x)):
