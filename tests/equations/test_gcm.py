@@ -680,6 +680,34 @@ def test_spiked_error_at_the_authors_fixed_point():
     assert model.observables(x)["gen_error"] == pytest.approx(0.048595388918455905, rel=1e-8)
 
 
+@pytest.mark.parametrize("params", [
+    dict(activation="tanh", target_activation="sin", eta=3.0, alpha0=20.0, alpha=1.6, reg=0.1),
+    dict(activation="relu", target_activation="relu", eta=1.0, alpha0=4.0, p_over_d=1.5, alpha=2.0, reg=0.05,
+         noise=0.1)])
+def test_spiked_energy_is_stationary_and_the_training_objective(params):
+    """The replica energy is stationary in all seven entries at the fixed point (m through its
+    own equation), is not elsewhere, and equals the training objective per feature there."""
+    model = SpikedRF(**params)
+    sol = solve(model)
+    x = sol.x
+
+    def grad(x):
+        g = np.empty(7)
+        for i in range(7):
+            h = 1e-5 * max(abs(x[i]), 1e-3)
+            xp, xm = x.copy(), x.copy()
+            xp[i] += h
+            xm[i] -= h
+            g[i] = (model.energy(xp) - model.energy(xm)) / (2 * h)
+        return g
+
+    assert np.max(np.abs(grad(x))) < 1e-8
+    assert np.max(np.abs(grad(x * np.array([1.1, 0.9, 1.2, 1.1, 0.9, 1.1, 0.8])))) > 1e-4
+    objective = params["alpha"] / params.get("p_over_d", 1.0) * sol["train_loss"] + params["reg"] * sol["q2"] / 2
+    assert model.energy(x) == pytest.approx(objective, rel=1e-11)
+    assert model.free_entropy(x) == -model.energy(x)
+
+
 def test_spiked_weights_side_against_a_sampled_matrix():
     """The weights' side (Marchenko-Pastur means of R = (A + B s)^-1, with F v independent of the
     bulk) against the same traces of one sampled F at d = 1500, p = 1200."""
