@@ -147,5 +147,6 @@ def one_step_network(model, d: int, seed: int) -> dict[str, float]:
     _, _, vt = np.linalg.svd(G, full_matrices=False)
     _, _, res = _readout(model, _Features(W, model.activation), rng)
     g = model.spike["gamma"]
-    res["gamma"] = abs(g * float(vt[0, 0]) + math.sqrt(max(1.0 - g * g, 0.0)) * float(vt[0, 1]))  # teacher: g e_1 + rho e_2
+    # the teacher's direction is g e_1 + rho e_2 (_teacher)
+    res["gamma"] = abs(g * float(vt[0, 0]) + math.sqrt(max(1.0 - g * g, 0.0)) * float(vt[0, 1]))
     return res

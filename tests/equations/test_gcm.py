@@ -605,10 +605,11 @@ def test_deep_classification_logistic_is_near_bayes_optimal():
 
 
 from equations import gcm_spiked  # noqa: E402
-from equations.gcm_spiked import SpikedRF, conditional_coefficients, one_step_improvement, spike_parameters  # noqa: E402
+from equations.gcm_spiked import (SpikedRF, conditional_coefficients, one_step_improvement,  # noqa: E402
+                                  spike_parameters)
 
 
-@pytest.mark.parametrize("activation, p_over_d", [("erf", 0.5), ("relu", 2.0), ("tanh", 1.0)])
+@pytest.mark.parametrize("activation, p_over_d", [("erf", 0.5), ("linear", 2.0), ("tanh", 1.0)])
 @pytest.mark.parametrize("target", ["linear", "tanh"])
 def test_spiked_eta_zero_is_random_features(activation, p_over_d, target):
     """eta = 0 (no step) is gcm_erm's random features with the square loss, to 1e-10: the spike's
@@ -641,7 +642,7 @@ def test_spike_parameters_closed_forms():
     assert spike_parameters(0.0, 2.0, "tanh", "relu")["r"] == 0.0
 
 
-@pytest.mark.parametrize("activation, target", [("relu", "sign"), ("tanh", "relu"), ("sigmoid", "sin")])
+@pytest.mark.parametrize("activation, target", [("erf", "sign"), ("tanh", "relu"), ("linear", "sin")])
 def test_conditional_coefficients_against_quad(activation, target):
     """mu_0, mu_1, mu_2^2 and the teacher's h, h_1, h_2 against adaptive quadrature (split at kinks)."""
     r, c, gamma = 1.3, 1.1, 0.8
@@ -682,7 +683,7 @@ def test_spiked_error_at_the_authors_fixed_point():
 
 @pytest.mark.parametrize("params", [
     dict(activation="tanh", target_activation="sin", eta=3.0, alpha0=20.0, alpha=1.6, reg=0.1),
-    dict(activation="relu", target_activation="relu", eta=1.0, alpha0=4.0, p_over_d=1.5, alpha=2.0, reg=0.05,
+    dict(activation="erf", target_activation="relu", eta=1.0, alpha0=4.0, p_over_d=1.5, alpha=2.0, reg=0.05,
          noise=0.1)])
 def test_spiked_energy_is_stationary_and_the_training_objective(params):
     """The replica energy is stationary in all seven entries at the fixed point (m through its
@@ -754,6 +755,7 @@ def test_spiked_one_step_improves_on_random_features():
 
 def test_spiked_validation():
     for bad, msg in ((dict(eta=-1.0), "eta"), (dict(alpha0=0.0), "alpha0"), (dict(activation="sign"), "activation"),
+                     (dict(activation="relu"), "activation"),
                      (dict(target_activation="cube"), "target_activation"), (dict(loss="logistic"), "loss"),
                      (dict(reg=0.0), "reg"), (dict(noise=-0.1), "noise"), (dict(p_over_d=math.inf), "p_over_d")):
         with pytest.raises(ValueError, match=msg):
