@@ -3,8 +3,8 @@ large gradient step.
 
 Paper: Hugo Cui, Luca Pesce, Yatin Dandi, Florent Krzakala, Yue M. Lu, Lenka Zdeborová, Bruno
 Loureiro, "Asymptotics of feature learning in two-layer networks after one gradient-step", ICML
-2024, arXiv 2402.04980 (its Result 3.3; the authors' code: github.com/SPOC-group/
-OneStepGD_asymptotics, ``theory.ipynb``). The random-matrix account of the same features is Dandi,
+2024, arXiv 2402.04980 (its Result 3.3, implemented in the authors' code github.com/SPOC-group/
+OneStepGD_asymptotics, ``theory.ipynb``; their finite-size experiments: ``Simulations.ipynb``). The random-matrix account of the same features is Dandi,
 Pesce, Cui, Krzakala, Lu, Loureiro, "A random matrix theory perspective on the spectrum of learned
 features and asymptotic generalization capabilities", 2024, arXiv 2410.18938.
 
@@ -12,8 +12,8 @@ The network (DESIGN.md conventions, ``x ~ N(0, I_d)``). First layer ``W0 = F/sqr
 N(0, 1)`` (``p x d``, ``p_over_d = p/d``), readout at initialisation ``a0 = 1/sqrt(p)`` (all
 units alike), labels ``y = sigma_*(theta.x/sqrt(d)) + sqrt(noise) xi``, ``|theta|^2 = d``. One
 gradient step on the square loss with ``n0 = alpha0 d`` samples and the learning rate ``eta p``
-(the paper's normalised learning rate ``eta`` is our ``eta``: their code steps ``W0 + eta_raw
-sqrt(p) G^T`` with ``eta_raw = eta sqrt(p)``) gives, in the proportional limit, a bulk rescaled by
+(the paper's normalised learning rate ``eta`` is our ``eta``: their ``Simulations.ipynb`` steps
+``W0 + eta_raw sqrt(p) G^T`` with ``eta_raw = eta sqrt(p)``) gives, in the proportional limit, a bulk rescaled by
 ``c`` plus a rank-one spike shared by every unit: the hidden preactivations become ::
 
     h_i = c F_i.x/sqrt(d) + r kappa,        kappa = v.x,   |v| = 1,
@@ -33,9 +33,9 @@ in the paper: then the network's output at initialisation vanishes in the limit 
 ``sigma''`` is 0. With a unit mean ``kappa_0 != 0`` (relu, sigmoid) the residual ``y - kappa_0``
 of the step has a mean that rescales the bulk by ``1 + eta E[y - kappa_0] E sigma''`` and its
 second moment is not ``mu_2*``, which these ``(r, c, gamma)`` do not include (measured: relu
-units, tanh teacher, ``eta = 3``, ``alpha0 = 4``: the network after its step has the error 0.270,
-spiked features with these parameters 0.350). The readout ``w`` is then trained by ridge regression on
-``n = alpha d`` fresh samples of the features ``phi = sigma(h)``::
+units, tanh teacher, ``eta = 3``, ``alpha0 = 4``: the network after its step has the error
+0.270, spiked features with these parameters 0.350). The readout ``w`` is then trained by ridge
+regression on ``n = alpha d`` fresh samples of the features ``phi = sigma(h)``::
 
     min_w  sum_mu (y_mu - w.phi_mu/sqrt(p))^2/2 + reg/2 |w|^2.
 
@@ -115,9 +115,9 @@ points differ from ours by 0.6-3% in the error (``alpha = 0.2`` to 3) because th
 Numerics. The functions of ``k`` do not depend on the state: they are tabulated once per model on
 a Gauss-Legendre rule for ``kappa`` (panels on ``[-10, 10]`` split at 0, where a kinked teacher
 ``sigma_*(gamma k)`` bends when ``rho = 0``), each an inner Gaussian expectation on panels split
-at the activation's kink (:func:`_gauss_moments`; tested against adaptive quadrature to 1e-10).
-An update is then a few weighted sums over the nodes and the closed-form Marchenko-Pastur means
-(one Numba kernel). The problem is convex (ridge): the fixed point is unique.
+at the activation's kink (``_gauss_moments``; tested against adaptive quadrature to 1e-10). An
+update is then a few weighted sums over the nodes and the closed-form Marchenko-Pastur means (two
+small Numba kernels, the nodes and tables their arguments; a point costs milliseconds). The problem is convex (ridge): the fixed point is unique.
 """
 
 from __future__ import annotations
