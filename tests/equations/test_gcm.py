@@ -742,6 +742,21 @@ def test_spiked_simulation_tanh_units_sin_teacher():
     assert solve(model)["theta"] > 0.05
 
 
+@pytest.mark.slow
+def test_spiked_features_are_those_of_the_network_after_its_step():
+    """The reduction of the gradient step to (r, c, gamma): the actual network (d = 400, p = d,
+    three seeds) after one step, its readout fitted by ridge, against the theory; and the cosine
+    between the step's top singular vector and the teacher against gamma (finite-size bias ~1%)."""
+    from equations._simulate.gcm_spiked import one_step_network
+
+    model = SpikedRF(activation="tanh", target_activation="sin", eta=3.0, alpha0=20.0, alpha=1.5, reg=0.05)
+    th = solve(model)["gen_error"]
+    runs = [one_step_network(model, 400, s) for s in range(3)]
+    err = np.array([r["gen_error"] for r in runs])
+    assert abs(err.mean() - th) < 4 * err.std(ddof=1) / math.sqrt(3) + 0.03 * th, (err, th)
+    assert np.mean([r["gamma"] for r in runs]) == pytest.approx(model.spike["gamma"], abs=0.01)
+
+
 def test_spiked_one_step_improves_on_random_features():
     """The step helps a nonlinear teacher (the spike lets the readout fit a nonlinear function of
     the projection): the improvement is the difference of two solves, and large in the authors'
