@@ -643,7 +643,7 @@ def test_spike_parameters_closed_forms():
 
 
 @pytest.mark.parametrize("activation, target", [("erf", "sign"), ("tanh", "relu"), ("linear", "sin")])
-def test_conditional_coefficients_against_quad(activation, target):
+def test_spiked_conditional_coefficients_against_quad(activation, target):
     """mu_0, mu_1, mu_2^2 and the teacher's h, h_1, h_2 against adaptive quadrature (split at kinks)."""
     r, c, gamma = 1.3, 1.1, 0.8
     rho = math.sqrt(1 - gamma ** 2)
