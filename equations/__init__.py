@@ -16,6 +16,7 @@ __all__ = ["MODELS", "available", "get", "register"]
 #: family modules imported (and so registered) with the package
 _FAMILIES: tuple[str, ...] = (
     "gcm",
+    "gcm_spiked",
     "glm_bayes",
     "glm_erm",
     "mixtures",
