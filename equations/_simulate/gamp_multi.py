@@ -5,9 +5,9 @@ ISIT 2011 (arXiv:1010.5141), with ``p``-dimensional denoisers: Aubin, Maillard, 
 Krzakala, Macris, Zdeborova, "The committee machine: computational to statistical gaps in
 learning a two-layers neural network", NeurIPS 2018 (arXiv:1806.05451), Algorithm 1; Troiani,
 Dandi, Defilippis, Zdeborova, Loureiro, Krzakala, "Fundamental computational limits of weak
-learnability in high-dimensional multi-index models", AISTATS 2025 (arXiv:2405.15480). With ``A = X / sqrt(d)`` (``n x d``), ``w_hat_i in R^p`` the row ``i`` of the
-``d x p`` estimate (the column ``i`` of ``W*``) and ``C_i`` its ``p x p`` posterior covariance,
-each iteration is::
+learnability in high-dimensional multi-index models", AISTATS 2025 (arXiv:2405.15480). With
+``A = X / sqrt(d)`` (``n x d``), ``w_hat_i in R^p`` the row ``i`` of the ``d x p`` estimate
+(the column ``i`` of ``W*``) and ``C_i`` its ``p x p`` posterior covariance, each iteration is::
 
     V_mu      = sum_i A_mu,i^2 C_i                                 (p x p, one per sample)
     omega_mu  = sum_i A_mu,i w_hat_i - V_mu g_mu                   (Onsager: the previous g)
