@@ -459,8 +459,10 @@ def simulate_multi_index(model, d: int, seed: int, *, max_iter: int = 400, tol: 
     d)``), started uninformed.
 
     The teacher ``W*`` (``p x d``) has i.i.d. entries from the model's prior; the start ``W_hat``
-    has i.i.d. ``N(0, 0.01)`` entries (an algorithm started at random: overlaps of order
-    ``1/sqrt(d)``) and covariance ``I``.
+    has i.i.d. ``N(0, 1/d)`` entries (self-overlap ``I / d`` and an overlap with the teacher of the
+    same order: the state evolution's uninformed start at finite ``d``, module docstring) and
+    covariance ``I``. ``max_iter``, ``tol``, ``damping``, ``variances`` and ``precision`` are
+    passed to :func:`gamp_multi` (the defaults converge in the tested cases).
 
     Returns
     -------
@@ -472,7 +474,9 @@ def simulate_multi_index(model, d: int, seed: int, *, max_iter: int = 400, tol: 
     ``gen_error`` and ``label_mse`` measured on ``max(n, 4000)`` fresh samples with the Bayes
     predictor at ``omega = X W_hat / sqrt(d)``, ``V = C`` (signs targets: 0/1 error of the most
     probable label, and squared error of the posterior-mean label; continuous: both the squared
-    error of ``E[y | omega, V]``), ``iterations`` and ``converged`` (1.0 or 0.0).
+    error of ``E[y | omega, V]``), ``iterations``, ``converged`` (1.0 or 0.0) and ``dropped``
+    (samples whose label was beyond the channel's accuracy at the last iteration; 0 when
+    converged).
     """
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 2:
         raise ValueError(f"d must be an integer >= 2, got {d!r}")
