@@ -51,11 +51,20 @@ accuracy of about ``1e-16`` (inclusion-exclusion and Owen's T cancel), so ``grad
 meaningless in the far tail (it returns ``~1e280`` at probability ``4e-21``, which a single
 sample turns into a non-finite estimate); on the Nishimori line such a label occurs with
 probability ``~1e-9`` per sample. The number dropped at the last iteration is reported, and a run
-is ``converged`` only when it is 0. ``damping`` (default 0: none of the tested cases needs it)
-damps both sides, ``(g, d g)`` after the channel and ``(w_hat, C)`` after the denoiser, so that
-the Onsager terms use the quantities they correct for (Vila, Schniter, Rangan, Krzakala,
-Zdeborova, "Adaptive damping and mean removal for the generalized approximate message passing
-algorithm", ICASSP 2015).
+is ``converged`` only when it is 0.
+
+Damping. ``damping`` damps both sides, ``(g, d g)`` after the channel and ``(w_hat, C)`` after
+the denoiser, so that the Onsager terms use the quantities they correct for (Vila, Schniter,
+Rangan, Krzakala, Zdeborova, "Adaptive damping and mean removal for the generalized approximate
+message passing algorithm", ICASSP 2015). It is off by default, because it can stop a target
+without a trivial direction from being learned: for ``sign(z_1 z_2)`` the linearisation at
+``Q = 0`` has the eigenvalues ``+-r``, ``r = alpha 4 / pi^2``, and the mode of eigenvalue ``-r``
+(the difference of the two estimated columns changes sign at each step) is part of the signal.
+Damping ``beta`` turns its factor into ``beta - (1 - beta) r`` (-0.55 at ``alpha = 3``, ``beta =
+0.3``): it decays during the growth out of the random start, the two columns become equal, and
+the swap symmetry of the target keeps them equal: measured at ``alpha = 3``, ``d = 1000`` (seed
+1), a rank-one fixed point with overlap 0.106 where the state evolution has 0.2427, against 0.223
+undamped on the same instance.
 
 Start. The state evolution's uninformed start is a small overlap in every direction (``Q =
 1e-6 1 1^T / p + 1e-8 I``): at finite ``d`` the smallest informative start is a random ``W0``
@@ -63,7 +72,10 @@ with i.i.d. ``N(0, 1/d)`` entries (self-overlap ``I / d``, overlap with the teac
 order) and ``C = I``. A target whose ``Q = 0`` is unstable (``sign(z_1 z_2)`` above ``alpha_c =
 pi^2 / 4``) grows out of it in ``log(d) / log(alpha 4 / pi^2)`` iterations; near ``alpha_c``
 this and the slow convergence of the state evolution itself (Jacobian eigenvalues close to 1)
-make finite-``d`` runs long and their fixed points spread widely between instances.
+make finite-``d`` runs long and their fixed points spread widely between instances (at ``alpha =
+3``, ``d = 1000``: overlaps 0.308, 0.223, 0.165 on three instances; the overlaps settle within
+about 150 iterations, while the estimate itself still drifts by a factor ~0.99 per iteration after
+600, so ``converged`` needs more than ``max_iter``).
 
 Symmetries of the target. When the label law is invariant under a signed permutation ``P`` of
 the hidden directions (``g(z P) = g(z)``: the hidden units of a committee can be exchanged,
