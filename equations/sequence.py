@@ -103,7 +103,12 @@ hard phase for perfect recovery.
         alpha K_1(q*(alpha)) = 1,    K_1(q) = E_{omega_2, h} ||E[z_1 z_1^T | h, omega_2] - I_L||_F^2,
 
     ``q*(alpha)`` the fixed point of the sub-branch map ``q -> alpha K_2 / (1 + alpha K_2)``,
-    ``K_2(q) = E |g_2|^2``. :func:`deep_subbranch` computes ``(K_1, K_2)``; at ``c = 1`` it
+    ``K_2(q) = E |g_2|^2``. (Not checked here: the direction in which ``Q_12 = delta`` grows with
+    ``Q_11 ~ delta^2``. On the branch the map is odd in ``Q_12`` (``z_1 -> -z_1``), so ``Q_12' = b
+    Q_12`` and ``Q_11' = alpha K_1 Q_11 + O(Q_12^2)``: the pair ``(Q_11, Q_12^2)`` has the rates
+    ``alpha K_1`` and ``b^2``, and ``b`` needs the channel with ``V_12 != 0``, which the kernels
+    here do not have. If ``b^2`` reached one first, the staircase would come earlier still.)
+    :func:`deep_subbranch` computes ``(K_1, K_2)``; at ``c = 1`` it
     reproduces the authors' Monte-Carlo ``Q_22`` (``data/BO_2w.csv``: 0.4988 at ``alpha = 0.4``,
     0.898 at 0.5667 and 0.9641 at 0.7; ours ``q = 0.5`` at ``alpha = 0.40200``, ``q = 0.898`` at
     0.5727 and ``q = 0.9641`` at 0.6812, the teacher route below).
@@ -1110,7 +1115,8 @@ def deep_staircase(skip: float = 1.0, *, bracket=(0.95, 0.99), n_teacher: int = 
     Accuracy: about 1e-3 relative in ``alpha_1`` at ``c = 1`` with the defaults (0.71975 against
     the refined rules' 0.7196 +- 5e-4, module docstring): the posterior of ``z_1`` is narrow at
     ``q ~ 0.97`` and the tensor rule in ``z_1*`` converges slowly there. Three digits, not the
-    six of :func:`deep_linearisation`. Cost: about eight evaluations of :func:`deep_subbranch`
+    six of :func:`deep_linearisation`. It is the threshold of the growth of ``Q_11`` itself; the
+    direction ``Q_12 = delta``, ``Q_11 ~ delta^2`` is not checked (module docstring). Cost: about eight evaluations of :func:`deep_subbranch`
     (a few seconds to a minute each, depending on the machine's load). Other ``c`` than 1 have
     not been checked; a ``bracket`` that does not hold the root raises ``ValueError``.
     """
