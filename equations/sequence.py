@@ -1116,8 +1116,9 @@ def deep_staircase(skip: float = 1.0, *, bracket=(0.95, 0.99), n_teacher: int = 
     the refined rules' 0.7196 +- 5e-4, module docstring): the posterior of ``z_1`` is narrow at
     ``q ~ 0.97`` and the tensor rule in ``z_1*`` converges slowly there. Three digits, not the
     six of :func:`deep_linearisation`. It is the threshold of the growth of ``Q_11`` itself; the
-    direction ``Q_12 = delta``, ``Q_11 ~ delta^2`` is not checked (module docstring). Cost: about eight evaluations of :func:`deep_subbranch`
-    (a few seconds to a minute each, depending on the machine's load). Other ``c`` than 1 have
+    direction ``Q_12 = delta``, ``Q_11 ~ delta^2`` is not checked (module docstring). Cost: about
+    eight evaluations of :func:`deep_subbranch` (a few seconds to a minute each, depending on the
+    machine's load). Other ``c`` than 1 have
     not been checked; a ``bracket`` that does not hold the root raises ``ValueError``.
     """
     c = _check_skip(skip)
