@@ -25,7 +25,7 @@ from fixedpoint.quadrature import sorted_copy
 ROOT = Path(__file__).resolve().parents[1]
 
 #: optional or heavy dependencies that neither the engine nor a solve needs
-HEAVY = ("sympy", "matplotlib", "scipy.optimize", "pandas", "xarray", "mpmath", "dask", "tqdm")
+HEAVY = ("sympy", "matplotlib", "scipy.optimize", "scipy.special", "pandas", "xarray", "mpmath", "dask", "tqdm")
 
 #: prints, as JSON, {kernel: [signatures]} of the fixedpoint / equations kernels this process has
 KERNELS = """

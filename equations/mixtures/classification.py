@@ -124,7 +124,6 @@ from typing import ClassVar
 
 import numpy as np
 from numba import njit
-from scipy.special import ndtr
 
 from fixedpoint.quadrature import H as _tail, phi
 from .._registry import parameter_table, register
@@ -155,6 +154,10 @@ def _check_real(name, value, lo, hi, *, lo_open, hi_open, what):
 
 def _H(x):
     """Gaussian tail ``P(Z > x)``."""
+    # imported here: scipy.special costs every ``import equations`` 0.05-0.25 s (its share of
+    # scipy's array-API layer), and only this family's closed forms need it
+    from scipy.special import ndtr
+
     return float(ndtr(-x))
 
 
