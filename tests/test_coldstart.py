@@ -8,11 +8,13 @@ measures time.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import fixedpoint as fp
 from fixedpoint.quadrature import sorted_copy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,3 +163,37 @@ def test_sorted_copy_returns_what_np_sort_returns(a):
     # equal values, NaNs last (signed zeros compare equal, as np.sort leaves their order open)
     assert np.array_equal(out, expected, equal_nan=True)
     assert np.array_equal(a, before, equal_nan=True)  # a copy: the argument is left as it was
+
+
+@dataclasses.dataclass(frozen=True)
+class _Where:
+    """``x -> a x + b``; its observable is the process that computed the point."""
+
+    a: float = 0.5
+    b: float = 0.0
+    name: ClassVar[str] = "where"
+    state_names: ClassVar[tuple] = ("x",)
+
+    def initial_state(self, start="uninformed"):
+        return np.zeros(1)
+
+    def update(self, x):
+        return self.a * x + self.b
+
+    def observables(self, x):
+        return {"pid": float(os.getpid())}
+
+    def simulate(self, d, seed):
+        return {}
+
+
+def test_a_pool_diagram_computes_its_first_row_before_starting_the_workers():
+    # so that the workers, forked after it, inherit the kernels it compiled instead of each
+    # compiling them again (the pool forks its workers at the first submit)
+    d = fp.phase_diagram(_Where(), {"a": [0.1, 0.2, 0.3, 0.4], "b": [0.0, 1.0]}, executor=2)
+    pids = d.observables["pid"]
+    assert np.all(pids[0] == os.getpid())
+    assert not np.any(pids[1:] == os.getpid())
+    assert np.allclose(d.x[..., 0], np.array([0.0, 1.0]) / (1.0 - np.array([[0.1], [0.2], [0.3], [0.4]])))
+    serial = fp.phase_diagram(_Where(), {"a": [0.1, 0.2, 0.3, 0.4], "b": [0.0, 1.0]})
+    assert np.array_equal(serial.x, d.x)
