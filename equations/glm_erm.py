@@ -1011,6 +1011,10 @@ def _outlier_integrals(code, m, q, V, rho, eps, beta, noise_in, noise_out, delta
 # ----------------------------------------------------------------------------- prior side
 
 
+#: the smallest positive normal double (the floor of the l1 susceptibility, see :func:`_prior`)
+_TINY = float(np.finfo(np.float64).tiny)
+
+
 @njit(cache=True, error_model="numpy")
 def _prior(l1, reg, rho, m_hat, q_hat, V_hat):
     """``(m, q, V, Psi_w)`` from the hats: l2 ridge shrinkage or l1 soft thresholding."""
@@ -1026,7 +1030,11 @@ def _prior(l1, reg, rho, m_hat, q_hat, V_hat):
         sig = math.sqrt(s_b)
         t = reg / sig if sig > 0.0 else math.inf
         Ht, _, second = _tail_moments(t)  # P(|b| > reg)/2 and E (|b|/sig - t)_+^2 / 2
-    V = 2.0 * Ht / V_hat
+    # V = 2 H(t)/V_hat, floored at the smallest normal double: when the fraction of non-zero
+    # weights 2 H(t) underflows (t > 38, an overshooting iterate while reg is large), V = 0 would
+    # make the next map undefined (f_out = 0/0) although the fixed point itself, V ~ 2 H(t*)/V_hat
+    # at a smaller t*, is representable (e.g. 1e-111); below the floor the exact value is not.
+    V = max(2.0 * Ht / V_hat, _TINY)
     q = 2.0 * s_b * second / (V_hat * V_hat)
     return m_hat * rho * V, q, V, -s_b * second / V_hat
 

@@ -169,7 +169,6 @@ from typing import ClassVar
 
 import numpy as np
 from numba import njit
-from scipy.optimize import brentq
 
 from fixedpoint.matrices import sym_names
 
@@ -1138,6 +1137,8 @@ def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = 
     flo, fhi = f(lo), f(hi)
     if not flo < 0.0 < fhi:
         raise ValueError(f"bracket {bracket!r} does not hold the staircase root (growth - 1 = {flo:.3g}, {fhi:.3g})")
+    from scipy.optimize import brentq  # here, not at import: a solve never needs scipy.optimize
+
     q = brentq(f, lo, hi, xtol=xtol, rtol=1e-12)
     if q not in cache:
         f(q)
