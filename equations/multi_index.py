@@ -200,8 +200,8 @@ class MultiIndex:
     Parameters
     ----------
     target : str or equations.targets.Target
-        ``committee`` (``sign(sum_k sign z_k)``, ``p <= 3``), ``committee_erf``
-        (``(1/p) sum_k erf(z_k / sqrt 2)``), ``parity`` (``sign(z_1 ... z_p)``, ``p <= 3``),
+        ``committee`` (``sign(sum_k sign z_k)``, ``p <= 4``), ``committee_erf``
+        (``(1/p) sum_k erf(z_k / sqrt 2)``), ``parity`` (``sign(z_1 ... z_p)``, ``p <= 4``),
         ``sign_z1z2`` (``p = 2``), ``z1z2`` (``p = 2``), ``norm2`` (``|z|^2``), ``staircase``
         (``z_1 + z_1 z_2 + ...``), and for ``p = 1`` the GLM channels ``sign``, ``abs``, ``linear``,
         ``relu``; or a target made by :func:`equations.targets.custom` (a vectorised ``g(z)``) or
@@ -269,7 +269,7 @@ class MultiIndex:
         return parameter_table(cls, {
             "target": {"allowed": tuple(TARGETS), "doc": "output function g(z) (or a targets.Target)"},
             "p": {"allowed": tuple(range(1, 9)),
-                  "doc": "number of hidden directions (K for a committee; committee, parity: <= 3)"},
+                  "doc": "number of hidden directions (K for a committee; committee, parity, sign: <= 4)"},
             "prior": {"allowed": _PRIORS, "doc": "law of the teacher's entries"},
             "alpha": {"range": (0.0, None), "open": (True, True), "doc": "sample ratio n/d"},
             "noise": {"range": (0.0, None), "open": (False, True),

@@ -25,10 +25,23 @@ target, each integrated the way that keeps it exact where it can be:
     coordinates by inclusion-exclusion, ``P(z_A > 0, z_B < 0) = sum_{C subset B} (-1)^|C|
     U_{A u C}``. ``|S| = 1`` is ``Phi``, ``|S| = 2`` Owen's bivariate formula
     (:func:`fixedpoint.gaussian.bivariate_upper`), ``|S| = 3`` a one-dimensional integral of the
-    bivariate one over the first coordinate (smooth, Gauss-Legendre). The gradient of ``U_S`` in
-    ``omega_k`` is the flux through the face ``z_k = 0``: ``phi(omega_k / sqrt V_kk) / sqrt V_kk``
-    times the probability of the remaining constraints given ``z_k = 0`` (closed form for
-    ``|S| <= 3``). So ``p <= 3``. The outer average over ``omega`` is a nest of one-dimensional
+    bivariate one over the first coordinate (smooth, Gauss-Legendre), ``|S| = 4`` a
+    one-dimensional integral of the trivariate one (:func:`_upper4`; 1e-10 against Genz's
+    algorithm at 1e-12 requested, for random and for negatively equicorrelated ``V``). The
+    gradient of ``U_S`` in ``omega_k`` is the flux through the face ``z_k = 0``: ``phi(omega_k /
+    sqrt V_kk) / sqrt V_kk`` times the probability of the remaining constraints given ``z_k = 0``
+    (one dimension less). So ``p <= 4`` (the committee machine with ``K = 4`` hidden units); five
+    coordinates by one more level cost 0.3 to 0.6 s per ``omega``, too much for a state evolution.
+    A level of the outer rule along which the integrand hardly varies (kink widths above 80 or
+    3000 in its coordinate: a nearly rank-deficient ``Q``, as on the non-specialised branch of a
+    committee, ``Q ~ c 1 1^T``) takes a 4- or 2-point Gauss-Hermite rule (error below
+    ``(2n - 1)!! / width^(2n) < 1e-12``), so that the non-specialised committee costs a
+    one-dimensional outer average times ``2^(p - 1)``. Measured at ``p = 4`` (a 2-core machine
+    shared with other jobs): a map evaluation on the non-specialised branch 0.2 s at the
+    uninformed start to 3 s near the fixed point (each ``omega`` needs the four-coordinate
+    probability, about 2 ms), a solve from the uninformed start at ``alpha = 1`` 30 s; ``p = 3``
+    0.1 to 0.5 s per evaluation. A specialised ``Q`` (full rank) needs the full nest of four
+    graded levels, ``~10^6`` nodes: out of reach at ``p = 4``. The outer average over ``omega`` is a nest of one-dimensional
     rules in the Cholesky coordinates of ``Q``, each graded toward the points where a coordinate
     of ``omega`` crosses zero (:func:`_signs_se`): there the integrand varies on the scale
     ``sqrt(V)``, which a plain Gauss-Hermite rule does not resolve once ``V`` is small (48 points
@@ -118,6 +131,8 @@ _V_MIN = 1e-300
 _N_GH = 32
 _N_GL = 8
 _N_OWEN = 12
+#: most hidden directions of a signs target (orthant probabilities up to four coordinates)
+_P_SIGNS = 4
 #: Gauss-Hermite order per axis of the outer rule of the conditionally Gaussian route
 _N_AFFINE_OUTER = 24
 
@@ -208,12 +223,93 @@ def _upper3(m, V, nodes, weights, tnodes, tweights):
 
 
 @njit(cache=True)
+def _condition(m, V, k, zk, mo, Vo):
+    """Mean ``mo`` and covariance ``Vo`` of the coordinates other than ``k`` (in order) given
+    ``z_k = zk``, for ``z ~ N(m, V)`` with ``V_kk > 0`` (diagonal clipped at 0 against rounding)."""
+    p = m.size
+    vkk = V[k, k]
+    i2 = 0
+    for i in range(p):
+        if i == k:
+            continue
+        mo[i2] = m[i] + V[i, k] / vkk * (zk - m[k])
+        j2 = 0
+        for j in range(p):
+            if j == k:
+                continue
+            Vo[i2, j2] = V[i, j] - V[i, k] * V[j, k] / vkk
+            j2 += 1
+        Vo[i2, i2] = max(Vo[i2, i2], 0.0)
+        i2 += 1
+
+
+@njit(cache=True)
+def _drop(m, V, k, mo, Vo):
+    """``m``, ``V`` without coordinate ``k`` (a coordinate whose variance is zero)."""
+    p = m.size
+    i2 = 0
+    for i in range(p):
+        if i == k:
+            continue
+        mo[i2] = m[i]
+        j2 = 0
+        for j in range(p):
+            if j == k:
+                continue
+            Vo[i2, j2] = V[i, j]
+            j2 += 1
+        i2 += 1
+
+
+@njit(cache=True)
+def _upper4(m, V, nodes, weights, tnodes, tweights):
+    """``P(z_1, ..., z_4 > 0)``, ``z ~ N(m, V)``: ``int_{h_k}^inf phi(t) P(the other three > 0 |
+    z_k = m_k + sqrt(V_kk) t) dt``, conditioned on the coordinate with the largest threshold
+    ``h_k = -m_k / sqrt(V_kk)``, the inner probability exact (:func:`_upper3`), the outer by
+    composite Gauss-Legendre ``(tnodes, tweights)`` on panels of unit length over ``[max(h_k,
+    -9), 9]`` (the integrand is smooth: a Gaussian probability of a half-space moving with
+    ``t``)."""
+    mo = np.empty(3)
+    Vo = np.empty((3, 3))
+    for k in range(4):
+        if V[k, k] <= _V_MIN:
+            if m[k] <= 0:
+                return 0.0
+            _drop(m, V, k, mo, Vo)
+            return _upper3(mo, Vo, nodes, weights, tnodes, tweights)
+    k = 0
+    hk = -math.inf
+    for a in range(4):
+        h = -m[a] / math.sqrt(V[a, a])
+        if h > hk:
+            hk, k = h, a
+    lo = max(hk, -9.0)
+    if lo >= 9.0:
+        return 0.0
+    sk = math.sqrt(V[k, k])
+    npan = int(math.ceil(9.0 - lo))
+    width = (9.0 - lo) / npan
+    acc = 0.0
+    for q in range(npan):
+        a = lo + q * width
+        for t_i in range(tnodes.size):
+            t = a + width * tnodes[t_i]
+            _condition(m, V, k, m[k] + sk * t, mo, Vo)
+            acc += tweights[t_i] * _phi(t) * _upper3(mo, Vo, nodes, weights, tnodes, tweights)
+    return acc * width
+
+
+@njit(cache=True)
 def _subset_uppers(m, V, mask, U, dU, nodes, weights, tnodes, tweights):
     """``U[S] = P(z_k > 0 for k in S)`` and its gradient ``dU[S, :]`` in ``m`` for every subset ``S``
-    (bit mask) of the ``p <= 3`` coordinates that the caller asks for (``mask[S]``)."""
+    (bit mask) of the ``p <= 4`` coordinates that the caller asks for (``mask[S]``)."""
     p = m.size
     nsub = 1 << p
-    idx = np.empty(3, dtype=np.int64)
+    idx = np.empty(p, dtype=np.int64)
+    ms = np.empty(p)
+    Vs = np.empty((p, p))
+    mo = np.empty(p)
+    Vo = np.empty((p, p))
     for S in range(nsub):
         for a in range(p):
             dU[S, a] = 0.0
@@ -240,18 +336,29 @@ def _subset_uppers(m, V, mask, U, dU, nodes, weights, tnodes, tweights):
             if V[b, b] > _V_MIN:
                 dU[S, b] = _flux1(m[b], V[b, b]) * _cond_upper1(m[b], m[a], V[b, b], V[a, b], V[a, a])
         else:
-            U[S] = _upper3(m, V, nodes, weights, tnodes, tweights)
-            for a in range(3):
-                if V[a, a] <= _V_MIN:
+            # the sub-vector z_S, its probability, and each face's flux times the probability of
+            # the remaining constraints given z_a = 0 (one dimension less)
+            for i in range(n):
+                ms[i] = m[idx[i]]
+                for j in range(n):
+                    Vs[i, j] = V[idx[i], idx[j]]
+            msv = ms[:n]
+            Vsv = Vs[:n, :n]
+            if n == 3:
+                U[S] = _upper3(msv, Vsv, nodes, weights, tnodes, tweights)
+            else:
+                U[S] = _upper4(msv, Vsv, nodes, weights, tnodes, tweights)
+            for i in range(n):
+                if Vs[i, i] <= _V_MIN:
                     continue
-                b, c = (1, 2) if a == 0 else ((0, 2) if a == 1 else (0, 1))
-                # (z_b, z_c) given z_a = 0
-                mb = m[b] - V[a, b] / V[a, a] * m[a]
-                mc = m[c] - V[a, c] / V[a, a] * m[a]
-                vbb = V[b, b] - V[a, b] * V[a, b] / V[a, a]
-                vcc = V[c, c] - V[a, c] * V[a, c] / V[a, a]
-                vbc = V[b, c] - V[a, b] * V[a, c] / V[a, a]
-                dU[S, a] = _flux1(m[a], V[a, a]) * _upper2(mb, mc, max(vbb, 0.0), vbc, max(vcc, 0.0), nodes, weights)
+                _condition(msv, Vsv, i, 0.0, mo, Vo)
+                mov = mo[:n - 1]
+                Vov = Vo[:n - 1, :n - 1]
+                if n == 3:
+                    rest = _upper2(mov[0], mov[1], Vov[0, 0], Vov[0, 1], Vov[1, 1], nodes, weights)
+                else:
+                    rest = _upper3(mov, Vov, nodes, weights, tnodes, tweights)
+                dU[S, idx[i]] = _flux1(ms[i], Vs[i, i]) * rest
 
 
 @njit(cache=True)
@@ -319,10 +426,13 @@ _XI_MAX = 8.5
 _XI_PANEL = 17.0 / 6.0
 #: kinks narrower than this (in xi) get a graded rule; wider ones are smooth for Gauss-Hermite
 _SHARP = 1.2
+#: kinks wider than these take the 2- and 4-point Gauss-Hermite rules below
+_WIDE2 = 3000.0
+_WIDE4 = 80.0
 
 
 @njit(cache=True)
-def _level_rule(cs, ss, nk, gh_x, gh_w, gl_x, gl_w, bp, xs, ws):
+def _level_rule(cs, ss, nk, gh_x, gh_w, gh2_x, gh2_w, gh4_x, gh4_w, gl_x, gl_w, bp, xs, ws):
     """A rule for ``E_{xi ~ N(0, 1)} f(xi)`` when ``f`` has kinks smoothed on the widths ``ss[:nk]``
     at ``cs[:nk]``: the Gauss-Hermite rule ``(gh_x, gh_w)`` when every width is at least 2 (``f``
     smooth on the scale of the weight;
@@ -331,14 +441,25 @@ def _level_rule(cs, ss, nk, gh_x, gh_w, gl_x, gl_w, bp, xs, ws):
     geometrically (ratio 2) from its width. Weights include the normal density. Writes the nodes
     and weights into ``xs``, ``ws`` and returns their number."""
     sharp = False
+    widest = math.inf
     for k in range(nk):
         if ss[k] < _SHARP and abs(cs[k]) < _XI_MAX + 1.0:
             sharp = True
+        widest = min(widest, ss[k])
     if not sharp:
-        for i in range(gh_x.size):
-            xs[i] = gh_x[i]
-            ws[i] = gh_w[i]
-        return gh_x.size
+        # a level on which the integrand hardly varies (a coordinate that is nearly a function of
+        # the previous ones: a near-rank-deficient Q, as on the non-specialised branch of a
+        # committee) takes a 2- or 4-point rule, exact to (2n - 1)!! / width^(2n) < 1e-12
+        if widest >= _WIDE2:
+            n = 2
+        elif widest >= _WIDE4:
+            n = 4
+        else:
+            n = gh_x.size
+        for i in range(n):
+            xs[i] = gh_x[i] if n == gh_x.size else (gh2_x[i] if n == 2 else gh4_x[i])
+            ws[i] = gh_w[i] if n == gh_x.size else (gh2_w[i] if n == 2 else gh4_w[i])
+        return n
     nb = 0
     x = -_XI_MAX
     while x <= _XI_MAX + 1e-12:
@@ -424,7 +545,8 @@ def _kinks(L, V, level, xi, cs, ss):
 
 
 @njit(cache=True)
-def _signs_se(Q, V, table, values, ncls, mask, gh_x, gh_w, gl_x, gl_w, nodes, weights, tnodes, tweights, A):
+def _signs_se(Q, V, table, values, ncls, mask, gh_x, gh_w, gh2_x, gh2_w, gh4_x, gh4_w, gl_x, gl_w, nodes, weights,
+              tnodes, tweights, A):
     """Outer average over ``omega ~ N(0, Q)`` for a signs target by nested one-dimensional rules
     in ``omega = L xi`` (``L`` the Cholesky factor of ``Q``), each graded toward the kinks
     ``omega_k = 0`` of :func:`_kinks` (:func:`_level_rule`): the integrand varies on the scale
@@ -465,7 +587,8 @@ def _signs_se(Q, V, table, values, ncls, mask, gh_x, gh_w, gl_x, gl_w, nodes, we
                 cnt[level] = 1
             else:
                 nk = _kinks(L, V, level, xi, cs, ss)
-                cnt[level] = _level_rule(cs, ss, nk, gh_x, gh_w, gl_x, gl_w, bp, xs[level], ws[level])
+                cnt[level] = _level_rule(cs, ss, nk, gh_x, gh_w, gh2_x, gh2_w, gh4_x, gh4_w, gl_x, gl_w, bp, xs[level],
+                                         ws[level])
             pos[level] = 0
             fresh = False
         if pos[level] >= cnt[level]:
@@ -1084,8 +1207,11 @@ class Target:
             gl_x, gl_w = legendre_rule(_N_GL)
             nodes, weights = legendre_rule(_N_OWEN)
             tnodes, tweights = legendre_rule(8)
+            gh2_x, gh2_w = gauss_hermite(2)
+            gh4_x, gh4_w = gauss_hermite(4)
             psi, err, mse = _signs_se(np.ascontiguousarray(Q), V + noise * np.eye(p), self.table, self.values, self.values.size,
-                                      self._mask(), gh_x, gh_w, gl_x, gl_w, nodes, weights, tnodes, tweights, A)
+                                      self._mask(), gh_x, gh_w, gh2_x, gh2_w, gh4_x, gh4_w, gl_x, gl_w, nodes, weights,
+                                      tnodes, tweights, A)
             return A, psi, err, mse
         if not noise > 0:
             raise ValueError(f"the continuous target {self.name!r} needs noise > 0")
@@ -1262,8 +1388,8 @@ def _factor_and_inverse(V):
 
 def custom_signs(f, p: int, name: str = "custom_signs", doc: str = "") -> Target:
     """A target that is a function of the signs of ``z``: ``f(s)`` for ``s in {-1, +1}^p`` (a 1-D
-    array) returns a real label. Evaluated once on the ``2^p`` patterns (``p <= 3``); exact."""
-    p = _check_p(p, 3, name)
+    array) returns a real label. Evaluated once on the ``2^p`` patterns (``p <= 4``); exact."""
+    p = _check_p(p, _P_SIGNS, name)
     patterns = sign_patterns(p)
     labels = np.array([float(f(s)) for s in patterns])
     if not np.all(np.isfinite(labels)):
@@ -1388,6 +1514,6 @@ def make_target(target, p: int) -> Target:
                          f"targets.custom_signs), got {target!r}")
     if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 1:
         raise ValueError(f"p must be a positive integer, got {p!r}")
-    if TARGETS[target] in (_committee, _parity, _sign) and p > 3:
-        raise ValueError(f"p must be at most 3 for the target {target!r} (exact orthant probabilities), got {p}")
+    if TARGETS[target] in (_committee, _parity, _sign) and p > _P_SIGNS:
+        raise ValueError(f"p must be at most {_P_SIGNS} for the target {target!r} (exact orthant probabilities), got {p}")
     return _builtin(target, int(p))

@@ -209,7 +209,7 @@ def test_starts_and_domain():
 @pytest.mark.parametrize("kw, field", [
     (dict(p=0), "p"), (dict(p=2.5), "p"), (dict(prior="laplace"), "prior"), (dict(target="nope"), "target"),
     (dict(alpha=-1.0), "alpha"), (dict(noise=-0.1), "noise"), (dict(target="norm2", noise=0.0), "noise"),
-    (dict(target="committee", p=4), "p"),
+    (dict(target="committee", p=5), "p"),
 ])
 def test_bad_parameters_raise_naming_the_field(kw, field):
     with pytest.raises(ValueError, match=field):
@@ -362,3 +362,22 @@ def test_affine_route_psi_is_the_potential_of_A(name):
         E[i, j] = E[j, i] = 1.0
         d = (t.se(Q + h * E, 1e-3)[1] - t.se(Q - h * E, 1e-3)[1]) / (2 * h)
         assert d == pytest.approx(0.5 * np.sum(A * E), rel=1e-2), (i, j)
+
+
+# ----------------------------------------------------------------------------- committees with K = 4
+
+
+def test_four_coordinate_orthant_against_genz():
+    from equations.targets import _upper4
+    from fixedpoint.gaussian import legendre_rule
+
+    n, w = legendre_rule(12)
+    tn, tw = legendre_rule(8)
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((4, 4))
+    cases = [(0.7 * rng.standard_normal(4), A @ A.T / 4 + 0.3 * np.eye(4)),
+             # negatively equicorrelated, as the committee's V = I - c 1 1^T
+             (0.4 * np.ones(4), 0.9 * np.eye(4) - 0.15 * np.ones((4, 4)))]
+    for m, V in cases:
+        ref = stats.multivariate_normal.cdf(m, mean=np.zeros(4), cov=V, abseps=1e-12, releps=1e-12, maxpts=10 ** 7)
+        assert _upper4(m, V, n, w, tn, tw) == pytest.approx(ref, abs=2e-9)
