@@ -229,9 +229,13 @@ class MultiIndex:
     Starts: ``"uninformed"`` (``Q = 1e-6 1 1^T / p + 1e-8 I``, non-specialised), ``"informed"``
     (``(1 - 1e-6) I``) and, for ``p >= 2``, ``"specialised"`` (``Q = I / 2``).
 
-    Quadrature (:mod:`equations.targets`): signs targets use exact orthant probabilities inside a
-    tensor Gauss-Hermite rule; continuous targets nested Gauss-Hermite rules whose accuracy
-    depends on the noise (documented there).
+    Quadrature (:mod:`equations.targets`): signs targets use exact orthant probabilities (up to
+    four coordinates) inside nested graded rules; continuous targets nested Gauss-Hermite rules
+    whose accuracy depends on the noise, except ``linear`` (closed form) and ``z1z2``,
+    ``staircase`` at ``p = 2`` (one-dimensional inner integrals, accurate down to noise 1e-4);
+    accuracies and costs are documented there. A ``K = 4`` committee is solved on its
+    non-specialised branch (tens of seconds); its specialised phase (a full-rank ``Q``) is out
+    of reach of the nested rules.
 
     Examples
     --------
@@ -302,8 +306,13 @@ class MultiIndex:
     # ------------------------------------------------------------------ protocol
     def initial_state(self, start: str = "uninformed") -> np.ndarray:
         """``"uninformed"``: ``1e-6 1 1^T / p + 1e-8 I``; ``"informed"``: ``(1 - 1e-6) I``;
-        ``"specialised"`` (``p >= 2``): ``I / 2``."""
+        ``"specialised"`` (``p >= 2``): ``I / 2``. A signs target with ``p = 4`` refuses the last
+        two (a full-rank ``Q`` is out of reach of its nested rules)."""
         p = self.p
+        if start in ("informed", "specialised") and p >= 4 and self._target.kind == "signs":
+            # (a full-rank Q needs every level of the nested graded rules: ~10^9 nodes at p = 4)
+            raise ValueError(f"start {start!r} needs a full-rank overlap, out of reach of the exact orthant "
+                             f"integrals at p = {p}: solve from 'uninformed' (the non-specialised branch)")
         if start == "uninformed":
             Q = _EPS_UNINFORMED * np.ones((p, p)) / p + _EPS_NOISE * np.eye(p)
         elif start == "informed":
