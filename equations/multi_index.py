@@ -433,11 +433,14 @@ class MultiIndex:
     def _label_entropy_term(self):
         """``E_z int dy P(y|z) log P(y|z)``: ``-log(2 pi e noise) / 2`` for a continuous target;
         for a signs target 0 without noise, else ``Psi_out(I)`` (the labels given ``z`` are then
-        random through the noise on the hidden pre-activations)."""
+        random through the noise on the hidden pre-activations; NaN at ``p = 4``, where that
+        average over a full-rank ``Q`` is out of reach)."""
         if self._target.kind == "continuous":
             return -0.5 * math.log(2.0 * math.pi * math.e * self.noise)
         if self.noise == 0:
             return 0.0
+        if self.p >= 4:
+            return math.nan  # (Psi_out(I) averages over a full-rank Q: out of reach at p = 4)
         return float(self._target.se(np.eye(self.p), self.noise)[1])
 
     def _free_entropy(self, Q, A, psi_out):
