@@ -751,7 +751,8 @@ def _continuous_se(G, LVinvT, u, wu, wxi, noise, ynodes, yweights, A):
 @njit(cache=True)
 def _continuous_channel(y, G, u, wu, LVinvT, noise, g, dg, logz):
     """Per-sample ``log Z_out``, ``g_out``, ``d g_out / d omega`` from the atoms ``G[mu, j]`` of
-    each sample (for GAMP): ``d g_out / d omega = L^{-T} E[(u u^T - I) N] L^{-1} / Z - g g^T``."""
+    each sample (for GAMP), ``L_mu^{-T} = LVinvT[mu]`` (one factor per sample, ``L_mu L_mu^T = V_mu``):
+    ``d g_out / d omega = L^{-T} E[(u u^T - I) N] L^{-1} / Z - g g^T`` (Gaussian integration by parts)."""
     n, nin = G.shape
     p = u.shape[1]
     norm = 1.0 / math.sqrt(2.0 * math.pi * noise)
@@ -782,14 +783,14 @@ def _continuous_channel(y, G, u, wu, LVinvT, noise, g, dg, logz):
         for a in range(p):
             acc = 0.0
             for b in range(p):
-                acc += LVinvT[a, b] * M1[b]
+                acc += LVinvT[mu, a, b] * M1[b]
             g[mu, a] = acc / Z
         for a in range(p):
             for b in range(p):
                 acc = 0.0
                 for c in range(p):
                     for e2 in range(p):
-                        acc += LVinvT[a, c] * M2[c, e2] * LVinvT[b, e2]
+                        acc += LVinvT[mu, a, c] * M2[c, e2] * LVinvT[mu, b, e2]
                 dg[mu, a, b] = acc / Z - g[mu, a] * g[mu, b]
 
 
@@ -1273,6 +1274,7 @@ class Target:
         LV, LVinvT = _factor_and_inverse(V)
         u, wu = self.inner_rule() if self.p >= 3 else tensor_rule(self.p, (120, 30)[self.p - 1])
         G = self._atoms(np.eye(p), omega, LV, u)
+        LVinvT = np.ascontiguousarray(np.broadcast_to(LVinvT, (n, p, p)))  # the kernel takes one per sample
         _continuous_channel(np.asarray(y, dtype=float), G, u, wu, LVinvT, float(noise), g, dg, logz)
         return logz, g, dg
 

@@ -100,7 +100,7 @@ from numba import njit
 
 from fixedpoint.gaussian import legendre_rule, sparse_rule, tensor_rule
 
-from ..targets import _N_OWEN, _class_probabilities, sign_patterns
+from ..targets import _N_OWEN, _class_probabilities, _continuous_channel, sign_patterns
 
 __all__ = ["simulate_multi_index", "gamp_multi", "symmetry_group"]
 
@@ -179,54 +179,6 @@ def _signs_channel_per_sample(y_idx, omega, V, table, ncls, mask, nodes, weights
                     dg[mu, a, b] = 0.0
 
 
-@njit(cache=True)
-def _continuous_channel_per_sample(y, G, u, wu, LVinvT, noise, g, dg, logz):
-    """Per-sample ``log Z_out``, ``g_out``, ``d g_out / d omega`` of a continuous target from the
-    atoms ``G[mu, j] = g(omega_mu + L_mu u_j)`` (``L_mu L_mu^T = V_mu``) and ``LVinvT[mu] =
-    L_mu^{-T}``: ``Z = E_u N(y; G, noise)``, ``g_out = L^{-T} E_u[u N] / Z`` and ``d g_out / d omega
-    = L^{-T} E_u[(u u^T - I) N] L^{-1} / Z - g_out g_out^T`` (Gaussian integration by parts; the
-    formulas of :meth:`equations.targets.Target.channel` with a covariance per sample)."""
-    n, nin = G.shape
-    p = u.shape[1]
-    norm = 1.0 / math.sqrt(2.0 * math.pi * noise)
-    M1 = np.empty(p)
-    M2 = np.empty((p, p))
-    for mu in range(n):
-        Z = 0.0
-        for a in range(p):
-            M1[a] = 0.0
-            for b in range(p):
-                M2[a, b] = 0.0
-        # shift by the largest exponent so that a far-off label keeps a finite log Z
-        emax = -math.inf
-        for j in range(nin):
-            d = y[mu] - G[mu, j]
-            ex = -0.5 * d * d / noise
-            if ex > emax:
-                emax = ex
-        for j in range(nin):
-            d = y[mu] - G[mu, j]
-            e = wu[j] * math.exp(-0.5 * d * d / noise - emax)
-            Z += e
-            for a in range(p):
-                M1[a] += e * u[j, a]
-                for b in range(p):
-                    M2[a, b] += e * (u[j, a] * u[j, b] - (1.0 if a == b else 0.0))
-        logz[mu] = math.log(max(Z, 1e-300)) + emax + math.log(norm)
-        for a in range(p):
-            acc = 0.0
-            for b in range(p):
-                acc += LVinvT[mu, a, b] * M1[b]
-            g[mu, a] = acc / Z
-        for a in range(p):
-            for b in range(p):
-                acc = 0.0
-                for c in range(p):
-                    for e2 in range(p):
-                        acc += LVinvT[mu, a, c] * M2[c, e2] * LVinvT[mu, b, e2]
-                dg[mu, a, b] = acc / Z - g[mu, a] * g[mu, b]
-
-
 # ----------------------------------------------------------------------------- per-sample channel
 
 
@@ -279,7 +231,7 @@ def _channel(target, y_idx, y, omega, V, noise, jac):
         sl = slice(lo, min(n, lo + per))
         Z = omega[sl, None, :] + np.einsum("mab,jb->mja", L[sl], u)
         G = np.asarray(target.g(Z.reshape(-1, p)), dtype=float).reshape(Z.shape[0], u.shape[0])
-        _continuous_channel_per_sample(y[sl], np.ascontiguousarray(G), u, wu, LinvT[sl], float(noise),
+        _continuous_channel(y[sl], np.ascontiguousarray(G), u, wu, LinvT[sl], float(noise),
                                        g[sl], dg[sl], logz[sl])
     return g, dg, dropped
 
