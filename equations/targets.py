@@ -625,9 +625,18 @@ def _column_zero(L, k):
 
 
 @njit(cache=True)
-def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, tweights, g, dg, logz):
-    """Per-sample ``log Z_out``, ``g_out`` and ``d g_out / d omega`` (p x p, by central differences
-    of the exact gradient, step ``1e-5 sqrt(V_kk)``) for a signs target (for GAMP)."""
+def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, tweights, p_min, jac, g, dg, logz,
+                   dropped):
+    """Per-sample ``log Z_out``, ``g_out`` and (``jac``) ``d g_out / d omega`` of a signs target,
+    each sample ``mu`` with its own covariance ``V[mu]`` (the exact orthant probabilities of
+    :func:`_class_probabilities`; the Jacobian by central differences of the
+    exact gradient, step ``1e-5 sqrt(V_kk)``, zero without ``jac``; for GAMP, and for :meth:`Target.channel` with ``p_min = 0``).
+
+    A sample whose label has probability below ``p_min`` at any of the ``2 p + 1`` evaluations is
+    dropped for this iteration (``g = dg = 0``, ``dropped[mu] = 1``): the probabilities are sums
+    of orthant probabilities with an absolute accuracy of ~1e-16, so the ratio ``grad pi / pi``
+    (and its difference quotient) is meaningless there; on the Nishimori line such a label has
+    probability ``~p_min`` per sample."""
     n, p = omega.shape
     nsub = 1 << p
     U = np.empty(nsub)
@@ -635,25 +644,31 @@ def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, t
     pi = np.empty(ncls)
     dpi = np.empty((ncls, p))
     m = np.empty(p)
+    up = np.empty(p)
+    Vm = np.empty((p, p))
     for mu in range(n):
         c = y_idx[mu]
         for a in range(p):
             m[a] = omega[mu, a]
-        _class_probabilities(m, V, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+            for b in range(p):
+                Vm[a, b] = V[mu, a, b]
+        _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+        low = pi[c] < p_min
         pc = max(pi[c], 1e-300)
         logz[mu] = math.log(pc)
         for a in range(p):
             g[mu, a] = dpi[c, a] / pc
-        for b in range(p):
-            hstep = 1e-5 * math.sqrt(max(V[b, b], 1e-12))
+        for b in range(p if jac else 0):
+            hstep = 1e-5 * math.sqrt(max(Vm[b, b], 1e-12))
             m[b] = omega[mu, b] + hstep
-            _class_probabilities(m, V, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
-            up = np.empty(p)
+            _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+            low = low or pi[c] < p_min
             pu = max(pi[c], 1e-300)
             for a in range(p):
                 up[a] = dpi[c, a] / pu
             m[b] = omega[mu, b] - hstep
-            _class_probabilities(m, V, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+            _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+            low = low or pi[c] < p_min
             pd = max(pi[c], 1e-300)
             for a in range(p):
                 dg[mu, a, b] = (up[a] - dpi[c, a] / pd) / (2.0 * hstep)
@@ -663,6 +678,13 @@ def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, t
                 s = 0.5 * (dg[mu, a, b] + dg[mu, b, a])
                 dg[mu, a, b] = s
                 dg[mu, b, a] = s
+        dropped[mu] = 1 if low else 0
+        for a in range(p):
+            if low:
+                g[mu, a] = 0.0
+            if low or not jac:
+                for b in range(p):
+                    dg[mu, a, b] = 0.0
 
 
 # ----------------------------------------------------------------------------- continuous kernels
@@ -1268,8 +1290,9 @@ class Target:
         if self.kind == "signs":
             nodes, weights = legendre_rule(_N_OWEN)
             tnodes, tweights = legendre_rule(8)
-            _signs_channel(self.label_index(y), omega, V + noise * np.eye(p), self.table, self.values.size, self._mask(), nodes,
-                           weights, tnodes, tweights, g, dg, logz)
+            Vn = np.ascontiguousarray(np.broadcast_to(V + noise * np.eye(p), (n, p, p)))  # one per sample
+            _signs_channel(self.label_index(y), omega, Vn, self.table, self.values.size, self._mask(), nodes, weights,
+                           tnodes, tweights, 0.0, True, g, dg, logz, np.zeros(n, dtype=np.int64))
             return logz, g, dg
         LV, LVinvT = _factor_and_inverse(V)
         u, wu = self.inner_rule() if self.p >= 3 else tensor_rule(self.p, (120, 30)[self.p - 1])

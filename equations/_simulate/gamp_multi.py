@@ -96,11 +96,9 @@ import math
 
 import numpy as np
 
-from numba import njit
-
 from fixedpoint.gaussian import legendre_rule, sparse_rule, tensor_rule
 
-from ..targets import _N_OWEN, _class_probabilities, _continuous_channel, sign_patterns
+from ..targets import _N_OWEN, _continuous_channel, _signs_channel, sign_patterns
 
 __all__ = ["simulate_multi_index", "gamp_multi", "symmetry_group"]
 
@@ -110,73 +108,6 @@ _V_FLOOR = 1e-12
 _P_MIN = 1e-9
 #: default damping (weight of the old iterate)
 DEFAULT_DAMPING = 0.0
-
-
-# ----------------------------------------------------------------------------- channel kernels
-
-
-@njit(cache=True)
-def _signs_channel_per_sample(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, tweights, p_min, jac, g,
-                              dg, logz, dropped):
-    """Per-sample ``log Z_out``, ``g_out`` and (``jac``) ``d g_out / d omega`` of a signs target,
-    each sample ``mu`` with its own covariance ``V[mu]`` (the exact orthant probabilities of
-    :func:`equations.targets._class_probabilities`; the Jacobian by central differences of the
-    exact gradient, step ``1e-5 sqrt(V_kk)``, as :meth:`equations.targets.Target.channel`; zero
-    without ``jac``).
-
-    A sample whose label has probability below ``p_min`` at any of the ``2 p + 1`` evaluations is
-    dropped for this iteration (``g = dg = 0``, ``dropped[mu] = 1``): the probabilities are sums
-    of orthant probabilities with an absolute accuracy of ~1e-16, so the ratio ``grad pi / pi``
-    (and its difference quotient) is meaningless there; on the Nishimori line such a label has
-    probability ``~p_min`` per sample."""
-    n, p = omega.shape
-    nsub = 1 << p
-    U = np.empty(nsub)
-    dU = np.empty((nsub, p))
-    pi = np.empty(ncls)
-    dpi = np.empty((ncls, p))
-    m = np.empty(p)
-    up = np.empty(p)
-    Vm = np.empty((p, p))
-    for mu in range(n):
-        c = y_idx[mu]
-        for a in range(p):
-            m[a] = omega[mu, a]
-            for b in range(p):
-                Vm[a, b] = V[mu, a, b]
-        _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
-        low = pi[c] < p_min
-        pc = max(pi[c], 1e-300)
-        logz[mu] = math.log(pc)
-        for a in range(p):
-            g[mu, a] = dpi[c, a] / pc
-        for b in range(p if jac else 0):
-            hstep = 1e-5 * math.sqrt(max(Vm[b, b], 1e-12))
-            m[b] = omega[mu, b] + hstep
-            _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
-            low = low or pi[c] < p_min
-            pu = max(pi[c], 1e-300)
-            for a in range(p):
-                up[a] = dpi[c, a] / pu
-            m[b] = omega[mu, b] - hstep
-            _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
-            low = low or pi[c] < p_min
-            pd = max(pi[c], 1e-300)
-            for a in range(p):
-                dg[mu, a, b] = (up[a] - dpi[c, a] / pd) / (2.0 * hstep)
-            m[b] = omega[mu, b]
-        for a in range(p):
-            for b in range(a):
-                s = 0.5 * (dg[mu, a, b] + dg[mu, b, a])
-                dg[mu, a, b] = s
-                dg[mu, b, a] = s
-        dropped[mu] = 1 if low else 0
-        for a in range(p):
-            if low:
-                g[mu, a] = 0.0
-            if low or not jac:
-                for b in range(p):
-                    dg[mu, a, b] = 0.0
 
 
 # ----------------------------------------------------------------------------- per-sample channel
@@ -216,7 +147,7 @@ def _channel(target, y_idx, y, omega, V, noise, jac):
         nodes, weights = legendre_rule(_N_OWEN)
         tnodes, tweights = legendre_rule(8)
         Vn = np.ascontiguousarray(V + noise * np.eye(p)[None, :, :])
-        _signs_channel_per_sample(y_idx, np.ascontiguousarray(omega), Vn, target.table, target.values.size,
+        _signs_channel(y_idx, np.ascontiguousarray(omega), Vn, target.table, target.values.size,
                                   target._mask(), nodes, weights, tnodes, tweights, _P_MIN, bool(jac), g, dg, logz,
                                   dropped)
         return g, dg, dropped
