@@ -42,16 +42,32 @@ import equations
 SCRIPT = """
 import time
 t0, c0 = time.perf_counter(), time.process_time()
+from numba.core import event
+# exclusive compile CPU time per kernel: a kernel's own compilation, without that of the kernels
+# it calls (compiled inside it when they are not compiled yet)
+compile_cpu, stack = {{}}, []
+class Listener(event.Listener):
+    def on_start(self, ev):
+        f = ev.data["dispatcher"].py_func
+        stack.append([f.__module__ + "." + f.__qualname__, time.process_time(), 0.0])
+    def on_end(self, ev):
+        name, start, inner = stack.pop()
+        dt = time.process_time() - start
+        if stack:
+            stack[-1][2] += dt
+        compile_cpu[name] = compile_cpu.get(name, 0.0) + dt - inner
+event.register("numba:compile", Listener())
 import equations, fixedpoint
 t1, c1 = time.perf_counter(), time.process_time()
 model = equations.get({name!r}, **{params!r})
 sol = fixedpoint.solve(model, start="informed")
 t2, c2 = time.perf_counter(), time.process_time()
-import gc
+import gc, json
 from numba.core.registry import CPUDispatcher
 kernels = sum(len(d.signatures) for d in gc.get_objects() if isinstance(d, CPUDispatcher)
               and d.py_func.__module__.split(".")[0] in ("fixedpoint", "equations"))
 print(t1 - t0, t2 - t1, sol.converged, kernels, c1 - c0, c2 - c1)
+print(json.dumps(compile_cpu))
 """
 
 
@@ -79,9 +95,11 @@ def run(kind, name, params, cache, out_dir):
     if kind == "api":
         if proc.returncode != 0:
             raise RuntimeError(f"{name}: the process failed:\n{proc.stderr}")
-        out = proc.stdout.split()
+        lines = proc.stdout.strip().splitlines()
+        out = lines[-2].split()
         row.update(import_s=float(out[0]), first_solve_s=float(out[1]), converged=out[2] == "True",
-                   kernels=int(out[3]), import_cpu_s=float(out[4]), first_solve_cpu_s=float(out[5]))
+                   kernels=int(out[3]), import_cpu_s=float(out[4]), first_solve_cpu_s=float(out[5]),
+                   compile_cpu_s=json.loads(lines[-1]))
     return row
 
 
@@ -90,12 +108,27 @@ def _median(rows, key):
     return statistics.median(values) if values else float("nan")
 
 
+def _print_profile(rows):
+    """Per model: each kernel's compile CPU time (median over the empty-cache api runs)."""
+    for name in dict.fromkeys(r["model"] for r in rows):
+        runs = [r["compile_cpu_s"] for r in rows
+                if r["model"] == name and r["kind"] == "api" and r["cache"] == "empty" and "compile_cpu_s" in r]
+        if not runs:
+            continue
+        kernels = {k for run in runs for k in run}
+        times = {k: statistics.median([run.get(k, 0.0) for run in runs]) for k in kernels}
+        print(f"\n{name}: compile CPU s per kernel (empty cache), total {sum(times.values()):.2f}")
+        for k, t in sorted(times.items(), key=lambda kv: -kv[1]):
+            print(f"  {t:6.3f}  {k}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "coldstart.json"))
     ap.add_argument("--repeat", type=int, default=1, help="runs of each measurement (medians shown)")
     ap.add_argument("--kinds", default="api,cli", help="comma-separated: api, cli")
     ap.add_argument("--models", default=None, help="comma-separated model names (default: all)")
+    ap.add_argument("--profile", action="store_true", help="print each kernel's compile CPU time (api, empty cache)")
     args = ap.parse_args(argv)
     kinds = [k for k in args.kinds.split(",") if k]
     if not set(kinds) <= {"api", "cli"} or args.repeat < 1:
@@ -119,6 +152,8 @@ def main(argv=None):
                       f"{_median(rs, 'process_cpu_s'):7.2f} {_median(rs, 'import_s'):9.2f} "
                       f"{_median(rs, 'first_solve_s'):12.2f} {_median(rs, 'first_solve_cpu_s'):8.2f} "
                       f"{_median(rs, 'kernels'):8.0f}")
+    if args.profile:
+        _print_profile(rows)
     env = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
     try:
         import numba

@@ -4,7 +4,10 @@
    1e-10): target 10 ms.
 2. A 100-point sweep of ridge on random features along ``p_over_d`` (0.1 to 10, erf, alpha = 1,
    reg = 0.01, noise = 0.1): target 1 s.
-3. A warm solve on a given power-law spectrum of 1e5 modes (square and logistic losses), whose
+3. One point of spiked random features (``spiked_random_features``: tanh units, sin teacher, eta = 3,
+   alpha0 = 20, alpha = 1, reg = 0.1; tolerance 1e-10), the model built (its tables of the
+   conditional coefficients) and solved: target 50 ms.
+4. A warm solve on a given power-law spectrum of 1e5 modes (square and logistic losses), whose
    weights' side is a Numba loop over the modes, against the same spectral means in numpy.
 
 Prints a table and writes ``benchmarks/results/gcm.json``. Run: ``python benchmarks/bench_gcm.py``
@@ -23,6 +26,7 @@ import numpy as np
 
 import fixedpoint
 from equations.gcm import GCMERM, _spectral_weights, power_law
+from equations.gcm_spiked import SpikedRF
 
 
 def _time(f, repeats):
@@ -49,6 +53,14 @@ def main(argv=None):
     sw = fixedpoint.sweep(ridge, "p_over_d", grid)
     assert all(sw.converged)
     rows["rf_ridge_sweep_100"] = _time(lambda: fixedpoint.sweep(ridge, "p_over_d", grid), max(1, rep // 3))
+    def spiked_point():  # a new eta each time: the tables are rebuilt, as for a new point of a sweep
+        spiked_point.eta += 1e-9
+        m = SpikedRF(activation="tanh", target_activation="sin", eta=spiked_point.eta, alpha0=20.0, alpha=1.0,
+                     reg=0.1)
+        return fixedpoint.solve(m, atol=1e-10, rtol=1e-10)
+
+    spiked_point.eta = 3.0
+    rows["spiked_rf_point"] = _time(spiked_point, rep)
     omega, theta = power_law(100000, 1.5, 0.5)
     for loss in ("square", "logistic"):
         sp = GCMERM(features="spectra", spectrum=omega, teacher=theta, loss=loss, alpha=0.5, reg=1e-3)

@@ -17,6 +17,7 @@ __all__ = ["MODELS", "available", "get", "register"]
 _FAMILIES: tuple[str, ...] = (
     "attention",
     "gcm",
+    "gcm_spiked",
     "glm_bayes",
     "glm_erm",
     "mixtures",

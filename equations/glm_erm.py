@@ -1011,6 +1011,10 @@ def _outlier_integrals(code, m, q, V, rho, eps, beta, noise_in, noise_out, delta
 # ----------------------------------------------------------------------------- prior side
 
 
+#: the smallest positive normal double (the floor of the l1 susceptibility, see :func:`_prior`)
+_TINY = float(np.finfo(np.float64).tiny)
+
+
 @njit(cache=True, error_model="numpy")
 def _prior(l1, reg, rho, m_hat, q_hat, V_hat):
     """``(m, q, V, Psi_w)`` from the hats: l2 ridge shrinkage or l1 soft thresholding."""
@@ -1026,9 +1030,21 @@ def _prior(l1, reg, rho, m_hat, q_hat, V_hat):
         sig = math.sqrt(s_b)
         t = reg / sig if sig > 0.0 else math.inf
         Ht, _, second = _tail_moments(t)  # P(|b| > reg)/2 and E (|b|/sig - t)_+^2 / 2
-    V = 2.0 * Ht / V_hat
+    # V = 2 H(t)/V_hat, floored at the smallest normal double: when the fraction of non-zero
+    # weights 2 H(t) underflows (t > 38, an overshooting iterate while reg is large), V = 0 would
+    # make the next map undefined (f_out = 0/0) although the fixed point itself, V ~ 2 H(t*)/V_hat
+    # at a smaller t*, is representable (e.g. 1e-111); below the floor the exact value is not.
+    V = max(2.0 * Ht / V_hat, _TINY)
     q = 2.0 * s_b * second / (V_hat * V_hat)
     return m_hat * rho * V, q, V, -s_b * second / V_hat
+
+
+@njit(cache=True, inline="always")
+def _copy_head(head, out):
+    """``out[:head.size] = head`` as a loop: Numba's slice assignment from an array compiles, for
+    its shape-mismatch error message, its string formatting (~3 s of CPU of a first solve)."""
+    for k in range(head.size):
+        out[k] = head[k]
 
 
 @njit(cache=True, error_model="numpy")
@@ -1049,7 +1065,7 @@ def _sign_step(flags, params, cargs, x, glx, glw):
     I = _class_integrals(flags[0], np.int64(cargs[0]), x[0], x[1], x[2], rho, noise, delta, cargs[1], cargs[2],
                          glx[:n], glw[:n], glx[n:], glw[n:], b, cargs[3])
     out = np.empty(12)
-    out[:10] = _assemble(flags, params, I)
+    _copy_head(_assemble(flags, params, I), out)
     out[10] = I[6]
     # the bias: a Newton step on its stationarity E f_out(y, omega + b) = 0, whose b-derivative is
     # E f_out' = -I_V (so the map's derivative in b vanishes at the fixed point)
@@ -1086,7 +1102,7 @@ def _logit_step(flags, params, cargs, x, glx, glw, tab, ok, edges):
     I = _class_integrals_t(flags[0], T_LOGIT, x[0], x[1], x[2], rho, noise, delta, cargs[1], cargs[2],
                            glx[:n], glw[:n], glx[n:], glw[n:], b, cargs[3], tab, ok, edges)
     out = np.empty(12)
-    out[:10] = _assemble(flags, params, I)
+    _copy_head(_assemble(flags, params, I), out)
     out[10] = I[6]
     out[11] = b + I[6] / I[2] if bias else 0.0
     return out

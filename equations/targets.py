@@ -25,10 +25,23 @@ target, each integrated the way that keeps it exact where it can be:
     coordinates by inclusion-exclusion, ``P(z_A > 0, z_B < 0) = sum_{C subset B} (-1)^|C|
     U_{A u C}``. ``|S| = 1`` is ``Phi``, ``|S| = 2`` Owen's bivariate formula
     (:func:`fixedpoint.gaussian.bivariate_upper`), ``|S| = 3`` a one-dimensional integral of the
-    bivariate one over the first coordinate (smooth, Gauss-Legendre). The gradient of ``U_S`` in
-    ``omega_k`` is the flux through the face ``z_k = 0``: ``phi(omega_k / sqrt V_kk) / sqrt V_kk``
-    times the probability of the remaining constraints given ``z_k = 0`` (closed form for
-    ``|S| <= 3``). So ``p <= 3``. The outer average over ``omega`` is a nest of one-dimensional
+    bivariate one over the first coordinate (smooth, Gauss-Legendre), ``|S| = 4`` a
+    one-dimensional integral of the trivariate one (:func:`_upper4`; 1e-10 against Genz's
+    algorithm at 1e-12 requested, for random and for negatively equicorrelated ``V``). The
+    gradient of ``U_S`` in ``omega_k`` is the flux through the face ``z_k = 0``: ``phi(omega_k /
+    sqrt V_kk) / sqrt V_kk`` times the probability of the remaining constraints given ``z_k = 0``
+    (one dimension less). So ``p <= 4`` (the committee machine with ``K = 4`` hidden units); five
+    coordinates by one more level cost 0.3 to 0.6 s per ``omega``, too much for a state evolution.
+    A level of the outer rule along which the integrand hardly varies (kink widths above 80 or
+    3000 in its coordinate: a nearly rank-deficient ``Q``, as on the non-specialised branch of a
+    committee, ``Q ~ c 1 1^T``) takes a 4- or 2-point Gauss-Hermite rule (error below
+    ``(2n - 1)!! / width^(2n) < 1e-12``), so that the non-specialised committee costs a
+    one-dimensional outer average times ``2^(p - 1)``. Measured at ``p = 4`` (a 2-core machine
+    shared with other jobs): a map evaluation on the non-specialised branch 0.2 s at the
+    uninformed start to 3 s near the fixed point (each ``omega`` needs the four-coordinate
+    probability, about 2 ms), a solve from the uninformed start at ``alpha = 1`` 30 s; ``p = 3``
+    0.1 to 0.5 s per evaluation. A specialised ``Q`` (full rank) needs the full nest of four
+    graded levels, ``~10^6`` nodes: out of reach at ``p = 4``. The outer average over ``omega`` is a nest of one-dimensional
     rules in the Cholesky coordinates of ``Q``, each graded toward the points where a coordinate
     of ``omega`` crosses zero (:func:`_signs_se`): there the integrand varies on the scale
     ``sqrt(V)``, which a plain Gauss-Hermite rule does not resolve once ``V`` is small (48 points
@@ -48,8 +61,37 @@ target, each integrated the way that keeps it exact where it can be:
     between neighbouring nodes. Measured against refined rules at ``p = 2``, noise 0.1: 1e-13
     for ``committee_erf`` (bounded, slowly varying), but 1e-3 to 3e-2 relative for ``z1z2``,
     ``staircase`` and ``norm2``, whose gradients grow with ``|z|`` (5e-4 to 4e-3 at noise 0.3);
-    ``linear`` at ``p = 1`` is exact to 1e-15 at noise 0.1 but off by 3e-4 at noise 1e-3. Use
-    these targets at moderate noise, or raise the rules (:meth:`Target.inner_rule`).
+    Use this route at moderate noise, or raise the rules (:meth:`Target.inner_rule`). Two
+    built-in targets avoid it:
+
+    ``linear`` (any ``p``): closed form, ``Z_out = N(y; omega_1, V_11 + noise)``, exact at any
+    noise (it equals ``glm_bayes``'s linear channel; the atoms were off by 3e-4 at noise 1e-3).
+
+    ``z1z2`` and ``staircase`` at ``p = 2`` (the conditionally Gaussian route): both are
+    ``g = a_0 + a_1 z_1 + (b_0 + b_1 z_1) z_2``, affine in ``z_2`` given ``z_1``, so given
+    ``z_1 = omega_1 + sqrt(V_11) u`` the label is Gaussian, ``y | u ~ N(m(u), v(u))`` with
+    ``m = a(z_1) + b(z_1) mu_2``, ``v = b(z_1)^2 s_2^2 + noise`` (``mu_2``, ``s_2^2`` the
+    conditional mean and variance of ``z_2``), and ``Z_out`` and its gradient are
+    one-dimensional integrals over ``u`` of Gaussians in ``y`` with closed-form moments
+    (:func:`_affine_point`). The ``u`` rule has panels spanning at most two standard
+    deviations of these atoms (so it grades itself toward ``b = 0``, where they are
+    ``sqrt(noise)`` wide), the ``y`` rule breakpoints at the atoms' means and geometric grading
+    around the two singular points of the noiseless law (``y = a(z_1)`` at ``b = 0``, a log
+    singularity, and the critical value of ``m``). Per outer node ``A`` and ``Psi_out`` agree
+    with a refinement of these rules to 1e-11 down to noise 1e-4, and with nested adaptive
+    ``quad`` to 2e-8 at noise 0.1; the weak-learnability operator at ``Q = 0``
+    (:func:`_affine_trivial`) agrees with adaptive quadrature to 1e-13 at noise 0.1 and 1e-3.
+    The outer average over ``omega`` is a tensor Gauss-Hermite rule (24 points per axis) in the
+    eigen-coordinates of ``Q``, and it is what limits the accuracy: the outer integrand of
+    ``A`` is close to a ratio of quadratics in ``omega`` (a Fisher information), which
+    Gauss-Hermite converges to slowly. Measured as the identity ``d Psi_out / dQ = A / 2``
+    (what the free entropy's stationarity rests on), at ``Q = [[0.45, 0.1], [0.1, 0.35]]``,
+    noise 0.1 to 1e-3: 1e-3 relative on the diagonal of ``A``, 5e-3 off it (1e-3 with 36
+    points, 1e-2 with 12); ``Psi_out`` to about 1e-5. A map evaluation costs 2 to 8 s (p =
+    2, on a shared two-core machine), against the atoms' 1e-3 to 3e-2 at noise 0.1 and meaningless values at 1e-3
+    (``Psi_out`` -0.75 for -1.125 at ``Q = [[0.4, 0.1], [0.1, 0.3]]``). Noise must still be
+    ``> 0``: without it the mutual information is infinite and a direction once learned is
+    learned perfectly.
 
 A user target is :func:`custom` (a vectorised ``g(z)`` on an ``(N, p)`` array, continuous, noise
 required) or :func:`custom_signs` (a function of the sign pattern ``s in {-1, +1}^p``,
@@ -64,6 +106,7 @@ Linearisation at ``Q = 0`` (weak learnability). At ``omega = 0``, ``V = I``:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -88,6 +131,10 @@ _V_MIN = 1e-300
 _N_GH = 32
 _N_GL = 8
 _N_OWEN = 12
+#: most hidden directions of a signs target (orthant probabilities up to four coordinates)
+_P_SIGNS = 4
+#: Gauss-Hermite order per axis of the outer rule of the conditionally Gaussian route
+_N_AFFINE_OUTER = 24
 
 
 # ----------------------------------------------------------------------------- orthant kernels
@@ -176,12 +223,93 @@ def _upper3(m, V, nodes, weights, tnodes, tweights):
 
 
 @njit(cache=True)
+def _condition(m, V, k, zk, mo, Vo):
+    """Mean ``mo`` and covariance ``Vo`` of the coordinates other than ``k`` (in order) given
+    ``z_k = zk``, for ``z ~ N(m, V)`` with ``V_kk > 0`` (diagonal clipped at 0 against rounding)."""
+    p = m.size
+    vkk = V[k, k]
+    i2 = 0
+    for i in range(p):
+        if i == k:
+            continue
+        mo[i2] = m[i] + V[i, k] / vkk * (zk - m[k])
+        j2 = 0
+        for j in range(p):
+            if j == k:
+                continue
+            Vo[i2, j2] = V[i, j] - V[i, k] * V[j, k] / vkk
+            j2 += 1
+        Vo[i2, i2] = max(Vo[i2, i2], 0.0)
+        i2 += 1
+
+
+@njit(cache=True)
+def _drop(m, V, k, mo, Vo):
+    """``m``, ``V`` without coordinate ``k`` (a coordinate whose variance is zero)."""
+    p = m.size
+    i2 = 0
+    for i in range(p):
+        if i == k:
+            continue
+        mo[i2] = m[i]
+        j2 = 0
+        for j in range(p):
+            if j == k:
+                continue
+            Vo[i2, j2] = V[i, j]
+            j2 += 1
+        i2 += 1
+
+
+@njit(cache=True)
+def _upper4(m, V, nodes, weights, tnodes, tweights):
+    """``P(z_1, ..., z_4 > 0)``, ``z ~ N(m, V)``: ``int_{h_k}^inf phi(t) P(the other three > 0 |
+    z_k = m_k + sqrt(V_kk) t) dt``, conditioned on the coordinate with the largest threshold
+    ``h_k = -m_k / sqrt(V_kk)``, the inner probability exact (:func:`_upper3`), the outer by
+    composite Gauss-Legendre ``(tnodes, tweights)`` on panels of unit length over ``[max(h_k,
+    -9), 9]`` (the integrand is smooth: a Gaussian probability of a half-space moving with
+    ``t``)."""
+    mo = np.empty(3)
+    Vo = np.empty((3, 3))
+    for k in range(4):
+        if V[k, k] <= _V_MIN:
+            if m[k] <= 0:
+                return 0.0
+            _drop(m, V, k, mo, Vo)
+            return _upper3(mo, Vo, nodes, weights, tnodes, tweights)
+    k = 0
+    hk = -math.inf
+    for a in range(4):
+        h = -m[a] / math.sqrt(V[a, a])
+        if h > hk:
+            hk, k = h, a
+    lo = max(hk, -9.0)
+    if lo >= 9.0:
+        return 0.0
+    sk = math.sqrt(V[k, k])
+    npan = int(math.ceil(9.0 - lo))
+    width = (9.0 - lo) / npan
+    acc = 0.0
+    for q in range(npan):
+        a = lo + q * width
+        for t_i in range(tnodes.size):
+            t = a + width * tnodes[t_i]
+            _condition(m, V, k, m[k] + sk * t, mo, Vo)
+            acc += tweights[t_i] * _phi(t) * _upper3(mo, Vo, nodes, weights, tnodes, tweights)
+    return acc * width
+
+
+@njit(cache=True)
 def _subset_uppers(m, V, mask, U, dU, nodes, weights, tnodes, tweights):
     """``U[S] = P(z_k > 0 for k in S)`` and its gradient ``dU[S, :]`` in ``m`` for every subset ``S``
-    (bit mask) of the ``p <= 3`` coordinates that the caller asks for (``mask[S]``)."""
+    (bit mask) of the ``p <= 4`` coordinates that the caller asks for (``mask[S]``)."""
     p = m.size
     nsub = 1 << p
-    idx = np.empty(3, dtype=np.int64)
+    idx = np.empty(p, dtype=np.int64)
+    ms = np.empty(p)
+    Vs = np.empty((p, p))
+    mo = np.empty(p)
+    Vo = np.empty((p, p))
     for S in range(nsub):
         for a in range(p):
             dU[S, a] = 0.0
@@ -208,18 +336,29 @@ def _subset_uppers(m, V, mask, U, dU, nodes, weights, tnodes, tweights):
             if V[b, b] > _V_MIN:
                 dU[S, b] = _flux1(m[b], V[b, b]) * _cond_upper1(m[b], m[a], V[b, b], V[a, b], V[a, a])
         else:
-            U[S] = _upper3(m, V, nodes, weights, tnodes, tweights)
-            for a in range(3):
-                if V[a, a] <= _V_MIN:
+            # the sub-vector z_S, its probability, and each face's flux times the probability of
+            # the remaining constraints given z_a = 0 (one dimension less)
+            for i in range(n):
+                ms[i] = m[idx[i]]
+                for j in range(n):
+                    Vs[i, j] = V[idx[i], idx[j]]
+            msv = ms[:n]
+            Vsv = Vs[:n, :n]
+            if n == 3:
+                U[S] = _upper3(msv, Vsv, nodes, weights, tnodes, tweights)
+            else:
+                U[S] = _upper4(msv, Vsv, nodes, weights, tnodes, tweights)
+            for i in range(n):
+                if Vs[i, i] <= _V_MIN:
                     continue
-                b, c = (1, 2) if a == 0 else ((0, 2) if a == 1 else (0, 1))
-                # (z_b, z_c) given z_a = 0
-                mb = m[b] - V[a, b] / V[a, a] * m[a]
-                mc = m[c] - V[a, c] / V[a, a] * m[a]
-                vbb = V[b, b] - V[a, b] * V[a, b] / V[a, a]
-                vcc = V[c, c] - V[a, c] * V[a, c] / V[a, a]
-                vbc = V[b, c] - V[a, b] * V[a, c] / V[a, a]
-                dU[S, a] = _flux1(m[a], V[a, a]) * _upper2(mb, mc, max(vbb, 0.0), vbc, max(vcc, 0.0), nodes, weights)
+                _condition(msv, Vsv, i, 0.0, mo, Vo)
+                mov = mo[:n - 1]
+                Vov = Vo[:n - 1, :n - 1]
+                if n == 3:
+                    rest = _upper2(mov[0], mov[1], Vov[0, 0], Vov[0, 1], Vov[1, 1], nodes, weights)
+                else:
+                    rest = _upper3(mov, Vov, nodes, weights, tnodes, tweights)
+                dU[S, idx[i]] = _flux1(ms[i], Vs[i, i]) * rest
 
 
 @njit(cache=True)
@@ -287,10 +426,13 @@ _XI_MAX = 8.5
 _XI_PANEL = 17.0 / 6.0
 #: kinks narrower than this (in xi) get a graded rule; wider ones are smooth for Gauss-Hermite
 _SHARP = 1.2
+#: kinks wider than these take the 2- and 4-point Gauss-Hermite rules below
+_WIDE2 = 3000.0
+_WIDE4 = 80.0
 
 
 @njit(cache=True)
-def _level_rule(cs, ss, nk, gh_x, gh_w, gl_x, gl_w, bp, xs, ws):
+def _level_rule(cs, ss, nk, gh_x, gh_w, gh2_x, gh2_w, gh4_x, gh4_w, gl_x, gl_w, bp, xs, ws):
     """A rule for ``E_{xi ~ N(0, 1)} f(xi)`` when ``f`` has kinks smoothed on the widths ``ss[:nk]``
     at ``cs[:nk]``: the Gauss-Hermite rule ``(gh_x, gh_w)`` when every width is at least 2 (``f``
     smooth on the scale of the weight;
@@ -299,14 +441,25 @@ def _level_rule(cs, ss, nk, gh_x, gh_w, gl_x, gl_w, bp, xs, ws):
     geometrically (ratio 2) from its width. Weights include the normal density. Writes the nodes
     and weights into ``xs``, ``ws`` and returns their number."""
     sharp = False
+    widest = math.inf
     for k in range(nk):
         if ss[k] < _SHARP and abs(cs[k]) < _XI_MAX + 1.0:
             sharp = True
+        widest = min(widest, ss[k])
     if not sharp:
-        for i in range(gh_x.size):
-            xs[i] = gh_x[i]
-            ws[i] = gh_w[i]
-        return gh_x.size
+        # a level on which the integrand hardly varies (a coordinate that is nearly a function of
+        # the previous ones: a near-rank-deficient Q, as on the non-specialised branch of a
+        # committee) takes a 2- or 4-point rule, exact to (2n - 1)!! / width^(2n) < 1e-12
+        if widest >= _WIDE2:
+            n = 2
+        elif widest >= _WIDE4:
+            n = 4
+        else:
+            n = gh_x.size
+        for i in range(n):
+            xs[i] = gh_x[i] if n == gh_x.size else (gh2_x[i] if n == 2 else gh4_x[i])
+            ws[i] = gh_w[i] if n == gh_x.size else (gh2_w[i] if n == 2 else gh4_w[i])
+        return n
     nb = 0
     x = -_XI_MAX
     while x <= _XI_MAX + 1e-12:
@@ -392,7 +545,8 @@ def _kinks(L, V, level, xi, cs, ss):
 
 
 @njit(cache=True)
-def _signs_se(Q, V, table, values, ncls, mask, gh_x, gh_w, gl_x, gl_w, nodes, weights, tnodes, tweights, A):
+def _signs_se(Q, V, table, values, ncls, mask, gh_x, gh_w, gh2_x, gh2_w, gh4_x, gh4_w, gl_x, gl_w, nodes, weights,
+              tnodes, tweights, A):
     """Outer average over ``omega ~ N(0, Q)`` for a signs target by nested one-dimensional rules
     in ``omega = L xi`` (``L`` the Cholesky factor of ``Q``), each graded toward the kinks
     ``omega_k = 0`` of :func:`_kinks` (:func:`_level_rule`): the integrand varies on the scale
@@ -433,7 +587,8 @@ def _signs_se(Q, V, table, values, ncls, mask, gh_x, gh_w, gl_x, gl_w, nodes, we
                 cnt[level] = 1
             else:
                 nk = _kinks(L, V, level, xi, cs, ss)
-                cnt[level] = _level_rule(cs, ss, nk, gh_x, gh_w, gl_x, gl_w, bp, xs[level], ws[level])
+                cnt[level] = _level_rule(cs, ss, nk, gh_x, gh_w, gh2_x, gh2_w, gh4_x, gh4_w, gl_x, gl_w, bp, xs[level],
+                                         ws[level])
             pos[level] = 0
             fresh = False
         if pos[level] >= cnt[level]:
@@ -470,9 +625,18 @@ def _column_zero(L, k):
 
 
 @njit(cache=True)
-def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, tweights, g, dg, logz):
-    """Per-sample ``log Z_out``, ``g_out`` and ``d g_out / d omega`` (p x p, by central differences
-    of the exact gradient, step ``1e-5 sqrt(V_kk)``) for a signs target (for GAMP)."""
+def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, tweights, p_min, jac, g, dg, logz,
+                   dropped):
+    """Per-sample ``log Z_out``, ``g_out`` and (``jac``) ``d g_out / d omega`` of a signs target,
+    each sample ``mu`` with its own covariance ``V[mu]`` (the exact orthant probabilities of
+    :func:`_class_probabilities`; the Jacobian by central differences of the
+    exact gradient, step ``1e-5 sqrt(V_kk)``, zero without ``jac``; for GAMP, and for :meth:`Target.channel` with ``p_min = 0``).
+
+    A sample whose label has probability below ``p_min`` at any of the ``2 p + 1`` evaluations is
+    dropped for this iteration (``g = dg = 0``, ``dropped[mu] = 1``): the probabilities are sums
+    of orthant probabilities with an absolute accuracy of ~1e-16, so the ratio ``grad pi / pi``
+    (and its difference quotient) is meaningless there; on the Nishimori line such a label has
+    probability ``~p_min`` per sample."""
     n, p = omega.shape
     nsub = 1 << p
     U = np.empty(nsub)
@@ -480,25 +644,31 @@ def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, t
     pi = np.empty(ncls)
     dpi = np.empty((ncls, p))
     m = np.empty(p)
+    up = np.empty(p)
+    Vm = np.empty((p, p))
     for mu in range(n):
         c = y_idx[mu]
         for a in range(p):
             m[a] = omega[mu, a]
-        _class_probabilities(m, V, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+            for b in range(p):
+                Vm[a, b] = V[mu, a, b]
+        _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+        low = pi[c] < p_min
         pc = max(pi[c], 1e-300)
         logz[mu] = math.log(pc)
         for a in range(p):
             g[mu, a] = dpi[c, a] / pc
-        for b in range(p):
-            hstep = 1e-5 * math.sqrt(max(V[b, b], 1e-12))
+        for b in range(p if jac else 0):
+            hstep = 1e-5 * math.sqrt(max(Vm[b, b], 1e-12))
             m[b] = omega[mu, b] + hstep
-            _class_probabilities(m, V, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
-            up = np.empty(p)
+            _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+            low = low or pi[c] < p_min
             pu = max(pi[c], 1e-300)
             for a in range(p):
                 up[a] = dpi[c, a] / pu
             m[b] = omega[mu, b] - hstep
-            _class_probabilities(m, V, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+            _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+            low = low or pi[c] < p_min
             pd = max(pi[c], 1e-300)
             for a in range(p):
                 dg[mu, a, b] = (up[a] - dpi[c, a] / pd) / (2.0 * hstep)
@@ -508,6 +678,13 @@ def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, t
                 s = 0.5 * (dg[mu, a, b] + dg[mu, b, a])
                 dg[mu, a, b] = s
                 dg[mu, b, a] = s
+        dropped[mu] = 1 if low else 0
+        for a in range(p):
+            if low:
+                g[mu, a] = 0.0
+            if low or not jac:
+                for b in range(p):
+                    dg[mu, a, b] = 0.0
 
 
 # ----------------------------------------------------------------------------- continuous kernels
@@ -596,7 +773,8 @@ def _continuous_se(G, LVinvT, u, wu, wxi, noise, ynodes, yweights, A):
 @njit(cache=True)
 def _continuous_channel(y, G, u, wu, LVinvT, noise, g, dg, logz):
     """Per-sample ``log Z_out``, ``g_out``, ``d g_out / d omega`` from the atoms ``G[mu, j]`` of
-    each sample (for GAMP): ``d g_out / d omega = L^{-T} E[(u u^T - I) N] L^{-1} / Z - g g^T``."""
+    each sample (for GAMP), ``L_mu^{-T} = LVinvT[mu]`` (one factor per sample, ``L_mu L_mu^T = V_mu``):
+    ``d g_out / d omega = L^{-T} E[(u u^T - I) N] L^{-1} / Z - g g^T`` (Gaussian integration by parts)."""
     n, nin = G.shape
     p = u.shape[1]
     norm = 1.0 / math.sqrt(2.0 * math.pi * noise)
@@ -627,15 +805,340 @@ def _continuous_channel(y, G, u, wu, LVinvT, noise, g, dg, logz):
         for a in range(p):
             acc = 0.0
             for b in range(p):
-                acc += LVinvT[a, b] * M1[b]
+                acc += LVinvT[mu, a, b] * M1[b]
             g[mu, a] = acc / Z
         for a in range(p):
             for b in range(p):
                 acc = 0.0
                 for c in range(p):
                     for e2 in range(p):
-                        acc += LVinvT[a, c] * M2[c, e2] * LVinvT[b, e2]
+                        acc += LVinvT[mu, a, c] * M2[c, e2] * LVinvT[mu, b, e2]
                 dg[mu, a, b] = acc / Z - g[mu, a] * g[mu, b]
+
+
+# ----------------------------------------------------------------------------- conditionally Gaussian targets
+
+#: ``u`` range of the affine route's rule (``phi(8.5) / phi(0) < 1e-15``), its widest panel, and
+#: the largest number of panels (the buffers hold that many; a finer request is spread evenly)
+_U_MAX = 8.5
+_U_PANEL = 0.5
+_U_PANELS = 3000
+#: a panel of the affine route spans at most this many standard deviations of the atoms there
+_KAPPA = 2.0
+#: consecutive breakpoints of the affine route's y rule are at least this many of the narrowest
+#: atom's standard deviations apart
+_Y_THIN = 1.0
+
+
+@njit(cache=True)
+def _affine_atom(u, omega1, omega2, s1, r21, s2sq, coef, noise):
+    """Mean and variance of ``y | z_1`` for ``g = a_0 + a_1 z_1 + (b_0 + b_1 z_1) z_2`` at
+    ``z_1 = omega_1 + s_1 u``, and the slope ``dm/du``: ``(m, v, dm/du, z_1, mu_2, b)``."""
+    a0, a1, b0, b1 = coef[0], coef[1], coef[2], coef[3]
+    z1 = omega1 + s1 * u
+    mu2 = omega2 + r21 * u
+    b = b0 + b1 * z1
+    m = a0 + a1 * z1 + b * mu2
+    v = b * b * s2sq + noise
+    dm = s1 * (a1 + b1 * mu2) + b * r21
+    return m, v, dm, z1, mu2, b
+
+
+@njit(cache=True)
+def _affine_rule(omega1, omega2, s1, r21, s2sq, coef, noise, gl_x, gl_w, kappa, us, wu):
+    """Nodes ``us`` and weights ``wu`` (including the normal density) of a composite Gauss-Legendre
+    rule in ``u`` on ``[-8.5, 8.5]`` whose panels span at most ``_KAPPA`` standard deviations of
+    the atom ``N(y; m(u), v(u))`` in its mean: width ``min(0.5, sqrt(v) / |dm/du|)``, taken at
+    both ends of the panel (so the panels shrink geometrically toward the point where ``b = 0``,
+    on the scale ``sqrt(noise) / |dm/du|`` there). Returns the number of nodes."""
+    # the point where b = 0 (the narrowest atoms) is an edge
+    u0 = math.inf
+    if coef[3] != 0.0 and s1 > 0.0:
+        u0 = (-coef[2] / coef[3] - omega1) / s1
+    npan = 0
+    n = 0
+    x = -_U_MAX
+    while x < _U_MAX - 1e-14 and npan < _U_PANELS:
+        h = _U_PANEL
+        for it in range(3):
+            for e in (x, x + h):
+                m, v, dm, _, _, b = _affine_atom(e, omega1, omega2, s1, r21, s2sq, coef, noise)
+                if dm != 0.0:
+                    h = min(h, kappa * math.sqrt(v) / abs(dm))
+                # (and the atom's width changes by at most kappa / 4 of itself: near b = 0 the atoms
+                # are a scale mixture, N(y; ~0, b^2 s_2^2 + noise))
+                dv = abs(2.0 * s1 * coef[3] * b * s2sq)
+                if dv > 0.0:
+                    h = min(h, 0.25 * kappa * v / dv)
+        if x < u0 - 1e-14 < x + h:
+            h = u0 - x
+        # (the buffer: never more panels than are left)
+        left = _U_PANELS - npan
+        h = max(h, (_U_MAX - x) / left)
+        h = min(h, _U_MAX - x)
+        for t in range(gl_x.size):
+            uv = x + h * gl_x[t]
+            us[n] = uv
+            wu[n] = h * gl_w[t] * _INV_SQRT_2PI * math.exp(-0.5 * uv * uv)
+            n += 1
+        x += h
+        npan += 1
+    return n
+
+
+@njit(cache=True)
+def _affine_ybreaks(omega1, omega2, s1, r21, s2sq, coef, noise, ms, vs, nu, sdmax, thin, order, bp):
+    """Breakpoints ``bp[:nb]`` (returned ``nb``) of the ``y`` rule of the conditionally Gaussian
+    route, for the atoms ``N(y; ms[j], vs[j])`` sorted by ``order``: geometric tails (ratio 1.5)
+    out to 8.5 ``sdmax`` beyond the outermost means, the sorted means thinned to ``thin`` times
+    the narrowest atom between consecutive breakpoints, and geometric grading (ratio 1.5) around
+    the two singular points of the law of ``y`` (see :func:`_affine_point`)."""
+    b1 = coef[3]
+    # breakpoints: the tails, then the sorted means thinned to `thin` times the narrowest atom between
+    nb = 0
+    first = order[0]
+    last = order[nu - 1]
+    ylo = ms[first] - 8.5 * sdmax
+    yhi = ms[last] + 8.5 * sdmax
+    sd = math.sqrt(vs[first])
+    step = 0.5 * sd
+    tail = np.empty(200)
+    nt = 0
+    while ms[first] - step > ylo and nt < 100:
+        tail[nt] = ms[first] - step
+        nt += 1
+        step *= 1.5
+    tail[nt] = ylo
+    nt += 1
+    for k in range(nt - 1, -1, -1):
+        bp[nb] = tail[k]
+        nb += 1
+    bp[nb] = ms[first]
+    nb += 1
+    narrow = math.sqrt(vs[first])
+    for jj in range(1, nu):
+        j = order[jj]
+        narrow = min(narrow, math.sqrt(vs[j]))
+        if ms[j] - bp[nb - 1] >= thin * narrow:
+            bp[nb] = ms[j]
+            nb += 1
+            narrow = math.sqrt(vs[j])
+    if ms[last] > bp[nb - 1]:
+        bp[nb] = ms[last]
+        nb += 1
+    sd = math.sqrt(vs[last])
+    step = 0.5 * sd
+    while ms[last] + step < yhi and nt < 199:
+        bp[nb] = ms[last] + step
+        nb += 1
+        nt += 1
+        step *= 1.5
+    bp[nb] = yhi
+    nb += 1
+    # the y-density's singular points: the narrowest atom's mean (a scale mixture of atoms, the log
+    # singularity of the noiseless law) and the critical value of m (an inverse square root),
+    # smoothed on their atoms' widths, get breakpoints growing geometrically (ratio 1.5) from there
+    for which in range(2):
+        uc = math.nan
+        if which == 0 and coef[3] != 0.0 and s1 > 0.0:
+            uc = (-coef[2] / coef[3] - omega1) / s1
+        elif which == 1:
+            # dm/du = s_1 (a_1 + b_1 mu_2) + b r_21 is affine in u: its root
+            dm0 = s1 * (coef[1] + b1 * omega2) + (coef[2] + b1 * omega1) * r21
+            slope = 2.0 * s1 * b1 * r21
+            if slope != 0.0:
+                uc = -dm0 / slope
+        if not abs(uc) < _U_MAX:
+            continue
+        yc, vc, _, _, _, _ = _affine_atom(uc, omega1, omega2, s1, r21, s2sq, coef, noise)
+        step = math.sqrt(vc)
+        while step < yhi - ylo and nb < bp.size - 2:
+            for sgn in (-1.0, 1.0):
+                yv = yc + sgn * step
+                if ylo < yv < yhi:
+                    bp[nb] = yv
+                    nb += 1
+            step *= 1.5
+        if ylo < yc < yhi:
+            bp[nb] = yc
+            nb += 1
+    pts = np.sort(bp[:nb])
+    for q in range(nb):
+        bp[q] = pts[q]
+    return nb
+
+
+@njit(cache=True)
+def _affine_point(omega1, omega2, w, s1, r21, s2sq, coef, noise, gl_x, gl_w, yx, yw, kappa, thin, us, wu, ms, vs,
+                  c1, d1, c2, order, bp, A, acc):
+    """Add the contribution of the outer node ``omega`` (weight ``w``) to ``A`` and ``acc = [Psi_out,
+    label MSE]`` for ``g = a_0 + a_1 z_1 + (b_0 + b_1 z_1) z_2`` at ``p = 2``.
+
+    Given ``z_1 = omega_1 + s_1 u``, ``y`` is Gaussian with mean ``m(u) = a(z_1) + b(z_1) mu_2``
+    and variance ``v(u) = b(z_1)^2 s_2^2 + noise`` (``mu_2 = omega_2 + r_21 u``), so
+    ``Z_out(y) = E_u N(y; m, v)``, ``dZ/d omega_2 = E_u[b (y - m) / v N]``, ``dZ/d omega_1 =
+    E_u[((a_1 + b_1 mu_2) (y - m) / v + b b_1 s_2^2 ((y - m)^2 / v^2 - 1 / v)) N]``. The ``u`` rule
+    is :func:`_affine_rule`; the ``y`` integral a composite Gauss-Legendre rule ``(yx, yw)`` on the
+    panels of :func:`_affine_ybreaks`."""
+    nu = _affine_rule(omega1, omega2, s1, r21, s2sq, coef, noise, gl_x, gl_w, kappa, us, wu)
+    b1 = coef[3]
+    mean = 0.0
+    second = 0.0
+    sdmax = 0.0
+    for j in range(nu):
+        m, v, dm, z1, mu2, b = _affine_atom(us[j], omega1, omega2, s1, r21, s2sq, coef, noise)
+        ms[j] = m
+        vs[j] = v
+        c1[j] = coef[1] + b1 * mu2
+        d1[j] = b * b1 * s2sq
+        c2[j] = b
+        mean += wu[j] * m
+        second += wu[j] * (m * m + v - noise)
+        sdmax = max(sdmax, math.sqrt(v))
+    acc[1] += w * (noise + second - mean * mean)
+    o = np.argsort(ms[:nu])
+    for j in range(nu):
+        order[j] = o[j]
+    nb = _affine_ybreaks(omega1, omega2, s1, r21, s2sq, coef, noise, ms, vs, nu, sdmax, thin, order, bp)
+    lo_ptr = 0
+    for q in range(nb - 1):
+        ya, yb = bp[q], bp[q + 1]
+        if yb - ya <= 0.0:
+            continue
+        for t in range(yx.size):
+            y = ya + (yb - ya) * yx[t]
+            while lo_ptr < nu and ms[order[lo_ptr]] < y - 8.5 * sdmax:
+                lo_ptr += 1
+            Z = 0.0
+            g1 = 0.0
+            g2 = 0.0
+            for jj in range(lo_ptr, nu):
+                j = order[jj]
+                d = y - ms[j]
+                if d < -8.5 * sdmax:
+                    break
+                v = vs[j]
+                ex = d * d / v
+                if ex > 72.25:
+                    continue
+                e = wu[j] * math.exp(-0.5 * ex) / math.sqrt(2.0 * math.pi * v)
+                Z += e
+                g1 += e * (c1[j] * d / v + d1[j] * (ex - 1.0) / v)
+                g2 += e * c2[j] * d / v
+            if Z <= 1e-300:
+                continue
+            wy = w * (yb - ya) * yw[t]
+            acc[0] += wy * Z * math.log(Z)
+            A[0, 0] += wy * g1 * g1 / Z
+            A[0, 1] += wy * g1 * g2 / Z
+            A[1, 1] += wy * g2 * g2 / Z
+
+
+@njit(cache=True)
+def _affine_trivial(coef, noise, gl_x, gl_w, yx, yw, kappa, thin, A0, T):
+    """``A0 = E_y[E[z|y] E[z|y]^T]`` and ``T[a, b, i, j] = E_y[G_ai G_bj]``, ``G = E[z z^T | y] - I``,
+    at ``Q = 0`` for ``g = a_0 + a_1 z_1 + (b_0 + b_1 z_1) z_2`` (``p = 2``), with the rules of
+    :func:`_affine_point`. Given ``z_1 = u`` and ``y``, ``z_2`` is Gaussian with mean ``b (y - m) /
+    v`` and variance ``noise / v`` (``m = a(u)``, ``v = b(u)^2 + noise``), so every moment is a
+    one-dimensional integral over ``u``."""
+    cap = _U_PANELS * gl_x.size
+    us = np.empty(cap)
+    wu = np.empty(cap)
+    ms = np.empty(cap)
+    vs = np.empty(cap)
+    bs = np.empty(cap)
+    order = np.empty(cap, dtype=np.int64)
+    bp = np.empty(cap + 256)
+    nu = _affine_rule(0.0, 0.0, 1.0, 0.0, 1.0, coef, noise, gl_x, gl_w, kappa, us, wu)
+    sdmax = 0.0
+    for j in range(nu):
+        m, v, dm, z1, mu2, b = _affine_atom(us[j], 0.0, 0.0, 1.0, 0.0, 1.0, coef, noise)
+        ms[j] = m
+        vs[j] = v
+        bs[j] = b
+        sdmax = max(sdmax, math.sqrt(v))
+    o = np.argsort(ms[:nu])
+    for j in range(nu):
+        order[j] = o[j]
+    nb = _affine_ybreaks(0.0, 0.0, 1.0, 0.0, 1.0, coef, noise, ms, vs, nu, sdmax, thin, order, bp)
+    for a in range(2):
+        for b in range(2):
+            A0[a, b] = 0.0
+            for i in range(2):
+                for j in range(2):
+                    T[a, b, i, j] = 0.0
+    E1 = np.empty(2)
+    G = np.empty((2, 2))
+    for q in range(nb - 1):
+        ya, yb = bp[q], bp[q + 1]
+        if yb - ya <= 0.0:
+            continue
+        for t in range(yx.size):
+            y = ya + (yb - ya) * yx[t]
+            Z = 0.0
+            m1 = 0.0
+            m2 = 0.0
+            s11 = 0.0
+            s12 = 0.0
+            s22 = 0.0
+            for j in range(nu):
+                d = y - ms[j]
+                v = vs[j]
+                ex = d * d / v
+                if ex > 72.25:
+                    continue
+                e = wu[j] * math.exp(-0.5 * ex) / math.sqrt(2.0 * math.pi * v)
+                u = us[j]
+                mz2 = bs[j] * d / v
+                Z += e
+                m1 += e * u
+                m2 += e * mz2
+                s11 += e * u * u
+                s12 += e * u * mz2
+                s22 += e * (noise / v + mz2 * mz2)
+            if Z <= 1e-300:
+                continue
+            wy = (yb - ya) * yw[t]
+            E1[0] = m1 / Z
+            E1[1] = m2 / Z
+            G[0, 0] = s11 / Z - 1.0
+            G[0, 1] = s12 / Z
+            G[1, 0] = s12 / Z
+            G[1, 1] = s22 / Z - 1.0
+            for a in range(2):
+                for b in range(2):
+                    A0[a, b] += wy * Z * E1[a] * E1[b]
+                    for i in range(2):
+                        for j in range(2):
+                            T[a, b, i, j] += wy * Z * G[a, i] * G[b, j]
+
+
+@njit(cache=True)
+def _affine_se(omegas, wxi, V, noise, coef, gl_x, gl_w, yx, yw, kappa, thin, A):
+    """Outer average over the nodes ``omegas`` (weights ``wxi``) of :func:`_affine_point`: fills
+    ``A = E[g_out g_out^T]`` and returns ``(Psi_out, label MSE)``."""
+    s1 = math.sqrt(max(V[0, 0], 0.0))
+    r21 = V[0, 1] / s1 if s1 > 0.0 else 0.0
+    s2sq = max(V[1, 1] - V[0, 1] * V[0, 1] / V[0, 0], 0.0)
+    cap = _U_PANELS * gl_x.size
+    us = np.empty(cap)
+    wu = np.empty(cap)
+    ms = np.empty(cap)
+    vs = np.empty(cap)
+    c1 = np.empty(cap)
+    d1 = np.empty(cap)
+    c2 = np.empty(cap)
+    order = np.empty(cap, dtype=np.int64)
+    bp = np.empty(cap + 256)
+    acc = np.zeros(2)
+    for a in range(2):
+        for b in range(2):
+            A[a, b] = 0.0
+    for k in range(omegas.shape[0]):
+        _affine_point(omegas[k, 0], omegas[k, 1], wxi[k], s1, r21, s2sq, coef, noise, gl_x, gl_w, yx, yw, kappa, thin,
+                      us, wu, ms, vs, c1, d1, c2, order, bp, A, acc)
+    A[1, 0] = A[0, 1]
+    return acc[0], acc[1]
 
 
 # ----------------------------------------------------------------------------- the Target object
@@ -666,6 +1169,12 @@ class Target:
         label of the sign pattern ``A`` (bit ``k`` set when ``z_k > 0``).
     g : callable or None
         For a continuous target, ``g(z)`` on an ``(N, p)`` array, returning ``N`` values.
+    route : {"atoms", "linear", "affine"}
+        How a continuous target's integrals are taken (module docstring): Gaussian-mixture atoms
+        (any ``g``), the closed form of ``g = z_1``, or the conditionally Gaussian route for
+        ``g = a_0 + a_1 z_1 + (b_0 + b_1 z_1) z_2`` at ``p = 2``.
+    coef : tuple or None
+        ``(a_0, a_1, b_0, b_1)`` of the ``affine`` route.
     """
 
     name: str
@@ -675,6 +1184,8 @@ class Target:
     table: np.ndarray | None = None
     g: Callable | None = None
     doc: str = ""
+    route: str = "atoms"
+    coef: tuple | None = None
 
     # -- rules ---------------------------------------------------------------------------
     def outer_rule(self):
@@ -719,15 +1230,31 @@ class Target:
             gl_x, gl_w = legendre_rule(_N_GL)
             nodes, weights = legendre_rule(_N_OWEN)
             tnodes, tweights = legendre_rule(8)
+            gh2_x, gh2_w = gauss_hermite(2)
+            gh4_x, gh4_w = gauss_hermite(4)
             psi, err, mse = _signs_se(np.ascontiguousarray(Q), V + noise * np.eye(p), self.table, self.values, self.values.size,
-                                      self._mask(), gh_x, gh_w, gl_x, gl_w, nodes, weights, tnodes, tweights, A)
+                                      self._mask(), gh_x, gh_w, gh2_x, gh2_w, gh4_x, gh4_w, gl_x, gl_w, nodes, weights,
+                                      tnodes, tweights, A)
             return A, psi, err, mse
+        if not noise > 0:
+            raise ValueError(f"the continuous target {self.name!r} needs noise > 0")
+        if self.route == "linear":
+            # y = z_1 + noise: Z_out = N(y; omega_1, V_11 + noise), g_out = e_1 (y - omega_1) / (V_11 + noise)
+            var = V[0, 0] + noise
+            A[:] = 0.0
+            A[0, 0] = 1.0 / var
+            return A, -0.5 * math.log(2.0 * math.pi * math.e * var), math.nan, var
         # (a rank-one Q, the non-specialised branch, has rounding eigenvalues of either sign)
         lam, U = np.linalg.eigh(0.5 * (Q + Q.T))
         Lq = np.ascontiguousarray(U * np.sqrt(np.clip(lam, 0.0, None)))
+        if self.route == "affine":
+            xi, wxi = tensor_rule(2, _N_AFFINE_OUTER)
+            gl_x, gl_w = legendre_rule(8)
+            yx, yw = legendre_rule(6)
+            psi, mse = _affine_se(np.ascontiguousarray(xi @ Lq.T), wxi, np.ascontiguousarray(V), float(noise),
+                                  np.asarray(self.coef, dtype=float), gl_x, gl_w, yx, yw, _KAPPA, _Y_THIN, A)
+            return A, psi, math.nan, mse
         xi, wxi = self.outer_rule()
-        if not noise > 0:
-            raise ValueError(f"the continuous target {self.name!r} needs noise > 0")
         LV, LVinvT = _factor_and_inverse(V)
         u, wu = self.inner_rule()
         G = self._atoms(Lq, xi, LV, u)
@@ -763,12 +1290,14 @@ class Target:
         if self.kind == "signs":
             nodes, weights = legendre_rule(_N_OWEN)
             tnodes, tweights = legendre_rule(8)
-            _signs_channel(self.label_index(y), omega, V + noise * np.eye(p), self.table, self.values.size, self._mask(), nodes,
-                           weights, tnodes, tweights, g, dg, logz)
+            Vn = np.ascontiguousarray(np.broadcast_to(V + noise * np.eye(p), (n, p, p)))  # one per sample
+            _signs_channel(self.label_index(y), omega, Vn, self.table, self.values.size, self._mask(), nodes, weights,
+                           tnodes, tweights, 0.0, True, g, dg, logz, np.zeros(n, dtype=np.int64))
             return logz, g, dg
         LV, LVinvT = _factor_and_inverse(V)
         u, wu = self.inner_rule() if self.p >= 3 else tensor_rule(self.p, (120, 30)[self.p - 1])
         G = self._atoms(np.eye(p), omega, LV, u)
+        LVinvT = np.ascontiguousarray(np.broadcast_to(LVinvT, (n, p, p)))  # the kernel takes one per sample
         _continuous_channel(np.asarray(y, dtype=float), G, u, wu, LVinvT, float(noise), g, dg, logz)
         return logz, g, dg
 
@@ -792,7 +1321,10 @@ class Target:
         Signs targets: ``P(y = c) G_c = Hess pi_c`` at ``omega = 0`` (Gaussian integration by
         parts), by central differences of the exact gradient (Richardson-extrapolated, ~1e-11).
         Continuous targets: ``P(y) G(y) = E_u[(u u^T - I) N(y; g(u), noise)]`` on the composite ``y``
-        rule with a finer atom rule (200, 100, 30, 12, 7, 5, 4, 3 points per axis for p = 1 to 8).
+        rule with a finer atom rule (200, 100, 30, 12, 7, 5, 4, 3 points per axis for p = 1 to 8);
+        ``linear`` in closed form (``G_11 = (y^2 - 1 - noise) / (1 + noise)^2``), ``z1z2`` and
+        ``staircase`` at ``p = 2`` by the conditionally Gaussian route (:func:`_affine_trivial`,
+        1e-13 at any noise).
         Against the one-dimensional chi-square integral of ``norm2``: ``alpha_c`` to 5e-5 (p = 2,
         noise 0.3), 2.5e-4 (p = 2, noise 0.1), 5e-4 (p = 3, noise 0.3), 4e-4 (p = 4, noise 1).
         """
@@ -819,6 +1351,21 @@ class Target:
             return A0, T
         if not noise > 0:
             raise ValueError(f"the continuous target {self.name!r} needs noise > 0")
+        if self.route == "linear":
+            # G(y) = E[z z^T | y] - I is zero but for G_11 = (y^2 - 1 - noise) / (1 + noise)^2
+            A0 = np.zeros((p, p))
+            T = np.zeros((p, p, p, p))
+            A0[0, 0] = 1.0 / (1.0 + noise)
+            T[0, 0, 0, 0] = 2.0 / (1.0 + noise) ** 2
+            return A0, T
+        if self.route == "affine":
+            A0 = np.empty((2, 2))
+            T = np.empty((2, 2, 2, 2))
+            gl_x, gl_w = legendre_rule(8)
+            yx, yw = legendre_rule(6)
+            _affine_trivial(np.asarray(self.coef, dtype=float), float(noise), gl_x, gl_w, yx, yw, _KAPPA, _Y_THIN,
+                            A0, T)
+            return A0, T
         u, wu = tensor_rule(p, (200, 100, 30, 12, 7, 5, 4, 3)[p - 1])  # (positive weights: Z(y) > 0)
         gv = np.asarray(self.g(u), dtype=float)
         s = math.sqrt(noise)
@@ -866,8 +1413,8 @@ def _factor_and_inverse(V):
 
 def custom_signs(f, p: int, name: str = "custom_signs", doc: str = "") -> Target:
     """A target that is a function of the signs of ``z``: ``f(s)`` for ``s in {-1, +1}^p`` (a 1-D
-    array) returns a real label. Evaluated once on the ``2^p`` patterns (``p <= 3``); exact."""
-    p = _check_p(p, 3, name)
+    array) returns a real label. Evaluated once on the ``2^p`` patterns (``p <= 4``); exact."""
+    p = _check_p(p, _P_SIGNS, name)
     patterns = sign_patterns(p)
     labels = np.array([float(f(s)) for s in patterns])
     if not np.all(np.isfinite(labels)):
@@ -943,12 +1490,21 @@ def _linear(z):
     return z[:, 0].copy()
 
 
-def _continuous(name, fun, doc, pmin=1, pmax=8):
+def _continuous(name, fun, doc, pmin=1, pmax=8, route=None):
     def make(p):
         if not pmin <= p <= pmax:
             raise ValueError(f"p must be between {pmin} and {pmax} for the target {name!r}, got {p!r}")
-        return custom(fun, p, name, doc)
+        t = custom(fun, p, name, doc)
+        r = route(p) if route is not None else None
+        if r is not None:
+            t = dataclasses.replace(t, route=r[0], coef=r[1])
+        return t
     return make
+
+
+def _affine_route(coef):
+    """The conditionally Gaussian route at ``p = 2`` for ``g = a_0 + a_1 z_1 + (b_0 + b_1 z_1) z_2``."""
+    return lambda p: ("affine", tuple(float(c) for c in coef)) if p == 2 else None
 
 
 #: name -> maker(p) of the built-in targets
@@ -958,10 +1514,12 @@ TARGETS: dict[str, Callable[[int], Target]] = {
     "sign_z1z2": _sign_z1z2,
     "sign": _sign,
     "committee_erf": _continuous("committee_erf", _erf_committee, "(1/p) sum_k erf(z_k / sqrt 2)"),
-    "z1z2": _continuous("z1z2", _z1z2, "z_1 z_2", 2),
+    "z1z2": _continuous("z1z2", _z1z2, "z_1 z_2", 2, route=_affine_route((0, 0, 0, 1))),
     "norm2": _continuous("norm2", _norm2, "|z|^2"),
-    "staircase": _continuous("staircase", _staircase, "z_1 + z_1 z_2 + ... + z_1 ... z_p"),
-    "linear": _continuous("linear", _linear, "z_1 (the other directions do not enter)"),
+    "staircase": _continuous("staircase", _staircase, "z_1 + z_1 z_2 + ... + z_1 ... z_p",
+                             route=_affine_route((0, 1, 0, 1))),
+    "linear": _continuous("linear", _linear, "z_1 (the other directions do not enter)",
+                          route=lambda p: ("linear", None)),
 }
 
 
@@ -981,6 +1539,6 @@ def make_target(target, p: int) -> Target:
                          f"targets.custom_signs), got {target!r}")
     if isinstance(p, bool) or not isinstance(p, (int, np.integer)) or p < 1:
         raise ValueError(f"p must be a positive integer, got {p!r}")
-    if TARGETS[target] in (_committee, _parity, _sign) and p > 3:
-        raise ValueError(f"p must be at most 3 for the target {target!r} (exact orthant probabilities), got {p}")
+    if TARGETS[target] in (_committee, _parity, _sign) and p > _P_SIGNS:
+        raise ValueError(f"p must be at most {_P_SIGNS} for the target {target!r} (exact orthant probabilities), got {p}")
     return _builtin(target, int(p))

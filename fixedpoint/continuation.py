@@ -7,9 +7,18 @@ way follows. Continuation must never change that answer, only make it cheaper. H
 * a model declaring ``unique_fixed_point = True`` (convex problems: every start reaches the same
   point) is continued with warm starts from the previous value plus a secant (linear)
   predictor, and step refinement (intermediate values) where a warm solve fails;
-* any other model is solved from ``start`` at every value. Warm starts there *can* change the
-  branch (inside a hysteresis loop a warm start from the other branch stays on it), so they are
-  not used: the safeguarded Anderson solver makes those cold solves cheap instead.
+* any other model is continued with *checked* warm starts. A warm start can change the branch
+  (inside a hysteresis loop a warm start from the other branch stays on it), so a warm-started
+  point is kept only when (1) it is a fixed point plain iteration converges to (spectral radius
+  below 1: a symmetric guess can sit exactly on an unstable symmetric point, as a committee's
+  non-specialised point past the specialisation transition), (2) it continues the branch
+  without a jump, and (3) the cold solve from ``start`` at the last value of its run of warm
+  points (at most ``_CHECK_EVERY`` values, and the run ends at the last value and before any
+  point that fails (1) or (2)) reaches the same fixed point. When (3) fails the start's
+  branch has left the continued one inside the run, and the whole run is solved cold. A point
+  that fails (1) or (2) is solved cold and starts a new run. So every reported point is the
+  cold solve's unless the start's branch leaves the continued branch *and comes back to it*
+  between two cold checks; ``warm=False`` solves every value cold (the definition itself).
 
 A failed point is recorded (NaN state, its status and message) and the sweep goes on.
 """
@@ -21,7 +30,7 @@ import numpy as np
 
 from . import _validate
 from .results import Status, Sweep
-from .solvers import model_bounds, resolve_start, solve
+from .solvers import make_tolerance, model_bounds, model_jacobian, resolve_start, solve, spectral_radius
 
 __all__ = ["sweep", "at", "check_param"]
 
@@ -55,8 +64,11 @@ def sweep(model, param: str, values, start="uninformed", *, solver=None, atol: f
     solver, atol, rtol, max_iter
         As in :func:`fixedpoint.solve`.
     warm : bool, optional
-        Force warm-start continuation on (only safe when every start reaches the same fixed
-        point) or off. Default: on exactly when the model declares ``unique_fixed_point``.
+        ``True``: unchecked warm-start continuation (only safe when every start reaches the same
+        fixed point); ``False``: every value solved cold from ``start``. Default: warm starts
+        for a model declaring ``unique_fixed_point``, checked warm starts for any other model
+        (each run of warm-started points confirmed by a cold solve from ``start`` at its last
+        value, and solved cold when that disagrees: see the module docstring).
     progress : bool
         Show a tqdm progress bar.
 
@@ -80,8 +92,7 @@ def sweep(model, param: str, values, start="uninformed", *, solver=None, atol: f
     max_iter = _validate.max_iter(max_iter)
     warm = _validate.flag(warm, "warm", optional=True)
     progress = _validate.flag(progress, "progress")
-    if warm is None:
-        warm = bool(getattr(model, "unique_fixed_point", False))
+    unique = bool(getattr(model, "unique_fixed_point", False))
     kw = dict(solver=solver, atol=atol, rtol=rtol, max_iter=max_iter)
     names = tuple(model.state_names)
     n, k = len(values), len(names)
@@ -98,30 +109,22 @@ def sweep(model, param: str, values, start="uninformed", *, solver=None, atol: f
         from tqdm.auto import tqdm
 
         it = tqdm(it, desc=f"sweep {param}", leave=False)
-    history: list[tuple[float, np.ndarray]] = []  # converged (value, x) for the predictor
-    for i in it:
-        v = values[i]
-        try:
-            m = at(model, **{param: v})
-        except ValueError as exc:
+    if warm is None and not unique:
+        outcomes = _checked_points(model, param, values, start, kw, it)
+    else:
+        outcomes = _each_point(model, param, values, start, unique if warm is None else warm, kw, it)
+    for i, out in enumerate(outcomes):
+        if isinstance(out, str):
             status[i] = Status.FAILED.value
-            messages.append(f"invalid parameter: {exc}")
+            messages.append(out)
             continue
-        try:
-            sol = _solve_point(m, model, param, v, start, history, warm, kw)
-        except _validate.ArgumentError:
-            raise  # the arguments were checked above: the engine passed a bad one, a bug to surface
-        except (ArithmeticError, ValueError) as exc:
-            status[i] = Status.FAILED.value
-            messages.append(f"the model raised at {param}={v:g}: {exc}")
-            continue
+        sol = out
         iterations[i], evaluations[i] = sol.iterations, sol.evaluations
         status[i] = sol.status.value
         messages.append(sol.message)
         converged[i] = sol.converged
         if sol.converged:
             xs[i] = sol.x
-            history.append((v, sol.x))
         for key, val in sol.observables.items():
             if key not in obs:
                 obs[key] = np.full(n, np.nan)
@@ -130,6 +133,165 @@ def sweep(model, param: str, values, start="uninformed", *, solver=None, atol: f
     return Sweep(param=param, values=values, x=xs, names=names, converged=converged, status=status.astype(str),
                  iterations=iterations, evaluations=evaluations, observables=obs, messages=tuple(messages),
                  start=start if isinstance(start, str) else "array", model=repr(model))
+
+
+def _model_at(model, param, v):
+    """``(model at v, None)``, or ``(None, message)`` for a value the model rejects."""
+    try:
+        return at(model, **{param: v}), None
+    except ValueError as exc:
+        return None, f"invalid parameter: {exc}"
+
+
+def _guarded(fn, param, v):
+    """``fn()``, or the failure message when the model raises at this value (an argument error
+    of the engine itself is a bug and propagates)."""
+    try:
+        return fn()
+    except _validate.ArgumentError:
+        raise  # the arguments were checked above: the engine passed a bad one, a bug to surface
+    except (ArithmeticError, ValueError) as exc:
+        return f"the model raised at {param}={v:g}: {exc}"
+
+
+def _each_point(model, param, values, start, warm, kw, it):
+    """Every value cold from ``start`` (``warm=False``), or warm from the previous converged
+    point with a predictor (``warm=True``): one outcome (a ``Solution`` or a failure message)
+    per value."""
+    outcomes = []
+    history: list[tuple[float, np.ndarray]] = []  # converged (value, x) for the predictor
+    for i in it:
+        v = values[i]
+        m, why = _model_at(model, param, v)
+        if m is None:
+            outcomes.append(why)
+            continue
+        out = _guarded(lambda: _solve_point(m, model, param, v, start, history, warm, kw), param, v)
+        outcomes.append(out)
+        if not isinstance(out, str) and out.converged:
+            history.append((v, out.x))
+    return outcomes
+
+
+#: most values a run of warm-started points spans before a cold solve from the start checks it
+_CHECK_EVERY = 20
+
+
+def _checked_points(model, param, values, start, kw, it):
+    """A model without a unique fixed point: warm starts along the branch, each run of them
+    checked by a cold solve from ``start`` (see :func:`sweep`). One outcome per value."""
+    n = len(values)
+    outcomes: list = [None] * n
+    models: list = [None] * n
+    history: list[tuple[float, np.ndarray]] = []  # the stable branch being continued
+    run: list[int] = []  # warm-started values not yet checked by a cold solve
+
+    def cold(i, extra=0):
+        out = _guarded(lambda: solve(models[i], start=start, **kw), param, values[i])
+        if extra and not isinstance(out, str):
+            out = dataclasses.replace(out, evaluations=out.evaluations + extra)
+        return out
+
+    def anchor(i, out):
+        """The branch continues from a cold solve only where it is a stable fixed point."""
+        history.clear()
+        if not isinstance(out, str) and out.converged and _radius(models[i], out) < _STABLE:
+            history.append((values[i], out.x))
+
+    def check():
+        """Cold solve at the run's last value: the same point confirms the run, another one
+        (the start's branch left the continued one somewhere in it) solves the run cold."""
+        j = run[-1]
+        c = cold(j, extra=outcomes[j].evaluations)
+        if not isinstance(c, str) and c.converged and _same_point(models[j], outcomes[j], c, kw):
+            where = f"{param}={values[j]:g}"
+            for k in run[:-1]:
+                w = outcomes[k]
+                outcomes[k] = dataclasses.replace(w, message=w.message + (
+                    f" [warm-started along the branch; a cold solve from {start!r} at {where} reached the same "
+                    "branch]" if isinstance(start, str) else f" [warm-started along the branch, checked at {where}]"))
+            outcomes[j] = c
+        else:
+            outcomes[j] = c
+            for k in run[:-1]:
+                outcomes[k] = cold(k, extra=outcomes[k].evaluations)
+            anchor(j, c)
+        run.clear()
+
+    for i in it:
+        v = values[i]
+        m, why = _model_at(model, param, v)
+        if m is None:
+            if run:
+                check()
+            outcomes[i] = why
+            history.clear()
+            continue
+        models[i] = m
+        extra = 0
+        if history:
+            guess = _predict(m, v, history, quadratic=True)
+            sol = _guarded(lambda: solve(m, start=guess, **kw), param, v)
+            if _continues(m, sol, history, kw):
+                outcomes[i] = sol
+                run.append(i)
+                history.append((v, sol.x))
+                if len(run) >= _CHECK_EVERY or i == n - 1:
+                    check()
+                continue
+            extra = 0 if isinstance(sol, str) else sol.evaluations
+            if run:
+                check()
+        outcomes[i] = cold(i, extra)
+        anchor(i, outcomes[i])
+    return outcomes
+
+
+#: a warm-started point is kept only when plain iteration converges to it at least this fast
+#: (spectral radius of the damped map's Jacobian): next to a continuous transition the radius
+#: tends to 1 and the verdict is left to the cold solve
+_STABLE = 1.0 - 1e-6
+
+
+def _radius(m, sol):
+    """The spectral radius at a solution: the solver's, or computed (plain-iteration solves do
+    not compute it)."""
+    r = sol.spectral_radius
+    if np.isfinite(r):
+        return r
+    r = spectral_radius(model_jacobian(m, sol.x))
+    return r if np.isfinite(r) else np.inf
+
+
+def _continues(m, sol, history, kw):
+    """Whether a warm solve continues the branch of ``history``: converged, to a point plain
+    iteration converges to (not an unstable point that the guess happened to lie on, such as
+    a symmetric point whose symmetric guess stays symmetric), and without a jump (a step at
+    most four times the last one, plus the tolerance)."""
+    if isinstance(sol, str) or not sol.converged or _radius(m, sol) >= _STABLE:
+        return False
+    if len(history) < 2:
+        return True
+    (_, x0), (_, x1) = history[-2], history[-1]
+    tol = make_tolerance(kw["atol"], kw["rtol"], getattr(m, "residual_scale", None))
+    return bool(np.all(np.abs(sol.x - x1) <= 4.0 * np.abs(x1 - x0) + 10.0 * tol(x1)))
+
+
+def _same_point(m, a, b, kw):
+    """Whether two converged solves are the same fixed point to their accuracy: within their
+    tolerances, or within ``10 w / (1 - rho)`` (a solve stopped at scaled residual <= 1 is about
+    ``w / (1 - rho)`` from its fixed point, far next to a continuous transition)."""
+    tol = make_tolerance(kw["atol"], kw["rtol"], getattr(m, "residual_scale", None))
+    gap = np.abs(a.x - b.x)
+    if np.all(gap <= tol(a.x) + tol(b.x)):
+        return True
+    err = 0.0
+    for s in (a, b):
+        r = _radius(m, s)
+        if not r < 1.0:
+            return False
+        err += float(np.max(tol(s.x))) / (1.0 - r)
+    return float(np.max(gap)) <= 10.0 * err
 
 
 def _solve_point(m, base, param, v, start, history, warm, kw):
@@ -157,14 +319,22 @@ def _solve_point(m, base, param, v, start, history, warm, kw):
     return dataclasses.replace(cold, evaluations=cold.evaluations + evaluations)
 
 
-def _predict(m, v, history):
-    """Secant predictor from the last two converged points, pulled strictly inside the bounds."""
+def _predict(m, v, history, quadratic=False):
+    """Secant predictor from the last two converged points (``quadratic``: the parabola through
+    the last three, when they are distinct and ``v`` is no farther than 4 steps), pulled
+    strictly inside the bounds."""
     v1, x1 = history[-1]
     x = x1.copy()
     if len(history) >= 2:
         v0, x0 = history[-2]
         if v1 != v0 and abs(v - v1) <= 4 * abs(v1 - v0):
             x = x1 + (x1 - x0) * (v - v1) / (v1 - v0)
+            if quadratic and len(history) >= 3:
+                vm, xm = history[-3]
+                if vm not in (v0, v1):
+                    # Newton's form: the secant plus the second divided difference
+                    d2 = ((x1 - x0) / (v1 - v0) - (x0 - xm) / (v0 - vm)) / (v1 - vm)
+                    x = x + d2 * (v - v1) * (v - v0)
     lo, hi = model_bounds(m, x.size)
     inside = np.clip(x, lo, hi)
     if not np.array_equal(inside, x) or not np.all(np.isfinite(x)):

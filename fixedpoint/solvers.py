@@ -299,7 +299,8 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
     ``taboo = (center, direction)``: an extrapolated iterate is replaced by the plain step
     unless it keeps at least half of the current point's progress from ``center`` along
     ``direction`` (used to keep acceleration from jumping back to, or across, an unstable fixed
-    point that plain iteration has escaped from). ``plain_first``: start with plain iteration
+    point that plain iteration has escaped from); once plain steps grow (the escape),
+    ``direction`` becomes the way plain iteration leaves ``center``. ``plain_first``: start with plain iteration
     and accelerate only once it converges steadily. ``outside(x)``: the model's
     ``domain_violation`` (why ``x`` is outside a domain that is not a box, e.g. an overlap
     matrix that is not positive semi-definite, or ``None``), checked like the bounds.
@@ -450,6 +451,14 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
             climb = climb + 1 if (up and came_plain) else 0
             if climb >= 3:
                 best, best_it, flips = r, run.it, 0
+                if taboo is not None:
+                    # progress away from the escaped point is measured along the way plain
+                    # iteration leaves it, which need not be toward the start (a committee
+                    # specialises away from its non-specialised point, not back toward Q = 0)
+                    away = x - taboo[0]
+                    size = float(np.linalg.norm(away))
+                    if size > 0.0:
+                        taboo = (taboo[0], away / size)
         if plain_until is not None:
             # accelerate again (fresh history) once well below the best residual, or once the
             # plain iteration converges steadily (a constant rate: the linear regime of the

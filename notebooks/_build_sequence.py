@@ -84,7 +84,13 @@ blocks: the first layer's overlap `Q_11` leaves zero at `alpha_1`, the second's 
 (`layer_thresholds`, by linearisation). The second layer is learned first at every `c`, and as
 `c` grows it is revealed more and more directly (`alpha_2 -> 1/6`, the single-layer value, which
 is also a lower bound by Jensen's inequality), while the first layer hides behind the skip
-connection (`alpha_1` grows)."""),
+connection (`alpha_1` grows).
+
+These `alpha_1` are the thresholds of the first layer at `Q = 0`. Once the second layer is learned
+(`Q_22 = q > 0`), the first one starts earlier, where the growth rate of `Q_11` on that branch
+reaches one (the staircase): `equations.sequence.deep_staircase(c)` finds it by averaging over
+the teacher, `alpha_1 = 0.7196` at `Q_22 = 0.9735` for `c = 1` (three digits, about a
+minute of computation, so not run here; the authors list 0.7936)."""),
     new_code_cell("""skips = np.array([0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0])
 th = [layer_thresholds(DeepAttention(skip=c)) for c in skips]
 a1 = np.array([t[1] for t in th])

@@ -8,11 +8,13 @@ measures time.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -20,14 +22,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import fixedpoint as fp
 from fixedpoint.quadrature import sorted_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 
 #: optional or heavy dependencies that neither the engine nor a solve needs
-HEAVY = ("sympy", "matplotlib", "scipy.optimize", "pandas", "xarray", "mpmath", "dask", "tqdm")
+HEAVY = ("sympy", "matplotlib", "scipy.optimize", "scipy.special", "pandas", "xarray", "mpmath", "dask", "tqdm")
 
-#: prints, as JSON, {kernel: [signatures]} of the fixedpoint / equations kernels this process has
+#: prints, as JSON, {kernel: [signatures]} of the kernels this process has: those of fixedpoint and
+#: equations, and Numba's own implementations they compiled (``numba.*``, e.g. ``np.empty``)
 KERNELS = """
 import gc, json
 from numba.core.registry import CPUDispatcher
@@ -35,10 +39,21 @@ found = {}
 for d in gc.get_objects():
     if isinstance(d, CPUDispatcher) and d.signatures:
         mod = d.py_func.__module__
-        if mod.split(".")[0] in ("fixedpoint", "equations"):
-            found[mod + "." + d.py_func.__name__] = [str(s) for s in d.signatures]
+        if mod.split(".")[0] in ("fixedpoint", "equations", "numba"):
+            found[mod + "." + d.py_func.__qualname__] = [str(s) for s in d.signatures]
 print(json.dumps(found))
 """
+
+
+def _own(kernels: dict) -> dict:
+    """The kernels of fixedpoint and equations among ``kernels``."""
+    return {k: s for k, s in kernels.items() if k.startswith(("fixedpoint.", "equations."))}
+
+
+def _string_machinery(kernels: dict) -> list:
+    """Numba's string formatting compiled by a first solve: ~3 s of CPU for an error message
+    built inside a kernel (a slice assignment from an array, an f-string in a raise)."""
+    return [k for k in kernels if k.startswith("numba.cpython.unicode") or "raise_with_shape_context" in k]
 
 
 def _python(code: str) -> str:
@@ -131,7 +146,11 @@ def test_spiked_wigner_first_solve_compiles_only_its_kernels(cache_root):
     assert "fixedpoint.solvers._anderson_mix" in kernels
     foreign = [k for k in kernels if k.startswith(("equations.channels.", "equations.glm_erm.", "equations.losses."))]
     assert not foreign
-    assert not _one_specialisation_each(kernels)
+    assert not _one_specialisation_each(_own(kernels))
+    # the averages' helpers are inlined into the kernels that call them, not compiled on their own
+    helpers = ("_windows", "_merge_windows", "_n_steps", "_sr_posterior", "_log_cosh", "_sech2")
+    assert not [h for h in helpers if f"equations.priors.{h}" in kernels]
+    assert not _string_machinery(kernels)
 
 
 @pytest.mark.slow
@@ -145,7 +164,8 @@ def test_glm_erm_first_solve_compiles_only_its_teacher(channel, used, unused, ca
     assert all(f"equations.glm_erm.{k}" in kernels for k in used)
     assert not [k for k in unused if f"equations.glm_erm.{k}" in kernels]
     assert not [k for k in kernels if k.startswith(("equations.priors.", "equations.channels."))]
-    assert not _one_specialisation_each(kernels)
+    assert not _one_specialisation_each(_own(kernels))
+    assert not _string_machinery(kernels)
 
 
 @settings(max_examples=200, deadline=None)
@@ -160,3 +180,37 @@ def test_sorted_copy_returns_what_np_sort_returns(a):
     # equal values, NaNs last (signed zeros compare equal, as np.sort leaves their order open)
     assert np.array_equal(out, expected, equal_nan=True)
     assert np.array_equal(a, before, equal_nan=True)  # a copy: the argument is left as it was
+
+
+@dataclasses.dataclass(frozen=True)
+class _Where:
+    """``x -> a x + b``; its observable is the process that computed the point."""
+
+    a: float = 0.5
+    b: float = 0.0
+    name: ClassVar[str] = "where"
+    state_names: ClassVar[tuple] = ("x",)
+
+    def initial_state(self, start="uninformed"):
+        return np.zeros(1)
+
+    def update(self, x):
+        return self.a * x + self.b
+
+    def observables(self, x):
+        return {"pid": float(os.getpid())}
+
+    def simulate(self, d, seed):
+        return {}
+
+
+def test_a_pool_diagram_computes_its_first_row_before_starting_the_workers():
+    # so that the workers, forked after it, inherit the kernels it compiled instead of each
+    # compiling them again (the pool forks its workers at the first submit)
+    d = fp.phase_diagram(_Where(), {"a": [0.1, 0.2, 0.3, 0.4], "b": [0.0, 1.0]}, executor=2)
+    pids = d.observables["pid"]
+    assert np.all(pids[0] == os.getpid())
+    assert not np.any(pids[1:] == os.getpid())
+    assert np.allclose(d.x[..., 0], np.array([0.0, 1.0]) / (1.0 - np.array([[0.1], [0.2], [0.3], [0.4]])))
+    serial = fp.phase_diagram(_Where(), {"a": [0.1, 0.2, 0.3, 0.4], "b": [0.0, 1.0]})
+    assert np.array_equal(serial.x, d.x)

@@ -64,6 +64,66 @@ def test_warm_continuation_for_unique_fixed_points():
     assert sw.evaluations.sum() < cold.evaluations.sum()
 
 
+def test_checked_warm_starts_give_the_cold_answers_at_every_point_with_fewer_evaluations():
+    # a model without a unique fixed point is continued warm by default; every point is still
+    # what the cold solve from the start gives there, on both sides of the hysteresis loop
+    ps = np.linspace(-1, 1, 41)
+    for start in ("uninformed", "informed"):
+        checked = fp.sweep(Cubic(), "p", ps, start=start)
+        cold = fp.sweep(Cubic(), "p", ps, start=start, warm=False)
+        assert checked.converged.all() and cold.converged.all()
+        np.testing.assert_allclose(checked.x, cold.x, atol=1e-8)
+        if start == "uninformed":  # (the informed run below is solved twice: warm, then cold)
+            assert checked.evaluations.sum() < 0.7 * cold.evaluations.sum()
+    # the informed start's branch is the upper root inside the loop, while warm starts from
+    # p = -1 (lower root only) stay on the lower one: the run's cold check sees it and solves the
+    # run cold (and no point of it keeps the warm answer)
+    down = fp.sweep(Cubic(), "p", ps, start="informed")
+    inside = (ps > -FOLD) & (ps < FOLD)
+    assert np.all(down.x[inside, 0] > 0)
+    assert any("warm-started along the branch" in msg for msg in down.messages)
+
+
+def test_a_sweep_by_descending_values_leaves_a_warm_branch_that_the_start_does_not_reach():
+    # uninformed start (x0 = -1.5) from p = 1 downward: the upper root is continued warm into
+    # the loop, where the start reaches the lower root; the cold check at the end of the run
+    # catches it, at every point
+    ps = np.linspace(1, -1, 30)
+    sw = fp.sweep(Cubic(), "p", ps)
+    for p, x in zip(ps, sw.x[:, 0]):
+        assert x == pytest.approx(_cubic_roots(p)[0] if p < FOLD else _cubic_roots(p)[-1], abs=1e-8)
+
+
+def test_a_warm_start_on_a_point_plain_iteration_leaves_is_not_kept():
+    # pitchfork past beta = 1: the warm guess m = 0 is the (now unstable) trivial point itself,
+    # a fixed point the warm solve "converges" to at once; the sweep must not keep it
+    # (away from beta = 1, where the approach to 0 is too slow for a comparison at 1e-8)
+    betas = np.concatenate([np.linspace(0.5, 0.8, 4), np.linspace(1.2, 2.0, 9)])
+    sw = fp.sweep(Pitchfork(), "beta", betas)
+    for b, m in zip(betas, sw.x[:, 0]):
+        exact = optimize.brentq(lambda x: math.tanh(b * x) - x, 1e-3, 1.0) if b > 1 else 0.0
+        assert m == pytest.approx(exact, abs=1e-8)
+
+
+@pytest.mark.slow
+def test_committee_sweep_equals_cold_solves_across_the_specialisation_transition():
+    # K = 2 committee (alpha_spec = 2.05238): non-specialised below, specialised above; the warm
+    # continuation must report at each alpha what an independent cold solve from the uninformed
+    # start reports there (Q to the solves' tolerance)
+    from equations.multi_index import MultiIndex
+
+    m = MultiIndex(target="committee", p=2, alpha=1.5)
+    alphas = np.array([2.0, 2.3, 2.35, 2.4])
+    sw = fp.sweep(m, "alpha", alphas)
+    assert sw.converged.all()
+    for a, x in zip(alphas, sw.x):
+        cold = fp.solve(MultiIndex(target="committee", p=2, alpha=float(a)))
+        np.testing.assert_allclose(x, cold.x, atol=1e-8)
+    Q = sw["Q"]
+    assert abs(Q[0, 0, 0] - Q[0, 0, 1]) < 1e-6  # non-specialised
+    assert np.all(Q[1:, 0, 0] - Q[1:, 0, 1] > 0.05)  # specialised
+
+
 def test_failed_points_are_recorded_and_the_sweep_goes_on():
     sw = fp.sweep(Pitchfork(), "beta", [0.5, -1.0, 2.0])
     assert list(sw.converged) == [True, False, True]

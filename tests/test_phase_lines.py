@@ -184,6 +184,7 @@ _AXES = {
     "mixture_single_index": ("alpha", "reg"),
     "multi_index": ("alpha", "noise"),
     "sequence_multi_index": ("alpha", "noise"),
+    "spiked_random_features": ("alpha", "reg"),
     "spiked_wigner": ("snr", "rho"),
     "spiked_wigner_inhomogeneous": ("snr", "rho"),
     "storage": ("alpha", "kappa"),

@@ -9,7 +9,7 @@ from scipy import optimize
 import fixedpoint as fp
 from fixedpoint import Anderson, Damped, Status
 
-from .toymodels import Cubic, Pitchfork
+from .toymodels import Cubic, Pitchfork, Specialising
 
 
 def _perceptron_se(alpha):
@@ -291,3 +291,20 @@ def test_default_solver_retries_with_more_damping_where_half_is_not_enough():
     sol = fp.solve(F, np.array([1.3]))
     assert sol.converged and "retried with Anderson(memory=5, damping=0.9" in sol.message
     assert sol.x[0] == pytest.approx(1.0, abs=1e-10)
+
+
+@pytest.mark.parametrize("beta", [1.6, 2.5, 4.0])
+def test_escape_from_an_unstable_point_is_accelerated_away_from_the_start(beta):
+    # acceleration lands on the unstable non-specialised point (1, 0); the escape by plain
+    # iteration from the start leaves it toward larger a, away from the start: once plain
+    # iteration converges steadily there, extrapolation must resume (it used to be kept on the
+    # start's side of the unstable point, leaving the whole decay to plain iteration)
+    model = Specialising(beta=beta)
+    s_star = optimize.brentq(lambda s: math.tanh(beta * s) - s, 1e-3, 1.0)
+    acc = fp.solve(model)
+    plain = fp.solve(model, solver=Damped(0.0))
+    assert acc.converged and plain.converged
+    assert acc["s"] == pytest.approx(s_star, abs=1e-8) and acc["a"] == pytest.approx(1 + s_star, abs=1e-8)
+    assert np.max(np.abs(acc.x - plain.x)) < 1e-8  # the point plain iteration reaches
+    assert acc.spectral_radius < 1 and "escaped it by plain iteration from the start" in acc.message
+    assert acc.iterations < 0.7 * plain.iterations

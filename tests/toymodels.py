@@ -221,3 +221,37 @@ class Tricritical:
 
     def simulate(self, d, seed):
         return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Specialising:
+    """``(a, s) -> (a/2 + 1/2 + s/2, tanh(beta s))`` on ``s >= 0``: a committee's specialisation in
+    two coordinates.
+
+    ``s = 0`` (the non-specialised point ``(1, 0)``) is invariant and loses stability at
+    ``beta = 1``; past it the specialised point ``(1 + s*, s*)``, ``s* = tanh(beta s*)``, lies
+    *beyond* the unstable point as seen from the uninformed start ``(0, 1e-12)`` (larger ``a``),
+    as a committee's specialised overlap lies beyond its non-specialised point as seen from
+    ``Q ~ 0``. From that start, acceleration converges on ``(1, 0)`` long before the tiny ``s``
+    has grown, so the solve must escape the unstable point.
+    """
+
+    beta: float = 1.6
+    name: ClassVar[str] = "specialising"
+    state_names: ClassVar[tuple[str, ...]] = ("a", "s")
+
+    def initial_state(self, start="uninformed"):
+        return np.array([0.0, 1e-12]) if start == "uninformed" else np.array([2.0, 1.0])
+
+    def bounds(self):
+        return np.array([0.0, 0.0]), np.array([10.0, 1.0])
+
+    def update(self, x):
+        a, s = x
+        return np.array([0.5 * a + 0.5 + 0.5 * s, math.tanh(self.beta * s)])
+
+    def observables(self, x):
+        return {"s": float(x[1])}
+
+    def simulate(self, d, seed):
+        return {}

@@ -124,9 +124,8 @@ from typing import ClassVar
 
 import numpy as np
 from numba import njit
-from scipy.special import ndtr
 
-from fixedpoint.quadrature import H as _tail, phi
+from fixedpoint.quadrature import H as _tail, phi, sorted_copy
 from .._registry import parameter_table, register
 from ..gcm import _as_floats, _short
 from ..glm_erm import PENALTIES, _legendre, _omega_kinks, _omega_zero_margin, _prior
@@ -155,6 +154,10 @@ def _check_real(name, value, lo, hi, *, lo_open, hi_open, what):
 
 def _H(x):
     """Gaussian tail ``P(Z > x)``."""
+    # imported here: scipy.special costs every ``import equations`` 0.05-0.25 s (its share of
+    # scipy's array-API layer), and only this family's closed forms need it
+    from scipy.special import ndtr
+
     return float(ndtr(-x))
 
 
@@ -342,7 +345,7 @@ def _panels(cuts, k, lo, hi, sd, narrow, nlo, nhi):
             n += 1
     ends[n] = hi
     n += 1
-    ends = np.sort(ends[:n])
+    ends = sorted_copy(ends[:n])  # np.sort would compile Numba's quicksort (~1.5 s of a first solve)
     widths = np.empty(n - 1)
     counts = np.empty(n - 1, np.int64)
     total = 0

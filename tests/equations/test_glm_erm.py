@@ -293,11 +293,27 @@ def test_cauchy_schwarz_domain_is_diagnosed():
 
 
 def test_total_thresholding_is_explained():
-    """A huge l1 penalty zeroes every weight: the solve fails and says why (never silent numbers)."""
-    for params in (dict(loss="square", penalty="l1", alpha=0.1, reg=10.0),
-                   dict(loss="hinge", penalty="l1", channel="sign", alpha=0.1, reg=10.0)):
-        sol = fixedpoint.solve(get("glm_erm", **params))
-        assert not sol.converged and "weight" in sol.message and "smaller reg" in sol.message
+    """A huge l1 penalty zeroes (almost) every weight. Hinge: no field reaches the kink, V_hat
+    underflows and the map is undefined: the solve fails and says why (never silent numbers)."""
+    sol = fixedpoint.solve(get("glm_erm", loss="hinge", penalty="l1", channel="sign", alpha=0.1, reg=10.0))
+    assert not sol.converged and "weight" in sol.message and "smaller reg" in sol.message
+
+
+@pytest.mark.parametrize("params", [dict(alpha=0.1, reg=10.0), dict(alpha=1.0, reg=10.0, rho=0.1)])
+def test_square_loss_with_a_huge_l1_penalty_predicts_zero(params):
+    """Square loss: the fixed point exists, with a fraction 2 H(t*) ~ 1e-100 to 1e-200 of non-zero
+    weights (t* = reg / sqrt(m_hat^2 rho + q_hat) ~ 20-30). An iterate that overshoots to t > 38
+    underflows H to 0; V is then floored at the smallest normal double instead of becoming 0 (which
+    made the map 0/0: the fuzz test found alpha = 1, reg = 10, rho = 0.1 failing from both starts).
+    So w = 0: the test error is rho + noise and the training loss (rho + noise) / 2."""
+    model = get("glm_erm", loss="square", penalty="l1", channel="linear", **params)
+    rho = model.rho
+    for start in ("uninformed", "informed"):
+        sol = fixedpoint.solve(model, start=start)
+        assert sol.converged, sol.message
+        assert np.all(sol.x >= 0) and np.max(sol.x) < 1e-100
+        assert sol["gen_error"] == pytest.approx(rho, rel=1e-12)
+        assert sol["train_loss"] == pytest.approx(rho / 2, rel=1e-12)
 
 
 def test_update_never_raises_inside_bounds():

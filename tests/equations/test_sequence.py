@@ -1,7 +1,9 @@
 """Sequence multi-index models (tied attention): closed forms, the L = 1 reduction to phase
 retrieval, free-entropy stationarity, Monte-Carlo and quadrature references, GAMP, and the
 layer-by-layer thresholds of deep attention (two integrators, the nonlinear map's departure from
-zero, Jensen / Cauchy-Schwarz bounds, the large-skip limit, the authors' state-evolution data)."""
+zero, Jensen / Cauchy-Schwarz bounds, the large-skip limit, the authors' state-evolution data) and
+the staircase threshold of its first layer (the teacher-route kernel against a direct posterior,
+its Nishimori forms, its limits)."""
 
 import math
 
@@ -11,8 +13,9 @@ from scipy import integrate
 
 import equations
 import fixedpoint as fp
-from equations.sequence import (DeepAttention, _sign_symmetric_se, _unit_legendre,
-                                deep_linearisation, deep_subbranch, layer_thresholds)
+from equations.sequence import (DeepAttention, _deep_subbranch_truth_kernel, _hermite_rule, _sign_symmetric_se,
+                                _unit_legendre, _z1_grid, _z1_grid_half, deep_linearisation, deep_staircase,
+                                deep_subbranch, layer_thresholds)
 
 
 def _model(**kw):
@@ -242,6 +245,91 @@ def test_deep_attention_second_integrator_and_authors_state_evolution():
     # SequenceIndexModels, data/BO_2w.csv: Q_22 = 0.4988 at alpha = 0.4, 0.5847 at 0.4333)
     assert deep_subbranch(1.0, 0.5, n_h=24, n_z=32)["alpha_q"] == pytest.approx(0.4, abs=0.005)
     assert deep_subbranch(1.0, 0.5847, n_h=24, n_z=32)["alpha_q"] == pytest.approx(0.4333, abs=0.005)
+
+
+def _direct_subbranch_point(q, c, z1, z2, n_eta, n_z):
+    """``(K_1, K_2, K_1^N, K_2^N)`` at one teacher ``(z_1*, z_2*)``, averaged over ``eta`` only, with
+    the posterior of ``z_1`` on the full (unfolded) tensor Gauss-Hermite grid, in plain numpy."""
+    v = 1.0 - q
+    Ai, hz, Z1, wz = _z1_grid(c, n_z)
+    dz = z1[1] - z1[0]
+    s1 = 1.0 / (1.0 + math.exp(-z1[0] * dz))
+    s2 = 1.0 / (1.0 + math.exp(z1[1] * dz))
+    h = np.array([[1.0 - s1 + c, s1], [s2, 1.0 - s2 + c]]) @ z2
+    b = np.stack([Ai[:, 0] * h[0] + Ai[:, 1] * h[1], Ai[:, 2] * h[0] + Ai[:, 3] * h[1]], 1)
+    xe, we = _hermite_rule(n_eta)
+    out = np.zeros(4)
+    for k in range(n_eta):
+        for l in range(n_eta):
+            omega = q * z2 + math.sqrt(q * v) * np.array([xe[k], xe[l]])
+            fp = wz * hz * np.exp(-0.5 * ((b - omega) ** 2).sum(1) / v)
+            fm = wz * hz * np.exp(-0.5 * ((b + omega) ** 2).sum(1) / v)
+            P = (fp + fm).sum()
+            M = np.einsum("t,ti,tj->ij", fp + fm, Z1, Z1) / P
+            G = M - np.eye(2)
+            mean = ((fp - fm)[:, None] * b).sum(0) / P
+            second = ((fp + fm) * (b ** 2).sum(1)).sum() / P
+            w = we[k] * we[l]
+            out += w * np.array([(G ** 2).sum(), ((mean - omega) ** 2).sum() / v ** 2,
+                                 (G * (np.outer(z1, z1) - np.eye(2))).sum(),
+                                 (2.0 - (second - mean @ mean) / v) / v])
+    return out
+
+
+@pytest.mark.parametrize("q, z1, z2", [(0.9, (0.7, -1.3), (0.4, 1.1)), (0.97, (-2.1, 0.3), (-0.2, 0.05)),
+                                       (0.3, (1.5, 1.4), (2.0, -0.6))])
+def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2):
+    """The kernel's reductions are exact: the half grid in ``z_1`` (the posterior is even in
+    ``z_1``) and the factorisation of the ``eta`` nodes' weights agree with the posterior on the
+    full grid computed directly, for the direct and the Nishimori forms."""
+    c = 1.0
+    z1 = np.array(z1)
+    z2 = np.array(z2)
+    xe, we = _hermite_rule(6)
+    got = _deep_subbranch_truth_kernel(q, c, z1[None, :].copy(), np.ones(1), z2[None, :].copy(), np.ones(1), xe, we,
+                                       *_z1_grid_half(c, 24))
+    ref = _direct_subbranch_point(q, c, z1, z2, 6, 24)
+    np.testing.assert_allclose(got, ref, rtol=1e-10)
+
+
+def test_teacher_route_limits_and_the_h_route():
+    """Near ``q = 0`` the teacher route reproduces the linearisation (``alpha_q -> alpha_2``, ``K_1
+    -> F_11``); its direct and Nishimori forms agree where both are well conditioned."""
+    lin = deep_linearisation(1.0)
+    r = deep_subbranch(1.0, 1e-6, route="truth", n_teacher=8, n_gl=4, n_eta=4, n_z=32)
+    assert r["alpha_q"] == pytest.approx(lin["alpha_2"], rel=3e-3)
+    assert r["K1"] == pytest.approx(lin["F11"], rel=5e-3)
+    assert r["K1_nishimori"] == pytest.approx(lin["F11"], rel=5e-3)
+    with pytest.raises(ValueError, match="route"):
+        deep_subbranch(1.0, 0.5, route="teacher")
+    with pytest.raises(ValueError, match="n_gl"):
+        deep_subbranch(1.0, 0.5, route="truth", n_gl=2)
+    with pytest.raises(ValueError, match="bracket"):
+        deep_staircase(1.0, bracket=(0.99, 0.95))
+
+
+@pytest.mark.slow
+def test_teacher_route_against_the_h_route_and_the_staircase():
+    """At ``q = 0.5`` (where the tensor rule in ``h`` holds four digits) both routes agree; the
+    sub-branch near its end agrees with the authors' Monte-Carlo state evolution (SPOC-group/
+    SequenceIndexModels, data/BO_2w.csv: ``Q_22 = 0.9641`` at ``alpha = 0.7``; they add ``1e-3``
+    to ``V = 1 - q``, which moves ``alpha_q`` by about 3% there); the staircase threshold of the
+    first layer at ``c = 1`` with coarse rules is reproduced by the direct forms (Nishimori) and
+    lies between ``alpha_2`` and the authors' 0.7936 (``data/alpha_critical.csv``)."""
+    tr = deep_subbranch(1.0, 0.5, route="truth", n_teacher=8, n_gl=4, n_eta=4, n_z=32)
+    h = deep_subbranch(1.0, 0.5, n_h=24, n_z=32)
+    assert tr["alpha_q"] == pytest.approx(h["alpha_q"], rel=1e-3)
+    assert tr["K1"] == pytest.approx(h["K1"], rel=1e-2)
+    assert tr["K2_nishimori"] == pytest.approx(tr["K2"], rel=3e-3)
+    end = deep_subbranch(1.0, 0.9641, route="truth", n_teacher=8, n_gl=4, n_eta=4, n_z=32)
+    assert end["alpha_q"] == pytest.approx(0.7, rel=0.05)
+    st = deep_staircase(1.0, bracket=(0.96, 0.98), n_teacher=8, n_gl=4, n_eta=4, n_z=32, xtol=1e-4)
+    # coarse rules against the refined rules' 0.7196 +- 5e-4 (16 and 24 nodes in z_1*, module docstring)
+    assert st["alpha_1"] == pytest.approx(0.7196, rel=1e-2)
+    assert 0.96 < st["q"] < 0.98
+    assert st["alpha_1_direct"] == pytest.approx(st["alpha_1"], rel=2e-2)
+    assert st["growth_direct"] == pytest.approx(1.0, rel=2e-2)
+    assert 0.185478 < st["alpha_1"] < 0.7936
 
 
 def test_deep_attention_model_says_where_its_thresholds_are():
