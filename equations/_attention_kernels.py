@@ -251,6 +251,35 @@ def _cold(slots, w1, w2, V, t1, t2, sigma2, z1, z2, has_zero, buf, res):
 
 
 @njit(cache=True)
+def _mirror(slots, w1, w2, V, t1, t2, sigma2, buf, res):
+    """A Newton descent from the mirror ``-h`` of the global minimum ``h`` of ``slots``: the basin
+    competing with it near a jump (the continuation of its mirror image, exact at ``w = 0``),
+    which the slots' cold starts may miss; a new basin takes the place of a slot that has merged
+    with another (or of the worst one, when lower). Returns the slot of the global minimum."""
+    b = _best(slots)
+    _newton(-slots[b, 0], -slots[b, 1], w1, w2, V, t1, t2, sigma2, buf, res)
+    for k in range(_SLOTS):
+        if _same(res[0], res[1], slots[k, 0], slots[k, 1]):
+            return b
+    wk = -1
+    for k in range(1, _SLOTS):
+        for j in range(k):
+            if wk < 0 and _same(slots[j, 0], slots[j, 1], slots[k, 0], slots[k, 1]):
+                wk = k
+    if wk < 0:
+        wk = 0
+        for k in range(1, _SLOTS):
+            if slots[k, 2] > slots[wk, 2]:
+                wk = k
+        if res[2] >= slots[wk, 2]:
+            return b
+    slots[wk, 0] = res[0]
+    slots[wk, 1] = res[1]
+    slots[wk, 2] = res[2]
+    return _best(slots)
+
+
+@njit(cache=True)
 def _accumulate(acc, wt, h1, h2, g, w1, w2, m, s1, s2, V, t1, t2, sigma2, buf):
     """Add one node (weight ``wt``, global minimiser ``h`` of value ``g``) to the sums ``acc``:
     ``f1 - f2, |f|^2, f.s, f.(w - (m, -m)), M, loss``."""
@@ -298,6 +327,122 @@ def _jump(za, zb, a1, a2, b1, b2, c1, c2, e1, e2, tau, V, t1, t2, sigma2, buf, r
 
 
 @njit(cache=True)
+def _tangent(h1, h2, V, t1, t2, sigma2, d1, d2, buf, out):
+    """The first-order move ``out`` of a local minimum ``h`` of ``g`` when ``w`` moves by ``d``:
+    ``dh = (I / V + Hess loss(h))^{-1} d / V`` (the implicit function theorem on ``grad g = 0``)."""
+    _loss_grad_hess(h1, h2, t1, t2, sigma2, buf)
+    a = buf[2] + 1.0 / V
+    b = buf[3]
+    c = buf[4] + 1.0 / V
+    det = a * c - b * b
+    if det <= 0.0:
+        # not a strict minimum (a basin about to merge): no prediction
+        out[0] = 0.0
+        out[1] = 0.0
+        return
+    out[0] = (c * d1 - b * d2) / (det * V)
+    out[1] = (a * d2 - b * d1) / (det * V)
+
+
+@njit(cache=True)
+def _suspect(za, a1, a2, zb, b1, b2, c1, c2, e1, e2, tau, V, t1, t2, sigma2, buf, tg):
+    """Whether the global minimiser may jump between ``za`` and ``zb`` of the line: its values
+    ``a`` and ``b`` there are not related by their tangents (:func:`_tangent`; a jump is of order
+    one, the error of a first-order prediction in a basin of order ``(zb - za)^2``). Each side's
+    prediction is tested: near a basin's end (where it merges) its tangent is large and its
+    prediction poor, which flags the interval too, as it should (a jump is near). A jump whose
+    bistable region lies entirely between the two nodes is invisible to a continuation from
+    either node; it is not to this test."""
+    d1 = tau * (zb - za) * e1
+    d2 = tau * (zb - za) * e2
+    tiny = 1e-12 * (1.0 + abs(a1) + abs(a2))
+    _tangent(a1, a2, V, t1, t2, sigma2, d1, d2, buf, tg)
+    if abs(b1 - a1 - tg[0]) + abs(b2 - a2 - tg[1]) > 0.3 * (abs(tg[0]) + abs(tg[1])) + tiny:
+        return True
+    _tangent(b1, b2, V, t1, t2, sigma2, d1, d2, buf, tg)
+    return abs(a1 - b1 + tg[0]) + abs(a2 - b2 + tg[1]) > 0.3 * (abs(tg[0]) + abs(tg[1])) + tiny
+
+
+@njit(cache=True)
+def _locate(za, a1, a2, zb, b1, b2, c1, c2, e1, e2, tau, V, t1, t2, sigma2, buf, res, tg, ends):
+    """The point of ``(za, zb)`` where the global minimiser jumps from the basin of ``a`` (the
+    global minimum at ``za``) to that of ``b`` (at ``zb``), by bisection. At a midpoint both are
+    continued by Newton's method; where both basins exist the lower one decides the side (the
+    sign of the difference of their values); where only one does (outside their bistable
+    region), the side whose first-order prediction (:func:`_tangent`) is the nearer. ``ends`` gets
+    the two minima at the ends of the final bracket (the basins left and right of the jump)."""
+    lo = za
+    hi = zb
+    for _ in range(200):
+        if hi - lo <= 1e-13 * (1.0 + abs(lo) + abs(hi)):
+            break
+        z = 0.5 * (lo + hi)
+        w1 = c1 + tau * z * e1
+        w2 = c2 + tau * z * e2
+        _newton(a1, a2, w1, w2, V, t1, t2, sigma2, buf, res)
+        n1 = res[0]
+        n2 = res[1]
+        gn = res[2]
+        _newton(b1, b2, w1, w2, V, t1, t2, sigma2, buf, res)
+        if not _same(n1, n2, res[0], res[1]):
+            if gn <= res[2]:
+                lo = z
+                a1 = n1
+                a2 = n2
+            else:
+                hi = z
+                b1 = res[0]
+                b2 = res[1]
+            continue
+        _tangent(a1, a2, V, t1, t2, sigma2, tau * (z - lo) * e1, tau * (z - lo) * e2, buf, tg)
+        da = abs(n1 - a1 - tg[0]) + abs(n2 - a2 - tg[1])
+        _tangent(b1, b2, V, t1, t2, sigma2, tau * (z - hi) * e1, tau * (z - hi) * e2, buf, tg)
+        db = abs(n1 - b1 - tg[0]) + abs(n2 - b2 - tg[1])
+        if da <= db:
+            lo = z
+            a1 = n1
+            a2 = n2
+        else:
+            hi = z
+            b1 = n1
+            b2 = n2
+    ends[0] = a1
+    ends[1] = a2
+    ends[2] = b1
+    ends[3] = b2
+    return 0.5 * (lo + hi)
+
+
+#: sub-pieces of a piece of a line toward each cut that ends it, and the ratio of their lengths
+_GRADE = 4
+_GRADE_RATIO = 0.2
+
+
+@njit(cache=True)
+def _graded(lo, hi, left, right, br):
+    """Breakpoints (ascending, into ``br``; returns their number) of ``[lo, hi]`` split
+    geometrically toward the ends that are cuts (``left``, ``right``): at distances
+    ``L/2 r^j`` (``j < _GRADE``, ``r = _GRADE_RATIO``) from such an end."""
+    half = 0.5 * (hi - lo)
+    n = 0
+    br[n] = lo
+    n += 1
+    if left:
+        for j in range(_GRADE - 1, -1, -1):
+            br[n] = lo + half * _GRADE_RATIO ** j
+            n += 1
+    if right:
+        for j in range(_GRADE):
+            v = hi - half * _GRADE_RATIO ** j
+            if v > br[n - 1]:
+                br[n] = v
+                n += 1
+    br[n] = hi
+    n += 1
+    return n
+
+
+@njit(cache=True)
 def inner(s1, s2, q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl, half_width, npanel, acc):
     """Adds to ``acc`` the average over the student's field ``w`` given the teacher's ``s`` (see
     :func:`channel`): ``f1 - f2, |f|^2, f.s, f.(w - (m, -m)), M, loss``."""
@@ -309,11 +454,15 @@ def inner(s1, s2, q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl, 
     res = np.empty(4)
     slots = np.empty((_SLOTS, 3))
     zr = np.empty(2)
+    tg = np.empty(2)
     # pass-one record of a line: node positions, tracked minima, per-panel sums
     zs = np.empty(nnode)
     rec = np.empty((nnode, _SLOTS, 3))
     psum = np.empty((npanel, 6))
     cuts = np.empty(nnode)
+    # the minima left and right of each cut (the seeds of the pieces of pass two)
+    sides = np.empty((nnode, 4))
+    br = np.empty(2 * _GRADE + 2)
     pw = 2.0 * half_width / npanel
     t1 = (1.0 - omega) * _sig(s1 * (s1 - s2)) + omega * A11
     t2 = (1.0 - omega) * _sig(s2 * (s2 - s1)) + omega * A22
@@ -356,6 +505,7 @@ def inner(s1, s2, q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl, 
                     b = _cold(slots, w1, w2, V, t1, t2, sigma2, zr[0], zr[1], has_zero, buf, res)
                 else:
                     b = _step(slots, idx % 2 == 0, w1, w2, V, t1, t2, sigma2, zr[0], zr[1], has_zero, buf, res)
+                b = _mirror(slots, w1, w2, V, t1, t2, sigma2, buf, res)
                 zs[idx] = z
                 for c in range(_SLOTS):
                     for cc in range(3):
@@ -363,20 +513,18 @@ def inner(s1, s2, q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl, 
                 wt = 0.5 * pw * wl[g] * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
                 _accumulate(psum[p], wt, slots[b, 0], slots[b, 1], slots[b, 2], w1, w2, m, s1, s2, V,
                             t1, t2, sigma2, buf)
-                if idx > 0 and not _same(slots[b, 0], slots[b, 1], slots[bprev, 0], slots[bprev, 1]):
-                    # the global minimum moved to another basin between the last node and this
-                    # one: each basin continued to the other node (the new one may have been
-                    # found only here); where both exist at both nodes, locate the exchange
+                if idx > 0:
+                    # the global minimiser at the last node and at this one: a jump between them
+                    # (suspected by the tangents' test, or seen as a change of tracked basin)
+                    # is located by bisection
                     zp = zs[idx - 1]
-                    a1, a2, ga = rec[idx - 1, bprev, 0], rec[idx - 1, bprev, 1], rec[idx - 1, bprev, 2]
-                    _newton(slots[b, 0], slots[b, 1], c1 + tau * zp * e1, c2 + tau * zp * e2, V, t1, t2,
-                            sigma2, buf, res)
-                    b1, b2, gb = res[0], res[1], res[2]
-                    if not _same(a1, a2, b1, b2) and gb >= ga:
-                        _newton(a1, a2, w1, w2, V, t1, t2, sigma2, buf, res)
-                        if not _same(res[0], res[1], slots[b, 0], slots[b, 1]) and res[2] >= slots[b, 2]:
-                            cuts[ncut] = _jump(zp, z, a1, a2, b1, b2, c1, c2, e1, e2, tau, V, t1, t2,
-                                               sigma2, buf, res)
+                    a1, a2 = rec[idx - 1, bprev, 0], rec[idx - 1, bprev, 1]
+                    if not _same(slots[b, 0], slots[b, 1], slots[bprev, 0], slots[bprev, 1]) or \
+                            _suspect(zp, a1, a2, z, slots[b, 0], slots[b, 1], c1, c2, e1, e2, tau, V, t1, t2,
+                                     sigma2, buf, tg):
+                        if not _same(a1, a2, slots[b, 0], slots[b, 1]):
+                            cuts[ncut] = _locate(zp, a1, a2, z, slots[b, 0], slots[b, 1], c1, c2, e1, e2,
+                                                 tau, V, t1, t2, sigma2, buf, res, tg, sides[ncut])
                             ncut += 1
                 bprev = b
         # pass two: the panels that hold a jump, integrated piece by piece
@@ -390,24 +538,33 @@ def inner(s1, s2, q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl, 
             if k1 > k0:
                 for c in range(6):
                     psum[p, c] = 0.0
-                # warm start: the minima at the node before the panel (or its first node)
-                src = p * ng - 1 if p > 0 else 0
-                for c in range(_SLOTS):
-                    for cc in range(3):
-                        slots[c, cc] = rec[src, c, cc]
+                # between two cuts the global minimiser stays in one basin: each piece follows
+                # it by continuation from a cut (from the basin left of the first cut, marching
+                # back to the panel's start, then from the basin right of each cut, forward)
                 lo = za
                 for piece in range(k1 - k0 + 1):
                     hi = cuts[k0 + piece] if piece < k1 - k0 else zb
-                    hw = 0.5 * (hi - lo)
-                    for g in range(ng):
-                        z = lo + hw * (xl[g] + 1.0)
-                        w1 = c1 + tau * z * e1
-                        w2 = c2 + tau * z * e2
-                        b = _step(slots, g % 2 == 0, w1, w2, V, t1, t2, sigma2, zr[0], zr[1], has_zero,
-                                  buf, res)
-                        wt = hw * wl[g] * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-                        _accumulate(psum[p], wt, slots[b, 0], slots[b, 1], slots[b, 2], w1, w2, m,
-                                    s1, s2, V, t1, t2, sigma2, buf)
+                    if piece == 0:
+                        h1, h2 = sides[k0, 0], sides[k0, 1]
+                    else:
+                        h1, h2 = sides[k0 + piece - 1, 2], sides[k0 + piece - 1, 3]
+                    # sub-pieces graded geometrically toward the cuts: a basin's end (where it
+                    # merges, a square-root singularity) lies beyond the cut, the closer the
+                    # smaller the jump (near a cusp), and limits Gauss-Legendre's convergence
+                    nb = _graded(lo, hi, piece > 0, piece < k1 - k0, br)
+                    for jj in range(nb - 1):
+                        j = nb - 2 - jj if piece == 0 else jj
+                        hw = 0.5 * (br[j + 1] - br[j])
+                        for gg in range(ng):
+                            g = ng - 1 - gg if piece == 0 else gg
+                            z = br[j] + hw * (xl[g] + 1.0)
+                            w1 = c1 + tau * z * e1
+                            w2 = c2 + tau * z * e2
+                            _newton(h1, h2, w1, w2, V, t1, t2, sigma2, buf, res)
+                            h1 = res[0]
+                            h2 = res[1]
+                            wt = hw * wl[g] * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+                            _accumulate(psum[p], wt, h1, h2, res[2], w1, w2, m, s1, s2, V, t1, t2, sigma2, buf)
                     lo = hi
             k0 = k1
         for p in range(npanel):

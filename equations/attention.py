@@ -154,6 +154,9 @@ _RULES = ("tensor", "lines")
 _LINE_NODES = 16
 _PANELS = 6
 _HALF_WIDTH = 8.5
+#: Gauss-Hermite lines across the jump (the lines rule's student direction perpendicular to the
+#: lines): the averages over lines are converged to ~1e-10 at 8 (module docstring, "Numerics")
+_LINES_ACROSS = 10
 #: nodes per axis of the smooth two-dimensional integrals (test error of the baseline)
 _NODES_SMOOTH = 60
 #: starts: positional (theta = 0) and semantic (m = 0) with these magnitudes
@@ -309,8 +312,9 @@ class DotProductAttention:
         A11, A22 = self.A[0][0], self.A[1][1]
         if self.rule == "lines":
             xl, wl = _legendre(_LINE_NODES)
+            xv, wv = gauss_hermite(_LINES_ACROSS)
             _k.channel_lines(q, m, theta, V, self.rho, self.sigma ** 2, self.omega, A11, A22,
-                             xs, ws, xs, ws, xl, wl, _HALF_WIDTH, _PANELS, out)
+                             xs, ws, xv, wv, xl, wl, _HALF_WIDTH, _PANELS, out)
         else:
             _k.channel(q, m, theta, V, self.rho, self.sigma ** 2, self.omega, A11, A22, xs, ws, out)
         return out

@@ -268,15 +268,29 @@ def _global_prox(w, V, t, s2):
     return best
 
 
+# (q, m, theta, V), the teacher's fields s, omega, the lines (offsets across), Gauss-Legendre
+# nodes per panel and panels: a semantic state whose target (0.9, 0.85) puts the mirror basins'
+# exchange inside the window; the positional fixed point at alpha = 1.27 with s = (1.2, 0), where
+# the two basins coexist only in a sliver of the w plane narrower than the spacing of the nodes
+# along the line (the global minimiser jumps with no node in the bistable region: a continuation
+# from either node misses it, as the first version of the rule did, 4e-4 off in E[M])
+_LINE_CASES = [
+    ((0.09, 0.0, 0.13, 16.0), (1.11, -0.87), 0.0, (0.0, 1.0), 16, 6),
+    ((0.04742527578672465, 0.2525748636466317, 0.0, 14.805801561135533), (1.2, 0.0), 0.3, (-1.5, 1.5), 16, 6),
+    ((0.04742527578672465, 0.2525748636466317, 0.0, 14.805801561135533), (1.2, 0.0), 0.3, (1.5,), 32, 12),
+]
+
+
 @pytest.mark.slow
-def test_lines_rule_locates_the_jump_along_a_line():
-    """One line of the student's field, at a teacher's sample whose target (0.9, 0.85) puts the
-    mirror basins' exchange inside the window: the kernel's panels cut at the located jump against
-    an independent reference, the global minimiser by many starts, the jump by bisection on which
-    basin wins, each smooth piece by scipy quad."""
-    q, m, theta, V, rho, s2 = 0.09, 0.0, 0.13, 16.0, 0.25, 0.25
-    s = (1.11, -0.87)
-    t = [sig(s[0] * (s[0] - s[1])), sig(s[1] * (s[1] - s[0]))]
+@pytest.mark.parametrize("state, s, omega, lines, nl, npanel", _LINE_CASES)
+def test_lines_rule_locates_the_jump_along_a_line(state, s, omega, lines, nl, npanel):
+    """One line of the student's field at a teacher's sample: the kernel's panels cut at the
+    located jump against an independent reference, the global minimiser by many starts, the jump
+    by bisection on which basin wins (the sign of h.e, e the line's direction), each smooth piece
+    by scipy quad."""
+    q, m, theta, V = state
+    rho, s2 = 0.25, 0.25
+    t = [(1 - omega) * sig(s[0] * (s[0] - s[1])) + 0.6 * omega, (1 - omega) * sig(s[1] * (s[1] - s[0])) + 0.6 * omega]
     tau = math.sqrt(q - theta ** 2 / rho)
     mu = np.array([m + theta * s[0] / rho, -m + theta * s[1] / rho])
     # the kernel's line direction: the local minimum at w = 0 descended from the zero of the loss
@@ -287,11 +301,11 @@ def test_lines_rule_locates_the_jump_along_a_line():
     assert res[2] == pytest.approx(_global_prox(np.zeros(2), V, t, s2)[2], rel=1e-12)
     e = res[:2] / np.linalg.norm(res[:2])
     from equations.attention import _legendre
-    xl, wl = _legendre(16)
-    for xv in (0.0, 1.0):
+    xl, wl = _legendre(nl)
+    for xv in lines:
         acc = np.zeros(6)
-        K.inner(s[0], s[1], q, m, theta, V, rho, s2, 0.0, 0.6, 0.6, np.array([xv]), np.array([1.0]), xl, wl, 8.5, 6,
-                acc)
+        K.inner(s[0], s[1], q, m, theta, V, rho, s2, omega, 0.6, 0.6, np.array([xv]), np.array([1.0]), xl, wl, 8.5,
+                npanel, acc)
         c = mu + tau * xv * np.array([-e[1], e[0]])
         side = lambda z: np.sign(np.dot(_global_prox(c + tau * z * e, V, t, s2)[:2], e))  # noqa: E731
         zs = np.linspace(-8.5, 8.5, 171)
@@ -309,7 +323,7 @@ def test_lines_rule_locates_the_jump_along_a_line():
             val = [f[0] - f[1], f @ f, f[0] * s[0] + f[1] * s[1], f[0] * (w[0] - m) + f[1] * (w[1] + m), h[2],
                    loss_np(h[:2], t, s2)][k]
             return val * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
-        for k in (1, 4):
+        for k in (0, 1, 4):
             ref = sum(integrate.quad(integrand, a, b, args=(k,), epsabs=1e-15, epsrel=1e-11, limit=200)[0]
                       for a, b in zip([-8.5] + cuts, cuts + [8.5]))
             assert acc[k] == pytest.approx(ref, rel=1e-8, abs=1e-14)
