@@ -294,39 +294,6 @@ def _accumulate(acc, wt, h1, h2, g, w1, w2, m, s1, s2, V, t1, t2, sigma2, buf):
 
 
 @njit(cache=True)
-def _jump(za, zb, a1, a2, b1, b2, c1, c2, e1, e2, tau, V, t1, t2, sigma2, buf, res):
-    """The point ``z`` in ``(za, zb)`` of the line ``w = c + tau z e`` where two local minima
-    exchange the global minimum: the zero of ``D(z) = g_A - g_B`` (``a``, ``b``: the minima at
-    ``za``, where ``D < 0``; ``D > 0`` at ``zb``), by Newton's method safeguarded by bisection
-    with ``D' = tau e.(h_B - h_A) / V`` (the envelope theorem)."""
-    lo, hi = za, zb
-    z = 0.5 * (za + zb)
-    for _ in range(80):
-        w1 = c1 + tau * z * e1
-        w2 = c2 + tau * z * e2
-        _newton(a1, a2, w1, w2, V, t1, t2, sigma2, buf, res)
-        a1 = res[0]
-        a2 = res[1]
-        ga = res[2]
-        _newton(b1, b2, w1, w2, V, t1, t2, sigma2, buf, res)
-        b1 = res[0]
-        b2 = res[1]
-        D = ga - res[2]
-        if D < 0.0:
-            lo = z
-        else:
-            hi = z
-        dD = tau * (e1 * (b1 - a1) + e2 * (b2 - a2)) / V
-        zn = z - D / dD if dD > 0.0 else 0.5 * (lo + hi)
-        if not (lo < zn < hi):
-            zn = 0.5 * (lo + hi)
-        if abs(zn - z) < 1e-14 * (1.0 + abs(z)) or hi - lo < 1e-14 * (1.0 + abs(z)):
-            return zn
-        z = zn
-    return z
-
-
-@njit(cache=True)
 def _tangent(h1, h2, V, t1, t2, sigma2, d1, d2, buf, out):
     """The first-order move ``out`` of a local minimum ``h`` of ``g`` when ``w`` moves by ``d``:
     ``dh = (I / V + Hess loss(h))^{-1} d / V`` (the implicit function theorem on ``grad g = 0``)."""
@@ -584,9 +551,11 @@ def channel_lines(q, m, theta, V, rho, sigma2, omega, A11, A22, xs, ws, xv, wv, 
     minimum on a curve through ``w = 0`` perpendicular to it): Gauss-Hermite ``xv, wv`` across
     (``e_perp``), and along each line ``w = c + tau z e`` Gauss-Legendre panels (``xl, wl`` on
     ``[-1, 1]``, ``npanel`` panels over ``|z| < half_width``) split where the global minimiser
-    jumps from one basin to the other: a first pass tracks the two basins' minima from node to
-    node, a sign change of their difference brackets the jump, located by :func:`_jump`, and the
-    panels holding a jump are integrated again piece by piece (:func:`inner`). ``f = (h* - w) /
+    jumps from one basin to the other: a first pass tracks the local minima from node to node
+    and flags the intervals where the global one changes basin or moves unlike its tangents
+    (:func:`_suspect`), the jump is located by bisection (:func:`_locate`), and the panels holding
+    a jump are integrated again piece by piece, by continuation from the cuts on sub-panels
+    graded toward them (:func:`inner`). ``f = (h* - w) /
     V``; in terms of the model's ``w_l = sqrt(q) xi_l +- m``, ``s_l = theta/sqrt(q) xi_l + sqrt(rho
     - theta^2/q) y_l``: ``out = (E[f1 - f2], E[f1^2 + f2^2], E[f1 y1 + f2 y2], E[f1 xi1 + f2 xi2],
     E[M], E[loss(h*)])`` with ``M`` the Moreau envelope (the minimum).

@@ -77,21 +77,35 @@ around ``h = 0``) on curves of the ``w`` plane, where ``f`` jumps. Two rules (``
   right to ``~2e-4``. The discretised map also jumps (a node's prox changes basin as the state
   moves), which is what can stall the solver in the corners (below).
 * ``"lines"``: the jumps located. The teacher's fields ``s ~ N(0, rho I)`` outside (Gauss-Hermite,
-  ``nodes`` per axis: the target ``t(s)`` is smooth); given ``s`` the student's ``w`` is isotropic
-  Gaussian (mean ``(m, -m) + theta s / rho``, variance ``q - theta^2 / rho``), integrated along
-  lines parallel to the prox at ``w = 0`` (across which the mirror basins exchange), ``nodes``
-  Gauss-Hermite lines, each by Gauss-Legendre panels (6 x 16 nodes over 8.5 standard
-  deviations) cut where the tracked local minima exchange the global one (located by Newton's
-  method on the difference of their values, whose derivative is the envelope theorem's). Along
-  a line this is exact to ``1e-8`` against scipy ``quad`` with the jump bracketed by bisection
-  (tested), and the conjugates equal the finite differences of the envelope to ``1e-6``-``1e-5``
-  at 8 and 12 nodes (tested at 8: ``< 1e-4``; the tensor rule: 1.5 %), so the map is the
-  gradient of the free entropy it reports. Its absolute accuracy is NOT better than the tensor
-  rule's yet: the envelope ``E[M]`` moves by ``4e-4``-``5e-4`` relative between 8 and 12 nodes at
-  the ``omega = 0.3, alpha = 1.26`` fixed points; what converges slowly is the Gauss-Hermite rule
-  across the lines and over the teacher, where an exchange curve ends (a cusp: ``f`` continuous
-  but steep, the jump's length a non-analytic function of the line and of ``s``). Slow: 0.8 s
-  per evaluation at 8 nodes, 3 s at 12 (one core).
+  ``nodes`` per axis); given ``s`` the student's ``w`` is isotropic Gaussian (mean ``(m, -m) +
+  theta s / rho``, variance ``q - theta^2 / rho``), integrated along lines parallel to the prox at
+  ``w = 0`` (across which the mirror basins exchange): 10 Gauss-Hermite lines, each by
+  Gauss-Legendre panels (6 x 16 nodes over 8.5 standard deviations) cut where the global
+  minimiser jumps. The jump set of the ``w`` plane is a curve through ``w = 0`` ending at two
+  cusps (where the two basins merge); the region where both basins exist is a sliver around it,
+  thinner than the spacing of the nodes over much of its length (its width vanishes like the
+  3/2 power of the distance to a cusp, the jump like the square root). So a jump is looked for
+  between every two nodes: the local minima are tracked from node to node (with a descent from
+  the mirror ``-h`` of the global one, which finds the competing basin), and an interval is
+  flagged when the global minimiser changes basin or when its values at the two nodes are not
+  related by their tangents (``dh = (I/V + Hess loss)^{-1} dw / V``: a jump is of order one, the
+  error of the prediction in a basin of order ``dz^2``); the jump is located by bisection (the
+  lower basin where both exist, the nearer tangent prediction where one does). The pieces
+  between cuts are followed by continuation from the basin on their side of the cut, on
+  sub-panels graded geometrically toward the cut (a basin's end, a square-root singularity, lies
+  just beyond the cut near a cusp). Accuracy: along a line ``1e-12`` against scipy ``quad``
+  with the jump bracketed by bisection (tested at ``1e-8``, including a line whose bistable
+  sliver falls between two nodes: the rule's first version, which tracked the minima only, was
+  ``4e-4`` off there and its ``E[M]`` moved by ``5e-4`` between 8 and 12 nodes); the 10 lines
+  across, against 32 at the positional fixed point near ``alpha_c``: the envelope to ``3e-8``,
+  the Stein forms to ``5e-6`` relative (the jump's length, a non-analytic function of the
+  offset at the cusps, limits this rule; tested at ``1e-7`` and ``2e-5``); the teacher's rule, the limit:
+  smooth but for faint kinks (the cusps' passage), it converges algebraically, the envelope
+  ``E[M]`` by ``~5e-5`` relative from 16 to 40 nodes (table under alpha_c). The conjugates
+  equal the finite differences of the envelope to ``1e-6``-``1e-5`` (tested at 8 nodes: ``<
+  1e-4``; the tensor rule: 1.5 %), so the map is the gradient of the free entropy it reports.
+  Cost per evaluation (one core, loaded machine): 1.2 s at 12 nodes, 2.2 s at 16, 5 s at 24; a
+  solve from a nearby state takes 10-15 evaluations.
 
 Range. ``sigma <= 0.75`` (the paper's figures use ``sigma = 0.5``): for larger tokens the
 teacher's attention is nearly hard, the tensor rule's jumps grow, and the default solver stalls
@@ -107,17 +121,52 @@ s), a semantic one 8 to ~260 (0.2-3.5 s, slowest near the end of the semantic br
 ``threshold(kind="first_order")`` at one ``omega`` about 14 s (28 solves). The registry's fuzz
 test (25 random draws in the range, both starts) takes 25 s.
 
-alpha_c. At ``omega = 0.3`` (``sigma = 0.5``, ``reg = 0.01``): ``threshold(kind="first_order")``
-gives 1.2509 with the tensor rule at 8 nodes and 1.2565 at 12. The lines rule's free entropies at
-the tensor rule's 12-node fixed points (``alpha = 1.255, 1.27``; the error of those states enters
-at second order) put the crossing at 1.2464 (8 nodes) and 1.2494 (12). So ``alpha_c(0.3) = 1.25``
-to about ``+-0.005``: not four digits. The authors' theory CSVs (GitHub
+alpha_c. At ``omega = 0.3`` (``sigma = 0.5``, ``reg = 0.01``), the lines rule's free entropies
+(their difference ``Phi_sem - Phi_pos`` interpolated linearly between the fixed points at two
+``alpha``; ``nodes`` is the teacher's rule)::
+
+    nodes   at the tensor rule's 12-node fixed points     at the lines rule's own fixed points
+            (alpha = 1.25 and 1.27)                        (alpha = 1.25 and 1.255)
+      8     1.24862
+     12     1.25203                                        1.25204
+     16     1.25142                                        1.25141
+     20     1.25152
+     24     1.25158                                        1.25158
+     32     1.25151
+     40     1.25154
+
+(the states' error enters the free entropies at second order: both columns agree to ``1e-5``).
+So ``alpha_c(0.3) = 1.2515 +- 1e-4`` (from 16 nodes on). The semantic fixed point at ``alpha =
+1.25`` with the lines rule, ``(q, theta, V, Phi)``: ``(0.0816254, 0.1179815, 18.3119,
+-0.00272131)`` at 12 nodes, ``(0.0816082, 0.1179045, 18.3273, -0.00272103)`` at 16,
+``(0.0816268, 0.1179345, 18.3194, -0.00272108)`` at 24. The envelope ``E[M]`` at the two fixed
+points agrees with a Monte Carlo average of the global minimum (2e6 samples, 13 Newton starts
+each): ``0.0022566 +- 0.0000025`` against ``0.0022590`` (positional), ``0.0014379 +- 0.0000012``
+against ``0.0014376`` (semantic). The tensor rule (the default) gives 1.2509 at 8 nodes and
+1.2565 at 12 (``threshold(kind="first_order")``): its error on ``alpha_c`` is ``~5e-3`` and
+not monotone in ``nodes``.
+
+The authors' value is higher: their theory CSVs (GitHub
 ``SPOC-group/positional-and-semantic-attention`` at commit ``0b867fa``,
-``theory/repl_softmax_Mixed_sig0.5_lamb0.01_omega0.3[_para].csv``, their degree-7/11 cubature with
-the iteration stopped at ``1e-4``) cross at 1.2631 (cubic interpolation of the difference of
-their ``Phi`` through ``alpha = 1.24, 1.25, 1.357, 1.464``; linear between 1.25 and 1.357: 1.262),
-one per cent above ours: outside our estimated error, and their coarse cubature's is unknown;
-which side is off is not settled here.
+``theory/repl_softmax_Mixed_sig0.5_lamb0.01_omega0.3[_para].csv``) cross at 1.2631 (cubic
+interpolation of the difference of their ``Phi`` through ``alpha = 1.24, 1.25, 1.357, 1.464``).
+At their printed states the difference is theirs, and mostly in the positional branch. (i)
+Their states are not fixed points of the map: ours moves their ``alpha = 1.25`` states by 2 %
+in ``q`` and 2-4 % in ``V`` (positional ``q = 0.04636 -> 0.04739``, ``V = 14.45 -> 14.78``;
+semantic ``q = 0.08188 -> 0.08340``, ``V = 17.27 -> 18.00``): their notebook
+(``theory/theory.ipynb``) stops the damped iteration when ``q, m, theta`` move by less than
+``1e-4`` and integrates the conjugates with a degree-7 cubature of the jumping integrand. (ii)
+Their envelope is too low: inverting the overlap equations at their states gives the conjugates
+their ``Phi`` used, hence their ``E[M]`` (``(trace and entropic terms - Phi) / alpha``):
+``0.0022649`` against ours ``0.0022731`` (lines rule, 16 nodes) at the positional state,
+``0.0013902`` against ``0.0013930`` at the semantic one; ``alpha`` times the differences,
+``1.02e-5`` and ``3.5e-6``, raise their positional ``Phi`` more than their semantic one by
+``6.7e-6``, which is ``0.008`` in ``alpha`` at the slope ``d(Phi_sem - Phi_pos)/d alpha =
+8.3e-4``: most of the shift. Monte Carlo at their positional state (6e6 samples) gives
+``0.0022740 +- 0.0000014`` (ours within one standard error, theirs six away). Their prox is a
+local descent from ``h = 0`` (``scipy.optimize.minimize``), not the global minimiser; at their
+states that changes ``alpha E[M]`` by only ``5e-8`` (positional) and ``1e-10`` (semantic), so
+the difference is their degree-11 cubature of the envelope, whose kinks it does not resolve.
 """
 
 from __future__ import annotations
@@ -226,9 +275,10 @@ class DotProductAttention:
     nodes : int
         Gauss-Hermite nodes per axis of the channel's rule (accuracy in the module docstring).
     rule : str
-        ``"tensor"`` (default: the 4-d Gauss-Hermite rule, fast) or ``"lines"`` (the prox's jumps
-        located along lines of the student's field: conjugates consistent with the free entropy
-        to ~1e-5, 50-200 times slower; module docstring).
+        ``"tensor"`` (default: the 4-d Gauss-Hermite rule, fast; ``alpha_c`` to ~5e-3) or
+        ``"lines"`` (the prox's jumps located along lines of the student's field: conjugates
+        consistent with the free entropy to ~1e-5, ``alpha_c`` to 1e-4 from 16 nodes, 100-300
+        times slower; module docstring).
 
     Examples
     --------
