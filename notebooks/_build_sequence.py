@@ -169,10 +169,14 @@ for (s, a), runs in sims.items():
 
 fig, axs = plt.subplots(1, 2, figsize=(9, 3.4))
 ax = axs[0]
-ax.plot(omegas, alpha_c, "o-", label="default rule")
-ax.plot([0.3], [alpha_c_lines], "s", mfc="none", color="k", label="lines rule (jumps located)")
-ax.plot([0.3], [1.2631], "x", color="C3", label="authors' CSVs")
-ax.legend(frameon=False, fontsize=8)
+ax.plot(omegas, alpha_c, "o-")
+# a zoom on omega = 0.3: the default rule, the lines rule and the authors' CSVs
+ins = ax.inset_axes([0.08, 0.55, 0.36, 0.38])
+ins.plot([0, 1, 2], [alpha_c[1], alpha_c_lines, 1.2631], "o", color="k")
+ins.set_xticks([0, 1, 2], ["default", "lines", "authors"], fontsize=7)
+ins.tick_params(axis="y", labelsize=7)
+ins.set_xlim(-0.5, 2.5)
+ins.set_title(r"$\\alpha_c(0.3)$", fontsize=8)
 ax.set_xlabel(r"$\\omega$ (weight of the positional target)")
 ax.set_ylabel(r"$\\alpha_c$")
 ax.set_title("semantic minimiser above the line")
