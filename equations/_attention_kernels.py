@@ -486,13 +486,13 @@ def inner(s1, s2, q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl, 
                     # is located by bisection
                     zp = zs[idx - 1]
                     a1, a2 = rec[idx - 1, bprev, 0], rec[idx - 1, bprev, 1]
-                    if not _same(slots[b, 0], slots[b, 1], slots[bprev, 0], slots[bprev, 1]) or \
-                            _suspect(zp, a1, a2, z, slots[b, 0], slots[b, 1], c1, c2, e1, e2, tau, V, t1, t2,
-                                     sigma2, buf, tg):
-                        if not _same(a1, a2, slots[b, 0], slots[b, 1]):
-                            cuts[ncut] = _locate(zp, a1, a2, z, slots[b, 0], slots[b, 1], c1, c2, e1, e2,
-                                                 tau, V, t1, t2, sigma2, buf, res, tg, sides[ncut])
-                            ncut += 1
+                    flagged = not _same(slots[b, 0], slots[b, 1], slots[bprev, 0], slots[bprev, 1]) or \
+                        _suspect(zp, a1, a2, z, slots[b, 0], slots[b, 1], c1, c2, e1, e2, tau, V, t1, t2, sigma2,
+                                 buf, tg)
+                    if flagged and not _same(a1, a2, slots[b, 0], slots[b, 1]):
+                        cuts[ncut] = _locate(zp, a1, a2, z, slots[b, 0], slots[b, 1], c1, c2, e1, e2, tau, V,
+                                             t1, t2, sigma2, buf, res, tg, sides[ncut])
+                        ncut += 1
                 bprev = b
         # pass two: the panels that hold a jump, integrated piece by piece
         k0 = 0
