@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit_compiled
 
 from fixedpoint.matrices import pack, psd_violation, size_for, sym_names, unpack
 
@@ -106,7 +106,7 @@ def _panels(p, qmax):
     return int(6 * math.ceil(n / 6))
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _rademacher_kernel(Qhat, L, configs, xi, wxi, Qout):
     """``Q = E[f f^T]`` (into ``Qout``) and ``psi = E log E_w exp(w.Y - w.Qhat w / 2)`` for i.i.d.
     +-1 entries: ``Y = Qhat w* + L xi`` (``L L^T = Qhat``), ``w*`` over the ``2^p`` configurations."""

@@ -168,7 +168,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit_compiled
 
 from fixedpoint.matrices import sym_names
 
@@ -218,7 +218,7 @@ def _hermite_rule(n: int):
     return x, w
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _log1pexp_neg2(x):
     """``log cosh x - x + log 2 = log(1 + exp(-2 x))``, stable for every ``x``."""
     if x >= 0.0:
@@ -226,7 +226,7 @@ def _log1pexp_neg2(x):
     return -2.0 * x + math.log1p(math.exp(2.0 * x))
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _graded_panels(lo, hi, c, h, wmax, edges):
     """Breakpoints of ``[lo, hi]`` graded geometrically toward ``c`` in ``[lo, hi]``: panels of
     width ``h, 2h, 4h, ...`` (at most ``wmax``) on either side of ``c``, written into ``edges``;
@@ -273,7 +273,7 @@ def _graded_panels(lo, hi, c, h, wmax, edges):
     return n
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _sign_symmetric_se(Q, V, L, gl_x, gl_w):
     """``(E |g_out|^2, E[log cosh x - x])`` of the observation ``{a, -a}``, ``a ~ N(omega, V I_L)``,
     ``omega ~ N(0, Q I_L)``, in the reduced coordinates ``(r, u_1)`` (module docstring), with
@@ -334,7 +334,7 @@ def _sign_symmetric_se(Q, V, L, gl_x, gl_w):
     return g2, lc - math.log(2.0)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _softmax2_mse(Q, V, x, w):
     """``E ||y - E[y | omega]||_F^2`` for ``y = softmax(z z^T)``, ``L = 2``, ``z ~ N(omega, V I)``,
     ``omega ~ N(0, Q I)``: ``4 (E y_12^2 - E_omega E[y_12 | omega]^2)`` (the two off-diagonal
@@ -601,7 +601,7 @@ _N_ETA = 4
 _N_Z_STAIR = 48
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _attention_matrix_inverse(c, x, Ai, hz, Z1):
     """For ``z_1`` on the tensor grid ``x x x``: ``A(z_1)^{-1}`` (row-major into ``Ai``), ``1 /
     |det A(z_1)|`` (into ``hz``) and the nodes (into ``Z1``), ``A(z) = softmax(z z^T) + c I``."""
@@ -630,7 +630,7 @@ def _attention_matrix_inverse(c, x, Ai, hz, Z1):
             Z1[t, 1] = z12
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _posterior_gaps(h1, h2, Ai, hz, Z1, wz):
     """``(P, G, K)`` at the output ``h`` of the deep target: ``P = sum_t wz hz N(z_2(t); 0, I)
     2 pi`` over the ``z_1`` grid (``z_2(t) = A(z_1(t))^{-1} h``), and the gaps ``G = E[z_1 z_1^T |
@@ -661,14 +661,14 @@ def _posterior_gaps(h1, h2, Ai, hz, Z1, wz):
     return P, (a11 / P - 1.0, a12 / P, a22 / P - 1.0), (b11 / P - 1.0, b12 / P, b22 / P - 1.0)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _gap_products(G, K):
     """``(|G|_F^2, |K|_F^2, tr(G K))`` of two symmetric 2x2 matrices given as ``(11, 12, 22)``."""
     return (G[0] * G[0] + 2.0 * G[1] * G[1] + G[2] * G[2], K[0] * K[0] + 2.0 * K[1] * K[1] + K[2] * K[2],
             G[0] * K[0] + 2.0 * G[1] * K[1] + G[2] * K[2])
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _deep_linear_kernel(xh, wh, sh, Ai, hz, Z1, wz):
     """``(F_11, F_22, F_12, norm)`` at ``Q = 0``: ``F_kk = E_h ||E[z_k z_k^T | h] - I||_F^2``,
     ``F_12 = E_h tr(G_11 G_22)``, ``norm = int p(h) dh`` (1 up to the rule's error). ``h`` on the
@@ -697,7 +697,7 @@ def _deep_linear_kernel(xh, wh, sh, Ai, hz, Z1, wz):
     return F11, F22, F12, norm
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _deep_truth_kernel(xo, wo, Ai, hz, Z1, wz, c):
     """The same ``(F_11, F_22, F_12)`` as :func:`_deep_linear_kernel`, averaged over the truth
     ``(z_1, z_2) ~ N(0, I_4)`` on the tensor rule ``xo^4`` instead of over ``h``: an independent
@@ -726,7 +726,7 @@ def _deep_truth_kernel(xo, wo, Ai, hz, Z1, wz, c):
     return F11, F22, F12
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _deep_subbranch_kernel(q, xh, wh, sh, xo, wo, Ai, hz, Z1, wz):
     """``(K_1, K_2, norm)`` on the invariant subspace ``Q_11 = Q_12 = 0``, ``Q_22 = q``: ``omega_2
     ~ N(0, q I_2)`` on the tensor rule ``sqrt(q) xo^2``, ``h`` as in :func:`_deep_linear_kernel`,
@@ -783,7 +783,7 @@ def _deep_subbranch_kernel(q, xh, wh, sh, xo, wo, Ai, hz, Z1, wz):
     return K1, K2, norm
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, Ai, hz, Z1, wz):
     """``(K_1, K_2)`` on the invariant subspace ``Q_11 = Q_12 = 0``, ``Q_22 = q``, with the outer
     average over the teacher instead of over ``h``: ``z_1* ~ N(0, I)`` on the nodes ``(Zs, ws)``,

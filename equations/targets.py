@@ -113,7 +113,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit_compiled
 
 from fixedpoint.gaussian import bivariate_upper, legendre_rule, tensor_rule
 from fixedpoint.quadrature import H, gauss_hermite
@@ -140,12 +140,12 @@ _N_AFFINE_OUTER = 24
 # ----------------------------------------------------------------------------- orthant kernels
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _phi(x):
     return _INV_SQRT_2PI * math.exp(-0.5 * x * x)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _upper1(m, v):
     """``P(z > 0)``, ``z ~ N(m, v)``."""
     if v <= _V_MIN:
@@ -153,7 +153,7 @@ def _upper1(m, v):
     return H(-m / math.sqrt(v))
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _flux1(m, v):
     """Density of ``z ~ N(m, v)`` at 0 (``d P(z > 0) / d m``)."""
     if v <= _V_MIN:
@@ -162,7 +162,7 @@ def _flux1(m, v):
     return _phi(m / s) / s
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _upper2(m1, m2, v11, v12, v22, nodes, weights):
     """``P(z_1 > 0, z_2 > 0)``, ``z ~ N(m, V)``."""
     if v11 <= _V_MIN:
@@ -175,14 +175,14 @@ def _upper2(m1, m2, v11, v12, v22, nodes, weights):
     return bivariate_upper(-m1 / s1, -m2 / s2, r, nodes, weights)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _cond_upper1(mk, m, vkk, vk, v):
     """``P(z > 0 | z_k = 0)`` for ``(z_k, z)`` Gaussian with means ``(mk, m)``, variances ``(vkk,
     v)`` and covariance ``vk``."""
     return _upper1(m - vk / vkk * mk, v - vk * vk / vkk)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _upper3(m, V, nodes, weights, tnodes, tweights):
     """``P(z_1, z_2, z_3 > 0)``, ``z ~ N(m, V)``: ``int_{h_1}^inf phi(t) P(z_2, z_3 > 0 | t) dt``
     in standardised coordinates, conditioned on the coordinate with the largest threshold (the
@@ -222,7 +222,7 @@ def _upper3(m, V, nodes, weights, tnodes, tweights):
     return acc * width
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _condition(m, V, k, zk, mo, Vo):
     """Mean ``mo`` and covariance ``Vo`` of the coordinates other than ``k`` (in order) given
     ``z_k = zk``, for ``z ~ N(m, V)`` with ``V_kk > 0`` (diagonal clipped at 0 against rounding)."""
@@ -243,7 +243,7 @@ def _condition(m, V, k, zk, mo, Vo):
         i2 += 1
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _drop(m, V, k, mo, Vo):
     """``m``, ``V`` without coordinate ``k`` (a coordinate whose variance is zero)."""
     p = m.size
@@ -261,7 +261,7 @@ def _drop(m, V, k, mo, Vo):
         i2 += 1
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _upper4(m, V, nodes, weights, tnodes, tweights):
     """``P(z_1, ..., z_4 > 0)``, ``z ~ N(m, V)``: ``int_{h_k}^inf phi(t) P(the other three > 0 |
     z_k = m_k + sqrt(V_kk) t) dt``, conditioned on the coordinate with the largest threshold
@@ -299,7 +299,7 @@ def _upper4(m, V, nodes, weights, tnodes, tweights):
     return acc * width
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _subset_uppers(m, V, mask, U, dU, nodes, weights, tnodes, tweights):
     """``U[S] = P(z_k > 0 for k in S)`` and its gradient ``dU[S, :]`` in ``m`` for every subset ``S``
     (bit mask) of the ``p <= 4`` coordinates that the caller asks for (``mask[S]``)."""
@@ -361,7 +361,7 @@ def _subset_uppers(m, V, mask, U, dU, nodes, weights, tnodes, tweights):
                 dU[S, idx[i]] = _flux1(ms[i], Vs[i, i]) * rest
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _class_probabilities(m, V, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights):
     """``pi[c] = P(label c)`` and ``dpi[c] = grad_m pi[c]`` for ``z ~ N(m, V)``; ``table[pattern]``
     is the label of the sign pattern whose bit ``k`` is 1 when ``z_k > 0``."""
@@ -394,7 +394,7 @@ def _class_probabilities(m, V, table, ncls, mask, pi, dpi, U, dU, nodes, weights
         pi[c] = min(max(pi[c], 0.0), 1.0)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _cholesky_psd(Q, L):
     """Lower-triangular ``L`` with ``L L^T = Q`` for a positive semi-definite ``Q`` (no pivoting,
     so that ``omega_k = sum_{j <= k} L_kj xi_j`` keeps the kink ``omega_k = 0`` of coordinate ``k``
@@ -431,7 +431,7 @@ _WIDE2 = 3000.0
 _WIDE4 = 80.0
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _level_rule(cs, ss, nk, gh_x, gh_w, gh2_x, gh2_w, gh4_x, gh4_w, gl_x, gl_w, bp, xs, ws):
     """A rule for ``E_{xi ~ N(0, 1)} f(xi)`` when ``f`` has kinks smoothed on the widths ``ss[:nk]``
     at ``cs[:nk]``: the Gauss-Hermite rule ``(gh_x, gh_w)`` when every width is at least 2 (``f``
@@ -495,7 +495,7 @@ def _level_rule(cs, ss, nk, gh_x, gh_w, gh2_x, gh2_w, gh4_x, gh4_w, gl_x, gl_w, 
     return n
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _signs_point(omega, w, V, table, values, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights, A,
                  acc):
     """Add the contribution of the node ``omega`` (weight ``w``) to ``A`` and ``acc = [Psi_out,
@@ -520,7 +520,7 @@ def _signs_point(omega, w, V, table, values, ncls, mask, pi, dpi, U, dU, nodes, 
     acc[1] += w * (1.0 - best)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _kinks(L, V, level, xi, cs, ss):
     """Kinks of the integrand in ``xi_level`` given ``xi[:level]``: for each coordinate ``k >=
     level`` that depends on ``xi_level``, the point where ``omega_k = 0`` (later ``xi`` at 0) and
@@ -544,7 +544,7 @@ def _kinks(L, V, level, xi, cs, ss):
     return nk
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _signs_se(Q, V, table, values, ncls, mask, gh_x, gh_w, gh2_x, gh2_w, gh4_x, gh4_w, gl_x, gl_w, nodes, weights,
               tnodes, tweights, A):
     """Outer average over ``omega ~ N(0, Q)`` for a signs target by nested one-dimensional rules
@@ -616,7 +616,7 @@ def _signs_se(Q, V, table, values, ncls, mask, gh_x, gh_w, gh2_x, gh2_w, gh4_x, 
     return acc[0], acc[1], acc[2]
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _column_zero(L, k):
     for i in range(k, L.shape[0]):
         if L[i, k] != 0.0:
@@ -624,7 +624,7 @@ def _column_zero(L, k):
     return True
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, tweights, p_min, jac, g, dg, logz,
                    dropped):
     """Per-sample ``log Z_out``, ``g_out`` and (``jac``) ``d g_out / d omega`` of a signs target,
@@ -690,7 +690,7 @@ def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, t
 # ----------------------------------------------------------------------------- continuous kernels
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _sort_atoms(gk, order, gs):
     n = gk.size
     o = np.argsort(gk)
@@ -699,7 +699,7 @@ def _sort_atoms(gk, order, gs):
         gs[j] = gk[o[j]]
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _continuous_se(G, LVinvT, u, wu, wxi, noise, ynodes, yweights, A):
     """Outer average for a continuous target. ``G[k, j] = g(omega_k + L_V u_j)`` (atoms),
     ``wu`` the inner weights, ``wxi`` the outer ones. Fills ``A = E[g_out g_out^T]`` and returns
@@ -770,7 +770,7 @@ def _continuous_se(G, LVinvT, u, wu, wxi, noise, ynodes, yweights, A):
     return psi, mse
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _continuous_channel(y, G, u, wu, LVinvT, noise, g, dg, logz):
     """Per-sample ``log Z_out``, ``g_out``, ``d g_out / d omega`` from the atoms ``G[mu, j]`` of
     each sample (for GAMP), ``L_mu^{-T} = LVinvT[mu]`` (one factor per sample, ``L_mu L_mu^T = V_mu``):
@@ -830,7 +830,7 @@ _KAPPA = 2.0
 _Y_THIN = 1.0
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _affine_atom(u, omega1, omega2, s1, r21, s2sq, coef, noise):
     """Mean and variance of ``y | z_1`` for ``g = a_0 + a_1 z_1 + (b_0 + b_1 z_1) z_2`` at
     ``z_1 = omega_1 + s_1 u``, and the slope ``dm/du``: ``(m, v, dm/du, z_1, mu_2, b)``."""
@@ -844,7 +844,7 @@ def _affine_atom(u, omega1, omega2, s1, r21, s2sq, coef, noise):
     return m, v, dm, z1, mu2, b
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _affine_rule(omega1, omega2, s1, r21, s2sq, coef, noise, gl_x, gl_w, kappa, us, wu):
     """Nodes ``us`` and weights ``wu`` (including the normal density) of a composite Gauss-Legendre
     rule in ``u`` on ``[-8.5, 8.5]`` whose panels span at most ``_KAPPA`` standard deviations of
@@ -886,7 +886,7 @@ def _affine_rule(omega1, omega2, s1, r21, s2sq, coef, noise, gl_x, gl_w, kappa, 
     return n
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _affine_ybreaks(omega1, omega2, s1, r21, s2sq, coef, noise, ms, vs, nu, sdmax, thin, order, bp):
     """Breakpoints ``bp[:nb]`` (returned ``nb``) of the ``y`` rule of the conditionally Gaussian
     route, for the atoms ``N(y; ms[j], vs[j])`` sorted by ``order``: geometric tails (ratio 1.5)
@@ -968,7 +968,7 @@ def _affine_ybreaks(omega1, omega2, s1, r21, s2sq, coef, noise, ms, vs, nu, sdma
     return nb
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _affine_point(omega1, omega2, w, s1, r21, s2sq, coef, noise, gl_x, gl_w, yx, yw, kappa, thin, us, wu, ms, vs,
                   c1, d1, c2, order, bp, A, acc):
     """Add the contribution of the outer node ``omega`` (weight ``w``) to ``A`` and ``acc = [Psi_out,
@@ -1034,7 +1034,7 @@ def _affine_point(omega1, omega2, w, s1, r21, s2sq, coef, noise, gl_x, gl_w, yx,
             A[1, 1] += wy * g2 * g2 / Z
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _affine_trivial(coef, noise, gl_x, gl_w, yx, yw, kappa, thin, A0, T):
     """``A0 = E_y[E[z|y] E[z|y]^T]`` and ``T[a, b, i, j] = E_y[G_ai G_bj]``, ``G = E[z z^T | y] - I``,
     at ``Q = 0`` for ``g = a_0 + a_1 z_1 + (b_0 + b_1 z_1) z_2`` (``p = 2``), with the rules of
@@ -1113,7 +1113,7 @@ def _affine_trivial(coef, noise, gl_x, gl_w, yx, yw, kappa, thin, A0, T):
                             T[a, b, i, j] += wy * Z * G[a, i] * G[b, j]
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _affine_se(omegas, wxi, V, noise, coef, gl_x, gl_w, yx, yw, kappa, thin, A):
     """Outer average over the nodes ``omegas`` (weights ``wxi``) of :func:`_affine_point`: fills
     ``A = E[g_out g_out^T]`` and returns ``(Psi_out, label MSE)``."""

@@ -37,7 +37,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit
 
 from . import _validate
 from .results import Solution, Status
