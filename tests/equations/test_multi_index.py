@@ -372,6 +372,29 @@ def test_affine_route_inner_integrals_converge(name):
         np.testing.assert_allclose(point(om, 2.0, 1.0), point(om, 0.25, 0.25), rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("name", ["z1z2", "staircase"])
+@pytest.mark.parametrize("Q", [[[0.45, 0.1], [0.1, 0.35]], [[0.9, 0.0], [0.0, 0.9]], [[0.05, 0.04], [0.04, 0.05]],
+                               [[1e-6, 1e-6], [1e-6, 1e-6 + 1e-8]]])
+def test_affine_outer_rule_integrates_the_gaussian_moments(name, Q):
+    # the polar rule about the critical point c of g, or Gauss-Hermite when c is far out: a node
+    # carries the weights of itself and of its mirror image about c, so the rule integrates the
+    # functions even about c (as the outer integrand is): E[1] = 1, E[(omega - c)(omega - c)^T] =
+    # Q + c c^T, E[(omega_1 - c_1)^4] = 3 Q_11^2 + 6 Q_11 c_1^2 + c_1^4
+    from equations.targets import _affine_outer_rule
+    Q = np.array(Q)
+    t = make_target(name, 2)
+    a0, a1, b0, b1 = t.coef
+    c = np.array([-b0 / b1, -a1 / b1])
+    om, w = _affine_outer_rule(Q, np.eye(2) - Q, t.coef)
+    assert np.all(w > 0)
+    assert w.sum() == pytest.approx(1.0, abs=1e-11)
+    d = om - c
+    np.testing.assert_allclose(np.einsum("k,ka,kb->ab", w, d, d), Q + np.outer(c, c), rtol=1e-10, atol=1e-15)
+    m4 = 3 * Q[0, 0] ** 2 + 6 * Q[0, 0] * c[0] ** 2 + c[0] ** 4
+    # (the fourth moment's tail beyond the radius 7.5 + |xi_c| is ~7.5^4 e^-28: 3e-10 relative)
+    assert w @ d[:, 0] ** 4 == pytest.approx(m4, rel=1e-8)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["z1z2", "staircase"])
 def test_affine_route_psi_is_the_potential_of_A(name):
