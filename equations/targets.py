@@ -105,9 +105,10 @@ target, each integrated the way that keeps it exact where it can be:
     and the rule against a threefold refinement of itself: 2e-9 (first state) and 4e-8 (second)
     relative in ``A`` (Gauss-Hermite with 48 points per axis is still off by 3e-5 at the first
     state, with 72 by 5e-6); it integrates ``1`` and the second moments of ``omega - c`` to
-    3e-11. It has 1700 to 2300 nodes against the former 576: a map evaluation costs about 3
-    times as much (measured 24 s -> 64 s for ``z1z2`` at the first state, 19 s -> 58 s for
-    ``staircase``, on a heavily shared two-core machine; 3 to 8 s -> about 10 to 20 s idle),
+    3e-11. It has 1700 to 2300 nodes against the former 576: a map evaluation costs 1 to 4
+    times as much (measured back to back on a heavily shared two-core machine, so with a large
+    scatter: ``z1z2`` 24 -> 64 s at the first state, 28 -> 71 s at ``[[0.3, 0.29], [0.29,
+    0.3]]``, 8 -> 30 s at ``0.9 I``; ``staircase`` 19 -> 58 s, 27 -> 24 s, 7.5 -> 15 s),
     against the atoms' 1e-3 to 3e-2 at noise 0.1 and meaningless values at 1e-3
     (``Psi_out`` -0.75 for -1.125 at ``Q = [[0.4, 0.1], [0.1, 0.3]]``). Noise must still be
     ``> 0``: without it the mutual information is infinite and a direction once learned is
