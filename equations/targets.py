@@ -1252,25 +1252,26 @@ def _affine_outer_rule(Q, V, coef):
 
 # ----------------------------------------------------------------------------- radial targets
 
-#: inner panels of the radial route, in standard deviations of the noise about ``y``
+#: inner panels of the radial route, in standard deviations of the noise about ``y`` (passed to
+#: the kernels as an argument: Numba freezes globals at compile time)
 _RADIAL_PANELS = (-9.0, -6.0, -3.5, -1.5, 0.0, 1.5, 3.5, 6.0, 9.0)
 
 
 @njit(cache=True)
-def _norm2_moments(y, p, noise, tx, tw, out):
+def _norm2_moments(y, p, noise, panels, tx, tw, out):
     """``out = [Z(y), int r P(r) N(y; r, noise) dr]`` with ``Z(y) = int P(r) N(y; r, noise) dr``
     and ``P`` the chi-square density with ``p`` degrees of freedom (the law of ``|z|^2``, ``z ~
     N(0, I_p)``). Composite Gauss-Legendre ``(tx, tw)`` in ``t = sqrt(r)`` (so that ``P(r) dr =
     2 t^(p - 1) e^(-t^2 / 2) dt / (2^(p/2) Gamma(p/2))`` is smooth at the edge ``r = 0``) on the
-    panels ``y + sqrt(noise) _RADIAL_PANELS`` cut at ``r = 0`` (beyond 9 standard deviations the
-    Gaussian is below ``e^-40``)."""
+    panels ``y + sqrt(noise) panels`` (:data:`_RADIAL_PANELS`) cut at ``r = 0`` (beyond 9
+    standard deviations the Gaussian is below ``e^-40``)."""
     s = math.sqrt(noise)
     lognorm = -0.5 * p * math.log(2.0) - math.lgamma(0.5 * p) + math.log(2.0)
     z0 = 0.0
     z1 = 0.0
-    for q in range(len(_RADIAL_PANELS) - 1):
-        ra = max(y + s * _RADIAL_PANELS[q], 0.0)
-        rb = max(y + s * _RADIAL_PANELS[q + 1], 0.0)
+    for q in range(panels.size - 1):
+        ra = max(y + s * panels[q], 0.0)
+        rb = max(y + s * panels[q + 1], 0.0)
         if rb <= ra:
             continue
         ta = math.sqrt(ra)
@@ -1290,7 +1291,7 @@ def _norm2_moments(y, p, noise, tx, tw, out):
 
 
 @njit(cache=True)
-def _norm2_trivial(p, noise, tx, tw, yx, yw):
+def _norm2_trivial(p, noise, panels, tx, tw, yx, yw):
     """``E_y[(E[|z|^2 | y] / p - 1)^2]`` for ``y = |z|^2 + sqrt(noise) xi``, ``z ~ N(0, I_p)``: the
     one number of the weak-learnability operator of ``norm2`` (:meth:`Target.trivial_operator`).
     The ``y`` rule is composite Gauss-Legendre ``(yx, yw)`` on ``[-9 s, 0]`` in panels of ``s =
@@ -1311,7 +1312,7 @@ def _norm2_trivial(p, noise, tx, tw, yx, yw):
             h = min(1.5 * h, 0.5)
         for k in range(yx.size):
             y = ya + (yb - ya) * yx[k]
-            _norm2_moments(y, p, noise, tx, tw, out)
+            _norm2_moments(y, p, noise, panels, tx, tw, out)
             Z = out[0]
             if Z <= 1e-300:
                 continue
@@ -1555,7 +1556,7 @@ class Target:
             # G(y) = E[z z^T | y] - I = (E[|z|^2 | y] / p - 1) I by rotation invariance, and A0 = 0
             tx, tw = legendre_rule(8)
             yx, yw = legendre_rule(8)
-            c = _norm2_trivial(p, float(noise), tx, tw, yx, yw)
+            c = _norm2_trivial(p, float(noise), np.array(_RADIAL_PANELS), tx, tw, yx, yw)
             A0 = np.zeros((p, p))
             T = c * np.einsum("ai,bj->abij", np.eye(p), np.eye(p))
             return A0, T

@@ -264,7 +264,8 @@ def test_norm2_threshold_against_a_one_dimensional_computation(p, noise):
         Z = math.exp(logz) * M[k]
         return Z * (M[k + 1] / M[k] / p - 1) ** 2
 
-    rho = integrate.quad(integrand, -12 * s, 150, epsabs=1e-14, epsrel=1e-12, limit=1000, points=[0.0, s, 10 * s, 1.0])[0]
+    rho = integrate.quad(integrand, -12 * s, 150, epsabs=1e-14, epsrel=1e-12, limit=1000,
+                         points=[0.0, s, 10 * s, 1.0])[0]
     J = m.jacobian(np.zeros(size_for(p)))
     assert max(abs(np.linalg.eigvals(J))) == pytest.approx(rho, rel=1e-9)
 
