@@ -232,8 +232,11 @@ class MultiIndex:
     Quadrature (:mod:`equations.targets`): signs targets use exact orthant probabilities (up to
     four coordinates) inside nested graded rules; continuous targets nested Gauss-Hermite rules
     whose accuracy depends on the noise, except ``linear`` (closed form) and ``z1z2``,
-    ``staircase`` at ``p = 2`` (one-dimensional inner integrals, accurate down to noise 1e-4);
-    accuracies and costs are documented there. A ``K = 4`` committee is solved on its
+    ``staircase`` at ``p = 2`` (one-dimensional inner integrals, accurate down to noise 1e-4, and
+    an outer rule polar about the critical point of ``g``) and the weak-learnability threshold of
+    ``norm2`` (a one-dimensional radial integral, ``alpha_c -> p / 2`` at small noise; its state
+    evolution away from ``Q = 0`` takes the atoms, unusable below noise ~0.1); accuracies and
+    costs are documented there. A ``K = 4`` committee is solved on its
     non-specialised branch (tens of seconds); its specialised phase (a full-rank ``Q``) is out
     of reach of the nested rules.
 

@@ -14,7 +14,7 @@ from equations.multi_index import MultiIndex, prior_denoiser, subspaces
 from equations.priors import Prior
 from equations.targets import custom_signs, make_target
 from fixedpoint.gaussian import factor, tensor_rule
-from fixedpoint.matrices import pack, unpack
+from fixedpoint.matrices import pack, size_for, unpack
 
 
 # ----------------------------------------------------------------------------- p = 1 is the GLM
@@ -235,25 +235,52 @@ def test_sign_z1z2_threshold_closed_form():
     np.testing.assert_allclose(m.jacobian(np.zeros(3)), J_fd, atol=2e-3)
 
 
-def test_norm2_threshold_against_a_one_dimensional_computation():
+@pytest.mark.parametrize("p, noise", [(2, 0.3), (4, 1e-2), (2, 1e-4)])
+def test_norm2_threshold_against_a_one_dimensional_computation(p, noise):
     # g = |z|^2: G(y) = (E[r | y] / p - 1) I with r ~ chi2(p), y = r + noise xi, so alpha_c =
-    # 1 / E_y[(E[r | y] / p - 1)^2] (-> p / 2 without noise)
-    p, noise = 2, 0.3
+    # 1 / E_y[(E[r | y] / p - 1)^2] (-> p / 2 without noise). For even p the chi-square density
+    # is r^(p/2 - 1) e^(-r/2) / (2^(p/2) (p/2 - 1)!), and r given y is a Gaussian N(mu, noise),
+    # mu = y - noise / 2, truncated to r > 0 and tilted by r^(p/2 - 1): closed-form moments of the
+    # truncated Gaussian, then adaptive quadrature in y. (The radial route agrees to 3e-10
+    # against nested adaptive quadrature at p = 1, 2, 3 too; the Gaussian-mixture atoms were off
+    # by 2e-5 at noise 0.3 and by 2e-3 at 1e-2, p = 1)
     m = MultiIndex(target="norm2", p=p, alpha=1.0, noise=noise)
     s = math.sqrt(noise)
+    k = p // 2 - 1
 
-    def moments(y):
-        f = lambda r, k: r ** k * stats.chi2.pdf(r, p) * stats.norm.pdf(y, r, s)
-        return [integrate.quad(f, 0, 60, args=(k,), epsabs=1e-14, limit=200)[0] for k in (0, 1)]
+    def truncated_moments(mu):
+        # E[X^j] for X ~ N(mu, s^2) given X > 0, j = 0..3 (T = (X - mu) / s > a = -mu / s:
+        # E T = lam, E T^2 = 1 + a lam, E T^3 = (a^2 + 2) lam)
+        t = mu / s
+        lam = math.exp(stats.norm.logpdf(t) - stats.norm.logcdf(t))
+        a = -t
+        ET = (1.0, lam, 1.0 + a * lam, (a * a + 2.0) * lam)
+        return [sum(math.comb(j, i) * mu ** (j - i) * s ** i * ET[i] for i in range(j + 1)) for j in range(4)]
 
     def integrand(y):
-        z0, z1 = moments(y)
-        return z0 * (z1 / z0 / p - 1) ** 2 if z0 > 1e-300 else 0.0
+        mu = y - noise / 2
+        M = truncated_moments(mu)
+        logz = -y / 2 + noise / 8 + stats.norm.logcdf(mu / s) - (p / 2) * math.log(2.0) - math.lgamma(p / 2)
+        Z = math.exp(logz) * M[k]
+        return Z * (M[k + 1] / M[k] / p - 1) ** 2
 
-    rho = integrate.quad(integrand, -5 * s, 60, epsabs=1e-12, limit=200)[0]
-    J = m.jacobian(np.zeros(3))
-    # (continuous targets: Gauss-Hermite atoms of the law of g(z), 5e-5 at this noise; see targets.py)
-    assert max(abs(np.linalg.eigvals(J))) == pytest.approx(rho, rel=1e-4)
+    rho = integrate.quad(integrand, -12 * s, 150, epsabs=1e-14, epsrel=1e-12, limit=1000,
+                         points=[0.0, s, 10 * s, 1.0])[0]
+    J = m.jacobian(np.zeros(size_for(p)))
+    assert max(abs(np.linalg.eigvals(J))) == pytest.approx(rho, rel=1e-9)
+
+
+def test_norm2_threshold_tends_to_half_the_number_of_directions():
+    # small noise: Var(E[r | y]) = Var(r) - E Var(r | y) = 2 p - noise + o(noise) (the posterior
+    # of r is N(y, noise) away from the edge r = 0), so alpha_c = p^2 / (2 p - noise) = p / 2 +
+    # noise / 4 + o(noise); the edge's correction is of order noise^(3/2) (measured 2e-5 at p = 1,
+    # noise 1e-3)
+    for p in (1, 2, 3, 4):
+        for noise in (1e-4, 1e-6):
+            _, T = make_target("norm2", p).trivial_operator(noise)
+            assert 1.0 / T[0, 0, 0, 0] == pytest.approx(p / 2 + noise / 4, abs=5 * noise ** 1.5), (p, noise)
+            # F(M) = c M: the weak-learnability operator is a multiple of the identity
+            np.testing.assert_allclose(T, T[0, 0, 0, 0] * np.einsum("ai,bj->abij", np.eye(p), np.eye(p)), atol=0)
 
 
 def test_subspaces_of_the_committee_and_of_sign_z1z2():
@@ -346,22 +373,47 @@ def test_affine_route_inner_integrals_converge(name):
         np.testing.assert_allclose(point(om, 2.0, 1.0), point(om, 0.25, 0.25), rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("name", ["z1z2", "staircase"])
+@pytest.mark.parametrize("Q", [[[0.45, 0.1], [0.1, 0.35]], [[0.9, 0.0], [0.0, 0.9]], [[0.05, 0.04], [0.04, 0.05]],
+                               [[1e-6, 1e-6], [1e-6, 1e-6 + 1e-8]]])
+def test_affine_outer_rule_integrates_the_gaussian_moments(name, Q):
+    # the polar rule about the critical point c of g, or Gauss-Hermite when c is far out: a node
+    # carries the weights of itself and of its mirror image about c, so the rule integrates the
+    # functions even about c (as the outer integrand is): E[1] = 1, E[(omega - c)(omega - c)^T] =
+    # Q + c c^T, E[(omega_1 - c_1)^4] = 3 Q_11^2 + 6 Q_11 c_1^2 + c_1^4
+    from equations.targets import _affine_outer_rule
+    Q = np.array(Q)
+    t = make_target(name, 2)
+    a0, a1, b0, b1 = t.coef
+    c = np.array([-b0 / b1, -a1 / b1])
+    om, w = _affine_outer_rule(Q, np.eye(2) - Q, t.coef)
+    assert np.all(w > 0)
+    assert w.sum() == pytest.approx(1.0, abs=1e-11)
+    d = om - c
+    np.testing.assert_allclose(np.einsum("k,ka,kb->ab", w, d, d), Q + np.outer(c, c), rtol=1e-10, atol=1e-15)
+    m4 = 3 * Q[0, 0] ** 2 + 6 * Q[0, 0] * c[0] ** 2 + c[0] ** 4
+    # (the fourth moment's tail beyond the radius 7.5 + |xi_c| is ~7.5^4 e^-28: 3e-10 relative)
+    assert w @ d[:, 0] ** 4 == pytest.approx(m4, rel=1e-8)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["z1z2", "staircase"])
 def test_affine_route_psi_is_the_potential_of_A(name):
     # d Psi_out / d Q = A / 2 (the output half of the free entropy's stationarity), each entry by
-    # central differences, at noise 1e-3. What is left is the outer Gauss-Hermite rule's error
-    # (1e-3 on the diagonal, 5e-3 off it with 24 points per axis, 1e-3 with 36: the outer
-    # integrand is a ratio of quadratics in omega, which Gauss-Hermite integrates slowly)
+    # five-point differences (step 1e-3, truncation ~1e-12), at noise 1e-3. What is left is the
+    # outer rule's error: 3e-8 / 6e-8 with the polar rule about the critical point of g; the
+    # former tensor Gauss-Hermite rule (24 points per axis) was off by 1e-3 on the diagonal and
+    # 5e-3 off it (the outer integrand is nearly rational in omega)
     t = make_target(name, 2)
     Q = np.array([[0.45, 0.1], [0.1, 0.35]])
     A = t.se(Q, 1e-3)[0]
-    h = 1e-4
+    h = 1e-3
     for i, j in ((0, 0), (0, 1), (1, 1)):
         E = np.zeros((2, 2))
         E[i, j] = E[j, i] = 1.0
-        d = (t.se(Q + h * E, 1e-3)[1] - t.se(Q - h * E, 1e-3)[1]) / (2 * h)
-        assert d == pytest.approx(0.5 * np.sum(A * E), rel=1e-2), (i, j)
+        f = lambda k: t.se(Q + k * h * E, 1e-3)[1]
+        d = (8 * (f(1) - f(-1)) - (f(2) - f(-2))) / (12 * h)
+        assert d == pytest.approx(0.5 * np.sum(A * E), rel=3e-7), (i, j)
 
 
 # ----------------------------------------------------------------------------- committees with K = 4
