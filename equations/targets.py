@@ -135,6 +135,13 @@ _N_OWEN = 12
 _P_SIGNS = 4
 #: Gauss-Hermite order per axis of the outer rule of the conditionally Gaussian route
 _N_AFFINE_OUTER = 24
+#: rule of the conditional entropy of a noisy signs target (:meth:`Target.conditional_entropy`):
+#: Gauss-Hermite with 40 points when ``sqrt(noise) >= 0.75``, else 9-point Gauss-Legendre on the
+#: panels between these breakpoints of ``u = z / sqrt(noise)`` plus an atom for each side beyond
+_SIGMA_SMOOTH = 0.75
+_N_ENTROPY_GH = 40
+_N_ENTROPY_GL = 9
+_ENTROPY_BREAKS = (-8.5, -4.5, -1.8, 0.0, 1.8, 4.5, 8.5)
 
 
 # ----------------------------------------------------------------------------- orthant kernels
@@ -685,6 +692,55 @@ def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, t
             if low or not jac:
                 for b in range(p):
                     dg[mu, a, b] = 0.0
+
+
+@njit(cache=True)
+def _signs_conditional_entropy(table, ncls, p, up, down, w):
+    """``H(Y | z) = -E_z sum_c P(c | z) log P(c | z)`` of a signs target whose hidden
+    pre-activations carry independent noise, ``z ~ N(0, I_p)``: given ``z`` the noisy signs are
+    independent, ``P(s | z) = prod_k (up_k if s_k = +1 else down_k)`` with ``up_k = Phi(z_k /
+    sqrt(noise))``, ``down_k = Phi(-z_k / sqrt(noise))`` (each a tail, not ``1 -`` the other),
+    so every ``P(c | z)`` is a sum of positive products (no cancellation). The tensor product of
+    the one-dimensional rule ``(up[j], down[j], w[j])`` over the ``p`` axes, the pattern
+    probabilities built axis by axis (``prod[k]`` holds the ``2^k`` partial products of the
+    first ``k`` axes)."""
+    n = w.size
+    nsub = 1 << p
+    prod = np.empty((p + 1, nsub))
+    wacc = np.empty(p + 1)
+    pi = np.empty(ncls)
+    idx = np.zeros(p, dtype=np.int64)
+    prod[0, 0] = 1.0
+    wacc[0] = 1.0
+    acc = 0.0
+    k = 0  # the first axis whose partial products are stale
+    while True:
+        for a in range(k, p):
+            j = idx[a]
+            wacc[a + 1] = wacc[a] * w[j]
+            for b in range(1 << a):
+                prod[a + 1, b] = prod[a, b] * down[j]
+                prod[a + 1, b | (1 << a)] = prod[a, b] * up[j]
+        for c in range(ncls):
+            pi[c] = 0.0
+        for s in range(nsub):
+            pi[table[s]] += prod[p, s]
+        h = 0.0
+        for c in range(ncls):
+            if pi[c] > 0.0:
+                h -= pi[c] * math.log(pi[c])
+        acc += wacc[p] * h
+        # next node (mixed radix, last axis fastest)
+        k = p - 1
+        while k >= 0:
+            idx[k] += 1
+            if idx[k] < n:
+                break
+            idx[k] = 0
+            k -= 1
+        if k < 0:
+            break
+    return acc
 
 
 # ----------------------------------------------------------------------------- continuous kernels
@@ -1267,6 +1323,51 @@ class Target:
         Z = omega[:, None, :] + (u @ LV.T)[None, :, :]
         vals = np.asarray(self.g(Z.reshape(-1, self.p)), dtype=float)
         return np.ascontiguousarray(vals.reshape(omega.shape[0], u.shape[0]))
+
+    def conditional_entropy(self, noise: float) -> float:
+        """``H(Y | z) = -E_z int dy P(y | z) log P(y | z)``, ``z ~ N(0, I_p)`` (nats per label).
+
+        Continuous targets: ``log(2 pi e noise) / 2``. Signs targets: 0 without noise; with noise
+        on the hidden pre-activations the noisy signs are independent given ``z`` (``V = noise
+        I`` is diagonal), so each label's probability is a sum of products of one-dimensional
+        tails, ``P(c | z) = sum_{s in c} prod_k Phi(s_k z_k / sqrt(noise))``, and the average over
+        ``z`` a tensor product of one-dimensional rules (:func:`_signs_conditional_entropy`):
+        Gauss-Hermite (40 points) when ``sqrt(noise) >= 0.75``, else composite Gauss-Legendre in
+        ``u = z / sqrt(noise)`` over ``|u| < 8.5``, where ``Phi(u)`` varies (9 points on each of
+        the panels between -8.5, -4.5, -1.8, 0, 1.8, 4.5, 8.5), plus one atom on each side beyond
+        (where the sign is certain to 1e-17): 56 points per axis. Against a refinement (12
+        equal panels of 12 points) at ``p = 2, 3``, committee and parity, noise 1e-4 to 0.36:
+        3e-11 relative or better; ``p = 4`` costs ``56^4`` nodes, about 1.5 s. (The general route,
+        ``-Psi_out`` at ``Q = I`` through the nested rules of :func:`_signs_se`, is off by 1e-10,
+        took 34 s at ``p = 3`` and is out of reach at ``p = 4``.)
+        """
+        noise = float(noise)
+        if not noise >= 0:
+            raise ValueError(f"noise (a variance) must be >= 0, got {noise}")
+        if self.kind == "continuous":
+            if not noise > 0:
+                raise ValueError(f"noise must be > 0 for the continuous target {self.name!r}")
+            return 0.5 * math.log(2.0 * math.pi * math.e * noise)
+        if noise == 0:
+            return 0.0
+        sigma = math.sqrt(noise)
+        if sigma >= _SIGMA_SMOOTH:
+            z, w = gauss_hermite(_N_ENTROPY_GH)
+        else:
+            x, wx = legendre_rule(_N_ENTROPY_GL)
+            edges = np.array(_ENTROPY_BREAKS)
+            width = np.diff(edges)
+            u = (edges[:-1, None] + width[:, None] * x[None, :]).ravel()
+            z = sigma * u
+            w = (sigma * width[:, None] * wx[None, :]).ravel() * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+            tail = H(8.5 * sigma)  # P(z > 8.5 sigma): the sign is certain there (Phi(-8.5) = 1e-17)
+            z = np.concatenate([[-math.inf], z, [math.inf]])
+            w = np.concatenate([[tail], w, [tail]])
+        from scipy.special import ndtr
+        up = np.ascontiguousarray(ndtr(z / sigma))
+        down = np.ascontiguousarray(ndtr(-z / sigma))
+        return float(_signs_conditional_entropy(self.table, self.values.size, self.p, up, down,
+                                                np.ascontiguousarray(w, dtype=float)))
 
     # -- channel functions (GAMP) ---------------------------------------------------------
     def label_index(self, y):

@@ -435,3 +435,71 @@ def test_committee_k4_refuses_full_rank_starts():
         with pytest.raises(ValueError, match="full-rank"):
             m.initial_state(start)
     assert m.domain_violation(m.initial_state()) is None
+
+
+# ----------------------------------------------------------------------------- noisy signs: H(Y | z)
+
+
+def _noisy_sign_probabilities(target, z, noise):
+    """P(label | z) for each row of z (independent noisy signs), straight from the table."""
+    from scipy.special import ndtr
+    up = ndtr(z / math.sqrt(noise))
+    down = ndtr(-z / math.sqrt(noise))
+    out = np.zeros((z.shape[0], target.values.size))
+    for A in range(1 << target.p):
+        bits = (A >> np.arange(target.p)) & 1
+        out[:, target.table[A]] += np.prod(np.where(bits == 1, up, down), axis=1)
+    return out
+
+
+@pytest.mark.parametrize("p", [1, 4])
+@pytest.mark.parametrize("noise", [1e-4, 0.1, 2.0])
+def test_conditional_entropy_of_a_single_noisy_sign_against_mpmath(p, noise):
+    # target sign(z_1) at any p: H(Y | z) = E h(Phi(z_1 / sqrt(noise))), a 1-D integral (the
+    # tensor rule must integrate the other p - 1 axes to exactly 1)
+    import mpmath as mp
+    mp.mp.dps = 30
+    s = mp.sqrt(noise)
+
+    def f(z):
+        t, u = mp.ncdf(z / s), mp.ncdf(-z / s)
+        return -(t * mp.log(t) + u * mp.log(u)) * mp.npdf(z) if t > 0 and u > 0 else mp.mpf(0)
+
+    pts = sorted({max(-12.0, min(12.0, c * float(s))) for c in (-12, -6, -3, -1, 0, 1, 3, 6, 12)} | {-12.0, 12.0})
+    ref = float(mp.quad(f, pts))
+    assert make_target("sign", p).conditional_entropy(noise) == pytest.approx(ref, rel=3e-11)
+
+
+@pytest.mark.slow
+def test_conditional_entropy_against_the_general_route_at_p2():
+    # -Psi_out(Q = I) through the nested graded rules and the exact (correlated-capable) orthant
+    # probabilities: an independent code path, accurate to ~1e-10 (~10 s on a busy machine)
+    for name in ("committee",):
+        t = make_target(name, 2)
+        assert t.conditional_entropy(0.1) == pytest.approx(-t.se(np.eye(2), 0.1)[1], rel=5e-10)
+
+
+@pytest.mark.parametrize("name", ["committee", "parity"])
+def test_conditional_entropy_at_p4_against_monte_carlo(name):
+    t = make_target(name, 4)
+    noise = 0.1
+    z = np.random.default_rng(7).standard_normal((200_000, 4))
+    P = _noisy_sign_probabilities(t, z, noise)
+    h = -np.sum(np.where(P > 0, P * np.log(np.where(P > 0, P, 1.0)), 0.0), axis=1)
+    se = h.std() / math.sqrt(h.size)
+    assert abs(t.conditional_entropy(noise) - h.mean()) < 4 * se
+    assert se < 2e-3 * h.mean()
+
+
+def test_mutual_information_of_a_noisy_k4_committee_at_small_alpha():
+    # I(W*; Y | X) / d = alpha (H(Y) - H(Y | z)) + O(alpha^2) at small alpha (Q ~ alpha A(0));
+    # this was NaN at p = 4 (the label-entropy term averaged over a full-rank Q)
+    t = make_target("committee", 4)
+    noise, alpha = 0.1, 1e-3
+    A0, _ = t.trivial_operator(noise)
+    m = MultiIndex(target="committee", p=4, alpha=alpha, noise=noise)
+    mi = m.observables(pack(alpha * A0))["mutual_information"]
+    # the label law: each noisy sign is a fair coin, so P(0) = 6/16, P(+-1) = 5/16
+    HY = -(6 / 16 * math.log(6 / 16) + 2 * 5 / 16 * math.log(5 / 16))
+    assert math.isfinite(mi)
+    assert mi / alpha == pytest.approx(HY - t.conditional_entropy(noise), rel=5e-4)
