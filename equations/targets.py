@@ -116,7 +116,7 @@ import numpy as np
 from numba import njit
 
 from fixedpoint.gaussian import bivariate_upper, legendre_rule, tensor_rule
-from fixedpoint.quadrature import H, gauss_hermite
+from fixedpoint.quadrature import H, gauss_hermite, log_phi, logH, mills
 
 __all__ = ["Target", "TARGETS", "make_target", "custom", "custom_signs", "sign_patterns"]
 
@@ -632,18 +632,21 @@ def _column_zero(L, k):
 
 
 @njit(cache=True)
-def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, tweights, p_min, jac, g, dg, logz,
-                   dropped):
+def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, tweights, gl_x, gl_w, p_min, jac, g,
+                   dg, logz, dropped):
     """Per-sample ``log Z_out``, ``g_out`` and (``jac``) ``d g_out / d omega`` of a signs target,
     each sample ``mu`` with its own covariance ``V[mu]`` (the exact orthant probabilities of
     :func:`_class_probabilities`; the Jacobian by central differences of the
     exact gradient, step ``1e-5 sqrt(V_kk)``, zero without ``jac``; for GAMP, and for :meth:`Target.channel` with ``p_min = 0``).
 
-    A sample whose label has probability below ``p_min`` at any of the ``2 p + 1`` evaluations is
-    dropped for this iteration (``g = dg = 0``, ``dropped[mu] = 1``): the probabilities are sums
-    of orthant probabilities with an absolute accuracy of ~1e-16, so the ratio ``grad pi / pi``
-    (and its difference quotient) is meaningless there; on the Nishimori line such a label has
-    probability ``~p_min`` per sample."""
+    A label whose probability is below ``_P_LOG`` (``p <= 3``, every ``V_kk > 0``) is recomputed
+    in log space (:func:`_log_label`, Gauss-Legendre ``(gl_x, gl_w)`` per panel), at all ``2 p + 1``
+    evaluations: the inclusion-exclusion sums have an absolute accuracy of ~1e-16, so their
+    ``grad pi / pi`` is meaningless in the far tail (``~1e280`` at probability ``4e-21``), while
+    the log-space route keeps a relative accuracy of ~1e-12 down to probabilities ``e^-1000`` and
+    beyond. Otherwise (``p = 4``, or a zero variance) a sample whose label has probability below
+    ``p_min`` at any evaluation is dropped for this iteration (``g = dg = 0``, ``dropped[mu] =
+    1``); on the Nishimori line such a label has probability ``~p_min`` per sample."""
     n, p = omega.shape
     nsub = 1 << p
     U = np.empty(nsub)
@@ -652,34 +655,53 @@ def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, t
     dpi = np.empty((ncls, p))
     m = np.empty(p)
     up = np.empty(p)
+    gl = np.empty(p)
     Vm = np.empty((p, p))
+    work = np.empty((4, 2 * 2 * _LOG_MAX_PANELS * gl_x.size))
     for mu in range(n):
         c = y_idx[mu]
+        regular = p <= _P_LOG_MAX
         for a in range(p):
             m[a] = omega[mu, a]
             for b in range(p):
                 Vm[a, b] = V[mu, a, b]
+            regular = regular and Vm[a, a] > _V_MIN
         _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
-        low = pi[c] < p_min
-        pc = max(pi[c], 1e-300)
-        logz[mu] = math.log(pc)
-        for a in range(p):
-            g[mu, a] = dpi[c, a] / pc
-        for b in range(p if jac else 0):
-            hstep = 1e-5 * math.sqrt(max(Vm[b, b], 1e-12))
-            m[b] = omega[mu, b] + hstep
-            _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
-            low = low or pi[c] < p_min
-            pu = max(pi[c], 1e-300)
+        if regular and pi[c] < _P_LOG:
+            logz[mu] = _log_label(m, Vm, c, table, gl_x, gl_w, work, gl)
             for a in range(p):
-                up[a] = dpi[c, a] / pu
-            m[b] = omega[mu, b] - hstep
-            _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
-            low = low or pi[c] < p_min
-            pd = max(pi[c], 1e-300)
+                g[mu, a] = gl[a]
+            for b in range(p if jac else 0):
+                hstep = 1e-5 * math.sqrt(Vm[b, b])
+                m[b] = omega[mu, b] + hstep
+                _log_label(m, Vm, c, table, gl_x, gl_w, work, up)
+                m[b] = omega[mu, b] - hstep
+                _log_label(m, Vm, c, table, gl_x, gl_w, work, gl)
+                for a in range(p):
+                    dg[mu, a, b] = (up[a] - gl[a]) / (2.0 * hstep)
+                m[b] = omega[mu, b]
+            low = False
+        else:
+            low = pi[c] < p_min
+            pc = max(pi[c], 1e-300)
+            logz[mu] = math.log(pc)
             for a in range(p):
-                dg[mu, a, b] = (up[a] - dpi[c, a] / pd) / (2.0 * hstep)
-            m[b] = omega[mu, b]
+                g[mu, a] = dpi[c, a] / pc
+            for b in range(p if jac else 0):
+                hstep = 1e-5 * math.sqrt(max(Vm[b, b], 1e-12))
+                m[b] = omega[mu, b] + hstep
+                _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+                low = low or pi[c] < p_min
+                pu = max(pi[c], 1e-300)
+                for a in range(p):
+                    up[a] = dpi[c, a] / pu
+                m[b] = omega[mu, b] - hstep
+                _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+                low = low or pi[c] < p_min
+                pd = max(pi[c], 1e-300)
+                for a in range(p):
+                    dg[mu, a, b] = (up[a] - dpi[c, a] / pd) / (2.0 * hstep)
+                m[b] = omega[mu, b]
         for a in range(p):
             for b in range(a):
                 s = 0.5 * (dg[mu, a, b] + dg[mu, b, a])
@@ -741,6 +763,288 @@ def _signs_conditional_entropy(table, ncls, p, up, down, w):
         if k < 0:
             break
     return acc
+
+
+# ----------------------------------------------------------------------------- orthant kernels in log space
+#
+# ``log P(x_i > h_i, i = 1..n)`` for standard normals with correlation matrix ``R`` (n <= 4) and its
+# gradient in ``h``, with a relative accuracy that does not degrade in the tails (the sums of
+# :func:`_subset_uppers` have an absolute accuracy of ~1e-16). Conditioning on the coordinate
+# ``k`` with the largest threshold,
+#
+#     P = int_{h_k}^inf phi(t) F(t) dt,   F(t) = P(x_i > h_i, i != k | x_k = t),
+#
+# where ``F`` is the orthant probability of ``n - 1`` coordinates with thresholds ``(h_i - R_ik t) /
+# c_i`` (``c_i = sqrt(1 - R_ik^2)``) and correlations ``(R_ij - R_ik R_jk) / (c_i c_j)``. The
+# log-integrand ``L(t) = log phi(t) + log F(t)`` is concave with ``L'' <= -1`` (Gaussian orthant
+# probabilities are log-concave in affine thresholds, Prekopa 1973), so the integrand is unimodal
+# and below ``exp(L(t*) - (t - t*)^2 / 2)`` around its maximum ``t*``: the maximum is found by
+# regula falsi on the decreasing ``L' = -t + (log F)'`` (bracketed in ``[h_k, h_k + L'(h_k)]``), and
+# the integral is a composite Gauss-Legendre rule on panels growing geometrically (ratio 2) from
+# the mode, the first of the width ``1 / (|L'| + sqrt(-L''))`` on which the integrand varies, out
+# to where the bound is ``e^{-40}`` of the maximum; the sum is taken relative to ``exp(L(t*))``.
+# The gradient is ``d P / d h_a = -phi(h_a) P(x_i > h_i, i != a | x_a = h_a)`` (one dimension
+# less). One-dimensional tails are ``log H`` (erfc, and the continued fraction of the Mills ratio
+# beyond 30: :func:`fixedpoint.quadrature.logH`).
+
+#: regula-falsi iterations of the mode search and Gauss-Legendre points per panel of the log-space rules
+_LOG_MODE_ITERS = 40
+#: the integrand is dropped where its Gaussian bound is below e^-_LOG_RANGE of the maximum
+_LOG_RANGE = 40.0
+#: most panels on one side of the mode
+_LOG_MAX_PANELS = 48
+#: Gauss-Legendre points per panel of the log-space rules (8 leave 3e-10 at an interior mode)
+_N_LOG_GL = 12
+
+
+@njit(cache=True)
+def _log_panels(c, left, right, s, gl_x, gl_w, xs, ws):
+    """Nodes ``xs`` and weights ``ws`` (Gauss-Legendre ``(gl_x, gl_w)`` on ``[0, 1]``) of panels
+    growing geometrically from ``c`` with first width ``s``, over ``[c - left, c + right]``."""
+    n = 0
+    for side in (1.0, -1.0):
+        ext = right if side > 0 else left
+        if ext <= 0.0:
+            continue
+        a = 0.0
+        w = s
+        for _ in range(_LOG_MAX_PANELS):
+            b = min(a + w, ext)
+            if b >= ext * (1.0 - 1e-12) or _ == _LOG_MAX_PANELS - 1:
+                b = ext
+            for i in range(gl_x.size):
+                xs[n] = c + side * (a + (b - a) * gl_x[i])
+                ws[n] = (b - a) * gl_w[i]
+                n += 1
+            if b >= ext:
+                break
+            a = b
+            w *= 2.0
+    return n
+
+
+@njit(cache=True)
+def _log_extent(slope, curv):
+    """Distance beyond which ``L <= L(c) - slope u - u^2 / 2`` is ``_LOG_RANGE`` below the maximum,
+    and the first panel width ``1 / (slope + sqrt(curv))``."""
+    ext = 2.0 * _LOG_RANGE / (slope + math.sqrt(slope * slope + 2.0 * _LOG_RANGE))
+    return ext, 1.0 / (slope + math.sqrt(max(curv, 1.0)))
+
+
+@njit(cache=True)
+def _clip_r(r):
+    return min(max(r, -1.0 + _R_CLIP), 1.0 - _R_CLIP)
+
+
+@njit(cache=True)
+def _log2_cond(t, hj, r, c):
+    """``(L, L')`` of the bivariate integrand: ``log phi(t) + log H((hj - r t) / c)``."""
+    b = (hj - r * t) / c
+    return log_phi(t) + logH(b), -t + r / c * mills(b)
+
+
+@njit(cache=True)
+def _log_orth2(h1, h2, r, grad, gl_x, gl_w, xs, ws):
+    """``log P(x_1 > h1, x_2 > h2)`` (correlation ``r``) and ``grad = d log P / d h``."""
+    r = _clip_r(r)
+    c = math.sqrt((1.0 - r) * (1.0 + r))
+    hk, hj = (h1, h2) if h1 >= h2 else (h2, h1)
+    # -- the mode of the concave log-integrand on [hk, inf)
+    a = hk
+    La, dLa = _log2_cond(a, hj, r, c)
+    if dLa <= 0.0:
+        slope = -dLa
+        dt = 1e-4 / (1.0 + slope)
+        _, d2 = _log2_cond(a + dt, hj, r, c)
+        right, s = _log_extent(slope, -(d2 - dLa) / dt)
+        tc, Lc, left = a, La, 0.0
+    else:
+        lo, dlo, flo = a, dLa, dLa
+        hi = a + dLa
+        _, dhi = _log2_cond(hi, hj, r, c)
+        fhi = dhi
+        tc, Lc = lo, La
+        side = 0
+        for _ in range(_LOG_MODE_ITERS):
+            if dhi >= 0.0:
+                tc = hi
+                break
+            t = lo + (hi - lo) * flo / (flo - fhi)
+            if not (lo < t < hi):
+                t = 0.5 * (lo + hi)
+            tc = t
+            Lt, dt_ = _log2_cond(t, hj, r, c)
+            if dt_ > 0.0:
+                lo, dlo, flo = t, dt_, dt_
+                if side == 1:
+                    fhi *= 0.5
+                side = 1
+            else:
+                hi, dhi, fhi = t, dt_, dt_
+                if side == -1:
+                    flo *= 0.5
+                side = -1
+            if hi - lo <= 1e-7 * (1.0 + abs(t)):
+                break
+        curv = (dlo - dhi) / (hi - lo) if hi > lo else 1.0
+        Lc, _ = _log2_cond(tc, hj, r, c)
+        right, s = _log_extent(0.0, curv)
+        left = min(tc - a, right)
+    n = _log_panels(tc, left, right, s, gl_x, gl_w, xs, ws)
+    acc = 0.0
+    for i in range(n):
+        Li, _ = _log2_cond(xs[i], hj, r, c)
+        acc += ws[i] * math.exp(Li - Lc)
+    logp = Lc + math.log(acc)
+    # d P / d h_1 = -phi(h1) P(x_2 > h2 | x_1 = h1)
+    grad[0] = -math.exp(log_phi(h1) + logH((h2 - r * h1) / c) - logp)
+    grad[1] = -math.exp(log_phi(h2) + logH((h1 - r * h2) / c) - logp)
+    return logp
+
+
+@njit(cache=True)
+def _log3_cond(t, b0, a0, b1, a1, rho, g2, gl_x, gl_w, xs, ws):
+    """``(L, L')`` of the trivariate integrand: ``log phi(t) + log P(y_0 > b0 + a0 t, y_1 > b1 + a1 t)``
+    (correlation ``rho``)."""
+    lf = _log_orth2(b0 + a0 * t, b1 + a1 * t, rho, g2, gl_x, gl_w, xs, ws)
+    return log_phi(t) + lf, -t + a0 * g2[0] + a1 * g2[1]
+
+
+@njit(cache=True)
+def _log_orth3(h, R, grad, gl_x, gl_w, work):
+    """``log P(x_i > h_i, i = 0, 1, 2)`` (correlation matrix ``R``) and ``grad = d log P / d h``;
+    ``work`` is a ``(4, n)`` scratch array (two levels of panel rules)."""
+    k = 0
+    for a in range(1, 3):
+        if h[a] > h[k]:
+            k = a
+    i, j = (1, 2) if k == 0 else ((0, 2) if k == 1 else (0, 1))
+    rki, rkj = _clip_r(R[k, i]), _clip_r(R[k, j])
+    ci, cj = math.sqrt((1.0 - rki) * (1.0 + rki)), math.sqrt((1.0 - rkj) * (1.0 + rkj))
+    b0, a0, b1, a1 = h[i] / ci, -rki / ci, h[j] / cj, -rkj / cj
+    rho = _clip_r((R[i, j] - rki * rkj) / (ci * cj))
+    g2 = np.empty(2)
+    xs2, ws2 = work[2], work[3]
+    a = h[k]
+    La, dLa = _log3_cond(a, b0, a0, b1, a1, rho, g2, gl_x, gl_w, xs2, ws2)
+    if dLa <= 0.0:
+        slope = -dLa
+        dt = 1e-4 / (1.0 + slope)
+        _, d2 = _log3_cond(a + dt, b0, a0, b1, a1, rho, g2, gl_x, gl_w, xs2, ws2)
+        right, s = _log_extent(slope, -(d2 - dLa) / dt)
+        tc, Lc, left = a, La, 0.0
+    else:
+        lo, dlo, flo = a, dLa, dLa
+        hi = a + dLa
+        _, dhi = _log3_cond(hi, b0, a0, b1, a1, rho, g2, gl_x, gl_w, xs2, ws2)
+        fhi = dhi
+        tc = lo
+        side = 0
+        for _ in range(_LOG_MODE_ITERS):
+            if dhi >= 0.0:
+                tc = hi
+                break
+            t = lo + (hi - lo) * flo / (flo - fhi)
+            if not (lo < t < hi):
+                t = 0.5 * (lo + hi)
+            tc = t
+            _, dt_ = _log3_cond(t, b0, a0, b1, a1, rho, g2, gl_x, gl_w, xs2, ws2)
+            if dt_ > 0.0:
+                lo, dlo, flo = t, dt_, dt_
+                if side == 1:
+                    fhi *= 0.5
+                side = 1
+            else:
+                hi, dhi, fhi = t, dt_, dt_
+                if side == -1:
+                    flo *= 0.5
+                side = -1
+            if hi - lo <= 1e-7 * (1.0 + abs(t)):
+                break
+        curv = (dlo - dhi) / (hi - lo) if hi > lo else 1.0
+        Lc, _ = _log3_cond(tc, b0, a0, b1, a1, rho, g2, gl_x, gl_w, xs2, ws2)
+        right, s = _log_extent(0.0, curv)
+        left = min(tc - a, right)
+    xs, ws = work[0], work[1]
+    n = _log_panels(tc, left, right, s, gl_x, gl_w, xs, ws)
+    acc = 0.0
+    for q in range(n):
+        Lq, _ = _log3_cond(xs[q], b0, a0, b1, a1, rho, g2, gl_x, gl_w, xs2, ws2)
+        acc += ws[q] * math.exp(Lq - Lc)
+    logp = Lc + math.log(acc)
+    # d P / d h_a = -phi(h_a) P(x_i > h_i, x_j > h_j | x_a = h_a)
+    for a_ in range(3):
+        i, j = (1, 2) if a_ == 0 else ((0, 2) if a_ == 1 else (0, 1))
+        rai, raj = _clip_r(R[a_, i]), _clip_r(R[a_, j])
+        ci, cj = math.sqrt((1.0 - rai) * (1.0 + rai)), math.sqrt((1.0 - raj) * (1.0 + raj))
+        rho = _clip_r((R[i, j] - rai * raj) / (ci * cj))
+        lf = _log_orth2((h[i] - rai * h[a_]) / ci, (h[j] - raj * h[a_]) / cj, rho, g2, gl_x, gl_w, xs2, ws2)
+        grad[a_] = -math.exp(log_phi(h[a_]) + lf - logp)
+    return logp
+
+
+#: a label less probable than this (by the inclusion-exclusion sums) is recomputed in log space
+#: (:func:`_log_label`, ``p <= 3``): those sums have an absolute accuracy of ~1e-16, so ``grad pi /
+#: pi`` has a relative accuracy of ~1e-16 / pi (1e-10 at the switch)
+_P_LOG = 1e-6
+#: most coordinates of the log-space route
+_P_LOG_MAX = 3
+
+
+@njit(cache=True)
+def _log_label(m, V, c, table, gl_x, gl_w, work, g):
+    """``log pi_c`` and ``g = grad_m log pi_c`` of the label ``c`` for ``z ~ N(m, V)`` (``p <= 3``,
+    ``V_kk > 0``), as the log of a sum of positive terms: each sign pattern ``s`` of the label is
+    the upper orthant of ``(s_k z_k)``, thresholds ``h_k = -s_k m_k / sqrt(V_kk)`` and correlations
+    ``s_i s_j V_ij / sqrt(V_ii V_jj)``, in log space (:func:`_log_orth2`, :func:`_log_orth3`; one
+    coordinate: ``log H`` and the inverse Mills ratio); ``pi_c = sum_s exp(log P_s)`` relative to
+    the largest term, ``g = sum_s P_s grad log P_s / pi_c``."""
+    p = m.size
+    sd = np.empty(p)
+    for a in range(p):
+        sd[a] = math.sqrt(V[a, a])
+    h = np.empty(p)
+    R = np.empty((p, p))
+    gh = np.empty(p)
+    npat = 1 << p
+    logs = np.full(npat, -math.inf)
+    grads = np.zeros((npat, p))
+    top = -math.inf
+    for A in range(npat):
+        if table[A] != c:
+            continue
+        for a in range(p):
+            sa = 1.0 if (A >> a) & 1 else -1.0
+            h[a] = -sa * m[a] / sd[a]
+            for b in range(p):
+                sb = 1.0 if (A >> b) & 1 else -1.0
+                R[a, b] = sa * sb * V[a, b] / (sd[a] * sd[b])
+        if p == 1:
+            lp = logH(h[0])
+            gh[0] = -mills(h[0])
+        elif p == 2:
+            lp = _log_orth2(h[0], h[1], R[0, 1], gh, gl_x, gl_w, work[0], work[1])
+        else:
+            lp = _log_orth3(h, R, gh, gl_x, gl_w, work)
+        logs[A] = lp
+        for a in range(p):
+            sa = 1.0 if (A >> a) & 1 else -1.0
+            grads[A, a] = -sa * gh[a] / sd[a]
+        if lp > top:
+            top = lp
+    tot = 0.0
+    for a in range(p):
+        g[a] = 0.0
+    for A in range(npat):
+        if logs[A] == -math.inf:
+            continue
+        e = math.exp(logs[A] - top)
+        tot += e
+        for a in range(p):
+            g[a] += e * grads[A, a]
+    for a in range(p):
+        g[a] /= tot
+    return top + math.log(tot)
 
 
 # ----------------------------------------------------------------------------- continuous kernels
@@ -1392,8 +1696,9 @@ class Target:
             nodes, weights = legendre_rule(_N_OWEN)
             tnodes, tweights = legendre_rule(8)
             Vn = np.ascontiguousarray(np.broadcast_to(V + noise * np.eye(p), (n, p, p)))  # one per sample
+            gl_x, gl_w = legendre_rule(_N_LOG_GL)
             _signs_channel(self.label_index(y), omega, Vn, self.table, self.values.size, self._mask(), nodes, weights,
-                           tnodes, tweights, 0.0, True, g, dg, logz, np.zeros(n, dtype=np.int64))
+                           tnodes, tweights, gl_x, gl_w, 0.0, True, g, dg, logz, np.zeros(n, dtype=np.int64))
             return logz, g, dg
         LV, LVinvT = _factor_and_inverse(V)
         u, wu = self.inner_rule() if self.p >= 3 else tensor_rule(self.p, (120, 30)[self.p - 1])

@@ -98,7 +98,7 @@ import numpy as np
 
 from fixedpoint.gaussian import legendre_rule, sparse_rule, tensor_rule
 
-from ..targets import _N_OWEN, _continuous_channel, _signs_channel, sign_patterns
+from ..targets import _N_LOG_GL, _N_OWEN, _continuous_channel, _signs_channel, sign_patterns
 
 __all__ = ["simulate_multi_index", "gamp_multi", "symmetry_group"]
 
@@ -147,9 +147,9 @@ def _channel(target, y_idx, y, omega, V, noise, jac):
         nodes, weights = legendre_rule(_N_OWEN)
         tnodes, tweights = legendre_rule(8)
         Vn = np.ascontiguousarray(V + noise * np.eye(p)[None, :, :])
-        _signs_channel(y_idx, np.ascontiguousarray(omega), Vn, target.table, target.values.size,
-                                  target._mask(), nodes, weights, tnodes, tweights, _P_MIN, bool(jac), g, dg, logz,
-                                  dropped)
+        gl_x, gl_w = legendre_rule(_N_LOG_GL)
+        _signs_channel(y_idx, np.ascontiguousarray(omega), Vn, target.table, target.values.size, target._mask(),
+                       nodes, weights, tnodes, tweights, gl_x, gl_w, _P_MIN, bool(jac), g, dg, logz, dropped)
         return g, dg, dropped
     # continuous: the atoms g(omega_mu + L_mu u_j) on the rule Target.channel uses, in chunks
     u, wu = target.inner_rule() if p >= 3 else tensor_rule(p, (120, 30)[p - 1])

@@ -503,3 +503,98 @@ def test_mutual_information_of_a_noisy_k4_committee_at_small_alpha():
     HY = -(6 / 16 * math.log(6 / 16) + 2 * 5 / 16 * math.log(5 / 16))
     assert math.isfinite(mi)
     assert mi / alpha == pytest.approx(HY - t.conditional_entropy(noise), rel=5e-4)
+
+
+# ----------------------------------------------------------------------------- signs channel in log space
+
+
+def _mp_diagonal_label(target, omega, var, label):
+    """log P(label) and its gradient for z ~ N(omega, diag(var)) at 50 digits: each sign pattern is
+    a product of one-dimensional tails, the gradient of each factor phi / (s Phi)."""
+    import mpmath as mp
+    mp.mp.dps = 50
+    p = target.p
+    c = int(np.searchsorted(target.values, label))
+    tot, grad = mp.mpf(0), [mp.mpf(0)] * p
+    for A in range(1 << p):
+        if target.table[A] != c:
+            continue
+        sg = [1 if (A >> k) & 1 else -1 for k in range(p)]
+        x = [sg[k] * mp.mpf(omega[k]) / mp.sqrt(var[k]) for k in range(p)]
+        P = mp.fprod(mp.ncdf(v) for v in x)
+        tot += P
+        grad = [grad[k] + P * sg[k] * mp.npdf(x[k]) / (mp.ncdf(x[k]) * mp.sqrt(var[k])) for k in range(p)]
+    return mp.log(tot), [gk / tot for gk in grad]
+
+
+@pytest.mark.parametrize("name, p, omega, label", [
+    ("sign", 1, [7.0], -1.0), ("sign", 1, [26.0], -1.0), ("sign", 1, [80.0], -1.0),
+    ("committee", 2, [5.5, 5.0], -1.0), ("committee", 2, [18.0, 17.0], -1.0),
+    ("parity", 2, [20.0, -21.0], 1.0),
+    ("committee", 3, [6.0, 5.5, 5.0], -1.0), ("committee", 3, [16.0, 15.0, -1.0], -1.0),
+    ("parity", 3, [12.0, -11.0, 13.0], 1.0), ("committee", 3, [40.0, 39.0, 41.0], -1.0)])
+def test_signs_channel_in_the_far_tail_against_mpmath(name, p, omega, label):
+    # label probabilities from 1e-20 (p = 1, omega = 7 sqrt(0.5)...) to below 1e-300, where the
+    # inclusion-exclusion sums gave g ~ 1e280 or log(0); diagonal V: products of tails at 50 digits
+    t = make_target(name, p)
+    var = [0.5, 0.7, 0.4][:p]
+    logz, g, dg = t.channel(np.array([label]), np.array([omega]), np.diag(var))
+    ref_log, ref_g = _mp_diagonal_label(t, omega, var, label)
+    assert float(ref_log) < math.log(1e-20)
+    assert logz[0] == pytest.approx(float(ref_log), rel=1e-13)
+    np.testing.assert_allclose(g[0], [float(v) for v in ref_g], rtol=1e-11, atol=1e-11 * float(max(abs(v) for v in ref_g)))
+    assert np.all(np.isfinite(dg))
+
+
+def test_log_space_orthants_with_correlations():
+    # bivariate: against a 50-digit quadrature of phi(t) Phi((r t - h_2) / c) from t = h_1
+    # (scaled by phi(h_1)); trivariate: against the inclusion-exclusion route where it is exact
+    import mpmath as mp
+    from equations.targets import _log_orth2, _log_orth3, _upper3, _N_LOG_GL, _N_OWEN
+    from fixedpoint.gaussian import legendre_rule
+    gl_x, gl_w = legendre_rule(_N_LOG_GL)
+    work = np.empty((4, 2000))
+    gr = np.empty(3)
+    mp.mp.dps = 50
+    for h1, h2, r in [(8.0, 9.0, -0.5), (20.0, 20.0, 0.9), (25.0, 24.0, 0.999), (-3.0, 12.0, 0.7), (0.3, -0.2, 0.5)]:
+        hk, hj = max(h1, h2), min(h1, h2)
+        c = mp.sqrt(1 - mp.mpf(r) ** 2)
+        sc = 1 / (abs(hk) + 1)
+        f = lambda u: mp.exp(-hk * u - u * u / 2) * mp.ncdf(-(hj - r * (hk + u)) / c)
+        ref = mp.log(mp.quad(f, [0] + [sc * 2 ** j for j in range(-6, 12)], maxdegree=10) * mp.npdf(hk))
+        got = _log_orth2(h1, h2, r, gr, gl_x, gl_w, work[0], work[1])
+        assert abs(mp.exp(got - ref) - 1) < 3e-12, (h1, h2, r)
+    R = np.array([[1.0, 0.3, -0.2], [0.3, 1.0, 0.5], [-0.2, 0.5, 1.0]])
+    nodes, weights = legendre_rule(_N_OWEN)
+    tn, tw = legendre_rule(8)
+    for h in ([0.1, -0.3, 0.2], [1.0, 2.0, 0.5], [-1.0, -2.0, -0.5]):
+        h = np.array(h)
+        got = _log_orth3(h, R, gr, gl_x, gl_w, work)
+        assert math.exp(got) == pytest.approx(_upper3(-h, R, nodes, weights, tn, tw), rel=1e-13)
+        num = [(_log_orth3(h + 1e-5 * e, R, np.empty(3), gl_x, gl_w, work)
+                - _log_orth3(h - 1e-5 * e, R, np.empty(3), gl_x, gl_w, work)) / 2e-5 for e in np.eye(3)]
+        np.testing.assert_allclose(gr, num, rtol=1e-8)
+
+
+def test_log_space_label_agrees_with_inclusion_exclusion_for_ordinary_labels():
+    # correlated V, labels of probability 1e-3 to 0.5 (where the inclusion-exclusion sums are
+    # exact to ~1e-13): the log-space route gives the same log Z and g
+    from equations.targets import _log_label, _N_LOG_GL
+    from fixedpoint.gaussian import legendre_rule
+    gl_x, gl_w = legendre_rule(_N_LOG_GL)
+    work = np.empty((4, 2000))
+    rng = np.random.default_rng(5)
+    for name, p in (("committee", 2), ("committee", 3), ("parity", 3)):
+        t = make_target(name, p)
+        for _ in range(3):
+            M = rng.standard_normal((p, p))
+            V = 0.3 * np.eye(p) + 0.1 * M @ M.T
+            om = 0.5 * rng.standard_normal(p)
+            pi, dpi = t.class_probabilities(om, V)
+            for c in range(t.values.size):
+                if pi[c] < 1e-3:
+                    continue
+                gl = np.empty(p)
+                lz = _log_label(om, V, c, t.table, gl_x, gl_w, work, gl)
+                assert lz == pytest.approx(math.log(pi[c]), rel=1e-12, abs=1e-13)
+                np.testing.assert_allclose(gl, dpi[c] / pi[c], rtol=1e-10, atol=1e-12)

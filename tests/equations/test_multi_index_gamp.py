@@ -88,27 +88,30 @@ def test_per_sample_channel_is_the_targets_channel_at_each_samples_covariance(kw
         assert not dg2.any()
 
 
-def test_sign_z1z2_channel_against_closed_form_and_the_far_tail_guard():
+def test_sign_z1z2_channel_against_closed_form_down_to_the_far_tail():
     # diagonal V: P(y = +1) = P1 P2 + (1 - P1)(1 - P2), Pk = Phi(omega_k / s); g = grad log P(y)
     mp.mp.dps = 40
     t = MultiIndex(target="sign_z1z2", p=2)._target
     s2 = 0.18
-    omega = np.array([[1.0, 1.0], [2.0, 2.0], [0.1, 3.0], [-2.0, -1.0], [4.0, 4.0]])
-    y = np.array([-1.0, -1.0, 1.0, -1.0, -1.0])
-    V = np.broadcast_to(s2 * np.eye(2), (5, 2, 2)).copy()
+    omega = np.array([[1.0, 1.0], [2.0, 2.0], [0.1, 3.0], [-2.0, -1.0], [4.0, 4.0], [9.0, 8.0]])
+    y = np.array([-1.0, -1.0, 1.0, -1.0, -1.0, -1.0])
+    n = y.size
+    V = np.broadcast_to(s2 * np.eye(2), (n, 2, 2)).copy()
     g, dg, dropped = _channel(t, t.label_index(y), y, omega, V, 0.0, True)
     s = mp.sqrt(s2)
-    for mu in range(4):
+    for mu in range(n):
         P1, P2 = mp.ncdf(omega[mu, 0] / s), mp.ncdf(omega[mu, 1] / s)
+        Q1, Q2 = mp.ncdf(-omega[mu, 0] / s), mp.ncdf(-omega[mu, 1] / s)
         sgn = 1 if y[mu] > 0 else -1
-        prob = P1 * P2 + (1 - P1) * (1 - P2) if sgn > 0 else P1 * (1 - P2) + (1 - P1) * P2
-        ref = [sgn * mp.npdf(omega[mu, 0] / s) / s * (2 * P2 - 1) / prob,
-               sgn * mp.npdf(omega[mu, 1] / s) / s * (2 * P1 - 1) / prob]
-        assert np.allclose(g[mu], [float(r) for r in ref], rtol=1e-8), mu
-    # the last label has probability 4e-21: beyond the absolute accuracy (~1e-16) of the orthant
-    # sums (Target.channel returns g ~ 1e280 there); the sample is dropped, not propagated
-    assert dropped.tolist() == [0, 0, 0, 0, 1]
-    assert not g[4].any() and not dg[4].any()
+        prob = P1 * P2 + Q1 * Q2 if sgn > 0 else P1 * Q2 + Q1 * P2
+        ref = [sgn * mp.npdf(omega[mu, 0] / s) / s * (P2 - Q2) / prob,
+               sgn * mp.npdf(omega[mu, 1] / s) / s * (P1 - Q1) / prob]
+        assert np.allclose(g[mu], [float(r) for r in ref], rtol=1e-11), mu
+    # the last two labels have probabilities 4e-21 and 1e-78: beyond the absolute accuracy
+    # (~1e-16) of the inclusion-exclusion sums (g came out ~1e280 and the sample was dropped);
+    # the log-space route keeps them, and their Jacobian is finite
+    assert not dropped.any()
+    assert np.all(np.isfinite(dg))
 
 
 GAMP_CASES = [
