@@ -30,7 +30,20 @@ target, each integrated the way that keeps it exact where it can be:
     algorithm at 1e-12 requested, for random and for negatively equicorrelated ``V``). The
     gradient of ``U_S`` in ``omega_k`` is the flux through the face ``z_k = 0``: ``phi(omega_k /
     sqrt V_kk) / sqrt V_kk`` times the probability of the remaining constraints given ``z_k = 0``
-    (one dimension less). So ``p <= 4`` (the committee machine with ``K = 4`` hidden units); five
+    (one dimension less). A label less probable than ``1e-6`` (where these sums, accurate to
+    ~1e-16 absolute, lose their relative accuracy: ``grad pi / pi`` came out ``~1e280`` at
+    ``pi = 4e-21``) is recomputed in log space for the channel functions (GAMP,
+    :meth:`Target.channel`): each of its sign patterns is an orthant probability of its own
+    (no subtraction), ``log P(x > h) = log int_{h_k}^inf phi(t) F(t) dt`` conditioned on the
+    largest threshold, ``F`` the orthant probability of the other coordinates given ``x_k = t``
+    (one dimension less, in log space too; one coordinate is ``log H`` with the continued
+    fraction of the Mills ratio beyond 30). The log-integrand is concave with curvature at least
+    1 (Prekopa), so a regula-falsi search for its maximum and composite Gauss-Legendre panels
+    growing geometrically from there integrate it to ~1e-13 relative (:func:`_log_orth2`,
+    :func:`_log_orth3`, :func:`_log_orth4`; against mpmath at 50 digits for probabilities 1e-20
+    to 1e-10000), and ``g`` is the log-sum-exp weighted mean of the patterns' gradients
+    ``-phi(h_a) P(rest | x_a = h_a) / P`` (the inverse Mills ratio for one coordinate).
+    So ``p <= 4`` (the committee machine with ``K = 4`` hidden units); five
     coordinates by one more level cost 0.3 to 0.6 s per ``omega``, too much for a state evolution.
     A level of the outer rule along which the integrand hardly varies (kink widths above 80 or
     3000 in its coordinate: a nearly rank-deficient ``Q``, as on the non-specialised branch of a
@@ -632,21 +645,21 @@ def _column_zero(L, k):
 
 
 @njit(cache=True)
-def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, tweights, gl_x, gl_w, p_min, jac, g,
-                   dg, logz, dropped):
+def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, tweights, gl_x, gl_w, jac, g, dg,
+                   logz):
     """Per-sample ``log Z_out``, ``g_out`` and (``jac``) ``d g_out / d omega`` of a signs target,
-    each sample ``mu`` with its own covariance ``V[mu]`` (the exact orthant probabilities of
-    :func:`_class_probabilities`; the Jacobian by central differences of the
-    exact gradient, step ``1e-5 sqrt(V_kk)``, zero without ``jac``; for GAMP, and for :meth:`Target.channel` with ``p_min = 0``).
+    each sample ``mu`` with its own covariance ``V[mu]`` (for GAMP and :meth:`Target.channel`):
+    the exact orthant probabilities of :func:`_class_probabilities`, the Jacobian by central
+    differences of the exact gradient, step ``1e-5 sqrt(V_kk)`` (zero without ``jac``).
 
-    A label whose probability is below ``_P_LOG`` (``p <= 3``, every ``V_kk > 0``) is recomputed
-    in log space (:func:`_log_label`, Gauss-Legendre ``(gl_x, gl_w)`` per panel), at all ``2 p + 1``
+    A label whose probability is below ``_P_LOG = 1e-6`` (every ``V_kk > 0``) is recomputed in
+    log space (:func:`_log_label`, Gauss-Legendre ``(gl_x, gl_w)`` per panel), at all ``2 p + 1``
     evaluations: the inclusion-exclusion sums have an absolute accuracy of ~1e-16, so their
-    ``grad pi / pi`` is meaningless in the far tail (``~1e280`` at probability ``4e-21``), while
-    the log-space route keeps a relative accuracy of ~1e-12 down to probabilities ``e^-1000`` and
-    beyond. Otherwise (``p = 4``, or a zero variance) a sample whose label has probability below
-    ``p_min`` at any evaluation is dropped for this iteration (``g = dg = 0``, ``dropped[mu] =
-    1``); on the Nishimori line such a label has probability ``~p_min`` per sample."""
+    ``grad pi / pi`` is meaningless in the far tail (it came out ``~1e280`` at probability
+    ``4e-21``), while the log-space route keeps a relative accuracy of ~1e-12 down to
+    probabilities ``e^-1000`` and beyond (at ``p = 4`` such a sample costs seconds with the
+    Jacobian). A zero variance (``V_kk <= 1e-300``: that sign is known) keeps the sums, with the
+    label's probability floored at ``1e-300``."""
     n, p = omega.shape
     nsub = 1 << p
     U = np.empty(nsub)
@@ -657,10 +670,10 @@ def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, t
     up = np.empty(p)
     gl = np.empty(p)
     Vm = np.empty((p, p))
-    work = np.empty((4, 2 * 2 * _LOG_MAX_PANELS * gl_x.size))
+    work = np.empty((6, 2 * 2 * _LOG_MAX_PANELS * gl_x.size))
     for mu in range(n):
         c = y_idx[mu]
-        regular = p <= _P_LOG_MAX
+        regular = True
         for a in range(p):
             m[a] = omega[mu, a]
             for b in range(p):
@@ -680,9 +693,7 @@ def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, t
                 for a in range(p):
                     dg[mu, a, b] = (up[a] - gl[a]) / (2.0 * hstep)
                 m[b] = omega[mu, b]
-            low = False
         else:
-            low = pi[c] < p_min
             pc = max(pi[c], 1e-300)
             logz[mu] = math.log(pc)
             for a in range(p):
@@ -691,13 +702,11 @@ def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, t
                 hstep = 1e-5 * math.sqrt(max(Vm[b, b], 1e-12))
                 m[b] = omega[mu, b] + hstep
                 _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
-                low = low or pi[c] < p_min
                 pu = max(pi[c], 1e-300)
                 for a in range(p):
                     up[a] = dpi[c, a] / pu
                 m[b] = omega[mu, b] - hstep
                 _class_probabilities(m, Vm, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
-                low = low or pi[c] < p_min
                 pd = max(pi[c], 1e-300)
                 for a in range(p):
                     dg[mu, a, b] = (up[a] - dpi[c, a] / pd) / (2.0 * hstep)
@@ -707,11 +716,8 @@ def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, t
                 s = 0.5 * (dg[mu, a, b] + dg[mu, b, a])
                 dg[mu, a, b] = s
                 dg[mu, b, a] = s
-        dropped[mu] = 1 if low else 0
-        for a in range(p):
-            if low:
-                g[mu, a] = 0.0
-            if low or not jac:
+        if not jac:
+            for a in range(p):
                 for b in range(p):
                     dg[mu, a, b] = 0.0
 
@@ -983,22 +989,131 @@ def _log_orth3(h, R, grad, gl_x, gl_w, work):
     return logp
 
 
+
+@njit(cache=True)
+def _log4_cond(t, b, a, Rc, g3, gl_x, gl_w, work, hc):
+    """``(L, L')`` of the four-coordinate integrand: ``log phi(t) + log P(y_i > b_i + a_i t, i = 0, 1,
+    2)`` (correlation matrix ``Rc``)."""
+    for i in range(3):
+        hc[i] = b[i] + a[i] * t
+    lf = _log_orth3(hc, Rc, g3, gl_x, gl_w, work)
+    return log_phi(t) + lf, -t + a[0] * g3[0] + a[1] * g3[1] + a[2] * g3[2]
+
+
+@njit(cache=True)
+def _condition_unit(h, R, k, t, b, a, Rc):
+    """Thresholds ``b + a t`` and correlations ``Rc`` of the coordinates other than ``k`` (in order)
+    of a standard vector with correlations ``R`` given ``x_k = t``."""
+    n = h.size
+    i2 = 0
+    for i in range(n):
+        if i == k:
+            continue
+        ri = _clip_r(R[i, k])
+        ci = math.sqrt((1.0 - ri) * (1.0 + ri))
+        b[i2] = h[i] / ci
+        a[i2] = -ri / ci
+        j2 = 0
+        for j in range(n):
+            if j == k:
+                continue
+            if j == i:
+                Rc[i2, j2] = 1.0
+            else:
+                rj = _clip_r(R[j, k])
+                cj = math.sqrt((1.0 - rj) * (1.0 + rj))
+                Rc[i2, j2] = _clip_r((R[i, j] - ri * rj) / (ci * cj))
+            j2 += 1
+        i2 += 1
+
+
+@njit(cache=True)
+def _log_orth4(h, R, grad, gl_x, gl_w, work):
+    """``log P(x_i > h_i, i = 0..3)`` (correlation matrix ``R``) and ``grad = d log P / d h``;
+    ``work`` is a ``(6, n)`` scratch array (three levels of panel rules)."""
+    k = 0
+    for q in range(1, 4):
+        if h[q] > h[k]:
+            k = q
+    b = np.empty(3)
+    a = np.empty(3)
+    Rc = np.empty((3, 3))
+    g3 = np.empty(3)
+    hc = np.empty(3)
+    _condition_unit(h, R, k, 0.0, b, a, Rc)
+    sub = work[:4]
+    lo_ = h[k]
+    La, dLa = _log4_cond(lo_, b, a, Rc, g3, gl_x, gl_w, sub, hc)
+    if dLa <= 0.0:
+        slope = -dLa
+        dt = 1e-4 / (1.0 + slope)
+        _, d2 = _log4_cond(lo_ + dt, b, a, Rc, g3, gl_x, gl_w, sub, hc)
+        right, s = _log_extent(slope, -(d2 - dLa) / dt)
+        tc, Lc, left = lo_, La, 0.0
+    else:
+        lo, dlo, flo = lo_, dLa, dLa
+        hi = lo_ + dLa
+        _, dhi = _log4_cond(hi, b, a, Rc, g3, gl_x, gl_w, sub, hc)
+        fhi = dhi
+        tc = lo
+        side = 0
+        for _ in range(_LOG_MODE_ITERS):
+            if dhi >= 0.0:
+                tc = hi
+                break
+            t = lo + (hi - lo) * flo / (flo - fhi)
+            if not (lo < t < hi):
+                t = 0.5 * (lo + hi)
+            tc = t
+            _, dt_ = _log4_cond(t, b, a, Rc, g3, gl_x, gl_w, sub, hc)
+            if dt_ > 0.0:
+                lo, dlo, flo = t, dt_, dt_
+                if side == 1:
+                    fhi *= 0.5
+                side = 1
+            else:
+                hi, dhi, fhi = t, dt_, dt_
+                if side == -1:
+                    flo *= 0.5
+                side = -1
+            if hi - lo <= 1e-7 * (1.0 + abs(t)):
+                break
+        curv = (dlo - dhi) / (hi - lo) if hi > lo else 1.0
+        Lc, _ = _log4_cond(tc, b, a, Rc, g3, gl_x, gl_w, sub, hc)
+        right, s = _log_extent(0.0, curv)
+        left = min(tc - lo_, right)
+    xs, ws = work[4], work[5]
+    n = _log_panels(tc, left, right, s, gl_x, gl_w, xs, ws)
+    acc = 0.0
+    for q in range(n):
+        Lq, _ = _log4_cond(xs[q], b, a, Rc, g3, gl_x, gl_w, sub, hc)
+        acc += ws[q] * math.exp(Lq - Lc)
+    logp = Lc + math.log(acc)
+    # d P / d h_q = -phi(h_q) P(the other three > their thresholds | x_q = h_q)
+    for q in range(4):
+        _condition_unit(h, R, q, 0.0, b, a, Rc)
+        for i in range(3):
+            hc[i] = b[i] + a[i] * h[q]
+        lf = _log_orth3(hc, Rc, g3, gl_x, gl_w, sub)
+        grad[q] = -math.exp(log_phi(h[q]) + lf - logp)
+    return logp
+
 #: a label less probable than this (by the inclusion-exclusion sums) is recomputed in log space
-#: (:func:`_log_label`, ``p <= 3``): those sums have an absolute accuracy of ~1e-16, so ``grad pi /
-#: pi`` has a relative accuracy of ~1e-16 / pi (1e-10 at the switch)
+#: (:func:`_log_label`): those sums have an absolute accuracy of ~1e-16, so ``grad pi / pi`` has a
+#: relative accuracy of ~1e-16 / pi (1e-10 at the switch)
 _P_LOG = 1e-6
-#: most coordinates of the log-space route
-_P_LOG_MAX = 3
 
 
 @njit(cache=True)
 def _log_label(m, V, c, table, gl_x, gl_w, work, g):
-    """``log pi_c`` and ``g = grad_m log pi_c`` of the label ``c`` for ``z ~ N(m, V)`` (``p <= 3``,
+    """``log pi_c`` and ``g = grad_m log pi_c`` of the label ``c`` for ``z ~ N(m, V)`` (``p <= 4``,
     ``V_kk > 0``), as the log of a sum of positive terms: each sign pattern ``s`` of the label is
     the upper orthant of ``(s_k z_k)``, thresholds ``h_k = -s_k m_k / sqrt(V_kk)`` and correlations
-    ``s_i s_j V_ij / sqrt(V_ii V_jj)``, in log space (:func:`_log_orth2`, :func:`_log_orth3`; one
-    coordinate: ``log H`` and the inverse Mills ratio); ``pi_c = sum_s exp(log P_s)`` relative to
-    the largest term, ``g = sum_s P_s grad log P_s / pi_c``."""
+    ``s_i s_j V_ij / sqrt(V_ii V_jj)``, in log space (:func:`_log_orth2` to :func:`_log_orth4`;
+    one coordinate: ``log H`` and the inverse Mills ratio ``phi / H``, the truncated-Gaussian
+    moment); ``pi_c = sum_s exp(log P_s)`` relative to the largest term, ``g = sum_s P_s grad log
+    P_s / pi_c``. Cost in the tail: ~20 us per pattern at ``p = 2``, ~1 ms at ``p = 3``, 40 to
+    120 ms at ``p = 4``."""
     p = m.size
     sd = np.empty(p)
     for a in range(p):
@@ -1024,8 +1139,10 @@ def _log_label(m, V, c, table, gl_x, gl_w, work, g):
             gh[0] = -mills(h[0])
         elif p == 2:
             lp = _log_orth2(h[0], h[1], R[0, 1], gh, gl_x, gl_w, work[0], work[1])
-        else:
+        elif p == 3:
             lp = _log_orth3(h, R, gh, gl_x, gl_w, work)
+        else:
+            lp = _log_orth4(h, R, gh, gl_x, gl_w, work)
         logs[A] = lp
         for a in range(p):
             sa = 1.0 if (A >> a) & 1 else -1.0
@@ -1698,7 +1815,7 @@ class Target:
             Vn = np.ascontiguousarray(np.broadcast_to(V + noise * np.eye(p), (n, p, p)))  # one per sample
             gl_x, gl_w = legendre_rule(_N_LOG_GL)
             _signs_channel(self.label_index(y), omega, Vn, self.table, self.values.size, self._mask(), nodes, weights,
-                           tnodes, tweights, gl_x, gl_w, 0.0, True, g, dg, logz, np.zeros(n, dtype=np.int64))
+                           tnodes, tweights, gl_x, gl_w, True, g, dg, logz)
             return logz, g, dg
         LV, LVinvT = _factor_and_inverse(V)
         u, wu = self.inner_rule() if self.p >= 3 else tensor_rule(self.p, (120, 30)[self.p - 1])

@@ -532,18 +532,25 @@ def _mp_diagonal_label(target, omega, var, label):
     ("committee", 2, [5.5, 5.0], -1.0), ("committee", 2, [18.0, 17.0], -1.0),
     ("parity", 2, [20.0, -21.0], 1.0),
     ("committee", 3, [6.0, 5.5, 5.0], -1.0), ("committee", 3, [16.0, 15.0, -1.0], -1.0),
-    ("parity", 3, [12.0, -11.0, 13.0], 1.0), ("committee", 3, [40.0, 39.0, 41.0], -1.0)])
+    ("parity", 3, [12.0, -11.0, 13.0], 1.0), ("committee", 3, [40.0, 39.0, 41.0], -1.0),
+    ("committee", 4, [6.0, 5.5, 5.0, 6.5], -1.0)])
 def test_signs_channel_in_the_far_tail_against_mpmath(name, p, omega, label):
     # label probabilities from 1e-20 (p = 1, omega = 7 sqrt(0.5)...) to below 1e-300, where the
     # inclusion-exclusion sums gave g ~ 1e280 or log(0); diagonal V: products of tails at 50 digits
     t = make_target(name, p)
-    var = [0.5, 0.7, 0.4][:p]
+    var = [0.5, 0.7, 0.4, 0.6][:p]
     logz, g, dg = t.channel(np.array([label]), np.array([omega]), np.diag(var))
     ref_log, ref_g = _mp_diagonal_label(t, omega, var, label)
     assert float(ref_log) < math.log(1e-20)
     assert logz[0] == pytest.approx(float(ref_log), rel=1e-13)
     np.testing.assert_allclose(g[0], [float(v) for v in ref_g], rtol=1e-11, atol=1e-11 * float(max(abs(v) for v in ref_g)))
     assert np.all(np.isfinite(dg))
+    if p == 1:
+        # truncated-Gaussian moments: d g / d omega = -(r^2 - x r) / v, x = omega / sqrt(v), r = phi(x) / Phi(-x)
+        import mpmath as mp
+        x = mp.mpf(omega[0]) / mp.sqrt(var[0])
+        r = mp.npdf(x) / mp.ncdf(-x)
+        assert dg[0, 0, 0] == pytest.approx(float(-(r * r - x * r) / var[0]), rel=1e-7)
 
 
 def test_log_space_orthants_with_correlations():
@@ -574,6 +581,23 @@ def test_log_space_orthants_with_correlations():
         num = [(_log_orth3(h + 1e-5 * e, R, np.empty(3), gl_x, gl_w, work)
                 - _log_orth3(h - 1e-5 * e, R, np.empty(3), gl_x, gl_w, work)) / 2e-5 for e in np.eye(3)]
         np.testing.assert_allclose(gr, num, rtol=1e-8)
+    # four coordinates (random correlations): against _upper4 (1e-10 against Genz), gradient by
+    # central differences; independent coordinates deep in the tail: the product of log H
+    from equations.targets import _log_orth4, _upper4
+    from fixedpoint.quadrature import logH
+    M = np.random.default_rng(1).standard_normal((4, 4))
+    C = M @ M.T + 2 * np.eye(4)
+    R4 = C / np.sqrt(np.outer(np.diag(C), np.diag(C)))
+    work6 = np.empty((6, 2000))
+    g4 = np.empty(4)
+    h = np.array([1.0, 0.5, 0.5, 0.2])
+    assert math.exp(_log_orth4(h, R4, g4, gl_x, gl_w, work6)) == pytest.approx(
+        _upper4(-h, R4, nodes, weights, tn, tw), rel=1e-12)
+    num = [(_log_orth4(h + 1e-5 * e, R4, np.empty(4), gl_x, gl_w, work6)
+            - _log_orth4(h - 1e-5 * e, R4, np.empty(4), gl_x, gl_w, work6)) / 2e-5 for e in np.eye(4)]
+    np.testing.assert_allclose(g4, num, rtol=1e-8)
+    h = np.array([30.0, 25.0, 12.0, 8.0])
+    assert _log_orth4(h, np.eye(4), g4, gl_x, gl_w, work6) == pytest.approx(sum(logH(x) for x in h), rel=1e-14)
 
 
 def test_log_space_label_agrees_with_inclusion_exclusion_for_ordinary_labels():
