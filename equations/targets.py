@@ -723,6 +723,26 @@ def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, t
 
 
 @njit(cache=True)
+def _signs_probabilities(omega, V, table, ncls, mask, nodes, weights, tnodes, tweights, out):
+    """``out[mu, c] = P(label c)`` for ``z ~ N(omega[mu], V)`` (the inclusion-exclusion sums of
+    :func:`_class_probabilities`, for predictions: a probability below their absolute accuracy of
+    ~1e-16 does not change an argmax or a mean)."""
+    n, p = omega.shape
+    nsub = 1 << p
+    U = np.empty(nsub)
+    dU = np.empty((nsub, p))
+    pi = np.empty(ncls)
+    dpi = np.empty((ncls, p))
+    m = np.empty(p)
+    for mu in range(n):
+        for a in range(p):
+            m[a] = omega[mu, a]
+        _class_probabilities(m, V, table, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights)
+        for c in range(ncls):
+            out[mu, c] = pi[c]
+
+
+@njit(cache=True)
 def _signs_conditional_entropy(table, ncls, p, up, down, w):
     """``H(Y | z) = -E_z sum_c P(c | z) log P(c | z)`` of a signs target whose hidden
     pre-activations carry independent noise, ``z ~ N(0, I_p)``: given ``z`` the noisy signs are
@@ -1802,7 +1822,10 @@ class Target:
 
     def channel(self, y, omega, V, noise: float = 0.0):
         """``(log Z_out, g_out, d g_out / d omega)`` for each sample: ``y`` shape ``(n,)``, ``omega``
-        ``(n, p)``, ``V`` a common ``p x p`` matrix. Shapes ``(n,)``, ``(n, p)``, ``(n, p, p)``."""
+        ``(n, p)``, ``V`` a common ``p x p`` matrix. Shapes ``(n,)``, ``(n, p)``, ``(n, p, p)``.
+        Signs targets: a label less probable than 1e-6 is computed in log space (module
+        docstring; ~1e-13 relative, at any depth of the tail), the Jacobian by central
+        differences of ``g_out``."""
         omega = np.ascontiguousarray(np.atleast_2d(np.asarray(omega, dtype=float)))
         V = 0.5 * (np.asarray(V, dtype=float) + np.asarray(V, dtype=float).T)
         n, p = omega.shape
@@ -1909,6 +1932,19 @@ class Target:
             A0 += np.einsum("y,ya,yb->ab", w, M1[ok], M1[ok])
             T += np.einsum("y,yai,ybj->abij", w, M2[ok], M2[ok])
         return A0, T
+
+    def label_probabilities(self, omega, V, noise: float = 0.0):
+        """``P(y = values[c])`` for each row of ``omega`` (shape ``(n, p)``), ``z ~ N(omega, V +
+        noise I)`` (signs targets; shape ``(n, len(values))``)."""
+        omega = np.ascontiguousarray(np.atleast_2d(np.asarray(omega, dtype=float)))
+        p = self.p
+        Vn = np.ascontiguousarray(0.5 * (np.asarray(V, dtype=float) + np.asarray(V, dtype=float).T) + noise * np.eye(p))
+        nodes, weights = legendre_rule(_N_OWEN)
+        tnodes, tweights = legendre_rule(8)
+        out = np.empty((omega.shape[0], self.values.size))
+        _signs_probabilities(omega, Vn, self.table, self.values.size, self._mask(), nodes, weights, tnodes, tweights,
+                             out)
+        return out
 
     def class_probabilities(self, omega, V=None):
         """``(pi, grad pi)`` of a signs target's labels for ``z ~ N(omega, V)`` (default ``V = I``)."""

@@ -326,8 +326,9 @@ def _predict(target, omega, V, noise):
     beyond), twice (as the label and the posterior mean)."""
     n, p = omega.shape
     if target.kind == "signs":
-        logz = np.stack([target.channel(np.full(n, c), omega, V, noise)[0] for c in target.values], axis=1)
-        prob = np.exp(logz - logz.max(axis=1, keepdims=True))
+        # (the probabilities of all labels at once, without the Jacobian or the log-space tails of
+        # the channel: an improbable label does not change the argmax or the mean)
+        prob = np.clip(target.label_probabilities(omega, V, noise), 0.0, None)
         prob /= prob.sum(axis=1, keepdims=True)
         return target.values[np.argmax(prob, axis=1)], prob @ target.values
     u, wu = tensor_rule(p, (40, 40, 14)[p - 1]) if p <= 3 else sparse_rule(p, 5)

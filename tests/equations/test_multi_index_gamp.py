@@ -153,3 +153,17 @@ def test_gamp_sign_z1z2_agrees_with_state_evolution():
         vals = np.array([r[key] for r in runs])
         se = vals.std(ddof=1) / math.sqrt(len(vals))
         assert abs(vals.mean() - theory[key]) < 3 * se, (key, vals, theory[key])
+
+
+def test_label_probabilities_of_the_predictor_are_the_channels():
+    # the predictor's probabilities of all labels at once are Z_out(c) of the channel (up to the
+    # ~1e-16 absolute accuracy of the sums), and they sum to one
+    t = MultiIndex(target="committee", p=3)._target
+    rng = np.random.default_rng(4)
+    omega = rng.standard_normal((5, 3))
+    V = 0.3 * np.eye(3) + 0.05
+    P = t.label_probabilities(omega, V, 0.1)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-13)
+    for c, label in enumerate(t.values):
+        logz, _, _ = t.channel(np.full(5, label), omega, V, 0.1)
+        np.testing.assert_allclose(P[:, c], np.exp(logz), rtol=1e-12, atol=1e-15)
