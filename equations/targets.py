@@ -39,13 +39,19 @@ target, each integrated the way that keeps it exact where it can be:
     (one dimension less, in log space too; one coordinate is ``log H`` with the continued
     fraction of the Mills ratio beyond 30). The log-integrand is concave with curvature at least
     1 (Prekopa), so a regula-falsi search for its maximum and composite Gauss-Legendre panels
-    growing geometrically from there integrate it (:func:`_log_orth2`, :func:`_log_orth3`,
-    :func:`_log_orth4`), and ``g`` is the log-sum-exp weighted mean of the patterns' gradients
+    growing geometrically from there integrate it, with panels graded toward the points where a
+    strongly correlated coordinate switches on (:func:`_log_transitions`; :func:`_log_orth2`,
+    :func:`_log_orth3`, :func:`_log_orth4`), and ``g`` is the log-sum-exp weighted mean of the patterns' gradients
     ``-phi(h_a) P(rest | x_a = h_a) / P`` (the inverse Mills ratio for one coordinate).
     Measured against mpmath at 50 digits: ``log Z_out`` to 1e-13 and ``g`` to 1e-11 relative for
     labels of probability 1e-22 to 1e-2782 (diagonal ``V``, ``p = 1`` to ``4``), bivariate
     orthants with correlations from -0.5 to 0.999 down to 1e-316 to 3e-12; three and four
-    correlated coordinates against the inclusion-exclusion sums where these are exact, 1e-15. A
+    correlated coordinates against the inclusion-exclusion sums where these are exact, 1e-15; at
+    ordinary probabilities with nearly singular ``V`` (an eigenvalue ``1e-3`` of its scale, or
+    nearly rank one) within 1e-6 of Genz's algorithm at ``p = 3, 4`` (whose own accuracy is of
+    that order there; the inclusion-exclusion sums were off by up to 2e-2 in those cases, which
+    matters only above ``1e-6``, where they are used: a limit of :func:`_upper3` with
+    near-singular correlations, not addressed here). A
     tail label costs ~20 us per sign pattern at ``p = 2``, ~1 ms at ``p = 3``, 40 to 120 ms at
     ``p = 4``, times ``2 p + 1`` for the Jacobian (central differences of ``g``).
     So ``p <= 4`` (the committee machine with ``K = 4`` hidden units); five
@@ -675,7 +681,7 @@ def _signs_channel(y_idx, omega, V, table, ncls, mask, nodes, weights, tnodes, t
     up = np.empty(p)
     gl = np.empty(p)
     Vm = np.empty((p, p))
-    work = np.empty((6, 2 * 2 * _LOG_MAX_PANELS * gl_x.size))
+    work = np.empty((6, _LOG_MAX_BREAKS * gl_x.size))
     for mu in range(n):
         c = y_idx[mu]
         regular = True
@@ -822,36 +828,95 @@ def _signs_conditional_entropy(table, ncls, p, up, down, w):
 _LOG_MODE_ITERS = 40
 #: the integrand is dropped where its Gaussian bound is below e^-_LOG_RANGE of the maximum
 _LOG_RANGE = 40.0
-#: most panels on one side of the mode
+#: most panels on one side of the mode, and most breakpoints of a rule (with its transitions)
 _LOG_MAX_PANELS = 48
+_LOG_MAX_BREAKS = 1024
 #: Gauss-Legendre points per panel of the log-space rules (8 leave 3e-10 at an interior mode)
 _N_LOG_GL = 12
 
 
 @njit(cache=True)
-def _log_panels(c, left, right, s, gl_x, gl_w, xs, ws):
+def _log_panels(c, left, right, s, kc, kw, nk, gl_x, gl_w, xs, ws):
     """Nodes ``xs`` and weights ``ws`` (Gauss-Legendre ``(gl_x, gl_w)`` on ``[0, 1]``) of panels
-    growing geometrically from ``c`` with first width ``s``, over ``[c - left, c + right]``."""
-    n = 0
+    growing geometrically (ratio 2) from ``c`` with first width ``s``, over ``[c - left, c +
+    right]``, refined around the transitions ``kc[:nk]`` of widths ``kw[:nk]`` that are narrower
+    than the panels there (a strongly correlated coordinate switches on within the range:
+    breakpoints ``kc +- kw 2^j``). Returns the number of nodes."""
+    lo, hi = c - left, c + right
+    bp = np.empty(_LOG_MAX_BREAKS)
+    nb = 0
+    bp[nb] = c
+    nb += 1
     for side in (1.0, -1.0):
         ext = right if side > 0 else left
-        if ext <= 0.0:
-            continue
         a = 0.0
         w = s
-        for _ in range(_LOG_MAX_PANELS):
-            b = min(a + w, ext)
-            if b >= ext * (1.0 - 1e-12) or _ == _LOG_MAX_PANELS - 1:
-                b = ext
-            for i in range(gl_x.size):
-                xs[n] = c + side * (a + (b - a) * gl_x[i])
-                ws[n] = (b - a) * gl_w[i]
-                n += 1
-            if b >= ext:
-                break
-            a = b
+        while a < ext and nb < 2 * _LOG_MAX_PANELS:
+            a = min(a + w, ext)
+            bp[nb] = c + side * a
+            nb += 1
             w *= 2.0
+        if a < ext:
+            bp[nb] = c + side * ext
+            nb += 1
+    for q in range(nk):
+        ck, wk = kc[q], kw[q]
+        if not (lo < ck < hi) or not wk > 0.0:
+            continue
+        scale = max(s, 0.5 * abs(ck - c))
+        if wk >= 0.5 * scale:
+            continue
+        if nb < _LOG_MAX_BREAKS:
+            bp[nb] = ck
+            nb += 1
+        step = max(wk, 1e-12 * scale)
+        while step < scale and nb + 2 <= _LOG_MAX_BREAKS:
+            for sg in (-1.0, 1.0):
+                v = ck + sg * step
+                if lo < v < hi:
+                    bp[nb] = v
+                    nb += 1
+            step *= 2.0
+    pts = np.sort(bp[:nb])
+    n = 0
+    for i in range(nb - 1):
+        a, b = pts[i], pts[i + 1]
+        if b - a <= 1e-14 * (1.0 + abs(a)):
+            continue
+        for j in range(gl_x.size):
+            xs[n] = a + (b - a) * gl_x[j]
+            ws[n] = (b - a) * gl_w[j]
+            n += 1
     return n
+
+
+@njit(cache=True)
+def _log_transitions(b, a, m, r01, r02, r12, kc, kw):
+    """Where the conditional orthant probability ``F(t) = P(y > b + a t)`` (``m`` coordinates,
+    correlations ``r01, r02, r12``) switches on or off, and on which scale: each threshold
+    ``b_i + a_i t`` crosses 0 at ``-b_i / a_i`` (scale ``1 / |a_i|``), and each pair's conditional
+    threshold ``(b_j - r b_i + (a_j - r a_i) t) / sqrt(1 - r^2)`` (given ``y_i`` at its
+    threshold: sharp when ``|r|`` is near 1) at ``-(b_j - r b_i) / (a_j - r a_i)``. Returns their
+    number."""
+    nk = 0
+    for i in range(m):
+        if a[i] != 0.0:
+            kc[nk] = -b[i] / a[i]
+            kw[nk] = 1.0 / abs(a[i])
+            nk += 1
+    for i in range(m):
+        for j in range(m):
+            if i == j:
+                continue
+            lo_, hi_ = min(i, j), max(i, j)
+            r = r01 if (lo_ == 0 and hi_ == 1) else (r02 if lo_ == 0 else r12)
+            d = math.sqrt(max((1.0 - r) * (1.0 + r), 1e-300))
+            sl = a[j] - r * a[i]
+            if sl != 0.0:
+                kc[nk] = -(b[j] - r * b[i]) / sl
+                kw[nk] = d / abs(sl)
+                nk += 1
+    return nk
 
 
 @njit(cache=True)
@@ -921,7 +986,14 @@ def _log_orth2(h1, h2, r, grad, gl_x, gl_w, xs, ws):
         Lc, _ = _log2_cond(tc, hj, r, c)
         right, s = _log_extent(0.0, curv)
         left = min(tc - a, right)
-    n = _log_panels(tc, left, right, s, gl_x, gl_w, xs, ws)
+    # the conditional threshold (hj - r t) / c crosses 0 at t = hj / r, on the scale c / |r|
+    kc = np.empty(1)
+    kw = np.empty(1)
+    nk = 0
+    if r != 0.0:
+        kc[0], kw[0] = hj / r, c / abs(r)
+        nk = 1
+    n = _log_panels(tc, left, right, s, kc, kw, nk, gl_x, gl_w, xs, ws)
     acc = 0.0
     for i in range(n):
         Li, _ = _log2_cond(xs[i], hj, r, c)
@@ -997,7 +1069,12 @@ def _log_orth3(h, R, grad, gl_x, gl_w, work):
         right, s = _log_extent(0.0, curv)
         left = min(tc - a, right)
     xs, ws = work[0], work[1]
-    n = _log_panels(tc, left, right, s, gl_x, gl_w, xs, ws)
+    kc = np.empty(4)
+    kw = np.empty(4)
+    bb = np.array([b0, b1])
+    aa = np.array([a0, a1])
+    nk = _log_transitions(bb, aa, 2, rho, rho, rho, kc, kw)
+    n = _log_panels(tc, left, right, s, kc, kw, nk, gl_x, gl_w, xs, ws)
     acc = 0.0
     for q in range(n):
         Lq, _ = _log3_cond(xs[q], b0, a0, b1, a1, rho, g2, gl_x, gl_w, xs2, ws2)
@@ -1108,7 +1185,10 @@ def _log_orth4(h, R, grad, gl_x, gl_w, work):
         right, s = _log_extent(0.0, curv)
         left = min(tc - lo_, right)
     xs, ws = work[4], work[5]
-    n = _log_panels(tc, left, right, s, gl_x, gl_w, xs, ws)
+    kc = np.empty(9)
+    kw = np.empty(9)
+    nk = _log_transitions(b, a, 3, Rc[0, 1], Rc[0, 2], Rc[1, 2], kc, kw)
+    n = _log_panels(tc, left, right, s, kc, kw, nk, gl_x, gl_w, xs, ws)
     acc = 0.0
     for q in range(n):
         Lq, _ = _log4_cond(xs[q], b, a, Rc, g3, gl_x, gl_w, sub, hc)

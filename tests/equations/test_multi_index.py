@@ -560,15 +560,21 @@ def test_log_space_orthants_with_correlations():
     from equations.targets import _log_orth2, _log_orth3, _upper3, _N_LOG_GL, _N_OWEN
     from fixedpoint.gaussian import legendre_rule
     gl_x, gl_w = legendre_rule(_N_LOG_GL)
-    work = np.empty((4, 2000))
+    work = np.empty((6, 1024 * 12))  # (_LOG_MAX_BREAKS points of _N_LOG_GL nodes per rule)
     gr = np.empty(3)
     mp.mp.dps = 50
-    for h1, h2, r in [(8.0, 9.0, -0.5), (20.0, 20.0, 0.9), (25.0, 24.0, 0.999), (-3.0, 12.0, 0.7), (0.3, -0.2, 0.5)]:
+    # (the last two: r near -1, where the other coordinate switches on within the range, at
+    # t = h_2 / r on the scale sqrt(1 - r^2), which the mode's panels alone did not resolve:
+    # labels were 5e-3 off at r = -0.998 before those transitions got breakpoints of their own)
+    for h1, h2, r in [(8.0, 9.0, -0.5), (20.0, 20.0, 0.9), (25.0, 24.0, 0.999), (-3.0, 12.0, 0.7), (0.3, -0.2, 0.5),
+                      (0.5, -0.6, -0.998), (6.0, -6.2, -0.999)]:
         hk, hj = max(h1, h2), min(h1, h2)
         c = mp.sqrt(1 - mp.mpf(r) ** 2)
         sc = 1 / (abs(hk) + 1)
         f = lambda u: mp.exp(-hk * u - u * u / 2) * mp.ncdf(-(hj - r * (hk + u)) / c)
-        ref = mp.log(mp.quad(f, [0] + [sc * 2 ** j for j in range(-6, 12)], maxdegree=10) * mp.npdf(hk))
+        kink = [float(hj / r - hk)] if 0 < hj / r - hk < 40 else []
+        pts = sorted(set([0] + [sc * 2 ** j for j in range(-6, 12)] + kink))
+        ref = mp.log(mp.quad(f, pts, maxdegree=10) * mp.npdf(hk))
         got = _log_orth2(h1, h2, r, gr, gl_x, gl_w, work[0], work[1])
         assert abs(mp.exp(got - ref) - 1) < 3e-12, (h1, h2, r)
     R = np.array([[1.0, 0.3, -0.2], [0.3, 1.0, 0.5], [-0.2, 0.5, 1.0]])
@@ -588,7 +594,7 @@ def test_log_space_orthants_with_correlations():
     M = np.random.default_rng(1).standard_normal((4, 4))
     C = M @ M.T + 2 * np.eye(4)
     R4 = C / np.sqrt(np.outer(np.diag(C), np.diag(C)))
-    work6 = np.empty((6, 2000))
+    work6 = np.empty((6, 1024 * 12))
     g4 = np.empty(4)
     h = np.array([1.0, 0.5, 0.5, 0.2])
     assert math.exp(_log_orth4(h, R4, g4, gl_x, gl_w, work6)) == pytest.approx(
@@ -606,7 +612,7 @@ def test_log_space_label_agrees_with_inclusion_exclusion_for_ordinary_labels():
     from equations.targets import _log_label, _N_LOG_GL
     from fixedpoint.gaussian import legendre_rule
     gl_x, gl_w = legendre_rule(_N_LOG_GL)
-    work = np.empty((4, 2000))
+    work = np.empty((6, 1024 * 12))  # (_LOG_MAX_BREAKS points of _N_LOG_GL nodes per rule)
     rng = np.random.default_rng(5)
     for name, p in (("committee", 2), ("committee", 3), ("parity", 3)):
         t = make_target(name, p)
