@@ -593,12 +593,19 @@ _N_Z1 = 64
 _H_SCALE = 1.0
 #: first panel of the graded rule across z_21 = z_22 in the teacher route (a third of the width
 #: sqrt(1 - q) (1 + c) of the dip there at q = 0.995, c = 1)
-_Z2_H0 = 0.05
-#: default rules of the teacher route (deep_subbranch(route="truth"), deep_staircase)
+_Z2_H0 = 0.2
+_Z2_WMAX = 1.0
+#: default rules of the teacher route (deep_subbranch(route="truth"))
 _N_TEACHER = 12
-_N_GL_Z2 = 4
+_N_GL_Z2 = 6
 _N_ETA = 4
 _N_Z_STAIR = 48
+#: default fine rules (n_teacher, n_gl, n_eta, n_z) of deep_staircase
+_STAIR_FINE = (24, 6, 4, 64)
+#: rules (n_teacher, n_gl, n_eta, n_z) of the coarse root search of deep_staircase, and the step in
+#: q of its slopes
+_STAIR_COARSE = (8, 3, 3, 32)
+_STAIR_DQ = 1e-3
 
 
 @njit(cache=True)
@@ -783,7 +790,7 @@ def _deep_subbranch_kernel(q, xh, wh, sh, xo, wo, Ai, hz, Z1, wz):
     return K1, K2, norm
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, Ai, hz, Z1, wz):
     """``(K_1, K_2)`` on the invariant subspace ``Q_11 = Q_12 = 0``, ``Q_22 = q``, with the outer
     average over the teacher instead of over ``h``: ``z_1* ~ N(0, I)`` on the nodes ``(Zs, ws)``,
@@ -808,8 +815,9 @@ def _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, Ai, hz, Z1, wz):
     K2 = 0.0
     N1 = 0.0
     N2 = 0.0
+    K12 = 0.0
     nz = hz.size
-    acc = np.zeros((ne * ne, 7))
+    acc = np.zeros((ne * ne, 9))
     xp1 = np.empty(ne)
     xp2 = np.empty(ne)
     xm1 = np.empty(ne)
@@ -858,6 +866,9 @@ def _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, Ai, hz, Z1, wz):
                 y12 = Z1[t, 0] * Z1[t, 1]
                 y22 = Z1[t, 1] * Z1[t, 1]
                 bb = b1 * b1 + b2 * b2
+                # sum_m z_1l z_1m z_2m (l = 1, 2), for the Q_12 direction
+                c1 = y11 * b1 + y12 * b2
+                c2 = y12 * b1 + y22 * b2
                 for k in range(ne):
                     for l in range(ne):
                         fp = Bp * xp1[k] * xp2[l] if Bp > 0.0 else 0.0
@@ -872,6 +883,8 @@ def _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, Ai, hz, Z1, wz):
                         acc[r, 4] += fd * b1
                         acc[r, 5] += fd * b2
                         acc[r, 6] += f * bb
+                        acc[r, 7] += fd * c1
+                        acc[r, 8] += fd * c2
             for k in range(ne):
                 for l in range(ne):
                     r = k * ne + l
@@ -891,7 +904,12 @@ def _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, Ai, hz, Z1, wz):
                     e1 = acc[r, 4] / P
                     e2 = acc[r, 5] / P
                     N2 += w * (2.0 - (acc[r, 6] / P - e1 * e1 - e2 * e2) / v) / v
-    return K1, K2, N1, N2
+                    # Q_12 direction: e.(E z_2 - T) + e.G omega_2 / q, e = E z_2 - omega_2 (= d)
+                    o1 = m1 + sqv * xe[k]
+                    o2 = m2 + sqv * xe[l]
+                    K12 += w * (d1 * (e1 - acc[r, 7] / P) + d2 * (e2 - acc[r, 8] / P)
+                                + (d1 * (g11 * o1 + g12 * o2) + d2 * (g12 * o1 + g22 * o2)) / q) / (v * v)
+    return K1, K2, N1, N2, K12
 
 
 @functools.lru_cache(maxsize=32)
@@ -948,7 +966,7 @@ def _teacher_z2_graded(n_gl: int, h0: float):
     of ``D = 0``)."""
     gx, gw = _unit_legendre(n_gl)
     edges = np.empty(256)
-    n = _graded_panels(0.0, 5.0, 0.0, h0, 0.75, edges)
+    n = _graded_panels(0.0, 5.0, 0.0, h0, _Z2_WMAX, edges)
     e = edges[:n]
     d = (e[:-1, None] + np.diff(e)[:, None] * gx).ravel()
     wd = (np.diff(e)[:, None] * gw).ravel() * 2.0 * _INV_SQRT_2PI * np.exp(-0.5 * d * d)
@@ -958,6 +976,12 @@ def _teacher_z2_graded(n_gl: int, h0: float):
     for a in (Z2, w2):
         a.flags.writeable = False
     return Z2, w2
+
+
+def _check_workers(workers):
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or not 1 <= workers <= 64:
+        raise ValueError(f"workers (threads for the outer average) must be an integer in [1, 64], got {workers!r}")
+    return int(workers)
 
 
 def _check_skip(skip):
@@ -1005,7 +1029,7 @@ def deep_linearisation(skip: float, *, n_h: int = _N_H, n_z: int = _N_Z1, route:
 
 
 def deep_subbranch(skip: float, q: float, *, route: str = "h", n_h: int = 32, n_omega: int = 12, n_z: int = 48,
-                   n_teacher: int = _N_TEACHER, n_gl: int = _N_GL_Z2, n_eta: int = _N_ETA) -> dict:
+                   n_teacher: int = _N_TEACHER, n_gl: int = _N_GL_Z2, n_eta: int = _N_ETA, workers: int = 1) -> dict:
     """``(K_1, K_2)`` of ``deep_attention`` on the invariant subspace ``Q_11 = Q_12 = 0``, ``Q_22 =
     q`` (module docstring): ``alpha K_2(q) / (1 + alpha K_2(q))`` is the sub-branch map of
     ``Q_22``, and ``alpha K_1(q)`` the growth rate of ``Q_11`` there.
@@ -1055,8 +1079,9 @@ def deep_subbranch(skip: float, q: float, *, route: str = "h", n_h: int = 32, n_
         raise ValueError(f"route must be 'h' or 'truth', got {route!r}")
     for name, v in (("n_h", n_h), ("n_omega", n_omega), ("n_z", n_z), ("n_teacher", n_teacher), ("n_gl", n_gl),
                     ("n_eta", n_eta)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 4 <= v <= 400:
-            raise ValueError(f"{name} must be an integer in [4, 400], got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 3 <= v <= 400:
+            raise ValueError(f"{name} must be an integer in [3, 400], got {v!r}")
+    workers = _check_workers(workers)
     if route == "truth" and (n_teacher % 2 or n_z % 2):
         raise ValueError(f"n_teacher and n_z must be even for route 'truth' (the rules are folded in half), "
                          f"got {n_teacher} and {n_z}")
@@ -1067,21 +1092,36 @@ def deep_subbranch(skip: float, q: float, *, route: str = "h", n_h: int = 32, n_
         K1, K2, _ = _deep_subbranch_kernel(q, xh, wh, _H_SCALE * (1.0 + c), xo, wo, Ai, hz, Z1, wz)
         extra = {}
     else:
-        K1, K2, N1, N2 = _truth_K(c, q, int(n_teacher), int(n_gl), int(n_eta), int(n_z))
-        extra = {"K1_nishimori": N1, "K2_nishimori": N2}
+        K1, K2, N1, N2, K12 = _truth_K(c, q, int(n_teacher), int(n_gl), int(n_eta), int(n_z), workers)
+        # lambda_12 = alpha_q (1 - q) K_12 with the alpha_q returned (direct form): q K_12 / K_2
+        extra = {"K1_nishimori": N1, "K2_nishimori": N2, "K12": K12, "lambda_12": q * K12 / K2}
     alpha_q = q / ((1.0 - q) * K2)
     return {"K1": K1, "K2": K2, "alpha_q": alpha_q, "growth_1": alpha_q * K1, **extra}
 
 
-def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z):
+def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z, workers=1):
+    """``(K_1, K_2, K_1^N, K_2^N, K_12)`` of :func:`_deep_subbranch_truth_kernel` with the default
+    placement of the rules; the outer ``z_1*`` nodes are split into ``workers`` chunks summed in
+    threads (the kernel releases the GIL; every output is a sum over those nodes)."""
     Zs, ws = _teacher_rules(n_teacher)
     Z2, w2 = _teacher_z2_graded(n_gl, _Z2_H0)
     xe, we = _hermite_rule(n_eta)
-    return _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, *_z1_grid_half(c, n_z))
+    inner = _z1_grid_half(c, n_z)
+    workers = max(1, min(int(workers), ws.size))
+    if workers == 1:
+        return _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, *inner)
+    from concurrent.futures import ThreadPoolExecutor
+    # interleaved chunks: the cost of a node does not depend much on where it is, but its weight does
+    parts = [(np.ascontiguousarray(Zs[i::workers]), np.ascontiguousarray(ws[i::workers])) for i in range(workers)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        outs = list(pool.map(lambda zw: _deep_subbranch_truth_kernel(q, c, zw[0], zw[1], Z2, w2, xe, we, *inner),
+                             parts))
+    return tuple(float(sum(o[i] for o in outs)) for i in range(5))
 
 
-def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = _N_TEACHER, n_gl: int = _N_GL_Z2,
-                   n_eta: int = _N_ETA, n_z: int = _N_Z_STAIR, xtol: float = 1e-5) -> dict:
+def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = _STAIR_FINE[0],
+                   n_gl: int = _STAIR_FINE[1], n_eta: int = _STAIR_FINE[2], n_z: int = _STAIR_FINE[3],
+                   xtol: float = 1e-5, coarse=_STAIR_COARSE, refine: bool = False, workers: int = 2) -> dict:
     """The staircase threshold of the first layer of ``deep_attention``: the ``alpha`` at which
     ``Q_11`` leaves zero on the branch ``Q_11 = Q_12 = 0``, ``Q_22 = q*(alpha) > 0`` (module
     docstring): the root of ``alpha_q(q) K_1(q) = 1`` along the sub-branch, with ``alpha_q(q) = q
@@ -1126,26 +1166,81 @@ def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = 
     lo, hi = (float(b) for b in bracket)
     if not 0.0 < lo < hi < 1.0:
         raise ValueError(f"bracket must be 0 < lo < hi < 1, got {bracket!r}")
-    cache = {}
-
-    def f(q):
-        r = deep_subbranch(c, q, route="truth", n_teacher=n_teacher, n_gl=n_gl, n_eta=n_eta, n_z=n_z)
-        a = q / ((1.0 - q) * r["K2_nishimori"])
-        cache[q] = (a, r)
-        return a * r["K1_nishimori"] - 1.0
-
-    flo, fhi = f(lo), f(hi)
-    if not flo < 0.0 < fhi:
-        raise ValueError(f"bracket {bracket!r} does not hold the staircase root (growth - 1 = {flo:.3g}, {fhi:.3g})")
+    workers = _check_workers(workers)
+    fine = _check_rules("n_teacher, n_gl, n_eta, n_z", (n_teacher, n_gl, n_eta, n_z))
+    if coarse is not None:
+        coarse = _check_rules("coarse", coarse)
     from scipy.optimize import brentq  # here, not at import: a solve never needs scipy.optimize
 
-    q = brentq(f, lo, hi, xtol=xtol, rtol=1e-12)
-    if q not in cache:
-        f(q)
-    a, r = cache[q]
-    a_d = r["alpha_q"]
-    return {"alpha_1": a, "q": q, "K1": r["K1_nishimori"], "K2": r["K2_nishimori"], "alpha_1_direct": a_d,
-            "growth_direct": a_d * r["K1"]}
+    def evaluate(q, rules):
+        K1, K2, N1, N2, K12 = _truth_K(c, q, *rules, workers)
+        a = q / ((1.0 - q) * N2)
+        return a, a * N1, (K1, K2, N1, N2, K12)
+
+    def root(rules):
+        cache = {}
+
+        def f(q):
+            cache[q] = evaluate(q, rules)
+            return cache[q][1] - 1.0
+
+        flo, fhi = f(lo), f(hi)
+        if not flo < 0.0 < fhi:
+            raise ValueError(f"bracket {bracket!r} does not hold the staircase root (growth - 1 = {flo:.3g}, "
+                             f"{fhi:.3g})")
+        q = brentq(f, lo, hi, xtol=xtol, rtol=1e-12)
+        if q not in cache:
+            f(q)
+        return q, cache[q], len(cache)
+
+    if coarse is None:
+        q, (a, g, K), n_eval = root(fine)
+        q_eval, step, a_slope, g_slope, a_curv, g_curv = q, 0.0, 0.0, 0.0, 0.0, 0.0
+    else:
+        qc, (a0, g0, _), n_eval = root(coarse)
+        # first and second derivatives of alpha_q and of the growth rate along the sub-branch, from
+        # the coarse rules (differences over +-_STAIR_DQ): they only multiply the small step from
+        # the coarse root to the fine one (both curve like 1 / (1 - q): a plain Newton step from a
+        # root 7e-4 away in q is 1e-4 off in alpha_1)
+        dq = min(_STAIR_DQ, 0.5 * (qc - lo), 0.5 * (hi - qc))
+        (ap, gp, _), (am, gm, _) = evaluate(qc + dq, coarse), evaluate(qc - dq, coarse)
+        a_slope, g_slope = (ap - am) / (2.0 * dq), (gp - gm) / (2.0 * dq)
+        a_curv, g_curv = (ap - 2.0 * a0 + am) / dq ** 2, (gp - 2.0 * g0 + gm) / dq ** 2
+        q_eval = qc
+        a, g, K = evaluate(q_eval, fine)
+        step = 0.0
+        for _ in range(8):      # root of the quadratic model g + g' s + g'' s^2 / 2 = 1 (a contraction)
+            step = (1.0 - g - 0.5 * g_curv * step * step) / g_slope
+        q, a = q_eval + step, a + a_slope * step + 0.5 * a_curv * step * step
+        n_eval += 2
+        if refine and step != 0.0:
+            # a second evaluation of the fine rules at the predicted root: the slopes there are
+            # the fine rules' own secants (plus the coarse curvature's half step), and the last
+            # step is a few per cent of the first
+            a1, g1 = a - a_slope * step - 0.5 * a_curv * step * step, g
+            a2, g2, K = evaluate(q, fine)
+            g_slope = (g2 - g1) / step + 0.5 * g_curv * step
+            a_slope = (a2 - a1) / step + 0.5 * a_curv * step
+            q_eval, step = q, (1.0 - g2) / g_slope
+            q, a = q_eval + step, a2 + a_slope * step
+            a_curv = g_curv = 0.0
+    K1, K2, N1, N2, K12 = K
+    # the direct forms at the evaluation point, moved by the same Newton step
+    a_d = q_eval / ((1.0 - q_eval) * K2)
+    da, dg = (a_slope + 0.5 * a_curv * step) * step, (g_slope + 0.5 * g_curv * step) * step
+    return {"alpha_1": a, "q": q, "K1": N1, "K2": N2, "q_eval": q_eval,
+            "alpha_1_direct": a_d + da, "growth_direct": a_d * K1 + dg,
+            "lambda_12": q_eval * K12 / N2, "newton_step": step, "coarse_evaluations": n_eval}
+
+
+def _check_rules(name, rules):
+    rules = tuple(rules)
+    if len(rules) != 4 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 3 <= v <= 400
+                              for v in rules):
+        raise ValueError(f"{name} must be four integers in [3, 400] (n_teacher, n_gl, n_eta, n_z), got {rules!r}")
+    if rules[0] % 2 or rules[3] % 2:
+        raise ValueError(f"{name}: n_teacher and n_z must be even (the rules are folded in half), got {rules!r}")
+    return tuple(int(v) for v in rules)
 
 
 @dataclass(frozen=True)
