@@ -122,8 +122,8 @@ hard phase for perfect recovery.
         K_12 = E[ e.(E[z_2 | y, omega_2] - T) + e.G omega_2 / q ] / v^2,
         e = E[z_2 | y, omega_2] - omega_2,   T_l = sum_m E[z_1l z_1m z_2m | y, omega_2],
 
-    ``G = E[z_1 z_1^T | y, omega_2] - I``. ``K_12 -> F_12`` as ``q -> 0`` (tested to 5e-3 against the
-    ``h`` route) and ``K_12 = 0`` if ``y`` does not depend on ``z_1`` (``G = 0``, ``T = E z_2``). At
+    ``G = E[z_1 z_1^T | y, omega_2] - I``. ``K_12 -> F_12`` as ``q -> 0`` (tested to 5e-3 against
+    the ``h`` route) and ``K_12 = 0`` if ``y`` does not depend on ``z_1`` (``G = 0``, ``T = E z_2``). At
     ``c = 1`` ``lambda_12`` is 0.127 at ``q -> 0`` (``alpha_2 F_12``), 0.065 at ``q = 0.6`` and
     0.025 at the staircase root: far below one all along the branch, so ``Q_11`` loses stability
     first and the staircase threshold below is that of ``Q_11``. (Tested: the formula against
@@ -182,9 +182,9 @@ Not here: the full nonlinear state evolution of ``deep_attention`` (all of ``Q``
 ``deep_attention`` is not a registered target. Its map is a 6-dimensional outer average over
 ``(omega, h)`` of 2-dimensional inner integrals over ``z_1``; the teacher-route rules of
 :func:`deep_staircase` reach three to four digits on the one-parameter sub-branch at about a
-minute of CPU per evaluation, short of the four digits a registered target's thresholds must carry. Also not
-here: the positional / semantic dot-product attention of Cui, Behrens, Krzakala, Zdeborova
-(NeurIPS 2024).
+minute of CPU per evaluation, short of the four digits a registered target's thresholds must
+carry. Also not here: the positional / semantic dot-product attention of Cui, Behrens, Krzakala,
+Zdeborova (NeurIPS 2024).
 """
 
 from __future__ import annotations
@@ -1208,12 +1208,14 @@ def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = 
         (``alpha_q`` and the growth rate from the direct forms ``E ||G||^2``, ``E |g_2|^2`` at
         ``q_eval``, moved by the same step; the growth is 1 in exact arithmetic: their departure
         measures the rules' error), ``lambda_12`` (the rate of the ``Q_12`` direction at
-        ``q_eval``, module docstring), ``newton_step`` (the last step in ``q``) and
-        ``coarse_evaluations``.
+        ``q_eval``, module docstring), ``newton_step`` (the last step in ``q``),
+        ``coarse_evaluations`` and ``alpha_1_one_step``, ``q_one_step`` (the root after the first
+        fine evaluation: with ``refine=True``, their difference from ``alpha_1``, ``q`` measures
+        the error of the coarse derivatives).
 
     Notes
     -----
-    Accuracy and cost at ``c = 1``: see the module docstring (``alpha_1 = 0.7195``, the outer
+    Accuracy and cost at ``c = 1``: see the module docstring (``alpha_1 = 0.7194``, the outer
     rule in ``z_1*`` limits it to about ``+-3e-4``). The accuracy has been measured at ``c = 1``
     only; a ``bracket`` that does not hold the (coarse) root raises ``ValueError``.
     """
@@ -1251,6 +1253,7 @@ def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = 
     if coarse is None:
         q, (a, g, K), n_eval = root(fine)
         q_eval, step, a_slope, g_slope, a_curv, g_curv = q, 0.0, 0.0, 0.0, 0.0, 0.0
+        one_step = (a, q)
     else:
         qc, (a0, g0, _), n_eval = root(coarse)
         # first and second derivatives of alpha_q and of the growth rate along the sub-branch, from
@@ -1268,6 +1271,7 @@ def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = 
             step = (1.0 - g - 0.5 * g_curv * step * step) / g_slope
         q, a = q_eval + step, a + a_slope * step + 0.5 * a_curv * step * step
         n_eval += 2
+        one_step = (a, q)
         if refine and step != 0.0:
             # a second evaluation of the fine rules at the predicted root: the slopes there are
             # the fine rules' own secants (plus the coarse curvature's half step), and the last
@@ -1285,7 +1289,8 @@ def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = 
     da, dg = (a_slope + 0.5 * a_curv * step) * step, (g_slope + 0.5 * g_curv * step) * step
     return {"alpha_1": a, "q": q, "K1": N1, "K2": N2, "q_eval": q_eval,
             "alpha_1_direct": a_d + da, "growth_direct": a_d * K1 + dg,
-            "lambda_12": q_eval * K12 / N2, "newton_step": step, "coarse_evaluations": n_eval}
+            "lambda_12": q_eval * K12 / N2, "newton_step": step, "coarse_evaluations": n_eval,
+            "alpha_1_one_step": one_step[0], "q_one_step": one_step[1]}
 
 
 def _check_rules(name, rules):
