@@ -123,12 +123,12 @@ hard phase for perfect recovery.
         e = E[z_2 | y, omega_2] - omega_2,   T_l = sum_m E[z_1l z_1m z_2m | y, omega_2],
 
     ``G = E[z_1 z_1^T | y, omega_2] - I``. ``K_12 -> F_12`` as ``q -> 0`` (tested to 5e-3 against
-    the ``h`` route) and ``K_12 = 0`` if ``y`` does not depend on ``z_1`` (``G = 0``, ``T = E z_2``). At
-    ``c = 1`` ``lambda_12`` is 0.127 at ``q -> 0`` (``alpha_2 F_12``), 0.065 at ``q = 0.6`` and
-    0.025 at the staircase root: far below one all along the branch, so ``Q_11`` loses stability
-    first and the staircase threshold below is that of ``Q_11``. (Tested: the formula against
-    central differences of the map with the layers coupled through ``V_12 != 0`` and ``omega_1 !=
-    0``, per teacher sample, to 1e-5.)
+    the ``h`` route) and ``K_12 = 0`` if ``y`` does not depend on ``z_1`` (``G = 0``, ``T = E
+    z_2``). At ``c = 1`` ``lambda_12`` is 0.127 at ``q -> 0`` (``alpha_2 F_12``), 0.065 at ``q =
+    0.6`` and 0.022 at the staircase root: far below one all along the branch, so ``Q_11`` loses
+    stability first and the staircase threshold below is that of ``Q_11``. (Tested: the formula
+    against central differences of the map with the layers coupled through ``V_12 != 0`` and
+    ``omega_1 != 0``, per teacher sample, to 1e-5.)
 
     :func:`deep_subbranch` computes ``(K_1, K_2)`` (and ``K_12``); at ``c = 1`` it
     reproduces the authors' Monte-Carlo ``Q_22`` (``data/BO_2w.csv``: 0.4988 at ``alpha = 0.4``,
@@ -148,8 +148,10 @@ hard phase for perfect recovery.
     ``q`` with coarse rules followed by one evaluation of the fine rules and a step to their root
     (:func:`deep_staircase`). At ``c = 1``, default rules (24 Gauss-Hermite nodes per axis in
     ``z_1*``, 6 Gauss-Legendre nodes per panel in ``z_2*``, 4 per axis in ``eta``, 64 per axis in
-    the inner ``z_1``): ``alpha_1 = 0.71941`` at ``q* = 0.97362``, ``lambda_12 = 0.022`` there; the
-    direct forms give ``alpha_q = 0.71928`` at the same point (growth 0.9991). Convergence at ``q =
+    the inner ``z_1``): ``alpha_1 = 0.71941`` at ``q* = 0.97362``, ``lambda_12 = 0.022`` there
+    (``refine=True``, a second fine evaluation: 0.71937 at 0.97363, so the one-step root carries
+    4e-5 from the coarse derivatives); the direct forms give ``alpha_q = 0.71928`` at the same
+    point (growth 0.9991). Convergence at ``q =
     0.97`` (relative change of ``K_1``, ``K_2``, Nishimori forms, when one rule is refined):
     ``z_2*`` 2e-5 in ``K_2`` (the rule's constants below); inner ``z_1``, against a composite rule
     graded toward ``z_11 = 0`` and ``z_12 = 0`` (7186 nodes, agreeing with 128 Gauss-Hermite nodes
@@ -159,9 +161,20 @@ hard phase for perfect recovery.
     width ``~ 1 / |z_1*|``): from 12 to 24 nodes per axis ``alpha_1`` moves by -6.8e-4 (the former
     default of 12 nodes gave 0.71975), from 24 to 32 by +8e-5 (one evaluation at ``q = 0.97353``
     each, moved by the step to the root). So ``alpha_1 = 0.7194 +- 3e-4``: three digits and a half,
-    not the six of ``alpha_2``. Cost: about 100 s of CPU (25 s of it the coarse search, 11
-    evaluations), 50 s on two idle cores with the default two threads; the old way (Brent's method
-    on the fine rules, one thread) takes about eight fine evaluations, 9 minutes of CPU.
+    not the six of ``alpha_2``. Cost: 70-85 s of CPU (about 25 s of it the coarse search, 10-11
+    evaluations; one fine evaluation 55 s), so about 40 s on two idle cores with the default two
+    threads (on a machine loaded 5 times over, 270-380 s); the old way (Brent's method on the fine
+    rules, one thread) takes about eight fine evaluations, 7-8 minutes of CPU on one core.
+
+    Other skip strengths (default rules, accuracy measured at ``c = 1`` only)::
+
+        c       alpha_2     alpha^(0)_1   alpha_1 (staircase)   q*        lambda_12 at q*
+        0.5     0.202712    3.05534       0.7185                0.94474   0.011
+        1       0.185478    6.15694       0.7194                0.97362   0.022
+        2       0.174270    16.4131       0.7204                0.98974   0.033
+
+    ``alpha_1`` barely depends on ``c`` while ``alpha_2`` does (it tends to 1/6); the ``Q_12`` rate
+    stays far below one.
 
 Published thresholds. The authors' ``data/alpha_critical.csv`` lists, at ``c = 1``, ``alpha_1 =
 0.7936`` and ``alpha_2 = 0.1436``. The latter violates the Jensen bound ``alpha_2 >= 1/6`` of
@@ -1171,9 +1184,9 @@ def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = 
     rules, then one evaluation of the fine rules at that root and a step to the fine rules' root
     along the quadratic model of the growth rate and of ``alpha_q`` whose first and second
     derivatives are the coarse rules' (differences over ``+-1e-3`` in ``q``; both curve like ``1 /
-    (1 - q)``). The step is small (3e-4 in ``q`` at ``c = 1``), so the coarse derivatives' error
-    (a few per cent) enters ``alpha_1`` at about ``1e-5``; ``refine=True`` adds a second fine
-    evaluation at the predicted root and a step with the fine rules' own secant.
+    (1 - q)``). The step is small (5e-4 in ``q`` at ``c = 1``), so the coarse derivatives' error
+    (a few per cent) enters ``alpha_1`` at about ``4e-5`` (measured with ``refine=True``, which adds
+    a second fine evaluation at the predicted root and a step with the fine rules' own secant).
 
     Parameters
     ----------

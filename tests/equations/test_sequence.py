@@ -435,7 +435,9 @@ def test_q12_direction_at_zero_and_along_the_branch():
     assert r["lambda_12"] == pytest.approx(r["alpha_q"] * (1 - 1e-4) * r["K12"], rel=1e-3)
     for q in (0.5, 0.97):
         r = deep_subbranch(1.0, q, route="truth", n_teacher=8, n_gl=3, n_eta=3, n_z=24)
-        assert 0.0 < r["lambda_12"] < 0.1 and r["growth_1"] > r["lambda_12"]
+        assert 0.0 < r["lambda_12"] < 0.1
+    # near the staircase root the growth rate of Q_11 is close to one, that of Q_12 tiny
+    assert r["growth_1"] > 0.8 and r["lambda_12"] < 0.05
 
 
 @pytest.mark.slow
