@@ -161,10 +161,11 @@ hard phase for perfect recovery.
     width ``~ 1 / |z_1*|``): from 12 to 24 nodes per axis ``alpha_1`` moves by -6.8e-4 (the former
     default of 12 nodes gave 0.71975), from 24 to 32 by +8e-5 (one evaluation at ``q = 0.97353``
     each, moved by the step to the root). So ``alpha_1 = 0.7194 +- 3e-4``: three digits and a half,
-    not the six of ``alpha_2``. Cost: 70-85 s of CPU (about 25 s of it the coarse search, 10-11
-    evaluations; one fine evaluation 55 s), so about 40 s on two idle cores with the default two
-    threads (on a machine loaded 5 times over, 270-380 s); the old way (Brent's method on the fine
-    rules, one thread) takes about eight fine evaluations, 7-8 minutes of CPU on one core.
+    not the six of ``alpha_2``. Cost at ``c = 1``: 63 s of CPU (about 20 s of it the coarse
+    search, 11 evaluations; one fine evaluation about 45 s), measured 59 s of wall time with the
+    default two threads on two cores that other jobs shared (load average 3; ``alpha_2``: 0.3 s),
+    about 35 s expected on two idle cores; the old way (Brent's method on the fine rules, one
+    thread) takes about eight fine evaluations, 6-7 minutes of CPU on one core.
 
     Other skip strengths (default rules, accuracy measured at ``c = 1`` only)::
 
@@ -985,14 +986,14 @@ def _z1_grid_half(c: float, n: int):
 def _teacher_rules(n_teacher: int):
     """Outer rules of :func:`_deep_subbranch_truth_kernel`: ``z_1*`` on the half ``i < n / 2`` of a
     tensor Gauss-Hermite rule (``z_1* -> -z_1*`` leaves the posterior of ``z_1 z_1^T`` unchanged),
-    without the nodes of weight below ``1e-15`` of the largest (together 5e-16 of the mass at 24
-    nodes per axis, and a quarter of the nodes)."""
+    without the nodes of weight below ``1e-12`` of the largest (together 6e-13 of the mass at 24
+    nodes per axis, and a third of the nodes)."""
     x, w = _hermite_rule(n_teacher)
     half = n_teacher // 2
     X, Y = np.meshgrid(x[:half], x, indexing="ij")
     Zs = np.stack([X.ravel(), Y.ravel()], 1)
     ws = 2.0 * np.outer(w[:half], w).ravel()
-    keep = ws > 1e-15 * ws.max()
+    keep = ws > 1e-12 * ws.max()
     Zs = np.ascontiguousarray(Zs[keep])
     ws = np.ascontiguousarray(ws[keep])
     ws.flags.writeable = False
