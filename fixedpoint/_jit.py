@@ -142,9 +142,9 @@ class Kernel:
     def __init__(self, py_func, options: dict, always_compiled: bool):
         self.py_func = py_func
         self.options = options
-        self.always_compiled = always_compiled
         self._dispatcher = None
-        self._compiled = always_compiled  # set once Python raised inside it (module doc)
+        # compiled from the first call (njit_compiled), or since Python raised inside it (module doc)
+        self._compiled = always_compiled
         functools.update_wrapper(self, py_func)
 
     @property
