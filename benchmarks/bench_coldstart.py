@@ -14,18 +14,27 @@ Two kinds of process per model (its first registered example):
 * ``cli``: the command ``fixedpoint solve <model> key=value ...`` (run as ``python -m
   fixedpoint.cli``, so that the ``PYTHONPATH`` in force is the code measured).
 
+Two kernel tiers (``--jit``, the environment variable ``FIXEDPOINT_JIT`` of ``fixedpoint._jit``):
+
+* ``auto``: what a user's process does, kernels interpreted until they have cost 1 s, then
+  compiled (a short solve never imports Numba; "empty" and "warm" then differ only in what the
+  Python byte-code cache holds);
+* ``compile``: Numba from the first kernel call, as before tiering (``--profile`` lists what
+  each kernel costs to compile in this tier).
+
 Besides the wall time of the process, its CPU time (user + system, from ``getrusage``) is
 recorded: compilation is single-threaded, so the CPU time is what a loaded machine does not
 inflate. ``--repeat`` runs every measurement several times (a new empty cache each time) and
 the table shows the medians (the JSON has every run; on a busy machine the minima are the
 better estimate).
 
-    python benchmarks/bench_coldstart.py [--repeat N] [--kinds api,cli] [--out PATH]
+    python benchmarks/bench_coldstart.py [--repeat N] [--kinds api,cli] [--jit auto,compile] [--out PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -40,32 +49,36 @@ from pathlib import Path
 import equations
 
 SCRIPT = """
-import time
+import os, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
-from numba.core import event
-# exclusive compile CPU time per kernel: a kernel's own compilation, without that of the kernels
-# it calls (compiled inside it when they are not compiled yet)
 compile_cpu, stack = {{}}, []
-class Listener(event.Listener):
-    def on_start(self, ev):
-        f = ev.data["dispatcher"].py_func
-        stack.append([f.__module__ + "." + f.__qualname__, time.process_time(), 0.0])
-    def on_end(self, ev):
-        name, start, inner = stack.pop()
-        dt = time.process_time() - start
-        if stack:
-            stack[-1][2] += dt
-        compile_cpu[name] = compile_cpu.get(name, 0.0) + dt - inner
-event.register("numba:compile", Listener())
+if os.environ.get("FIXEDPOINT_JIT") == "compile":
+    # exclusive compile CPU time per kernel: a kernel's own compilation, without that of the
+    # kernels it calls (compiled inside it when they are not compiled yet). Only when compiling
+    # from the start: importing Numba here would change what an interpreted run costs.
+    from numba.core import event
+    class Listener(event.Listener):
+        def on_start(self, ev):
+            f = ev.data["dispatcher"].py_func
+            stack.append([f.__module__ + "." + f.__qualname__, time.process_time(), 0.0])
+        def on_end(self, ev):
+            name, start, inner = stack.pop()
+            dt = time.process_time() - start
+            if stack:
+                stack[-1][2] += dt
+            compile_cpu[name] = compile_cpu.get(name, 0.0) + dt - inner
+    event.register("numba:compile", Listener())
 import equations, fixedpoint
 t1, c1 = time.perf_counter(), time.process_time()
 model = equations.get({name!r}, **{params!r})
 sol = fixedpoint.solve(model, start="informed")
 t2, c2 = time.perf_counter(), time.process_time()
 import gc, json
-from numba.core.registry import CPUDispatcher
-kernels = sum(len(d.signatures) for d in gc.get_objects() if isinstance(d, CPUDispatcher)
-              and d.py_func.__module__.split(".")[0] in ("fixedpoint", "equations"))
+kernels = 0
+if "numba" in sys.modules:  # not imported at all by a run that stayed interpreted
+    from numba.core.registry import CPUDispatcher
+    kernels = sum(len(d.signatures) for d in gc.get_objects() if isinstance(d, CPUDispatcher)
+                  and d.py_func.__module__.split(".")[0] in ("fixedpoint", "equations"))
 print(t1 - t0, t2 - t1, sol.converged, kernels, c1 - c0, c2 - c1)
 print(json.dumps(compile_cpu))
 """
@@ -76,9 +89,9 @@ def _cli_args(params):
     return [f"{k}={json.dumps(v) if isinstance(v, (tuple, list)) else v}" for k, v in params.items()]
 
 
-def run(kind, name, params, cache, out_dir):
-    """One fresh process; returns its timings."""
-    env = {**os.environ, "NUMBA_CACHE_DIR": cache, "MPLBACKEND": "Agg"}
+def run(kind, name, params, cache, out_dir, jit="auto"):
+    """One fresh process (kernels tiered as ``FIXEDPOINT_JIT=jit``); returns its timings."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache, "MPLBACKEND": "Agg", "FIXEDPOINT_JIT": jit}
     if kind == "api":
         cmd = [sys.executable, "-c", SCRIPT.format(name=name, params=params)]
     else:
@@ -112,7 +125,7 @@ def _print_profile(rows):
     """Per model: each kernel's compile CPU time (median over the empty-cache api runs)."""
     for name in dict.fromkeys(r["model"] for r in rows):
         runs = [r["compile_cpu_s"] for r in rows
-                if r["model"] == name and r["kind"] == "api" and r["cache"] == "empty" and "compile_cpu_s" in r]
+                if r["model"] == name and r["kind"] == "api" and r["cache"] == "empty" and r.get("compile_cpu_s")]
         if not runs:
             continue
         kernels = {k for run in runs for k in run}
@@ -128,27 +141,31 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=1, help="runs of each measurement (medians shown)")
     ap.add_argument("--kinds", default="api,cli", help="comma-separated: api, cli")
     ap.add_argument("--models", default=None, help="comma-separated model names (default: all)")
+    ap.add_argument("--jit", default="auto,compile",
+                    help="comma-separated FIXEDPOINT_JIT modes to measure: auto (the default of a user's process: "
+                         "interpreted first) and/or compile (Numba from the first call, as before tiering)")
     ap.add_argument("--profile", action="store_true", help="print each kernel's compile CPU time (api, empty cache)")
     args = ap.parse_args(argv)
     kinds = [k for k in args.kinds.split(",") if k]
-    if not set(kinds) <= {"api", "cli"} or args.repeat < 1:
-        ap.error("--kinds takes api and/or cli; --repeat must be >= 1")
+    jits = [j for j in args.jit.split(",") if j]
+    if not set(kinds) <= {"api", "cli"} or args.repeat < 1 or not jits or not set(jits) <= {"auto", "compile"}:
+        ap.error("--kinds takes api and/or cli; --jit auto and/or compile; --repeat must be >= 1")
     names = args.models.split(",") if args.models else equations.available()
     rows = []
-    print(f"{'model':28s} {'kind':4s} {'cache':6s} {'process s':>10s} {'cpu s':>7s} {'import s':>9s} "
+    print(f"{'model':28s} {'jit':7s} {'kind':4s} {'cache':6s} {'process s':>10s} {'cpu s':>7s} {'import s':>9s} "
           f"{'1st solve s':>12s} {'(cpu s)':>8s} {'kernels':>8s}")
     for name in names:
         params = equations.MODELS[name].examples[0]
-        for kind in kinds:
+        for jit, kind in itertools.product(jits, kinds):
             runs = {"empty": [], "warm": []}
             for _ in range(args.repeat):
                 with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out_dir:
                     for label in ("empty", "warm"):
-                        r = run(kind, name, params, cache, out_dir)
+                        r = run(kind, name, params, cache, out_dir, jit)
                         runs[label].append(r)
-                        rows.append({"model": name, "params": params, "kind": kind, "cache": label, **r})
+                        rows.append({"model": name, "params": params, "jit": jit, "kind": kind, "cache": label, **r})
             for label, rs in runs.items():
-                print(f"{name:28s} {kind:4s} {label:6s} {_median(rs, 'process_s'):10.2f} "
+                print(f"{name:28s} {jit:7s} {kind:4s} {label:6s} {_median(rs, 'process_s'):10.2f} "
                       f"{_median(rs, 'process_cpu_s'):7.2f} {_median(rs, 'import_s'):9.2f} "
                       f"{_median(rs, 'first_solve_s'):12.2f} {_median(rs, 'first_solve_cpu_s'):8.2f} "
                       f"{_median(rs, 'kernels'):8.0f}")

@@ -29,3 +29,11 @@ _FAMILIES: tuple[str, ...] = (
 
 for _family in _FAMILIES:
     importlib.import_module(f"{__name__}.{_family}")
+
+
+def __getattr__(name: str):
+    # ``equations.custom`` needs Numba at import (its cfunc signatures): imported on first use, so
+    # that ``import equations`` does not import Numba (fixedpoint._jit: kernels start interpreted)
+    if name == "custom":
+        return importlib.import_module(f"{__name__}.custom")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -112,7 +112,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit
 
 from fixedpoint.quadrature import gauss_hermite, log_phi, logH, mills, phi, sorted_copy
 from fixedpoint.tabulate import LazyChebyshev

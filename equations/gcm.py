@@ -146,7 +146,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit
 
 from ._registry import parameter_table, register
 from .glm_erm import T_SIGN, _check_number, _class_integrals, _legendre, _linear_integrals, _teacher_rules

@@ -129,7 +129,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit
 
 from ._registry import parameter_table, register
 from .gcm import _activation, _mp_moments, kappas

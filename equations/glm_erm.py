@@ -186,19 +186,28 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import sys
 import threading
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit
 from numpy.polynomial import chebyshev as _cheb
 
 from fixedpoint.quadrature import H, phi, sigmoid, sorted_copy
 from ._registry import parameter_table, register
 from .losses import (ABSOLUTE, HINGE, HUBER, LOGISTIC, LOSSES, NONCONVEX_LOSSES, SQUARE, TUKEY, _loss, _prox_full,
                      _tukey, _tukey_curv, _tukey_psi, loss_code)
-from .custom import CustomLoss
+
+
+def _is_custom_loss(loss) -> bool:
+    """Whether ``loss`` is an :class:`equations.custom.CustomLoss`. That module needs Numba's cfunc
+    machinery at import, so it is imported by whoever builds a custom loss, never here: if it is
+    not imported, ``loss`` cannot be one."""
+    custom = sys.modules.get("equations.custom")
+    return custom is not None and isinstance(loss, custom.CustomLoss)
+
 
 __all__ = ["GLMERM", "separability_threshold", "gardner_capacity", "ridge_closed_form", "outlier_error_floor"]
 
@@ -1696,7 +1705,7 @@ class GLMERM:
             "bias": {"allowed": (False, True), "doc": "fit an unpenalised bias b (state (m, q, V, b); +-1 labels)"}})
 
     def __post_init__(self):
-        custom = isinstance(self.loss, CustomLoss)  # your own loss (equations.custom)
+        custom = _is_custom_loss(self.loss)  # your own loss (equations.custom)
         if not custom and self.loss not in LOSSES + NONCONVEX_LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES + NONCONVEX_LOSSES)} or an "
                              f"equations.custom.CustomLoss; got {self.loss!r}")
@@ -2167,7 +2176,7 @@ class GLMERM:
         see :mod:`equations._simulate.erm`."""
         from ._simulate.erm import simulate_erm
 
-        if isinstance(self.loss, CustomLoss):
+        if _is_custom_loss(self.loss):
             from .custom import simulate_erm as simulate_custom
 
             return simulate_custom(self, d, seed)

@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit
 
 from fixedpoint.quadrature import log1pexp, sigmoid
 

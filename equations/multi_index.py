@@ -28,7 +28,9 @@ whose stationarity conditions are the state evolution (the fixed-point map of th
 Mapping to Aubin et al.: their ``n`` is our ``d``, their ``m / n`` our ``alpha``, their ``K`` our
 ``p``, their ``(q, q_hat)`` our ``(Q, Q_hat)`` (``rho = I``), their ``f`` our ``free_entropy``.
 Mutual information per variable: ``I(W*; Y | X) / d = -phi + alpha E_z int dy P(y|z) log P(y|z)``
-(0 for the noiseless signs targets, ``-log(2 pi e noise) / 2`` for a continuous one).
+(0 for the noiseless signs targets, ``-log(2 pi e noise) / 2`` for a continuous one; for a noisy
+signs target minus the entropy of the independent noisy signs given ``z``, averaged over ``z``:
+:meth:`equations.targets.Target.conditional_entropy`).
 
 Weak learnability (Troiani et al. 2024). ``Q = 0`` is a fixed point exactly when ``E[z | y] = 0``
 (no trivial direction); its stability is lost at ``alpha_c = 1 / ||F||``, ``F(M) = E_y[G(y) M
@@ -45,7 +47,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit_compiled
 
 from fixedpoint.matrices import pack, psd_violation, size_for, sym_names, unpack
 
@@ -106,7 +108,7 @@ def _panels(p, qmax):
     return int(6 * math.ceil(n / 6))
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _rademacher_kernel(Qhat, L, configs, xi, wxi, Qout):
     """``Q = E[f f^T]`` (into ``Qout``) and ``psi = E log E_w exp(w.Y - w.Qhat w / 2)`` for i.i.d.
     +-1 entries: ``Y = Qhat w* + L xi`` (``L L^T = Qhat``), ``w*`` over the ``2^p`` configurations."""
@@ -232,8 +234,11 @@ class MultiIndex:
     Quadrature (:mod:`equations.targets`): signs targets use exact orthant probabilities (up to
     four coordinates) inside nested graded rules; continuous targets nested Gauss-Hermite rules
     whose accuracy depends on the noise, except ``linear`` (closed form) and ``z1z2``,
-    ``staircase`` at ``p = 2`` (one-dimensional inner integrals, accurate down to noise 1e-4);
-    accuracies and costs are documented there. A ``K = 4`` committee is solved on its
+    ``staircase`` at ``p = 2`` (one-dimensional inner integrals, accurate down to noise 1e-4, and
+    an outer rule polar about the critical point of ``g``) and the weak-learnability threshold of
+    ``norm2`` (a one-dimensional radial integral, ``alpha_c -> p / 2`` at small noise; its state
+    evolution away from ``Q = 0`` takes the atoms, unusable below noise ~0.1); accuracies and
+    costs are documented there. A ``K = 4`` committee is solved on its
     non-specialised branch (tens of seconds); its specialised phase (a full-rank ``Q``) is out
     of reach of the nested rules.
 
@@ -431,17 +436,12 @@ class MultiIndex:
 
     @functools.lru_cache(maxsize=2)
     def _label_entropy_term(self):
-        """``E_z int dy P(y|z) log P(y|z)``: ``-log(2 pi e noise) / 2`` for a continuous target;
-        for a signs target 0 without noise, else ``Psi_out(I)`` (the labels given ``z`` are then
-        random through the noise on the hidden pre-activations; NaN at ``p = 4``, where that
-        average over a full-rank ``Q`` is out of reach)."""
-        if self._target.kind == "continuous":
-            return -0.5 * math.log(2.0 * math.pi * math.e * self.noise)
-        if self.noise == 0:
-            return 0.0
-        if self.p >= 4:
-            return math.nan  # (Psi_out(I) averages over a full-rank Q: out of reach at p = 4)
-        return float(self._target.se(np.eye(self.p), self.noise)[1])
+        """``E_z int dy P(y|z) log P(y|z) = -H(Y | z)``: ``-log(2 pi e noise) / 2`` for a
+        continuous target; for a signs target 0 without noise, else the average over ``z ~ N(0,
+        I_p)`` of the entropy of the independent noisy signs given ``z``
+        (:meth:`equations.targets.Target.conditional_entropy`, a tensor product of
+        one-dimensional rules: ``V = noise I`` is diagonal; any ``p <= 4``)."""
+        return -self._target.conditional_entropy(self.noise)
 
     def _free_entropy(self, Q, A, psi_out):
         if self._perfect(pack(Q)):

@@ -57,7 +57,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit
 
 from fixedpoint.quadrature import log1pexp, sigmoid
 

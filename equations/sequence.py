@@ -103,12 +103,34 @@ hard phase for perfect recovery.
         alpha K_1(q*(alpha)) = 1,    K_1(q) = E_{omega_2, h} ||E[z_1 z_1^T | h, omega_2] - I_L||_F^2,
 
     ``q*(alpha)`` the fixed point of the sub-branch map ``q -> alpha K_2 / (1 + alpha K_2)``,
-    ``K_2(q) = E |g_2|^2``. (Not checked here: the direction in which ``Q_12 = delta`` grows with
-    ``Q_11 ~ delta^2``. On the branch the map is odd in ``Q_12`` (``z_1 -> -z_1``), so ``Q_12' = b
-    Q_12`` and ``Q_11' = alpha K_1 Q_11 + O(Q_12^2)``: the pair ``(Q_11, Q_12^2)`` has the rates
-    ``alpha K_1`` and ``b^2``, and ``b`` needs the channel with ``V_12 != 0``, which the kernels
-    here do not have. If ``b^2`` reached one first, the staircase would come earlier still.)
-    :func:`deep_subbranch` computes ``(K_1, K_2)``; at ``c = 1`` it
+    ``K_2(q) = E |g_2|^2``.
+
+    The ``Q_12`` direction. On the branch the map is odd in ``Q_12`` (``z_1 -> -z_1`` flips it and
+    leaves ``Q_11``, ``Q_22``) and ``Q_11' = 0`` on the subspace, so its Jacobian in ``(Q_11,
+    Q_12, Q_22)`` is triangular, with the eigenvalues ``alpha K_1`` (``Q_11``), the sub-branch's
+    own slope (``Q_22``) and ``lambda_12 = alpha (1 - q) K_12`` (``Q_12``: ``Q = Q_hat (I +
+    Q_hat)^{-1}`` turns ``Q_hat_12`` into ``Q_hat_12 / (1 + q_hat) = (1 - q) Q_hat_12``). A
+    covariance needs ``Q_12^2 <= Q_11 Q_22``, so ``Q_12 = delta`` comes with ``Q_11 >= delta^2 /
+    q``: the pair ``(Q_11, Q_12^2)`` has the rates ``alpha K_1`` and ``lambda_12^2``. Linear
+    response at fixed ``(y, omega)``, with ``omega_1 = delta nu``: ``(V^{-1})_12 = delta / v +
+    O(delta^2)`` (``v = 1 - q``) tilts the posterior by ``exp(-(delta / v) sum_l z_1l (z_2l -
+    omega_2l))`` and adds ``(delta / v) (E z_2 - omega_2)`` to ``g_1``; the shift of ``omega_1``
+    adds ``G nu``, and ``E[nu | y, omega_2] = omega_2 / q`` (``omega_1 | omega_2 ~ N(delta
+    omega_2 / q, .)``, independent of ``y`` at ``delta = 0``); the change of the law of ``y``
+    multiplies ``g_1 = 0`` and drops out::
+
+        K_12 = E[ e.(E[z_2 | y, omega_2] - T) + e.G omega_2 / q ] / v^2,
+        e = E[z_2 | y, omega_2] - omega_2,   T_l = sum_m E[z_1l z_1m z_2m | y, omega_2],
+
+    ``G = E[z_1 z_1^T | y, omega_2] - I``. ``K_12 -> F_12`` as ``q -> 0`` (tested to 5e-3 against
+    the ``h`` route) and ``K_12 = 0`` if ``y`` does not depend on ``z_1`` (``G = 0``, ``T = E
+    z_2``). At ``c = 1`` ``lambda_12`` is 0.127 at ``q -> 0`` (``alpha_2 F_12``), 0.065 at ``q =
+    0.6`` and 0.022 at the staircase root: far below one all along the branch, so ``Q_11`` loses
+    stability first and the staircase threshold below is that of ``Q_11``. (Tested: the formula
+    against central differences of the map with the layers coupled through ``V_12 != 0`` and
+    ``omega_1 != 0``, per teacher sample, to 1e-5.)
+
+    :func:`deep_subbranch` computes ``(K_1, K_2)`` (and ``K_12``); at ``c = 1`` it
     reproduces the authors' Monte-Carlo ``Q_22`` (``data/BO_2w.csv``: 0.4988 at ``alpha = 0.4``,
     0.898 at 0.5667 and 0.9641 at 0.7; ours ``q = 0.5`` at ``alpha = 0.40200``, ``q = 0.898`` at
     0.5727 and ``q = 0.9641`` at 0.6812, the teacher route below).
@@ -122,19 +144,38 @@ hard phase for perfect recovery.
     with the rule in ``z_2*`` graded toward ``z_21* = z_22*`` (where ``h`` stops depending on
     ``s``) and ``z_2* = 0`` (where the sign of ``z_2`` becomes ambiguous), the Nishimori forms
     ``K_1 = E tr(G (z_1* z_1*^T - I))``, ``K_2 = (2 - E tr Cov(z_2 | y, omega_2) / V_22) / V_22``
-    (which vary less over the teacher than ``E ||G||^2`` and ``E |g_2|^2``) and Brent's method in
-    ``q``. At ``c = 1`` (default rules): ``alpha_1 = 0.71975`` at ``q* = 0.97352``. Convergence:
-    relative change of the growth rate ``alpha_q K_1`` at ``q = 0.97`` when one rule is refined
-    (from 8 nodes per axis in ``z_1*``): ``eta`` 4 -> 6 nodes 3e-5, Gauss-Legendre order across
-    ``z_2*`` 4 -> 5 3e-4, first panel 0.1 -> 0.05 4e-4, inner ``z_1`` 48 -> 64 nodes 9e-4, outer
-    ``z_1*`` 8 -> 12 nodes 6.5e-3 (the slowest: the integrand has transition layers along
-    ``z_11* = 0``, ``z_12* = 0`` and ``z_11* = z_12*`` of width ``~ 1 / |z_1*|^2`` in angle);
-    change of ``alpha_1`` itself when the defaults are refined (one evaluation at ``q*`` and the
-    slopes of ``alpha_q`` and of the growth rate there): ``z_1*`` 12 -> 16 and 12 -> 24 nodes
-    both -5.2e-4 (0.71923), inner ``z_1`` 48 -> 64 nodes +3.1e-4. So ``alpha_1 = 0.7196 +- 5e-4``
-    and the defaults are accurate to about 1e-3 relative: three digits, not four. Nishimori: the
-    direct forms give ``alpha_1 = 0.7181`` with the defaults (growth 0.9984 at ``q*``), and agree
-    with the Nishimori forms to 7e-4 (``K_1``) and 3e-4 (``K_2``) with 24 nodes in ``z_1*``.
+    (which vary less over the teacher than ``E ||G||^2`` and ``E |g_2|^2``) and a root search in
+    ``q`` with coarse rules followed by one evaluation of the fine rules and a step to their root
+    (:func:`deep_staircase`). At ``c = 1``, default rules (24 Gauss-Hermite nodes per axis in
+    ``z_1*``, 6 Gauss-Legendre nodes per panel in ``z_2*``, 4 per axis in ``eta``, 64 per axis in
+    the inner ``z_1``): ``alpha_1 = 0.71941`` at ``q* = 0.97362``, ``lambda_12 = 0.022`` there
+    (``refine=True``, a second fine evaluation: 0.71937 at 0.97363, so the one-step root carries
+    4e-5 from the coarse derivatives); the direct forms give ``alpha_q = 0.71928`` at the same
+    point (growth 0.9991). Convergence at ``q =
+    0.97`` (relative change of ``K_1``, ``K_2``, Nishimori forms, when one rule is refined):
+    ``z_2*`` 2e-5 in ``K_2`` (the rule's constants below); inner ``z_1``, against a composite rule
+    graded toward ``z_11 = 0`` and ``z_12 = 0`` (7186 nodes, agreeing with 128 Gauss-Hermite nodes
+    per axis to 4e-5): 64 nodes ``K_2`` -1.9e-4, ``K_1`` +6e-5, i.e. ``alpha_1`` about 1e-4 high (48
+    nodes: -7.3e-4, +4.6e-4); ``eta`` 4 -> 6 nodes 3e-5. The outer ``z_1*`` converges slowest (the
+    integrand has transition layers along ``z_11* = 0``, ``z_12* = 0`` and ``z_11* = z_12*`` of
+    width ``~ 1 / |z_1*|``): from 12 to 24 nodes per axis ``alpha_1`` moves by -6.8e-4 (the former
+    default of 12 nodes gave 0.71975), from 24 to 32 by +8e-5 (one evaluation at ``q = 0.97353``
+    each, moved by the step to the root). So ``alpha_1 = 0.7194 +- 3e-4``: three digits and a half,
+    not the six of ``alpha_2``. Cost at ``c = 1``: 63 s of CPU (about 20 s of it the coarse
+    search, 11 evaluations; one fine evaluation about 45 s), measured 59 s of wall time with the
+    default two threads on two cores that other jobs shared (load average 3; ``alpha_2``: 0.3 s),
+    about 35 s expected on two idle cores; the old way (Brent's method on the fine rules, one
+    thread) takes about eight fine evaluations, 6-7 minutes of CPU on one core.
+
+    Other skip strengths (default rules, accuracy measured at ``c = 1`` only)::
+
+        c       alpha_2     alpha^(0)_1   alpha_1 (staircase)   q*        lambda_12 at q*
+        0.5     0.202712    3.05534       0.7185                0.94474   0.011
+        1       0.185478    6.15694       0.7194                0.97362   0.022
+        2       0.174270    16.4131       0.7204                0.98974   0.033
+
+    ``alpha_1`` barely depends on ``c`` while ``alpha_2`` does (it tends to 1/6); the ``Q_12`` rate
+    stays far below one.
 
 Published thresholds. The authors' ``data/alpha_critical.csv`` lists, at ``c = 1``, ``alpha_1 =
 0.7936`` and ``alpha_2 = 0.1436``. The latter violates the Jensen bound ``alpha_2 >= 1/6`` of
@@ -144,20 +185,20 @@ against 96 nodes per axis; the nonlinear map's departure from zero, :func:`deep_
 authors' own state-evolution points (``data/BO_2w.csv``: ``Q_22`` rising linearly from about
 0.18) agree with ours, not with the file. Their ``alpha_1`` is the staircase threshold on the
 ``Q_22`` branch (their ``Q_11`` is 0 at ``alpha = 0.80`` and 0.19 at ``0.833``), not
-``alpha^(0)_1``; ours (:func:`deep_staircase`) is 0.7196, 9% lower. Their state evolution
+``alpha^(0)_1``; ours (:func:`deep_staircase`) is 0.7194, 9% lower. Their state evolution
 regularises ``V -> V + 1e-3 I`` (``BO_2w.py``), 3% of ``V_22`` at ``q = 0.97``: it lowers ``K_2``
 and moves the sub-branch by about that much (their ``Q_22 = 0.9736`` at ``alpha = 0.7333``; ours
-``q = 0.9735`` at 0.7198), and near the threshold the growth rate of ``Q_11`` is close to one, so
+``q = 0.9735`` at 0.7189), and near the threshold the growth rate of ``Q_11`` is close to one, so
 that a damped Monte-Carlo iteration of finite length leaves ``Q_11`` at its noise level beyond
 ``alpha_1``; we have not reproduced their value.
 
 Not here: the full nonlinear state evolution of ``deep_attention`` (all of ``Q``, 2 x 2), so
 ``deep_attention`` is not a registered target. Its map is a 6-dimensional outer average over
 ``(omega, h)`` of 2-dimensional inner integrals over ``z_1``; the teacher-route rules of
-:func:`deep_staircase` reach three digits on the one-parameter sub-branch at seconds to a minute
-per evaluation, short of the four digits a registered target's thresholds must carry. Also not
-here: the positional / semantic dot-product attention of Cui, Behrens, Krzakala, Zdeborova
-(NeurIPS 2024).
+:func:`deep_staircase` reach three to four digits on the one-parameter sub-branch at about a
+minute of CPU per evaluation, short of the four digits a registered target's thresholds must
+carry. Also not here: the positional / semantic dot-product attention of Cui, Behrens, Krzakala,
+Zdeborova (NeurIPS 2024).
 """
 
 from __future__ import annotations
@@ -168,7 +209,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit_compiled
 
 from fixedpoint.matrices import sym_names
 
@@ -218,7 +259,7 @@ def _hermite_rule(n: int):
     return x, w
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _log1pexp_neg2(x):
     """``log cosh x - x + log 2 = log(1 + exp(-2 x))``, stable for every ``x``."""
     if x >= 0.0:
@@ -226,7 +267,7 @@ def _log1pexp_neg2(x):
     return -2.0 * x + math.log1p(math.exp(2.0 * x))
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _graded_panels(lo, hi, c, h, wmax, edges):
     """Breakpoints of ``[lo, hi]`` graded geometrically toward ``c`` in ``[lo, hi]``: panels of
     width ``h, 2h, 4h, ...`` (at most ``wmax``) on either side of ``c``, written into ``edges``;
@@ -273,7 +314,7 @@ def _graded_panels(lo, hi, c, h, wmax, edges):
     return n
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _sign_symmetric_se(Q, V, L, gl_x, gl_w):
     """``(E |g_out|^2, E[log cosh x - x])`` of the observation ``{a, -a}``, ``a ~ N(omega, V I_L)``,
     ``omega ~ N(0, Q I_L)``, in the reduced coordinates ``(r, u_1)`` (module docstring), with
@@ -334,7 +375,7 @@ def _sign_symmetric_se(Q, V, L, gl_x, gl_w):
     return g2, lc - math.log(2.0)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _softmax2_mse(Q, V, x, w):
     """``E ||y - E[y | omega]||_F^2`` for ``y = softmax(z z^T)``, ``L = 2``, ``z ~ N(omega, V I)``,
     ``omega ~ N(0, Q I)``: ``4 (E y_12^2 - E_omega E[y_12 | omega]^2)`` (the two off-diagonal
@@ -591,17 +632,27 @@ _SKIP_RANGE = (0.5, 10.0)
 _N_H = 64
 _N_Z1 = 64
 _H_SCALE = 1.0
-#: first panel of the graded rule across z_21 = z_22 in the teacher route (a third of the width
-#: sqrt(1 - q) (1 + c) of the dip there at q = 0.995, c = 1)
-_Z2_H0 = 0.05
-#: default rules of the teacher route (deep_subbranch(route="truth"), deep_staircase)
+#: first and widest panels of the graded rule in z_2* of the teacher route. Measured at q = 0.97,
+#: c = 1 (K_2, Nishimori form; K_1 moves 100 times less): 6 nodes per panel from 0.2 are 2e-5 from
+#: 8 nodes per panel and from 6 per panel from 0.0125 (which agree to 5e-7); the former 4 per
+#: panel from 0.05 (up to 0.75) were 1.8e-4 off, 3 per panel 2e-4 and 4e-4 off (from 0.05 and
+#: 0.025): the error sits in the first panels (a kink at D = 0), not in the width of the last
+_Z2_H0 = 0.2
+_Z2_WMAX = 1.0
+#: default rules of the teacher route (deep_subbranch(route="truth"))
 _N_TEACHER = 12
-_N_GL_Z2 = 4
+_N_GL_Z2 = 6
 _N_ETA = 4
 _N_Z_STAIR = 48
+#: default fine rules (n_teacher, n_gl, n_eta, n_z) of deep_staircase
+_STAIR_FINE = (24, 6, 4, 64)
+#: rules (n_teacher, n_gl, n_eta, n_z) of the coarse root search of deep_staircase, and the step in
+#: q of its slopes
+_STAIR_COARSE = (8, 3, 3, 32)
+_STAIR_DQ = 1e-3
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _attention_matrix_inverse(c, x, Ai, hz, Z1):
     """For ``z_1`` on the tensor grid ``x x x``: ``A(z_1)^{-1}`` (row-major into ``Ai``), ``1 /
     |det A(z_1)|`` (into ``hz``) and the nodes (into ``Z1``), ``A(z) = softmax(z z^T) + c I``."""
@@ -630,7 +681,7 @@ def _attention_matrix_inverse(c, x, Ai, hz, Z1):
             Z1[t, 1] = z12
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _posterior_gaps(h1, h2, Ai, hz, Z1, wz):
     """``(P, G, K)`` at the output ``h`` of the deep target: ``P = sum_t wz hz N(z_2(t); 0, I)
     2 pi`` over the ``z_1`` grid (``z_2(t) = A(z_1(t))^{-1} h``), and the gaps ``G = E[z_1 z_1^T |
@@ -661,14 +712,14 @@ def _posterior_gaps(h1, h2, Ai, hz, Z1, wz):
     return P, (a11 / P - 1.0, a12 / P, a22 / P - 1.0), (b11 / P - 1.0, b12 / P, b22 / P - 1.0)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _gap_products(G, K):
     """``(|G|_F^2, |K|_F^2, tr(G K))`` of two symmetric 2x2 matrices given as ``(11, 12, 22)``."""
     return (G[0] * G[0] + 2.0 * G[1] * G[1] + G[2] * G[2], K[0] * K[0] + 2.0 * K[1] * K[1] + K[2] * K[2],
             G[0] * K[0] + 2.0 * G[1] * K[1] + G[2] * K[2])
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _deep_linear_kernel(xh, wh, sh, Ai, hz, Z1, wz):
     """``(F_11, F_22, F_12, norm)`` at ``Q = 0``: ``F_kk = E_h ||E[z_k z_k^T | h] - I||_F^2``,
     ``F_12 = E_h tr(G_11 G_22)``, ``norm = int p(h) dh`` (1 up to the rule's error). ``h`` on the
@@ -697,7 +748,7 @@ def _deep_linear_kernel(xh, wh, sh, Ai, hz, Z1, wz):
     return F11, F22, F12, norm
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _deep_truth_kernel(xo, wo, Ai, hz, Z1, wz, c):
     """The same ``(F_11, F_22, F_12)`` as :func:`_deep_linear_kernel`, averaged over the truth
     ``(z_1, z_2) ~ N(0, I_4)`` on the tensor rule ``xo^4`` instead of over ``h``: an independent
@@ -726,7 +777,7 @@ def _deep_truth_kernel(xo, wo, Ai, hz, Z1, wz, c):
     return F11, F22, F12
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _deep_subbranch_kernel(q, xh, wh, sh, xo, wo, Ai, hz, Z1, wz):
     """``(K_1, K_2, norm)`` on the invariant subspace ``Q_11 = Q_12 = 0``, ``Q_22 = q``: ``omega_2
     ~ N(0, q I_2)`` on the tensor rule ``sqrt(q) xo^2``, ``h`` as in :func:`_deep_linear_kernel`,
@@ -783,7 +834,7 @@ def _deep_subbranch_kernel(q, xh, wh, sh, xo, wo, Ai, hz, Z1, wz):
     return K1, K2, norm
 
 
-@njit(cache=True)
+@njit_compiled(cache=True, nogil=True)
 def _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, Ai, hz, Z1, wz):
     """``(K_1, K_2)`` on the invariant subspace ``Q_11 = Q_12 = 0``, ``Q_22 = q``, with the outer
     average over the teacher instead of over ``h``: ``z_1* ~ N(0, I)`` on the nodes ``(Zs, ws)``,
@@ -808,8 +859,9 @@ def _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, Ai, hz, Z1, wz):
     K2 = 0.0
     N1 = 0.0
     N2 = 0.0
+    K12 = 0.0
     nz = hz.size
-    acc = np.zeros((ne * ne, 7))
+    acc = np.zeros((ne * ne, 9))
     xp1 = np.empty(ne)
     xp2 = np.empty(ne)
     xm1 = np.empty(ne)
@@ -858,6 +910,9 @@ def _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, Ai, hz, Z1, wz):
                 y12 = Z1[t, 0] * Z1[t, 1]
                 y22 = Z1[t, 1] * Z1[t, 1]
                 bb = b1 * b1 + b2 * b2
+                # sum_m z_1l z_1m z_2m (l = 1, 2), for the Q_12 direction
+                c1 = y11 * b1 + y12 * b2
+                c2 = y12 * b1 + y22 * b2
                 for k in range(ne):
                     for l in range(ne):
                         fp = Bp * xp1[k] * xp2[l] if Bp > 0.0 else 0.0
@@ -872,6 +927,8 @@ def _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, Ai, hz, Z1, wz):
                         acc[r, 4] += fd * b1
                         acc[r, 5] += fd * b2
                         acc[r, 6] += f * bb
+                        acc[r, 7] += fd * c1
+                        acc[r, 8] += fd * c2
             for k in range(ne):
                 for l in range(ne):
                     r = k * ne + l
@@ -891,7 +948,12 @@ def _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, Ai, hz, Z1, wz):
                     e1 = acc[r, 4] / P
                     e2 = acc[r, 5] / P
                     N2 += w * (2.0 - (acc[r, 6] / P - e1 * e1 - e2 * e2) / v) / v
-    return K1, K2, N1, N2
+                    # Q_12 direction: e.(E z_2 - T) + e.G omega_2 / q, e = E z_2 - omega_2 (= d)
+                    o1 = m1 + sqv * xe[k]
+                    o2 = m2 + sqv * xe[l]
+                    K12 += w * (d1 * (e1 - acc[r, 7] / P) + d2 * (e2 - acc[r, 8] / P)
+                                + (d1 * (g11 * o1 + g12 * o2) + d2 * (g12 * o1 + g22 * o2)) / q) / (v * v)
+    return K1, K2, N1, N2, K12
 
 
 @functools.lru_cache(maxsize=32)
@@ -923,12 +985,17 @@ def _z1_grid_half(c: float, n: int):
 @functools.lru_cache(maxsize=16)
 def _teacher_rules(n_teacher: int):
     """Outer rules of :func:`_deep_subbranch_truth_kernel`: ``z_1*`` on the half ``i < n / 2`` of a
-    tensor Gauss-Hermite rule (``z_1* -> -z_1*`` leaves the posterior of ``z_1 z_1^T`` unchanged)."""
+    tensor Gauss-Hermite rule (``z_1* -> -z_1*`` leaves the posterior of ``z_1 z_1^T`` unchanged),
+    without the nodes of weight below ``1e-12`` of the largest (together 6e-13 of the mass at 24
+    nodes per axis, and a third of the nodes)."""
     x, w = _hermite_rule(n_teacher)
     half = n_teacher // 2
     X, Y = np.meshgrid(x[:half], x, indexing="ij")
-    Zs = np.ascontiguousarray(np.stack([X.ravel(), Y.ravel()], 1))
+    Zs = np.stack([X.ravel(), Y.ravel()], 1)
     ws = 2.0 * np.outer(w[:half], w).ravel()
+    keep = ws > 1e-12 * ws.max()
+    Zs = np.ascontiguousarray(Zs[keep])
+    ws = np.ascontiguousarray(ws[keep])
     ws.flags.writeable = False
     Zs.flags.writeable = False
     return Zs, ws
@@ -940,7 +1007,8 @@ def _teacher_z2_graded(n_gl: int, h0: float):
     sqrt 2 >= 0`` (weight 4: ``(z_2*, eta) -> -(z_2*, eta)`` maps ``(h, omega_2)`` to ``-(h,
     omega_2)``, the same observation up to the sign of ``z_2``; ``(z_21, z_22) -> (-z_22, -z_21)``
     with the token swap of ``z_1*`` and ``eta`` leaves the average unchanged), each on composite
-    Gauss-Legendre panels (``n_gl`` nodes) graded toward 0 from width ``h0``, cut at 5. Two
+    Gauss-Legendre panels (``n_gl`` nodes) graded toward 0 from width ``h0`` (doubling up to
+    ``_Z2_WMAX``), cut at 5. Two
     features of width ``~ sqrt(1 - q) (1 + c) / c`` sit there: at ``D = 0`` ``h = A(s) z_2*``
     stops depending on the softmax weights ``s`` (``A(s) t = (1 + c) t + (t_2 - t_1) (s_1,
     -s_2)``: no information on ``z_1``), and near ``z_2* = 0`` the sign of ``z_2`` is ambiguous
@@ -948,7 +1016,7 @@ def _teacher_z2_graded(n_gl: int, h0: float):
     of ``D = 0``)."""
     gx, gw = _unit_legendre(n_gl)
     edges = np.empty(256)
-    n = _graded_panels(0.0, 5.0, 0.0, h0, 0.75, edges)
+    n = _graded_panels(0.0, 5.0, 0.0, h0, _Z2_WMAX, edges)
     e = edges[:n]
     d = (e[:-1, None] + np.diff(e)[:, None] * gx).ravel()
     wd = (np.diff(e)[:, None] * gw).ravel() * 2.0 * _INV_SQRT_2PI * np.exp(-0.5 * d * d)
@@ -958,6 +1026,12 @@ def _teacher_z2_graded(n_gl: int, h0: float):
     for a in (Z2, w2):
         a.flags.writeable = False
     return Z2, w2
+
+
+def _check_workers(workers):
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or not 1 <= workers <= 64:
+        raise ValueError(f"workers (threads for the outer average) must be an integer in [1, 64], got {workers!r}")
+    return int(workers)
 
 
 def _check_skip(skip):
@@ -1005,7 +1079,7 @@ def deep_linearisation(skip: float, *, n_h: int = _N_H, n_z: int = _N_Z1, route:
 
 
 def deep_subbranch(skip: float, q: float, *, route: str = "h", n_h: int = 32, n_omega: int = 12, n_z: int = 48,
-                   n_teacher: int = _N_TEACHER, n_gl: int = _N_GL_Z2, n_eta: int = _N_ETA) -> dict:
+                   n_teacher: int = _N_TEACHER, n_gl: int = _N_GL_Z2, n_eta: int = _N_ETA, workers: int = 1) -> dict:
     """``(K_1, K_2)`` of ``deep_attention`` on the invariant subspace ``Q_11 = Q_12 = 0``, ``Q_22 =
     q`` (module docstring): ``alpha K_2(q) / (1 + alpha K_2(q))`` is the sub-branch map of
     ``Q_22``, and ``alpha K_1(q)`` the growth rate of ``Q_11`` there.
@@ -1031,6 +1105,8 @@ def deep_subbranch(skip: float, q: float, *, route: str = "h", n_h: int = 32, n_
     n_z : int
         Gauss-Hermite nodes per axis of the inner rule in ``z_1`` (both routes; ``"truth"`` uses
         the half ``z_11 < 0`` of it, the posterior being even in ``z_1``).
+    workers : int
+        Route ``"truth"``: threads over which the outer ``z_1*`` nodes are split.
 
     Notes
     -----
@@ -1045,7 +1121,8 @@ def deep_subbranch(skip: float, q: float, *, route: str = "h", n_h: int = 32, n_
     -------
     dict with ``K1``, ``K2``, ``alpha_q`` (the ``alpha`` at which ``q`` is the sub-branch's fixed
     point, ``q / ((1 - q) K_2)``) and ``growth_1`` (``alpha_q K_1``: above 1, ``Q_11`` grows there);
-    route ``"truth"`` adds ``K1_nishimori`` and ``K2_nishimori``.
+    route ``"truth"`` adds ``K1_nishimori``, ``K2_nishimori``, ``K12`` (``dQ_hat_12 / dQ_12`` over
+    ``alpha``, module docstring) and ``lambda_12 = alpha_q (1 - q) K_12`` (the rate of ``Q_12``).
     """
     c = _check_skip(skip)
     q = _real("q", q)
@@ -1055,8 +1132,9 @@ def deep_subbranch(skip: float, q: float, *, route: str = "h", n_h: int = 32, n_
         raise ValueError(f"route must be 'h' or 'truth', got {route!r}")
     for name, v in (("n_h", n_h), ("n_omega", n_omega), ("n_z", n_z), ("n_teacher", n_teacher), ("n_gl", n_gl),
                     ("n_eta", n_eta)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 4 <= v <= 400:
-            raise ValueError(f"{name} must be an integer in [4, 400], got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 3 <= v <= 400:
+            raise ValueError(f"{name} must be an integer in [3, 400], got {v!r}")
+    workers = _check_workers(workers)
     if route == "truth" and (n_teacher % 2 or n_z % 2):
         raise ValueError(f"n_teacher and n_z must be even for route 'truth' (the rules are folded in half), "
                          f"got {n_teacher} and {n_z}")
@@ -1067,27 +1145,49 @@ def deep_subbranch(skip: float, q: float, *, route: str = "h", n_h: int = 32, n_
         K1, K2, _ = _deep_subbranch_kernel(q, xh, wh, _H_SCALE * (1.0 + c), xo, wo, Ai, hz, Z1, wz)
         extra = {}
     else:
-        K1, K2, N1, N2 = _truth_K(c, q, int(n_teacher), int(n_gl), int(n_eta), int(n_z))
-        extra = {"K1_nishimori": N1, "K2_nishimori": N2}
+        K1, K2, N1, N2, K12 = _truth_K(c, q, int(n_teacher), int(n_gl), int(n_eta), int(n_z), workers)
+        # lambda_12 = alpha_q (1 - q) K_12 with the alpha_q returned (direct form): q K_12 / K_2
+        extra = {"K1_nishimori": N1, "K2_nishimori": N2, "K12": K12, "lambda_12": q * K12 / K2}
     alpha_q = q / ((1.0 - q) * K2)
     return {"K1": K1, "K2": K2, "alpha_q": alpha_q, "growth_1": alpha_q * K1, **extra}
 
 
-def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z):
+def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z, workers=1):
+    """``(K_1, K_2, K_1^N, K_2^N, K_12)`` of :func:`_deep_subbranch_truth_kernel` with the default
+    placement of the rules; the outer ``z_1*`` nodes are split into ``workers`` chunks summed in
+    threads (the kernel releases the GIL; every output is a sum over those nodes)."""
     Zs, ws = _teacher_rules(n_teacher)
     Z2, w2 = _teacher_z2_graded(n_gl, _Z2_H0)
     xe, we = _hermite_rule(n_eta)
-    return _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, *_z1_grid_half(c, n_z))
+    inner = _z1_grid_half(c, n_z)
+    workers = max(1, min(int(workers), ws.size))
+    if workers == 1:
+        return _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, *inner)
+    from concurrent.futures import ThreadPoolExecutor
+    # interleaved chunks: the cost of a node does not depend much on where it is, but its weight does
+    parts = [(np.ascontiguousarray(Zs[i::workers]), np.ascontiguousarray(ws[i::workers])) for i in range(workers)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        outs = list(pool.map(lambda zw: _deep_subbranch_truth_kernel(q, c, zw[0], zw[1], Z2, w2, xe, we, *inner),
+                             parts))
+    return tuple(float(sum(o[i] for o in outs)) for i in range(5))
 
 
-def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = _N_TEACHER, n_gl: int = _N_GL_Z2,
-                   n_eta: int = _N_ETA, n_z: int = _N_Z_STAIR, xtol: float = 1e-5) -> dict:
+def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = _STAIR_FINE[0],
+                   n_gl: int = _STAIR_FINE[1], n_eta: int = _STAIR_FINE[2], n_z: int = _STAIR_FINE[3],
+                   xtol: float = 1e-5, coarse=_STAIR_COARSE, refine: bool = False, workers: int = 2) -> dict:
     """The staircase threshold of the first layer of ``deep_attention``: the ``alpha`` at which
     ``Q_11`` leaves zero on the branch ``Q_11 = Q_12 = 0``, ``Q_22 = q*(alpha) > 0`` (module
     docstring): the root of ``alpha_q(q) K_1(q) = 1`` along the sub-branch, with ``alpha_q(q) = q
-    / ((1 - q) K_2(q))``, found by Brent's method in ``q`` within ``bracket``. ``K_1, K_2`` are the
-    Nishimori forms of :func:`deep_subbranch` (route ``"truth"``), the faster-converging ones at
-    ``q`` near 1.
+    / ((1 - q) K_2(q))``. ``K_1, K_2`` are the Nishimori forms of :func:`deep_subbranch` (route
+    ``"truth"``), the faster-converging ones at ``q`` near 1.
+
+    The root is found in two stages: Brent's method in ``q`` within ``bracket`` with the ``coarse``
+    rules, then one evaluation of the fine rules at that root and a step to the fine rules' root
+    along the quadratic model of the growth rate and of ``alpha_q`` whose first and second
+    derivatives are the coarse rules' (differences over ``+-1e-3`` in ``q``; both curve like ``1 /
+    (1 - q)``). The step is small (5e-4 in ``q`` at ``c = 1``), so the coarse derivatives' error
+    (a few per cent) enters ``alpha_1`` at about ``4e-5`` (measured with ``refine=True``, which adds
+    a second fine evaluation at the predicted root and a step with the fine rules' own secant).
 
     Parameters
     ----------
@@ -1099,53 +1199,122 @@ def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = 
         crosses one near ``q = 0.945`` for ``c = 0.5`` and ``q = 0.989`` for ``c = 2``, at
         ``alpha`` close to 0.72 in both cases.
     n_teacher, n_gl, n_eta, n_z : int
-        Rules of :func:`deep_subbranch` (route ``"truth"``).
+        Fine rules of :func:`deep_subbranch` (route ``"truth"``): Gauss-Hermite nodes per axis in
+        ``z_1*``, Gauss-Legendre nodes per panel in ``z_2*``, Gauss-Hermite nodes per axis in
+        ``eta`` and in the inner ``z_1``.
     xtol : float
-        Tolerance of the root in ``q``.
+        Tolerance of the root in ``q`` (of the coarse search; of Brent's on the fine rules if
+        ``coarse`` is None).
+    coarse : (int, int, int, int) or None
+        The same four rules for the root search. ``None``: Brent's method on the fine rules
+        themselves (the old way: about eight fine evaluations instead of one).
+    refine : bool
+        A second fine evaluation (see above).
+    workers : int
+        Threads over which each evaluation's outer ``z_1*`` nodes are split (the kernel releases
+        the GIL).
 
     Returns
     -------
     dict
         ``alpha_1`` (the staircase threshold), ``q`` (``Q_22`` there), ``K1``, ``K2`` (Nishimori
-        forms) and, from the direct forms ``E ||G||^2``, ``E |g_2|^2`` at the same ``q``,
-        ``alpha_1_direct = q / ((1 - q) K_2)`` and ``growth_direct = alpha_1_direct K_1`` (1 in
-        exact arithmetic): their departure measures the rules' error.
+        forms, at the last fine evaluation ``q_eval``), ``alpha_1_direct`` and ``growth_direct``
+        (``alpha_q`` and the growth rate from the direct forms ``E ||G||^2``, ``E |g_2|^2`` at
+        ``q_eval``, moved by the same step; the growth is 1 in exact arithmetic: their departure
+        measures the rules' error), ``lambda_12`` (the rate of the ``Q_12`` direction at
+        ``q_eval``, module docstring), ``newton_step`` (the last step in ``q``),
+        ``coarse_evaluations`` and ``alpha_1_one_step``, ``q_one_step`` (the root after the first
+        fine evaluation: with ``refine=True``, their difference from ``alpha_1``, ``q`` measures
+        the error of the coarse derivatives).
 
     Notes
     -----
-    Accuracy: about 1e-3 relative in ``alpha_1`` at ``c = 1`` with the defaults (0.71975 against
-    the refined rules' 0.7196 +- 5e-4, module docstring): the posterior of ``z_1`` is narrow at
-    ``q ~ 0.97`` and the tensor rule in ``z_1*`` converges slowly there. Three digits, not the
-    six of :func:`deep_linearisation`. It is the threshold of the growth of ``Q_11`` itself; the
-    direction ``Q_12 = delta``, ``Q_11 ~ delta^2`` is not checked (module docstring). Cost: about
-    eight evaluations of :func:`deep_subbranch` (a few seconds to a minute each, depending on the
-    machine's load). The accuracy has been measured at ``c = 1`` only; a ``bracket`` that does
-    not hold the root raises ``ValueError``.
+    Accuracy and cost at ``c = 1``: see the module docstring (``alpha_1 = 0.7194``, the outer
+    rule in ``z_1*`` limits it to about ``+-3e-4``). The accuracy has been measured at ``c = 1``
+    only; a ``bracket`` that does not hold the (coarse) root raises ``ValueError``.
     """
     c = _check_skip(skip)
     lo, hi = (float(b) for b in bracket)
     if not 0.0 < lo < hi < 1.0:
         raise ValueError(f"bracket must be 0 < lo < hi < 1, got {bracket!r}")
-    cache = {}
-
-    def f(q):
-        r = deep_subbranch(c, q, route="truth", n_teacher=n_teacher, n_gl=n_gl, n_eta=n_eta, n_z=n_z)
-        a = q / ((1.0 - q) * r["K2_nishimori"])
-        cache[q] = (a, r)
-        return a * r["K1_nishimori"] - 1.0
-
-    flo, fhi = f(lo), f(hi)
-    if not flo < 0.0 < fhi:
-        raise ValueError(f"bracket {bracket!r} does not hold the staircase root (growth - 1 = {flo:.3g}, {fhi:.3g})")
+    workers = _check_workers(workers)
+    fine = _check_rules("n_teacher, n_gl, n_eta, n_z", (n_teacher, n_gl, n_eta, n_z))
+    if coarse is not None:
+        coarse = _check_rules("coarse", coarse)
     from scipy.optimize import brentq  # here, not at import: a solve never needs scipy.optimize
 
-    q = brentq(f, lo, hi, xtol=xtol, rtol=1e-12)
-    if q not in cache:
-        f(q)
-    a, r = cache[q]
-    a_d = r["alpha_q"]
-    return {"alpha_1": a, "q": q, "K1": r["K1_nishimori"], "K2": r["K2_nishimori"], "alpha_1_direct": a_d,
-            "growth_direct": a_d * r["K1"]}
+    def evaluate(q, rules):
+        K1, K2, N1, N2, K12 = _truth_K(c, q, *rules, workers)
+        a = q / ((1.0 - q) * N2)
+        return a, a * N1, (K1, K2, N1, N2, K12)
+
+    def root(rules):
+        cache = {}
+
+        def f(q):
+            cache[q] = evaluate(q, rules)
+            return cache[q][1] - 1.0
+
+        flo, fhi = f(lo), f(hi)
+        if not flo < 0.0 < fhi:
+            raise ValueError(f"bracket {bracket!r} does not hold the staircase root (growth - 1 = {flo:.3g}, "
+                             f"{fhi:.3g})")
+        q = brentq(f, lo, hi, xtol=xtol, rtol=1e-12)
+        if q not in cache:
+            f(q)
+        return q, cache[q], len(cache)
+
+    if coarse is None:
+        q, (a, g, K), n_eval = root(fine)
+        q_eval, step, a_slope, g_slope, a_curv, g_curv = q, 0.0, 0.0, 0.0, 0.0, 0.0
+        one_step = (a, q)
+    else:
+        qc, (a0, g0, _), n_eval = root(coarse)
+        # first and second derivatives of alpha_q and of the growth rate along the sub-branch, from
+        # the coarse rules (differences over +-_STAIR_DQ): they only multiply the small step from
+        # the coarse root to the fine one (both curve like 1 / (1 - q): a plain Newton step from a
+        # root 7e-4 away in q is 1e-4 off in alpha_1)
+        dq = min(_STAIR_DQ, 0.5 * (qc - lo), 0.5 * (hi - qc))
+        (ap, gp, _), (am, gm, _) = evaluate(qc + dq, coarse), evaluate(qc - dq, coarse)
+        a_slope, g_slope = (ap - am) / (2.0 * dq), (gp - gm) / (2.0 * dq)
+        a_curv, g_curv = (ap - 2.0 * a0 + am) / dq ** 2, (gp - 2.0 * g0 + gm) / dq ** 2
+        q_eval = qc
+        a, g, K = evaluate(q_eval, fine)
+        step = 0.0
+        for _ in range(8):      # root of the quadratic model g + g' s + g'' s^2 / 2 = 1 (a contraction)
+            step = (1.0 - g - 0.5 * g_curv * step * step) / g_slope
+        q, a = q_eval + step, a + a_slope * step + 0.5 * a_curv * step * step
+        n_eval += 2
+        one_step = (a, q)
+        if refine and step != 0.0:
+            # a second evaluation of the fine rules at the predicted root: the slopes there are
+            # the fine rules' own secants (plus the coarse curvature's half step), and the last
+            # step is a few per cent of the first
+            a1, g1 = a - a_slope * step - 0.5 * a_curv * step * step, g
+            a2, g2, K = evaluate(q, fine)
+            g_slope = (g2 - g1) / step + 0.5 * g_curv * step
+            a_slope = (a2 - a1) / step + 0.5 * a_curv * step
+            q_eval, step = q, (1.0 - g2) / g_slope
+            q, a = q_eval + step, a2 + a_slope * step
+            a_curv = g_curv = 0.0
+    K1, K2, N1, N2, K12 = K
+    # the direct forms at the evaluation point, moved by the same Newton step
+    a_d = q_eval / ((1.0 - q_eval) * K2)
+    da, dg = (a_slope + 0.5 * a_curv * step) * step, (g_slope + 0.5 * g_curv * step) * step
+    return {"alpha_1": a, "q": q, "K1": N1, "K2": N2, "q_eval": q_eval,
+            "alpha_1_direct": a_d + da, "growth_direct": a_d * K1 + dg,
+            "lambda_12": q_eval * K12 / N2, "newton_step": step, "coarse_evaluations": n_eval,
+            "alpha_1_one_step": one_step[0], "q_one_step": one_step[1]}
+
+
+def _check_rules(name, rules):
+    rules = tuple(rules)
+    if len(rules) != 4 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 3 <= v <= 400
+                              for v in rules):
+        raise ValueError(f"{name} must be four integers in [3, 400] (n_teacher, n_gl, n_eta, n_z), got {rules!r}")
+    if rules[0] % 2 or rules[3] % 2:
+        raise ValueError(f"{name}: n_teacher and n_z must be even (the rules are folded in half), got {rules!r}")
+    return tuple(int(v) for v in rules)
 
 
 @dataclass(frozen=True)
@@ -1177,13 +1346,17 @@ class DeepAttention:
             raise ValueError(f"L must be 2 for deep_attention, got {self.L!r}")
 
 
-def layer_thresholds(model) -> dict:
+def layer_thresholds(model, *, staircase: bool = False, **rules) -> dict:
     """Weak-learnability threshold in ``alpha`` of each layer's block of ``Q``, by linearisation
-    of the state evolution at ``Q = 0``.
+    of the state evolution at ``Q = 0`` (or, with ``staircase=True``, on the branch where the
+    other layer is learned).
 
     Parameters
     ----------
     model : SequenceMultiIndex or DeepAttention
+    staircase : bool
+        ``deep_attention`` only: the threshold of the first layer is the staircase threshold
+        :func:`deep_staircase` (``rules`` are passed to it) instead of ``alpha^(0)_1``.
 
     Returns
     -------
@@ -1193,12 +1366,18 @@ def layer_thresholds(model) -> dict:
         loses stability in its direction (:func:`deep_linearisation`, 64 nodes per axis: six
         digits or better). The smaller one is the layer learned first (the second, for every ``c`` tested:
         ``alpha_2 < alpha^(0)_1``); ``Q_11`` then grows on the ``Q_22`` branch earlier than
-        ``alpha^(0)_1``, at the staircase threshold :func:`deep_staircase` (0.7196 at ``c = 1``,
-        three digits; not computed here, it takes a minute).
+        ``alpha^(0)_1``, at the staircase threshold :func:`deep_staircase`, which
+        ``staircase=True`` returns as ``1`` (about a minute of CPU with the default rules).
     """
     if isinstance(model, SequenceMultiIndex):
+        if staircase or rules:
+            raise ValueError("staircase and its rules apply to deep_attention (DeepAttention) only")
         return {1: (1.0 + model.noise) ** 2 / (model.L * (model.L + 1))}
     if isinstance(model, DeepAttention):
+        if rules and not staircase:
+            raise ValueError(f"rules {sorted(rules)} are those of deep_staircase: pass staircase=True")
         lin = deep_linearisation(model.skip)
+        if staircase:
+            return {1: deep_staircase(model.skip, **rules)["alpha_1"], 2: lin["alpha_2"]}
         return {1: lin["alpha_1"], 2: lin["alpha_2"]}
     raise ValueError(f"model must be a SequenceMultiIndex or a DeepAttention, got {type(model).__name__}")

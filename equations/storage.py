@@ -102,7 +102,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit
 
 from fixedpoint.quadrature import logH, mills, sorted_copy
 

@@ -65,7 +65,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _validate
+from . import _jit, _validate
 from .continuation import at, sweep
 from .results import PhaseDiagram, Status
 
@@ -78,6 +78,9 @@ class CheckpointWarning(UserWarning):
 
 def _row(model, p1, v1, p2, values2, start, kw):
     """One row: a sweep along ``p2`` at ``p1 = v1`` (module level so that it pickles)."""
+    # a diagram is a long job: compiled kernels from its first point, in every process, so that
+    # its points do not depend on which process computed them (fixedpoint._jit)
+    _jit.compile_now()
     try:
         m = at(model, **{p1: v1})
     except ValueError:

@@ -50,7 +50,7 @@ import itertools
 import math
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit
 
 from .quadrature import H, gauss_hermite
 

@@ -25,7 +25,7 @@ import functools
 import math
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit
 
 __all__ = [
     "gauss_hermite",

@@ -37,7 +37,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit
 
 from . import _validate
 from .results import Solution, Status
@@ -1006,6 +1006,13 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
     rho = math.nan
     if last.status is Status.CONVERGED:
         rho = _radius_at(F, jac, last, lower, upper, damping, common.get("outside"))
+        if rho > 1.0 + 1e-6:
+            # plain iteration itself stopped there: the start's component along the unstable
+            # direction was still below the tolerance (it grows like rho^k). Say so, since the
+            # point is a saddle of the dynamics, not an attractor.
+            notes.append(f"the point reached is unstable under plain iteration (spectral radius {rho:.6g}): plain "
+                         "iteration met the tolerance before the start's perturbation along the unstable direction "
+                         "grew; a start perturbed along that direction, or a smaller --atol/--rtol, may leave it")
     return rho, last
 
 

@@ -31,7 +31,7 @@ import math
 import threading
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit
 from numpy.polynomial import chebyshev as _cheb
 
 __all__ = ["LazyChebyshev", "lobatto_points"]

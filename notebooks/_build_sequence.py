@@ -89,8 +89,9 @@ connection (`alpha_1` grows).
 These `alpha_1` are the thresholds of the first layer at `Q = 0`. Once the second layer is learned
 (`Q_22 = q > 0`), the first one starts earlier, where the growth rate of `Q_11` on that branch
 reaches one (the staircase): `equations.sequence.deep_staircase(c)` finds it by averaging over
-the teacher, `alpha_1 = 0.7196` at `Q_22 = 0.9735` for `c = 1` (three digits, about a
-minute of computation, so not run here; the authors list 0.7936)."""),
+the teacher, `alpha_1 = 0.7194` (to 3e-4) at `Q_22 = 0.9736` for `c = 1` (0.7185 at `c = 0.5`,
+0.7204 at `c = 2`; about a minute of computation each, so not run here:
+`layer_thresholds(DeepAttention(skip=c), staircase=True)`; the authors list 0.7936)."""),
     new_code_cell("""skips = np.array([0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0])
 th = [layer_thresholds(DeepAttention(skip=c)) for c in skips]
 a1 = np.array([t[1] for t in th])

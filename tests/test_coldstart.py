@@ -27,8 +27,9 @@ from fixedpoint.quadrature import sorted_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: optional or heavy dependencies that neither the engine nor a solve needs
-HEAVY = ("sympy", "matplotlib", "scipy.optimize", "scipy.special", "pandas", "xarray", "mpmath", "dask", "tqdm")
+#: optional or heavy dependencies that neither the engine nor a solve needs (Numba: imported when a
+#: kernel is first compiled, fixedpoint._jit)
+HEAVY = ("numba", "sympy", "matplotlib", "scipy.optimize", "scipy.special", "pandas", "xarray", "mpmath", "dask", "tqdm")
 
 #: prints, as JSON, {kernel: [signatures]} of the kernels this process has: those of fixedpoint and
 #: equations, and Numba's own implementations they compiled (``numba.*``, e.g. ``np.empty``)
@@ -77,6 +78,7 @@ def _kernels_of_first_solve(name: str, params: dict, cache_root: Path) -> dict:
     if key not in _COLD:
         cache = cache_root / f"numba-{len(_COLD)}"
         code = (f"import os\nos.environ['NUMBA_CACHE_DIR'] = {str(cache)!r}\n"
+                f"os.environ['FIXEDPOINT_JIT'] = 'compile'\n"
                 f"import equations, fixedpoint\n"
                 f"fixedpoint.solve(equations.get({name!r}, **{params!r}), start='informed')\n" + KERNELS)
         _COLD[key] = json.loads(_python(code).strip().splitlines()[-1])

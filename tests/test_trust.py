@@ -246,3 +246,17 @@ def test_max_margin_hinge_converges_in_one_solve(alpha, reg):
     # the map contracts by ~0.996 per step there, so a residual of 1e-10 leaves ~1e-8 in the state
     assert sol["gen_error"] == pytest.approx(sw["gen_error"][-1], rel=1e-6)
     assert sol.x == pytest.approx(sw.x[-1], rel=1e-6)
+
+
+def test_a_saddle_that_plain_iteration_stops_at_is_reported_as_unstable():
+    # x0 = 0 repels with rate 1.001 (attractors at +-1); from x0 = 1e-12 the residual along it,
+    # 1e-3 x0, is below the tolerance long before x0 grows: plain iteration itself stops at the
+    # saddle. The solve is converged by its definition, and says that the point is unstable.
+    F = lambda x: np.array([x[0] + 1e-3 * (x[0] - x[0] ** 3), 0.5 * x[1] + 1.0])
+    sol = fp.solve(F, np.array([1e-12, 0.0]))
+    assert sol.converged and abs(sol.x[0]) < 1e-9 and sol.x[1] == pytest.approx(2.0)
+    assert sol.spectral_radius == pytest.approx(1.001, rel=1e-6)
+    assert "unstable under plain iteration (spectral radius 1.001)" in sol.message
+    # from a start 1e-3 along the unstable direction, plain iteration leaves it: no such note
+    away = fp.solve(F, np.array([1e-3, 0.0]))
+    assert away.x[0] == pytest.approx(1.0, abs=1e-6) and "unstable under plain" not in away.message

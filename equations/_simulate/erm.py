@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit_compiled
 
 from ..losses import loss_value
 
@@ -135,7 +135,7 @@ def _newton_l2(A, y, loss, reg, delta, bias=False, w0=None):
 # ----------------------------------------------------------------------------- dual box QP
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _dual_cd(A, y, lo, hi, reg, tol, max_epochs, seed, g0):
     """Coordinate ascent on ``max_g g.y - |A^T g|^2/(2 reg)``, ``lo <= g <= hi``, from ``g0``;
     stops when an epoch changes no coordinate by more than ``tol``. Returns ``(g, epochs)``."""
@@ -294,7 +294,7 @@ def _fista_l1(A, y, loss, reg, delta, tol=1e-11, max_iter=200000, w0=None, bias=
 # ----------------------------------------------------------------------------- lasso by CD
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _lasso_cd(At, y, reg, tol, max_epochs):
     """Cyclic coordinate descent on ``|y - A w|^2/2 + reg |w|_1`` (``At = A^T``, C-contiguous),
     exact coordinate minimisation; stops when an epoch moves no coordinate by more than

@@ -45,13 +45,12 @@ clipped at 0, the minimal change that keeps ``I + Lambda_i`` invertible and the 
 proper).
 
 Safeguards. ``V_mu`` is symmetrised and its eigenvalues floored at ``1e-12`` (the channel needs
-``V^{-1}``). A signs-target label whose probability under ``N(omega_mu, V_mu)`` is below
-``1e-9`` is dropped from that iteration (``g_mu = 0``): the exact orthant sums have an absolute
-accuracy of about ``1e-16`` (inclusion-exclusion and Owen's T cancel), so ``grad pi / pi`` is
-meaningless in the far tail (it returns ``~1e280`` at probability ``4e-21``, which a single
-sample turns into a non-finite estimate); on the Nishimori line such a label occurs with
-probability ``~1e-9`` per sample. The number dropped at the last iteration is reported, and a run
-is ``converged`` only when it is 0.
+``V^{-1}``). A signs-target label that is improbable under ``N(omega_mu, V_mu)`` (below ``1e-6``)
+is computed in log space (:func:`equations.targets._log_label`): the exact orthant sums have an
+absolute accuracy of about ``1e-16`` (inclusion-exclusion and Owen's T cancel), so their ``grad
+pi / pi`` was meaningless in the far tail (``~1e280`` at probability ``4e-21``, which a single
+sample turned into a non-finite estimate, so such samples used to be dropped); the log-space
+route is accurate to ~1e-12 relative there, and every sample is kept.
 
 Damping. ``damping`` damps both sides, ``(g, d g)`` after the channel and ``(w_hat, C)`` after
 the denoiser, so that the Onsager terms use the quantities they correct for (Vila, Schniter,
@@ -98,14 +97,12 @@ import numpy as np
 
 from fixedpoint.gaussian import legendre_rule, sparse_rule, tensor_rule
 
-from ..targets import _N_OWEN, _continuous_channel, _signs_channel, sign_patterns
+from ..targets import _N_LOG_GL, _N_OWEN, _continuous_channel, _signs_channel, sign_patterns
 
 __all__ = ["simulate_multi_index", "gamp_multi", "symmetry_group"]
 
 #: eigenvalue floor of V (the channel needs V^{-1})
 _V_FLOOR = 1e-12
-#: a label less probable than this is beyond the relative accuracy of the exact orthant sums
-_P_MIN = 1e-9
 #: default damping (weight of the old iterate)
 DEFAULT_DAMPING = 0.0
 
@@ -136,21 +133,20 @@ def _sym_floor_batch(M, floor):
 
 
 def _channel(target, y_idx, y, omega, V, noise, jac):
-    """``(g, dg, dropped)`` for each sample, ``V`` of shape ``(n, p, p)`` (one covariance per
-    sample); ``dg`` only with ``jac`` (zero otherwise) for a signs target."""
+    """``(g, dg)`` for each sample, ``V`` of shape ``(n, p, p)`` (one covariance per sample); ``dg``
+    only with ``jac`` (zero otherwise) for a signs target."""
     n, p = omega.shape
     g = np.empty((n, p))
     dg = np.empty((n, p, p))
     logz = np.empty(n)
-    dropped = np.zeros(n, dtype=np.int64)
     if target.kind == "signs":
         nodes, weights = legendre_rule(_N_OWEN)
         tnodes, tweights = legendre_rule(8)
         Vn = np.ascontiguousarray(V + noise * np.eye(p)[None, :, :])
-        _signs_channel(y_idx, np.ascontiguousarray(omega), Vn, target.table, target.values.size,
-                                  target._mask(), nodes, weights, tnodes, tweights, _P_MIN, bool(jac), g, dg, logz,
-                                  dropped)
-        return g, dg, dropped
+        gl_x, gl_w = legendre_rule(_N_LOG_GL)
+        _signs_channel(y_idx, np.ascontiguousarray(omega), Vn, target.table, target.values.size, target._mask(),
+                       nodes, weights, tnodes, tweights, gl_x, gl_w, bool(jac), g, dg, logz)
+        return g, dg
     # continuous: the atoms g(omega_mu + L_mu u_j) on the rule Target.channel uses, in chunks
     u, wu = target.inner_rule() if p >= 3 else tensor_rule(p, (120, 30)[p - 1])
     lam, Ue = np.linalg.eigh(V)
@@ -164,7 +160,7 @@ def _channel(target, y_idx, y, omega, V, noise, jac):
         G = np.asarray(target.g(Z.reshape(-1, p)), dtype=float).reshape(Z.shape[0], u.shape[0])
         _continuous_channel(y[sl], np.ascontiguousarray(G), u, wu, LinvT[sl], float(noise),
                                        g[sl], dg[sl], logz[sl])
-    return g, dg, dropped
+    return g, dg
 
 
 def _denoise(prior, B, Lam):
@@ -216,7 +212,7 @@ def gamp_multi(X, y, target, prior, noise, *, W0, C0=None, max_iter: int = 400, 
         Initial posterior covariances ``C_i`` (default ``I``, the prior's).
     max_iter, tol : int, float
         Stop when the root-mean-square change of ``W_hat`` in one iteration is below ``tol`` (the
-        prior's scale is 1) and no sample was dropped (``dropped``).
+        prior's scale is 1).
     damping : float in [0, 1)
         Weight of the old iterate, applied to ``(g_out, d g_out)`` after the channel and to
         ``(W_hat, C)`` after the denoiser (both sides, so that the Onsager terms use the damped
@@ -229,12 +225,12 @@ def gamp_multi(X, y, target, prior, noise, *, W0, C0=None, max_iter: int = 400, 
         construction) or ``-sum_mu A_mu,i^2 d g_mu`` projected onto the PSD cone. See the module
         docstring for why the first is the default.
     callback : callable, optional
-        ``callback(iteration, W_hat, C, change, dropped)`` after each iteration.
+        ``callback(iteration, W_hat, C, change)`` after each iteration.
 
     Returns
     -------
     dict with ``W`` (``d x p`` estimate), ``C`` (average posterior covariance), ``iterations``,
-    ``converged``, ``dropped`` (samples dropped at the last iteration).
+    ``converged``.
     """
     X = np.asarray(X, dtype=float)
     if X.ndim != 2:
@@ -264,7 +260,6 @@ def gamp_multi(X, y, target, prior, noise, *, W0, C0=None, max_iter: int = 400, 
     g = np.zeros((n, p))
     dg = np.zeros((n, p, p))
     converged = False
-    dropped = 0
     it = 0
     for it in range(1, max_iter + 1):
         # output side: V_mu = sum_i A_mu,i^2 C_i, omega_mu = (A W_hat)_mu - V_mu g_mu (Onsager)
@@ -274,8 +269,7 @@ def gamp_multi(X, y, target, prior, noise, *, W0, C0=None, max_iter: int = 400, 
             V = np.broadcast_to(C.mean(axis=0), (n, p, p))
         V = _sym_floor_batch(np.array(V), _V_FLOOR)
         omega = A @ W - np.einsum("mab,mb->ma", V, g)
-        g_new, dg_new, drop = _channel(target, y_idx, y, omega, V, noise, jac)
-        dropped = int(drop.sum())
+        g_new, dg_new = _channel(target, y_idx, y, omega, V, noise, jac)
         if it == 1 or damping == 0.0:
             g, dg = g_new, dg_new
         else:
@@ -297,12 +291,12 @@ def gamp_multi(X, y, target, prior, noise, *, W0, C0=None, max_iter: int = 400, 
         change = math.sqrt(float(np.mean((W_new - W) ** 2)))
         W = W_new
         if callback is not None:
-            callback(it, W, C, change, dropped)
-        if change < tol and dropped == 0:
+            callback(it, W, C, change)
+        if change < tol:
             converged = True
             break
     Cm = C.mean(axis=0)
-    return {"W": W, "C": 0.5 * (Cm + Cm.T), "iterations": it, "converged": converged, "dropped": dropped}
+    return {"W": W, "C": 0.5 * (Cm + Cm.T), "iterations": it, "converged": converged}
 
 
 def symmetry_group(target, noise: float = 0.0):
@@ -332,8 +326,9 @@ def _predict(target, omega, V, noise):
     beyond), twice (as the label and the posterior mean)."""
     n, p = omega.shape
     if target.kind == "signs":
-        logz = np.stack([target.channel(np.full(n, c), omega, V, noise)[0] for c in target.values], axis=1)
-        prob = np.exp(logz - logz.max(axis=1, keepdims=True))
+        # (the probabilities of all labels at once, without the Jacobian or the log-space tails of
+        # the channel: an improbable label does not change the argmax or the mean)
+        prob = np.clip(target.label_probabilities(omega, V, noise), 0.0, None)
         prob /= prob.sum(axis=1, keepdims=True)
         return target.values[np.argmax(prob, axis=1)], prob @ target.values
     u, wu = tensor_rule(p, (40, 40, 14)[p - 1]) if p <= 3 else sparse_rule(p, 5)
@@ -369,9 +364,7 @@ def simulate_multi_index(model, d: int, seed: int, *, max_iter: int = 400, tol: 
     ``gen_error`` and ``label_mse`` measured on ``max(n, 4000)`` fresh samples with the Bayes
     predictor at ``omega = X W_hat / sqrt(d)``, ``V = C`` (signs targets: 0/1 error of the most
     probable label, and squared error of the posterior-mean label; continuous: both the squared
-    error of ``E[y | omega, V]``), ``iterations``, ``converged`` (1.0 or 0.0) and ``dropped``
-    (samples whose label was beyond the channel's accuracy at the last iteration; 0 when
-    converged).
+    error of ``E[y | omega, V]``), ``iterations`` and ``converged`` (1.0 or 0.0).
     """
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 2:
         raise ValueError(f"d must be an integer >= 2, got {d!r}")
@@ -426,6 +419,5 @@ def simulate_multi_index(model, d: int, seed: int, *, max_iter: int = 400, tol: 
         "label_mse": lmse,
         "iterations": float(out["iterations"]),
         "converged": 1.0 if out["converged"] else 0.0,
-        "dropped": float(out["dropped"]),
     })
     return res

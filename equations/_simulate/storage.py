@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit_compiled
 
 __all__ = ["count_binary", "max_margin_spherical"]
 
@@ -29,7 +29,7 @@ __all__ = ["count_binary", "max_margin_spherical"]
 _REFRESH_BITS = 12
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _count_binary_kernel(A, kappa, refresh_mask):
     n, d = A.shape
     w = -np.ones(d)

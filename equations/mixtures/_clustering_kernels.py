@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit_compiled
 
 from fixedpoint.quadrature import H, sorted_copy
 
@@ -47,13 +47,13 @@ _T_HI = 40.0
 _NSD = 12.0
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _gauss(t, y, a):
     d = t - y
     return math.exp(-0.5 * d * d / a) / math.sqrt(2.0 * math.pi * a)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _smoothed_gumbel(y, a, gx, gw):
     """``(F(y), F'(y), F(y + a) - F(y))`` for ``Y = sqrt(a) xi + g`` (``a > 0``)."""
     sa = math.sqrt(a)
@@ -104,7 +104,7 @@ def _smoothed_gumbel(y, a, gx, gw):
     return F, dF, D
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def label_ratio(a, k, gx, gw):
     """``m_u(a) / a`` with ``m_u = (k p - 1) / (k (k - 1))`` (``1 / k^2`` at ``a = 0``)."""
     if a <= 0.0:
@@ -132,7 +132,7 @@ def label_ratio(a, k, gx, gw):
     return acc / (a * (k - 1))
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def label_accuracy(a, k, gx, gw):
     """``P(argmax_c l_c = 1) = E_x Phi(x + sqrt(a))^{k-1}``: the MAP label is the true cluster."""
     sa = math.sqrt(max(a, 0.0))
@@ -148,7 +148,7 @@ def label_accuracy(a, k, gx, gw):
     return acc
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _breaks(lo, hi, step, b, c):
     """Panel ends on ``[lo, hi]``: a uniform grid of ``step`` and the points ``x >= 0`` where
     ``b x^2 / 2 - c`` crosses ``-12, -10, ..., 12`` (``b > 0``)."""
@@ -177,13 +177,13 @@ def _breaks(lo, hi, step, b, c):
     return ends[:k].copy()
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _chi_log_norm(n):
     """``log`` of the normalisation of the chi density ``r^{n-1} e^{-r^2/2}``."""
     return (0.5 * n - 1.0) * math.log(2.0) + math.lgamma(0.5 * n)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _branch(b1, b, c0, n, gx, gw):
     """``(E pi^2 z1^2, E pi^2 R, E log(1 + e^{q/2 - c0}), E pi^2)`` with ``q = b1 z1^2 + b R``,
     ``z1 ~ N(0, 1)``, ``R ~ chi^2_n``, ``pi = sigmoid(q/2 - c0)``."""
@@ -249,7 +249,7 @@ def _branch(b1, b, c0, n, gx, gw):
     return e_z2, e_R, e_log, e_1
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def centroid_side(rho, n, a1, a, gx, gw):
     """``(m_par, m_perp / a, psi_v)`` of the row prior ``rho N(0, I_k) + (1 - rho) delta_0``.
 

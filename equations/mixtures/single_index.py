@@ -125,7 +125,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit
 
 from fixedpoint.quadrature import H, phi
 from .._registry import parameter_table, register
