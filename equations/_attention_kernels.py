@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from fixedpoint._jit import njit_compiled
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _sig(u):
     # guarded logistic function
     if u >= 0.0:
@@ -21,7 +21,7 @@ def _sig(u):
     return e / (1.0 + e)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _loss_grad_hess(h1, h2, t1, t2, sigma2, out):
     """The per-sample loss ``sigma^2 [(S11 - t1)^2 + (S22 - t2)^2]`` of the student attention
     ``S = softmax_rows(h h^T)`` (``S11 = sig(h1 (h1 - h2))``, ``S22 = sig(h2 (h2 - h1))``), with its
@@ -53,7 +53,7 @@ def _loss_grad_hess(h1, h2, t1, t2, sigma2, out):
     return sigma2 * (r1 * r1 + r2 * r2)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _newton(h1, h2, w1, w2, V, t1, t2, sigma2, buf, res):
     """Local minimum of ``g(h) = |h - w|^2 / (2V) + loss(h)`` by Newton's method with a
     Levenberg shift (the Hessian made positive definite) and backtracking from ``(h1, h2)``.
@@ -114,41 +114,7 @@ def _newton(h1, h2, w1, w2, V, t1, t2, sigma2, buf, res):
     res[3] = _loss_grad_hess(h1, h2, t1, t2, sigma2, buf)
 
 
-@njit(cache=True)
-def _prox_from(p1, p2, m1, m2, w1, w2, V, t1, t2, sigma2, buf, res, out):
-    """The better of the Newton descents from ``(p1, p2)`` and ``(m1, m2)``; ``out = (h1, h2, g,
-    loss, hp1, hp2, hm1, hm2)`` with the two local minima found (the next warm starts)."""
-    _newton(p1, p2, w1, w2, V, t1, t2, sigma2, buf, res)
-    out[4] = res[0]
-    out[5] = res[1]
-    g = res[2]
-    out[0] = res[0]
-    out[1] = res[1]
-    out[2] = res[2]
-    out[3] = res[3]
-    _newton(m1, m2, w1, w2, V, t1, t2, sigma2, buf, res)
-    out[6] = res[0]
-    out[7] = res[1]
-    if res[2] < g:
-        out[0] = res[0]
-        out[1] = res[1]
-        out[2] = res[2]
-        out[3] = res[3]
-
-
-@njit(cache=True)
-def prox(w1, w2, V, t1, t2, sigma2, out):
-    """Global minimiser of ``|h - w|^2 / (2V) + loss(h; t)``, the better of the Newton descents
-    from ``w`` and ``-w``: the loss is even in ``h`` (it depends on ``h h^T``), so its minima come
-    in mirror pairs ``+-h`` and the penalty selects between the basin on the side of ``w`` and the
-    mirror one. ``out`` (length 8) ``= (h1, h2, g, loss, ...)``. Checked against a brute-force grid
-    search in the tests."""
-    buf = np.empty(5)
-    res = np.empty(4)
-    _prox_from(w1, w2, -w1, -w2, w1, w2, V, t1, t2, sigma2, buf, res, out)
-
-
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _loss_zero(t1, t2, out):
     """A zero of the loss (``S11 = t1, S22 = t2``) into ``out[0:2]``; False when there is none.
 
@@ -175,12 +141,12 @@ _DISTINCT = 1e-6
 _SLOTS = 3
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _same(a1, a2, b1, b2):
     return abs(a1 - b1) + abs(a2 - b2) <= _DISTINCT * (1.0 + abs(a1) + abs(a2))
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _seed(k, w1, w2, z1, z2, has_zero):
     """Cold start of slot ``k``: ``z, -z, 0`` (``z`` the zero of the loss), or ``w, -w, 0`` when
     the loss has no zero."""
@@ -191,7 +157,7 @@ def _seed(k, w1, w2, z1, z2, has_zero):
     return (w1, w2) if k == 0 else (-w1, -w2)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _best(slots):
     b = 0
     for k in range(1, _SLOTS):
@@ -200,7 +166,7 @@ def _best(slots):
     return b
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _step(slots, reseed, w1, w2, V, t1, t2, sigma2, z1, z2, has_zero, buf, res):
     """Moves the tracked local minima ``slots`` (rows ``h1, h2, g``) to the new ``w``: a Newton
     descent from each; when ``reseed``, a slot that has merged with another starts again from its
@@ -223,7 +189,7 @@ def _step(slots, reseed, w1, w2, V, t1, t2, sigma2, z1, z2, has_zero, buf, res):
     return _best(slots)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _cold(slots, w1, w2, V, t1, t2, sigma2, z1, z2, has_zero, buf, res):
     """Fills ``slots`` with Newton descents from the cold starts; returns the global one's slot."""
     for k in range(_SLOTS):
@@ -250,7 +216,7 @@ def _cold(slots, w1, w2, V, t1, t2, sigma2, z1, z2, has_zero, buf, res):
     return _best(slots)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _mirror(slots, w1, w2, V, t1, t2, sigma2, buf, res):
     """A Newton descent from the mirror ``-h`` of the global minimum ``h`` of ``slots``: the basin
     competing with it near a jump (the continuation of its mirror image, exact at ``w = 0``),
@@ -279,7 +245,7 @@ def _mirror(slots, w1, w2, V, t1, t2, sigma2, buf, res):
     return _best(slots)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _accumulate(acc, wt, h1, h2, g, w1, w2, m, s1, s2, V, t1, t2, sigma2, buf):
     """Add one node (weight ``wt``, global minimiser ``h`` of value ``g``) to the sums ``acc``:
     ``f1 - f2, |f|^2, f.s, f.(w - (m, -m)), M, loss``."""
@@ -293,7 +259,7 @@ def _accumulate(acc, wt, h1, h2, g, w1, w2, m, s1, s2, V, t1, t2, sigma2, buf):
     acc[5] += wt * _loss_grad_hess(h1, h2, t1, t2, sigma2, buf)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _tangent(h1, h2, V, t1, t2, sigma2, d1, d2, buf, out):
     """The first-order move ``out`` of a local minimum ``h`` of ``g`` when ``w`` moves by ``d``:
     ``dh = (I / V + Hess loss(h))^{-1} d / V`` (the implicit function theorem on ``grad g = 0``)."""
@@ -311,7 +277,7 @@ def _tangent(h1, h2, V, t1, t2, sigma2, d1, d2, buf, out):
     out[1] = (a * d2 - b * d1) / (det * V)
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _suspect(za, a1, a2, zb, b1, b2, c1, c2, e1, e2, tau, V, t1, t2, sigma2, buf, tg):
     """Whether the global minimiser may jump between ``za`` and ``zb`` of the line: its values
     ``a`` and ``b`` there are not related by their tangents (:func:`_tangent`; a jump is of order
@@ -330,7 +296,7 @@ def _suspect(za, a1, a2, zb, b1, b2, c1, c2, e1, e2, tau, V, t1, t2, sigma2, buf
     return abs(a1 - b1 + tg[0]) + abs(a2 - b2 + tg[1]) > 0.3 * (abs(tg[0]) + abs(tg[1])) + tiny
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _locate(za, a1, a2, zb, b1, b2, c1, c2, e1, e2, tau, V, t1, t2, sigma2, buf, res, tg, ends):
     """The point of ``(za, zb)`` where the global minimiser jumps from the basin of ``a`` (the
     global minimum at ``za``) to that of ``b`` (at ``zb``), by bisection. At a midpoint both are
@@ -385,7 +351,7 @@ _GRADE = 4
 _GRADE_RATIO = 0.2
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def _graded(lo, hi, left, right, br):
     """Breakpoints (ascending, into ``br``; returns their number) of ``[lo, hi]`` split
     geometrically toward the ends that are cuts (``left``, ``right``): at distances
@@ -409,10 +375,10 @@ def _graded(lo, hi, left, right, br):
     return n
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def inner(s1, s2, q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl, half_width, npanel, acc):
     """Adds to ``acc`` the average over the student's field ``w`` given the teacher's ``s`` (see
-    :func:`channel`): ``f1 - f2, |f|^2, f.s, f.(w - (m, -m)), M, loss``."""
+    :func:`channel_lines`): ``f1 - f2, |f|^2, f.s, f.(w - (m, -m)), M, loss``."""
     nv = xv.shape[0]
     ng = xl.shape[0]
     nnode = npanel * ng
@@ -539,104 +505,47 @@ def inner(s1, s2, q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl, 
                 acc[c] += wv[k] * psum[p, c]
 
 
-@njit(cache=True)
-def channel_lines(q, m, theta, V, rho, sigma2, omega, A11, A22, xs, ws, xv, wv, xl, wl, half_width, npanel, out):
-    """Channel averages of the prox of a two-token sample, integrated with its jumps located.
+@njit_compiled(cache=True, nogil=True)
+def channel_lines(q, m, theta, V, rho, sigma2, omega, A11, A22, s1s, s2s, ws, xv, wv, xl, wl, half_width, npanel,
+                  acc):
+    """Channel sums of the prox of a two-token sample over the teacher points ``(s1s, s2s)`` with
+    weights ``ws``, each integrated over the student's field with its jumps located (:func:`inner`).
 
-    Order of integration: the teacher's fields ``s ~ N(0, rho I_2)`` outside (Gauss-Hermite ``xs,
-    ws`` per axis: the target ``t(s)`` is smooth); given ``s`` the student's ``w`` is isotropic
-    Gaussian, ``w = mu + tau z`` with ``mu_l = +-m + theta s_l / rho``, ``tau^2 = q -
-    theta^2 / rho``, ``z ~ N(0, I_2)``. ``z`` is rotated so that its first axis ``e`` is the
-    direction of the prox at ``w = 0`` (the penalty's two mirror basins exchange the global
-    minimum on a curve through ``w = 0`` perpendicular to it): Gauss-Hermite ``xv, wv`` across
-    (``e_perp``), and along each line ``w = c + tau z e`` Gauss-Legendre panels (``xl, wl`` on
-    ``[-1, 1]``, ``npanel`` panels over ``|z| < half_width``) split where the global minimiser
-    jumps from one basin to the other: a first pass tracks the local minima from node to node
-    and flags the intervals where the global one changes basin or moves unlike its tangents
-    (:func:`_suspect`), the jump is located by bisection (:func:`_locate`), and the panels holding
-    a jump are integrated again piece by piece, by continuation from the cuts on sub-panels
-    graded toward them (:func:`inner`). ``f = (h* - w) /
-    V``; in terms of the model's ``w_l = sqrt(q) xi_l +- m``, ``s_l = theta/sqrt(q) xi_l + sqrt(rho
-    - theta^2/q) y_l``: ``out = (E[f1 - f2], E[f1^2 + f2^2], E[f1 y1 + f2 y2], E[f1 xi1 + f2 xi2],
-    E[M], E[loss(h*)])`` with ``M`` the Moreau envelope (the minimum).
+    Order of integration: the teacher's fields ``s ~ N(0, rho I_2)`` outside (the caller's rule:
+    the target ``t(s)`` is smooth); given ``s`` the student's ``w`` is isotropic Gaussian, ``w = mu
+    + tau z`` with ``mu_l = +-m + theta s_l / rho``, ``tau^2 = q - theta^2 / rho``, ``z ~ N(0,
+    I_2)``. ``z`` is rotated so that its first axis ``e`` is the direction of the prox at ``w = 0``
+    (the penalty's two mirror basins exchange the global minimum on a curve through ``w = 0``
+    perpendicular to it): Gauss-Hermite ``xv, wv`` across (``e_perp``), and along each line ``w =
+    c + tau z e`` Gauss-Legendre panels (``xl, wl`` on ``[-1, 1]``, ``npanel`` panels over ``|z| <
+    half_width``) split where the global minimiser jumps from one basin to the other: a first pass
+    tracks the local minima from node to node and flags the intervals where the global one changes
+    basin or moves unlike its tangents (:func:`_suspect`), the jump is located by bisection
+    (:func:`_locate`), and the panels holding a jump are integrated again piece by piece, by
+    continuation from the cuts on sub-panels graded toward them (:func:`inner`). ``f = (h* - w) /
+    V``; ``acc`` gets the weighted sums of ``(f1 - f2, |f|^2, f.s, f.(w - (m, -m)), M, loss(h*))``
+    with ``M`` the Moreau envelope (the minimum); the caller turns them into the model's
+    variables. Releases the GIL: the caller may split the teacher points over threads.
     """
-    ns = xs.shape[0]
-    sr = math.sqrt(rho)
-    acc = np.zeros(6)
     part = np.empty(6)
-    for i in range(ns):
-        for j in range(ns):
-            for c in range(6):
-                part[c] = 0.0
-            inner(sr * xs[i], sr * xs[j], q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl,
-                  half_width, npanel, part)
-            for c in range(6):
-                acc[c] += ws[i] * ws[j] * part[c]
-    # back to the model's variables: xi_l = (w_l -+ m) / sqrt(q), y_l = (s_l - theta xi_l / sqrt(q)) / b
-    sq = math.sqrt(q)
-    bq = math.sqrt(max(rho - theta * theta / q, 1e-300))
-    out[0] = acc[0]
-    out[1] = acc[1]
-    out[3] = acc[3] / sq
-    out[2] = (acc[2] - theta / sq * out[3]) / bq
-    out[4] = acc[4]
-    out[5] = acc[5]
+    for c in range(6):
+        acc[c] = 0.0
+    for i in range(s1s.shape[0]):
+        for c in range(6):
+            part[c] = 0.0
+        inner(s1s[i], s2s[i], q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl, half_width, npanel,
+              part)
+        for c in range(6):
+            acc[c] += ws[i] * part[c]
 
 
-@njit(cache=True)
-def channel(q, m, theta, V, rho, sigma2, omega, A11, A22, x, wx, out):
-    """Channel averages over ``xi, y ~ N(0, I_2)`` (tensor Gauss-Hermite rule ``x, wx`` on each
-    of the four axes) of the prox of a two-token sample.
-
-    Student pre-activations ``w_l = sqrt(q) xi_l +- m`` (``+`` for token 1), teacher's
-    ``s_l = theta / sqrt(q) xi_l + sqrt(rho - theta^2 / q) y_l``, target
-    ``T_ll = (1 - omega) sig(s_l (s_l - s_l')) + omega A_ll``; ``f = (h* - w) / V``.
-    ``out = (E[f1 - f2], E[f1^2 + f2^2], E[f1 y1 + f2 y2], E[f1 xi1 + f2 xi2], E[M], E[loss(h*)])``
-    with ``M`` the Moreau envelope (the minimum).
-    """
-    n = x.shape[0]
-    sq = math.sqrt(q)
-    a = theta / sq
-    b = math.sqrt(max(rho - theta * theta / q, 0.0))
-    for k in range(6):
-        out[k] = 0.0
-    r = np.empty(8)
-    buf = np.empty(5)
-    res = np.empty(4)
-    for i in range(n):
-        w1 = sq * x[i] + m
-        for j in range(n):
-            w2 = sq * x[j] - m
-            wij = wx[i] * wx[j]
-            for k in range(n):
-                s1 = a * x[i] + b * x[k]
-                # the prox moves little from one teacher node to the next: each of the two
-                # basins (the side of w and the mirror one) is warm-started from its minimum at
-                # the previous node, and both restart cold from +-w when they have merged
-                hp1, hp2, hm1, hm2 = w1, w2, -w1, -w2
-                for l in range(n):
-                    s2 = a * x[j] + b * x[l]
-                    t1 = (1.0 - omega) * _sig(s1 * (s1 - s2)) + omega * A11
-                    t2 = (1.0 - omega) * _sig(s2 * (s2 - s1)) + omega * A22
-                    if abs(hp1 - hm1) + abs(hp2 - hm2) < 1e-6 * (1.0 + abs(hp1) + abs(hp2)):
-                        hp1, hp2, hm1, hm2 = w1, w2, -w1, -w2
-                    _prox_from(hp1, hp2, hm1, hm2, w1, w2, V, t1, t2, sigma2, buf, res, r)
-                    hp1, hp2, hm1, hm2 = r[4], r[5], r[6], r[7]
-                    f1 = (r[0] - w1) / V
-                    f2 = (r[1] - w2) / V
-                    wt = wij * wx[k] * wx[l]
-                    out[0] += wt * (f1 - f2)
-                    out[1] += wt * (f1 * f1 + f2 * f2)
-                    out[2] += wt * (f1 * x[k] + f2 * x[l])
-                    out[3] += wt * (f1 * x[i] + f2 * x[j])
-                    out[4] += wt * r[2]
-                    out[5] += wt * r[3]
-
-
-@njit(cache=True)
+@njit_compiled(cache=True)
 def test_error(q, m, theta, rho, sigma2, omega, A11, A22, x, wx):
     """``sigma^2 E[(S11(w) - T11(s))^2 + (S22(w) - T22(s))^2]`` (half the squared Frobenius
-    distance of the attention matrices, times ``sigma^2``) over the same 4-d rule."""
+    distance of the attention matrices, times ``sigma^2``) over the tensor Gauss-Hermite rule
+    ``x, wx`` on each of the four axes ``(xi_1, xi_2, y_1, y_2)``, with ``w_l = sqrt(q) xi_l +-
+    m`` and ``s_l = theta / sqrt(q) xi_l + sqrt(rho - theta^2 / q) y_l``: no prox enters, the
+    integrand is smooth."""
     n = x.shape[0]
     sq = math.sqrt(q)
     a = theta / sq if sq > 0.0 else 0.0
@@ -658,7 +567,7 @@ def test_error(q, m, theta, rho, sigma2, omega, A11, A22, x, wx):
     return sigma2 * tot
 
 
-@njit(cache=True)
+@njit_compiled(cache=True)
 def target_variance(rho, x, wx):
     """``Var[sig(s1 (s1 - s2))]`` for ``s1, s2 ~ N(0, rho)`` independent (2-d rule)."""
     n = x.shape[0]

@@ -66,29 +66,15 @@ two-dimensional non-convex minimisation solved by Newton descents (Levenberg-shi
 backtracking) from several starts, warm-started from node to node. The loss depends on ``h h^T``,
 so its minima come in mirror pairs ``+-h``; with the penalty the global minimiser switches
 between basins (the mirror pair around the zeros of the loss, and for large ``V`` the basin
-around ``h = 0``) on curves of the ``w`` plane, where ``f`` jumps. Two rules (``rule``):
+around ``h = 0``) on curves of the ``w`` plane, where ``f`` jumps. The rule locates the jumps
+(the *lines rule*):
 
-* ``"tensor"`` (default): the tensor Gauss-Hermite rule in ``(xi_1, xi_2, y_1, y_2)`` with
-  ``nodes`` points per axis, each node's prox the better of the descents from ``w`` and ``-w``.
-  Fast (``nodes^4`` maps: 0.01-0.02 s per evaluation at the default 8) but, the integrand
-  jumping inside the cells, it converges only algebraically: measured at the ``omega = 0.3``
-  semantic fixed point, the conjugates (Stein forms) differ from the finite differences of the
-  envelope ``alpha E[M]`` by 1.5 % at 8 nodes and 0.6 % at 16 (tested), the envelope itself is
-  right to ``~2e-4``. The discretised map also jumps (a node's prox changes basin as the state
-  moves), which is what can stall the solver in the corners (below). Away from the paper's
-  parameters its error can be of order one: at the tensor rule's own fixed points ``(omega,
-  sigma, reg, alpha) = (0.1, 0.7, 0.05, 0.8)`` (positional start) and ``(0.8, 0.5, 0.003, 3)``
-  (semantic start, ``V = 31``), ``E[f1 - f2]`` (``m_hat / alpha``) is ``1.27e-3`` and
-  ``-3.2e-4`` at 20 nodes, where a Monte Carlo average of the global minimiser (3e5 samples, 83
-  Newton starts each) gives ``(7.1 +- 0.8)e-4`` and ``(1.57 +- 0.18)e-4``, and the lines rule
-  ``6.78e-4`` and ``1.597e-4`` (8 and 16 nodes agree to 1 %): use ``rule="lines"`` to check a
-  tensor-rule result outside ``sigma = 0.5, reg = 0.01``.
-* ``"lines"``: the jumps located. The teacher's fields ``s ~ N(0, rho I)`` outside (Gauss-Hermite,
+* The teacher's fields ``s ~ N(0, rho I)`` outside (Gauss-Hermite,
   ``nodes`` per axis); given ``s`` the student's ``w`` is isotropic Gaussian (mean ``(m, -m) +
   theta s / rho``, variance ``q - theta^2 / rho``), integrated along lines parallel to the prox at
-  ``w = 0`` (across which the mirror basins exchange): 10 Gauss-Hermite lines, each by
-  Gauss-Legendre panels (6 x 16 nodes over 8.5 standard deviations) cut where the global
-  minimiser jumps. The jump set of the ``w`` plane is a curve through ``w = 0`` ending at two
+  ``w = 0`` (across which the mirror basins exchange): 8 Gauss-Hermite lines, each by
+  Gauss-Legendre panels (6 x 10 nodes over 6.5 standard deviations, beyond which the Gaussian
+  holds 8e-11 of its mass) cut where the global minimiser jumps. The jump set of the ``w`` plane is a curve through ``w = 0`` ending at two
   cusps (where the two basins merge); the region where both basins exist is a sliver around it,
   thinner than the spacing of the nodes over much of its length (its width vanishes like the
   3/2 power of the distance to a cusp, the jump like the square root). So a jump is looked for
@@ -101,38 +87,55 @@ around ``h = 0``) on curves of the ``w`` plane, where ``f`` jumps. Two rules (``
   between cuts are followed by continuation from the basin on their side of the cut, on
   sub-panels graded geometrically toward the cut (a basin's end, a square-root singularity, lies
   just beyond the cut near a cusp). Accuracy: along a line ``1e-12`` against scipy ``quad``
-  with the jump bracketed by bisection (tested at ``1e-8``, including a line whose bistable
-  sliver falls between two nodes: the rule's first version, which tracked the minima only, was
-  ``4e-4`` off there and its ``E[M]`` moved by ``5e-4`` between 8 and 12 nodes); the 10 lines
-  across, against 32 at the positional fixed point near ``alpha_c``: the envelope to ``3e-8``,
-  the Stein forms to ``5e-6`` relative (the jump's length, a non-analytic function of the
-  offset at the cusps, limits this rule; tested at ``1e-7`` and ``2e-5``); the teacher's rule, the limit:
+  with the jump bracketed by bisection at 6 x 16 nodes over 8.5 standard deviations (tested at
+  ``1e-8``, including a line whose bistable sliver falls between two nodes: the rule's first
+  version, which tracked the minima only, was ``4e-4`` off there and its ``E[M]`` moved by
+  ``5e-4`` between 8 and 12 nodes); the default 8 lines of 6 x 10 nodes against 10 lines of 6 x
+  16, at three states near ``alpha_c(0.3)`` (positional, semantic, mixed; 12 teacher nodes): the
+  map to ``5e-6`` relative, the free entropy to ``2e-7`` (``1e-6`` in ``alpha_c``), at half the
+  cost (4 x 10 nodes were ``1e-5`` off in ``m_hat`` and ``theta_hat``); 10 lines against 32 at the positional fixed point near ``alpha_c``: the envelope to
+  ``3e-8``, the Stein forms to ``5e-6`` relative (the jump's length, a non-analytic function of
+  the offset at the cusps, limits this rule; tested at ``1e-7`` and ``2e-5``); the teacher's
+  rule, the limit:
   smooth but for faint kinks (the cusps' passage), it converges algebraically, the envelope
   ``E[M]`` by ``~5e-5`` relative from 16 to 40 nodes (table under alpha_c). The conjugates
   equal the finite differences of the envelope to ``1e-6``-``1e-5`` (tested at 8 nodes: ``<
   1e-4``; the tensor rule: 1.5 %), so the map is the gradient of the free entropy it reports.
-  Cost per evaluation (one core, loaded machine): 1.2 s at 12 nodes, 2.2 s at 16, 5 s at 24; a
-  solve from a nearby state takes 10-15 evaluations.
+* Why not a tensor rule. A tensor Gauss-Hermite rule in ``(xi_1, xi_2, y_1, y_2)``, each node's
+  prox the better descent from ``w`` and ``-w`` (this module's first rule), is ten times faster
+  but, the integrand jumping inside its cells, converges only algebraically and can be far off:
+  its conjugates differed from the finite differences of its own envelope by 1.5 % at 8 nodes;
+  at its 8-node fixed points at the paper's ``sigma = 0.5, reg = 0.01``, ``omega = 0.1``, the
+  lines rule moves ``m`` by 7 % (``alpha = 0.5``) and 17 % (``alpha = 1.25``) in one application
+  of the replica map; at ``(omega, sigma, reg, alpha) = (0.1, 0.7, 0.05, 0.8)`` its ``E[f1 -
+  f2]`` was ``1.27e-3`` where Monte Carlo (3e5 samples) gives ``(7.1 +- 0.8)e-4`` and this rule
+  ``6.78e-4``. Its ``alpha_c(0.3)`` was 1.2509 at 8 nodes and 1.2565 at 12. It was removed: a
+  fast rule that is silently wrong by per cents is not offered.
 
-Range. ``sigma <= 0.75`` (the paper's figures use ``sigma = 0.5``): for larger tokens the
-teacher's attention is nearly hard, the tensor rule's jumps grow, and the default solver stalls
-on the discretised map from one start or the other (measured at ``sigma = 1, 1.5, 3``).
-``reg >= 0.003`` (the paper: 0.01): at ``reg = 0.001`` and small ``sigma`` the undamped solve
-stalls until the default solver's damped retry, after up to 2500 evaluations (tens of seconds);
-inside the range a start whose branch does not exist can still run to the budget: at ``sigma =
-0.05, omega = 0.5, reg = 0.005, alpha = 10`` the semantic start drifts toward ``Q = 0`` without
-converging (400 iterations in 2 s; the default ``max_iter`` and its retries cost tens of seconds).
+The teacher's points are folded by the symmetry ``s -> (-s2, -s1)`` of a symmetric ``A``
+(``A11 = A22``: half the points, see ``_teacher_points``) and split over two threads.
+Cost per evaluation (two threads, ``nodes`` teacher points per axis): 0.24 s at 16 nodes (0.45 s
+of CPU), about 0.1 s at 12 and 0.04 s at 8 (the examples' 6 nodes: 0.02 s).
 
-Speed (one core, 8 nodes, tensor rule): a positional solve takes ~20 Anderson iterations (0.2-0.5
-s), a semantic one 8 to ~260 (0.2-3.5 s, slowest near the end of the semantic branch);
-``threshold(kind="first_order")`` at one ``omega`` about 14 s (28 solves). The registry's fuzz
-test (25 random draws in the range, both starts) takes 25 s.
+Range. ``sigma <= 0.75`` (the paper's figures use ``sigma = 0.5``) and ``reg >= 0.003`` (the
+paper: 0.01): the range in which the solver has been exercised (the registry's fuzz test draws in
+it). For larger tokens the teacher's attention is nearly hard, and at ``reg = 0.001`` and small
+``sigma`` the tensor rule's solves stalled; neither has been measured with this rule, so both
+are refused. Inside the range a start whose branch does not exist can run to the iteration
+budget: at ``sigma = 0.05, omega = 0.5, reg = 0.005, alpha = 10`` the semantic start drifts toward
+``Q = 0`` without converging (reported as not converged, after tens of seconds).
+
+Speed (16 nodes, two threads, a machine shared with one other job): a solve from either start
+takes 14-17 Anderson iterations, 19-22 evaluations, 6-8 s; ``threshold(kind="first_order")`` at
+``omega = 0.3`` with the bracket ``(1.0, 1.5)`` takes 244 s (26 solves from the starts, whose
+count dominates the cost).
 
 alpha_c. At ``omega = 0.3`` (``sigma = 0.5``, ``reg = 0.01``), the lines rule's free entropies
 (their difference ``Phi_sem - Phi_pos`` interpolated linearly between the fixed points at two
 ``alpha``; ``nodes`` is the teacher's rule)::
 
-    nodes   at the tensor rule's 12-node fixed points     at the lines rule's own fixed points
+    nodes   at the (former) tensor rule's 12-node         at the lines rule's own fixed points
+            fixed points
             (alpha = 1.25 and 1.27)                        (alpha = 1.25 and 1.255)
       8     1.24862
      12     1.25203                                        1.25204
@@ -149,9 +152,8 @@ So ``alpha_c(0.3) = 1.2515 +- 1e-4`` (from 16 nodes on). The semantic fixed poin
 ``(0.0816268, 0.1179345, 18.3194, -0.00272108)`` at 24. The envelope ``E[M]`` at the two fixed
 points agrees with a Monte Carlo average of the global minimum (2e6 samples, 13 Newton starts
 each): ``0.0022566 +- 0.0000025`` against ``0.0022590`` (positional), ``0.0014379 +- 0.0000012``
-against ``0.0014376`` (semantic). The tensor rule (the default) gives 1.2509 at 8 nodes and
-1.2565 at 12 (``threshold(kind="first_order")``): its error on ``alpha_c`` is ``~5e-3`` and
-not monotone in ``nodes``.
+against ``0.0014376`` (semantic). ``threshold(kind="first_order")`` with the defaults gives
+``alpha_c(0.3) = 1.2514158`` (16 nodes; the bracket ``(1.0, 1.5)``).
 
 The authors' value is higher: their theory CSVs (GitHub
 ``SPOC-group/positional-and-semantic-attention`` at commit ``0b867fa``,
@@ -196,23 +198,25 @@ __all__ = ["DotProductAttention", "positional_baseline_error"]
 _DEFAULT_A = ((0.6, 0.4), (0.4, 0.6))
 #: weight of the replica map in ``update`` (the rest is the old iterate): see ``update``
 UPDATE_WEIGHT = 0.15
-#: nodes per axis of the tensor Gauss-Hermite rule of the channel (nodes^4 proximal maps)
+#: Gauss-Hermite nodes per axis of the teacher's rule (each point integrates lines of the student's field)
 _NODES_RANGE = (4, 40)
 #: largest token standard deviation (module docstring, "Range"): beyond it the teacher's attention
-#: is nearly hard and the default solver does not reliably converge on the tensor rule
+#: is nearly hard, and the solver has not been exercised there
 _SIGMA_MAX = 0.75
 #: smallest ridge penalty (module docstring, "Range")
 _REG_MIN = 0.003
-#: channel rules (module docstring)
-_RULES = ("tensor", "lines")
 #: along a line of the student's field: Gauss-Legendre nodes per panel, panels, half-width (in
 #: standard deviations) of the window
-_LINE_NODES = 16
+_LINE_NODES = 10
 _PANELS = 6
-_HALF_WIDTH = 8.5
+_HALF_WIDTH = 6.5
 #: Gauss-Hermite lines across the jump (the lines rule's student direction perpendicular to the
-#: lines): the averages over lines are converged to ~1e-10 at 8 (module docstring, "Numerics")
-_LINES_ACROSS = 10
+#: lines): module docstring, "Numerics" (these four rules: the map to 5e-6 of the 10 x (6 x 16)
+#: over 8.5 standard deviations that the alpha_c table used)
+_LINES_ACROSS = 8
+#: threads over which the lines rule splits its teacher points (fixed chunks: the sums do not
+#: depend on how many actually run at once)
+_THREADS = 2
 #: nodes per axis of the smooth two-dimensional integrals (test error of the baseline)
 _NODES_SMOOTH = 60
 #: starts: positional (theta = 0) and semantic (m = 0) with these magnitudes
@@ -244,6 +248,64 @@ def _matrix_A(A):
     if np.any(arr < 0) or np.max(np.abs(arr.sum(axis=1) - 1.0)) > 1e-12:
         raise ValueError(f"A (the positional matrix) must be row-stochastic (entries >= 0, rows summing to 1), got {A!r}")
     return tuple(tuple(float(v) for v in row) for row in arr)
+
+
+@functools.lru_cache(maxsize=16)
+def _teacher_points(nodes, rho, symmetric):
+    """The teacher's rule of the lines rule: tensor Gauss-Hermite points ``(s1, s2)`` of ``N(0, rho
+    I_2)`` with their weights, split into ``_THREADS`` contiguous chunks (read-only arrays).
+
+    With a symmetric teacher (``A11 = A22``) every channel sum is invariant under ``s -> (-s2,
+    -s1)`` (with ``w -> -(w2, w1)`` and ``h -> -(h2, h1)``: the loss and the Gaussian law of ``w``
+    given ``s`` are mapped onto themselves, and each of ``f1 - f2``, ``|f|^2``, ``f.s``, ``f.(w -
+    (m, -m))``, ``M`` and the loss is unchanged), so the rule keeps the points with ``i + j <=
+    nodes - 1`` and doubles the weight of those off the axis ``i + j = nodes - 1``: half the work,
+    the same sum in exact arithmetic."""
+    x, w = gauss_hermite(int(nodes))
+    sr = math.sqrt(rho)
+    i, j = np.meshgrid(np.arange(nodes), np.arange(nodes), indexing="ij")
+    i, j = i.ravel(), j.ravel()
+    wt = w[i] * w[j]
+    if symmetric:
+        keep = i + j <= nodes - 1
+        wt = np.where(i + j < nodes - 1, 2.0 * wt, wt)
+        i, j, wt = i[keep], j[keep], wt[keep]
+    chunks = []
+    for part in np.array_split(np.arange(i.size), _THREADS):
+        arrs = (np.ascontiguousarray(sr * x[i[part]]), np.ascontiguousarray(sr * x[j[part]]),
+                np.ascontiguousarray(wt[part]))
+        for a in arrs:
+            a.flags.writeable = False
+        chunks.append(arrs)
+    return tuple(chunks)
+
+
+@functools.lru_cache(maxsize=1)
+def _pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="attention-lines")
+
+
+def _lines_sums(q, m, theta, V, rho, omega, A11, A22, nodes):
+    """The lines rule's raw channel sums (:func:`equations._attention_kernels.channel_lines`), the
+    teacher's points split over ``_THREADS`` threads (the kernel releases the GIL). The chunks are
+    fixed and summed in order, so the result does not depend on the threads' scheduling."""
+    xl, wl = _legendre(_LINE_NODES)
+    xv, wv = gauss_hermite(_LINES_ACROSS)
+    chunks = _teacher_points(int(nodes), float(rho), A11 == A22)
+
+    def run(chunk):
+        acc = np.empty(6)
+        _k.channel_lines(q, m, theta, V, rho, rho, omega, A11, A22, *chunk, xv, wv, xl, wl, _HALF_WIDTH,
+                         _PANELS, acc)
+        return acc
+
+    if _THREADS == 1:
+        parts = [run(c) for c in chunks]
+    else:
+        parts = list(_pool().map(run, chunks))
+    return np.sum(parts, axis=0)
 
 
 def positional_baseline_error(omega: float, sigma: float, nodes: int = _NODES_SMOOTH) -> float:
@@ -280,12 +342,8 @@ class DotProductAttention:
     A : tuple
         Row-stochastic ``2 x 2`` positional matrix (tuple of tuples or four numbers row by row).
     nodes : int
-        Gauss-Hermite nodes per axis of the channel's rule (accuracy in the module docstring).
-    rule : str
-        ``"tensor"`` (default: the 4-d Gauss-Hermite rule, fast; ``alpha_c`` to ~5e-3) or
-        ``"lines"`` (the prox's jumps located along lines of the student's field: conjugates
-        consistent with the free entropy to ~1e-5, ``alpha_c`` to 1e-4 from 16 nodes, 100-300
-        times slower; module docstring).
+        Gauss-Hermite nodes per axis of the teacher's rule (the lines rule of the module
+        docstring): ``alpha_c`` to ``1e-4`` from the default 16 on (12: ``5e-4``, 8: ``3e-3``).
 
     Examples
     --------
@@ -301,8 +359,7 @@ class DotProductAttention:
     reg: float = 0.01
     alpha: float = 1.0
     A: tuple = _DEFAULT_A
-    nodes: int = 8
-    rule: str = "tensor"
+    nodes: int = 16
 
     name: ClassVar[str] = "dot_product_attention"
     state_names: ClassVar[tuple[str, ...]] = ("q", "m", "theta", "V")
@@ -314,7 +371,7 @@ class DotProductAttention:
         "baseline_error": "positional baseline error", "free_entropy": r"$\Phi$",
     }
     examples: ClassVar[tuple[dict, ...]] = (
-        {"omega": 0.3, "alpha": 1.5, "nodes": 6},
+        {"omega": 0.3, "alpha": 1.5, "nodes": 4},
     )
 
     @classmethod
@@ -327,9 +384,7 @@ class DotProductAttention:
             "alpha": {"range": (0.0, None), "open": (True, True), "doc": "n/d"},
             "A": {"doc": "row-stochastic 2x2 positional matrix (tuple of tuples or 4 numbers row by row)"},
             "nodes": {"allowed": tuple(range(_NODES_RANGE[0], _NODES_RANGE[1] + 1)),
-                      "doc": "Gauss-Hermite nodes per axis of the 4-d channel rule"},
-            "rule": {"allowed": _RULES,
-                     "doc": "channel rule: 'tensor' (4-d Gauss-Hermite) or 'lines' (jumps located)"}})
+                      "doc": "Gauss-Hermite nodes per axis of the teacher's rule (the channel's outer average)"}})
 
     def __post_init__(self):
         omega = _real("omega", self.omega)
@@ -346,8 +401,6 @@ class DotProductAttention:
         if isinstance(nodes, bool) or not isinstance(nodes, (int, np.integer)) \
                 or not _NODES_RANGE[0] <= nodes <= _NODES_RANGE[1]:
             raise ValueError(f"nodes must be an integer in [{_NODES_RANGE[0]}, {_NODES_RANGE[1]}], got {self.nodes!r}")
-        if self.rule not in _RULES:
-            raise ValueError(f"rule must be one of {_RULES}, got {self.rule!r}")
         if self.reg < _REG_MIN:
             raise ValueError(f"reg must be >= {_REG_MIN} (see the module docstring), got {self.reg}")
         if self.sigma > _SIGMA_MAX:
@@ -363,17 +416,17 @@ class DotProductAttention:
         return self.sigma * self.sigma
 
     def _channel(self, x):
+        """The channel averages ``(E[f1 - f2], E[f1^2 + f2^2], E[f1 y1 + f2 y2], E[f1 xi1 + f2
+        xi2], E[M], E[loss(h*)])`` in the model's variables (module docstring)."""
         q, m, theta, V = (float(v) for v in x)
-        xs, ws = gauss_hermite(self.nodes)
-        out = np.empty(6)
-        A11, A22 = self.A[0][0], self.A[1][1]
-        if self.rule == "lines":
-            xl, wl = _legendre(_LINE_NODES)
-            xv, wv = gauss_hermite(_LINES_ACROSS)
-            _k.channel_lines(q, m, theta, V, self.rho, self.sigma ** 2, self.omega, A11, A22,
-                             xs, ws, xv, wv, xl, wl, _HALF_WIDTH, _PANELS, out)
-        else:
-            _k.channel(q, m, theta, V, self.rho, self.sigma ** 2, self.omega, A11, A22, xs, ws, out)
+        acc = _lines_sums(q, m, theta, V, self.rho, self.omega, self.A[0][0], self.A[1][1], self.nodes)
+        # back to the model's variables: xi_l = (w_l -+ m) / sqrt(q), y_l = (s_l - theta xi_l /
+        # sqrt(q)) / b
+        sq = math.sqrt(q)
+        b = math.sqrt(max(self.rho - theta * theta / q, 1e-300))
+        out = acc.copy()
+        out[3] = acc[3] / sq
+        out[2] = (acc[2] - theta / sq * out[3]) / b
         return out
 
     def _hats(self, x, out=None):
