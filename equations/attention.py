@@ -114,8 +114,9 @@ around ``h = 0``) on curves of the ``w`` plane, where ``f`` jumps. The rule loca
 
 The teacher's points are folded by the symmetry ``s -> (-s2, -s1)`` of a symmetric ``A``
 (``A11 = A22``: half the points, see ``_teacher_points``) and split over two threads.
-Cost per evaluation (two threads, ``nodes`` teacher points per axis): 0.24 s at 16 nodes (0.45 s
-of CPU), about 0.1 s at 12 and 0.04 s at 8 (the examples' 6 nodes: 0.02 s).
+CPU per evaluation (``nodes`` teacher points per axis; a machine at load 4.5): 0.26 s at 16 nodes,
+0.15 s at 12, 0.07 s at 8, 0.02 s at 4 (the example's); the two threads halve the wall time
+on two free cores.
 
 Range. ``sigma <= 0.75`` (the paper's figures use ``sigma = 0.5``) and ``reg >= 0.003`` (the
 paper: 0.01): the range in which the solver has been exercised (the registry's fuzz test draws in
@@ -125,10 +126,11 @@ are refused. Inside the range a start whose branch does not exist can run to the
 budget: at ``sigma = 0.05, omega = 0.5, reg = 0.005, alpha = 10`` the semantic start drifts toward
 ``Q = 0`` without converging (reported as not converged, after tens of seconds).
 
-Speed (16 nodes, two threads, a machine shared with one other job): a solve from either start
-takes 14-17 Anderson iterations, 19-22 evaluations, 6-8 s; ``threshold(kind="first_order")`` at
-``omega = 0.3`` with the bracket ``(1.0, 1.5)`` takes 244 s (26 solves from the starts, whose
-count dominates the cost).
+Speed (16 nodes): a solve from either start takes 14-17 Anderson iterations, 19-22 evaluations,
+about 5 s; ``threshold(kind="first_order")`` 28-30 solves from the starts: 197-533 s on two
+cores shared with other jobs (``notebooks/attention_alpha_c.csv``), 8 nodes about a quarter of
+that. No phase diagram on a fine grid is fast yet: a 30 x 30 ``(omega, alpha)`` grid from both
+starts is about 50 000 evaluations, 1 hour of CPU at 8 nodes.
 
 alpha_c. At ``omega = 0.3`` (``sigma = 0.5``, ``reg = 0.01``), the lines rule's free entropies
 (their difference ``Phi_sem - Phi_pos`` interpolated linearly between the fixed points at two
