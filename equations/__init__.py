@@ -15,6 +15,7 @@ __all__ = ["MODELS", "available", "get", "register"]
 
 #: family modules imported (and so registered) with the package
 _FAMILIES: tuple[str, ...] = (
+    "attention",
     "gcm",
     "gcm_spiked",
     "glm_bayes",
