@@ -78,8 +78,8 @@ hard phase for perfect recovery.
     up to its sign, and ``z_2 = A(z_1)^{-1} h``. For ``L = 2``, ``A(z_1) = [[1 - s_1 + c, s_1],
     [s_2, 1 - s_2 + c]]`` with ``s_1 = sigma(z_11 (z_12 - z_11))``, ``s_2 = sigma(z_12 (z_11 -
     z_12))``; ``s_1 + s_2 <= 1``, so ``det A = (1 + c)(1 + c - s_1 - s_2) >= c (1 + c) > 0`` for
-    ``c > 0`` (``c = 0`` is singular on ``z_11 = z_12``; ``c >= 0.5`` is accepted, where the
-    tensor rules keep six digits). The observation law given
+    ``c > 0`` (``c = 0`` is singular on ``z_11 = z_12``; ``c`` in ``[1e-4, 10]`` is accepted,
+    below ``c = 0.5`` on graded rules: "Small skips" below). The observation law given
     ``z_1`` is then ``p(h | z_1) = N(A(z_1)^{-1} h; 0, I) / |det A(z_1)|``.
 
     The map ``y`` is invariant under ``z_1 -> -z_1`` and under ``z_2 -> -z_2`` separately, so
@@ -176,6 +176,36 @@ hard phase for perfect recovery.
 
     ``alpha_1`` barely depends on ``c`` while ``alpha_2`` does (it tends to 1/6); the ``Q_12`` rate
     stays far below one.
+
+    Small skips. ``det A = (1 + c)(c + 1 - s_1 - s_2)`` with ``1 - s_1 - s_2 = sinh(delta^2 / 2) / (2
+    cosh(u_1 / 2) cosh(u_2 / 2)) = delta^2 / 4 + O(delta^4)``, ``delta = z_12 - z_11``, ``u_1 = z_11
+    delta``, ``u_2 = -z_12 delta`` (computed so, without the cancellation of ``1 - s_1 - s_2``). In
+    the band ``|delta| <~ 2 sqrt(c)`` around the line ``z_11 = z_12``, ``A ~ 1 1^T / 2 + c I`` maps
+    almost everything onto ``h_1 = h_2``: ``h_1 - h_2 = (det A / (1 + c)) (z_21 - z_22)``. So the
+    posterior weight ``N(A^{-1} h; 0, I) / |det A|`` of ``z_1`` varies on the scale ``sqrt(c)`` (and
+    ``sqrt|h_1 - h_2|``) in ``delta``, and the density of ``e = h_1 - h_2`` has a spike of width ``~
+    c`` and mass ``~ sqrt(c)`` at 0 (``|e|^{-1/2}`` at ``c = 0``); tensor Gauss-Hermite rules in
+    ``z_1`` and ``h`` miss both. Below ``c = 0.5`` the rules are graded instead: ``z_1`` (inner, and
+    the teacher's ``z_1*`` of the teacher routes) in ``(delta >= 0, mu = (z_11 + z_12) / 2)``,
+    composite Gauss-Legendre panels in ``delta`` from the width ``0.1 sqrt(c)`` doubling to 1,
+    Gauss-Hermite in ``mu`` (:func:`_z1_grid_graded`); ``h`` in ``(e >= 0, g = h_1 + h_2)``, panels
+    in ``e`` from ``0.1 c``, Gauss-Hermite in ``g`` (:func:`_h_rule_graded`). Measured for
+    ``alpha_2`` and ``alpha^(0)_1``: against the rules refined by half (96 nodes) 2e-8 for ``c`` in
+    ``[1e-4, 0.25]``; the inner posterior against nested adaptive quadrature (scipy) on the ridge
+    ``h_1 = h_2`` to 1e-10; ``alpha_2`` at ``c = 1e-3`` against adaptive quadrature over ``h``
+    (scipy ``quad``, 32 inner nodes) to 1e-6; the teacher route on graded rules (16 nodes in
+    ``mu*``, 32 in ``mu``) to 7.6e-5 at ``c = 0.01`` (0.269158 against 0.269137) and 1.3e-4 at ``c =
+    1e-4`` (0.276130 against 0.276094); at ``c = 0.5`` and 1 the graded rules converge to 1e-14 and
+    agree with the tensor rules to 1.6e-7 and 1.5e-8 (``alpha_2(0.5) = 0.20271184``, the tensor
+    rule's 0.20271188 the less accurate one).
+
+    The limit ``c -> 0``. At ``c = 0``, ``A = softmax(z_1 z_1^T)`` is singular only on the null set
+    ``z_11 = z_12``, so ``z_2 = A^{-1} h`` is still determined by ``(z_1, h)`` almost surely and the
+    thresholds have a limit, computed on the graded rules at ``c = 0`` (64 nodes, panels from 1e-12
+    in ``e`` and 1e-6 in ``delta``: ``int p(h) dh = 1 - 3e-7``, and 0.2765551 against 0.2765553 with
+    panels from 1e-10 and 1e-5): ``alpha_2(0) = 0.276555``, ``alpha^(0)_1(0) = 1.12714``. The approach is like ``sqrt(c)``: ``alpha_2(0) - alpha_2(c) =
+    0.042 sqrt(c) + 0.4 c + ...`` (fitted to ``c = 1e-4, 1e-3``; it predicts ``c = 3e-4`` to 1%),
+    the probability of the band where ``det A ~ c``.
 
 Published thresholds. The authors' ``data/alpha_critical.csv`` lists, at ``c = 1``, ``alpha_1 =
 0.7936`` and ``alpha_2 = 0.1436``. The latter violates the Jensen bound ``alpha_2 >= 1/6`` of
@@ -622,9 +652,10 @@ class SequenceMultiIndex:
 
 # ----------------------------------------------------------------------------- deep attention
 
-#: bounds of the skip strength c of deep_attention: c = 0 makes A(z_1) singular on z_11 = z_12,
-#: and below c = 0.5 the tensor rules lose accuracy (against 96 nodes per axis: alpha_2 off by
-#: 8e-4 at c = 0.25, 5e-2 at c = 0.05), so smaller c is refused rather than answered badly
+#: bounds of the skip strength c of deep_attention: c = 0 makes A(z_1) singular on z_11 = z_12;
+#: below c = 0.5 the tensor rules lose accuracy (against 96 nodes per axis: alpha_2 off by 8e-4 at
+#: c = 0.25, 5e-2 at c = 0.05) and the graded rules take over, measured down to c = 1e-4 (module
+#: docstring, "Small skips"): smaller c is refused rather than answered unmeasured
 _SKIP_RANGE = (1e-4, 10.0)
 #: below this skip strength the rules in z_1 (inner and outer) and in h are the graded ones of
 #: _z1_grid_graded / _h_rule_graded (panels toward the nearly singular line z_11 = z_12 and the
@@ -1227,11 +1258,17 @@ def deep_linearisation(skip: float, *, n_h: int = _N_H, n_z: int = _N_Z1, route:
     skip : float
         Skip-connection strength ``c`` of ``A(z) = softmax(z z^T) + c I``.
     n_h, n_z : int
-        Gauss-Hermite nodes per axis of the outer and inner (``z_1``) rules.
+        Gauss-Hermite nodes per axis of the outer and inner (``z_1``) rules. Below ``c = 0.5`` the
+        rules are graded (module docstring, "Small skips"): ``n_h`` Gauss-Hermite nodes in ``g = h_1
+        + h_2`` and ``max(3, n_h // 8)`` Gauss-Legendre nodes per panel in ``e = h_1 - h_2``
+        (:func:`_h_rule_graded`), ``n_z`` Gauss-Hermite nodes in ``mu = (z_11 + z_12) / 2`` and
+        ``max(3, n_z // 8)`` per panel in ``delta = z_12 - z_11`` (:func:`_z1_grid_graded`).
     route : {"h", "truth"}
-        Outer average over the observation ``h`` (a tensor rule scaled by ``(1 + c)``), or over
-        the teacher's ``(z_1, z_2) ~ N(0, I_4)`` (``n_h`` nodes per axis of a 4-dimensional
-        tensor rule): two independent integrators of the same numbers.
+        Outer average over the observation ``h`` (a tensor rule scaled by ``(1 + c)``; graded
+        below ``c = 0.5``), or over the teacher's ``(z_1, z_2) ~ N(0, I_4)`` (``n_h`` nodes per
+        axis of a 4-dimensional tensor rule; below ``c = 0.5``: ``z_1*`` on the graded rule with
+        ``n_h`` nodes in ``mu``, ``z_2*`` on the graded rule of :func:`_teacher_z2_graded`, tens of
+        seconds): two independent integrators of the same numbers.
 
     Returns
     -------
@@ -1278,7 +1315,8 @@ def deep_subbranch(skip: float, q: float, *, route: str = "h", n_h: int = 32, n_
         ``Q_22`` in ``(0, 1)``.
     route : {"h", "truth"}
         ``"h"``: outer average over ``(h, omega_2)``, tensor Gauss-Hermite rules in ``h`` (``n_h``
-        per axis) and ``omega_2`` (``n_omega``). ``"truth"``: outer average over the teacher
+        per axis) and ``omega_2`` (``n_omega``); refused below ``c = 0.5`` (the density of ``h_1 -
+        h_2`` has a spike of width ``~ c`` at 0 that the tensor rule misses). ``"truth"``: outer average over the teacher
         ``(z_1*, z_2*)`` and ``eta`` (``omega_2 = q z_2* + sqrt(q (1 - q)) eta``,
         :func:`_deep_subbranch_truth_kernel`): Gauss-Hermite in ``z_1*`` (``n_teacher`` per axis)
         and ``eta`` (``n_eta``), ``z_2*`` in rotated coordinates on composite Gauss-Legendre rules
@@ -1382,15 +1420,21 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int = _STAIR_F
     ----------
     skip : float
         Skip-connection strength ``c``.
-    bracket : (float, float)
-        Interval of ``q = Q_22`` holding the root. The growth rate ``alpha_q K_1`` is 0.36 at ``q =
+    bracket : (float, float) or None
+        Interval of ``q = Q_22`` holding the root; ``None`` (default): the neighbours on the grid
+        ``0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998`` between which the growth
+        rate crosses one, found with the ``coarse`` rules walking from ``q = 0.9`` (two to four
+        coarse evaluations; the root moves with ``c``, table of the module docstring). The growth rate ``alpha_q K_1`` is 0.36 at ``q =
         0.9`` and 0.92 at ``q = 0.97`` for ``c = 1``; with coarse rules (8 / 4 / 4 / 32 nodes) it
         crosses one near ``q = 0.945`` for ``c = 0.5`` and ``q = 0.989`` for ``c = 2``, at
         ``alpha`` close to 0.72 in both cases.
     n_teacher, n_gl, n_eta, n_z : int
         Fine rules of :func:`deep_subbranch` (route ``"truth"``): Gauss-Hermite nodes per axis in
         ``z_1*``, Gauss-Legendre nodes per panel in ``z_2*``, Gauss-Hermite nodes per axis in
-        ``eta`` and in the inner ``z_1``.
+        ``eta`` and in the inner ``z_1``. Below ``c = 0.5`` the rules in ``z_1*`` and ``z_1`` are the
+        graded ones (module docstring, "Small skips"): ``n_teacher`` and ``n_z`` Gauss-Hermite
+        nodes in ``mu``, ``max(3, n // 8)`` Gauss-Legendre nodes per panel in ``delta``; an
+        evaluation then costs 10 to 25 times more than at ``c = 1`` with the same numbers.
     xtol : float
         Tolerance of the root in ``q`` (of the coarse search; of Brent's on the fine rules if
         ``coarse`` is None).
@@ -1555,7 +1599,7 @@ class DeepAttention:
     Parameters
     ----------
     skip : float
-        Skip-connection strength ``c`` (``A(z) = softmax(z z^T) + c I``), in ``[0.5, 10]``.
+        Skip-connection strength ``c`` (``A(z) = softmax(z z^T) + c I``), in ``[1e-4, 10]``.
     alpha : float
         Sample ratio (not used by the thresholds).
     """
