@@ -167,15 +167,36 @@ hard phase for perfect recovery.
     about 35 s expected on two idle cores; the old way (Brent's method on the fine rules, one
     thread) takes about eight fine evaluations, 6-7 minutes of CPU on one core.
 
-    Other skip strengths (default rules, accuracy measured at ``c = 1`` only)::
+    Other skip strengths. ``alpha_2`` and ``alpha^(0)_1`` (:func:`deep_linearisation`, default
+    rules: six digits, graded rules below ``c = 0.5``, "Small skips" below) and the staircase
+    ``alpha_1`` (:func:`deep_staircase`; the table ``notebooks/deep_attention_thresholds.json`` and
+    the script ``notebooks/_deep_attention_table.py`` that writes it hold more ``c``)::
 
         c       alpha_2     alpha^(0)_1   alpha_1 (staircase)   q*        lambda_12 at q*
+        0       0.276555    1.12714       (limit c -> 0, above)
+        0.0001  0.276094    1.12747       -                     -         -
+        0.001   0.274828    1.13038       -                     -         -
+        0.01    0.269137    1.15861       0.7441                0.77850   -0.017
+        0.1     0.243555    1.43818       -                     -         -
+        0.25    0.221940    1.96357       -                     -         -
         0.5     0.202712    3.05534       0.7185                0.94474   0.011
         1       0.185478    6.15694       0.7194                0.97362   0.022
         2       0.174270    16.4131       0.7204                0.98974   0.033
+        4       0.169136    54.0301       0.7209                0.99663   0.041
 
-    ``alpha_1`` barely depends on ``c`` while ``alpha_2`` does (it tends to 1/6); the ``Q_12`` rate
-    stays far below one.
+    Accuracy of ``alpha_1``: ``+-3e-4`` at ``c = 1`` (measured, rule by rule, above); the default
+    rules at ``c = 0.5, 2, 4``, where it was not measured rule by rule; the departure of the direct
+    forms from the Nishimori ones is an indicator (``c = 4``: ``alpha_1_direct = 0.72055``, growth
+    0.9989: about ``+-5e-4``, ``q*`` being closer to 1). Below ``c = 0.5`` the staircase runs on
+    the graded rules with lighter fine rules (16 / 6 / 4 / 48, coarse 6 / 3 / 3 / 24: 10 to 30
+    minutes of CPU per ``c``); there ``q*`` is farther from 1 and the posterior broader (``c =
+    0.01``: direct forms 0.74410, growth 0.99966, against 0.74409), but no rule was refined one by
+    one: three digits are safe, the fourth is not established.
+
+    ``alpha_2`` decreases with ``c`` over the whole range (to 1/6 as ``c -> inf``, to 0.276555 as
+    ``c -> 0``); ``alpha_1`` barely depends on ``c`` for ``c >= 0.5`` (0.72) and rises a little at
+    small skips (0.744 at ``c = 0.01``), where the root ``q*`` moves down to 0.78; the ``Q_12``
+    rate stays far below one (it changes sign at small ``c``).
 
     Small skips. ``det A = (1 + c)(c + 1 - s_1 - s_2)`` with ``1 - s_1 - s_2 = sinh(delta^2 / 2) / (2
     cosh(u_1 / 2) cosh(u_2 / 2)) = delta^2 / 4 + O(delta^4)``, ``delta = z_12 - z_11``, ``u_1 = z_11
@@ -1463,8 +1484,12 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int = _STAIR_F
     Notes
     -----
     Accuracy and cost at ``c = 1``: see the module docstring (``alpha_1 = 0.7194``, the outer
-    rule in ``z_1*`` limits it to about ``+-3e-4``). The accuracy has been measured at ``c = 1``
-    only; a ``bracket`` that does not hold the (coarse) root raises ``ValueError``.
+    rule in ``z_1*`` limits it to about ``+-3e-4``). The accuracy has been measured rule by rule at
+    ``c = 1`` only (other ``c``: the module docstring's table and the indicators there); a
+    ``bracket`` that does not hold the (coarse) root raises ``ValueError``, and so does a growth rate
+    that does not cross one on the grid when ``bracket`` is None. The derivatives of the coarse
+    rules are differences over ``+-1e-3`` in ``q`` (less within ``1e-3`` of 0 or 1), wherever the
+    bracket lies.
     """
     c = _check_skip(skip)
     if bracket is not None:

@@ -3,13 +3,17 @@
 
     python notebooks/_deep_attention_table.py                 # alpha_2, alpha^(0)_1 at every c (a minute)
     python notebooks/_deep_attention_table.py --staircase 0.01 # add / replace the staircase alpha_1 at c
+    python notebooks/_deep_attention_table.py --staircase 0.25 --rules 12,4,3,32   # lighter fine rules
 
 ``alpha_2`` and ``alpha^(0)_1`` come from :func:`equations.sequence.deep_linearisation` with its
 default rules (graded below ``c = 0.5``; six digits or better), the staircase threshold ``alpha_1``
 of the first layer from :func:`equations.sequence.deep_staircase` (:func:`staircase_row`: the
 default rules for ``c >= 0.5``; below, the lighter fine rules 16 / 6 / 4 / 48 and coarse rules 6 /
 3 / 3 / 24, each evaluation 10 to 25 times dearer than at ``c = 1``), one ``c`` per call: 10 to 30
-minutes of CPU each below ``c = 0.5``. The staircase rows keep the other rows of the file.
+minutes of CPU each below ``c = 0.5``. The staircase rows keep the other rows of the file, and
+record their rules. The stored rows were computed one ``c`` at a time with these calls (at ``c =
+0.01`` and ``1e-4`` with ``bracket=(0.7, 0.8)`` passed, which only saves the coarse scan for the
+bracket; at ``c = 0.25`` with ``--rules 12,4,3,32``, for time).
 """
 
 from __future__ import annotations
@@ -38,11 +42,12 @@ def linear_rows():
     return rows
 
 
-def staircase_row(c):
-    """The staircase threshold at ``c`` with the rules stated in the module docstring."""
+def staircase_row(c, fine=None):
+    """The staircase threshold at ``c`` with the rules stated in the module docstring (``fine``:
+    other fine rules below ``c = 0.5``)."""
     kw = {"workers": 1, "xtol": 1e-4}
     if c < 0.5:
-        n_teacher, n_gl, n_eta, n_z = SMALL_C_FINE
+        n_teacher, n_gl, n_eta, n_z = fine or SMALL_C_FINE
         kw.update(n_teacher=n_teacher, n_gl=n_gl, n_eta=n_eta, n_z=n_z, coarse=SMALL_C_COARSE)
     t = time.process_time()
     r = deep_staircase(c, **kw)
@@ -55,7 +60,10 @@ def main(argv):
     table = json.loads(PATH.read_text()) if PATH.exists() else {"linear": [], "staircase": []}
     if "--staircase" in argv:
         c = float(argv[argv.index("--staircase") + 1])
-        row = staircase_row(c)
+        fine = None
+        if "--rules" in argv:
+            fine = tuple(int(v) for v in argv[argv.index("--rules") + 1].split(","))
+        row = staircase_row(c, fine)
         table["staircase"] = sorted([r for r in table["staircase"] if r["c"] != c] + [row], key=lambda r: r["c"])
     else:
         table["linear"] = linear_rows()

@@ -13,8 +13,9 @@ from scipy import integrate
 
 import equations
 import fixedpoint as fp
-from equations.sequence import (DeepAttention, _deep_linear_nodes_kernel, _deep_subbranch_truth_kernel, _h_rule_graded,
-                                _hermite_rule, _inner_grid, _posterior_gaps, _sign_symmetric_se, _unit_legendre,
+from equations.sequence import (DeepAttention, _STAIR_QGRID, _deep_linear_nodes_kernel, _deep_subbranch_truth_kernel, _h_rule_graded,
+                                _hermite_rule, _inner_grid, _posterior_gaps, _sign_symmetric_se, _staircase_bracket,
+                                _unit_legendre,
                                 _z1_grid, _z1_grid_graded, _z1_grid_half, deep_linearisation, deep_staircase,
                                 deep_subbranch, layer_thresholds)
 
@@ -330,6 +331,26 @@ def test_deep_attention_graded_rules_against_tensor_rules_and_the_limit_c_to_0()
             deep_linearisation(bad)
     with pytest.raises(ValueError, match="route"):
         deep_subbranch(0.1, 0.5, route="h")
+
+
+def test_staircase_bracket_from_the_grid():
+    """Without a bracket, deep_staircase walks the q grid from 0.9 to the neighbours where the
+    growth rate crosses one (here a model growth rate with its root at q0), evaluating each q once."""
+    for q0 in (0.42, 0.78, 0.93, 0.9736, 0.9966):
+        calls = []
+
+        def evaluate(q):
+            calls.append(q)
+            return None, q / q0
+
+        cache = {}
+        lo, hi = _staircase_bracket(evaluate, cache)
+        assert lo < q0 <= hi and _STAIR_QGRID.index(hi) == _STAIR_QGRID.index(lo) + 1
+        assert len(calls) == len(set(calls)) == len(cache)
+    with pytest.raises(ValueError, match="below one"):
+        _staircase_bracket(lambda q: (None, 0.5), {})
+    with pytest.raises(ValueError, match="above one"):
+        _staircase_bracket(lambda q: (None, 2.0), {})
 
 
 def _direct_subbranch_point(q, c, z1, z2, n_eta, n_z):
