@@ -1241,7 +1241,10 @@ def _check_skip(skip):
     c = _real("skip", skip)
     lo, hi = _SKIP_RANGE
     if not lo <= c <= hi:
-        raise ValueError(f"skip (the skip-connection strength c) must be in [{lo}, {hi}], got {c}")
+        why = (f"below {lo:g} the accuracy of the rules graded toward the nearly singular line z_11 = z_12 "
+               f"(det A(z_1) >= c (1 + c)) has not been measured; alpha_2 tends to 0.276555 as c -> 0"
+               if c < lo else f"above {hi:g} the rules have not been measured (alpha_2 -> 1/6 as c -> inf)")
+        raise ValueError(f"skip (the skip-connection strength c) must be in [{lo:g}, {hi:g}], got {c}: {why}")
     return c
 
 

@@ -327,8 +327,10 @@ def test_deep_attention_graded_rules_against_tensor_rules_and_the_limit_c_to_0()
     for c, a in zip(cs[:2], a2[:2]):
         assert 0.035 * math.sqrt(c) < a0 - a < 0.06 * math.sqrt(c)
     for bad in (5e-5, 0.0, 11.0):
-        with pytest.raises(ValueError, match="skip"):
+        with pytest.raises(ValueError, match="skip.*not been measured"):
             deep_linearisation(bad)
+    with pytest.raises(ValueError, match="skip.*singular"):
+        DeepAttention(skip=5e-5)
     with pytest.raises(ValueError, match="route"):
         deep_subbranch(0.1, 0.5, route="h")
 
