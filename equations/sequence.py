@@ -178,7 +178,7 @@ hard phase for perfect recovery.
         0.001   0.274828    1.13038       -                     -         -
         0.01    0.269137    1.15861       0.7441                0.77850   -0.017
         0.1     0.243555    1.43818       -                     -         -
-        0.25    0.221940    1.96357       -                     -         -
+        0.25    0.221940    1.96357       0.7209                0.90535   -0.004
         0.5     0.202712    3.05534       0.7185                0.94474   0.011
         1       0.185478    6.15694       0.7194                0.97362   0.022
         2       0.174270    16.4131       0.7204                0.98974   0.033
@@ -224,9 +224,10 @@ hard phase for perfect recovery.
     ``z_11 = z_12``, so ``z_2 = A^{-1} h`` is still determined by ``(z_1, h)`` almost surely and the
     thresholds have a limit, computed on the graded rules at ``c = 0`` (64 nodes, panels from 1e-12
     in ``e`` and 1e-6 in ``delta``: ``int p(h) dh = 1 - 3e-7``, and 0.2765551 against 0.2765553 with
-    panels from 1e-10 and 1e-5): ``alpha_2(0) = 0.276555``, ``alpha^(0)_1(0) = 1.12714``. The approach is like ``sqrt(c)``: ``alpha_2(0) - alpha_2(c) =
-    0.042 sqrt(c) + 0.4 c + ...`` (fitted to ``c = 1e-4, 1e-3``; it predicts ``c = 3e-4`` to 1%),
-    the probability of the band where ``det A ~ c``.
+    panels from 1e-10 and 1e-5): ``alpha_2(0) = 0.276555``, ``alpha^(0)_1(0) = 1.12714``. The
+    approach is like ``sqrt(c)``: ``alpha_2(0) - alpha_2(c) = 0.042 sqrt(c) + 0.4 c + ...`` (fitted
+    to ``c = 1e-4, 1e-3``; it predicts ``c = 3e-4`` to 1%), the probability of the band where ``det
+    A ~ c``.
 
 Published thresholds. The authors' ``data/alpha_critical.csv`` lists, at ``c = 1``, ``alpha_1 =
 0.7936`` and ``alpha_2 = 0.1436``. The latter violates the Jensen bound ``alpha_2 >= 1/6`` of
@@ -241,7 +242,13 @@ regularises ``V -> V + 1e-3 I`` (``BO_2w.py``), 3% of ``V_22`` at ``q = 0.97``: 
 and moves the sub-branch by about that much (their ``Q_22 = 0.9736`` at ``alpha = 0.7333``; ours
 ``q = 0.9735`` at 0.7189), and near the threshold the growth rate of ``Q_11`` is close to one, so
 that a damped Monte-Carlo iteration of finite length leaves ``Q_11`` at its noise level beyond
-``alpha_1``; we have not reproduced their value.
+``alpha_1``; we have not reproduced their value. Over ``c`` the same file lists ``(alpha_1,
+alpha_2)`` = (0.3183, 0.1954) at ``c = 1e-4``, (0.3325, 0.1894) at 0.01, (0.4225, 0.1914) at 0.1,
+(0.7552, 0.1864) at 0.5 and (0.1963, 0.0827) at 4: its ``alpha_2`` is non-monotone and below the
+Jensen bound 1/6 at ``c = 4``, ours decreases from 0.2761 to 0.1691 (table above); its ``alpha_1``
+drops toward ``alpha_2`` at small ``c`` while our staircase threshold stays near 0.72-0.74 (at ``c
+= 0.01`` the growth rate of ``Q_11`` along our sub-branch is, on coarse rules, 0.41 at ``q =
+0.3``, 0.57 at 0.5 and crosses one only at ``q* = 0.78``).
 
 Not here: the full nonlinear state evolution of ``deep_attention`` (all of ``Q``, 2 x 2), so
 ``deep_attention`` is not a registered target. Its map is a 6-dimensional outer average over
@@ -1340,11 +1347,11 @@ def deep_subbranch(skip: float, q: float, *, route: str = "h", n_h: int = 32, n_
     route : {"h", "truth"}
         ``"h"``: outer average over ``(h, omega_2)``, tensor Gauss-Hermite rules in ``h`` (``n_h``
         per axis) and ``omega_2`` (``n_omega``); refused below ``c = 0.5`` (the density of ``h_1 -
-        h_2`` has a spike of width ``~ c`` at 0 that the tensor rule misses). ``"truth"``: outer average over the teacher
-        ``(z_1*, z_2*)`` and ``eta`` (``omega_2 = q z_2* + sqrt(q (1 - q)) eta``,
-        :func:`_deep_subbranch_truth_kernel`): Gauss-Hermite in ``z_1*`` (``n_teacher`` per axis)
-        and ``eta`` (``n_eta``), ``z_2*`` in rotated coordinates on composite Gauss-Legendre rules
-        (``n_gl`` nodes per panel) graded toward ``z_21 = z_22`` and ``z_2* = 0``
+        h_2`` has a spike of width ``~ c`` at 0 that the tensor rule misses). ``"truth"``: outer
+        average over the teacher ``(z_1*, z_2*)`` and ``eta`` (``omega_2 = q z_2* + sqrt(q (1 - q))
+        eta``, :func:`_deep_subbranch_truth_kernel`): Gauss-Hermite in ``z_1*`` (``n_teacher`` per
+        axis) and ``eta`` (``n_eta``), ``z_2*`` in rotated coordinates on composite Gauss-Legendre
+        rules (``n_gl`` nodes per panel) graded toward ``z_21 = z_22`` and ``z_2* = 0``
         (:func:`_teacher_z2_graded`). It also returns the Nishimori forms ``K1_nishimori = E tr(G
         (z_1* z_1*^T - I))`` and ``K2_nishimori = (2 - E tr Cov(z_2 | y, omega_2) / v) / v``
         (``v = 1 - q``), equal to ``K1``, ``K2`` in exact arithmetic: their difference measures
@@ -1448,10 +1455,10 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int = _STAIR_F
         Interval of ``q = Q_22`` holding the root; ``None`` (default): the neighbours on the grid
         ``0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998`` between which the growth
         rate crosses one, found with the ``coarse`` rules walking from ``q = 0.9`` (two to four
-        coarse evaluations; the root moves with ``c``, table of the module docstring). The growth rate ``alpha_q K_1`` is 0.36 at ``q =
-        0.9`` and 0.92 at ``q = 0.97`` for ``c = 1``; with coarse rules (8 / 4 / 4 / 32 nodes) it
-        crosses one near ``q = 0.945`` for ``c = 0.5`` and ``q = 0.989`` for ``c = 2``, at
-        ``alpha`` close to 0.72 in both cases.
+        coarse evaluations; the root moves with ``c``, table of the module docstring). The growth
+        rate ``alpha_q K_1`` is 0.36 at ``q = 0.9`` and 0.92 at ``q = 0.97`` for ``c = 1``; with
+        coarse rules (8 / 4 / 4 / 32 nodes) it crosses one near ``q = 0.945`` for ``c = 0.5`` and
+        ``q = 0.989`` for ``c = 2``, at ``alpha`` close to 0.72 in both cases.
     n_teacher, n_gl, n_eta, n_z : int
         Fine rules of :func:`deep_subbranch` (route ``"truth"``): Gauss-Hermite nodes per axis in
         ``z_1*``, Gauss-Legendre nodes per panel in ``z_2*``, Gauss-Hermite nodes per axis in

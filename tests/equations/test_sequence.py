@@ -13,11 +13,10 @@ from scipy import integrate
 
 import equations
 import fixedpoint as fp
-from equations.sequence import (DeepAttention, _STAIR_QGRID, _deep_linear_nodes_kernel, _deep_subbranch_truth_kernel, _h_rule_graded,
-                                _hermite_rule, _inner_grid, _posterior_gaps, _sign_symmetric_se, _staircase_bracket,
-                                _unit_legendre,
-                                _z1_grid, _z1_grid_graded, _z1_grid_half, deep_linearisation, deep_staircase,
-                                deep_subbranch, layer_thresholds)
+from equations.sequence import (DeepAttention, _STAIR_QGRID, _deep_linear_nodes_kernel, _deep_subbranch_truth_kernel,
+                                _h_rule_graded, _hermite_rule, _inner_grid, _posterior_gaps, _sign_symmetric_se,
+                                _staircase_bracket, _unit_legendre, _z1_grid, _z1_grid_graded, _z1_grid_half,
+                                deep_linearisation, deep_staircase, deep_subbranch, layer_thresholds)
 
 
 def _model(**kw):
