@@ -174,11 +174,11 @@ hard phase for perfect recovery.
 
         c       alpha_2     alpha^(0)_1   alpha_1 (staircase)   q*        lambda_12 at q*
         0       0.276555    1.12714       (limit c -> 0, above)
-        0.0001  0.276094    1.12747       -                     -         -
+        0.0001  0.276094    1.12747       0.7572                0.75662   -0.030
         0.001   0.274828    1.13038       -                     -         -
         0.01    0.269137    1.15861       0.7441                0.77850   -0.017
         0.1     0.243555    1.43818       0.7250                0.85268   -0.004
-        0.25    0.221940    1.96357       0.7209                0.90535   -0.004
+        0.25    0.221940    1.96357       0.7196 (0.7209)       0.90535   -0.004
         0.5     0.202712    3.05534       0.7185                0.94474   0.011
         1       0.185478    6.15694       0.7194                0.97362   0.022
         2       0.174270    16.4131       0.7204                0.98974   0.033
@@ -187,18 +187,21 @@ hard phase for perfect recovery.
     Accuracy of ``alpha_1``: ``+-3e-4`` at ``c = 1`` (measured rule by rule, above; the row ``c =
     1`` recomputed with the bracket found on the grid: 0.719405 at 0.973619). At ``c = 0.5, 2, 4``
     the default rules, not measured rule by rule; the departure of the direct forms from the
-    Nishimori ones is an indicator (``c = 4``: ``alpha_1_direct = 0.72055``, growth 0.9989: about
-    ``+-5e-4``, ``q*`` being closer to 1). Below ``c = 0.5`` the graded rules, with lighter fine
-    rules (16 / 6 / 4 / 48, coarse 6 / 3 / 3 / 24; at ``c = 0.25`` 12 / 4 / 3 / 32): 10 to 15
-    minutes of CPU per ``c`` (3 at ``c = 0.25``). There ``q*`` is farther from 1 and the
-    posterior broader; the direct forms give 0.74410 (growth 0.99966) at ``c = 0.01``, 0.72516
-    (0.99972) at 0.1, 0.72126 (1.00046) at 0.25. No rule was refined one by one below ``c =
-    0.5``: three digits are safe there, the fourth is not established.
+    Nishimori ones is an indicator (``c = 4``: ``alpha_1_direct = 0.72055``, growth 0.9989). Below
+    ``c = 0.5`` the graded rules, with lighter fine rules (16 / 6 / 4 / 48, coarse 6 / 3 / 3 / 24:
+    11 to 17 minutes of CPU per ``c``). At ``c = 0.25`` (run first with 12 / 4 / 3 / 32: 0.7209,
+    in parentheses) one evaluation of 16 / 6 / 4 / 48 at the root moves ``alpha_1`` by -1.3e-3
+    (to 0.7196), while the direct forms had departed by only 3e-4 (0.72126, growth 1.00046): the
+    indicator underestimates the error there. The direct forms give 0.75697 (growth 0.99928) at
+    ``c = 1e-4``, 0.74410 (0.99966) at 0.01, 0.72516 (0.99972) at 0.1. So below ``c = 0.5``
+    ``alpha_1`` carries about ``+-1e-3`` (two digits and a half; the refinement from 16 / 6 / 4 / 48
+    on was not afforded), and ``+-5e-4`` at ``c = 2, 4``: four digits are established at ``c = 1``
+    only.
 
     ``alpha_2`` decreases with ``c`` over the whole range (to 1/6 as ``c -> inf``, to 0.276555 as
     ``c -> 0``); ``alpha_1`` barely depends on ``c`` for ``c >= 0.5`` (0.72) and rises a little at
-    small skips (0.744 at ``c = 0.01``), where the root ``q*`` moves down to 0.78; the ``Q_12``
-    rate stays far below one (it changes sign at small ``c``).
+    small skips (0.725 at ``c = 0.1``, 0.744 at 0.01, 0.757 at 1e-4), where the root ``q*`` moves
+    down to 0.76; the ``Q_12`` rate stays far below one (it changes sign at small ``c``).
 
     Small skips. ``det A = (1 + c)(c + 1 - s_1 - s_2)`` with ``1 - s_1 - s_2 = sinh(delta^2 / 2) / (2
     cosh(u_1 / 2) cosh(u_2 / 2)) = delta^2 / 4 + O(delta^4)``, ``delta = z_12 - z_11``, ``u_1 = z_11
@@ -248,7 +251,7 @@ that a damped Monte-Carlo iteration of finite length leaves ``Q_11`` at its nois
 alpha_2)`` = (0.3183, 0.1954) at ``c = 1e-4``, (0.3325, 0.1894) at 0.01, (0.4225, 0.1914) at 0.1,
 (0.7552, 0.1864) at 0.5 and (0.1963, 0.0827) at 4: its ``alpha_2`` is non-monotone and below the
 Jensen bound 1/6 at ``c = 4``, ours decreases from 0.2761 to 0.1691 (table above); its ``alpha_1``
-drops toward ``alpha_2`` at small ``c`` while our staircase threshold stays near 0.72-0.74 (at ``c
+drops toward ``alpha_2`` at small ``c`` while our staircase threshold stays near 0.72-0.76 (at ``c
 = 0.01`` the growth rate of ``Q_11`` along our sub-branch is, on coarse rules, 0.41 at ``q =
 0.3``, 0.57 at 0.5 and crosses one only at ``q* = 0.78``).
 

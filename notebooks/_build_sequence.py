@@ -114,8 +114,9 @@ print("    c      alpha_2   alpha^(0)_1")
 for c, x, y in zip(skips, a2, a1_zero):
     print(f"{c:8.4g}  {x:.6f}  {y:10.5f}")
 print("staircase alpha_1 (first layer, on the Q_22 branch):")
-for r in stair:
-    print(f"c = {r['c']:6.4g}: alpha_1 = {r['alpha_1']:.4f} at Q_22 = {r['q']:.4f}, Q_12 rate {r['lambda_12']:.3f}")
+for r in stair:   # "refined": one evaluation of finer rules at the root (c = 0.25)
+    a1 = r.get("refined", r)["alpha_1"]
+    print(f"c = {r['c']:6.4g}: alpha_1 = {a1:.4f} at Q_22 = {r['q']:.4f}, Q_12 rate {r['lambda_12']:.3f}")
 assert np.all(a2 < a1_zero)                              # the second layer first
 assert np.all(a2 >= 1 / 6 - 1e-9) and np.all(np.diff(a2) < 0) and a2[0] < 0.276555
 assert np.all(np.diff(a1_zero) > 0)
@@ -123,7 +124,7 @@ assert all(r["alpha_1"] > next(x for c, x in zip(skips, a2) if c == r["c"]) for 
 
 fig, ax = plt.subplots(figsize=(4.8, 3.4))
 ax.loglog(skips, a1_zero, "o-", ms=3, label=r"$\\alpha^{(0)}_1$ (first layer at $Q = 0$)")
-ax.plot([r["c"] for r in stair], [r["alpha_1"] for r in stair], "D", label=r"$\\alpha_1$ (staircase)")
+ax.plot([r["c"] for r in stair], [r.get("refined", r)["alpha_1"] for r in stair], "D", label=r"$\\alpha_1$ (staircase)")
 ax.loglog(skips, a2, "s-", ms=3, label=r"$\\alpha_2$ (second layer, $Q_{22}$)")
 ax.axhline(1 / 6, color="gray", ls=":", label="1/6")
 ax.axhline(0.276555, color="gray", ls="--", lw=0.8, label=r"$\\alpha_2(c = 0)$")
