@@ -78,8 +78,8 @@ hard phase for perfect recovery.
     up to its sign, and ``z_2 = A(z_1)^{-1} h``. For ``L = 2``, ``A(z_1) = [[1 - s_1 + c, s_1],
     [s_2, 1 - s_2 + c]]`` with ``s_1 = sigma(z_11 (z_12 - z_11))``, ``s_2 = sigma(z_12 (z_11 -
     z_12))``; ``s_1 + s_2 <= 1``, so ``det A = (1 + c)(1 + c - s_1 - s_2) >= c (1 + c) > 0`` for
-    ``c > 0`` (``c = 0`` is singular on ``z_11 = z_12``; ``c >= 0.5`` is accepted, where the
-    tensor rules keep six digits). The observation law given
+    ``c > 0`` (``c = 0`` is singular on ``z_11 = z_12``; ``c`` in ``[1e-4, 10]`` is accepted,
+    below ``c = 0.5`` on graded rules: "Small skips" below). The observation law given
     ``z_1`` is then ``p(h | z_1) = N(A(z_1)^{-1} h; 0, I) / |det A(z_1)|``.
 
     The map ``y`` is invariant under ``z_1 -> -z_1`` and under ``z_2 -> -z_2`` separately, so
@@ -167,15 +167,72 @@ hard phase for perfect recovery.
     about 35 s expected on two idle cores; the old way (Brent's method on the fine rules, one
     thread) takes about eight fine evaluations, 6-7 minutes of CPU on one core.
 
-    Other skip strengths (default rules, accuracy measured at ``c = 1`` only)::
+    Other skip strengths. ``alpha_2`` and ``alpha^(0)_1`` (:func:`deep_linearisation`, default
+    rules: six digits, graded rules below ``c = 0.5``, "Small skips" below) and the staircase
+    ``alpha_1`` (:func:`deep_staircase`; the table ``notebooks/deep_attention_thresholds.json`` and
+    the script ``notebooks/_deep_attention_table.py`` that writes it hold more ``c``)::
 
         c       alpha_2     alpha^(0)_1   alpha_1 (staircase)   q*        lambda_12 at q*
+        0       0.276555    1.12714       (limit c -> 0, above)
+        0.0001  0.276094    1.12747       0.7572                0.75662   -0.030
+        0.001   0.274828    1.13038       -                     -         -
+        0.01    0.269137    1.15861       0.7441                0.77850   -0.017
+        0.1     0.243555    1.43818       0.7250                0.85268   -0.004
+        0.25    0.221940    1.96357       0.7196 (0.7209)       0.90535   -0.004
         0.5     0.202712    3.05534       0.7185                0.94474   0.011
         1       0.185478    6.15694       0.7194                0.97362   0.022
         2       0.174270    16.4131       0.7204                0.98974   0.033
+        4       0.169136    54.0301       0.7209                0.99663   0.041
 
-    ``alpha_1`` barely depends on ``c`` while ``alpha_2`` does (it tends to 1/6); the ``Q_12`` rate
-    stays far below one.
+    Accuracy of ``alpha_1``: ``+-3e-4`` at ``c = 1`` (measured rule by rule, above; the row ``c =
+    1`` recomputed with the bracket found on the grid: 0.719405 at 0.973619). At ``c = 0.5, 2, 4``
+    the default rules, not measured rule by rule; the departure of the direct forms from the
+    Nishimori ones is an indicator (``c = 4``: ``alpha_1_direct = 0.72055``, growth 0.9989). Below
+    ``c = 0.5`` the graded rules, with lighter fine rules (16 / 6 / 4 / 48, coarse 6 / 3 / 3 / 24:
+    11 to 17 minutes of CPU per ``c``). At ``c = 0.25`` (run first with 12 / 4 / 3 / 32: 0.7209,
+    in parentheses) one evaluation of 16 / 6 / 4 / 48 at the root moves ``alpha_1`` by -1.3e-3
+    (to 0.7196), while the direct forms had departed by only 3e-4 (0.72126, growth 1.00046): the
+    indicator underestimates the error there. The direct forms give 0.75697 (growth 0.99928) at
+    ``c = 1e-4``, 0.74410 (0.99966) at 0.01, 0.72516 (0.99972) at 0.1. So below ``c = 0.5``
+    ``alpha_1`` carries about ``+-1e-3`` (two digits and a half; the refinement from 16 / 6 / 4 / 48
+    on was not afforded), and ``+-5e-4`` at ``c = 2, 4``: four digits are established at ``c = 1``
+    only.
+
+    ``alpha_2`` decreases with ``c`` over the whole range (to 1/6 as ``c -> inf``, to 0.276555 as
+    ``c -> 0``); ``alpha_1`` barely depends on ``c`` for ``c >= 0.5`` (0.72) and rises a little at
+    small skips (0.725 at ``c = 0.1``, 0.744 at 0.01, 0.757 at 1e-4), where the root ``q*`` moves
+    down to 0.76; the ``Q_12`` rate stays far below one (it changes sign at small ``c``).
+
+    Small skips. ``det A = (1 + c)(c + 1 - s_1 - s_2)`` with ``1 - s_1 - s_2 = sinh(delta^2 / 2) / (2
+    cosh(u_1 / 2) cosh(u_2 / 2)) = delta^2 / 4 + O(delta^4)``, ``delta = z_12 - z_11``, ``u_1 = z_11
+    delta``, ``u_2 = -z_12 delta`` (computed so, without the cancellation of ``1 - s_1 - s_2``). In
+    the band ``|delta| <~ 2 sqrt(c)`` around the line ``z_11 = z_12``, ``A ~ 1 1^T / 2 + c I`` maps
+    almost everything onto ``h_1 = h_2``: ``h_1 - h_2 = (det A / (1 + c)) (z_21 - z_22)``. So the
+    posterior weight ``N(A^{-1} h; 0, I) / |det A|`` of ``z_1`` varies on the scale ``sqrt(c)`` (and
+    ``sqrt|h_1 - h_2|``) in ``delta``, and the density of ``e = h_1 - h_2`` has a spike of width ``~
+    c`` and mass ``~ sqrt(c)`` at 0 (``|e|^{-1/2}`` at ``c = 0``); tensor Gauss-Hermite rules in
+    ``z_1`` and ``h`` miss both. Below ``c = 0.5`` the rules are graded instead: ``z_1`` (inner, and
+    the teacher's ``z_1*`` of the teacher routes) in ``(delta >= 0, mu = (z_11 + z_12) / 2)``,
+    composite Gauss-Legendre panels in ``delta`` from the width ``0.1 sqrt(c)`` doubling to 1,
+    Gauss-Hermite in ``mu`` (:func:`_z1_grid_graded`); ``h`` in ``(e >= 0, g = h_1 + h_2)``, panels
+    in ``e`` from ``0.1 c``, Gauss-Hermite in ``g`` (:func:`_h_rule_graded`). Measured for
+    ``alpha_2`` and ``alpha^(0)_1``: against the rules refined by half (96 nodes) 2e-8 for ``c`` in
+    ``[1e-4, 0.25]``; the inner posterior against nested adaptive quadrature (scipy) on the ridge
+    ``h_1 = h_2`` to 1e-10; ``alpha_2`` at ``c = 1e-3`` against adaptive quadrature over ``h``
+    (scipy ``quad``, 32 inner nodes) to 1e-6; the teacher route on graded rules (16 nodes in
+    ``mu*``, 32 in ``mu``) to 7.6e-5 at ``c = 0.01`` (0.269158 against 0.269137) and 1.3e-4 at ``c =
+    1e-4`` (0.276130 against 0.276094); at ``c = 0.5`` and 1 the graded rules converge to 1e-14 and
+    agree with the tensor rules to 1.6e-7 and 1.5e-8 (``alpha_2(0.5) = 0.20271184``, the tensor
+    rule's 0.20271188 the less accurate one).
+
+    The limit ``c -> 0``. At ``c = 0``, ``A = softmax(z_1 z_1^T)`` is singular only on the null set
+    ``z_11 = z_12``, so ``z_2 = A^{-1} h`` is still determined by ``(z_1, h)`` almost surely and the
+    thresholds have a limit, computed on the graded rules at ``c = 0`` (64 nodes, panels from 1e-12
+    in ``e`` and 1e-6 in ``delta``: ``int p(h) dh = 1 - 3e-7``, and 0.2765551 against 0.2765553 with
+    panels from 1e-10 and 1e-5): ``alpha_2(0) = 0.276555``, ``alpha^(0)_1(0) = 1.12714``. The
+    approach is like ``sqrt(c)``: ``alpha_2(0) - alpha_2(c) = 0.042 sqrt(c) + 0.4 c + ...`` (fitted
+    to ``c = 1e-4, 1e-3``; it predicts ``c = 3e-4`` to 1%), the probability of the band where ``det
+    A ~ c``.
 
 Published thresholds. The authors' ``data/alpha_critical.csv`` lists, at ``c = 1``, ``alpha_1 =
 0.7936`` and ``alpha_2 = 0.1436``. The latter violates the Jensen bound ``alpha_2 >= 1/6`` of
@@ -190,7 +247,13 @@ regularises ``V -> V + 1e-3 I`` (``BO_2w.py``), 3% of ``V_22`` at ``q = 0.97``: 
 and moves the sub-branch by about that much (their ``Q_22 = 0.9736`` at ``alpha = 0.7333``; ours
 ``q = 0.9735`` at 0.7189), and near the threshold the growth rate of ``Q_11`` is close to one, so
 that a damped Monte-Carlo iteration of finite length leaves ``Q_11`` at its noise level beyond
-``alpha_1``; we have not reproduced their value.
+``alpha_1``; we have not reproduced their value. Over ``c`` the same file lists ``(alpha_1,
+alpha_2)`` = (0.3183, 0.1954) at ``c = 1e-4``, (0.3325, 0.1894) at 0.01, (0.4225, 0.1914) at 0.1,
+(0.7552, 0.1864) at 0.5 and (0.1963, 0.0827) at 4: its ``alpha_2`` is non-monotone and below the
+Jensen bound 1/6 at ``c = 4``, ours decreases from 0.2761 to 0.1691 (table above); its ``alpha_1``
+drops toward ``alpha_2`` at small ``c`` while our staircase threshold stays near 0.72-0.76 (at ``c
+= 0.01`` the growth rate of ``Q_11`` along our sub-branch is, on coarse rules, 0.41 at ``q =
+0.3``, 0.57 at 0.5 and crosses one only at ``q* = 0.78``).
 
 Not here: the full nonlinear state evolution of ``deep_attention`` (all of ``Q``, 2 x 2), so
 ``deep_attention`` is not a registered target. Its map is a 6-dimensional outer average over
@@ -622,10 +685,20 @@ class SequenceMultiIndex:
 
 # ----------------------------------------------------------------------------- deep attention
 
-#: bounds of the skip strength c of deep_attention: c = 0 makes A(z_1) singular on z_11 = z_12,
-#: and below c = 0.5 the tensor rules lose accuracy (against 96 nodes per axis: alpha_2 off by
-#: 8e-4 at c = 0.25, 5e-2 at c = 0.05), so smaller c is refused rather than answered badly
-_SKIP_RANGE = (0.5, 10.0)
+#: bounds of the skip strength c of deep_attention: c = 0 makes A(z_1) singular on z_11 = z_12;
+#: below c = 0.5 the tensor rules lose accuracy (against 96 nodes per axis: alpha_2 off by 8e-4 at
+#: c = 0.25, 5e-2 at c = 0.05) and the graded rules take over, measured down to c = 1e-4 (module
+#: docstring, "Small skips"): smaller c is refused rather than answered unmeasured
+_SKIP_RANGE = (1e-4, 10.0)
+#: below this skip strength the rules in z_1 (inner and outer) and in h are the graded ones of
+#: _z1_grid_graded / _h_rule_graded (panels toward the nearly singular line z_11 = z_12 and the
+#: spike of the density of h_1 - h_2 at 0); at and above it the tensor Gauss-Hermite rules, whose
+#: accuracy at c >= 0.5 is measured below
+_C_GRADED = 0.5
+#: first panels of the graded rules, in units of sqrt(c) (delta = z_12 - z_11) and of c (e = h_1 -
+#: h_2): a tenth of the widths of the features (module docstring)
+_DELTA_H0 = 0.1
+_E_H0 = 0.1
 #: default rules of the linearisation at Q = 0 (64 Gauss-Hermite nodes per axis of h and of z_1,
 #: h scaled by _H_SCALE (1 + c)); measured against 96 nodes per axis for c in {0.5, 1, 2, 4,
 #: 10}: alpha_2 to 2e-8 relative (1.6e-7 at c = 0.5), alpha^(0)_1 to 1.4e-7
@@ -639,6 +712,8 @@ _H_SCALE = 1.0
 #: 0.025): the error sits in the first panels (a kink at D = 0), not in the width of the last
 _Z2_H0 = 0.2
 _Z2_WMAX = 1.0
+#: first panel of the graded rule in z_2* of the truth route of deep_linearisation below c = 0.5
+_TRUTH_Z2_H0 = 0.1
 #: default rules of the teacher route (deep_subbranch(route="truth"))
 _N_TEACHER = 12
 _N_GL_Z2 = 6
@@ -982,6 +1057,146 @@ def _z1_grid_half(c: float, n: int):
     return out
 
 
+@njit_compiled(cache=True)
+def _attention_matrix_inverse_nodes(c, Z1, Ai, hz):
+    """:func:`_attention_matrix_inverse` at the listed nodes ``Z1`` (``n x 2``) instead of a tensor
+    grid. ``det A = (1 + c)(c + 1 - s_1 - s_2)`` with ``1 - s_1 - s_2 = sigma(-u_1) - sigma(u_2) =
+    sinh(delta^2 / 2) / (2 cosh(u_1 / 2) cosh(u_2 / 2))`` (``u_1 + u_2 = -delta^2``, ``delta = z_12 -
+    z_11``): no cancellation where ``s_1 + s_2 -> 1`` (``z_11 = z_12``), so that ``det A`` keeps its
+    relative accuracy down to ``c = 0``."""
+    for t in range(Z1.shape[0]):
+        z11 = Z1[t, 0]
+        z12 = Z1[t, 1]
+        dz = z12 - z11
+        u1 = z11 * dz
+        u2 = -z12 * dz
+        s1 = 1.0 / (1.0 + math.exp(-u1)) if u1 > -700.0 else 0.0
+        s2 = 1.0 / (1.0 + math.exp(-u2)) if u2 > -700.0 else 0.0
+        if abs(u1) < 700.0 and abs(u2) < 700.0 and dz * dz < 1400.0:
+            gap = math.sinh(0.5 * dz * dz) / (2.0 * math.cosh(0.5 * u1) * math.cosh(0.5 * u2))
+        else:
+            gap = 1.0 - s1 - s2
+        a11 = 1.0 - s1 + c
+        a22 = 1.0 - s2 + c
+        det = (1.0 + c) * (c + gap)
+        Ai[t, 0] = a22 / det
+        Ai[t, 1] = -s1 / det
+        Ai[t, 2] = -s2 / det
+        Ai[t, 3] = a11 / det
+        hz[t] = 1.0 / abs(det)
+
+
+@functools.lru_cache(maxsize=16)
+def _z1_grid_graded(c: float, n_mu: int, n_gl: int, h0: float, wmax: float = 1.0, dmax: float = 10.0):
+    """The inner rule in ``z_1`` for small ``c``: coordinates ``delta = z_12 - z_11 ~ N(0, 2)`` and
+    ``mu = (z_11 + z_12) / 2 ~ N(0, 1/2)`` (``dz_11 dz_12 = d delta d mu``), ``delta >= 0`` only
+    with weight 2 (the posterior is even in ``z_1``, which maps ``(delta, mu)`` to ``-(delta,
+    mu)``), on composite Gauss-Legendre panels (``n_gl`` nodes) graded toward ``delta = 0`` from the
+    width ``h0`` (doubling up to ``wmax``), cut at ``dmax``; ``mu`` on ``n_mu`` Gauss-Hermite nodes.
+    The whole line ``z_11 = z_12`` is where ``A(z_1)`` is nearly singular (``det A = (1 + c)(c +
+    delta^2 / 4 + O(delta^4))``): there ``N(A^{-1} h; 0, I) / |det A|`` varies on the scale
+    ``sqrt(c)`` in ``delta`` (and ``sqrt(|h_1 - h_2|)``), which the graded panels resolve. Returns
+    ``(Ai, hz, Z1, wz)`` as :func:`_z1_grid_half` (nodes of weight below ``1e-18`` of the largest
+    dropped)."""
+    gx, gw = _unit_legendre(n_gl)
+    edges = np.empty(512)
+    n = _graded_panels(0.0, dmax, 0.0, h0, wmax, edges)
+    e = edges[:n]
+    d = (e[:-1, None] + np.diff(e)[:, None] * gx).ravel()
+    wd = (np.diff(e)[:, None] * gw).ravel() * 2.0 * np.exp(-0.25 * d * d) / math.sqrt(4.0 * math.pi)
+    xm, wm = _hermite_rule(n_mu)
+    mu = xm / math.sqrt(2.0)
+    D, M = np.meshgrid(d, mu, indexing="ij")
+    Z1 = np.ascontiguousarray(np.stack([(M - 0.5 * D).ravel(), (M + 0.5 * D).ravel()], 1))
+    wz = np.outer(wd, wm).ravel()
+    keep = wz > 1e-18 * wz.max()
+    Z1 = np.ascontiguousarray(Z1[keep])
+    wz = np.ascontiguousarray(wz[keep])
+    Ai = np.empty((Z1.shape[0], 4))
+    hz = np.empty(Z1.shape[0])
+    _attention_matrix_inverse_nodes(float(c), Z1, Ai, hz)
+    out = (Ai, hz, Z1, wz)
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
+@njit_compiled(cache=True)
+def _deep_linear_nodes_kernel(H, Wh, Ai, hz, Z1, wz):
+    """:func:`_deep_linear_kernel` on the listed outer nodes ``H`` (``n x 2``) with the weights
+    ``Wh`` of ``int dh`` (not of a Gaussian): ``(F_11, F_22, F_12, norm)``."""
+    F11 = 0.0
+    F22 = 0.0
+    F12 = 0.0
+    norm = 0.0
+    for i in range(Wh.size):
+        P, G, K = _posterior_gaps(H[i, 0], H[i, 1], Ai, hz, Z1, wz)
+        if P <= 0.0:
+            continue
+        w = Wh[i] * P / (2.0 * math.pi)
+        f11, f22, f12 = _gap_products(G, K)
+        F11 += w * f11
+        F22 += w * f22
+        F12 += w * f12
+        norm += w
+    return F11, F22, F12, norm
+
+
+@njit_compiled(cache=True)
+def _deep_truth_nodes_kernel(Zs, ws, Z2, w2, c, Ai, hz, Z1, wz):
+    """:func:`_deep_truth_kernel` with the teacher on listed nodes: ``z_1*`` on ``(Zs, ws)`` (the
+    graded rule of :func:`_z1_grid_graded`), ``z_2*`` on ``(Z2, w2)`` (the graded rule of
+    :func:`_teacher_z2_graded`): ``(F_11, F_22, F_12)`` averaged over the truth instead of over
+    ``h``."""
+    F11 = 0.0
+    F22 = 0.0
+    F12 = 0.0
+    for a in range(ws.size):
+        z11 = Zs[a, 0]
+        z12 = Zs[a, 1]
+        dz = z12 - z11
+        s1 = 1.0 / (1.0 + math.exp(-z11 * dz)) if z11 * dz > -700.0 else 0.0
+        s2 = 1.0 / (1.0 + math.exp(z12 * dz)) if -z12 * dz > -700.0 else 0.0
+        for b in range(w2.size):
+            w = ws[a] * w2[b]
+            h1 = (1.0 - s1 + c) * Z2[b, 0] + s1 * Z2[b, 1]
+            h2 = s2 * Z2[b, 0] + (1.0 - s2 + c) * Z2[b, 1]
+            _, G, K = _posterior_gaps(h1, h2, Ai, hz, Z1, wz)
+            f11, f22, f12 = _gap_products(G, K)
+            F11 += w * f11
+            F22 += w * f22
+            F12 += w * f12
+    return F11, F22, F12
+
+
+@functools.lru_cache(maxsize=16)
+def _h_rule_graded(c: float, n_g: int, n_gl: int, h0: float, wmax: float):
+    """Outer rule in ``h`` for small ``c``, in ``e = h_1 - h_2 >= 0`` (weight 2: the token swap maps
+    ``e`` to ``-e`` and leaves ``||E[z z^T | h] - I||``, ``tr(G_11 G_22)`` unchanged) and ``g = h_1 +
+    h_2`` (``dh = de dg / 2``). Given ``z_1``, ``e = kappa (z_21 - z_22)`` with ``kappa = det A / (1 +
+    c) >= c``: the density of ``e`` has a spike of width ``~ c`` at 0 (``e^{-1/2}`` at ``c = 0``),
+    resolved by composite Gauss-Legendre panels graded toward 0 from ``h0`` (doubling to ``wmax``,
+    cut at ``12 (1 + c)``); ``g = (1 + c)(z_21 + z_22) + (s_2 - s_1)(z_21 - z_22)`` has a variance
+    at most ``2 (1 + c)^2 + 2``, the scale of its Gauss-Hermite rule (``n_g`` nodes; ``int dg f =
+    E[f / N(g; 0, sg^2)]``)."""
+    gx, gw = _unit_legendre(n_gl)
+    edges = np.empty(512)
+    n = _graded_panels(0.0, 12.0 * (1.0 + c), 0.0, h0, wmax, edges)
+    ed = edges[:n]
+    e = (ed[:-1, None] + np.diff(ed)[:, None] * gx).ravel()
+    we = (np.diff(ed)[:, None] * gw).ravel() * 2.0
+    sg = math.sqrt(2.0 * (1.0 + c) ** 2 + 2.0)
+    xg, wg = _hermite_rule(n_g)
+    g = sg * xg
+    wgg = wg * math.sqrt(2.0 * math.pi) * sg * np.exp(0.5 * xg * xg)
+    E, Gm = np.meshgrid(e, g, indexing="ij")
+    H = np.ascontiguousarray(np.stack([0.5 * (Gm + E).ravel(), 0.5 * (Gm - E).ravel()], 1))
+    Wh = 0.5 * np.outer(we, wgg).ravel()
+    for a in (H, Wh):
+        a.flags.writeable = False
+    return H, Wh
+
+
 @functools.lru_cache(maxsize=16)
 def _teacher_rules(n_teacher: int):
     """Outer rules of :func:`_deep_subbranch_truth_kernel`: ``z_1*`` on the half ``i < n / 2`` of a
@@ -1038,8 +1253,37 @@ def _check_skip(skip):
     c = _real("skip", skip)
     lo, hi = _SKIP_RANGE
     if not lo <= c <= hi:
-        raise ValueError(f"skip (the skip-connection strength c) must be in [{lo}, {hi}], got {c}")
+        why = (f"below {lo:g} the accuracy of the rules graded toward the nearly singular line z_11 = z_12 "
+               f"(det A(z_1) >= c (1 + c)) has not been measured; alpha_2 tends to 0.276555 as c -> 0"
+               if c < lo else f"above {hi:g} the rules have not been measured (alpha_2 -> 1/6 as c -> inf)")
+        raise ValueError(f"skip (the skip-connection strength c) must be in [{lo:g}, {hi:g}], got {c}: {why}")
     return c
+
+
+def _n_gl_graded(n):
+    """Gauss-Legendre nodes per panel of a graded rule that stands for ``n`` Gauss-Hermite nodes."""
+    return max(3, n // 8)
+
+
+def _inner_grid(c, n_z):
+    """The half inner rule in ``z_1`` at skip ``c``: the tensor one of :func:`_z1_grid_half` for ``c
+    >= _C_GRADED``, else the graded one of :func:`_z1_grid_graded` (``n_z`` Gauss-Hermite nodes in
+    ``mu``, ``max(3, n_z // 8)`` Gauss-Legendre nodes per panel in ``delta``)."""
+    if c >= _C_GRADED:
+        return _z1_grid_half(c, n_z)
+    return _z1_grid_graded(c, n_z, _n_gl_graded(n_z), _DELTA_H0 * math.sqrt(c))
+
+
+def _teacher_z1_rule(c, n_teacher):
+    """The outer rule in ``z_1*`` of the teacher routes: :func:`_teacher_rules` for ``c >=
+    _C_GRADED``, else the nodes and weights of :func:`_z1_grid_graded` (the same graded
+    coordinates; the outer integrand has the feature of width ``sqrt(c)`` along ``z_11* = z_12*``
+    too), without the nodes of weight below ``1e-12`` of the largest."""
+    if c >= _C_GRADED:
+        return _teacher_rules(n_teacher)
+    _, _, Z, w = _z1_grid_graded(c, n_teacher, _n_gl_graded(n_teacher), _DELTA_H0 * math.sqrt(c))
+    keep = w > 1e-12 * w.max()
+    return np.ascontiguousarray(Z[keep]), np.ascontiguousarray(w[keep])
 
 
 def deep_linearisation(skip: float, *, n_h: int = _N_H, n_z: int = _N_Z1, route: str = "h") -> dict:
@@ -1050,11 +1294,17 @@ def deep_linearisation(skip: float, *, n_h: int = _N_H, n_z: int = _N_Z1, route:
     skip : float
         Skip-connection strength ``c`` of ``A(z) = softmax(z z^T) + c I``.
     n_h, n_z : int
-        Gauss-Hermite nodes per axis of the outer and inner (``z_1``) rules.
+        Gauss-Hermite nodes per axis of the outer and inner (``z_1``) rules. Below ``c = 0.5`` the
+        rules are graded (module docstring, "Small skips"): ``n_h`` Gauss-Hermite nodes in ``g = h_1
+        + h_2`` and ``max(3, n_h // 8)`` Gauss-Legendre nodes per panel in ``e = h_1 - h_2``
+        (:func:`_h_rule_graded`), ``n_z`` Gauss-Hermite nodes in ``mu = (z_11 + z_12) / 2`` and
+        ``max(3, n_z // 8)`` per panel in ``delta = z_12 - z_11`` (:func:`_z1_grid_graded`).
     route : {"h", "truth"}
-        Outer average over the observation ``h`` (a tensor rule scaled by ``(1 + c)``), or over
-        the teacher's ``(z_1, z_2) ~ N(0, I_4)`` (``n_h`` nodes per axis of a 4-dimensional
-        tensor rule): two independent integrators of the same numbers.
+        Outer average over the observation ``h`` (a tensor rule scaled by ``(1 + c)``; graded
+        below ``c = 0.5``), or over the teacher's ``(z_1, z_2) ~ N(0, I_4)`` (``n_h`` nodes per
+        axis of a 4-dimensional tensor rule; below ``c = 0.5``: ``z_1*`` on the graded rule with
+        ``n_h`` nodes in ``mu``, ``z_2*`` on the graded rule of :func:`_teacher_z2_graded`, tens of
+        seconds): two independent integrators of the same numbers.
 
     Returns
     -------
@@ -1068,12 +1318,21 @@ def deep_linearisation(skip: float, *, n_h: int = _N_H, n_z: int = _N_Z1, route:
     for name, v in (("n_h", n_h), ("n_z", n_z)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 8 <= v <= 400:
             raise ValueError(f"{name} must be an integer in [8, 400], got {v!r}")
-    Ai, hz, Z1, wz = _z1_grid(c, int(n_z))
-    xh, wh = _hermite_rule(int(n_h))
-    if route == "h":
-        F11, F22, F12, _ = _deep_linear_kernel(xh, wh, _H_SCALE * (1.0 + c), Ai, hz, Z1, wz)
+    n_h, n_z = int(n_h), int(n_z)
+    if c >= _C_GRADED:
+        Ai, hz, Z1, wz = _z1_grid(c, n_z)
+        xh, wh = _hermite_rule(n_h)
+        if route == "h":
+            F11, F22, F12, _ = _deep_linear_kernel(xh, wh, _H_SCALE * (1.0 + c), Ai, hz, Z1, wz)
+        else:
+            F11, F22, F12 = _deep_truth_kernel(xh, wh, Ai, hz, Z1, wz, c)
+    elif route == "h":
+        H, Wh = _h_rule_graded(c, n_h, _n_gl_graded(n_h), _E_H0 * c, 0.5 * (1.0 + c))
+        F11, F22, F12, _ = _deep_linear_nodes_kernel(H, Wh, *_inner_grid(c, n_z))
     else:
-        F11, F22, F12 = _deep_truth_kernel(xh, wh, Ai, hz, Z1, wz, c)
+        Zs, ws = _teacher_z1_rule(c, n_h)
+        Z2, w2 = _teacher_z2_graded(_n_gl_graded(n_h), _TRUTH_Z2_H0)
+        F11, F22, F12 = _deep_truth_nodes_kernel(Zs, ws, Z2, w2, c, *_inner_grid(c, n_z))
     return {"F11": F11, "F22": F22, "F12": F12, "alpha_1": 1.0 / F11, "alpha_2": 1.0 / F22,
             "alpha_12": 1.0 / F12}
 
@@ -1092,11 +1351,12 @@ def deep_subbranch(skip: float, q: float, *, route: str = "h", n_h: int = 32, n_
         ``Q_22`` in ``(0, 1)``.
     route : {"h", "truth"}
         ``"h"``: outer average over ``(h, omega_2)``, tensor Gauss-Hermite rules in ``h`` (``n_h``
-        per axis) and ``omega_2`` (``n_omega``). ``"truth"``: outer average over the teacher
-        ``(z_1*, z_2*)`` and ``eta`` (``omega_2 = q z_2* + sqrt(q (1 - q)) eta``,
-        :func:`_deep_subbranch_truth_kernel`): Gauss-Hermite in ``z_1*`` (``n_teacher`` per axis)
-        and ``eta`` (``n_eta``), ``z_2*`` in rotated coordinates on composite Gauss-Legendre rules
-        (``n_gl`` nodes per panel) graded toward ``z_21 = z_22`` and ``z_2* = 0``
+        per axis) and ``omega_2`` (``n_omega``); refused below ``c = 0.5`` (the density of ``h_1 -
+        h_2`` has a spike of width ``~ c`` at 0 that the tensor rule misses). ``"truth"``: outer
+        average over the teacher ``(z_1*, z_2*)`` and ``eta`` (``omega_2 = q z_2* + sqrt(q (1 - q))
+        eta``, :func:`_deep_subbranch_truth_kernel`): Gauss-Hermite in ``z_1*`` (``n_teacher`` per
+        axis) and ``eta`` (``n_eta``), ``z_2*`` in rotated coordinates on composite Gauss-Legendre
+        rules (``n_gl`` nodes per panel) graded toward ``z_21 = z_22`` and ``z_2* = 0``
         (:func:`_teacher_z2_graded`). It also returns the Nishimori forms ``K1_nishimori = E tr(G
         (z_1* z_1*^T - I))`` and ``K2_nishimori = (2 - E tr Cov(z_2 | y, omega_2) / v) / v``
         (``v = 1 - q``), equal to ``K1``, ``K2`` in exact arithmetic: their difference measures
@@ -1138,6 +1398,9 @@ def deep_subbranch(skip: float, q: float, *, route: str = "h", n_h: int = 32, n_
     if route == "truth" and (n_teacher % 2 or n_z % 2):
         raise ValueError(f"n_teacher and n_z must be even for route 'truth' (the rules are folded in half), "
                          f"got {n_teacher} and {n_z}")
+    if route == "h" and c < _C_GRADED:
+        raise ValueError(f"route 'h' of deep_subbranch is refused for skip c = {c} < {_C_GRADED}: its tensor rule "
+                         f"in h misses the spike of the density of h_1 - h_2 at 0 (width ~ c); use route='truth'")
     if route == "h":
         Ai, hz, Z1, wz = _z1_grid(c, int(n_z))
         xh, wh = _hermite_rule(int(n_h))
@@ -1156,10 +1419,10 @@ def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z, workers=1):
     """``(K_1, K_2, K_1^N, K_2^N, K_12)`` of :func:`_deep_subbranch_truth_kernel` with the default
     placement of the rules; the outer ``z_1*`` nodes are split into ``workers`` chunks summed in
     threads (the kernel releases the GIL; every output is a sum over those nodes)."""
-    Zs, ws = _teacher_rules(n_teacher)
+    Zs, ws = _teacher_z1_rule(c, n_teacher)
     Z2, w2 = _teacher_z2_graded(n_gl, _Z2_H0)
     xe, we = _hermite_rule(n_eta)
-    inner = _z1_grid_half(c, n_z)
+    inner = _inner_grid(c, n_z)
     workers = max(1, min(int(workers), ws.size))
     if workers == 1:
         return _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, *inner)
@@ -1172,7 +1435,7 @@ def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z, workers=1):
     return tuple(float(sum(o[i] for o in outs)) for i in range(5))
 
 
-def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = _STAIR_FINE[0],
+def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int = _STAIR_FINE[0],
                    n_gl: int = _STAIR_FINE[1], n_eta: int = _STAIR_FINE[2], n_z: int = _STAIR_FINE[3],
                    xtol: float = 1e-5, coarse=_STAIR_COARSE, refine: bool = False, workers: int = 2) -> dict:
     """The staircase threshold of the first layer of ``deep_attention``: the ``alpha`` at which
@@ -1193,15 +1456,21 @@ def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = 
     ----------
     skip : float
         Skip-connection strength ``c``.
-    bracket : (float, float)
-        Interval of ``q = Q_22`` holding the root. The growth rate ``alpha_q K_1`` is 0.36 at ``q =
-        0.9`` and 0.92 at ``q = 0.97`` for ``c = 1``; with coarse rules (8 / 4 / 4 / 32 nodes) it
-        crosses one near ``q = 0.945`` for ``c = 0.5`` and ``q = 0.989`` for ``c = 2``, at
-        ``alpha`` close to 0.72 in both cases.
+    bracket : (float, float) or None
+        Interval of ``q = Q_22`` holding the root; ``None`` (default): the neighbours on the grid
+        ``0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998`` between which the growth
+        rate crosses one, found with the ``coarse`` rules walking from ``q = 0.9`` (two to four
+        coarse evaluations; the root moves with ``c``, table of the module docstring). The growth
+        rate ``alpha_q K_1`` is 0.36 at ``q = 0.9`` and 0.92 at ``q = 0.97`` for ``c = 1``; with
+        coarse rules (8 / 4 / 4 / 32 nodes) it crosses one near ``q = 0.945`` for ``c = 0.5`` and
+        ``q = 0.989`` for ``c = 2``, at ``alpha`` close to 0.72 in both cases.
     n_teacher, n_gl, n_eta, n_z : int
         Fine rules of :func:`deep_subbranch` (route ``"truth"``): Gauss-Hermite nodes per axis in
         ``z_1*``, Gauss-Legendre nodes per panel in ``z_2*``, Gauss-Hermite nodes per axis in
-        ``eta`` and in the inner ``z_1``.
+        ``eta`` and in the inner ``z_1``. Below ``c = 0.5`` the rules in ``z_1*`` and ``z_1`` are the
+        graded ones (module docstring, "Small skips"): ``n_teacher`` and ``n_z`` Gauss-Hermite
+        nodes in ``mu``, ``max(3, n // 8)`` Gauss-Legendre nodes per panel in ``delta``; an
+        evaluation then costs 10 to 25 times more than at ``c = 1`` with the same numbers.
     xtol : float
         Tolerance of the root in ``q`` (of the coarse search; of Brent's on the fine rules if
         ``coarse`` is None).
@@ -1230,13 +1499,18 @@ def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = 
     Notes
     -----
     Accuracy and cost at ``c = 1``: see the module docstring (``alpha_1 = 0.7194``, the outer
-    rule in ``z_1*`` limits it to about ``+-3e-4``). The accuracy has been measured at ``c = 1``
-    only; a ``bracket`` that does not hold the (coarse) root raises ``ValueError``.
+    rule in ``z_1*`` limits it to about ``+-3e-4``). The accuracy has been measured rule by rule at
+    ``c = 1`` only (other ``c``: the module docstring's table and the indicators there); a
+    ``bracket`` that does not hold the (coarse) root raises ``ValueError``, and so does a growth rate
+    that does not cross one on the grid when ``bracket`` is None. The derivatives of the coarse
+    rules are differences over ``+-1e-3`` in ``q`` (less within ``1e-3`` of 0 or 1), wherever the
+    bracket lies.
     """
     c = _check_skip(skip)
-    lo, hi = (float(b) for b in bracket)
-    if not 0.0 < lo < hi < 1.0:
-        raise ValueError(f"bracket must be 0 < lo < hi < 1, got {bracket!r}")
+    if bracket is not None:
+        lo, hi = (float(b) for b in bracket)
+        if not 0.0 < lo < hi < 1.0:
+            raise ValueError(f"bracket must be 0 < lo < hi < 1, got {bracket!r}")
     workers = _check_workers(workers)
     fine = _check_rules("n_teacher, n_gl, n_eta, n_z", (n_teacher, n_gl, n_eta, n_z))
     if coarse is not None:
@@ -1248,16 +1522,23 @@ def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = 
         a = q / ((1.0 - q) * N2)
         return a, a * N1, (K1, K2, N1, N2, K12)
 
+    search = coarse if coarse is not None else fine
+    cache = {}
+    if bracket is None:
+        lo, hi = _staircase_bracket(lambda q: evaluate(q, search), cache)
+
     def root(rules):
-        cache = {}
+        if rules is not search:
+            cache.clear()
 
         def f(q):
-            cache[q] = evaluate(q, rules)
+            if q not in cache:
+                cache[q] = evaluate(q, rules)
             return cache[q][1] - 1.0
 
         flo, fhi = f(lo), f(hi)
         if not flo < 0.0 < fhi:
-            raise ValueError(f"bracket {bracket!r} does not hold the staircase root (growth - 1 = {flo:.3g}, "
+            raise ValueError(f"bracket {(lo, hi)!r} does not hold the staircase root (growth - 1 = {flo:.3g}, "
                              f"{fhi:.3g})")
         q = brentq(f, lo, hi, xtol=xtol, rtol=1e-12)
         if q not in cache:
@@ -1274,7 +1555,7 @@ def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = 
         # the coarse rules (differences over +-_STAIR_DQ): they only multiply the small step from
         # the coarse root to the fine one (both curve like 1 / (1 - q): a plain Newton step from a
         # root 7e-4 away in q is 1e-4 off in alpha_1)
-        dq = min(_STAIR_DQ, 0.5 * (qc - lo), 0.5 * (hi - qc))
+        dq = min(_STAIR_DQ, 0.5 * qc, 0.5 * (1.0 - qc))
         (ap, gp, _), (am, gm, _) = evaluate(qc + dq, coarse), evaluate(qc - dq, coarse)
         a_slope, g_slope = (ap - am) / (2.0 * dq), (gp - gm) / (2.0 * dq)
         a_curv, g_curv = (ap - 2.0 * a0 + am) / dq ** 2, (gp - 2.0 * g0 + gm) / dq ** 2
@@ -1307,6 +1588,37 @@ def deep_staircase(skip: float = 1.0, *, bracket=(0.9, 0.995), n_teacher: int = 
             "alpha_1_one_step": one_step[0], "q_one_step": one_step[1]}
 
 
+#: the q grid on which deep_staircase looks for the bracket of its root when none is given: the
+#: root q* moves with c (0.945 at c = 0.5, 0.974 at 1, 0.989 at 2, lower for small c)
+_STAIR_QGRID = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998)
+
+
+def _staircase_bracket(evaluate, cache):
+    """The two neighbours of :data:`_STAIR_QGRID` between which the growth rate ``alpha_q K_1``
+    (second entry of ``evaluate(q)``, which is stored in ``cache``) crosses one, found by walking
+    from ``q = 0.9`` up or down the grid (the growth rate increases along the sub-branch)."""
+    grid = _STAIR_QGRID
+    i = grid.index(0.9)
+
+    def growth(k):
+        q = grid[k]
+        if q not in cache:
+            cache[q] = evaluate(q)
+        return cache[q][1]
+
+    if growth(i) < 1.0:
+        while i + 1 < len(grid) and growth(i + 1) < 1.0:
+            i += 1
+        if i + 1 == len(grid):
+            raise ValueError(f"the staircase growth rate stays below one up to q = {grid[-1]} (pass a bracket)")
+        return grid[i], grid[i + 1]
+    while i > 0 and growth(i - 1) >= 1.0:
+        i -= 1
+    if i == 0:
+        raise ValueError(f"the staircase growth rate is above one already at q = {grid[0]} (pass a bracket)")
+    return grid[i - 1], grid[i]
+
+
 def _check_rules(name, rules):
     rules = tuple(rules)
     if len(rules) != 4 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 3 <= v <= 400
@@ -1327,7 +1639,7 @@ class DeepAttention:
     Parameters
     ----------
     skip : float
-        Skip-connection strength ``c`` (``A(z) = softmax(z z^T) + c I``), in ``[0.5, 10]``.
+        Skip-connection strength ``c`` (``A(z) = softmax(z z^T) + c I``), in ``[1e-4, 10]``.
     alpha : float
         Sample ratio (not used by the thresholds).
     """

@@ -13,9 +13,10 @@ from scipy import integrate
 
 import equations
 import fixedpoint as fp
-from equations.sequence import (DeepAttention, _deep_subbranch_truth_kernel, _hermite_rule, _sign_symmetric_se,
-                                _unit_legendre, _z1_grid, _z1_grid_half, deep_linearisation, deep_staircase,
-                                deep_subbranch, layer_thresholds)
+from equations.sequence import (DeepAttention, _STAIR_QGRID, _deep_linear_nodes_kernel, _deep_subbranch_truth_kernel,
+                                _h_rule_graded, _hermite_rule, _inner_grid, _posterior_gaps, _sign_symmetric_se,
+                                _staircase_bracket, _unit_legendre, _z1_grid, _z1_grid_graded, _z1_grid_half,
+                                deep_linearisation, deep_staircase, deep_subbranch, layer_thresholds)
 
 
 def _model(**kw):
@@ -182,7 +183,7 @@ def test_matrix_view_and_validation():
                      (dict(alpha=math.inf), "alpha")):
         with pytest.raises(ValueError, match=word):
             _model(**kw)
-    for kw, word in ((dict(skip=0.1), "skip"), (dict(skip=1.0, L=3), "L"), (dict(alpha=-1.0), "alpha")):
+    for kw, word in ((dict(skip=5e-5), "skip"), (dict(skip=1.0, L=3), "L"), (dict(alpha=-1.0), "alpha")):
         with pytest.raises(ValueError, match=word):
             DeepAttention(**kw)
     with pytest.raises(ValueError, match="model"):
@@ -245,6 +246,112 @@ def test_deep_attention_second_integrator_and_authors_state_evolution():
     # SequenceIndexModels, data/BO_2w.csv: Q_22 = 0.4988 at alpha = 0.4, 0.5847 at 0.4333)
     assert deep_subbranch(1.0, 0.5, n_h=24, n_z=32)["alpha_q"] == pytest.approx(0.4, abs=0.005)
     assert deep_subbranch(1.0, 0.5847, n_h=24, n_z=32)["alpha_q"] == pytest.approx(0.4333, abs=0.005)
+
+
+def _inner_reference(c, h):
+    """``(G, K)`` (the gaps ``E[z_k z_k^T | h] - I`` as ``(11, 12, 22)``) at skip ``c`` and output ``h``
+    by nested adaptive quadrature (scipy ``quad_vec``) over ``delta = z_12 - z_11 >= 0`` (the
+    posterior is even in ``z_1``; breakpoints at multiples of ``sqrt(c)``) and ``mu = (z_11 + z_12) /
+    2``, with ``A(z_1)`` inverted by numpy."""
+    h = np.asarray(h, float)
+
+    def f(mu, delta):
+        z11, z12 = mu - 0.5 * delta, mu + 0.5 * delta
+        s1 = 1.0 / (1.0 + math.exp(-z11 * delta))
+        s2 = 1.0 / (1.0 + math.exp(z12 * delta))
+        A = np.array([[1.0 - s1 + c, s1], [s2, 1.0 - s2 + c]])
+        z2 = np.linalg.solve(A, h)
+        w = math.exp(-0.25 * delta ** 2 - mu ** 2 - 0.5 * z2 @ z2) / abs(np.linalg.det(A))
+        return w * np.array([1.0, z11 * z11, z11 * z12, z12 * z12, z2[0] ** 2, z2[0] * z2[1], z2[1] ** 2])
+
+    s = math.sqrt(c)
+    m = integrate.quad_vec(lambda d: integrate.quad_vec(f, -7.0, 7.0, args=(d,), epsrel=1e-10, epsabs=0)[0],
+                           0.0, 10.0, epsrel=1e-10, epsabs=0, points=(s, 3 * s, 10 * s, 1.0))[0]
+    m = m[1:] / m[0] - np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    return m[:3], m[3:]
+
+
+def _outer_reference_F22(c, n_z=32):
+    """``F_22 = E_h ||E[z_2 z_2^T | h] - I||^2`` by nested adaptive quadrature (scipy ``quad``) over
+    ``e = h_1 - h_2 >= 0`` (breakpoints at ``c``, ``10 c``, ``100 c``) and ``g = h_1 + h_2 >= 0``
+    (``dh = de dg / 2``; the token swap and ``h -> -h`` give the weight 4), the posterior on the
+    graded inner rule (checked against quadrature by the test below)."""
+    inner = _inner_grid(c, n_z)
+
+    def at(g, e):
+        P, _, K = _posterior_gaps(0.5 * (g + e), 0.5 * (g - e), *inner)
+        return P / (2.0 * math.pi) * (K[0] ** 2 + 2.0 * K[1] ** 2 + K[2] ** 2) if P > 0.0 else 0.0
+
+    top = 12.0 * (1.0 + c)
+    F = integrate.quad(lambda e: integrate.quad(at, 0.0, top, args=(e,), epsrel=1e-8, epsabs=0, limit=200)[0],
+                       0.0, top, epsrel=1e-8, epsabs=0, points=(c, 10 * c, 100 * c), limit=200)[0]
+    return 2.0 * F
+
+
+def test_deep_attention_small_skip_against_adaptive_quadrature():
+    """Below ``c = 0.5`` the graded rules: the posterior on the inner rule against nested adaptive
+    quadrature at outputs on and near the ridge ``h_1 = h_2`` (where ``A(z_1)`` nearly singular
+    dominates), and ``alpha_2`` at ``c = 1e-3`` against adaptive quadrature over ``h`` (six digits)."""
+    c = 1e-3
+    for h in ((-0.5, -0.5 + 2e-4), (0.4, 0.4 + 3e-3)):
+        G, K = _inner_reference(c, h)
+        _, G2, K2 = _posterior_gaps(h[0], h[1], *_inner_grid(c, 64))
+        np.testing.assert_allclose(G2, G, atol=1e-9)
+        np.testing.assert_allclose(K2, K, atol=1e-9)
+    lin = deep_linearisation(c)
+    assert lin["alpha_2"] == pytest.approx(1.0 / _outer_reference_F22(c), rel=3e-6)
+    assert lin["alpha_2"] == pytest.approx(0.274828180, abs=2e-8)
+
+
+def test_deep_attention_graded_rules_against_tensor_rules_and_the_limit_c_to_0():
+    """The graded rules reproduce the tensor rules where both hold (``c = 1``), ``alpha_2`` decreases
+    with ``c`` over the whole range, and tends to its value at ``c = 0`` (``A = softmax(z_1 z_1^T)``,
+    singular only on the null set ``z_11 = z_12``) from below like ``sqrt(c)`` (the band ``|delta| <~
+    2 sqrt(c)`` where ``det A ~ c``); below ``1e-4`` the skip is refused."""
+    c = 1.0
+    F = _deep_linear_nodes_kernel(*_h_rule_graded(c, 48, 6, 0.1 * c, 0.5 * (1.0 + c)), *_z1_grid_graded(c, 48, 6, 0.1))
+    lin = deep_linearisation(c)
+    assert 1.0 / F[1] == pytest.approx(lin["alpha_2"], rel=1e-7)
+    assert 1.0 / F[0] == pytest.approx(lin["alpha_1"], rel=3e-7)
+    assert F[3] == pytest.approx(1.0, abs=1e-10)
+    cs = (1e-4, 1e-3, 0.01, 0.1, 0.25, 0.5, 1.0)
+    a2 = [deep_linearisation(c, n_h=32, n_z=32)["alpha_2"] for c in cs]
+    assert np.all(np.diff(a2) < 0)
+    # c = 0 on rules graded far enough (e from 1e-10, delta from 1e-5): the mass of p(h) is 1 to 2e-6
+    F0 = _deep_linear_nodes_kernel(*_h_rule_graded(0.0, 48, 6, 1e-10, 0.5), *_z1_grid_graded(0.0, 48, 6, 1e-5))
+    assert F0[3] == pytest.approx(1.0, abs=2e-6)
+    a0 = 1.0 / F0[1]
+    assert a0 == pytest.approx(0.276555, abs=2e-6)
+    # alpha_2(0) - alpha_2(c) ~ 0.042 sqrt(c) + O(c)
+    for c, a in zip(cs[:2], a2[:2]):
+        assert 0.035 * math.sqrt(c) < a0 - a < 0.06 * math.sqrt(c)
+    for bad in (5e-5, 0.0, 11.0):
+        with pytest.raises(ValueError, match="skip.*not been measured"):
+            deep_linearisation(bad)
+    with pytest.raises(ValueError, match="skip.*singular"):
+        DeepAttention(skip=5e-5)
+    with pytest.raises(ValueError, match="route"):
+        deep_subbranch(0.1, 0.5, route="h")
+
+
+def test_staircase_bracket_from_the_grid():
+    """Without a bracket, deep_staircase walks the q grid from 0.9 to the neighbours where the
+    growth rate crosses one (here a model growth rate with its root at q0), evaluating each q once."""
+    for q0 in (0.42, 0.78, 0.93, 0.9736, 0.9966):
+        calls = []
+
+        def evaluate(q):
+            calls.append(q)
+            return None, q / q0
+
+        cache = {}
+        lo, hi = _staircase_bracket(evaluate, cache)
+        assert lo < q0 <= hi and _STAIR_QGRID.index(hi) == _STAIR_QGRID.index(lo) + 1
+        assert len(calls) == len(set(calls)) == len(cache)
+    with pytest.raises(ValueError, match="below one"):
+        _staircase_bracket(lambda q: (None, 0.5), {})
+    with pytest.raises(ValueError, match="above one"):
+        _staircase_bracket(lambda q: (None, 2.0), {})
 
 
 def _direct_subbranch_point(q, c, z1, z2, n_eta, n_z):
