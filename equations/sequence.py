@@ -260,8 +260,8 @@ Not here: the full nonlinear state evolution of ``deep_attention`` (all of ``Q``
 ``(omega, h)`` of 2-dimensional inner integrals over ``z_1``; the teacher-route rules of
 :func:`deep_staircase` reach three to four digits on the one-parameter sub-branch at about a
 minute of CPU per evaluation, short of the four digits a registered target's thresholds must
-carry. Also not here: the positional / semantic dot-product attention of Cui, Behrens, Krzakala,
-Zdeborova (NeurIPS 2024).
+carry. The positional / semantic dot-product attention of Cui, Behrens, Krzakala, Zdeborova
+(NeurIPS 2024), an empirical-risk model, is :mod:`equations.attention` (``dot_product_attention``).
 """
 
 from __future__ import annotations
@@ -1658,36 +1658,42 @@ class DeepAttention:
             raise ValueError(f"L must be 2 for deep_attention, got {self.L!r}")
 
 
-def layer_thresholds(model, *, staircase: bool = False, **rules) -> dict:
-    """Weak-learnability threshold in ``alpha`` of each layer's block of ``Q``, by linearisation
-    of the state evolution at ``Q = 0`` (or, with ``staircase=True``, on the branch where the
-    other layer is learned).
+def layer_thresholds(model, *, staircase: bool | None = None, **rules) -> dict:
+    """Weak-learnability threshold in ``alpha`` of each layer's block of ``Q``: the ``alpha`` at
+    which that block leaves zero along the state evolution's path from ``Q = 0``.
 
     Parameters
     ----------
     model : SequenceMultiIndex or DeepAttention
-    staircase : bool
-        ``deep_attention`` only: the threshold of the first layer is the staircase threshold
-        :func:`deep_staircase` (``rules`` are passed to it) instead of ``alpha^(0)_1``.
+    staircase : bool or None
+        ``deep_attention`` only. ``None`` (default) or ``True``: the first layer's threshold is
+        the staircase threshold :func:`deep_staircase` (``rules`` are passed to it), where
+        ``Q_11`` leaves zero on the branch where the second layer is learned: the first layer's
+        threshold on the path the state evolution takes, since the second layer is learned
+        first. About a minute of CPU at ``c = 1``, 11-17 minutes below ``c = 0.5`` (module
+        docstring, with the accuracy per ``c``). ``False``: ``alpha^(0)_1``, where ``Q = 0``
+        itself loses stability along ``Q_11`` (:func:`deep_linearisation`, six digits, under a
+        second; 6.157 at ``c = 1`` against the staircase 0.7194): not where ``Q_11`` becomes
+        non-zero, since ``Q_22`` has left zero long before.
 
     Returns
     -------
     dict
-        ``{1: alpha_1}`` for one layer (``(1 + noise)^2 / (L^2 + L)``), ``{1: alpha^(0)_1, 2:
-        alpha_2}`` for ``deep_attention``: the ``alpha`` at which ``Q_kk`` leaves 0 when ``Q = 0``
-        loses stability in its direction (:func:`deep_linearisation`, 64 nodes per axis: six
-        digits or better). The smaller one is the layer learned first (the second, for every ``c`` tested:
-        ``alpha_2 < alpha^(0)_1``); ``Q_11`` then grows on the ``Q_22`` branch earlier than
-        ``alpha^(0)_1``, at the staircase threshold :func:`deep_staircase`, which
-        ``staircase=True`` returns as ``1`` (about a minute of CPU with the default rules).
+        ``{1: alpha_1}`` for one layer (``(1 + noise)^2 / (L^2 + L)``); ``{1: alpha_1, 2:
+        alpha_2}`` for ``deep_attention``, with ``alpha_2`` the instability of ``Q = 0`` along
+        ``Q_22`` (:func:`deep_linearisation`, 64 nodes per axis: six digits or better) and
+        ``alpha_1`` as ``staircase`` says. The smaller is the layer learned first: the second,
+        for every ``c`` tested (``alpha_2 < alpha_1``).
     """
     if isinstance(model, SequenceMultiIndex):
         if staircase or rules:
             raise ValueError("staircase and its rules apply to deep_attention (DeepAttention) only")
         return {1: (1.0 + model.noise) ** 2 / (model.L * (model.L + 1))}
     if isinstance(model, DeepAttention):
+        staircase = True if staircase is None else staircase
         if rules and not staircase:
-            raise ValueError(f"rules {sorted(rules)} are those of deep_staircase: pass staircase=True")
+            raise ValueError(f"rules {sorted(rules)} are those of deep_staircase: they do not apply with "
+                             "staircase=False")
         lin = deep_linearisation(model.skip)
         if staircase:
             return {1: deep_staircase(model.skip, **rules)["alpha_1"], 2: lin["alpha_2"]}

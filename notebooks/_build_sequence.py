@@ -80,18 +80,19 @@ plt.show()"""),
 
 `A(z_1) = softmax(z_1 z_1^T) + c I` (skip strength `c`), `y = softmax(A_1 A_1^T)` with `A_1 = A(z_1)
 z_2` and two teacher vectors, one per layer. At `Q = 0` the state evolution's Jacobian splits into
-blocks: the first layer's overlap `Q_11` leaves zero at `alpha_1`, the second's `Q_22` at `alpha_2`
-(`layer_thresholds`, by linearisation). The second layer is learned first at every `c`, and as
+blocks: the first layer's overlap `Q_11` would leave zero at `alpha^(0)_1`, the second's `Q_22` at
+`alpha_2` (`deep_linearisation`, or `layer_thresholds(..., staircase=False)`). The second layer is learned first at every `c`, and as
 `c` grows it is revealed more and more directly (`alpha_2 -> 1/6`, the single-layer value, which
 is also a lower bound by Jensen's inequality), while the first layer hides behind the skip
 connection (`alpha_1` grows).
 
-These `alpha_1` are the thresholds of the first layer at `Q = 0`. Once the second layer is learned
+These `alpha^(0)_1` are the thresholds of the first layer at `Q = 0`. Once the second layer is learned
 (`Q_22 = q > 0`), the first one starts earlier, where the growth rate of `Q_11` on that branch
 reaches one (the staircase): `equations.sequence.deep_staircase(c)` finds it by averaging over
 the teacher, `alpha_1 = 0.7194` (to 3e-4) at `Q_22 = 0.9736` for `c = 1` (0.7185 at `c = 0.5`,
 0.7204 at `c = 2`; about a minute of computation each, so not run here:
-`layer_thresholds(DeepAttention(skip=c), staircase=True)`; the authors list 0.7936)."""),
+`layer_thresholds(DeepAttention(skip=c))` returns it as layer 1's threshold; the authors list
+0.7936)."""),
     new_markdown_cell("""Over the whole range `c` in `[1e-4, 4]` the thresholds come from a stored table,
 `notebooks/deep_attention_thresholds.json`, written by `notebooks/_deep_attention_table.py` with
 this package's code: `alpha_2` and `alpha^(0)_1` from `deep_linearisation(c)` (six digits; below
@@ -103,7 +104,9 @@ the table are recomputed here. As `c -> 0`, `alpha_2` tends to 0.276555 (its val
     new_code_cell("""import json, pathlib
 from equations.sequence import deep_linearisation
 
-table = json.loads(pathlib.Path("deep_attention_thresholds.json").read_text())
+# (found from the package, so that the notebook runs from any folder, e.g. the docs' gallery)
+table = json.loads((pathlib.Path(equations.__file__).resolve().parent.parent / "notebooks"
+                    / "deep_attention_thresholds.json").read_text())
 lin = table["linear"]
 skips = np.array([r["c"] for r in lin])
 a2 = np.array([r["alpha_2"] for r in lin])

@@ -212,7 +212,7 @@ def test_gamp_tracks_the_state_evolution():
 
 def test_deep_attention_layer_thresholds():
     lin = deep_linearisation(1.0)
-    thr = layer_thresholds(DeepAttention(skip=1.0))
+    thr = layer_thresholds(DeepAttention(skip=1.0), staircase=False)
     assert thr == {1: lin["alpha_1"], 2: lin["alpha_2"]}
     # the second layer is learned first
     assert thr[2] == pytest.approx(0.185478, abs=2e-6) and thr[1] == pytest.approx(6.15694, abs=2e-5)
@@ -561,12 +561,11 @@ def test_staircase_newton_step_and_threads():
     assert abs(two["newton_step"]) < 1e-4
     assert two["alpha_1"] == pytest.approx(ref["alpha_1"], abs=1e-5)
     assert two["q"] == pytest.approx(ref["q"], abs=2e-6)
-    # layer_thresholds(staircase=True): the staircase threshold as the first layer's
-    thr = layer_thresholds(DeepAttention(skip=1.0), staircase=True, bracket=(0.95, 0.99), coarse=(6, 3, 3, 12),
-                           **fine)
+    # layer_thresholds: the staircase threshold as the first layer's, by default
+    thr = layer_thresholds(DeepAttention(skip=1.0), bracket=(0.95, 0.99), coarse=(6, 3, 3, 12), **fine)
     assert thr == {1: new["alpha_1"], 2: deep_linearisation(1.0)["alpha_2"]}
     with pytest.raises(ValueError, match="staircase"):
-        layer_thresholds(DeepAttention(skip=1.0), n_z=16)
+        layer_thresholds(DeepAttention(skip=1.0), staircase=False, n_z=16)
     with pytest.raises(ValueError, match="deep_attention"):
         layer_thresholds(_model(target="attention"), staircase=True)
     one = deep_subbranch(1.0, 0.97, route="truth", workers=1, **fine)
