@@ -795,67 +795,9 @@ def _gap_products(G, K):
 
 
 @njit_compiled(cache=True)
-def _deep_linear_kernel(xh, wh, sh, Ai, hz, Z1, wz):
-    """``(F_11, F_22, F_12, norm)`` at ``Q = 0``: ``F_kk = E_h ||E[z_k z_k^T | h] - I||_F^2``,
-    ``F_12 = E_h tr(G_11 G_22)``, ``norm = int p(h) dh`` (1 up to the rule's error). ``h`` on the
-    tensor rule ``sh (xh x xh)`` (``int dh f = E_{N(0, sh^2 I)}[f / N(h; 0, sh^2 I)]``), ``z_1``
-    on the precomputed grid (weights ``wz``)."""
-    nh = xh.size
-    F11 = 0.0
-    F22 = 0.0
-    F12 = 0.0
-    norm = 0.0
-    for i in range(nh):
-        for j in range(nh):
-            h1 = sh * xh[i]
-            h2 = sh * xh[j]
-            # weight of the node in int dh: w_i w_j / N(h; 0, sh^2 I)
-            wgt = wh[i] * wh[j] * 2.0 * math.pi * sh * sh * math.exp(0.5 * (xh[i] * xh[i] + xh[j] * xh[j]))
-            P, G, K = _posterior_gaps(h1, h2, Ai, hz, Z1, wz)
-            if P <= 0.0:
-                continue
-            w = wgt * P / (2.0 * math.pi)  # p(h) (the N(z_2; 0, I) normalisation)
-            f11, f22, f12 = _gap_products(G, K)
-            F11 += w * f11
-            F22 += w * f22
-            F12 += w * f12
-            norm += w
-    return F11, F22, F12, norm
-
-
-@njit_compiled(cache=True)
-def _deep_truth_kernel(xo, wo, Ai, hz, Z1, wz, c):
-    """The same ``(F_11, F_22, F_12)`` as :func:`_deep_linear_kernel`, averaged over the truth
-    ``(z_1, z_2) ~ N(0, I_4)`` on the tensor rule ``xo^4`` instead of over ``h``: an independent
-    outer integrator (``h = A(z_1) z_2`` computed at each outer node)."""
-    n = xo.size
-    F11 = 0.0
-    F22 = 0.0
-    F12 = 0.0
-    for i1 in range(n):
-        for i2 in range(n):
-            z11 = xo[i1]
-            z12 = xo[i2]
-            dz = z12 - z11
-            s1 = 1.0 / (1.0 + math.exp(-z11 * dz)) if z11 * dz > -700.0 else 0.0
-            s2 = 1.0 / (1.0 + math.exp(z12 * dz)) if -z12 * dz > -700.0 else 0.0
-            for i3 in range(n):
-                for i4 in range(n):
-                    w = wo[i1] * wo[i2] * wo[i3] * wo[i4]
-                    h1 = (1.0 - s1 + c) * xo[i3] + s1 * xo[i4]
-                    h2 = s2 * xo[i3] + (1.0 - s2 + c) * xo[i4]
-                    _, G, K = _posterior_gaps(h1, h2, Ai, hz, Z1, wz)
-                    f11, f22, f12 = _gap_products(G, K)
-                    F11 += w * f11
-                    F22 += w * f22
-                    F12 += w * f12
-    return F11, F22, F12
-
-
-@njit_compiled(cache=True)
 def _deep_subbranch_kernel(q, xh, wh, sh, xo, wo, Ai, hz, Z1, wz):
     """``(K_1, K_2, norm)`` on the invariant subspace ``Q_11 = Q_12 = 0``, ``Q_22 = q``: ``omega_2
-    ~ N(0, q I_2)`` on the tensor rule ``sqrt(q) xo^2``, ``h`` as in :func:`_deep_linear_kernel`,
+    ~ N(0, q I_2)`` on the tensor rule ``sqrt(q) xo^2``, ``h`` as in :func:`_deep_linear_nodes_kernel`,
     ``z_1`` on the grid, ``z_2 = +-A(z_1)^{-1} h`` with ``N(z_2; omega_2, (1 - q) I)``."""
     v = 1.0 - q
     sq = math.sqrt(q)
@@ -1121,10 +1063,31 @@ def _z1_grid_graded(c: float, n_mu: int, n_gl: int, h0: float, wmax: float = 1.0
     return out
 
 
+@functools.lru_cache(maxsize=16)
+def _tensor_nodes(n: int, scale: float = 1.0, density: bool = False):
+    """The tensor Gauss-Hermite rule of ``N(0, scale^2 I_2)`` as listed nodes ``(X, W)`` (``n^2 x 2``
+    and ``n^2``, read-only), the form the ``*_nodes_kernel`` averages take. ``density=True``: the
+    weights of ``int dh`` instead (``W / N(h; 0, scale^2 I)``), as for an outer integral over ``h``
+    whose integrand carries the density ``p(h)`` itself."""
+    x, w = _hermite_rule(n)
+    i, j = (a.ravel() for a in np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
+    X = np.ascontiguousarray(np.column_stack([scale * x[i], scale * x[j]]))
+    W = w[i] * w[j]
+    if density:
+        W = W * 2.0 * math.pi * scale * scale * np.exp(0.5 * (x[i] ** 2 + x[j] ** 2))
+    W = np.ascontiguousarray(W)
+    X.flags.writeable = False
+    W.flags.writeable = False
+    return X, W
+
+
 @njit_compiled(cache=True)
 def _deep_linear_nodes_kernel(H, Wh, Ai, hz, Z1, wz):
-    """:func:`_deep_linear_kernel` on the listed outer nodes ``H`` (``n x 2``) with the weights
-    ``Wh`` of ``int dh`` (not of a Gaussian): ``(F_11, F_22, F_12, norm)``."""
+    """``(F_11, F_22, F_12, norm)`` at ``Q = 0``: ``F_kk = E_h ||E[z_k z_k^T | h] - I||_F^2``,
+    ``F_12 = E_h tr(G_11 G_22)``, ``norm = int p(h) dh`` (1 up to the rule's error), with ``h`` on
+    the listed outer nodes ``H`` (``n x 2``) with the weights ``Wh`` of ``int dh`` (not of a
+    Gaussian: :func:`_tensor_nodes` with ``density=True``, or :func:`_h_rule_graded`), ``z_1`` on
+    the precomputed grid (weights ``wz``)."""
     F11 = 0.0
     F22 = 0.0
     F12 = 0.0
@@ -1144,10 +1107,11 @@ def _deep_linear_nodes_kernel(H, Wh, Ai, hz, Z1, wz):
 
 @njit_compiled(cache=True)
 def _deep_truth_nodes_kernel(Zs, ws, Z2, w2, c, Ai, hz, Z1, wz):
-    """:func:`_deep_truth_kernel` with the teacher on listed nodes: ``z_1*`` on ``(Zs, ws)`` (the
-    graded rule of :func:`_z1_grid_graded`), ``z_2*`` on ``(Z2, w2)`` (the graded rule of
-    :func:`_teacher_z2_graded`): ``(F_11, F_22, F_12)`` averaged over the truth instead of over
-    ``h``."""
+    """The same ``(F_11, F_22, F_12)`` as :func:`_deep_linear_nodes_kernel`, averaged over the truth
+    ``(z_1, z_2)`` instead of over ``h`` (``h = A(z_1) z_2`` computed at each node): ``z_1*`` on
+    the listed nodes ``(Zs, ws)``, ``z_2*`` on ``(Z2, w2)`` (the tensor rule of :func:`_tensor_nodes`
+    for both, or the graded rules of :func:`_teacher_z1_rule` and :func:`_teacher_z2_graded`): an
+    outer integrator independent of the one over ``h``."""
     F11 = 0.0
     F22 = 0.0
     F12 = 0.0
@@ -1320,12 +1284,14 @@ def deep_linearisation(skip: float, *, n_h: int = _N_H, n_z: int = _N_Z1, route:
             raise ValueError(f"{name} must be an integer in [8, 400], got {v!r}")
     n_h, n_z = int(n_h), int(n_z)
     if c >= _C_GRADED:
-        Ai, hz, Z1, wz = _z1_grid(c, n_z)
-        xh, wh = _hermite_rule(n_h)
+        inner = _z1_grid(c, n_z)
         if route == "h":
-            F11, F22, F12, _ = _deep_linear_kernel(xh, wh, _H_SCALE * (1.0 + c), Ai, hz, Z1, wz)
+            # h on the tensor rule of N(0, ((1 + c) _H_SCALE)^2 I), weights of int dh
+            F11, F22, F12, _ = _deep_linear_nodes_kernel(*_tensor_nodes(n_h, _H_SCALE * (1.0 + c), True), *inner)
         else:
-            F11, F22, F12 = _deep_truth_kernel(xh, wh, Ai, hz, Z1, wz, c)
+            # the truth (z_1, z_2) ~ N(0, I_4) on the tensor rule: an outer integrator independent of h's
+            Z, W = _tensor_nodes(n_h)
+            F11, F22, F12 = _deep_truth_nodes_kernel(Z, W, Z, W, c, *inner)
     elif route == "h":
         H, Wh = _h_rule_graded(c, n_h, _n_gl_graded(n_h), _E_H0 * c, 0.5 * (1.0 + c))
         F11, F22, F12, _ = _deep_linear_nodes_kernel(H, Wh, *_inner_grid(c, n_z))

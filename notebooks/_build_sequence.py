@@ -183,7 +183,7 @@ for a, side in ((a03 - 0.01, -1.0), (a03 + 0.01, 1.0)):
 # (the semantic branch ends between alpha = 0.8 and 0.9 at omega = 0.3: below, its start flows to
 # the positional branch)
 model = equations.get("dot_product_attention", omega=0.3, alpha=1.0, nodes=8)
-alphas = np.linspace(0.9, 2.0, 12)
+alphas = np.linspace(0.9, 2.0, 12)[[0, 1, 3, 5, 7, 9, 11]]     # 0.9, 1.0, 1.2, ..., 2.0
 branches = {s: fixedpoint.sweep(model, "alpha", alphas, start=s) for s in ("positional", "semantic")}
 for s, sw in branches.items():
     assert sw.converged.all(), s
