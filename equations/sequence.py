@@ -727,6 +727,19 @@ _STAIR_COARSE = (8, 3, 3, 32)
 _STAIR_DQ = 1e-3
 
 
+@njit_compiled(cache=True, inline="always")
+def _softmax_weights(z11, z12):
+    """The off-diagonal weights of ``softmax_rows(z z^T)`` for two tokens: ``s_1 = [0, 1] =
+    sigma(z_11 (z_12 - z_11))`` and ``s_2 = [1, 0] = sigma(z_12 (z_11 - z_12))`` (a row depends on one
+    difference of logits); 0 where the logit is below -700 (``exp`` would overflow)."""
+    dz = z12 - z11
+    u1 = z11 * dz
+    u2 = -z12 * dz
+    s1 = 1.0 / (1.0 + math.exp(-u1)) if u1 > -700.0 else 0.0
+    s2 = 1.0 / (1.0 + math.exp(-u2)) if u2 > -700.0 else 0.0
+    return s1, s2
+
+
 @njit_compiled(cache=True)
 def _attention_matrix_inverse(c, x, Ai, hz, Z1):
     """For ``z_1`` on the tensor grid ``x x x``: ``A(z_1)^{-1}`` (row-major into ``Ai``), ``1 /
@@ -736,11 +749,7 @@ def _attention_matrix_inverse(c, x, Ai, hz, Z1):
         for m in range(n):
             z11 = x[k]
             z12 = x[m]
-            dz = z12 - z11
-            u1 = z11 * dz          # logit of softmax(z z^T)[0, 1]
-            u2 = -z12 * dz         # logit of softmax(z z^T)[1, 0]
-            s1 = 1.0 / (1.0 + math.exp(-u1)) if u1 > -700.0 else 0.0
-            s2 = 1.0 / (1.0 + math.exp(-u2)) if u2 > -700.0 else 0.0
+            s1, s2 = _softmax_weights(z11, z12)
             a11 = 1.0 - s1 + c
             a12 = s1
             a21 = s2
@@ -886,9 +895,7 @@ def _deep_subbranch_truth_kernel(q, c, Zs, ws, Z2, w2, xe, we, Ai, hz, Z1, wz):
     for a in range(ws.size):
         z11 = Zs[a, 0]
         z12 = Zs[a, 1]
-        dz = z12 - z11
-        s1 = 1.0 / (1.0 + math.exp(-z11 * dz)) if z11 * dz > -700.0 else 0.0
-        s2 = 1.0 / (1.0 + math.exp(z12 * dz)) if -z12 * dz > -700.0 else 0.0
+        s1, s2 = _softmax_weights(z11, z12)
         A11 = 1.0 - s1 + c
         A22 = 1.0 - s2 + c
         for b in range(w2.size):
@@ -1118,9 +1125,7 @@ def _deep_truth_nodes_kernel(Zs, ws, Z2, w2, c, Ai, hz, Z1, wz):
     for a in range(ws.size):
         z11 = Zs[a, 0]
         z12 = Zs[a, 1]
-        dz = z12 - z11
-        s1 = 1.0 / (1.0 + math.exp(-z11 * dz)) if z11 * dz > -700.0 else 0.0
-        s2 = 1.0 / (1.0 + math.exp(z12 * dz)) if -z12 * dz > -700.0 else 0.0
+        s1, s2 = _softmax_weights(z11, z12)
         for b in range(w2.size):
             w = ws[a] * w2[b]
             h1 = (1.0 - s1 + c) * Z2[b, 0] + s1 * Z2[b, 1]
