@@ -10,15 +10,7 @@ import math
 
 import numpy as np
 from fixedpoint._jit import njit_compiled
-
-
-@njit_compiled(cache=True)
-def _sig(u):
-    # guarded logistic function
-    if u >= 0.0:
-        return 1.0 / (1.0 + math.exp(-u))
-    e = math.exp(u)
-    return e / (1.0 + e)
+from fixedpoint.quadrature import sigmoid as _sig
 
 
 @njit_compiled(cache=True)
