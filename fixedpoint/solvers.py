@@ -24,11 +24,7 @@ Anderson mixing (type II, Walker and Ni, SIAM J. Numer. Anal. 49, 2011) with thr
    (damped) iteration. Extrapolation is a secant method and, like Newton's method, also finds
    fixed points that plain iteration leaves (an unstable trivial point, the unstable middle
    branch of a bistable region). Such a point is escaped by plain iteration from the start,
-   as an algorithm would, and acceleration resumes once it is left behind. When the start lies
-   on the point's stable manifold to first order (a symmetric start broken by a small
-   perturbation, whose side of the point is resolved), plain iteration from it passes next to
-   the point and leaves along its unstable direction on the start's side: the escape then
-   starts there, on the unstable manifold, and skips the slow approach.
+   as an algorithm would, and acceleration resumes once it is left behind.
 
 Together these make the accelerated solve reach the same fixed point as plain iteration from
 the same start (DESIGN.md), only with far fewer evaluations of the map.
@@ -959,39 +955,15 @@ def _run_solver(F, x_start, solver, unique, kw, notes, jac=None):
     return run, rho
 
 
-def _jacobian_at(F, jac, run, lower, upper, outside=None):
-    """The map's Jacobian at a run's point: the model's own when it has one, else finite
-    differences (their evaluations are counted in the run)."""
-    if jac is not None:
-        return np.atleast_2d(np.asarray(jac(run.x), dtype=float))
-    J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx, outside=outside)
-    run.nev += nev
-    return J
-
-
 def _radius_at(F, jac, run, lower, upper, damping, outside=None):
-    """Spectral radius of the damped map's Jacobian at a run's point (:func:`_jacobian_at`)."""
-    return spectral_radius(_jacobian_at(F, jac, run, lower, upper, outside), damping)
-
-
-def _unstable_coordinate(J, damping, x_start, x_bad):
-    """The direction along which progress away from an unstable fixed point ``x_bad`` is
-    measured while escaping it: the left eigenvector ``u`` of the (damped) Jacobian for its
-    leading eigenvalue, when that eigenvalue is real and above one, signed so that the start
-    lies on its positive side. ``u . (x - x_bad)`` is the coordinate that plain iteration
-    multiplies by the eigenvalue at each step near ``x_bad`` (the stable directions do not enter
-    it), and its sign decides on which side plain iteration from the start leaves the point;
-    ``None`` when there is no such direction (a complex or negative leading eigenvalue, or a
-    start with no component along it)."""
-    mu, left = np.linalg.eig(damping * np.eye(J.shape[0]) + (1.0 - damping) * J.T)
-    k = int(np.argmax(np.abs(mu)))
-    if abs(mu[k].imag) > 1e-9 * abs(mu[k]) or not mu[k].real > 1.0:
-        return None
-    u = np.real(left[:, k])
-    side = float(np.dot(u, x_start - x_bad))
-    if not np.isfinite(side) or side == 0.0:
-        return None
-    return np.sign(side) * u / float(np.linalg.norm(u))
+    """Spectral radius of the damped map's Jacobian at a run's point, the model's own Jacobian
+    when it has one; counts the evaluations a finite-difference Jacobian takes."""
+    if jac is not None:
+        J = np.atleast_2d(np.asarray(jac(run.x), dtype=float))
+    else:
+        J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx, outside=outside)
+        run.nev += nev
+    return spectral_radius(J, damping)
 
 
 def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
@@ -1005,8 +977,7 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
     slow (and if plain iteration does not converge, neither does the solve).
     """
     damping, lower, upper = common["damping"], common["lower"], common["upper"]
-    J = _jacobian_at(F, jac, run, lower, upper, common.get("outside"))
-    rho = spectral_radius(J, damping)
+    rho = _radius_at(F, jac, run, lower, upper, damping, common.get("outside"))
     if math.isnan(rho):
         notes.append("the stability of the fixed point under plain iteration could not be checked (its Jacobian "
                      "is not finite there)")
@@ -1014,23 +985,11 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
     if rho <= 1.0 + 1e-6:
         return rho, run
     x_bad = run.x.copy()
-    direction = _unstable_coordinate(J, damping, x_start, x_bad)
-    shortcut = _along_unstable_manifold(F, J, damping, rho, x_start, x_bad, direction, run, memory, common, jac)
-    if shortcut is not None:
-        notes.append(f"acceleration first reached a point plain iteration leaves (spectral radius {rho:.6g}), next to "
-                     "which plain iteration from the start passes (the start lies on its stable manifold, to first "
-                     "order); escaped it along its unstable direction, on the start's side")
-        return shortcut
     notes.append(f"acceleration first reached a point plain iteration leaves (spectral radius {rho:.6g}); "
                  "escaped it by plain iteration from the start")
     fresh = _Run()
     fresh.nev, fresh.it, fresh.residuals = run.nev, run.it, run.residuals
-    # progress away from x_bad is measured along its unstable coordinate (the left eigenvector),
-    # so that extrapolation may speed up the convergence of the stable directions (which would
-    # otherwise hold plain iteration back for as long as the escape itself) but not undo the
-    # escape; without such a coordinate, along the way back to the start
-    if direction is None:
-        direction = x_start - x_bad
+    direction = x_start - x_bad
     norm = float(np.linalg.norm(direction))
     taboo = (x_bad, direction / norm) if norm > 0 else None
     fresh = _iterate(F, x_start, memory=memory, run=fresh, taboo=taboo, plain_first=True, **common)
@@ -1055,57 +1014,6 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
                          "iteration met the tolerance before the start's perturbation along the unstable direction "
                          "grew; a start perturbed along that direction, or a smaller --atol/--rtol, may leave it")
     return rho, last
-
-
-#: the escape along the unstable manifold is taken only when the leading eigenvalue exceeds one by
-#: this much (closer to one, the escape is slow and plain iteration may meet the tolerance first)
-#: and the start's unstable coordinate is at most this fraction of its distance to the point
-_SHORTCUT_RATE = 1e-3
-_SHORTCUT_SIDE = 1e-3
-
-
-def _along_unstable_manifold(F, J, damping, rho, x_start, x_bad, u, run, memory, common, jac):
-    """``(rho, run)`` of the solve continued from ``x_bad`` along its unstable manifold, on the
-    start's side, or ``None`` when that does not stand for plain iteration from the start.
-
-    When the start lies on the stable manifold of ``x_bad`` to first order (its coordinate along
-    the left eigenvector ``u`` a small fraction of its distance, as a start that breaks a symmetry
-    by a tiny perturbation), plain iteration from it first converges toward ``x_bad`` and then
-    leaves it along the unstable manifold, on the side given by the sign of that coordinate. The
-    escape is then started on that manifold (a step ``1e-4 (1 + |x_bad|)`` along the right
-    eigenvector) instead of by plain iteration from the start, whose first phase (the decay of
-    the stable directions, while the unstable coordinate grows from the start's perturbation)
-    can take as long as the escape itself. The result is kept only if it converges to a point
-    plain iteration converges to, on the start's side (``u . (x - x_bad) > 0``).
-    """
-    if u is None or rho < 1.0 + _SHORTCUT_RATE:
-        return None
-    gap = x_start - x_bad
-    side = float(np.dot(u, gap))
-    # the start's side must be known: its coordinate well above the uncertainty of x_bad's along
-    # u (a point converged to the tolerance w is within about w / (rho - 1) of the fixed point)
-    resolved = 10.0 * float(np.dot(np.abs(u), common["tolerance"](x_bad))) / (rho - 1.0)
-    if not resolved < side <= _SHORTCUT_SIDE * float(np.linalg.norm(gap)):
-        return None
-    mu, right = np.linalg.eig(damping * np.eye(J.shape[0]) + (1.0 - damping) * J)
-    v = np.real(right[:, int(np.argmax(np.abs(mu)))])
-    v *= np.sign(float(np.dot(u, v))) / float(np.linalg.norm(v))
-    lower, upper = common["lower"], common["upper"]
-    x1 = x_bad + 1e-4 * (1.0 + float(np.linalg.norm(x_bad))) * v
-    outside = common.get("outside")
-    if not (np.all(x1 > lower) and np.all(x1 < upper)) or (outside is not None and outside(x1) is not None):
-        return None
-    trial = _Run()
-    trial.nev, trial.it, trial.residuals = run.nev, run.it, list(run.residuals)
-    trial = _iterate(F, x1, memory=memory, run=trial, taboo=(x_bad, u), **common)
-    run.nev, run.it = trial.nev, trial.it  # spent either way
-    if trial.status is not Status.CONVERGED or not float(np.dot(u, trial.x - x_bad)) > 0.0:
-        return None
-    rho = _radius_at(F, jac, trial, lower, upper, damping, outside)
-    run.nev = trial.nev
-    if not rho <= 1.0 + 1e-6:
-        return None
-    return rho, trial
 
 
 def _make_solution(model, run, names, start, rho, notes) -> Solution:

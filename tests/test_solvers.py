@@ -308,14 +308,3 @@ def test_escape_from_an_unstable_point_is_accelerated_away_from_the_start(beta):
     assert np.max(np.abs(acc.x - plain.x)) < 1e-8  # the point plain iteration reaches
     assert acc.spectral_radius < 1 and "escaped it by plain iteration from the start" in acc.message
     assert acc.iterations < 0.7 * plain.iterations
-
-
-
-def test_escape_by_plain_iteration_when_the_start_side_is_not_resolved():
-    # the start's perturbation (1e-12) is below what the converged unstable point resolves along
-    # its unstable coordinate (10 tolerances / (rho - 1)): the side plain iteration leaves it on
-    # is not known from the linearisation, so the escape is by plain iteration from the start
-    model = Specialising(beta=1.6)
-    acc = fp.solve(model)
-    assert "escaped it by plain iteration from the start" in acc.message
-    assert "along its unstable direction" not in acc.message

@@ -392,20 +392,3 @@ def test_first_order_threshold_against_the_refined_rules():
     assert abs(thr.value - 1.2515) < 4e-3
     assert abs(thr.below.x[2]) < 1e-5 < thr.below.x[1]          # positional: theta = 0, m > 0
     assert abs(thr.above.x[1]) < 1e-5 < thr.above.x[2]          # semantic: m = 0, theta > 0
-
-
-def test_semantic_start_without_a_semantic_branch_escapes_along_the_unstable_direction():
-    # below the semantic branch's end the semantic start (m = 1e-6) first converges, accelerated,
-    # onto the unstable point m = 0 of the invariant subspace; the start lies on its stable
-    # manifold to first order, so the solver escapes along the unstable direction on the start's
-    # side (m > 0) and must reach what plain iteration from the start reaches, in far fewer
-    # evaluations (the solver's test of the same rule on a toy map is not possible: on small
-    # toy maps the safeguards keep acceleration off such points)
-    m = get("dot_product_attention", omega=0.3, sigma=0.5, reg=0.01, alpha=0.3, nodes=4)
-    acc = fixedpoint.solve(m, start="semantic")
-    plain = fixedpoint.solve(m, start="semantic", solver=fixedpoint.Damped(0.0))
-    assert acc.converged and plain.converged
-    assert "escaped it along its unstable direction, on the start's side" in acc.message
-    np.testing.assert_allclose(acc.x, plain.x, rtol=1e-7, atol=1e-9)
-    assert acc["m"] > 0.1 and abs(acc["theta"]) < 1e-8
-    assert acc.evaluations < 0.4 * plain.evaluations
