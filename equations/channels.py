@@ -114,7 +114,7 @@ from typing import ClassVar
 import numpy as np
 from fixedpoint._jit import njit
 
-from fixedpoint.quadrature import gauss_hermite, log_phi, logH, mills, phi, sorted_copy
+from fixedpoint.quadrature import gauss_hermite, log_phi, logH, mills, phi, sigmoid as _sigmoid, sorted_copy
 from fixedpoint.tabulate import LazyChebyshev
 
 __all__ = ["Channel", "Linear", "Sign", "Abs", "ReLU", "Logit", "Door", "CHANNELS", "CHANNEL_PARAMETERS", "make_channel"]
@@ -332,15 +332,6 @@ def _relu_gen_kernel(q, V, nodes, weights):
 
 
 # ---- logit channel: P(y | z) = sigmoid(gamma y z), noise on z (so that S = V + noise)
-
-
-@njit(cache=True)
-def _sigmoid(x):
-    """``1 / (1 + e^-x)`` with relative accuracy in both tails."""
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
 
 
 @njit(cache=True)
