@@ -184,6 +184,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -287,6 +288,13 @@ def _pool():
     from concurrent.futures import ThreadPoolExecutor
 
     return ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="attention-lines")
+
+
+# A forked process (the worker processes of a phase diagram) inherits the pool object but not its
+# threads: the pool would count the parent's threads as its own, start none, and every map would
+# wait forever. The child makes its own pool at its first use.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
 def _lines_sums(q, m, theta, V, rho, omega, A11, A22, nodes):

@@ -392,3 +392,25 @@ def test_first_order_threshold_against_the_refined_rules():
     assert abs(thr.value - 1.2515) < 4e-3
     assert abs(thr.below.x[2]) < 1e-5 < thr.below.x[1]          # positional: theta = 0, m > 0
     assert abs(thr.above.x[1]) < 1e-5 < thr.above.x[2]          # semantic: m = 0, theta > 0
+
+
+def test_the_thread_pool_survives_a_fork():
+    # the worker processes of a phase diagram are forked from a process whose map has already run
+    # (the diagram's first row is computed in the parent): they inherit the lines rule's thread pool
+    # object but not its threads, and a map that waited on that pool never returned
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    model = get("dot_product_attention", omega=0.3, alpha=1.0, nodes=4)
+    x = model.initial_state("semantic")
+    here = model.update(x)                                      # the pool now exists in this process
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    try:
+        there = pool.submit(model.update, x).result(timeout=120)
+    finally:
+        for p in list(getattr(pool, "_processes", {}).values()):
+            p.kill()                                            # (a hung worker must not outlive the test)
+        pool.shutdown(wait=False, cancel_futures=True)
+    np.testing.assert_array_equal(there, here)
