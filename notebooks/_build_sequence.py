@@ -227,6 +227,68 @@ ax.set_ylabel("training objective / d")
 ax.set_title(r"$\\omega = 0.3$")
 ax.legend(frameon=False, fontsize=8)
 fig.tight_layout()
+plt.show()"""),
+    new_markdown_cell("""The `(omega, alpha)` phase diagram, from both starts at every point of a 12 x 16 grid
+(`fixedpoint.phase_diagram` per start, 8 teacher nodes; stored in `notebooks/attention_diagram.npz`
+by `python notebooks/_attention_diagram.py`, which takes about an hour of CPU: a solve whose start's
+branch does not exist, or is unstable, escapes it by plain iteration, hundreds of evaluations).
+Where both branches exist the global minimiser is the one of larger free entropy; the first-order
+line is where they cross, interpolated along `alpha` in each row, against the stored thresholds
+(16 nodes). Below the dashed line the semantic start does not find the semantic branch; at `omega =
+0` the positional branch is unstable from `alpha = 0.8` on and its start flows to the semantic one."""),
+    new_code_cell("""dia = np.load(pathlib.Path(equations.__file__).resolve().parent.parent / "notebooks" / "attention_diagram.npz")
+om, al = dia["omega"], dia["alpha"]
+names = list(dia["names"])
+im, it = names.index("m"), names.index("theta")
+assert dia["positional_converged"].all() and dia["semantic_converged"].all()
+
+def on_semantic(x):             # m = 0 (the starts are 1e-6 off the planes), theta > 0
+    return (np.abs(x[..., im]) < 1e-5) & (x[..., it] > 1e-4)
+
+def on_positional(x):
+    return (np.abs(x[..., it]) < 1e-5) & (np.abs(x[..., im]) > 1e-4)
+
+sem_exists = on_semantic(dia["semantic_x"]) | on_semantic(dia["positional_x"])
+pos_exists = on_positional(dia["positional_x"]) | on_positional(dia["semantic_x"])
+assert np.all(sem_exists | pos_exists)
+dphi = dia["semantic_free_entropy"] - dia["positional_free_entropy"]
+both = sem_exists & pos_exists
+# 0: positional only, 1: both, positional global, 2: both, semantic global, 3: semantic only
+phase = np.where(both, np.where(dphi > 0, 2, 1), np.where(sem_exists, 3, 0))
+
+line = []                        # the first-order line: dphi = 0 along alpha, in each row
+for i, w in enumerate(om):
+    k = np.flatnonzero(both[i, :-1] & both[i, 1:] & (np.sign(dphi[i, :-1]) != np.sign(dphi[i, 1:])))
+    if k.size:
+        j = k[0]
+        line.append((w, al[j] - dphi[i, j] * (al[j + 1] - al[j]) / (dphi[i, j + 1] - dphi[i, j])))
+line = np.array(line)
+for w, a in zip(omegas, alpha_c):
+    a_line = np.interp(w, line[:, 0], line[:, 1])
+    print(f"omega = {w}: first-order line of the diagram {a_line:.3f}, threshold {a:.4f}")
+    assert abs(a_line - a) < 0.03                        # 8 nodes (3e-3) and the interpolation over 0.2
+assert np.all(np.diff(line[:, 1]) > 0)
+print("evaluations:", int(dia["positional_evaluations"].sum()), "(positional),", int(dia["semantic_evaluations"].sum()),
+      f"(semantic); wall time {float(dia['positional_seconds']) + float(dia['semantic_seconds']):.0f} s on 2 workers")
+
+fig, ax = plt.subplots(figsize=(5.2, 3.8))
+from matplotlib.colors import ListedColormap
+cmap = ListedColormap(["#9ecae1", "#c6dbef", "#fdd0a2", "#fdae6b"])
+dw, da = om[1] - om[0], al[1] - al[0]
+ax.pcolormesh(np.append(om, om[-1] + dw) - dw / 2, np.append(al, al[-1] + da) - da / 2, phase.T, cmap=cmap,
+              vmin=-0.5, vmax=3.5, shading="flat")
+ax.plot(line[:, 0], line[:, 1], "k-", label="first-order line (grid, 8 nodes)")
+ax.plot(omegas, alpha_c, "kD", ms=5, label=r"threshold $\alpha_c$ (16 nodes)")
+edge = [(w, al[np.flatnonzero(sem_exists[i])[0]] - da / 2) for i, w in enumerate(om) if sem_exists[i].any()]
+ax.plot(*np.array(edge).T, "k--", lw=0.8, label="semantic branch found above")
+for code, text in ((0, "positional"), (1, "positional, semantic metastable"), (2, "semantic, positional metastable"),
+                   (3, "semantic (positional unstable)")):
+    ax.plot([], [], "s", color=cmap(code), ms=8, label=text)
+ax.set_xlabel(r"$\omega$ (weight of the positional target)")
+ax.set_ylabel(r"$\alpha = n/d$")
+ax.set_title("global minimiser of the empirical loss")
+ax.legend(frameon=False, fontsize=6.5, loc="upper left")
+fig.tight_layout()
 plt.show()
 print(f"notebook ran in {time.perf_counter() - t_start:.1f} s")"""),
 ]
