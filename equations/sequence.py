@@ -1612,7 +1612,7 @@ class DeepAttention:
     skip : float
         Skip-connection strength ``c`` (``A(z) = softmax(z z^T) + c I``), in ``[1e-4, 10]``.
     alpha : float
-        Sample ratio (not used by the thresholds).
+        Sample ratio (not used by the thresholds; used by :meth:`simulate`, GAMP).
     """
 
     skip: float = 1.0
@@ -1627,6 +1627,13 @@ class DeepAttention:
         object.__setattr__(self, "alpha", alpha)
         if self.L != 2:
             raise ValueError(f"L must be 2 for deep_attention, got {self.L!r}")
+
+    def simulate(self, d: int, seed: int, **options) -> dict:
+        """Bayes-optimal GAMP on one instance of size ``d`` (``n = round(alpha d)``), started
+        uninformed: :func:`equations._simulate.gamp_deep_attention.simulate_deep_attention`
+        (``options`` are passed to it)."""
+        from ._simulate.gamp_deep_attention import simulate_deep_attention
+        return simulate_deep_attention(self.skip, self.alpha, d, seed, **options)
 
 
 def layer_thresholds(model, *, staircase: bool | None = None, **rules) -> dict:
