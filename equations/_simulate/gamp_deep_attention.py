@@ -17,17 +17,34 @@ pre-activation estimates of its two tokens jointly (the output couples them)::
     V          = C                                    (2 x 2, uniform: shared by all samples and tokens),
     omega_mu,l = sum_i A_{mu l, i} w_hat_i - V g_mu,l  (Onsager),
     g_mu,l     = V^{-1} (E[Z_{:, l} | h_mu, omega_mu, V] - omega_mu,l),
-    Lambda     = (1/d) sum_{mu, l} g_mu,l g_mu,l^T     (Nishimori form: PSD by construction),
+    Lambda     = (1/d) sum_{mu, l} V^{-1} (V - Cov(Z_{:, l} | h_mu, omega_mu, V)) V^{-1}
+                 (= -(1/d) sum d g_mu,l / d omega_mu,l, projected onto the PSD cone),
     B_i        = sum_{mu, l} A_{mu l, i} g_mu,l + Lambda w_hat_i,
     w_hat_i    = (I + Lambda)^{-1} B_i,   C = (I + Lambda)^{-1}     (Gaussian prior).
 
 ``w_hat_i in R^2`` is the column ``i`` of the estimate of ``W*``. The variances are uniform (the
-averages of ``sum_i A_{r i}^2 C_i`` and ``sum_r A_{r i}^2 g_r g_r^T``, on which they concentrate
-for i.i.d. Gaussian inputs; :mod:`equations._simulate.gamp_multi` measured the two forms to give
-the same fixed points), and the precision is the Nishimori form ``E[g g^T]`` rather than the
-Jacobian ``-E[d g / d omega]``: equal on average on the Nishimori line, but only the first stays
-positive semi-definite off it, e.g. at the random start (the reason is spelled out in
-:mod:`equations._simulate.gamp_multi`).
+averages of ``sum_i A_{r i}^2 C_i`` and ``sum_r A_{r i}^2 (.)_r``, on which they concentrate for
+i.i.d. Gaussian inputs; :mod:`equations._simulate.gamp_multi` measured the two forms to give the
+same fixed points there).
+
+The input precision. Unlike :mod:`equations._simulate.gamp_multi` (whose default is the Nishimori
+form ``Lambda = (1/d) sum g g^T``, ``precision="square"``, kept here as an option), the default
+is the Jacobian form above (``precision="jacobian"``): on the Nishimori line both have the same
+average, but here the square form collapses. Its ``Lambda`` grows like ``|E[Z | h] - omega|^2 /
+V^2``, so once ``V_22`` is small a few samples whose ``omega`` is far from their posterior mean
+make ``V_22`` shrink faster than geometrically (``V' ~ V^2``), and ``C`` reaches 0 in a few
+iterations, freezing a wrong estimate. Measured at ``c = 1``, ``alpha = 0.5``, ``d = 400``, seed
+0: with the square form ``C_22`` fell from 0.84 to 1e-4 between iterations 4 and 17 and the run
+stopped at ``|Q_22| = 0.21`` with ``W_hat W_hat^T / d`` at 0.81 (Nishimori badly broken; 1 of 3
+seeds, and the mean ``Q_22`` of 3 seeds was 0.60 +- 0.20 where the state evolution has 0.80); with
+the Jacobian form the same instance reaches ``Q_22 = 0.796``, ``q_22 = 0.787``, ``C_22 = 0.23``.
+The Jacobian form is bounded, ``Lambda <= (2 n / d) V^{-1}`` (a posterior covariance is PSD), so
+``V`` shrinks at most geometrically. The random start does not trouble it here (the reason
+:mod:`equations._simulate.gamp_multi` prefers the square form): at ``Q = 0`` the posterior of each
+layer is symmetric and its covariance is on average below the prior's. Damping is off by default:
+``damping = 0.3`` at the same point kept ``Q_22`` at its noise level for 100 iterations (it damps
+the growth out of the start, ``Q_22`` grows by ``alpha / alpha_2 ~ 2.7`` per iteration) and ended
+at the same ``Q_22``.
 
 Output denoiser. Given ``omega in R^{2 x 2}`` (layer x token), ``V`` and the representative
 ``h``, the posterior of ``Z`` is ``prod_l N(Z_{:, l}; omega_{:, l}, V)`` restricted to ``A(z_1) z_2
@@ -95,6 +112,7 @@ _SPAN = 8.0
 #: refinement is set by the curvature of those within K_CURV (the ones that carry the mass)
 _K_CELL = 30.0
 _K_CURV = 12.0
+_PRECISIONS = ("jacobian", "square")
 
 
 @njit_compiled(cache=True, inline="always")
@@ -345,7 +363,8 @@ def _denoise(c, omega, V, h, t, m_max):
 
 
 def gamp_deep_attention(X, h, skip, *, W0, max_iter: int = 500, tol: float = 1e-5, damping: float = 0.0,
-                        spacing: float = SPACING, m_max: int = M_MAX, callback=None) -> dict:
+                        spacing: float = SPACING, m_max: int = M_MAX, precision: str = "jacobian",
+                        callback=None) -> dict:
     """Run GAMP (module docstring) on the observations ``{h_mu, -h_mu}``.
 
     Parameters
@@ -367,6 +386,10 @@ def gamp_deep_attention(X, h, skip, *, W0, max_iter: int = 500, tol: float = 1e-
         runs converge undamped.
     spacing, m_max : float, int
         The output denoiser's rule in ``z_1`` (defaults :data:`SPACING`, :data:`M_MAX`).
+    precision : {"jacobian", "square"}
+        The input precision ``Lambda``: ``-(1/d) sum d g / d omega`` (from the posterior
+        covariances, projected onto the PSD cone; default) or the Nishimori form ``(1/d) sum g
+        g^T``, which collapses here (module docstring).
     callback : callable, optional
         ``callback(iteration, W_hat, C, change)`` after each iteration.
 
@@ -394,8 +417,11 @@ def gamp_deep_attention(X, h, skip, *, W0, max_iter: int = 500, tol: float = 1e-
     tol = _real("tol", tol)
     if not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol}")
+    if precision not in _PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(_PRECISIONS)}, got {precision!r}")
     damping = float(damping)
     A = X.reshape(2 * n, d) / math.sqrt(d)         # row 2 mu + l: token l of sample mu
+    jac = precision == "jacobian"
     C = np.eye(2)
     g_rows = np.zeros((2 * n, 2))                  # g_mu,l as rows (token-major), layers in columns
     converged = False
@@ -404,10 +430,20 @@ def gamp_deep_attention(X, h, skip, *, W0, max_iter: int = 500, tol: float = 1e-
         V = _sym_floor(C, _V_FLOOR)
         omega_rows = A @ W.T - g_rows @ V          # (2n, 2): Onsager with the previous g
         omega = np.ascontiguousarray(omega_rows.reshape(n, 2, 2).transpose(0, 2, 1))   # layer x token
-        g = _denoise(c, omega, np.ascontiguousarray(np.broadcast_to(V, (n, 2, 2))), h, t, m_max)["g"]
-        g_new = g.transpose(0, 2, 1).reshape(2 * n, 2)
-        g_rows = g_new if (it == 1 or damping == 0.0) else damping * g_rows + (1.0 - damping) * g_new
-        Lam = _sym_floor(g_rows.T @ g_rows / d, 0.0)
+        den = _denoise(c, omega, np.ascontiguousarray(np.broadcast_to(V, (n, 2, 2))), h, t, m_max)
+        g_new = den["g"].transpose(0, 2, 1).reshape(2 * n, 2)
+        if jac:
+            # -d g_l / d omega_l = V^{-1} (V - Cov_l) V^{-1}, summed over the rows (tokens)
+            Vi = np.linalg.inv(V)
+            curv_new = Vi @ (2 * n * V - den["cov"].sum(axis=(0, 1))) @ Vi / d
+        else:
+            curv_new = g_new.T @ g_new / d
+        if it == 1 or damping == 0.0:
+            g_rows, curv = g_new, curv_new
+        else:
+            g_rows = damping * g_rows + (1.0 - damping) * g_new
+            curv = damping * curv + (1.0 - damping) * curv_new
+        Lam = _sym_floor(curv, 0.0)
         B = A.T @ g_rows + W.T @ Lam               # (d, 2)
         C_new = np.linalg.inv(np.eye(2) + Lam)
         C_new = 0.5 * (C_new + C_new.T)
@@ -441,7 +477,7 @@ def _overlaps(W, W_star):
 
 def simulate_deep_attention(skip: float, alpha: float, d: int, seed: int, *, max_iter: int = 500,
                             tol: float = 1e-5, damping: float = 0.0, spacing: float = SPACING, m_max: int = M_MAX,
-                            trace: bool = False) -> dict:
+                            precision: str = "jacobian", trace: bool = False) -> dict:
     """GAMP on one instance of ``deep_attention`` of size ``d`` (``n = round(alpha d)``), started
     uninformed (module docstring).
 
@@ -455,7 +491,7 @@ def simulate_deep_attention(skip: float, alpha: float, d: int, seed: int, *, max
         Dimension (>= 2).
     seed : int
         Seed of the instance and of the start.
-    max_iter, tol, damping, spacing, m_max
+    max_iter, tol, damping, spacing, m_max, precision
         Passed to :func:`gamp_deep_attention`.
     trace : bool
         Also return ``trace_Q_11``, ``trace_Q_22`` (lists, after each iteration, rows flipped as
@@ -509,7 +545,8 @@ def simulate_deep_attention(skip: float, alpha: float, d: int, seed: int, *, max
         tr11.append(o["Q_11"])
         tr22.append(o["Q_22"])
 
-    out = gamp_deep_attention(X, h, c, W0=W0, max_iter=max_iter, tol=tol, damping=damping, spacing=spacing, m_max=m_max,
+    out = gamp_deep_attention(X, h, c, W0=W0, max_iter=max_iter, tol=tol, damping=damping, spacing=spacing,
+                              m_max=m_max, precision=precision,
                               callback=cb if trace else None)
     res = _overlaps(out["W"], W_star)
     res.update({"C_11": float(out["C"][0, 0]), "C_22": float(out["C"][1, 1]), "iterations": float(out["iterations"]),
