@@ -260,7 +260,10 @@ Not here: the full nonlinear state evolution of ``deep_attention`` (all of ``Q``
 ``(omega, h)`` of 2-dimensional inner integrals over ``z_1``; the teacher-route rules of
 :func:`deep_staircase` reach three to four digits on the one-parameter sub-branch at about a
 minute of CPU per evaluation, short of the four digits a registered target's thresholds must
-carry. The positional / semantic dot-product attention of Cui, Behrens, Krzakala, Zdeborova
+carry. Finite instances: Bayes-optimal GAMP, :meth:`DeepAttention.simulate`
+(:mod:`equations._simulate.gamp_deep_attention`), follows the sub-branch (``Q_22`` on
+:func:`deep_subbranch`'s curve, ``Q_11`` at its noise level below the staircase ``alpha_1``) and
+learns the first layer past ``alpha_1``. The positional / semantic dot-product attention of Cui, Behrens, Krzakala, Zdeborova
 (NeurIPS 2024), an empirical-risk model, is :mod:`equations.attention` (``dot_product_attention``).
 """
 
