@@ -216,7 +216,7 @@ ax.text(alpha_1, 1.02, r" $\\alpha_1$ (staircase)", fontsize=8)
 ax.set_xlabel(r"$\\alpha = n / d$")
 ax.set_ylabel("overlap")
 ax.set_title("two tied attention layers, c = 1", fontsize=9)
-ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.93))
+ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.88))
 fig.tight_layout()
 plt.show()"""),
     new_markdown_cell("""## 3. Positional versus semantic attention
