@@ -100,8 +100,11 @@ within 50, at 1.1 both layers are recovered. No run past ``alpha_1`` meets the s
 (``tol = 1e-3``) in 120 iterations: the estimate keeps fluctuating by about 0.01 in ``Q_11``.
 Near perfect recovery the iteration is not stable at this size: at ``alpha = 1.0`` one run
 diverged after reaching ``Q_22 = 1.03`` (``C`` collapsed to 0, ``W_hat W_hat^T / d`` grew past
-1.6) and another lost a learned first layer (``Q_11`` from 0.98 to 0.05); flooring ``V`` at 1e-4
-did not cure it. Not resolved here.
+1.6) and another lost a learned first layer (``Q_11`` from 0.98 to 0.05, near iteration 80);
+neither flooring ``V`` at 1e-4 nor a four times finer denoiser (``m_max = 64``) cured it (the
+same two runs fail the same way), so it is the iteration, not the denoiser's accuracy. Not
+resolved here (per-sample variances ``V_mu = C |x_mu,l|^2 / d``, whose spread ``sqrt(2 / d)``
+the uniform form neglects, are the first thing to try).
 
 Start. Uninformed: ``W_hat`` with i.i.d. ``N(0, 1/d)`` entries (overlaps ``O(1/sqrt(d))``, as an
 algorithm started at random has), ``C = I``.
