@@ -260,7 +260,10 @@ Not here: the full nonlinear state evolution of ``deep_attention`` (all of ``Q``
 ``(omega, h)`` of 2-dimensional inner integrals over ``z_1``; the teacher-route rules of
 :func:`deep_staircase` reach three to four digits on the one-parameter sub-branch at about a
 minute of CPU per evaluation, short of the four digits a registered target's thresholds must
-carry. The positional / semantic dot-product attention of Cui, Behrens, Krzakala, Zdeborova
+carry. Finite instances: Bayes-optimal GAMP, :meth:`DeepAttention.simulate`
+(:mod:`equations._simulate.gamp_deep_attention`), follows the sub-branch (``Q_22`` on
+:func:`deep_subbranch`'s curve, ``Q_11`` at its noise level below the staircase ``alpha_1``) and
+learns the first layer past ``alpha_1``. The positional / semantic dot-product attention of Cui, Behrens, Krzakala, Zdeborova
 (NeurIPS 2024), an empirical-risk model, is :mod:`equations.attention` (``dot_product_attention``).
 """
 
@@ -1612,7 +1615,7 @@ class DeepAttention:
     skip : float
         Skip-connection strength ``c`` (``A(z) = softmax(z z^T) + c I``), in ``[1e-4, 10]``.
     alpha : float
-        Sample ratio (not used by the thresholds).
+        Sample ratio (not used by the thresholds; used by :meth:`simulate`, GAMP).
     """
 
     skip: float = 1.0
@@ -1627,6 +1630,13 @@ class DeepAttention:
         object.__setattr__(self, "alpha", alpha)
         if self.L != 2:
             raise ValueError(f"L must be 2 for deep_attention, got {self.L!r}")
+
+    def simulate(self, d: int, seed: int, **options) -> dict:
+        """Bayes-optimal GAMP on one instance of size ``d`` (``n = round(alpha d)``), started
+        uninformed: :func:`equations._simulate.gamp_deep_attention.simulate_deep_attention`
+        (``options`` are passed to it)."""
+        from ._simulate.gamp_deep_attention import simulate_deep_attention
+        return simulate_deep_attention(self.skip, self.alpha, d, seed, **options)
 
 
 def layer_thresholds(model, *, staircase: bool | None = None, **rules) -> dict:

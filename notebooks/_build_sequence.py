@@ -138,6 +138,87 @@ ax.set_ylabel(r"threshold in $\\alpha$")
 ax.legend(frameon=False, fontsize=7)
 fig.tight_layout()
 plt.show()"""),
+    new_markdown_cell("""### Layer by layer: GAMP and the state evolution's sub-branch
+
+Bayes-optimal GAMP on finite instances (`DeepAttention(skip=c, alpha=alpha).simulate(d, seed)`,
+module `equations._simulate.gamp_deep_attention`: the two tokens of a sample denoised jointly, the
+posterior of `z_1` integrated on an adaptive grid, started at random) against the state evolution
+at `c = 1`. Below the staircase `alpha_1` the state evolution sits on the invariant sub-branch
+`Q_11 = Q_12 = 0`, on which `deep_subbranch(c, q)["alpha_q"]` is the `alpha` at which `Q_22 = q`:
+the second layer's learning curve, leaving zero at `alpha_2 = 0.1855`, while the first layer's
+`Q_11` stays zero. The GAMP points (`d = 400`, three seeds per `alpha`, at most 120 iterations,
+mean and standard error; each row's sign is unidentifiable and flipped so that `Q_kk >= 0`) and
+the sub-branch at nine `q` are stored in `notebooks/deep_attention_gamp.json`, written by
+`notebooks/_deep_attention_gamp.py` (about 15 minutes of CPU); one point is recomputed below at `d
+= 200`. GAMP follows the sub-branch: `Q_22` on the curve (close to `alpha_2` the finite-size runs
+spread, as the growth rate out of the start is close to one), `Q_11` at zero up to `alpha_1`. Past
+it GAMP learns the first layer too, slowly where the growth rate of `Q_11` is close to one: at `alpha
+= 0.8` it crawls (one seed took off, the others reached 0.01-0.03 in 120 iterations), at 0.9 it
+leaves zero after about 30 iterations and reaches about 0.5 within 50 (none of the runs meets the
+stopping rule in 120 iterations: the estimate keeps fluctuating), at 1.1 both layers are
+recovered (`Q_kk` at the teacher's `|w*_k|^2 / d`). Near perfect recovery GAMP is not stable at
+this size: at `alpha = 1.0` one run diverged after reaching `Q_22 = 1.03` (its variance collapsed
+to 0) and another lost a learned first layer (`Q_11` from 0.98 to 0.05), which is why that point
+scatters; the asserts use the points below `alpha = 1`."""),
+    new_code_cell("""from equations.sequence import DeepAttention
+
+gdata = json.loads((pathlib.Path(equations.__file__).resolve().parent.parent / "notebooks"
+                    / "deep_attention_gamp.json").read_text())
+alpha_2, alpha_1 = gdata["alpha_2"], gdata["alpha_1_staircase"]
+assert abs(alpha_2 - next(r["alpha_2"] for r in lin if r["c"] == 1.0)) < 1e-9
+assert abs(alpha_1 - next(r["alpha_1"] for r in stair if r["c"] == 1.0)) < 1e-9
+# the sub-branch: alpha_q(q), increasing from alpha_2 at q -> 0 to about alpha_1 at q = 0.97
+a_se = np.array([r["alpha_q"] for r in gdata["se"]])
+q_se = np.array([r["q"] for r in gdata["se"]])
+assert np.all(np.diff(a_se) > 0) and alpha_2 < a_se[0] and a_se[-1] < alpha_1
+pts = gdata["gamp"]
+d_g = gdata["gamp_options"]["d"]
+ga = np.array([p["alpha"] for p in pts])
+Q11, Q11e = np.array([p["Q_11"] for p in pts]), np.array([p["Q_11_sem"] for p in pts])
+Q22, Q22e = np.array([p["Q_22"] for p in pts]), np.array([p["Q_22_sem"] for p in pts])
+print(" alpha   Q_11 (GAMP)       Q_22 (GAMP)       Q_22 (SE)   iterations")
+for p in pts:
+    se_q = np.interp(p["alpha"], a_se, q_se) if a_se[0] <= p["alpha"] <= a_se[-1] else np.nan
+    print(f"{p['alpha']:5.2f}  {p['Q_11']:.3f} +- {p['Q_11_sem']:.3f}   {p['Q_22']:.3f} +- {p['Q_22_sem']:.3f}   "
+          f"{se_q:8.3f}   {p['iterations']:.0f}")
+# GAMP's Q_22 on the sub-branch where both exist (3 standard errors plus a finite-size allowance of
+# 0.05: at d = 400 the teacher's own |w*_2|^2 / d varies by sqrt(2 / d) = 0.07 between seeds)
+both = (ga >= a_se[0]) & (ga <= a_se[-1])
+assert both.sum() >= 4
+assert np.all(np.abs(Q22[both] - np.interp(ga[both], a_se, q_se)) < 3 * Q22e[both] + 0.05)
+# below alpha_2 nothing is learned; below alpha_1 the first layer is not (noise level 1/sqrt(d))
+assert np.all(Q22[ga < alpha_2] < 3 / np.sqrt(d_g))
+assert np.all(np.abs(Q11[ga < alpha_1]) < 3 / np.sqrt(d_g))
+# Nishimori: W_hat W_hat^T / d = Q on average (below alpha = 1, where the runs are stable)
+assert all(abs(p["q_22"] - p["Q_22"]) < 3 * p["Q_22_sem"] + 0.05 for p in pts if p["alpha"] < 1.0)
+# past alpha_1 the first layer is learned: Q_11 well above its noise level at alpha = 0.9
+assert Q11[ga == 0.9][0] > 0.3 and Q11[ga == 1.1][0] > 0.8
+
+# one point recomputed live at d = 200 (a few seconds): within the spread of single runs, which at
+# d = 200 is sqrt(2) times that at d = 400 (sqrt(3) sem per run)
+live_alpha = 0.5
+row = next(p for p in pts if p["alpha"] == live_alpha)
+opts = gdata["gamp_options"]
+live = DeepAttention(skip=1.0, alpha=live_alpha).simulate(200, 7, max_iter=opts["max_iter"], tol=opts["tol"])
+spread = np.sqrt(2 * 3) * row["Q_22_sem"]
+print(f"live, d = 200: Q_22 = {live['Q_22']:.3f} (stored {row['Q_22']:.3f} +- {row['Q_22_sem']:.3f}), Q_11 = {live['Q_11']:.3f}")
+assert abs(live["Q_22"] - row["Q_22"]) < 3 * spread + 0.05 and abs(live["Q_11"]) < 3 / np.sqrt(200)
+
+fig, ax = plt.subplots(figsize=(5.2, 3.6))
+ax.plot(np.r_[alpha_2, a_se], np.r_[0.0, q_se], "-", color="C1", label=r"$Q_{22}$, state evolution (sub-branch)")
+ax.plot([0.0, alpha_1], [0.0, 0.0], "-", color="C0", lw=1, label=r"$Q_{11} = 0$ (sub-branch)")
+ax.errorbar(ga, Q22, yerr=Q22e, fmt="s", ms=4, color="C1", capsize=2, label=rf"$Q_{{22}}$, GAMP ($d = {d_g}$)")
+ax.errorbar(ga, Q11, yerr=Q11e, fmt="o", ms=4, color="C0", capsize=2, label=rf"$Q_{{11}}$, GAMP ($d = {d_g}$)")
+ax.axvline(alpha_2, color="gray", ls=":", lw=1)
+ax.axvline(alpha_1, color="gray", ls="--", lw=1)
+ax.text(alpha_2, 1.02, r" $\\alpha_2$", fontsize=8)
+ax.text(alpha_1, 1.02, r" $\\alpha_1$ (staircase)", fontsize=8)
+ax.set_xlabel(r"$\\alpha = n / d$")
+ax.set_ylabel("overlap")
+ax.set_title("two tied attention layers, c = 1", fontsize=9)
+ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.88))
+fig.tight_layout()
+plt.show()"""),
     new_markdown_cell("""## 3. Positional versus semantic attention
 
 A tied rank-one dot-product attention with positional encodings, `softmax(h h^T) (X + P)` with
