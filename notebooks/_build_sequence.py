@@ -352,23 +352,23 @@ assert np.all(np.diff(line[:, 1]) > 0)
 print("evaluations:", int(dia["positional_evaluations"].sum()), "(positional),", int(dia["semantic_evaluations"].sum()),
       f"(semantic); wall time {float(dia['positional_seconds']) + float(dia['semantic_seconds']):.0f} s on 2 workers")
 
-fig, ax = plt.subplots(figsize=(5.2, 3.8))
+fig, ax = plt.subplots(figsize=(7.8, 3.8))
 from matplotlib.colors import ListedColormap
 cmap = ListedColormap(["#9ecae1", "#c6dbef", "#fdd0a2", "#fdae6b"])
 dw, da = om[1] - om[0], al[1] - al[0]
 ax.pcolormesh(np.append(om, om[-1] + dw) - dw / 2, np.append(al, al[-1] + da) - da / 2, phase.T, cmap=cmap,
               vmin=-0.5, vmax=3.5, shading="flat")
 ax.plot(line[:, 0], line[:, 1], "k-", label="first-order line (grid, 8 nodes)")
-ax.plot(omegas, alpha_c, "kD", ms=5, label=r"threshold $\alpha_c$ (16 nodes)")
+ax.plot(omegas, alpha_c, "kD", ms=5, label=r"threshold $\\alpha_c$ (16 nodes)")
 edge = [(w, al[np.flatnonzero(sem_exists[i])[0]] - da / 2) for i, w in enumerate(om) if sem_exists[i].any()]
 ax.plot(*np.array(edge).T, "k--", lw=0.8, label="semantic branch found above")
 for code, text in ((0, "positional"), (1, "positional, semantic metastable"), (2, "semantic, positional metastable"),
-                   (3, "semantic (positional unstable)")):
+                   (3, "semantic; the positional start flows to it")):
     ax.plot([], [], "s", color=cmap(code), ms=8, label=text)
-ax.set_xlabel(r"$\omega$ (weight of the positional target)")
-ax.set_ylabel(r"$\alpha = n/d$")
+ax.set_xlabel(r"$\\omega$ (weight of the positional target)")
+ax.set_ylabel(r"$\\alpha = n/d$")
 ax.set_title("global minimiser of the empirical loss")
-ax.legend(frameon=False, fontsize=6.5, loc="upper left")
+ax.legend(frameon=False, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.02, 1.0))
 fig.tight_layout()
 plt.show()
 print(f"notebook ran in {time.perf_counter() - t_start:.1f} s")"""),
