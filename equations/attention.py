@@ -129,8 +129,13 @@ budget: at ``sigma = 0.05, omega = 0.5, reg = 0.005, alpha = 10`` the semantic s
 Speed (16 nodes): a solve from either start takes 14-17 Anderson iterations, 19-22 evaluations,
 about 5 s; ``threshold(kind="first_order")`` 28-30 solves from the starts: 197-533 s on two
 cores shared with other jobs (``notebooks/attention_alpha_c.csv``), 8 nodes about a quarter of
-that. No phase diagram on a fine grid is fast yet: a 30 x 30 ``(omega, alpha)`` grid from both
-starts is about 50 000 evaluations, 1 hour of CPU at 8 nodes.
+that. A phase diagram is not fast yet: the ``(omega, alpha)`` grid of 12 x 16 points from both
+starts (``notebooks/_attention_diagram.py``, 8 nodes, two worker processes on a machine shared with
+other jobs) took 30 minutes, 32 429 evaluations for 384 solves. Most of them go to the solves
+whose start's branch does not exist or is unstable there (the semantic start below the
+semantic branch's end, the positional start at small ``omega``): those escape an unstable point
+by plain iteration from the start, hundreds to thousands of evaluations each, where a solve
+along a branch takes 10-15. A 30 x 30 grid would take about three times as long.
 
 alpha_c. At ``omega = 0.3`` (``sigma = 0.5``, ``reg = 0.01``), the lines rule's free entropies
 (their difference ``Phi_sem - Phi_pos`` interpolated linearly between the fixed points at two
