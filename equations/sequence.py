@@ -743,6 +743,24 @@ def _softmax_weights(z11, z12):
     return s1, s2
 
 
+@njit_compiled(cache=True, inline="always")
+def _softmax_weights_gap(z11, z12):
+    """``(s_1, s_2, 1 - s_1 - s_2)`` (:func:`_softmax_weights`), the last computed without the
+    cancellation where ``s_1 + s_2 -> 1`` (``z_11 = z_12``): ``1 - s_1 - s_2 = sigma(-u_1) -
+    sigma(u_2) = sinh(delta^2 / 2) / (2 cosh(u_1 / 2) cosh(u_2 / 2))``, ``u_1 + u_2 = -delta^2``,
+    ``delta = z_12 - z_11``, so that ``det A = (1 + c)(c + 1 - s_1 - s_2)`` keeps its relative
+    accuracy down to ``c = 0``."""
+    s1, s2 = _softmax_weights(z11, z12)
+    dz = z12 - z11
+    u1 = z11 * dz
+    u2 = -z12 * dz
+    if abs(u1) < 700.0 and abs(u2) < 700.0 and dz * dz < 1400.0:
+        gap = math.sinh(0.5 * dz * dz) / (2.0 * math.cosh(0.5 * u1) * math.cosh(0.5 * u2))
+    else:
+        gap = 1.0 - s1 - s2
+    return s1, s2, gap
+
+
 @njit_compiled(cache=True)
 def _attention_matrix_inverse(c, x, Ai, hz, Z1):
     """For ``z_1`` on the tensor grid ``x x x``: ``A(z_1)^{-1}`` (row-major into ``Ai``), ``1 /
@@ -1012,22 +1030,10 @@ def _z1_grid_half(c: float, n: int):
 @njit_compiled(cache=True)
 def _attention_matrix_inverse_nodes(c, Z1, Ai, hz):
     """:func:`_attention_matrix_inverse` at the listed nodes ``Z1`` (``n x 2``) instead of a tensor
-    grid. ``det A = (1 + c)(c + 1 - s_1 - s_2)`` with ``1 - s_1 - s_2 = sigma(-u_1) - sigma(u_2) =
-    sinh(delta^2 / 2) / (2 cosh(u_1 / 2) cosh(u_2 / 2))`` (``u_1 + u_2 = -delta^2``, ``delta = z_12 -
-    z_11``): no cancellation where ``s_1 + s_2 -> 1`` (``z_11 = z_12``), so that ``det A`` keeps its
-    relative accuracy down to ``c = 0``."""
+    grid, with ``det A = (1 + c)(c + 1 - s_1 - s_2)`` free of cancellation where ``s_1 + s_2 -> 1``
+    (:func:`_softmax_weights_gap`): it keeps its relative accuracy down to ``c = 0``."""
     for t in range(Z1.shape[0]):
-        z11 = Z1[t, 0]
-        z12 = Z1[t, 1]
-        dz = z12 - z11
-        u1 = z11 * dz
-        u2 = -z12 * dz
-        s1 = 1.0 / (1.0 + math.exp(-u1)) if u1 > -700.0 else 0.0
-        s2 = 1.0 / (1.0 + math.exp(-u2)) if u2 > -700.0 else 0.0
-        if abs(u1) < 700.0 and abs(u2) < 700.0 and dz * dz < 1400.0:
-            gap = math.sinh(0.5 * dz * dz) / (2.0 * math.cosh(0.5 * u1) * math.cosh(0.5 * u2))
-        else:
-            gap = 1.0 - s1 - s2
+        s1, s2, gap = _softmax_weights_gap(Z1[t, 0], Z1[t, 1])
         a11 = 1.0 - s1 + c
         a22 = 1.0 - s2 + c
         det = (1.0 + c) * (c + gap)

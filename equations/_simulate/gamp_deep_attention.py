@@ -118,7 +118,7 @@ import numpy as np
 from fixedpoint._jit import njit_compiled
 
 from ..glm_bayes import _real
-from ..sequence import _check_skip
+from ..sequence import _check_skip, _softmax_weights_gap
 from .gamp_multi import _V_FLOOR, _sym_floor
 from .gamp_sequence import invert_outputs, sample_outputs
 
@@ -140,16 +140,8 @@ _PRECISIONS = ("jacobian", "square")
 def _log_weight(c, z11, z12, h1, h2, m1, m2, vc):
     """``(b_1, b_2, l_+, l_-)``: ``b = A(z_1)^{-1} h`` and the log-weights ``-log det A - |s b -
     mu_2|^2 / (2 V_c)`` of the two signs ``s``, ``mu_2 = (m1, m2)``; ``det A`` in the
-    cancellation-free form of :func:`equations.sequence._attention_matrix_inverse_nodes`."""
-    dz = z12 - z11
-    u1 = z11 * dz
-    u2 = -z12 * dz
-    s1 = 1.0 / (1.0 + math.exp(-u1)) if u1 > -700.0 else 0.0
-    s2 = 1.0 / (1.0 + math.exp(-u2)) if u2 > -700.0 else 0.0
-    if abs(u1) < 700.0 and abs(u2) < 700.0 and dz * dz < 1400.0:
-        gap = math.sinh(0.5 * dz * dz) / (2.0 * math.cosh(0.5 * u1) * math.cosh(0.5 * u2))
-    else:
-        gap = 1.0 - s1 - s2
+    cancellation-free form of :func:`equations.sequence._softmax_weights_gap`."""
+    s1, s2, gap = _softmax_weights_gap(z11, z12)
     det = (1.0 + c) * (c + gap)
     b1 = ((1.0 - s2 + c) * h1 - s1 * h2) / det
     b2 = (-s2 * h1 + (1.0 - s1 + c) * h2) / det
