@@ -119,7 +119,7 @@ from fixedpoint._jit import njit_compiled
 
 from ..glm_bayes import _real
 from ..sequence import _check_skip, _softmax_weights_gap
-from .gamp_multi import _V_FLOOR, _sym_floor
+from .gamp_multi import _V_FLOOR, _damped_step, _sym_floor
 from .gamp_sequence import invert_outputs, sample_outputs
 
 __all__ = ["simulate_deep_attention", "gamp_deep_attention", "deep_output_denoiser", "SPACING", "M_MAX"]
@@ -460,13 +460,10 @@ def gamp_deep_attention(X, h, skip, *, W0, max_iter: int = 500, tol: float = 1e-
         B = A.T @ g_rows + W.T @ Lam               # (d, 2)
         C_new = np.linalg.inv(np.eye(2) + Lam)
         C_new = 0.5 * (C_new + C_new.T)
-        W_new = (B @ C_new).T
-        if not (np.all(np.isfinite(W_new)) and np.all(np.isfinite(C_new))):
+        step = _damped_step(W, C, (B @ C_new).T, C_new, damping)
+        if step is None:
             break
-        W_new = damping * W + (1.0 - damping) * W_new
-        C = damping * C + (1.0 - damping) * C_new
-        change = math.sqrt(float(np.mean((W_new - W) ** 2)))
-        W = W_new
+        W, C, change = step
         if callback is not None:
             callback(it, W, C, change)
         if change < tol:

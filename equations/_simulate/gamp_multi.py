@@ -188,6 +188,17 @@ _VARIANCES = ("sample", "uniform")
 _PRECISIONS = ("square", "jacobian")
 
 
+def _damped_step(W, C, W_new, C_new, damping):
+    """The damped update of the estimate ``W`` and its variance ``C`` from the prior denoiser's
+    ``(W_new, C_new)``: ``(W, C, change)`` with ``change`` the root-mean-square move of ``W`` (the
+    stopping rule's measure), or ``None`` when the denoiser's output is not finite."""
+    if not (np.all(np.isfinite(W_new)) and np.all(np.isfinite(C_new))):
+        return None
+    W_new = damping * W + (1.0 - damping) * W_new
+    C = damping * C + (1.0 - damping) * C_new
+    return W_new, C, math.sqrt(float(np.mean((W_new - W) ** 2)))
+
+
 def gamp_multi(X, y, target, prior, noise, *, W0, C0=None, max_iter: int = 400, tol: float = 1e-6,
                damping: float = DEFAULT_DAMPING, variances: str = "sample", precision: str = "square",
                callback=None):
@@ -284,12 +295,10 @@ def gamp_multi(X, y, target, prior, noise, *, W0, C0=None, max_iter: int = 400, 
         Lam = _sym_floor_batch(np.array(Lam), 0.0)
         B = A.T @ g + np.einsum("iab,ib->ia", Lam, W)
         W_new, C_new = _denoise(prior, B, Lam)
-        if not (np.all(np.isfinite(W_new)) and np.all(np.isfinite(C_new))):
+        step = _damped_step(W, C, W_new, C_new, damping)
+        if step is None:
             break
-        W_new = damping * W + (1.0 - damping) * W_new
-        C = damping * C + (1.0 - damping) * C_new
-        change = math.sqrt(float(np.mean((W_new - W) ** 2)))
-        W = W_new
+        W, C, change = step
         if callback is not None:
             callback(it, W, C, change)
         if change < tol:
