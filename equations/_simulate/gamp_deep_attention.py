@@ -66,7 +66,7 @@ width in ``z_1`` is ``sqrt(V_c)`` over the slope of ``A^{-1} h``, narrower than 
 tensor Gauss-Hermite rule (a Gauss-Hermite rule centred on ``omega_1`` was tried first: 64 nodes
 per axis were still 2e-3 to 4e-2 off in ``E[Z | h]`` at ``V_c = 0.01``). The sums carry a running
 maximum of the log-weights, so that nothing underflows. ``det A = (1 + c)(c + 1 - s_1 - s_2)``
-in the cancellation-free form of :func:`equations.sequence._attention_matrix_inverse_nodes`.
+in the cancellation-free form of :func:`equations.sequence._softmax_weights_gap`.
 
 Accuracy of the rule, measured at ``c = 1`` against the trapezoidal rule on a dense uniform grid
 (``1600^2`` and ``3200^2`` points over ``+-8`` and ``+-9`` standard deviations, agreeing to 1e-15)
