@@ -387,7 +387,7 @@ def test_first_order_threshold_against_the_refined_rules():
     was off by up to 5e-3 and not monotone in its nodes). The branches on either side are the
     positional one below and the semantic one above."""
     mod = DotProductAttention(omega=0.3, alpha=1.25, nodes=8)
-    thr = fixedpoint.threshold(mod, "alpha", (1.2, 1.3), kind="first_order", tol=1e-6)   # 1.24858
+    thr = fixedpoint.threshold(mod, "alpha", (1.2, 1.3), kind="first_order", tol=1e-4)   # 1.24858 (tol: 40 times below the check)
     assert thr.converged, thr.message
     assert abs(thr.value - 1.2515) < 4e-3
     assert abs(thr.below.x[2]) < 1e-5 < thr.below.x[1]          # positional: theta = 0, m > 0
