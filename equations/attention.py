@@ -131,7 +131,7 @@ about 5 s; ``threshold(kind="first_order")`` 28-30 solves from the starts: 197-5
 cores shared with other jobs (``notebooks/attention_alpha_c.csv``), 8 nodes about a quarter of
 that. A phase diagram is not fast yet: the ``(omega, alpha)`` grid of 12 x 16 points from both
 starts (``notebooks/_attention_diagram.py``, 8 nodes, two worker processes on a machine shared with
-other jobs) took 30 minutes, 32 429 evaluations for 384 solves. Most of them go to the solves
+other jobs) took 34 minutes, 32 429 evaluations for 384 solves. Most of them go to the solves
 whose start's branch does not exist or is unstable there (the semantic start below the
 semantic branch's end, the positional start at small ``omega``): those escape an unstable point
 by plain iteration from the start, hundreds to thousands of evaluations each, where a solve
