@@ -350,7 +350,7 @@ for w, a in zip(omegas, alpha_c):
     assert abs(a_line - a) < 0.03                        # 8 nodes (3e-3) and the interpolation over 0.2
 assert np.all(np.diff(line[:, 1]) > 0)
 print("evaluations:", int(dia["positional_evaluations"].sum()), "(positional),", int(dia["semantic_evaluations"].sum()),
-      f"(semantic); wall time {float(dia['positional_seconds']) + float(dia['semantic_seconds']):.0f} s on 2 workers")
+      f"(semantic); the stored run of phase_diagram: {float(dia['positional_seconds']) + float(dia['semantic_seconds']):.0f} s on 2 workers (a resumed run: rows read from its checkpoint not counted)")
 
 fig, ax = plt.subplots(figsize=(7.8, 3.8))
 from matplotlib.colors import ListedColormap
