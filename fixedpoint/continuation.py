@@ -323,6 +323,34 @@ def _predict(m, v, history, quadratic=False):
     """Secant predictor from the last two converged points (``quadratic``: the parabola through
     the last three, when they are distinct and ``v`` is no farther than 4 steps), pulled
     strictly inside the bounds."""
+    x1 = history[-1][1]
+    x = _extrapolate(history, v, quadratic)
+    coordinates = getattr(m, "solver_coordinates", None) if getattr(m, "unique_fixed_point", False) else None
+    if coordinates is not None and len(history) >= 2:
+        # extrapolate in the model's solver coordinates, where the branch is nearly straight:
+        # near max-margin the secant in (m, q, V) crosses |m| = sqrt(rho q) (the overlap is
+        # within 1e-5 of 1), and a warm start from its clipped value took 14 000 evaluations
+        to_z, to_x = coordinates()
+        with np.errstate(all="ignore"):
+            zs = [(u, np.asarray(to_z(y), dtype=float)) for u, y in history[-3:]]
+            if all(np.all(np.isfinite(z)) for _, z in zs):
+                xz = np.asarray(to_x(_extrapolate(zs, v, quadratic)), dtype=float)
+                if np.all(np.isfinite(xz)):
+                    x = xz
+    lo, hi = model_bounds(m, x.size)
+    inside = np.clip(x, lo, hi)
+    outside = getattr(m, "domain_violation", None)
+    if (not np.array_equal(inside, x) or not np.all(np.isfinite(x))
+            or (outside is not None and outside(x) is not None)):
+        x = x1.copy()  # a predictor that leaves the domain is not used
+    if np.any(x < lo) or np.any(x > hi):
+        return resolve_start(m, "uninformed")
+    return x
+
+
+def _extrapolate(history, v, quadratic):
+    """The secant through the last two ``(value, state)`` pairs at ``v`` (``quadratic``: Newton's
+    parabola through the last three), or the last state when ``v`` is more than 4 steps away."""
     v1, x1 = history[-1]
     x = x1.copy()
     if len(history) >= 2:
@@ -335,10 +363,4 @@ def _predict(m, v, history, quadratic=False):
                     # Newton's form: the secant plus the second divided difference
                     d2 = ((x1 - x0) / (v1 - v0) - (x0 - xm) / (v0 - vm)) / (v1 - vm)
                     x = x + d2 * (v - v1) * (v - v0)
-    lo, hi = model_bounds(m, x.size)
-    inside = np.clip(x, lo, hi)
-    if not np.array_equal(inside, x) or not np.all(np.isfinite(x)):
-        x = x1.copy()  # a predictor that leaves the domain is not used
-    if np.any(x < lo) or np.any(x > hi):
-        return resolve_start(m, "uninformed")
     return x

@@ -802,7 +802,7 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
     notes = []
     # (a cold start only: a warm start next to the fixed point, as in a sweep, gains nothing from
     # the detour through the coordinates)
-    coordinates = getattr(model, "solver_coordinates", None) if unique and isinstance(start, str) else None
+    coordinates = getattr(model, "solver_coordinates", None) if unique else None
     if coordinates is not None:
         run, rho = _solve_in_coordinates(F, x_start, coordinates(), solver, default_solver, kw, notes, jac,
                                          max(float(rtol), float(atol)))
