@@ -111,7 +111,10 @@ def _panels(p, qmax):
 @njit_compiled(cache=True)
 def _rademacher_kernel(Qhat, L, configs, xi, wxi, Qout):
     """``Q = E[f f^T]`` (into ``Qout``) and ``psi = E log E_w exp(w.Y - w.Qhat w / 2)`` for i.i.d.
-    +-1 entries: ``Y = Qhat w* + L xi`` (``L L^T = Qhat``), ``w*`` over the ``2^p`` configurations."""
+    +-1 entries: ``Y = Qhat w* + L xi`` (``L L^T = Qhat``), ``w*`` over the ``2^p`` configurations.
+    The teacher ``-w*`` with the node ``-xi`` gives ``-Y``, hence the same ``psi`` and ``f f^T``,
+    and the rule is symmetric: only the half of the teacher's configurations with ``w*_p = +1``
+    (the upper half of :func:`sign_patterns`) is summed, with twice the weight."""
     nconf, p = configs.shape
     quad = np.empty(nconf)
     for c in range(nconf):
@@ -127,7 +130,7 @@ def _rademacher_kernel(Qhat, L, configs, xi, wxi, Qout):
         for b in range(p):
             Qout[a, b] = 0.0
     psi = 0.0
-    for cs in range(nconf):
+    for cs in range(nconf // 2, nconf):
         for k in range(xi.shape[0]):
             for a in range(p):
                 acc = 0.0
@@ -150,7 +153,7 @@ def _rademacher_kernel(Qhat, L, configs, xi, wxi, Qout):
                 tot += e
                 for a in range(p):
                     f[a] += e * configs[c, a]
-            w = wxi[k] / nconf
+            w = 2.0 * wxi[k] / nconf
             psi += w * (top + math.log(tot / nconf))
             for a in range(p):
                 for b in range(p):

@@ -134,17 +134,22 @@ When `E[z | y] = 0`, `Q = 0` is a fixed point; it becomes unstable at `alpha_c =
   one-dimensional integral over the chi-square law, `p / 2` without noise (the noiseless limit of
   the column below);
 * `z_1 z_2`: the same operator as `sign(z1 z2)` with `E[z_1 z_2 | y]` in place of `2 y / pi`."""),
-    new_code_cell("""from scipy import integrate, stats
+    new_code_cell("""from scipy import integrate
 
 def norm2_closed(p, noise):
+    # 1 / E_y[(E[r | y] / p - 1)^2], r ~ chi2(p), y = r + noise xi, by nested adaptive quadrature;
+    # the inner integrals in t = sqrt(r) (where the chi-square law is smooth at the edge r = 0)
+    # over the 9 standard deviations of the noise about y
     s = math.sqrt(noise)
+    c = -0.5 * p * math.log(2.0) - math.lgamma(p / 2) - 0.5 * math.log(2 * math.pi * noise)
     def mom(y):
-        f = lambda r, k: r ** k * stats.chi2.pdf(r, p) * stats.norm.pdf(y, r, s)
-        return [integrate.quad(f, 0, 80, args=(k,), epsabs=1e-14, limit=200)[0] for k in (0, 1)]
+        f = lambda t, k: 2 * t ** (2 * k + p - 1) * math.exp(c - t * t / 2 - (y - t * t) ** 2 / (2 * noise))
+        lo, hi = math.sqrt(max(y - 9 * s, 0.0)), math.sqrt(max(y + 9 * s, 0.0))
+        return [integrate.quad(f, lo, hi, args=(k,), epsabs=0.0, epsrel=1e-12)[0] if hi > lo else 0.0 for k in (0, 1)]
     def integrand(y):
         z0, z1 = mom(y)
         return z0 * (z1 / z0 / p - 1) ** 2 if z0 > 1e-300 else 0.0
-    return 1.0 / integrate.quad(integrand, -6 * s, 80, epsabs=1e-12, limit=200)[0]
+    return 1.0 / integrate.quad(integrand, -9 * s, 80, epsabs=1e-13, limit=200, points=[0.0, 1.0, 5.0])[0]
 
 rows = []
 for name, p, noise, closed in [("sign_z1z2", 2, 0.0, math.pi ** 2 / 4), ("parity", 2, 0.0, math.pi ** 2 / 4),
