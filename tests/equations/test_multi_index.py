@@ -397,14 +397,14 @@ def test_affine_outer_rule_integrates_the_gaussian_moments(name, Q):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, i, j", [("z1z2", 0, 1), ("staircase", 0, 0), ("staircase", 1, 1)])
+@pytest.mark.parametrize("name, i, j", [("z1z2", 0, 1), ("staircase", 1, 1)])
 def test_affine_route_psi_is_the_potential_of_A(name, i, j):
     # d Psi_out / d Q = A / 2 (the output half of the free entropy's stationarity), one entry by
     # five-point differences (step 1e-3, truncation ~1e-12), at noise 1e-3. What is left is the
     # outer rule's error: 3e-8 / 6e-8 with the polar rule about the critical point of g; the
     # former tensor Gauss-Hermite rule (24 points per axis) was off by 1e-3 on the diagonal and
     # 5e-3 off it (the outer integrand is nearly rational in omega), so each entry checked here
-    # fails it. (Each evaluation costs seconds: one off-diagonal and two diagonal entries.)
+    # fails it. (Each evaluation costs seconds: one off-diagonal and one diagonal entry.)
     t = make_target(name, 2)
     Q = np.array([[0.45, 0.1], [0.1, 0.35]])
     A = t.se(Q, 1e-3)[0]
