@@ -135,7 +135,11 @@ other jobs) took 34 minutes, 32 429 evaluations for 384 solves. Most of them go 
 whose start's branch does not exist or is unstable there (the semantic start below the
 semantic branch's end, the positional start at small ``omega``): those escape an unstable point
 by plain iteration from the start, hundreds to thousands of evaluations each, where a solve
-along a branch takes 10-15. A 30 x 30 grid would take about three times as long.
+along a branch takes 10-15. A 30 x 30 grid would take about three times as long. At three of its
+points (``(omega, alpha) = (0.1, 1.8), (0.1, 3.2), (0.2, 2.4)``) the positional start's solve
+converged to a third, stable fixed point, ``m = theta = 0``, where plain iteration from the same
+start reaches the semantic branch (``Anderson(memory=2)`` does too): the engine's known exception
+(DESIGN.md), the secant cancelling the seed ``theta = 1e-6`` that plain iteration amplifies.
 
 alpha_c. At ``omega = 0.3`` (``sigma = 0.5``, ``reg = 0.01``), the lines rule's free entropies
 (their difference ``Phi_sem - Phi_pos`` interpolated linearly between the fixed points at two

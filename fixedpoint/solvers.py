@@ -27,7 +27,11 @@ Anderson mixing (type II, Walker and Ni, SIAM J. Numer. Anal. 49, 2011) with thr
    as an algorithm would, and acceleration resumes once it is left behind.
 
 Together these make the accelerated solve reach the same fixed point as plain iteration from
-the same start (DESIGN.md), only with far fewer evaluations of the map.
+the same start (DESIGN.md), only with far fewer evaluations of the map, with one known
+exception: a start close to the boundary between two basins, where plain iteration reaches the
+farther attractor only by amplifying a small component over a long transient, which a secant
+step can cancel (``tests/test_trust.py``, the strict ``xfail`` test; DESIGN.md names a model
+where it happens).
 """
 
 from __future__ import annotations
