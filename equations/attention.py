@@ -136,10 +136,13 @@ whose start's branch does not exist or is unstable there (the semantic start bel
 semantic branch's end, the positional start at small ``omega``): those escape an unstable point
 by plain iteration from the start, hundreds to thousands of evaluations each, where a solve
 along a branch takes 10-15. A 30 x 30 grid would take about three times as long. At three of its
-points (``(omega, alpha) = (0.1, 1.8), (0.1, 3.2), (0.2, 2.4)``) the positional start's solve
+points (``(omega, alpha) = (0.1, 1.8), (0.1, 3.2), (0.2, 2.4)``) the stored positional solves
 converged to a third, stable fixed point, ``m = theta = 0``, where plain iteration from the same
-start reaches the semantic branch (``Anderson(memory=2)`` does too): the engine's known exception
-(DESIGN.md), the secant cancelling the seed ``theta = 1e-6`` that plain iteration amplifies.
+start reaches the semantic branch: a secant step had cancelled the seed ``theta = 1e-6`` that
+plain iteration amplifies. The engine no longer takes such steps (DESIGN.md); at ``(0.1, 1.8)``
+the solve now reaches the semantic branch in 138 evaluations (plain iteration: 357). The stored
+diagram predates the fix; its drawing counts those points as "the positional start flows to the
+semantic branch", which is what the solve now finds.
 
 alpha_c. At ``omega = 0.3`` (``sigma = 0.5``, ``reg = 0.01``), the lines rule's free entropies
 (their difference ``Phi_sem - Phi_pos`` interpolated linearly between the fixed points at two

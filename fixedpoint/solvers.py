@@ -16,7 +16,8 @@ Anderson mixing (type II, Walker and Ni, SIAM J. Numer. Anal. 49, 2011) with thr
    is restarted when it is ill-conditioned;
 2. an extrapolated iterate that leaves the model's domain (``bounds()``) or lands on its
    boundary, or that steps against the plain step (toward a point that repels along that
-   direction), is replaced by the plain damped step; an extrapolated step is never longer than
+   direction, or pulls back toward 0 an entry the plain step pushes away from 0), is replaced
+   by the plain damped step; an extrapolated step is never longer than
    a trust factor times the plain step (growing while extrapolation reduces the residual), and
    one whose residual grows by more than ``safeguard`` times is rejected in favour of the plain
    damped step from the previous point;
@@ -27,11 +28,9 @@ Anderson mixing (type II, Walker and Ni, SIAM J. Numer. Anal. 49, 2011) with thr
    as an algorithm would, and acceleration resumes once it is left behind.
 
 Together these make the accelerated solve reach the same fixed point as plain iteration from
-the same start (DESIGN.md), only with far fewer evaluations of the map, with one known
-exception: a start close to the boundary between two basins, where plain iteration reaches the
-farther attractor only by amplifying a small component over a long transient, which a secant
-step can cancel (``tests/test_trust.py``, the strict ``xfail`` test; DESIGN.md names a model
-where it happens).
+the same start (DESIGN.md), only with far fewer evaluations of the map. (Safeguard 2 includes an
+entrywise rule, :func:`_along`: a secant step that cancelled a small seed plain iteration was
+amplifying once carried solves into another basin.)
 """
 
 from __future__ import annotations
@@ -594,16 +593,29 @@ def _within_trust(cand, x, g, trust, wt):
 @njit(cache=True)
 def _along(step, g, x, wt):
     """Whether an extrapolated step goes along the plain step ``g = F(x) - x`` (non-negative inner
-    product, weighted like the convergence criterion).
+    product, weighted like the convergence criterion), and pulls no entry back toward 0 that the
+    plain step pushes away from it.
 
     Near a fixed point ``x*``, ``g ~ (J - I)(x - x*)``, so a step toward ``x*`` against ``g`` means
     ``x*`` repels along it (an eigenvalue of ``J`` above 1): plain iteration moves away there, and
     a secant step toward such a point is replaced by the plain step.
+
+    The entrywise rule catches what the inner product, dominated by the large entries, does not:
+    a small symmetry-breaking seed (an overlap of 1e-6 off an invariant plane) that plain iteration
+    amplifies during a transient and that decides which basin it ends in. A secant step that
+    shrinks it cancels it, and the solve converges, stably, to an attractor plain iteration from the
+    same start does not reach (positional/semantic attention at ``omega = 0.1``, ``alpha = 1.8``:
+    the point ``m = theta = 0`` instead of the semantic branch; ``tests/test_trust.py``). For a
+    one-dimensional linear map the secant always moves along ``g``; against it only through
+    coupling with other entries, which the plain step then resolves.
     """
     s = 0.0
     for i in range(x.size):
         w = 1.0 / wt[i]
         s += step[i] * g[i] * w * w
+        # an entry the plain step pushes away from 0 is not pulled back toward 0 by the secant
+        if step[i] * g[i] < 0.0 and abs(x[i] + g[i]) > abs(x[i]) and abs(x[i] + step[i]) < abs(x[i]):
+            return False
     return s >= 0.0
 
 
