@@ -20,7 +20,8 @@ Gaussian prior: ``w_hat_i = (I + Lambda_i)^{-1} B_i``, ``C_i = (I + Lambda_i)^{-
 prior (i.i.d. +-1 entries): the ``2^p`` sign vectors are enumerated (log-sum-exp). The channel
 quantities are the exact integrals of :mod:`equations.targets` that the state evolution of
 :class:`equations.multi_index.MultiIndex` averages (orthant probabilities for signs targets,
-Gauss-Hermite atoms for continuous ones), evaluated at each sample's own ``V_mu``.
+the radial route for ``norm2`` at ``p <= 2``, Gauss-Hermite atoms for other continuous ones),
+evaluated at each sample's own ``V_mu``.
 ``variances="uniform"`` replaces ``V_mu`` and ``Lambda_i`` by their averages (for i.i.d. Gaussian
 inputs they concentrate on them: the same state evolution).
 
