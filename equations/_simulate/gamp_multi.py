@@ -20,7 +20,8 @@ Gaussian prior: ``w_hat_i = (I + Lambda_i)^{-1} B_i``, ``C_i = (I + Lambda_i)^{-
 prior (i.i.d. +-1 entries): the ``2^p`` sign vectors are enumerated (log-sum-exp). The channel
 quantities are the exact integrals of :mod:`equations.targets` that the state evolution of
 :class:`equations.multi_index.MultiIndex` averages (orthant probabilities for signs targets,
-Gauss-Hermite atoms for continuous ones), evaluated at each sample's own ``V_mu``.
+the radial route for ``norm2`` at ``p <= 2``, Gauss-Hermite atoms for other continuous ones),
+evaluated at each sample's own ``V_mu``.
 ``variances="uniform"`` replaces ``V_mu`` and ``Lambda_i`` by their averages (for i.i.d. Gaussian
 inputs they concentrate on them: the same state evolution).
 
@@ -97,7 +98,7 @@ import numpy as np
 
 from fixedpoint.gaussian import legendre_rule, sparse_rule, tensor_rule
 
-from ..targets import _N_LOG_GL, _N_OWEN, _continuous_channel, _signs_channel, sign_patterns
+from ..targets import _N_LOG_GL, _N_OWEN, _continuous_channel, _norm2_channel, _signs_channel, sign_patterns
 
 __all__ = ["simulate_multi_index", "gamp_multi", "symmetry_group"]
 
@@ -146,6 +147,10 @@ def _channel(target, y_idx, y, omega, V, noise, jac):
         gl_x, gl_w = legendre_rule(_N_LOG_GL)
         _signs_channel(y_idx, np.ascontiguousarray(omega), Vn, target.table, target.values.size, target._mask(),
                        nodes, weights, tnodes, tweights, gl_x, gl_w, bool(jac), g, dg, logz)
+        return g, dg
+    if target.route == "norm2" and p <= 2:
+        # |z|^2: the exact radial route (equations.targets._n2_channel)
+        g, dg, _ = _norm2_channel(y, omega, V, noise)
         return g, dg
     # continuous: the atoms g(omega_mu + L_mu u_j) on the rule Target.channel uses, in chunks
     u, wu = target.inner_rule() if p >= 3 else tensor_rule(p, (120, 30)[p - 1])
