@@ -915,6 +915,24 @@ _N_LOG_GL = 12
 
 
 @njit_compiled(cache=True)
+def _legendre_between(bp, nb, rel, eps, gl_x, gl_w, xs, ws):
+    """A composite Gauss-Legendre rule (``gl_x, gl_w`` on ``[0, 1]``) on the panels between the
+    sorted breakpoints ``bp[:nb]`` into ``xs, ws``, skipping panels narrower than ``rel max(|a|,
+    |b|) + eps`` (repeated breakpoints); returns the number of nodes."""
+    pts = np.sort(bp[:nb])
+    n = 0
+    for i in range(nb - 1):
+        a, b = pts[i], pts[i + 1]
+        if b - a <= rel * max(abs(a), abs(b)) + eps:
+            continue
+        for j in range(gl_x.size):
+            xs[n] = a + (b - a) * gl_x[j]
+            ws[n] = (b - a) * gl_w[j]
+            n += 1
+    return n
+
+
+@njit_compiled(cache=True)
 def _log_panels(c, left, right, s, kc, kw, nk, gl_x, gl_w, xs, ws):
     """Nodes ``xs`` and weights ``ws`` (Gauss-Legendre ``(gl_x, gl_w)`` on ``[0, 1]``) of panels
     growing geometrically (ratio 2) from ``c`` with first width ``s``, over ``[c - left, c +
@@ -956,17 +974,7 @@ def _log_panels(c, left, right, s, kc, kw, nk, gl_x, gl_w, xs, ws):
                     bp[nb] = v
                     nb += 1
             step *= 2.0
-    pts = np.sort(bp[:nb])
-    n = 0
-    for i in range(nb - 1):
-        a, b = pts[i], pts[i + 1]
-        if b - a <= 1e-14 * (1.0 + abs(a)):
-            continue
-        for j in range(gl_x.size):
-            xs[n] = a + (b - a) * gl_x[j]
-            ws[n] = (b - a) * gl_w[j]
-            n += 1
-    return n
+    return _legendre_between(bp, nb, 1e-14, 1e-14, gl_x, gl_w, xs, ws)
 
 
 @njit_compiled(cache=True)
@@ -2224,17 +2232,7 @@ def _n2_rnodes(ta, tb, y, s, panels, r0, h, gl_x, gl_w, bp, rs, ws):
         if ra < r < rb:
             bp[nb] = r
             nb += 1
-    pts = np.sort(bp[:nb])
-    n = 0
-    for q in range(nb - 1):
-        a, b = pts[q], pts[q + 1]
-        if b - a <= 1e-15 * b:
-            continue
-        for k in range(gl_x.size):
-            rs[n] = a + (b - a) * gl_x[k]
-            ws[n] = (b - a) * gl_w[k]
-            n += 1
-    return n
+    return _legendre_between(bp, nb, 1e-15, 0.0, gl_x, gl_w, rs, ws)
 
 
 @njit_compiled(cache=True)
