@@ -1827,6 +1827,22 @@ _POLAR_XI_C = 6.0
 _POLAR_W_MIN = 1e-18
 
 
+def _graded_radii(R, h0, wmax, ngl):
+    """Gauss-Legendre nodes (``ngl`` per panel) and weights in the radius over ``[0, R]``, on panels
+    growing geometrically (ratio 2) from ``h0`` to at most ``wmax``: the radial part of the polar
+    outer rules, graded toward the centre where the outer integrand varies on the scale ``h0``."""
+    edges = [0.0]
+    h = h0
+    while edges[-1] < R - 1e-12:
+        edges.append(min(edges[-1] + h, R))
+        h = min(2.0 * h, wmax)
+    edges = np.asarray(edges)
+    x, wx = legendre_rule(ngl)
+    r = (edges[:-1, None] + np.diff(edges)[:, None] * x[None, :]).ravel()
+    wr = (np.diff(edges)[:, None] * wx[None, :]).ravel()
+    return r, wr
+
+
 def _affine_outer_rule(Q, V, coef):
     """Nodes ``omega`` (``(n, 2)``) and weights of the outer average over ``omega ~ N(0, Q)`` of
     the conditionally Gaussian route.
@@ -1871,16 +1887,7 @@ def _affine_outer_rule(Q, V, coef):
     vmin = max(float(np.linalg.eigvalsh(V)[0]), 0.0)
     w = min(1.0, math.sqrt(vmin / qmax))
     w = max(w, 0.02)  # (V -> 0: the first radial panel is floored at 0.01)
-    R = float(np.hypot(*xi_c)) + _POLAR_R
-    edges = [0.0]
-    h = _POLAR_H0 * w
-    while edges[-1] < R - 1e-12:
-        edges.append(min(edges[-1] + h, R))
-        h = min(2.0 * h, _POLAR_WMAX)
-    edges = np.asarray(edges)
-    x, wx = legendre_rule(_POLAR_GL)
-    r = (edges[:-1, None] + np.diff(edges)[:, None] * x[None, :]).ravel()
-    wr = (np.diff(edges)[:, None] * wx[None, :]).ravel()
+    r, wr = _graded_radii(float(np.hypot(*xi_c)) + _POLAR_R, _POLAR_H0 * w, _POLAR_WMAX, _POLAR_GL)
     nodes, weights = [], []
     for rk, wk in zip(r, wr):
         nth = int(_POLAR_C0 + math.ceil(_POLAR_C1 * min(rk / w, _POLAR_RSAT)))
@@ -2506,15 +2513,7 @@ def _norm2_outer_rule(Q, V):
     qmax = max(float(np.linalg.eigvalsh(Q)[-1]), 1e-300)
     vmin = max(float(np.linalg.eigvalsh(V)[0]), 0.0)
     w = max(0.02, min(1.0, math.sqrt(vmin / qmax)))
-    edges = [0.0]
-    h = _N2_OUT_H0 * w
-    while edges[-1] < _N2_OUT_R - 1e-12:
-        edges.append(min(edges[-1] + h, _N2_OUT_R))
-        h = min(2.0 * h, _N2_OUT_WMAX)
-    edges = np.asarray(edges)
-    x, wx = legendre_rule(_N2_OUT_GL)
-    r = (edges[:-1, None] + np.diff(edges)[:, None] * x[None, :]).ravel()
-    wr = (np.diff(edges)[:, None] * wx[None, :]).ravel()
+    r, wr = _graded_radii(_N2_OUT_R, _N2_OUT_H0 * w, _N2_OUT_WMAX, _N2_OUT_GL)
     if p == 1:
         # xi >= 0 with the weight of -xi too
         xi = r[:, None]
