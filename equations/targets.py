@@ -2298,6 +2298,14 @@ def _n2_prepare(om, V, p, P):
 
 
 @njit_compiled(cache=True)
+def _n2_buffers(cap, ngl):
+    """Work arrays of the radial rule for ``cap`` panels of ``ngl`` nodes: breakpoints, nodes,
+    weights, log-integrands and their derivatives (see :func:`_n2_sum`)."""
+    n = cap * ngl
+    return np.empty(cap), np.empty(n), np.empty(n), np.empty(n), np.empty((n, 5))
+
+
+@njit_compiled(cache=True)
 def _n2_channel(y, omega, V, noise, panels, gl_x, gl_w, cosT, sinT, g, dg, logz):
     """Per-sample ``log Z_out``, ``g_out`` and ``d g_out / d omega = E[S | y] - V^{-1} - g g^T`` of
     ``norm2`` at ``p <= 2`` (each sample its own ``V[mu]``), the angular integrals taken at each node
@@ -2313,11 +2321,7 @@ def _n2_channel(y, omega, V, noise, panels, gl_x, gl_w, cosT, sinT, g, dg, logz)
     om = np.empty(p)
     Vm = np.empty((p, p))
     cap = _N2_MAX_PANELS + panels.size + 4
-    bp = np.empty(cap)
-    rs = np.empty(cap * gl_x.size)
-    ws = np.empty(cap * gl_x.size)
-    ls = np.empty(cap * gl_x.size)
-    ds = np.empty((cap * gl_x.size, 5))
+    bp, rs, ws, ls, ds = _n2_buffers(cap, gl_x.size)
     tmp = np.empty(6)
     res = np.empty(6)
     tab = np.empty((1, 1, 3))
@@ -2418,11 +2422,7 @@ def _n2_point(om, w, V, p, noise, panels, gl_x, gl_w, yx, yw, gh_x, gh_w, gh_rat
             step *= 1.5
     ys = np.sort(ybp[:nb])
     cap = npan + panels.size + 4
-    bp = np.empty(cap)
-    rs = np.empty(cap * gl_x.size)
-    ws = np.empty(cap * gl_x.size)
-    ls = np.empty(cap * gl_x.size)
-    ds = np.empty((cap * gl_x.size, 5))
+    bp, rs, ws, ls, ds = _n2_buffers(cap, gl_x.size)
     res = np.empty(6)
     t_lo = r_lo * r_lo
     t_hi = r_hi * r_hi
