@@ -533,6 +533,10 @@ class DotProductAttention:
             return math.nan
         return float(self._phi(x, self._channel(x)))
 
+    def observable_names(self) -> tuple[str, ...]:
+        """The keys of :meth:`observables`, in order (protocol member)."""
+        return ("q", "m", "theta", "V", "test_error", "train_loss", "energy", "free_entropy", "baseline_error")
+
     def observables(self, x) -> dict[str, float]:
         """State, ``test_error`` (``|student - T|_F^2 / (2d)`` per fresh sequence), ``train_loss``
         (mean loss per training sequence), ``energy`` (training objective per ``d``, ``= -Phi``),

@@ -419,6 +419,12 @@ class MultiIndex:
             J[:, col] = M[iu, ju]
         return J
 
+    def observable_names(self) -> tuple[str, ...]:
+        """The keys of :meth:`observables`, in order (protocol member): ``Q_eig[k]`` are the
+        eigenvalues of ``Q`` in decreasing order."""
+        return ("overlap", "mse", *(f"Q_eig[{k}]" for k in range(self.p)), "specialisation", "gen_error",
+                "label_mse", "free_entropy", "mutual_information")
+
     def observables(self, x) -> dict[str, float]:
         x = np.asarray(x, dtype=float).ravel()
         Q, A, psi_out, err, lmse = self._out(x)

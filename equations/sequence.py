@@ -674,6 +674,10 @@ class SequenceMultiIndex:
         x, w = _hermite_rule(_N_MSE)
         return float(_softmax2_mse(Q, V, x, w))
 
+    def observable_names(self) -> tuple[str, ...]:
+        """The keys of :meth:`observables`, in order (protocol member)."""
+        return ("overlap", "mse", "label_mse", "free_entropy")
+
     def observables(self, x) -> dict[str, float]:
         Q = self._clip(x)
         out = {"overlap": Q, "mse": 1.0 - Q, "label_mse": self.label_mse(Q)}

@@ -438,7 +438,10 @@ def catalogue(models=None) -> dict:
         model = models[name].get(name)  # the defaults make a valid model
         cls = type(model)
         try:
-            observables = list(model.observables(np.asarray(model.initial_state("uninformed"), dtype=float)))
+            named = getattr(model, "observable_names", None)
+            # declared names need no evaluation of the map (which compiles the model's kernels)
+            observables = list(named() if callable(named) else
+                               model.observables(np.asarray(model.initial_state("uninformed"), dtype=float)))
         except Exception:  # the model's own code at its start: the list is then unknown, not an error
             observables = None
         table = _parameter_table(cls)

@@ -18,7 +18,7 @@ REQUIRED = ("name", "state_names", "initial_state", "update", "observables", "si
 #: members a model may have; the engine falls back to a documented default without them
 OPTIONAL = ("trivial_state", "bounds", "free_entropy", "jacobian", "unique_fixed_point", "residual_scale",
             "free_entropy_divergence", "solver_coordinates", "parameters", "labels", "domain_violation",
-            "starts")
+            "starts", "observable_names")
 
 
 @runtime_checkable
@@ -66,6 +66,8 @@ class Model(Protocol):
     (physics names of parameters, state entries and observables for figures, e.g.
     ``{"snr": r"$\\lambda$", "mmse": "MMSE"}``; passed as ``labels=`` to
     :mod:`fixedpoint.plotting`, which prints a name without a label as it is);
+    ``observable_names() -> tuple[str, ...]`` (the keys of ``observables(x)``, in order, known
+    without evaluating the map: ``fixedpoint list`` shows them without compiling a model's kernels);
     ``domain_violation(x) -> str | None`` (why ``x`` is outside a domain that is not a box, e.g.
     an overlap matrix that is not positive semi-definite, :func:`fixedpoint.matrices.psd_violation`;
     ``None`` inside: an extrapolated iterate outside is replaced by the plain step, a map whose

@@ -57,6 +57,9 @@ def test_protocol_on_each_example(name, i):
     assert sol.converged, sol.message
     obs = model.observables(sol.x)
     assert obs and all(isinstance(k, str) and isinstance(v, float) for k, v in obs.items())
+    if callable(getattr(model, "observable_names", None)):
+        # the declared names (what `fixedpoint list` prints without evaluating) are the keys, in order
+        assert tuple(model.observable_names()) == tuple(obs)
     if getattr(model, "free_entropy", None) is not None:
         assert math.isfinite(model.free_entropy(sol.x))
     assert pickle.loads(pickle.dumps(model)) == model

@@ -404,6 +404,10 @@ class SubspaceClustering:
         k = self.k
         return (0.0 if self.centred else 1.0 / k ** 2) * np.ones((k, k)) + m_u * self._P()
 
+    def observable_names(self) -> tuple[str, ...]:
+        """The keys of :meth:`observables`, in order (protocol member)."""
+        return ("m_v", "m_v_mean", "m_u", "label_overlap", "accuracy", "mse", "free_entropy", "mutual_information")
+
     def observables(self, x) -> dict[str, float]:
         x = np.asarray(x, dtype=float).ravel()
         M = unpack(x, self.k)
