@@ -971,15 +971,59 @@ def _run_solver(F, x_start, solver, unique, kw, notes, jac=None):
     return run, rho
 
 
-def _radius_at(F, jac, run, lower, upper, damping, outside=None):
-    """Spectral radius of the damped map's Jacobian at a run's point, the model's own Jacobian
-    when it has one; counts the evaluations a finite-difference Jacobian takes."""
+def _jacobian_at(F, jac, run, lower, upper, outside=None):
+    """The map's Jacobian at a run's point, the model's own when it has one; counts the
+    evaluations a finite-difference Jacobian takes."""
     if jac is not None:
-        J = np.atleast_2d(np.asarray(jac(run.x), dtype=float))
-    else:
-        J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx, outside=outside)
-        run.nev += nev
-    return spectral_radius(J, damping)
+        return np.atleast_2d(np.asarray(jac(run.x), dtype=float))
+    J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx, outside=outside)
+    run.nev += nev
+    return J
+
+
+def _radius_at(F, jac, run, lower, upper, damping, outside=None):
+    """Spectral radius of the damped map's Jacobian at a run's point (:func:`_jacobian_at`)."""
+    return spectral_radius(_jacobian_at(F, jac, run, lower, upper, outside), damping)
+
+
+#: relative accuracy of a Jacobian: finite differences (forward, :func:`numerical_jacobian`), a model's own
+_JACOBIAN_ERROR = {"differences": 1e-5, "model": 1e-10}
+
+
+def _side_of_saddle(J, x, fx, own_jacobian):
+    """Where plain iteration that met the tolerance at ``x``, next to a saddle, goes on from there.
+
+    In the linear regime about the saddle ``x_s`` a plain step is ``r = F(x) - x = (J - I)(x -
+    x_s)``, so with ``l`` the left eigenvector of the eigenvalue ``lam > 1`` (real, the largest) and
+    ``v`` its right eigenvector, the component of ``x - x_s`` along ``v`` is ``c = l.r / ((lam -
+    1) l.v)``: plain iteration continued past the tolerance multiplies it by ``lam`` per step (by
+    ``1 + (1 - damping)(lam - 1)`` when damped) and leaves along ``sign(c) v``. Returns ``(x_s,
+    direction)`` with ``direction`` the unit vector along which it leaves, or ``None`` when that
+    is not determined: the leading eigenvalue is not real (an oscillatory instability), or
+    ``l.r`` is within the Jacobian's error and the rounding of ``r`` (the start lay on the
+    saddle's stable manifold to rounding, e.g. on an invariant subspace; plain iteration then
+    stays)."""
+    lam, vecs = np.linalg.eig(J)
+    k = int(np.argmax(np.abs(lam)))
+    if abs(lam[k].imag) > 1e-12 * abs(lam[k]) or not lam[k].real > 1.0:
+        return None
+    lam_k = float(lam[k].real)
+    v = vecs[:, k].real
+    lam_t, vecs_t = np.linalg.eig(J.T)
+    l = vecs_t[:, int(np.argmin(np.abs(lam_t - lam_k)))].real
+    v, l = v / np.linalg.norm(v), l / np.linalg.norm(l)
+    lv = float(l @ v)
+    if abs(lv) < 1e-8:
+        return None
+    r = fx - x
+    lr = float(l @ r)
+    eps = np.finfo(float).eps
+    noise = 64.0 * eps * float(np.abs(l) @ (np.abs(x) + np.abs(fx)))
+    err = _JACOBIAN_ERROR["model" if own_jacobian else "differences"] * float(np.linalg.norm(r))
+    if not abs(lr) > 10.0 * (noise + err):
+        return None
+    c = lr / ((lam_k - 1.0) * lv)
+    return x - c * v, math.copysign(1.0, c) * v
 
 
 def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
@@ -990,7 +1034,9 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
     converges steadily, then accelerate with extrapolation kept on the start's side of the
     unstable point. Should acceleration land on a point plain iteration leaves once more, the
     solve is finished by plain iteration alone from the start: the definition itself, however
-    slow (and if plain iteration does not converge, neither does the solve).
+    slow (and if plain iteration does not converge, neither does the solve). Should plain
+    iteration meet the tolerance at a saddle, its last step tells the side it leaves by, and
+    the solve goes on from there (:func:`_past_the_saddle`).
     """
     damping, lower, upper = common["damping"], common["lower"], common["upper"]
     rho = _radius_at(F, jac, run, lower, upper, damping, common.get("outside"))
@@ -1021,15 +1067,55 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
     last = _iterate(F, x_start, memory=0, run=last, fast_forward=False, **common)
     rho = math.nan
     if last.status is Status.CONVERGED:
-        rho = _radius_at(F, jac, last, lower, upper, damping, common.get("outside"))
+        J = _jacobian_at(F, jac, last, lower, upper, common.get("outside"))
+        rho = spectral_radius(J, damping)
         if rho > 1.0 + 1e-6:
-            # plain iteration itself stopped there: the start's component along the unstable
-            # direction was still below the tolerance (it grows like rho^k). Say so, since the
-            # point is a saddle of the dynamics, not an attractor.
+            # plain iteration itself stopped at a saddle: the start's component along the unstable
+            # direction was still below the tolerance. It grows like rho^k, so when the last
+            # step tells its sign, go on along that side as plain iteration would
+            on = _past_the_saddle(F, J, last, memory, common, notes, jac, rho)
+            if on is not None:
+                return on
             notes.append(f"the point reached is unstable under plain iteration (spectral radius {rho:.6g}): plain "
                          "iteration met the tolerance before the start's perturbation along the unstable direction "
-                         "grew; a start perturbed along that direction, or a smaller --atol/--rtol, may leave it")
+                         "grew, and its last step has no component along that direction that the Jacobian's accuracy "
+                         "and the rounding resolve (a start on, or within rounding of, the saddle's stable manifold, "
+                         "e.g. an invariant subspace); a start perturbed along that direction leaves it")
     return rho, last
+
+
+def _past_the_saddle(F, J, last, memory, common, notes, jac, rho):
+    """Continue plain iteration that met the tolerance at a saddle (:func:`_side_of_saddle`):
+    from the saddle displaced by ``1e-6 max(1, |x|)`` along the side the last step leaves it by,
+    iterating as after an escape (plain first, acceleration kept on that side). Returns ``(rho,
+    run)`` when that converges to a point plain iteration does not leave, else ``None``."""
+    lower, upper, damping = common["lower"], common["upper"], common["damping"]
+    side = _side_of_saddle(J, last.x, last.fx, jac is not None)
+    if side is None:
+        return None
+    x_s, direction = side
+    outside = common.get("outside")
+    delta = 1e-6 * max(1.0, float(np.max(np.abs(last.x))))
+    for _ in range(20):
+        x_e = x_s + delta * direction
+        if np.all(x_e > lower) and np.all(x_e < upper) and (outside is None or outside(x_e) is None):
+            break
+        delta *= 0.5
+    else:
+        return None
+    on = _Run()
+    on.nev, on.it, on.residuals = last.nev, last.it, last.residuals
+    on = _iterate(F, x_e, memory=memory, run=on, taboo=(x_s, direction), plain_first=True, **common)
+    if on.status is not Status.CONVERGED:
+        return None
+    rho_on = _radius_at(F, jac, on, lower, upper, damping, outside)
+    if not rho_on <= 1.0 + 1e-6:
+        last.nev = on.nev
+        return None
+    notes.append(f"plain iteration from the start met the tolerance at a saddle (spectral radius {rho:.6g}) with its "
+                 "last step along the unstable direction: it leaves the saddle on that side, so the solve went on "
+                 "from there")
+    return rho_on, on
 
 
 def _make_solution(model, run, names, start, rho, notes) -> Solution:

@@ -270,14 +270,33 @@ def test_acceleration_does_not_cancel_a_seed_that_plain_iteration_amplifies():
 
 
 def test_a_saddle_that_plain_iteration_stops_at_is_reported_as_unstable():
-    # x0 = 0 repels with rate 1.001 (attractors at +-1); from x0 = 1e-12 the residual along it,
-    # 1e-3 x0, is below the tolerance long before x0 grows: plain iteration itself stops at the
-    # saddle. The solve is converged by its definition, and says that the point is unstable.
+    # x0 = 0 repels with rate 1.001 (attractors at +-1); from x0 = 0 exactly (an invariant line)
+    # plain iteration stays at the saddle. The solve is converged by its definition, and says that
+    # the point is unstable and why it stayed.
     F = lambda x: np.array([x[0] + 1e-3 * (x[0] - x[0] ** 3), 0.5 * x[1] + 1.0])
-    sol = fp.solve(F, np.array([1e-12, 0.0]))
-    assert sol.converged and abs(sol.x[0]) < 1e-9 and sol.x[1] == pytest.approx(2.0)
+    sol = fp.solve(F, np.array([0.0, 0.0]))
+    assert sol.converged and sol.x[0] == 0.0 and sol.x[1] == pytest.approx(2.0)
     assert sol.spectral_radius == pytest.approx(1.001, rel=1e-6)
     assert "unstable under plain iteration (spectral radius 1.001)" in sol.message
+    assert "stable manifold" in sol.message
     # from a start 1e-3 along the unstable direction, plain iteration leaves it: no such note
     away = fp.solve(F, np.array([1e-3, 0.0]))
     assert away.x[0] == pytest.approx(1.0, abs=1e-6) and "unstable under plain" not in away.message
+
+
+@pytest.mark.parametrize("side", [1.0, -1.0])
+def test_plain_iteration_that_meets_the_tolerance_at_a_saddle_goes_on_along_its_side(side):
+    # rate 1.01 along x0: from x0 = +-1e-9 the residual along it (1.4e-11 when x1 has converged) is
+    # below the tolerance, so plain iteration meets it at the saddle x0 = 0 and stops. Iterated on,
+    # it leaves along the sign of x0 to +-1. The last plain step's component along the unstable
+    # direction (1e-2 x0, resolved far above rounding) says which side: the solve goes on there.
+    F = lambda x: np.array([x[0] + 1e-2 * (x[0] - x[0] ** 3), 0.5 * x[1] + 1.0])
+    x0 = np.array([side * 1e-9, 0.0])
+    stopped = fp.solve(F, x0, solver=fp.Damped(0.0))
+    assert stopped.converged and abs(stopped.x[0]) < 1e-8            # the definition's stopping rule
+    sol = fp.solve(F, x0)
+    assert sol.converged and sol.x == pytest.approx([side, 2.0], abs=1e-8)
+    assert sol.spectral_radius < 1 and "went on from there" in sol.message
+    # and where plain iteration itself goes once asked for more than the tolerance: the same side
+    far = fp.solve(F, x0, solver=fp.Damped(0.0), atol=1e-300, rtol=1e-14, max_iter=20000)
+    assert np.sign(far.x[0]) == side and abs(far.x[0]) > 0.5
