@@ -431,10 +431,11 @@ def test_four_coordinate_orthant_against_genz():
              (0.4 * np.ones(4), 0.9 * np.eye(4) - 0.15 * np.ones((4, 4)))]
     for m, V in cases:
         # Genz's randomised lattice rule, seeded (the same reference in every run): with 2e6 points
-        # it scatters by 4e-8 over seeds on the second case, with 2e7 by 2e-9 (ours within that)
+        # it scatters by 4e-8 over seeds on the second case, with 2e7 by 2e-9 (ours within that; 2e7
+        # points cost 15 s, so the test takes 2e6 and allows 1e-7)
         genz = stats.multivariate_normal(mean=np.zeros(4), cov=V, seed=7, abseps=1e-12, releps=1e-12,
-                                         maxpts=2 * 10 ** 7)
-        assert _upper4(m, V, n, w, tn, tw) == pytest.approx(genz.cdf(m), abs=1e-8)
+                                         maxpts=2 * 10 ** 6)
+        assert _upper4(m, V, n, w, tn, tw) == pytest.approx(genz.cdf(m), abs=1e-7)
 
 
 def test_committee_k4_label_probabilities_against_genz():
@@ -694,6 +695,4 @@ def test_norm2_state_evolution_refuses_the_noise_its_quadrature_cannot_resolve()
     t = fixedpoint.threshold(m, "alpha", (1.0, 2.0), kind="stability")
     # the small-noise limit p / 2 + noise / 4, up to O(noise^1.5) = 1e-6
     assert t.value == pytest.approx(1.5 + 1e-4 / 4, abs=2e-6)
-    m2 = MultiIndex(target="norm2", p=2, alpha=2.0, noise=1e-4)
-    x = m2.update(m2.initial_state("uninformed"))
-    assert np.all(np.isfinite(x)) and np.max(np.abs(x)) > 0
+    # (p = 2 at small noise: tests/equations/test_norm2.py solves it)
