@@ -142,7 +142,13 @@ start reaches the semantic branch: a secant step had cancelled the seed ``theta 
 plain iteration amplifies. The engine no longer takes such steps (DESIGN.md); at ``(0.1, 1.8)``
 the solve now reaches the semantic branch in 138 evaluations (plain iteration: 357). The stored
 diagram predates the fix; its drawing counts those points as "the positional start flows to the
-semantic branch", which is what the solve now finds.
+semantic branch", which is what the solve now finds. Warm starts along the positional branch
+carry the seed ``theta`` down to ~1e-9, and where the branch has lost stability plain iteration
+can meet the tolerance at the unstable positional point before the seed grows (``omega = 0``,
+from ``alpha = 0.6`` to ``0.8``: growth 1.008 per step, ``theta = -9e-9``). The engine then reads
+the side the last plain step leaves by and goes on from there (DESIGN.md): that solve now reaches
+the semantic branch (``theta = -0.098``, 1751 evaluations, half of them the continuation from
+the saddle) instead of stopping at the saddle.
 
 alpha_c. At ``omega = 0.3`` (``sigma = 0.5``, ``reg = 0.01``), the lines rule's free entropies
 (their difference ``Phi_sem - Phi_pos`` interpolated linearly between the fixed points at two
