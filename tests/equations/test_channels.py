@@ -624,8 +624,9 @@ def test_logit_se_integrals_against_adaptive_quadrature(gamma, frac):
 @pytest.mark.parametrize("noise,frac", [(noise, frac) for noise in (0.0, 0.1) for frac in (0.0, 0.5)]
                          + [(0.1, 1.0 - 1e-4), (0.1, 1.0 - 1e-10)]
                          # the noiseless reference at small V takes ~20 s (adaptive quadrature over a
-                         # window of width sqrt(V) inside 12 sqrt(q)): one point, the smaller V
-                         + [pytest.param(0.0, 1.0 - 1e-10, marks=pytest.mark.slow)])
+                         # window of width sqrt(V) inside 12 sqrt(q)): one point, the smaller V, in
+                         # the exhaustive run (the noisy channel is checked there in the default run)
+                         + [pytest.param(0.0, 1.0 - 1e-10, marks=[pytest.mark.slow, pytest.mark.exhaustive])])
 def test_door_se_integrals_against_adaptive_quadrature(noise, frac):
     q, V = _q_V(frac)
     ch = make_channel("door", noise, width=WIDTH)

@@ -397,7 +397,9 @@ def test_affine_outer_rule_integrates_the_gaussian_moments(name, Q):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, i, j", [("z1z2", 0, 1), ("staircase", 1, 1)])
+@pytest.mark.parametrize("name, i, j", [("z1z2", 0, 1),
+                                        # (the same polar rule: a diagonal entry, in the exhaustive run)
+                                        pytest.param("staircase", 1, 1, marks=pytest.mark.exhaustive)])
 def test_affine_route_psi_is_the_potential_of_A(name, i, j):
     # d Psi_out / d Q = A / 2 (the output half of the free entropy's stationarity), one entry by
     # central differences (step 1e-4: truncation ~1e-9, rounding ~1e-11), at noise 1e-3. What is

@@ -135,6 +135,7 @@ def test_gamp_agrees_with_state_evolution(kw):
 
 
 @pytest.mark.slow
+@pytest.mark.exhaustive  # (d = 2000, a minute: GAMP against the state evolution of other targets runs by default)
 def test_gamp_sign_z1z2_agrees_with_state_evolution():
     # y = sign(z1 z2): no trivial direction (Q = 0 is a fixed point, unstable above alpha_c =
     # pi^2 / 4), so GAMP grows out of its random start; the state evolution's fixed point at
