@@ -2,12 +2,18 @@
 
 Numba's on-disk cache does not notice edits in another file (DESIGN.md, Numba rules), so every
 test session compiles into a fresh temporary cache folder. This must happen before numba is
-imported, hence at the top of the root conftest.
+imported, hence at the top of the root conftest. The folder is made once per session, by the
+process that starts it, and handed down through the environment: the xdist workers (and the
+notebook kernels of the documentation build) inherit it, so a kernel one of them compiled is
+loaded, not compiled again, by the others. (One folder per process had each worker compile
+every kernel it used: a quarter of the suite's CPU is compilation.)
 """
 
 import os
 import tempfile
 
 if not os.environ.get("FIXEDPOINT_KEEP_NUMBA_CACHE"):
-    os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="numba-cache-")
+    if not os.environ.get("FIXEDPOINT_SESSION_NUMBA_CACHE"):
+        os.environ["FIXEDPOINT_SESSION_NUMBA_CACHE"] = tempfile.mkdtemp(prefix="numba-cache-")
+    os.environ["NUMBA_CACHE_DIR"] = os.environ["FIXEDPOINT_SESSION_NUMBA_CACHE"]
 os.environ.setdefault("MPLBACKEND", "Agg")
