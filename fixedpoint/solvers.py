@@ -1106,11 +1106,9 @@ def _past_the_saddle(F, J, last, memory, common, notes, jac, rho):
     on = _Run()
     on.nev, on.it, on.residuals = last.nev, last.it, last.residuals
     on = _iterate(F, x_e, memory=memory, run=on, taboo=(x_s, direction), plain_first=True, **common)
-    if on.status is not Status.CONVERGED:
-        return None
-    rho_on = _radius_at(F, jac, on, lower, upper, damping, outside)
+    rho_on = _radius_at(F, jac, on, lower, upper, damping, outside) if on.status is Status.CONVERGED else math.nan
     if not rho_on <= 1.0 + 1e-6:
-        last.nev = on.nev
+        last.nev = on.nev  # (the evaluations spent count, whatever is returned)
         return None
     notes.append(f"plain iteration from the start met the tolerance at a saddle (spectral radius {rho:.6g}) with its "
                  "last step along the unstable direction: it leaves the saddle on that side, so the solve went on "
