@@ -1003,14 +1003,14 @@ def _side_of_saddle(J, x, fx, own_jacobian):
     ``l.r`` is within the Jacobian's error and the rounding of ``r`` (the start lay on the
     saddle's stable manifold to rounding, e.g. on an invariant subspace; plain iteration then
     stays)."""
-    lam, vecs = np.linalg.eig(J)
+    from scipy.linalg import eig
+
+    lam, left, right = eig(J, left=True, right=True)  # both eigenvectors of each eigenvalue
     k = int(np.argmax(np.abs(lam)))
     if abs(lam[k].imag) > 1e-12 * abs(lam[k]) or not lam[k].real > 1.0:
         return None
     lam_k = float(lam[k].real)
-    v = vecs[:, k].real
-    lam_t, vecs_t = np.linalg.eig(J.T)
-    l = vecs_t[:, int(np.argmin(np.abs(lam_t - lam_k)))].real
+    v, l = right[:, k].real, left[:, k].real
     v, l = v / np.linalg.norm(v), l / np.linalg.norm(l)
     lv = float(l @ v)
     if abs(lv) < 1e-8:
