@@ -220,5 +220,5 @@ def test_solves_at_small_noise_above_the_weak_recovery_threshold():
 
 def test_p3_small_noise_still_refuses():
     m = MultiIndex(target="norm2", p=3, alpha=2.0, noise=1e-3)
-    with pytest.raises(ValueError, match=r"noise must be >= 0\.3"):
+    with pytest.raises(ValueError, match=r"p must be <= 2 for the state evolution of the norm2 target"):
         m._target.se(0.3 * np.eye(3), 1e-3)
