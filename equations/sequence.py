@@ -132,8 +132,8 @@ hard phase for perfect recovery.
 
     :func:`deep_subbranch` computes ``(K_1, K_2)`` (and ``K_12``); at ``c = 1`` it
     reproduces the authors' Monte-Carlo ``Q_22`` (``data/BO_2w.csv``: 0.4988 at ``alpha = 0.4``,
-    0.898 at 0.5667 and 0.9641 at 0.7; ours ``q = 0.5`` at ``alpha = 0.40200``, ``q = 0.898`` at
-    0.5727 and ``q = 0.9641`` at 0.6812, the teacher route below).
+    0.898 at 0.5667 and 0.9641 at 0.7; ours ``q = 0.5`` at ``alpha = 0.40469``, ``q = 0.898`` at
+    0.57339 and ``q = 0.9641`` at 0.68050, the teacher route with its default rules).
 
     The staircase root lies at ``q* = 0.9735`` (``alpha K_1 = 0.36`` still at ``q = 0.9``), where
     ``V_22 = 1 - q`` is small: the posterior of ``z_1`` is then narrow, and the density of ``h``
@@ -255,12 +255,17 @@ drops toward ``alpha_2`` at small ``c`` while our staircase threshold stays near
 = 0.01`` the growth rate of ``Q_11`` along our sub-branch is, on coarse rules, 0.41 at ``q =
 0.3``, 0.57 at 0.5 and crosses one only at ``q* = 0.78``).
 
-Not here: the full nonlinear state evolution of ``deep_attention`` (all of ``Q``, 2 x 2), so
-``deep_attention`` is not a registered target. Its map is a 6-dimensional outer average over
-``(omega, h)`` of 2-dimensional inner integrals over ``z_1``; the teacher-route rules of
-:func:`deep_staircase` reach three to four digits on the one-parameter sub-branch at about a
-minute of CPU per evaluation, short of the four digits a registered target's thresholds must
-carry. Finite instances: Bayes-optimal GAMP, :meth:`DeepAttention.simulate`
+The full state evolution (all of ``Q``, 2 x 2) is :func:`deep_state_evolution`: quasi-Monte Carlo
+over the teacher's ``(Z*, omega)`` (8 coordinates) with a Gauss-Hermite rule in ``z_1`` inside,
+deterministic for a given seed, three digits at best (0.17% scatter over seeds with ``2^14``
+points, about a second): the posterior averages vary over the teacher by about their own size,
+so four digits would need some ``10^8`` points, and tensor rules over the 6 to 8 outer
+dimensions cost minutes per evaluation. ``deep_attention`` is therefore not a registered target:
+its thresholds carry four digits by their own rules (:func:`deep_linearisation`,
+:func:`deep_staircase`), its map would not. As an independent integrator it checks the
+sub-branch routes: at ``q = 0.5`` it gave ``K_2 = 2.4718 +- 0.0018`` where both routes then gave
+2.4875-2.4887, 0.7% high from their coarse rules in ``omega_2`` (:func:`deep_subbranch`, now 2.4710
+with 8 ``eta`` nodes per axis). Finite instances: Bayes-optimal GAMP, :meth:`DeepAttention.simulate`
 (:mod:`equations._simulate.gamp_deep_attention`), follows the sub-branch (``Q_22`` on
 :func:`deep_subbranch`'s curve, ``Q_11`` at its noise level below the staircase ``alpha_1``) and
 learns the first layer past ``alpha_1``. The positional / semantic dot-product attention of Cui, Behrens, Krzakala, Zdeborova
@@ -283,7 +288,7 @@ from ._registry import parameter_table, register
 from .glm_bayes import _real
 
 __all__ = ["SequenceMultiIndex", "DeepAttention", "layer_thresholds", "deep_linearisation", "deep_subbranch",
-           "deep_staircase"]
+           "deep_staircase", "deep_state_evolution"]
 
 _TARGETS = ("attention", "scores")
 #: sequence lengths accepted per target (attention: the softmax inversion and label MSE of L = 2)
@@ -721,10 +726,13 @@ _Z2_H0 = 0.2
 _Z2_WMAX = 1.0
 #: first panel of the graded rule in z_2* of the truth route of deep_linearisation below c = 0.5
 _TRUTH_Z2_H0 = 0.1
-#: default rules of the teacher route (deep_subbranch(route="truth"))
+#: default rules of the teacher route (deep_subbranch(route="truth")). The eta rule carries the
+#: noise of omega_2 = q z_2* + sqrt(q (1 - q)) eta, largest at q = 1/2: there K_2 is 2.48871 with 4
+#: nodes per axis (0.7% high), 2.47100 with 8, 2.47118 with 12, 2.47132 with 16 (c = 1); at the
+#: staircase root q = 0.9736 the Nishimori forms move by 4e-5 from 4 to 8 nodes
 _N_TEACHER = 12
 _N_GL_Z2 = 6
-_N_ETA = 4
+_N_ETA = 8
 _N_Z_STAIR = 48
 #: default fine rules (n_teacher, n_gl, n_eta, n_z) of deep_staircase
 _STAIR_FINE = (24, 6, 4, 64)
@@ -1321,7 +1329,7 @@ def deep_linearisation(skip: float, *, n_h: int = _N_H, n_z: int = _N_Z1, route:
             "alpha_12": 1.0 / F12}
 
 
-def deep_subbranch(skip: float, q: float, *, route: str = "h", n_h: int = 32, n_omega: int = 12, n_z: int = 48,
+def deep_subbranch(skip: float, q: float, *, route: str = "truth", n_h: int = 32, n_omega: int = 12, n_z: int = 48,
                    n_teacher: int = _N_TEACHER, n_gl: int = _N_GL_Z2, n_eta: int = _N_ETA, workers: int = 1) -> dict:
     """``(K_1, K_2)`` of ``deep_attention`` on the invariant subspace ``Q_11 = Q_12 = 0``, ``Q_22 =
     q`` (module docstring): ``alpha K_2(q) / (1 + alpha K_2(q))`` is the sub-branch map of
@@ -1354,12 +1362,21 @@ def deep_subbranch(skip: float, q: float, *, route: str = "h", n_h: int = 32, n_
 
     Notes
     -----
-    Accuracy at ``c = 1``. Route ``"h"`` (32 / 12 / 48 against 24 / 12 / 32 nodes): 1e-4
-    relative for ``q <= 0.6``, but it degrades as ``1 - q`` shrinks: the density of ``h`` given
-    ``omega_2`` is a triangle blurred on the scale ``sqrt(1 - q) (1 + c)``, which the tensor rule
-    in ``h`` does not resolve (``K_2`` off by 1-3% at ``q = 0.9``). Route ``"truth"``
-    is the one to use near ``q = 1`` (the module docstring has its convergence at ``q = 0.97``);
-    at ``q = 0.5`` the two agree to 1e-4 in ``alpha_q``.
+    Accuracy at ``c = 1``, ``q = 0.5``, where the noise of ``omega_2`` is largest (``K_2``, against
+    2.4712 +- 2e-4: the teacher route with 8, 12 and 16 ``eta`` nodes per axis, 2.47100, 2.47118,
+    2.47132, and the full state evolution :func:`deep_state_evolution` by quasi-Monte Carlo,
+    2.4718 +- 0.0018 over six seeds of ``2^14`` points, an independent integrator). Route
+    ``"truth"`` (default, 12 / 6 / 8 / 48): 1e-4; with 4 ``eta`` nodes per axis (the default
+    until 2026-12-01) 2.4887, 0.7% high. Route ``"h"`` (32 / 12 / 48): 2.4875, 0.66% high; 20
+    ``omega_2`` nodes per axis 2.4748, still 0.15% (the integrand's features in ``omega_2``, where
+    the sign of ``h`` is ambiguous, converge slowly on Gauss-Hermite nodes). The two routes once
+    agreed to 1e-4 at these rules, each off by the same 0.7%: their ``h`` and ``z_1`` rules were
+    refined, the ``omega_2`` rules not. Route ``"h"`` also degrades as ``1 - q`` shrinks: the
+    density of ``h`` given ``omega_2`` is a triangle blurred on the scale ``sqrt(1 - q) (1 + c)``,
+    which the tensor rule in ``h`` does not resolve (``K_2`` off by 1-3% at ``q = 0.9``). Route
+    ``"truth"`` near ``q = 1``: the module docstring has its convergence at ``q = 0.97``. Cost of
+    the default rules: about 100 s of CPU per call at ``q = 0.5`` (two threads halve the wall time:
+    ``workers``), route ``"h"`` about 10 s.
 
     Returns
     -------
@@ -1397,6 +1414,82 @@ def deep_subbranch(skip: float, q: float, *, route: str = "h", n_h: int = 32, n_
         extra = {"K1_nishimori": N1, "K2_nishimori": N2, "K12": K12, "lambda_12": q * K12 / K2}
     alpha_q = q / ((1.0 - q) * K2)
     return {"K1": K1, "K2": K2, "alpha_q": alpha_q, "growth_1": alpha_q * K1, **extra}
+
+
+def deep_state_evolution(skip: float, Q, *, log2_points: int = 14, n_z: int = 32, seed: int = 0,
+                         workers: int = 2) -> dict:
+    """The state evolution of ``deep_attention`` at any overlap ``Q`` (2 x 2), by quasi-Monte Carlo
+    over the teacher (:mod:`equations._deep_se`): ``Q_hat / alpha = E sum_l g_l g_l^T`` and
+    ``Psi_out``, so that ``Q -> Q_hat (I + Q_hat)^{-1}`` is the map of the full state evolution.
+
+    An independent integrator of the sub-branch routes (:func:`deep_subbranch`) and the only one
+    off the invariant subspace ``Q_11 = Q_12 = 0``; not accurate enough for a registered target
+    (below).
+
+    Parameters
+    ----------
+    skip : float
+        Skip-connection strength ``c``, at least 0.5 (the inner rule is a tensor Gauss-Hermite rule
+        in ``z_1``, which misses the nearly singular band ``|z_12 - z_11| <~ 2 sqrt(c)`` below;
+        module docstring, "Small skips").
+    Q : array_like, 2 x 2
+        Symmetric, ``0 <= Q`` and ``V = I - Q`` with eigenvalues at least ``1e-3``.
+    log2_points : int
+        ``2^log2_points`` scrambled Sobol points (8 standard normal coordinates: the teacher's ``Z*``
+        and the noise of ``omega``), each with its antithetic image; 10 to 20.
+    n_z : int
+        Gauss-Hermite nodes per axis of the inner rule in ``z_1``, 8 to 128.
+    seed : int
+        Seed of the scrambling: the map is deterministic for a given seed.
+    workers : int
+        Threads sharing the outer points.
+
+    Returns
+    -------
+    dict
+        ``A`` (``E sum_l g_l g_l^T``, 2 x 2, the direct form: exactly zero in the first row and
+        column on the invariant subspace, as the true map), ``A_nishimori`` (``2 V^{-1} - V^{-1} E[sum_l
+        Cov(Z_l | y, omega)] V^{-1}``, equal to ``A`` in expectation: their difference is a measure of
+        the outer rule's error), ``psi_out`` (``E log Z_out``, the density of ``h`` folded over its
+        sign) and ``top_share`` (the largest share of ``Z_out`` that one inner node carries, over the
+        points: near one, the inner rule no longer resolves the posterior of ``z_1``; raise ``n_z``).
+
+    Notes
+    -----
+    Accuracy at ``c = 1`` (measured). The outer rule: over seeds, ``A_22`` at ``Q = diag(0, 0.5)``
+    scatters by 0.17% with ``2^14`` points (six seeds: 2.4718 +- 0.0018 against the converged
+    teacher route's 2.4712; plain Monte Carlo with ``2^18`` points 2.4674 +- 0.005): the
+    integrand, a posterior average given a label, varies over the teacher by about its own size
+    (per-point standard deviation 2.8 for a mean of 2.5), so four digits would take some ``10^8``
+    points. At ``Q = diag(0, 0.9736)`` (the staircase root) 51.32 for the teacher route's 51.27
+    (0.1%) with ``n_z = 64``; ``n_z = 32`` is 0.2% off there (``top_share`` 0.5), and enough at ``Q =
+    diag(0, 0.5)`` (``n_z = 48`` agrees to 1e-5) and at ``Q = [[0.3, 0.1], [0.1, 0.8]]`` (24 and 48
+    agree to 3e-6). Cost: about 1 s per ``2^14`` points at ``n_z = 32`` on two idle cores (scaling
+    with ``2^log2_points n_z^2``). So three digits at best: enough to follow the state evolution off
+    the sub-branch and to check the sub-branch routes (it exposed the 0.7% bias of their former
+    ``omega_2`` rules), not for thresholds of four digits, which :func:`deep_linearisation` and
+    :func:`deep_staircase` compute by their own rules.
+    """
+    from ._deep_se import deep_state_evolution as _se
+
+    c = _check_skip(skip)
+    if c < _C_GRADED:
+        raise ValueError(f"skip must be >= {_C_GRADED} for deep_state_evolution, got {c}: its inner rule in z_1 is "
+                         "a tensor Gauss-Hermite rule, which misses the nearly singular band |z_12 - z_11| <~ 2 "
+                         "sqrt(c) (the sub-branch routes grade toward it: deep_subbranch(route='truth'))")
+    Q = np.asarray(Q, dtype=float)
+    if Q.shape != (2, 2) or not np.all(np.isfinite(Q)) or abs(Q[0, 1] - Q[1, 0]) > 1e-12 * (1.0 + abs(Q[0, 1])):
+        raise ValueError(f"Q must be a finite symmetric 2 x 2 matrix, got {Q.tolist()}")
+    lam = np.linalg.eigvalsh(0.5 * (Q + Q.T))
+    if lam[0] < -1e-12 or lam[1] > 1.0 - 1e-3:
+        raise ValueError(f"Q must satisfy 0 <= Q and I - Q >= 1e-3 I (the inner rule is measured down to V_22 = 0.026, "
+                         f"where n_z = 64 is needed: top_share), got eigenvalues {lam.tolist()}")
+    for name, v, lo, hi in (("log2_points", log2_points, 10, 20), ("n_z", n_z, 8, 128), ("seed", seed, 0, 2 ** 31)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+            raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {v!r}")
+    workers = _check_workers(workers)
+    r = _se(Q, c, int(log2_points), int(n_z), int(seed), workers)
+    return {"A": r["A"], "A_nishimori": r["A_nishimori"], "psi_out": r["psi"], "top_share": r["top_share"]}
 
 
 def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z, workers=1):

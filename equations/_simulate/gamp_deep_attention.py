@@ -86,9 +86,11 @@ d)``, so at perfect recovery ``Q_kk`` is that norm, not 1.
 Learning curves at ``c = 1`` (``notebooks/_deep_attention_gamp.py``, ``d = 400``, three seeds,
 at most 120 iterations; the state evolution's sub-branch ``Q_11 = Q_12 = 0`` from
 :func:`equations.sequence.deep_subbranch`). ``Q_22`` follows the sub-branch: 0.486 +- 0.046
-against 0.494 at ``alpha = 0.4``, 0.807 +- 0.032 against 0.796 at 0.5, 0.964 +- 0.032 against
-0.918 at 0.6; at ``alpha_q(0.5) = 0.40204`` with ``d = 600`` (four seeds, 150 iterations) 0.477
-+- 0.009 against 0.5 (the test allows 0.02 of finite-size bias). Close to ``alpha_2 = 0.185478``
+against 0.486 at ``alpha = 0.4``, 0.807 +- 0.032 against 0.771 at 0.5, 0.964 +- 0.032 against
+0.923 at 0.6 (the sub-branch on the teacher route with 8 ``eta`` nodes per axis; the former route
+``h`` was up to 1.4% off in ``alpha_q``, :func:`equations.sequence.deep_subbranch`); at ``alpha =
+0.40204`` (route ``h``'s ``alpha_q(0.5)``, 0.7% below the converged 0.40469) with ``d = 600`` (four
+seeds, 150 iterations) 0.477 +- 0.009 against 0.492 (the test allows 0.02 of finite-size bias). Close to ``alpha_2 = 0.185478``
 runs spread: the growth rate out of the random start is close to one and a run may wander at its
 noise level for 50 iterations before ``Q_22`` grows. ``Q_11`` stays at 0 (to 1e-4: the estimate
 of the first layer decays to zero, the Bayes-optimal answer when nothing is known about it) up to
