@@ -27,6 +27,11 @@ Anderson mixing (type II, Walker and Ni, SIAM J. Numer. Anal. 49, 2011) with thr
    branch of a bistable region). Such a point is escaped by plain iteration from the start,
    as an algorithm would, and acceleration resumes once it is left behind.
 
+An escape by plain iteration from a saddle is slow where the map is heavily damped (growth 1.008
+per step: ~1700 steps from 1e-6 to order one). While it is in the saddle's linear regime it is
+fast-forwarded along the saddle's unstable direction, each jump checked against the linear model
+at the new point and undone when that fails (:func:`_iterate`, :func:`_unstable_mode`).
+
 Together these make the accelerated solve reach the same fixed point as plain iteration from
 the same start (DESIGN.md), only with far fewer evaluations of the map. (Safeguard 2 includes an
 entrywise rule, :func:`_along`: a secant step that cancelled a small seed plain iteration was
@@ -294,7 +299,8 @@ class _Run:
 
 
 def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max_iter, lower, upper,
-             names, patience, outside=None, run=None, taboo=None, fast_forward=None, plain_first=False):
+             names, patience, outside=None, run=None, taboo=None, fast_forward=None, plain_first=False,
+             jacobian=None, own_jacobian=False):
     """The single driver loop.
 
     Iterates from ``x0`` until the scaled residual is <= 1 or the budget of ``max_iter``
@@ -308,11 +314,34 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
     ``domain_violation`` (why ``x`` is outside a domain that is not a box, e.g. an overlap
     matrix that is not positive semi-definite, or ``None``), checked like the bounds.
 
-    With ``memory > 0`` three kinds of accelerated steps are tried, each checked when the map
+    With ``memory > 0`` four kinds of accelerated steps are tried, each checked when the map
     has been evaluated at the new point and undone (replaced by the plain step from the previous
     point) when the check fails:
 
     * Anderson extrapolation: undone when the residual grows more than ``safeguard`` times;
+    * unstable-direction fast-forward (needs ``jacobian(x, fx) -> (J, evaluations)``; the
+      driver passes one for states of at most 64 entries): when plain steps have grown three
+      times in a row, the Jacobian ``J`` at the current point (``n`` evaluations, unless the
+      model has its own) is kept for ``_MODE_KEEP + 2 n`` iterations, and if its eigenvalue of
+      largest damped modulus is real, ``lam > 1``, with left and right eigenvectors ``l`` and
+      ``v``, and (:func:`_unstable_mode`) the last plain steps' components ``l.s`` grow by
+      exactly the damped factor ``mu = 1 + (1 - damping)(lam - 1)`` (to 10 % of ``mu - 1``) and
+      the stable part of the displacement from the linear model's saddle ``x_s = x - (J -
+      I)^-1 g`` is within 10 % of the unstable part ``c v``, ``c = l.g / ((lam - 1) l.v)``: this
+      is plain iteration leaving a saddle along ``v``, its component along ``v`` multiplied by
+      ``mu`` per step while the stable ones rest or decay. The jump ``x + (K - 1) c v`` skips
+      ``log K / log mu`` plain steps along ``v`` alone (the stable components are left as they
+      are, to decay by the plain steps that follow), and is undone unless the component ``l.s``
+      of the plain step at the new point is the linear model's, ``K`` times the last one, to
+      10 %. ``K`` starts at 16, is squared after each jump kept until one is undone (up to
+      65536), square-rooted after each one undone or that would leave the domain; below 2 the
+      escape has left the linear regime, and extrapolation resumes (kept on the side the
+      iteration leaves the saddle by: without a ``taboo`` the saddle and ``sign(c) v`` become
+      one). The geometric fast-forward below jumps along the whole plain step, which also
+      moves the stable components the step still contains: an escape whose stable components
+      were still decaying (attention at 8 nodes, ``omega = 0``, ``alpha = 0.8``, positional
+      start) had it fire late, be undone three times and be given up, and took 1560
+      evaluations; this one, 141;
     * geometric fast-forward: when the plain steps grow steadily by a constant factor
       ``rho > 1`` along a fixed direction, plain iteration is leaving an unstable fixed point
       along its unstable direction, ``x_k = x_u + rho^k d``; the jump to ``x_u + K (x - x_u)``
@@ -350,7 +379,9 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
     hist = _History(x.size, min(memory, x.size))
     plain_steps = deque(maxlen=3)  # consecutive plain steps, for the fast-forward
     prev = None  # (x, fx, g, r) of the previous accepted point
-    pending = None  # kind of the step that produced x: None (plain), "anderson" or ("ff", predicted step)
+    # kind of the step that produced x: None (plain), "anderson", ("ff", predicted step) or ("mode",
+    # predicted step)
+    pending = None
     best, best_it = math.inf, run.it
     damp = damping
     calm = 0
@@ -361,6 +392,9 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
     stall = 2 * memory + 5
     steady, last_ratio, needed = 0, math.inf, (memory + 3) // 2
     ff_gain = 16.0
+    # the unstable-direction fast-forward: (lam, l, v, l.v) of the saddle being left, its gain, and
+    # the Jacobians it may still compute (each costs n evaluations without the model's own)
+    mode, mode_gain, mode_tries, mode_next, mode_J = None, _MODE_GAIN, 0, 0, None
     trust = 4.0  # longest extrapolated step, in units of the plain step
 
     while True:
@@ -415,13 +449,25 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
                 # and a map without a fixed point (x + c) must not be chased to infinity
                 if float(np.max(np.abs(g) / prev[4])) < prev[3]:
                     trust *= 2.0
-            elif isinstance(pending, tuple):
+            elif isinstance(pending, tuple) and pending[0] == "ff":
                 predicted = pending[1]
                 actual = (1.0 - damp) * g  # the plain step at the new point
                 miss = actual - predicted
                 if miss @ miss > 0.01 * (predicted @ predicted):
                     undo = True
                     ff_gain = math.sqrt(ff_gain)
+            elif isinstance(pending, tuple):
+                # the unstable-direction fast-forward: the plain step's component along the
+                # unstable direction (through the left eigenvector) at the new point must be the
+                # linear model's to 10 %
+                _, predicted, l = pending
+                if abs((1.0 - damp) * float(l @ g) - predicted) > 0.1 * abs(predicted):
+                    undo = True
+                    mode_gain = -math.sqrt(abs(mode_gain))  # (negative: a jump has been undone)
+                else:
+                    if mode_gain > 0.0:  # (no jump undone yet: still far inside the linear regime)
+                        mode_gain = min(mode_gain * mode_gain, _MODE_GAIN_MAX)
+                    best, best_it = r, run.it  # (progress of the escape, as a climb is)
         if undo:
             x, fx, g, r, wt = prev
             hist.clear(); plain_steps.clear()
@@ -510,7 +556,47 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
         x_new = damp * x + (1.0 - damp) * fx
         step = x_new - x
         pending = None
-        if fast_forward:
+        if fast_forward and jacobian is not None:
+            if mode_J is not None and run.it >= mode_next:
+                mode_J = None  # (computed too long ago to describe the linear regime here)
+            if mode is None and climb >= 3 and (mode_J is not None or mode_tries < _MODE_TRIES):
+                # plain steps have grown three times in a row: if this is the linear regime about a
+                # saddle, jump along its unstable direction (see the docstring). The Jacobian is
+                # kept for a while: the stable part of the displacement shrinks as plain
+                # iteration goes on, until it is small enough (a check without evaluations)
+                if mode_J is None:
+                    mode_tries += 1
+                    mode_next = run.it + _MODE_KEEP + 2 * x.size
+                    mode_J, nev = jacobian(x, fx)
+                    run.nev += nev
+                J = mode_J
+                mode = _unstable_mode(J, damp, plain_steps, x, fx, wt, own_jacobian)
+                mode_gain = _MODE_GAIN
+                if mode is not None:
+                    lam_k, l, v, lv, x_s = mode
+                    mode = mode[:4]
+                    if taboo is None:
+                        # acceleration is kept on the side plain iteration leaves the saddle by
+                        c = float(l @ g) / ((lam_k - 1.0) * lv)
+                        taboo = (x_s, math.copysign(1.0, c) * v)
+            if mode is not None:
+                lam_k, l, v, lv = mode
+                c = float(l @ g) / ((lam_k - 1.0) * lv)
+                while abs(mode_gain) >= 2.0 and not strictly_inside(x + (abs(mode_gain) - 1.0) * c * v):
+                    mode_gain = -math.sqrt(abs(mode_gain))  # (a jump out of the domain: a shorter one)
+            if mode is not None and abs(mode_gain) < 2.0:
+                # the escape has left the linear regime: extrapolation (kept on its side by the
+                # taboo) and plain steps from here
+                mode, mode_tries, mode_J = None, _MODE_TRIES, None
+                if plain_until is not None:
+                    plain_until = None
+                    hist.clear()
+                best, best_it = r, run.it
+            if mode is not None:
+                jump = (abs(mode_gain) - 1.0) * c * v
+                pending = ("mode", (1.0 - damp) * float(l @ (g + (lam_k - 1.0) * jump)), l)
+                x_new = x + jump
+        if fast_forward and pending is None:
             rho = _growing(plain_steps)
             if rho and ff_gain >= 1.5:
                 # geometric fast-forward along the escape direction (see the docstring)
@@ -709,6 +795,87 @@ def _anderson_mix(DX, DF, k, x, fx, wt, damp, reg, out):
         if not np.isfinite(out[l]):
             return False
     return True
+
+
+#: relative agreement, in units of ``mu - 1``, of the ratios of the last plain steps' components along
+#: the left eigenvector with the damped eigenvalue ``mu`` before the unstable-direction fast-forward
+#: is trusted (the linear regime about a saddle, see :func:`_unstable_mode`)
+_MODE_RATIO = 0.1
+#: Jacobians the unstable-direction fast-forward may compute in one run of the driver loop
+_MODE_TRIES = 3
+#: largest stable part of the displacement from the saddle, relative to the unstable part, at which
+#: the unstable-direction fast-forward is used (see :func:`_unstable_mode`)
+_MODE_NEAR = 0.1
+#: iterations (plus ``2 n``) for which the fast-forward's Jacobian is used before it is computed again
+_MODE_KEEP = 100
+#: first gain of the unstable-direction fast-forward (the factor its jump multiplies the unstable
+#: component by), and the largest: squared after each jump kept, square-rooted after each undone
+_MODE_GAIN = 16.0
+_MODE_GAIN_MAX = 65536.0
+
+
+def _leading_mode(J, damping=0.0):
+    """``(lam, l, v, l.v)``: the eigenvalue ``lam`` of ``J`` whose damped value ``damping + (1 -
+    damping) lam`` is largest in modulus, when it is real and above 1 (a saddle's unstable
+    direction, left by plain iteration without oscillating), with its left and right eigenvectors
+    (unit, from one decomposition); ``None`` otherwise or when ``l.v`` vanishes."""
+    from scipy.linalg import eig
+
+    if not np.all(np.isfinite(J)):
+        return None
+    lam, left, right = eig(J, left=True, right=True)  # both eigenvectors of each eigenvalue
+    mu = damping + (1.0 - damping) * lam
+    k = int(np.argmax(np.abs(mu)))
+    if abs(lam[k].imag) > 1e-12 * abs(lam[k]) or not mu[k].real > 1.0:
+        return None
+    v, l = right[:, k].real, left[:, k].real
+    v, l = v / np.linalg.norm(v), l / np.linalg.norm(l)
+    lv = float(l @ v)
+    if abs(lv) < 1e-8:
+        return None
+    return float(lam[k].real), l, v, lv
+
+
+def _unstable_mode(J, damping, steps, x, fx, wt, own_jacobian):
+    """The unstable direction that plain iteration is leaving a saddle along, or ``None``.
+
+    ``J`` is the map's Jacobian at the current point ``x`` (where the map's value is ``fx``),
+    ``steps`` the last consecutive plain (damped) steps that led there. With ``lam`` the
+    eigenvalue of ``J`` of largest damped modulus, real and above 1, ``v`` and ``l`` its right and
+    left eigenvectors, the component ``l.s`` of a plain step in the linear regime about the
+    saddle is multiplied by exactly ``mu = 1 + (1 - damping)(lam - 1)`` per step, whatever the
+    stable components (``l`` is orthogonal to their right eigenvectors). The mode is returned
+    only when the last steps' components do so to ``_MODE_RATIO (mu - 1)``, and the current
+    one is resolved above the Jacobian's error and the rounding: ``(lam, l, v, l.v)`` (unit
+    ``l``, ``v``).
+    """
+    mode = _leading_mode(J, damping)
+    if mode is None:
+        return None
+    lam_k, l, v, lv = mode
+    mu_k = damping + (1.0 - damping) * lam_k
+    # the components along l of the last plain steps, in order, the current one last
+    g = fx - x
+    comps = [float(l @ s) for s in steps] + [(1.0 - damping) * float(l @ g)]
+    noise = 64.0 * np.finfo(float).eps * float(np.abs(l) @ (np.abs(x) + np.abs(fx)))
+    err = _JACOBIAN_ERROR["model" if own_jacobian else "differences"] * float(np.linalg.norm(g))
+    if len(comps) < 3 or not abs(float(l @ g)) > 10.0 * (noise + err):
+        return None
+    for a, b in zip(comps[-3:-1], comps[-2:]):
+        if a == 0.0 or abs(b / a - mu_k) > _MODE_RATIO * (mu_k - 1.0):
+            return None
+    # the saddle of the linear model, x_s = x - (J - I)^-1 g: the stable part of x - x_s must be
+    # small beside the unstable part c v (in the weights of the convergence test). A jump skips
+    # plain steps along v only, which is what plain iteration does when the stable components
+    # are at rest; where they are still far from the saddle and moving (a slowly decaying entry
+    # on which the growth rate depends), the steps skipped would have moved them too
+    with np.errstate(all="ignore"):
+        d = np.linalg.lstsq(J - np.eye(x.size), g, rcond=None)[0]
+    c = float(l @ g) / ((lam_k - 1.0) * lv)
+    unstable, stable = c * v / wt, (d - c * v) / wt
+    if not (np.all(np.isfinite(stable)) and stable @ stable <= _MODE_NEAR ** 2 * (unstable @ unstable)):
+        return None
+    return lam_k, l, v, lv, x - d
 
 
 def _growing(steps):
@@ -964,11 +1131,23 @@ def _run_solver(F, x_start, solver, unique, kw, notes, jac=None):
         check = False
     common = dict(damping=damping, reg=reg, safeguard=safeguard, adaptive=adaptive,
                   patience=max(1000, kw["max_iter"] // 4), **kw)
+    if memory > 0 and x_start.size <= 64:
+        common.update(jacobian=_jacobian_for(F, jac, kw["lower"], kw["upper"], kw.get("outside")),
+                      own_jacobian=jac is not None)
     run = _iterate(F, x_start, memory=memory, **common)
     rho = math.nan
     if check and run.status is Status.CONVERGED and run.extrapolated and x_start.size <= 64:
         rho, run = _escape_unstable(F, x_start, run, memory, common, notes, jac)
     return run, rho
+
+
+def _jacobian_for(F, jac, lower, upper, outside=None):
+    """``jacobian(x, fx) -> (J, evaluations)`` for the driver loop's unstable-direction
+    fast-forward: the model's own Jacobian, or forward differences (``n`` evaluations) that stay
+    inside the domain."""
+    if jac is not None:
+        return lambda x, fx: (np.atleast_2d(np.asarray(jac(x), dtype=float)), 0)
+    return lambda x, fx: numerical_jacobian(F, x, lower, upper, f0=fx, outside=outside)
 
 
 def _jacobian_at(F, jac, run, lower, upper, outside=None):
@@ -1003,18 +1182,10 @@ def _side_of_saddle(J, x, fx, own_jacobian):
     ``l.r`` is within the Jacobian's error and the rounding of ``r`` (the start lay on the
     saddle's stable manifold to rounding, e.g. on an invariant subspace; plain iteration then
     stays)."""
-    from scipy.linalg import eig
-
-    lam, left, right = eig(J, left=True, right=True)  # both eigenvectors of each eigenvalue
-    k = int(np.argmax(np.abs(lam)))
-    if abs(lam[k].imag) > 1e-12 * abs(lam[k]) or not lam[k].real > 1.0:
+    mode = _leading_mode(J)
+    if mode is None:
         return None
-    lam_k = float(lam[k].real)
-    v, l = right[:, k].real, left[:, k].real
-    v, l = v / np.linalg.norm(v), l / np.linalg.norm(l)
-    lv = float(l @ v)
-    if abs(lv) < 1e-8:
-        return None
+    lam_k, l, v, lv = mode
     r = fx - x
     lr = float(l @ r)
     eps = np.finfo(float).eps
