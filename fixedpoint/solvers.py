@@ -320,28 +320,38 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
 
     * Anderson extrapolation: undone when the residual grows more than ``safeguard`` times;
     * unstable-direction fast-forward (needs ``jacobian(x, fx) -> (J, evaluations)``; the
-      driver passes one for states of at most 64 entries): when plain steps have grown three
-      times in a row, the Jacobian ``J`` at the current point (``n`` evaluations, unless the
-      model has its own) is kept for ``_MODE_KEEP + 2 n`` iterations, and if its eigenvalue of
-      largest damped modulus is real, ``lam > 1``, with left and right eigenvectors ``l`` and
-      ``v``, and (:func:`_unstable_mode`) the last plain steps' components ``l.s`` grow by
-      exactly the damped factor ``mu = 1 + (1 - damping)(lam - 1)`` (to 10 % of ``mu - 1``) and
-      the stable part of the displacement from the linear model's saddle ``x_s = x - (J -
-      I)^-1 g`` is within 10 % of the unstable part ``c v``, ``c = l.g / ((lam - 1) l.v)``: this
-      is plain iteration leaving a saddle along ``v``, its component along ``v`` multiplied by
-      ``mu`` per step while the stable ones rest or decay. The jump ``x + (K - 1) c v`` skips
-      ``log K / log mu`` plain steps along ``v`` alone (the stable components are left as they
-      are, to decay by the plain steps that follow), and is undone unless the component ``l.s``
-      of the plain step at the new point is the linear model's, ``K`` times the last one, to
-      10 %. ``K`` starts at 16, is squared after each jump kept until one is undone (up to
-      65536), square-rooted after each one undone or that would leave the domain; below 2 the
+      driver passes one for states of at most 64 entries: the model's own, or central
+      differences, ``2 n`` evaluations): when plain steps have grown three times in a row, the
+      Jacobian ``J`` at the current point is taken, and if (:func:`_unstable_mode`) its
+      eigenvalue of largest damped modulus is real, ``lam > 1``, with left and right
+      eigenvectors ``l`` and ``v``, the last plain steps' components ``l.s`` grow by exactly the
+      damped factor ``mu = 1 + (1 - damping)(lam - 1)`` (to 10 % of ``mu - 1``), and the stable
+      part of the displacement from the linear model's saddle ``x_s = x - (J - I)^-1 g`` is no
+      larger than its unstable part ``c v``, ``c = l.g / ((lam - 1) l.v)`` (in the weights of
+      the convergence test), then this is plain iteration leaving a saddle along ``v``. (While
+      only the last condition fails, ``J`` is kept for ``_MODE_KEEP + 2 n`` iterations and the
+      conditions are checked again at each, without evaluations; otherwise another Jacobian is
+      taken ``2 n + 10`` iterations later, at most ``_MODE_TRIES`` in a run.) The jump is the
+      linear model's ``N`` plain steps at once, ``x_s + D^N (x - x_s)`` with ``D`` the damped
+      Jacobian and ``N = round(log K / log mu)``: the unstable component is multiplied by the
+      gain ``K``, the stable ones decay as those steps decay them. It is undone unless the
+      component ``l.s`` of the plain step at the new point is the linear model's, ``(1 -
+      damping)(lam - 1) l.(x_new - x_s)``, to 10 %: the growth there is still the saddle's,
+      with the stable components where the skipped steps would have left them (a growth rate
+      that depends on a component still far from rest fails this, as does a curved unstable
+      manifold whose straight continuation enters another basin: ``tests/test_trust.py``).
+      ``K`` starts at 16, is squared after each jump kept until one is undone (up to 65536),
+      and square-rooted after each one undone or that would leave the domain; below 2 the
       escape has left the linear regime, and extrapolation resumes (kept on the side the
-      iteration leaves the saddle by: without a ``taboo`` the saddle and ``sign(c) v`` become
-      one). The geometric fast-forward below jumps along the whole plain step, which also
-      moves the stable components the step still contains: an escape whose stable components
-      were still decaying (attention at 8 nodes, ``omega = 0``, ``alpha = 0.8``, positional
-      start) had it fire late, be undone three times and be given up, and took 1560
-      evaluations; this one, 141;
+      iteration leaves the saddle by: without a ``taboo``, the saddle and ``sign(c) v`` become
+      one). Why not the geometric fast-forward below: it jumps along the whole plain step, which
+      also moves the stable components the step still contains. In the escape of attention at
+      8 nodes (``omega = 0``, ``alpha = 0.8``, positional start, growth 1.008 per step) the
+      stable ``V`` was still decaying; its ratios became steady only after ~90 steps, its first
+      jump moved ``V`` off its fixed point and was undone, as were the next two, and it was
+      given up: 1560 evaluations, 1400 of them plain steps. With this one: ~200 (the jumps
+      take ``theta`` from 1e-7 to 8e-3 in about 20 evaluations; the rest is the nonlinear part
+      of the escape, by plain steps, and the approach to the semantic branch);
     * geometric fast-forward: when the plain steps grow steadily by a constant factor
       ``rho > 1`` along a fixed direction, plain iteration is leaving an unstable fixed point
       along its unstable direction, ``x_k = x_u + rho^k d``; the jump to ``x_u + K (x - x_u)``
