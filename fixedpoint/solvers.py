@@ -898,9 +898,9 @@ def _unstable_mode(J, damping, steps, x, fx, wt, own_jacobian):
     # takes the linear model's steps, in which the growth rate does not depend on the stable
     # components; where they are still far from the saddle (a slowly decaying entry on which the
     # growth rate depends: tests/test_trust.py) that model is wrong over the steps skipped, and
-    # the check at the jumped point sees only their end. (At 10 % instead of 1, this waited ~60
-    # steps longer in attention escapes where the slow entry was m, whose effect on the growth
-    # of theta is of second order by symmetry.)
+    # the check at the jumped point sees only their end. (The bound 1 is a judgement, not tuned:
+    # in attention escapes the slow stable entry is m, whose effect on the growth of theta is of
+    # second order by the symmetry m -> -m.)
     with np.errstate(all="ignore"):
         d = np.linalg.lstsq(J - np.eye(x.size), g, rcond=None)[0]
     c = float(l @ g) / ((lam_k - 1.0) * lv)
