@@ -300,3 +300,63 @@ def test_plain_iteration_that_meets_the_tolerance_at_a_saddle_goes_on_along_its_
     # and where plain iteration itself goes once asked for more than the tolerance: the same side
     far = fp.solve(F, x0, solver=fp.Damped(0.0), atol=1e-300, rtol=1e-14, max_iter=20000)
     assert np.sign(far.x[0]) == side and abs(far.x[0]) > 0.5
+
+
+# ---------------------------------------------------------------- escapes from a saddle: fast-forward
+
+@pytest.mark.parametrize("side", [1.0, -1.0])
+def test_a_slow_escape_from_a_saddle_is_fast_forwarded_along_its_unstable_direction(side):
+    # saddle at 0: u grows by 1.005 per step along v = (1, 1/3) (s relaxes toward u / 2 by 0.99 per
+    # step: a non-normal Jacobian, and a stable component still decaying while u grows), attractors
+    # at +-(1, 1/2). From u = +-1e-6 plain iteration takes ~2900 steps to leave. The plain steps'
+    # direction and growth stay disturbed by the decaying s for hundreds of steps, so the geometric
+    # fast-forward along the plain step fired late, was undone, and was given up (2780 evaluations);
+    # the jump along v alone, judged on the component along the left eigenvector, takes ~400
+    F = lambda x: np.array([x[0] + 0.005 * (x[0] - x[0] ** 3), x[1] - 0.01 * (x[1] - 0.5 * x[0])])
+    x0 = np.array([side * 1e-6, 1.0])
+    plain = fp.solve(F, x0, solver=fp.Damped(0.0), atol=1e-300, rtol=1e-15, max_iter=100_000)
+    assert plain.x == pytest.approx([side, 0.5 * side], abs=1e-12)
+    fast = fp.solve(F, x0)
+    assert fast.converged and fast.x == pytest.approx(plain.x, abs=1e-7)
+    assert fast.evaluations < 700 and fast.evaluations < plain.evaluations / 10
+
+
+def _curved_escape(u, s):
+    """A saddle at 0 whose unstable manifold s = u^2 curves away from the straight line along its
+    unstable direction v = (1, 0): in p = s - u^2, p relaxes by 0.999 per step, and u grows by
+    1.005 per step, pushed toward negative u once the point is below the manifold by more than
+    0.01 (p < -0.01). Attractors (+-1, 1); the straight line (u, 0) beyond u ~ 0.3 lies in the
+    basin of (-1, 1)."""
+    p = s - u * u
+    u1 = u + 0.005 * (u * (1 - u * u) + 5.0 * min(0.0, p + 0.01))
+    return np.array([u1, u1 * u1 + (1 - 0.001) * p])
+
+
+def test_a_jump_along_the_unstable_direction_that_would_cross_into_another_basin_is_undone():
+    F = lambda x: _curved_escape(*x)
+    x0 = np.array([1e-6, 0.3])
+    plain = fp.solve(F, x0, solver=fp.Damped(0.0), atol=1e-300, rtol=1e-15, max_iter=100_000)
+    assert plain.x == pytest.approx([1.0, 1.0], abs=1e-12)
+    seen = []
+    fast = fp.solve(lambda x: seen.append(np.array(x)) or F(x), x0)
+    assert fast.converged and fast.x == pytest.approx(plain.x, abs=1e-7)
+    assert fast.evaluations < plain.evaluations / 10
+    # the solve did try jumps along v far beyond the linear regime, onto the straight line where plain
+    # iteration goes to the other attractor; the check at the jumped point undid them
+    tried = [x for x in seen if 0.35 < x[0] < 3.0 and abs(x[1]) < 0.01]
+    assert tried
+    other = fp.solve(F, tried[0], solver=fp.Damped(0.0), max_iter=100_000)
+    assert other.converged and other.x == pytest.approx([-1.0, 1.0], abs=1e-6)
+
+
+def test_the_fast_forward_keeps_away_from_a_growth_that_depends_on_a_moving_component():
+    # theta grows by 1 + (m - 0.1) per step while m decays by 0.995: the growth has a saddle's look
+    # (a real eigenvalue 1.1 of the Jacobian, steady ratios over a few steps), but m is far from
+    # rest, so skipping steps along theta alone would amplify the seed past what plain iteration
+    # does (500-fold) and change the basin. The stable part of the displacement from the linear
+    # model's saddle (m = 0.2) is far larger than the unstable one (theta = 1e-3): no jump
+    F = lambda x: np.array([0.995 * x[0], x[1] + x[1] * (x[0] - 0.1 + 2 * x[1] ** 2 - 4 * x[1] ** 4)])
+    x0 = np.array([0.2, 1e-3])
+    plain = fp.solve(F, x0, solver=fp.Damped(0.0), atol=1e-300, rtol=1e-15, max_iter=100_000)
+    fast = fp.solve(F, x0)
+    assert fast.converged and fast.x == pytest.approx(plain.x, abs=1e-7) and fast.x[1] > 0.6
