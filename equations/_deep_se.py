@@ -44,6 +44,16 @@ from fixedpoint._jit import njit_compiled
 _LOG_KEEP = math.log(1e-18)
 
 
+@njit_compiled(cache=True, inline="always")
+def _add_outer_g(out, x1, x2, i11, i12, i22):
+    """``out[0:3] += (g g^T)_(11, 12, 22)`` with ``g = V^{-1} x`` (``V^{-1}`` given as ``i11, i12, i22``)."""
+    g1 = i11 * x1 + i12 * x2
+    g2 = i12 * x1 + i22 * x2
+    out[0] += g1 * g1
+    out[1] += g1 * g2
+    out[2] += g2 * g2
+
+
 @njit_compiled(cache=True, nogil=True)
 def _deep_se_kernel(Q11, Q12, Q22, S11, S12, S22, V11, V12, V22, c, X, lwu, U, out):
     """Sums over the outer points ``X`` (``n x 8``: ``z*_1 (2 tokens), z*_2 (2 tokens), xi_1 (layer
@@ -86,12 +96,13 @@ def _deep_se_kernel(Q11, Q12, Q22, S11, S12, S22, V11, V12, V22, c, X, lwu, U, o
             e12 = 0.0
             e21 = 0.0
             e22 = 0.0
-            q11 = 0.0
-            q12 = 0.0
-            q22 = 0.0
-            r11 = 0.0
-            r12 = 0.0
-            r22 = 0.0
+            # second moments of Z_l per token l (a = token 1, b = token 2): layers (1, 1), (1, 2), (2, 2)
+            a11 = 0.0
+            a12 = 0.0
+            a22 = 0.0
+            b11 = 0.0
+            b12 = 0.0
+            b22 = 0.0
             for t in range(m):
                 u1 = U[t, 0]
                 u2 = U[t, 1]
@@ -122,12 +133,12 @@ def _deep_se_kernel(Q11, Q12, Q22, S11, S12, S22, V11, V12, V22, c, X, lwu, U, o
                     e12 *= sc
                     e21 *= sc
                     e22 *= sc
-                    q11 *= sc
-                    q12 *= sc
-                    q22 *= sc
-                    r11 *= sc
-                    r12 *= sc
-                    r22 *= sc
+                    a11 *= sc
+                    a12 *= sc
+                    a22 *= sc
+                    b11 *= sc
+                    b12 *= sc
+                    b22 *= sc
                     M = hi
                 fp = math.exp(lp - M)
                 fm = math.exp(lm - M)
@@ -140,34 +151,23 @@ def _deep_se_kernel(Q11, Q12, Q22, S11, S12, S22, V11, V12, V22, c, X, lwu, U, o
                 e12 += f * z12
                 e21 += fd * p1
                 e22 += fd * p2
-                q11 += f * z11 * z11
-                q22 += f * z12 * z12
-                r11 += fd * z11 * p1
-                r22 += fd * z12 * p2
-                q12 += f * p1 * p1
-                r12 += f * p2 * p2
+                # (z_2 = +-A^{-1} h: odd moments in z_2 take the signed weight fd)
+                a11 += f * z11 * z11
+                a12 += fd * z11 * p1
+                a22 += f * p1 * p1
+                b11 += f * z12 * z12
+                b12 += fd * z12 * p2
+                b22 += f * p2 * p2
             E11 = e11 / P
             E12 = e12 / P
             E21 = e21 / P
             E22 = e22 / P
             # g_l = V^{-1} (E[Z_l] - omega_l), token 1 then token 2
-            x1 = E11 - o11
-            x2 = E21 - o21
-            g1 = i11 * x1 + i12 * x2
-            g2 = i12 * x1 + i22 * x2
-            out[0] += g1 * g1
-            out[1] += g1 * g2
-            out[2] += g2 * g2
-            x1 = E12 - o12
-            x2 = E22 - o22
-            g1 = i11 * x1 + i12 * x2
-            g2 = i12 * x1 + i22 * x2
-            out[0] += g1 * g1
-            out[1] += g1 * g2
-            out[2] += g2 * g2
-            out[3] += q11 / P - E11 * E11 + q22 / P - E12 * E12
-            out[4] += r11 / P - E11 * E21 + r22 / P - E12 * E22
-            out[5] += q12 / P - E21 * E21 + r12 / P - E22 * E22
+            _add_outer_g(out, E11 - o11, E21 - o21, i11, i12, i22)
+            _add_outer_g(out, E12 - o12, E22 - o22, i11, i12, i22)
+            out[3] += a11 / P - E11 * E11 + b11 / P - E12 * E12
+            out[4] += a12 / P - E11 * E21 + b12 / P - E12 * E22
+            out[5] += a22 / P - E21 * E21 + b22 / P - E22 * E22
             out[6] += M + math.log(P) - lnorm
             out[7] += 1.0
             if top_f / P > out[8]:
