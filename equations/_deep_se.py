@@ -40,6 +40,8 @@ import math
 import numpy as np
 from fixedpoint._jit import njit_compiled
 
+from .sequence import _softmax_weights, _tensor_nodes
+
 #: log of the smallest inner weight kept, relative to the largest (tails of the Gauss-Hermite rule)
 _LOG_KEEP = math.log(1e-18)
 
@@ -76,9 +78,7 @@ def _deep_se_kernel(Q11, Q12, Q22, S11, S12, S22, V11, V12, V22, c, X, lwu, U, o
         b1 = X[a, 2]
         b2 = X[a, 3]
         # the teacher's label: h = A(z*_1) z*_2
-        dz = a2 - a1
-        t1 = 1.0 / (1.0 + math.exp(-a1 * dz))
-        t2 = 1.0 / (1.0 + math.exp(a2 * dz))
+        t1, t2 = _softmax_weights(a1, a2)
         h1 = (1.0 - t1 + c) * b1 + t1 * b2
         h2 = t2 * b1 + (1.0 - t2 + c) * b2
         for image in range(2):
@@ -108,9 +108,7 @@ def _deep_se_kernel(Q11, Q12, Q22, S11, S12, S22, V11, V12, V22, c, X, lwu, U, o
                 u2 = U[t, 1]
                 z11 = o11 + sv * u1
                 z12 = o12 + sv * u2
-                d = z12 - z11
-                s1 = 1.0 / (1.0 + math.exp(-z11 * d)) if z11 * d > -700.0 else 0.0
-                s2 = 1.0 / (1.0 + math.exp(z12 * d)) if z12 * d < 700.0 else 0.0
+                s1, s2 = _softmax_weights(z11, z12)
                 A11 = 1.0 - s1 + c
                 A22 = 1.0 - s2 + c
                 dA = A11 * A22 - s1 * s2
@@ -188,13 +186,10 @@ def outer_points(log2_points: int, seed: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=8)
 def inner_nodes(n: int):
-    """Tensor Gauss-Hermite rule of ``N(0, I_2)`` with ``n`` nodes per axis: ``(log weights, nodes)``,
-    nodes of weight below ``1e-18`` of the largest dropped (read-only)."""
-    from fixedpoint.gaussian import gauss_hermite
-
-    x, w = gauss_hermite(n)
-    lw = np.log(np.outer(w, w).ravel())
-    U = np.column_stack([np.repeat(x, n), np.tile(x, n)])
+    """The tensor Gauss-Hermite rule of ``N(0, I_2)`` (:func:`equations.sequence._tensor_nodes`) as
+    ``(log weights, nodes)``, nodes of weight below ``1e-18`` of the largest dropped (read-only)."""
+    U, w = _tensor_nodes(n)
+    lw = np.log(w)
     keep = lw > lw.max() + _LOG_KEEP
     lw, U = np.ascontiguousarray(lw[keep]), np.ascontiguousarray(U[keep])
     lw.flags.writeable = False
