@@ -526,8 +526,9 @@ class SequenceMultiIndex:
     name: ClassVar[str] = "sequence_multi_index"
     #: where the parameters of the targets that are not here belong (the registry's message)
     parameter_hints: ClassVar[dict] = {
-        "skip": "skip is the skip strength of target='deep_attention', whose full state evolution is not "
-                "available; its layer thresholds are equations.sequence.layer_thresholds("
+        "skip": "skip is the skip strength of target='deep_attention', which is not registered: its full "
+                "state evolution, equations.sequence.deep_state_evolution(c, Q), has three digits, not the "
+                "four a registered target needs; its layer thresholds are equations.sequence.layer_thresholds("
                 "equations.sequence.DeepAttention(skip=c)), the staircase threshold of its first layer "
                 "equations.sequence.deep_staircase(c)"}
     state_names: ClassVar[tuple[str, ...]] = _StateNames()
@@ -552,8 +553,9 @@ class SequenceMultiIndex:
 
     def __post_init__(self):
         if not isinstance(self.target, str) or self.target not in _TARGETS:
-            raise ValueError(f"target must be one of {', '.join(_TARGETS)}, got {self.target!r} (deep_attention: "
-                             f"only its thresholds, equations.sequence.DeepAttention / layer_thresholds / deep_staircase)")
+            raise ValueError(f"target must be one of {', '.join(_TARGETS)}, got {self.target!r} (deep_attention is not "
+                             f"registered: its thresholds are equations.sequence.layer_thresholds(DeepAttention(skip=c)), "
+                             f"its full map deep_state_evolution, three digits)")
         L = self.L
         if isinstance(L, (float, np.floating)) and float(L).is_integer():
             L = int(L)

@@ -449,12 +449,13 @@ def test_teacher_route_against_the_h_route_and_the_staircase():
 
 
 def test_deep_attention_model_says_where_its_thresholds_are():
-    """The deep-attention target is not a registered model (only its thresholds are computed): asking
-    the registry for it names the function that gives them, for ``skip`` and for ``target``."""
-    with pytest.raises(ValueError, match=r"layer_thresholds"):
-        equations.get("sequence_multi_index", target="deep_attention", skip=1.0, alpha=0.3)
-    with pytest.raises(ValueError, match=r"layer_thresholds"):
-        equations.get("sequence_multi_index", target="deep_attention", alpha=0.3)
+    """The deep-attention target is not a registered model (its full map, ``deep_state_evolution``, has
+    three digits): asking the registry for it names the functions that give its thresholds and its
+    map, for ``skip`` and for ``target``."""
+    for kw in (dict(skip=1.0), {}):
+        with pytest.raises(ValueError, match=r"layer_thresholds") as err:
+            equations.get("sequence_multi_index", target="deep_attention", alpha=0.3, **kw)
+        assert "deep_state_evolution" in str(err.value)
 
 
 def _q12_posterior(c, q, kappa, delta, zs, xi, grid):
