@@ -336,6 +336,18 @@ def _lines_sums(q, m, theta, V, rho, omega, A11, A22, nodes):
     return np.sum(parts, axis=0)
 
 
+def _flip_m_theta(x):
+    return np.array([x[0], -x[1], -x[2], x[3]])
+
+
+def _flip_m(x):
+    return np.array([x[0], -x[1], x[2], x[3]])
+
+
+def _flip_theta(x):
+    return np.array([x[0], x[1], -x[2], x[3]])
+
+
 def positional_baseline_error(omega: float, sigma: float, nodes: int = _NODES_SMOOTH) -> float:
     """Test error of the purely positional (linear) attention ``y = B X`` at ``d -> inf``.
 
@@ -503,6 +515,21 @@ class DotProductAttention:
         if not theta * theta < self.rho * q:
             return f"theta^2 must be < rho q (a covariance), got theta = {theta:g}, rho q = {self.rho * q:g}"
         return None
+
+    def symmetries(self) -> dict:
+        """The maps of the state that map fixed points to fixed points (protocol member).
+
+        ``Q -> -Q`` flips ``h`` and leaves ``h h^T``, hence the student and the objective,
+        unchanged: ``(m, theta) -> (-m, -theta)``, for every ``A``. With ``A11 = A22`` the
+        teacher commutes with swapping the two tokens, which for the student is ``p -> -p``:
+        ``m -> -m``, and with the first, ``theta -> -theta``. Solves that end on two images of
+        one solution (Anderson steps may cross the invariant plane ``theta = 0``) are the same
+        solution to the engine's comparisons."""
+        out = {"Q -> -Q: (m, theta) -> (-m, -theta)": _flip_m_theta}
+        if self.A[0][0] == self.A[1][1]:
+            out["tokens swapped: m -> -m"] = _flip_m
+            out["Q -> -Q with the tokens swapped: theta -> -theta"] = _flip_theta
+        return out
 
     def replica_map(self, x) -> np.ndarray:
         """The undamped replica map ``(q, m, theta, V) -> (q, m, theta, V)`` (module docstring)."""

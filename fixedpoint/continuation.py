@@ -14,7 +14,9 @@ way follows. Continuation must never change that answer, only make it cheaper. H
   non-specialised point past the specialisation transition), (2) it continues the branch
   without a jump, and (3) the cold solve from ``start`` at the last value of its run of warm
   points (at most ``_CHECK_EVERY`` values, and the run ends at the last value and before any
-  point that fails (1) or (2)) reaches the same fixed point. When (3) fails the start's
+  point that fails (1) or (2)) reaches the same fixed point, or its image under a symmetry the
+  model declares (``symmetries()``, :mod:`fixedpoint.symmetry`: the warm point is then kept,
+  so that the branch stays one continuous curve, and the message names the symmetry). When (3) fails the start's
   branch has left the continued one inside the run, and the whole run is solved cold. A point
   that fails (1) or (2) is solved cold and starts a new run. So every reported point is the
   cold solve's unless the start's branch leaves the continued branch *and comes back to it*
@@ -31,6 +33,7 @@ import numpy as np
 from . import _validate
 from .results import Status, Sweep
 from .solvers import make_tolerance, model_bounds, model_jacobian, resolve_start, solve, spectral_radius
+from .symmetry import IDENTITY, same_fixed_point
 
 __all__ = ["sweep", "at", "check_param"]
 
@@ -203,14 +206,24 @@ def _checked_points(model, param, values, start, kw, it):
         (the start's branch left the continued one somewhere in it) solves the run cold."""
         j = run[-1]
         c = cold(j, extra=outcomes[j].evaluations)
-        if not isinstance(c, str) and c.converged and _same_point(models[j], outcomes[j], c, kw):
+        same = _same_point(models[j], outcomes[j], c, kw) if not isinstance(c, str) and c.converged else None
+        if same is not None:
             where = f"{param}={values[j]:g}"
+            if same == IDENTITY:
+                note = (f" [warm-started along the branch; a cold solve from {start!r} at {where} reached the same "
+                        "branch]" if isinstance(start, str) else f" [warm-started along the branch, checked at {where}]")
+                outcomes[j] = c
+            else:
+                # the cold solve ended on another member of the orbit: the same solution. The
+                # warm point is kept, so that the branch is reported as one continuous curve
+                who = repr(start) if isinstance(start, str) else "the start"
+                note = (f" [warm-started along the branch; a cold solve from {who} at {where} reached the same "
+                        f"branch's image under the model's symmetry ({same})]")
+                w = outcomes[j]
+                outcomes[j] = dataclasses.replace(w, evaluations=c.evaluations, message=w.message + note)
             for k in run[:-1]:
                 w = outcomes[k]
-                outcomes[k] = dataclasses.replace(w, message=w.message + (
-                    f" [warm-started along the branch; a cold solve from {start!r} at {where} reached the same "
-                    "branch]" if isinstance(start, str) else f" [warm-started along the branch, checked at {where}]"))
-            outcomes[j] = c
+                outcomes[k] = dataclasses.replace(w, message=w.message + note)
         else:
             outcomes[j] = c
             for k in run[:-1]:
@@ -278,20 +291,9 @@ def _continues(m, sol, history, kw):
 
 
 def _same_point(m, a, b, kw):
-    """Whether two converged solves are the same fixed point to their accuracy: within their
-    tolerances, or within ``10 w / (1 - rho)`` (a solve stopped at scaled residual <= 1 is about
-    ``w / (1 - rho)`` from its fixed point, far next to a continuous transition)."""
-    tol = make_tolerance(kw["atol"], kw["rtol"], getattr(m, "residual_scale", None))
-    gap = np.abs(a.x - b.x)
-    if np.all(gap <= tol(a.x) + tol(b.x)):
-        return True
-    err = 0.0
-    for s in (a, b):
-        r = _radius(m, s)
-        if not r < 1.0:
-            return False
-        err += float(np.max(tol(s.x))) / (1.0 - r)
-    return float(np.max(gap)) <= 10.0 * err
+    """:func:`fixedpoint.symmetry.same_fixed_point` with the radius a solve reports (or computed):
+    ``IDENTITY``, the name of the model's symmetry mapping ``b`` onto ``a``, or ``None``."""
+    return same_fixed_point(m, a, b, kw, lambda s: _radius(m, s), screen=None)
 
 
 def _solve_point(m, base, param, v, start, history, warm, kw):

@@ -18,7 +18,7 @@ REQUIRED = ("name", "state_names", "initial_state", "update", "observables", "si
 #: members a model may have; the engine falls back to a documented default without them
 OPTIONAL = ("trivial_state", "bounds", "free_entropy", "jacobian", "unique_fixed_point", "residual_scale",
             "free_entropy_divergence", "solver_coordinates", "parameters", "labels", "domain_violation",
-            "starts", "observable_names")
+            "starts", "observable_names", "symmetries")
 
 
 @runtime_checkable
@@ -73,7 +73,11 @@ class Model(Protocol):
     ``None`` inside: an extrapolated iterate outside is replaced by the plain step, a map whose
     value is outside ends the solve as ``out_of_domain`` with this message);
     ``starts: ClassVar[tuple[str, ...]]`` (named starts beyond ``"uninformed"`` and ``"informed"``
-    that ``initial_state`` accepts, e.g. ``"specialised"`` for a committee machine).
+    that ``initial_state`` accepts, e.g. ``"specialised"`` for a committee machine);
+    ``symmetries() -> dict[str, callable]`` (maps ``S`` of the state with ``F(S x) = S F(x)``
+    and the free entropy unchanged, every element of the group but the identity, keyed by what
+    each does, e.g. ``Q -> -Q`` in attention: two solves that end on images of one another are
+    one solution to the engine's comparisons, :mod:`fixedpoint.symmetry`).
     ``state_names`` may depend on the parameters (e.g. ``p (p + 1) / 2`` entries of a ``p x p``
     overlap): it is then a descriptor that gives the names at the default parameters on the class.
     """

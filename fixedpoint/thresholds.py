@@ -46,7 +46,8 @@ from .continuation import at
 from .branches import follow
 from .results import Threshold
 from .solvers import spectral_radius as _radius
-from .solvers import make_tolerance, model_jacobian, solve
+from .solvers import model_jacobian, solve
+from .symmetry import same_fixed_point
 
 __all__ = ["threshold", "threshold_line", "ThresholdLine", "jacobian", "KINDS"]
 
@@ -342,25 +343,13 @@ def _first_order(model, param, a, b, tol, kw):
 
 
 def _same_point(model, lo, hi, kw):
-    """Whether two converged solves are the same fixed point to their accuracy. A solve that
-    stopped at the scaled residual ``r`` is within about ``r w / (1 - rho)`` of its fixed point
-    (``w`` the tolerance, ``rho`` the spectral radius of the Jacobian there): next to a
+    """Whether two converged solves are the same fixed point to their accuracy, up to a
+    symmetry the model declares (:func:`fixedpoint.symmetry.same_fixed_point`). Next to a
     continuous transition (``rho -> 1``) two solves of one point can stop far apart, and must not
-    be mistaken for coexisting branches, whose free-entropy difference would then be noise."""
-    gap = np.abs(hi.x - lo.x)
-    tolerance = make_tolerance(kw.get("atol", 1e-10), kw.get("rtol", 1e-10), getattr(model, "residual_scale", None))
-    # No absolute cut-off such as 1e-6: a state can be small as a whole (overlaps of order
-    # rho in a sparse model at rho = 1e-6), and its informed branch then differs from the trivial
-    # point by less than any fixed number. Within the solves' own tolerance is the same point.
-    if float(np.max(gap - tolerance(hi.x) - tolerance(lo.x))) <= 0.0:
-        return True
-    if float(np.max(gap)) > 1e-2 * (1.0 + float(np.max(np.abs(hi.x)))):
-        return False
-    err = 0.0
-    for s in (lo, hi):
-        contraction = 1.0 - min(_spectral_radius(model, s.x), 1.0 - 1e-12)
-        err += float(np.max(tolerance(s.x))) / contraction
-    return float(np.max(gap)) <= 10.0 * err
+    be mistaken for coexisting branches, whose free-entropy difference would then be noise; nor
+    must two mirror images of one solution."""
+    return same_fixed_point(model, lo, hi, kw,
+                            lambda s: min(_spectral_radius(model, s.x), 1.0 - 1e-12)) is not None
 
 
 def _sign_change(grid, vals):
