@@ -52,6 +52,14 @@ def row(start, omega, alphas):
     return out, time.perf_counter() - t
 
 
+def share_cores(threads):
+    """Worker initializer: the share of the cores each worker's model may use for its own threads,
+    as the worker processes of ``fixedpoint.phase_diagram`` get it."""
+    from fixedpoint.protocol import THREADS_VARIABLE
+
+    os.environ[THREADS_VARIABLE] = str(threads)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", type=int, default=2)
@@ -82,7 +90,8 @@ def main(argv=None):
     tasks = [(s, omegas[i], alphas if s == "positional" else alphas[::-1]) for i in rows for s in starts]
     records, row_seconds = [], []
     t0 = time.perf_counter()
-    with cf.ProcessPoolExecutor(args.workers) as pool:
+    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    with cf.ProcessPoolExecutor(args.workers, initializer=share_cores, initargs=(threads,)) as pool:
         futures = [pool.submit(row, *task) for task in tasks]
         for fut in cf.as_completed(futures):
             out, sec = fut.result()

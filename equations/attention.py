@@ -209,6 +209,7 @@ from typing import ClassVar
 import numpy as np
 
 from fixedpoint.quadrature import gauss_hermite
+from fixedpoint.protocol import thread_budget
 
 from . import _attention_kernels as _k
 from ._registry import parameter_table, register
@@ -329,8 +330,8 @@ def _lines_sums(q, m, theta, V, rho, omega, A11, A22, nodes):
                          _PANELS, acc)
         return acc
 
-    if _THREADS == 1:
-        parts = [run(c) for c in chunks]
+    if thread_budget(_THREADS) == 1:
+        parts = [run(c) for c in chunks]  # (the same chunks, summed in the same order)
     else:
         parts = list(_pool().map(run, chunks))
     return np.sum(parts, axis=0)

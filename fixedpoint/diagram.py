@@ -67,6 +67,7 @@ import numpy as np
 
 from . import _jit, _validate
 from .continuation import at, sweep
+from .protocol import THREADS_VARIABLE
 from .results import PhaseDiagram, Status
 
 __all__ = ["phase_diagram", "CheckpointWarning"]
@@ -401,6 +402,20 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="fixedpoint-exit-with-parent", daemon=True).start()
 
 
+def _init_worker(threads: int) -> None:
+    """Initializer of the worker processes ``phase_diagram`` starts: the watchdog
+    (:func:`_exit_with_parent`), and the share of the cores each worker's model may use for
+    threads of its own (:func:`fixedpoint.protocol.thread_budget`)."""
+    _exit_with_parent()
+    os.environ[THREADS_VARIABLE] = str(threads)
+
+
+def _process_pool(workers: int):
+    cores = os.cpu_count() or 1
+    return cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                                  initargs=(max(1, cores // workers),))
+
+
 def _make_executor(executor):
     """(executor, owned) from None | int | "process" | "thread" | Executor."""
     if executor is None:
@@ -409,13 +424,13 @@ def _make_executor(executor):
         return executor, False
     if isinstance(executor, str):
         if executor == "process":
-            return cf.ProcessPoolExecutor(max_workers=os.cpu_count(), initializer=_exit_with_parent), True
+            return _process_pool(os.cpu_count() or 1), True
         if executor == "thread":
             return cf.ThreadPoolExecutor(max_workers=os.cpu_count()), True
     if isinstance(executor, int) and not isinstance(executor, bool) and executor >= 1:
         if executor == 1:
             return None, False
-        return cf.ProcessPoolExecutor(max_workers=executor, initializer=_exit_with_parent), True
+        return _process_pool(executor), True
     if hasattr(executor, "submit"):  # duck-typed executors (e.g. dask's ClientExecutor)
         return executor, False
     raise ValueError(f"executor must be None, a number of worker processes, 'process', 'thread' or a "

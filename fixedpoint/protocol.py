@@ -7,11 +7,12 @@ only calls the methods below. Optional members are looked up with ``getattr``.
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Model", "REQUIRED", "OPTIONAL"]
+__all__ = ["Model", "REQUIRED", "OPTIONAL", "thread_budget", "THREADS_VARIABLE"]
 
 #: members every model has
 REQUIRED = ("name", "state_names", "initial_state", "update", "observables", "simulate")
@@ -19,6 +20,28 @@ REQUIRED = ("name", "state_names", "initial_state", "update", "observables", "si
 OPTIONAL = ("trivial_state", "bounds", "free_entropy", "jacobian", "unique_fixed_point", "residual_scale",
             "free_entropy_divergence", "solver_coordinates", "parameters", "labels", "domain_violation",
             "starts", "observable_names", "symmetries")
+
+#: the environment variable through which a phase diagram's worker processes share the cores
+THREADS_VARIABLE = "FIXEDPOINT_THREADS"
+
+
+def thread_budget(default: int) -> int:
+    """How many threads a model's own thread pool may use in this process: ``default``, or fewer
+    in a worker process of :func:`fixedpoint.phase_diagram`, where the engine sets
+    ``FIXEDPOINT_THREADS`` to the cores per worker (two workers each splitting every evaluation
+    over two threads on two cores run four threads on two cores, and lose about a quarter of
+    their time to switching). A model that splits its work into fixed chunks sums them in the
+    same order however many threads run them, so the result does not depend on the budget."""
+    text = os.environ.get(THREADS_VARIABLE, "").strip()
+    try:
+        budget = int(text) if text else default
+    except ValueError:
+        raise ValueError(f"the environment variable {THREADS_VARIABLE} must be a whole number of threads >= 1, "
+                         f"got {text!r}") from None
+    if budget < 1:
+        raise ValueError(f"the environment variable {THREADS_VARIABLE} must be a whole number of threads >= 1, "
+                         f"got {text!r}")
+    return min(int(default), budget)
 
 
 @runtime_checkable

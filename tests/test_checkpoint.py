@@ -436,9 +436,13 @@ def test_the_pools_phase_diagram_creates_get_the_parent_watchdog(monkeypatch):
     import concurrent.futures as cf
 
     monkeypatch.setattr(cf, "ProcessPoolExecutor", lambda **kwargs: kwargs)  # records the arguments
+    import os
+
     for executor in (2, "process"):
         kwargs, owned = dg._make_executor(executor)
-        assert owned and kwargs["initializer"] is dg._exit_with_parent, executor
+        assert owned and kwargs["initializer"] is dg._init_worker, executor
+        # each worker's share of the cores, for the threads of its model
+        assert kwargs["initargs"] == (max(1, (os.cpu_count() or 1) // kwargs["max_workers"]),), executor
 
 
 def test_the_watchdog_does_nothing_outside_a_worker_process():

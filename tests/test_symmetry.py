@@ -1,6 +1,6 @@
 """Symmetries a model declares: two solves ending on mirror images of one solution are one
 solution to the engine (sweeps' checks, first-order coexistence), and two different solutions
-stay two."""
+stay two. And the share of the cores a phase diagram's workers give their models' threads."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 import equations
 import fixedpoint as fp
+from fixedpoint.protocol import THREADS_VARIABLE, thread_budget
 from fixedpoint.symmetry import IDENTITY, images, same_fixed_point
 
 
@@ -136,3 +137,26 @@ def test_attention_declares_the_token_swap_only_for_a_symmetric_positional_matri
     sym = equations.get("dot_product_attention", nodes=4)
     asym = equations.get("dot_product_attention", nodes=4, A=((0.7, 0.3), (0.4, 0.6)))
     assert len(sym.symmetries()) == 3 and len(asym.symmetries()) == 1
+
+
+def test_thread_budget(monkeypatch):
+    monkeypatch.delenv(THREADS_VARIABLE, raising=False)
+    assert thread_budget(2) == 2
+    monkeypatch.setenv(THREADS_VARIABLE, "1")
+    assert thread_budget(2) == 1
+    monkeypatch.setenv(THREADS_VARIABLE, "8")
+    assert thread_budget(2) == 2  # a budget caps, never adds
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(THREADS_VARIABLE, bad)
+        with pytest.raises(ValueError, match=THREADS_VARIABLE):
+            thread_budget(2)
+
+
+def test_attention_sums_do_not_depend_on_the_thread_budget(monkeypatch):
+    model = equations.get("dot_product_attention", omega=0.3, alpha=1.0, nodes=4)
+    x = np.array([0.07, 0.12, 0.05, 18.0])
+    monkeypatch.delenv(THREADS_VARIABLE, raising=False)
+    two = model.update(x)
+    monkeypatch.setenv(THREADS_VARIABLE, "1")
+    one = model.update(x)
+    np.testing.assert_array_equal(one, two)
