@@ -32,7 +32,7 @@ import numpy as np
 
 from . import _validate
 from .results import Status, Sweep
-from .solvers import make_tolerance, model_bounds, model_jacobian, resolve_start, solve, spectral_radius
+from .solvers import Anderson, make_tolerance, model_bounds, model_jacobian, resolve_start, solve, spectral_radius
 from .symmetry import IDENTITY, same_fixed_point
 
 __all__ = ["sweep", "at", "check_param"]
@@ -244,7 +244,8 @@ def _checked_points(model, param, values, start, kw, it):
         extra = 0
         if history:
             guess = _predict(m, v, history, quadratic=True)
-            sol = _guarded(lambda: solve(m, start=guess, **kw), param, v)
+            warm_kw = _warm_budget(kw, outcomes[i - 1] if i > 0 else None)
+            sol = _guarded(lambda: solve(m, start=guess, **warm_kw), param, v)
             if _continues(m, sol, history, kw):
                 outcomes[i] = sol
                 run.append(i)
@@ -258,6 +259,24 @@ def _checked_points(model, param, values, start, kw, it):
         outcomes[i] = cold(i, extra)
         anchor(i, outcomes[i])
     return outcomes
+
+
+#: fewest iterations a warm start may take before it is given up for the cold solve
+_WARM_ITERATIONS = 60
+
+
+def _warm_budget(kw, previous):
+    """The options of a warm start: the sweep's, with an iteration budget of ``max(60, 4 x`` the
+    previous value's iterations ``)`` and no damped retries (an explicit ``Anderson()``).
+
+    A warm start next to the branch converges in a few iterations; one that does not is leaving
+    the branch (where it ends, a warm start is carried into the start's escape machinery: 960
+    evaluations at a point of the attention diagram, before the cold solve that decides the
+    point anyway). Giving it up early changes no answer: a warm point is only ever kept when it
+    converges, and the cold solve from ``start`` is the definition."""
+    iterations = previous.iterations if previous is not None and not isinstance(previous, str) else 0
+    budget = min(kw["max_iter"], max(_WARM_ITERATIONS, 4 * int(iterations)))
+    return dict(kw, max_iter=budget, solver=kw["solver"] if kw["solver"] is not None else Anderson())
 
 
 #: a warm-started point is kept only when plain iteration converges to it at least this fast

@@ -84,6 +84,20 @@ def test_checked_warm_starts_give_the_cold_answers_at_every_point_with_fewer_eva
     assert any("warm-started along the branch" in msg for msg in down.messages)
 
 
+def test_a_warm_start_that_leaves_the_branch_is_given_up_for_the_cold_solve_early():
+    # just past the informed branch's fold the warm start crawls through the fold's ghost; it is
+    # given up after max(60, 4 x the previous point's iterations), so the point costs the cold
+    # solve (itself a failure here: the ghost again, with its damped retries) plus that budget,
+    # not a second full budget of 10 000 iterations and its retries
+    ps = np.array([0.0, -0.1, -0.2, -0.3, -0.35, -0.38, -0.384, -FOLD - 1e-7])
+    warm = fp.sweep(Cubic(), "p", ps, start="informed")
+    cold = fp.sweep(Cubic(), "p", ps, start="informed", warm=False)
+    np.testing.assert_allclose(warm.x[:-1], cold.x[:-1], atol=1e-8)
+    assert not warm.converged[-1] and not cold.converged[-1]
+    assert warm.evaluations[-1] - cold.evaluations[-1] <= 4 * warm.iterations[-2] + 60 + 10
+    assert warm.evaluations[:-1].sum() < cold.evaluations[:-1].sum()
+
+
 def test_a_sweep_by_descending_values_leaves_a_warm_branch_that_the_start_does_not_reach():
     # uninformed start (x0 = -1.5) from p = 1 downward: the upper root is continued warm into
     # the loop, where the start reaches the lower root; the cold check at the end of the run
