@@ -287,7 +287,7 @@ _HINTS = {
 class _Run:
     """State of one iteration run (kept small: the loop is plain Python)."""
 
-    __slots__ = ("x", "fx", "r", "it", "nev", "residuals", "status", "info", "extrapolated")
+    __slots__ = ("x", "fx", "r", "it", "nev", "residuals", "status", "info", "extrapolated", "jumped", "plain_end")
 
     def __init__(self):
         self.residuals = []
@@ -295,7 +295,9 @@ class _Run:
         self.it = 0
         self.status = None
         self.info = ""
-        self.extrapolated = False
+        self.extrapolated = False  # an Anderson step was taken
+        self.jumped = False  # a fast-forward jump was tried (kept or undone)
+        self.plain_end = None  # where a run begun by plain iteration alone first handed over
 
 
 def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max_iter, lower, upper,
@@ -532,6 +534,8 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
                 plain_until = None
                 hist.clear()
                 best, best_it = r, run.it  # progress is measured from here on
+                if run.plain_end is None and not (run.extrapolated or run.jumped):
+                    run.plain_end = x.copy()  # (on plain iteration's own path from x0)
         if r < best:
             best, best_it, flips = r, run.it, 0
         elif memory > 0 and plain_until is None and run.it - best_it > stall and not _growing(plain_steps):
@@ -621,6 +625,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
             if mode is not None:
                 # the plain step there by the linear model, (D - I)(cand - x_s), along l
                 pending = ("mode", (1.0 - damp) * (lam_k - 1.0) * float(l @ (cand - x_s)), l)
+                run.jumped = True
                 x_new = cand
         if fast_forward and pending is None:
             rho = _growing(plain_steps)
@@ -629,6 +634,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
                 cand = x + (ff_gain - 1.0) * step / (rho - 1.0)
                 if strictly_inside(cand):
                     pending = ("ff", ff_gain * step)
+                    run.jumped = True
                     x_new = cand
         if memory > 0:
             if pending is None and plain_until is None:
@@ -1240,7 +1246,12 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
     converges steadily, then accelerate with extrapolation kept on the start's side of the
     unstable point. Should acceleration land on a point plain iteration leaves once more, the
     solve is finished by plain iteration alone from the start: the definition itself, however
-    slow (and if plain iteration does not converge, neither does the solve). Should plain
+    slow (and if plain iteration does not converge, neither does the solve). An escape run that
+    never accelerated nor jumped (plain iteration converged, though not steadily enough to hand
+    over, all the way to the tolerance) was that plain iteration already, and is not repeated;
+    one that did goes on plainly from where its plain phase handed over, which plain iteration
+    from the start passes step for step.
+    Should plain
     iteration meet the tolerance at a saddle, its last step tells the side it leaves by, and
     the solve goes on from there (:func:`_past_the_saddle`).
     """
@@ -1263,17 +1274,30 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
     fresh = _iterate(F, x_start, memory=memory, run=fresh, taboo=taboo, plain_first=True, **common)
     if fresh.status is not Status.CONVERGED:
         return math.nan, fresh
-    rho = _radius_at(F, jac, fresh, lower, upper, damping, common.get("outside"))
+    J = _jacobian_at(F, jac, fresh, lower, upper, common.get("outside"))
+    rho = spectral_radius(J, damping)
     if rho <= 1.0 + 1e-6:
         return rho, fresh
-    notes.append(f"acceleration reached a point plain iteration leaves again (spectral radius {rho:.6g}); "
-                 "finished by plain iteration alone")
-    last = _Run()
-    last.nev, last.it, last.residuals = fresh.nev, fresh.it, fresh.residuals
-    last = _iterate(F, x_start, memory=0, run=last, fast_forward=False, **common)
+    if fresh.extrapolated or fresh.jumped:
+        notes.append(f"acceleration reached a point plain iteration leaves again (spectral radius {rho:.6g}); "
+                     "finished by plain iteration alone")
+        last = _Run()
+        last.nev, last.it, last.residuals = fresh.nev, fresh.it, fresh.residuals
+        # from where the escape run's plain phase handed over to acceleration: plain iteration
+        # from the start passes there step for step (the same damped steps), so the definition
+        # is not paid for twice
+        x_from = fresh.plain_end if fresh.plain_end is not None else x_start
+        last = _iterate(F, x_from, memory=0, run=last, fast_forward=False, **common)
+        J = _jacobian_at(F, jac, last, lower, upper, common.get("outside")) \
+            if last.status is Status.CONVERGED else None
+    else:
+        # the escape run never accelerated: it was plain iteration from the start throughout,
+        # step for step what the run below would repeat (564 evaluations at a point of the
+        # attention diagram), so it is the definition's answer already
+        notes.append(f"plain iteration from the start converged to a point it leaves (spectral radius {rho:.6g})")
+        last = fresh
     rho = math.nan
     if last.status is Status.CONVERGED:
-        J = _jacobian_at(F, jac, last, lower, upper, common.get("outside"))
         rho = spectral_radius(J, damping)
         if rho > 1.0 + 1e-6:
             # plain iteration itself stopped at a saddle: the start's component along the unstable

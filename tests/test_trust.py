@@ -302,6 +302,21 @@ def test_plain_iteration_that_meets_the_tolerance_at_a_saddle_goes_on_along_its_
     assert np.sign(far.x[0]) == side and abs(far.x[0]) > 0.5
 
 
+def test_plain_iteration_after_a_second_landing_resumes_where_the_escape_run_handed_over():
+    # the same saddle, with a slower stable mode (0.9 per step): the escape run's plain phase hands
+    # over to acceleration, which lands on the saddle again; plain iteration alone then resumes from
+    # the hand-over point (on its own path from the start), meets the tolerance at the saddle, and
+    # its last step tells the side. The answer is where plain iteration far past the tolerance goes.
+    F = lambda x: np.array([x[0] + 1e-2 * (x[0] - x[0] ** 3), 0.9 * x[1] + 0.2])
+    for side in (1.0, -1.0):
+        x0 = np.array([side * 1e-9, 0.0])
+        sol = fp.solve(F, x0)
+        assert "finished by plain iteration alone" in sol.message and "went on from there" in sol.message
+        far = fp.solve(F, x0, solver=fp.Damped(0.0), atol=1e-300, rtol=1e-14, max_iter=20000)
+        assert sol.converged and sol.x == pytest.approx(far.x, abs=1e-8)
+        assert sol.x == pytest.approx([side, 2.0], abs=1e-8)
+
+
 # ---------------------------------------------------------------- escapes from a saddle: fast-forward
 
 @pytest.mark.parametrize("side", [1.0, -1.0])
