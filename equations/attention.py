@@ -113,7 +113,9 @@ around ``h = 0``) on curves of the ``w`` plane, where ``f`` jumps. The rule loca
   fast rule that is silently wrong by per cents is not offered.
 
 The teacher's points are folded by the symmetry ``s -> (-s2, -s1)`` of a symmetric ``A``
-(``A11 = A22``: half the points, see ``_teacher_points``) and split over two threads.
+(``A11 = A22``: half the points, see ``_teacher_points``) and split over two threads (run one
+after the other in a worker of a phase diagram, where the workers share the cores:
+``fixedpoint.protocol.thread_budget``).
 CPU per evaluation (``nodes`` teacher points per axis; a machine at load 4.5): 0.26 s at 16 nodes,
 0.15 s at 12, 0.07 s at 8, 0.02 s at 4 (the example's); the two threads halve the wall time
 on two free cores.
