@@ -201,8 +201,12 @@ def numerical_jacobian(F, x, lower=None, upper=None, f0=None, order=1, outside=N
     ``outside``, a model's ``domain_violation``: a step outside is taken the other way).
 
     ``order=1``: forward differences (toward the interior at a bound), step
-    ``1.5e-8 max(|x_i|, 1e-2)``, relative accuracy about 1e-7: ample for stability decisions,
-    ``n`` evaluations (``f0 = F(x)`` may be passed in). ``order=2``: central differences, or the
+    ``1e-7 max(|x_i|, 1e-2)``, relative accuracy about 1e-7: ample for stability decisions,
+    ``n`` evaluations (``f0 = F(x)`` may be passed in). (Not the textbook ``1.5e-8 = sqrt(eps)``,
+    which assumes a map accurate to rounding: the maps here are quadrature rules with internal
+    tolerances near 1e-13, whose noise that step divides by 1.5e-10; attention's forward
+    differences with it saw eigenvalues of 1.02 and 3.97 at a point of radius 0.9317, with
+    ``1e-7`` 0.93161.) ``order=2``: central differences, or the
     one-sided three-point rule at a bound, step ``1e-5 max(|x_i|, 1e-2)``, accuracy about 1e-10:
     for thresholds located to 1e-8. Returns ``(J, evaluations)``.
     """
@@ -228,7 +232,7 @@ def numerical_jacobian(F, x, lower=None, upper=None, f0=None, order=1, outside=N
 
     J = np.empty((n, n))
     for j in range(n):
-        h = (1.5e-8 if order == 1 else 1e-5) * max(abs(x[j]), 1e-2)
+        h = (1e-7 if order == 1 else 1e-5) * max(abs(x[j]), 1e-2)
         up, down = x[j] + h <= upper[j], x[j] - h >= lower[j]
         if outside is not None:
             up = up and _inside_after(outside, x, j, h * (2 if order == 2 and not down else 1))
@@ -1185,28 +1189,43 @@ def _run_solver(F, x_start, solver, unique, kw, notes, jac=None):
 def _jacobian_for(F, jac, lower, upper, outside=None):
     """``jacobian(x, fx) -> (J, evaluations)`` for the driver loop's unstable-direction
     fast-forward: the model's own Jacobian, or central differences (``2 n`` evaluations) that stay
-    inside the domain. (Forward differences step by ``1.5e-8 max(|x_i|, 1e-2)``: next to a
-    saddle at ``theta = 0`` that is ``1.5e-10``, and the map's own error, ~1e-11 in ``V ~ 25``
+    inside the domain. (Forward differences, then with step ``1.5e-8 max(|x_i|, 1e-2)``: next to
+    a saddle at ``theta = 0`` that is ``1.5e-10``, and the map's own error, ~1e-11 in ``V ~ 25``
     for attention at 8 nodes, made a Jacobian whose largest eigenvalue was 2.07 where the plain
-    steps grew by 1.01.)"""
+    steps grew by 1.01; the jump needs the unstable eigenvector, not only a verdict.)"""
     if jac is not None:
         return lambda x, fx: (np.atleast_2d(np.asarray(jac(x), dtype=float)), 0)
     return lambda x, fx: numerical_jacobian(F, x, lower, upper, f0=fx, order=2, outside=outside)
 
 
-def _jacobian_at(F, jac, run, lower, upper, outside=None):
-    """The map's Jacobian at a run's point, the model's own when it has one; counts the
-    evaluations a finite-difference Jacobian takes."""
+def _jacobian_at(F, jac, run, lower, upper, damping, outside=None):
+    """``(J, rho)``: the map's Jacobian at a run's point and the spectral radius of the damped
+    map there; the model's own Jacobian when it has one. Counts the evaluations that finite
+    differences take.
+
+    Forward differences decide stability (``n`` evaluations); a verdict of instability is
+    confirmed by central differences (``2 n`` more, at an unstable point only) before the solver
+    acts on it. A map evaluated by a rule with internal tolerances is not smooth below them, and
+    its forward differences can see an instability that is not there: attention at 8 nodes,
+    ``omega = 0.36``, ``alpha = 1.23``, semantic point (``m ~ 1e-10``) had a radius of 3.97 from
+    forward differences with step ``1.5e-8`` (1.02 on a second try), 0.9317 from central ones;
+    the escape it set off cost 1288 evaluations and came back to the same point."""
     if jac is not None:
-        return np.atleast_2d(np.asarray(jac(run.x), dtype=float))
+        J = np.atleast_2d(np.asarray(jac(run.x), dtype=float))
+        return J, spectral_radius(J, damping)
     J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx, outside=outside)
     run.nev += nev
-    return J
+    rho = spectral_radius(J, damping)
+    if rho > 1.0 + 1e-6:
+        J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx, order=2, outside=outside)
+        run.nev += nev
+        rho = spectral_radius(J, damping)
+    return J, rho
 
 
 def _radius_at(F, jac, run, lower, upper, damping, outside=None):
     """Spectral radius of the damped map's Jacobian at a run's point (:func:`_jacobian_at`)."""
-    return spectral_radius(_jacobian_at(F, jac, run, lower, upper, outside), damping)
+    return _jacobian_at(F, jac, run, lower, upper, damping, outside)[1]
 
 
 #: relative accuracy of a Jacobian: finite differences (forward, :func:`numerical_jacobian`), a model's own
@@ -1277,8 +1296,7 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
     fresh = _iterate(F, x_start, memory=memory, run=fresh, taboo=taboo, plain_first=True, **common)
     if fresh.status is not Status.CONVERGED:
         return math.nan, fresh
-    J = _jacobian_at(F, jac, fresh, lower, upper, common.get("outside"))
-    rho = spectral_radius(J, damping)
+    J, rho = _jacobian_at(F, jac, fresh, lower, upper, damping, common.get("outside"))
     if rho <= 1.0 + 1e-6:
         return rho, fresh
     if fresh.extrapolated or fresh.jumped:
@@ -1291,17 +1309,15 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
         # is not paid for twice
         x_from = fresh.plain_end if fresh.plain_end is not None else x_start
         last = _iterate(F, x_from, memory=0, run=last, fast_forward=False, **common)
-        J = _jacobian_at(F, jac, last, lower, upper, common.get("outside")) \
-            if last.status is Status.CONVERGED else None
+        J, rho = _jacobian_at(F, jac, last, lower, upper, damping, common.get("outside")) \
+            if last.status is Status.CONVERGED else (None, math.nan)
     else:
         # the escape run never accelerated: it was plain iteration from the start throughout,
         # step for step what the run below would repeat (564 evaluations at a point of the
         # attention diagram), so it is the definition's answer already
         notes.append(f"plain iteration from the start converged to a point it leaves (spectral radius {rho:.6g})")
         last = fresh
-    rho = math.nan
     if last.status is Status.CONVERGED:
-        rho = spectral_radius(J, damping)
         if rho > 1.0 + 1e-6:
             # plain iteration itself stopped at a saddle: the start's component along the unstable
             # direction was still below the tolerance. It grows like rho^k, so when the last

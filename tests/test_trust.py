@@ -302,6 +302,33 @@ def test_plain_iteration_that_meets_the_tolerance_at_a_saddle_goes_on_along_its_
     assert np.sign(far.x[0]) == side and abs(far.x[0]) > 0.5
 
 
+def test_an_instability_seen_by_forward_differences_is_confirmed_by_central_ones():
+    # a map that is not smooth below 1e-9 (as a rule with internal tolerances is not): a ramp of
+    # slope 3 over [1e-10, 1.1e-9] next to the fixed point u = 0 of u -> u / 2. The forward step
+    # (1e-9) sees a slope of 3.2, an instability; the central step (1e-7) sees 0.515, the map's
+    # slope at the scale of its accuracy. The solver acts on the confirmed verdict only.
+    from fixedpoint import solvers
+
+    F = lambda x: 0.5 * x + 3.0 * np.clip(x - 1e-10, 0.0, 1e-9)
+    forward, _ = fp.solvers.numerical_jacobian(F, np.zeros(1))
+    assert forward[0, 0] == pytest.approx(3.2, rel=1e-6)
+    run = solvers._Run()
+    run.x, run.fx = np.zeros(1), F(np.zeros(1))
+    J, rho = solvers._jacobian_at(F, None, run, np.array([-np.inf]), np.array([np.inf]), 0.0)
+    assert rho == pytest.approx(0.515, rel=1e-6) and run.nev == 1 + 2
+
+
+def test_attention_point_that_forward_differences_called_unstable_is_solved_without_an_escape():
+    # the semantic point at omega = 0.36, alpha = 1.23 (8 nodes): forward differences with the old
+    # step 1.5e-8 gave a radius of 3.97 there (central: 0.9317), and the escape it set off cost 1288
+    # evaluations to come back to the same point
+    model = equations.get("dot_product_attention", omega=0.3603448276, alpha=1.2344827586, nodes=8)
+    sol = fp.solve(model, start="semantic")
+    assert sol.converged and sol.spectral_radius == pytest.approx(0.9317, abs=2e-4)
+    assert "leaves" not in sol.message and sol.evaluations < 500
+    assert abs(sol["m"]) < 1e-8 and sol["theta"] == pytest.approx(0.1098971, abs=1e-6)
+
+
 def test_plain_iteration_after_a_second_landing_resumes_where_the_escape_run_handed_over():
     # the same saddle, with a slower stable mode (0.9 per step): the escape run's plain phase hands
     # over to acceleration, which lands on the saddle again; plain iteration alone then resumes from
