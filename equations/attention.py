@@ -131,26 +131,29 @@ budget: at ``sigma = 0.05, omega = 0.5, reg = 0.005, alpha = 10`` the semantic s
 Speed (16 nodes): a solve from either start takes 14-17 Anderson iterations, 19-22 evaluations,
 about 5 s; ``threshold(kind="first_order")`` 28-30 solves from the starts: 197-533 s on two
 cores shared with other jobs (``notebooks/attention_alpha_c.csv``), 8 nodes about a quarter of
-that. A phase diagram is not fast yet: the ``(omega, alpha)`` grid of 12 x 16 points from both
-starts (``notebooks/_attention_diagram.py``, 8 nodes, two worker processes on a machine shared with
-other jobs) took 34 minutes, 32 429 evaluations for 384 solves. Most of them go to the solves
-whose start's branch does not exist or is unstable there (the semantic start below the
-semantic branch's end, the positional start at small ``omega``): those escape an unstable point
-by plain iteration from the start, hundreds to thousands of evaluations each, where a solve
-along a branch takes 10-15. A 30 x 30 grid would take about three times as long. At three of its
-points (``(omega, alpha) = (0.1, 1.8), (0.1, 3.2), (0.2, 2.4)``) the stored positional solves
-converged to a third, stable fixed point, ``m = theta = 0``, where plain iteration from the same
-start reaches the semantic branch: a secant step had cancelled the seed ``theta = 1e-6`` that
-plain iteration amplifies. The engine no longer takes such steps (DESIGN.md); at ``(0.1, 1.8)``
-the solve now reaches the semantic branch in 138 evaluations (plain iteration: 357). The stored
-diagram predates the fix; its drawing counts those points as "the positional start flows to the
-semantic branch", which is what the solve now finds. Warm starts along the positional branch
+that. The ``(omega, alpha)`` diagram on a 30 x 30 grid from both starts
+(``notebooks/_attention_diagram.py``, 8 nodes, two worker processes, idle machine) takes about
+17 minutes, 50 701 evaluations for 1800 solves (``benchmarks/README.md``, ``bench_escape.py``).
+A solve along a branch, warm-started by the sweep, takes about 11 evaluations; the rest goes to
+the solves whose start's branch does not exist or is unstable there (the semantic start below
+the semantic branch's end, the positional start at small ``omega``): those escape an unstable
+point by plain iteration from the start, hundreds to thousands of evaluations each. Two things
+that made it slower before: solves that ended on the two mirror images of one solution (Anderson
+steps may cross the invariant plane ``theta = 0`` that plain iteration cannot cross) were taken
+for two solutions, and a sweep re-solved whole rows cold (the model now declares its symmetries,
+see ``symmetries()``); and forward differences, whose step divided the
+rule's internal tolerances by ``1.5e-10``, made up instabilities (a radius of 3.97 where it is
+0.93) that set off escapes. At three points of an earlier, 12 x 16 diagram (``(omega, alpha) =
+(0.1, 1.8), (0.1, 3.2), (0.2, 2.4)``) the positional solves converged to a third, stable fixed
+point, ``m = theta = 0``, where plain iteration from the same start reaches the semantic branch:
+a secant step had cancelled the seed ``theta = 1e-6`` that plain iteration amplifies. The
+engine no longer takes such steps (DESIGN.md); at ``(0.1, 1.8)`` the solve reaches the semantic
+branch in 138 evaluations (plain iteration: 357). Warm starts along the positional branch
 carry the seed ``theta`` down to ~1e-9, and where the branch has lost stability plain iteration
 can meet the tolerance at the unstable positional point before the seed grows (``omega = 0``,
 from ``alpha = 0.6`` to ``0.8``: growth 1.008 per step, ``theta = -9e-9``). The engine then reads
-the side the last plain step leaves by and goes on from there (DESIGN.md): that solve now reaches
-the semantic branch (``theta = -0.098``, 1751 evaluations, half of them the continuation from
-the saddle) instead of stopping at the saddle.
+the side the last plain step leaves by and goes on from there (DESIGN.md): that solve reaches
+the semantic branch (``theta = -0.098``) instead of stopping at the saddle.
 
 alpha_c. At ``omega = 0.3`` (``sigma = 0.5``, ``reg = 0.01``), the lines rule's free entropies
 (their difference ``Phi_sem - Phi_pos`` interpolated linearly between the fixed points at two

@@ -6,8 +6,9 @@ engine per start: rows along ``omega``, each row a checked warm-started sweep al
 the semantic one runs down in ``alpha``, so that it follows the semantic branch from where it is
 the global minimiser down to where it ends). The global minimiser of the empirical loss is the
 branch of larger free entropy (minus the training objective); the first-order line is where the
-two cross. At 8 teacher nodes (``alpha_c`` within 3e-3 of the default 16: the model's docstring)
-this takes tens of minutes of CPU, too long for a notebook that the documentation build
+two cross. The grid is the 30 x 30 of ``benchmarks/bench_escape.py``. At 8 teacher nodes
+(``alpha_c`` within 3e-3 of the default 16: the model's docstring) this takes about 17 minutes on
+two workers (``benchmarks/README.md``), too long for a notebook that the documentation build
 executes. Run from the repository's top folder::
 
     python notebooks/_attention_diagram.py [workers]
@@ -26,8 +27,8 @@ import fixedpoint
 
 PATH = Path(__file__).resolve().parent / "attention_diagram.npz"
 NODES = 8
-OMEGAS = np.round(np.arange(0.0, 0.551, 0.05), 10)
-ALPHAS = np.round(np.arange(0.2, 3.201, 0.2), 10)
+OMEGAS = np.round(np.linspace(0.0, 0.55, 30), 10)
+ALPHAS = np.round(np.linspace(0.2, 3.2, 30), 10)
 
 
 def main(workers):
