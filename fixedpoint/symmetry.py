@@ -72,9 +72,11 @@ def same_fixed_point(model, a, b, kw, radius, screen: float | None = 1e-2) -> st
     for name, y in candidates:
         if np.all(np.abs(a.x - y) <= tol(a.x) + tol(y)):
             return name
+
     def within(y, fraction):
         return fraction is None or float(np.max(np.abs(a.x - y))) <= fraction * (1.0 + float(np.max(np.abs(y))))
 
+    # (an image is always screened: each one asked about costs an evaluation of the map)
     near = [(name, y) for name, y in candidates
             if within(y, screen if name == IDENTITY else min(screen or 1e-2, 1e-2))]
     if not near:
