@@ -45,12 +45,28 @@ def _loss_grad_hess(h1, h2, t1, t2, sigma2, out):
     return sigma2 * (r1 * r1 + r2 * r2)
 
 
+#: length of a Newton result ``res``: ``h1, h2, g, loss, H11, H12, H22`` (:func:`_newton`)
+_RES = 7
+#: columns of a tracked minimum (a slot): a Newton result, then the slot's ``h`` before the
+#: current step (:func:`_step`)
+_COLS = _RES + 2
+
+
 @njit_compiled(cache=True)
 def _newton(h1, h2, w1, w2, V, t1, t2, sigma2, buf, res):
     """Local minimum of ``g(h) = |h - w|^2 / (2V) + loss(h)`` by Newton's method with a
     Levenberg shift (the Hessian made positive definite) and backtracking from ``(h1, h2)``.
-    Writes ``res = (h1, h2, g, loss)``."""
-    g = ((h1 - w1) ** 2 + (h2 - w2) ** 2) / (2.0 * V) + _loss_grad_hess(h1, h2, t1, t2, sigma2, buf)
+    Writes ``res[:_RES] = (h1, h2, g, loss, H11, H12, H22)``, ``H`` the loss's Hessian at ``h`` (at
+    the start of a last step shorter than ~1e-8, which is taken without an evaluation)."""
+    # lc, k11, k12, k22: the loss and its Hessian at the current h, kept so that they are not
+    # recomputed
+    lc = _loss_grad_hess(h1, h2, t1, t2, sigma2, buf)
+    k11 = buf[2]
+    k12 = buf[3]
+    k22 = buf[4]
+    g = ((h1 - w1) ** 2 + (h2 - w2) ** 2) / (2.0 * V) + lc
+    # length of the last step when it was a full, unshifted Newton step (else 0)
+    pprev = 0.0
     for _ in range(100):
         g1 = (h1 - w1) / V + buf[0]
         g2 = (h2 - w2) / V + buf[1]
@@ -74,36 +90,59 @@ def _newton(h1, h2, w1, w2, V, t1, t2, sigma2, buf, res):
         slope = g1 * p1 + g2 * p2
         step = 1.0
         accepted = False
-        if shift == 0.0 and abs(p1) + abs(p2) < 1e-6 * (1.0 + abs(h1) + abs(h2)):
+        pn = abs(p1) + abs(p2)
+        if shift == 0.0 and pn < 1e-6 * (1.0 + abs(h1) + abs(h2)):
             # the last Newton steps at a strict minimum: g changes there below its own rounding,
             # so an Armijo test would stop the descent ~1e-9 short; take the full step
+            if pprev > 0.0 and pn * pn * pn < 1e-15 * (1.0 + abs(h1) + abs(h2)) * pprev * pprev:
+                # the error this step leaves, C pn^2 with C ~ pn / pprev^2 measured on the last
+                # two (quadratic convergence), is below rounding: the step is the last one, and
+                # the loss at its end is its second-order Taylor value (exact to O(pn^3), ~1e-30)
+                lc += buf[0] * p1 + buf[1] * p2 + 0.5 * (buf[2] * p1 * p1 + 2.0 * buf[3] * p1 * p2 + buf[4] * p2 * p2)
+                h1 += p1
+                h2 += p2
+                g = ((h1 - w1) ** 2 + (h2 - w2) ** 2) / (2.0 * V) + lc
+                break
             h1 += p1
             h2 += p2
-            g = ((h1 - w1) ** 2 + (h2 - w2) ** 2) / (2.0 * V) + _loss_grad_hess(h1, h2, t1, t2, sigma2, buf)
-            if abs(p1) + abs(p2) < 1e-15 * (1.0 + abs(h1) + abs(h2)):
+            lc = _loss_grad_hess(h1, h2, t1, t2, sigma2, buf)
+            k11 = buf[2]
+            k12 = buf[3]
+            k22 = buf[4]
+            g = ((h1 - w1) ** 2 + (h2 - w2) ** 2) / (2.0 * V) + lc
+            if pn < 1e-15 * (1.0 + abs(h1) + abs(h2)):
                 break
+            pprev = pn
             continue
         for _k in range(40):
             n1 = h1 + step * p1
             n2 = h2 + step * p2
-            gn = ((n1 - w1) ** 2 + (n2 - w2) ** 2) / (2.0 * V) + _loss_grad_hess(n1, n2, t1, t2, sigma2, buf)
+            ln = _loss_grad_hess(n1, n2, t1, t2, sigma2, buf)
+            gn = ((n1 - w1) ** 2 + (n2 - w2) ** 2) / (2.0 * V) + ln
             if gn <= g + 1e-4 * step * slope:
                 accepted = True
                 break
             step *= 0.5
         if not accepted:
-            _loss_grad_hess(h1, h2, t1, t2, sigma2, buf)
             break
         dh = abs(n1 - h1) + abs(n2 - h2)
         h1 = n1
         h2 = n2
         g = gn
+        lc = ln
+        k11 = buf[2]
+        k12 = buf[3]
+        k22 = buf[4]
+        pprev = pn if step == 1.0 and shift == 0.0 else 0.0
         if dh < 1e-14 * (1.0 + abs(h1) + abs(h2)):
             break
     res[0] = h1
     res[1] = h2
     res[2] = g
-    res[3] = _loss_grad_hess(h1, h2, t1, t2, sigma2, buf)
+    res[3] = lc
+    res[4] = k11
+    res[5] = k12
+    res[6] = k22
 
 
 @njit_compiled(cache=True)
@@ -159,24 +198,49 @@ def _best(slots):
 
 
 @njit_compiled(cache=True)
-def _step(slots, reseed, w1, w2, V, t1, t2, sigma2, z1, z2, has_zero, buf, res):
-    """Moves the tracked local minima ``slots`` (rows ``h1, h2, g``) to the new ``w``: a Newton
-    descent from each; when ``reseed``, a slot that has merged with another starts again from its
-    cold start (a basin that has appeared since is found). Returns the slot of the global minimum."""
+def _keep(slots, k, res):
+    """Slot ``k`` takes the Newton result ``res``."""
+    for c in range(_RES):
+        slots[k, c] = res[c]
+
+
+@njit_compiled(cache=True)
+def _step(slots, reseed, w1, w2, d1, d2, V, t1, t2, sigma2, z1, z2, has_zero, buf, res, tg):
+    """Moves the tracked local minima ``slots`` (rows: :data:`_COLS`) to the new ``w`` (moved by
+    ``d`` since the last node): a Newton descent from each, started at its first-order
+    continuation (:func:`_tangent_at`) where that moves it no more than twice ``|d|`` (a basin
+    away from its end); when ``reseed``, a slot that has merged with another starts again from its
+    cold start (a basin that has appeared since is found). Returns the slot of the global minimum.
+
+    A slot that holds the same minimum as an earlier one (merged with it: most nodes, where fewer
+    than three basins exist) takes that slot's new minimum instead of repeating its descent."""
     for k in range(_SLOTS):
-        _newton(slots[k, 0], slots[k, 1], w1, w2, V, t1, t2, sigma2, buf, res)
-        slots[k, 0] = res[0]
-        slots[k, 1] = res[1]
-        slots[k, 2] = res[2]
+        twin = -1
+        for j in range(k):
+            if twin < 0 and _same(slots[j, _RES], slots[j, _RES + 1], slots[k, 0], slots[k, 1]):
+                twin = j
+        # the last two columns keep each slot's minimum before this step, for the test above
+        slots[k, _RES] = slots[k, 0]
+        slots[k, _RES + 1] = slots[k, 1]
+        if twin >= 0:
+            for c in range(_RES):
+                slots[k, c] = slots[twin, c]
+            continue
+        a1 = slots[k, 0]
+        a2 = slots[k, 1]
+        _tangent_at(slots[k, 4], slots[k, 5], slots[k, 6], V, d1, d2, tg)
+        if abs(tg[0]) + abs(tg[1]) <= 2.0 * (abs(d1) + abs(d2)):
+            a1 += tg[0]
+            a2 += tg[1]
+        _newton(a1, a2, w1, w2, V, t1, t2, sigma2, buf, res)
+        _keep(slots, k, res)
     if reseed:
         for k in range(1, _SLOTS):
             for j in range(k):
                 if _same(slots[j, 0], slots[j, 1], slots[k, 0], slots[k, 1]):
                     a1, a2 = _seed(k, w1, w2, z1, z2, has_zero)
                     _newton(a1, a2, w1, w2, V, t1, t2, sigma2, buf, res)
-                    slots[k, 0] = res[0]
-                    slots[k, 1] = res[1]
-                    slots[k, 2] = res[2]
+                    _keep(slots, k, res)
                     break
     return _best(slots)
 
@@ -187,9 +251,7 @@ def _cold(slots, w1, w2, V, t1, t2, sigma2, z1, z2, has_zero, buf, res):
     for k in range(_SLOTS):
         a1, a2 = _seed(k, w1, w2, z1, z2, has_zero)
         _newton(a1, a2, w1, w2, V, t1, t2, sigma2, buf, res)
-        slots[k, 0] = res[0]
-        slots[k, 1] = res[1]
-        slots[k, 2] = res[2]
+        _keep(slots, k, res)
     # the descents from the cold starts of the other slots as well (ties: the basins w and -w)
     a1, a2 = w1, w2
     for r in range(2):
@@ -201,9 +263,7 @@ def _cold(slots, w1, w2, V, t1, t2, sigma2, z1, z2, has_zero, buf, res):
             for k in range(1, _SLOTS):
                 if slots[k, 2] > slots[wk, 2]:
                     wk = k
-            slots[wk, 0] = res[0]
-            slots[wk, 1] = res[1]
-            slots[wk, 2] = res[2]
+            _keep(slots, wk, res)
         a1, a2 = -w1, -w2
     return _best(slots)
 
@@ -231,16 +291,14 @@ def _mirror(slots, w1, w2, V, t1, t2, sigma2, buf, res):
                 wk = k
         if res[2] >= slots[wk, 2]:
             return b
-    slots[wk, 0] = res[0]
-    slots[wk, 1] = res[1]
-    slots[wk, 2] = res[2]
+    _keep(slots, wk, res)
     return _best(slots)
 
 
 @njit_compiled(cache=True)
-def _accumulate(acc, wt, h1, h2, g, w1, w2, m, s1, s2, V, t1, t2, sigma2, buf):
-    """Add one node (weight ``wt``, global minimiser ``h`` of value ``g``) to the sums ``acc``:
-    ``f1 - f2, |f|^2, f.s, f.(w - (m, -m)), M, loss``."""
+def _accumulate(acc, wt, h1, h2, g, loss, w1, w2, m, s1, s2, V):
+    """Add one node (weight ``wt``, global minimiser ``h`` of value ``g``, where the loss is
+    ``loss``) to the sums ``acc``: ``f1 - f2, |f|^2, f.s, f.(w - (m, -m)), M, loss``."""
     f1 = (h1 - w1) / V
     f2 = (h2 - w2) / V
     acc[0] += wt * (f1 - f2)
@@ -248,7 +306,7 @@ def _accumulate(acc, wt, h1, h2, g, w1, w2, m, s1, s2, V, t1, t2, sigma2, buf):
     acc[2] += wt * (f1 * s1 + f2 * s2)
     acc[3] += wt * (f1 * (w1 - m) + f2 * (w2 + m))
     acc[4] += wt * g
-    acc[5] += wt * _loss_grad_hess(h1, h2, t1, t2, sigma2, buf)
+    acc[5] += wt * loss
 
 
 @njit_compiled(cache=True)
@@ -256,9 +314,15 @@ def _tangent(h1, h2, V, t1, t2, sigma2, d1, d2, buf, out):
     """The first-order move ``out`` of a local minimum ``h`` of ``g`` when ``w`` moves by ``d``:
     ``dh = (I / V + Hess loss(h))^{-1} d / V`` (the implicit function theorem on ``grad g = 0``)."""
     _loss_grad_hess(h1, h2, t1, t2, sigma2, buf)
-    a = buf[2] + 1.0 / V
-    b = buf[3]
-    c = buf[4] + 1.0 / V
+    _tangent_at(buf[2], buf[3], buf[4], V, d1, d2, out)
+
+
+@njit_compiled(cache=True)
+def _tangent_at(H11, H12, H22, V, d1, d2, out):
+    """:func:`_tangent` with the loss's Hessian ``H`` at the minimum given."""
+    a = H11 + 1.0 / V
+    b = H12
+    c = H22 + 1.0 / V
     det = a * c - b * b
     if det <= 0.0:
         # not a strict minimum (a basin about to merge): no prediction
@@ -270,21 +334,26 @@ def _tangent(h1, h2, V, t1, t2, sigma2, d1, d2, buf, out):
 
 
 @njit_compiled(cache=True)
-def _suspect(za, a1, a2, zb, b1, b2, c1, c2, e1, e2, tau, V, t1, t2, sigma2, buf, tg):
+def _suspect(za, ra, zb, rb, e1, e2, tau, V, tg):
     """Whether the global minimiser may jump between ``za`` and ``zb`` of the line: its values
     ``a`` and ``b`` there are not related by their tangents (:func:`_tangent`; a jump is of order
     one, the error of a first-order prediction in a basin of order ``(zb - za)^2``). Each side's
     prediction is tested: near a basin's end (where it merges) its tangent is large and its
     prediction poor, which flags the interval too, as it should (a jump is near). A jump whose
     bistable region lies entirely between the two nodes is invisible to a continuation from
-    either node; it is not to this test."""
+    either node; it is not to this test. ``ra`` and ``rb`` are the two minima as Newton results
+    (with the loss's Hessian, :data:`_RES`)."""
+    a1 = ra[0]
+    a2 = ra[1]
+    b1 = rb[0]
+    b2 = rb[1]
     d1 = tau * (zb - za) * e1
     d2 = tau * (zb - za) * e2
     tiny = 1e-12 * (1.0 + abs(a1) + abs(a2))
-    _tangent(a1, a2, V, t1, t2, sigma2, d1, d2, buf, tg)
+    _tangent_at(ra[4], ra[5], ra[6], V, d1, d2, tg)
     if abs(b1 - a1 - tg[0]) + abs(b2 - a2 - tg[1]) > 0.3 * (abs(tg[0]) + abs(tg[1])) + tiny:
         return True
-    _tangent(b1, b2, V, t1, t2, sigma2, d1, d2, buf, tg)
+    _tangent_at(rb[4], rb[5], rb[6], V, d1, d2, tg)
     return abs(a1 - b1 + tg[0]) + abs(a2 - b2 + tg[1]) > 0.3 * (abs(tg[0]) + abs(tg[1])) + tiny
 
 
@@ -376,13 +445,13 @@ def inner(s1, s2, q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl, 
     nnode = npanel * ng
     tau = math.sqrt(max(q - theta * theta / rho, 0.0))
     buf = np.empty(5)
-    res = np.empty(4)
-    slots = np.empty((_SLOTS, 3))
+    res = np.empty(_RES)
+    slots = np.empty((_SLOTS, _COLS))
     zr = np.empty(2)
     tg = np.empty(2)
     # pass-one record of a line: node positions, tracked minima, per-panel sums
     zs = np.empty(nnode)
-    rec = np.empty((nnode, _SLOTS, 3))
+    rec = np.empty((nnode, _SLOTS, _RES))
     psum = np.empty((npanel, 6))
     cuts = np.empty(nnode)
     # the minima left and right of each cut (the seeds of the pieces of pass two)
@@ -429,15 +498,16 @@ def inner(s1, s2, q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl, 
                 if idx == 0:
                     b = _cold(slots, w1, w2, V, t1, t2, sigma2, zr[0], zr[1], has_zero, buf, res)
                 else:
-                    b = _step(slots, idx % 2 == 0, w1, w2, V, t1, t2, sigma2, zr[0], zr[1], has_zero, buf, res)
+                    dz = tau * (z - zs[idx - 1])
+                    b = _step(slots, idx % 2 == 0, w1, w2, dz * e1, dz * e2, V, t1, t2, sigma2, zr[0], zr[1],
+                              has_zero, buf, res, tg)
                 b = _mirror(slots, w1, w2, V, t1, t2, sigma2, buf, res)
                 zs[idx] = z
                 for c in range(_SLOTS):
-                    for cc in range(3):
+                    for cc in range(_RES):
                         rec[idx, c, cc] = slots[c, cc]
                 wt = 0.5 * pw * wl[g] * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-                _accumulate(psum[p], wt, slots[b, 0], slots[b, 1], slots[b, 2], w1, w2, m, s1, s2, V,
-                            t1, t2, sigma2, buf)
+                _accumulate(psum[p], wt, slots[b, 0], slots[b, 1], slots[b, 2], slots[b, 3], w1, w2, m, s1, s2, V)
                 if idx > 0:
                     # the global minimiser at the last node and at this one: a jump between them
                     # (suspected by the tangents' test, or seen as a change of tracked basin)
@@ -445,8 +515,7 @@ def inner(s1, s2, q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl, 
                     zp = zs[idx - 1]
                     a1, a2 = rec[idx - 1, bprev, 0], rec[idx - 1, bprev, 1]
                     flagged = not _same(slots[b, 0], slots[b, 1], slots[bprev, 0], slots[bprev, 1]) or \
-                        _suspect(zp, a1, a2, z, slots[b, 0], slots[b, 1], c1, c2, e1, e2, tau, V, t1, t2, sigma2,
-                                 buf, tg)
+                        _suspect(zp, rec[idx - 1, bprev], z, slots[b], e1, e2, tau, V, tg)
                     if flagged and not _same(a1, a2, slots[b, 0], slots[b, 1]):
                         cuts[ncut] = _locate(zp, a1, a2, z, slots[b, 0], slots[b, 1], c1, c2, e1, e2, tau, V,
                                              t1, t2, sigma2, buf, res, tg, sides[ncut])
@@ -477,6 +546,10 @@ def inner(s1, s2, q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl, 
                     # merges, a square-root singularity) lies beyond the cut, the closer the
                     # smaller the jump (near a cusp), and limits Gauss-Legendre's convergence
                     nb = _graded(lo, hi, piece > 0, piece < k1 - k0, br)
+                    # zc: where h is the minimum (the cut, then the last node), for the
+                    # first-order continuation once its Hessian is known (res, after a descent)
+                    zc = hi if piece == 0 else lo
+                    known = False
                     for jj in range(nb - 1):
                         j = nb - 2 - jj if piece == 0 else jj
                         hw = 0.5 * (br[j + 1] - br[j])
@@ -485,11 +558,21 @@ def inner(s1, s2, q, m, theta, V, rho, sigma2, omega, A11, A22, xv, wv, xl, wl, 
                             z = br[j] + hw * (xl[g] + 1.0)
                             w1 = c1 + tau * z * e1
                             w2 = c2 + tau * z * e2
-                            _newton(h1, h2, w1, w2, V, t1, t2, sigma2, buf, res)
+                            a1 = h1
+                            a2 = h2
+                            if known:
+                                dz = tau * (z - zc)
+                                _tangent_at(res[4], res[5], res[6], V, dz * e1, dz * e2, tg)
+                                if abs(tg[0]) + abs(tg[1]) <= 2.0 * abs(dz) * (abs(e1) + abs(e2)):
+                                    a1 += tg[0]
+                                    a2 += tg[1]
+                            _newton(a1, a2, w1, w2, V, t1, t2, sigma2, buf, res)
+                            known = True
+                            zc = z
                             h1 = res[0]
                             h2 = res[1]
                             wt = hw * wl[g] * math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-                            _accumulate(psum[p], wt, h1, h2, res[2], w1, w2, m, s1, s2, V, t1, t2, sigma2, buf)
+                            _accumulate(psum[p], wt, h1, h2, res[2], res[3], w1, w2, m, s1, s2, V)
                     lo = hi
             k0 = k1
         for p in range(npanel):

@@ -321,10 +321,15 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
+@functools.lru_cache(maxsize=16)
 def _lines_sums(q, m, theta, V, rho, omega, A11, A22, nodes):
     """The lines rule's raw channel sums (:func:`equations._attention_kernels.channel_lines`), the
     teacher's points split over ``_THREADS`` threads (the kernel releases the GIL). The chunks are
-    fixed and summed in order, so the result does not depend on the threads' scheduling."""
+    fixed and summed in order, so the result does not depend on the threads' scheduling.
+
+    Cached (read-only result): the observables of a solved point need the sums at the fixed point,
+    which the solver's last evaluations computed, and they do not depend on ``alpha``, so every
+    cold solve along a row of a sweep in ``alpha`` shares its first evaluation."""
     xl, wl = _legendre(_LINE_NODES)
     xv, wv = gauss_hermite(_LINES_ACROSS)
     chunks = _teacher_points(int(nodes), float(rho), A11 == A22)
@@ -339,7 +344,9 @@ def _lines_sums(q, m, theta, V, rho, omega, A11, A22, nodes):
         parts = [run(c) for c in chunks]  # (the same chunks, summed in the same order)
     else:
         parts = list(_pool().map(run, chunks))
-    return np.sum(parts, axis=0)
+    total = np.sum(parts, axis=0)
+    total.flags.writeable = False
+    return total
 
 
 def _flip_m_theta(x):

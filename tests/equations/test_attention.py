@@ -69,8 +69,8 @@ def test_cold_start_finds_the_global_minimum():
     then from the mirror of the best) against a brute-force grid search polished by Nelder-Mead,
     at V up to 25 (the fixed points have V ~ 15-20, where the envelope has two basins)."""
     rng = np.random.default_rng(3)
-    buf, res, zr = np.empty(5), np.empty(4), np.empty(2)
-    slots = np.empty((K._SLOTS, 3))
+    buf, res, zr = np.empty(5), np.empty(K._RES), np.empty(2)
+    slots = np.empty((K._SLOTS, K._COLS))
     grid = np.linspace(-4.0, 4.0, 161)
     H1, H2 = np.meshgrid(grid, grid, indexing="ij")
     for _ in range(25):
@@ -249,7 +249,7 @@ def test_outside_the_domain_is_nan_not_an_exception():
 def _global_prox(w, V, t, s2):
     """Global minimiser of |h - w|^2/(2V) + loss(h; t): the best Newton descent from a spread of
     starts (w, -w, the zeros of the loss, 0, and a ring of radius 1)."""
-    buf, res = np.empty(5), np.empty(4)
+    buf, res = np.empty(5), np.empty(K._RES)
     z = np.empty(2)
     starts = [w, -w, np.zeros(2)] + [np.array([math.cos(a), math.sin(a)]) for a in np.linspace(0, 2 * math.pi, 9)[:-1]]
     if K._loss_zero(t[0], t[1], z):
@@ -289,7 +289,7 @@ def test_lines_rule_locates_the_jump_along_a_line(state, s, omega, lines, nl, np
     mu = np.array([m + theta * s[0] / rho, -m + theta * s[1] / rho])
     # the kernel's line direction: the local minimum at w = 0 descended from the zero of the loss
     # with h1 > h2 (the global one: one of a mirror pair)
-    z0, buf, res = np.empty(2), np.empty(5), np.empty(4)
+    z0, buf, res = np.empty(2), np.empty(5), np.empty(K._RES)
     assert K._loss_zero(t[0], t[1], z0)
     K._newton(z0[0], z0[1], 0.0, 0.0, V, t[0], t[1], s2, buf, res)
     assert res[2] == pytest.approx(_global_prox(np.zeros(2), V, t, s2)[2], rel=1e-12)
