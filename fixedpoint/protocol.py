@@ -69,7 +69,9 @@ class Model(Protocol):
         The same observables measured on one finite-size instance.
 
     Optional: ``trivial_state() -> ndarray | None``; ``bounds() -> (lower, upper)``;
-    ``free_entropy(x) -> float``; ``jacobian(x) -> ndarray`` (of ``update``);
+    ``free_entropy(x) -> float``; ``jacobian(x) -> ndarray | None`` (of ``update``, exact or
+    semi-analytic, to ~1e-8 relative or better; ``None`` at a state where the model has only finite
+    differences, and the engine takes its own there);
     ``unique_fixed_point: ClassVar[bool]`` (true for convex problems: the engine may then
     warm-start freely, since every start reaches the same point, and retries a failed solve from
     the other start); ``residual_scale(x) -> ndarray`` (per entry, the magnitude the entry must

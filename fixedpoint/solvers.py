@@ -255,14 +255,24 @@ def _inside_after(outside, x, j, h):
 
 
 def model_jacobian(model, x) -> np.ndarray:
-    """Jacobian of ``model.update`` at ``x``: the model's own ``jacobian`` when it has one, else
-    second-order finite differences that never leave the domain."""
+    """Jacobian of ``model.update`` at ``x``: the model's own ``jacobian`` when it has one there
+    (a model's ``jacobian(x)`` may return ``None`` where it has nothing better than finite
+    differences), else second-order finite differences that never leave the domain."""
     x = np.asarray(x, dtype=float)
-    own = getattr(model, "jacobian", None)
-    if own is not None:
-        return np.atleast_2d(np.asarray(own(x), dtype=float))
+    J = _own_jacobian(getattr(model, "jacobian", None), x)
+    if J is not None:
+        return J
     lo, hi = model_bounds(model, x.size)
     return numerical_jacobian(model.update, x, lo, hi, order=2, outside=getattr(model, "domain_violation", None))[0]
+
+
+def _own_jacobian(jac, x):
+    """The model's own Jacobian at ``x`` as a 2-d array, or ``None`` (no ``jacobian``, or it
+    returned ``None``: the model has no exact one there)."""
+    if jac is None:
+        return None
+    J = jac(x)
+    return None if J is None else np.atleast_2d(np.asarray(J, dtype=float))
 
 
 def spectral_radius(J, damping=0.0):
@@ -306,7 +316,7 @@ class _Run:
 
 def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max_iter, lower, upper,
              names, patience, outside=None, run=None, taboo=None, fast_forward=None, plain_first=False,
-             jacobian=None, own_jacobian=False):
+             jacobian=None):
     """The single driver loop.
 
     Iterates from ``x0`` until the scaled residual is <= 1 or the budget of ``max_iter``
@@ -325,7 +335,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
     point) when the check fails:
 
     * Anderson extrapolation: undone when the residual grows more than ``safeguard`` times;
-    * unstable-direction fast-forward (needs ``jacobian(x, fx) -> (J, evaluations)``; the
+    * unstable-direction fast-forward (needs ``jacobian(x, fx) -> (J, evaluations, exact)``; the
       driver passes one for states of at most 64 entries: the model's own, or central
       differences, ``2 n`` evaluations): when plain steps have grown ``3 + n`` times in a row
       (three let the transient growth of a contraction's scaled residual, common after an
@@ -589,10 +599,10 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
                 if mode_J is None:
                     mode_tries += 1
                     mode_next = run.it + _MODE_KEEP + 2 * x.size
-                    mode_J, nev = jacobian(x, fx)
+                    mode_J, nev, mode_exact = jacobian(x, fx)
                     run.nev += nev
                 J = mode_J
-                mode = _unstable_mode(J, damp, plain_steps, x, fx, wt, own_jacobian)
+                mode = _unstable_mode(J, damp, plain_steps, x, fx, wt, mode_exact)
                 if mode is None:
                     # not the linear regime of a saddle: another Jacobian in 2 n + 10 iterations
                     mode_J, mode_next = None, run.it + 2 * x.size + 10
@@ -875,7 +885,7 @@ def _leading_mode(J, damping=0.0):
     return float(lam[k].real), l, v, lv
 
 
-def _unstable_mode(J, damping, steps, x, fx, wt, own_jacobian):
+def _unstable_mode(J, damping, steps, x, fx, wt, exact):
     """The unstable direction that plain iteration is leaving a saddle along, or ``None``.
 
     ``J`` is the map's Jacobian at the current point ``x`` (where the map's value is ``fx``),
@@ -900,7 +910,7 @@ def _unstable_mode(J, damping, steps, x, fx, wt, own_jacobian):
     g = fx - x
     comps = [float(l @ s) for s in steps] + [(1.0 - damping) * float(l @ g)]
     noise = 64.0 * np.finfo(float).eps * float(np.abs(l) @ (np.abs(x) + np.abs(fx)))
-    err = _JACOBIAN_ERROR["model" if own_jacobian else "differences"] * float(np.linalg.norm(g))
+    err = _JACOBIAN_ERROR["model" if exact else "differences"] * float(np.linalg.norm(g))
     if len(comps) < 3 or not abs(float(l @ g)) > 10.0 * (noise + err):
         return None
     for a, b in zip(comps[-3:-1], comps[-2:]):
@@ -1177,8 +1187,7 @@ def _run_solver(F, x_start, solver, unique, kw, notes, jac=None):
     common = dict(damping=damping, reg=reg, safeguard=safeguard, adaptive=adaptive,
                   patience=max(1000, kw["max_iter"] // 4), **kw)
     if memory > 0 and x_start.size <= 64:
-        common.update(jacobian=_jacobian_for(F, jac, kw["lower"], kw["upper"], kw.get("outside")),
-                      own_jacobian=jac is not None)
+        common.update(jacobian=_jacobian_for(F, jac, kw["lower"], kw["upper"], kw.get("outside")))
     run = _iterate(F, x_start, memory=memory, **common)
     rho = math.nan
     if check and run.status is Status.CONVERGED and run.extrapolated and x_start.size <= 64:
@@ -1187,15 +1196,19 @@ def _run_solver(F, x_start, solver, unique, kw, notes, jac=None):
 
 
 def _jacobian_for(F, jac, lower, upper, outside=None):
-    """``jacobian(x, fx) -> (J, evaluations)`` for the driver loop's unstable-direction
-    fast-forward: the model's own Jacobian, or central differences (``2 n`` evaluations) that stay
-    inside the domain. (Forward differences, then with step ``1.5e-8 max(|x_i|, 1e-2)``: next to
+    """``jacobian(x, fx) -> (J, evaluations, exact)`` for the driver loop's unstable-direction
+    fast-forward: the model's own Jacobian (``exact``), or central differences (``2 n``
+    evaluations) that stay inside the domain. (Forward differences, then with step ``1.5e-8 max(|x_i|, 1e-2)``: next to
     a saddle at ``theta = 0`` that is ``1.5e-10``, and the map's own error, ~1e-11 in ``V ~ 25``
     for attention at 8 nodes, made a Jacobian whose largest eigenvalue was 2.07 where the plain
     steps grew by 1.01; the jump needs the unstable eigenvector, not only a verdict.)"""
-    if jac is not None:
-        return lambda x, fx: (np.atleast_2d(np.asarray(jac(x), dtype=float)), 0)
-    return lambda x, fx: numerical_jacobian(F, x, lower, upper, f0=fx, order=2, outside=outside)
+    def jacobian(x, fx):
+        J = _own_jacobian(jac, x)
+        if J is not None:
+            return J, 0, True
+        return (*numerical_jacobian(F, x, lower, upper, f0=fx, order=2, outside=outside), False)
+
+    return jacobian
 
 
 def _jacobian_at(F, jac, run, lower, upper, damping, outside=None):
@@ -1210,8 +1223,8 @@ def _jacobian_at(F, jac, run, lower, upper, damping, outside=None):
     ``omega = 0.36``, ``alpha = 1.23``, semantic point (``m ~ 1e-10``) had a radius of 3.97 from
     forward differences with step ``1.5e-8`` (1.02 on a second try), 0.9317 from central ones;
     the escape it set off cost 1288 evaluations and came back to the same point."""
-    if jac is not None:
-        J = np.atleast_2d(np.asarray(jac(run.x), dtype=float))
+    J = _own_jacobian(jac, run.x)
+    if J is not None:
         return J, spectral_radius(J, damping)
     J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx, outside=outside)
     run.nev += nev
@@ -1228,11 +1241,13 @@ def _radius_at(F, jac, run, lower, upper, damping, outside=None):
     return _jacobian_at(F, jac, run, lower, upper, damping, outside)[1]
 
 
-#: relative accuracy of a Jacobian: finite differences (forward, :func:`numerical_jacobian`), a model's own
-_JACOBIAN_ERROR = {"differences": 1e-5, "model": 1e-10}
+#: relative accuracy of a Jacobian: finite differences (forward, :func:`numerical_jacobian`), a
+#: model's own (exact, or semi-analytic to ~1e-9 as ``glm_bayes``'s; a model returns ``None``
+#: where it has only finite differences, and the engine takes its own)
+_JACOBIAN_ERROR = {"differences": 1e-5, "model": 1e-8}
 
 
-def _side_of_saddle(J, x, fx, own_jacobian):
+def _side_of_saddle(J, x, fx, exact):
     """Where plain iteration that met the tolerance at ``x``, next to a saddle, goes on from there.
 
     In the linear regime about the saddle ``x_s`` a plain step is ``r = F(x) - x = (J - I)(x -
@@ -1253,7 +1268,7 @@ def _side_of_saddle(J, x, fx, own_jacobian):
     lr = float(l @ r)
     eps = np.finfo(float).eps
     noise = 64.0 * eps * float(np.abs(l) @ (np.abs(x) + np.abs(fx)))
-    err = _JACOBIAN_ERROR["model" if own_jacobian else "differences"] * float(np.linalg.norm(r))
+    err = _JACOBIAN_ERROR["model" if exact else "differences"] * float(np.linalg.norm(r))
     if not abs(lr) > 10.0 * (noise + err):
         return None
     c = lr / ((lam_k - 1.0) * lv)
@@ -1339,7 +1354,7 @@ def _past_the_saddle(F, J, last, memory, common, notes, jac, rho):
     iterating as after an escape (plain first, acceleration kept on that side). Returns ``(rho,
     run)`` when that converges to a point plain iteration does not leave, else ``None``."""
     lower, upper, damping = common["lower"], common["upper"], common["damping"]
-    side = _side_of_saddle(J, last.x, last.fx, jac is not None)
+    side = _side_of_saddle(J, last.x, last.fx, _own_jacobian(jac, last.x) is not None)
     if side is None:
         return None
     x_s, direction = side

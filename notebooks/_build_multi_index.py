@@ -48,6 +48,7 @@ zero continuously. The non-specialised subspace (`Q` proportional to `1 1^T`) is
 the map; `alpha_spec` is where the fixed point in it becomes unstable, along `(1, -1, 1)` in the
 packed entries `(Q_00, Q_01, Q_11)`: the diagonal up, the off-diagonal down."""),
     new_code_cell("""from fixedpoint.matrices import pack
+from fixedpoint.solvers import model_jacobian
 from scipy.optimize import brentq
 
 com = MultiIndex(target="committee", p=2, alpha=1.0)
@@ -60,7 +61,7 @@ def non_specialised_eigenvalue(alpha):
     # exactly rank one, and the map keeps it so up to rounding; above alpha_spec that rounding grows
     # along the unstable direction, and a solve follows plain iteration off the saddle: no stability check
     x = fixedpoint.solve(m, start=pack(1e-6 * np.ones((2, 2))), solver=fixedpoint.Anderson(check_stability=False)).x
-    lam, vec = np.linalg.eig(m.jacobian(x))
+    lam, vec = np.linalg.eig(model_jacobian(m, x))  # (central differences: Q is not 0)
     k = int(np.argmax(lam.real))
     return lam[k].real, vec[:, k].real
 

@@ -318,6 +318,43 @@ def test_an_instability_seen_by_forward_differences_is_confirmed_by_central_ones
     assert rho == pytest.approx(0.515, rel=1e-6) and run.nev == 1 + 2
 
 
+class _RampWithoutJacobian:
+    """``u -> u / 2 + 3 clip(u - 1e-10, 0, 1e-9)`` (the ramp above) as a model whose ``jacobian`` is
+    exact at ``u = 1`` only and ``None`` elsewhere, as a model with an exact operator at its trivial
+    point and nothing better than finite differences away from it (``multi_index``)."""
+
+    name = "ramp"
+    state_names = ("u",)
+
+    def initial_state(self, start="uninformed"):
+        return np.array([0.3])
+
+    def update(self, x):
+        return 0.5 * x + 3.0 * np.clip(x - 1e-10, 0.0, 1e-9)
+
+    def jacobian(self, x):
+        return np.array([[0.5]]) if x[0] == 1.0 else None
+
+    def observables(self, x):
+        return {"u": float(x[0])}
+
+    def simulate(self, d, seed):
+        return {}
+
+
+def test_a_model_jacobian_of_none_hands_the_state_to_the_engine_differences():
+    from fixedpoint.solvers import model_jacobian
+
+    m = _RampWithoutJacobian()
+    assert model_jacobian(m, np.array([1.0]))[0, 0] == 0.5                       # the model's own
+    assert model_jacobian(m, np.zeros(1))[0, 0] == pytest.approx(0.515, rel=1e-6)  # central differences
+    # the solve's stability check at its fixed point, u = 6e-9 (u / 2 + 3e-9), where the model has
+    # none: the engine's differences (the map's slope there, 1/2), not a NaN Jacobian
+    sol = fp.solve(m)
+    assert sol.converged and sol.x[0] == pytest.approx(6e-9, abs=1e-10)  # (the tolerance: atol 1e-10)
+    assert sol.spectral_radius == pytest.approx(0.5, rel=1e-6) and "could not be checked" not in sol.message
+
+
 def test_attention_point_that_forward_differences_called_unstable_is_solved_without_an_escape():
     # the semantic point at omega = 0.36, alpha = 1.23 (8 nodes): forward differences with the old
     # step 1.5e-8 gave a radius of 3.97 there (central: 0.9317), and the escape it set off cost 1288

@@ -233,6 +233,12 @@ def test_sign_z1z2_threshold_closed_form():
     lo, hi = m.bounds()
     J_fd, _ = numerical_jacobian(m.update, np.full(3, 1e-3) * np.array([1, 0, 1]), lo, hi, order=2)
     np.testing.assert_allclose(m.jacobian(np.zeros(3)), J_fd, atol=2e-3)
+    # away from Q = 0 the model has no Jacobian of its own: the engine's central differences
+    x = np.array([0.3, 0.1, 0.5])
+    assert m.jacobian(x) is None
+    h = 1e-5
+    J_ref = np.column_stack([(m.update(x + h * e) - m.update(x - h * e)) / (2 * h) for e in np.eye(3)])
+    np.testing.assert_allclose(fixedpoint.solvers.model_jacobian(m, x), J_ref, rtol=1e-5, atol=1e-8)
 
 
 @pytest.mark.parametrize("p, noise", [(2, 0.3), (4, 1e-2), (2, 1e-4)])
