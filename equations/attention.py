@@ -86,7 +86,16 @@ around ``h = 0``) on curves of the ``w`` plane, where ``f`` jumps. The rule loca
   lower basin where both exist, the nearer tangent prediction where one does). The pieces
   between cuts are followed by continuation from the basin on their side of the cut, on
   sub-panels graded geometrically toward the cut (a basin's end, a square-root singularity, lies
-  just beyond the cut near a cusp). Accuracy: along a line ``1e-12`` against scipy ``quad``
+  just beyond the cut near a cusp). What keeps it cheap (measured at 150 states of the diagram
+  below, the sums unchanged to ``3e-10`` relative, 1.7 times faster than the first version of
+  the rule): minima tracked in slots that have merged (most nodes, where fewer than three basins
+  exist) share one descent; each descent starts at the first-order continuation of its minimum
+  from the last node (where that moves it by at most twice ``|dw|``: a basin away from its end);
+  Newton's method keeps the loss and its Hessian at its point rather than recomputing them, and
+  takes a last step too short to matter (``|p|^3 / |p_prev|^2``, the error it leaves under
+  quadratic convergence, below ``1e-15``) without evaluating the loss at its end. (Reseeding the
+  merged slots every fourth node instead of every second would save 12% more, but moved one
+  sum by ``6e-8``: a basin found later; not done.) Accuracy: along a line ``1e-12`` against scipy ``quad``
   with the jump bracketed by bisection at 6 x 16 nodes over 8.5 standard deviations (tested at
   ``1e-8``, including a line whose bistable sliver falls between two nodes: the rule's first
   version, which tracked the minima only, was ``4e-4`` off there and its ``E[M]`` moved by
@@ -116,9 +125,12 @@ The teacher's points are folded by the symmetry ``s -> (-s2, -s1)`` of a symmetr
 (``A11 = A22``: half the points, see ``_teacher_points``) and split over two threads (run one
 after the other in a worker of a phase diagram, where the workers share the cores:
 ``fixedpoint.protocol.thread_budget``).
-CPU per evaluation (``nodes`` teacher points per axis; a machine at load 4.5): 0.26 s at 16 nodes,
-0.15 s at 12, 0.07 s at 8, 0.02 s at 4 (the example's); the two threads halve the wall time
-on two free cores.
+CPU per evaluation (``nodes`` teacher points per axis), measured on an idle machine at the
+diagram's states: 0.021 s at 8 nodes (0.03 s before the economies above), 0.045 s at 12, 0.077 s
+at 16, about in proportion to the teacher's points, ``nodes (nodes + 1) / 2``; the two threads
+nearly halve the wall time on two free cores. The channel sums of the last 16 states are cached:
+the observables of a solved point reuse its last evaluation, and cold solves along a row in
+``alpha`` share their first (the sums do not depend on ``alpha``).
 
 Range. ``sigma <= 0.75`` (the paper's figures use ``sigma = 0.5``) and ``reg >= 0.003`` (the
 paper: 0.01): the range in which the solver has been exercised (the registry's fuzz test draws in
@@ -133,7 +145,8 @@ about 5 s; ``threshold(kind="first_order")`` 28-30 solves from the starts: 197-5
 cores shared with other jobs (``notebooks/attention_alpha_c.csv``), 8 nodes about a quarter of
 that. The ``(omega, alpha)`` diagram on a 30 x 30 grid from both starts
 (``notebooks/_attention_diagram.py``, 8 nodes, two worker processes, idle machine) takes about
-17 minutes, 50 701 evaluations for 1800 solves (``benchmarks/README.md``, ``bench_escape.py``).
+ten minutes (575 s in ``bench_escape.py``: 50 861 evaluations for 1800 solves, all converged;
+``benchmarks/README.md``), 17 minutes before the economies of the lines rule above.
 A solve along a branch, warm-started by the sweep, takes about 11 evaluations; the rest goes to
 the solves whose start's branch does not exist or is unstable there (the semantic start below
 the semantic branch's end, the positional start at small ``omega``): those escape an unstable

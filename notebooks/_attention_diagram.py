@@ -7,9 +7,9 @@ the semantic one runs down in ``alpha``, so that it follows the semantic branch 
 the global minimiser down to where it ends). The global minimiser of the empirical loss is the
 branch of larger free entropy (minus the training objective); the first-order line is where the
 two cross. The grid is the 30 x 30 of ``benchmarks/bench_escape.py``. At 8 teacher nodes
-(``alpha_c`` within 3e-3 of the default 16: the model's docstring) this takes about 17 minutes on
-two workers (``benchmarks/README.md``), too long for a notebook that the documentation build
-executes. Run from the repository's top folder::
+(``alpha_c`` within 3e-3 of the default 16: the model's docstring) this takes about ten minutes on
+two workers (596 s on an idle machine; ``benchmarks/README.md``), too long for a notebook that the
+documentation build executes. Run from the repository's top folder::
 
     python notebooks/_attention_diagram.py [workers]
 

@@ -312,7 +312,7 @@ fig.tight_layout()
 plt.show()"""),
     new_markdown_cell("""The `(omega, alpha)` phase diagram, from both starts at every point of a 30 x 30 grid
 (`fixedpoint.phase_diagram` per start, 8 teacher nodes; stored in `notebooks/attention_diagram.npz`
-by `python notebooks/_attention_diagram.py`, about 17 minutes on two workers: most points are
+by `python notebooks/_attention_diagram.py`, about ten minutes on two workers: most points are
 warm-started along their row at about 11 evaluations, while a solve whose start's branch does not
 exist, or is unstable, escapes it by plain iteration, hundreds of evaluations). A state and its
 mirror image (`Q -> -Q`: `m, theta -> -m, -theta`; the token swap: `m -> -m`) are one solution,
