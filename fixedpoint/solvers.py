@@ -392,9 +392,12 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
     outer_lo, outer_hi = lower - slack_lo, upper + slack_hi
     inner_lo, inner_hi = lower + slack_lo, upper - slack_hi
 
-    def strictly_inside(c, keep_taboo=True):
+    def strictly_inside(c, keep_taboo=True, pinned=None):
         # (comparisons with NaN are False, so this also rejects non-finite iterates)
-        if not ((c > inner_lo).all() and (c < inner_hi).all()):
+        inside = (c > inner_lo) & (c < inner_hi)
+        if pinned is not None:
+            inside |= pinned  # entries at the plain step's value, which the map put at a bound
+        if not inside.all():
             return False
         if outside is not None and outside(c) is not None:
             return False  # e.g. an extrapolated overlap matrix that is not PSD: the plain step instead
@@ -661,9 +664,17 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
                     wait -= 1
                 elif hist.count:
                     cand = np.empty_like(x)
+                    # entries the map itself puts within rounding of a bound (an overlap decaying
+                    # to 0 along a direction that is not learned) keep their plain value: an
+                    # extrapolation of them would leave the box and, rejected, stop acceleration of
+                    # every other entry for the rest of the solve (deep attention's Q_11 -> 1e-32
+                    # on its sub-branch: 130 plain iterations where Anderson takes 20)
+                    pinned = (fx <= inner_lo) | (fx >= inner_hi)
+                    pinned = pinned if pinned.any() and not pinned.all() else None
                     if _anderson_mix(hist.DX, hist.DF, hist.count, x, fx, wt, damp, reg, cand) \
                             and _within_trust(cand, x, g, trust, wt) \
-                            and strictly_inside(cand) and _along(cand - x, g, x, wt):
+                            and (pinned is None or _pin(cand, fx, pinned)) \
+                            and strictly_inside(cand, pinned=pinned) and _along(cand - x, g, x, wt):
                         x_new = cand
                         pending = "anderson"
                         run.extrapolated = True
@@ -704,6 +715,13 @@ class _History:
 
 
 @njit(cache=True)
+def _pin(cand, fx, pinned):
+    """Set the ``pinned`` entries of an extrapolated iterate to the plain step's values (in place);
+    always True."""
+    cand[pinned] = fx[pinned]
+    return True
+
+
 def _within_trust(cand, x, g, trust, wt):
     """Shorten (in place) an extrapolated step longer than ``trust`` plain steps; always True.
 

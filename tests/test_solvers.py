@@ -308,3 +308,17 @@ def test_escape_from_an_unstable_point_is_accelerated_away_from_the_start(beta):
     assert np.max(np.abs(acc.x - plain.x)) < 1e-8  # the point plain iteration reaches
     assert acc.spectral_radius < 1 and "escaped it by plain iteration from the start" in acc.message
     assert acc.iterations < 0.7 * plain.iterations
+
+
+def test_acceleration_goes_on_while_an_entry_decays_onto_a_bound():
+    # a -> a / 2 decays onto its lower bound 0 (an overlap along a direction that is not learned,
+    # as deep attention's Q_11 on its sub-branch); b -> 0.999 b + 1 contracts slowly to 1000.
+    # Once a is within rounding of 0, every extrapolated iterate has a below the box's margin: the
+    # solver used to reject them all and iterate plainly (thousands of steps for b). The entry the
+    # map itself keeps at its bound takes its plain value; b is still extrapolated.
+    F = lambda x: np.array([0.5 * x[0], 0.999 * x[1] + 1.0])
+    sol = fp.solve(F, np.array([1.0, 0.0]), bounds=([0.0, -np.inf], [np.inf, np.inf]))
+    assert sol.converged and sol.x == pytest.approx([0.0, 1000.0], abs=1e-6)
+    assert sol.evaluations < 100
+    plain = fp.solve(F, np.array([1.0, 0.0]), bounds=([0.0, -np.inf], [np.inf, np.inf]), solver=Damped(0.0))
+    assert plain.evaluations > 10_000
