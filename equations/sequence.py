@@ -70,7 +70,7 @@ PNAS 2019: 1.13); at ``L = 2`` (``attention``) the uninformed branch reaches ``Q
 continuously at ``alpha = 1/2`` (``1 - Q ~ 4.46 (1/2 - alpha)``, both starts agreeing below): no
 hard phase for perfect recovery.
 
-``deep_attention`` (``p = 2``, ``L = 2``): thresholds only (:func:`layer_thresholds`, :func:`deep_staircase`)
+``deep_attention`` (``p = 2``, ``L = 2``): layer thresholds (:func:`layer_thresholds`, :func:`deep_staircase`) and the full map (three digits)
     Two tied attention layers with a skip connection of strength ``c`` (``skip``), the paper's
     Sec. 4 and its code ``BO_2w.py``: ``A(z) = softmax(z z^T) + c I``, ``y = softmax(h h^T)``,
     ``h = A(z_1) z_2`` (``z_1``, ``z_2`` the rows of ``Z``: the pre-activations of layer 1 and
@@ -260,9 +260,10 @@ over the teacher's ``(Z*, omega)`` (8 coordinates) with a Gauss-Hermite rule in 
 deterministic for a given seed, three digits at best (0.17% scatter over seeds with ``2^14``
 points, about a second): the posterior averages vary over the teacher by about their own size,
 so four digits would need some ``10^8`` points, and tensor rules over the 6 to 8 outer
-dimensions cost minutes per evaluation. ``deep_attention`` is therefore not a registered target:
-its thresholds carry four digits by their own rules (:func:`deep_linearisation`,
-:func:`deep_staircase`), its map would not. As an independent integrator it checks the
+dimensions cost minutes per evaluation. The registered target (``equations.get("sequence_multi_index",
+target="deep_attention", skip=c, alpha=...)``, :class:`_DeepAttentionSE`) iterates this map and
+says so: its fixed points carry three digits, its thresholds by their own rules (:func:`deep_linearisation`,
+:func:`deep_staircase`, through :func:`layer_thresholds`) four or more. As an independent integrator it checks the
 sub-branch routes: at ``q = 0.5`` it gave ``K_2 = 2.4718 +- 0.0018`` where both routes then gave
 2.4875-2.4887, 0.7% high from their coarse rules in ``omega_2`` (:func:`deep_subbranch`, now 2.4710
 with 8 ``eta`` nodes per axis). Finite instances: Bayes-optimal GAMP, :meth:`DeepAttention.simulate`
@@ -282,7 +283,7 @@ from typing import ClassVar
 import numpy as np
 from fixedpoint._jit import njit_compiled
 
-from fixedpoint.matrices import sym_names
+from fixedpoint.matrices import pack, psd_violation, sym_names, unpack
 
 from ._registry import parameter_table, register
 from .glm_bayes import _real
@@ -290,9 +291,9 @@ from .glm_bayes import _real
 __all__ = ["SequenceMultiIndex", "DeepAttention", "layer_thresholds", "deep_linearisation", "deep_subbranch",
            "deep_staircase", "deep_state_evolution"]
 
-_TARGETS = ("attention", "scores")
+_TARGETS = ("attention", "scores", "deep_attention")
 #: sequence lengths accepted per target (attention: the softmax inversion and label MSE of L = 2)
-_LENGTHS = {"attention": (2,), "scores": tuple(range(1, 9))}
+_LENGTHS = {"attention": (2,), "scores": tuple(range(1, 9)), "deep_attention": (2,)}
 _L_ALLOWED = tuple(sorted(set().union(*_LENGTHS.values())))
 #: uninformed start Q = _EPS_UNINFORMED, informed 1 - _EPS_INFORMED (as multi_index)
 _EPS_UNINFORMED = 1e-6
@@ -479,10 +480,12 @@ def _softmax2_mse(Q, V, x, w):
 
 
 class _StateNames:
-    """``("Q[0,0]",)``: the ``1 x 1`` overlap, so that ``sol["Q"]`` is a matrix as in multi_index."""
+    """The packed overlap: ``("Q[0,0]",)`` (one block, ``1 x 1``, so that ``sol["Q"]`` is a matrix as
+    in multi_index), ``Q[0,0], Q[0,1], Q[1,1]`` for ``deep_attention`` (a block per layer); on the
+    class, the default target's."""
 
     def __get__(self, obj, cls):
-        return sym_names("Q", 1)
+        return sym_names("Q", 2 if obj is not None and obj.target == "deep_attention" else 1)
 
 
 @register
@@ -492,15 +495,27 @@ class SequenceMultiIndex:
 
     Parameters
     ----------
-    target : {"attention", "scores"}
+    target : {"attention", "scores", "deep_attention"}
         ``attention``: one tied softmax attention layer ``y = softmax(z z^T)`` (``L = 2``);
-        ``scores``: ``y = z z^T`` (any ``L``; ``L = 1`` is noiseless phase retrieval).
+        ``scores``: ``y = z z^T`` (any ``L``; ``L = 1`` is noiseless phase retrieval);
+        ``deep_attention``: two tied attention layers with a skip connection (``L = 2``, a block
+        of ``Q`` per layer; module docstring): its full state evolution by quasi-Monte Carlo,
+        three digits (:class:`_DeepAttentionSE`), its layer thresholds to four or more by their
+        own rules (:func:`layer_thresholds`).
     L : int
-        Sequence length (number of tokens), 1 to 8 (``attention``: 2).
+        Sequence length (number of tokens), 1 to 8 (``attention``, ``deep_attention``: 2).
     alpha : float
         Sample ratio ``n / d > 0``.
     noise : float
-        Variance of Gaussian noise on each token's pre-activation (``>= 0``).
+        Variance of Gaussian noise on each token's pre-activation (``>= 0``; ``deep_attention``:
+        0, noiseless labels).
+    skip : float
+        ``deep_attention`` only: the skip-connection strength ``c`` (``A(z) = softmax(z z^T) + c
+        I``), in ``[0.5, 10]`` for the full map (its inner rule; :func:`layer_thresholds` of
+        :class:`DeepAttention` reaches ``c = 1e-4``).
+    log2_points : int
+        ``deep_attention`` only: ``2^log2_points`` quasi-Monte Carlo points of the outer average
+        (10 to 20; the default 14: 0.17% scatter over seeds, about 1.6 s per evaluation).
 
     Notes
     -----
@@ -522,15 +537,10 @@ class SequenceMultiIndex:
     L: int = 2
     alpha: float = 0.3
     noise: float = 0.0
+    skip: float = 1.0
+    log2_points: int = 14
 
     name: ClassVar[str] = "sequence_multi_index"
-    #: where the parameters of the targets that are not here belong (the registry's message)
-    parameter_hints: ClassVar[dict] = {
-        "skip": "skip is the skip strength of target='deep_attention', which is not registered: its full "
-                "state evolution, equations.sequence.deep_state_evolution(c, Q), has three digits, not the "
-                "four a registered target needs; its layer thresholds are equations.sequence.layer_thresholds("
-                "equations.sequence.DeepAttention(skip=c)), the staircase threshold of its first layer "
-                "equations.sequence.deep_staircase(c)"}
     state_names: ClassVar[tuple[str, ...]] = _StateNames()
     labels: ClassVar[dict[str, str]] = {
         "alpha": r"$\alpha = n/d$", "noise": r"$\Delta$", "L": r"$L$", "overlap": r"overlap $Q$",
@@ -539,23 +549,28 @@ class SequenceMultiIndex:
     examples: ClassVar[tuple[dict, ...]] = (
         {"target": "attention", "L": 2, "alpha": 0.3},
         {"target": "scores", "L": 3, "alpha": 0.3, "noise": 0.2},
+        # (2^10 points: 0.06 s an evaluation, the registry's tests and fuzz; the default 2^14 for use)
+        {"target": "deep_attention", "skip": 1.0, "alpha": 0.5, "log2_points": 10},
     )
 
     @classmethod
     def parameters(cls) -> dict:
         """Each parameter's default, allowed values or range, and meaning (protocol member)."""
         return parameter_table(cls, {
-            "target": {"allowed": _TARGETS, "doc": "attention: y = softmax(z z^T) (L = 2); scores: y = z z^T"},
-            "L": {"allowed": _L_ALLOWED, "doc": "sequence length (tokens); attention: 2"},
+            "target": {"allowed": _TARGETS, "doc": "attention: y = softmax(z z^T) (L = 2); scores: y = z z^T; "
+                                                   "deep_attention: two tied layers with a skip (L = 2)"},
+            "L": {"allowed": _L_ALLOWED, "doc": "sequence length (tokens); attention, deep_attention: 2"},
             "alpha": {"range": (0.0, None), "open": (True, True), "doc": "sample ratio n/d"},
             "noise": {"range": (0.0, None), "open": (False, True),
-                      "doc": "variance of the noise on each token's pre-activation"}})
+                      "doc": "variance of the noise on each token's pre-activation (deep_attention: 0)"},
+            "skip": {"range": (_C_GRADED, _SKIP_RANGE[1]), "open": (False, False),
+                     "doc": "deep_attention: skip-connection strength c"},
+            "log2_points": {"allowed": tuple(range(10, 21)),
+                            "doc": "deep_attention: log2 of the quasi-Monte Carlo points of the outer average"}})
 
     def __post_init__(self):
         if not isinstance(self.target, str) or self.target not in _TARGETS:
-            raise ValueError(f"target must be one of {', '.join(_TARGETS)}, got {self.target!r} (deep_attention is not "
-                             f"registered: its thresholds are equations.sequence.layer_thresholds(DeepAttention(skip=c)), "
-                             f"its full map deep_state_evolution, three digits)")
+            raise ValueError(f"target must be one of {', '.join(_TARGETS)}, got {self.target!r}")
         L = self.L
         if isinstance(L, (float, np.floating)) and float(L).is_integer():
             L = int(L)
@@ -571,10 +586,46 @@ class SequenceMultiIndex:
             raise ValueError(f"noise (a variance) must be >= 0 and finite, got {noise}")
         object.__setattr__(self, "alpha", alpha)
         object.__setattr__(self, "noise", noise)
+        self._check_deep()
+
+    def _check_deep(self):
+        """``skip`` and ``log2_points`` are ``deep_attention``'s; its labels are noiseless."""
+        deep = self.target == "deep_attention"
+        for name in ("skip", "log2_points"):
+            value, default = getattr(self, name), self.__dataclass_fields__[name].default
+            if not deep and value != default:
+                raise ValueError(f"{name} applies to target='deep_attention' only, got {name}={value!r} for target "
+                                 f"{self.target!r}")
+        if not deep:
+            return
+        c = _check_skip(self.skip)
+        if c < _C_GRADED:
+            raise ValueError(f"skip must be >= {_C_GRADED} for the full state evolution of deep_attention, got {c}: "
+                             "its inner rule in z_1 misses the nearly singular band |z_12 - z_11| <~ 2 sqrt(c) below; "
+                             "the layer thresholds reach c = 1e-4: equations.sequence.layer_thresholds("
+                             "equations.sequence.DeepAttention(skip=c))")
+        object.__setattr__(self, "skip", c)
+        n = self.log2_points
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 10 <= n <= 20:
+            raise ValueError(f"log2_points must be an integer in [10, 20], got {n!r}")
+        object.__setattr__(self, "log2_points", int(n))
+        if self.noise != 0.0:
+            raise ValueError(f"noise must be 0 for target='deep_attention' (its state evolution is that of noiseless "
+                             f"labels), got {self.noise}")
+
+    @property
+    def _deep(self):
+        """``deep_attention``'s state evolution (:class:`_DeepAttentionSE`), or ``None``."""
+        if self.target != "deep_attention":
+            return None
+        return _DeepAttentionSE(self.skip, self.alpha, self.log2_points)
 
     # ------------------------------------------------------------------ protocol
     def initial_state(self, start: str = "uninformed") -> np.ndarray:
-        """``"uninformed"``: ``Q = 1e-6``; ``"informed"``: ``Q = 1 - 1e-6``."""
+        """``"uninformed"``: ``Q = 1e-6``; ``"informed"``: ``Q = 1 - 1e-6`` (``deep_attention``:
+        :meth:`_DeepAttentionSE.initial_state`)."""
+        if self._deep is not None:
+            return self._deep.initial_state(start)
         if start == "uninformed":
             return np.array([_EPS_UNINFORMED])
         if start == "informed":
@@ -583,14 +634,27 @@ class SequenceMultiIndex:
 
     def trivial_state(self):
         """``Q = 0``: a fixed point for every alpha (``E[z | y] = 0`` by the sign symmetry)."""
-        return np.zeros(1)
+        return np.zeros(len(self.state_names))
 
     def bounds(self):
+        if self._deep is not None:
+            return self._deep.bounds()
         return np.zeros(1), np.ones(1)
 
+    def domain_violation(self, x):
+        """Why ``x`` is outside the domain, or ``None`` (``deep_attention``: ``0 <= Q`` and ``I - Q``
+        not below the inner rule's reach; the others: the bounds)."""
+        if self._deep is not None:
+            return self._deep.domain_violation(x)
+        return None
+
     def residual_scale(self, x) -> np.ndarray:
-        """``1 - Q``: resolved in relative terms near perfect recovery (noiseless labels)."""
+        """``1 - Q``: resolved in relative terms near perfect recovery (noiseless labels); ones for
+        ``deep_attention`` (kept away from it)."""
+        if self._deep is not None:
+            return np.ones(3)
         return np.array([1.0 - self._clip(x)])
+
 
     @staticmethod
     def _clip(x) -> float:
@@ -607,14 +671,23 @@ class SequenceMultiIndex:
         return g2, psi
 
     def Q_hat(self, Q) -> float:
-        """``alpha E |g_out|^2`` at overlap ``Q`` (``inf`` at perfect recovery)."""
+        """``alpha E |g_out|^2`` at overlap ``Q`` (``inf`` at perfect recovery); one block only."""
+        self._one_block("Q_hat")
         Q = min(max(float(Q), 0.0), 1.0)
         if self._V(Q) <= _V_ZERO:
             return math.inf
         return self.alpha * self._se(Q)[0]
 
+    def _one_block(self, what):
+        if self._deep is not None:
+            raise ValueError(f"{what} is a one-block quantity; target='deep_attention' has a block per layer "
+                             "(its state evolution: equations.sequence.deep_state_evolution)")
+
     def update(self, x) -> np.ndarray:
-        """``Q -> Q_hat / (1 + Q_hat)``, ``Q_hat = alpha E |g_out|^2`` (NaN for a non-finite state)."""
+        """``Q -> Q_hat / (1 + Q_hat)``, ``Q_hat = alpha E |g_out|^2`` (NaN for a non-finite state);
+        ``deep_attention``: :meth:`_DeepAttentionSE.update`."""
+        if self._deep is not None:
+            return self._deep.update(x)
         q = float(np.asarray(x, dtype=float).ravel()[0])
         if not math.isfinite(q):
             return np.array([math.nan])
@@ -624,8 +697,11 @@ class SequenceMultiIndex:
         return np.array([qh / (1.0 + qh)])
 
     def jacobian(self, x) -> np.ndarray | None:
-        """At ``Q = 0`` the exact ``alpha (L^2 + L) / (1 + noise)^2`` (module docstring); ``None``
-        elsewhere (finite differences only, which the engine takes itself)."""
+        """At ``Q = 0`` the exact ``alpha (L^2 + L) / (1 + noise)^2`` (module docstring; for
+        ``deep_attention`` :meth:`_DeepAttentionSE.jacobian`); ``None`` elsewhere (finite
+        differences only, which the engine takes itself)."""
+        if self._deep is not None:
+            return self._deep.jacobian(x)
         q = self._clip(x)
         if q == 0.0:
             return np.array([[self.alpha * self.L * (self.L + 1) / (1.0 + self.noise) ** 2]])
@@ -639,7 +715,9 @@ class SequenceMultiIndex:
     def free_entropy_divergence(self, x) -> float:
         """Coefficient of ``log(1 / (1 - Q))`` in the free entropy along the branch through ``x``:
         non-zero for noiseless labels at ``Q = 1``, or within ``1e-6`` of it when perfect recovery
-        is attracting (``alpha L > 1``)."""
+        is attracting (``alpha L > 1``); 0 for ``deep_attention`` (its domain stays away from it)."""
+        if self._deep is not None:
+            return 0.0
         s = self._divergence_exponent()
         if s == 0.0:
             return 0.0
@@ -650,7 +728,10 @@ class SequenceMultiIndex:
 
     def free_entropy(self, x) -> float:
         """``phi = -Q Q_hat / 2 + (Q_hat - log(1 + Q_hat)) / 2 + alpha Psi_out(Q)`` at ``Q_hat = alpha
-        E |g|^2``; ``+-inf`` on the perfect-recovery branch of noiseless labels."""
+        E |g|^2``; ``+-inf`` on the perfect-recovery branch of noiseless labels
+        (``deep_attention``: :meth:`_DeepAttentionSE.free_entropy`)."""
+        if self._deep is not None:
+            return self._deep.free_entropy(x)
         s = self.free_entropy_divergence(x)
         if s != 0.0:
             return math.copysign(math.inf, s)
@@ -662,14 +743,19 @@ class SequenceMultiIndex:
 
     def free_entropy_at(self, Q, Q_hat) -> float:
         """The replica-symmetric potential at independent ``(Q, Q_hat)`` (its stationary points are
-        the fixed points), ``0 <= Q < 1 + noise``, ``Q_hat >= 0``."""
+        the fixed points), ``0 <= Q < 1 + noise``, ``Q_hat >= 0`` (``deep_attention``: 2 x 2
+        matrices, :meth:`_DeepAttentionSE.free_entropy_at`)."""
+        if self._deep is not None:
+            return self._deep.free_entropy_at(Q, Q_hat)
         Q = float(Q)
         Q_hat = float(Q_hat)
         _, psi = self._se(Q)
         return -0.5 * Q * Q_hat + 0.5 * (Q_hat - math.log1p(Q_hat)) + self.alpha * psi
 
     def label_mse(self, Q) -> float:
-        """Bayes-optimal ``E ||y - E[y | X, data]||_F^2`` of a fresh output at overlap ``Q``."""
+        """Bayes-optimal ``E ||y - E[y | X, data]||_F^2`` of a fresh output at overlap ``Q`` (one
+        block)."""
+        self._one_block("label_mse")
         Q = min(max(float(Q), 0.0), 1.0)
         V = self._V(Q)
         L = self.L
@@ -680,16 +766,23 @@ class SequenceMultiIndex:
 
     def observable_names(self) -> tuple[str, ...]:
         """The keys of :meth:`observables`, in order (protocol member)."""
+        if self._deep is not None:
+            return self._deep.observable_names()
         return ("overlap", "mse", "label_mse", "free_entropy")
 
     def observables(self, x) -> dict[str, float]:
+        if self._deep is not None:
+            return self._deep.observables(x)
         Q = self._clip(x)
         out = {"overlap": Q, "mse": 1.0 - Q, "label_mse": self.label_mse(Q)}
         out["free_entropy"] = self.free_entropy(x)
         return out
 
     def simulate(self, d: int, seed: int) -> dict[str, float]:
-        """GAMP on one instance of size ``d`` (:mod:`equations._simulate.gamp_sequence`)."""
+        """GAMP on one instance of size ``d`` (:mod:`equations._simulate.gamp_sequence`;
+        ``deep_attention``: :meth:`_DeepAttentionSE.simulate`)."""
+        if self._deep is not None:
+            return self._deep.simulate(d, seed)
         from ._simulate.gamp_sequence import simulate_sequence
         return simulate_sequence(self, d, seed)
 
@@ -1741,6 +1834,147 @@ class DeepAttention:
         return simulate_deep_attention(self.skip, self.alpha, d, seed, **options)
 
 
+#: deep_attention's registered map: Gauss-Hermite nodes per axis of its inner rule in z_1. Its
+#: error is largest where the second layer is nearly learned (V_22 small). Against 128 nodes (the
+#: same outer points for each): at Q = diag(0, q), 32 nodes are 0.23% / 0.5% off in A_22 at q =
+#: 0.974 / 0.98 (against 96), 64 nodes 0.3% at q = 0.99, 96 nodes 1.4e-4 at 0.99 and 0.4% at
+#: 0.995; at Q = diag(0.3, 0.99) 96 nodes are 1e-4 off in A_11 and A_22; at V = 0.02 I, 32 and 64
+#: agree to 1e-8
+_N_Z_DEEP = 96
+#: smallest eigenvalue of V = I - Q at which deep_attention's map is evaluated: the inner rule's
+#: reach at _N_Z_DEEP nodes (above: 1.4e-4 at V_22 = 0.01); the informed start sits at twice it
+_V_MIN_DEEP = 0.01
+
+
+@functools.lru_cache(maxsize=16)
+def _deep_se_at(skip, log2_points, q11, q12, q22):
+    """:func:`deep_state_evolution` at the packed overlap, cached (read-only ``A``): the observables
+    and the free entropy of a solved point reuse the solver's last evaluations (a second each)."""
+    from fixedpoint.protocol import thread_budget
+
+    r = deep_state_evolution(skip, [[q11, q12], [q12, q22]], log2_points=log2_points, n_z=_N_Z_DEEP,
+                             workers=thread_budget(2))
+    A = 0.5 * (r["A"] + r["A"].T)
+    A.flags.writeable = False
+    return A, float(r["psi_out"]), float(r["top_share"])
+
+
+@functools.lru_cache(maxsize=8)
+def _deep_linear(skip):
+    return deep_linearisation(skip)
+
+
+@dataclass(frozen=True)
+class _DeepAttentionSE:
+    """The full state evolution of ``deep_attention`` (the registered target of
+    :class:`SequenceMultiIndex`) on the packed overlap ``(Q_11, Q_12, Q_22)``, layer 1 first.
+
+    ``Q_hat = alpha A(Q)``, ``A = E sum_l g_l g_l^T`` by :func:`deep_state_evolution` (quasi-Monte
+    Carlo over the teacher, ``2^log2_points`` scrambled Sobol points with antithetic images, fixed
+    seed 0: a deterministic map; 96 Gauss-Hermite nodes per axis of ``z_1`` inside), then the
+    Gaussian prior's ``Q = Q_hat (I + Q_hat)^{-1}``; the free entropy ``-tr(Q Q_hat) / 2 + (tr Q_hat
+    - log det(I + Q_hat)) / 2 + alpha Psi_out(Q)`` (Aubin et al. 2018 for the committee form;
+    Troiani, Cui, Dandi, Krzakala, Zdeborova 2025, Sec. 4, for this target), ``Psi_out = E log Z_out``
+    up to a constant independent of ``Q``.
+
+    Accuracy: three digits, the outer rule's (0.17% scatter of ``A_22`` over seeds at ``Q =
+    diag(0, 0.5)`` with ``2^14`` points; twice that with ``2^12``, four times with ``2^10``); the
+    inner rule's is ``1.4e-4`` or better down to ``V = 0.01`` (``_N_Z_DEEP``). A small ``Q_12`` is
+    resolved in absolute, not relative, terms: at ``Q = [[0.3, 0.1], [0.1, 0.6]]`` with ``2^10``
+    points the map's ``Q_12`` moved by ``2e-3`` (20%) under ``Q_12 -> -Q_12``, which flips it
+    exactly in the true map; this is why the model declares no symmetry. Below ``V = 0.01`` (either
+    eigenvalue of ``I - Q``) the map is not evaluated: the state is outside the domain
+    (:meth:`domain_violation`), which the engine reports; this bounds the reach of the informed
+    branch near perfect recovery (``alpha`` near 1). The layer thresholds carry more digits by
+    their own rules (:func:`layer_thresholds`); the Jacobian at ``Q = 0`` is the exact
+    linearisation (:func:`deep_linearisation`, six digits), to which this map's own agrees to its
+    accuracy, so ``fixedpoint.threshold(model, "alpha", ..., kind="stability")`` gives ``alpha_2``.
+    Cost: about 1.6 s per evaluation at ``2^14`` points on two idle cores (proportional to
+    ``2^log2_points``: 0.1 s at ``2^10``).
+    """
+
+    skip: float
+    alpha: float
+    log2_points: int
+
+    def initial_state(self, start="uninformed"):
+        """``"uninformed"``: ``Q = 1e-6 I``; ``"informed"``: ``Q = (1 - 0.02) I`` (twice the map's
+        ``V`` limit from perfect recovery)."""
+        if start == "uninformed":
+            return pack(_EPS_UNINFORMED * np.eye(2))
+        if start == "informed":
+            return pack((1.0 - 2.0 * _V_MIN_DEEP) * np.eye(2))
+        raise ValueError(f"start must be 'uninformed' or 'informed', got {start!r}")
+
+    @staticmethod
+    def bounds():
+        return np.array([0.0, -1.0, 0.0]), np.array([1.0, 1.0, 1.0])
+
+    @staticmethod
+    def domain_violation(x):
+        Q = unpack(np.asarray(x, dtype=float).ravel(), 2)
+        why = psd_violation(Q, upper=1.0 - _V_MIN_DEEP, name="Q")
+        if why is not None and "exceeds" in why:
+            why += (f" (I - Q below {_V_MIN_DEEP:g}: deep_attention's inner rule is not measured closer to perfect "
+                    "recovery; alpha is near or past 1)")
+        return why
+
+    def _at(self, x):
+        Q = unpack(np.asarray(x, dtype=float).ravel(), 2)
+        A, psi, _ = _deep_se_at(self.skip, self.log2_points, float(Q[0, 0]), float(Q[0, 1]), float(Q[1, 1]))
+        return Q, A, psi
+
+    def update(self, x):
+        """``Q -> Q_hat (I + Q_hat)^{-1}``, ``Q_hat = alpha A(Q)``; NaN outside the domain (a probe of
+        the engine's finite differences or root finders; the solver itself stays inside)."""
+        x = np.asarray(x, dtype=float).ravel()
+        if not np.all(np.isfinite(x)) or self.domain_violation(x) is not None:
+            return np.full(3, math.nan)
+        _, A, _ = self._at(x)
+        Q_hat = self.alpha * A
+        return pack(Q_hat @ np.linalg.inv(np.eye(2) + Q_hat))
+
+    def jacobian(self, x):
+        """At ``Q = 0``: ``alpha diag(F11, F12, F22)`` in the packed entries (the linearised operator
+        is diagonal in the entries of ``Q``; :func:`deep_linearisation`); ``None`` elsewhere."""
+        x = np.asarray(x, dtype=float).ravel()
+        if not np.all(x == 0.0):
+            return None
+        lin = _deep_linear(self.skip)
+        return self.alpha * np.diag([lin["F11"], lin["F12"], lin["F22"]])
+
+    def free_entropy_at(self, Q, Q_hat):
+        Q = np.asarray(Q, dtype=float)
+        Q_hat = np.asarray(Q_hat, dtype=float)
+        _, psi, _ = _deep_se_at(self.skip, self.log2_points, float(Q[0, 0]), float(Q[0, 1]), float(Q[1, 1]))
+        _, logdet = np.linalg.slogdet(np.eye(2) + Q_hat)
+        return float(-0.5 * np.sum(Q * Q_hat) + 0.5 * (np.trace(Q_hat) - logdet) + self.alpha * psi)
+
+    def free_entropy(self, x):
+        if self.domain_violation(x) is not None:
+            return math.nan
+        Q, A, _ = self._at(x)
+        return self.free_entropy_at(Q, self.alpha * A)
+
+    @staticmethod
+    def observable_names():
+        return ("overlap_1", "overlap_2", "overlap_12", "mse", "free_entropy")
+
+    def observables(self, x):
+        """The layers' overlaps ``Q_11``, ``Q_22``, ``Q_12``; ``mse`` (``1 - tr(Q) / 2``, per teacher
+        entry, both layers); ``free_entropy``."""
+        Q = unpack(np.asarray(x, dtype=float).ravel(), 2)
+        return {"overlap_1": float(Q[0, 0]), "overlap_2": float(Q[1, 1]), "overlap_12": float(Q[0, 1]),
+                "mse": float(1.0 - 0.5 * np.trace(Q)), "free_entropy": float(self.free_entropy(x))}
+
+    def simulate(self, d, seed):
+        """Bayes-optimal GAMP (:meth:`DeepAttention.simulate`), its overlaps as :meth:`observables`
+        names them (each row's sign fixed so that ``Q_kk >= 0``); no free entropy."""
+        r = DeepAttention(skip=self.skip, alpha=self.alpha).simulate(d, seed)
+        return {"overlap_1": r["Q_11"], "overlap_2": r["Q_22"], "overlap_12": r["Q_12"],
+                "mse": 0.5 * (r["mse_1"] + r["mse_2"])}
+
+
 def layer_thresholds(model, *, staircase: bool | None = None, **rules) -> dict:
     """Weak-learnability threshold in ``alpha`` of each layer's block of ``Q``: the ``alpha`` at
     which that block leaves zero along the state evolution's path from ``Q = 0``.
@@ -1748,6 +1982,8 @@ def layer_thresholds(model, *, staircase: bool | None = None, **rules) -> dict:
     Parameters
     ----------
     model : SequenceMultiIndex or DeepAttention
+        ``target="deep_attention"`` of the registered model is :class:`DeepAttention` with its
+        ``skip``.
     staircase : bool or None
         ``deep_attention`` only. ``None`` (default) or ``True``: the first layer's threshold is
         the staircase threshold :func:`deep_staircase` (``rules`` are passed to it), where
@@ -1768,6 +2004,8 @@ def layer_thresholds(model, *, staircase: bool | None = None, **rules) -> dict:
         ``alpha_1`` as ``staircase`` says. The smaller is the layer learned first: the second,
         for every ``c`` tested (``alpha_2 < alpha_1``).
     """
+    if isinstance(model, SequenceMultiIndex) and model.target == "deep_attention":
+        model = DeepAttention(skip=model.skip, alpha=model.alpha)
     if isinstance(model, SequenceMultiIndex):
         if staircase or rules:
             raise ValueError("staircase and its rules apply to deep_attention (DeepAttention) only")

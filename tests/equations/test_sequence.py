@@ -178,9 +178,14 @@ def test_matrix_view_and_validation():
     m = _model(target="attention", alpha=0.3)
     sol = fp.solve(m)
     assert sol["Q"].shape == (1, 1) and sol["Q"][0, 0] == pytest.approx(sol.x[0])
-    for kw, word in ((dict(target="deep_attention"), "target"), (dict(target="attention", L=3), "L"),
+    for kw, word in ((dict(target="deep"), "target"), (dict(target="attention", L=3), "L"),
                      (dict(target="scores", L=9), "L"), (dict(alpha=0.0), "alpha"), (dict(noise=-1.0), "noise"),
-                     (dict(alpha=math.inf), "alpha")):
+                     (dict(alpha=math.inf), "alpha"), (dict(target="attention", skip=2.0), "skip"),
+                     (dict(target="scores", L=3, log2_points=12), "log2_points"),
+                     (dict(target="deep_attention", skip=0.1), "skip"),
+                     (dict(target="deep_attention", noise=0.1), "noise"),
+                     (dict(target="deep_attention", log2_points=9), "log2_points"),
+                     (dict(target="deep_attention", L=3), "L")):
         with pytest.raises(ValueError, match=word):
             _model(**kw)
     for kw, word in ((dict(skip=5e-5), "skip"), (dict(skip=1.0, L=3), "L"), (dict(alpha=-1.0), "alpha")):
@@ -448,14 +453,37 @@ def test_teacher_route_against_the_h_route_and_the_staircase():
     assert 0.185478 < st["alpha_1"] < 0.7936
 
 
-def test_deep_attention_model_says_where_its_thresholds_are():
-    """The deep-attention target is not a registered model (its full map, ``deep_state_evolution``, has
-    three digits): asking the registry for it names the functions that give its thresholds and its
-    map, for ``skip`` and for ``target``."""
-    for kw in (dict(skip=1.0), {}):
-        with pytest.raises(ValueError, match=r"layer_thresholds") as err:
-            equations.get("sequence_multi_index", target="deep_attention", alpha=0.3, **kw)
-        assert "deep_state_evolution" in str(err.value)
+@pytest.mark.slow
+def test_deep_attention_registered_target():
+    """``target="deep_attention"``: the packed 2 x 2 overlap, its layer thresholds through the model,
+    the exact Jacobian at ``Q = 0`` against the quasi-Monte Carlo map's own slope, and the map's
+    fixed point on the sub-branch against the teacher route of ``deep_subbranch`` (an independent
+    integrator: ``q = 0.5`` at ``alpha = 0.40469``, ``c = 1``)."""
+    m = equations.get("sequence_multi_index", target="deep_attention", skip=1.0, alpha=0.40469, log2_points=12)
+    assert m.state_names == ("Q[0,0]", "Q[0,1]", "Q[1,1]")
+    assert layer_thresholds(m, staircase=False) == layer_thresholds(DeepAttention(skip=1.0), staircase=False)
+    # the linearisation: F(Q) ~ alpha diag(F11, F12, F22) Q entrywise, on a small PSD Q
+    h = 1e-4
+    x = np.array([h, 0.5 * h, h])
+    J = m.jacobian(np.zeros(3))
+    np.testing.assert_allclose(m.update(x) / x, np.diag(J), rtol=0.01)
+    assert m.jacobian(x) is None
+    # the sub-branch: Q_11 stays at its start's order, Q_22 = q*(alpha)
+    sol = fp.solve(m)
+    assert sol.converged, sol.message
+    assert sol["Q"][0, 0] < 1e-5 and abs(sol["Q"][0, 1]) < 1e-5
+    assert sol["Q"][1, 1] == pytest.approx(0.5, rel=5e-3)
+    obs = m.observables(sol.x)
+    assert obs["overlap_2"] == sol.x[2] and obs["mse"] == pytest.approx(1 - 0.5 * (sol.x[0] + sol.x[2]))
+    # stationarity of the free entropy along Q_22 at the fixed point, to the map's accuracy: its
+    # derivative against the size of one of its terms (alpha dPsi_out/dQ_22 = alpha A_22 / 2)
+    e = np.array([0.0, 0.0, 1e-3])
+    slope = (m.free_entropy(sol.x + e) - m.free_entropy(sol.x - e)) / 2e-3
+    q_hat_22 = 0.5 / (1 - 0.5)
+    assert abs(slope) < 0.02 * 0.5 * q_hat_22
+    # the state is kept away from perfect recovery, where the inner rule is not measured
+    assert "perfect recovery" in m.domain_violation(np.array([0.995, 0.0, 0.5]))
+    assert np.all(np.isnan(m.update(np.array([0.995, 0.0, 0.5]))))
 
 
 def _q12_posterior(c, q, kappa, delta, zs, xi, grid):
