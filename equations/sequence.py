@@ -1879,7 +1879,11 @@ class _DeepAttentionSE:
 
     Accuracy: three digits, the outer rule's (0.17% scatter of ``A_22`` over seeds at ``Q =
     diag(0, 0.5)`` with ``2^14`` points; twice that with ``2^12``, four times with ``2^10``); the
-    inner rule's is ``1.4e-4`` or better down to ``V = 0.01`` (``_N_Z_DEEP``). A small ``Q_12`` is
+    inner rule's is ``1.4e-4`` or better down to ``V = 0.01`` (``_N_Z_DEEP``). The
+    linear response of ``Q_11`` on the sub-branch, which decides the first layer's threshold,
+    scatters more: the ``alpha`` where its rate reaches one is 0.7249 with ``2^12`` points, 0.7173
+    with ``2^14``, against 0.7194 from the staircase's own rules (``notebooks/_deep_attention_curve.py``),
+    so thresholds read off this map carry about 0.5%. A small ``Q_12`` is
     resolved in absolute, not relative, terms: at ``Q = [[0.3, 0.1], [0.1, 0.6]]`` with ``2^10``
     points the map's ``Q_12`` moved by ``2e-3`` (20%) under ``Q_12 -> -Q_12``, which flips it
     exactly in the true map; this is why the model declares no symmetry. Below ``V = 0.01`` (either

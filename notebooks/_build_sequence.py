@@ -221,6 +221,62 @@ ax.set_title("two tied attention layers, c = 1", fontsize=9)
 ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.88))
 fig.tight_layout()
 plt.show()"""),
+    new_markdown_cell("""### The full state evolution, both layers
+
+The registered target `equations.get("sequence_multi_index", target="deep_attention", skip=c,
+alpha=...)` iterates the whole `2 x 2` overlap with the quasi-Monte Carlo map
+`deep_state_evolution` (three digits; here `2^12` points, 0.4 s an evaluation). Its sweeps along
+`alpha` from both starts, and the first layer's threshold read off it (where the eigenvalue of
+`Q_11` on the sub-branch reaches one: the map's Jacobian by the engine's central differences, root
+by Brent's method), are stored in `notebooks/deep_attention_curve.json` by
+`python notebooks/_deep_attention_curve.py` (about ten minutes). From the uninformed start the
+state evolution follows the sub-branch: `Q_11` decays to 1e-32 while `Q_22` is small, and past
+`alpha_1` the sub-branch is a saddle whose unstable direction (`Q_11`) the tolerance is met before
+it grows; the solver says so (spectral radius above one in its message) rather than call it
+stable. From the informed start the first layer is learned past `alpha_1`, continuously. Near
+perfect recovery (`I - Q` below 0.01) the map is not evaluated (its inner rule is not measured
+there): those points are reported as outside the domain."""),
+    new_code_cell("""curve = json.loads((pathlib.Path(equations.__file__).resolve().parent.parent / "notebooks"
+                    / "deep_attention_curve.json").read_text())
+ca = np.array(curve["alpha"])
+xu, xi = np.array(curve["uninformed"]["x"]), np.array(curve["informed"]["x"])
+cu, ci = np.array(curve["uninformed"]["converged"]), np.array(curve["informed"]["converged"])
+a1_map = curve["alpha_1_map"]["value"]
+print(f"alpha_1 read off the map: {a1_map:.4f} (staircase, its own rules: {alpha_1:.4f})")
+# the two routes to alpha_1: the map's quasi-Monte Carlo rate of Q_11 scatters by about 0.5% (0.7249
+# with 2^12 points, 0.7173 with 2^14: the model's docstring)
+assert abs(a1_map - alpha_1) < 1e-2 * alpha_1
+# the map's sub-branch against deep_subbranch's teacher route (interpolated linearly between its
+# nine points), where both are drawn
+on = cu & (ca > a_se[0]) & (ca < a_se[-1])
+assert on.sum() >= 6
+assert np.all(np.abs(xu[on, 2] - np.interp(ca[on], a_se, q_se)) < 1e-2)
+# alpha_2: Q_22 leaves zero between the grid points around it; Q_11 stays zero below alpha_1
+assert xu[ca < alpha_2, 2].max() < 1e-6 and xu[(ca > alpha_2 + 0.01) & cu, 2].min() > 1e-3
+assert np.all(xi[ci & (ca < alpha_1 - 0.01), 0] < 1e-6) and np.all(xi[ci & (ca > alpha_1 + 0.01), 0] > 1e-2)
+print(" alpha   Q_11 (informed)   Q_22 (informed)   Q_22 (uninformed)")
+for a, u, v, c1, c2 in zip(ca, xu, xi, cu, ci):
+    print(f"{a:5.2f}   {v[0] if c2 else np.nan:12.4g}   {v[2] if c2 else np.nan:12.4f}   {u[2] if c1 else np.nan:12.4f}")
+
+fig, ax = plt.subplots(figsize=(5.2, 3.6))
+ax.plot(np.r_[alpha_2, a_se], np.r_[0.0, q_se], "-", color="C1", lw=3, alpha=0.3,
+        label=r"$Q_{22}$, sub-branch (teacher route)")
+ax.plot(ca[ci], xi[ci, 2], "-", color="C1", label=r"$Q_{22}$, full map (informed)")
+ax.plot(ca[ci], xi[ci, 0], "-", color="C0", label=r"$Q_{11}$, full map (informed)")
+ax.plot(ca[cu], xu[cu, 2], "o", ms=3, mfc="none", color="C1", label=r"$Q_{22}$, full map (uninformed)")
+ax.plot(ca[cu], xu[cu, 0], "o", ms=3, mfc="none", color="C0", label=r"$Q_{11}$, full map (uninformed)")
+ax.errorbar(ga, Q11, yerr=Q11e, fmt="s", ms=3, color="C0", alpha=0.5, capsize=2, label=rf"$Q_{{11}}$, GAMP ($d = {d_g}$)")
+ax.axvline(alpha_2, color="gray", ls=":", lw=1)
+ax.axvline(alpha_1, color="gray", ls="--", lw=1)
+ax.text(alpha_2, 1.02, r" $\\alpha_2$", fontsize=8)
+ax.text(alpha_1, 1.02, r" $\\alpha_1$", fontsize=8)
+ax.set_xlim(0.0, 1.15)
+ax.set_xlabel(r"$\\alpha = n / d$")
+ax.set_ylabel("overlap")
+ax.set_title("deep attention, c = 1: the second layer first", fontsize=9)
+ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.9))
+fig.tight_layout()
+plt.show()"""),
     new_markdown_cell("""## 3. Positional versus semantic attention
 
 A tied rank-one dot-product attention with positional encodings, `softmax(h h^T) (X + P)` with
