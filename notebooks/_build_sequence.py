@@ -225,7 +225,8 @@ plt.show()"""),
 
 The registered target `equations.get("sequence_multi_index", target="deep_attention", skip=c,
 alpha=...)` iterates the whole `2 x 2` overlap with the quasi-Monte Carlo map
-`deep_state_evolution` (three digits; here `2^12` points, 0.4 s an evaluation). Its sweeps along
+`deep_state_evolution` (three digits in `A`, about 0.5% in a threshold read off it; here `2^12`
+points, 0.4 s an evaluation). Its sweeps along
 `alpha` from both starts, and the first layer's threshold read off it (where the eigenvalue of
 `Q_11` on the sub-branch reaches one: the map's Jacobian by the engine's central differences, root
 by Brent's method), are stored in `notebooks/deep_attention_curve.json` by
