@@ -462,6 +462,11 @@ def test_deep_attention_registered_target():
     m = equations.get("sequence_multi_index", target="deep_attention", skip=1.0, alpha=0.40469, log2_points=12)
     assert m.state_names == ("Q[0,0]", "Q[0,1]", "Q[1,1]")
     assert layer_thresholds(m, staircase=False) == layer_thresholds(DeepAttention(skip=1.0), staircase=False)
+    # the engine's weak-learnability threshold on the registered model: the exact Jacobian at Q = 0,
+    # alpha_2 and the second layer's block
+    th = fp.threshold(m, "alpha", (0.1, 0.3), kind="stability")
+    assert th.converged and th.value == pytest.approx(layer_thresholds(m, staircase=False)[2], rel=1e-9)
+    assert int(np.argmax(np.abs(th.direction))) == 2
     # the linearisation: F(Q) ~ alpha diag(F11, F12, F22) Q entrywise, on a small PSD Q
     h = 1e-4
     x = np.array([h, 0.5 * h, h])
