@@ -714,7 +714,6 @@ class _History:
         self.count = min(self.count + 1, self.memory)
 
 
-@njit(cache=True)
 def _pin(cand, fx, pinned):
     """Set the ``pinned`` entries of an extrapolated iterate to the plain step's values (in place);
     always True."""
@@ -722,6 +721,7 @@ def _pin(cand, fx, pinned):
     return True
 
 
+@njit(cache=True)
 def _within_trust(cand, x, g, trust, wt):
     """Shorten (in place) an extrapolated step longer than ``trust`` plain steps; always True.
 
@@ -1216,10 +1216,12 @@ def _run_solver(F, x_start, solver, unique, kw, notes, jac=None):
 def _jacobian_for(F, jac, lower, upper, outside=None):
     """``jacobian(x, fx) -> (J, evaluations, exact)`` for the driver loop's unstable-direction
     fast-forward: the model's own Jacobian (``exact``), or central differences (``2 n``
-    evaluations) that stay inside the domain. (Forward differences, then with step ``1.5e-8 max(|x_i|, 1e-2)``: next to
-    a saddle at ``theta = 0`` that is ``1.5e-10``, and the map's own error, ~1e-11 in ``V ~ 25``
-    for attention at 8 nodes, made a Jacobian whose largest eigenvalue was 2.07 where the plain
-    steps grew by 1.01; the jump needs the unstable eigenvector, not only a verdict.)"""
+    evaluations) that stay inside the domain. (Forward differences, then with step ``1.5e-8
+    max(|x_i|, 1e-2)``: next to a saddle at ``theta = 0`` that is ``1.5e-10``, and the map's own
+    error, ~1e-11 in ``V ~ 25`` for attention at 8 nodes, made a Jacobian whose largest
+    eigenvalue was 2.07 where the plain steps grew by 1.01; the jump needs the unstable
+    eigenvector, not only a verdict.)"""
+
     def jacobian(x, fx):
         J = _own_jacobian(jac, x)
         if J is not None:
@@ -1305,10 +1307,9 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
     never accelerated nor jumped (plain iteration converged, though not steadily enough to hand
     over, all the way to the tolerance) was that plain iteration already, and is not repeated;
     one that did goes on plainly from where its plain phase handed over, which plain iteration
-    from the start passes step for step.
-    Should plain
-    iteration meet the tolerance at a saddle, its last step tells the side it leaves by, and
-    the solve goes on from there (:func:`_past_the_saddle`).
+    from the start passes step for step. Should plain iteration meet the tolerance at a saddle,
+    its last step tells the side it leaves by, and the solve goes on from there
+    (:func:`_past_the_saddle`).
     """
     damping, lower, upper = common["damping"], common["lower"], common["upper"]
     rho = _radius_at(F, jac, run, lower, upper, damping, common.get("outside"))
