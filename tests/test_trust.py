@@ -388,6 +388,24 @@ def test_plain_iteration_after_a_second_landing_resumes_where_the_escape_run_han
         assert sol.x == pytest.approx([side, 2.0], abs=1e-8)
 
 
+@pytest.mark.parametrize("side", [1.0, -1.0])
+def test_the_approach_to_a_saddle_found_twice_is_fast_forwarded_by_its_linear_model(side):
+    # a weaker saddle (growth 1.003 per step) and a slow stable mode (0.98 per step): after
+    # acceleration lands on the saddle twice, plain iteration alone from the hand-over point needs
+    # ~900 steps for the stable component to meet the tolerance there (2122 evaluations in all).
+    # Jumps by the saddle's linear model (checked at each landing) do that decay at once, without
+    # letting the unstable component grow past the tolerance, so the side plain iteration leaves by
+    # is still read off its own last step. The answer is where plain iteration far past the
+    # tolerance goes.
+    F = lambda x: np.array([x[0] + 3e-3 * (x[0] - x[0] ** 3), 0.98 * x[1] + 0.2])
+    x0 = np.array([side * 1e-9, 0.0])
+    sol = fp.solve(F, x0)
+    assert "finished by plain iteration alone" in sol.message and "went on from there" in sol.message
+    far = fp.solve(F, x0, solver=fp.Damped(0.0), atol=1e-300, rtol=1e-14, max_iter=200000)
+    assert sol.converged and sol.x == pytest.approx(far.x, abs=1e-8) and sol.x == pytest.approx([side, 10.0])
+    assert sol.evaluations < 1400
+
+
 # ---------------------------------------------------------------- escapes from a saddle: fast-forward
 
 @pytest.mark.parametrize("side", [1.0, -1.0])
