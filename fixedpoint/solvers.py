@@ -360,10 +360,17 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
       that depends on a component still far from rest fails this, as does a curved unstable
       manifold whose straight continuation enters another basin: ``tests/test_trust.py``).
       ``K`` starts at 16, is squared after each jump kept until one is undone (up to 65536),
-      and square-rooted after each one undone or that would leave the domain; below 2 the
-      escape has left the linear regime, and extrapolation resumes (kept on the side the
-      iteration leaves the saddle by: without a ``taboo``, the saddle and ``sign(c) v`` become
-      one). Why not the geometric fast-forward below: it jumps along the whole plain step, which
+      and square-rooted after each one undone or that would leave the domain; below 1.3 the
+      escape has left this model's linear regime, and extrapolation resumes (kept on the side
+      the iteration leaves the saddle by: without a ``taboo``, the saddle and ``sign(c) v``
+      become one), while plain steps that go on growing may take a new Jacobian ``2 n + 10``
+      iterations later (up to ``_MODE_TRIES`` in a run): past a weak saddle the growth rate
+      creeps up, and the linear model at a point further along, whose fixed point ``x_s`` is
+      no longer the saddle, holds for a gain of 1.4 to 4 where the saddle's held for 16 (a
+      point of the attention diagram, ``omega = 0.114``, ``alpha = 1.131``, radius 1.0012: the
+      escape from the saddle went from 2460 evaluations to about 400; the crawl through a
+      fold's ghost, ``tests/test_continuation.py``, from 10 000 iterations without convergence
+      to 1360 that reach the one root left). Why not the geometric fast-forward below: it jumps along the whole plain step, which
       also moves the stable components the step still contains. In the escape of attention at
       8 nodes (``omega = 0``, ``alpha = 0.8``, positional start, growth 1.008 per step) the
       stable ``V`` was still decaying; its ratios became steady only after ~90 steps, its first
@@ -650,7 +657,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
             if mode is not None:
                 lam_k, l, v, lv, x_s, D = mode
                 mu_k = damp + (1.0 - damp) * lam_k
-                while abs(mode_gain) >= 2.0:
+                while abs(mode_gain) >= _MODE_GAIN_MIN:
                     # the plain steps that multiply the unstable component by the gain, taken by the
                     # linear model at once (the stable components decay as those steps would decay them)
                     steps = max(1, round(math.log(abs(mode_gain)) / math.log(mu_k)))
@@ -661,10 +668,10 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
                     if strictly_inside(cand, keep_taboo=False):
                         break
                     mode_gain = -math.sqrt(abs(mode_gain))  # (a jump out of the domain: a shorter one)
-            if mode is not None and abs(mode_gain) < 2.0:
-                # the escape has left the linear regime: extrapolation (kept on its side by the
-                # taboo) and plain steps from here
-                mode, mode_tries, mode_J = None, _MODE_TRIES, None
+            if mode is not None and abs(mode_gain) < _MODE_GAIN_MIN:
+                # the escape has left this linear model's regime: extrapolation (kept on its side
+                # by the taboo) and plain steps from here, and another Jacobian further along
+                mode, mode_J, mode_next = None, None, run.it + 2 * x.size + 10
                 if plain_until is not None:
                     plain_until = None
                     hist.clear()
@@ -951,17 +958,20 @@ def _saddle_jump_missed(predicted, actual, wt, converged, lead):
 #: the left eigenvector with the damped eigenvalue ``mu`` before the unstable-direction fast-forward
 #: is trusted (the linear regime about a saddle, see :func:`_unstable_mode`)
 _MODE_RATIO = 0.1
-#: Jacobians the unstable-direction fast-forward may compute in one run of the driver loop
-_MODE_TRIES = 3
+#: Jacobians the unstable-direction fast-forward may compute in one run of the driver loop (each
+#: costs 2 n evaluations without the model's own; a failed one and its three jumps, 2 n + 3)
+_MODE_TRIES = 12
 #: largest stable part of the displacement from the saddle, relative to the unstable part, at which
 #: the unstable-direction fast-forward is used (see :func:`_unstable_mode`)
 _MODE_NEAR = 1.0
 #: iterations (plus ``2 n``) for which the fast-forward's Jacobian is used before it is computed again
 _MODE_KEEP = 100
 #: first gain of the unstable-direction fast-forward (the factor its jump multiplies the unstable
-#: component by), and the largest: squared after each jump kept, square-rooted after each undone
+#: component by), the largest and the smallest: squared after each jump kept, square-rooted after
+#: each undone, and given up (until another Jacobian) below the smallest
 _MODE_GAIN = 16.0
 _MODE_GAIN_MAX = 65536.0
+_MODE_GAIN_MIN = 1.3
 
 
 def _leading_mode(J, damping=0.0):
