@@ -240,8 +240,9 @@ class MultiIndex:
     ``staircase`` at ``p = 2`` (one-dimensional inner integrals, accurate down to noise 1e-4, and
     an outer rule polar about the critical point of ``g``) and the weak-learnability threshold of
     ``norm2`` (a one-dimensional radial integral, ``alpha_c -> p / 2`` at small noise; its state
-    evolution is exact at any noise for ``p <= 2`` by the radial route, while at ``p >= 3`` it takes
-    the atoms away from ``Q = 0`` and refuses noise below 0.3); accuracies and
+    evolution is exact at any noise for ``p <= 2`` by the radial route and at ``p = 3`` by the
+    Fourier route, and refused away from ``Q = 0`` at ``p >= 4``; GAMP's channel is exact at
+    ``p <= 2`` and refused at ``p >= 3``); accuracies and
     costs are documented there. A ``K = 4`` committee is solved on its
     non-specialised branch (tens of seconds); its specialised phase (a full-rank ``Q``) is out
     of reach of the nested rules.

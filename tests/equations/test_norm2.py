@@ -1,8 +1,8 @@
 """The radial route of the ``norm2`` target (g = |z|^2) at p = 1, 2 (equations.targets, the
-``_n2_*`` kernels) against independent computations: nested adaptive quadrature of its channel
-integrals, the exact entropy of y = chi2_p + noise at Q = 0, the free entropy's stationarity
-d Psi_out / dQ = A / 2, the Nishimori identity of its channel, the atoms route where that is
-roughly right, and GAMP."""
+``_n2_*`` kernels; p = 3 is in test_norm2_high.py) against independent computations: nested
+adaptive quadrature of its channel integrals, the exact entropy of y = chi2_p + noise at Q = 0,
+the free entropy's stationarity d Psi_out / dQ = A / 2, the Nishimori identity of its channel,
+the atoms route where that is roughly right, and GAMP."""
 
 import dataclasses
 import math
@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-import equations
 import fixedpoint
 from equations.multi_index import MultiIndex
 from equations.targets import make_target
@@ -218,7 +217,9 @@ def test_solves_at_small_noise_above_the_weak_recovery_threshold():
         assert abs(dQ) < 1e-5 and abs(dH) < 1e-7, (i, j, dQ, dH)
 
 
-def test_p3_small_noise_still_refuses():
-    m = MultiIndex(target="norm2", p=3, alpha=2.0, noise=1e-3)
-    with pytest.raises(ValueError, match=r"p must be <= 2 for the state evolution of the norm2 target"):
-        m._target.se(0.3 * np.eye(3), 1e-3)
+def test_p4_still_refuses():
+    # p = 3 has the Fourier route (tests/equations/test_norm2_high.py); p >= 4 refuses away from Q = 0
+    m = MultiIndex(target="norm2", p=4, alpha=2.0, noise=1e-3)
+    with pytest.raises(ValueError, match=r"p must be <= 3 for the state evolution of the norm2 target.*got p = 4"):
+        m._target.se(0.3 * np.eye(4), 1e-3)
+    assert np.max(np.abs(m._target.se(np.zeros((4, 4)), 1e-3)[0])) < 1e-12
