@@ -25,6 +25,8 @@ import numpy as np
 from fixedpoint._jit import njit_compiled
 from fixedpoint.gaussian import legendre_rule
 
+from .targets import _graded_radii
+
 #: Mahalanobis radius of the support of ``z`` (``P(chi2_3 > 81) = 2e-17``, ``P(chi2_4 > 81) = 1e-16``)
 #: and the noise's window beyond it, in standard deviations (``exp(-9.5^2 / 2) = 2e-20``)
 _F_MAHA = 9.0
@@ -274,21 +276,6 @@ _S_FIRST = 1.0
 _S_RIDGE = 3.0
 
 
-def _graded(R, h0, wmax, ngl):
-    """Gauss-Legendre nodes (``ngl`` per panel) and weights over ``[0, R]``, panels growing
-    geometrically (ratio 2) from ``h0`` to at most ``wmax``."""
-    edges = [0.0]
-    h = h0
-    while edges[-1] < R - 1e-12:
-        edges.append(min(edges[-1] + h, R))
-        h = min(2.0 * h, wmax)
-    edges = np.asarray(edges)
-    x, wx = legendre_rule(ngl)
-    r = (edges[:-1, None] + np.diff(edges)[:, None] * x[None, :]).ravel()
-    wr = (np.diff(edges)[:, None] * wx[None, :]).ravel()
-    return r, wr
-
-
 def _panels(a, b, da, db, n, refine, midpoint=False, pole=False):
     """Nodes and weights on ``[a, b]`` for an integrand with ridges of widths ``da``, ``db`` at its
     ends (a Lorentzian-like peak, poles at that imaginary distance): Gauss-Legendre (or the midpoint
@@ -354,7 +341,7 @@ def _sphere_rule(lam, v, noise, refine=1, radial=False):
     with np.errstate(divide="ignore"):
         w = float(np.min(np.where(lam > 0, np.sqrt(v / np.where(lam > 0, lam, 1.0)), np.inf)))
     w = max(_S_WMIN, min(1.0, w))
-    r, wr = _graded(_S_R, _S_H0 * w / refine, _S_WMAX / refine, _S_GL)
+    r, wr = _graded_radii(_S_R, _S_H0 * w / refine, _S_WMAX / refine, _S_GL)
     # chi_p density times the orthant's share 2^p
     lognorm = -0.5 * p * math.log(2.0 * math.pi) + p * math.log(2.0)
     radw = wr * np.exp(lognorm + (p - 1) * np.log(r) - 0.5 * r * r)
