@@ -364,11 +364,13 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
       escape has left this model's linear regime, and extrapolation resumes (kept on the side
       the iteration leaves the saddle by: without a ``taboo``, the saddle and ``sign(c) v``
       become one), while plain steps that go on growing may take a new Jacobian ``2 n + 10``
-      iterations later (up to ``_MODE_TRIES`` in a run): past a weak saddle the growth rate
+      iterations later (``8 n + 10`` after the third, so that a failed one, ``2 n + 3``
+      evaluations, costs at most a quarter of the plain steps it waited for; up to
+      ``_MODE_TRIES`` in a run): past a weak saddle the growth rate
       creeps up, and the linear model at a point further along, whose fixed point ``x_s`` is
       no longer the saddle, holds for a gain of 1.4 to 4 where the saddle's held for 16 (a
       point of the attention diagram, ``omega = 0.114``, ``alpha = 1.131``, radius 1.0012: the
-      escape from the saddle went from 2460 evaluations to about 400; the crawl through a
+      escape from the saddle went from 2460 evaluations to about 430; the crawl through a
       fold's ghost, ``tests/test_continuation.py``, from 10 000 iterations without convergence
       to 1360 that reach the one root left). Why not the geometric fast-forward below: it jumps along the whole plain step, which
       also moves the stable components the step still contains. In the escape of attention at
@@ -671,7 +673,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
             if mode is not None and abs(mode_gain) < _MODE_GAIN_MIN:
                 # the escape has left this linear model's regime: extrapolation (kept on its side
                 # by the taboo) and plain steps from here, and another Jacobian further along
-                mode, mode_J, mode_next = None, None, run.it + 2 * x.size + 10
+                mode, mode_J, mode_next = None, None, run.it + (2 * x.size + 10 if mode_tries < 3 else 8 * x.size + 10)
                 if plain_until is not None:
                     plain_until = None
                     hist.clear()
