@@ -359,27 +359,26 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
       with the stable components where the skipped steps would have left them (a growth rate
       that depends on a component still far from rest fails this, as does a curved unstable
       manifold whose straight continuation enters another basin: ``tests/test_trust.py``).
-      ``K`` starts at 16, is squared after each jump kept until one is undone (up to 65536),
-      and square-rooted after each one undone or that would leave the domain; below 1.3 the
-      escape has left this model's linear regime, and extrapolation resumes (kept on the side
-      the iteration leaves the saddle by: without a ``taboo``, the saddle and ``sign(c) v``
-      become one), while plain steps that go on growing may take a new Jacobian ``2 n + 10``
-      iterations later (``8 n + 10`` after the third, so that a failed one, ``2 n + 3``
-      evaluations, costs at most a quarter of the plain steps it waited for; up to
-      ``_MODE_TRIES`` in a run): past a weak saddle the growth rate
-      creeps up, and the linear model at a point further along, whose fixed point ``x_s`` is
-      no longer the saddle, holds for a gain of 1.4 to 4 where the saddle's held for 16 (a
-      point of the attention diagram, ``omega = 0.114``, ``alpha = 1.131``, radius 1.0012: the
-      escape from the saddle went from 2460 evaluations to about 430; the crawl through a
-      fold's ghost, ``tests/test_continuation.py``, from 10 000 iterations without convergence
-      to 1360 that reach the one root left). Why not the geometric fast-forward below: it jumps along the whole plain step, which
-      also moves the stable components the step still contains. In the escape of attention at
-      8 nodes (``omega = 0``, ``alpha = 0.8``, positional start, growth 1.008 per step) the
-      stable ``V`` was still decaying; its ratios became steady only after ~90 steps, its first
-      jump moved ``V`` off its fixed point and was undone, as were the next two, and it was
-      given up: 1560 evaluations, 1400 of them plain steps. With this one: ~200 (the jumps
-      take ``theta`` from 1e-7 to 8e-3 in about 20 evaluations; the rest is the nonlinear part
-      of the escape, by plain steps, and the approach to the semantic branch);
+      ``K`` starts at 16, is squared after each jump kept until one is undone (up to 65536), and
+      square-rooted after each one undone or that would leave the domain; below 1.3 the escape has
+      left this model's linear regime, and extrapolation resumes (kept on the side the iteration
+      leaves the saddle by: without a ``taboo``, the saddle and ``sign(c) v`` become one), while
+      plain steps that go on growing may take a new Jacobian ``2 n + 10`` iterations later (``8 n
+      + 10`` after the third, so that a failed one, ``2 n + 3`` evaluations, costs at most a
+      quarter of the plain steps it waited for; up to ``_MODE_TRIES`` in a run): past a weak
+      saddle the growth rate creeps up, and the linear model at a point further along, whose fixed
+      point ``x_s`` is no longer the saddle, holds for a gain of 1.4 to 4 where the saddle's held
+      for 16 (a point of the attention diagram, ``omega = 0.114``, ``alpha = 1.131``, radius
+      1.0012: the escape from the saddle went from 2460 evaluations to about 430; the crawl
+      through a fold's ghost, ``tests/test_continuation.py``, from 10 000 iterations without
+      convergence to 1360 that reach the one root left). Why not the geometric fast-forward below:
+      it jumps along the whole plain step, which also moves the stable components the step still
+      contains. In the escape of attention at 8 nodes (``omega = 0``, ``alpha = 0.8``, positional
+      start, growth 1.008 per step) the stable ``V`` was still decaying; its ratios became steady
+      only after ~90 steps, its first jump moved ``V`` off its fixed point and was undone, as were
+      the next two, and it was given up: 1560 evaluations, 1400 of them plain steps. With this
+      one: ~200 (the jumps take ``theta`` from 1e-7 to 8e-3 in about 20 evaluations; the rest is
+      the nonlinear part of the escape, by plain steps, and the approach to the semantic branch);
     * geometric fast-forward: when the plain steps grow steadily by a constant factor
       ``rho > 1`` along a fixed direction, plain iteration is leaving an unstable fixed point
       along its unstable direction, ``x_k = x_u + rho^k d``; the jump to ``x_u + K (x - x_u)``
@@ -397,7 +396,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
       10`` iterations later, none below 2), and is capped so that the unstable component, which the
       jump multiplies by ``mu^N``, stays below half the tolerance in the plain step: the jumps do
       what the slow stable decay would (attention at 8 nodes, ``omega = 0.1138``, ``alpha = 1.131``,
-      positional row: a saddle of radius 1.0012, 3000 plain steps to meet the tolerance there)
+      positional row: a saddle of radius 1.0012, about 300 plain steps to meet the tolerance there)
       without deciding the side for it;
     * after a stall (no new best residual for ``2 memory + 5`` iterations, as at the ghost of
       a fold where secant steps are drawn to a local minimum of the residual), plain iteration
@@ -673,7 +672,8 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
             if mode is not None and abs(mode_gain) < _MODE_GAIN_MIN:
                 # the escape has left this linear model's regime: extrapolation (kept on its side
                 # by the taboo) and plain steps from here, and another Jacobian further along
-                mode, mode_J, mode_next = None, None, run.it + (2 * x.size + 10 if mode_tries < 3 else 8 * x.size + 10)
+                spacing = 2 * x.size + 10 if mode_tries < _MODE_QUICK else 8 * x.size + 10
+                mode, mode_J, mode_next = None, None, run.it + spacing
                 if plain_until is not None:
                     plain_until = None
                     hist.clear()
@@ -963,6 +963,8 @@ _MODE_RATIO = 0.1
 #: Jacobians the unstable-direction fast-forward may compute in one run of the driver loop (each
 #: costs 2 n evaluations without the model's own; a failed one and its three jumps, 2 n + 3)
 _MODE_TRIES = 12
+#: of which the first ones are taken ``2 n + 10`` plain iterations apart, the others ``8 n + 10``
+_MODE_QUICK = 3
 #: largest stable part of the displacement from the saddle, relative to the unstable part, at which
 #: the unstable-direction fast-forward is used (see :func:`_unstable_mode`)
 _MODE_NEAR = 1.0
@@ -1437,8 +1439,8 @@ def _escape_unstable(F, x_start, run, memory, common, notes, jac=None):
         # from the start passes there step for step (the same damped steps), so the definition
         # is not paid for twice
         x_from = fresh.plain_end if fresh.plain_end is not None else x_start
-        # (the slow approach to the saddle, whose Jacobian is known, by its linear model: 3000
-        # plain steps at a point of the attention diagram)
+        # (the slow approach to the saddle, whose Jacobian is known, by its linear model: about
+        # 300 plain steps at a point of the attention diagram became 4 evaluations)
         last = _iterate(F, x_from, memory=0, run=last, fast_forward=False, saddle=(_model_saddle(fresh, J), J),
                         **common)
         J, rho = _jacobian_at(F, jac, last, lower, upper, damping, common.get("outside")) \
