@@ -403,8 +403,13 @@ def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2):
     z1 = np.array(z1)
     z2 = np.array(z2)
     xe, we = _hermite_rule(6)
-    got = _deep_subbranch_truth_kernel(q, c, z1[None, :].copy(), np.ones(1), z2[None, :].copy(), np.ones(1), xe, we,
-                                       *_z1_grid_half(c, 24))
+    F = np.empty((1, 7))
+    _deep_subbranch_truth_kernel(q, c, z1[None, :].copy(), z2[None, :].copy(), np.ones(1), xe, we,
+                                 *_z1_grid_half(c, 24), F)
+    # (K_1, K_2, K_1^N, K_2^N, K_12): the Nishimori form of K_1 from the node's G and z_1* z_1*^T
+    G11, G12, G22 = F[0, 4:]
+    N1 = G11 * (z1[0] ** 2 - 1.0) + 2.0 * G12 * z1[0] * z1[1] + G22 * (z1[1] ** 2 - 1.0)
+    got = (F[0, 0], F[0, 1], N1, F[0, 2], F[0, 3])
     ref = _direct_subbranch_point(q, c, z1, z2, 6, 24)
     np.testing.assert_allclose(got, ref, rtol=1e-10)
 
@@ -593,8 +598,8 @@ def test_staircase_newton_step_and_threads():
     fine = dict(n_teacher=6, n_gl=3, n_eta=3, n_z=16)
     ref = deep_staircase(1.0, bracket=(0.95, 0.99), coarse=None, workers=1, xtol=1e-7, **fine)
     new = deep_staircase(1.0, bracket=(0.95, 0.99), coarse=(6, 3, 3, 12), workers=2, **fine)
-    # these coarse rules are 2% off the fine ones (a step of 7e-4 in q); their slopes 5% off
-    assert new["q_eval"] - ref["q"] < -5e-4
+    # these coarse rules are off the fine ones by a step of 2.4e-4 in q (the Newton step has work to do)
+    assert new["q_eval"] - ref["q"] < -2e-4
     assert new["alpha_1"] == pytest.approx(ref["alpha_1"], abs=3e-4)
     two = deep_staircase(1.0, bracket=(0.95, 0.99), coarse=(6, 3, 3, 12), refine=True, workers=2, **fine)
     assert abs(two["newton_step"]) < 1e-4
