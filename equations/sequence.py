@@ -132,10 +132,10 @@ hard phase for perfect recovery.
 
     :func:`deep_subbranch` computes ``(K_1, K_2)`` (and ``K_12``); at ``c = 1`` it
     reproduces the authors' Monte-Carlo ``Q_22`` (``data/BO_2w.csv``: 0.4988 at ``alpha = 0.4``,
-    0.898 at 0.5667 and 0.9641 at 0.7; ours ``q = 0.5`` at ``alpha = 0.40469``, ``q = 0.898`` at
-    0.57339 and ``q = 0.9641`` at 0.68050, the teacher route with its default rules).
+    0.898 at 0.5667 and 0.9641 at 0.7; ours ``q = 0.5`` at ``alpha = 0.40464``, ``q = 0.898`` at
+    0.57326 and ``q = 0.9641`` at 0.68060, the teacher route with its default rules).
 
-    The staircase root lies at ``q* = 0.9735`` (``alpha K_1 = 0.36`` still at ``q = 0.9``), where
+    The staircase root lies at ``q* = 0.97365`` (``alpha K_1 = 0.36`` still at ``q = 0.9``), where
     ``V_22 = 1 - q`` is small: the posterior of ``z_1`` is then narrow, and the density of ``h``
     given ``omega_2`` is a triangle (``h = A(s) omega_2``, ``s`` in the simplex of the two softmax
     weights) blurred on the scale ``sqrt(1 - q) (1 + c)``, which the tensor rule in ``h`` misses
@@ -176,37 +176,32 @@ hard phase for perfect recovery.
 
         c       alpha_2     alpha^(0)_1   alpha_1 (staircase)   q*        lambda_12 at q*
         0       0.276555    1.12714       (limit c -> 0, above)
-        0.0001  0.276094    1.12747       0.7572                0.75662   -0.030
+        0.0001  0.276094    1.12747       0.75842               0.75575   -0.027
         0.001   0.274828    1.13038       -                     -         -
-        0.01    0.269137    1.15861       0.7441                0.77850   -0.017
-        0.1     0.243555    1.43818       0.7250                0.85268   -0.004
-        0.25    0.221940    1.96357       0.7196 (0.7209)       0.90535   -0.004
-        0.5     0.202712    3.05534       0.7185                0.94474   0.011
+        0.01    0.269137    1.15861       0.74515               0.77789   -0.016
+        0.1     0.243555    1.43818       0.72574               0.85238   -0.004
+        0.25    0.221940    1.96357       0.72007               0.90569   0.001
+        0.5     0.202712    3.05534       0.71897               0.94477   0.010
         1       0.185478    6.15694       0.71965               0.97365   0.022
-        2       0.174270    16.4131       0.7204                0.98974   0.033
-        4       0.169136    54.0301       0.7209                0.99663   0.041
+        2       0.174270    16.4131       0.72052               0.98975   0.033
+        4       0.169136    54.0301       0.72094               0.99663   0.041
 
-    Accuracy of ``alpha_1``: ``+-3e-5`` at ``c = 1`` (measured rule by rule, above, with the outer
-    rule in softmax coordinates). The other rows were computed before that rule, with a tensor
-    Gauss-Hermite rule in ``z_1*`` (graded below ``c = 0.5``), which at ``c = 1`` gave 0.71941,
-    2.4e-4 low; ``notebooks/deep_attention_thresholds.json`` still holds those values. At ``c =
-    0.5, 2, 4`` they used the then default rules, not measured rule by rule; the departure of the direct forms from the
-    Nishimori ones is an indicator (``c = 4``: ``alpha_1_direct = 0.72055``, growth 0.9989). Below
-    ``c = 0.5`` the graded rules, with lighter fine rules (16 / 6 / 4 / 48, coarse 6 / 3 / 3 / 24:
-    11 to 17 minutes of CPU per ``c``). At ``c = 0.25`` (run first with 12 / 4 / 3 / 32: 0.7209,
-    in parentheses) one evaluation of 16 / 6 / 4 / 48 at the root moves ``alpha_1`` by -1.3e-3
-    (to 0.7196), while the direct forms had departed by only 3e-4 (0.72126, growth 1.00046): the
-    indicator underestimates the error there. The direct forms give 0.75697 (growth 0.99928) at
-    ``c = 1e-4``, 0.74410 (0.99966) at 0.01, 0.72516 (0.99972) at 0.1. So below ``c = 0.5``
-    ``alpha_1`` carried about ``+-1e-3`` (two digits and a half; the refinement from 16 / 6 / 4 / 48
-    on was not afforded), and ``+-5e-4`` at ``c = 2, 4``: four digits are established at ``c = 1``
-    only. The outer rule in softmax coordinates has the same number of nodes at every ``c``, but
-    below ``c = 0.5`` the inner rule in ``z_1`` is still the graded one, four to six times larger
-    than at ``c = 1``: one fine evaluation at ``c = 0.1`` takes minutes.
+    Accuracy of ``alpha_1``: ``+-3e-5`` at ``c = 1`` (measured rule by rule, above). The other rows
+    are the default rules too (``notebooks/_deep_attention_table.py``; 34 to 47 s of wall time on
+    two cores for ``c >= 0.5``, 110 to 120 s below, where the inner rule in ``z_1`` is the graded
+    one), not measured rule by rule; the departure of the direct forms from the Nishimori ones,
+    which at ``c = 1`` is the direct forms' own error (1.1e-4, against 1e-5 for the Nishimori
+    forms), is at most 2e-4 over the table (``c = 0.01``: 0.74536, ``c = 0.5``: 0.71879), and at
+    ``c = 0.01`` the growth rate at ``q = 0.78`` moves by 1.4e-4 between 12, 16 and 24 outer nodes
+    per coordinate (about 3e-5 in ``alpha_1``). So about ``+-1e-4`` away from ``c = 1``. Before
+    the outer rule in softmax coordinates (2026-12-01) the table held a tensor Gauss-Hermite rule
+    in ``z_1*`` (graded below ``c = 0.5``) and lighter rules below ``c = 0.5``: 0.71941 at ``c =
+    1``, and 1.2e-3 low at ``c = 1e-4``, 7e-4 low at ``c = 0.1``, inside the ``+-1e-3`` then
+    stated for small skips.
 
     ``alpha_2`` decreases with ``c`` over the whole range (to 1/6 as ``c -> inf``, to 0.276555 as
     ``c -> 0``); ``alpha_1`` barely depends on ``c`` for ``c >= 0.5`` (0.72) and rises a little at
-    small skips (0.725 at ``c = 0.1``, 0.744 at 0.01, 0.757 at 1e-4), where the root ``q*`` moves
+    small skips (0.726 at ``c = 0.1``, 0.745 at 0.01, 0.758 at 1e-4), where the root ``q*`` moves
     down to 0.76; the ``Q_12`` rate stays far below one (it changes sign at small ``c``).
 
     Small skips. ``det A = (1 + c)(c + 1 - s_1 - s_2)`` with ``1 - s_1 - s_2 = sinh(delta^2 / 2) / (2
@@ -828,7 +823,9 @@ _TRUTH_Z2_H0 = 0.1
 #: default rules of the teacher route (deep_subbranch(route="truth")). The eta rule carries the
 #: noise of omega_2 = q z_2* + sqrt(q (1 - q)) eta, largest at q = 1/2: there K_2 is 2.48871 with 4
 #: nodes per axis (0.7% high), 2.47100 with 8, 2.47118 with 12, 2.47132 with 16 (c = 1); at the
-#: staircase root q = 0.9736 the Nishimori forms move by 4e-5 from 4 to 8 nodes
+#: staircase root q = 0.9736 the Nishimori forms move by 4e-5 from 4 to 8 nodes (all with the former
+#: Gauss-Hermite rule in z_1*; the outer rule in softmax coordinates, 12 nodes per coordinate, gives
+#: 2.47133 at q = 1/2 with 8 eta nodes)
 _N_TEACHER = 12
 _N_GL_Z2 = 6
 _N_ETA = 8
@@ -838,6 +835,12 @@ _STAIR_FINE = (16, 6, 6, 64)
 #: rules (n_teacher, n_gl, n_eta, n_z) of the coarse root search of deep_staircase, and the step in
 #: q of its slopes
 _STAIR_COARSE = (8, 3, 3, 32)
+#: below c = 0.5 the inner graded rule of the sub-branch (deep_subbranch route "truth",
+#: deep_staircase) has n_z // _STAIR_PER_PANEL Gauss-Legendre nodes per panel in delta (at least
+#: 3), half those of the linearisation's: with the outer rule in softmax coordinates and 64 nodes
+#: in mu, the growth rate moves by 3e-6 at c = 0.1, q = 0.85 and c = 0.25, q = 0.905, by 1.5e-4 at
+#: c = 0.01, q = 0.78 (the other rules' errors there are larger), against 8 per panel, at half the cost
+_STAIR_PER_PANEL = 16
 _STAIR_DQ = 1e-3
 
 
@@ -1355,13 +1358,13 @@ def _n_gl_graded(n):
     return max(3, n // 8)
 
 
-def _inner_grid(c, n_z):
+def _inner_grid(c, n_z, per_panel=8):
     """The half inner rule in ``z_1`` at skip ``c``: the tensor one of :func:`_z1_grid_half` for ``c
     >= _C_GRADED``, else the graded one of :func:`_z1_grid_graded` (``n_z`` Gauss-Hermite nodes in
-    ``mu``, ``max(3, n_z // 8)`` Gauss-Legendre nodes per panel in ``delta``)."""
+    ``mu``, ``max(3, n_z // per_panel)`` Gauss-Legendre nodes per panel in ``delta``)."""
     if c >= _C_GRADED:
         return _z1_grid_half(c, n_z)
-    return _z1_grid_graded(c, n_z, _n_gl_graded(n_z), _DELTA_H0 * math.sqrt(c))
+    return _z1_grid_graded(c, n_z, max(3, n_z // per_panel), _DELTA_H0 * math.sqrt(c))
 
 
 def _teacher_z1_rule(c, n_teacher):
@@ -1467,17 +1470,19 @@ def deep_subbranch(skip: float, q: float, *, route: str = "truth", n_h: int = 32
     2.4712 +- 2e-4: the teacher route with 8, 12 and 16 ``eta`` nodes per axis, 2.47100, 2.47118,
     2.47132, and the full state evolution :func:`deep_state_evolution` by quasi-Monte Carlo,
     2.4718 +- 0.0018 over six seeds of ``2^14`` points, an independent integrator). Route
-    ``"truth"`` (default, 12 / 6 / 8 / 48): 1e-4; with 4 ``eta`` nodes per axis (the default
-    until 2026-12-01) 2.4887, 0.7% high. Route ``"h"`` (32 / 12 / 48): 2.4875, 0.66% high; 20
+    ``"truth"`` (default, 12 / 6 / 8 / 48): 2.47133, 1e-4 (8 nodes per coordinate of the outer
+    rule in softmax coordinates give the same to 1e-6; the former Gauss-Hermite rule in ``z_1*``
+    gave 2.47100); with 4 ``eta`` nodes per axis (the default until 2026-12-01) 2.4887, 0.7% high. Route ``"h"`` (32 / 12 / 48): 2.4875, 0.66% high; 20
     ``omega_2`` nodes per axis 2.4748, still 0.15% (the integrand's features in ``omega_2``, where
     the sign of ``h`` is ambiguous, converge slowly on Gauss-Hermite nodes). The two routes once
     agreed to 1e-4 at these rules, each off by the same 0.7%: their ``h`` and ``z_1`` rules were
     refined, the ``omega_2`` rules not. Route ``"h"`` also degrades as ``1 - q`` shrinks: the
     density of ``h`` given ``omega_2`` is a triangle blurred on the scale ``sqrt(1 - q) (1 + c)``,
     which the tensor rule in ``h`` does not resolve (``K_2`` off by 1-3% at ``q = 0.9``). Route
-    ``"truth"`` near ``q = 1``: the module docstring has its convergence at ``q = 0.97``. Cost of
-    the default rules: about 100 s of CPU per call at ``q = 0.5`` (two threads halve the wall time:
-    ``workers``), route ``"h"`` about 10 s.
+    ``"truth"`` near ``q = 1``: the module docstring has its convergence at ``q = 0.97`` (12 outer
+    nodes per coordinate there: 1.2e-4 in the growth rate from 16). Cost of the default rules:
+    about 42 s of CPU per call at ``q = 0.5`` (two threads halve the wall time: ``workers``), route
+    ``"h"`` about 10 s.
 
     Returns
     -------
@@ -1601,7 +1606,7 @@ def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z, workers=1):
     Zs, W = softmax_rule(c, n_teacher)
     Z2, w2 = _teacher_z2_graded(n_gl, _Z2_H0)
     xe, we = _hermite_rule(n_eta)
-    inner = _inner_grid(c, n_z)
+    inner = _inner_grid(c, n_z, _STAIR_PER_PANEL)
     F = np.empty((Zs.shape[0], 7))
     workers = max(1, min(int(workers), Zs.shape[0]))
     # interleaved chunks: a node's cost barely depends on where it is
@@ -1904,7 +1909,7 @@ class _DeepAttentionSE:
     inner rule's is ``1.4e-4`` or better down to ``V = 0.01`` (``_N_Z_DEEP``). The
     linear response of ``Q_11`` on the sub-branch, which decides the first layer's threshold,
     scatters more: the ``alpha`` where its rate reaches one is 0.7249 with ``2^12`` points, 0.7173
-    with ``2^14``, against 0.7194 from the staircase's own rules (``notebooks/_deep_attention_curve.py``),
+    with ``2^14``, against 0.71965 from the staircase's own rules (``notebooks/_deep_attention_curve.py``),
     so thresholds read off this map carry about 0.5%. A small ``Q_12`` is
     resolved in absolute, not relative, terms: at ``Q = [[0.3, 0.1], [0.1, 0.6]]`` with ``2^10``
     points the map's ``Q_12`` moved by ``2e-3`` (20%) under ``Q_12 -> -Q_12``, which flips it
@@ -2018,7 +2023,7 @@ def layer_thresholds(model, *, staircase: bool | None = None, **rules) -> dict:
         first. About a minute of CPU at ``c = 1``, 11-17 minutes below ``c = 0.5`` (module
         docstring, with the accuracy per ``c``). ``False``: ``alpha^(0)_1``, where ``Q = 0``
         itself loses stability along ``Q_11`` (:func:`deep_linearisation`, six digits, under a
-        second; 6.157 at ``c = 1`` against the staircase 0.7194): not where ``Q_11`` becomes
+        second; 6.157 at ``c = 1`` against the staircase 0.71965): not where ``Q_11`` becomes
         non-zero, since ``Q_22`` has left zero long before.
 
     Returns

@@ -7,7 +7,7 @@
 
 GAMP (:func:`equations._simulate.gamp_deep_attention.simulate_deep_attention`, default denoiser
 rule) at ``d = D`` for ``SEEDS`` seeds per ``alpha`` in ``ALPHAS`` (from below ``alpha_2 =
-0.185478`` to past the staircase ``alpha_1 = 0.7194``), ``max_iter = MAX_ITER``, ``tol = TOL``;
+0.185478`` to past the staircase ``alpha_1 = 0.71965``), ``max_iter = MAX_ITER``, ``tol = TOL``;
 each point stores the mean and standard error over the seeds of ``Q_11``, ``Q_22``, ``Q_12``,
 ``q_22`` (Nishimori), the iterations, the number of converged runs and, for the first seed, the
 trace of ``Q_11`` and ``Q_22`` over the iterations. The state evolution on the invariant sub-branch

@@ -3,17 +3,15 @@
 
     python notebooks/_deep_attention_table.py                 # alpha_2, alpha^(0)_1 at every c (a minute)
     python notebooks/_deep_attention_table.py --staircase 0.01 # add / replace the staircase alpha_1 at c
-    python notebooks/_deep_attention_table.py --staircase 0.25 --rules 12,4,3,32   # lighter fine rules
+    python notebooks/_deep_attention_table.py --staircase 0.25 --rules 12,4,4,48   # other fine rules
 
 ``alpha_2`` and ``alpha^(0)_1`` come from :func:`equations.sequence.deep_linearisation` with its
 default rules (graded below ``c = 0.5``; six digits or better), the staircase threshold ``alpha_1``
-of the first layer from :func:`equations.sequence.deep_staircase` (:func:`staircase_row`: the
-default rules for ``c >= 0.5``; below, the lighter fine rules 16 / 6 / 4 / 48 and coarse rules 6 /
-3 / 3 / 24, each evaluation 10 to 25 times dearer than at ``c = 1``), one ``c`` per call: 10 to 30
-minutes of CPU each below ``c = 0.5``. The staircase rows keep the other rows of the file, and
-record their rules. The stored rows were computed one ``c`` at a time with these calls (at ``c =
-0.01`` and ``1e-4`` with ``bracket=(0.7, 0.8)`` passed, which only saves the coarse scan for the
-bracket; at ``c = 0.25`` with ``--rules 12,4,3,32``, for time).
+of the first layer from :func:`equations.sequence.deep_staircase` with its default rules (the outer
+rule in ``z_1*`` in softmax coordinates; below ``c = 0.5`` the inner rule in ``z_1`` is graded and
+an evaluation three to four times dearer than at ``c = 1``), one ``c`` per call: about 40 s on two
+cores at ``c >= 0.5``, about two minutes below. The staircase rows keep the other rows of the file,
+and record their rules (``--rules`` passes other fine rules).
 """
 
 from __future__ import annotations
@@ -29,9 +27,6 @@ HERE = pathlib.Path(__file__).parent
 PATH = HERE / "deep_attention_thresholds.json"
 SKIPS = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0,
          3.0, 4.0)
-#: rules (n_teacher, n_gl, n_eta, n_z) and coarse rules of the staircase below c = 0.5
-SMALL_C_FINE = (16, 6, 4, 48)
-SMALL_C_COARSE = (6, 3, 3, 24)
 
 
 def linear_rows():
@@ -43,17 +38,16 @@ def linear_rows():
 
 
 def staircase_row(c, fine=None):
-    """The staircase threshold at ``c`` with the rules stated in the module docstring (``fine``:
-    other fine rules below ``c = 0.5``)."""
-    kw = {"workers": 1, "xtol": 1e-4}
-    if c < 0.5:
-        n_teacher, n_gl, n_eta, n_z = fine or SMALL_C_FINE
-        kw.update(n_teacher=n_teacher, n_gl=n_gl, n_eta=n_eta, n_z=n_z, coarse=SMALL_C_COARSE)
-    t = time.process_time()
+    """The staircase threshold at ``c`` with the default rules of :func:`deep_staircase` (``fine``:
+    other fine rules ``(n_teacher, n_gl, n_eta, n_z)``)."""
+    kw = {"xtol": 1e-5}
+    if fine is not None:
+        kw.update(zip(("n_teacher", "n_gl", "n_eta", "n_z"), fine))
+    t, w = time.process_time(), time.perf_counter()
     r = deep_staircase(c, **kw)
     return {"c": c, "alpha_1": r["alpha_1"], "q": r["q"], "lambda_12": r["lambda_12"],
             "alpha_1_direct": r["alpha_1_direct"], "growth_direct": r["growth_direct"],
-            "rules": {k: v for k, v in kw.items() if k not in ("workers",)}, "cpu_s": time.process_time() - t}
+            "rules": kw, "cpu_s": time.process_time() - t, "wall_s": time.perf_counter() - w}
 
 
 def main(argv):

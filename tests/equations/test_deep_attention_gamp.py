@@ -100,7 +100,7 @@ def test_gamp_stays_uninformed_below_the_second_layers_threshold():
 @pytest.mark.slow
 def test_gamp_tracks_the_state_evolution_sub_branch():
     """At ``c = 1`` and ``alpha = alpha_q(0.5) = 0.402`` (route ``h``, 0.7% below the converged 0.40466: within the allowance; between ``alpha_2`` and the staircase
-    ``alpha_1 = 0.7194``) the state evolution sits on the sub-branch ``Q_11 = Q_12 = 0``, ``Q_22 =
+    ``alpha_1 = 0.71965``) the state evolution sits on the sub-branch ``Q_11 = Q_12 = 0``, ``Q_22 =
     0.5``: GAMP's ``Q_22`` within 3 standard errors over 4 seeds (``d = 600``) plus a finite-size
     allowance of 0.02, ``Q_11`` and ``Q_12`` at their noise level; Nishimori (``W_hat W_hat^T / d =
     Q`` and ``C = 1 - q`` on average) on each run."""
