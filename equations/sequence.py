@@ -841,6 +841,9 @@ _STAIR_COARSE = (8, 3, 3, 32)
 #: in mu, the growth rate moves by 3e-6 at c = 0.1, q = 0.85 and c = 0.25, q = 0.905, by 1.5e-4 at
 #: c = 0.01, q = 0.78 (the other rules' errors there are larger), against 8 per panel, at half the cost
 _STAIR_PER_PANEL = 16
+#: at most this many nodes per coordinate of the outer rule in softmax coordinates (its Lagrange
+#: basis on Gauss-Legendre nodes; 24 already agree with 16 to 3e-5 in the growth rate)
+_N_SOFTMAX_MAX = 64
 _STAIR_DQ = 1e-3
 
 
@@ -1504,6 +1507,9 @@ def deep_subbranch(skip: float, q: float, *, route: str = "truth", n_h: int = 32
     workers = _check_workers(workers)
     if route == "truth" and n_z % 2:
         raise ValueError(f"n_z must be even for route 'truth' (the inner rule is folded in half), got {n_z}")
+    if route == "truth" and n_teacher > _N_SOFTMAX_MAX:
+        raise ValueError(f"n_teacher (nodes per coordinate of the outer rule in softmax coordinates) must be at most "
+                         f"{_N_SOFTMAX_MAX} for route 'truth', got {n_teacher}")
     if route == "h" and c < _C_GRADED:
         raise ValueError(f"route 'h' of deep_subbranch is refused for skip c = {c} < {_C_GRADED}: its tensor rule "
                          f"in h misses the spike of the density of h_1 - h_2 at 0 (width ~ c); use route='truth'")
@@ -1822,6 +1828,9 @@ def _check_rules(name, rules):
         raise ValueError(f"{name} must be four integers in [3, 400] (n_teacher, n_gl, n_eta, n_z), got {rules!r}")
     if rules[3] % 2:
         raise ValueError(f"{name}: n_z must be even (the inner rule is folded in half), got {rules!r}")
+    if rules[0] > _N_SOFTMAX_MAX:
+        raise ValueError(f"{name}: n_teacher (nodes per coordinate of the outer rule in softmax coordinates) must "
+                         f"be at most {_N_SOFTMAX_MAX}, got {rules!r}")
     return tuple(int(v) for v in rules)
 
 

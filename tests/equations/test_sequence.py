@@ -620,6 +620,13 @@ def test_staircase_newton_step_and_threads():
         deep_staircase(1.0, workers=0)
     with pytest.raises(ValueError, match="coarse"):
         deep_staircase(1.0, coarse=(8, 3, 3))
+    # the outer rule in softmax coordinates: any n_teacher from 3 to 64, odd ones too
+    with pytest.raises(ValueError, match="n_teacher"):
+        deep_staircase(1.0, n_teacher=100)
+    with pytest.raises(ValueError, match="n_teacher"):
+        deep_subbranch(1.0, 0.5, n_teacher=65)
+    odd = deep_subbranch(1.0, 0.97, route="truth", **{**fine, "n_teacher": 7})
+    assert odd["growth_1"] == pytest.approx(one["growth_1"], rel=5e-2)  # 6 and 7 nodes: 2% apart
 
 
 def test_full_state_evolution_by_quasi_monte_carlo():
