@@ -156,7 +156,8 @@ hard phase for perfect recovery.
     default rules (16 nodes per coordinate of ``s``, 6 Gauss-Legendre nodes per panel in ``z_2*``,
     6 per axis in ``eta``, 64 per axis in the inner ``z_1``): ``alpha_1 = 0.71965`` at ``q* =
     0.97365``, ``lambda_12 = 0.022`` there; the direct forms give 0.71954. Refining every rule at
-    once (24 / 8 / 6 / 96): 0.719641, the direct forms 0.719631. Convergence at ``q = 0.97``
+    once (24 / 8 / 6 / 96): 0.719641, the direct forms 0.719631; 8 ``eta`` nodes per axis:
+    0.719644. Convergence at ``q = 0.97``
     (change of the growth rate ``alpha_q K_1``, Nishimori forms, when one rule of 16 / 6 / 4 / 64
     is refined): outer ``s`` 16 -> 24 nodes +2.6e-5 (12: +1.2e-4 from 16; the former Gauss-Hermite
     rule with 24 nodes per axis was 4.7e-4 high); inner ``z_1`` 64 -> 96 +2.6e-5; ``z_2*`` 6 -> 8
@@ -193,7 +194,11 @@ hard phase for perfect recovery.
     which at ``c = 1`` is the direct forms' own error (1.1e-4, against 1e-5 for the Nishimori
     forms), is at most 2e-4 over the table (``c = 0.01``: 0.74536, ``c = 0.5``: 0.71879), and at
     ``c = 0.01`` the growth rate at ``q = 0.78`` moves by 1.4e-4 between 12, 16 and 24 outer nodes
-    per coordinate (about 3e-5 in ``alpha_1``). So about ``+-1e-4`` away from ``c = 1``. Before
+    per coordinate (about 3e-5 in ``alpha_1``). At ``c = 0.1``: 24 outer nodes per coordinate give
+    0.725735 (-3e-6), 8 ``eta`` nodes per axis 0.725811 (+7.3e-5; the direct forms then agree to
+    1e-5, 0.725802): there the ``eta`` rule, whose scale ``sqrt(q (1 - q))`` is twice that at ``c =
+    1``, is the main error, and the departure of the direct forms measures it. So about ``+-1e-4``
+    away from ``c = 1``. Before
     the outer rule in softmax coordinates (2026-12-01) the table held a tensor Gauss-Hermite rule
     in ``z_1*`` (graded below ``c = 0.5``) and lighter rules below ``c = 0.5``: 0.71941 at ``c =
     1``, and 1.2e-3 low at ``c = 1e-4``, 7e-4 low at ``c = 0.1``, inside the ``+-1e-3`` then
