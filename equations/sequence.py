@@ -166,8 +166,8 @@ hard phase for perfect recovery.
     growth rate moves ``alpha_1`` by about a fifth of it; the one-step root carries 1.4e-5 from the
     coarse derivatives (``refine=True``). So ``alpha_1 = 0.71965 +- 3e-5`` at ``c = 1``: four
     digits (the former outer rule gave 0.71941, inside its stated ``+-3e-4``). Cost at ``c = 1``
-    on two idle cores: 38 s of wall time (76 s of CPU; about 4 s of it the coarse search, 10
-    evaluations), ``alpha_2`` 0.3 s; with 4 ``eta`` nodes per axis 30 s (0.71961). The old way
+    on two idle cores: 38 to 41 s of wall time (76 to 78 s of CPU; about 4 s of it the coarse
+    search, 10 evaluations), ``alpha_2`` 0.3 s; with 4 ``eta`` nodes per axis 30 s (0.71961). The old way
     (Brent's method on the fine rules, one thread) takes about eight fine evaluations.
 
     Other skip strengths. ``alpha_2`` and ``alpha^(0)_1`` (:func:`deep_linearisation`, default
@@ -1023,9 +1023,9 @@ def _deep_subbranch_truth_kernel(q, c, Zs, Z2, w2, xe, we, Ai, hz, Z1, wz, out):
     averages), so each inner node costs ``2 + 4 n_eta`` exponentials for all ``n_eta^2`` nodes.
     Where ``|d|^2 / 2v > 700`` the weight is below ``exp(-500)`` for every ``|eta| < 6`` and is dropped.
 
-    The outer rule in ``z_1*`` is applied by the caller (:func:`_outer_average`), so that the
-    Nishimori form ``E tr(G (z_1* z_1*^T - I))`` can take ``z_1* z_1*^T`` into its weights (the
-    rule in softmax coordinates, :mod:`equations._softmax_rule`) or from the nodes (a tensor rule)."""
+    The outer rule in ``z_1*`` is applied by the caller (:func:`_truth_K`), so that the Nishimori
+    form ``E tr(G (z_1* z_1*^T - I))`` takes ``z_1* z_1*^T`` into its weights (the rule in softmax
+    coordinates, :mod:`equations._softmax_rule`): only the node averages of ``G`` are returned."""
     v = 1.0 - q
     sqv = math.sqrt(q * v)
     kap = sqv / v
@@ -1300,10 +1300,11 @@ def _h_rule_graded(c: float, n_g: int, n_gl: int, h0: float, wmax: float):
 
 @functools.lru_cache(maxsize=16)
 def _teacher_rules(n_teacher: int):
-    """Outer rules of :func:`_deep_subbranch_truth_kernel`: ``z_1*`` on the half ``i < n / 2`` of a
-    tensor Gauss-Hermite rule (``z_1* -> -z_1*`` leaves the posterior of ``z_1 z_1^T`` unchanged),
-    without the nodes of weight below ``1e-12`` of the largest (together 6e-13 of the mass at 24
-    nodes per axis, and a third of the nodes)."""
+    """The outer rule in ``z_1*`` of the truth route of :func:`deep_linearisation` for ``c >= 0.5``
+    (:func:`_teacher_z1_rule`): the half ``i < n / 2`` of a tensor Gauss-Hermite rule (``z_1* ->
+    -z_1*`` leaves the posterior of ``z_1 z_1^T`` unchanged), without the nodes of weight below
+    ``1e-12`` of the largest (together 6e-13 of the mass at 24 nodes per axis, and a third of the
+    nodes)."""
     x, w = _hermite_rule(n_teacher)
     half = n_teacher // 2
     X, Y = np.meshgrid(x[:half], x, indexing="ij")
@@ -1376,7 +1377,8 @@ def _inner_grid(c, n_z, per_panel=8):
 
 
 def _teacher_z1_rule(c, n_teacher):
-    """The outer rule in ``z_1*`` of the teacher routes: :func:`_teacher_rules` for ``c >=
+    """The outer rule in ``z_1*`` of the truth route of :func:`deep_linearisation` (the sub-branch's
+    is :func:`equations._softmax_rule.softmax_rule`): :func:`_teacher_rules` for ``c >=
     _C_GRADED``, else the nodes and weights of :func:`_z1_grid_graded` (the same graded
     coordinates; the outer integrand has the feature of width ``sqrt(c)`` along ``z_11* = z_12*``
     too), without the nodes of weight below ``1e-12`` of the largest."""
