@@ -49,7 +49,8 @@ weights agree with a rule of half the panel widths to 1e-9 (16 nodes per axis, `
 0.01``).
 
 Accuracy of the outer average (``deep_staircase``'s integrand at ``q = 0.97``, ``c = 1``, fine
-inner rules): the growth rate ``alpha_q K_1`` is 0.920067, 0.917961, 0.917815, 0.917798, 0.917805
+inner rules): the growth rate ``alpha_q K_1`` (``alpha_q`` from the Nishimori form of ``K_2``,
+``K_1`` direct) is 0.920067, 0.917961, 0.917815, 0.917798, 0.917805
 with 8, 12, 16, 20, 24 nodes per axis (``K_1`` agrees to 5e-8 between 20 and 24), against
 0.917964 from the tensor Gauss-Hermite rule with 24 nodes per axis (188 nodes on the half plane):
 1e-5 at 256 nodes where the former rule was 1.6e-4 off with 188.
