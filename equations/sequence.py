@@ -177,11 +177,11 @@ hard phase for perfect recovery.
 
         c       alpha_2     alpha^(0)_1   alpha_1 (staircase)   q*        lambda_12 at q*
         0       0.276555    1.12714       (limit c -> 0, above)
-        0.0001  0.276094    1.12747       0.75842               0.75575   -0.027
+        0.0001  0.276094    1.12747       0.75863               0.75557   -0.027
         0.001   0.274828    1.13038       -                     -         -
-        0.01    0.269137    1.15861       0.74515               0.77789   -0.016
-        0.1     0.243555    1.43818       0.72574               0.85238   -0.004
-        0.25    0.221940    1.96357       0.72007               0.90569   0.001
+        0.01    0.269137    1.15861       0.74531               0.77775   -0.016
+        0.1     0.243555    1.43818       0.72581               0.85233   -0.004
+        0.25    0.221940    1.96357       0.72009               0.90568   0.001
         0.5     0.202712    3.05534       0.71897               0.94477   0.010
         1       0.185478    6.15694       0.71965               0.97365   0.022
         2       0.174270    16.4131       0.72052               0.98975   0.033
@@ -189,24 +189,25 @@ hard phase for perfect recovery.
 
     Accuracy of ``alpha_1``: ``+-3e-5`` at ``c = 1`` (measured rule by rule, above). The other rows
     are the default rules too (``notebooks/_deep_attention_table.py``; 34 to 47 s of wall time on
-    two cores for ``c >= 0.5``, 110 to 120 s below, where the inner rule in ``z_1`` is the graded
-    one), not measured rule by rule; the departure of the direct forms from the Nishimori ones,
-    which at ``c = 1`` is the direct forms' own error (1.1e-4, against 1e-5 for the Nishimori
-    forms), is at most 2e-4 over the table (``c = 0.01``: 0.74536, ``c = 0.5``: 0.71879), and at
-    ``c = 0.01`` the growth rate at ``q = 0.78`` moves by 1.4e-4 between 12, 16 and 24 outer nodes
-    per coordinate (about 3e-5 in ``alpha_1``). At ``c = 0.1``: 24 outer nodes per coordinate give
-    0.725735 (-3e-6), 8 ``eta`` nodes per axis 0.725811 (+7.3e-5; the direct forms then agree to
-    1e-5, 0.725802): there the ``eta`` rule, whose scale ``sqrt(q (1 - q))`` is twice that at ``c =
-    1``, is the main error, and the departure of the direct forms measures it. So about ``+-1e-4``
-    away from ``c = 1``. Before
+    two cores for ``c >= 0.5``; 162 to 181 s below, where the inner rule in ``z_1`` is the graded
+    one and ``eta`` has 8 nodes per axis), not measured rule by rule. At ``c = 0.1`` they were:
+    24 outer nodes per coordinate move ``alpha_1`` by -3e-6; 6 ``eta`` nodes per axis instead of 8
+    by -7.3e-5, with the direct forms 8e-5 away (0.725816); with 8 the direct forms agree to 1e-5
+    (0.725802). There the ``eta`` rule, whose scale ``sqrt(q (1 - q))`` is twice that at ``c = 1``,
+    was the main error, and the departure of the direct forms from the Nishimori ones measured it;
+    at ``c = 1`` that departure is the direct forms' own error (1.1e-4, against 1e-5 for the
+    Nishimori forms). Over the table it is at most 2e-4 for ``c >= 0.01`` (``c = 0.5``: 0.71879)
+    and 3e-4 at ``c = 1e-4`` (0.75834); at ``c = 0.01`` the growth rate at ``q = 0.78`` moves by
+    1.4e-4 between 12, 16 and 24 outer nodes per coordinate (about 3e-5 in ``alpha_1``). So about
+    ``+-1e-4`` for ``c`` in ``[0.01, 4]`` away from ``c = 1``, ``+-3e-4`` at ``c = 1e-4``. Before
     the outer rule in softmax coordinates (2026-12-01) the table held a tensor Gauss-Hermite rule
     in ``z_1*`` (graded below ``c = 0.5``) and lighter rules below ``c = 0.5``: 0.71941 at ``c =
-    1``, and 1.2e-3 low at ``c = 1e-4``, 7e-4 low at ``c = 0.1``, inside the ``+-1e-3`` then
-    stated for small skips.
+    1``, 8e-4 low at ``c = 0.1`` (inside the ``+-1e-3`` then stated for small skips) and 1.4e-3
+    low at ``c = 1e-4`` (outside it).
 
     ``alpha_2`` decreases with ``c`` over the whole range (to 1/6 as ``c -> inf``, to 0.276555 as
     ``c -> 0``); ``alpha_1`` barely depends on ``c`` for ``c >= 0.5`` (0.72) and rises a little at
-    small skips (0.726 at ``c = 0.1``, 0.745 at 0.01, 0.758 at 1e-4), where the root ``q*`` moves
+    small skips (0.726 at ``c = 0.1``, 0.745 at 0.01, 0.759 at 1e-4), where the root ``q*`` moves
     down to 0.76; the ``Q_12`` rate stays far below one (it changes sign at small ``c``).
 
     Small skips. ``det A = (1 + c)(c + 1 - s_1 - s_2)`` with ``1 - s_1 - s_2 = sinh(delta^2 / 2) / (2
@@ -837,6 +838,10 @@ _N_ETA = 8
 _N_Z_STAIR = 48
 #: default fine rules (n_teacher, n_gl, n_eta, n_z) of deep_staircase
 _STAIR_FINE = (16, 6, 6, 64)
+#: eta nodes per axis of the fine rules below c = 0.5: there the root q* is lower and the noise of
+#: omega_2, sqrt(q (1 - q)), larger (twice that at c = 1 for c = 0.1), and 6 nodes left 7.3e-5 in
+#: alpha_1 at c = 0.1 (8: the direct and Nishimori forms agree to 1e-5)
+_STAIR_ETA_SMALL_C = 8
 #: rules (n_teacher, n_gl, n_eta, n_z) of the coarse root search of deep_staircase, and the step in
 #: q of its slopes
 _STAIR_COARSE = (8, 3, 3, 32)
@@ -1644,7 +1649,7 @@ def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z, workers=1):
 
 
 def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int = _STAIR_FINE[0],
-                   n_gl: int = _STAIR_FINE[1], n_eta: int = _STAIR_FINE[2], n_z: int = _STAIR_FINE[3],
+                   n_gl: int = _STAIR_FINE[1], n_eta: int | None = None, n_z: int = _STAIR_FINE[3],
                    xtol: float = 1e-5, coarse=_STAIR_COARSE, refine: bool = False, workers: int = 2) -> dict:
     """The staircase threshold of the first layer of ``deep_attention``: the ``alpha`` at which
     ``Q_11`` leaves zero on the branch ``Q_11 = Q_12 = 0``, ``Q_22 = q*(alpha) > 0`` (module
@@ -1676,7 +1681,7 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int = _STAIR_F
         Fine rules of :func:`deep_subbranch` (route ``"truth"``): Gauss-Legendre nodes per
         coordinate of the simplex of the softmax weights of ``z_1*``
         (:mod:`equations._softmax_rule`), Gauss-Legendre nodes per panel in ``z_2*``, Gauss-Hermite
-        nodes per axis in ``eta`` and in the inner ``z_1``. Below ``c = 0.5`` the inner rule in
+        nodes per axis in ``eta`` (``None``: 6 for ``c >= 0.5``, 8 below) and in the inner ``z_1``. Below ``c = 0.5`` the inner rule in
         ``z_1`` is the graded one (module docstring, "Small skips"): ``n_z`` Gauss-Hermite nodes in
         ``mu``, ``max(3, n_z // 8)`` Gauss-Legendre nodes per panel in ``delta``; an evaluation then
         costs four to six times more than at ``c = 1`` with the same numbers.
@@ -1721,6 +1726,8 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int = _STAIR_F
         if not 0.0 < lo < hi < 1.0:
             raise ValueError(f"bracket must be 0 < lo < hi < 1, got {bracket!r}")
     workers = _check_workers(workers)
+    if n_eta is None:
+        n_eta = _STAIR_FINE[2] if c >= _C_GRADED else _STAIR_ETA_SMALL_C
     fine = _check_rules("n_teacher, n_gl, n_eta, n_z", (n_teacher, n_gl, n_eta, n_z))
     if coarse is not None:
         coarse = _check_rules("coarse", coarse)
