@@ -824,6 +824,12 @@ _H_SCALE = 1.0
 #: 0.025): the error sits in the first panels (a kink at D = 0), not in the width of the last
 _Z2_H0 = 0.2
 _Z2_WMAX = 1.0
+#: from this |z| on, the panels of the rule in z_2* lose a node each (_teacher_z2_graded). Measured
+#: with 6 nodes per panel (12 / 6 / 6 / 48 rules): the growth rate moves by 1e-8 at c = 1, q =
+#: 0.9736 and at c = 0.1, q = 0.8523, for 27% fewer nodes and 35-40% less time (those far
+#: panels' observations keep the most inner nodes); tapering from the third panel on instead
+#: (6, 6, 6, 6, 4, 3, 2 nodes) moved it by 4e-7
+_Z2_TAPER = 2.0
 #: first panel of the graded rule in z_2* of the truth route of deep_linearisation below c = 0.5
 _TRUTH_Z2_H0 = 0.1
 #: default rules of the teacher route (deep_subbranch(route="truth")). The eta rule carries the
@@ -1008,6 +1014,151 @@ def _deep_subbranch_kernel(q, xh, wh, sh, xo, wo, Ai, hz, Z1, wz):
     return K1, K2, norm
 
 
+#: an inner node (and sign of ``z_2``) whose weight is below ``exp(-_PRUNE)`` of the reference
+#: node's at every ``eta`` node of the rule is skipped by :func:`_deep_subbranch_truth_kernel`:
+#: with at most a few thousand nodes the skipped mass is below 1e-14 of each posterior's
+_PRUNE = 40.0
+#: ``log2(e)`` and ``log(2)`` in two parts (Cody and Waite's reduction) for :func:`_exp_inplace`
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238
+_LN2_LO = 1.9082149292705877e-10
+
+
+@njit_compiled(cache=True, nogil=True, fastmath={"contract"})
+def _exp_inplace(x, n, bits):
+    """``x[:n] <- exp(x[:n])``, arguments clamped to ``[-708, 709]``, to 2 ulp.
+
+    Written out because the compiler vectorises this loop, and not one of calls to ``math.exp``
+    (about 5.6 ns each here, against 1.8 ns): ``exp(x) = 2^t exp(r)``, ``t = round(x / log 2)``,
+    ``r = x - t log 2`` (``|r| <= log(2) / 2``, the product ``t log 2`` in two parts so that ``r``
+    is exact), ``exp(r)`` by its Taylor polynomial of degree 13 (remainder ``0.35^14 / 14! < 1e-17``),
+    ``2^t`` by writing the exponent bits (``bits``: an int64 scratch of at least ``n``)."""
+    for i in range(n):
+        xi = min(max(x[i], -708.0), 709.0)
+        t = math.floor(xi * _LOG2E + 0.5)
+        r = (xi - t * _LN2_HI) - t * _LN2_LO
+        p = 1.0 / 6227020800.0
+        p = p * r + 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        x[i] = p * r + 1.0
+        bits[i] = (np.int64(t) + 1023) << 52
+    scale = bits.view(np.float64)
+    for i in range(n):
+        x[i] *= scale[i]
+
+
+@njit_compiled(cache=True, nogil=True)
+def _posterior_terms(h1, h2, m1, m2, v, kap, kx, xe, Ai, lb, Z1, D, E, Gb):
+    """The inner nodes and signs of ``z_2`` that carry weight, for one observation ``h`` and
+    ``omega_2 = m + sqrt(q v) eta`` over the ``eta`` nodes ``xe x xe``.
+
+    Node ``t`` with sign ``+-`` has ``z_2 = +-A^{-1} h`` and offset ``d = z_2 - m``; at ``eta`` its
+    log weight is ``lb_t - |d|^2 / 2v + kap d.eta`` (``kap = sqrt(q / v)``, up to terms common to
+    all nodes). Relative to the reference ``r``, the node of largest weight at ``eta = 0``, the
+    log weight at any ``eta`` of the rule is at most ``e_0 + kx (|d_1 - r_1| + |d_2 - r_2|)``
+    (``e_0`` the relative one at ``eta = 0``, ``kx = kap max|xe|``): nodes where that is below
+    ``-_PRUNE`` are skipped (about half of them). For each kept one, row ``i`` of ``E`` receives
+    the exponents ``e_0 + kap (d_1 - r_1) xe`` then ``kap (d_2 - r_2) xe`` (the factor ``exp(kap
+    r.eta)`` common to all nodes is left out: it cancels in every posterior average) and row ``i``
+    of ``Gb`` the nine quantities averaged: ``1, z_11^2, z_11 z_12, z_12^2``, ``z_2``, ``|z_2|^2``
+    and ``sum_m z_1l z_1m z_2m`` (``l = 1, 2``). Returns their number. ``D`` is scratch of shape
+    ``(nz, 2, 3)``."""
+    nz = lb.size
+    ne = xe.size
+    best = -np.inf
+    r1 = 0.0
+    r2 = 0.0
+    for t in range(nz):
+        b1 = Ai[t, 0] * h1 + Ai[t, 1] * h2
+        b2 = Ai[t, 2] * h1 + Ai[t, 3] * h2
+        for k in range(2):
+            sg = 1.0 - 2.0 * k
+            d1 = sg * b1 - m1
+            d2 = sg * b2 - m2
+            e0 = lb[t] - 0.5 * (d1 * d1 + d2 * d2) / v
+            D[t, k, 0] = d1
+            D[t, k, 1] = d2
+            D[t, k, 2] = e0
+            if e0 > best:
+                best = e0
+                r1 = d1
+                r2 = d2
+    n = 0
+    for t in range(nz):
+        for k in range(2):
+            d1 = D[t, k, 0]
+            d2 = D[t, k, 1]
+            e0 = D[t, k, 2] - best
+            u1 = d1 - r1
+            u2 = d2 - r2
+            if e0 + kx * (abs(u1) + abs(u2)) < -_PRUNE:
+                continue
+            o = 2 * ne * n
+            for j in range(ne):
+                E[o + j] = e0 + kap * u1 * xe[j]
+                E[o + ne + j] = kap * u2 * xe[j]
+            b1 = d1 + m1    # z_2 itself (the sign is in d)
+            b2 = d2 + m2
+            y11 = Z1[t, 0] * Z1[t, 0]
+            y12 = Z1[t, 0] * Z1[t, 1]
+            y22 = Z1[t, 1] * Z1[t, 1]
+            Gb[n, 0] = 1.0
+            Gb[n, 1] = y11
+            Gb[n, 2] = y12
+            Gb[n, 3] = y22
+            Gb[n, 4] = b1
+            Gb[n, 5] = b2
+            Gb[n, 6] = b1 * b1 + b2 * b2
+            Gb[n, 7] = y11 * b1 + y12 * b2
+            Gb[n, 8] = y12 * b1 + y22 * b2
+            n += 1
+    return n
+
+
+@njit_compiled(cache=True, nogil=True, fastmath={"contract"})
+def _tilted_sums(W, Gb, n, ne, acc, F):
+    """``acc[j, k ne + l] = sum_i Gb[i, j] W[i, k] W[i, ne + l]`` over the ``n`` rows (the nine
+    posterior sums at each ``eta`` node ``(k, l)``; ``W`` the weights that :func:`_exp_inplace`
+    made of the exponents of :func:`_posterior_terms`, flat with rows of ``2 ne``). Four rows at
+    a time, so that each pass over ``acc`` carries four products (13 against 9 GFMA/s measured
+    one row at a time). ``F`` is scratch of shape ``(4, ne^2)``."""
+    nn = ne * ne
+    acc[:, :] = 0.0
+    for i0 in range(0, n, 4):
+        m = min(4, n - i0)
+        for i in range(4):
+            if i < m:
+                o = 2 * ne * (i0 + i)
+                for k in range(ne):
+                    u = W[o + k]
+                    for l in range(ne):
+                        F[i, k * ne + l] = u * W[o + ne + l]
+            else:
+                F[i, :] = 0.0
+        F0 = F[0]
+        F1 = F[1]
+        F2 = F[2]
+        F3 = F[3]
+        for j in range(9):
+            g0 = Gb[i0, j]
+            g1 = Gb[i0 + 1, j] if m > 1 else 0.0
+            g2 = Gb[i0 + 2, j] if m > 2 else 0.0
+            g3 = Gb[i0 + 3, j] if m > 3 else 0.0
+            row = acc[j]
+            for r in range(nn):
+                row[r] += g0 * F0[r] + g1 * F1[r] + g2 * F2[r] + g3 * F3[r]
+
+
 @njit_compiled(cache=True, nogil=True)
 def _deep_subbranch_truth_kernel(q, c, Zs, Z2, w2, xe, we, Ai, hz, Z1, wz, out):
     """The integrand of ``(K_1, K_2)`` on the invariant subspace ``Q_11 = Q_12 = 0``, ``Q_22 = q``
@@ -1025,8 +1176,9 @@ def _deep_subbranch_truth_kernel(q, c, Zs, Z2, w2, xe, we, Ai, hz, Z1, wz, out):
     The ``eta`` nodes share ``h``: with ``d = +-A^{-1} h - q z_2*`` the inner weight
     ``exp(-|d - sqrt(q v) eta|^2 / 2v)`` factors into ``exp(-|d|^2 / 2v) exp(k d_1 eta_1) exp(k
     d_2 eta_2)`` (``k = sqrt(q / v)``; the common ``exp(-q |eta|^2 / 2)`` cancels in the posterior
-    averages), so each inner node costs ``2 + 4 n_eta`` exponentials for all ``n_eta^2`` nodes.
-    Where ``|d|^2 / 2v > 700`` the weight is below ``exp(-500)`` for every ``|eta| < 6`` and is dropped.
+    averages), so that the nine sums of every ``eta`` node are outer products of two vectors per
+    inner node: :func:`_posterior_terms` keeps the nodes that carry weight and writes their
+    exponents, :func:`_exp_inplace` takes them, :func:`_tilted_sums` adds the products up.
 
     The outer rule in ``z_1*`` is applied by the caller (:func:`_truth_K`), so that the Nishimori
     form ``E tr(G (z_1* z_1*^T - I))`` takes ``z_1* z_1*^T`` into its weights (the rule in softmax
@@ -1036,12 +1188,15 @@ def _deep_subbranch_truth_kernel(q, c, Zs, Z2, w2, xe, we, Ai, hz, Z1, wz, out):
     kap = sqv / v
     ne = xe.size
     nz = hz.size
+    kx = kap * np.abs(xe).max()
+    lb = np.log(wz * hz)
     out[:, :] = 0.0
-    acc = np.zeros((ne * ne, 9))
-    xp1 = np.empty(ne)
-    xp2 = np.empty(ne)
-    xm1 = np.empty(ne)
-    xm2 = np.empty(ne)
+    acc = np.zeros((9, ne * ne))
+    F = np.zeros((4, ne * ne))
+    D = np.empty((nz, 2, 3))
+    W = np.empty(2 * nz * 2 * ne)
+    bits = np.empty(W.size, dtype=np.int64)
+    Gb = np.empty((2 * nz, 9))
     for a in range(Zs.shape[0]):
         s1, s2 = _softmax_weights(Zs[a, 0], Zs[a, 1])
         A11 = 1.0 - s1 + c
@@ -1049,80 +1204,32 @@ def _deep_subbranch_truth_kernel(q, c, Zs, Z2, w2, xe, we, Ai, hz, Z1, wz, out):
         for b in range(w2.size):
             t1 = Z2[b, 0]
             t2 = Z2[b, 1]
-            h1 = A11 * t1 + s1 * t2
-            h2 = s2 * t1 + A22 * t2
             m1 = q * t1
             m2 = q * t2
-            acc[:, :] = 0.0
-            for t in range(nz):
-                b1 = Ai[t, 0] * h1 + Ai[t, 1] * h2
-                b2 = Ai[t, 2] * h1 + Ai[t, 3] * h2
-                dp1 = b1 - m1
-                dp2 = b2 - m2
-                dm1 = -b1 - m1
-                dm2 = -b2 - m2
-                lp = 0.5 * (dp1 * dp1 + dp2 * dp2) / v
-                lm = 0.5 * (dm1 * dm1 + dm2 * dm2) / v
-                if lp > 700.0 and lm > 700.0:
-                    continue
-                base = wz[t] * hz[t]
-                Bp = 0.0
-                Bm = 0.0
-                if lp <= 700.0:
-                    Bp = base * math.exp(-lp)
-                    for k in range(ne):
-                        xp1[k] = math.exp(kap * dp1 * xe[k])
-                        xp2[k] = math.exp(kap * dp2 * xe[k])
-                if lm <= 700.0:
-                    Bm = base * math.exp(-lm)
-                    for k in range(ne):
-                        xm1[k] = math.exp(kap * dm1 * xe[k])
-                        xm2[k] = math.exp(kap * dm2 * xe[k])
-                y11 = Z1[t, 0] * Z1[t, 0]
-                y12 = Z1[t, 0] * Z1[t, 1]
-                y22 = Z1[t, 1] * Z1[t, 1]
-                bb = b1 * b1 + b2 * b2
-                # sum_m z_1l z_1m z_2m (l = 1, 2), for the Q_12 direction
-                c1 = y11 * b1 + y12 * b2
-                c2 = y12 * b1 + y22 * b2
-                for k in range(ne):
-                    for l in range(ne):
-                        fp = Bp * xp1[k] * xp2[l] if Bp > 0.0 else 0.0
-                        fm = Bm * xm1[k] * xm2[l] if Bm > 0.0 else 0.0
-                        f = fp + fm
-                        fd = fp - fm
-                        r = k * ne + l
-                        acc[r, 0] += f
-                        acc[r, 1] += f * y11
-                        acc[r, 2] += f * y12
-                        acc[r, 3] += f * y22
-                        acc[r, 4] += fd * b1
-                        acc[r, 5] += fd * b2
-                        acc[r, 6] += f * bb
-                        acc[r, 7] += fd * c1
-                        acc[r, 8] += fd * c2
+            n = _posterior_terms(A11 * t1 + s1 * t2, s2 * t1 + A22 * t2, m1, m2, v, kap, kx, xe, Ai, lb, Z1, D,
+                                 W, Gb)
+            _exp_inplace(W, 2 * ne * n, bits)
+            _tilted_sums(W, Gb, n, ne, acc, F)
             for k in range(ne):
                 for l in range(ne):
                     r = k * ne + l
-                    P = acc[r, 0]
-                    if P <= 0.0:
-                        continue
+                    P = acc[0, r]      # at least the reference node's weight: 1
                     w = w2[b] * we[k] * we[l]
-                    g11 = acc[r, 1] / P - 1.0
-                    g12 = acc[r, 2] / P
-                    g22 = acc[r, 3] / P - 1.0
+                    g11 = acc[1, r] / P - 1.0
+                    g12 = acc[2, r] / P
+                    g22 = acc[3, r] / P - 1.0
                     out[a, 0] += w * (g11 * g11 + 2.0 * g12 * g12 + g22 * g22)
-                    d1 = acc[r, 4] / P - (m1 + sqv * xe[k])
-                    d2 = acc[r, 5] / P - (m2 + sqv * xe[l])
-                    out[a, 1] += w * (d1 * d1 + d2 * d2) / (v * v)
-                    # Nishimori form (2 - E tr Cov(z_2 | y) / v) / v; that of K_1 needs G alone
-                    e1 = acc[r, 4] / P
-                    e2 = acc[r, 5] / P
-                    out[a, 2] += w * (2.0 - (acc[r, 6] / P - e1 * e1 - e2 * e2) / v) / v
-                    # Q_12 direction: e.(E z_2 - T) + e.G omega_2 / q, e = E z_2 - omega_2 (= d)
+                    e1 = acc[4, r] / P
+                    e2 = acc[5, r] / P
                     o1 = m1 + sqv * xe[k]
                     o2 = m2 + sqv * xe[l]
-                    out[a, 3] += w * (d1 * (e1 - acc[r, 7] / P) + d2 * (e2 - acc[r, 8] / P)
+                    d1 = e1 - o1
+                    d2 = e2 - o2
+                    out[a, 1] += w * (d1 * d1 + d2 * d2) / (v * v)
+                    # Nishimori form (2 - E tr Cov(z_2 | y) / v) / v; that of K_1 needs G alone
+                    out[a, 2] += w * (2.0 - (acc[6, r] / P - e1 * e1 - e2 * e2) / v) / v
+                    # Q_12 direction: e.(E z_2 - T) + e.G omega_2 / q, e = E z_2 - omega_2 (= d)
+                    out[a, 3] += w * (d1 * (e1 - acc[7, r] / P) + d2 * (e2 - acc[8, r] / P)
                                       + (d1 * (g11 * o1 + g12 * o2) + d2 * (g12 * o1 + g22 * o2)) / q) / (v * v)
                     out[a, 4] += w * g11
                     out[a, 5] += w * g12
@@ -1335,13 +1442,23 @@ def _teacher_z2_graded(n_gl: int, h0: float):
     stops depending on the softmax weights ``s`` (``A(s) t = (1 + c) t + (t_2 - t_1) (s_1,
     -s_2)``: no information on ``z_1``), and near ``z_2* = 0`` the sign of ``z_2`` is ambiguous
     (``A(s') (-omega_2) = h`` has a solution ``s'`` in the simplex only within ``O(sqrt(1 - q))``
-    of ``D = 0``)."""
-    gx, gw = _unit_legendre(n_gl)
+    of ``D = 0``). Panels from ``_Z2_TAPER`` on carry one node fewer each than the one before
+    (at least 3): their Gaussian mass is small (0.016, 7e-4, 1e-5 for the default panels, ``[2.4,
+    3.4]``, ``[3.4, 4.4]``, ``[4.4, 5]``)."""
     edges = np.empty(256)
     n = _graded_panels(0.0, 5.0, 0.0, h0, _Z2_WMAX, edges)
     e = edges[:n]
-    d = (e[:-1, None] + np.diff(e)[:, None] * gx).ravel()
-    wd = (np.diff(e)[:, None] * gw).ravel() * 2.0 * _INV_SQRT_2PI * np.exp(-0.5 * d * d)
+    d = []
+    wd = []
+    m = n_gl
+    for i in range(n - 1):
+        if e[i] >= _Z2_TAPER:
+            m = max(3, m - 1)
+        gx, gw = _unit_legendre(m)
+        d.append(e[i] + (e[i + 1] - e[i]) * gx)
+        wd.append((e[i + 1] - e[i]) * gw)
+    d = np.concatenate(d)
+    wd = np.concatenate(wd) * 2.0 * _INV_SQRT_2PI * np.exp(-0.5 * d * d)
     D, M = np.meshgrid(d, d, indexing="ij")
     Z2 = np.ascontiguousarray(np.stack([((M - D) / math.sqrt(2.0)).ravel(), ((M + D) / math.sqrt(2.0)).ravel()], 1))
     w2 = np.outer(wd, wd).ravel()
