@@ -165,10 +165,12 @@ hard phase for perfect recovery.
     with the Nishimori ones to 1e-4: the ``eta`` rule was their main error). A change of the
     growth rate moves ``alpha_1`` by about a fifth of it; the one-step root carries 1.4e-5 from the
     coarse derivatives (``refine=True``). So ``alpha_1 = 0.71965 +- 3e-5`` at ``c = 1``: four
-    digits (the former outer rule gave 0.71941, inside its stated ``+-3e-4``). Cost at ``c = 1``
-    on two idle cores: 38 to 41 s of wall time (76 to 78 s of CPU; about 4 s of it the coarse
-    search, 10 evaluations), ``alpha_2`` 0.3 s; with 4 ``eta`` nodes per axis 30 s (0.71961). The old way
-    (Brent's method on the fine rules, one thread) takes about eight fine evaluations.
+    digits (the former outer rule gave 0.71941, inside its stated ``+-3e-4``; 4 ``eta`` nodes per
+    axis give 0.71961). Cost at ``c = 1`` on two idle cores: about 15 s of wall time (27 s of
+    CPU, about 3 s of it the coarse search, 10 evaluations; 41 s before the kernel skipped the
+    inner nodes of negligible weight and took its own vectorised ``exp``, and before the rule in
+    ``z_2*`` tapered its far panels, 2026-12-01), ``alpha_2`` 0.3 s. The old way (Brent's method on
+    the fine rules, one thread) takes about eight fine evaluations.
 
     Other skip strengths. ``alpha_2`` and ``alpha^(0)_1`` (:func:`deep_linearisation`, default
     rules: six digits, graded rules below ``c = 0.5``, "Small skips" below) and the staircase
@@ -188,9 +190,10 @@ hard phase for perfect recovery.
         4       0.169136    54.0301       0.72094               0.99663   0.041
 
     Accuracy of ``alpha_1``: ``+-3e-5`` at ``c = 1`` (measured rule by rule, above). The other rows
-    are the default rules too (``notebooks/_deep_attention_table.py``; 34 to 47 s of wall time on
-    two cores for ``c >= 0.5``; 162 to 181 s below, where the inner rule in ``z_1`` is the graded
-    one and ``eta`` has 8 nodes per axis), not measured rule by rule. At ``c = 0.1`` they were:
+    are the default rules too (``notebooks/_deep_attention_table.py``; 14 to 15 s of wall time on
+    two cores for ``c >= 0.5``; 53 to 57 s for ``c`` in ``[0.01, 0.25]`` and 64 s at ``c = 1e-4``,
+    where the inner rule in ``z_1`` is the graded one, with three times the nodes, and ``eta`` has 8
+    nodes per axis), not measured rule by rule. At ``c = 0.1`` they were:
     24 outer nodes per coordinate move ``alpha_1`` by -3e-6; 6 ``eta`` nodes per axis instead of 8
     by -7.3e-5, with the direct forms 8e-5 away (0.725816); with 8 the direct forms agree to 1e-5
     (0.725802). There the ``eta`` rule, whose scale ``sqrt(q (1 - q))`` is twice that at ``c = 1``,
@@ -1613,8 +1616,8 @@ def deep_subbranch(skip: float, q: float, *, route: str = "truth", n_h: int = 32
     which the tensor rule in ``h`` does not resolve (``K_2`` off by 1-3% at ``q = 0.9``). Route
     ``"truth"`` near ``q = 1``: the module docstring has its convergence at ``q = 0.97`` (12 outer
     nodes per coordinate there: 1.2e-4 in the growth rate from 16). Cost of the default rules:
-    about 42 s of CPU per call at ``q = 0.5`` (two threads halve the wall time: ``workers``), route
-    ``"h"`` about 10 s.
+    about 20 s of CPU per call at ``q = 0.5``, 11 s at ``q = 0.97`` (43-48 s before the kernel's
+    pruning, 2026-12-01; two threads halve the wall time: ``workers``), route ``"h"`` about 10 s.
 
     Returns
     -------
@@ -1829,8 +1832,8 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int = _STAIR_F
 
     Notes
     -----
-    Accuracy and cost at ``c = 1``: see the module docstring (``alpha_1 = 0.71965 +- 3e-5``, 38 s
-    on two cores). The accuracy has been measured rule by rule at
+    Accuracy and cost at ``c = 1``: see the module docstring (``alpha_1 = 0.71965 +- 3e-5``, about
+    15 s on two cores; about a minute below ``c = 0.5``). The accuracy has been measured rule by rule at
     ``c = 1`` only (other ``c``: the module docstring's table and the indicators there); a
     ``bracket`` that does not hold the (coarse) root raises ``ValueError``, and so does a growth rate
     that does not cross one on the grid when ``bracket`` is None. The derivatives of the coarse

@@ -10,7 +10,7 @@ default rules (graded below ``c = 0.5``; six digits or better), the staircase th
 of the first layer from :func:`equations.sequence.deep_staircase` with its default rules (the outer
 rule in ``z_1*`` in softmax coordinates; below ``c = 0.5`` the inner rule in ``z_1`` is graded,
 with 8 ``eta`` nodes per axis, and an evaluation four to five times dearer than at ``c = 1``), one
-``c`` per call: about 40 s on two cores at ``c >= 0.5``, about three minutes below. The staircase rows keep the other rows of the file,
+``c`` per call: about 15 s on two cores at ``c >= 0.5``, about a minute below. The staircase rows keep the other rows of the file,
 and record their rules (``--rules`` passes other fine rules).
 """
 
