@@ -1241,7 +1241,8 @@ def test_random_labels_train_error_at_any_tolerance(tol):
     assert sol["train_error"] == pytest.approx(float(ndtr(-V / (2 * math.sqrt(q)))), rel=1e-9)
 
 
-#: two corners the fuzz (tests/test_fuzz.py) drew with Hypothesis 6.170: the hinge loss with a
+#: two corners the fuzz (tests/test_fuzz.py) drew in a full CI run, while its draws still depended
+#: on the modules loaded before it (_no_local_constants there): the hinge loss with a
 #: fitted bias on labels mostly +1 (logit teacher offset by beta0, alpha = 100, reg = 1), where
 #: the solves end next to w = 0 (m, q, V near 0, b = 1; plausibly the minimiser itself: the many
 #: +1 samples at the margin can cancel a data gradient). From the uninformed start the first
