@@ -201,8 +201,12 @@ hard phase for perfect recovery.
     at ``c = 1`` that departure is the direct forms' own error (1.1e-4, against 1e-5 for the
     Nishimori forms). Over the table it is at most 2e-4 for ``c >= 0.01`` (``c = 0.5``: 0.71879)
     and 3e-4 at ``c = 1e-4`` (0.75834); at ``c = 0.01`` the growth rate at ``q = 0.78`` moves by
-    1.4e-4 between 12, 16 and 24 outer nodes per coordinate (about 3e-5 in ``alpha_1``). So about
-    ``+-1e-4`` for ``c`` in ``[0.01, 4]`` away from ``c = 1``, ``+-3e-4`` at ``c = 1e-4``. Before
+    1.4e-4 between 12, 16 and 24 outer nodes per coordinate (about 3e-5 in ``alpha_1``). At ``c =
+    1e-4``, rule by rule (``alpha_1`` when one rule is refined): outer 16 -> 24 nodes per
+    coordinate -1.4e-4 (the direct forms then 9e-5 away); inner ``z_1`` 64 -> 96 -3.7e-5; ``z_2*``
+    6 -> 8 per panel -1e-5; ``eta`` 8 -> 10 -> 12 nodes 0, -1e-5: there the outer rule is the main
+    error and the ``eta`` rule is converged. So about ``+-1e-4`` for ``c`` in ``[0.01, 4]`` away
+    from ``c = 1``, ``+-3e-4`` at ``c = 1e-4``. Before
     the outer rule in softmax coordinates (2026-12-01) the table held a tensor Gauss-Hermite rule
     in ``z_1*`` (graded below ``c = 0.5``) and lighter rules below ``c = 0.5``: 0.71941 at ``c =
     1``, 8e-4 low at ``c = 0.1`` (inside the ``+-1e-3`` then stated for small skips) and 1.4e-3
