@@ -1572,7 +1572,7 @@ def deep_linearisation(skip: float, *, n_h: int = _N_H, n_z: int = _N_Z1, route:
             "alpha_12": 1.0 / F12}
 
 
-def deep_subbranch(skip: float, q: float, *, route: str = "truth", n_h: int = 32, n_omega: int = 12, n_z: int = 48,
+def deep_subbranch(skip: float, q: float, *, route: str = "truth", n_h: int = 32, n_omega: int = 12, n_z: int = _N_Z_STAIR,
                    n_teacher: int = _N_TEACHER, n_gl: int = _N_GL_Z2, n_eta: int = _N_ETA, workers: int = 1) -> dict:
     """``(K_1, K_2)`` of ``deep_attention`` on the invariant subspace ``Q_11 = Q_12 = 0``, ``Q_22 =
     q`` (module docstring): ``alpha K_2(q) / (1 + alpha K_2(q))`` is the sub-branch map of
