@@ -205,8 +205,18 @@ hard phase for perfect recovery.
     1e-4``, rule by rule (``alpha_1`` when one rule is refined): outer 16 -> 24 nodes per
     coordinate -1.4e-4 (the direct forms then 9e-5 away); inner ``z_1`` 64 -> 96 -3.7e-5; ``z_2*``
     6 -> 8 per panel -1e-5; ``eta`` 8 -> 10 -> 12 nodes 0, -1e-5: there the outer rule is the main
-    error and the ``eta`` rule is converged. So about ``+-1e-4`` for ``c`` in ``[0.01, 4]`` away
-    from ``c = 1``, ``+-3e-4`` at ``c = 1e-4``. Before
+    error and the ``eta`` rule is converged. The outer rule does not converge monotonically there:
+    at the fine evaluation's ``q`` (0.75291), moved to the root along the coarse slopes, 16, 20,
+    24 and 32 nodes per coordinate give 0.75864, 0.75834, 0.75851, 0.75862 (with 96 inner nodes,
+    16 and 24 give 0.75861, 0.75855). Its interpolating polynomials of degree ``n - 1`` in
+    ``(zeta, a)`` meet steep layers there (at ``a -> 0, 1`` and ``zeta -> 0, 1``; ``|G|_F^2``
+    rises twelvefold within ``a > 0.8`` at ``zeta = 0.3``) and nodes far in the tail of ``z_1*``
+    (``a = 0.02``, ``zeta = 0.3`` is ``z_1* = (-14.4, -14.1)``), where the inner rules, placed for
+    moderate ``z_1``, leave the node averages rough (10% in ``|G|_F^2``, 1% in ``K_2^N``; the
+    Nishimori averages of ``G`` are smooth to about 0.5%); such nodes carry little mass but their
+    Lagrange weights are not small. So about ``+-1e-4`` for ``c`` in ``[0.01, 4]`` away from ``c
+    = 1``, ``+-3e-4`` at ``c = 1e-4`` (0.7585 there). A composite outer rule (panels graded
+    toward the edges of the simplex) is the likely way to four digits at small ``c``. Before
     the outer rule in softmax coordinates (2026-12-01) the table held a tensor Gauss-Hermite rule
     in ``z_1*`` (graded below ``c = 0.5``) and lighter rules below ``c = 0.5``: 0.71941 at ``c =
     1``, 8e-4 low at ``c = 0.1`` (inside the ``+-1e-3`` then stated for small skips) and 1.4e-3
