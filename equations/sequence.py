@@ -215,8 +215,11 @@ hard phase for perfect recovery.
     moderate ``z_1``, leave the node averages rough (10% in ``|G|_F^2``, 1% in ``K_2^N``; the
     Nishimori averages of ``G`` are smooth to about 0.5%); such nodes carry little mass but their
     Lagrange weights are not small. So about ``+-1e-4`` for ``c`` in ``[0.01, 4]`` away from ``c
-    = 1``, ``+-3e-4`` at ``c = 1e-4`` (0.7585 there). A composite outer rule (panels graded
-    toward the edges of the simplex) is the likely way to four digits at small ``c``. Before
+    = 1``, ``+-3e-4`` at ``c = 1e-4`` (0.7585 there). A composite outer rule does not help: with
+    panels ``[0, 0.1, 0.5, 0.85, 1]`` in ``zeta`` and ``[0, 0.08, 0.5, 0.92, 1]`` in ``a`` and 4, 5,
+    6 nodes per panel it gave 0.75786, 0.75847, 0.75875 (more nodes near the edges, more of them in
+    the tail). Four digits at small ``c`` need inner rules placed about each teacher node's
+    posterior, not a finer outer rule. Before
     the outer rule in softmax coordinates (2026-12-01) the table held a tensor Gauss-Hermite rule
     in ``z_1*`` (graded below ``c = 0.5``) and lighter rules below ``c = 0.5``: 0.71941 at ``c =
     1``, 8e-4 low at ``c = 0.1`` (inside the ``+-1e-3`` then stated for small skips) and 1.4e-3
