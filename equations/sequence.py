@@ -218,8 +218,13 @@ hard phase for perfect recovery.
     = 1``, ``+-3e-4`` at ``c = 1e-4`` (0.7585 there). A composite outer rule does not help: with
     panels ``[0, 0.1, 0.5, 0.85, 1]`` in ``zeta`` and ``[0, 0.08, 0.5, 0.92, 1]`` in ``a`` and 4, 5,
     6 nodes per panel it gave 0.75786, 0.75847, 0.75875 (more nodes near the edges, more of them in
-    the tail). Four digits at small ``c`` need inner rules placed about each teacher node's
-    posterior, not a finer outer rule. Before
+    the tail). The roughness of the tail nodes is the inner rule's: along ``a = 0.02``, ``zeta``
+    in ``[0.3, 0.7]``, it falls as the Gauss-Hermite nodes in ``mu`` go from 64 to 96, 128, 192,
+    where the averages are smooth (there the posterior's features in ``mu`` have width ``~ 1 /
+    delta``, below the rule's spacing; the Gauss-Legendre nodes per ``delta`` panel, 4 or 8, make
+    no difference). Four digits at small ``c`` need an inner rule in ``mu`` whose spacing follows
+    ``1 / delta`` (192 nodes everywhere would cost three to four times as much), not a finer
+    outer rule. Before
     the outer rule in softmax coordinates (2026-12-01) the table held a tensor Gauss-Hermite rule
     in ``z_1*`` (graded below ``c = 0.5``) and lighter rules below ``c = 0.5``: 0.71941 at ``c =
     1``, 8e-4 low at ``c = 0.1`` (inside the ``+-1e-3`` then stated for small skips) and 1.4e-3
