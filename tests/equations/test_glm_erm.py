@@ -1241,22 +1241,36 @@ def test_random_labels_train_error_at_any_tolerance(tol):
     assert sol["train_error"] == pytest.approx(float(ndtr(-V / (2 * math.sqrt(q)))), rel=1e-9)
 
 
-#: Two corners the fuzz (tests/test_fuzz.py) drew in a full CI run, while its draws still depended
-#: on the modules loaded before it (_no_local_constants there): the hinge loss with a
-#: fitted bias on labels mostly +1 (logit teacher offset by beta0, alpha = 100, reg = 1), where
-#: the solves end next to w = 0 (m, q, V near 0, b = 1; plausibly the minimiser itself: the many
-#: +1 samples at the margin can cancel a data gradient). From the uninformed start the first
-#: converges by the residual test to m = 7.9e-7 in 790 iterations, from the informed one to m =
-#: 9.2e-7 (a map that creeps toward V = 0 at a rate near one leaves an error far above its
-#: residual); in the second the informed start's bias overflows (b = 8.7e84 at iteration 8).
+#: Corners the fuzz (tests/test_fuzz.py) drew in a full CI run, while its draws still depended
+#: on the modules loaded before it (_no_local_constants there): the hinge loss with a fitted bias
+#: on labels mostly +1 (logit teacher offset by beta0, alpha = 100, reg = 1), where the solves
+#: end next to w = 0 (m, q, V near 0, b = 1: plausibly the minimiser itself, the many +1 samples
+#: at the margin can cancel a data gradient). With noise = 1, beta0 = 1 the uninformed start
+#: converges by the residual test to m = 7.9e-7 in 790 iterations, the informed one to m = 9.2e-7
+#: (a map that creeps toward V = 0 at a rate near one leaves an error far above its residual).
 #: A third, drawn once the fuzz's draws had moved: hinge with an l1 penalty at reg = 10, alpha = 1,
 #: noiseless sign teacher. Both starts end at w = 0 (m, q, V ~ 1e-16 and below) and report that no
 #: training point is left in the active region of the hinge (V_hat = 0): an honest failure, but
 #: the minimiser itself is not returned. Known failures, kept strict so that a fix shows.
 _HINGE_CORNERS = [dict(penalty="l2", alpha=100.0, reg=1.0, channel="logit", bias=True, noise=1.0, beta0=1.0),
-                  dict(penalty="l2", alpha=100.0, reg=1.0, channel="logit", bias=True, noise=0.0,
-                       beta0=3.1622776601683795),
                   dict(penalty="l1", alpha=1.0, reg=10.0, channel="sign", noise=0.0)]
+
+
+def test_hinge_bias_step_does_not_overflow_from_the_informed_start():
+    """The second corner of the fuzz (noiseless logit teacher offset by beta0 = sqrt(10), hinge with
+    a fitted bias, alpha = 100, reg = 1): the bias's Newton step overflowed from the informed start
+    (b = 1.7, 0.25, 2.3, -52, 6e22: I_V, the fraction of points at the hinge's kink over V, was
+    tiny), and the solve ended non-finite. With the step capped at max(10, 2 |b|) both starts reach
+    w = 0 and b = 1: at w = 0 the hinge's subgradient in b is -P(y = +1) below b = 1 and P(y = -1)
+    above, so with labels mostly +1 the intercept sits at the kink of the +1 samples, b = 1."""
+    m = get("glm_erm", loss="hinge", penalty="l2", alpha=100.0, reg=1.0, channel="logit", bias=True, noise=0.0,
+            beta0=math.sqrt(10.0))
+    sols = [fixedpoint.solve(m, start=s) for s in ("uninformed", "informed")]
+    for sol in sols:
+        assert sol.converged, sol.message
+        m_, q, V, b = sol.x
+        assert abs(m_) < 1e-8 and q < 1e-15 and V < 1e-9 and b == pytest.approx(1.0, abs=1e-8)
+    np.testing.assert_allclose(sols[0].x, sols[1].x, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.xfail(strict=True, reason="the hinge loss at a minimiser w = 0: not yet handled (see _HINGE_CORNERS)")
