@@ -150,8 +150,8 @@ parameter: the state is ``(m, q, V, b)``, and ``b`` is stationary where ``E f_ou
 condition, ``b <- b + E f_out / E[-f_out']`` (``E[-f_out'] = V_hat/alpha``), whose derivative in
 ``b`` vanishes at the fixed point, so the bias converges with the rest and no nested root solve is
 needed. The step is capped at ``max(10, 2 |b|)`` (:func:`_bias_step`: far from the fixed point
-``E[-f_out']`` can be tiny, and the hinge's bias once overflowed); the cap vanishes with the step,
-so the fixed points are unchanged. For the logit teacher Candes and Sur's intercept is ``beta0_CS = gamma beta0``.
+``E[-f_out']`` can be tiny, and the hinge's bias once overflowed); a capped step vanishes only
+where the Newton step does, so the fixed points are unchanged. For the logit teacher Candes and Sur's intercept is ``beta0_CS = gamma beta0``.
 
 Energy (zero-temperature free energy) at the state ``x = (m, q, V)`` with the hats of ``x``::
 
@@ -1093,9 +1093,11 @@ def _bias_step(b, I_b, I_V):
     point), no longer than ``max(10, 2 |b|)``. Far from the fixed point ``I_V`` can be tiny (the hinge
     with few points in its active region), and the plain step then overflowed: ``b`` = 1.7, 0.25,
     2.3, -52, 6e22 in five steps from the informed start (hinge, bias, ``alpha = 100``, ``reg = 1``,
-    a noiseless logit teacher offset by ``beta0 = 3.16``). The cap vanishes with the step, so it
-    leaves the fixed points where they are; a NaN step (``I_V = 0``) stays NaN, for the solver to
-    report. (A cap of ``max(1, |b|)`` stopped the overflow too, but doubled the evaluations of a
+    a noiseless logit teacher offset by ``beta0 = 3.16``). A capped step is zero only where the
+    Newton step is, so the fixed points stay where they are, and near one the cap does not bind. At
+    ``I_V = 0`` (no point at the hinge's kink) the Newton step is undefined: an infinite one is
+    capped, a step of the cap's length along ``E f_out``; a NaN one (``0 / 0``) stays NaN, for the
+    solver to report. (A cap of ``max(1, |b|)`` stopped the overflow too, but doubled the evaluations of a
     logistic solve whose intercept goes to 2.4, 17 to 30; at ``max(10, 2 |b|)`` eight bias solves,
     logistic, hinge and square losses with intercepts 0.7 to 2.4 from both starts, take the same
     evaluations as without a cap.)"""
