@@ -26,7 +26,10 @@ evaluated at each sample's own ``V_mu``. Not validated for ``norm2``: at ``p = 2
 ``alpha = 2``, ``d = 1000`` GAMP from the uninformed start had not converged after 400 iterations on
 four instances, with overlaps 0.30, 0.53, 0.58, 0.65 where the state evolution has 0.624 (with
 ``damping=0.5``: 0.0007 and 0.26 on two instances; ``variances="uniform"``: 0.54, 0.55). Those runs
-report ``converged = 0``; why it does not settle is an open question.
+report ``converged = 0``. Alignment is not the whole story: ``|z|^2`` is invariant under every
+rotation of ``z``, which the signed permutations above cannot undo, but the singular values of ``Q``
+(invariant under rotations too) were (0.647, 0.531) and (0.556, 0.077) on two of the instances,
+against 0.624 twice. Why GAMP does not settle there is an open question.
 ``variances="uniform"`` replaces ``V_mu`` and ``Lambda_i`` by their averages (for i.i.d. Gaussian
 inputs they concentrate on them: the same state evolution).
 
