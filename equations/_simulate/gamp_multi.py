@@ -33,8 +33,10 @@ against 0.624 twice, and they stayed there to three digits through 1500 iteratio
 ``Q`` kept drifting: a slow rotation). The state evolution does not stop there: its plain map
 takes ``diag(0.555, 0.076)`` to ``diag(0.524, 0.145)``, ``(0.505, 0.230)``, ``(0.495, 0.313)``, and
 its solve from either point ends at ``0.624 I``. So GAMP, not the state evolution, is off for
-``norm2``; where (its per-sample channel at an anisotropic ``V_mu``, or its dynamics along the
-rotations) is an open question.
+``norm2``. Not in its per-sample channel: ``log Z_out`` and ``g`` agree with a trapezoid rule of
+2401 points per axis (exponentially convergent for this entire integrand) to 2e-10, and ``dg`` to
+2e-6 (the reference's differences), at ``V = diag(0.45, 0.92)``, ``[[0.4, 0.1], [0.1, 0.8]]`` and
+``0.3 I``. What in its dynamics holds it there is an open question.
 ``variances="uniform"`` replaces ``V_mu`` and ``Lambda_i`` by their averages (for i.i.d. Gaussian
 inputs they concentrate on them: the same state evolution).
 
