@@ -36,7 +36,12 @@ its solve from either point ends at ``0.624 I``. So GAMP, not the state evolutio
 ``norm2``. Not in its per-sample channel: ``log Z_out`` and ``g`` agree with a trapezoid rule of
 2401 points per axis (exponentially convergent for this entire integrand) to 2e-10, and ``dg`` to
 2e-6 (the reference's differences), at ``V = diag(0.45, 0.92)``, ``[[0.4, 0.1], [0.1, 0.8]]`` and
-``0.3 I``. What in its dynamics holds it there is an open question.
+``0.3 I``. Started at the state evolution's fixed point instead (``W0 = 0.62 W* + sqrt(0.62 *
+0.38) N(0, 1)``, ``C0 = 0.38 I``; one instance, ``d = 1000``), GAMP settles within 60 iterations at
+singular values (0.701, 0.639) with ``C`` about ``diag(0.289, 0.301)``, overconfident next to the
+``I - Q`` of the Nishimori line; with ``precision="jacobian"`` it collapses (0.07, 0.008). So its
+fixed points depend on the start and lie off the state evolution's. What in its dynamics does this
+is an open question.
 ``variances="uniform"`` replaces ``V_mu`` and ``Lambda_i`` by their averages (for i.i.d. Gaussian
 inputs they concentrate on them: the same state evolution).
 
