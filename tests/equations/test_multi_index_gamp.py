@@ -10,7 +10,7 @@ import pytest
 
 import fixedpoint
 from equations.multi_index import MultiIndex  # importing the module registers the family
-from equations._simulate.gamp_multi import _channel, gamp_multi, simulate_multi_index, symmetry_group
+from equations._simulate.gamp_multi import _channel, gamp_multi, rotation_invariant, simulate_multi_index, symmetry_group
 
 
 def test_simulate_returns_the_documented_keys():
@@ -168,3 +168,18 @@ def test_label_probabilities_of_the_predictor_are_the_channels():
     for c, label in enumerate(t.values):
         logz, _, _ = t.channel(np.full(5, label), omega, V, 0.1)
         np.testing.assert_allclose(P[:, c], np.exp(logz), rtol=1e-12, atol=1e-15)
+
+
+def test_rotation_invariance_is_detected_and_aligned_by_procrustes():
+    # |z|^2 is invariant under every rotation, which no signed permutation undoes: the simulator
+    # aligns by the polar factor of Q, so that Q is symmetric positive semi-definite with the
+    # (alignment-free) singular values as eigenvalues and overlap their mean
+    assert rotation_invariant(MultiIndex(target="norm2", p=2, noise=0.1)._target)
+    for kw in (dict(target="z1z2", p=2, noise=0.3), dict(target="committee", p=2), dict(target="sign_z1z2", p=2),
+               dict(target="committee_erf", p=3, noise=0.2)):
+        assert not rotation_invariant(MultiIndex(**kw)._target), kw
+    r = simulate_multi_index(MultiIndex(target="norm2", p=2, alpha=2.0, noise=0.1), 200, 0, max_iter=15)
+    Q = np.array([[r["Q[0,0]"], r["Q[0,1]"]], [r["Q[0,1]"], r["Q[1,1]"]]])
+    sv = np.array([r["Q_sv[0]"], r["Q_sv[1]"]])
+    np.testing.assert_allclose(np.sort(np.linalg.eigvalsh(Q))[::-1], sv, atol=1e-12)
+    assert r["overlap"] == pytest.approx(sv.mean(), abs=1e-12)
