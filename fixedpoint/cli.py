@@ -103,10 +103,14 @@ def cli_message(text: str) -> str:
 
 
 def _value(text: str):
+    """A ``key=value`` token's value: int, float, a boolean (``True``/``False`` as Python spells
+    them, or JSON's ``true``/``false``), JSON (lists become tuples), else the text itself."""
     try:
         return int(text) if text.lstrip("+-").isdigit() else float(text)
     except ValueError:
         pass
+    if text in ("True", "False"):  # (JSON knows only true / false; bias=True came through as a string)
+        return text == "True"
     try:
         v = json.loads(text)
     except json.JSONDecodeError:

@@ -223,3 +223,12 @@ def test_diagram_lines_auto_writes_lines_and_the_tricritical_point(tmp_path, cap
     rows = (tmp_path / "line_first_order.csv").read_text().splitlines()
     assert rows[0] == "rho,snr" and all(float(c) == float(c) for row in rows[1:] for c in row.split(",")[:1])
     assert {"diagram.png", "diagram.svg", "line_stability.csv"} <= {p.name for p in tmp_path.iterdir()}
+
+
+@pytest.mark.parametrize("text, value", [("True", True), ("False", False), ("true", True), ("false", False),
+                                         ("3", 3), ("0.5", 0.5), ("hinge", "hinge"), ("[1, 2]", (1, 2))])
+def test_key_value_tokens_parse_as_python_would(text, value):
+    # bias=True was passed on as the string 'True', and the model refused it ("bias must be True or
+    # False, got 'True'"); JSON's lowercase spelling worked
+    got = cli._value(text)
+    assert got == value and type(got) is type(value)
