@@ -22,28 +22,29 @@ quantities are the exact integrals of :mod:`equations.targets` that the state ev
 :class:`equations.multi_index.MultiIndex` averages (orthant probabilities for signs targets,
 the radial route for ``norm2`` at ``p <= 2``, which is refused at ``p >= 3``, Gauss-Hermite atoms for
 other continuous ones),
-evaluated at each sample's own ``V_mu``. For ``norm2`` (``p = 2``, noise 0.1, ``alpha = 2``;
-state evolution ``Q = 0.624 I``) GAMP tracks the state evolution only at larger ``d`` than the
-other targets, and only in the quantities a rotation leaves alone. ``|z|^2`` is invariant under
-every rotation of ``z``: GAMP drifts slowly along the rotations (its estimate never meets
-``tol``, ``converged = 0``), and the reported ``Q`` is aligned by the best rotation (orthogonal
-Procrustes, :func:`rotation_invariant`) rather than a signed permutation: aligned so, ``Q`` is
-symmetric positive semi-definite with the singular values as its eigenvalues, and ``overlap`` is
-their mean. Measured from the uninformed start, 400
-iterations: at ``d = 2000`` the singular values were (0.641, 0.599) and (0.643, 0.617) on two
-instances, and the aligned ``overlap`` 0.620 and 0.630 (0.556 and 0.524 aligned by signed
-permutations; ``mse`` 0.408 and 0.407 against the state evolution's 0.376); the runs had not met
-``tol`` even with the change measured up to the best rotation (at ``d = 300`` that change
-stalled near 4e-4 while the second singular value still crept up: a slow mode, not the drift); at ``d = 1000`` (0.647, 0.531) and (0.556, 0.077) on the same seeds, the latter held
-at an anisotropic point through 1500 iterations that the state evolution's plain map leaves in a
-few steps (``diag(0.555, 0.076)`` to ``(0.524, 0.145)``, ``(0.505, 0.230)``, ``(0.495, 0.313)``).
-Damping 0.5 or ``variances="uniform"`` did not help at ``d = 1000``. The per-sample channel is
-exact (``log Z_out`` and ``g`` within 2e-10 of a trapezoid rule of 2401 points per axis, ``dg``
-within 2e-6, at anisotropic and isotropic ``V``). Started at the state evolution's fixed point
-(``W0 = 0.62 W* + sqrt(0.62 * 0.38) N(0, 1)``, ``C0 = 0.38 I``), GAMP settles within 60
-iterations at (0.805, 0.657), (0.701, 0.639), (0.644, 0.621) for ``d`` = 500, 1000, 2000 (``C``
-about 0.28, 0.29, 0.365 times ``I``): the finite-size gap closes as ``d`` grows. (With
-``precision="jacobian"`` it collapses: (0.07, 0.008) at ``d = 1000``.)
+evaluated at each sample's own ``V_mu``.
+
+``norm2`` (measured at ``p = 2``, noise 0.1, ``alpha = 2``; state evolution ``Q = 0.624 I``).
+``|z|^2`` is invariant under every rotation of ``z``, so the reported ``Q`` is aligned by the best
+rotation (orthogonal Procrustes, :func:`rotation_invariant`) rather than a signed permutation:
+aligned so, ``Q`` is symmetric positive semi-definite with the singular values as its
+eigenvalues, and ``overlap`` is their mean. GAMP tracks the state evolution only at larger ``d``
+than the other targets. From the uninformed start, 400 iterations, two instances: at ``d = 2000``
+singular values (0.641, 0.599) and (0.643, 0.617), ``overlap`` 0.620 and 0.630 (0.556 and 0.524
+when aligned by signed permutations), ``mse`` 0.408 and 0.407 against the state evolution's
+0.376; at ``d = 1000`` (0.647, 0.531) and (0.556, 0.077), the latter held at an anisotropic point
+through 1500 iterations that the state evolution's plain map leaves in a few steps
+(``diag(0.555, 0.076)`` to ``(0.524, 0.145)``, ``(0.505, 0.230)``, ``(0.495, 0.313)``); damping 0.5
+or ``variances="uniform"`` did not help there. None of these runs met ``tol`` (``converged = 0``):
+the estimate drifts along the rotations, and even with the change measured up to the best
+rotation it stalled near 4e-4 at ``d = 300`` while the second singular value still crept up. The
+per-sample channel is exact (``log Z_out`` and ``g`` within 2e-10 of a trapezoid rule of 2401
+points per axis, ``dg`` within 2e-6, at anisotropic and isotropic ``V``). Started at the state
+evolution's fixed point (``W0 = 0.62 W* + sqrt(0.62 * 0.38) N(0, 1)``, ``C0 = 0.38 I``), its
+singular values settle within 60 iterations at (0.805, 0.657), (0.701, 0.639), (0.644, 0.621)
+for ``d`` = 500, 1000, 2000 (``C`` about 0.28, 0.29, 0.365 times ``I``): the finite-size gap
+closes as ``d`` grows. (With ``precision="jacobian"`` it collapses: (0.07, 0.008) at ``d = 1000``.)
+
 ``variances="uniform"`` replaces ``V_mu`` and ``Lambda_i`` by their averages (for i.i.d. Gaussian
 inputs they concentrate on them: the same state evolution).
 
