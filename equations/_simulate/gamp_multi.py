@@ -344,18 +344,24 @@ def symmetry_group(target, noise: float = 0.0):
     """The signed permutations ``P`` (``p x p``) with ``g(z P) = g(z)``, tested on 512 random
     points (exactly for a signs target, to ``1e-10`` for a continuous one). Always contains ``I``."""
     p = target.p
-    rng = np.random.default_rng(12345)
-    z = rng.standard_normal((512, p))
-    y0 = target.sample(z, 0.0, rng)
+    keeps = _label_test(target, 12345)
     out = []
     for perm in itertools.permutations(range(p)):
         for signs in itertools.product((1.0, -1.0), repeat=p):
             P = np.zeros((p, p))
             P[list(perm), range(p)] = signs
-            y1 = target.sample(z @ P, 0.0, rng)
-            if np.allclose(y1, y0, rtol=1e-10, atol=1e-10):
+            if keeps(P):
                 out.append(P)
     return out
+
+
+def _label_test(target, seed):
+    """``keeps(M)``: whether ``g(z M) = g(z)`` on 512 random points (exactly for a signs target, to
+    ``1e-10`` for a continuous one)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((512, target.p))
+    y0 = target.sample(z, 0.0, rng)
+    return lambda M: bool(np.allclose(target.sample(z @ M, 0.0, rng), y0, rtol=1e-10, atol=1e-10))
 
 
 def rotation_invariant(target) -> bool:
@@ -365,14 +371,9 @@ def rotation_invariant(target) -> bool:
     p = target.p
     if p < 2:
         return False
-    rng = np.random.default_rng(54321)
-    z = rng.standard_normal((512, p))
-    y0 = target.sample(z, 0.0, rng)
-    for _ in range(3):
-        R, _ = np.linalg.qr(rng.standard_normal((p, p)))
-        if not np.allclose(target.sample(z @ R, 0.0, rng), y0, rtol=1e-10, atol=1e-10):
-            return False
-    return True
+    keeps = _label_test(target, 54321)
+    rng = np.random.default_rng(0)
+    return all(keeps(np.linalg.qr(rng.standard_normal((p, p)))[0]) for _ in range(3))
 
 
 def _predict(target, omega, V, noise):
