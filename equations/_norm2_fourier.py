@@ -12,7 +12,9 @@ independent, and ``s |z|^2`` has the moment generating function
 so the characteristic functions of ``Z_out(y)`` and of ``Z_out(y) g_i(y)`` (``g = V^{-1}(E[z | y]
 - omega)``) are closed forms, times ``exp(-noise u^2 / 2)`` for the noise. One FFT gives both on a
 uniform grid of ``y`` (:func:`_n3_node`); the ``y`` integrals of ``Z log Z`` and ``(Z g_i)^2 / Z``
-are the trapezoidal rule on the same grid.
+are the trapezoidal rule on the same grid. GAMP's channel (:func:`norm2_channel_fourier`, any
+``p``) sums the same transforms, and those of the gradient and Hessian in ``omega``, at each
+sample's own label.
 """
 
 from __future__ import annotations
@@ -439,3 +441,119 @@ def norm2_point_fourier(y, omega, V, noise, refine=1):
     zg = np.array([X[(i + 1) // 2, j].imag if i % 2 == 0 else X[(i + 1) // 2, j].real for i in range(p)])
     Ez = w + v * zg / Z
     return Z, U @ Ez
+
+
+# ----------------------------------------------------------------------------- the channel (GAMP)
+
+#: a label whose ``Z_out`` is below this fraction of the scale of the terms summed for it (``sum
+#: |psi(u_k)| / L``, about the largest density of the label) is refused: the sum's cancellation would
+#: leave ``Z_out`` with fewer than about eight digits
+_F_TAIL = 1e-8
+
+
+@njit_compiled(cache=True)
+def _channel_point(y, w, v, noise, refine, zi, zij):
+    """``Z_out(y)``, its gradient ``zi`` and Hessian ``zij`` in ``omega`` (in the frame where ``V =
+    diag(v)``, ``w`` the mean there) by the inverse Fourier transform of the characteristic function
+    taken at the one point ``y``: with ``r_i = 1 / (1 - 2 i u v_i)``, ``d psi / d w_i = psi b_i``,
+    ``b_i = 2 i u w_i r_i``, and ``d^2 psi / d w_i d w_j = psi (b_i b_j + delta_ij 2 i u r_i)``, so
+    that ``Z``, ``Z_i``, ``Z_ij`` are ``(psi_0 + 2 Re sum_k F(u_k) e^{-i u_k y}) / L`` of their
+    transforms ``F`` on ``u_k = 2 pi k / L``, the trapezoidal rule in ``u``, which is exact up to
+    the images ``y + m L`` (Poisson summation): ``L`` is the window of :func:`_n3_size` (the support
+    of ``|z|^2`` and the noise's tails), widened to hold ``y``, so that every image falls outside
+    the support. Returns ``(Z, scale)``, ``scale = sum_k |psi(u_k)| / L`` (the size of the terms
+    whose cancellation gives ``Z``)."""
+    p = w.size
+    y_lo, L, N, u_max = _n3_size(w, v, noise, refine)
+    s = math.sqrt(noise)
+    lo = min(y_lo, y - _F_NOISE * s)
+    hi = max(y_lo + L, y + _F_NOISE * s)
+    L = hi - lo
+    du = 2.0 * math.pi / L
+    K = int(math.ceil(refine * u_max / du))
+    Z = 0.0
+    scale = 0.0
+    for i in range(p):
+        zi[i] = 0.0
+        for j in range(p):
+            zij[i, j] = 0.0
+    b = np.empty(p, dtype=np.complex128)
+    c = np.empty(p, dtype=np.complex128)
+    for k in range(K + 1):
+        u = k * du
+        lr = -0.5 * noise * u * u
+        li = -u * y
+        for i in range(p):
+            q = 1.0 + 4.0 * u * u * v[i] * v[i]
+            lr += -0.25 * math.log(q) - 2.0 * u * u * v[i] * w[i] * w[i] / q
+            li += 0.5 * math.atan(2.0 * u * v[i]) + u * w[i] * w[i] / q
+            # 2 i u r_i, r_i = (1 + 2 i u v_i) / q
+            c[i] = complex(-4.0 * u * u * v[i] / q, 2.0 * u / q)
+            b[i] = w[i] * c[i]
+        e = math.exp(lr)
+        f = 1.0 if k == 0 else 2.0
+        base = f * complex(e * math.cos(li), e * math.sin(li))
+        scale += f * e
+        Z += base.real
+        for i in range(p):
+            zi[i] += (base * b[i]).real
+            for j in range(i, p):
+                t = b[i] * b[j]
+                if i == j:
+                    t += c[i]
+                zij[i, j] += (base * t).real
+    for i in range(p):
+        zi[i] /= L
+        for j in range(i, p):
+            zij[i, j] /= L
+            zij[j, i] = zij[i, j]
+    return Z / L, scale / L
+
+
+@njit_compiled(cache=True, nogil=True)
+def _channel_kernel(y, W, v, noise, refine, g, H, logz):
+    """``g = grad log Z_out``, ``H = d g / d w`` and ``log Z_out`` for each sample, in the frame of
+    its ``V`` (rows of ``W``, ``v``). Returns ``1 + mu`` for the first sample whose label it cannot
+    resolve (:data:`_F_TAIL`), else 0."""
+    n, p = W.shape
+    zi = np.empty(p)
+    zij = np.empty((p, p))
+    for m in range(n):
+        Z, scale = _channel_point(y[m], W[m], v[m], noise, refine, zi, zij)
+        if not Z > _F_TAIL * scale:
+            return m + 1
+        logz[m] = math.log(Z)
+        for i in range(p):
+            g[m, i] = zi[i] / Z
+        for i in range(p):
+            for j in range(p):
+                H[m, i, j] = zij[i, j] / Z - g[m, i] * g[m, j]
+    return 0
+
+
+def norm2_channel_fourier(y, omega, V, noise, refine=1):
+    """``(g_out, d g_out / d omega, log Z_out)`` of ``norm2`` per sample at any ``p`` by the
+    Fourier route (:func:`_channel_point`): ``y`` shape ``(n,)``, ``omega`` ``(n, p)``, ``V`` ``(n,
+    p, p)`` positive definite. A label too far in the tail of ``Z_out`` for the sum to resolve
+    raises ``ValueError`` naming the sample."""
+    y = np.ascontiguousarray(np.asarray(y, dtype=float))
+    omega = np.asarray(omega, dtype=float)
+    V = np.asarray(V, dtype=float)
+    V = 0.5 * (V + np.swapaxes(V, 1, 2))
+    v, U = np.linalg.eigh(V)
+    if not np.all(v > 0):
+        raise ValueError("the norm2 channel needs V positive definite")
+    W = np.ascontiguousarray(np.einsum("mba,mb->ma", U, omega))
+    n, p = omega.shape
+    gw = np.empty((n, p))
+    Hw = np.empty((n, p, p))
+    logz = np.empty(n)
+    bad = _channel_kernel(y, W, np.ascontiguousarray(v), float(noise), float(refine), gw, Hw, logz)
+    if bad:
+        mu = bad - 1
+        raise ValueError(f"the norm2 channel cannot resolve sample {mu} (y = {float(y[mu])!r}, omega = "
+                         f"{omega[mu].tolist()}): its label is too far in the tail of Z_out for the Fourier sum "
+                         f"(Z_out below {_F_TAIL:g} of the terms' scale)")
+    g = np.einsum("mab,mb->ma", U, gw)
+    dg = np.einsum("mai,mij,mbj->mab", U, Hw, U)
+    return g, dg, logz

@@ -242,7 +242,7 @@ class MultiIndex:
     ``norm2`` (a one-dimensional radial integral, ``alpha_c -> p / 2`` at small noise; its state
     evolution is exact at any noise for ``p <= 2`` by the radial route and at ``p = 3`` by the
     Fourier route, and refused away from ``Q = 0`` at ``p >= 4``; GAMP's channel is exact at
-    ``p <= 2`` and refused at ``p >= 3``); accuracies and
+    any ``p``: radial at ``p <= 2``, Fourier beyond); accuracies and
     costs are documented there. A ``K = 4`` committee is solved on its
     non-specialised branch (tens of seconds); its specialised phase (a full-rank ``Q``) is out
     of reach of the nested rules.

@@ -166,8 +166,8 @@ target, each integrated the way that keeps it exact where it can be:
     ``p = 2``, ``alpha = 2``, noise 1e-3: 35 iterations (117 s) from the uninformed start, 12
     (53 s) from ``Q = I / 2``, to ``Q = 0.81951 I``.
 
-    ``norm2`` at ``p = 3`` (the Fourier route, exact at any noise > 0; the state evolution only:
-    :meth:`Target.channel` and GAMP refuse ``p >= 3`` rather than take the atoms). In the eigenframe of ``Q`` (where ``V = I -
+    ``norm2`` at ``p = 3`` (the Fourier route, exact at any noise > 0; for the channel of GAMP at
+    ``p >= 3`` see the end of this paragraph). In the eigenframe of ``Q`` (where ``V = I -
     Q`` is diagonal too; rotation invariance of ``|z|^2`` gives ``A(Q) = U A(diag(lam)) U^T`` and
     ``Psi_out(Q) = Psi_out(diag(lam))``, and ``A`` is diagonal there since ``z_i -> -z_i`` flips
     ``g_i`` alone) the coordinates ``z_i = omega_i + sqrt(v_i) x_i`` are independent, so ``|z|^2``
@@ -221,6 +221,22 @@ target, each integrated the way that keeps it exact where it can be:
     0.44487521 I``; at ``alpha = 1.5`` (below ``alpha_c = 1.5236``) the uninformed start stays at
     ``Q = 0``. ``p >= 4`` is refused: the kernel is the same at any ``p``, but the outer rule
     would need a graded rule on the 3-sphere (``~10^5`` nodes).
+
+    GAMP's channel at ``p >= 3`` (:meth:`Target.channel`; any ``p``) takes the same transforms at
+    the one label ``y`` of each sample, without an FFT
+    (:func:`equations._norm2_fourier.norm2_channel_fourier`): ``Z_out``, its gradient and its
+    Hessian in ``omega`` have the transforms ``psi``, ``psi b_i`` and ``psi (b_i b_j + delta_ij 2 i
+    u r_i)`` (``r_i = 1 / (1 - 2 i u v_i)``, ``b_i = 2 i u omega_i r_i`` in the frame of ``V``), summed
+    by the trapezoidal rule on ``u_k = 2 pi k / L``, which is exact up to the images ``y + m L``
+    (Poisson summation): ``L`` is the window above widened to hold ``y``. A label whose ``Z_out``
+    is below ``1e-8`` of the size of the terms summed (``sum |psi(u_k)| / L``, about the largest
+    density) is refused with a ``ValueError`` naming the sample. Measured: ``log Z_out`` within
+    4e-15 of mpmath at 30 digits (``p = 1``, labels at the edge ``t = 0``, where the radial route
+    of ``p <= 2`` is off by up to 7e-9), within 6e-12 (noise 0.1) and 1.6e-9 (noise 1e-3) of the
+    radial route at ``p = 2``; at ``p = 3, 4`` ``log Z_out`` and ``g_out`` within 3e-15 and 2e-14
+    of the state evolution's grid (:func:`equations._norm2_fourier.norm2_point_fourier`) and the
+    Jacobian within 4e-10 of central differences. Cost 20 to 40 us per sample at noise 0.1 (``p =
+    3, 4``), 140 to 290 us at noise 1e-3 (the noise sets the range of ``u``).
 
     ``linear`` (any ``p``): closed form, ``Z_out = N(y; omega_1, V_11 + noise)``, exact at any
     noise (it equals ``glm_bayes``'s linear channel; the atoms were off by 3e-4 at noise 1e-3).
@@ -2675,8 +2691,8 @@ class Target:
         (any ``g``), the closed form of ``g = z_1``, the conditionally Gaussian route for
         ``g = a_0 + a_1 z_1 + (b_0 + b_1 z_1) z_2`` at ``p = 2``, or for ``g = |z|^2`` the radial
         route (state evolution and channel at ``p <= 2``; the weak-learnability operator at any
-        ``p``), at ``p = 3`` the Fourier route for the state evolution (no channel: it would take
-        the atoms), at ``p >= 4`` no state evolution away from ``Q = 0``.
+        ``p``), at ``p = 3`` the Fourier route for the state evolution, the Fourier route for the
+        channel at any ``p >= 3``, and at ``p >= 4`` no state evolution away from ``Q = 0``.
     coef : tuple or None
         ``(a_0, a_1, b_0, b_1)`` of the ``affine`` route.
     """
@@ -2867,8 +2883,11 @@ class Target:
                            tnodes, tweights, gl_x, gl_w, True, g, dg, logz)
             return logz, g, dg
         if self.route == "norm2" and p >= 3:
-            raise ValueError(f"the channel of the norm2 target needs p <= 2 (the exact radial route), got p = {p}: at "
-                             "p >= 3 it would take Gaussian-mixture atoms, off by percents at small noise")
+            # the Fourier route at one label per sample (equations._norm2_fourier), exact at any p
+            from ._norm2_fourier import norm2_channel_fourier
+            g, dg, logz = norm2_channel_fourier(np.broadcast_to(np.asarray(y, dtype=float), (n,)), omega,
+                                                np.broadcast_to(V, (n, p, p)), float(noise))
+            return logz, g, dg
         if self.route == "norm2" and p <= 2:
             Vn = np.ascontiguousarray(np.broadcast_to(V, (n, p, p)))
             g, dg, logz = _norm2_channel(np.broadcast_to(np.asarray(y, dtype=float), (n,)), omega, Vn, float(noise))

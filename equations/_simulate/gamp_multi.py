@@ -20,7 +20,7 @@ Gaussian prior: ``w_hat_i = (I + Lambda_i)^{-1} B_i``, ``C_i = (I + Lambda_i)^{-
 prior (i.i.d. +-1 entries): the ``2^p`` sign vectors are enumerated (log-sum-exp). The channel
 quantities are the exact integrals of :mod:`equations.targets` that the state evolution of
 :class:`equations.multi_index.MultiIndex` averages (orthant probabilities for signs targets,
-the radial route for ``norm2`` at ``p <= 2``, which is refused at ``p >= 3``, Gauss-Hermite atoms for
+the radial route for ``norm2`` at ``p <= 2`` and the Fourier route beyond, Gauss-Hermite atoms for
 other continuous ones),
 evaluated at each sample's own ``V_mu``.
 
@@ -44,6 +44,13 @@ evolution's fixed point (``W0 = 0.62 W* + sqrt(0.62 * 0.38) N(0, 1)``, ``C0 = 0.
 singular values settle within 60 iterations at (0.805, 0.657), (0.701, 0.639), (0.644, 0.621)
 for ``d`` = 500, 1000, 2000 (``C`` about 0.28, 0.29, 0.365 times ``I``): the finite-size gap
 closes as ``d`` grows. (With ``precision="jacobian"`` it collapses: (0.07, 0.008) at ``d = 1000``.)
+At ``p = 3`` (the Fourier channel; noise 0.1, ``alpha = 2.5``, state evolution ``Q = 0.44488 I``,
+``mse`` 0.55512, label MSE 4.9125), four instances at ``d = 2000``, 400 iterations from the
+uninformed start (about 115 s each on one core): ``overlap`` 0.435, 0.456, 0.483, 0.449, mean
+0.456 +- 0.010 (standard error); ``mse`` 0.565 +- 0.015; label MSE on fresh samples 4.99 +- 0.12:
+each within 1.1 standard errors of the state evolution. The singular values of a single instance
+are spread ((0.475, 0.453, 0.376), (0.564, 0.473, 0.332)), and none met ``tol``, as at ``p = 2``; one
+instance at ``d = 1000`` gave ``overlap`` 0.397.
 
 ``variances="uniform"`` replaces ``V_mu`` and ``Lambda_i`` by their averages (for i.i.d. Gaussian
 inputs they concentrate on them: the same state evolution).
@@ -121,6 +128,7 @@ import numpy as np
 
 from fixedpoint.gaussian import legendre_rule, sparse_rule, tensor_rule
 
+from .._norm2_fourier import norm2_channel_fourier
 from ..targets import _N_LOG_GL, _N_OWEN, _continuous_channel, _norm2_channel, _signs_channel, sign_patterns
 
 __all__ = ["simulate_multi_index", "gamp_multi", "symmetry_group", "rotation_invariant"]
@@ -176,9 +184,9 @@ def _channel(target, y_idx, y, omega, V, noise, jac):
         g, dg, _ = _norm2_channel(y, omega, V, noise)
         return g, dg
     if target.route == "norm2":
-        raise ValueError(f"GAMP for the norm2 target needs p <= 2 (its exact radial channel), got p = {p}: at p >= 3 "
-                         "the channel would take Gaussian-mixture atoms, off by percents at small noise; the state "
-                         "evolution itself is exact at p = 3")
+        # p >= 3: the Fourier route at each sample's label (equations._norm2_fourier), exact at any p
+        g, dg, _ = norm2_channel_fourier(y, omega, V, noise)
+        return g, dg
     # continuous: the atoms g(omega_mu + L_mu u_j) on the rule Target.channel uses, in chunks
     u, wu = target.inner_rule() if p >= 3 else tensor_rule(p, (120, 30)[p - 1])
     lam, Ue = np.linalg.eigh(V)
