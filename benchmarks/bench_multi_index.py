@@ -9,7 +9,8 @@
   evaluations (stability Jacobians included) and the largest difference of the states;
 * the weak-learnability threshold ``alpha_c`` of ``sign(z1 z2)`` (``p = 2``; ``pi^2 / 4``);
 * one solve of a ``p = 3`` committee, and one map evaluation of a ``p = 4`` target (``committee_erf``,
-  noise 0.1; a solve takes many minutes at that cost).
+  noise 0.1; a solve takes many minutes at that cost);
+* ``norm2`` at ``p = 4`` (noise 0.1, ``alpha = 3``) solved from both starts.
 
 The authors' codes for these models integrate by Monte Carlo over hours (or no longer import),
 so the baseline here is the damped loop on our own map. Writes JSON to
@@ -93,6 +94,13 @@ def main(argv=None):
     m4.update(x4)
     _, t4, _ = timed(lambda: m4.update(x4), 1)
     res["committee_erf_p4_map"] = {"s": t4}
+    # norm2 at p = 4 (the Fourier route on the eigenspaces of Q): solves from both starts
+    n4 = MultiIndex(target="norm2", p=4, alpha=3.0, noise=0.1)
+    fixedpoint.solve(n4, start="informed")
+    for start in ("informed", "uninformed"):
+        sn, tn, _ = timed(lambda: fixedpoint.solve(n4, start=start), 1)
+        res[f"norm2_p4_solve_{start}"] = {"s": tn, "evaluations": sn.evaluations, "converged": bool(sn.converged),
+                                          "Q00": float(sn["Q"][0, 0])}
 
     for k, v in res.items():
         print(f"{k:28s} {v}")

@@ -1,7 +1,9 @@
-"""The state evolution of the ``norm2`` target (``y = |z|^2 + sqrt(noise) xi``) at ``p = 3`` by
+"""The state evolution of the ``norm2`` target (``y = |z|^2 + sqrt(noise) xi``) at ``p >= 3`` by
 the characteristic function of the label (the Fourier route; the kernels take any ``p``, the outer
-rule is for ``p = 3`` or an isotropic ``Q``). See the module docstring of :mod:`equations.targets`
-(the paragraph "norm2 at p = 3") for the method and its measured accuracy and cost.
+rule is three-dimensional: ``p = 3``, an isotropic ``Q``, or at ``p >= 4`` an overlap with at most
+three distinct eigenvalues, each eigenspace one coordinate). See the module docstring of
+:mod:`equations.targets` (the paragraphs "norm2 at p = 3" and "norm2 at p >= 4") for the method and
+its measured accuracy and cost.
 
 In the frame where ``V`` is diagonal the coordinates ``z_i = omega_i + sqrt(v_i) x_i`` are
 independent, and ``s |z|^2`` has the moment generating function
@@ -44,17 +46,17 @@ _F_NMAX = 1 << 22
 
 
 @njit_compiled(cache=True)
-def _n3_logabs(u, w, v, noise, a):
+def _n3_logabs(u, w, v, m, noise, a):
     """``log |psi(u)| + log(1 + 2 u |omega|)``: the decay of the characteristic functions."""
     acc = -0.5 * noise * u * u + math.log1p(2.0 * u * a)
     for i in range(w.size):
         q = 4.0 * u * u * v[i] * v[i]
-        acc += -0.25 * math.log1p(q) - 2.0 * u * u * v[i] * w[i] * w[i] / (1.0 + q)
+        acc += -0.25 * m[i] * math.log1p(q) - 2.0 * u * u * v[i] * w[i] * w[i] / (1.0 + q)
     return acc
 
 
 @njit_compiled(cache=True)
-def _n3_size(w, v, noise, refine):
+def _n3_size(w, v, m, noise, refine):
     """``(y_lo, L, N, u_max)``: the window ``[y_lo, y_lo + L)`` of ``y`` (the support of ``|z|^2``,
     Mahalanobis radius :data:`_F_MAHA`, widened by :data:`_F_NOISE` standard deviations of the noise)
     and the number ``N`` (a power of 2) of points of its grid: ``pi N / L >= refine u_max``,
@@ -74,12 +76,12 @@ def _n3_size(w, v, noise, refine):
     L = t_hi + _F_NOISE * s - y_lo
     # u_max: the decay is eventually Gaussian (the noise); double, then bisect
     ub = 1.0 / L
-    while _n3_logabs(ub, w, v, noise, a) > -_F_LOGEPS:
+    while _n3_logabs(ub, w, v, m, noise, a) > -_F_LOGEPS:
         ub *= 2.0
     ua = 0.5 * ub
     for _ in range(40):
         um = 0.5 * (ua + ub)
-        if _n3_logabs(um, w, v, noise, a) > -_F_LOGEPS:
+        if _n3_logabs(um, w, v, m, noise, a) > -_F_LOGEPS:
             ua = um
         else:
             ub = um
@@ -130,7 +132,7 @@ def _fft(x, n, twr, twi):
 
 
 @njit_compiled(cache=True)
-def _n3_transform(w, v, noise, y_lo, L, N, u_max, twr, twi, X):
+def _n3_transform(w, v, m, noise, y_lo, L, N, u_max, twr, twi, X):
     """Fill ``X[c, j]`` (``c = 0 .. ceil(p / 2)``) with ``Z_out(y_j) + i Z g_0(y_j)``, ``Z g_1 + i Z
     g_2``, ... at ``y_j = y_lo + j L / N`` (``X[0]`` pairs ``Z`` with ``Z g_0``; the later rows pair
     ``Z g_{2c - 1}`` with ``Z g_{2c}``, the last one's imaginary part zero when ``p`` is even)."""
@@ -152,8 +154,8 @@ def _n3_transform(w, v, noise, y_lo, L, N, u_max, twr, twi, X):
         for i in range(p):
             # 1 / (1 - 2 i u v) = (1 + 2 i u v) / (1 + 4 u^2 v^2)
             q = 1.0 + 4.0 * u * u * v[i] * v[i]
-            lr += -0.25 * math.log(q) - 2.0 * u * u * v[i] * w[i] * w[i] / q
-            li += 0.5 * math.atan(2.0 * u * v[i]) + u * w[i] * w[i] / q
+            lr += -0.25 * m[i] * math.log(q) - 2.0 * u * u * v[i] * w[i] * w[i] / q
+            li += 0.5 * m[i] * math.atan(2.0 * u * v[i]) + u * w[i] * w[i] / q
         e = math.exp(lr)
         base = complex(e * math.cos(li), e * math.sin(li)) / L
         for c in range(nrow):
@@ -179,14 +181,14 @@ def _n3_transform(w, v, noise, y_lo, L, N, u_max, twr, twi, X):
 
 
 @njit_compiled(cache=True)
-def _n3_node(w, v, noise, refine, twr, twi, X, a_out):
+def _n3_node(w, v, m, noise, refine, twr, twi, X, a_out):
     """``int Z log Z dy`` (returned) and ``a_out[i] = int Z g_i^2 dy`` at one ``omega`` (``w``, in
     the frame where ``V = diag(v)``). Returns NaN when the grid would exceed :data:`_F_NMAX`."""
     p = w.size
-    y_lo, L, N, u_max = _n3_size(w, v, noise, refine)
+    y_lo, L, N, u_max = _n3_size(w, v, m, noise, refine)
     if N < 0 or N > 2 * twr.size or N > X.shape[1]:
         return math.nan
-    _n3_transform(w, v, noise, y_lo, L, N, refine * u_max, twr, twi, X)
+    _n3_transform(w, v, m, noise, y_lo, L, N, refine * u_max, twr, twi, X)
     h = L / N
     zmax = 0.0
     for j in range(N):
@@ -210,11 +212,11 @@ def _n3_node(w, v, noise, refine, twr, twi, X, a_out):
 
 
 @njit_compiled(cache=True)
-def _n3_sizes(omegas, v, noise, refine):
+def _n3_sizes(omegas, v, m, noise, refine):
     """The largest grid of the nodes ``omegas`` (``-1`` if one exceeds :data:`_F_NMAX`)."""
     nmax = _F_NMIN
     for k in range(omegas.shape[0]):
-        _, _, N, _ = _n3_size(omegas[k], v, noise, refine)
+        _, _, N, _ = _n3_size(omegas[k], v, m, noise, refine)
         if N < 0:
             return -1
         nmax = max(nmax, N)
@@ -222,7 +224,7 @@ def _n3_sizes(omegas, v, noise, refine):
 
 
 @njit_compiled(cache=True)
-def _n3_se(omegas, wts, v, noise, refine, twr, twi, a):
+def _n3_se(omegas, wts, v, m, noise, refine, twr, twi, a):
     """Outer average of :func:`_n3_node`: fills ``a`` (the diagonal of ``A`` in the frame of ``V``)
     and returns ``Psi_out`` (NaN if a grid was refused)."""
     p = v.size
@@ -233,7 +235,7 @@ def _n3_se(omegas, wts, v, noise, refine, twr, twi, a):
         a[i] = 0.0
     psi = 0.0
     for k in range(omegas.shape[0]):
-        r = _n3_node(omegas[k], v, noise, refine, twr, twi, X, tmp)
+        r = _n3_node(omegas[k], v, m, noise, refine, twr, twi, X, tmp)
         if r != r:
             return math.nan
         psi += wts[k] * r
@@ -317,7 +319,7 @@ def _panels(a, b, da, db, n, refine, midpoint=False, pole=False):
     return (edges[:-1, None] + d[:, None] * x[None, :]).ravel(), (d[:, None] * wx[None, :]).ravel()
 
 
-def _sphere_rule(lam, v, noise, refine=1, radial=False):
+def _sphere_rule(lam, v, noise, refine=1, radial=False, mult=None):
     """Nodes ``omega`` (in the eigenframe of ``Q``, ``omega_i = sqrt(lam_i) xi_i``) and weights of the
     outer average over ``xi ~ N(0, I_p)`` at ``p = 3`` (``p`` any with ``radial``), folded onto the
     positive orthant (the integrand is even in each coordinate).
@@ -336,7 +338,13 @@ def _sphere_rule(lam, v, noise, refine=1, radial=False):
     periodic function of it) take ``3 + 2 min(r / w, 3)`` points, more for ridges that are narrow,
     and graded panels toward the ends where a ridge is narrower than 0.25 (:func:`_panels`; in
     ``phi`` the widths over ``sin theta``). ``refine`` scales every width down and every count
-    up."""
+    up.
+
+    ``mult`` (three integers, default ones): coordinate ``k`` stands for an eigenspace of ``Q`` of
+    dimension ``mult[k]`` on which ``Q`` and ``V`` are multiples of the identity, ``xi_k >= 0`` its
+    radius: the weights take the ratio of the ``chi_{mult[k]}`` density to the folded normal one,
+    ``xi_k^(mult[k] - 1) sqrt(2 pi) / (2^(mult[k] / 2) Gamma(mult[k] / 2))``, and ``tr V^2`` in ``c``
+    counts each ``v_k`` ``mult[k]`` times."""
     p = lam.size
     if not np.any(lam > 0):
         return np.zeros((1, p)), np.ones(1)
@@ -354,9 +362,21 @@ def _sphere_rule(lam, v, noise, refine=1, radial=False):
         return np.ascontiguousarray(xi * np.sqrt(lam)[None, :]), np.ascontiguousarray(radw * area)
     if p != 3:
         raise ValueError("the outer rule of the Fourier route is for p = 3")
+    mult = np.ones(3) if mult is None else np.asarray(mult, dtype=float)
     lv = lam * v
     order = np.argsort(lv, kind="stable")  # (a, b, pole): xi_a = sin cos phi, xi_b = sin sin phi
-    c = (2.0 * float(np.sum(v * v)) + noise) / 4.0
+    odd = np.asarray(mult, dtype=int) % 2 == 1
+    if odd[order[0]] != odd[order[1]]:
+        # the weights' factor xi_a^(m_a - 1) xi_b^(m_b - 1) is sin^(m_a + m_b - 2)(theta) times a function
+        # of phi: a polynomial in mu = cos(theta) only when m_a + m_b is even (else a square root
+        # singular at the pole), so the slot of the other parity is the pole
+        lone = [k for k in range(3) if odd[k] != odd[order[2]]]
+        lone = lone[0] if len(lone) == 1 else order[2]
+        order = np.array([k for k in order if k != lone] + [lone])
+    # the midpoint rule in phi takes the periodic extension: cos^(m_a - 1), sin^(m_b - 1) are smooth
+    # there for odd multiplicities only (|cos phi| has kinks); otherwise Gauss-Legendre in phi
+    periodic = bool(odd[order[0]] and odd[order[1]])
+    c = (2.0 * float(np.sum(mult * v * v)) + noise) / 4.0
     nodes, weights = [], []
     half = 0.5 * math.pi
     for rk, wk in zip(r, radw):
@@ -376,7 +396,7 @@ def _sphere_rule(lam, v, noise, refine=1, radial=False):
         mus, wmu = _panels(0.0, 1.0, dp, dpole, n, refine, pole=True)
         for ct, wt in zip(mus, wmu):
             st = math.sqrt(max(1.0 - ct * ct, 0.0))
-            ph, wph = _panels(0.0, half, db / max(st, 1e-300), da / max(st, 1e-300), n, refine, midpoint=True)
+            ph, wph = _panels(0.0, half, db / max(st, 1e-300), da / max(st, 1e-300), n, refine, midpoint=periodic)
             d = np.empty((ph.size, 3))
             d[:, order[0]] = st * np.cos(ph)
             d[:, order[1]] = st * np.sin(ph)
@@ -384,14 +404,44 @@ def _sphere_rule(lam, v, noise, refine=1, radial=False):
             nodes.append(rk * d)
             weights.append(wk * wt * wph)
     xi = np.concatenate(nodes)
-    return np.ascontiguousarray(xi * np.sqrt(lam)[None, :]), np.ascontiguousarray(np.concatenate(weights))
+    weights = np.concatenate(weights)
+    for k in range(3):
+        if mult[k] != 1.0:
+            weights = weights * (xi[:, k] ** (mult[k] - 1.0) * math.sqrt(2.0 * math.pi)
+                                 / (2.0 ** (0.5 * mult[k]) * math.gamma(0.5 * mult[k])))
+    return np.ascontiguousarray(xi * np.sqrt(lam)[None, :]), np.ascontiguousarray(weights)
+
+
+#: eigenvalues of ``Q`` (and of ``V``) closer than this are one eigenspace (``Q`` and ``V`` are of order
+#: one; merging them moves ``A`` by about as much)
+_CLUSTER_TOL = 1e-12
+
+
+def _eigenspaces(lam, v):
+    """Groups of indices of equal ``(lam_i, v_i)`` (within :data:`_CLUSTER_TOL`), in increasing ``lam``."""
+    groups = []
+    for i in np.argsort(lam, kind="stable"):
+        if groups and abs(lam[i] - lam[groups[-1][0]]) <= _CLUSTER_TOL and abs(v[i] - v[groups[-1][0]]) <= _CLUSTER_TOL:
+            groups[-1].append(int(i))
+        else:
+            groups.append([int(i)])
+    return groups
 
 
 def norm2_se_fourier(Q, V, noise, refine=1, outer_refine=1, isotropic=True):
     """``(A, Psi_out)`` of ``norm2`` at overlap ``Q`` (any ``p``), ``V = I - Q`` (positive
     definite). ``refine`` scales the density of the ``y`` grids, ``outer_refine`` that of the outer
     rule (refinement checks). With ``isotropic`` an isotropic ``Q`` and ``V`` (eigenvalues equal to
-    ``1e-12`` relative) take a radial outer rule (the integrand then depends on ``|omega|`` alone)."""
+    ``1e-12`` relative) take a radial outer rule (the integrand then depends on ``|omega|`` alone).
+
+    Otherwise the outer rule is three-dimensional (:func:`_sphere_rule`): at ``p = 3`` in the
+    eigenframe of ``Q``; at ``p >= 4`` ``Q`` must have at most three distinct eigenvalues (within
+    :data:`_CLUSTER_TOL`), and each eigenspace of dimension ``m`` is one coordinate, its radius, with
+    the ``chi_m`` law (the integrand depends on ``omega`` restricted to it only through its length,
+    as ``Q`` and ``V`` are multiples of the identity there; a pair of eigenspaces is made three
+    coordinates by splitting the larger one into dimensions ``1`` and ``m - 1``). ``A`` on an
+    eigenspace is ``E |g|^2 / m`` (``g`` restricted to it) times the identity. More distinct
+    eigenvalues raise ``ValueError``."""
     Q = 0.5 * (np.asarray(Q, float) + np.asarray(Q, float).T)
     V = 0.5 * (np.asarray(V, float) + np.asarray(V, float).T)
     p = Q.shape[0]
@@ -402,19 +452,41 @@ def norm2_se_fourier(Q, V, noise, refine=1, outer_refine=1, isotropic=True):
         raise ValueError(f"the state evolution of norm2 needs V = I - Q positive definite (Q < I), got eigenvalues "
                          f"{np.linalg.eigvalsh(V).tolist()} of V")
     radial = bool(isotropic and np.ptp(v) <= 1e-12 * v.max() and np.ptp(lam) <= 1e-12 * max(lam.max(), 1e-300))
-    omegas, wts = _sphere_rule(lam, v, float(noise), outer_refine, radial=radial)
-    nmax = _n3_sizes(omegas, v, float(noise), float(refine))
+    if not radial and p < 3:
+        raise ValueError(f"the Fourier route of norm2 takes p >= 3 or an isotropic Q, got p = {p}")
+    if radial or p == 3:
+        slots, mult = [[i] for i in range(p)], np.ones(p)
+        ls, vs = lam, v
+    else:
+        slots = _eigenspaces(lam, v)
+        if len(slots) > 3:
+            raise ValueError(f"the state evolution of norm2 at p = {p} needs an overlap Q with at most three distinct "
+                             f"eigenvalues (its outer rule is three-dimensional), got {np.round(lam, 12).tolist()}")
+        while len(slots) < 3:
+            # split the largest eigenspace: dimensions 1 and m - 1
+            k = max(range(len(slots)), key=lambda j: len(slots[j]))
+            slots[k:k + 1] = [slots[k][:1], slots[k][1:]]
+        mult = np.array([len(g) for g in slots], dtype=float)
+        ls = np.array([lam[g].mean() for g in slots])
+        vs = np.ascontiguousarray([v[g].mean() for g in slots])
+    omegas, wts = _sphere_rule(ls, vs, float(noise), outer_refine, radial=radial, mult=None if radial else mult)
+    nmax = _n3_sizes(omegas, vs, mult, float(noise), float(refine))
     if nmax < 0:
         raise ValueError(f"noise = {noise} is too small for the Fourier route of norm2 at p = {p} (a grid of more "
                          f"than {_F_NMAX} points in y)")
     twr, twi = _twiddles(nmax)
-    a = np.empty(p)
-    psi = _n3_se(omegas, np.ascontiguousarray(wts), v, float(noise), float(refine), twr, twi, a)
+    a = np.empty(len(slots))
+    psi = _n3_se(omegas, np.ascontiguousarray(wts), vs, mult, float(noise), float(refine), twr, twi, a)
     if psi != psi:
         raise ValueError("the Fourier route of norm2 refused a grid")
     if radial:
         a[:] = a.mean()
-    A = (U * a[None, :]) @ U.T
+    # the diagonal of A in the eigenframe: each eigenspace's E |g|^2 shared among its dimensions
+    diag = np.empty(p)
+    spaces = _eigenspaces(lam, v) if not (radial or p == 3) else slots
+    for g in spaces:
+        diag[g] = sum(a[k] for k, sl in enumerate(slots) if sl[0] in g) / len(g)
+    A = (U * diag[None, :]) @ U.T
     return 0.5 * (A + A.T), float(psi)
 
 
@@ -425,7 +497,8 @@ def norm2_point_fourier(y, omega, V, noise, refine=1):
     v, U = np.linalg.eigh(V)
     w = np.ascontiguousarray(U.T @ np.asarray(omega, float))
     v = np.ascontiguousarray(v)
-    y_lo, L, N, u_max = _n3_size(w, v, float(noise), float(refine))
+    ones = np.ones(w.size)
+    y_lo, L, N, u_max = _n3_size(w, v, ones, float(noise), float(refine))
     if N < 0:
         raise ValueError("grid too large")
     h = L / N
@@ -436,7 +509,7 @@ def norm2_point_fourier(y, omega, V, noise, refine=1):
     p = w.size
     X = np.empty(((p + 2) // 2, N), dtype=np.complex128)
     twr, twi = _twiddles(N)
-    _n3_transform(w, v, float(noise), y_lo, L, N, refine * u_max, twr, twi, X)
+    _n3_transform(w, v, ones, float(noise), y_lo, L, N, refine * u_max, twr, twi, X)
     Z = X[0, j].real
     zg = np.array([X[(i + 1) // 2, j].imag if i % 2 == 0 else X[(i + 1) // 2, j].real for i in range(p)])
     Ez = w + v * zg / Z
@@ -464,7 +537,7 @@ def _channel_point(y, w, v, noise, refine, zi, zij):
     the support. Returns ``(Z, scale)``, ``scale = sum_k |psi(u_k)| / L`` (the size of the terms
     whose cancellation gives ``Z``)."""
     p = w.size
-    y_lo, L, N, u_max = _n3_size(w, v, noise, refine)
+    y_lo, L, N, u_max = _n3_size(w, v, np.ones(p), noise, refine)
     s = math.sqrt(noise)
     lo = min(y_lo, y - _F_NOISE * s)
     hi = max(y_lo + L, y + _F_NOISE * s)

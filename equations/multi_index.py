@@ -240,8 +240,9 @@ class MultiIndex:
     ``staircase`` at ``p = 2`` (one-dimensional inner integrals, accurate down to noise 1e-4, and
     an outer rule polar about the critical point of ``g``) and the weak-learnability threshold of
     ``norm2`` (a one-dimensional radial integral, ``alpha_c -> p / 2`` at small noise; its state
-    evolution is exact at any noise for ``p <= 2`` by the radial route and at ``p = 3`` by the
-    Fourier route, and refused away from ``Q = 0`` at ``p >= 4``; GAMP's channel is exact at
+    evolution is exact at any noise for ``p <= 2`` by the radial route and at ``p >= 3`` by the
+    Fourier route, at ``p >= 4`` for overlaps with at most three distinct eigenvalues, which the
+    Gaussian prior's state evolution keeps from every start; GAMP's channel is exact at
     any ``p``: radial at ``p <= 2``, Fourier beyond); accuracies and
     costs are documented there. A ``K = 4`` committee is solved on its
     non-specialised branch (tens of seconds); its specialised phase (a full-rank ``Q``) is out
@@ -402,7 +403,75 @@ class MultiIndex:
         x = np.asarray(x, dtype=float).ravel()
         if np.all(x == 0.0):
             return self.alpha * self._packed_operator()
+        if self._target.route == "norm2" and self.p >= 4 and self.prior == "gaussian" and np.all(np.isfinite(x)):
+            # finite differences in single entries of Q would leave the overlaps its state evolution
+            # takes at p >= 4 (at most three distinct eigenvalues): the map's covariance under rotations
+            # gives the Jacobian from differences in the eigenvalues alone
+            return self._spectral_jacobian(x)
         return None
+
+    def _spectral_jacobian(self, x) -> np.ndarray:
+        """Jacobian of :meth:`update` in the packed entries for a map that commutes with rotations,
+        ``F(R Q R^T) = R F(Q) R^T`` (``norm2`` with the Gaussian prior), so that ``F(Q) = U
+        diag(f(lam)) U^T`` for ``Q = U diag(lam) U^T`` with a symmetric spectral function ``f``. Its
+        derivative (Daleckii-Krein; Lewis, "Derivatives of spectral functions", Math. Oper. Res.
+        1996) in the direction ``M``, ``M~ = U^T M U``, is ``U (diag(J_f diag(M~)) + Gamma o M~_off)
+        U^T`` with ``Gamma_ij = (f_i - f_j) / (lam_i - lam_j)``, and ``J_f[i, i] - J_f[i, j]`` for
+        ``lam_i = lam_j`` (eigenvalues within
+        :data:`equations._norm2_fourier._CLUSTER_TOL` are one eigenspace, as in the state evolution).
+        ``J_f`` is taken by central differences of ``f`` in one eigenvalue of each eigenspace (step
+        ``1e-5`` of ``min(lam, 1 - lam)``, at least ``1e-7``; one-sided at ``lam = 0``), the other
+        members' columns by permutation. Each difference splits one direction off an eigenspace, so
+        ``Q`` may have two distinct eigenvalues at most, or three with the differenced one alone in its
+        eigenspace; otherwise the state evolution raises ``ValueError``."""
+        from ._norm2_fourier import _CLUSTER_TOL, _eigenspaces
+
+        p = self.p
+        Q = self._Q(self._project(np.asarray(x, dtype=float).ravel()))
+        lam, U = np.linalg.eigh(0.5 * (Q + Q.T))
+        lam = np.clip(lam, 0.0, 1.0)
+
+        def f(ev):
+            return np.diag(unpack(self.update(pack(np.diag(ev))), p)).copy()
+
+        f0 = f(lam)
+        spaces = _eigenspaces(lam, 1.0 - lam)
+        Jf = np.empty((p, p))
+        for g in spaces:
+            b = g[0]
+            h = max(1e-5 * min(lam[b], 1.0 - lam[b]), 1e-7)
+            e = np.zeros(p)
+            e[b] = h
+            if lam[b] >= 2.0 * h:
+                col = (f(lam + e) - f(lam - e)) / (2.0 * h)
+            else:
+                col = (4.0 * f(lam + e) - f(lam + 2.0 * e) - 3.0 * f0) / (2.0 * h)
+            for b2 in g:
+                perm = np.arange(p)
+                perm[[b, b2]] = perm[[b2, b]]
+                Jf[:, b2] = col[perm]
+        label = np.empty(p, dtype=int)
+        for k, g in enumerate(spaces):
+            label[g] = k
+        Gam = np.empty((p, p))
+        for i in range(p):
+            for j in range(p):
+                if label[i] == label[j]:
+                    Gam[i, j] = Jf[i, i] - Jf[i, j] if i != j else 0.0
+                else:
+                    Gam[i, j] = (f0[i] - f0[j]) / (lam[i] - lam[j])
+        assert _CLUSTER_TOL < 1e-7  # (the differences above must split an eigenspace)
+        iu, ju = np.triu_indices(p)
+        J = np.empty((iu.size, iu.size))
+        for col, (i, j) in enumerate(zip(iu, ju)):
+            M = np.zeros((p, p))
+            M[i, j] = M[j, i] = 1.0
+            Mt = U.T @ M @ U
+            D = Gam * Mt
+            D[np.diag_indices(p)] = Jf @ np.diag(Mt)
+            dF = U @ D @ U.T
+            J[:, col] = dF[iu, ju]
+        return J
 
     def _packed_operator(self):
         """``F`` of the trivial point as a matrix on the packed entries: column ``(i, j)`` is

@@ -692,15 +692,14 @@ def test_log_space_label_agrees_with_inclusion_exclusion_for_ordinary_labels():
                 np.testing.assert_allclose(gl, dpi[c] / pi[c], rtol=1e-10, atol=1e-12)
 
 
-def test_norm2_state_evolution_refuses_p4():
-    # p = 3 has the exact Fourier route (tests/equations/test_norm2_high.py); p >= 4 would take the
-    # atoms, off by percents (targets docstring): away from Q = 0 an error naming p, not a silently
-    # wrong fixed point; Q = 0 and its exact threshold stay available. (GAMP's channel is exact at
-    # any p: the Fourier route per label, tests/equations/test_norm2_high.py.)
+def test_norm2_at_p4_refuses_four_distinct_eigenvalues_and_keeps_its_threshold():
+    # p >= 3 has the exact Fourier route (tests/equations/test_norm2_high.py), at p >= 4 for overlaps
+    # with at most three distinct eigenvalues: a start with four is refused, naming the condition, not
+    # answered by a rule off by percents. Q = 0 and its exact threshold stay available.
     m = MultiIndex(target="norm2", p=4, alpha=3.0, noise=1e-4)
     assert np.max(np.abs(m.update(np.zeros(size_for(4))))) < 1e-30
-    with pytest.raises(ValueError, match=r"p must be <= 3 for the state evolution of the norm2 target .*got p = 4"):
-        fixedpoint.solve(m)
+    with pytest.raises(ValueError, match=r"at most three distinct eigenvalues"):
+        fixedpoint.solve(m, start=pack(np.diag([0.1, 0.2, 0.3, 0.4])))
     m3 = MultiIndex(target="norm2", p=3, alpha=2.0, noise=1e-4)
     t = fixedpoint.threshold(m3, "alpha", (1.0, 2.0), kind="stability")
     # the small-noise limit p / 2 + noise / 4, up to O(noise^1.5) = 1e-6

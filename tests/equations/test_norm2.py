@@ -217,9 +217,10 @@ def test_solves_at_small_noise_above_the_weak_recovery_threshold():
         assert abs(dQ) < 1e-5 and abs(dH) < 1e-7, (i, j, dQ, dH)
 
 
-def test_p4_still_refuses():
-    # p = 3 has the Fourier route (tests/equations/test_norm2_high.py); p >= 4 refuses away from Q = 0
+def test_p4_refuses_an_overlap_with_four_distinct_eigenvalues():
+    # p >= 3 has the Fourier route (tests/equations/test_norm2_high.py), at p >= 4 for overlaps with at
+    # most three distinct eigenvalues (its outer rule is three-dimensional)
     m = MultiIndex(target="norm2", p=4, alpha=2.0, noise=1e-3)
-    with pytest.raises(ValueError, match=r"p must be <= 3 for the state evolution of the norm2 target.*got p = 4"):
-        m._target.se(0.3 * np.eye(4), 1e-3)
+    with pytest.raises(ValueError, match=r"norm2 at p = 4 needs an overlap Q with at most three distinct eigenvalues"):
+        m._target.se(np.diag([0.1, 0.2, 0.3, 0.4]), 1e-3)
     assert np.max(np.abs(m._target.se(np.zeros((4, 4)), 1e-3)[0])) < 1e-12
