@@ -301,6 +301,11 @@ class MultiIndex:
         if self.prior == "rademacher" and self.p > 4:
             raise ValueError(f"p must be at most 4 for the rademacher prior (2^p sign vectors per node), got {self.p}")
         target = make_target(self.target, self.p)
+        if target.route == "norm2" and self.p >= 4 and self.prior != "gaussian":
+            # (binary weights break it: the denoiser's own rule splits equal eigenvalues by 1e-9)
+            raise ValueError(f"prior must be 'gaussian' for the norm2 target at p >= 4, got {self.prior!r}: its state "
+                             f"evolution there needs overlaps with at most three distinct eigenvalues, which only a "
+                             f"rotation-invariant prior keeps (the eigenspaces of Q)")
         alpha = _real("alpha", self.alpha)
         if not alpha > 0:
             raise ValueError(f"alpha (the sample ratio n/d) must be > 0, got {alpha}")

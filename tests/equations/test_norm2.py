@@ -224,3 +224,6 @@ def test_p4_refuses_an_overlap_with_four_distinct_eigenvalues():
     with pytest.raises(ValueError, match=r"norm2 at p = 4 needs an overlap Q with at most three distinct eigenvalues"):
         m._target.se(np.diag([0.1, 0.2, 0.3, 0.4]), 1e-3)
     assert np.max(np.abs(m._target.se(np.zeros((4, 4)), 1e-3)[0])) < 1e-12
+    # binary weights do not keep the eigenspaces (not rotation invariant): refused at construction
+    with pytest.raises(ValueError, match=r"prior must be 'gaussian' for the norm2 target at p >= 4"):
+        MultiIndex(target="norm2", p=4, prior="rademacher", alpha=2.0, noise=1e-3)
