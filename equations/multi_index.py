@@ -242,7 +242,8 @@ class MultiIndex:
     ``norm2`` (a one-dimensional radial integral, ``alpha_c -> p / 2`` at small noise; its state
     evolution is exact at any noise for ``p <= 2`` by the radial route and at ``p >= 3`` by the
     Fourier route, at ``p >= 4`` for overlaps with at most three distinct eigenvalues, which the
-    Gaussian prior's state evolution keeps from every start; GAMP's channel is exact at
+    Gaussian prior's state evolution keeps from every start (the rademacher prior is refused
+    there); GAMP's channel is exact at
     any ``p``: radial at ``p <= 2``, Fourier beyond); accuracies and
     costs are documented there. A ``K = 4`` committee is solved on its
     non-specialised branch (tens of seconds); its specialised phase (a full-rank ``Q``) is out
