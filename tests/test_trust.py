@@ -490,3 +490,26 @@ def test_the_fast_forward_keeps_away_from_a_growth_that_depends_on_a_moving_comp
     plain = fp.solve(F, x0, solver=fp.Damped(0.0), atol=1e-300, rtol=1e-15, max_iter=100_000)
     fast = fp.solve(F, x0)
     assert fast.converged and fast.x == pytest.approx(plain.x, abs=1e-7) and fast.x[1] > 0.6
+
+
+# ---------------------------------------------------------------- a slow solve's lucky point
+
+def test_a_slow_solves_point_is_checked_by_one_more_plain_step():
+    # plain iteration of x -> J x with J = [[0.99, 100], [0, 0.99]] (a stable, strongly non-normal
+    # map: the error grows before it decays) from a start chosen so that at iteration 150 the first
+    # residual entry passes through zero: the residual meets the tolerance there (0.74) while the
+    # error is 2214 and the next plain step's residual is 74 tolerances. A solve that slow is checked
+    # by one more plain step (fixedpoint.solvers._SLOW_SOLVE), which must meet the tolerance too:
+    # iteration goes on, to a point where both do
+    rho, c, k0 = 0.99, 100.0, 150
+    J = np.array([[rho, c], [0.0, rho]])
+    x0 = np.array([(c - (1 - rho) * c * k0 / rho) / (1 - rho), 1.0])
+    x = x0.copy()
+    for _ in range(k0):
+        x = J @ x
+    assert np.max(np.abs(J @ x - x)) < 3e-3 < np.max(np.abs(J @ (J @ x) - J @ x)) / 50  # the lucky point
+    sol = fp.solve(lambda v: J @ v, x0=x0, solver=fp.Damped(0.0), atol=3e-3, rtol=0.0, max_iter=5000)
+    assert sol.converged, sol.message
+    assert sol.iterations > k0
+    x = sol.x
+    assert np.max(np.abs(J @ x - x)) <= 3e-3 and np.max(np.abs(J @ (J @ x) - J @ x)) <= 3e-3
