@@ -56,6 +56,21 @@ def _n3_logabs(u, w, v, m, noise, a):
 
 
 @njit_compiled(cache=True)
+def _psi(u, y0, w, v, m, noise):
+    """``psi(u) exp(-i u y0)`` (a complex number), ``psi`` the characteristic function of the label:
+    ``exp(-noise u^2 / 2) prod_i (1 - 2 i u v_i)^(-m_i / 2) exp(i u w_i^2 / (1 - 2 i u v_i))``, with
+    ``1 / (1 - 2 i u v) = (1 + 2 i u v) / (1 + 4 u^2 v^2)``."""
+    lr = -0.5 * noise * u * u
+    li = -u * y0
+    for i in range(w.size):
+        q = 1.0 + 4.0 * u * u * v[i] * v[i]
+        lr += -0.25 * m[i] * math.log(q) - 2.0 * u * u * v[i] * w[i] * w[i] / q
+        li += 0.5 * m[i] * math.atan(2.0 * u * v[i]) + u * w[i] * w[i] / q
+    e = math.exp(lr)
+    return complex(e * math.cos(li), e * math.sin(li))
+
+
+@njit_compiled(cache=True)
 def _n3_size(w, v, m, noise, refine):
     """``(y_lo, L, N, u_max)``: the window ``[y_lo, y_lo + L)`` of ``y`` (the support of ``|z|^2``,
     Mahalanobis radius :data:`_F_MAHA`, widened by :data:`_F_NOISE` standard deviations of the noise)
@@ -148,16 +163,7 @@ def _n3_transform(w, v, m, noise, y_lo, L, N, u_max, twr, twi, X):
                 if 0 < k < N // 2:
                     X[c, N - k] = 0.0
             continue
-        # log psi(u) - i u y_lo, psi the characteristic function of y
-        lr = -0.5 * noise * u * u
-        li = -u * y_lo
-        for i in range(p):
-            # 1 / (1 - 2 i u v) = (1 + 2 i u v) / (1 + 4 u^2 v^2)
-            q = 1.0 + 4.0 * u * u * v[i] * v[i]
-            lr += -0.25 * m[i] * math.log(q) - 2.0 * u * u * v[i] * w[i] * w[i] / q
-            li += 0.5 * m[i] * math.atan(2.0 * u * v[i]) + u * w[i] * w[i] / q
-        e = math.exp(lr)
-        base = complex(e * math.cos(li), e * math.sin(li)) / L
+        base = _psi(u, y_lo, w, v, m, noise) / L
         for c in range(nrow):
             # the transforms of Z g_i: base * 2 i u omega_i / (1 - 2 i u v_i)
             fa = complex(0.0, 0.0)
@@ -458,7 +464,8 @@ def norm2_se_fourier(Q, V, noise, refine=1, outer_refine=1, isotropic=True):
         slots, mult = [[i] for i in range(p)], np.ones(p)
         ls, vs = lam, v
     else:
-        slots = _eigenspaces(lam, v)
+        spaces = _eigenspaces(lam, v)
+        slots = [list(g) for g in spaces]
         if len(slots) > 3:
             raise ValueError(f"the state evolution of norm2 at p = {p} needs an overlap Q with at most three distinct "
                              f"eigenvalues (its outer rule is three-dimensional), got {np.round(lam, 12).tolist()}")
@@ -483,8 +490,7 @@ def norm2_se_fourier(Q, V, noise, refine=1, outer_refine=1, isotropic=True):
         a[:] = a.mean()
     # the diagonal of A in the eigenframe: each eigenspace's E |g|^2 shared among its dimensions
     diag = np.empty(p)
-    spaces = _eigenspaces(lam, v) if not (radial or p == 3) else slots
-    for g in spaces:
+    for g in (slots if radial or p == 3 else spaces):
         diag[g] = sum(a[k] for k, sl in enumerate(slots) if sl[0] in g) / len(g)
     A = (U * diag[None, :]) @ U.T
     return 0.5 * (A + A.T), float(psi)
@@ -552,21 +558,17 @@ def _channel_point(y, w, v, noise, refine, zi, zij):
             zij[i, j] = 0.0
     b = np.empty(p, dtype=np.complex128)
     c = np.empty(p, dtype=np.complex128)
+    ones = np.ones(p)
     for k in range(K + 1):
         u = k * du
-        lr = -0.5 * noise * u * u
-        li = -u * y
         for i in range(p):
+            # 2 i u r_i, r_i = (1 + 2 i u v_i) / (1 + 4 u^2 v_i^2)
             q = 1.0 + 4.0 * u * u * v[i] * v[i]
-            lr += -0.25 * math.log(q) - 2.0 * u * u * v[i] * w[i] * w[i] / q
-            li += 0.5 * math.atan(2.0 * u * v[i]) + u * w[i] * w[i] / q
-            # 2 i u r_i, r_i = (1 + 2 i u v_i) / q
             c[i] = complex(-4.0 * u * u * v[i] / q, 2.0 * u / q)
             b[i] = w[i] * c[i]
-        e = math.exp(lr)
         f = 1.0 if k == 0 else 2.0
-        base = f * complex(e * math.cos(li), e * math.sin(li))
-        scale += f * e
+        base = f * _psi(u, y, w, v, ones, noise)
+        scale += abs(base)
         Z += base.real
         for i in range(p):
             zi[i] += (base * b[i]).real

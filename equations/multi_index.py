@@ -430,7 +430,7 @@ class MultiIndex:
         members' columns by permutation. Each difference splits one direction off an eigenspace, so
         ``Q`` may have two distinct eigenvalues at most, or three with the differenced one alone in its
         eigenspace; otherwise the state evolution raises ``ValueError``."""
-        from ._norm2_fourier import _CLUSTER_TOL, _eigenspaces
+        from ._norm2_fourier import _eigenspaces
 
         p = self.p
         Q = self._Q(self._project(np.asarray(x, dtype=float).ravel()))
@@ -466,7 +466,6 @@ class MultiIndex:
                     Gam[i, j] = Jf[i, i] - Jf[i, j] if i != j else 0.0
                 else:
                     Gam[i, j] = (f0[i] - f0[j]) / (lam[i] - lam[j])
-        assert _CLUSTER_TOL < 1e-7  # (the differences above must split an eigenspace)
         iu, ju = np.triu_indices(p)
         J = np.empty((iu.size, iu.size))
         for col, (i, j) in enumerate(zip(iu, ju)):
