@@ -247,7 +247,7 @@ target, each integrated the way that keeps it exact where it can be:
     = 6`` (2, 3, 1); ``d Psi_out / dt = tr(A M) / 2`` along directions that keep three eigenvalues,
     2e-10 to 8e-10; the spectral Jacobian against central differences, 7e-9 at ``p = 4``, 5e-9 at
     ``p = 3``. Cost: 0.3 to 0.6 s per evaluation at noise 0.1 (``p`` = 4 to 8); a solve at ``p =
-    4``, ``alpha = 3``, noise 0.1: 52 evaluations (20 s) from the uninformed start, 21 (0.6 s) from
+    4``, ``alpha = 3``, noise 0.1: 53 evaluations (19 s) from the uninformed start, 21 (0.6 s) from
     the informed one, both to ``Q = 0.34577216 I``. An overlap with four or more distinct
     eigenvalues raises ``ValueError`` (it would need a graded rule on the 3-sphere, ``~10^5`` nodes).
 

@@ -10,13 +10,19 @@ and these runs took two to three minutes of its time; the tests run smaller ones
   "attention"``);
 * ``dot_product_attention``: full-batch L-BFGS on the empirical loss of the positional/semantic
   model (``omega = 0.3``, defaults otherwise), ``d = 300``, seeds 0-2, from each start at ``alpha =
-  1.0, 1.8``: the training objective (``energy``) of each run.
+  1.0, 1.8``: the training objective (``energy``) of each run;
+* ``norm2``: Bayes-optimal GAMP for ``y = |z|^2 + noise`` (noise 0.1) at ``p = 3`` (``alpha = 2.5``)
+  and ``p = 4`` (``alpha = 3``), ``d = 2000``, seeds 0-3: ``overlap``, ``mse`` and ``label_mse`` of
+  each run (about 25 minutes of CPU: GAMP needs ``d = 2000`` for this target, module docstring of
+  :mod:`equations._simulate.gamp_multi`).
 
-Run from the repository's top folder (about 3 minutes of CPU)::
+Run from the repository's top folder (about 30 minutes of CPU; ``--only NAME`` recomputes one
+section and keeps the others)::
 
-    python notebooks/_simulations.py
+    python notebooks/_simulations.py [--only norm2]
 """
 
+import argparse
 import json
 import platform
 import time
@@ -54,10 +60,30 @@ def dot_product_attention():
     return out
 
 
-def main():
+def norm2():
+    out = []
+    for p, alpha in ((3, 2.5), (4, 3.0)):
+        m = equations.get("multi_index", target="norm2", p=p, alpha=alpha, noise=0.1)
+        runs = [m.simulate(2000, s) for s in range(4)]
+        out.append({"p": p, "alpha": alpha, "noise": 0.1, "d": 2000, "seeds": list(range(4)),
+                    **{k: [r[k] for r in runs] for k in ("overlap", "mse", "label_mse")}})
+    return out
+
+
+SECTIONS = {"committee": committee, "attention": attention, "dot_product_attention": dot_product_attention,
+            "norm2": norm2}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=tuple(SECTIONS), help="recompute this section only, keeping the others")
+    args = ap.parse_args(argv)
     data = {"seeds": list(SEEDS), "python": platform.python_version()}
-    for name, fun in (("committee", committee), ("attention", attention),
-                      ("dot_product_attention", dot_product_attention)):
+    if args.only:
+        data = json.loads(PATH.read_text())
+    for name, fun in SECTIONS.items():
+        if args.only and name != args.only:
+            continue
         t = time.process_time()
         data[name] = fun()
         data[f"{name}_cpu_seconds"] = round(time.process_time() - t, 1)

@@ -431,7 +431,7 @@ def test_spectral_jacobian_against_central_differences():
 def test_p4_solves_from_both_starts():
     # alpha_c = p / 2 + noise / 4 + ... = 2.02 at p = 4, noise 0.1: at alpha = 3 both starts reach the same
     # isotropic Q (the uninformed start Q = 1e-6 1 1^T / 4 + 1e-8 I keeps two distinct eigenvalues along
-    # the way, and the stability check takes the spectral Jacobian). Measured: 52 evaluations (20 s) and
+    # the way, and the stability check takes the spectral Jacobian). Measured: 53 evaluations (19 s) and
     # 21 (0.6 s), Q = 0.34577216 I, spectral radius 0.83023
     m = equations.get("multi_index", target="norm2", p=4, alpha=3.0, noise=0.1)
     up = fixedpoint.solve(m, start="uninformed")
