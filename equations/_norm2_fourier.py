@@ -531,7 +531,7 @@ _F_TAIL = 1e-8
 
 
 @njit_compiled(cache=True)
-def _channel_point(y, w, v, noise, refine, zi, zij):
+def _channel_point(y, w, v, ones, noise, refine, b, c, zi, zij):
     """``Z_out(y)``, its gradient ``zi`` and Hessian ``zij`` in ``omega`` (in the frame where ``V =
     diag(v)``, ``w`` the mean there) by the inverse Fourier transform of the characteristic function
     taken at the one point ``y``: with ``r_i = 1 / (1 - 2 i u v_i)``, ``d psi / d w_i = psi b_i``,
@@ -541,9 +541,9 @@ def _channel_point(y, w, v, noise, refine, zi, zij):
     the images ``y + m L`` (Poisson summation): ``L`` is the window of :func:`_n3_size` (the support
     of ``|z|^2`` and the noise's tails), widened to hold ``y``, so that every image falls outside
     the support. Returns ``(Z, scale)``, ``scale = sum_k |psi(u_k)| / L`` (the size of the terms
-    whose cancellation gives ``Z``)."""
+    whose cancellation gives ``Z``). ``ones`` (``p`` ones), ``b``, ``c`` (complex, ``p``): scratch."""
     p = w.size
-    y_lo, L, N, u_max = _n3_size(w, v, np.ones(p), noise, refine)
+    y_lo, L, N, u_max = _n3_size(w, v, ones, noise, refine)
     s = math.sqrt(noise)
     lo = min(y_lo, y - _F_NOISE * s)
     hi = max(y_lo + L, y + _F_NOISE * s)
@@ -556,9 +556,6 @@ def _channel_point(y, w, v, noise, refine, zi, zij):
         zi[i] = 0.0
         for j in range(p):
             zij[i, j] = 0.0
-    b = np.empty(p, dtype=np.complex128)
-    c = np.empty(p, dtype=np.complex128)
-    ones = np.ones(p)
     for k in range(K + 1):
         u = k * du
         for i in range(p):
@@ -593,8 +590,12 @@ def _channel_kernel(y, W, v, noise, refine, g, H, logz):
     n, p = W.shape
     zi = np.empty(p)
     zij = np.empty((p, p))
+    # scratch of _channel_point, allocated once: it runs once per sample and GAMP iteration
+    ones = np.ones(p)
+    b = np.empty(p, dtype=np.complex128)
+    c = np.empty(p, dtype=np.complex128)
     for m in range(n):
-        Z, scale = _channel_point(y[m], W[m], v[m], noise, refine, zi, zij)
+        Z, scale = _channel_point(y[m], W[m], v[m], ones, noise, refine, b, c, zi, zij)
         if not Z > _F_TAIL * scale:
             return m + 1
         logz[m] = math.log(Z)
