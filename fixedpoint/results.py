@@ -76,6 +76,12 @@ class Solution:
         Spectral radius of the Jacobian of ``F`` at ``x`` when the solver computed it (it does
         so to check that an accelerated solve did not land on a point that plain iteration
         would leave), else NaN.
+    error_estimate : float
+        For a converged solve, the estimated error ``max_i |x_i - x*_i| / w_i`` in the same
+        tolerances as ``residual``: the Newton step ``(I - J)^-1 (F(x) - x)`` where the Jacobian
+        was computed, else the solver's secant model or the rate of its last plain step
+        (:mod:`fixedpoint.solvers`); NaN when there is none. Where the map contracts slowly it
+        exceeds the residual by ``1 / (1 - rate)``; above 1, ``message`` says so.
     """
 
     x: np.ndarray
@@ -90,6 +96,7 @@ class Solution:
     observables: Mapping[str, float] = field(default_factory=dict)
     spectral_radius: float = math.nan
     start: Any = None
+    error_estimate: float = math.nan
 
     def __post_init__(self):
         object.__setattr__(self, "x", _frozen(self.x, float))

@@ -14,6 +14,12 @@ solve is where a stiff or non-normal map can pass through a small residual far f
 point (``tests/test_trust.py``: a residual of 0.74 tolerances at an error of 2214; a hinge loss
 with a fitted bias whose next step was 50 tolerances); otherwise iteration goes on from there.
 
+The residual is not the error: a map contracting at rate ``lam`` leaves an error ``1 / (1 - lam)``
+times its residual. A converged point's error is estimated (:func:`_estimate_error`: the secant
+model or the plain rate; the Newton step where the Jacobian is known) and, above the tolerance,
+polished by Newton steps (:func:`_polish`); ``Solution.error_estimate`` reports it, and the
+message says when it stays above 1.
+
 Anderson mixing (type II, Walker and Ni, SIAM J. Numer. Anal. 49, 2011) with three safeguards:
 
 1. the least-squares problem for the mixing coefficients is Tikhonov-regularised and the history
@@ -306,7 +312,7 @@ class _Run:
     """State of one iteration run (kept small: the loop is plain Python)."""
 
     __slots__ = ("x", "fx", "r", "it", "nev", "residuals", "status", "info", "extrapolated", "jumped", "plain_end",
-                 "unconfirmed")
+                 "unconfirmed", "error", "jacobian", "secant_point")
 
     def __init__(self):
         self.residuals = []
@@ -318,6 +324,9 @@ class _Run:
         self.jumped = False  # a fast-forward jump was tried (kept or undone)
         self.plain_end = None  # where a run begun by plain iteration alone first handed over
         self.unconfirmed = 0  # points that met the tolerance where the next plain step did not (_SLOW_SOLVE)
+        self.error = math.nan  # estimated error of the converged point, in tolerances (_estimate_error)
+        self.jacobian = None  # (x, J): the map's Jacobian at a point of this run, once computed
+        self.secant_point = None  # the secant model's fixed point at convergence (_estimate_error)
 
 
 def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max_iter, lower, upper,
@@ -577,6 +586,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
                 confirmed = True  # (the next step is judged by the loop: report this point)
         if r <= 1.0:
             run.status = Status.CONVERGED
+            run.error, run.secant_point = _estimate_error(hist, prev, x, fx, wt, r, damp, reg, came_plain)
             return run
         if run.it >= max_iter:
             run.status = Status.MAX_ITER
@@ -763,6 +773,108 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
         fx = np.asarray(F(x), dtype=float)
         run.nev += 1
         run.it += 1
+
+
+def _estimate_error(hist, prev, x, fx, wt, r, damp, reg, came_plain):
+    """The error of a point that meets the tolerance, ``max_i |x_i - x*_i| / w_i``, estimated
+    without evaluating the map: the residual is not the error. Where the map contracts slowly
+    (rate ``lam`` along some direction) a residual ``r`` leaves an error ``r / (1 - lam)``: at a
+    hinge loss's minimiser ``w = 0``, ``lam = 0.9963`` and a residual at the tolerance was an
+    error of 270 tolerances. Two estimates, the larger is returned (NaN when neither exists):
+
+    * the undamped Anderson step from ``x`` with the run's secant history (the current pair
+      included): the secant model's fixed point, ``x*`` to first order where the history spans
+      the slow directions (for a linear map with ``n`` independent secants, exactly);
+    * after a plain step, from its rate ``q = r / r_prev``: the damped map contracts the slow
+      direction by ``q = d + (1 - d) lam``, so ``|x - x*| ~ r (1 - d) / (1 - q)``.
+
+    (:func:`solve` replaces it by the Newton step ``(I - J)^-1 (F(x) - x)`` when the stability
+    check has computed the Jacobian ``J`` at the point.) Returns ``(estimate, the secant model's
+    fixed point or None)``."""
+    est, cand = math.nan, None
+    if prev is None:
+        return est, cand
+    if hist.memory > 0:
+        hist.push(x - prev[0], fx - prev[1])
+        cand = np.empty_like(x)
+        if _anderson_mix(hist.DX, hist.DF, hist.count, x, fx, wt, 0.0, reg, cand):
+            est = float(np.max(np.abs(cand - x) / wt))
+        else:
+            cand = None
+    if came_plain and prev[3] > 0.0:
+        q = r / prev[3]
+        if q < 1.0:
+            by_rate = r * (1.0 - damp) / (1.0 - q)
+            est = by_rate if math.isnan(est) else max(est, by_rate)
+    return est, cand
+
+
+def _newton_error(J, x, fx, wt):
+    """``max_i |e_i| / w_i`` for the Newton step ``e = (I - J)^-1 (F(x) - x)``: the error of ``x``
+    to first order (NaN when ``I - J`` is singular or not finite)."""
+    try:
+        e = np.linalg.solve(np.eye(x.size) - J, fx - x)
+    except (np.linalg.LinAlgError, ValueError):
+        return math.nan
+    est = float(np.max(np.abs(e) / wt))
+    return est if math.isfinite(est) else math.nan
+
+
+#: Newton steps a converged point may take to bring its estimated error within the tolerance
+_POLISH_STEPS = 2
+
+
+def _polish(F, run, jac, tolerance, lower, upper, outside):
+    """Bring a converged point's error, not only its residual, within the tolerance.
+
+    The residual is not the error: where the map contracts slowly the error is the residual
+    times ``1 / (1 - rate)`` (``run.error``, :func:`_estimate_error`; measured on the registry's
+    examples, converged points were up to 9 tolerances off). With the map's Jacobian ``J`` at the
+    point (the stability check's, or computed here, ``n`` evaluations, only when the estimate
+    exceeds 1) the error is also the Newton step ``(I - J)^-1 (F(x) - x)`` to first order; the
+    larger of the two estimates is kept, since a finite-difference Jacobian can be wrong where
+    the map is not smooth on the scale of its step (at a hinge loss's minimiser ``w = 0``, with
+    ``q = 8e-16``, it put the error at 0.14 tolerances where the secant model said 270, the
+    truth). While the estimate exceeds the tolerance, up to ``_POLISH_STEPS`` Newton steps are
+    taken, each kept only if the map there is finite, inside the domain, and its residual is
+    ten times smaller than before (the Jacobian has then proved itself: the estimate becomes
+    its Newton step at the new point)."""
+    n = run.x.size
+    if run.jacobian is not None and run.jacobian[0] is run.x:
+        J = run.jacobian[1]
+    elif run.error > 1.0 and n <= 64:
+        J = _own_jacobian(jac, run.x)
+        if J is None:
+            J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx, outside=outside)
+            run.nev += nev
+        run.jacobian = (run.x, J)
+    else:
+        return
+    est = _newton_error(J, run.x, run.fx, tolerance(run.x))
+    if not math.isnan(run.error):
+        est = run.error if math.isnan(est) else max(est, run.error)
+    for _ in range(_POLISH_STEPS):
+        if not est > 1.0:
+            break
+        try:
+            x1 = run.x + np.linalg.solve(np.eye(n) - J, run.fx - run.x)
+        except np.linalg.LinAlgError:
+            break
+        if not (np.all(x1 > lower) and np.all(x1 < upper)) or (outside is not None and outside(x1) is not None):
+            break
+        f1 = np.asarray(F(x1), dtype=float)
+        run.nev += 1
+        if f1.shape != x1.shape or not np.all(np.isfinite(f1)):
+            break
+        wt1 = tolerance(x1)
+        r1 = float(np.max(np.abs(np.clip(f1, lower, upper) - x1) / wt1))
+        if not r1 <= 0.1 * min(1.0, run.r):
+            break
+        run.x, run.fx, run.r = x1, f1, r1
+        run.it += 1
+        run.residuals.append(r1)
+        est = _newton_error(J, x1, f1, wt1)
+    run.error = est
 
 
 class _History:
@@ -1127,7 +1239,9 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
         Default ``Anderson()``.
     atol, rtol : float
         Convergence when ``max |F(x) - x| / (atol + rtol |x|) <= 1`` (after 100 iterations, also
-        at the plain step from that point; module docstring).
+        at the plain step from that point; module docstring). A converged point whose estimated
+        error exceeds the tolerance is polished by up to two Newton steps; ``error_estimate``
+        reports the error that remains, and the message says when it is above 1.
     max_iter : int >= 1
         Iteration budget.
     bounds : (lower, upper), optional
@@ -1203,6 +1317,8 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
         run, rho = _solve_from(F, x_start, solver, default_solver, unique, kw, notes, jac)
     if unique and run.status is not Status.CONVERGED and isinstance(start, str):
         run, rho = _retry_other_start(model, F, start, run, rho, solver, default_solver, kw, notes, jac)
+    if run.status is Status.CONVERGED:
+        _polish(F, run, jac, tolerance, lower, upper, outside)
     if is_model and run.status is Status.CONVERGED:
         notes.extend(_rounding_notes(model, run.x, float(rtol), state_names))
     return _make_solution(model if is_model else None, run, state_names, start, rho, notes)
@@ -1275,6 +1391,13 @@ def _solve_in_coordinates(F, x_start, coordinates, solver, default_solver, kw, n
                 run, rho = _solve_from(F, x1, solver, default_solver, True, kw, notes, jac)
                 run.nev += first.nev
                 run.it += first.it
+                if run.status is Status.CONVERGED and math.isnan(run.error) and first.secant_point is not None:
+                    # (finished at its first evaluation, without a history of its own: the error
+                    # by the iteration in z's secant model, mapped to x)
+                    with np.errstate(all="ignore"):
+                        x_s = np.asarray(to_x(first.secant_point), dtype=float)
+                    est = float(np.max(np.abs(x_s - run.x) / kw["tolerance"](run.x)))
+                    run.error = est if math.isfinite(est) else math.nan
                 if run.status is Status.CONVERGED:
                     notes.append(f"solved in the model's solver coordinates ({first.it} iterations), finished in "
                                  "the state's")
@@ -1382,6 +1505,7 @@ def _jacobian_at(F, jac, run, lower, upper, damping, outside=None):
     the escape it set off cost 1288 evaluations and came back to the same point."""
     J = _own_jacobian(jac, run.x)
     if J is not None:
+        run.jacobian = (run.x, J)
         return J, spectral_radius(J, damping)
     J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx, outside=outside)
     run.nev += nev
@@ -1390,6 +1514,7 @@ def _jacobian_at(F, jac, run, lower, upper, damping, outside=None):
         J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx, order=2, outside=outside)
         run.nev += nev
         rho = spectral_radius(J, damping)
+    run.jacobian = (run.x, J)
     return J, rho
 
 
@@ -1564,6 +1689,10 @@ def _make_solution(model, run, names, start, rho, notes) -> Solution:
                 why = f"(the model's explain() failed: {exc})"
             if why:
                 message = f"{why} {message}"
+    if status is Status.CONVERGED and run.error > 1.0:
+        notes.append(f"the error is estimated at {run.error:.3g} tolerances, though the residual meets them: the map "
+                     "contracts slowly here (near a critical point, or creeping toward a boundary); tighten atol and "
+                     "rtol by that factor for the stated accuracy")
     if notes:
         message += " [" + "; ".join(notes) + "]"
     if extra:
@@ -1572,4 +1701,5 @@ def _make_solution(model, run, names, start, rho, notes) -> Solution:
         x=x, names=tuple(names), converged=status is Status.CONVERGED, status=status, message=message,
         iterations=run.it, evaluations=run.nev, residual=float(run.r), residuals=np.asarray(run.residuals),
         observables=observables, spectral_radius=rho, start=start if isinstance(start, str) else "array",
+        error_estimate=float(run.error) if status is Status.CONVERGED else math.nan,
     )

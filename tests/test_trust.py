@@ -513,3 +513,47 @@ def test_a_slow_solves_point_is_checked_by_one_more_plain_step():
     assert sol.iterations > k0
     x = sol.x
     assert np.max(np.abs(J @ x - x)) <= 3e-3 and np.max(np.abs(J @ (J @ x) - J @ x)) <= 3e-3
+
+
+# ---------------------------------------------------------------- the residual is not the error
+
+def test_a_slow_contractions_error_not_only_its_residual_meets_the_tolerance():
+    """A non-normal linear map contracting at 0.98: a residual at the tolerance is an error up to
+    50 times larger. The converged point is polished until its error, measured against the exact
+    fixed point (I - A)^-1 b, is within the tolerance, and error_estimate says so."""
+    A = np.array([[0.98, 0.5, 0.0], [0.0, 0.9, 0.3], [0.0, 0.0, 0.5]])
+    b = np.array([1.0, -2.0, 0.5])
+    exact = np.linalg.solve(np.eye(3) - A, b)
+    for solver in (fp.Anderson(), fp.Damped(0.0)):
+        sol = fp.solve(lambda x: A @ x + b, np.zeros(3), solver=solver, atol=1e-9, rtol=0.0)
+        assert sol.converged, sol.message
+        error = float(np.max(np.abs(sol.x - exact))) / 1e-9
+        assert error <= 1.0 and sol.error_estimate <= 1.0, (solver, error, sol.error_estimate)
+
+
+def test_a_plain_solve_estimates_its_error_from_its_rate():
+    """x -> 0.99 x + 0.1 (x* = 10) by plain iteration: at the first point whose residual meets the
+    tolerance the error is 100 times the residual; without the polish the estimate from the plain
+    step's rate is that error, and with it the point is exact to the tolerance."""
+    import fixedpoint.solvers as solvers
+
+    run = solvers._iterate(lambda x: 0.99 * x + 0.1, np.zeros(1), memory=0, damping=0.0, reg=0.0, safeguard=2.0,
+                           adaptive=False, tolerance=solvers.make_tolerance(1e-8, 0.0), max_iter=10_000,
+                           lower=np.full(1, -np.inf), upper=np.full(1, np.inf), names=("x",), patience=1000)
+    true = abs(run.x[0] - 10.0) / 1e-8
+    assert 50.0 < true and run.error == pytest.approx(true, rel=1e-3)
+    sol = fp.solve(lambda x: 0.99 * x + 0.1, [0.0], solver=fp.Damped(0.0), atol=1e-8, rtol=0.0)
+    assert sol.converged and abs(sol.x[0] - 10.0) <= 1e-8 and sol.error_estimate <= 1.0
+
+
+def test_an_error_the_polish_cannot_remove_is_reported():
+    """x -> 0.99 x on x >= 0, by plain iteration, creeps toward its fixed point 0 on the boundary,
+    where the Newton step may not land (a map need not be defined there): the solve converges on
+    the residual, 100 times the tolerance from 0, and says so. (The glm_erm hinge loss at its
+    minimiser w = 0 is such a case: an error of 270 tolerances, reported.)"""
+    sol = fp.solve(lambda x: 0.99 * x, [1.0], solver=fp.Damped(0.0), atol=1e-10, rtol=0.0,
+                   bounds=([0.0], [np.inf]))
+    assert sol.converged
+    true = sol.x[0] / 1e-10
+    assert true > 50.0 and sol.error_estimate == pytest.approx(true, rel=0.05)
+    assert "the error is estimated at" in sol.message and "tighten atol and rtol" in sol.message

@@ -1251,7 +1251,8 @@ def test_random_labels_train_error_at_any_tolerance(tol):
 #: there). With the check of a slow solve's point by one more plain step (fixedpoint.solvers,
 #: _SLOW_SOLVE) both go on to m = 2.69e-8 (1600-1700 iterations) and agree to 1e-11, but the map
 #: still creeps toward w = 0 by 0.9963 a step there, so that a residual at the tolerance leaves an
-#: error 270 times larger: the test asks for the minimiser itself, m within 1e-9 of 0.
+#: error 270 times larger: the test asks for the minimiser itself, m within 1e-9 of 0. (The solution
+#: reports that error, error_estimate ~270, in its message: the test below.)
 #: A third, drawn once the fuzz's draws had moved: hinge with an l1 penalty at reg = 10, alpha = 1,
 #: noiseless sign teacher. Both starts end at w = 0 (m, q, V ~ 1e-16 and below) and report that no
 #: training point is left in the active region of the hinge (V_hat = 0): an honest failure, but
@@ -1275,6 +1276,16 @@ def test_hinge_bias_step_does_not_overflow_from_the_informed_start():
         m_, q, V, b = sol.x
         assert abs(m_) < 1e-8 and q < 1e-15 and V < 1e-9 and b == pytest.approx(1.0, abs=1e-8)
     np.testing.assert_allclose(sols[0].x, sols[1].x, rtol=1e-6, atol=1e-8)
+
+
+def test_hinge_creeping_toward_a_zero_minimiser_reports_its_error():
+    """The first corner from the informed start: converged on the residual at m = 2.7e-8, whose
+    error (the minimiser is m = 0, in tolerances of 1e-10) the solution estimates and reports."""
+    m = get("glm_erm", loss="hinge", **_HINGE_CORNERS[0])
+    sol = fixedpoint.solve(m, start="informed")
+    assert sol.converged, sol.message
+    assert sol.error_estimate == pytest.approx(abs(sol.x[0]) / 1e-10, rel=0.05)
+    assert sol.error_estimate > 100 and "the error is estimated at" in sol.message
 
 
 @pytest.mark.xfail(strict=True, reason="the hinge loss at a minimiser w = 0: not yet handled (see _HINGE_CORNERS)")
