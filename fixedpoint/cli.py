@@ -64,7 +64,9 @@ _CLI_ADVICE = (
 
 #: the fields of a solution in the JSON output
 SOLUTION_FIELDS = """JSON fields: scaled_residual = max_i |F(x)_i - x_i| / w_i with w_i = atol + rtol |x_i| (or the
-model's scaled tolerance), converged iff <= 1; residual_max = max_i |F(x)_i - x_i|, the raw residual."""
+model's scaled tolerance), converged iff <= 1; residual_max = max_i |F(x)_i - x_i|, the raw residual;
+error_estimate = the estimated max_i |x_i - x*_i| / w_i of a converged point (null if unknown; above 1 the
+message says why)."""
 
 
 class CLIError(Exception):
@@ -291,7 +293,8 @@ def _residual_max(model, x):
 def _solution_dict(model, sol):
     return {"converged": sol.converged, "status": sol.status.value, "message": cli_message(sol.message),
             "iterations": sol.iterations, "evaluations": sol.evaluations, "scaled_residual": sol.residual,
-            "residual_max": _residual_max(model, sol.x), "state": dict(zip(sol.names, map(float, sol.x))),
+            "residual_max": _residual_max(model, sol.x), "error_estimate": sol.error_estimate,
+            "state": dict(zip(sol.names, map(float, sol.x))),
             "observables": dict(sol.observables)}
 
 

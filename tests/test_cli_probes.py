@@ -228,6 +228,7 @@ def test_solution_json_names_its_residuals(toys, capsys):
     assert "residual" not in res and 0 <= res["scaled_residual"] <= 1
     # no residual_scale on this model: w = atol + rtol |x| = 1e-12, so the raw residual is the scaled one times 1e-12
     assert math.isclose(res["residual_max"], res["scaled_residual"] * 1e-12, rel_tol=1e-6, abs_tol=1e-300)
+    assert res["error_estimate"] is None or 0 <= res["error_estimate"] <= 1
     assert "scaled_residual" in subprocess.run([sys.executable, "-m", "fixedpoint.cli", "solve", "--help"],
                                                capture_output=True, text=True).stdout
 
