@@ -104,6 +104,7 @@ def sweep(model, param: str, values, start="uninformed", *, solver=None, atol: f
     status = np.empty(n, dtype=object)
     iterations = np.zeros(n, int)
     evaluations = np.zeros(n, int)
+    errors = np.full(n, np.nan)
     messages = []
     obs: dict[str, np.ndarray] = {}
 
@@ -128,6 +129,7 @@ def sweep(model, param: str, values, start="uninformed", *, solver=None, atol: f
         converged[i] = sol.converged
         if sol.converged:
             xs[i] = sol.x
+            errors[i] = sol.error_estimate
         for key, val in sol.observables.items():
             if key not in obs:
                 obs[key] = np.full(n, np.nan)
@@ -135,7 +137,7 @@ def sweep(model, param: str, values, start="uninformed", *, solver=None, atol: f
                 obs[key][i] = val
     return Sweep(param=param, values=values, x=xs, names=names, converged=converged, status=status.astype(str),
                  iterations=iterations, evaluations=evaluations, observables=obs, messages=tuple(messages),
-                 start=start if isinstance(start, str) else "array", model=repr(model))
+                 start=start if isinstance(start, str) else "array", model=repr(model), error_estimate=errors)
 
 
 def _model_at(model, param, v):

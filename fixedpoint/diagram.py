@@ -21,7 +21,8 @@ With ``checkpoint=path`` the folder ``path`` holds
 ``row_00005.npz``
     Row 5 (the name has at least five digits), an ``.npz`` archive without pickled data:
     ``x`` of shape ``(n2, k)`` (``k`` state entries, float), ``converged`` (bool),
-    ``status`` (str), ``iterations`` and ``evaluations`` (int), one ``obs::<name>`` (float)
+    ``status`` (str), ``iterations`` and ``evaluations`` (int), ``error_estimate`` (float; absent
+    from rows written before it existed, read back as NaN), one ``obs::<name>`` (float)
     per observable, all of shape ``(n2,)``; ``row_index`` (the row the file holds) and
     ``sha256``, a checksum over the fingerprint, the row index and every array's name,
     dtype, shape and bytes.
@@ -90,10 +91,11 @@ def _row(model, p1, v1, p2, values2, start, kw):
         n = len(values2)
         return {"x": np.full((n, len(model.state_names)), np.nan), "converged": np.zeros(n, bool),
                 "status": np.full(n, Status.FAILED.value), "iterations": np.zeros(n, int),
-                "evaluations": np.zeros(n, int), "observables": {}}
+                "evaluations": np.zeros(n, int), "error_estimate": np.full(n, np.nan), "observables": {}}
     sw = sweep(m, p2, values2, start=start, **kw)
     return {"x": np.asarray(sw.x), "converged": np.asarray(sw.converged), "status": np.asarray(sw.status),
             "iterations": np.asarray(sw.iterations), "evaluations": np.asarray(sw.evaluations),
+            "error_estimate": np.asarray(sw.error_estimate),
             "observables": {k: np.asarray(v) for k, v in sw.observables.items()}}
 
 
@@ -120,6 +122,8 @@ _ROW_KEY = "row_index"  # the row a file holds: a file copied to another name is
 _SUM_KEY = "sha256"  # checksum of everything else, see _row_checksum
 _OBS = "obs::"  # prefix of observables (cannot collide with the fixed keys below)
 _ARRAY_KINDS = {"x": "f", "converged": "b", "status": "U", "iterations": "iu", "evaluations": "iu"}
+#: arrays a row file has unless it was written before they existed (read back as NaN then)
+_LATER_KINDS = {"error_estimate": "f"}
 _ROW_NAME = re.compile(r"row_(\d+)\.npz")
 _ZIP_MAGIC = b"PK\x03\x04"  # an .npz is a zip archive; anything else is not even tried
 
@@ -130,7 +134,7 @@ class _BadRow(Exception):
 
 def _row_arrays(row: dict) -> dict[str, np.ndarray]:
     """The flat ``{name: array}`` form in which a row is stored (observables prefixed)."""
-    arrays = {k: np.asarray(row[k]) for k in _ARRAY_KINDS}
+    arrays = {k: np.asarray(row[k]) for k in (*_ARRAY_KINDS, *_LATER_KINDS)}
     arrays.update({_OBS + k: np.asarray(v) for k, v in row["observables"].items()})
     return arrays
 
@@ -140,12 +144,12 @@ def _check_arrays(arrays: dict, n2: int, k: int) -> None:
     missing = sorted(set(_ARRAY_KINDS) - set(arrays))
     if missing:
         raise _BadRow(f"missing arrays {missing}")
-    extra = sorted(n for n in arrays if n not in _ARRAY_KINDS and not n.startswith(_OBS))
+    extra = sorted(n for n in arrays if n not in _ARRAY_KINDS and n not in _LATER_KINDS and not n.startswith(_OBS))
     if extra:
         raise _BadRow(f"unexpected arrays {extra}")
     for name, a in arrays.items():
         shape = (n2, k) if name == "x" else (n2,)
-        kinds = _ARRAY_KINDS.get(name, "f")  # observables are float
+        kinds = _ARRAY_KINDS.get(name, _LATER_KINDS.get(name, "f"))  # observables are float
         if a.dtype.kind not in kinds:
             raise _BadRow(f"array {name!r} has dtype {a.dtype}, expected kind {kinds!r}")
         if a.shape != shape:
@@ -260,6 +264,8 @@ def _load_row(path: Path, i: int, n2: int, k: int, fp_sha256: str) -> dict:
     if str(checksum) != _row_checksum(arrays, i, fp_sha256):
         raise _BadRow("checksum mismatch (the file was edited, or written for another computation)")
     row = {name: arrays[name] for name in _ARRAY_KINDS}
+    for name in _LATER_KINDS:
+        row[name] = arrays[name] if name in arrays else np.full(n2, np.nan)
     row["observables"] = {name[len(_OBS):]: a for name, a in arrays.items() if name.startswith(_OBS)}
     return row
 
@@ -532,4 +538,5 @@ def phase_diagram(model, grid: dict, start="uninformed", *, executor=None, check
         status=np.stack([r["status"] for r in order]), iterations=np.stack([r["iterations"] for r in order]),
         evaluations=np.stack([r["evaluations"] for r in order]), observables=observables,
         start=start if isinstance(start, str) else "array", model=repr(model),
+        error_estimate=np.stack([r["error_estimate"] for r in order]),
     )

@@ -127,9 +127,12 @@ class Solution:
 class _Table:
     """What ``Sweep`` and ``PhaseDiagram`` share: look-up by name, and ``.npz`` files."""
 
-    _ARRAYS = (("x", float), ("converged", bool), ("status", str), ("iterations", int), ("evaluations", int))
+    _ARRAYS = (("x", float), ("converged", bool), ("status", str), ("iterations", int), ("evaluations", int),
+               ("error_estimate", float))
 
     def _freeze(self):
+        if self.error_estimate is None:  # (built or saved without it)
+            object.__setattr__(self, "error_estimate", np.full(np.shape(self.converged), np.nan))
         for name, dtype in self._ARRAYS:
             object.__setattr__(self, name, _frozen(getattr(self, name), dtype))
         object.__setattr__(self, "observables", {k: _frozen(v, float) for k, v in self.observables.items()})
@@ -187,6 +190,8 @@ class Sweep(_Table):
         The start the branch was followed from ("uninformed", "informed" or "array").
     model : str
         ``repr`` of the model at the first value (for provenance).
+    error_estimate : ndarray of float, shape (n,)
+        Each converged point's ``Solution.error_estimate`` (NaN elsewhere, or unknown).
     """
 
     param: str
@@ -201,6 +206,7 @@ class Sweep(_Table):
     messages: tuple[str, ...]
     start: Any = None
     model: str = ""
+    error_estimate: Any = None
 
     def __post_init__(self):
         object.__setattr__(self, "values", _frozen(self.values, float))
@@ -237,7 +243,11 @@ class Sweep(_Table):
 
 @dataclass(frozen=True, eq=False)
 class PhaseDiagram(_Table):
-    """Fixed points on a 2-D grid of parameters; entry ``[i, j]`` is at ``(values[0][i], values[1][j])``."""
+    """Fixed points on a 2-D grid of parameters; entry ``[i, j]`` is at ``(values[0][i], values[1][j])``.
+
+    Arrays of shape ``(n1, n2)`` (``x``: ``(n1, n2, len(names))``) as in :class:`Sweep`, with
+    ``error_estimate`` each converged point's ``Solution.error_estimate`` (NaN elsewhere, in a
+    diagram saved before it existed, or unknown)."""
 
     params: tuple[str, str]
     values: tuple[np.ndarray, np.ndarray]
@@ -250,6 +260,7 @@ class PhaseDiagram(_Table):
     observables: Mapping[str, np.ndarray]
     start: Any = None
     model: str = ""
+    error_estimate: Any = None
 
     def __post_init__(self):
         object.__setattr__(self, "values", tuple(_frozen(v, float) for v in self.values))

@@ -65,7 +65,7 @@ def assert_identical(d, ref):
     assert d.params == ref.params and d.names == ref.names and d.start == ref.start and d.model == ref.model
     for a, b in zip(d.values, ref.values):
         assert np.array_equal(a, b)
-    for name in ("x", "converged", "status", "iterations", "evaluations"):
+    for name in ("x", "converged", "status", "iterations", "evaluations", "error_estimate"):
         a, b = getattr(d, name), getattr(ref, name)
         assert a.dtype == b.dtype and a.shape == b.shape, name
         assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
@@ -384,8 +384,8 @@ def test_the_row_format_is_documented_and_contains_no_pickles(ck):
     fp_hash = dg._fingerprint_sha256(meta)
     with np.load(ck / "row_00002.npz", allow_pickle=False) as d:
         arrays = {k: d[k] for k in d.files}
-    assert sorted(arrays) == sorted(["x", "converged", "status", "iterations", "evaluations", "obs::sum", "obs::gap",
-                                     "row_index", "sha256"])
+    assert sorted(arrays) == sorted(["x", "converged", "status", "iterations", "evaluations", "error_estimate",
+                                     "obs::sum", "obs::gap", "row_index", "sha256"])
     assert arrays["x"].shape == (5, 2) and all(arrays[k].shape == (5,) for k in arrays if k not in
                                                  ("x", "row_index", "sha256"))
     assert int(arrays.pop("row_index")) == 2
@@ -394,6 +394,16 @@ def test_the_row_format_is_documented_and_contains_no_pickles(ck):
     # the checksum binds the row index and the computation
     assert checksum != dg._row_checksum(arrays, 3, fp_hash)
     assert checksum != dg._row_checksum(arrays, 2, "0" * 64)
+
+
+def test_a_row_written_before_error_estimates_existed_is_used_with_nan_estimates(ck, reference, computed):
+    _resave_with_valid_checksum(ck, "row_00001.npz", lambda arrays: arrays.pop("error_estimate"))
+    with _no_checkpoint_warnings():
+        d = fp.phase_diagram(Contraction(), GRID, checkpoint=ck)
+    assert computed == []
+    assert np.all(np.isnan(d.error_estimate[1]))
+    assert np.array_equal(d.error_estimate[[0, 2, 3]], reference.error_estimate[[0, 2, 3]], equal_nan=True)
+    assert np.array_equal(d.x, reference.x, equal_nan=True)
 
 
 # ----------------------------------------------------------------------------- worker processes

@@ -356,3 +356,20 @@ def test_level_threshold_warm_starts_unique_models():
     thr = fp.threshold(Contraction(), "a", (0.1, 1.3), kind="level", observable="u", level=1.5)
     assert thr.converged and abs(thr.value - (2 * (1 - 1 / 1.5)) ** 0.5) < 1e-8
     assert thr.below.evaluations < fp.solve(Contraction(a=thr.value)).evaluations
+
+
+def test_sweeps_and_diagrams_carry_each_points_error_estimate(tmp_path):
+    """The tables hold what each point's Solution reports: its estimated error, within the
+    tolerance wherever a point converged (the residual is not the error; ``fixedpoint.solvers``),
+    and NaN at a failed point; saved and loaded with the rest."""
+    sw = fp.sweep(Contraction(), "a", np.linspace(0.2, 0.9, 8))
+    assert sw.error_estimate.shape == (8,) and np.all(sw.converged)
+    for a, x, e in zip(sw.values, sw.x, sw.error_estimate):
+        true = np.max(np.abs(x - Contraction(a=a).exact()) / (1e-10 + 1e-10 * np.abs(x)))
+        assert e <= 1.0 and true <= 1.0, (a, e, true)
+    d = fp.phase_diagram(Contraction(), {"a": np.linspace(0.2, 0.8, 3), "b": np.linspace(0.5, 1.5, 4)})
+    assert d.error_estimate.shape == (3, 4) and np.nanmax(d.error_estimate) <= 1.0
+    back = fp.PhaseDiagram.load(d.save(tmp_path / "d.npz"))
+    assert np.array_equal(back.error_estimate, d.error_estimate, equal_nan=True)
+    back = fp.Sweep.load(sw.save(tmp_path / "s.npz"))
+    assert np.array_equal(back.error_estimate, sw.error_estimate, equal_nan=True)
