@@ -65,7 +65,7 @@ _CLI_ADVICE = (
 #: the fields of a solution in the JSON output
 SOLUTION_FIELDS = """JSON fields: scaled_residual = max_i |F(x)_i - x_i| / w_i with w_i = atol + rtol |x_i| (or the
 model's scaled tolerance), converged iff <= 1; residual_max = max_i |F(x)_i - x_i|, the raw residual;
-error_estimate = the estimated max_i |x_i - x*_i| / w_i of a converged point (null if unknown; above 1 the
+error_estimate = the estimated max_i |x_i - x*_i| / w_i of a converged point (null if unknown; above 2 the
 message says why)."""
 
 

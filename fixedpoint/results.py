@@ -81,7 +81,8 @@ class Solution:
         tolerances as ``residual``: the Newton step ``(I - J)^-1 (F(x) - x)`` where the Jacobian
         was computed, else the solver's secant model or the rate of its last plain step
         (:mod:`fixedpoint.solvers`); NaN when there is none. Where the map contracts slowly it
-        exceeds the residual by ``1 / (1 - rate)``; above 1, ``message`` says so.
+        exceeds the residual by ``1 / (1 - rate)``. Above 1 the solver polishes the point by
+        Newton steps; what remains above 2 is said in ``message``.
     """
 
     x: np.ndarray
