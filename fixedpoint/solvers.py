@@ -872,8 +872,16 @@ def _polish(F, run, jac, tolerance, lower, upper, outside):
         run.nev += 1
         if f1.shape != x1.shape or not np.all(np.isfinite(f1)):
             break
+        # the map's value must be in the domain too, as the driver loop asks (beyond rounding of
+        # a bound it is clipped there, as in the loop)
+        slack_lo = 1e-12 * (1.0 + np.abs(np.where(np.isfinite(lower), lower, 0.0)))
+        slack_hi = 1e-12 * (1.0 + np.abs(np.where(np.isfinite(upper), upper, 0.0)))
+        if np.any(f1 < lower - slack_lo) or np.any(f1 > upper + slack_hi) or \
+                (outside is not None and outside(f1) is not None):
+            break
+        f1 = np.clip(f1, lower, upper)
         wt1 = tolerance(x1)
-        r1 = float(np.max(np.abs(np.clip(f1, lower, upper) - x1) / wt1))
+        r1 = float(np.max(np.abs(f1 - x1) / wt1))
         if not r1 <= 0.1 * min(1.0, run.r):
             break
         run.x, run.fx, run.r = x1, f1, r1

@@ -557,3 +557,4 @@ def test_an_error_the_polish_cannot_remove_is_reported():
     true = sol.x[0] / 1e-10
     assert true > 50.0 and sol.error_estimate == pytest.approx(true, rel=0.05)
     assert "the error is estimated at" in sol.message and "tighten atol and rtol" in sol.message
+
