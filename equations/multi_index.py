@@ -356,7 +356,10 @@ class MultiIndex:
         """Why ``Q`` is outside ``0 <= Q <= I`` (PSD order), or ``None``."""
         return psd_violation(unpack(x, self.p), upper=1.0, name="Q")
 
-    def _project(self, x):
+    def project(self, x):
+        """The nearest state in ``0 <= Q <= I`` (eigenvalues clipped; ``x`` itself inside): the
+        engine's Newton polish of a converged point on the boundary of the cone (a rank-deficient
+        ``Q``) lands there, and the map itself projects its argument first."""
         Q = self._Q(x)
         lam, U = np.linalg.eigh(0.5 * (Q + Q.T))
         if lam[0] >= 0.0 and lam[-1] <= 1.0:
@@ -392,7 +395,7 @@ class MultiIndex:
         x = np.asarray(x, dtype=float).ravel()
         if not np.all(np.isfinite(x)):
             return np.full(x.size, math.nan)
-        x = self._project(x)
+        x = self.project(x)
         if self._perfect(x):
             return pack(np.eye(self.p))  # Q_hat = inf: every prior's denoiser returns the signal
         _, A, _, _, _ = self._out(x)
@@ -433,7 +436,7 @@ class MultiIndex:
         from ._norm2_fourier import _eigenspaces
 
         p = self.p
-        Q = self._Q(self._project(np.asarray(x, dtype=float).ravel()))
+        Q = self._Q(self.project(np.asarray(x, dtype=float).ravel()))
         lam, U = np.linalg.eigh(0.5 * (Q + Q.T))
         lam = np.clip(lam, 0.0, 1.0)
 

@@ -825,12 +825,12 @@ _POLISH_STEPS = 2
 #: estimated error (in tolerances) above which a converged solution's message says so: twice the
 #: tolerance, beyond the estimate's own uncertainty (the secant model's was within 30% on the
 #: registry's examples, one case a factor 4 low); a Newton step that would leave the domain is not
-#: taken, so a point on its boundary may keep an estimate just above 1 (a non-specialised
-#: committee, rank-deficient Q: 1.05, where the step broke positive semi-definiteness by 3e-12)
+#: taken unless the model can project it back (``project``), so a point on its boundary may keep an
+#: estimate just above 1
 _ERROR_NOTE = 2.0
 
 
-def _polish(F, run, jac, tolerance, lower, upper, outside):
+def _polish(F, run, jac, tolerance, lower, upper, outside, project=None):
     """Bring a converged point's error, not only its residual, within the tolerance.
 
     The residual is not the error: where the map contracts slowly the error is the residual
@@ -844,7 +844,11 @@ def _polish(F, run, jac, tolerance, lower, upper, outside):
     truth). While the estimate exceeds the tolerance, up to ``_POLISH_STEPS`` Newton steps are
     taken, each kept only if the map there is finite, inside the domain, and its residual is
     ten times smaller than before (the Jacobian has then proved itself: the estimate becomes
-    its Newton step at the new point)."""
+    its Newton step at the new point). A Newton point outside the domain is replaced by the
+    model's ``project`` of it when the model has one (a rank-deficient overlap on the boundary of
+    the positive semi-definite cone, which the step leaves by rounding-sized amounts: the
+    non-specialised ``K = 3`` committee's step broke it by 3e-12 and was refused, leaving 1.05
+    tolerances), else not taken."""
     n = run.x.size
     if run.jacobian is not None and run.jacobian[0] is run.x:
         J = run.jacobian[1]
@@ -866,8 +870,10 @@ def _polish(F, run, jac, tolerance, lower, upper, outside):
             x1 = run.x + np.linalg.solve(np.eye(n) - J, run.fx - run.x)
         except np.linalg.LinAlgError:
             break
-        if not (np.all(x1 > lower) and np.all(x1 < upper)) or (outside is not None and outside(x1) is not None):
-            break
+        if not _strictly_in(x1, lower, upper, outside):
+            x1 = None if project is None else np.asarray(project(x1), dtype=float)
+            if x1 is None or x1.shape != run.x.shape or not _strictly_in(x1, lower, upper, outside):
+                break
         f1 = np.asarray(F(x1), dtype=float)
         run.nev += 1
         if f1.shape != x1.shape or not np.all(np.isfinite(f1)):
@@ -889,6 +895,11 @@ def _polish(F, run, jac, tolerance, lower, upper, outside):
         run.residuals.append(r1)
         est = _newton_error(J, x1, f1, wt1)
     run.error = est
+
+
+def _strictly_in(x, lower, upper, outside):
+    """Inside the box's interior and the model's domain (NaN is not)."""
+    return bool(np.all(x > lower) and np.all(x < upper)) and (outside is None or outside(x) is None)
 
 
 class _History:
@@ -1332,7 +1343,7 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
     if unique and run.status is not Status.CONVERGED and isinstance(start, str):
         run, rho = _retry_other_start(model, F, start, run, rho, solver, default_solver, kw, notes, jac)
     if run.status is Status.CONVERGED:
-        _polish(F, run, jac, tolerance, lower, upper, outside)
+        _polish(F, run, jac, tolerance, lower, upper, outside, getattr(model, "project", None) if is_model else None)
     if is_model and run.status is Status.CONVERGED:
         notes.extend(_rounding_notes(model, run.x, float(rtol), state_names))
     return _make_solution(model if is_model else None, run, state_names, start, rho, notes)

@@ -713,3 +713,17 @@ def test_polynomial_targets_refuse_p3_where_the_atoms_are_off(target, size):
     with pytest.raises(ValueError, match=rf"p must .* got 3: .*off by {size}"):
         MultiIndex(target=target, p=3, alpha=1.0, noise=0.5)
     assert MultiIndex(target=target, p=2, alpha=1.0, noise=0.5).p == 2
+
+
+def test_a_non_specialised_committee_on_the_boundary_of_the_cone_is_polished_to_its_tolerance():
+    """K = 3 at alpha = 3: the fixed point Q = 0.229 J is rank one, on the boundary of the PSD cone.
+    The residual met the tolerance 1.04 tolerances from the fixed point (against a re-solve at
+    1e-14); the Newton polish left the cone by 3e-12 and was refused until the model's project
+    took it back. Now the point is within its tolerance, and says so."""
+    m = MultiIndex(target="committee", p=3, alpha=3.0)
+    sol = fixedpoint.solve(m)
+    assert sol.converged and sol.error_estimate <= 1.0
+    ref = fixedpoint.solve(m, start=sol.x, atol=1e-14, rtol=1e-14)
+    assert ref.converged
+    assert np.max(np.abs(sol.x - ref.x) / (1e-10 + 1e-10 * np.abs(sol.x))) <= 1.0
+    assert np.all(np.linalg.eigvalsh(sol["Q"]) >= 0.0)
