@@ -19,7 +19,7 @@ REQUIRED = ("name", "state_names", "initial_state", "update", "observables", "si
 #: members a model may have; the engine falls back to a documented default without them
 OPTIONAL = ("trivial_state", "bounds", "free_entropy", "jacobian", "unique_fixed_point", "residual_scale",
             "free_entropy_divergence", "solver_coordinates", "parameters", "labels", "domain_violation",
-            "starts", "observable_names", "symmetries")
+            "project", "starts", "observable_names", "symmetries")
 
 #: the environment variable through which a phase diagram's worker processes share the cores
 THREADS_VARIABLE = "FIXEDPOINT_THREADS"
@@ -97,6 +97,8 @@ class Model(Protocol):
     an overlap matrix that is not positive semi-definite, :func:`fixedpoint.matrices.psd_violation`;
     ``None`` inside: an extrapolated iterate outside is replaced by the plain step, a map whose
     value is outside ends the solve as ``out_of_domain`` with this message);
+    ``project(x) -> ndarray`` (the nearest state inside that domain: a converged point's Newton
+    polish that leaves it is projected back instead of refused);
     ``starts: ClassVar[tuple[str, ...]]`` (named starts beyond ``"uninformed"`` and ``"informed"``
     that ``initial_state`` accepts, e.g. ``"specialised"`` for a committee machine);
     ``symmetries() -> dict[str, callable]`` (maps ``S`` of the state with ``F(S x) = S F(x)``
