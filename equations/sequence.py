@@ -215,16 +215,20 @@ hard phase for perfect recovery.
     moderate ``z_1``, leave the node averages rough (10% in ``|G|_F^2``, 1% in ``K_2^N``; the
     Nishimori averages of ``G`` are smooth to about 0.5%); such nodes carry little mass but their
     Lagrange weights are not small. So about ``+-1e-4`` for ``c`` in ``[0.01, 4]`` away from ``c
-    = 1``, ``+-3e-4`` at ``c = 1e-4`` (0.7585 there). A composite outer rule does not help: with
-    panels ``[0, 0.1, 0.5, 0.85, 1]`` in ``zeta`` and ``[0, 0.08, 0.5, 0.92, 1]`` in ``a`` and 4, 5,
-    6 nodes per panel it gave 0.75786, 0.75847, 0.75875 (more nodes near the edges, more of them in
-    the tail). The roughness of the tail nodes is the inner rule's: along ``a = 0.02``, ``zeta``
-    in ``[0.3, 0.7]``, it falls as the Gauss-Hermite nodes in ``mu`` go from 64 to 96, 128, 192,
-    where the averages are smooth (there the posterior's features in ``mu`` have width ``~ 1 /
-    delta``, below the rule's spacing; the Gauss-Legendre nodes per ``delta`` panel, 4 or 8, make
-    no difference). Four digits at small ``c`` need an inner rule in ``mu`` whose spacing follows
-    ``1 / delta`` (192 nodes everywhere would cost three to four times as much), not a finer
-    outer rule. Before
+    = 1``, ``+-3e-4`` at ``c = 1e-4`` (0.7585 there). The inner rule is not the cause: with 128
+    nodes in ``mu`` instead of 64, 12, 16, 20 and 24 outer nodes per coordinate give 0.75848,
+    0.75865, 0.75833, 0.75851, the 64-node values to 1e-5 (2026-12-02), although the tail nodes'
+    averages (rough along ``a = 0.9``, ``zeta`` in ``[0.25, 0.6]``, where ``|z_1*|`` is 8 to 22)
+    do change with it. The outer rule is: along lines of constant ``zeta`` the integrand is flat
+    in ``a`` up to about 0.7 and rises tenfold beyond (a knee near ``a = 0.7-0.85``; another along
+    ``zeta`` near 0.8-0.95), which one polynomial per coordinate does not follow. Composite rules
+    with panels ``[0, 0.75, 0.9, 1]`` in ``zeta`` and ``[0, 0.5, 0.7, 0.8, 0.9, 1]`` in ``a``
+    (interpolatory on each panel, weights from the same fine rule) converge: 6 Gauss-Legendre
+    nodes per ``a`` panel and 6, 8, 10 per ``zeta`` panel give 0.75858, 0.75854, 0.75857 (4 per
+    ``a`` panel: 0.75869, 0.75866), so ``alpha_1(1e-4) = 0.75856 +- 3e-5``, at 110 to 180 s
+    instead of 74 (not the default; an earlier composite with panels ``[0, 0.1, 0.5, 0.85, 1]``
+    in ``zeta`` and ``[0, 0.08, 0.5, 0.92, 1]`` in ``a``, breakpoints away from the knees, gave
+    0.75786 to 0.75875). Before
     the outer rule in softmax coordinates (2026-12-01) the table held a tensor Gauss-Hermite rule
     in ``z_1*`` (graded below ``c = 0.5``) and lighter rules below ``c = 0.5``: 0.71941 at ``c =
     1``, 8e-4 low at ``c = 0.1`` (inside the ``+-1e-3`` then stated for small skips) and 1.4e-3
