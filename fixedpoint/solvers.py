@@ -141,6 +141,35 @@ def model_bounds(model, n: int):
 #: smallest tolerance of an entry, in units of its own rounding (``eps |x_i|``): below this no
 #: iteration in floating point can resolve it
 _ROUNDING = 4.0 * np.finfo(float).eps
+#: floor of every tolerance weight: with ``atol = 0`` an entry that is exactly 0 would otherwise have
+#: the weight 0, and the convergence test and the weighted least squares divide by it
+_WEIGHT_FLOOR = 1e-300
+#: widest ratio of two weights the weighted kernels (:func:`_anderson_mix`, :func:`_along`,
+#: :func:`_within_trust`) resolve: beyond it the larger weight is capped (:func:`_relative_weights`)
+_WEIGHT_RANGE = 1e100
+
+
+@njit(cache=True)
+def _relative_weights(wt):
+    """``1 / wt``, or ``min(1, w0 / wt)`` with ``w0 = max(min wt, max wt / _WEIGHT_RANGE)``: the inverse tolerances
+    up to a common factor (which leaves the mixing coefficients, the trust test and the sign of
+    ``_along`` unchanged), their squares representable. Without the cap, ``atol = 0`` makes an entry
+    that is exactly 0 weigh 1e290 times more than the rest, whose squared weights underflow to 0:
+    the least-squares problem then sees that entry alone, and Anderson stalls into plain iteration
+    (198 iterations on a three-entry affine map, against 5). Where the plain inverses are safe
+    (every weight above 1e-150, within the range) they are returned as they are, so that ordinary
+    solves keep their arithmetic bit for bit (an escape decided near a saddle at rounding level
+    changed path, 2269 evaluations for 240, when the weights were rescaled)."""
+    lo, hi = wt.min(), wt.max()
+    out = np.empty(wt.size)
+    if lo >= 1e-150 and hi <= lo * _WEIGHT_RANGE:
+        for i in range(wt.size):
+            out[i] = 1.0 / wt[i]
+        return out
+    w0 = max(lo, hi / _WEIGHT_RANGE)
+    for i in range(wt.size):
+        out[i] = min(1.0, w0 / wt[i])
+    return out
 
 
 def make_tolerance(atol, rtol, residual_scale=None):
@@ -172,10 +201,10 @@ def make_tolerance(atol, rtol, residual_scale=None):
 
 @njit(cache=True)
 def _plain_tolerance(x, atol, rtol):
-    """``atol + rtol |x|`` (one small kernel: it runs at every iteration)."""
+    """``max(atol + rtol |x|, _WEIGHT_FLOOR)`` (one small kernel: it runs at every iteration)."""
     w = np.empty(x.size)
     for i in range(x.size):
-        w[i] = atol + rtol * abs(x[i])
+        w[i] = max(atol + rtol * abs(x[i]), _WEIGHT_FLOOR)
     return w
 
 
@@ -191,7 +220,7 @@ def _scaled_tolerance(x, s, atol, rtol):
         si = abs(s[i])
         if np.isfinite(si) and rtol * si < v:
             v = rtol * si
-        w[i] = max(v, _ROUNDING * ax, 1e-300)
+        w[i] = max(v, _ROUNDING * ax, _WEIGHT_FLOOR)
     return w
 
 
@@ -423,10 +452,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
         fast_forward = memory > 0
     # tolerance for rounding at the boundary of the domain (the map's values), and the margin
     # that makes an accelerated iterate count as "on the boundary" (infinite bounds stay infinite)
-    slack_lo = 1e-12 * (1.0 + np.abs(np.where(np.isfinite(lower), lower, 0.0)))
-    slack_hi = 1e-12 * (1.0 + np.abs(np.where(np.isfinite(upper), upper, 0.0)))
-    outer_lo, outer_hi = lower - slack_lo, upper + slack_hi
-    inner_lo, inner_hi = lower + slack_lo, upper - slack_hi
+    outer_lo, outer_hi, inner_lo, inner_hi = _rounding_margins(lower, upper)
 
     def strictly_inside(c, keep_taboo=True, pinned=None):
         # (comparisons with NaN are False, so this also rejects non-finite iterates)
@@ -461,6 +487,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
     steady, last_ratio, needed = 0, math.inf, (memory + 3) // 2
     ff_gain = 16.0
     confirmed = False  # a slow solve's converged point checked by one more plain step (_SLOW_SOLVE)
+    step_after = None  # the scaled residual after that plain step
     # the unstable-direction fast-forward: (lam, l, v, l.v) of the saddle being left, its gain, and
     # the Jacobians it may still compute (each costs n evaluations without the model's own)
     mode, mode_gain, mode_tries, mode_next, mode_J = None, _MODE_GAIN, 0, 0, None
@@ -575,6 +602,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
                 r1 = float(np.max(np.abs(f1 - x1) / tolerance(x1)))
                 if r1 <= 1.0:
                     confirmed = True
+                    step_after = r1  # (its rate also estimates the error: _estimate_error)
                 else:
                     run.unconfirmed += 1
                     hist.clear(); plain_steps.clear()
@@ -586,7 +614,8 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
                 confirmed = True  # (the next step is judged by the loop: report this point)
         if r <= 1.0:
             run.status = Status.CONVERGED
-            run.error, run.secant_point = _estimate_error(hist, prev, x, fx, wt, r, damp, reg, came_plain)
+            run.error, run.secant_point = _estimate_error(hist, prev, x, fx, wt, r, damp, reg, came_plain,
+                                                          step_after)
             return run
         if run.it >= max_iter:
             run.status = Status.MAX_ITER
@@ -775,7 +804,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
         run.it += 1
 
 
-def _estimate_error(hist, prev, x, fx, wt, r, damp, reg, came_plain):
+def _estimate_error(hist, prev, x, fx, wt, r, damp, reg, came_plain, step_after=None):
     """The error of a point that meets the tolerance, ``max_i |x_i - x*_i| / w_i``, estimated
     without evaluating the map: the residual is not the error. Where the map contracts slowly
     (rate ``lam`` along some direction) a residual ``r`` leaves an error ``r / (1 - lam)``: at a
@@ -786,26 +815,31 @@ def _estimate_error(hist, prev, x, fx, wt, r, damp, reg, came_plain):
       included): the secant model's fixed point, ``x*`` to first order where the history spans
       the slow directions (for a linear map with ``n`` independent secants, exactly);
     * after a plain step, from its rate ``q = r / r_prev``: the damped map contracts the slow
-      direction by ``q = d + (1 - d) lam``, so ``|x - x*| ~ r (1 - d) / (1 - q)``.
+      direction by ``q = d + (1 - d) lam``, so ``|x - x*| ~ r (1 - d) / (1 - q)``; likewise from
+      the plain step a slow solve takes from ``x`` to confirm it (``step_after``, its scaled
+      residual: ``q = step_after / r``), an evaluation already spent.
 
     (:func:`solve` replaces it by the Newton step ``(I - J)^-1 (F(x) - x)`` when the stability
     check has computed the Jacobian ``J`` at the point.) Returns ``(estimate, the secant model's
     fixed point or None)``."""
     est, cand = math.nan, None
+    rates = [step_after / r] if step_after is not None and r > 0.0 else []
+    if prev is not None and came_plain and prev[3] > 0.0:
+        rates.append(r / prev[3])
+    for q in rates:
+        if q < 1.0:
+            by_rate = r * (1.0 - damp) / (1.0 - q)
+            est = by_rate if math.isnan(est) else max(est, by_rate)
     if prev is None:
         return est, cand
     if hist.memory > 0:
         hist.push(x - prev[0], fx - prev[1])
         cand = np.empty_like(x)
-        if _anderson_mix(hist.DX, hist.DF, hist.count, x, fx, wt, 0.0, reg, cand):
-            est = float(np.max(np.abs(cand - x) / wt))
-        else:
+        if not _anderson_mix(hist.DX, hist.DF, hist.count, x, fx, wt, 0.0, reg, cand):
             cand = None
-    if came_plain and prev[3] > 0.0:
-        q = r / prev[3]
-        if q < 1.0:
-            by_rate = r * (1.0 - damp) / (1.0 - q)
-            est = by_rate if math.isnan(est) else max(est, by_rate)
+        else:
+            by_secant = float(np.max(np.abs(cand - x) / wt))
+            est = by_secant if math.isnan(est) else max(est, by_secant)
     return est, cand
 
 
@@ -836,8 +870,8 @@ def _polish(F, run, jac, tolerance, lower, upper, outside, project=None):
     The residual is not the error: where the map contracts slowly the error is the residual
     times ``1 / (1 - rate)`` (``run.error``, :func:`_estimate_error`; measured on the registry's
     examples, converged points were up to 9 tolerances off). With the map's Jacobian ``J`` at the
-    point (the stability check's, or computed here, ``n`` evaluations, only when the estimate
-    exceeds 1) the error is also the Newton step ``(I - J)^-1 (F(x) - x)`` to first order; the
+    point (the stability check's, or computed here as the stability check computes it, only when
+    the estimate exceeds 1) the error is also the Newton step ``(I - J)^-1 (F(x) - x)`` to first order; the
     larger of the two estimates is kept, since a finite-difference Jacobian can be wrong where
     the map is not smooth on the scale of its step (at a hinge loss's minimiser ``w = 0``, with
     ``q = 8e-16``, it put the error at 0.14 tolerances where the secant model said 270, the
@@ -853,11 +887,7 @@ def _polish(F, run, jac, tolerance, lower, upper, outside, project=None):
     if run.jacobian is not None and run.jacobian[0] is run.x:
         J = run.jacobian[1]
     elif run.error > 1.0 and n <= 64:
-        J = _own_jacobian(jac, run.x)
-        if J is None:
-            J, nev = numerical_jacobian(F, run.x, lower, upper, f0=run.fx, outside=outside)
-            run.nev += nev
-        run.jacobian = (run.x, J)
+        J, _ = _jacobian_at(F, jac, run, lower, upper, 0.0, outside)
     else:
         return
     est = _newton_error(J, run.x, run.fx, tolerance(run.x))
@@ -880,10 +910,8 @@ def _polish(F, run, jac, tolerance, lower, upper, outside, project=None):
             break
         # the map's value must be in the domain too, as the driver loop asks (beyond rounding of
         # a bound it is clipped there, as in the loop)
-        slack_lo = 1e-12 * (1.0 + np.abs(np.where(np.isfinite(lower), lower, 0.0)))
-        slack_hi = 1e-12 * (1.0 + np.abs(np.where(np.isfinite(upper), upper, 0.0)))
-        if np.any(f1 < lower - slack_lo) or np.any(f1 > upper + slack_hi) or \
-                (outside is not None and outside(f1) is not None):
+        outer_lo, outer_hi, _, _ = _rounding_margins(lower, upper)
+        if np.any(f1 < outer_lo) or np.any(f1 > outer_hi) or (outside is not None and outside(f1) is not None):
             break
         f1 = np.clip(f1, lower, upper)
         wt1 = tolerance(x1)
@@ -895,6 +923,16 @@ def _polish(F, run, jac, tolerance, lower, upper, outside, project=None):
         run.residuals.append(r1)
         est = _newton_error(J, x1, f1, wt1)
     run.error = est
+
+
+def _rounding_margins(lower, upper):
+    """``(outer_lo, outer_hi, inner_lo, inner_hi)``: the bounds widened and narrowed by the rounding
+    tolerance ``1e-12 (1 + |bound|)`` (infinite bounds stay infinite). A map's value between a
+    bound and its outer margin is clipped to the bound; an accelerated iterate must lie inside the
+    inner ones."""
+    slack_lo = 1e-12 * (1.0 + np.abs(np.where(np.isfinite(lower), lower, 0.0)))
+    slack_hi = 1e-12 * (1.0 + np.abs(np.where(np.isfinite(upper), upper, 0.0)))
+    return lower - slack_lo, upper + slack_hi, lower + slack_lo, upper - slack_hi
 
 
 def _strictly_in(x, lower, upper, outside):
@@ -944,8 +982,9 @@ def _within_trust(cand, x, g, trust, wt):
     """
     big_step = 0.0
     big_g = 0.0
+    rw = _relative_weights(wt)  # (the test is scale-free)
     for i in range(x.size):
-        w = 1.0 / wt[i]
+        w = rw[i]
         big_step = max(big_step, abs(cand[i] - x[i]) * w)
         big_g = max(big_g, abs(g[i]) * w)
     if big_step > trust * big_g:
@@ -975,8 +1014,9 @@ def _along(step, g, x, wt):
     coupling with other entries, which the plain step then resolves.
     """
     s = 0.0
+    rw = _relative_weights(wt)  # (only the sign of s matters)
     for i in range(x.size):
-        w = 1.0 / wt[i]
+        w = rw[i]
         s += step[i] * g[i] * w * w
         # an entry the plain step pushes away from 0 is not pulled back toward 0 by the secant
         if step[i] * g[i] < 0.0 and abs(x[i] + g[i]) > abs(x[i]) and abs(x[i] + step[i]) < abs(x[i]):
@@ -1024,8 +1064,11 @@ def _anderson_mix(DX, DF, k, x, fx, wt, damp, reg, out):
     n = x.size
     A = np.zeros((k, k))
     b = np.zeros(k)
+    # relative weights (a common factor leaves the coefficients unchanged, lam scaling with A):
+    # 1 / wt^2 itself overflows once a weight is below 1e-154 (atol = 0)
+    rw = _relative_weights(wt)
     for l in range(n):
-        w2 = 1.0 / wt[l] ** 2
+        w2 = rw[l] ** 2
         gl = fx[l] - x[l]
         for i in range(k):
             di = DF[l, i] - DX[l, i]

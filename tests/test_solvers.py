@@ -326,3 +326,14 @@ def test_acceleration_goes_on_while_an_entry_decays_onto_a_bound():
     assert sol.evaluations < 100
     plain = fp.solve(F, np.array([1.0, 0.0]), bounds=([0.0, -np.inf], [np.inf, np.inf]), solver=Damped(0.0))
     assert plain.evaluations > 10_000
+
+
+@pytest.mark.parametrize("rtol", [1e-10, 1e-300])
+def test_atol_zero_with_an_entry_exactly_zero(rtol):
+    """atol = 0 gave an entry that is exactly 0 the tolerance weight 0: the solve raised
+    ZeroDivisionError. Now the weight has a floor and Anderson resolves the other entries
+    (the weights' range is capped) instead of stalling into plain iteration."""
+    sol = fp.solve(lambda x: np.array([0.5 * x[0] + 1.0, 0.0 * x[1], 0.9 * x[2] + 0.1]), [0.0, 0.0, 0.0],
+                   atol=0.0, rtol=rtol)
+    assert sol.converged and sol.iterations <= 10
+    np.testing.assert_allclose(sol.x, [2.0, 0.0, 1.0], rtol=1e-9, atol=0.0)

@@ -558,3 +558,19 @@ def test_an_error_the_polish_cannot_remove_is_reported():
     assert true > 50.0 and sol.error_estimate == pytest.approx(true, rel=0.05)
     assert "the error is estimated at" in sol.message and "tighten atol and rtol" in sol.message
 
+
+
+def test_the_confirming_plain_step_of_a_slow_solve_also_estimates_its_error():
+    """Without a history (the point reached by an accelerated or restarted step), the plain step that
+    a slow solve takes to confirm its point gives the rate: for x -> 0.995 x at x = 1e-8 (tolerance
+    1e-10) the residual is 0.5 tolerances, the error 100, and the confirming step's residual 0.4975."""
+    import fixedpoint.solvers as solvers
+
+    lam, x, tol = 0.995, 1e-8, 1e-10
+    r = (1.0 - lam) * x / tol
+    est, _ = solvers._estimate_error(solvers._History(1, 1), None, np.array([x]), np.array([lam * x]),
+                                     np.array([tol]), r, 0.0, 0.0, False, step_after=lam * r)
+    assert est == pytest.approx(x / tol, rel=1e-12)
+    est, _ = solvers._estimate_error(solvers._History(1, 1), None, np.array([x]), np.array([lam * x]),
+                                     np.array([tol]), r, 0.0, 0.0, False)
+    assert math.isnan(est)
