@@ -726,4 +726,6 @@ def test_a_non_specialised_committee_on_the_boundary_of_the_cone_is_polished_to_
     ref = fixedpoint.solve(m, start=sol.x, atol=1e-14, rtol=1e-14)
     assert ref.converged
     assert np.max(np.abs(sol.x - ref.x) / (1e-10 + 1e-10 * np.abs(sol.x))) <= 1.0
-    assert np.all(np.linalg.eigvalsh(sol["Q"]) >= 0.0)
+    # inside the cone by the model's own test (a rank-one Q's zero eigenvalues come out of eigvalsh
+    # as +-6e-17, depending on the LAPACK build: the bare sign is not the property)
+    assert m.domain_violation(sol.x) is None
