@@ -179,9 +179,9 @@ hard phase for perfect recovery.
 
         c       alpha_2     alpha^(0)_1   alpha_1 (staircase)   q*        lambda_12 at q*
         0       0.276555    1.12714       (limit c -> 0, above)
-        0.0001  0.276094    1.12747       0.75863               0.75557   -0.027
+        0.0001  0.276094    1.12747       0.75846               0.75571   -0.027
         0.001   0.274828    1.13038       -                     -         -
-        0.01    0.269137    1.15861       0.74531               0.77775   -0.016
+        0.01    0.269137    1.15861       0.74540               0.77767   -0.016
         0.1     0.243555    1.43818       0.72581               0.85233   -0.004
         0.25    0.221940    1.96357       0.72009               0.90568   0.001
         0.5     0.202712    3.05534       0.71897               0.94477   0.010
@@ -189,54 +189,48 @@ hard phase for perfect recovery.
         2       0.174270    16.4131       0.72052               0.98975   0.033
         4       0.169136    54.0301       0.72094               0.99663   0.041
 
-    Accuracy of ``alpha_1``: ``+-3e-5`` at ``c = 1`` (measured rule by rule, above). The other rows
-    are the default rules too (``notebooks/_deep_attention_table.py``; 14 to 15 s of wall time on
-    two cores for ``c >= 0.5``; 53 to 57 s for ``c`` in ``[0.01, 0.25]`` and 64 s at ``c = 1e-4``,
-    where the inner rule in ``z_1`` is the graded one, with three times the nodes, and ``eta`` has 8
-    nodes per axis), not measured rule by rule. At ``c = 0.1`` they were:
-    24 outer nodes per coordinate move ``alpha_1`` by -3e-6; 6 ``eta`` nodes per axis instead of 8
-    by -7.3e-5, with the direct forms 8e-5 away (0.725816); with 8 the direct forms agree to 1e-5
-    (0.725802). There the ``eta`` rule, whose scale ``sqrt(q (1 - q))`` is twice that at ``c = 1``,
-    was the main error, and the departure of the direct forms from the Nishimori ones measured it;
-    at ``c = 1`` that departure is the direct forms' own error (1.1e-4, against 1e-5 for the
-    Nishimori forms). Over the table it is at most 2e-4 for ``c >= 0.01`` (``c = 0.5``: 0.71879)
-    and 3e-4 at ``c = 1e-4`` (0.75834); at ``c = 0.01`` the growth rate at ``q = 0.78`` moves by
-    1.4e-4 between 12, 16 and 24 outer nodes per coordinate (about 3e-5 in ``alpha_1``). At ``c =
-    1e-4``, rule by rule (``alpha_1`` when one rule is refined): outer 16 -> 24 nodes per
-    coordinate -1.4e-4 (the direct forms then 9e-5 away); inner ``z_1`` 64 -> 96 -3.7e-5; ``z_2*``
-    6 -> 8 per panel -1e-5; ``eta`` 8 -> 10 -> 12 nodes 0, -1e-5: there the outer rule is the main
-    error and the ``eta`` rule is converged. The outer rule does not converge monotonically there:
-    at the fine evaluation's ``q`` (0.75291), moved to the root along the coarse slopes, 16, 20,
-    24 and 32 nodes per coordinate give 0.75864, 0.75834, 0.75851, 0.75862 (with 96 inner nodes,
-    16 and 24 give 0.75861, 0.75855). Its interpolating polynomials of degree ``n - 1`` in
-    ``(zeta, a)`` meet steep layers there (at ``a -> 0, 1`` and ``zeta -> 0, 1``; ``|G|_F^2``
-    rises twelvefold within ``a > 0.8`` at ``zeta = 0.3``) and nodes far in the tail of ``z_1*``
-    (``a = 0.02``, ``zeta = 0.3`` is ``z_1* = (-14.4, -14.1)``), where the inner rules, placed for
-    moderate ``z_1``, leave the node averages rough (10% in ``|G|_F^2``, 1% in ``K_2^N``; the
-    Nishimori averages of ``G`` are smooth to about 0.5%); such nodes carry little mass but their
-    Lagrange weights are not small. So about ``+-1e-4`` for ``c`` in ``[0.01, 4]`` away from ``c
-    = 1``, ``+-3e-4`` at ``c = 1e-4`` (0.7585 there). The inner rule is not the cause: with 128
-    nodes in ``mu`` instead of 64, 12, 16, 20 and 24 outer nodes per coordinate give 0.75848,
-    0.75865, 0.75833, 0.75851, the 64-node values to 1e-5 (2026-12-02), although the tail nodes'
-    averages (rough along ``a = 0.9``, ``zeta`` in ``[0.25, 0.6]``, where ``|z_1*|`` is 8 to 22)
-    do change with it. The outer rule is: along lines of constant ``zeta`` the integrand is flat
-    in ``a`` up to about 0.7 and rises tenfold beyond (a knee near ``a = 0.7-0.85``; another along
-    ``zeta`` near 0.8-0.95), which one polynomial per coordinate does not follow. Composite rules
-    with panels ``[0, 0.75, 0.9, 1]`` in ``zeta`` and ``[0, 0.5, 0.7, 0.8, 0.9, 1]`` in ``a``
-    (interpolatory on each panel, weights from the same fine rule) converge: 6 Gauss-Legendre
-    nodes per ``a`` panel and 6, 8, 10 per ``zeta`` panel give 0.75858, 0.75854, 0.75857 (4 per
-    ``a`` panel: 0.75869, 0.75866), so ``alpha_1(1e-4) = 0.75856 +- 3e-5``, at 110 to 180 s
-    instead of 74 (not the default; an earlier composite with panels ``[0, 0.1, 0.5, 0.85, 1]``
-    in ``zeta`` and ``[0, 0.08, 0.5, 0.92, 1]`` in ``a``, breakpoints away from the knees, gave
-    0.75786 to 0.75875). Before
-    the outer rule in softmax coordinates (2026-12-01) the table held a tensor Gauss-Hermite rule
-    in ``z_1*`` (graded below ``c = 0.5``) and lighter rules below ``c = 0.5``: 0.71941 at ``c =
-    1``, 8e-4 low at ``c = 0.1`` (inside the ``+-1e-3`` then stated for small skips) and 1.4e-3
-    low at ``c = 1e-4`` (outside it).
+    Accuracy of ``alpha_1``: ``+-3e-5`` at ``c = 1`` (measured rule by rule, above) and at ``c =
+    1e-4`` (below). The other rows are the default rules too (``notebooks/_deep_attention_table.py``;
+    14 to 15 s of wall time on two cores for ``c >= 0.5``, 126 to 174 s for ``c`` in ``[0.01, 0.25]``
+    and 262 s at ``c = 1e-4`` below, where the inner rule in
+    ``z_1`` is the graded one, ``eta`` has 8 nodes per axis and the outer rule 20 per coordinate).
+    There the direct forms depart from the Nishimori ones by 1.3e-5 to 2.3e-5 (up to 3e-4 before the
+    corrections below).
+    At ``c = 0.1`` (with the inner rules before the corrections below): 24 outer nodes per
+    coordinate moved ``alpha_1`` by -3e-6; 6 ``eta`` nodes per axis instead of 8 by -7.3e-5, with
+    the direct forms 8e-5 away; with 8 they agreed to 1e-5. There the ``eta`` rule, whose scale
+    ``sqrt(q (1 - q))`` is twice that at ``c = 1``, was the main error, and the departure of the
+    direct forms from the Nishimori ones measured it; at ``c = 1`` that departure is the direct
+    forms' own error (1.1e-4, against 1e-5 for the Nishimori forms).
+
+    Two inner rules corrected (2026-12-02). Below ``c = 0.5`` the node averages of the
+    outer rule (one per teacher ``z_1*``) were rough, and each outer rule sampled that roughness
+    differently: at ``c = 1e-4``, 16, 20, 24 and 32 outer nodes per coordinate gave 0.75864,
+    0.75834, 0.75851, 0.75862, and composite outer rules (panels at the integrand's knees)
+    0.75854 to 0.75858, all with a common bias. Measured at single teacher nodes (``c = 1e-4``, ``q
+    = 0.753``, ``K_2^N`` against refined rules):
+
+    - the rule in ``z_2*``: at teacher nodes off their singular line (``g* = 1 - s_1* - s_2* >>
+      c``), ``h_1 - h_2 = -sqrt 2 (c + g*) D`` and a student ``z_1`` near its own singular line stays
+      plausible while ``|h_1 - h_2| <~ c``: a feature at ``D ~ c / g*``, which the first panel
+      (0.2) missed by 1.5e-3 at ``g* = 0.01-0.03``, 1.5e-4 at 0.1. The ``D`` axis is now graded
+      down to ``2 c / (c + g*)`` for each teacher node (:func:`_z2_levels`; 2e-6);
+    - the inner rule in ``delta``: 4 Gauss-Legendre nodes per panel were 1.6e-3 off, node to node
+      of either sign; now 6 (7e-5; 8: 1e-6).
+
+    Each moved ``alpha_1(1e-4)`` by about -5e-5. With both, 12, 16, 20 and 24 outer nodes per
+    coordinate give 0.75830, 0.75854, 0.75846, 0.75847 (the direct forms 0.75861, 0.75850,
+    0.75848, 0.75850), so ``alpha_1(1e-4) = 0.75847 +- 3e-5``, and the outer rule is 20 nodes per
+    coordinate below ``c = 0.5`` (16 leave 7e-5 at ``c = 1e-4``); the composite rule with 6 nodes
+    per panel now gives 0.75856 (direct 0.75877), worse than the tensor rules. At ``c >= 0.5`` the
+    inner rule is the tensor one and every level is 0: those rows are unchanged, bit for bit.
+    Before the outer rule in softmax coordinates (2026-12-01) the table held a tensor Gauss-Hermite
+    rule in ``z_1*`` (graded below ``c = 0.5``) and lighter rules below ``c = 0.5``: 0.71941 at ``c
+    = 1``, 8e-4 low at ``c = 0.1`` and 1.4e-3 low at ``c = 1e-4``.
 
     ``alpha_2`` decreases with ``c`` over the whole range (to 1/6 as ``c -> inf``, to 0.276555 as
     ``c -> 0``); ``alpha_1`` barely depends on ``c`` for ``c >= 0.5`` (0.72) and rises a little at
-    small skips (0.726 at ``c = 0.1``, 0.745 at 0.01, 0.759 at 1e-4), where the root ``q*`` moves
+    small skips (0.726 at ``c = 0.1``, 0.745 at 0.01, 0.758 at 1e-4), where the root ``q*`` moves
     down to 0.76; the ``Q_12`` rate stays far below one (it changes sign at small ``c``).
 
     Small skips. ``det A = (1 + c)(c + 1 - s_1 - s_2)`` with ``1 - s_1 - s_2 = sinh(delta^2 / 2) / (2
@@ -858,6 +852,13 @@ _Z2_WMAX = 1.0
 #: 0.9736 and at c = 0.1, q = 0.8523, for 27% fewer nodes and 20-40% less time; tapering from the third panel on instead
 #: (6, 6, 6, 6, 4, 3, 2 nodes) moved it by 4e-7
 _Z2_TAPER = 2.0
+#: the D axis of the rule in z_2* is graded further toward D = 0 for teacher nodes whose softmax
+#: weights are far from their singular line (_z2_levels): first panel at most _Z2_D_KAPPA c / (c +
+#: g*), at most _Z2_MAX_LEVEL halvings of _Z2_H0, with _Z2_FINE_GL nodes in the panels narrower
+#: than _Z2_H0 (3 nodes: 4e-6 at single nodes, 4: 2e-7, against 6)
+_Z2_D_KAPPA = 2.0
+_Z2_MAX_LEVEL = 16
+_Z2_FINE_GL = 4
 #: first panel of the graded rule in z_2* of the truth route of deep_linearisation below c = 0.5
 _TRUTH_Z2_H0 = 0.1
 #: default rules of the teacher route (deep_subbranch(route="truth")). The eta rule carries the
@@ -876,15 +877,20 @@ _STAIR_FINE = (16, 6, 6, 64)
 #: omega_2, sqrt(q (1 - q)), larger (twice that at c = 1 for c = 0.1), and 6 nodes left 7.3e-5 in
 #: alpha_1 at c = 0.1 (8: the direct and Nishimori forms agree to 1e-5)
 _STAIR_ETA_SMALL_C = 8
+#: outer nodes per coordinate of the fine rules below c = 0.5: at c = 1e-4 (with the inner rules of
+#: 2026-12-02) 16, 20 and 24 give alpha_1 = 0.75854, 0.75846, 0.75847
+_STAIR_TEACHER_SMALL_C = 20
 #: rules (n_teacher, n_gl, n_eta, n_z) of the coarse root search of deep_staircase, and the step in
 #: q of its slopes
 _STAIR_COARSE = (8, 3, 3, 32)
 #: below c = 0.5 the inner graded rule of the sub-branch (deep_subbranch route "truth",
 #: deep_staircase) has n_z // _STAIR_PER_PANEL Gauss-Legendre nodes per panel in delta (at least
-#: 3), half those of the linearisation's: with the outer rule in softmax coordinates and 64 nodes
-#: in mu, the growth rate moves by 3e-6 at c = 0.1, q = 0.85 and c = 0.25, q = 0.905, by 1.5e-4 at
-#: c = 0.01, q = 0.78 (the other rules' errors there are larger), against 8 per panel, at half the cost
-_STAIR_PER_PANEL = 16
+#: 3): 6 at n_z = 64. Measured at single teacher nodes (c = 1e-4, q = 0.753, K_2^N against 16 per
+#: panel): 4 per panel (the default until 2026-12-02) 1.6e-3 off, node to node of either sign, 5
+#: per panel 3e-4, 6 per panel 7e-5, 8 per panel 1e-6; smaller first panels or narrower last ones
+#: do not help. The roughness of 4 per panel, sampled by the outer rule, made the outer rules
+#: scatter by +-1.5e-4 in alpha_1 at c = 1e-4
+_STAIR_PER_PANEL = 10
 #: at most this many nodes per coordinate of the outer rule in softmax coordinates (its Lagrange
 #: basis on Gauss-Legendre nodes; 24 already agree with 16 to 3e-5 in the growth rate)
 _N_SOFTMAX_MAX = 64
@@ -1460,8 +1466,8 @@ def _teacher_rules(n_teacher: int):
     return Zs, ws
 
 
-@functools.lru_cache(maxsize=16)
-def _teacher_z2_graded(n_gl: int, h0: float):
+@functools.lru_cache(maxsize=64)
+def _teacher_z2_graded(n_gl: int, h0: float, level: int = 0):
     """``z_2*`` in rotated coordinates ``mu = (z_21 + z_22) / sqrt 2 >= 0`` and ``D = (z_22 - z_21) /
     sqrt 2 >= 0`` (weight 4: ``(z_2*, eta) -> -(z_2*, eta)`` maps ``(h, omega_2)`` to ``-(h,
     omega_2)``, the same observation up to the sign of ``z_2``; ``(z_21, z_22) -> (-z_22, -z_21)``
@@ -1474,27 +1480,50 @@ def _teacher_z2_graded(n_gl: int, h0: float):
     (``A(s') (-omega_2) = h`` has a solution ``s'`` in the simplex only within ``O(sqrt(1 - q))``
     of ``D = 0``). Panels from ``_Z2_TAPER`` on carry one node fewer each than the one before
     (at least 3): their Gaussian mass is small (0.016, 7e-4, 1e-5 for the default panels, ``[2.4,
-    3.4]``, ``[3.4, 4.4]``, ``[4.4, 5]``)."""
-    edges = np.empty(256)
-    n = _graded_panels(0.0, 5.0, 0.0, h0, _Z2_WMAX, edges)
-    e = edges[:n]
-    d = []
-    wd = []
-    m = n_gl
-    for i in range(n - 1):
-        if e[i] >= _Z2_TAPER:
-            m = max(3, m - 1)
-        gx, gw = _unit_legendre(m)
-        d.append(e[i] + (e[i + 1] - e[i]) * gx)
-        wd.append((e[i + 1] - e[i]) * gw)
-    d = np.concatenate(d)
-    wd = np.concatenate(wd) * 2.0 * _INV_SQRT_2PI * np.exp(-0.5 * d * d)
-    D, M = np.meshgrid(d, d, indexing="ij")
+    3.4]``, ``[3.4, 4.4]``, ``[4.4, 5]``).
+
+    ``level > 0`` grades the ``D`` axis further, from ``h0 / 2^level``, with
+    ``_Z2_FINE_GL`` nodes in the panels narrower than ``h0``: a third feature, at ``D ~ c / g*``
+    (:func:`_z2_levels`)."""
+    def axis(first):
+        edges = np.empty(256)
+        n = _graded_panels(0.0, 5.0, 0.0, first, _Z2_WMAX, edges)
+        e = edges[:n]
+        x, w = [], []
+        m = n_gl
+        for i in range(n - 1):
+            if e[i] >= _Z2_TAPER:
+                m = max(3, m - 1)
+            gx, gw = _unit_legendre(m if e[i + 1] - e[i] >= h0 * (1.0 - 1e-12) else min(m, _Z2_FINE_GL))
+            x.append(e[i] + (e[i + 1] - e[i]) * gx)
+            w.append((e[i + 1] - e[i]) * gw)
+        x = np.concatenate(x)
+        return x, np.concatenate(w) * 2.0 * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+
+    d, wd = axis(h0 * 0.5 ** int(level))
+    m, wm = axis(h0)
+    D, M = np.meshgrid(d, m, indexing="ij")
     Z2 = np.ascontiguousarray(np.stack([((M - D) / math.sqrt(2.0)).ravel(), ((M + D) / math.sqrt(2.0)).ravel()], 1))
-    w2 = np.outer(wd, wd).ravel()
+    w2 = np.outer(wd, wm).ravel()
     for a in (Z2, w2):
         a.flags.writeable = False
     return Z2, w2
+
+
+def _z2_levels(c, Zs):
+    """The grading level of the ``D`` axis of :func:`_teacher_z2_graded` that each teacher's ``z_1*``
+    (rows of ``Zs``) needs. With ``g* = 1 - s_1* - s_2*``, ``h_1 - h_2 = -sqrt 2 (c + g*) D``, and a
+    student ``z_1`` near its own singular line (``det A(z_1) ~ c``) stays plausible only while
+    ``|h_1 - h_2| <~ c``: below ``D ~ c / (c + g*)`` the posterior gains that component, whose
+    ``Cov(z_2)`` is large. Measured at ``c = 1e-4``, ``q = 0.753`` (``K_2^N`` at single nodes):
+    converged once the first panel is below about ``2.5 c / g*``, and 1.5e-3 off (``g* = 0.01``,
+    0.03), 1.5e-4 (0.1), 2e-5 (0.3) with the plain first panel 0.2; 2e-6 with ``h0 / 2^level <=
+    _Z2_D_KAPPA c / (c + g*)`` and 4 nodes in the narrow panels. For ``c >= 0.5`` the level is 0."""
+    z11, z12 = Zs[:, 0], Zs[:, 1]
+    delta = z12 - z11
+    g = np.sinh(0.5 * delta * delta) / (2.0 * np.cosh(0.5 * z11 * delta) * np.cosh(0.5 * z12 * delta))
+    need = _Z2_D_KAPPA * c / (c + g)
+    return np.clip(np.ceil(np.log2(_Z2_H0 / need)), 0, _Z2_MAX_LEVEL).astype(np.int64)
 
 
 def _check_workers(workers):
@@ -1765,29 +1794,36 @@ def deep_state_evolution(skip: float, Q, *, log2_points: int = 14, n_z: int = 32
 def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z, workers=1):
     """``(K_1, K_2, K_1^N, K_2^N, K_12)`` of :func:`_deep_subbranch_truth_kernel`: the outer rule in
     ``z_1*`` is that of :func:`equations._softmax_rule.softmax_rule` (``n_teacher`` Gauss-Legendre
-    nodes per coordinate of the simplex of the softmax weights), the others the default placement.
-    The ``z_1*`` nodes are split into ``workers`` chunks computed in threads (the kernel releases
-    the GIL)."""
+    nodes per coordinate of the simplex of the softmax weights), the rule in ``z_2*`` that of
+    :func:`_teacher_z2_graded` at the level of :func:`_z2_levels` for each ``z_1*`` node, the
+    others the default placement. The ``z_1*`` nodes are split into ``workers`` chunks per level,
+    computed in threads (the kernel releases the GIL)."""
     Zs, W = softmax_rule(c, n_teacher)
-    Z2, w2 = _teacher_z2_graded(n_gl, _Z2_H0)
     xe, we = _hermite_rule(n_eta)
     inner = _inner_grid(c, n_z, _STAIR_PER_PANEL)
     F = np.empty((Zs.shape[0], 7))
     workers = max(1, min(int(workers), Zs.shape[0]))
-    # interleaved chunks: a node's cost barely depends on where it is
-    chunks = [np.arange(i, Zs.shape[0], workers) for i in range(workers)]
+    levels = _z2_levels(c, Zs)
+    # per level, interleaved chunks (a node's cost barely depends on where it is within a level)
+    tasks = []
+    for level in np.unique(levels):
+        idx = np.flatnonzero(levels == level)
+        tasks += [(idx[i::workers], int(level)) for i in range(min(workers, idx.size))]
 
-    def run(idx):
+    def run(task):
+        idx, level = task
+        Z2, w2 = _teacher_z2_graded(n_gl, _Z2_H0, level)
         part = np.empty((idx.size, 7))
         _deep_subbranch_truth_kernel(q, c, np.ascontiguousarray(Zs[idx]), Z2, w2, xe, we, *inner, part)
         F[idx] = part
 
     if workers == 1:
-        run(chunks[0])
+        for task in tasks:
+            run(task)
     else:
         from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(run, chunks))
+            list(pool.map(run, tasks))
     w, w11, w12, w22 = W
     K1, K2, N2, K12 = (float(w @ F[:, k]) for k in range(4))
     # E tr(G (z_1* z_1*^T - I)) = E[G_11 (z_11^2 - 1) + 2 G_12 z_11 z_12 + G_22 (z_12^2 - 1)]
@@ -1795,7 +1831,7 @@ def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z, workers=1):
     return K1, K2, N1, N2, K12
 
 
-def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int = _STAIR_FINE[0],
+def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = None,
                    n_gl: int = _STAIR_FINE[1], n_eta: int | None = None, n_z: int = _STAIR_FINE[3],
                    xtol: float = 1e-5, coarse=_STAIR_COARSE, refine: bool = False, workers: int = 2) -> dict:
     """The staircase threshold of the first layer of ``deep_attention``: the ``alpha`` at which
@@ -1827,11 +1863,13 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int = _STAIR_F
     n_teacher, n_gl, n_eta, n_z : int
         Fine rules of :func:`deep_subbranch` (route ``"truth"``): Gauss-Legendre nodes per
         coordinate of the simplex of the softmax weights of ``z_1*``
-        (:mod:`equations._softmax_rule`), Gauss-Legendre nodes per panel in ``z_2*``, Gauss-Hermite
-        nodes per axis in ``eta`` (``None``: 6 for ``c >= 0.5``, 8 below) and in the inner ``z_1``. Below ``c = 0.5`` the inner rule in
-        ``z_1`` is the graded one (module docstring, "Small skips"): ``n_z`` Gauss-Hermite nodes in
-        ``mu``, ``max(3, n_z // 8)`` Gauss-Legendre nodes per panel in ``delta``; an evaluation then
-        costs four to six times more than at ``c = 1`` with the same numbers.
+        (:mod:`equations._softmax_rule`; ``None``: 16 for ``c >= 0.5``, 20 below), Gauss-Legendre
+        nodes per panel in ``z_2*`` (with the ``D`` axis graded further for each ``z_1*``,
+        :func:`_z2_levels`), Gauss-Hermite nodes per axis in ``eta`` (``None``: 6 for ``c >= 0.5``,
+        8 below) and in the inner ``z_1``. Below ``c = 0.5`` the inner rule in ``z_1`` is the
+        graded one (module docstring, "Small skips"): ``n_z`` Gauss-Hermite nodes in ``mu``, ``max(3,
+        n_z // 10)`` Gauss-Legendre nodes per panel in ``delta``; an evaluation then costs about
+        ten times more than at ``c = 1`` with the same numbers.
     xtol : float
         Tolerance of the root in ``q`` (of the coarse search; of Brent's on the fine rules if
         ``coarse`` is None).
@@ -1859,9 +1897,10 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int = _STAIR_F
 
     Notes
     -----
-    Accuracy and cost at ``c = 1``: see the module docstring (``alpha_1 = 0.71965 +- 3e-5``, about
-    15 s on two cores; about a minute below ``c = 0.5``). The accuracy has been measured rule by rule at
-    ``c = 1`` only (other ``c``: the module docstring's table and the indicators there); a
+    Accuracy and cost: see the module docstring (``alpha_1 = 0.71965 +- 3e-5`` at ``c = 1``, about
+    15 s on two cores; ``0.75847 +- 3e-5`` at ``c = 1e-4``, two to four and a half minutes below ``c = 0.5``). The accuracy has
+    been measured rule by rule at ``c = 1`` and ``1e-4`` (other ``c``: the module docstring's table
+    and the indicators there); a
     ``bracket`` that does not hold the (coarse) root raises ``ValueError``, and so does a growth rate
     that does not cross one on the grid when ``bracket`` is None. The derivatives of the coarse
     rules are differences over ``+-1e-3`` in ``q`` (less within ``1e-3`` of 0 or 1), wherever the
@@ -1875,6 +1914,8 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int = _STAIR_F
     workers = _check_workers(workers)
     if n_eta is None:
         n_eta = _STAIR_FINE[2] if c >= _C_GRADED else _STAIR_ETA_SMALL_C
+    if n_teacher is None:
+        n_teacher = _STAIR_FINE[0] if c >= _C_GRADED else _STAIR_TEACHER_SMALL_C
     fine = _check_rules("n_teacher, n_gl, n_eta, n_z", (n_teacher, n_gl, n_eta, n_z))
     if coarse is not None:
         coarse = _check_rules("coarse", coarse)

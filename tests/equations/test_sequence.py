@@ -16,8 +16,8 @@ import fixedpoint as fp
 from equations.sequence import (DeepAttention, _STAIR_QGRID, deep_state_evolution, _deep_linear_nodes_kernel, _deep_subbranch_truth_kernel,
                                 _exp_inplace,
                                 _h_rule_graded, _hermite_rule, _inner_grid, _posterior_gaps, _sign_symmetric_se,
-                                _staircase_bracket, _unit_legendre, _z1_grid, _z1_grid_graded, _z1_grid_half,
-                                deep_linearisation, deep_staircase, deep_subbranch, layer_thresholds)
+                                _staircase_bracket, _teacher_z2_graded, _unit_legendre, _z1_grid, _z1_grid_graded,
+                                _z1_grid_half, _z2_levels, _STAIR_PER_PANEL, _Z2_H0, deep_linearisation, deep_staircase, deep_subbranch, layer_thresholds)
 
 
 def _model(**kw):
@@ -414,6 +414,41 @@ def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2):
     got = (F[0, 0], F[0, 1], N1, F[0, 2], F[0, 3])
     ref = _direct_subbranch_point(q, c, z1, z2, 6, 24)
     np.testing.assert_allclose(got, ref, rtol=1e-10)
+
+
+def _node_K2N(c, q, z1, level, n_gl=6, per_panel=_STAIR_PER_PANEL, n_z=64):
+    """``K_2^N`` (and ``|g_2|^2``) of the teacher route at one teacher ``z_1*``, averaged over its
+    ``z_2*`` rule at grading ``level`` and 8 ``eta`` nodes per axis."""
+    xe, we = _hermite_rule(8)
+    Z2, w2 = _teacher_z2_graded(n_gl, _Z2_H0, level)
+    F = np.empty((1, 7))
+    _deep_subbranch_truth_kernel(q, c, np.array([z1]), Z2, w2, xe, we, *_inner_grid(c, n_z, per_panel), F)
+    return F[0, 2], F[0, 1]
+
+
+@pytest.mark.slow
+def test_small_skip_rules_at_single_teacher_nodes():
+    """At ``c = 1e-4`` the node averages of the teacher route are converged where the outer rule
+    samples them. The rule in ``z_2*``: a feature at ``D ~ c / g*`` (``g* = 1 - s_1* - s_2*``),
+    which the plain first panel (0.2) misses by 1e-3 at ``g* = 0.03`` and which the level of
+    :func:`_z2_levels` resolves (against four more halvings and 8 nodes per panel). The inner
+    rule in ``z_1``: the default nodes per panel in ``delta`` against 16 per panel; the former 4
+    per panel were 1e-3 off, node to node of either sign."""
+    c, q = 1e-4, 0.753
+    g = 0.03
+    z1 = (-math.sqrt(math.atanh(g)), math.sqrt(math.atanh(g)))
+    level = int(_z2_levels(c, np.array([z1]))[0])
+    assert level >= 5 and _z2_levels(1.0, np.array([z1]))[0] == 0
+    got = _node_K2N(c, q, z1, level)
+    ref = _node_K2N(c, q, z1, level + 4, n_gl=8)
+    plain = _node_K2N(c, q, z1, 0)
+    # (the 8 nodes per panel of the reference move the wide panels too: 7e-6 of it)
+    np.testing.assert_allclose(got, ref, rtol=1e-5)
+    assert abs(plain[0] / ref[0] - 1.0) > 5e-4
+    fine = _node_K2N(c, q, z1, level, per_panel=4)         # 16 nodes per panel in delta
+    coarse = _node_K2N(c, q, z1, level, per_panel=16)      # 4 per panel (the former default)
+    np.testing.assert_allclose(got, fine, rtol=1.5e-4)
+    assert abs(coarse[0] / fine[0] - 1.0) > 3e-4
 
 
 def test_vectorised_exp_against_numpy():
