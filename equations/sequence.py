@@ -220,7 +220,7 @@ hard phase for perfect recovery.
 
     Each moved ``alpha_1(1e-4)`` by about -5e-5. With both, 12, 16, 20 and 24 outer nodes per
     coordinate give 0.75830, 0.75854, 0.75846, 0.75847 (the direct forms 0.75861, 0.75850,
-    0.75848, 0.75850), so ``alpha_1(1e-4) = 0.75847 +- 3e-5``, and the outer rule is 20 nodes per
+    0.75848, 0.75850), so ``alpha_1(1e-4) = 0.75846 +- 3e-5``, and the outer rule is 20 nodes per
     coordinate below ``c = 0.5`` (16 leave 7e-5 at ``c = 1e-4``); the composite rule with 6 nodes
     per panel now gives 0.75856 (direct 0.75877), worse than the tensor rules. At ``c >= 0.5`` the
     inner rule is the tensor one and every level is 0: those rows are unchanged, bit for bit.
@@ -1898,13 +1898,12 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
     Notes
     -----
     Accuracy and cost: see the module docstring (``alpha_1 = 0.71965 +- 3e-5`` at ``c = 1``, about
-    15 s on two cores; ``0.75847 +- 3e-5`` at ``c = 1e-4``, two to four and a half minutes below ``c = 0.5``). The accuracy has
-    been measured rule by rule at ``c = 1`` and ``1e-4`` (other ``c``: the module docstring's table
-    and the indicators there); a
-    ``bracket`` that does not hold the (coarse) root raises ``ValueError``, and so does a growth rate
-    that does not cross one on the grid when ``bracket`` is None. The derivatives of the coarse
-    rules are differences over ``+-1e-3`` in ``q`` (less within ``1e-3`` of 0 or 1), wherever the
-    bracket lies.
+    15 s on two cores; ``0.75846 +- 3e-5`` at ``c = 1e-4``; two to four and a half minutes below
+    ``c = 0.5``). The accuracy has been measured rule by rule at ``c = 1`` and ``1e-4`` (other
+    ``c``: the module docstring's table and the indicators there); a ``bracket`` that does not hold
+    the (coarse) root raises ``ValueError``, and so does a growth rate that does not cross one on
+    the grid when ``bracket`` is None. The derivatives of the coarse rules are differences over
+    ``+-1e-3`` in ``q`` (less within ``1e-3`` of 0 or 1), wherever the bracket lies.
     """
     c = _check_skip(skip)
     if bracket is not None:
