@@ -1521,7 +1521,9 @@ def _z2_levels(c, Zs):
     _Z2_D_KAPPA c / (c + g*)`` and 4 nodes in the narrow panels. For ``c >= 0.5`` the level is 0."""
     z11, z12 = Zs[:, 0], Zs[:, 1]
     delta = z12 - z11
-    g = np.sinh(0.5 * delta * delta) / (2.0 * np.cosh(0.5 * z11 * delta) * np.cosh(0.5 * z12 * delta))
+    with np.errstate(over="ignore", invalid="ignore"):
+        g = np.sinh(0.5 * delta * delta) / (2.0 * np.cosh(0.5 * z11 * delta) * np.cosh(0.5 * z12 * delta))
+    g = np.where(np.isfinite(g), g, 1.0)           # inf / inf far out, where s_1*, s_2* -> 0
     need = _Z2_D_KAPPA * c / (c + g)
     return np.clip(np.ceil(np.log2(_Z2_H0 / need)), 0, _Z2_MAX_LEVEL).astype(np.int64)
 

@@ -439,6 +439,8 @@ def test_small_skip_rules_at_single_teacher_nodes():
     z1 = (-math.sqrt(math.atanh(g)), math.sqrt(math.atanh(g)))
     level = int(_z2_levels(c, np.array([z1]))[0])
     assert level >= 5 and _z2_levels(1.0, np.array([z1]))[0] == 0
+    # far out (sinh and cosh overflow) the level is that of g* -> 1, not garbage
+    assert list(_z2_levels(c, np.array([[-30.0, 30.0], [-4.0, 4.0]]))) == [10, 10]
     got = _node_K2N(c, q, z1, level)
     ref = _node_K2N(c, q, z1, level + 4, n_gl=8)
     plain = _node_K2N(c, q, z1, 0)
