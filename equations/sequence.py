@@ -1521,11 +1521,7 @@ def _z2_levels(c, Zs):
     converged once the first panel is below about ``2.5 c / g*``, and 1.5e-3 off (``g* = 0.01``,
     0.03), 1.5e-4 (0.1), 2e-5 (0.3) with the plain first panel 0.2; 2e-6 with ``h0 / 2^level <=
     _Z2_D_KAPPA c / (c + g*)`` and 4 nodes in the narrow panels. For ``c >= 0.5`` the level is 0."""
-    z11, z12 = Zs[:, 0], Zs[:, 1]
-    delta = z12 - z11
-    with np.errstate(over="ignore", invalid="ignore"):
-        g = np.sinh(0.5 * delta * delta) / (2.0 * np.cosh(0.5 * z11 * delta) * np.cosh(0.5 * z12 * delta))
-    g = np.where(np.isfinite(g), g, 1.0)           # inf / inf far out, where s_1*, s_2* -> 0
+    g = np.array([_softmax_weights_gap(z11, z12)[2] for z11, z12 in Zs])
     need = _Z2_D_KAPPA * c / (c + g)
     return np.clip(np.ceil(np.log2(_Z2_H0 / need)), 0, _Z2_MAX_LEVEL).astype(np.int64)
 

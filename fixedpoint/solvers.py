@@ -892,6 +892,7 @@ def _polish(F, run, jac, tolerance, lower, upper, outside, project=None):
     else:
         return
     est = _newton_error(J, run.x, run.fx, tolerance(run.x))
+    outer_lo, outer_hi, _, _ = _rounding_margins(lower, upper)
     if not math.isnan(run.error):
         est = run.error if math.isnan(est) else max(est, run.error)
     for _ in range(_POLISH_STEPS):
@@ -911,7 +912,6 @@ def _polish(F, run, jac, tolerance, lower, upper, outside, project=None):
             break
         # the map's value must be in the domain too, as the driver loop asks (beyond rounding of
         # a bound it is clipped there, as in the loop)
-        outer_lo, outer_hi, _, _ = _rounding_margins(lower, upper)
         if np.any(f1 < outer_lo) or np.any(f1 > outer_hi) or (outside is not None and outside(f1) is not None):
             break
         f1 = np.clip(f1, lower, upper)

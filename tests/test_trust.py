@@ -559,7 +559,6 @@ def test_an_error_the_polish_cannot_remove_is_reported():
     assert "the error is estimated at" in sol.message and "tighten atol and rtol" in sol.message
 
 
-
 def test_the_confirming_plain_step_of_a_slow_solve_also_estimates_its_error():
     """Without a history (the point reached by an accelerated or restarted step), the plain step that
     a slow solve takes to confirm its point gives the rate: for x -> 0.995 x at x = 1e-8 (tolerance
