@@ -166,10 +166,11 @@ hard phase for perfect recovery.
     growth rate moves ``alpha_1`` by about a fifth of it; the one-step root carries 1.4e-5 from the
     coarse derivatives (``refine=True``). So ``alpha_1 = 0.71965 +- 3e-5`` at ``c = 1``: four
     digits (the former outer rule gave 0.71941, inside its stated ``+-3e-4``; 4 ``eta`` nodes per
-    axis give 0.71961). Cost at ``c = 1`` on two idle cores: about 15 s of wall time (27 s of
+    axis give 0.71961). Cost at ``c = 1`` on two idle cores: about 14 s of wall time (23 s of
     CPU, about 3 s of it the coarse search, 10 evaluations; 41 s before the kernel skipped the
     inner nodes of negligible weight and took its own vectorised ``exp``, and before the rule in
-    ``z_2*`` tapered its far panels, 2026-12-01), ``alpha_2`` 0.3 s. The old way (Brent's method on
+    ``z_2*`` tapered its far panels, 2026-12-01; 15 s and 27 s before the skip weighed each node
+    by the ``eta`` weights, 2026-12-02), ``alpha_2`` 0.3 s. The old way (Brent's method on
     the fine rules, one thread) takes about eight fine evaluations.
 
     Other skip strengths. ``alpha_2`` and ``alpha^(0)_1`` (:func:`deep_linearisation`, default
@@ -191,8 +192,8 @@ hard phase for perfect recovery.
 
     Accuracy of ``alpha_1``: ``+-3e-5`` at ``c = 1`` (measured rule by rule, above) and at ``c =
     1e-4`` (below). The other rows are the default rules too (``notebooks/_deep_attention_table.py``;
-    14 to 15 s of wall time on two cores for ``c >= 0.5``, 126 to 174 s for ``c`` in ``[0.01, 0.25]``
-    and 262 s at ``c = 1e-4`` below, where the inner rule in
+    about 14 s of wall time on two cores for ``c >= 0.5``, 89 to 132 s for ``c`` in ``[0.01,
+    0.25]`` and 186 s at ``c = 1e-4`` below, where the inner rule in
     ``z_1`` is the graded one, ``eta`` has 8 nodes per axis and the outer rule 20 per coordinate).
     There the direct forms depart from the Nishimori ones by 1.3e-5 to 2.3e-5 (up to 3e-4 before the
     corrections below).
@@ -1050,11 +1051,18 @@ def _deep_subbranch_kernel(q, xh, wh, sh, xo, wo, Ai, hz, Z1, wz):
     return K1, K2, norm
 
 
-#: an inner node (and sign of ``z_2``) whose weight is below ``exp(-_PRUNE)`` of the reference
-#: node's at every ``eta`` node of the rule is skipped by :func:`_deep_subbranch_truth_kernel`:
-#: each skipped node weighs below 4e-18 of that one, so with the 2 x 2600 nodes of the largest
-#: inner rule the skipped mass is below 2.2e-14 of each posterior's
-_PRUNE = 40.0
+#: an inner node (and sign of ``z_2``) is skipped by :func:`_deep_subbranch_truth_kernel` where,
+#: at every ``eta`` node of the rule, its weight times that node's weight (relative to the largest
+#: ``eta`` weight) is below ``exp(-_PRUNE)`` of the reference node's weight (:func:`_posterior_terms`).
+#: The skipped nodes then move each ``eta`` average of a posterior average by at most ``ne^2 n
+#: w_max^2 exp(-_PRUNE)`` of its spread (``n`` inner nodes and signs, ``w_max`` the largest
+#: ``eta`` weight): 1.2e-6 with the 2 x 4646 nodes and 8 x 8 ``eta`` nodes of the largest rule in
+#: use. Measured at eleven teacher nodes (``c = 1e-4``, ``q = 0.753``, one per grading level of the
+#: rule in ``z_2*``): the node averages move by at most 1.2e-9 from those of the bound until
+#: 2026-12-02 (weights below ``exp(-40)`` of the reference's at the largest ``eta``, 2e-14), which
+#: kept 41 to 94% of the inner nodes (mean 57%) where this keeps 29 to 66% (39%); at ``c = 1``, ``q
+#: = 0.9736``, 46 to 52% against 27 to 29%
+_PRUNE = 25.0
 #: ``log2(e)`` and ``log(2)`` in two parts (Cody and Waite's reduction) for :func:`_exp_inplace`
 _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931471803691238
@@ -1094,52 +1102,71 @@ def _exp_inplace(x, n, bits):
         x[i] *= scale[i]
 
 
-@njit_compiled(cache=True, nogil=True)
-def _posterior_terms(h1, h2, m1, m2, v, kap, kx, xe, Ai, lb, Z1, D, E, Gb):
+@njit_compiled(cache=True, nogil=True, fastmath={"contract"})
+def _posterior_terms(h1, h2, m1, m2, v, kap, xe, lwe, Ai, lb, Z1, B, E, Gb):
     """The inner nodes and signs of ``z_2`` that carry weight, for one observation ``h`` and
     ``omega_2 = m + sqrt(q v) eta`` over the ``eta`` nodes ``xe x xe``.
 
     Node ``t`` with sign ``+-`` has ``z_2 = +-A^{-1} h`` and offset ``d = z_2 - m``; at ``eta`` its
     log weight is ``lb_t - |d|^2 / 2v + kap d.eta`` (``kap = sqrt(q / v)``, up to terms common to
     all nodes). Against the reference ``r``, the node of largest weight at ``eta = 0``, the log
-    weight at any ``eta`` of the rule, less the reference's there, is at most ``e_0 + kx (|d_1 -
-    r_1| + |d_2 - r_2|)`` (``e_0`` the difference at ``eta = 0``, ``kx = kap max|xe|``): nodes
-    where that is below ``-_PRUNE`` are skipped (on samples of the staircase's rules 10-60% of
-    them, more where the posterior is narrow). For each kept one, row ``i`` of ``E`` receives the
-    exponents ``e_0 + kap (d_1 - r_1) xe`` then ``kap (d_2 - r_2) xe`` (the factor ``exp(kap
-    r.eta)`` common to all nodes is left out: it cancels in every posterior average) and row ``i``
-    of ``Gb`` the nine quantities averaged: ``1, z_11^2, z_11 z_12, z_12^2``, ``z_2``, ``|z_2|^2``
-    and ``sum_m z_1l z_1m z_2m`` (``l = 1, 2``). Returns their number. ``D`` is scratch of shape
-    ``(nz, 2, 3)``."""
+    weight at the ``eta`` node ``(k, l)``, less the reference's there, is ``e_0 + kap ((d_1 - r_1)
+    x_k + (d_2 - r_2) x_l)`` (``e_0`` the difference at ``eta = 0``). A node is skipped where that
+    plus ``lwe_k + lwe_l`` (the log ``eta`` weights less the largest) is below ``-_PRUNE`` at every
+    ``(k, l)``; the maximum over ``(k, l)`` is the sum of one maximum per axis, tried first
+    against the cruder bound ``kap max|x| |d - r|_1``. For each kept node, row ``i`` of ``E``
+    receives the exponents ``e_0 + kap (d_1 - r_1) xe`` then ``kap (d_2 - r_2) xe`` (the factor
+    ``exp(kap r.eta)`` common to all nodes is left out: it cancels in every posterior average)
+    and row ``i`` of ``Gb`` the nine quantities averaged: ``1, z_11^2, z_11 z_12, z_12^2``,
+    ``z_2``, ``|z_2|^2`` and ``sum_m z_1l z_1m z_2m`` (``l = 1, 2``). Returns their number.
+    ``B`` is scratch of shape ``(4, nz)``: a first pass over the inner nodes writes ``A^{-1} h``
+    and the two signs' ``e_0`` there (a loop the compiler vectorises), the largest is found by a
+    second, and only the third branches."""
     nz = lb.size
     ne = xe.size
-    best = -np.inf
-    r1 = 0.0
-    r2 = 0.0
+    kx = kap * max(abs(xe[0]), abs(xe[ne - 1]))
+    half = 0.5 / v
+    mm = m1 * m1 + m2 * m2
+    b1s = B[0]
+    b2s = B[1]
+    eps = B[2]
+    ems = B[3]
     for t in range(nz):
         b1 = Ai[t, 0] * h1 + Ai[t, 1] * h2
         b2 = Ai[t, 2] * h1 + Ai[t, 3] * h2
-        for k in range(2):
-            sg = 1.0 - 2.0 * k
-            d1 = sg * b1 - m1
-            d2 = sg * b2 - m2
-            e0 = lb[t] - 0.5 * (d1 * d1 + d2 * d2) / v
-            D[t, k, 0] = d1
-            D[t, k, 1] = d2
-            D[t, k, 2] = e0
-            if e0 > best:
-                best = e0
-                r1 = d1
-                r2 = d2
+        bb = b1 * b1 + b2 * b2 + mm
+        bm = 2.0 * (b1 * m1 + b2 * m2)
+        b1s[t] = b1
+        b2s[t] = b2
+        eps[t] = lb[t] - (bb - bm) * half     # |+b - m|^2 = bb - bm
+        ems[t] = lb[t] - (bb + bm) * half     # |-b - m|^2 = bb + bm
+    best = -np.inf
+    tb = 0
+    sb = 1.0
+    for t in range(nz):
+        if eps[t] > best:
+            best, tb, sb = eps[t], t, 1.0
+        if ems[t] > best:
+            best, tb, sb = ems[t], t, -1.0
+    r1 = sb * b1s[tb] - m1
+    r2 = sb * b2s[tb] - m2
     n = 0
     for t in range(nz):
         for k in range(2):
-            d1 = D[t, k, 0]
-            d2 = D[t, k, 1]
-            e0 = D[t, k, 2] - best
+            sg = 1.0 - 2.0 * k
+            e0 = (eps[t] if k == 0 else ems[t]) - best
+            d1 = sg * b1s[t] - m1
+            d2 = sg * b2s[t] - m2
             u1 = d1 - r1
             u2 = d2 - r2
             if e0 + kx * (abs(u1) + abs(u2)) < -_PRUNE:
+                continue
+            top1 = -np.inf
+            top2 = -np.inf
+            for j in range(ne):
+                top1 = max(top1, lwe[j] + kap * u1 * xe[j])
+                top2 = max(top2, lwe[j] + kap * u2 * xe[j])
+            if e0 + top1 + top2 < -_PRUNE:
                 continue
             o = 2 * ne * n
             for j in range(ne):
@@ -1226,12 +1253,12 @@ def _deep_subbranch_truth_kernel(q, c, Zs, Z2, w2, xe, we, Ai, hz, Z1, wz, out):
     kap = sqv / v
     ne = xe.size
     nz = hz.size
-    kx = kap * np.abs(xe).max()
+    lwe = np.log(we / we.max())
     lb = np.log(wz * hz)
     out[:, :] = 0.0
     acc = np.zeros((9, ne * ne))
     F = np.zeros((4, ne * ne))
-    D = np.empty((nz, 2, 3))
+    B = np.empty((4, nz))
     W = np.empty(2 * nz * 2 * ne)
     bits = np.empty(W.size, dtype=np.int64)
     Gb = np.empty((2 * nz, 9))
@@ -1244,7 +1271,7 @@ def _deep_subbranch_truth_kernel(q, c, Zs, Z2, w2, xe, we, Ai, hz, Z1, wz, out):
             t2 = Z2[b, 1]
             m1 = q * t1
             m2 = q * t2
-            n = _posterior_terms(A11 * t1 + s1 * t2, s2 * t1 + A22 * t2, m1, m2, v, kap, kx, xe, Ai, lb, Z1, D,
+            n = _posterior_terms(A11 * t1 + s1 * t2, s2 * t1 + A22 * t2, m1, m2, v, kap, xe, lwe, Ai, lb, Z1, B,
                                  W, Gb)
             _exp_inplace(W, 2 * ne * n, bits)
             _tilted_sums(W, Gb, n, ne, acc, F)
@@ -1898,7 +1925,7 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
     Notes
     -----
     Accuracy and cost: see the module docstring (``alpha_1 = 0.71965 +- 3e-5`` at ``c = 1``, about
-    15 s on two cores; ``0.75846 +- 3e-5`` at ``c = 1e-4``; two to four and a half minutes below
+    14 s on two cores; ``0.75846 +- 3e-5`` at ``c = 1e-4``; one and a half to three minutes below
     ``c = 0.5``). The accuracy has been measured rule by rule at ``c = 1`` and ``1e-4`` (other
     ``c``: the module docstring's table and the indicators there); a ``bracket`` that does not hold
     the (coarse) root raises ``ValueError``, and so does a growth rate that does not cross one on

@@ -10,8 +10,8 @@ default rules (graded below ``c = 0.5``; six digits or better), the staircase th
 of the first layer from :func:`equations.sequence.deep_staircase` with its default rules (the outer
 rule in ``z_1*`` in softmax coordinates; below ``c = 0.5`` the inner rule in ``z_1`` is graded,
 with 8 ``eta`` nodes per axis and 20 outer nodes per coordinate, and an evaluation about ten times
-dearer than at ``c = 1``), one ``c`` per call: about 15 s on two cores at ``c >= 0.5``, two to four
-minutes below. The staircase rows keep the other rows of the file,
+dearer than at ``c = 1``), one ``c`` per call: about 14 s on two cores at ``c >= 0.5``, one and a
+half to three minutes below. The staircase rows keep the other rows of the file,
 and record their rules (``--rules`` passes other fine rules).
 """
 

@@ -398,9 +398,11 @@ def _direct_subbranch_point(q, c, z1, z2, n_eta, n_z):
                                        (0.3, (1.5, 1.4), (2.0, -0.6)), (0.995, (0.2, 1.9), (-1.7, 0.8))])
 def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2):
     """The kernel's reductions are exact: the half grid in ``z_1`` (the posterior is even in
-    ``z_1``), the factorisation of the ``eta`` nodes' weights, the skipped nodes of negligible
-    weight (362 of the 500 at ``q = 0.995``) and its own ``exp`` agree with the posterior on the full
-    grid computed directly, for the direct and the Nishimori forms and the ``Q_12`` response."""
+    ``z_1``), the factorisation of the ``eta`` nodes' weights and its own ``exp`` agree with the
+    posterior on the full grid computed directly, for the direct and the Nishimori forms and the
+    ``Q_12`` response, up to the nodes of negligible weight it skips (:data:`_PRUNE`): up to 2e-9
+    relative (1e-10 or less with the looser bound until 2026-12-02, weights below ``exp(-40)`` of
+    the reference's at the largest ``eta``)."""
     c = 1.0
     z1 = np.array(z1)
     z2 = np.array(z2)
@@ -413,7 +415,7 @@ def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2):
     N1 = G11 * (z1[0] ** 2 - 1.0) + 2.0 * G12 * z1[0] * z1[1] + G22 * (z1[1] ** 2 - 1.0)
     got = (F[0, 0], F[0, 1], N1, F[0, 2], F[0, 3])
     ref = _direct_subbranch_point(q, c, z1, z2, 6, 24)
-    np.testing.assert_allclose(got, ref, rtol=1e-10)
+    np.testing.assert_allclose(got, ref, rtol=1e-8)
 
 
 def _node_K2N(c, q, z1, level, n_gl=6, per_panel=_STAIR_PER_PANEL, n_z=64):
