@@ -196,7 +196,10 @@ hard phase for perfect recovery.
     0.25]`` and 186 s at ``c = 1e-4`` below, where the inner rule in
     ``z_1`` is the graded one, ``eta`` has 8 nodes per axis and the outer rule 20 per coordinate).
     There the direct forms depart from the Nishimori ones by 1.3e-5 to 2.3e-5 (up to 3e-4 before the
-    corrections below).
+    corrections below). The rule in ``z_2*`` with 8 nodes per panel instead of 6 (``n_gl=8``) moves
+    ``alpha_1`` by +2.1e-5 at ``c = 0.25`` (0.720116), +8.9e-6 at ``c = 0.1``, +8.8e-7 at ``c =
+    0.01`` (2026-12-02; at ``c = 1`` about +4e-6, from the growth rate's +2e-5 above): at ``c =
+    0.25`` that rule's error takes most of the ``+-3e-5``.
     At ``c = 0.1`` (with the inner rules before the corrections below): 24 outer nodes per
     coordinate moved ``alpha_1`` by -3e-6; 6 ``eta`` nodes per axis instead of 8 by -7.3e-5, with
     the direct forms 8e-5 away; with 8 they agreed to 1e-5. There the ``eta`` rule, whose scale
