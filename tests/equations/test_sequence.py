@@ -13,7 +13,7 @@ from scipy import integrate
 
 import equations
 import fixedpoint as fp
-from equations.sequence import (DeepAttention, _STAIR_QGRID, deep_state_evolution, _deep_linear_nodes_kernel, _deep_subbranch_truth_kernel,
+from equations.sequence import (DeepAttention, _PRUNE, _STAIR_QGRID, deep_state_evolution, _deep_linear_nodes_kernel, _deep_subbranch_truth_kernel,
                                 _exp_inplace,
                                 _h_rule_graded, _hermite_rule, _inner_grid, _posterior_gaps, _sign_symmetric_se,
                                 _staircase_bracket, _teacher_z2_graded, _unit_legendre, _z1_grid, _z1_grid_graded,
@@ -361,9 +361,30 @@ def test_staircase_bracket_from_the_grid():
         _staircase_bracket(lambda q: (None, 2.0), {})
 
 
-def _direct_subbranch_point(q, c, z1, z2, n_eta, n_z):
+def _direct_skip_masks(q, b, m, lw, xe, we):
+    """Which inner nodes (``+`` and ``-`` signs of ``z_2 = +-b``) the kernel's rule keeps, as its
+    docstring states it (:data:`_PRUNE`), evaluated here at every ``eta`` node of the tensor rule
+    rather than by the kernel's one maximum per axis: a node is kept where its log weight less the
+    reference's (the largest at ``eta = 0``), plus the two log ``eta`` weights less the largest,
+    reaches ``-_PRUNE`` at some ``eta`` node."""
+    v = 1.0 - q
+    kap = math.sqrt(q / v)
+    d = np.stack([b - m, -b - m])                        # (sign, node, 2)
+    e0 = lw[None, :] - 0.5 * (d ** 2).sum(2) / v
+    ref = np.unravel_index(np.argmax(e0), e0.shape)
+    u = d - d[ref]
+    lwe = np.log(we / we.max())
+    tilt = (e0 - e0[ref])[:, :, None, None] + kap * (u[:, :, 0, None, None] * xe[None, None, :, None]
+                                                    + u[:, :, 1, None, None] * xe[None, None, None, :])
+    tilt += lwe[:, None] + lwe[None, :]
+    keep = tilt.max(axis=(2, 3)) >= -_PRUNE
+    return keep[0], keep[1]
+
+
+def _direct_subbranch_point(q, c, z1, z2, n_eta, n_z, skip=False):
     """``(K_1, K_2, K_1^N, K_2^N)`` at one teacher ``(z_1*, z_2*)``, averaged over ``eta`` only, with
-    the posterior of ``z_1`` on the full (unfolded) tensor Gauss-Hermite grid, in plain numpy."""
+    the posterior of ``z_1`` on the full (unfolded) tensor Gauss-Hermite grid, in plain numpy
+    (``skip``: without the nodes of :func:`_direct_skip_masks`)."""
     v = 1.0 - q
     Ai, hz, Z1, wz = _z1_grid(c, n_z)
     dz = z1[1] - z1[0]
@@ -372,12 +393,15 @@ def _direct_subbranch_point(q, c, z1, z2, n_eta, n_z):
     h = np.array([[1.0 - s1 + c, s1], [s2, 1.0 - s2 + c]]) @ z2
     b = np.stack([Ai[:, 0] * h[0] + Ai[:, 1] * h[1], Ai[:, 2] * h[0] + Ai[:, 3] * h[1]], 1)
     xe, we = _hermite_rule(n_eta)
+    keep_p = keep_m = np.ones(wz.size, dtype=bool)
+    if skip:
+        keep_p, keep_m = _direct_skip_masks(q, b, q * z2, np.log(wz * hz), xe, we)
     out = np.zeros(5)
     for k in range(n_eta):
         for l in range(n_eta):
             omega = q * z2 + math.sqrt(q * v) * np.array([xe[k], xe[l]])
-            fp = wz * hz * np.exp(-0.5 * ((b - omega) ** 2).sum(1) / v)
-            fm = wz * hz * np.exp(-0.5 * ((b + omega) ** 2).sum(1) / v)
+            fp = keep_p * wz * hz * np.exp(-0.5 * ((b - omega) ** 2).sum(1) / v)
+            fm = keep_m * wz * hz * np.exp(-0.5 * ((b + omega) ** 2).sum(1) / v)
             P = (fp + fm).sum()
             M = np.einsum("t,ti,tj->ij", fp + fm, Z1, Z1) / P
             G = M - np.eye(2)
@@ -398,11 +422,12 @@ def _direct_subbranch_point(q, c, z1, z2, n_eta, n_z):
                                        (0.3, (1.5, 1.4), (2.0, -0.6)), (0.995, (0.2, 1.9), (-1.7, 0.8))])
 def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2):
     """The kernel's reductions are exact: the half grid in ``z_1`` (the posterior is even in
-    ``z_1``), the factorisation of the ``eta`` nodes' weights and its own ``exp`` agree with the
-    posterior on the full grid computed directly, for the direct and the Nishimori forms and the
-    ``Q_12`` response, up to the nodes of negligible weight it skips (:data:`_PRUNE`): up to 2e-9
+    ``z_1``), the factorisation of the ``eta`` nodes' weights, its own ``exp`` and its skip of the
+    nodes of negligible weight (the rule of :data:`_PRUNE`, recomputed here node by node at every
+    ``eta`` node) agree with the posterior on the full grid computed directly, for the direct and
+    the Nishimori forms and the ``Q_12`` response. The skip itself moves them by up to 2e-9
     relative (1e-10 or less with the looser bound until 2026-12-02, weights below ``exp(-40)`` of
-    the reference's at the largest ``eta``)."""
+    the reference's at the largest ``eta``), and skips nodes at every point."""
     c = 1.0
     z1 = np.array(z1)
     z2 = np.array(z2)
@@ -414,8 +439,8 @@ def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2):
     G11, G12, G22 = F[0, 4:]
     N1 = G11 * (z1[0] ** 2 - 1.0) + 2.0 * G12 * z1[0] * z1[1] + G22 * (z1[1] ** 2 - 1.0)
     got = (F[0, 0], F[0, 1], N1, F[0, 2], F[0, 3])
-    ref = _direct_subbranch_point(q, c, z1, z2, 6, 24)
-    np.testing.assert_allclose(got, ref, rtol=1e-8)
+    np.testing.assert_allclose(got, _direct_subbranch_point(q, c, z1, z2, 6, 24, skip=True), rtol=1e-10)
+    np.testing.assert_allclose(got, _direct_subbranch_point(q, c, z1, z2, 6, 24), rtol=1e-8)
 
 
 def _node_K2N(c, q, z1, level, n_gl=6, per_panel=_STAIR_PER_PANEL, n_z=64):
