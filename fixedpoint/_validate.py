@@ -198,6 +198,20 @@ def values(value, param: str, name: str = "values") -> np.ndarray:
 # ----------------------------------------------------------------------------- choices
 
 
+def jacobian_guess(value, n: int, name: str = "jacobian_guess"):
+    """``None`` or a finite ``n x n`` real matrix (returned as a float array)."""
+    if value is None:
+        return None
+    try:
+        J = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ArgumentError(f"{name} must be a real {n} x {n} matrix, got {value!r}") from None
+    if J.shape != (n, n) or not np.all(np.isfinite(J)):
+        raise ArgumentError(f"{name} must be a finite {n} x {n} matrix (one row and column per state entry), "
+                            f"got shape {J.shape}" + ("" if J.shape != (n, n) else " with non-finite entries"))
+    return J
+
+
 def kind(value, kinds, name: str = "kind") -> str:
     """One of the strings ``kinds``."""
     if not (isinstance(value, str) and value in kinds):

@@ -83,6 +83,10 @@ class Solution:
         (:mod:`fixedpoint.solvers`); NaN when there is none. Where the map contracts slowly it
         exceeds the residual by ``1 / (1 - rate)``. Above 1 the solver polishes the point by
         Newton steps; what remains above 2 is said in ``message``.
+    jacobian : ndarray or None
+        The Jacobian of ``F`` when the solver computed it (for its stability check, or to polish
+        the point): at ``x``, or at the point the polish started from, within the tolerance of
+        ``x``; else ``None``. A sweep passes it to the next value's solve as ``jacobian_guess``.
     """
 
     x: np.ndarray
@@ -98,9 +102,12 @@ class Solution:
     spectral_radius: float = math.nan
     start: Any = None
     error_estimate: float = math.nan
+    jacobian: Any = field(default=None, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "x", _frozen(self.x, float))
+        if self.jacobian is not None:
+            object.__setattr__(self, "jacobian", _frozen(self.jacobian, float))
         object.__setattr__(self, "residuals", _frozen(self.residuals, float))
 
     def __getitem__(self, name: str):

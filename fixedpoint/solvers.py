@@ -361,7 +361,7 @@ class _Run:
 
 def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max_iter, lower, upper,
              names, patience, outside=None, run=None, taboo=None, fast_forward=None, plain_first=False,
-             jacobian=None, saddle=None):
+             jacobian=None, saddle=None, chord=None):
     """The single driver loop.
 
     Iterates from ``x0`` until the scaled residual is <= 1 or the budget of ``max_iter``
@@ -375,11 +375,26 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
     ``domain_violation`` (why ``x`` is outside a domain that is not a box, e.g. an overlap
     matrix that is not positive semi-definite, or ``None``), checked like the bounds.
 
-    With ``memory > 0`` four kinds of accelerated steps are tried, each checked when the map
+    With ``memory > 0`` five kinds of accelerated steps are tried, each checked when the map
     has been evaluated at the new point and undone (replaced by the plain step from the previous
     point) when the check fails:
 
     * Anderson extrapolation: undone when the residual grows more than ``safeguard`` times;
+    * chord Newton steps with a guessed Jacobian ``chord`` (``solve(jacobian_guess=)``), from the
+      first iteration on, in place of the extrapolation. Taken only when the guess describes an
+      attracting point (its damped spectral radius below 1: the model-based form of the
+      extrapolation's rule against stepping toward a point that repels), inside the domain, and
+      without cancelling a seed (:func:`_keeps_seeds`); neither the trust region nor the inner
+      product with the plain step applies (the guess is a model of the map, not a secant that
+      has still to prove itself: a Newton step is ``1 / (1 - lam)`` plain steps long along a
+      direction the map contracts at rate ``lam``, and where the map is far from normal it can
+      point against the plain step: at attention's warm starts the row of ``V`` has entries of 4
+      and -8). Undone like an extrapolation when the residual grows more than ``safeguard``
+      times, and given up, for extrapolation from the secant pairs the chord steps have
+      collected, as soon as one cuts the residual less than tenfold (``_CHORD_CUT``). Along a
+      sweep of the attention diagram, whose warm starts otherwise need ``n + 1`` secant pairs
+      before extrapolation hits, this takes a warm solve from the predictor to the tolerance in
+      two or three evaluations instead of six to ten;
     * unstable-direction fast-forward (needs ``jacobian(x, fx) -> (J, evaluations, exact)``; the
       driver passes one for states of at most 64 entries: the model's own, or central
       differences, ``2 n`` evaluations): when plain steps have grown ``3 + n`` times in a row
@@ -449,6 +464,8 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
       steps in a row with a growing residual (an escape) restart the count from there.
     """
     run = run or _Run()
+    if chord is not None and not spectral_radius(chord, damping) < 1.0:
+        chord = None  # (the guess's fixed point repels: a Newton step would aim at a point plain iteration leaves)
     if fast_forward is None:
         fast_forward = memory > 0
     # tolerance for rounding at the boundary of the domain (the map's values), and the margin
@@ -547,6 +564,12 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
                 cooldown = min(2 * cooldown + 1, 64)
                 wait = cooldown
                 trust = max(1.0, 0.25 * trust)
+            elif pending == "chord":
+                if r > safeguard * prev[3]:
+                    undo = True
+                    chord = None
+                elif r > _CHORD_CUT * prev[3]:
+                    chord = None  # (the point is kept: a step of progress, by a guess no longer trusted)
             elif pending == "anderson":
                 # widen the trust region only on real progress, judged in the previous point's
                 # weights: the scaled residual also falls when |x| merely grows (the rtol term),
@@ -775,17 +798,26 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
             if pending is None and plain_until is None:
                 if prev is not None:
                     hist.push(x - prev[0], fx - prev[1])
-                if wait > 0:
+                # entries the map itself puts within rounding of a bound (an overlap decaying
+                # to 0 along a direction that is not learned) keep their plain value: an
+                # extrapolation of them would leave the box and, rejected, stop acceleration of
+                # every other entry for the rest of the solve (deep attention's Q_11 -> 1e-32
+                # on its sub-branch: 130 plain iterations where Anderson takes 20)
+                pinned = (fx <= inner_lo) | (fx >= inner_hi)
+                pinned = pinned if pinned.any() and not pinned.all() else None
+                if chord is not None:
+                    cand = _chord_step(chord, x, g)
+                    if cand is not None and (pinned is None or _pin(cand, fx, pinned)) \
+                            and strictly_inside(cand, pinned=pinned) and _keeps_seeds(cand - x, g, x, 0.5):
+                        x_new = cand
+                        pending = "chord"
+                        run.extrapolated = True
+                    else:
+                        chord = None  # (a guess whose step leaves the domain or cancels a seed)
+                if pending is None and wait > 0:
                     wait -= 1
-                elif hist.count:
+                elif pending is None and hist.count:
                     cand = np.empty_like(x)
-                    # entries the map itself puts within rounding of a bound (an overlap decaying
-                    # to 0 along a direction that is not learned) keep their plain value: an
-                    # extrapolation of them would leave the box and, rejected, stop acceleration of
-                    # every other entry for the rest of the solve (deep attention's Q_11 -> 1e-32
-                    # on its sub-branch: 130 plain iterations where Anderson takes 20)
-                    pinned = (fx <= inner_lo) | (fx >= inner_hi)
-                    pinned = pinned if pinned.any() and not pinned.all() else None
                     if _anderson_mix(hist.DX, hist.DF, hist.count, x, fx, wt, damp, reg, cand) \
                             and _within_trust(cand, x, g, trust, wt) \
                             and (pinned is None or _pin(cand, fx, pinned)) \
@@ -965,6 +997,21 @@ class _History:
         self.count = min(self.count + 1, self.memory)
 
 
+#: a chord Newton step (``solve(jacobian_guess=)``) must cut the residual at least this much for
+#: the next one to be taken; a worse guess hands over to Anderson mixing
+_CHORD_CUT = 0.1
+
+
+def _chord_step(chord, x, g):
+    """The chord Newton point ``x + (I - J)^-1 g`` for the guessed Jacobian ``J``, ``g = F(x) - x``;
+    ``None`` when ``I - J`` is singular or the point not finite."""
+    try:
+        cand = x + np.linalg.solve(np.eye(x.size) - chord, g)
+    except np.linalg.LinAlgError:
+        return None
+    return cand if np.all(np.isfinite(cand)) else None
+
+
 def _pin(cand, fx, pinned):
     """Set the ``pinned`` entries of an extrapolated iterate to the plain step's values (in place);
     always True."""
@@ -999,7 +1046,7 @@ def _within_trust(cand, x, g, trust, wt):
 def _along(step, g, x, wt):
     """Whether an extrapolated step goes along the plain step ``g = F(x) - x`` (non-negative inner
     product, weighted like the convergence criterion), and pulls no entry back toward 0 that the
-    plain step pushes away from it.
+    plain step pushes away from it (:func:`_keeps_seeds`).
 
     Near a fixed point ``x*``, ``g ~ (J - I)(x - x*)``, so a step toward ``x*`` against ``g`` means
     ``x*`` repels along it (an eigenvalue of ``J`` above 1): plain iteration moves away there, and
@@ -1019,10 +1066,26 @@ def _along(step, g, x, wt):
     for i in range(x.size):
         w = rw[i]
         s += step[i] * g[i] * w * w
-        # an entry the plain step pushes away from 0 is not pulled back toward 0 by the secant
-        if step[i] * g[i] < 0.0 and abs(x[i] + g[i]) > abs(x[i]) and abs(x[i] + step[i]) < abs(x[i]):
+    return s >= 0.0 and _keeps_seeds(step, g, x, 1.0)
+
+
+@njit(cache=True)
+def _keeps_seeds(step, g, x, keep):
+    """Whether no entry that the plain step ``g`` pushes away from 0 is pulled back by ``step`` to
+    less than ``keep`` times its size.
+
+    ``keep = 1`` for secant steps (:func:`_along`): they converge over many steps, any of which may
+    take a little of a seed. ``keep = 0.5`` for chord Newton steps (``solve(jacobian_guess=)``): each
+    must cut the residual tenfold, so the first step is nearly the whole way, and a seed the chord
+    cancels is more than halved by that step. A step that merely lowers a large entry (a chord
+    step from a sweep's predictor lowers ``V ~ 15`` by 4e-4 of itself, while the plain step, a
+    non-normal transient, first raises it: attention, ``omega = 0.28``, ``alpha = 1.34``) is not
+    cancelling a seed.
+    """
+    for i in range(x.size):
+        if step[i] * g[i] < 0.0 and abs(x[i] + g[i]) > abs(x[i]) and abs(x[i] + step[i]) < keep * abs(x[i]):
             return False
-    return s >= 0.0
+    return True
 
 
 @njit(cache=True)
@@ -1293,7 +1356,7 @@ def _growth_factor(s1, s2, s3):
 
 
 def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-10, rtol: float = 1e-10,
-          max_iter: int = 10_000, bounds=None, names=None) -> Solution:
+          max_iter: int = 10_000, bounds=None, names=None, jacobian_guess=None) -> Solution:
     """Solve ``x = F(x)`` for a model (protocol) or a plain callable.
 
     Parameters
@@ -1317,6 +1380,15 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
         Domain of the state for a plain callable (a model's ``bounds()`` is used otherwise).
     names : sequence of str, optional
         Labels for a plain callable's state (default ``x0, x1, ...``).
+    jacobian_guess : (n, n) array, optional
+        An approximation of the map's Jacobian near the solution, such as the one ``Solution.jacobian``
+        reports at a nearby fixed point along a sweep. The accelerated solver's first steps are then
+        chord Newton steps ``x + (I - J)^-1 (F(x) - x)``, taken only while the guess's own fixed
+        point attracts (spectral radius below 1), checked like its other accelerated steps, and
+        given up for Anderson mixing as soon as one fails to cut the residual tenfold. It only
+        changes how fast the solve gets there, never where (the stability check of the point
+        reached is the same). A ``Damped`` solver ignores it, as does the iteration in a unique
+        model's ``solver_coordinates``.
 
     Returns
     -------
@@ -1362,6 +1434,7 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
         raise ValueError(f"model must be a model (with update and state_names) or a callable, got {model!r}")
     if x_start.size == 0:
         raise ValueError("the start vector is empty")
+    chord = _validate.jacobian_guess(jacobian_guess, x_start.size)
     if not np.all(np.isfinite(x_start)):
         raise ValueError(f"the start vector must be finite, got {x_start}")
     if np.any(x_start < lower) or np.any(x_start > upper):
@@ -1383,7 +1456,7 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
         run, rho = _solve_in_coordinates(F, x_start, coordinates(), solver, default_solver, kw, notes, jac,
                                          max(float(rtol), float(atol)))
     else:
-        run, rho = _solve_from(F, x_start, solver, default_solver, unique, kw, notes, jac)
+        run, rho = _solve_from(F, x_start, solver, default_solver, unique, kw, notes, jac, chord)
     if unique and run.status is not Status.CONVERGED and isinstance(start, str):
         run, rho = _retry_other_start(model, F, start, run, rho, solver, default_solver, kw, notes, jac)
     if run.status is Status.CONVERGED:
@@ -1484,9 +1557,10 @@ def _solve_in_coordinates(F, x_start, coordinates, solver, default_solver, kw, n
 _RETRY_DAMPINGS = (0.5, 0.9)
 
 
-def _solve_from(F, x_start, solver, default_solver, unique, kw, notes, jac):
-    """One start: the solver, and for the default solver a damped retry (see below)."""
-    run, rho = _run_solver(F, x_start, solver, unique, kw, notes, jac)
+def _solve_from(F, x_start, solver, default_solver, unique, kw, notes, jac, chord=None):
+    """One start: the solver, and for the default solver a damped retry (see below). ``chord``:
+    the Jacobian guess of the first run (``solve(jacobian_guess=)``)."""
+    run, rho = _run_solver(F, x_start, solver, unique, kw, notes, jac, chord)
     if default_solver and run.status in (Status.STAGNATED, Status.MAX_ITER, Status.NONFINITE):
         # Plain undamped iteration can cycle, or overshoot into a region where the map is not
         # defined (a Jacobian eigenvalue below -1: a property of the iteration scheme, not of the
@@ -1523,7 +1597,7 @@ def _clear_of_bounds(run, lower, upper, tolerance):
     return bool(np.all(run.x - lower > margin) and np.all(upper - run.x > margin))
 
 
-def _run_solver(F, x_start, solver, unique, kw, notes, jac=None):
+def _run_solver(F, x_start, solver, unique, kw, notes, jac=None, chord=None):
     """One solve with one solver object: ``(run, spectral radius or NaN)``."""
     if isinstance(solver, Anderson):
         memory, damping, reg, safeguard, adaptive = solver.memory, solver.damping, solver.reg, solver.safeguard, False
@@ -1535,7 +1609,7 @@ def _run_solver(F, x_start, solver, unique, kw, notes, jac=None):
                   patience=max(1000, kw["max_iter"] // 4), **kw)
     if memory > 0 and x_start.size <= 64:
         common.update(jacobian=_jacobian_for(F, jac, kw["lower"], kw["upper"], kw.get("outside")))
-    run = _iterate(F, x_start, memory=memory, **common)
+    run = _iterate(F, x_start, memory=memory, chord=chord if memory > 0 else None, **common)
     rho = math.nan
     if check and run.status is Status.CONVERGED and run.extrapolated and x_start.size <= 64:
         rho, run = _escape_unstable(F, x_start, run, memory, common, notes, jac)
@@ -1771,4 +1845,5 @@ def _make_solution(model, run, names, start, rho, notes) -> Solution:
         iterations=run.it, evaluations=run.nev, residual=float(run.r), residuals=np.asarray(run.residuals),
         observables=observables, spectral_radius=rho, start=start if isinstance(start, str) else "array",
         error_estimate=float(run.error) if status is Status.CONVERGED else math.nan,
+        jacobian=run.jacobian[1] if status is Status.CONVERGED and run.jacobian is not None else None,
     )

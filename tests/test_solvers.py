@@ -337,3 +337,54 @@ def test_atol_zero_with_an_entry_exactly_zero(rtol):
                    atol=0.0, rtol=rtol)
     assert sol.converged and sol.iterations <= 10
     np.testing.assert_allclose(sol.x, [2.0, 0.0, 1.0], rtol=1e-9, atol=0.0)
+
+
+def _linear(n=4, seed=3):
+    """``F(x) = A x + b`` with spectral radius 0.95 (a slow contraction) and its fixed point."""
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    A = Q @ np.diag(np.linspace(0.95, -0.3, n)) @ Q.T
+    b = rng.normal(size=n)
+    return (lambda x: A @ x + b), A, np.linalg.solve(np.eye(n) - A, b)
+
+
+def test_jacobian_guess_exact_takes_one_newton_step():
+    # with the map's own Jacobian the first chord step lands on the fixed point of a linear map
+    F, A, x_star = _linear()
+    x0 = np.zeros(4)
+    sol = fp.solve(F, x0, jacobian_guess=A)
+    plain = fp.solve(F, x0)
+    assert sol.converged and plain.converged
+    assert sol.iterations == 1 and sol.iterations < plain.iterations
+    np.testing.assert_allclose(sol.x, x_star, rtol=1e-12, atol=1e-12)
+    # the stability check's Jacobian is reported (forward differences of a linear map: exact to
+    # the step's rounding)
+    np.testing.assert_allclose(sol.jacobian, A, atol=1e-6)
+    assert abs(sol.spectral_radius - 0.95) < 1e-6
+
+
+@pytest.mark.parametrize("scale", [0.9, -3.0, 20.0])
+def test_a_wrong_jacobian_guess_changes_no_answer(scale):
+    # a guess far from the map's Jacobian (even one whose Newton step overshoots) is given up for
+    # extrapolation; the fixed point is the one found without it
+    F, A, x_star = _linear()
+    sol = fp.solve(F, np.zeros(4), jacobian_guess=scale * np.eye(4))
+    assert sol.converged, sol.message
+    np.testing.assert_allclose(sol.x, x_star, rtol=1e-8, atol=1e-8)
+
+
+def test_jacobian_guess_keeps_the_branch_of_plain_iteration():
+    # a guess cannot carry a solve to an unstable point: at beta = 1.5 the chord step from m = 0.01
+    # with the Jacobian at m = 0 (beta) aims at m = 0; plain iteration leaves m = 0, and so does the
+    # solve
+    beta = 1.5
+    m_star = optimize.brentq(lambda m: np.tanh(beta * m) - m, 1e-6, 1.0, xtol=1e-15)
+    sol = fp.solve(Pitchfork(beta=beta), start=[0.01], jacobian_guess=[[beta]])
+    assert sol.converged and abs(sol["m"] - m_star) < 1e-8, sol.message
+
+
+@pytest.mark.parametrize("guess, word", [(np.eye(3), "jacobian_guess"), ([[np.nan, 0], [0, 0]], "jacobian_guess"),
+                                         ("abc", "jacobian_guess")])
+def test_bad_jacobian_guess_raises(guess, word):
+    with pytest.raises(ValueError, match=word):
+        fp.solve(lambda x: 0.5 * x, [1.0, 2.0], jacobian_guess=guess)
