@@ -11,7 +11,9 @@ from scipy import optimize
 
 import fixedpoint as fp
 
-from .toymodels import Asymmetric, Contraction, Cubic, Pitchfork
+from fixedpoint import continuation
+
+from .toymodels import Asymmetric, Contraction, Cubic, NonNormal, Pitchfork
 
 FOLD = 2 / (3 * math.sqrt(3))  # x^3 - x = p folds at p = +-2/(3 sqrt 3)
 
@@ -82,6 +84,31 @@ def test_checked_warm_starts_give_the_cold_answers_at_every_point_with_fewer_eva
     inside = (ps > -FOLD) & (ps < FOLD)
     assert np.all(down.x[inside, 0] > 0)
     assert any("warm-started along the branch" in msg for msg in down.messages)
+
+
+def test_warm_starts_take_chord_steps_with_the_branchs_extrapolated_jacobians(monkeypatch):
+    # a contraction far from normal, continued warm: each warm solve starts by chord Newton steps
+    # with the Jacobian extrapolated from the last two points, where the secant history needs n + 1
+    # evaluations first. The answers are the cold solves'; the evaluations fewer (measured: 244
+    # against 318)
+    ps = np.linspace(0.5, 2.0, 25)
+    guessed = fp.sweep(NonNormal(), "p", ps)
+    cold = fp.sweep(NonNormal(), "p", ps, warm=False)
+    monkeypatch.setattr(continuation, "_predict_jacobian", lambda jacobians, v: None)
+    secant = fp.sweep(NonNormal(), "p", ps)
+    assert guessed.converged.all() and cold.converged.all() and secant.converged.all()
+    np.testing.assert_allclose(guessed.x, cold.x, rtol=1e-8)
+    np.testing.assert_allclose(secant.x, cold.x, rtol=1e-8)
+    assert guessed.evaluations.sum() < 0.85 * secant.evaluations.sum()
+
+
+def test_jacobian_extrapolation_is_exact_for_a_jacobian_linear_in_the_parameter():
+    A, B = np.array([[0.5, 0.1], [0.0, 0.2]]), np.array([[0.2, 0.0], [0.1, -0.2]])
+    J0 = A + 1.0 * B
+    J = continuation._predict_jacobian([(1.0, J0), (1.5, A + 1.5 * B)], 2.25)
+    np.testing.assert_allclose(J, A + 2.25 * B, rtol=1e-14, atol=1e-15)
+    assert continuation._predict_jacobian([(1.0, J0)], 2.0) is J0
+    assert continuation._predict_jacobian([], 2.0) is None
 
 
 def test_a_warm_start_that_leaves_the_branch_is_given_up_for_the_cold_solve_early():

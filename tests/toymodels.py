@@ -255,3 +255,29 @@ class Specialising:
 
     def simulate(self, d, seed):
         return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class NonNormal:
+    """``x -> A x + 0.05 tanh(x)^2 + p b`` with an upper-triangular ``A`` (eigenvalues 0.8 to 0.5,
+    off-diagonal entries up to 3): a contraction far from normal, like the attention map's row of
+    ``V``, whose plain steps first move away from the fixed point. Not declared unique, so a sweep
+    continues it with checked warm starts."""
+
+    p: float = 0.0
+    name: ClassVar[str] = "non_normal"
+    state_names: ClassVar[tuple[str, ...]] = ("a", "b", "c", "d")
+    A: ClassVar[np.ndarray] = np.array([[0.8, 3.0, 0.0, 0.0], [0.0, 0.7, -2.0, 0.0], [0.0, 0.0, 0.6, 1.5],
+                                        [0.0, 0.0, 0.0, 0.5]])
+
+    def initial_state(self, start="uninformed"):
+        return np.zeros(4)
+
+    def update(self, x):
+        return self.A @ x + 0.05 * np.tanh(x) ** 2 + self.p * np.array([0.1, 0.2, -0.3, 1.0])
+
+    def observables(self, x):
+        return {}
+
+    def simulate(self, d, seed):
+        return {}
