@@ -145,9 +145,12 @@ about 5 s; ``threshold(kind="first_order")`` 28-30 solves from the starts: 197-5
 cores shared with other jobs (``notebooks/attention_alpha_c.csv``), 8 nodes about a quarter of
 that. The ``(omega, alpha)`` diagram on a 30 x 30 grid from both starts
 (``notebooks/_attention_diagram.py``, 8 nodes, two worker processes, idle machine) takes about
-ten minutes (575 s in ``bench_escape.py``: 50 861 evaluations for 1800 solves, all converged;
-``benchmarks/README.md``), 17 minutes before the economies of the lines rule above.
-A solve along a branch, warm-started by the sweep, takes about 11 evaluations; the rest goes to
+ten minutes (``bench_escape.py``, ``benchmarks/README.md``: 622 s and 41 738 evaluations for
+1800 solves, all converged, on the machine of 2026-12-02, where the code before warm starts began
+with chord Newton steps took 790 s and 49 892; 575 s on a faster machine before that), 17 minutes
+before the economies of the lines rule above. A solve along a branch, warm-started by the sweep,
+takes 7 to 9 evaluations (two or three chord steps with the Jacobian extrapolated along the
+branch, the converged point, four for the Jacobian of its stability check); the rest goes to
 the solves whose start's branch does not exist or is unstable there (the semantic start below
 the semantic branch's end, the positional start at small ``omega``): those escape an unstable
 point by plain iteration from the start, hundreds to thousands of evaluations each. Two things

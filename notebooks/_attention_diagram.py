@@ -8,8 +8,10 @@ the global minimiser down to where it ends). The global minimiser of the empiric
 branch of larger free entropy (minus the training objective); the first-order line is where the
 two cross. The grid is the 30 x 30 of ``benchmarks/bench_escape.py``. At 8 teacher nodes
 (``alpha_c`` within 3e-3 of the default 16: the model's docstring) this takes about ten minutes on
-two workers (596 s on an idle machine; ``benchmarks/README.md``), too long for a notebook that the
-documentation build executes. Run from the repository's top folder::
+two workers (596 s on an idle machine; 675 s on the slower one of 2026-12-02, where the whole grid
+in one pool, ``benchmarks/bench_escape.py``, took 622 s: here each start's first row runs alone, to
+compile the kernels before the workers fork, and each start's last rows run with a worker idle;
+``benchmarks/README.md``), too long for a notebook that the documentation build executes. Run from the repository's top folder::
 
     python notebooks/_attention_diagram.py [workers]
 
