@@ -8,7 +8,8 @@ way follows. Continuation must never change that answer, only make it cheaper. H
   point) is continued with warm starts from the previous value plus a secant (linear)
   predictor, and step refinement (intermediate values) where a warm solve fails;
 * any other model is continued with *checked* warm starts (each begins with chord Newton steps,
-  ``solve(jacobian_guess=)``, whose Jacobian is extrapolated from the last two that the branch's
+  ``solvers._solve_near``: a guess from another basin could carry a solve there, which the checks
+  below catch; the Jacobian is extrapolated from the last two that the branch's
   solves computed for their stability checks: :func:`_predict_jacobian`). A warm start can change the branch
   (inside a hysteresis loop a warm start from the other branch stays on it), so a warm-started
   point is kept only when (1) it is a fixed point plain iteration converges to (spectral radius
@@ -34,7 +35,8 @@ import numpy as np
 
 from . import _validate
 from .results import Status, Sweep
-from .solvers import Anderson, make_tolerance, model_bounds, model_jacobian, resolve_start, solve, spectral_radius
+from .solvers import (Anderson, _solve_near, make_tolerance, model_bounds, model_jacobian, resolve_start, solve,
+                      spectral_radius)
 from .symmetry import IDENTITY, same_fixed_point
 
 __all__ = ["sweep", "at", "check_param"]
@@ -193,7 +195,7 @@ def _checked_points(model, param, values, start, kw, it):
     history: list[tuple[float, np.ndarray]] = []  # the stable branch being continued
     run: list[int] = []  # warm-started values not yet checked by a cold solve
     # the Jacobians the solves along the branch computed, (value, J): the next warm solve's first
-    # steps are chord Newton steps with their extrapolation (solve(jacobian_guess=), _predict_jacobian)
+    # steps are chord Newton steps with their extrapolation (_solve_near, _predict_jacobian)
     jacobians: list[tuple[float, np.ndarray]] = []
 
     def cold(i, extra=0):
@@ -256,7 +258,7 @@ def _checked_points(model, param, values, start, kw, it):
             guess = _predict(m, v, history, quadratic=True)
             warm_kw = _warm_budget(kw, outcomes[i - 1] if i > 0 else None)
             J = _predict_jacobian(jacobians, v)
-            sol = _guarded(lambda: solve(m, start=guess, jacobian_guess=J, **warm_kw), param, v)
+            sol = _guarded(lambda: _solve_near(m, start=guess, jacobian_guess=J, **warm_kw), param, v)
             if _continues(m, sol, history, kw):
                 outcomes[i] = sol
                 run.append(i)

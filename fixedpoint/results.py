@@ -86,7 +86,8 @@ class Solution:
     jacobian : ndarray or None
         The Jacobian of ``F`` when the solver computed it (for its stability check, or to polish
         the point): at ``x``, or at the point the polish started from, within the tolerance of
-        ``x``; else ``None``. A sweep passes it to the next value's solve as ``jacobian_guess``.
+        ``x``; else ``None``. A sweep extrapolates it along the branch, to begin its next warm
+        solve by chord Newton steps.
     """
 
     x: np.ndarray

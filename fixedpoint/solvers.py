@@ -380,7 +380,7 @@ def _iterate(F, x0, *, memory, damping, reg, safeguard, adaptive, tolerance, max
     point) when the check fails:
 
     * Anderson extrapolation: undone when the residual grows more than ``safeguard`` times;
-    * chord Newton steps with a guessed Jacobian ``chord`` (``solve(jacobian_guess=)``), from the
+    * chord Newton steps with a guessed Jacobian ``chord`` (:func:`_solve_near`), from the
       first iteration on, in place of the extrapolation. Taken only when the guess describes an
       attracting point (its damped spectral radius below 1: the model-based form of the
       extrapolation's rule against stepping toward a point that repels), inside the domain, and
@@ -997,7 +997,7 @@ class _History:
         self.count = min(self.count + 1, self.memory)
 
 
-#: a chord Newton step (``solve(jacobian_guess=)``) must cut the residual at least this much for
+#: a chord Newton step (:func:`_solve_near`) must cut the residual at least this much for
 #: the next one to be taken; a worse guess hands over to Anderson mixing
 _CHORD_CUT = 0.1
 
@@ -1075,7 +1075,7 @@ def _keeps_seeds(step, g, x, keep):
     less than ``keep`` times its size.
 
     ``keep = 1`` for secant steps (:func:`_along`): they converge over many steps, any of which may
-    take a little of a seed. ``keep = 0.5`` for chord Newton steps (``solve(jacobian_guess=)``): each
+    take a little of a seed. ``keep = 0.5`` for chord Newton steps (:func:`_solve_near`): each
     must cut the residual tenfold, so the first step is nearly the whole way, and a seed the chord
     cancels is more than halved by that step. A step that merely lowers a large entry (a chord
     step from a sweep's predictor lowers ``V ~ 15`` by 4e-4 of itself, while the plain step, a
@@ -1356,7 +1356,7 @@ def _growth_factor(s1, s2, s3):
 
 
 def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-10, rtol: float = 1e-10,
-          max_iter: int = 10_000, bounds=None, names=None, jacobian_guess=None) -> Solution:
+          max_iter: int = 10_000, bounds=None, names=None) -> Solution:
     """Solve ``x = F(x)`` for a model (protocol) or a plain callable.
 
     Parameters
@@ -1380,21 +1380,30 @@ def solve(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-1
         Domain of the state for a plain callable (a model's ``bounds()`` is used otherwise).
     names : sequence of str, optional
         Labels for a plain callable's state (default ``x0, x1, ...``).
-    jacobian_guess : (n, n) array, optional
-        An approximation of the map's Jacobian near the solution, such as the one ``Solution.jacobian``
-        reports at a nearby fixed point along a sweep. The accelerated solver's first steps are then
-        chord Newton steps ``x + (I - J)^-1 (F(x) - x)``, taken only while the guess's own fixed
-        point attracts (spectral radius below 1), checked like its other accelerated steps, and
-        given up for Anderson mixing as soon as one fails to cut the residual tenfold. It only
-        changes how fast the solve gets there, never where (the stability check of the point
-        reached is the same). A ``Damped`` solver ignores it, as does the iteration in a unique
-        model's ``solver_coordinates``.
 
     Returns
     -------
     Solution
         Never raises on non-convergence: ``converged``, ``status`` and ``message`` say what
         happened and what to try. Raises ``ValueError`` only for invalid arguments.
+    """
+    return _solve_near(model, x0, start=start, solver=solver, atol=atol, rtol=rtol, max_iter=max_iter, bounds=bounds,
+                      names=names)
+
+
+def _solve_near(model, x0=None, *, start="uninformed", solver=None, atol: float = 1e-10, rtol: float = 1e-10,
+               max_iter: int = 10_000, bounds=None, names=None, jacobian_guess=None) -> Solution:
+    """:func:`solve` with a guess of the map's Jacobian near the solution (``jacobian_guess``, an
+    ``(n, n)`` array: the Jacobian ``Solution.jacobian`` reports at a nearby point of the branch):
+    the accelerated solver's first steps are chord Newton steps ``x + (I - J)^-1 (F(x) - x)``
+    (:func:`_iterate`). Not exported: a sweep's warm starts use it, and a sweep checks every run
+    of them by a cold solve from its start. A solve with a guess does not carry :func:`solve`'s
+    promise to reach the point plain iteration from the same start reaches: a guess that describes
+    another basin can carry it there (the Jacobian at the attractor ``(0, 0)`` of the map of
+    ``tests/test_trust.py`` whose plain iteration amplifies a seed over a long transient takes the
+    solve to ``(0, 0)`` in 8 evaluations, where plain iteration reaches ``theta = 0.666``). A
+    ``Damped`` solver ignores the guess, as does the iteration in a unique model's
+    ``solver_coordinates``.
     """
     solver = _validate.solver(solver)
     atol, rtol = _validate.tolerances(atol, rtol)
@@ -1559,7 +1568,7 @@ _RETRY_DAMPINGS = (0.5, 0.9)
 
 def _solve_from(F, x_start, solver, default_solver, unique, kw, notes, jac, chord=None):
     """One start: the solver, and for the default solver a damped retry (see below). ``chord``:
-    the Jacobian guess of the first run (``solve(jacobian_guess=)``)."""
+    the Jacobian guess of the first run (:func:`_solve_near`)."""
     run, rho = _run_solver(F, x_start, solver, unique, kw, notes, jac, chord)
     if default_solver and run.status in (Status.STAGNATED, Status.MAX_ITER, Status.NONFINITE):
         # Plain undamped iteration can cycle, or overshoot into a region where the map is not
