@@ -1399,9 +1399,10 @@ def _solve_near(model, x0=None, *, start="uninformed", solver=None, atol: float 
     (:func:`_iterate`). Not exported: a sweep's warm starts use it, and a sweep checks every run
     of them by a cold solve from its start. A solve with a guess does not carry :func:`solve`'s
     promise to reach the point plain iteration from the same start reaches: a guess that describes
-    another basin can carry it there (the Jacobian at the attractor ``(0, 0)`` of the map of
-    ``tests/test_trust.py`` whose plain iteration amplifies a seed over a long transient takes the
-    solve to ``(0, 0)`` in 8 evaluations, where plain iteration reaches ``theta = 0.666``). A
+    another basin can carry it there (``tests/test_solvers.py``: for the map of
+    ``tests/test_trust.py`` whose plain iteration amplifies a seed over a long transient, the
+    Jacobian at its attractor ``(0, 0)`` takes the solve there in 8 evaluations, where plain
+    iteration reaches ``theta = 0.666``). A
     ``Damped`` solver ignores the guess, as does the iteration in a unique model's
     ``solver_coordinates``.
     """
