@@ -47,7 +47,7 @@ def _field_strategies(cls, held=()):
 
 
 #: fewer draws for the families whose solve costs a second (each draw solves twice)
-_EXAMPLES = {"dot_product_attention": 4, "multi_index": 10, "sequence_multi_index": 6}
+_EXAMPLES = {"dot_product_attention": 4, "multi_index": 10, "sequence_multi_index": 4}
 #: fields held at their examples' value: the size of a rule whose default costs 20-30 s a solve
 #: (dot_product_attention's 16 teacher nodes, deep_attention's 2^14 quasi-Monte Carlo points; the
 #: fuzz is over the physical parameters)

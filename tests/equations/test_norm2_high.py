@@ -67,7 +67,8 @@ def _quad_point3(y, omega, V, noise):
 
 
 @pytest.mark.parametrize("y, omega, V, noise", [
-    pytest.param(1.2, [0.6, -0.3, 0.4], np.diag([0.3, 0.1, 0.05]), 1e-2, marks=pytest.mark.slow),  # diagonal
+    # (a diagonal V, the rotated case's special case: 11 s of CI, in the exhaustive run)
+    pytest.param(1.2, [0.6, -0.3, 0.4], np.diag([0.3, 0.1, 0.05]), 1e-2, marks=pytest.mark.exhaustive),
     (0.9, [0.5, 0.2, -0.6], _rotation(3) @ np.diag([0.2, 0.05, 0.02]) @ _rotation(3).T, 1e-2),  # rotated
     (0.05, [0.1, 0.05, -0.1], np.diag([0.1, 0.05, 0.02]), 1e-3),                    # near the edge t = 0
 ])
@@ -260,11 +261,16 @@ _QGEN = np.array([[0.4, 0.1, 0.0], [0.1, 0.3, 0.05], [0.0, 0.05, 0.2]])
 
 @pytest.mark.parametrize("noise, Q, h, entries, rel", [
     (0.1, _QGEN, 1e-3, [(0, 0), (0, 1), (1, 2)], 3e-8),
-    # the other three entries (with the first case, all six; each takes four solves of ~4 s here)
-    pytest.param(1e-3, _QGEN, 1e-3, [(0, 2), (1, 1), (2, 2)], 3e-8, marks=pytest.mark.slow),
-    # the non-specialised branch's shape (two equal eigenvalues, which a change of Q splits)
-    pytest.param(1e-2, np.full((3, 3), 0.3) + 0.05 * np.eye(3), 1e-3, [(0, 0), (0, 1)], 1e-7,
-                 marks=pytest.mark.slow),
+    # small noise: an entry none of the others covers (each entry takes four evaluations of ~5 s
+    # at noise 1e-3, so the remaining two, which with the first case make all six, are left to the
+    # exhaustive run)
+    pytest.param(1e-3, _QGEN, 1e-3, [(0, 2)], 3e-8, marks=pytest.mark.slow),
+    pytest.param(1e-3, _QGEN, 1e-3, [(1, 1), (2, 2)], 3e-8, marks=pytest.mark.exhaustive),
+    # the non-specialised branch's shape (two equal eigenvalues, which a change of Q splits; the
+    # off-diagonal entry splits them, the diagonal one in the exhaustive run)
+    pytest.param(1e-2, np.full((3, 3), 0.3) + 0.05 * np.eye(3), 1e-3, [(0, 1)], 1e-7, marks=pytest.mark.slow),
+    pytest.param(1e-2, np.full((3, 3), 0.3) + 0.05 * np.eye(3), 1e-3, [(0, 0)], 1e-7,
+                 marks=pytest.mark.exhaustive),
 ])
 def test_psi_is_the_potential_of_A(noise, Q, h, entries, rel):
     # d Psi_out / dQ = A / 2, five-point differences of Psi_out against A from the same route (the two
@@ -369,7 +375,8 @@ def test_eigenspace_rule_on_an_isotropic_overlap_is_the_radial_one(p):
     assert psi2 == pytest.approx(psi, rel=1e-12)
 
 
-@pytest.mark.parametrize("p, lams", [pytest.param(4, (0.6, 0.3, 0.3, 0.1), marks=pytest.mark.slow),
+# (p = 4, whose eigenspace rule the tensor-rule and potential tests below check, in the exhaustive run)
+@pytest.mark.parametrize("p, lams", [pytest.param(4, (0.6, 0.3, 0.3, 0.1), marks=pytest.mark.exhaustive),
                                      (6, (0.7, 0.7, 0.3, 0.3, 0.3, 0.05))])
 def test_p4_refinement_of_every_rule(p, lams):
     # measured: 7e-11 (A, relative to its largest entry), 1e-12 (Psi_out) at p = 4; 8e-12, 7e-13 at p = 6
