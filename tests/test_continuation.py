@@ -13,7 +13,7 @@ import fixedpoint as fp
 
 from fixedpoint import continuation
 
-from .toymodels import Asymmetric, Contraction, Cubic, NonNormal, Pitchfork
+from .toymodels import Asymmetric, Contraction, Cubic, Drifting, NonNormal, Pitchfork
 
 FOLD = 2 / (3 * math.sqrt(3))  # x^3 - x = p folds at p = +-2/(3 sqrt 3)
 
@@ -100,6 +100,40 @@ def test_warm_starts_take_chord_steps_with_the_branchs_extrapolated_jacobians(mo
     np.testing.assert_allclose(guessed.x, cold.x, rtol=1e-8)
     np.testing.assert_allclose(secant.x, cold.x, rtol=1e-8)
     assert guessed.evaluations.sum() < 0.85 * secant.evaluations.sum()
+
+
+def test_no_warm_start_where_the_extrapolated_jacobian_says_the_branch_lost_stability(monkeypatch):
+    # along s = 0 the Jacobian [[1/2, 1/2], [0, beta]] loses stability at beta = 1: at 1.05 its
+    # extrapolation from 0.8 and 0.9 has the eigenvalue 1.05, so the point is solved cold at once
+    # (the run before it checked first), where the warm start would be spent on a point the sweep
+    # does not keep. Every answer is the cold solve's, with the rule and without it
+    betas = np.r_[np.linspace(0.5, 0.9, 5), np.linspace(1.05, 2.0, 6)]
+    attempts = []
+    near, predicted_stable = continuation._solve_near, continuation._predicted_stable
+
+    def recording(m, **kw):
+        attempts.append(m.beta)
+        return near(m, **kw)
+
+    monkeypatch.setattr(continuation, "_solve_near", recording)
+    ruled = fp.sweep(Drifting(), "beta", betas)
+    tried, attempts[:] = list(attempts), []
+    monkeypatch.setattr(continuation, "_predicted_stable", lambda J, kw: True)
+    unruled = fp.sweep(Drifting(), "beta", betas)
+    cold = fp.sweep(Drifting(), "beta", betas, warm=False)
+    assert ruled.converged.all() and unruled.converged.all() and cold.converged.all()
+    np.testing.assert_allclose(ruled.x, cold.x, atol=1e-8)
+    np.testing.assert_allclose(unruled.x, cold.x, atol=1e-8)
+    assert 0.9 in tried and 1.05 not in tried and 1.05 in attempts
+    assert ruled.evaluations[5] == cold.evaluations[5] < unruled.evaluations[5]
+    # the run of warm points below beta = 1 was checked by a cold solve at its last value first
+    assert all("cold solve from 'uninformed' at beta=0.9 reached the same branch" in msg for msg in ruled.messages[1:4])
+    assert ruled.evaluations[4] > cold.evaluations[4]  # (its warm solve, then the cold check)
+    # the radius is the damped map's: damping by 1/2 turns the eigenvalue -1.5 into -0.25
+    assert predicted_stable(None, {"solver": None})
+    assert not predicted_stable(np.diag([0.5, 1.0]), {"solver": None})
+    assert not predicted_stable(np.diag([0.5, -1.5]), {"solver": None})
+    assert predicted_stable(np.diag([0.5, -1.5]), {"solver": fp.Damped(damping=0.5)})
 
 
 def test_jacobian_extrapolation_is_exact_for_a_jacobian_linear_in_the_parameter():

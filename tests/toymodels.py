@@ -258,6 +258,21 @@ class Specialising:
 
 
 @dataclasses.dataclass(frozen=True)
+class Drifting(Specialising):
+    """:class:`Specialising` whose non-specialised point ``(sin beta, 0)`` moves with ``beta``: ``(a,
+    s) -> (a/2 + sin(beta)/2 + s/2, tanh(beta s))``. A sweep's predictor misses it, so warm solves
+    along that branch iterate and compute the Jacobian ``[[1/2, 1/2], [0, beta]]``, which loses
+    stability at ``beta = 1`` (linearly in ``beta``, so its extrapolation along the branch is exact).
+    Past ``beta = 1`` the uninformed start reaches ``(sin beta + s*, s*)``, ``s* = tanh(beta s*)``."""
+
+    name: ClassVar[str] = "drifting"
+
+    def update(self, x):
+        a, s = x
+        return np.array([0.5 * a + 0.5 * math.sin(self.beta) + 0.5 * s, math.tanh(self.beta * s)])
+
+
+@dataclasses.dataclass(frozen=True)
 class NonNormal:
     """``x -> A x + 0.05 tanh(x)^2 + p b`` with an upper-triangular ``A`` (eigenvalues 0.8 to 0.5,
     off-diagonal entries up to 3): a contraction far from normal, like the attention map's row of
