@@ -118,7 +118,7 @@ def test_no_warm_start_where_the_extrapolated_jacobian_says_the_branch_lost_stab
     monkeypatch.setattr(continuation, "_solve_near", recording)
     ruled = fp.sweep(Drifting(), "beta", betas)
     tried, attempts[:] = list(attempts), []
-    monkeypatch.setattr(continuation, "_predicted_stable", lambda J, kw: True)
+    monkeypatch.setattr(continuation, "_predicted_stable", lambda J, solver: True)
     unruled = fp.sweep(Drifting(), "beta", betas)
     cold = fp.sweep(Drifting(), "beta", betas, warm=False)
     assert ruled.converged.all() and unruled.converged.all() and cold.converged.all()
@@ -130,10 +130,10 @@ def test_no_warm_start_where_the_extrapolated_jacobian_says_the_branch_lost_stab
     assert all("cold solve from 'uninformed' at beta=0.9 reached the same branch" in msg for msg in ruled.messages[1:4])
     assert ruled.evaluations[4] > cold.evaluations[4]  # (its warm solve, then the cold check)
     # the radius is the damped map's: damping by 1/2 turns the eigenvalue -1.5 into -0.25
-    assert predicted_stable(None, {"solver": None})
-    assert not predicted_stable(np.diag([0.5, 1.0]), {"solver": None})
-    assert not predicted_stable(np.diag([0.5, -1.5]), {"solver": None})
-    assert predicted_stable(np.diag([0.5, -1.5]), {"solver": fp.Damped(damping=0.5)})
+    assert predicted_stable(None, fp.Anderson())
+    assert not predicted_stable(np.diag([0.5, 1.0]), fp.Anderson())
+    assert not predicted_stable(np.diag([0.5, -1.5]), fp.Anderson())
+    assert predicted_stable(np.diag([0.5, -1.5]), fp.Damped(damping=0.5))
 
 
 def test_jacobian_extrapolation_is_exact_for_a_jacobian_linear_in_the_parameter():
