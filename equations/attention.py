@@ -148,8 +148,8 @@ that. The ``(omega, alpha)`` diagram on a 30 x 30 grid from both starts
 ten minutes (``bench_escape.py``, ``benchmarks/README.md``: 608 s and 39 449 evaluations for
 1800 solves, all converged, on the machine of 2026-12-02, where the code before warm starts began
 with chord Newton steps took 790 s and 49 892, and before warm starts were skipped where the
-branch is predicted to have lost stability 622 s and 41 738; 575 s on a faster machine before
-that), 17 minutes
+branch is predicted to have lost stability 622 s and 41 738; the notebook's script, both starts'
+``phase_diagram`` on one pool, 594 s; 575 s on a faster machine before that), 17 minutes
 before the economies of the lines rule above. A solve along a branch, warm-started by the sweep,
 takes 7 to 9 evaluations (two or three chord steps with the Jacobian extrapolated along the
 branch, the converged point, four for the Jacobian of its stability check); the rest goes to

@@ -8,16 +8,20 @@ the global minimiser down to where it ends). The global minimiser of the empiric
 branch of larger free entropy (minus the training objective); the first-order line is where the
 two cross. The grid is the 30 x 30 of ``benchmarks/bench_escape.py``. At 8 teacher nodes
 (``alpha_c`` within 3e-3 of the default 16: the model's docstring) this takes about ten minutes on
-two workers (596 s on an idle machine; 675 s on the slower one of 2026-12-02, where the whole grid
-in one pool, ``benchmarks/bench_escape.py``, took 622 s: here each start's first row runs alone, to
-compile the kernels before the workers fork, and each start's last rows run with a worker idle;
-``benchmarks/README.md``), too long for a notebook that the documentation build executes. Run from the repository's top folder::
+two workers (``benchmarks/README.md``), too long for a notebook that the documentation build
+executes. The two diagrams run at once, from two threads, on one pool of worker processes (each
+worker's model on its share of the cores, as in the pools ``phase_diagram`` starts itself), so
+that the rows of both starts share the workers to the end: run one after the other, each
+diagram's last rows left a worker idle, and its first row ran alone in this process (675 s
+against 622 s for the same rows in one pool, 2026-12-02). Run from the repository's top folder::
 
     python notebooks/_attention_diagram.py [workers]
 
 Rows are checkpointed in ``/tmp/attention_diagram_<start>`` (a rerun resumes).
 """
 
+import concurrent.futures as cf
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,31 +30,46 @@ import numpy as np
 
 import equations
 import fixedpoint
+from fixedpoint import _jit
+from fixedpoint.protocol import THREADS_VARIABLE
 
 PATH = Path(__file__).resolve().parent / "attention_diagram.npz"
 NODES = 8
 OMEGAS = np.round(np.linspace(0.0, 0.55, 30), 10)
 ALPHAS = np.round(np.linspace(0.2, 3.2, 30), 10)
+STARTS = {"positional": ALPHAS, "semantic": ALPHAS[::-1]}
+
+
+def _share_cores(threads):
+    """Worker initializer: the share of the cores each worker's model may use for its threads."""
+    os.environ[THREADS_VARIABLE] = str(threads)
 
 
 def main(workers):
     model = equations.get("dot_product_attention", omega=0.3, alpha=1.0, nodes=NODES)
     out = {"omega": OMEGAS, "alpha": ALPHAS, "nodes": NODES, "sigma": model.sigma, "reg": model.reg}
-    for start, alphas in (("positional", ALPHAS), ("semantic", ALPHAS[::-1])):
-        t = time.perf_counter()
-        c = time.process_time()
-        d = fixedpoint.phase_diagram(model, {"omega": OMEGAS, "alpha": alphas}, start=start, executor=workers,
-                                     checkpoint=f"/tmp/attention_diagram_{start}", progress=True)
-        order = np.argsort(alphas)        # stored in increasing alpha
-        out[f"{start}_x"] = d.x[:, order]
-        out[f"{start}_converged"] = d.converged[:, order]
-        out[f"{start}_evaluations"] = d.evaluations[:, order]
-        for k in ("free_entropy", "test_error"):
-            out[f"{start}_{k}"] = np.asarray(d.observables[k])[:, order]
-        out[f"{start}_seconds"] = time.perf_counter() - t
-        out[f"{start}_cpu_seconds_parent"] = time.process_time() - c
-        print(start, f"{out[f'{start}_seconds']:.0f} s,", int(d.evaluations.sum()), "evaluations,",
-              int(d.converged.sum()), "of", d.converged.size, "converged", flush=True)
+    # the kernels compiled (or loaded from the cache) once, here, before the pool forks its workers
+    _jit.compile_now()
+    fixedpoint.solve(model, start="semantic")
+    t = time.perf_counter()
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with cf.ProcessPoolExecutor(workers, initializer=_share_cores, initargs=(threads,)) as pool, \
+            cf.ThreadPoolExecutor(len(STARTS)) as callers:
+        diagrams = {start: callers.submit(fixedpoint.phase_diagram, model, {"omega": OMEGAS, "alpha": alphas},
+                                          start=start, executor=pool, checkpoint=f"/tmp/attention_diagram_{start}")
+                    for start, alphas in STARTS.items()}
+        for start, alphas in STARTS.items():
+            d = diagrams[start].result()
+            order = np.argsort(alphas)        # stored in increasing alpha
+            out[f"{start}_x"] = d.x[:, order]
+            out[f"{start}_converged"] = d.converged[:, order]
+            out[f"{start}_evaluations"] = d.evaluations[:, order]
+            for k in ("free_entropy", "test_error"):
+                out[f"{start}_{k}"] = np.asarray(d.observables[k])[:, order]
+            print(start, int(d.evaluations.sum()), "evaluations,", int(d.converged.sum()), "of", d.converged.size,
+                  "converged", flush=True)
+    out["seconds"] = time.perf_counter() - t
+    print(f"both starts: {out['seconds']:.0f} s on {workers} workers", flush=True)
     out["names"] = np.array(model.state_names)
     np.savez(PATH, **out)
 

@@ -368,9 +368,10 @@ ax.legend(frameon=False, fontsize=8)
 fig.tight_layout()
 plt.show()"""),
     new_markdown_cell("""The `(omega, alpha)` phase diagram, from both starts at every point of a 30 x 30 grid
-(`fixedpoint.phase_diagram` per start, 8 teacher nodes; stored in `notebooks/attention_diagram.npz`
-by `python notebooks/_attention_diagram.py`, about ten minutes on two workers: most points are
-warm-started along their row at about 11 evaluations, while a solve whose start's branch does not
+(`fixedpoint.phase_diagram` per start, both on one pool of workers, 8 teacher nodes; stored in
+`notebooks/attention_diagram.npz` by `python notebooks/_attention_diagram.py`, about ten minutes on
+two workers: most points are
+warm-started along their row at 7 to 9 evaluations, while a solve whose start's branch does not
 exist, or is unstable, escapes it by plain iteration, hundreds of evaluations). A state and its
 mirror image (`Q -> -Q`: `m, theta -> -m, -theta`; the token swap: `m -> -m`) are one solution,
 so the branches are told apart by `|m|` and `|theta|`.
@@ -411,7 +412,7 @@ for w, a in zip(omegas, alpha_c):
     assert abs(a_line - a) < 0.03                        # 8 nodes (3e-3) and the interpolation over 0.2
 assert np.all(np.diff(line[:, 1]) > 0)
 print("evaluations:", int(dia["positional_evaluations"].sum()), "(positional),", int(dia["semantic_evaluations"].sum()),
-      f"(semantic); the stored run of phase_diagram: {float(dia['positional_seconds']) + float(dia['semantic_seconds']):.0f} s on 2 workers (a resumed run: rows read from its checkpoint not counted)")
+      f"(semantic); the stored run of both phase_diagrams: {float(dia['seconds']):.0f} s on one pool of 2 workers (a resumed run: rows read from its checkpoint not counted)")
 
 fig, ax = plt.subplots(figsize=(7.8, 3.8))
 from matplotlib.colors import ListedColormap
