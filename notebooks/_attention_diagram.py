@@ -9,8 +9,8 @@ branch of larger free entropy (minus the training objective); the first-order li
 two cross. The grid is the 30 x 30 of ``benchmarks/bench_escape.py``. At 8 teacher nodes
 (``alpha_c`` within 3e-3 of the default 16: the model's docstring) this takes about ten minutes on
 two workers (``benchmarks/README.md``), too long for a notebook that the documentation build
-executes. The two diagrams run at once, from two threads, on one pool of worker processes (each
-worker's model on its share of the cores, as in the pools ``phase_diagram`` starts itself), so
+executes. The two diagrams run at once, from two threads, on one pool of worker processes (the
+pool ``phase_diagram`` starts itself: each worker's model on its share of the cores), so
 that the rows of both starts share the workers to the end: run one after the other, each
 diagram's last rows left a worker idle, and its first row ran alone in this process (675 s
 against 622 s for the same rows in one pool, 2026-12-02). Run from the repository's top folder::
@@ -21,7 +21,6 @@ Rows are checkpointed in ``/tmp/attention_diagram_<start>`` (a rerun resumes).
 """
 
 import concurrent.futures as cf
-import os
 import sys
 import time
 from pathlib import Path
@@ -31,18 +30,13 @@ import numpy as np
 import equations
 import fixedpoint
 from fixedpoint import _jit
-from fixedpoint.protocol import THREADS_VARIABLE
+from fixedpoint.diagram import _process_pool
 
 PATH = Path(__file__).resolve().parent / "attention_diagram.npz"
 NODES = 8
 OMEGAS = np.round(np.linspace(0.0, 0.55, 30), 10)
 ALPHAS = np.round(np.linspace(0.2, 3.2, 30), 10)
 STARTS = {"positional": ALPHAS, "semantic": ALPHAS[::-1]}
-
-
-def _share_cores(threads):
-    """Worker initializer: the share of the cores each worker's model may use for its threads."""
-    os.environ[THREADS_VARIABLE] = str(threads)
 
 
 def main(workers):
@@ -52,8 +46,8 @@ def main(workers):
     _jit.compile_now()
     fixedpoint.solve(model, start="semantic")
     t = time.perf_counter()
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    with cf.ProcessPoolExecutor(workers, initializer=_share_cores, initargs=(threads,)) as pool, \
+    # the pool phase_diagram(executor=workers) would start itself, shared by both diagrams
+    with _process_pool(workers) as pool, \
             cf.ThreadPoolExecutor(len(STARTS)) as callers:
         diagrams = {start: callers.submit(fixedpoint.phase_diagram, model, {"omega": OMEGAS, "alpha": alphas},
                                           start=start, executor=pool, checkpoint=f"/tmp/attention_diagram_{start}")
