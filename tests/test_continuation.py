@@ -124,6 +124,9 @@ def test_no_warm_start_where_the_extrapolated_jacobian_says_the_branch_lost_stab
     assert ruled.converged.all() and unruled.converged.all() and cold.converged.all()
     np.testing.assert_allclose(ruled.x, cold.x, atol=1e-8)
     np.testing.assert_allclose(unruled.x, cold.x, atol=1e-8)
+    # and the closed form: (sin beta, 0) up to beta = 1, (sin beta + s*, s*) with s* = tanh(beta s*) past it
+    s_star = [optimize.brentq(lambda s: math.tanh(b * s) - s, 1e-3, 1.0) if b > 1 else 0.0 for b in betas]
+    np.testing.assert_allclose(ruled.x, np.column_stack([np.sin(betas) + s_star, s_star]), atol=1e-8)
     assert 0.9 in tried and 1.05 not in tried and 1.05 in attempts
     assert ruled.evaluations[5] == cold.evaluations[5] < unruled.evaluations[5]
     # the run of warm points below beta = 1 was checked by a cold solve at its last value first
