@@ -133,44 +133,47 @@ def _lagrange_basis(x, nodes):
 
 
 @functools.lru_cache(maxsize=16)
-def softmax_rule(c: float, n: int):
-    """The outer rule in ``z_1*`` (module docstring): ``n x n`` nodes in ``(zeta, a)``.
+def softmax_rule(c: float, n):
+    """The outer rule in ``z_1*`` (module docstring): ``n_zeta x n_a`` nodes in ``(zeta, a)``.
 
     Parameters
     ----------
     c : float
         The skip strength (only the coordinate ``zeta`` depends on it).
-    n : int
-        Gauss-Legendre nodes per coordinate.
+    n : int or (int, int)
+        Gauss-Legendre nodes per coordinate: one number for both, or ``(n_zeta, n_a)``.
 
     Returns
     -------
-    Zs : ndarray, shape (n * n, 2)
-        The nodes as ``z_1*`` (``z_12* >= z_11*``).
-    W : ndarray, shape (4, n * n)
+    Zs : ndarray, shape (n_zeta * n_a, 2)
+        The nodes as ``z_1*`` (``z_12* >= z_11*``), ``zeta`` the slow index.
+    W : ndarray, shape (4, n_zeta * n_a)
         The weights ``W``, ``W^(11)``, ``W^(12)``, ``W^(22)`` (module docstring). Read-only.
     """
     c = float(c)
     if not c > 0.0:
         raise ValueError(f"c must be > 0, got {c}")
-    if not 2 <= int(n) <= 64:
-        raise ValueError(f"n must be an integer in [2, 64], got {n!r}")
-    n = int(n)
-    x, _ = _legendre01(n)
+    pair = tuple(n) if isinstance(n, (tuple, list)) else (n, n)
+    if len(pair) != 2 or any(isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 2 <= m <= 64
+                             for m in pair):
+        raise ValueError(f"n must be an integer in [2, 64] or a pair of them (n_zeta, n_a), got {n!r}")
+    nz, na = (int(m) for m in pair)
+    xz, _ = _legendre01(nz)
+    xa, _ = _legendre01(na)
     delta, mu, w = _fine_rule(c)
     zeta, a = _simplex_coordinates(delta, mu, c)
     z11, z12 = mu - 0.5 * delta, mu + 0.5 * delta
-    weights = np.zeros((4, n, n))
+    weights = np.zeros((4, nz, na))
     for i in range(0, w.size, _CHUNK):
         sl = slice(i, i + _CHUNK)
-        Lz = _lagrange_basis(zeta[sl], x)
-        La = _lagrange_basis(a[sl], x)
+        Lz = _lagrange_basis(zeta[sl], xz)
+        La = _lagrange_basis(a[sl], xa)
         for k, f in enumerate((w[sl], w[sl] * (z11[sl] ** 2 - 1.0), w[sl] * z11[sl] * z12[sl],
                                w[sl] * (z12[sl] ** 2 - 1.0))):
             weights[k] += Lz.T @ (f[:, None] * La)
     # the nodes as z_1*
-    g = c * np.expm1(x * math.log1p(1.0 / c))
-    G, A = np.meshgrid(g, x, indexing="ij")
+    g = c * np.expm1(xz * math.log1p(1.0 / c))
+    G, A = np.meshgrid(g, xa, indexing="ij")
     s1, s2 = (1.0 - G) * A, (1.0 - G) * (1.0 - A)
     u1, u2 = np.log(s1 / (1.0 - s1)), np.log(s2 / (1.0 - s2))
     d = np.sqrt(np.log1p(G / (s1 * s2)))

@@ -886,6 +886,16 @@ _STAIR_ETA_SMALL_C = 8
 #: outer nodes per coordinate of the fine rules below c = 0.5: at c = 1e-4 (with the inner rules of
 #: 2026-12-02) 16, 20 and 24 give alpha_1 = 0.75854, 0.75846, 0.75847
 _STAIR_TEACHER_SMALL_C = 20
+#: outer nodes (n_zeta, n_a) of the fine rules for _C_MID <= c < 0.5. There the outer integrand is
+#: smooth in the simplex coordinate zeta and needs more nodes only in a (its Legendre coefficients
+#: of degree 12 and more in zeta carry 2e-6 of K_1 and K_2 at c = 0.1, those in a 3e-5).
+#: Measured by integrating the interpolant of the 20 x 20 nodal averages (fine inner rules, at the
+#: root q*) with the smaller rules: (12, 16) is 5e-6 off in the growth rate at c = 0.1 and 2e-7 at
+#: c = 0.25 (16 x 16: 4e-6 and 1.4e-6), for 192 nodes instead of 400. At c = 0.01 the integrand
+#: has structure on the two scales g ~ c and g ~ 1 and no smaller rule holds its accuracy ((12, 16):
+#: 6e-5; 16 x 16: 7e-6, 14 x 14: 1.4e-4, not monotone), nor at c = 1e-4 (16 x 16: 2.4e-4)
+_STAIR_TEACHER_MID_C = (12, 16)
+_C_MID = 0.1
 #: rules (n_teacher, n_gl, n_eta, n_z) of the coarse root search of deep_staircase, and the step in
 #: q of its slopes
 _STAIR_COARSE = (8, 3, 3, 32)
@@ -1824,7 +1834,7 @@ def deep_state_evolution(skip: float, Q, *, log2_points: int = 14, n_z: int = 32
 def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z, workers=1):
     """``(K_1, K_2, K_1^N, K_2^N, K_12)`` of :func:`_deep_subbranch_truth_kernel`: the outer rule in
     ``z_1*`` is that of :func:`equations._softmax_rule.softmax_rule` (``n_teacher`` Gauss-Legendre
-    nodes per coordinate of the simplex of the softmax weights), the rule in ``z_2*`` that of
+    nodes per coordinate of the simplex of the softmax weights, or a pair ``(n_zeta, n_a)``), the rule in ``z_2*`` that of
     :func:`_teacher_z2_graded` at the level of :func:`_z2_levels` for each ``z_1*`` node, the
     others the default placement. The ``z_1*`` nodes are split into ``workers`` chunks per level,
     computed in threads (the kernel releases the GIL)."""
@@ -1892,8 +1902,9 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
         ``q = 0.989`` for ``c = 2``, at ``alpha`` close to 0.72 in both cases.
     n_teacher, n_gl, n_eta, n_z : int
         Fine rules of :func:`deep_subbranch` (route ``"truth"``): Gauss-Legendre nodes per
-        coordinate of the simplex of the softmax weights of ``z_1*``
-        (:mod:`equations._softmax_rule`; ``None``: 16 for ``c >= 0.5``, 20 below), Gauss-Legendre
+        coordinate of the simplex of the softmax weights of ``z_1*``, an integer or a pair ``(n_zeta,
+        n_a)`` (:mod:`equations._softmax_rule`; ``None``: 16 for ``c >= 0.5``, ``(12, 16)`` for ``0.1
+        <= c < 0.5``, 20 below), Gauss-Legendre
         nodes per panel in ``z_2*`` (with the ``D`` axis graded further for each ``z_1*``,
         :func:`_z2_levels`), Gauss-Hermite nodes per axis in ``eta`` (``None``: 6 for ``c >= 0.5``,
         8 below) and in the inner ``z_1``. Below ``c = 0.5`` the inner rule in ``z_1`` is the
@@ -1944,7 +1955,8 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
     if n_eta is None:
         n_eta = _STAIR_FINE[2] if c >= _C_GRADED else _STAIR_ETA_SMALL_C
     if n_teacher is None:
-        n_teacher = _STAIR_FINE[0] if c >= _C_GRADED else _STAIR_TEACHER_SMALL_C
+        n_teacher = (_STAIR_FINE[0] if c >= _C_GRADED else _STAIR_TEACHER_MID_C if c >= _C_MID
+                     else _STAIR_TEACHER_SMALL_C)
     fine = _check_rules("n_teacher, n_gl, n_eta, n_z", (n_teacher, n_gl, n_eta, n_z))
     if coarse is not None:
         coarse = _check_rules("coarse", coarse)
@@ -2053,16 +2065,24 @@ def _staircase_bracket(evaluate, cache):
 
 
 def _check_rules(name, rules):
+    """``(n_teacher, n_gl, n_eta, n_z)`` as integers, ``n_teacher`` an integer or a pair ``(n_zeta,
+    n_a)`` (nodes per coordinate of the outer rule in softmax coordinates)."""
+    def integer(v):
+        return not isinstance(v, bool) and isinstance(v, (int, np.integer)) and 3 <= v <= 400
+
     rules = tuple(rules)
-    if len(rules) != 4 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 3 <= v <= 400
-                              for v in rules):
-        raise ValueError(f"{name} must be four integers in [3, 400] (n_teacher, n_gl, n_eta, n_z), got {rules!r}")
+    outer = tuple(rules[0]) if rules and isinstance(rules[0], (tuple, list)) else None
+    if (len(rules) != 4 or not all(integer(v) for v in rules[1:])
+            or not (integer(rules[0]) if outer is None else len(outer) == 2 and all(integer(v) for v in outer))):
+        raise ValueError(f"{name} must be four integers in [3, 400] (n_teacher, n_gl, n_eta, n_z; n_teacher may "
+                         f"be a pair (n_zeta, n_a)), got {rules!r}")
     if rules[3] % 2:
         raise ValueError(f"{name}: n_z must be even (the inner rule is folded in half), got {rules!r}")
-    if rules[0] > _N_SOFTMAX_MAX:
+    if max(outer or (rules[0],)) > _N_SOFTMAX_MAX:
         raise ValueError(f"{name}: n_teacher (nodes per coordinate of the outer rule in softmax coordinates) must "
                          f"be at most {_N_SOFTMAX_MAX}, got {rules!r}")
-    return tuple(int(v) for v in rules)
+    first = int(rules[0]) if outer is None else tuple(int(v) for v in outer)
+    return (first,) + tuple(int(v) for v in rules[1:])
 
 
 @dataclass(frozen=True)
