@@ -1067,15 +1067,15 @@ def _deep_subbranch_kernel(q, xh, wh, sh, xo, wo, Ai, hz, Z1, wz):
 #: an inner node (and sign of ``z_2``) is skipped by :func:`_deep_subbranch_truth_kernel` where,
 #: at every ``eta`` node of the rule, its weight times that node's weight (relative to the largest
 #: ``eta`` weight) is below ``exp(-_PRUNE)`` of the reference node's weight (:func:`_posterior_terms`).
-#: The skipped nodes then move each ``eta`` average of a posterior average by at most ``ne^2 n
-#: w_max^2 exp(-_PRUNE)`` of its spread (``n`` inner nodes and signs, ``w_max`` the largest
-#: ``eta`` weight): 1.2e-6 with the 2 x 4646 nodes and 8 x 8 ``eta`` nodes of the largest rule in
-#: use. Measured at eleven teacher nodes (``c = 1e-4``, ``q = 0.753``, one per grading level of the
-#: rule in ``z_2*``): the node averages move by at most 1.2e-9 from those of the bound until
-#: 2026-12-02 (weights below ``exp(-40)`` of the reference's at the largest ``eta``, 2e-14), which
-#: kept 41 to 94% of the inner nodes (mean 57%) where this keeps 29 to 66% (39%); at ``c = 1``, ``q
-#: = 0.9736``, 46 to 52% against 27 to 29%
-_PRUNE = 25.0
+#: Each skipped node moves the ``eta`` average of a posterior average by at most ``exp(-_PRUNE)``
+#: (1.1e-7) of its spread, and the errors shrink like ``exp(-_PRUNE)`` (the node averages of ``G``
+#: at ten teacher nodes, ``c = 0.1``: 6e-5 at ``_PRUNE = 12``, 1.4e-6 at 16, 3e-8 at 20). Measured at eleven teacher
+#: nodes (``c = 1e-4``, ``q = 0.753``, one per grading level of the rule in ``z_2*``) against
+#: ``_PRUNE = 25`` (the value until 2026-12-02, itself 1.2e-9 from no skip): ``K_2^N`` moves by
+#: 1e-7 relative, ``G`` by 1.5e-6, for 26% of the inner nodes kept instead of 38%; at ``c = 1``, ``q =
+#: 0.9736``, 7e-8 and 1e-6, 18% kept instead of 28%. ``alpha_1`` (:func:`deep_staircase`) moved by
+#: less than 1e-6 at ``c = 1e-4``, 0.1 and 1, where the rules' own error is 3e-5
+_PRUNE = 16.0
 #: ``log2(e)`` and ``log(2)`` in two parts (Cody and Waite's reduction) for :func:`_exp_inplace`
 _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931471803691238

@@ -396,6 +396,8 @@ def _direct_subbranch_point(q, c, z1, z2, n_eta, n_z, skip=False):
     keep_p = keep_m = np.ones(wz.size, dtype=bool)
     if skip:
         keep_p, keep_m = _direct_skip_masks(q, b, q * z2, np.log(wz * hz), xe, we)
+        # the skip is exercised: at every point of the test it leaves nodes out
+        assert (keep_p.sum() + keep_m.sum()) < 0.8 * 2 * wz.size
     out = np.zeros(5)
     for k in range(n_eta):
         for l in range(n_eta):
@@ -425,9 +427,10 @@ def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2):
     ``z_1``), the factorisation of the ``eta`` nodes' weights, its own ``exp`` and its skip of the
     nodes of negligible weight (the rule of :data:`_PRUNE`, recomputed here node by node at every
     ``eta`` node) agree with the posterior on the full grid computed directly, for the direct and
-    the Nishimori forms and the ``Q_12`` response. The skip itself moves them by up to 2e-9
-    relative (1e-10 or less with the looser bound until 2026-12-02, weights below ``exp(-40)`` of
-    the reference's at the largest ``eta``), and skips nodes at every point."""
+    the Nishimori forms and the ``Q_12`` response. The skip itself moves them by up to 2.2e-5
+    relative at these single points (``K_12`` at ``q = 0.97``; ``_PRUNE = 16`` since 2026-12-02,
+    whose node averages over ``z_2*`` move by 1e-6 or less: its comment), and skips nodes at every
+    point."""
     c = 1.0
     z1 = np.array(z1)
     z2 = np.array(z2)
@@ -440,7 +443,7 @@ def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2):
     N1 = G11 * (z1[0] ** 2 - 1.0) + 2.0 * G12 * z1[0] * z1[1] + G22 * (z1[1] ** 2 - 1.0)
     got = (F[0, 0], F[0, 1], N1, F[0, 2], F[0, 3])
     np.testing.assert_allclose(got, _direct_subbranch_point(q, c, z1, z2, 6, 24, skip=True), rtol=1e-10)
-    np.testing.assert_allclose(got, _direct_subbranch_point(q, c, z1, z2, 6, 24), rtol=1e-8)
+    np.testing.assert_allclose(got, _direct_subbranch_point(q, c, z1, z2, 6, 24), rtol=3e-5)
 
 
 def _node_K2N(c, q, z1, level, n_gl=6, per_panel=_STAIR_PER_PANEL, n_z=64):
