@@ -166,11 +166,12 @@ hard phase for perfect recovery.
     growth rate moves ``alpha_1`` by about a fifth of it; the one-step root carries 1.4e-5 from the
     coarse derivatives (``refine=True``). So ``alpha_1 = 0.71965 +- 3e-5`` at ``c = 1``: four
     digits (the former outer rule gave 0.71941, inside its stated ``+-3e-4``; 4 ``eta`` nodes per
-    axis give 0.71961). Cost at ``c = 1`` on two idle cores: about 14 s of wall time (23 s of
-    CPU, about 3 s of it the coarse search, 10 evaluations; 41 s before the kernel skipped the
-    inner nodes of negligible weight and took its own vectorised ``exp``, and before the rule in
-    ``z_2*`` tapered its far panels, 2026-12-01; 15 s and 27 s before the skip weighed each node
-    by the ``eta`` weights, 2026-12-02), ``alpha_2`` 0.3 s. The old way (Brent's method on
+    axis give 0.71961). Cost at ``c = 1`` on two idle cores: about 8 s of wall time (13 s of
+    CPU, 10 evaluations; 41 s before the kernel skipped the inner
+    nodes of negligible weight and took its own vectorised ``exp``, and before the rule in ``z_2*``
+    tapered its far panels, 2026-12-01; 15 s and 27 s before the skip weighed each node by the
+    ``eta`` weights, and about 14 s before it skipped below ``exp(-16)`` instead of ``exp(-25)``,
+    2026-12-02), ``alpha_2`` 0.3 s. The old way (Brent's method on
     the fine rules, one thread) takes about eight fine evaluations.
 
     Other skip strengths. ``alpha_2`` and ``alpha^(0)_1`` (:func:`deep_linearisation`, default
@@ -182,19 +183,21 @@ hard phase for perfect recovery.
         0       0.276555    1.12714       (limit c -> 0, above)
         0.0001  0.276094    1.12747       0.75846               0.75571   -0.027
         0.001   0.274828    1.13038       -                     -         -
-        0.01    0.269137    1.15861       0.74540               0.77767   -0.016
-        0.1     0.243555    1.43818       0.72581               0.85233   -0.004
+        0.01    0.269137    1.15861       0.74541               0.77766   -0.016
+        0.1     0.243555    1.43818       0.72580               0.85233   -0.004
         0.25    0.221940    1.96357       0.72009               0.90568   0.001
         0.5     0.202712    3.05534       0.71897               0.94477   0.010
         1       0.185478    6.15694       0.71965               0.97365   0.022
         2       0.174270    16.4131       0.72052               0.98975   0.033
-        4       0.169136    54.0301       0.72094               0.99663   0.041
+        4       0.169136    54.0301       0.72093               0.99663   0.041
 
     Accuracy of ``alpha_1``: ``+-3e-5`` at ``c = 1`` (measured rule by rule, above) and at ``c =
     1e-4`` (below). The other rows are the default rules too (``notebooks/_deep_attention_table.py``;
-    about 14 s of wall time on two cores for ``c >= 0.5``, 89 to 132 s for ``c`` in ``[0.01,
-    0.25]`` and 186 s at ``c = 1e-4`` below, where the inner rule in
-    ``z_1`` is the graded one, ``eta`` has 8 nodes per axis and the outer rule 20 per coordinate).
+    wall time on two idle cores, 2026-12-02: 8 to 9 s for ``c >= 0.5``, 29 and 35 s at ``c = 0.25``
+    and 0.1, 56 s at ``c = 0.01`` and 142 s at ``c = 1e-4``; below ``c = 0.5`` the inner rule in
+    ``z_1`` is the graded one and ``eta`` has 8 nodes per axis, and the outer rule has ``(12, 16)``
+    nodes in ``(zeta, a)`` for ``0.1 <= c < 0.5``, 16 per coordinate for ``0.01 <= c < 0.1`` and 20
+    below, each measured against finer ones: the comment of ``_STAIR_OUTER``).
     There the direct forms depart from the Nishimori ones by 1.3e-5 to 2.3e-5 (up to 3e-4 before the
     corrections below). The rule in ``z_2*`` with 8 nodes per panel instead of 6 (``n_gl=8``) moves
     ``alpha_1`` by +2.1e-5 at ``c = 0.25`` (0.720116), +8.9e-6 at ``c = 0.1``, +8.8e-7 at ``c =
@@ -227,7 +230,8 @@ hard phase for perfect recovery.
     0.75848, 0.75850), and every inner rule refined at once (12 ``eta`` nodes per axis, 96 in ``mu``,
     9 per panel in ``delta``; 20 outer) gives 0.758480, the direct forms 0.758478 (891 s): so
     ``alpha_1(1e-4) = 0.75846 +- 3e-5`` with the defaults, and the outer rule is 20 nodes per
-    coordinate below ``c = 0.5`` (16 leave 7e-5 at ``c = 1e-4``); the composite rule with 6 nodes
+    coordinate below ``c = 0.01`` (16 leave 7e-5 at ``c = 1e-4``; fewer nodes from ``c = 0.01`` on,
+    since 2026-12-02); the composite rule with 6 nodes
     per panel now gives 0.75856 (direct 0.75877), worse than the tensor rules. At ``c >= 0.5`` the
     inner rule is the tensor one and every level is 0: those rows are unchanged, bit for bit.
     Before the outer rule in softmax coordinates (2026-12-01) the table held a tensor Gauss-Hermite
@@ -883,19 +887,29 @@ _STAIR_FINE = (16, 6, 6, 64)
 #: omega_2, sqrt(q (1 - q)), larger (twice that at c = 1 for c = 0.1), and 6 nodes left 7.3e-5 in
 #: alpha_1 at c = 0.1 (8: the direct and Nishimori forms agree to 1e-5)
 _STAIR_ETA_SMALL_C = 8
-#: outer nodes per coordinate of the fine rules below c = 0.5: at c = 1e-4 (with the inner rules of
-#: 2026-12-02) 16, 20 and 24 give alpha_1 = 0.75854, 0.75846, 0.75847
-_STAIR_TEACHER_SMALL_C = 20
-#: outer nodes (n_zeta, n_a) of the fine rules for _C_MID <= c < 0.5. There the outer integrand is
-#: smooth in the simplex coordinate zeta and needs more nodes only in a (its Legendre coefficients
-#: of degree 12 and more in zeta carry 2e-6 of K_1 and K_2 at c = 0.1, those in a 3e-5).
-#: Measured by integrating the interpolant of the 20 x 20 nodal averages (fine inner rules, at the
-#: root q*) with the smaller rules: (12, 16) is 5e-6 off in the growth rate at c = 0.1 and 2e-7 at
-#: c = 0.25 (16 x 16: 4e-6 and 1.4e-6), for 192 nodes instead of 400. At c = 0.01 the integrand
-#: has structure on the two scales g ~ c and g ~ 1 and no smaller rule holds its accuracy ((12, 16):
-#: 6e-5; 16 x 16: 7e-6, 14 x 14: 1.4e-4, not monotone), nor at c = 1e-4 (16 x 16: 2.4e-4)
-_STAIR_TEACHER_MID_C = (12, 16)
-_C_MID = 0.1
+#: the default fine outer rule of deep_staircase (nodes per coordinate of the rule in softmax
+#: coordinates, or (n_zeta, n_a)), by skip: the first entry whose lower end c reaches. Measured:
+#: - c >= 0.5: 16 (module docstring, rule by rule at c = 1);
+#: - 0.1 <= c < 0.5: (12, 16). There the outer integrand is smooth in the coordinate zeta and needs
+#:   more nodes only in a (its Legendre coefficients of degree 12 and more in zeta carry 2e-6 of K_1
+#:   and K_2 at c = 0.1, those in a 3e-5). Integrating the interpolant of the 20 x 20 nodal averages
+#:   (fine inner rules, at the root q*) with the smaller rule moves the growth rate by 5e-6 at c =
+#:   0.1 and 2e-7 at c = 0.25 (16 x 16: 4e-6 and 1.4e-6), and alpha_1 itself moved by -2.4e-6 and
+#:   -3.5e-6 from 20 x 20, for 192 nodes instead of 400;
+#: - 0.01 <= c < 0.1: 16. At c = 0.01, 16, 20 and 24 give alpha_1 = 0.745407, 0.745404, 0.745421:
+#:   the outer rules scatter by 2e-5 there (the integrand has structure on the two scales g ~ c and
+#:   g ~ 1, and no anisotropic rule is better: (12, 16) is 6e-5 off in the growth rate), and 16 is
+#:   as close to 24 as 20 is;
+#: - below: 20. At c = 1e-4 (with the inner rules of 2026-12-02) 16, 20 and 24 give alpha_1 =
+#:   0.75854, 0.75846, 0.75847.
+_STAIR_OUTER = ((_C_GRADED, _STAIR_FINE[0]), (0.1, (12, 16)), (0.01, 16), (0.0, 20))
+
+
+def _stair_outer_rule(c):
+    """The default fine outer rule of :func:`deep_staircase` at skip ``c`` (:data:`_STAIR_OUTER`)."""
+    return next(n for lo, n in _STAIR_OUTER if c >= lo)
+
+
 #: rules (n_teacher, n_gl, n_eta, n_z) of the coarse root search of deep_staircase, and the step in
 #: q of its slopes
 _STAIR_COARSE = (8, 3, 3, 32)
@@ -1712,8 +1726,9 @@ def deep_subbranch(skip: float, q: float, *, route: str = "truth", n_h: int = 32
     which the tensor rule in ``h`` does not resolve (``K_2`` off by 1-3% at ``q = 0.9``). Route
     ``"truth"`` near ``q = 1``: the module docstring has its convergence at ``q = 0.97`` (12 outer
     nodes per coordinate there: 1.2e-4 in the growth rate from 16). Cost of the default rules:
-    about 20 s of CPU per call at ``q = 0.5``, 11 s at ``q = 0.97`` (43-48 s before the kernel's
-    pruning, 2026-12-01; two threads halve the wall time: ``workers``), route ``"h"`` about 10 s.
+    about 10 s of CPU per call at ``q = 0.5``, 5 s at ``q = 0.97`` (43-48 s before the kernel's
+    pruning, 2026-12-01, 20 s and 11 s before its bound of 2026-12-02, :data:`_PRUNE`; two threads
+    halve the wall time: ``workers``), route ``"h"`` about 10 s.
 
     Returns
     -------
@@ -1904,7 +1919,7 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
         Fine rules of :func:`deep_subbranch` (route ``"truth"``): Gauss-Legendre nodes per
         coordinate of the simplex of the softmax weights of ``z_1*``, an integer or a pair ``(n_zeta,
         n_a)`` (:mod:`equations._softmax_rule`; ``None``: 16 for ``c >= 0.5``, ``(12, 16)`` for ``0.1
-        <= c < 0.5``, 20 below), Gauss-Legendre
+        <= c < 0.5``, 16 for ``0.01 <= c < 0.1``, 20 below), Gauss-Legendre
         nodes per panel in ``z_2*`` (with the ``D`` axis graded further for each ``z_1*``,
         :func:`_z2_levels`), Gauss-Hermite nodes per axis in ``eta`` (``None``: 6 for ``c >= 0.5``,
         8 below) and in the inner ``z_1``. Below ``c = 0.5`` the inner rule in ``z_1`` is the
@@ -1939,8 +1954,8 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
     Notes
     -----
     Accuracy and cost: see the module docstring (``alpha_1 = 0.71965 +- 3e-5`` at ``c = 1``, about
-    14 s on two cores; ``0.75846 +- 3e-5`` at ``c = 1e-4``; one and a half to three minutes below
-    ``c = 0.5``). The accuracy has been measured rule by rule at ``c = 1`` and ``1e-4`` (other
+    8 s on two cores; ``0.75846 +- 3e-5`` at ``c = 1e-4``, 142 s; 30 to 35 s for ``0.1 <= c <
+    0.5``, 56 s at ``c = 0.01``). The accuracy has been measured rule by rule at ``c = 1`` and ``1e-4`` (other
     ``c``: the module docstring's table and the indicators there); a ``bracket`` that does not hold
     the (coarse) root raises ``ValueError``, and so does a growth rate that does not cross one on
     the grid when ``bracket`` is None. The derivatives of the coarse rules are differences over
@@ -1955,8 +1970,7 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
     if n_eta is None:
         n_eta = _STAIR_FINE[2] if c >= _C_GRADED else _STAIR_ETA_SMALL_C
     if n_teacher is None:
-        n_teacher = (_STAIR_FINE[0] if c >= _C_GRADED else _STAIR_TEACHER_MID_C if c >= _C_MID
-                     else _STAIR_TEACHER_SMALL_C)
+        n_teacher = _stair_outer_rule(c)
     fine = _check_rules("n_teacher, n_gl, n_eta, n_z", (n_teacher, n_gl, n_eta, n_z))
     if coarse is not None:
         coarse = _check_rules("coarse", coarse)
