@@ -92,15 +92,15 @@ These `alpha^(0)_1` are the thresholds of the first layer at `Q = 0`. Once the s
 (`Q_22 = q > 0`), the first one starts earlier, where the growth rate of `Q_11` on that branch
 reaches one (the staircase): `equations.sequence.deep_staircase(c)` finds it by averaging over
 the teacher, `alpha_1 = 0.71965` (to 3e-5) at `Q_22 = 0.97365` for `c = 1` (0.71897 at `c = 0.5`,
-0.72052 at `c = 2`; about 15 s of computation each, so not run here:
+0.72052 at `c = 2`; about 9 s of computation each, so not run here:
 `layer_thresholds(DeepAttention(skip=c))` returns it as layer 1's threshold; the authors list
 0.7936)."""),
     new_markdown_cell("""Over the whole range `c` in `[1e-4, 4]` the thresholds come from a stored table,
 `notebooks/deep_attention_thresholds.json`, written by `notebooks/_deep_attention_table.py` with
 this package's code: `alpha_2` and `alpha^(0)_1` from `deep_linearisation(c)` (six digits; below
 `c = 0.5` on rules graded toward the line `z_11 = z_12`, where `A(z_1)` is nearly singular), the
-staircase `alpha_1` from `deep_staircase(c)` (one and a half to three minutes per `c` below `c = 0.5`,
-15 s above, hence stored; rules and accuracy in the module docstring of `equations.sequence`). Two entries of
+staircase `alpha_1` from `deep_staircase(c)` (half a minute to two and a half minutes per `c` below
+`c = 0.5`, 9 s above, hence stored; rules and accuracy in the module docstring of `equations.sequence`). Two entries of
 the table are recomputed here. As `c -> 0`, `alpha_2` tends to 0.276555 (its value at `c = 0`, where
 `A` is singular only on a null set) like `sqrt(c)`."""),
     new_code_cell("""import json, pathlib

@@ -9,10 +9,10 @@
 default rules (graded below ``c = 0.5``; six digits or better), the staircase threshold ``alpha_1``
 of the first layer from :func:`equations.sequence.deep_staircase` with its default rules (the outer
 rule in ``z_1*`` in softmax coordinates; below ``c = 0.5`` the inner rule in ``z_1`` is graded,
-with 8 ``eta`` nodes per axis and 20 outer nodes per coordinate, and an evaluation about ten times
-dearer than at ``c = 1``), one ``c`` per call: about 14 s on two cores at ``c >= 0.5``, one and a
-half to three minutes below. The staircase rows keep the other rows of the file,
-and record their rules (``--rules`` passes other fine rules).
+with 8 ``eta`` nodes per axis, and an evaluation is several times dearer than at ``c = 1``), one
+``c`` per call: on two cores about 9 s at ``c >= 0.5``, 30 to 35 s for ``0.1 <= c < 0.5``, a
+minute at ``c = 0.01`` and two and a half at ``c = 1e-4``. The staircase rows keep the other rows
+of the file, and record their rules (``--rules`` passes other fine rules).
 """
 
 from __future__ import annotations
