@@ -192,7 +192,7 @@ hard phase for perfect recovery.
         4       0.169136    54.0301       0.72093               0.99663   0.041
 
     Accuracy of ``alpha_1``: ``+-3e-5`` at ``c = 1`` (measured rule by rule, above) and at ``c =
-    1e-4`` (below). The other rows are the default rules too (``notebooks/_deep_attention_table.py``;
+    0.01``, ``+-1e-4`` at ``c = 1e-4`` (below: "The outer rule's limit at small c"). The other rows are the default rules too (``notebooks/_deep_attention_table.py``;
     wall time on two idle cores, 2026-12-02: 8 to 9 s for ``c >= 0.5``, 29 and 35 s at ``c = 0.25``
     and 0.1, 56 s at ``c = 0.01`` and 142 s at ``c = 1e-4``; below ``c = 0.5`` the inner rule in
     ``z_1`` is the graded one and ``eta`` has 8 nodes per axis, and the outer rule has ``(12, 16)``
@@ -228,15 +228,32 @@ hard phase for perfect recovery.
     Each moved ``alpha_1(1e-4)`` by about -5e-5. With both, 12, 16, 20 and 24 outer nodes per
     coordinate give 0.75830, 0.75854, 0.75846, 0.75847 (the direct forms 0.75861, 0.75850,
     0.75848, 0.75850), and every inner rule refined at once (12 ``eta`` nodes per axis, 96 in ``mu``,
-    9 per panel in ``delta``; 20 outer) gives 0.758480, the direct forms 0.758478 (891 s): so
-    ``alpha_1(1e-4) = 0.75846 +- 3e-5`` with the defaults, and the outer rule is 20 nodes per
-    coordinate below ``c = 0.01`` (16 leave 7e-5 at ``c = 1e-4``; fewer nodes from ``c = 0.01`` on,
-    since 2026-12-02); the composite rule with 6 nodes
+    9 per panel in ``delta``; 20 outer) gives 0.758480, the direct forms 0.758478 (891 s), and the
+    outer rule is 20 nodes per coordinate below ``c = 0.01`` (16 leave 7e-5 at ``c = 1e-4``; fewer
+    nodes from ``c = 0.01`` on, since 2026-12-02); the composite rule with 6 nodes
     per panel now gives 0.75856 (direct 0.75877), worse than the tensor rules. At ``c >= 0.5`` the
     inner rule is the tensor one and every level is 0: those rows are unchanged, bit for bit.
     Before the outer rule in softmax coordinates (2026-12-01) the table held a tensor Gauss-Hermite
     rule in ``z_1*`` (graded below ``c = 0.5``) and lighter rules below ``c = 0.5``: 0.71941 at ``c
     = 1``, 8e-4 low at ``c = 0.1`` and 1.4e-3 low at ``c = 1e-4``.
+
+    The outer rule's limit at small ``c`` (measured 2026-12-02, a later session). 32 outer nodes
+    per coordinate give ``alpha_1(1e-4) = 0.75857``, 1.1e-4 above the default's 0.75846: the
+    outer rules scatter by about 1e-4 there, so ``alpha_1(1e-4) = 0.7585 +- 1e-4``, not the
+    ``+-3e-5`` stated before. The cause: at small ``c`` much of the square ``(zeta, a)`` holds no
+    Gaussian mass (small ``g`` with ``a`` away from 1/2 are the softmax weights of teachers with
+    ``|z_1*| > 8``: 178 of the 400 nodes at ``c = 1e-4``, 50 of 256 at ``c = 0.01``, 12 to 18 at
+    ``c >= 0.1``), the interpolatory rule still uses its values there (its basis functions are
+    global), and there the student's posterior lies beyond the inner rule in ``z_1``: the node
+    averages of ``G`` at such nodes move by 1e-2 from 64 to 96 inner nodes in ``mu``, against 1e-6
+    at nodes with mass, and along ``zeta`` their Legendre coefficients do not decay (a plateau of
+    1e-3 at 32 nodes). At ``c = 0.01`` the scatter is smaller: 16, 20, 24 and 32 nodes give
+    0.745407, 0.745404, 0.745421, 0.745409. A first try at a rule confined to the support (``a`` within the
+    range where ``|z_1*| <= 8`` at each ``zeta``) keeps its nodes where the posterior is resolved,
+    but the map made smooth functions of ``s`` less polynomial (7e-5 against 1e-9 on the test
+    integrand of ``tests/equations/test_softmax_rule.py`` at 16 x 16): not taken. Either an inner
+    rule that follows the posterior at those nodes or an outer rule that does not sample them
+    without losing that smoothness would bring four digits back below ``c = 0.01``.
 
     ``alpha_2`` decreases with ``c`` over the whole range (to 1/6 as ``c -> inf``, to 0.276555 as
     ``c -> 0``); ``alpha_1`` barely depends on ``c`` for ``c >= 0.5`` (0.72) and rises a little at
@@ -896,12 +913,13 @@ _STAIR_ETA_SMALL_C = 8
 #:   (fine inner rules, at the root q*) with the smaller rule moves the growth rate by 5e-6 at c =
 #:   0.1 and 2e-7 at c = 0.25 (16 x 16: 4e-6 and 1.4e-6), and alpha_1 itself moved by -2.4e-6 and
 #:   -3.5e-6 from 20 x 20, for 192 nodes instead of 400;
-#: - 0.01 <= c < 0.1: 16. At c = 0.01, 16, 20 and 24 give alpha_1 = 0.745407, 0.745404, 0.745421:
-#:   the outer rules scatter by 2e-5 there (the integrand has structure on the two scales g ~ c and
-#:   g ~ 1, and no anisotropic rule is better: (12, 16) is 6e-5 off in the growth rate), and 16 is
-#:   as close to 24 as 20 is;
-#: - below: 20. At c = 1e-4 (with the inner rules of 2026-12-02) 16, 20 and 24 give alpha_1 =
-#:   0.75854, 0.75846, 0.75847.
+#: - 0.01 <= c < 0.1: 16. At c = 0.01, 16, 20, 24 and 32 give alpha_1 = 0.745407, 0.745404,
+#:   0.745421, 0.745409: the outer rules scatter by 1.5e-5 there (the integrand has structure on
+#:   the two scales g ~ c and g ~ 1, and no anisotropic rule is better: (12, 16) is 6e-5 off in the
+#:   growth rate), and 16 is as close to 32 as 20 is;
+#: - below: 20. At c = 1e-4 (with the inner rules of 2026-12-02) 16, 20, 24 and 32 give alpha_1 =
+#:   0.75854, 0.75846, 0.75847, 0.75857: a scatter of 1e-4 that more nodes do not remove (module
+#:   docstring, "The outer rule's limit at small c").
 _STAIR_OUTER = ((_C_GRADED, _STAIR_FINE[0]), (0.1, (12, 16)), (0.01, 16), (0.0, 20))
 
 
@@ -1088,7 +1106,7 @@ def _deep_subbranch_kernel(q, xh, wh, sh, xo, wo, Ai, hz, Z1, wz):
 #: ``_PRUNE = 25`` (the value until 2026-12-02, itself 1.2e-9 from no skip): ``K_2^N`` moves by
 #: 1e-7 relative, ``G`` by 1.5e-6, for 26% of the inner nodes kept instead of 38%; at ``c = 1``, ``q =
 #: 0.9736``, 7e-8 and 1e-6, 18% kept instead of 28%. ``alpha_1`` (:func:`deep_staircase`) moved by
-#: less than 1e-6 at ``c = 1e-4``, 0.1 and 1, where the rules' own error is 3e-5
+#: less than 1e-6 at ``c = 1e-4``, 0.1 and 1, where the rules' own error is 3e-5 (1e-4 at ``c = 1e-4``)
 _PRUNE = 16.0
 #: ``log2(e)`` and ``log(2)`` in two parts (Cody and Waite's reduction) for :func:`_exp_inplace`
 _LOG2E = 1.4426950408889634
@@ -1954,7 +1972,7 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
     Notes
     -----
     Accuracy and cost: see the module docstring (``alpha_1 = 0.71965 +- 3e-5`` at ``c = 1``, about
-    8 s on two cores; ``0.75846 +- 3e-5`` at ``c = 1e-4``, 142 s; 30 to 35 s for ``0.1 <= c <
+    8 s on two cores; ``0.7585 +- 1e-4`` at ``c = 1e-4``, 142 s; 30 to 35 s for ``0.1 <= c <
     0.5``, 56 s at ``c = 0.01``). The accuracy has been measured rule by rule at ``c = 1`` and ``1e-4`` (other
     ``c``: the module docstring's table and the indicators there); a ``bracket`` that does not hold
     the (coarse) root raises ``ValueError``, and so does a growth rate that does not cross one on
