@@ -192,7 +192,8 @@ hard phase for perfect recovery.
         4       0.169136    54.0301       0.72093               0.99663   0.041
 
     Accuracy of ``alpha_1``: ``+-3e-5`` at ``c = 1`` (measured rule by rule, above) and at ``c =
-    0.01``, ``+-1e-4`` at ``c = 1e-4`` (below: "The outer rule's limit at small c"). The other rows are the default rules too (``notebooks/_deep_attention_table.py``;
+    0.01``, ``+-1e-4`` at ``c = 1e-4`` (below: "The outer rule's limit at small c"). The other
+    rows are the default rules too (``notebooks/_deep_attention_table.py``;
     wall time on two idle cores, 2026-12-02: 8 to 9 s for ``c >= 0.5``, 29 and 35 s at ``c = 0.25``
     and 0.1, 56 s at ``c = 0.01`` and 142 s at ``c = 1e-4``; below ``c = 0.5`` the inner rule in
     ``z_1`` is the graded one and ``eta`` has 8 nodes per axis, and the outer rule has ``(12, 16)``
@@ -1867,9 +1868,9 @@ def deep_state_evolution(skip: float, Q, *, log2_points: int = 14, n_z: int = 32
 def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z, workers=1):
     """``(K_1, K_2, K_1^N, K_2^N, K_12)`` of :func:`_deep_subbranch_truth_kernel`: the outer rule in
     ``z_1*`` is that of :func:`equations._softmax_rule.softmax_rule` (``n_teacher`` Gauss-Legendre
-    nodes per coordinate of the simplex of the softmax weights, or a pair ``(n_zeta, n_a)``), the rule in ``z_2*`` that of
-    :func:`_teacher_z2_graded` at the level of :func:`_z2_levels` for each ``z_1*`` node, the
-    others the default placement. The ``z_1*`` nodes are split into ``workers`` chunks per level,
+    nodes per coordinate of the simplex of the softmax weights, or a pair ``(n_zeta, n_a)``), the
+    rule in ``z_2*`` that of :func:`_teacher_z2_graded` at the level of :func:`_z2_levels` for each
+    ``z_1*`` node, the others the default placement. The ``z_1*`` nodes are split into ``workers`` chunks per level,
     computed in threads (the kernel releases the GIL)."""
     Zs, W = softmax_rule(c, n_teacher)
     xe, we = _hermite_rule(n_eta)
@@ -1973,8 +1974,9 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
     -----
     Accuracy and cost: see the module docstring (``alpha_1 = 0.71965 +- 3e-5`` at ``c = 1``, about
     8 s on two cores; ``0.7585 +- 1e-4`` at ``c = 1e-4``, 142 s; 30 to 35 s for ``0.1 <= c <
-    0.5``, 56 s at ``c = 0.01``). The accuracy has been measured rule by rule at ``c = 1`` and ``1e-4`` (other
-    ``c``: the module docstring's table and the indicators there); a ``bracket`` that does not hold
+    0.5``, 56 s at ``c = 0.01``). The accuracy has been measured rule by rule at ``c = 1`` and
+    ``1e-4``, the outer rule also at ``c = 0.25`` and 0.01 (other ``c``: the module docstring's
+    table and the indicators there); a ``bracket`` that does not hold
     the (coarse) root raises ``ValueError``, and so does a growth rate that does not cross one on
     the grid when ``bracket`` is None. The derivatives of the coarse rules are differences over
     ``+-1e-3`` in ``q`` (less within ``1e-3`` of 0 or 1), wherever the bracket lies.
