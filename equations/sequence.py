@@ -241,7 +241,8 @@ hard phase for perfect recovery.
     The outer rule's limit at small ``c`` (measured 2026-12-02, a later session). 32 outer nodes
     per coordinate give ``alpha_1(1e-4) = 0.75857``, 1.1e-4 above the default's 0.75846: the
     outer rules scatter by about 1e-4 there, so ``alpha_1(1e-4) = 0.7585 +- 1e-4``, not the
-    ``+-3e-5`` stated before. The cause: at small ``c`` much of the square ``(zeta, a)`` holds no
+    ``+-3e-5`` stated before (the composite rule above, 0.75856, agrees with 32 nodes rather than
+    with 20 or 24: the value is more likely near 0.75856 than the default's 0.75846). The cause: at small ``c`` much of the square ``(zeta, a)`` holds no
     Gaussian mass (small ``g`` with ``a`` away from 1/2 are the softmax weights of teachers with
     ``|z_1*| > 8``: 178 of the 400 nodes at ``c = 1e-4``, 50 of 256 at ``c = 0.01``, 12 to 18 at
     ``c >= 0.1``), the interpolatory rule still uses its values there (its basis functions are
