@@ -132,7 +132,6 @@ def _lagrange_basis(x, nodes):
     return out
 
 
-@functools.lru_cache(maxsize=16)
 def softmax_rule(c: float, n):
     """The outer rule in ``z_1*`` (module docstring): ``n_zeta x n_a`` nodes in ``(zeta, a)``.
 
@@ -157,7 +156,13 @@ def softmax_rule(c: float, n):
     if len(pair) != 2 or any(isinstance(m, bool) or not isinstance(m, (int, np.integer)) or not 2 <= m <= 64
                              for m in pair):
         raise ValueError(f"n must be an integer in [2, 64] or a pair of them (n_zeta, n_a), got {n!r}")
-    nz, na = (int(m) for m in pair)
+    return _softmax_rule(c, *(int(m) for m in pair))
+
+
+@functools.lru_cache(maxsize=16)
+def _softmax_rule(c: float, nz: int, na: int):
+    """:func:`softmax_rule` on validated arguments, cached by ``(c, n_zeta, n_a)`` (so that ``n``
+    and ``(n, n)`` share one entry)."""
     xz, _ = _legendre01(nz)
     xa, _ = _legendre01(na)
     delta, mu, w = _fine_rule(c)

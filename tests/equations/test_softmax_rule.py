@@ -76,9 +76,10 @@ def test_softmax_rule_nodes_and_validation():
     np.testing.assert_allclose(s[:, 1], ((1.0 - G) * (1.0 - A)).ravel(), rtol=1e-12)
     assert not W.flags.writeable
     for a, b in zip(softmax_rule(c, 7), softmax_rule(c, (7, 7))):
-        np.testing.assert_array_equal(a, b)
+        assert a is b       # one cached rule for both spellings (and a list is accepted)
+    assert softmax_rule(c, [5, 7])[0] is Zs
     with pytest.raises(ValueError, match="c"):
         softmax_rule(0.0, 8)
-    for bad in (1, (8,), (8, 1), (8, 8, 8), (8, 2.5), True):
+    for bad in (1, (8,), (8, 1), (8, 8, 8), (8, 2.5), True, [8, [8]]):
         with pytest.raises(ValueError, match="n"):
             softmax_rule(1.0, bad)
