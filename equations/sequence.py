@@ -192,7 +192,7 @@ hard phase for perfect recovery.
         4       0.169136    54.0301       0.72093               0.99663   0.041
 
     Accuracy of ``alpha_1``: ``+-3e-5`` at ``c = 1`` (measured rule by rule, above) and at ``c =
-    0.01``, ``+-1e-4`` at ``c = 1e-4`` (below: "The outer rule's limit at small c"). The other
+    0.01`` and at ``c = 1e-4`` (below: "The accuracy at small c"). The other
     rows are the default rules too (``notebooks/_deep_attention_table.py``;
     wall time on two idle cores, 2026-12-02: 8 to 9 s for ``c >= 0.5``, 29 and 35 s at ``c = 0.25``
     and 0.1, 56 s at ``c = 0.01`` and 142 s at ``c = 1e-4``; below ``c = 0.5`` the inner rule in
@@ -238,24 +238,37 @@ hard phase for perfect recovery.
     rule in ``z_1*`` (graded below ``c = 0.5``) and lighter rules below ``c = 0.5``: 0.71941 at ``c
     = 1``, 8e-4 low at ``c = 0.1`` and 1.4e-3 low at ``c = 1e-4``.
 
-    The outer rule's limit at small ``c`` (measured 2026-12-02, a later session). 32 outer nodes
-    per coordinate give ``alpha_1(1e-4) = 0.75857``, 1.1e-4 above the default's 0.75846: the
-    outer rules scatter by about 1e-4 there, so ``alpha_1(1e-4) = 0.7585 +- 1e-4``, not the
-    ``+-3e-5`` stated before (the composite rule above, 0.75856, agrees with 32 nodes rather than
-    with 20 or 24: the value is more likely near 0.75856 than the default's 0.75846). The cause: at small ``c`` much of the square ``(zeta, a)`` holds no
-    Gaussian mass (small ``g`` with ``a`` away from 1/2 are the softmax weights of teachers with
-    ``|z_1*| > 8``: 178 of the 400 nodes at ``c = 1e-4``, 50 of 256 at ``c = 0.01``, 12 to 18 at
-    ``c >= 0.1``), the interpolatory rule still uses its values there (its basis functions are
-    global), and there the student's posterior lies beyond the inner rule in ``z_1``: the node
-    averages of ``G`` at such nodes move by 1e-2 from 64 to 96 inner nodes in ``mu``, against 1e-6
-    at nodes with mass, and along ``zeta`` their Legendre coefficients do not decay (a plateau of
-    1e-3 at 32 nodes). At ``c = 0.01`` the scatter is smaller: 16, 20, 24 and 32 nodes give
-    0.745407, 0.745404, 0.745421, 0.745409. A first try at a rule confined to the support (``a`` within the
-    range where ``|z_1*| <= 8`` at each ``zeta``) keeps its nodes where the posterior is resolved,
-    but the map made smooth functions of ``s`` less polynomial (7e-5 against 1e-9 on the test
-    integrand of ``tests/equations/test_softmax_rule.py`` at 16 x 16): not taken. Either an inner
-    rule that follows the posterior at those nodes or an outer rule that does not sample them
-    without losing that smoothness would bring four digits back below ``c = 0.01``.
+    The accuracy at small ``c`` (measured 2026-12-02 in two later sessions). With the default inner
+    rules, 32 outer nodes per coordinate gave ``alpha_1(1e-4) = 0.75857``, 1.1e-4 above the
+    default's 0.75846, and for a while ``+-1e-4`` was stated. The scatter came from the inner rule
+    in ``mu``, sampled differently by each outer rule, not from the outer rule:
+
+    - The inner rule in ``mu`` (64 Gauss-Hermite nodes, spacing about 0.28) aliases where the
+      student's posterior lies on the edge branch (``delta >~ 1``, ``s`` near a vertex): there the
+      likelihood changes with ``log(c + g)``, on the scale ``~ 1 / delta`` in ``mu``. Against a
+      composite rule in ``mu`` (panels of width ``0.75 / max(1, delta)``, 4 nodes each, out to
+      ``mu^2 + delta^2 / 4 = 40``: converged to 1e-6, at 3.5 to 4 times the cost) single node
+      averages at ``c = 1e-4``, ``q = 0.7557`` are off by up to 1.7e-2 (``G``) and 1.3e-2
+      (``K_2^N``), at teachers with mass too (``|z_1*| = 3.8``), and at ``c = 0.01`` by up to
+      3.6e-3 and 6.5e-3 (an earlier text said 1e-6 at the nodes with mass: that holds only where
+      the posterior lies in the band). Along a line of fixed ``a`` near an edge these errors
+      alternate in sign from node to node, while the converged node averages are smooth.
+    - The errors mostly cancel at a given outer rule: the composite inner rule moves
+      ``alpha_1(1e-4)`` by +9e-6 at 20 outer nodes, -1.0e-5 at 16, and ``alpha_1(0.01)`` by 5e-7 at
+      16. But they do not cancel at every outer rule: with the composite inner rule, 16, 24 and 32
+      outer nodes per coordinate give ``alpha_1(1e-4)`` 5.9e-5, 1.2e-5 and 1.2e-5 above 20 nodes
+      (24 and 32 agree to 1e-6), where the default inner rule gave 8e-5, 1e-5 and 1.1e-4: the
+      32-node value 0.75857 (and the composite outer rule's 0.75856 above) was the inner rule's
+      error.
+
+    So ``alpha_1(1e-4) = 0.75848``: the default 0.758460 plus 9e-6 (inner) plus 1.2e-5 (outer),
+    in agreement with every inner rule refined at once above (0.758480). The default rules are
+    2.1e-5 low: ``+-3e-5`` holds at ``c = 1e-4`` as at ``c = 0.01`` (there 16, 20, 24 and 32 outer
+    nodes give 0.745407, 0.745404, 0.745421, 0.745409). Two outer rules tried on the way and not
+    taken: least squares on the nodes with mass (ill-conditioned: condition numbers 1e6 to 1e17,
+    sums of ``|w|`` up to 6e4), and a rule confined to the support (``a`` within the range where
+    ``|z_1*| <= 8`` at each ``zeta``), which made smooth functions of ``s`` less polynomial (7e-5
+    against 1e-9 on the test integrand of ``tests/equations/test_softmax_rule.py``).
 
     ``alpha_2`` decreases with ``c`` over the whole range (to 1/6 as ``c -> inf``, to 0.276555 as
     ``c -> 0``); ``alpha_1`` barely depends on ``c`` for ``c >= 0.5`` (0.72) and rises a little at
@@ -919,9 +932,10 @@ _STAIR_ETA_SMALL_C = 8
 #:   0.745421, 0.745409: the outer rules scatter by 1.5e-5 there (the integrand has structure on
 #:   the two scales g ~ c and g ~ 1, and no anisotropic rule is better: (12, 16) is 6e-5 off in the
 #:   growth rate), and 16 is as close to 32 as 20 is;
-#: - below: 20. At c = 1e-4 (with the inner rules of 2026-12-02) 16, 20, 24 and 32 give alpha_1 =
-#:   0.75854, 0.75846, 0.75847, 0.75857: a scatter of 1e-4 that more nodes do not remove (module
-#:   docstring, "The outer rule's limit at small c").
+#: - below: 20. At c = 1e-4, with the inner rule in mu converged (module docstring, "The accuracy
+#:   at small c"), 16, 24 and 32 give alpha_1 5.9e-5, 1.2e-5 and 1.2e-5 above 20 (24 and 32 agree
+#:   to 1e-6); with the default inner rule 16, 20, 24, 32 give 0.75854, 0.75846, 0.75847, 0.75857,
+#:   the last one off through the inner rule's aliasing, not the outer rule's.
 _STAIR_OUTER = ((_C_GRADED, _STAIR_FINE[0]), (0.1, (12, 16)), (0.01, 16), (0.0, 20))
 
 
@@ -1108,7 +1122,7 @@ def _deep_subbranch_kernel(q, xh, wh, sh, xo, wo, Ai, hz, Z1, wz):
 #: ``_PRUNE = 25`` (the value until 2026-12-02, itself 1.2e-9 from no skip): ``K_2^N`` moves by
 #: 1e-7 relative, ``G`` by 1.5e-6, for 26% of the inner nodes kept instead of 38%; at ``c = 1``, ``q =
 #: 0.9736``, 7e-8 and 1e-6, 18% kept instead of 28%. ``alpha_1`` (:func:`deep_staircase`) moved by
-#: less than 1e-6 at ``c = 1e-4``, 0.1 and 1, where the rules' own error is 3e-5 (1e-4 at ``c = 1e-4``)
+#: less than 1e-6 at ``c = 1e-4``, 0.1 and 1, where the rules' own error is 3e-5
 _PRUNE = 16.0
 #: ``log2(e)`` and ``log(2)`` in two parts (Cody and Waite's reduction) for :func:`_exp_inplace`
 _LOG2E = 1.4426950408889634
@@ -1974,7 +1988,7 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
     Notes
     -----
     Accuracy and cost: see the module docstring (``alpha_1 = 0.71965 +- 3e-5`` at ``c = 1``, about
-    8 s on two cores; ``0.7585 +- 1e-4`` at ``c = 1e-4``, 142 s; 30 to 35 s for ``0.1 <= c <
+    8 s on two cores; ``0.75846`` (``0.75848 +- 1e-5`` with converged rules) at ``c = 1e-4``, 142 s; 30 to 35 s for ``0.1 <= c <
     0.5``, 56 s at ``c = 0.01``). The accuracy has been measured rule by rule at ``c = 1`` and
     ``1e-4``, the outer rule also at ``c = 0.25`` and 0.01 (other ``c``: the module docstring's
     table and the indicators there); a ``bracket`` that does not hold
