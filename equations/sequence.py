@@ -261,7 +261,9 @@ hard phase for perfect recovery.
       32-node value 0.75857 (and the composite outer rule's 0.75856 above) was the inner rule's
       error.
 
-    So ``alpha_1(1e-4) = 0.75848``: the default 0.758460 plus 9e-6 (inner) plus 1.2e-5 (outer),
+    (Each shift: the node sums at ``q = 0.7557`` with both rules, turned into a shift of the root
+    with the coarse rules' slopes of ``alpha_q`` and of the growth rate in ``q``.) So
+    ``alpha_1(1e-4) = 0.75848``: the default 0.758460 plus 9e-6 (inner) plus 1.2e-5 (outer),
     in agreement with every inner rule refined at once above (0.758480). The default rules are
     2.1e-5 low: ``+-3e-5`` holds at ``c = 1e-4`` as at ``c = 0.01`` (there 16, 20, 24 and 32 outer
     nodes give 0.745407, 0.745404, 0.745421, 0.745409). Two outer rules tried on the way and not
