@@ -14,7 +14,7 @@ from scipy import integrate
 import equations
 import fixedpoint as fp
 from equations.sequence import (DeepAttention, _PRUNE, _STAIR_QGRID, deep_state_evolution, _deep_linear_nodes_kernel, _deep_subbranch_truth_kernel,
-                                _exp_inplace,
+                                _exp_inplace, _tilted_sums,
                                 _h_rule_graded, _hermite_rule, _inner_grid, _posterior_gaps, _sign_symmetric_se,
                                 _staircase_bracket, _teacher_z2_graded, _unit_legendre, _z1_grid, _z1_grid_graded,
                                 _z1_grid_half, _z2_levels, _STAIR_PER_PANEL, _Z2_H0, deep_linearisation, deep_staircase, deep_subbranch, layer_thresholds)
@@ -420,9 +420,10 @@ def _direct_subbranch_point(q, c, z1, z2, n_eta, n_z, skip=False):
     return out
 
 
-@pytest.mark.parametrize("q, z1, z2", [(0.9, (0.7, -1.3), (0.4, 1.1)), (0.97, (-2.1, 0.3), (-0.2, 0.05)),
-                                       (0.3, (1.5, 1.4), (2.0, -0.6)), (0.995, (0.2, 1.9), (-1.7, 0.8))])
-def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2):
+@pytest.mark.parametrize("q, z1, z2, n_eta", [(0.9, (0.7, -1.3), (0.4, 1.1), 6), (0.97, (-2.1, 0.3), (-0.2, 0.05), 6),
+                                              (0.3, (1.5, 1.4), (2.0, -0.6), 6), (0.995, (0.2, 1.9), (-1.7, 0.8), 6),
+                                              (0.9, (0.7, -1.3), (0.4, 1.1), 5)])
+def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2, n_eta):
     """The kernel's reductions are exact: the half grid in ``z_1`` (the posterior is even in
     ``z_1``), the factorisation of the ``eta`` nodes' weights, its own ``exp`` and its skip of the
     nodes of negligible weight (the rule of :data:`_PRUNE`, recomputed here node by node at every
@@ -430,11 +431,11 @@ def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2):
     the Nishimori forms and the ``Q_12`` response. The skip itself moves them by up to 2.2e-5
     relative at these single points (``K_12`` at ``q = 0.97``; ``_PRUNE = 16`` since 2026-12-02,
     whose node averages over ``z_2*`` move by 1e-6 or less: its comment), and skips nodes at every
-    point."""
+    point. An odd number of ``eta`` nodes takes the sums' odd last column (:func:`_tilted_sums`)."""
     c = 1.0
     z1 = np.array(z1)
     z2 = np.array(z2)
-    xe, we = _hermite_rule(6)
+    xe, we = _hermite_rule(n_eta)
     F = np.empty((1, 7))
     _deep_subbranch_truth_kernel(q, c, z1[None, :].copy(), z2[None, :].copy(), np.ones(1), xe, we,
                                  *_z1_grid_half(c, 24), F)
@@ -442,8 +443,22 @@ def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2):
     G11, G12, G22 = F[0, 4:]
     N1 = G11 * (z1[0] ** 2 - 1.0) + 2.0 * G12 * z1[0] * z1[1] + G22 * (z1[1] ** 2 - 1.0)
     got = (F[0, 0], F[0, 1], N1, F[0, 2], F[0, 3])
-    np.testing.assert_allclose(got, _direct_subbranch_point(q, c, z1, z2, 6, 24, skip=True), rtol=1e-10)
-    np.testing.assert_allclose(got, _direct_subbranch_point(q, c, z1, z2, 6, 24), rtol=3e-5)
+    np.testing.assert_allclose(got, _direct_subbranch_point(q, c, z1, z2, n_eta, 24, skip=True), rtol=1e-10)
+    np.testing.assert_allclose(got, _direct_subbranch_point(q, c, z1, z2, n_eta, 24), rtol=3e-5)
+
+
+@pytest.mark.parametrize("ne", [3, 6, 7, 8])
+@pytest.mark.parametrize("n", [0, 1, 5, 203])
+def test_tilted_sums_against_einsum(ne, n):
+    """The kernel's posterior sums at every ``eta`` node, two nodes per pass (an odd last one
+    alone), are the triple products computed by ``einsum``, over the first ``n`` columns only."""
+    rng = np.random.default_rng(ne * 1000 + n)
+    W = rng.random((2 * ne, n + 7))
+    G = rng.standard_normal((9, n + 7))
+    acc = np.full((9, ne * ne), np.nan)
+    _tilted_sums(W, G, n, ne, acc)
+    ref = np.einsum("ji,ki,li->jkl", G[:, :n], W[:ne, :n], W[ne:, :n]).reshape(9, ne * ne)
+    np.testing.assert_allclose(acc, ref, rtol=1e-13, atol=1e-13)
 
 
 def _node_K2N(c, q, z1, level, n_gl=6, per_panel=_STAIR_PER_PANEL, n_z=64):
