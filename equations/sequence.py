@@ -171,7 +171,8 @@ hard phase for perfect recovery.
     nodes of negligible weight and took its own vectorised ``exp``, and before the rule in ``z_2*``
     tapered its far panels, 2026-12-01; 15 s and 27 s before the skip weighed each node by the
     ``eta`` weights, and about 14 s before it skipped below ``exp(-16)`` instead of ``exp(-25)``,
-    2026-12-02), ``alpha_2`` 0.3 s. The old way (Brent's method on
+    2026-12-02; the posterior sums since 2026-12-03 run 1.4 to 2 times faster, so less now:
+    ``benchmarks/README.md``), ``alpha_2`` 0.3 s. The old way (Brent's method on
     the fine rules, one thread) takes about eight fine evaluations.
 
     Other skip strengths. ``alpha_2`` and ``alpha^(0)_1`` (:func:`deep_linearisation`, default
@@ -195,7 +196,9 @@ hard phase for perfect recovery.
     0.01`` and at ``c = 1e-4`` (below: "The accuracy at small c"). The other
     rows are the default rules too (``notebooks/_deep_attention_table.py``;
     wall time on two idle cores, 2026-12-02: 8 to 9 s for ``c >= 0.5``, 29 and 35 s at ``c = 0.25``
-    and 0.1, 56 s at ``c = 0.01`` and 142 s at ``c = 1e-4``; below ``c = 0.5`` the inner rule in
+    and 0.1, 56 s at ``c = 0.01`` and 142 s at ``c = 1e-4``, about 1.4 to 2 times less since the
+    kernel's sums were vectorised, 2026-12-03: measured on a slower machine, 170 s instead of 233 s
+    at ``c = 1e-4``, 65 s instead of 90 s at ``c = 0.01``; below ``c = 0.5`` the inner rule in
     ``z_1`` is the graded one and ``eta`` has 8 nodes per axis, and the outer rule has ``(12, 16)``
     nodes in ``(zeta, a)`` for ``0.1 <= c < 0.5``, 16 per coordinate for ``0.01 <= c < 0.1`` and 20
     below, each measured against finer ones: the comment of ``_STAIR_OUTER``).
@@ -2013,8 +2016,9 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
     Notes
     -----
     Accuracy and cost: see the module docstring (``alpha_1 = 0.71965 +- 3e-5`` at ``c = 1``, about
-    8 s on two cores; ``0.75846`` (``0.75848 +- 1e-5`` with converged rules) at ``c = 1e-4``, 142 s; 30 to 35 s for ``0.1 <= c <
-    0.5``, 56 s at ``c = 0.01``). The accuracy has been measured rule by rule at ``c = 1`` and
+    8 s on two cores; ``0.75846`` (``0.75848 +- 1e-5`` with converged rules) at ``c = 1e-4``, 142 s;
+    30 to 35 s for ``0.1 <= c < 0.5``, 56 s at ``c = 0.01``; all 1.4 to 2 times less since
+    2026-12-03). The accuracy has been measured rule by rule at ``c = 1`` and
     ``1e-4``, the outer rule also at ``c = 0.25`` and 0.01 (other ``c``: the module docstring's
     table and the indicators there); a ``bracket`` that does not hold
     the (coarse) root raises ``ValueError``, and so does a growth rate that does not cross one on
