@@ -1260,7 +1260,7 @@ def _posterior_terms(h1, h2, m1, m2, v, kap, xe, lwe, Ai, lb, Z1, B, E, Gb):
 @njit_compiled(cache=True, nogil=True, fastmath={"reassoc", "contract"}, inline="always")
 def _pair_sums(w1, wa, wb, G, n):
     """The nine sums ``sum_i G[j, i] w1[i] wa[i]`` and the nine with ``wb`` (:func:`_tilted_sums`),
-    eighteen running sums in one pass over the rows."""
+    eighteen running sums in one pass along the rows."""
     g0, g1, g2, g3, g4, g5, g6, g7, g8 = G[0], G[1], G[2], G[3], G[4], G[5], G[6], G[7], G[8]
     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = 0.0
     b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = b8 = 0.0
