@@ -14,7 +14,7 @@ from scipy import integrate
 import equations
 import fixedpoint as fp
 from equations.sequence import (DeepAttention, _PRUNE, _STAIR_QGRID, deep_state_evolution, _deep_linear_nodes_kernel, _deep_subbranch_truth_kernel,
-                                _exp_inplace, _tilted_sums,
+                                _exp_scaled, _tilted_sums,
                                 _h_rule_graded, _hermite_rule, _inner_grid, _posterior_gaps, _sign_symmetric_se,
                                 _staircase_bracket, _teacher_z2_graded, _unit_legendre, _z1_grid, _z1_grid_graded,
                                 _z1_grid_half, _z2_levels, _STAIR_PER_PANEL, _Z2_H0, deep_linearisation, deep_staircase, deep_subbranch, layer_thresholds)
@@ -500,15 +500,23 @@ def test_small_skip_rules_at_single_teacher_nodes():
 
 def test_vectorised_exp_against_numpy():
     """The teacher-route kernel's own ``exp`` (a polynomial the compiler vectorises) is within 2 ulp
-    of numpy's over the whole range it is used on, clamps outside it, and leaves ``x[n:]`` alone."""
+    of numpy's over the whole range it is used on, clamps outside it, leaves ``x[n:]`` alone, and
+    gives the inverse (``exp(-a x)``) to 3 ulp in the same pass."""
     rng = np.random.default_rng(3)
     x = np.concatenate([rng.uniform(-708.0, 709.0, 20000), rng.uniform(-1.0, 1.0, 5000),
                         np.arange(-1021, 1023) * math.log(2.0), [0.0, 1e-300, -1e-300, 0.5 * math.log(2.0)]])
     y = x.copy()
-    _exp_inplace(y, y.size, np.empty(y.size, dtype=np.int64))
+    bits = np.empty(x.size, dtype=np.int64)
+    _exp_scaled(y, 1.0, y, y, y.size, bits, False)
     np.testing.assert_allclose(y, np.exp(x), rtol=4.5e-16, atol=0.0)
+    # scaled, with the inverse; the arguments stay within [-708, 708] so that both are normal numbers
+    u = rng.uniform(-300.0, 300.0, 5000)
+    out, inv = np.empty(u.size), np.empty(u.size)
+    _exp_scaled(u, 2.3, out, inv, u.size, bits, True)
+    np.testing.assert_allclose(out, np.exp(2.3 * u), rtol=4.5e-16, atol=0.0)
+    np.testing.assert_allclose(inv, np.exp(-2.3 * u), rtol=7e-16, atol=0.0)
     z = np.array([-800.0, 800.0, 1.0, 2.0])
-    _exp_inplace(z, 3, np.empty(4, dtype=np.int64))
+    _exp_scaled(z, 1.0, z, z, 3, np.empty(4, dtype=np.int64), False)
     assert z[0] == pytest.approx(math.exp(-708.0), rel=1e-15) and z[1] == pytest.approx(math.exp(709.0), rel=1e-15)
     assert z[2] == pytest.approx(math.e, rel=1e-16) and z[3] == 2.0
 
