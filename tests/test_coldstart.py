@@ -158,7 +158,9 @@ def test_spiked_wigner_first_solve_compiles_only_its_kernels(cache_root):
 @pytest.mark.slow
 @pytest.mark.parametrize("channel, used, unused", [
     ("sign", ("_sign_step", "_class_integrals", "_sign_panels"), ("_linear_step", "_linear_integrals")),
-    ("linear", ("_linear_step", "_linear_integrals"), ("_sign_step", "_class_integrals", "_sign_panels")),
+    # (the mirror image, 15 s of CI, in the exhaustive run)
+    pytest.param("linear", ("_linear_step", "_linear_integrals"), ("_sign_step", "_class_integrals", "_sign_panels"),
+                 marks=pytest.mark.exhaustive),
 ])
 def test_glm_erm_first_solve_compiles_only_its_teacher(channel, used, unused, cache_root):
     params = {"loss": "square", "alpha": 2.0, "reg": 0.1, "channel": channel}
