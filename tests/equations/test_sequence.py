@@ -447,6 +447,16 @@ def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2, n_eta):
     np.testing.assert_allclose(got, _direct_subbranch_point(q, c, z1, z2, n_eta, 24), rtol=3e-5)
 
 
+def test_teacher_route_kernel_refuses_an_asymmetric_eta_rule():
+    """The kernel takes ``exp(-U x)`` as ``1 / exp(U x)`` for the ``eta`` nodes ``x < 0``: a rule not
+    symmetric about 0 is refused, not silently mis-weighted."""
+    xe, we = _hermite_rule(4)
+    F = np.empty((1, 7))
+    z = np.array([[0.3, -0.2]])
+    with pytest.raises(ValueError, match="symmetric"):
+        _deep_subbranch_truth_kernel(0.5, 1.0, z, z.copy(), np.ones(1), xe + 0.1, we, *_z1_grid_half(1.0, 8), F)
+
+
 @pytest.mark.parametrize("ne", [3, 6, 7, 8])
 @pytest.mark.parametrize("n", [0, 1, 5, 203])
 def test_tilted_sums_against_einsum(ne, n):
