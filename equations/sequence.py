@@ -1142,7 +1142,7 @@ def _exp_scaled(x, a, out, inv, n, bits, with_inverse):
     ``out`` may be ``x`` itself.
 
     Written out because the compiler vectorises this loop, and not one of calls to ``math.exp``
-    (about 5.6 ns each here, against 1.8 ns): ``exp(x) = 2^t exp(r)``, ``t = round(x / log 2)``,
+    (about 5.6 ns each against 1.8 ns on the machine of 2026-12-02; 2.5 ns on a 2.0 GHz one): ``exp(x) = 2^t exp(r)``, ``t = round(x / log 2)``,
     ``r = x - t log 2`` (``|r| <= log(2) / 2``, the product ``t log 2`` in two parts so that ``r``
     is exact), ``exp(r)`` by its Taylor polynomial of degree 13 (remainder ``0.35^14 / 14! < 1e-17``),
     ``2^t`` by writing the exponent bits (``bits``: an int64 scratch of at least ``n``)."""
