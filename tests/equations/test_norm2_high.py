@@ -317,21 +317,31 @@ def test_agrees_with_the_atoms_at_noise_where_they_are_roughly_right():
 
 
 @pytest.mark.slow
-def test_p3_solves_from_both_starts():
+def test_p3_solves_below_and_above_the_weak_recovery_threshold():
     # alpha_c = p / 2 + noise / 4 + ... = 1.5236 at p = 3, noise 0.1: at alpha = 1.5 the uninformed start
-    # stays at Q = 0; at alpha = 2.5 both starts reach the same isotropic Q
+    # stays at Q = 0; at alpha = 2.5 the informed start reaches an isotropic Q (the uninformed one the
+    # same Q: the exhaustive check below)
     m = equations.get("multi_index", target="norm2", p=3, alpha=1.5, noise=0.1)
     sol = fixedpoint.solve(m, start="uninformed")
     assert sol.converged, sol.message
     assert np.max(np.abs(sol["Q"])) < 1e-6
     m = equations.get("multi_index", target="norm2", p=3, alpha=2.5, noise=0.1)
-    up = fixedpoint.solve(m, start="uninformed")
     down = fixedpoint.solve(m, start="informed")
-    assert up.converged and down.converged, (up.message, down.message)
+    assert down.converged, down.message
     Q = down["Q"]
     assert 0.1 < Q[0, 0] < 1.0
     np.testing.assert_allclose(Q, Q[0, 0] * np.eye(3), atol=1e-7)
-    np.testing.assert_allclose(up["Q"], Q, atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.exhaustive  # (the uninformed start leaves Q = 0 slowly: 56 map evaluations, 47 s)
+def test_p3_solves_from_both_starts():
+    # at alpha = 2.5 > alpha_c both starts reach the same isotropic Q
+    m = equations.get("multi_index", target="norm2", p=3, alpha=2.5, noise=0.1)
+    up = fixedpoint.solve(m, start="uninformed")
+    down = fixedpoint.solve(m, start="informed")
+    assert up.converged and down.converged, (up.message, down.message)
+    np.testing.assert_allclose(up["Q"], down["Q"], atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- p >= 4: eigenspaces
