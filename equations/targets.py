@@ -2933,6 +2933,25 @@ class Target:
         return y + math.sqrt(noise) * rng.standard_normal(y.shape)
 
     # -- linearisation at Q = 0 -----------------------------------------------------------
+    def trivial_A0(self, noise: float = 0.0):
+        """``A0 = E_y[E[z|y] E[z|y]^T]`` at ``Q = 0``, the first part of :meth:`trivial_operator`:
+        ``Q = 0`` is a fixed point exactly when it vanishes.
+
+        Signs targets in closed form: at ``omega = 0``, ``V = (1 + noise) I`` each sign pattern
+        ``s`` has probability ``2^-p`` and the gradient of that probability is ``s phi(0) 2^(1 - p)
+        / sqrt(1 + noise)`` (one factor ``phi(0) / sqrt(1 + noise)``, the others ``1/2``), so
+        ``A0 = sum_c dpi_c dpi_c^T / pi_c`` over the labels ``c`` needs no orthant probability (the
+        command line's catalogue asks it of every target). The others: :meth:`trivial_operator`."""
+        p = self.p
+        if self.kind != "signs":
+            return self.trivial_operator(noise)[0]
+        pi = np.bincount(self.table, minlength=self.values.size) * 0.5 ** p
+        dpi = np.zeros((self.values.size, p))
+        np.add.at(dpi, self.table, sign_patterns(p))
+        dpi *= _INV_SQRT_2PI * 0.5 ** (p - 1) / math.sqrt(1.0 + noise)
+        keep = pi > 0
+        return (dpi[keep].T / pi[keep]) @ dpi[keep]
+
     def trivial_operator(self, noise: float = 0.0):
         """``(A0, T)`` at ``Q = 0``: ``A0 = E_y[E[z|y] E[z|y]^T]`` (p x p) and the tensor
         ``T[a, b, i, j] = E_y[G_ai G_bj]``, ``G(y) = E[z z^T | y] - I``, so that the derivative of

@@ -219,6 +219,22 @@ def test_bad_parameters_raise_naming_the_field(kw, field):
 # ----------------------------------------------------------------------------- weak learnability
 
 
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+def test_signs_trivial_A0_in_closed_form_is_the_operators(noise):
+    """A signs target's ``A0 = E_y[E[z|y] E[z|y]^T]`` at ``Q = 0`` in closed form (each sign
+    pattern's probability and gradient at ``omega = 0``) equals the first part of its trivial
+    operator (orthant probabilities); ``trivial_state`` decides on it, and so does the catalogue of
+    the command line. Measured: 2e-16."""
+    targets = [make_target(name, p) for name, p in (("committee", 3), ("committee", 4), ("parity", 3),
+                                                   ("sign_z1z2", 2), ("sign", 2))]
+    targets.append(custom_signs(lambda s: float(s[0] > 0) + 2.0 * float(s[1] * s[2] > 0), 3))
+    for t in targets:
+        A0 = t.trivial_A0(noise)
+        np.testing.assert_allclose(A0, t.trivial_operator(noise)[0], rtol=0, atol=1e-14)
+    assert np.max(np.abs(targets[0].trivial_A0(noise))) > 0.1        # the committee's trivial direction
+    assert np.max(np.abs(targets[3].trivial_A0(noise))) == 0.0       # sign(z1 z2): none
+
+
 def test_sign_z1z2_threshold_closed_form():
     # G(y) = E[z z^T | y] - I = (2 / pi) y [[0, 1], [1, 0]], so F(M) = (4 / pi^2) s M s and
     # alpha_c = pi^2 / 4
