@@ -520,6 +520,11 @@ class Storage:
         q_hat, g = self._q_hat(q)
         return float(self._entropic(q, q_hat) + self.alpha * g)
 
+    def observable_names(self) -> tuple[str, ...]:
+        """The keys of :meth:`observables`, in order (protocol member; the command line's catalogue
+        lists them without evaluating the map)."""
+        return ("q", "q_hat", "entropy") + (("alpha_c", "kappa_max") if self.weights == "spherical" else ())
+
     def observables(self, x) -> dict[str, float]:
         q = self._clip(x)
         q_hat, _ = self._q_hat(q) if math.isfinite(q) else (math.nan, math.nan)
