@@ -5,9 +5,9 @@ channel, ...) from its default and the values its ``examples`` use; each numeric
 log-uniformly over a decade either side of the values seen there (and exactly 0 where 0 is
 seen, e.g. a noiseless channel); a rule's size listed in ``_HELD`` takes its examples' values
 only; a family listed in ``_SPLIT`` is fuzzed one value of a categorical field at a time, within
-the ranges of that value's examples. A combination the model rejects is skipped. Asserted: no exception; a converged result
-has a finite state inside the bounds whose true residual meets the tolerance; a
-unique-fixed-point model converges from both starts to the same point."""
+the ranges of that value's examples. A combination the model rejects is skipped. Asserted: no
+exception; a converged result has a finite state inside the bounds whose true residual meets the
+tolerance; a unique-fixed-point model converges from both starts to the same point."""
 
 import dataclasses
 import math
