@@ -71,6 +71,56 @@ def test_rademacher_matrix_prior_factorises_for_a_diagonal_q_hat():
     assert psi == pytest.approx(sum(float(scalar.free_entropy(r)) for r in q_hat), abs=1e-10)
 
 
+def _rademacher_p2_by_conditional_quadrature(Q_hat):
+    """``(Q, psi)`` of the binary prior at ``p = 2`` in other coordinates than the module's: ``Y``
+    itself, ``Y_1 ~ N(m_1, Q_hat_11)`` by scipy's adaptive ``quad_vec`` (break points at the kinks
+    ``Y_1 = 0, +-Q_hat_12``), ``Y_2 | Y_1`` by Gauss-Legendre panels at most 0.5 wide cut at its
+    kinks ``Y_2 = +-Q_hat_12, +-Y_1`` (where two sign vectors tie), ``w*`` over ``(1, +-1)``."""
+    from scipy.integrate import quad_vec
+
+    Q11, Q12, Q22 = Q_hat[0, 0], Q_hat[0, 1], Q_hat[1, 1]
+    s22 = math.sqrt(Q22 - Q12 ** 2 / Q11)
+    gx, gw = np.polynomial.legendre.leggauss(20)
+    W = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]], float)
+    half = 0.5 * np.einsum("ca,ab,cb->c", W, Q_hat, W)
+    total = np.zeros(4)
+    for w_star in W[:2]:
+        m = Q_hat @ w_star
+
+        def inner(y1):
+            c2 = m[1] + Q12 / Q11 * (y1 - m[0])
+            lo, hi = c2 - 9 * s22, c2 + 9 * s22
+            cuts = np.array(sorted({lo, hi} | {b for b in (Q12, -Q12, y1, -y1) if lo < b < hi}))
+            edges = np.concatenate([np.linspace(a, b, int(math.ceil((b - a) / 0.5)) + 1)[:-1]
+                                    for a, b in zip(cuts[:-1], cuts[1:])] + [cuts[-1:]])
+            h = np.diff(edges)
+            y2 = (edges[:-1, None] + 0.5 * h[:, None] * (gx + 1)).ravel()
+            w2 = (0.5 * h[:, None] * gw).ravel() * np.exp(-0.5 * ((y2 - c2) / s22) ** 2) / (s22 * math.sqrt(2 * math.pi))
+            logs = y1 * W[:, :1] + y2[None, :] * W[:, 1:] - half[:, None]
+            top = logs.max(axis=0)
+            e = np.exp(logs - top)
+            Z = e.sum(axis=0)
+            f1, f2 = (W[:, :1] * e).sum(axis=0) / Z, (W[:, 1:] * e).sum(axis=0) / Z
+            density = math.exp(-0.5 * (y1 - m[0]) ** 2 / Q11) / math.sqrt(2 * math.pi * Q11)
+            return density * np.array([w2 @ (f1 * f1), w2 @ (f1 * f2), w2 @ (f2 * f2), w2 @ (top + np.log(Z / 4))])
+
+        lo, hi = m[0] - 9 * math.sqrt(Q11), m[0] + 9 * math.sqrt(Q11)
+        val, _ = quad_vec(inner, lo, hi, epsabs=1e-14, epsrel=1e-13, limit=2000,
+                          points=[b for b in (-abs(Q12), 0.0, abs(Q12)) if lo < b < hi])
+        total += 0.5 * val
+    return np.array([[total[0], total[1]], [total[1], total[2]]]), total[3]
+
+
+@pytest.mark.parametrize("Q_hat", [[[0.6, -0.3], [-0.3, 0.9]], [[2.5, 0.8], [0.8, 1.5]], [[12.0, 3.0], [3.0, 7.0]]])
+def test_rademacher_matrix_prior_against_conditional_quadrature(Q_hat):
+    # correlated directions (Q_hat_12 != 0), from weak to nearly perfect recovery
+    Q_hat = np.array(Q_hat)
+    Q_ref, psi_ref = _rademacher_p2_by_conditional_quadrature(Q_hat)
+    Q, psi = prior_denoiser("rademacher", Q_hat)
+    np.testing.assert_allclose(Q, Q_ref, rtol=0, atol=1e-11)
+    assert psi == pytest.approx(psi_ref, abs=1e-11)
+
+
 # ----------------------------------------------------------------------------- quadrature
 
 
