@@ -8,6 +8,8 @@
   every value (``warm=False``, the definition): wall and CPU times (the CPU is shared), map
   evaluations (stability Jacobians included) and the largest difference of the states;
 * the weak-learnability threshold ``alpha_c`` of ``sign(z1 z2)`` (``p = 2``; ``pi^2 / 4``);
+* the binary committee (``p = 2``, rademacher prior): its prior's map, and the 25-point ``alpha``
+  sweep of ``notebooks/multi_index.ipynb``;
 * one solve of a ``p = 3`` committee, and one map evaluation of a ``p = 4`` target (``committee_erf``,
   noise 0.1; a solve takes many minutes at that cost);
 * ``norm2`` at ``p = 4`` (noise 0.1, ``alpha = 3``) solved from both starts.
@@ -83,6 +85,21 @@ def main(argv=None):
     z = MultiIndex(target="sign_z1z2", p=2, alpha=1.0)
     th, tmed, tmn = timed(lambda: fixedpoint.threshold(z, "alpha", (1.0, 5.0), kind="stability"), reps)
     res["alpha_c_sign_z1z2"] = {"median_s": tmed, "value": th.value, "error_vs_pi2_over_4": abs(th.value - math.pi ** 2 / 4)}
+
+    # the binary committee (rademacher prior): its prior's map at three sizes of Q_hat, and the
+    # 25-point sweep of notebooks/multi_index.ipynb through both transitions
+    from equations.multi_index import prior_denoiser
+    prior_ms = {}
+    for scale in (1.0, 3.0, 10.0):
+        Q_hat = scale * np.array([[1.0, 0.2], [0.2, 0.8]])
+        prior_denoiser("rademacher", Q_hat)
+        _, pmed, _ = timed(lambda: prior_denoiser("rademacher", Q_hat), max(reps, 3))
+        prior_ms[f"Q_hat_{scale:g}"] = 1e3 * pmed
+    b2 = MultiIndex(target="committee", p=2, prior="rademacher", alpha=1.0)
+    fixedpoint.solve(b2)
+    sb, tb, _ = timed(lambda: fixedpoint.sweep(b2, "alpha", np.linspace(1.0, 2.2, 25), start="uninformed"), 1)
+    res["binary_committee"] = {"prior_map_ms": prior_ms, "sweep_25_s": tb,
+                               "evaluations": int(np.sum(sb.evaluations)), "converged": int(np.sum(sb.converged))}
 
     m3 = MultiIndex(target="committee", p=3, alpha=2.0)
     fixedpoint.solve(m3)

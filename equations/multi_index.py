@@ -75,10 +75,9 @@ _Q_SPECIALISED = 0.5
 # ----------------------------------------------------------------------------- matrix priors
 
 
-#: most nodes per axis of the rademacher prior's rule (p = 1, 2, 3, 4) and Gauss-Legendre nodes
-#: per panel (p <= 2: 8; p >= 3: 6 on the 12 and 6 panels the caps allow)
+#: most nodes per axis of the rademacher prior's rule (p = 1, 2, 3, 4; at p = 3, 4 the caps allow
+#: 12 and 6 panels of 6 nodes)
 _PRIOR_CAP = (1200, 240, 72, 36)
-_PRIOR_GL = (8, 8, 6, 6)
 #: the rule's interval in each xi (exp(-8.5^2 / 2) = 2e-16) and the weight, relative to the
 #: largest, below which a node is left out (the corners of the cube: a fifth of the nodes at p = 2,
 #: half at p = 3, two thirds at p = 4)
@@ -87,15 +86,14 @@ _PRIOR_PRUNE = 1e-16
 
 
 @functools.lru_cache(maxsize=64)
-def _prior_rule(p, panels):
-    """Tensor product of a composite Gauss-Legendre rule (``_PRIOR_GL[p - 1]`` nodes on each of
+def _prior_rule(p, panels, ngl):
+    """Tensor product of a composite Gauss-Legendre rule (``ngl`` nodes on each of
     ``panels`` equal panels of ``[-8.5, 8.5]``) for ``N(0, I_p)``, without the nodes of weight
     below ``_PRIOR_PRUNE`` of the largest. The posterior mean of binary weights switches sign
     across the hyperplanes ``(w - w')^T Y = const`` within ``1 / sqrt(q_hat)`` in ``xi`` (its
     log-sum-exp is analytic within ``pi / 2`` of them in ``Y``): a Gauss-Hermite rule misses them
     once ``q_hat`` is large (1e-5 errors at ``q_hat ~ 10``), a composite rule with panels of that
     order resolves them."""
-    ngl = _PRIOR_GL[p - 1]
     x, w = np.polynomial.legendre.leggauss(ngl)
     edges = np.linspace(-_PRIOR_XI_MAX, _PRIOR_XI_MAX, panels + 1)
     h = edges[1] - edges[0]
@@ -113,13 +111,17 @@ def _prior_rule(p, panels):
 
 
 def _panels(p, qmax):
-    """Panels per axis of :func:`_prior_rule`: width ``min(1, 1.5 / sqrt(q_hat_max))`` in ``xi``
-    (1 for the Gaussian weight itself, 1.5 in ``Y`` for the kinks: against panels a third as
-    wide, ``Q`` moves by less than ``1e-11`` at ``p <= 2``), capped by ``_PRIOR_CAP``."""
-    width = min(1.0, 1.5 / math.sqrt(max(qmax, 1e-300)))
+    """``(panels, ngl)`` of :func:`_prior_rule` at ``q_hat_max``: the cheaper of two rules, each
+    within ``1e-11`` in ``Q`` of rules three times finer at ``p <= 2``. The Gaussian weight needs
+    panels at most 1 wide in ``xi`` with 6 nodes, the kinks panels at most 0.5 wide in ``Y`` (``0.5
+    / sqrt(q_hat)`` in ``xi``) with 6 nodes, or 1.5 wide with 8; below ``q_hat = 4 / 9`` the first
+    costs fewer nodes, above it the second. Capped by ``_PRIOR_CAP`` (at ``p = 3, 4``: 6 nodes)."""
+    qmax = max(qmax, 1e-300)
+    ngl, width = (6, min(1.0, 0.5 / math.sqrt(qmax))) if qmax < 4.0 / 9.0 or p >= 3 else \
+        (8, min(1.0, 1.5 / math.sqrt(qmax)))
     n = int(math.ceil(2.0 * _PRIOR_XI_MAX / width))
-    # (17 to 30 panels at p = 2: few enough distinct rules for _prior_rule's cache)
-    return min(n, _PRIOR_CAP[p - 1] // _PRIOR_GL[p - 1])
+    # (17 to 40 panels at p = 2: few enough distinct rules for _prior_rule's cache)
+    return min(n, _PRIOR_CAP[p - 1] // ngl), ngl
 
 
 @njit_compiled(cache=True)
@@ -196,7 +198,7 @@ def prior_denoiser(prior: str, Q_hat) -> tuple[np.ndarray, float]:
     lam, U = np.linalg.eigh(Q_hat)
     L = np.ascontiguousarray(U * np.sqrt(np.clip(lam, 0.0, None)))
     configs = sign_patterns(p)
-    xi, wxi = _prior_rule(p, _panels(p, float(lam.max(initial=0.0))))
+    xi, wxi = _prior_rule(p, *_panels(p, float(lam.max(initial=0.0))))
     Q = np.empty((p, p))
     psi = _rademacher_kernel(np.ascontiguousarray(Q_hat), L, configs, xi, wxi, Q)
     return 0.5 * (Q + Q.T), float(psi)
