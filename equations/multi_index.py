@@ -184,7 +184,7 @@ def prior_denoiser(prior: str, Q_hat) -> tuple[np.ndarray, float]:
     ``rademacher``: i.i.d. +-1 entries, a sum over the ``2^p`` sign vectors and the composite
     rule of :func:`_prior_rule` in ``xi``. Against rules three times finer (2026-12-03, ``Q_hat``
     from ``0.05 I`` to ``40 I``): ``Q`` within ``1e-11`` at ``p <= 2``, ``2e-6`` at ``p = 3, 4``
-    (whose caps, 72 and 36 nodes per axis, bound the cost: 0.2 s and 2 s a call); ``psi`` as
+    (whose caps, 72 and 36 nodes per axis, bound the cost: 0.2 s and 1 to 1.5 s a call); ``psi`` as
     close. The rule is a function of ``p`` and the largest eigenvalue of ``Q_hat`` only.
     """
     Q_hat = np.asarray(Q_hat, dtype=float)
