@@ -125,7 +125,9 @@ def test_gamp_agrees_with_state_evolution(kw):
     theory = fixedpoint.solve(m, start="uninformed")
     assert theory.converged
     d = 2000
-    runs = [m.simulate(d, seed) for seed in range(5)]
+    # (GAMP stopped at a change of 1e-4 instead of simulate's 1e-6: 30-40 iterations instead of
+    # 57-91 at kw0, the overlaps within 5e-5 of the latter's, a hundredth of the tolerance below)
+    runs = [simulate_multi_index(m, d, seed, tol=1e-4) for seed in range(5)]
     assert all(r["converged"] == 1.0 for r in runs)
     for key in ("overlap", "mse", "gen_error"):
         vals = np.array([r[key] for r in runs])
