@@ -24,8 +24,8 @@ whose stationarity conditions are the state evolution (the fixed-point map of th
     Q     = E[ f f^T ],  f = E[w | Y]  at Q_hat                  (the prior's matrix denoiser):
             gaussian:   Q = Q_hat (I + Q_hat)^{-1},   psi = (tr Q_hat - log det(I + Q_hat)) / 2;
             rademacher: a sum over the 2^p sign vectors w and a composite Gauss-Legendre rule
-                        in xi (:func:`prior_denoiser`: ``Q`` to about 1e-11 at p <= 2, 1e-6 at
-                        p = 3, 4).
+                        in xi (:func:`prior_denoiser`: ``Q`` to about 1e-11 at p <= 2, 1e-6 to
+                        1e-5 at p = 3, 4).
 
 Mapping to Aubin et al.: their ``n`` is our ``d``, their ``m / n`` our ``alpha``, their ``K`` our
 ``p``, their ``(q, q_hat)`` our ``(Q, Q_hat)`` (``rho = I``), their ``f`` our ``free_entropy``.
@@ -183,7 +183,7 @@ def prior_denoiser(prior: str, Q_hat) -> tuple[np.ndarray, float]:
     ``gaussian``: ``Q = I - (I + Q_hat)^{-1}``, ``psi = (tr Q_hat - log det(I + Q_hat)) / 2``.
     ``rademacher``: i.i.d. +-1 entries, a sum over the ``2^p`` sign vectors and the composite
     rule of :func:`_prior_rule` in ``xi``. Against rules three times finer (2026-12-03, ``Q_hat``
-    from ``0.05 I`` to ``40 I``): ``Q`` within ``1e-11`` at ``p <= 2``, ``2e-6`` at ``p = 3, 4``
+    from ``0.05 I`` to ``40 I``): ``Q`` within ``1e-11`` at ``p <= 2``, ``1.5e-6`` at ``p = 3``, ``6e-6`` at ``p = 4``
     (whose caps, 72 and 36 nodes per axis, bound the cost: 0.2 s and 1 to 1.5 s a call); ``psi`` as
     close. The rule is a function of ``p`` and the largest eigenvalue of ``Q_hat`` only.
     """
