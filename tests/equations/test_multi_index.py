@@ -95,7 +95,8 @@ def _rademacher_p2_by_conditional_quadrature(Q_hat):
                                     for a, b in zip(cuts[:-1], cuts[1:])] + [cuts[-1:]])
             h = np.diff(edges)
             y2 = (edges[:-1, None] + 0.5 * h[:, None] * (gx + 1)).ravel()
-            w2 = (0.5 * h[:, None] * gw).ravel() * np.exp(-0.5 * ((y2 - c2) / s22) ** 2) / (s22 * math.sqrt(2 * math.pi))
+            density2 = np.exp(-0.5 * ((y2 - c2) / s22) ** 2) / (s22 * math.sqrt(2 * math.pi))
+            w2 = (0.5 * h[:, None] * gw).ravel() * density2
             logs = y1 * W[:, :1] + y2[None, :] * W[:, 1:] - half[:, None]
             top = logs.max(axis=0)
             e = np.exp(logs - top)
