@@ -183,9 +183,10 @@ def prior_denoiser(prior: str, Q_hat) -> tuple[np.ndarray, float]:
     ``gaussian``: ``Q = I - (I + Q_hat)^{-1}``, ``psi = (tr Q_hat - log det(I + Q_hat)) / 2``.
     ``rademacher``: i.i.d. +-1 entries, a sum over the ``2^p`` sign vectors and the composite
     rule of :func:`_prior_rule` in ``xi``. Against rules three times finer (2026-12-03, ``Q_hat``
-    from ``0.05 I`` to ``40 I``): ``Q`` within ``1e-11`` at ``p <= 2``, ``1.5e-6`` at ``p = 3``, ``6e-6`` at ``p = 4``
-    (whose caps, 72 and 36 nodes per axis, bound the cost: 0.2 s and 1 to 1.5 s a call); ``psi`` as
-    close. The rule is a function of ``p`` and the largest eigenvalue of ``Q_hat`` only.
+    from ``0.05 I`` to ``40 I``): ``Q`` within ``1e-11`` at ``p <= 2``, ``1.5e-6`` at ``p = 3`` and
+    ``6e-6`` at ``p = 4`` (whose caps, 72 and 36 nodes per axis, bound the cost: 0.2 s and 1 to 1.5
+    s a call); ``psi`` as close. The rule is a function of ``p`` and the largest eigenvalue of
+    ``Q_hat`` only.
     """
     Q_hat = np.asarray(Q_hat, dtype=float)
     Q_hat = 0.5 * (Q_hat + Q_hat.T)
