@@ -112,9 +112,11 @@ def _rademacher_p2_by_conditional_quadrature(Q_hat):
     return np.array([[total[0], total[1]], [total[1], total[2]]]), total[3]
 
 
-@pytest.mark.parametrize("Q_hat", [[[0.6, -0.3], [-0.3, 0.9]], [[2.5, 0.8], [0.8, 1.5]], [[12.0, 3.0], [3.0, 7.0]]])
+@pytest.mark.parametrize("Q_hat", [[[0.3, 0.1], [0.1, 0.2]], [[0.6, -0.3], [-0.3, 0.9]], [[2.5, 0.8], [0.8, 1.5]],
+                                   [[12.0, 3.0], [3.0, 7.0]]])
 def test_rademacher_matrix_prior_against_conditional_quadrature(Q_hat):
-    # correlated directions (Q_hat_12 != 0), from weak to nearly perfect recovery
+    # correlated directions (Q_hat_12 != 0), from weak to nearly perfect recovery; the first is below
+    # q_hat = 4 / 9, where the rule takes 6 nodes per panel (the others: 8)
     Q_hat = np.array(Q_hat)
     Q_ref, psi_ref = _rademacher_p2_by_conditional_quadrature(Q_hat)
     Q, psi = prior_denoiser("rademacher", Q_hat)
