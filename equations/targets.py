@@ -722,6 +722,17 @@ def _level_rule(cs, ss, nk, gh_x, gh_w, gh2_x, gh2_w, gh4_x, gh4_w, gl_x, gl_w, 
     return n
 
 
+#: labels less probable than this at an outer node are left out of the state evolution's sums
+#: (:func:`_signs_point`). The inclusion-exclusion sums of :func:`_class_probabilities` are
+#: accurate to ~1e-16 absolute, not relative: below ~1e-14 a label's ``grad pi`` is rounding noise
+#: while ``pi`` itself may come out far smaller (down to 1e-300), and ``grad pi grad pi^T / pi``
+#: then reached 1e88 and 1e245 in ``A`` (the committee at ``p = 3``, ``Q = 0.9 I`` and ``0.95 I``;
+#: the Fisher bound is ``A <= V^{-1}``). What is left out: ``pi log pi < 5e-13`` of ``Psi_out``
+#: and, of ``A``, at most ``pi E[(V^{-1} (z - omega))^2 | label] ~ 2 pi log(1 / pi) / V < 7e-13 /
+#: V`` per node (Cauchy-Schwarz on ``grad pi = V^{-1} E[(z - omega) 1_label]``)
+_P_SE_FLOOR = 1e-14
+
+
 @njit_compiled(cache=True)
 def _signs_point(omega, w, V, table, values, ncls, mask, pi, dpi, U, dU, nodes, weights, tnodes, tweights, A,
                  acc):
@@ -738,7 +749,7 @@ def _signs_point(omega, w, V, table, values, ncls, mask, pi, dpi, U, dU, nodes, 
         if pc > best:
             best = pc
         acc[2] += w * pc * (values[c] - mean) ** 2
-        if pc <= 1e-300:
+        if pc <= _P_SE_FLOOR:
             continue
         acc[0] += w * pc * math.log(pc)
         for a in range(p):

@@ -173,6 +173,50 @@ def test_graded_outer_rule_against_brute_force(name):
     assert psi == pytest.approx(psi_ref, abs=1e-10)
 
 
+def test_signs_state_evolution_node_against_independent_tails():
+    """One outer node's ``sum_c grad pi_c grad pi_c^T / pi_c`` for the committee at ``p = 3`` with a
+    diagonal ``V`` (independent coordinates: each label's probability and gradient are sums of
+    products of one-dimensional tails, ``scipy.special.ndtr``, accurate far out), at random
+    ``omega`` including nodes where one label is far in the tail (two coordinates ``<~ -2.3``, one
+    near 0). There the inclusion-exclusion sums leave ``grad pi`` at their rounding noise while
+    ``pi`` comes out far smaller, and ``grad pi grad pi^T / pi`` reached 3.5e3 at single nodes (and
+    1e88 in ``A`` at ``Q = 0.9 I``) until labels below ``_P_SE_FLOOR`` were left out."""
+    import equations.targets as T
+    from equations.targets import _signs_point
+    from fixedpoint.gaussian import legendre_rule
+    from scipy.special import ndtr
+
+    t = make_target("committee", 3)
+    V = np.diag([0.1, 0.08, 0.12])
+    s = np.sqrt(np.diag(V))
+    nodes, weights = legendre_rule(T._N_OWEN)
+    tnodes, tweights = legendre_rule(8)
+    rng = np.random.default_rng(0)
+    omegas = rng.uniform(-3.0, 3.0, size=(1500, 3))
+    omegas[::3, 0] *= 1e-2
+    omegas[1::3, 1] *= 1e-3
+    worst = 0.0
+    for om in omegas:
+        A, acc = np.zeros((3, 3)), np.zeros(3)
+        _signs_point(om, 1.0, V, t.table, t.values, 2, t._mask(), np.empty(2), np.empty((2, 3)), np.empty(8),
+                     np.empty((8, 3)), nodes, weights, tnodes, tweights, A, acc)
+        A = np.triu(A) + np.triu(A, 1).T
+        u = om / s
+        ref = np.zeros((3, 3))
+        for sign in (1.0, -1.0):   # the labels +1 (two or three z_k > 0) and -1
+            p = ndtr(sign * u)
+            d = sign * np.exp(-0.5 * u * u) / math.sqrt(2.0 * math.pi) / s
+            pi = p[0] * p[1] + p[0] * p[2] + p[1] * p[2] - 2.0 * p[0] * p[1] * p[2]
+            g = d * np.array([p[1] + p[2] - 2.0 * p[1] * p[2], p[0] + p[2] - 2.0 * p[0] * p[2],
+                              p[0] + p[1] - 2.0 * p[0] * p[1]])
+            if pi > 0.0:
+                ref += np.outer(g, g) / pi
+        worst = max(worst, float(np.abs(A - ref).max()))
+        # (the Fisher bound: A <= V^{-1})
+        assert np.linalg.eigvalsh(np.diag(1.0 / np.diag(V)) - A).min() > -1e-9
+    assert worst < 1e-10
+
+
 def test_graded_outer_rule_resolves_small_variances():
     # V = 0.01 I: the label probabilities switch on the scale 0.1 (a plain rule of 48 points per
     # axis is off by 60% here); the graded rule agrees with a refinement of its own rules to 4e-8
