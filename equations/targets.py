@@ -782,14 +782,61 @@ def _kinks(L, V, level, xi, cs, ss):
     return nk
 
 
+def _complement_symmetric(table, values, p):
+    """Whether flipping every sign (``z -> -z``, the sign pattern ``A`` to its complement) maps the
+    labels of a signs target onto one another, ``table[~A] = sigma(table[A])`` for a permutation
+    ``sigma`` of the labels with ``values[sigma(c)] = +-values[c] + b`` (one sign and one ``b`` for
+    all ``c``). Then ``Psi_out``, ``A = E[g g^T]``, the Bayes classifier's error and the label MSE
+    are even in ``omega`` (``P(c | -omega, V) = P(sigma(c) | omega, V)``, the gradients change
+    sign), so :func:`_signs_se` may integrate over half of the first coordinate: the committee
+    (``sigma(c) = -c``), parity and every odd function of the signs are; ``y = 1`` on one orthant
+    and 0 elsewhere is not."""
+    full = (1 << p) - 1
+    sigma = {}
+    for A in range(1 << p):
+        c, d = int(table[A]), int(table[full ^ A])
+        if sigma.setdefault(c, d) != d:
+            return False
+    if sorted(sigma.values()) != sorted(sigma):
+        return False
+    v = np.asarray(values, dtype=float)
+    c = np.array(sorted(sigma))
+    image = v[[sigma[k] for k in c]]
+    scale = max(1.0, float(np.max(np.abs(v))))
+    return any(np.ptp(image - sgn * v[c]) <= 1e-12 * scale for sgn in (1.0, -1.0))
+
+
+@njit_compiled(cache=True)
+def _fold_half(xs, ws, n):
+    """The nodes ``x > 0`` of a rule symmetric about 0 with twice their weights, and a node at 0
+    with its own: the rule of ``2 E[f(xi); xi > 0]`` for an even ``f``. Returns their number."""
+    m = 0
+    for i in range(n):
+        if xs[i] > 0.0:
+            xs[m] = xs[i]
+            ws[m] = 2.0 * ws[i]
+            m += 1
+        elif xs[i] == 0.0:
+            xs[m] = 0.0
+            ws[m] = ws[i]
+            m += 1
+    return m
+
+
 @njit_compiled(cache=True)
 def _signs_se(Q, V, table, values, ncls, mask, gh_x, gh_w, gh2_x, gh2_w, gh4_x, gh4_w, gl_x, gl_w, nodes, weights,
-              tnodes, tweights, A):
+              tnodes, tweights, A, half):
     """Outer average over ``omega ~ N(0, Q)`` for a signs target by nested one-dimensional rules
     in ``omega = L xi`` (``L`` the Cholesky factor of ``Q``), each graded toward the kinks
     ``omega_k = 0`` of :func:`_kinks` (:func:`_level_rule`): the integrand varies on the scale
     ``sqrt(V)`` there, which a plain Gauss-Hermite rule cannot resolve once ``V`` is small. Fills
-    ``A = E[g g^T]`` and returns ``(Psi_out, 0/1 error of the Bayes classifier, label MSE)``."""
+    ``A = E[g g^T]`` and returns ``(Psi_out, 0/1 error of the Bayes classifier, label MSE)``.
+
+    With ``half`` (a target whose integrand is even in ``omega``: :func:`_complement_symmetric`)
+    the first coordinate ``xi_0`` runs over ``xi_0 > 0`` only, with twice the weights
+    (:func:`_fold_half`): its rule is symmetric about 0, where every kink of the first level lies
+    (``omega_k = L_k0 xi_0`` vanishes there), so this halves the cost and leaves the sums
+    unchanged up to rounding."""
     p = Q.shape[0]
     nsub = 1 << p
     L = np.empty((p, p))
@@ -827,6 +874,8 @@ def _signs_se(Q, V, table, values, ncls, mask, gh_x, gh_w, gh2_x, gh2_w, gh4_x, 
                 nk = _kinks(L, V, level, xi, cs, ss)
                 cnt[level] = _level_rule(cs, ss, nk, gh_x, gh_w, gh2_x, gh2_w, gh4_x, gh4_w, gl_x, gl_w, bp, xs[level],
                                          ws[level])
+                if half and level == 0:
+                    cnt[0] = _fold_half(xs[0], ws[0], cnt[0])
             pos[level] = 0
             fresh = False
         if pos[level] >= cnt[level]:
@@ -2794,7 +2843,7 @@ class Target:
             gh4_x, gh4_w = gauss_hermite(4)
             psi, err, mse = _signs_se(np.ascontiguousarray(Q), V + noise * np.eye(p), self.table, self.values, self.values.size,
                                       self._mask(), gh_x, gh_w, gh2_x, gh2_w, gh4_x, gh4_w, gl_x, gl_w, nodes, weights,
-                                      tnodes, tweights, A)
+                                      tnodes, tweights, A, _complement_symmetric(self.table, self.values, p))
             return A, psi, err, mse
         if not noise > 0:
             raise ValueError(f"the continuous target {self.name!r} needs noise > 0")

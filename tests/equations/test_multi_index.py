@@ -217,6 +217,48 @@ def test_signs_state_evolution_node_against_independent_tails():
     assert worst < 1e-10
 
 
+def test_even_signs_targets_take_half_the_first_coordinate():
+    """A signs target whose labels flip onto one another under ``z -> -z`` has an outer integrand
+    even in ``omega``, and ``se`` then integrates over ``xi_0 > 0`` only (half the nodes): the
+    committee, parity and ``sign(z_1 z_2)`` are such targets, an orthant indicator and a label
+    whose flip is not an affine image of itself (``s_1 > 0`` plus twice ``s_2 s_3 > 0``) are not.
+    Against the full rule to rounding (the noisy variances of the last case included), and for the
+    orthant indicator, which keeps the full rule, against the plain rule of ``_brute_A``."""
+    import equations.targets as T
+
+    for name, p in (("committee", 1), ("committee", 2), ("committee", 4), ("parity", 3), ("sign", 2),
+                    ("sign_z1z2", 2)):
+        t = make_target(name, p)
+        assert T._complement_symmetric(t.table, t.values, p), name
+    orthant = custom_signs(lambda s: float(np.all(s > 0)), 2, name="orthant")
+    mixed = custom_signs(lambda s: float(s[0] > 0) + 2.0 * float(s[1] * s[2] > 0), 3, name="mixed")
+    for t in (orthant, mixed):
+        assert not T._complement_symmetric(t.table, t.values, t.p), t.name
+
+    def full(t, Q, noise=0.0):
+        saved = T._complement_symmetric
+        try:
+            T._complement_symmetric = lambda *args: False
+            return t.se(Q, noise)
+        finally:
+            T._complement_symmetric = saved
+
+    cases = [(make_target("committee", 2), np.array([[0.97, 0.02], [0.02, 0.9]]), 0.0),
+             (make_target("sign_z1z2", 2), np.array([[0.6, 0.2], [0.2, 0.45]]), 0.0),
+             (make_target("committee", 3), np.array([[0.6, 0.1, 0.0], [0.1, 0.5, 0.2], [0.0, 0.2, 0.4]]), 0.05),
+             (make_target("parity", 3), np.full((3, 3), 0.25) + 0.1 * np.eye(3), 0.0)]
+    for t, Q, noise in cases:
+        A, psi, err, mse = t.se(Q, noise)
+        A_full, psi_full, err_full, mse_full = full(t, Q, noise)
+        np.testing.assert_allclose(A, A_full, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose([psi, err, mse], [psi_full, err_full, mse_full], rtol=1e-12, atol=1e-14)
+    Q = np.array([[0.6, 0.2], [0.2, 0.45]])
+    A, psi, _, _ = orthant.se(Q)
+    A_ref, psi_ref = _brute_A(orthant, Q, 160)
+    np.testing.assert_allclose(A, A_ref, rtol=1e-8)
+    assert psi == pytest.approx(psi_ref, abs=1e-10)
+
+
 def test_graded_outer_rule_resolves_small_variances():
     # V = 0.01 I: the label probabilities switch on the scale 0.1 (a plain rule of 48 points per
     # axis is off by 60% here); the graded rule agrees with a refinement of its own rules to 4e-8
