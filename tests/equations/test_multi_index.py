@@ -222,7 +222,7 @@ def test_even_signs_targets_take_half_the_first_coordinate():
     even in ``omega``, and ``se`` then integrates over ``xi_0 > 0`` only (half the nodes): the
     committee, parity and ``sign(z_1 z_2)`` are such targets, an orthant indicator and a label
     whose flip is not an affine image of itself (``s_1 > 0`` plus twice ``s_2 s_3 > 0``) are not.
-    Against the full rule to rounding (the noisy variances of the last case included), and for the
+    Against the full rule to rounding (one case with noise on the hidden units), and for the
     orthant indicator, which keeps the full rule, against the plain rule of ``_brute_A``."""
     import equations.targets as T
 
