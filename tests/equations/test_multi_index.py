@@ -245,7 +245,7 @@ def test_even_signs_targets_take_half_the_first_coordinate():
 
     cases = [(make_target("committee", 2), np.array([[0.97, 0.02], [0.02, 0.9]]), 0.0),
              (make_target("sign_z1z2", 2), np.array([[0.6, 0.2], [0.2, 0.45]]), 0.0),
-             (make_target("committee", 3), np.array([[0.6, 0.1, 0.0], [0.1, 0.5, 0.2], [0.0, 0.2, 0.4]]), 0.05),
+             (make_target("committee", 3), np.array([[0.4, 0.1, 0.0], [0.1, 0.3, 0.1], [0.0, 0.1, 0.3]]), 0.1),
              (make_target("parity", 3), np.full((3, 3), 0.25) + 0.1 * np.eye(3), 0.0)]
     for t, Q, noise in cases:
         A, psi, err, mse = t.se(Q, noise)
