@@ -2,6 +2,7 @@
 computations: the GLM family at p = 1, closed forms of the priors and thresholds, free-entropy
 stationarity, Nishimori identities, brute-force and adaptive quadrature."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -236,23 +237,22 @@ def test_even_signs_targets_take_half_the_first_coordinate():
         assert not T._complement_symmetric(t.table, t.values, t.p), t.name
 
     def full(t, Q, noise=0.0):
-        saved = T._complement_symmetric
-        try:
-            T._complement_symmetric = lambda *args: False
-            return t.se(Q, noise)
-        finally:
-            T._complement_symmetric = saved
+        u = dataclasses.replace(t)
+        u.__dict__["_even"] = False    # (the target's cached flag): the full rule in xi_0
+        return u.se(Q, noise)
 
     cases = [(make_target("committee", 2), np.array([[0.97, 0.02], [0.02, 0.9]]), 0.0),
              (make_target("sign_z1z2", 2), np.array([[0.6, 0.2], [0.2, 0.45]]), 0.0),
              (make_target("committee", 3), np.array([[0.4, 0.1, 0.0], [0.1, 0.3, 0.1], [0.0, 0.1, 0.3]]), 0.1),
              (make_target("parity", 3), np.full((3, 3), 0.25) + 0.1 * np.eye(3), 0.0)]
     for t, Q, noise in cases:
+        assert t._even
         A, psi, err, mse = t.se(Q, noise)
         A_full, psi_full, err_full, mse_full = full(t, Q, noise)
         np.testing.assert_allclose(A, A_full, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose([psi, err, mse], [psi_full, err_full, mse_full], rtol=1e-12, atol=1e-14)
     Q = np.array([[0.6, 0.2], [0.2, 0.45]])
+    assert not orthant._even
     A, psi, _, _ = orthant.se(Q)
     A_ref, psi_ref = _brute_A(orthant, Q, 160)
     np.testing.assert_allclose(A, A_ref, rtol=1e-8)
