@@ -274,6 +274,30 @@ hard phase for perfect recovery.
     sums of ``|w|`` up to 6e4), and a rule confined to the support (``a`` within the range where
     ``|z_1*| <= 8`` at each ``zeta``), which made smooth functions of ``s`` less polynomial (7e-5
     against 1e-9 on the test integrand of ``tests/equations/test_softmax_rule.py``).
+    Three cheaper routes measured at ``c = 1e-4``, ``q = 0.7557`` (2026-12-03) and not taken. (1)
+    The ``mu`` axis of the rule in ``z_2*`` on a Gauss rule of the half-normal weight (the integrand
+    shows no kink at ``mu = 0`` on a grid of step 0.05): with 8, 12, 16, 24 and 32 nodes instead of
+    the 36 graded ones, ``K_2^N`` is 4.07366, 4.07583, 4.07717, 4.07832 and 4.07859 against 4.07847,
+    and the growth rate is off by 1e-3, 6e-4, 3e-4, 4e-5 and -3e-5: it converges only algebraically
+    (along single lines of fixed ``D``, ``K_2^N`` with 24 nodes is 3e-4 to 3.5e-3 off where the
+    default is 1e-5 to 1e-4 from panels 0.05 wide). (2) The outer average over ``(h, omega_2)``
+    instead of the teacher, ``h`` on :func:`_h_rule_graded`, ``omega_2`` on a tensor Gauss-Hermite
+    rule whose nodes share the posterior sums as the ``eta`` nodes do: 20 to 40 s a point, but
+    ``K_2`` is 1% to 2% off (4.1636, 4.1089 and 4.1868 with 32 / 12, 32 / 16 and 64 / 12 nodes in
+    ``g`` / ``omega_2``, against 4.0785), the slow convergence in ``omega_2`` of route ``"h"`` of
+    :func:`deep_subbranch`. (3) An inner rule in the student's softmax weights placed by the
+    observation: for ``h_2 > h_1``, ``z_2 = A(s)^{-1} h = h / (1 + c) + r^2 (-a, 1 - a)`` with ``a =
+    s_1 / (s_1 + s_2)`` and ``r^2 = (h_2 - h_1)(s_1 + s_2) / ((1 + c)(1 + c - s_1 - s_2))``, and the
+    posterior of ``z_1`` given ``(h, omega_2)`` has, in ``z_2``, the weight ``N(z_2; omega_2, v)
+    rho(s) / (z_22 - z_21)^2`` (``det A`` cancels; ``rho`` the density of ``s``,
+    :mod:`equations._softmax_rule`) on a right triangle whose legs (``s_1 = 0``, ``s_2 = 0``) meet
+    at ``h / (1 + c)`` and whose hypotenuse ``z_22 - z_21 = (h_2 - h_1) / c`` is the singular line
+    ``s_1 + s_2 = 1`` (the posterior averages agree with the grid in ``z_1`` refined twice, to 1e-6
+    at one observation, and converge toward it at others). A tensor rule in ``(r, arccos a^{1/2})``
+    over the Gaussian's footprint converged only algebraically (6400 nodes 4e-4 off in
+    ``E[z_11^2]``, 32 640 nodes 8e-5, at a teacher with ``s*`` near the corner ``s = 0``): ``rho``
+    is singular at the legs, the corner and the hypotenuse, which such a rule must grade toward as
+    the grid in ``z_1`` does.
 
     ``alpha_2`` decreases with ``c`` over the whole range (to 1/6 as ``c -> inf``, to 0.276555 as
     ``c -> 0``); ``alpha_1`` barely depends on ``c`` for ``c >= 0.5`` (0.72) and rises a little at
