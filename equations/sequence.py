@@ -1143,7 +1143,7 @@ def _deep_subbranch_kernel(q, xh, wh, sh, xo, wo, Ai, hz, Z1, wz):
 
 #: an inner node (and sign of ``z_2``) is skipped by :func:`_deep_subbranch_truth_kernel` where,
 #: at every ``eta`` node of the rule, its weight times that node's weight (relative to the largest
-#: ``eta`` weight) is below ``exp(-_PRUNE)`` of the reference node's weight (:func:`_posterior_terms`).
+#: ``eta`` weight) is below ``exp(-_PRUNE)`` of the reference node's weight (:func:`_posterior_scan`).
 #: Each skipped node moves the ``eta`` average of a posterior average by at most ``exp(-_PRUNE)``
 #: (1.1e-7) of its spread, and the errors shrink like ``exp(-_PRUNE)`` (the node averages of ``G``
 #: at ten teacher nodes, ``c = 0.1``: 6e-5 at ``_PRUNE = 12``, 1.4e-6 at 16, 3e-8 at 20). Measured at eleven teacher
@@ -1153,224 +1153,304 @@ def _deep_subbranch_kernel(q, xh, wh, sh, xo, wo, Ai, hz, Z1, wz):
 #: 0.9736``, 7e-8 and 1e-6, 18% kept instead of 28%. ``alpha_1`` (:func:`deep_staircase`) moved by
 #: less than 1e-6 at ``c = 1e-4``, 0.1 and 1, where the rules' own error is 3e-5
 _PRUNE = 16.0
-#: ``log2(e)`` and ``log(2)`` in two parts (Cody and Waite's reduction) for :func:`_exp_scaled`
+#: ``log2(e)`` and ``log(2)`` in two parts (Cody and Waite's reduction) for :func:`_exp_pm`, and the
+#: number whose addition rounds a double to an integer held in its low mantissa bits (``1.5 * 2^52``)
 _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931471803691238
 _LN2_LO = 1.9082149292705877e-10
+_SHIFTER = 6755399441055744.0
+_SHIFTER_BITS = int(np.array([_SHIFTER]).view(np.int64)[0])
+#: the posterior sums of the teacher-route kernel are single-precision products summed in blocks of
+#: this many inner nodes, each block's sum added to a double (:func:`_tilted_sums`)
+_SUM_BLOCK = 512
+#: below this posterior mass (in units of the largest node weight at that ``eta`` node) the
+#: single-precision sums of an ``eta`` node are recomputed in double precision
+#: (:func:`_posterior_sums_double`): the weights there would reach the subnormal range of single
+#: precision (below ``1.2e-38``) before ``1e-8`` of the largest (measured: the largest weight of an
+#: ``eta`` node, relative to the shifts of :func:`_posterior_fill`, is at least ``exp(-56)`` over
+#: 2400 teacher pairs at ``c = 1e-4`` and ``c = 1``; no recomputation happened in a whole evaluation)
+_P_SINGLE_MIN = 1e-30
 
 
 @njit_compiled(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _exp_scaled(x, a, out, inv, n, bits, with_inverse):
-    """``out[:n] <- exp(a x[:n])``, arguments clamped to ``[-708, 709]``, to 2 ulp; with
-    ``with_inverse`` also ``inv[:n] <- 1 / out[:n]`` (``exp(-a x)``, to 3 ulp) in the same pass.
-    ``out`` may be ``x`` itself.
-
-    Written out because the compiler vectorises this loop, and not one of calls to ``math.exp``
-    (about 5.6 ns each against 1.8 ns on the machine of 2026-12-02; 2.5 ns on a 2.0 GHz one): ``exp(x) = 2^t exp(r)``, ``t = round(x / log 2)``,
-    ``r = x - t log 2`` (``|r| <= log(2) / 2``, the product ``t log 2`` in two parts so that ``r``
-    is exact), ``exp(r)`` by its Taylor polynomial of degree 13 (remainder ``0.35^14 / 14! < 1e-17``),
-    ``2^t`` by writing the exponent bits (``bits``: an int64 scratch of at least ``n``)."""
-    for i in range(n):
-        xi = min(max(a * x[i], -708.0), 709.0)
-        t = math.floor(xi * _LOG2E + 0.5)
-        r = (xi - t * _LN2_HI) - t * _LN2_LO
-        p = 1.0 / 6227020800.0
-        p = p * r + 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        out[i] = p * r + 1.0
-        bits[i] = (np.int64(t) + 1023) << 52
-    scale = bits.view(np.float64)
-    if with_inverse:
-        for i in range(n):
-            y = out[i] * scale[i]
-            out[i] = y
-            inv[i] = 1.0 / y
-    else:
-        for i in range(n):
-            out[i] *= scale[i]
+def _top_pass(B1, B2, r1, r2, kap, x0, x1, x2, x3, l0, l1, l2, l3, TP1, TP2, TM1, TM2, first):
+    """``top(|U|) = max_j (l_j + |U| x_j)`` over four ``eta`` nodes for the four ``U`` of each inner
+    node (both axes, both signs of ``z_2``: ``z_2 - r = +-b - r``), into ``TP1 ... TM2``, or their
+    maximum with what is there unless ``first`` (:func:`_posterior_scan`)."""
+    for t in range(B1.size):
+        ap1 = abs(kap * (B1[t] - r1))
+        ap2 = abs(kap * (B2[t] - r2))
+        am1 = abs(kap * (B1[t] + r1))
+        am2 = abs(kap * (B2[t] + r2))
+        tp1 = max(max(l0 + ap1 * x0, l1 + ap1 * x1), max(l2 + ap1 * x2, l3 + ap1 * x3))
+        tp2 = max(max(l0 + ap2 * x0, l1 + ap2 * x1), max(l2 + ap2 * x2, l3 + ap2 * x3))
+        tm1 = max(max(l0 + am1 * x0, l1 + am1 * x1), max(l2 + am1 * x2, l3 + am1 * x3))
+        tm2 = max(max(l0 + am2 * x0, l1 + am2 * x1), max(l2 + am2 * x2, l3 + am2 * x3))
+        if not first:
+            tp1 = max(tp1, TP1[t])
+            tp2 = max(tp2, TP2[t])
+            tm1 = max(tm1, TM1[t])
+            tm2 = max(tm2, TM2[t])
+        TP1[t] = tp1
+        TP2[t] = tp2
+        TM1[t] = tm1
+        TM2[t] = tm2
 
 
 @njit_compiled(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _posterior_terms(h1, h2, m1, m2, v, kap, xe, lwe, Ai, lb, Z1, R, W, Gb, bits):
+def _posterior_scan(h1, h2, m1, m2, v, kap, xe, lwe, AiT, lb, R, idx):
     """The inner nodes and signs of ``z_2`` that carry weight, for one observation ``h`` and
     ``omega_2 = m + sqrt(q v) eta`` over the ``eta`` nodes ``xe x xe`` (symmetric about 0).
 
     Node ``t`` with sign ``+-`` has ``z_2 = +-A^{-1} h`` and offset ``d = z_2 - m``; at ``eta`` its
     log weight is ``lb_t - |d|^2 / 2v + kap d.eta`` (``kap = sqrt(q / v)``, up to terms common to
-    all nodes). Against the reference ``r``, the node of largest weight at ``eta = 0``, the log
+    all nodes). Against the reference ``r``, the ``z_2`` of largest weight at ``eta = 0``, the log
     weight at the ``eta`` node ``(k, l)``, less the reference's there, is ``e_0 + U_1 x_k + U_2
-    x_l`` (``e_0`` the difference at ``eta = 0``, ``U = kap (d - r)``). A node is skipped where that
-    plus ``lwe_k + lwe_l`` (the log ``eta`` weights less the largest) is below ``-_PRUNE`` at every
-    ``(k, l)``: the maximum over ``(k, l)`` is ``top(U_1) + top(U_2)``, ``top(U) = max_k (lwe_k +
-    |U| x_k)`` over the nodes ``x_k >= 0`` (the rule is symmetric), tried after the cruder bound
-    ``max|x| (|U_1| + |U_2|)``.
+    x_l`` (``e_0`` the difference at ``eta = 0``, ``U = kap (z_2 - r)``). A node is skipped where
+    that plus ``lwe_k + lwe_l`` (the log ``eta`` weights less the largest) is below ``-_PRUNE`` at
+    every ``(k, l)``: the maximum over ``(k, l)`` is ``top(U_1) + top(U_2)``, ``top(U) = max_k
+    (lwe_k + |U| x_k)`` over the nodes ``x_k >= 0`` (the rule is symmetric).
 
-    The ``i``-th kept node fills column ``i`` of ``Gb`` (shape ``(9, 2 nz)``) with ``exp(e_0)``
-    times the nine quantities averaged: ``1, z_11^2, z_11 z_12, z_12^2``, ``z_2``, ``|z_2|^2`` and
-    ``sum_m z_1l z_1m z_2m`` (``l = 1, 2``), and of ``W`` (shape ``(2 ne, 2 nz)``) with ``exp(U_1
-    x_k)`` then ``exp(U_2 x_l)`` (the factor ``exp(kap r.eta)`` common to all nodes is left out:
-    it cancels in every posterior average). Columns, not rows, so that the sums of
-    :func:`_tilted_sums` run along contiguous rows. Returns their number.
-
-    ``R`` is scratch of shape ``(6, 2 nz)``: a first pass over the inner nodes writes ``A^{-1} h``
-    and the two signs' ``e_0`` there (a loop the compiler vectorises), the largest is found by a
-    second, the third lists the kept nodes (with their ``U`` in rows 4 and 5), and the
-    exponentials are taken along rows (:func:`_exp_scaled`, ``bits`` its scratch), ``exp(-U x) =
-    1 / exp(U x)`` for the nodes ``x < 0``: together 10% less time than sixteen exponentials per
-    node written by the scan (2026-12-03; ``error_model="numpy"``: with Python's, a division
-    checks for zero and is not vectorised)."""
+    ``AiT`` holds the entries of ``A^{-1}`` as rows (``(4, nz)``: contiguous loads). Passes that the
+    compiler vectorises, or without branches: ``z_2 = A^{-1} h`` and the two signs'
+    log weights at ``eta = 0`` (rows 0 to 3 of the scratch ``R``, shape ``(8, nz)``), their maximum,
+    the four ``top`` (rows 4 to 7, one ``eta`` node per pass), and the list of the kept ``2 t + sign`` in ``idx`` (length at least ``2 nz + 1``), written whether kept or not
+    and counted only if kept (a branch here was mispredicted half the time). Returns ``(n, r_1, r_2,
+    e_max)``: the number kept, the reference and its log weight."""
     nz = lb.size
     ne = xe.size
-    kx = max(abs(xe[0]), abs(xe[ne - 1]))
     half = 0.5 / v
     mm = m1 * m1 + m2 * m2
-    b1s = R[0]
-    b2s = R[1]
-    eps = R[2]
-    ems = R[3]
-    U1 = R[4]
-    U2 = R[5]
+    B1, B2, EP, EM = R[0], R[1], R[2], R[3]
+    a11, a12, a21, a22 = AiT[0], AiT[1], AiT[2], AiT[3]
     for t in range(nz):
-        b1 = Ai[t, 0] * h1 + Ai[t, 1] * h2
-        b2 = Ai[t, 2] * h1 + Ai[t, 3] * h2
+        b1 = a11[t] * h1 + a12[t] * h2
+        b2 = a21[t] * h1 + a22[t] * h2
         bb = b1 * b1 + b2 * b2 + mm
         bm = 2.0 * (b1 * m1 + b2 * m2)
-        b1s[t] = b1
-        b2s[t] = b2
-        eps[t] = lb[t] - (bb - bm) * half     # |+b - m|^2 = bb - bm
-        ems[t] = lb[t] - (bb + bm) * half     # |-b - m|^2 = bb + bm
+        B1[t] = b1
+        B2[t] = b2
+        EP[t] = lb[t] - (bb - bm) * half     # |+b - m|^2 = bb - bm
+        EM[t] = lb[t] - (bb + bm) * half     # |-b - m|^2 = bb + bm
     best = -np.inf
-    tb = 0
-    sb = 1.0
     for t in range(nz):
-        if eps[t] > best:
-            best, tb, sb = eps[t], t, 1.0
-        if ems[t] > best:
-            best, tb, sb = ems[t], t, -1.0
-    r1 = sb * b1s[tb]
-    r2 = sb * b2s[tb]
-    h = ne // 2
+        best = max(best, max(EP[t], EM[t]))
+    r1 = r2 = 0.0
+    for t in range(nz):
+        if EP[t] == best or EM[t] == best:
+            sg = 1.0 if EP[t] == best else -1.0
+            r1, r2 = sg * B1[t], sg * B2[t]
+            break
+    # top(|U|) over the nodes x >= 0 of the symmetric eta rule, four nodes per pass over t (padded
+    # with weight 0): one pass for up to 8 eta nodes per axis
+    TP1, TP2, TM1, TM2 = R[4], R[5], R[6], R[7]
+    xg = np.zeros(4)
+    lg = np.empty(4)
+    for g in range(ne // 2, ne, 4):
+        for j in range(4):
+            lg[j] = lwe[g + j] if g + j < ne else -np.inf
+            xg[j] = xe[g + j] if g + j < ne else 0.0
+        _top_pass(B1, B2, r1, r2, kap, xg[0], xg[1], xg[2], xg[3], lg[0], lg[1], lg[2], lg[3], TP1, TP2, TM1, TM2,
+                  g == ne // 2)
     n = 0
     for t in range(nz):
-        for k in range(2):
-            sg = 1.0 - 2.0 * k
-            e0 = (eps[t] if k == 0 else ems[t]) - best
-            b1 = sg * b1s[t]
-            b2 = sg * b2s[t]
-            u1 = kap * (b1 - r1)
-            u2 = kap * (b2 - r2)
-            a1 = abs(u1)
-            a2 = abs(u2)
-            if e0 + kx * (a1 + a2) < -_PRUNE:
-                continue
-            top1 = -np.inf
-            top2 = -np.inf
-            for j in range(h, ne):
-                top1 = max(top1, lwe[j] + a1 * xe[j])
-                top2 = max(top2, lwe[j] + a2 * xe[j])
-            if e0 + top1 + top2 < -_PRUNE:
-                continue
-            y11 = Z1[t, 0] * Z1[t, 0]
-            y12 = Z1[t, 0] * Z1[t, 1]
-            y22 = Z1[t, 1] * Z1[t, 1]
-            Gb[0, n] = e0
-            Gb[1, n] = y11
-            Gb[2, n] = y12
-            Gb[3, n] = y22
-            Gb[4, n] = b1
-            Gb[5, n] = b2
-            Gb[6, n] = b1 * b1 + b2 * b2
-            Gb[7, n] = y11 * b1 + y12 * b2
-            Gb[8, n] = y12 * b1 + y22 * b2
-            U1[n] = u1
-            U2[n] = u2
-            n += 1
-    _exp_scaled(Gb[0], 1.0, Gb[0], Gb[0], n, bits, False)
-    w0 = Gb[0]
-    for r in range(1, 9):
-        g = Gb[r]
+        idx[n] = 2 * t
+        n += EP[t] - best + TP1[t] + TP2[t] >= -_PRUNE
+        idx[n] = 2 * t + 1
+        n += EM[t] - best + TM1[t] + TM2[t] >= -_PRUNE
+    return n, r1, r2, best
+
+
+@njit_compiled(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _exp_pm(u, x, n, outp, outm, kf, bp, bm):
+    """``outp[:n] <- exp(x u[:n])`` and ``outm[:n] <- exp(-x u[:n])``, arguments clamped to ``+-700``,
+    to ``1e-10`` relative, from one polynomial: ``exp(+-y) = 2^(+-t) (E(r^2) +- r O(r^2))``, ``t =
+    round(y / log 2)``, ``r = y - t log 2`` (``|r| <= log(2) / 2``; the product ``t log 2`` in two
+    parts so that ``r`` is exact), ``E`` and ``O`` the even and odd parts of the Taylor polynomial of
+    degree 9 (remainder ``0.35^10 / 10! < 1e-10``). ``2^(+-t)`` is written into the exponent bits of
+    ``bp``, ``bm`` (int64 scratch of at least ``n``): the rounding ``y / log 2 + 1.5 2^52`` leaves ``t``
+    in the low bits of ``kf`` (float scratch), so that no conversion to an integer is needed (AVX2 has
+    none for doubles to int64), and every loop vectorises."""
+    for j in range(n):
+        y = min(max(u[j] * x, -700.0), 700.0)
+        kk = y * _LOG2E + _SHIFTER
+        t = kk - _SHIFTER
+        r = (y - t * _LN2_HI) - t * _LN2_LO
+        r2 = r * r
+        E = 1.0 / 40320.0
+        E = E * r2 + 1.0 / 720.0
+        E = E * r2 + 1.0 / 24.0
+        E = E * r2 + 0.5
+        E = E * r2 + 1.0
+        O = 1.0 / 362880.0
+        O = O * r2 + 1.0 / 5040.0
+        O = O * r2 + 1.0 / 120.0
+        O = O * r2 + 1.0 / 6.0
+        O = O * r2 + 1.0
+        rO = r * O
+        outp[j] = E + rO
+        outm[j] = E - rO
+        kf[j] = kk
+    ib = kf.view(np.int64)
+    for j in range(n):
+        it = ib[j] - _SHIFTER_BITS
+        bp[j] = (it + 1023) << 52
+        bm[j] = (1023 - it) << 52
+    sp = bp.view(np.float64)
+    sm = bm.view(np.float64)
+    for j in range(n):
+        outp[j] *= sp[j]
+        outm[j] *= sm[j]
+
+
+@njit_compiled(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _single_rows(ew, with_ew, ep, em, cp, cm, rowp, rowm, n):
+    """``rowp[:n] <- ew ep cp``, ``rowm[:n] <- ew em cm`` in single precision (without ``ew`` unless
+    ``with_ew``)."""
+    if with_ew:
         for j in range(n):
-            g[j] *= w0[j]
-    for a in range(2):
-        U = U1 if a == 0 else U2
-        for k in range(ne // 2):
-            # exp(U x) for the node x > 0, and its inverse for -x
-            _exp_scaled(U, xe[ne - 1 - k], W[a * ne + ne - 1 - k], W[a * ne + k], n, bits, True)
-        if ne % 2 == 1:
-            M = W[a * ne + ne // 2]
-            for j in range(n):
-                M[j] = 1.0
-    return n
+            rowp[j] = np.float32(ew[j] * ep[j] * cp)
+            rowm[j] = np.float32(ew[j] * em[j] * cm)
+    else:
+        for j in range(n):
+            rowp[j] = np.float32(ep[j] * cp)
+            rowm[j] = np.float32(em[j] * cm)
+
+
+@njit_compiled(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _posterior_fill(n, idx, R, best, r1, r2, kap, Z1, xe, E, G, W, S, bits):
+    """The single-precision factors of the posterior sums of the ``n`` nodes listed by
+    :func:`_posterior_scan`: ``E`` (double, shape ``(3, >= n)``) receives ``e_0, U_1, U_2``; ``G``
+    (single, ``(8, >= n)``) the quantities averaged, ``z_11^2, z_11 z_12, z_12^2``, ``d = z_2 - r``,
+    ``|d|^2`` and ``sum_m z_1l z_1m d_m`` (``l = 1, 2``), offsets from the reference ``r`` so that
+    ``Cov(z_2)`` is not a difference of large numbers; ``W`` (single, ``(2 ne, >= n)``) the weights
+    ``exp(e_0 + U_1 x_k - c_k)`` (rows ``k``) and ``exp(U_2 x_l - c'_l)`` (rows ``ne + l``), ``c_k``
+    and ``c'_l`` their largest exponents over the nodes, so that every weight is at most 1 and the
+    products stay within single precision (:data:`_P_SINGLE_MIN`). The shifts are common to all
+    nodes at an ``eta`` node and cancel in its posterior averages. ``S`` is double scratch of at
+    least ``5 n``, ``bits`` int64 scratch of at least ``n``."""
+    ne = xe.size
+    B1, B2, EP, EM = R[0], R[1], R[2], R[3]
+    e0s, u1s, u2s = E[0], E[1], E[2]
+    for j in range(n):
+        t = idx[j] >> 1
+        neg = idx[j] & 1
+        sg = 1.0 - 2.0 * neg
+        d1 = sg * B1[t] - r1
+        d2 = sg * B2[t] - r2
+        e0s[j] = (EM[t] if neg else EP[t]) - best
+        u1s[j] = kap * d1
+        u2s[j] = kap * d2
+        y11 = Z1[t, 0] * Z1[t, 0]
+        y12 = Z1[t, 0] * Z1[t, 1]
+        y22 = Z1[t, 1] * Z1[t, 1]
+        G[0, j] = y11
+        G[1, j] = y12
+        G[2, j] = y22
+        G[3, j] = d1
+        G[4, j] = d2
+        G[5, j] = d1 * d1 + d2 * d2
+        G[6, j] = y11 * d1 + y12 * d2
+        G[7, j] = y12 * d1 + y22 * d2
+    ew, ep, em, kf = S[:n], S[n:2 * n], S[2 * n:3 * n], S[3 * n:4 * n]
+    bm = S[4 * n:5 * n].view(np.int64)
+    bp = bits[:n]
+    _exp_pm(e0s, 1.0, n, ew, em, kf, bp, bm)
+    h = ne // 2
+    for k in range(h, ne):      # the node x_k >= 0 and its mirror -x_k (the same one if x_k = 0)
+        x = xe[k]
+        c1p = c1m = c2p = c2m = -np.inf
+        for j in range(n):
+            c1p = max(c1p, e0s[j] + u1s[j] * x)
+            c1m = max(c1m, e0s[j] - u1s[j] * x)
+            c2p = max(c2p, u2s[j] * x)
+            c2m = max(c2m, -u2s[j] * x)
+        _exp_pm(u1s, x, n, ep, em, kf, bp, bm)
+        _single_rows(ew, True, ep, em, math.exp(-c1p), math.exp(-c1m), W[k], W[ne - 1 - k], n)
+        _exp_pm(u2s, x, n, ep, em, kf, bp, bm)
+        _single_rows(ew, False, ep, em, math.exp(-c2p), math.exp(-c2m), W[ne + k], W[2 * ne - 1 - k], n)
 
 
 @njit_compiled(cache=True, nogil=True, fastmath={"reassoc", "contract"}, inline="always")
-def _pair_sums(w1, wa, wb, G, n):
-    """The nine sums ``sum_i G[j, i] w1[i] wa[i]`` and the nine with ``wb`` (:func:`_tilted_sums`),
-    eighteen running sums in one pass along the rows."""
-    g0, g1, g2, g3, g4, g5, g6, g7, g8 = G[0], G[1], G[2], G[3], G[4], G[5], G[6], G[7], G[8]
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = 0.0
-    b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = b8 = 0.0
-    for i in range(n):
-        p = w1[i] * wa[i]
-        s = w1[i] * wb[i]
-        a0 += g0[i] * p
-        a1 += g1[i] * p
-        a2 += g2[i] * p
-        a3 += g3[i] * p
-        a4 += g4[i] * p
-        a5 += g5[i] * p
-        a6 += g6[i] * p
-        a7 += g7[i] * p
-        a8 += g8[i] * p
-        b0 += g0[i] * s
-        b1 += g1[i] * s
-        b2 += g2[i] * s
-        b3 += g3[i] * s
-        b4 += g4[i] * s
-        b5 += g5[i] * s
-        b6 += g6[i] * s
-        b7 += g7[i] * s
-        b8 += g8[i] * s
-    return (a0, a1, a2, a3, a4, a5, a6, a7, a8), (b0, b1, b2, b3, b4, b5, b6, b7, b8)
+def _node_sums(wk, wl, G, i0, i1):
+    """The nine sums over the nodes ``i0 <= i < i1`` at one ``eta`` node: ``sum wk wl`` and ``sum
+    G[j] wk wl`` (:func:`_tilted_sums`), in single precision, nine running sums in registers."""
+    g0, g1, g2, g3 = G[0, i0:i1], G[1, i0:i1], G[2, i0:i1], G[3, i0:i1]
+    g4, g5, g6, g7 = G[4, i0:i1], G[5, i0:i1], G[6, i0:i1], G[7, i0:i1]
+    xk, xl = wk[i0:i1], wl[i0:i1]
+    z = np.float32(0.0)
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = z
+    for i in range(i1 - i0):
+        p = xk[i] * xl[i]
+        a0 += p
+        a1 += g0[i] * p
+        a2 += g1[i] * p
+        a3 += g2[i] * p
+        a4 += g3[i] * p
+        a5 += g4[i] * p
+        a6 += g5[i] * p
+        a7 += g6[i] * p
+        a8 += g7[i] * p
+    return a0, a1, a2, a3, a4, a5, a6, a7, a8
 
 
 @njit_compiled(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def _tilted_sums(W, Gb, n, ne, acc):
-    """``acc[j, k ne + l] = sum_i Gb[j, i] W[k, i] W[ne + l, i]`` over the first ``n`` columns (the
-    nine posterior sums at each ``eta`` node ``(k, l)``; ``W`` the weights that :func:`_exp_scaled`
-    made of the exponents of :func:`_posterior_terms`).
+def _tilted_sums(W, G, n, ne, acc):
+    """``acc[0, k ne + l] = sum_i W[k, i] W[ne + l, i]`` and ``acc[1 + j, k ne + l] = sum_i G[j, i]
+    W[k, i] W[ne + l, i]`` over the first ``n`` columns (the posterior sums at each ``eta`` node
+    ``(k, l)``; ``W`` and ``G`` single precision, from :func:`_posterior_fill`; ``acc`` double).
 
-    Each sum runs along contiguous rows, two ``eta`` nodes ``(k, l), (k, l + 1)`` per pass, so that
-    the compiler vectorises it (``reassoc``: the running sums are split across vector lanes, which
-    changes the rounding, not the accuracy) with eighteen running sums in registers: 13.6 GFMA/s on
-    synthetic data where the former loop, four nodes at a time over rows of the transposed layout,
-    ran at 3 (2026-12-03)."""
-    for k in range(ne):
-        w1 = W[k]
-        for l in range(0, ne, 2):
-            wa = W[ne + l]
-            # an odd last eta node is paired with itself (and its copy discarded)
-            wb = W[ne + l + 1] if l + 1 < ne else wa
-            a, b = _pair_sums(w1, wa, wb, Gb, n)
-            r = k * ne + l
-            for j in range(9):
-                acc[j, r] = a[j]
-                if l + 1 < ne:
-                    acc[j, r + 1] = b[j]
+    One ``eta`` node per pass along contiguous rows, so that the compiler vectorises it (eight
+    single-precision lanes; ``reassoc``: the running sums are split across the lanes) with its nine
+    running sums in registers (two nodes per pass, eighteen sums, spilled: 1.4 times slower), over
+    blocks of :data:`_SUM_BLOCK` nodes whose sums are added in double precision (the relative
+    rounding error of a sum of positive terms grows with their number: 3e-8 against 3e-7 for 4349
+    nodes in one block)."""
+    acc[:, :] = 0.0
+    for i0 in range(0, n, _SUM_BLOCK):
+        i1 = min(n, i0 + _SUM_BLOCK)
+        for k in range(ne):
+            for l in range(ne):
+                a = _node_sums(W[k], W[ne + l], G, i0, i1)
+                r = k * ne + l
+                for j in range(9):
+                    acc[j, r] += a[j]
+
+
+@njit_compiled(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _posterior_sums_double(k, l, n, idx, R, r1, r2, Z1, xe, E, out):
+    """The nine sums of :func:`_tilted_sums` at the ``eta`` node ``(k, l)`` alone, in double
+    precision throughout, the weights relative to the largest there: the fallback where the
+    single-precision sums lose accuracy (:data:`_P_SINGLE_MIN`), and their reference in the tests."""
+    B1, B2 = R[0], R[1]
+    e0s, u1s, u2s = E[0], E[1], E[2]
+    xk, xl = xe[k], xe[l]
+    top = -np.inf
+    for j in range(n):
+        top = max(top, e0s[j] + u1s[j] * xk + u2s[j] * xl)
+    out[:] = 0.0
+    for j in range(n):
+        w = math.exp(e0s[j] + u1s[j] * xk + u2s[j] * xl - top)
+        t = idx[j] >> 1
+        sg = 1.0 - 2.0 * (idx[j] & 1)
+        d1 = sg * B1[t] - r1
+        d2 = sg * B2[t] - r2
+        y11 = Z1[t, 0] * Z1[t, 0]
+        y12 = Z1[t, 0] * Z1[t, 1]
+        y22 = Z1[t, 1] * Z1[t, 1]
+        out[0] += w
+        out[1] += w * y11
+        out[2] += w * y12
+        out[3] += w * y22
+        out[4] += w * d1
+        out[5] += w * d2
+        out[6] += w * (d1 * d1 + d2 * d2)
+        out[7] += w * (y11 * d1 + y12 * d2)
+        out[8] += w * (y12 * d1 + y22 * d2)
 
 
 @njit_compiled(cache=True, nogil=True)
-def _deep_subbranch_truth_kernel(q, c, Zs, Z2, w2, xe, we, Ai, hz, Z1, wz, out):
+def _deep_subbranch_truth_kernel(q, c, Zs, Z2, w2, xe, we, Ai, hz, Z1, wz, out, double=False):
     """The integrand of ``(K_1, K_2)`` on the invariant subspace ``Q_11 = Q_12 = 0``, ``Q_22 = q``
     at each teacher's ``z_1*`` of ``Zs``, averaged over the rest of the teacher: row ``a`` of
     ``out`` receives ``(|G|_F^2, |g_2|^2, K_2^N, K_12, G_11, G_12, G_22)`` averaged over ``z_2* ~
@@ -1387,8 +1467,12 @@ def _deep_subbranch_truth_kernel(q, c, Zs, Z2, w2, xe, we, Ai, hz, Z1, wz, out):
     ``exp(-|d - sqrt(q v) eta|^2 / 2v)`` factors into ``exp(-|d|^2 / 2v) exp(k d_1 eta_1) exp(k
     d_2 eta_2)`` (``k = sqrt(q / v)``; the common ``exp(-q |eta|^2 / 2)`` cancels in the posterior
     averages), so that the nine sums of every ``eta`` node are outer products of two vectors per
-    inner node: :func:`_posterior_terms` keeps the nodes that carry weight and writes the two
-    vectors' exponentials, :func:`_tilted_sums` adds the products up.
+    inner node: :func:`_posterior_scan` keeps the nodes that carry weight, :func:`_posterior_fill`
+    writes the two vectors' exponentials and :func:`_tilted_sums` adds the products up, in single
+    precision (node averages within 3e-8 of double precision at ``c = 1e-4``); an ``eta`` node whose
+    mass falls below :data:`_P_SINGLE_MIN` is recomputed in double precision
+    (:func:`_posterior_sums_double`), and so is every one with ``double`` (the reference of the
+    tests, ten times slower).
 
     The outer rule in ``z_1*`` is applied by the caller (:func:`_truth_K`), so that the Nishimori
     form ``E tr(G (z_1* z_1*^T - I))`` takes ``z_1* z_1*^T`` into its weights (the rule in softmax
@@ -1400,15 +1484,20 @@ def _deep_subbranch_truth_kernel(q, c, Zs, Z2, w2, xe, we, Ai, hz, Z1, wz, out):
     nz = hz.size
     for j in range(ne):
         if xe[j] != -xe[ne - 1 - j]:
-            raise ValueError("the eta rule must be symmetric about 0 (_posterior_terms)")
+            raise ValueError("the eta rule must be symmetric about 0 (_posterior_fill)")
     lwe = np.log(we / we.max())
     lb = np.log(wz * hz)
+    AiT = np.ascontiguousarray(Ai.T)
     out[:, :] = 0.0
     acc = np.zeros((9, ne * ne))
-    R = np.empty((6, 2 * nz))
-    W = np.empty((2 * ne, 2 * nz))
+    R = np.empty((8, nz))
+    idx = np.empty(2 * nz + 1, dtype=np.int64)
+    E = np.empty((3, 2 * nz))
+    G = np.empty((8, 2 * nz), dtype=np.float32)
+    W = np.empty((2 * ne, 2 * nz), dtype=np.float32)
+    S = np.empty(10 * nz)
     bits = np.empty(2 * nz, dtype=np.int64)
-    Gb = np.empty((9, 2 * nz))
+    fb = np.empty(9)
     for a in range(Zs.shape[0]):
         s1, s2 = _softmax_weights(Zs[a, 0], Zs[a, 1])
         A11 = 1.0 - s1 + c
@@ -1418,29 +1507,44 @@ def _deep_subbranch_truth_kernel(q, c, Zs, Z2, w2, xe, we, Ai, hz, Z1, wz, out):
             t2 = Z2[b, 1]
             m1 = q * t1
             m2 = q * t2
-            n = _posterior_terms(A11 * t1 + s1 * t2, s2 * t1 + A22 * t2, m1, m2, v, kap, xe, lwe, Ai, lb, Z1, R,
-                                 W, Gb, bits)
-            _tilted_sums(W, Gb, n, ne, acc)
+            n, r1, r2, best = _posterior_scan(A11 * t1 + s1 * t2, s2 * t1 + A22 * t2, m1, m2, v, kap, xe, lwe, AiT,
+                                              lb, R, idx)
+            _posterior_fill(n, idx, R, best, r1, r2, kap, Z1, xe, E, G, W, S, bits)
+            if not double:
+                _tilted_sums(W, G, n, ne, acc)
             for k in range(ne):
                 for l in range(ne):
                     r = k * ne + l
-                    P = acc[0, r]      # at least the reference node's weight: 1
+                    if double or not acc[0, r] > _P_SINGLE_MIN:
+                        _posterior_sums_double(k, l, n, idx, R, r1, r2, Z1, xe, E, fb)
+                        for j in range(9):
+                            acc[j, r] = fb[j]
+                    P = acc[0, r]
                     w = w2[b] * we[k] * we[l]
-                    g11 = acc[1, r] / P - 1.0
-                    g12 = acc[2, r] / P
-                    g22 = acc[3, r] / P - 1.0
+                    y11 = acc[1, r] / P
+                    y12 = acc[2, r] / P
+                    y22 = acc[3, r] / P
+                    g11 = y11 - 1.0
+                    g12 = y12
+                    g22 = y22 - 1.0
                     out[a, 0] += w * (g11 * g11 + 2.0 * g12 * g12 + g22 * g22)
-                    e1 = acc[4, r] / P
-                    e2 = acc[5, r] / P
+                    # the sums of z_2 are offsets from the reference r (_posterior_fill)
+                    f1 = acc[4, r] / P
+                    f2 = acc[5, r] / P
+                    e1 = r1 + f1
+                    e2 = r2 + f2
                     o1 = m1 + sqv * xe[k]
                     o2 = m2 + sqv * xe[l]
                     d1 = e1 - o1
                     d2 = e2 - o2
                     out[a, 1] += w * (d1 * d1 + d2 * d2) / (v * v)
                     # Nishimori form (2 - E tr Cov(z_2 | y) / v) / v; that of K_1 needs G alone
-                    out[a, 2] += w * (2.0 - (acc[6, r] / P - e1 * e1 - e2 * e2) / v) / v
-                    # Q_12 direction: e.(E z_2 - T) + e.G omega_2 / q, e = E z_2 - omega_2 (= d)
-                    out[a, 3] += w * (d1 * (e1 - acc[7, r] / P) + d2 * (e2 - acc[8, r] / P)
+                    out[a, 2] += w * (2.0 - (acc[6, r] / P - f1 * f1 - f2 * f2) / v) / v
+                    # Q_12 direction: e.(E z_2 - T) + e.G omega_2 / q, e = E z_2 - omega_2 (= d),
+                    # T_l = sum_m E[z_1l z_1m (r_m + (z_2 - r)_m)]
+                    T1 = acc[7, r] / P + y11 * r1 + y12 * r2
+                    T2 = acc[8, r] / P + y12 * r1 + y22 * r2
+                    out[a, 3] += w * (d1 * (e1 - T1) + d2 * (e2 - T2)
                                       + (d1 * (g11 * o1 + g12 * o2) + d2 * (g12 * o1 + g22 * o2)) / q) / (v * v)
                     out[a, 4] += w * g11
                     out[a, 5] += w * g12

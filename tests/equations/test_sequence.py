@@ -14,7 +14,7 @@ from scipy import integrate
 import equations
 import fixedpoint as fp
 from equations.sequence import (DeepAttention, _PRUNE, _STAIR_QGRID, deep_state_evolution, _deep_linear_nodes_kernel, _deep_subbranch_truth_kernel,
-                                _exp_scaled, _tilted_sums,
+                                _exp_pm, _tilted_sums,
                                 _h_rule_graded, _hermite_rule, _inner_grid, _posterior_gaps, _sign_symmetric_se,
                                 _staircase_bracket, _teacher_z2_graded, _unit_legendre, _z1_grid, _z1_grid_graded,
                                 _z1_grid_half, _z2_levels, _STAIR_PER_PANEL, _Z2_H0, deep_linearisation, deep_staircase, deep_subbranch, layer_thresholds)
@@ -431,28 +431,31 @@ def _frozen(a):
 
 @pytest.mark.parametrize("q, z1, z2, n_eta", [(0.9, (0.7, -1.3), (0.4, 1.1), 6), (0.97, (-2.1, 0.3), (-0.2, 0.05), 6),
                                               (0.3, (1.5, 1.4), (2.0, -0.6), 6), (0.995, (0.2, 1.9), (-1.7, 0.8), 6),
-                                              (0.9, (0.7, -1.3), (0.4, 1.1), 5)])
+                                              (0.9, (0.7, -1.3), (0.4, 1.1), 5), (0.75, (0.1, 2.6), (-1.2, 0.4), 8)])
 def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2, n_eta):
     """The kernel's reductions are exact: the half grid in ``z_1`` (the posterior is even in
     ``z_1``), the factorisation of the ``eta`` nodes' weights, its own ``exp`` and its skip of the
     nodes of negligible weight (the rule of :data:`_PRUNE`, recomputed here node by node at every
     ``eta`` node) agree with the posterior on the full grid computed directly, for the direct and
-    the Nishimori forms and the ``Q_12`` response. The skip itself moves them by up to 2.2e-5
+    the Nishimori forms and the ``Q_12`` response: to 1e-10 with its sums in double precision, to
+    1e-6 with the default single-precision sums (the sums of ``K_12`` cancel most). The skip itself moves them by up to 2.2e-5
     relative at these single points (``K_12`` at ``q = 0.97``; ``_PRUNE = 16`` since 2026-12-02,
     whose node averages over ``z_2*`` move by 1e-6 or less: its comment), and skips nodes at every
-    point. An odd number of ``eta`` nodes takes the sums' odd last column (:func:`_tilted_sums`)."""
+    point. An odd number of ``eta`` nodes takes the rule's middle node ``x = 0``."""
     c = 1.0
     z1 = np.array(z1)
     z2 = np.array(z2)
     xe, we = _hermite_rule(n_eta)
-    F = np.empty((1, 7))
-    _deep_subbranch_truth_kernel(q, c, z1[None, :].copy(), _frozen(z2[None, :]), _frozen(np.ones(1)), xe, we,
-                                 *_z1_grid_half(c, 24), F)
-    # (K_1, K_2, K_1^N, K_2^N, K_12): the Nishimori form of K_1 from the node's G and z_1* z_1*^T
-    G11, G12, G22 = F[0, 4:]
-    N1 = G11 * (z1[0] ** 2 - 1.0) + 2.0 * G12 * z1[0] * z1[1] + G22 * (z1[1] ** 2 - 1.0)
-    got = (F[0, 0], F[0, 1], N1, F[0, 2], F[0, 3])
-    np.testing.assert_allclose(got, _direct_subbranch_point(q, c, z1, z2, n_eta, 24, skip=True), rtol=1e-10)
+    ref = _direct_subbranch_point(q, c, z1, z2, n_eta, 24, skip=True)
+    for double, rtol in ((True, 1e-10), (False, 1e-6)):
+        F = np.empty((1, 7))
+        _deep_subbranch_truth_kernel(q, c, z1[None, :].copy(), _frozen(z2[None, :]), _frozen(np.ones(1)), xe, we,
+                                     *_z1_grid_half(c, 24), F, double)
+        # (K_1, K_2, K_1^N, K_2^N, K_12): the Nishimori form of K_1 from the node's G and z_1* z_1*^T
+        G11, G12, G22 = F[0, 4:]
+        N1 = G11 * (z1[0] ** 2 - 1.0) + 2.0 * G12 * z1[0] * z1[1] + G22 * (z1[1] ** 2 - 1.0)
+        got = (F[0, 0], F[0, 1], N1, F[0, 2], F[0, 3])
+        np.testing.assert_allclose(got, ref, rtol=rtol)
     np.testing.assert_allclose(got, _direct_subbranch_point(q, c, z1, z2, n_eta, 24), rtol=3e-5)
 
 
@@ -468,17 +471,22 @@ def test_teacher_route_kernel_refuses_an_asymmetric_eta_rule():
 
 
 @pytest.mark.parametrize("ne", [3, 6, 7, 8])
-@pytest.mark.parametrize("n", [0, 1, 5, 203])
+@pytest.mark.parametrize("n", [0, 1, 5, 203, 1500])
 def test_tilted_sums_against_einsum(ne, n):
-    """The kernel's posterior sums at every ``eta`` node, two nodes per pass (an odd last one
-    alone), are the triple products computed by ``einsum``, over the first ``n`` columns only."""
+    """The kernel's posterior sums at every ``eta`` node (the mass, then the eight quantities
+    averaged), single-precision products summed in blocks (1500 nodes: three blocks and a part),
+    are the triple products computed by ``einsum`` in double precision over the first ``n`` columns
+    only, to the rounding of single precision."""
     rng = np.random.default_rng(ne * 1000 + n)
-    W = rng.random((2 * ne, n + 7))
-    G = rng.standard_normal((9, n + 7))
+    W = rng.random((2 * ne, n + 7)).astype(np.float32)
+    G = rng.standard_normal((8, n + 7)).astype(np.float32)
     acc = np.full((9, ne * ne), np.nan)
     _tilted_sums(W, G, n, ne, acc)
-    ref = np.einsum("ji,ki,li->jkl", G[:, :n], W[:ne, :n], W[ne:, :n]).reshape(9, ne * ne)
-    np.testing.assert_allclose(acc, ref, rtol=1e-13, atol=1e-13)
+    G1 = np.vstack([np.ones((1, n + 7)), G.astype(float)])
+    ref = np.einsum("ji,ki,li->jkl", G1[:, :n], W[:ne, :n].astype(float), W[ne:, :n].astype(float)).reshape(9, ne * ne)
+    # a sum of n terms of either sign: its rounding is relative to the sum of their sizes
+    scale = np.einsum("ji,ki,li->jkl", np.abs(G1[:, :n]), W[:ne, :n].astype(float), W[ne:, :n].astype(float))
+    assert np.all(np.abs(acc - ref) <= 3e-7 * scale.reshape(9, ne * ne) + 1e-300)
 
 
 def _node_K2N(c, q, z1, level, n_gl=6, per_panel=_STAIR_PER_PANEL, n_z=64):
@@ -519,26 +527,24 @@ def test_small_skip_rules_at_single_teacher_nodes():
 
 
 def test_vectorised_exp_against_numpy():
-    """The teacher-route kernel's own ``exp`` (a polynomial the compiler vectorises) is within 2 ulp
-    of numpy's over the whole range it is used on, clamps outside it, leaves ``x[n:]`` alone, and
-    gives the inverse (``exp(-a x)``) to 3 ulp in the same pass."""
+    """The teacher-route kernel's own ``exp`` (one polynomial the compiler vectorises, for both
+    signs) is within 1e-10 relative of numpy's over the whole range it is used on, clamps outside
+    it and leaves ``out[n:]`` alone."""
     rng = np.random.default_rng(3)
-    x = np.concatenate([rng.uniform(-708.0, 709.0, 20000), rng.uniform(-1.0, 1.0, 5000),
-                        np.arange(-1021, 1023) * math.log(2.0), [0.0, 1e-300, -1e-300, 0.5 * math.log(2.0)]])
-    y = x.copy()
-    bits = np.empty(x.size, dtype=np.int64)
-    _exp_scaled(y, 1.0, y, y, y.size, bits, False)
-    np.testing.assert_allclose(y, np.exp(x), rtol=4.5e-16, atol=0.0)
-    # scaled, with the inverse; the arguments stay within [-708, 708] so that both are normal numbers
-    u = rng.uniform(-300.0, 300.0, 5000)
-    out, inv = np.empty(u.size), np.empty(u.size)
-    _exp_scaled(u, 2.3, out, inv, u.size, bits, True)
-    np.testing.assert_allclose(out, np.exp(2.3 * u), rtol=4.5e-16, atol=0.0)
-    np.testing.assert_allclose(inv, np.exp(-2.3 * u), rtol=7e-16, atol=0.0)
-    z = np.array([-800.0, 800.0, 1.0, 2.0])
-    _exp_scaled(z, 1.0, z, z, 3, np.empty(4, dtype=np.int64), False)
-    assert z[0] == pytest.approx(math.exp(-708.0), rel=1e-15) and z[1] == pytest.approx(math.exp(709.0), rel=1e-15)
-    assert z[2] == pytest.approx(math.e, rel=1e-16) and z[3] == 2.0
+    u = np.concatenate([rng.uniform(-300.0, 300.0, 20000), rng.uniform(-1.0, 1.0, 5000),
+                        np.arange(-300, 300) * math.log(2.0) / 2.3, [0.0, 1e-300, -1e-300]])
+    n = u.size
+    outp, outm, kf = np.full(n + 3, 7.0), np.full(n + 3, 7.0), np.empty(n)
+    bp, bm = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    _exp_pm(u, 2.3, n, outp, outm, kf, bp, bm)
+    np.testing.assert_allclose(outp[:n], np.exp(2.3 * u), rtol=1e-10, atol=0.0)
+    np.testing.assert_allclose(outm[:n], np.exp(-2.3 * u), rtol=1e-10, atol=0.0)
+    assert np.all(outp[n:] == 7.0) and np.all(outm[n:] == 7.0)
+    z = np.array([-800.0, 800.0, 1.0])
+    o1, o2 = np.empty(3), np.empty(3)
+    _exp_pm(z, 1.0, 3, o1, o2, np.empty(3), np.empty(3, dtype=np.int64), np.empty(3, dtype=np.int64))
+    np.testing.assert_allclose(o1, [math.exp(-700.0), math.exp(700.0), math.e], rtol=1e-10)
+    np.testing.assert_allclose(o2, [math.exp(700.0), math.exp(-700.0), 1.0 / math.e], rtol=1e-10)
 
 
 def test_teacher_route_limits_and_the_h_route():
