@@ -171,8 +171,9 @@ hard phase for perfect recovery.
     nodes of negligible weight and took its own vectorised ``exp``, and before the rule in ``z_2*``
     tapered its far panels, 2026-12-01; 15 s and 27 s before the skip weighed each node by the
     ``eta`` weights, and about 14 s before it skipped below ``exp(-16)`` instead of ``exp(-25)``,
-    2026-12-02; the posterior sums since 2026-12-03 run 1.4 to 2 times faster, so less now:
-    ``benchmarks/README.md``), ``alpha_2`` 0.3 s. The old way (Brent's method on
+    2026-12-02; since 2026-12-03 the posterior sums run in single precision, about twice as fast per
+    teacher pair, and since 2026-12-04 the search for the bracket starts next to the root, 8
+    evaluations: ``benchmarks/README.md``), ``alpha_2`` 0.3 s. The old way (Brent's method on
     the fine rules, one thread) takes about eight fine evaluations.
 
     Other skip strengths. ``alpha_2`` and ``alpha^(0)_1`` (:func:`deep_linearisation`, default
@@ -183,7 +184,8 @@ hard phase for perfect recovery.
         c       alpha_2     alpha^(0)_1   alpha_1 (staircase)   q*        lambda_12 at q*
         0       0.276555    1.12714       (limit c -> 0, above)
         0.0001  0.276094    1.12747       0.75846               0.75571   -0.027
-        0.001   0.274828    1.13038       -                     -         -
+        0.001   0.274828    1.13038       0.75519               0.75981   -0.024
+        0.005   0.271838    1.14306       0.74940               0.76927   -0.020
         0.01    0.269137    1.15861       0.74541               0.77766   -0.016
         0.1     0.243555    1.43818       0.72580               0.85233   -0.004
         0.25    0.221940    1.96357       0.72009               0.90568   0.001
@@ -195,10 +197,12 @@ hard phase for perfect recovery.
     Accuracy of ``alpha_1``: ``+-3e-5`` at ``c = 1`` (measured rule by rule, above) and at ``c =
     0.01`` and at ``c = 1e-4`` (below: "The accuracy at small c"). The other
     rows are the default rules too (``notebooks/_deep_attention_table.py``;
-    wall time on two idle cores, 2026-12-02: 8 to 9 s for ``c >= 0.5``, 29 and 35 s at ``c = 0.25``
-    and 0.1, 56 s at ``c = 0.01`` and 142 s at ``c = 1e-4``, about 1.4 to 2 times less since the
-    kernel's sums were vectorised, 2026-12-03: measured on a slower machine, 170 s instead of 233 s
-    at ``c = 1e-4``, 65 s instead of 90 s at ``c = 0.01``; below ``c = 0.5`` the inner rule in
+    wall time on two cores, 2026-12-04, one run each, times varying by 10-20% from run to run: 8 to
+    9 s for ``c >= 0.5``, about 20 s at ``c = 0.25`` and 0.1, 34 s at ``c = 0.01``, 37 to 42 s at
+    ``5e-3``, 32 to 41 s at ``2e-3``, 38 s at ``1e-3`` and 44 to 52 s at ``1e-4``, with the lighter
+    rules in ``z_2*`` below ``c = 0.01`` (:data:`_STAIR_LIGHT_Z2`; 61, 70, 75 and 84 s without them,
+    and 142 s at ``1e-4`` on 2026-12-02, before the kernel summed in single precision); below ``c =
+    0.5`` the inner rule in
     ``z_1`` is the graded one and ``eta`` has 8 nodes per axis, and the outer rule has ``(12, 16)``
     nodes in ``(zeta, a)`` for ``0.1 <= c < 0.5``, 16 per coordinate for ``0.01 <= c < 0.1`` and 20
     below, each measured against finer ones: the comment of ``_STAIR_OUTER``).
@@ -269,7 +273,10 @@ hard phase for perfect recovery.
     ``alpha_1(1e-4) = 0.75848``: the default 0.758460 plus 9e-6 (inner) plus 1.2e-5 (outer),
     in agreement with every inner rule refined at once above (0.758480). The default rules are
     2.1e-5 low: ``+-3e-5`` holds at ``c = 1e-4`` as at ``c = 0.01`` (there 16, 20, 24 and 32 outer
-    nodes give 0.745407, 0.745404, 0.745421, 0.745409). Two outer rules tried on the way and not
+    nodes give 0.745407, 0.745404, 0.745421, 0.745409). Since 2026-12-04 the rule in ``z_2*`` is
+    lighter below ``c = 0.01`` (:data:`_STAIR_LIGHT_Z2`): at ``c = 1e-4`` it moves ``alpha_1`` by
+    +2.5e-6 with 20 outer nodes per coordinate (0.7584626) and with 24 (0.7584696 against
+    0.7584670), so the defaults are now 1.8e-5 low there. Two outer rules tried on the way and not
     taken: least squares on the nodes with mass (ill-conditioned: condition numbers 1e6 to 1e17,
     sums of ``|w|`` up to 6e4), and a rule confined to the support (``a`` within the range where
     ``|z_1*| <= 8`` at each ``zeta``), which made smooth functions of ``s`` less polynomial (7e-5
@@ -948,6 +955,24 @@ _STAIR_FINE = (16, 6, 6, 64)
 #: omega_2, sqrt(q (1 - q)), larger (twice that at c = 1 for c = 0.1), and 6 nodes left 7.3e-5 in
 #: alpha_1 at c = 0.1 (8: the direct and Nishimori forms agree to 1e-5)
 _STAIR_ETA_SMALL_C = 8
+#: lighter fine rules in ``z_2*`` for deep_staircase at small skips, where the outer rule has 20
+#: nodes per coordinate and the ``D`` axis its deepest grading, so that a fine evaluation cost 1.5
+#: to 2.5 times one at ``c = 0.01``: below ``_STAIR_LIGHT_Z2[0][0]`` the ``mu`` axis is in panels of
+#: width ``_STAIR_LIGHT_Z2[0][1]`` from 0 instead of graded from ``_Z2_H0`` (24 nodes on that axis
+#: instead of 36), and below ``_STAIR_LIGHT_Z2[1][0]`` both axes have ``_STAIR_LIGHT_Z2[1][1]``
+#: Gauss-Legendre nodes per panel instead of 6. Measured on ``alpha_1`` (2026-12-04), against the
+#: rules above and against a refined rule in ``z_2*`` (8 nodes per panel, ``mu`` from 0.1):
+#: - the ungraded ``mu`` axis: 4e-11 at ``c = 1e-4``, -3.7e-6 at ``1e-3``, -7.1e-6 at ``2e-3``,
+#:   -1.1e-5 at ``5e-3`` (there the graded axis is 1.5e-6 from the refined rule, the ungraded 9.7e-6) and
+#:   -1.1e-5 at 0.01; where it stays graded, +2.4e-5 at 0.1, -6.3e-5 at 0.25, -3.4e-4 at 1 (the
+#:   feature near ``z_2* = 0`` of :func:`_teacher_z2_graded` narrows as ``c`` grows);
+#: - with 5 nodes per panel as well: +2.5e-6 at ``c = 1e-4``, +4.9e-6 at ``1e-3``, but +1.55e-5
+#:   from the refined rule at ``5e-3``, hence only below ``2e-3`` (alone at ``c = 1e-4``: +2.0e-6).
+#: With them the fine evaluation costs 0.55 times as much at ``c = 1e-4``, 0.7 times at ``5e-3``.
+#: The coarse rules keep the graded axis: their slopes carry the one step of deep_staircase (2.8e-3
+#: in q at c = 1e-4), and the ungraded axis in them moved ``alpha_1(1e-4)`` by -9e-5 (with them as
+#: they are, ``refine=True`` moves it by +2.9e-5)
+_STAIR_LIGHT_Z2 = ((0.01, 1.0), (2e-3, 5))
 #: the default fine outer rule of deep_staircase (nodes per coordinate of the rule in softmax
 #: coordinates, or (n_zeta, n_a)), by skip: the first entry whose lower end c reaches. Measured:
 #: - c >= 0.5: 16 (module docstring, rule by rule at c = 1);
@@ -1746,7 +1771,7 @@ def _teacher_rules(n_teacher: int):
 
 
 @functools.lru_cache(maxsize=64)
-def _teacher_z2_graded(n_gl: int, h0: float, level: int = 0):
+def _teacher_z2_graded(n_gl: int, h0: float, level: int = 0, mu_h0: float | None = None):
     """``z_2*`` in rotated coordinates ``mu = (z_21 + z_22) / sqrt 2 >= 0`` and ``D = (z_22 - z_21) /
     sqrt 2 >= 0`` (weight 4: ``(z_2*, eta) -> -(z_2*, eta)`` maps ``(h, omega_2)`` to ``-(h,
     omega_2)``, the same observation up to the sign of ``z_2``; ``(z_21, z_22) -> (-z_22, -z_21)``
@@ -1763,7 +1788,8 @@ def _teacher_z2_graded(n_gl: int, h0: float, level: int = 0):
 
     ``level > 0`` grades the ``D`` axis further, from ``h0 / 2^level``, with
     ``_Z2_FINE_GL`` nodes in the panels narrower than ``h0``: a third feature, at ``D ~ c / g*``
-    (:func:`_z2_levels`)."""
+    (:func:`_z2_levels`). ``mu_h0`` (default ``h0``) is the first panel of the ``mu`` axis: at small
+    skips ``1.0`` (panels of width 1 from 0, no grading; :data:`_STAIR_LIGHT_Z2`)."""
     def axis(first):
         edges = np.empty(256)
         n = _graded_panels(0.0, 5.0, 0.0, first, _Z2_WMAX, edges)
@@ -1780,7 +1806,7 @@ def _teacher_z2_graded(n_gl: int, h0: float, level: int = 0):
         return x, np.concatenate(w) * 2.0 * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
 
     d, wd = axis(h0 * 0.5 ** int(level))
-    m, wm = axis(h0)
+    m, wm = axis(h0 if mu_h0 is None else mu_h0)
     D, M = np.meshgrid(d, m, indexing="ij")
     Z2 = np.ascontiguousarray(np.stack([((M - D) / math.sqrt(2.0)).ravel(), ((M + D) / math.sqrt(2.0)).ravel()], 1))
     w2 = np.outer(wd, wm).ravel()
@@ -2069,12 +2095,13 @@ def deep_state_evolution(skip: float, Q, *, log2_points: int = 14, n_z: int = 32
     return {"A": r["A"], "A_nishimori": r["A_nishimori"], "psi_out": r["psi"], "top_share": r["top_share"]}
 
 
-def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z, workers=1):
+def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z, workers=1, mu_h0=None):
     """``(K_1, K_2, K_1^N, K_2^N, K_12)`` of :func:`_deep_subbranch_truth_kernel`: the outer rule in
     ``z_1*`` is that of :func:`equations._softmax_rule.softmax_rule` (``n_teacher`` Gauss-Legendre
     nodes per coordinate of the simplex of the softmax weights, or a pair ``(n_zeta, n_a)``), the
     rule in ``z_2*`` that of :func:`_teacher_z2_graded` at the level of :func:`_z2_levels` for each
-    ``z_1*`` node, the others the default placement. The ``z_1*`` nodes are split into ``workers`` chunks per level,
+    ``z_1*`` node (its ``mu`` axis from the first panel ``mu_h0``, default :data:`_Z2_H0`), the
+    others the default placement. The ``z_1*`` nodes are split into ``workers`` chunks per level,
     computed in threads (the kernel releases the GIL)."""
     Zs, W = softmax_rule(c, n_teacher)
     xe, we = _hermite_rule(n_eta)
@@ -2090,7 +2117,7 @@ def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z, workers=1):
 
     def run(task):
         idx, level = task
-        Z2, w2 = _teacher_z2_graded(n_gl, _Z2_H0, level)
+        Z2, w2 = _teacher_z2_graded(n_gl, _Z2_H0, level, mu_h0)
         part = np.empty((idx.size, 7))
         _deep_subbranch_truth_kernel(q, c, np.ascontiguousarray(Zs[idx]), Z2, w2, xe, we, *inner, part)
         F[idx] = part
@@ -2110,8 +2137,9 @@ def _truth_K(c, q, n_teacher, n_gl, n_eta, n_z, workers=1):
 
 
 def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = None,
-                   n_gl: int = _STAIR_FINE[1], n_eta: int | None = None, n_z: int = _STAIR_FINE[3],
-                   xtol: float = 1e-5, coarse=_STAIR_COARSE, refine: bool = False, workers: int = 2) -> dict:
+                   n_gl: int | None = None, n_eta: int | None = None, n_z: int = _STAIR_FINE[3],
+                   mu_h0: float | None = None, xtol: float = 1e-5, coarse=_STAIR_COARSE, refine: bool = False,
+                   workers: int = 2) -> dict:
     """The staircase threshold of the first layer of ``deep_attention``: the ``alpha`` at which
     ``Q_11`` leaves zero on the branch ``Q_11 = Q_12 = 0``, ``Q_22 = q*(alpha) > 0`` (module
     docstring): the root of ``alpha_q(q) K_1(q) = 1`` along the sub-branch, with ``alpha_q(q) = q
@@ -2133,8 +2161,9 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
     bracket : (float, float) or None
         Interval of ``q = Q_22`` holding the root; ``None`` (default): the neighbours on the grid
         ``0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998`` between which the growth
-        rate crosses one, found with the ``coarse`` rules walking from ``q = 0.9`` (two to four
-        coarse evaluations; the root moves with ``c``, table of the module docstring). The growth
+        rate crosses one, found with the ``coarse`` rules walking from the grid point below the root
+        expected at that ``c`` (:data:`_STAIR_QSTAR`, the table of the module docstring; two coarse
+        evaluations when it is right, more when not, the same bracket either way). The growth
         rate ``alpha_q K_1`` is 0.36 at ``q = 0.9`` and 0.92 at ``q = 0.97`` for ``c = 1``; with
         coarse rules (8 / 4 / 4 / 32 nodes) it crosses one near ``q = 0.945`` for ``c = 0.5`` and
         ``q = 0.989`` for ``c = 2``, at ``alpha`` close to 0.72 in both cases.
@@ -2144,11 +2173,16 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
         n_a)`` (:mod:`equations._softmax_rule`; ``None``: 16 for ``c >= 0.5``, ``(12, 16)`` for ``0.1
         <= c < 0.5``, 16 for ``0.01 <= c < 0.1``, 20 below), Gauss-Legendre
         nodes per panel in ``z_2*`` (with the ``D`` axis graded further for each ``z_1*``,
-        :func:`_z2_levels`), Gauss-Hermite nodes per axis in ``eta`` (``None``: 6 for ``c >= 0.5``,
+        :func:`_z2_levels`; ``None``: 6, and 5 below ``c = 2e-3``, :data:`_STAIR_LIGHT_Z2`),
+        Gauss-Hermite nodes per axis in ``eta`` (``None``: 6 for ``c >= 0.5``,
         8 below) and in the inner ``z_1``. Below ``c = 0.5`` the inner rule in ``z_1`` is the
         graded one (module docstring, "Small skips"): ``n_z`` Gauss-Hermite nodes in ``mu``, ``max(3,
         n_z // 10)`` Gauss-Legendre nodes per panel in ``delta``; an evaluation then costs about
         ten times more than at ``c = 1`` with the same numbers.
+    mu_h0 : float or None
+        First panel of the ``mu = (z_21 + z_22) / sqrt 2`` axis of the fine rule in ``z_2*``
+        (:func:`_teacher_z2_graded`), in ``[0.01, 1]``; ``None``: 0.2 (graded toward ``mu = 0``), and 1
+        (panels of width 1, no grading) below ``c = 0.01`` (:data:`_STAIR_LIGHT_Z2`).
     xtol : float
         Tolerance of the root in ``q`` (of the coarse search; of Brent's on the fine rules if
         ``coarse`` is None).
@@ -2176,12 +2210,13 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
 
     Notes
     -----
-    Accuracy and cost: see the module docstring (``alpha_1 = 0.71965 +- 3e-5`` at ``c = 1``, about
-    8 s on two cores; ``0.75846`` (``0.75848 +- 1e-5`` with converged rules) at ``c = 1e-4``, 142 s;
-    30 to 35 s for ``0.1 <= c < 0.5``, 56 s at ``c = 0.01``; all 1.4 to 2 times less since
-    2026-12-03). The accuracy has been measured rule by rule at ``c = 1`` and
-    ``1e-4``, the outer rule also at ``c = 0.25`` and 0.01 (other ``c``: the module docstring's
-    table and the indicators there); a ``bracket`` that does not hold
+    Accuracy and cost: see the module docstring (``alpha_1 = 0.71965 +- 3e-5`` at ``c = 1``, under
+    10 s on two cores; ``0.75846`` (``0.75848 +- 1e-5`` with converged rules) at ``c = 1e-4``, about
+    45 s; 20 to 35 s for ``0.01 <= c < 0.5``, 30 to 40 s for ``1e-3 <= c < 0.01``). The accuracy
+    has been measured rule by rule at ``c = 1`` and ``1e-4``, the outer rule also at ``c = 0.25``
+    and 0.01, the lighter rules in ``z_2*`` of small skips at ``c = 1e-4``, ``1e-3``, ``2e-3`` and
+    ``5e-3`` (:data:`_STAIR_LIGHT_Z2`; other ``c``: the module docstring's table and the indicators
+    there); a ``bracket`` that does not hold
     the (coarse) root raises ``ValueError``, and so does a growth rate that does not cross one on
     the grid when ``bracket`` is None. The derivatives of the coarse rules are differences over
     ``+-1e-3`` in ``q`` (less within ``1e-3`` of 0 or 1), wherever the bracket lies.
@@ -2196,20 +2231,31 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
         n_eta = _STAIR_FINE[2] if c >= _C_GRADED else _STAIR_ETA_SMALL_C
     if n_teacher is None:
         n_teacher = _stair_outer_rule(c)
+    (mu_below, mu_light), (gl_below, gl_light) = _STAIR_LIGHT_Z2
+    if n_gl is None:
+        n_gl = gl_light if c < gl_below else _STAIR_FINE[1]
+    if mu_h0 is None:
+        mu_h0 = mu_light if c < mu_below else _Z2_H0
+    else:
+        mu_h0 = _real("mu_h0", mu_h0)
+        if not 0.01 <= mu_h0 <= 1.0:
+            raise ValueError(f"mu_h0 (the first panel of the mu axis of the rule in z_2*) must be in [0.01, 1], "
+                             f"got {mu_h0}")
     fine = _check_rules("n_teacher, n_gl, n_eta, n_z", (n_teacher, n_gl, n_eta, n_z))
     if coarse is not None:
         coarse = _check_rules("coarse", coarse)
     from scipy.optimize import brentq  # here, not at import: a solve never needs scipy.optimize
 
     def evaluate(q, rules):
-        K1, K2, N1, N2, K12 = _truth_K(c, q, *rules, workers)
+        # the coarse rules keep the graded mu axis (_STAIR_LIGHT_Z2)
+        K1, K2, N1, N2, K12 = _truth_K(c, q, *rules, workers, mu_h0 if rules is fine else None)
         a = q / ((1.0 - q) * N2)
         return a, a * N1, (K1, K2, N1, N2, K12)
 
     search = coarse if coarse is not None else fine
     cache = {}
     if bracket is None:
-        lo, hi = _staircase_bracket(lambda q: evaluate(q, search), cache)
+        lo, hi = _staircase_bracket(lambda q: evaluate(q, search), cache, _stair_start(c))
 
     def root(rules):
         if rules is not search:
@@ -2275,14 +2321,28 @@ def deep_staircase(skip: float = 1.0, *, bracket=None, n_teacher: int | None = N
 #: the q grid on which deep_staircase looks for the bracket of its root when none is given: the
 #: root q* moves with c (0.945 at c = 0.5, 0.974 at 1, 0.989 at 2, lower for small c)
 _STAIR_QGRID = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998)
+#: the staircase root q* at some skips (the table of the module docstring): where the search for
+#: the bracket starts (_stair_start), nothing more
+_STAIR_QSTAR = ((1e-4, 0.7557), (1e-3, 0.7598), (0.01, 0.7777), (0.1, 0.8523), (0.25, 0.9057), (0.5, 0.9448),
+                (1.0, 0.9737), (2.0, 0.9898), (4.0, 0.9966))
 
 
-def _staircase_bracket(evaluate, cache):
+def _stair_start(c):
+    """The point of :data:`_STAIR_QGRID` just below the root expected at skip ``c`` (interpolated in
+    ``log c`` on :data:`_STAIR_QSTAR`, held constant outside), where :func:`_staircase_bracket`
+    starts walking: its first two evaluations then bracket the root."""
+    cs, qs = zip(*_STAIR_QSTAR)
+    guess = float(np.interp(math.log(c), np.log(cs), qs))
+    return max((g for g in _STAIR_QGRID if g < guess), default=_STAIR_QGRID[0])
+
+
+def _staircase_bracket(evaluate, cache, start=0.9):
     """The two neighbours of :data:`_STAIR_QGRID` between which the growth rate ``alpha_q K_1``
     (second entry of ``evaluate(q)``, which is stored in ``cache``) crosses one, found by walking
-    from ``q = 0.9`` up or down the grid (the growth rate increases along the sub-branch)."""
+    from the grid point ``start`` up or down the grid (the growth rate increases along the
+    sub-branch)."""
     grid = _STAIR_QGRID
-    i = grid.index(0.9)
+    i = grid.index(start)
 
     def growth(k):
         q = grid[k]

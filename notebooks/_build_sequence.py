@@ -99,8 +99,8 @@ the teacher, `alpha_1 = 0.71965` (to 3e-5) at `Q_22 = 0.97365` for `c = 1` (0.71
 `notebooks/deep_attention_thresholds.json`, written by `notebooks/_deep_attention_table.py` with
 this package's code: `alpha_2` and `alpha^(0)_1` from `deep_linearisation(c)` (six digits; below
 `c = 0.5` on rules graded toward the line `z_11 = z_12`, where `A(z_1)` is nearly singular), the
-staircase `alpha_1` from `deep_staircase(c)` (half a minute to two and a half minutes per `c` below
-`c = 0.5`, 9 s above, hence stored; rules and accuracy in the module docstring of `equations.sequence`). Two entries of
+staircase `alpha_1` from `deep_staircase(c)` (20 to 50 s per `c` below `c = 0.5`, under 10 s
+above, hence stored; rules and accuracy in the module docstring of `equations.sequence`). Two entries of
 the table are recomputed here. As `c -> 0`, `alpha_2` tends to 0.276555 (its value at `c = 0`, where
 `A` is singular only on a null set) like `sqrt(c)`."""),
     new_code_cell("""import json, pathlib

@@ -10,10 +10,10 @@ default rules (graded below ``c = 0.5``; six digits or better), the staircase th
 of the first layer from :func:`equations.sequence.deep_staircase` with its default rules (the outer
 rule in ``z_1*`` in softmax coordinates; below ``c = 0.5`` the inner rule in ``z_1`` is graded,
 with 8 ``eta`` nodes per axis, and an evaluation is several times dearer than at ``c = 1``), one
-``c`` per call: on two cores under 10 s at ``c >= 0.5``, under 30 s for ``0.1 <= c < 0.5``, about
-40 s at ``c = 0.01`` and a minute and a half at ``c = 1e-4`` (scaled from a slower machine, which took
-31, 65 and 170 s: ``benchmarks/README.md``). The staircase rows keep the other rows
-of the file, and record their rules (``--rules`` passes other fine rules).
+``c`` per call: on two cores under 10 s at ``c >= 0.5``, 20 to 35 s for ``0.01 <= c < 0.5``, 30 to
+50 s below (the lighter rules in ``z_2*`` there, ``equations.sequence._STAIR_LIGHT_Z2``;
+``benchmarks/README.md``). The staircase rows keep the other rows of the file, and record their
+rules (``--rules`` passes other fine rules).
 """
 
 from __future__ import annotations

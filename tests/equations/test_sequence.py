@@ -16,7 +16,7 @@ import fixedpoint as fp
 from equations.sequence import (DeepAttention, _PRUNE, _STAIR_QGRID, deep_state_evolution, _deep_linear_nodes_kernel, _deep_subbranch_truth_kernel,
                                 _exp_pm, _tilted_sums,
                                 _h_rule_graded, _hermite_rule, _inner_grid, _posterior_gaps, _sign_symmetric_se,
-                                _staircase_bracket, _teacher_z2_graded, _unit_legendre, _z1_grid, _z1_grid_graded,
+                                _STAIR_QSTAR, _stair_start, _staircase_bracket, _teacher_z2_graded, _unit_legendre, _z1_grid, _z1_grid_graded,
                                 _z1_grid_half, _z2_levels, _STAIR_PER_PANEL, _Z2_H0, deep_linearisation, deep_staircase, deep_subbranch, layer_thresholds)
 
 
@@ -342,19 +342,32 @@ def test_deep_attention_graded_rules_against_tensor_rules_and_the_limit_c_to_0()
 
 
 def test_staircase_bracket_from_the_grid():
-    """Without a bracket, deep_staircase walks the q grid from 0.9 to the neighbours where the
-    growth rate crosses one (here a model growth rate with its root at q0), evaluating each q once."""
+    """Without a bracket, deep_staircase walks the q grid from a start to the neighbours where the
+    growth rate crosses one (here a model growth rate with its root at q0), evaluating each q once:
+    the same bracket from every start, in two evaluations from the grid point just below the root
+    (where :func:`_stair_start` starts at the skips of its table)."""
     for q0 in (0.42, 0.78, 0.93, 0.9736, 0.9966):
-        calls = []
+        brackets = set()
+        for start in _STAIR_QGRID:
+            calls = []
 
-        def evaluate(q):
-            calls.append(q)
-            return None, q / q0
+            def evaluate(q):
+                calls.append(q)
+                return None, q / q0
 
-        cache = {}
-        lo, hi = _staircase_bracket(evaluate, cache)
-        assert lo < q0 <= hi and _STAIR_QGRID.index(hi) == _STAIR_QGRID.index(lo) + 1
-        assert len(calls) == len(set(calls)) == len(cache)
+            cache = {}
+            lo, hi = _staircase_bracket(evaluate, cache, start)
+            assert lo < q0 <= hi and _STAIR_QGRID.index(hi) == _STAIR_QGRID.index(lo) + 1
+            assert len(calls) == len(set(calls)) == len(cache)
+            brackets.add((lo, hi))
+            if start == lo:
+                assert len(calls) == 2
+        assert len(brackets) == 1
+    for c, q in _STAIR_QSTAR:
+        start = _stair_start(c)
+        assert start < q <= _STAIR_QGRID[_STAIR_QGRID.index(start) + 1]
+    # outside the table: its end points' roots (the walk corrects a wrong start)
+    assert _stair_start(1e-5) == _stair_start(1e-4) and _stair_start(10.0) == _stair_start(4.0)
     with pytest.raises(ValueError, match="below one"):
         _staircase_bracket(lambda q: (None, 0.5), {})
     with pytest.raises(ValueError, match="above one"):
@@ -460,8 +473,9 @@ def test_teacher_route_kernel_against_a_direct_posterior(q, z1, z2, n_eta):
 
 
 def test_teacher_route_kernel_refuses_an_asymmetric_eta_rule():
-    """The kernel takes ``exp(-U x)`` as ``1 / exp(U x)`` for the ``eta`` nodes ``x < 0``: a rule not
-    symmetric about 0 is refused, not silently mis-weighted."""
+    """The kernel takes ``exp(U x)`` and ``exp(-U x)`` from one polynomial, the second for the
+    ``eta`` node ``-x`` (:func:`equations.sequence._exp_pm`): a rule not symmetric about 0 is
+    refused, not silently mis-weighted."""
     xe, we = _hermite_rule(4)
     F = np.empty((1, 7))
     z = np.array([[0.3, -0.2]])
@@ -524,6 +538,40 @@ def test_small_skip_rules_at_single_teacher_nodes():
     coarse = _node_K2N(c, q, z1, level, per_panel=16)      # 4 per panel (the former default)
     np.testing.assert_allclose(got, fine, rtol=1.5e-4)
     assert abs(coarse[0] / fine[0] - 1.0) > 3e-4
+
+
+def test_light_z2_rule_of_small_skips_at_single_teacher_nodes():
+    """At small skips the fine rule in ``z_2*`` of ``deep_staircase`` is lighter
+    (:data:`equations.sequence._STAIR_LIGHT_Z2`: the ``mu`` axis in panels of width 1 from 0 below
+    ``c = 0.01``, 5 nodes per panel below ``2e-3``). At ``c = 1e-3`` its node averages at teacher nodes of grading levels 0, 4 and
+    7 stay within 3.1e-4 (``K_2^N``) and 8e-5 (``G``) of a refined rule (10 nodes per panel, ``mu``
+    from 0.1, one more level), where a ``mu`` axis in panels of width 2 is 2.6e-3 off (``alpha_1``
+    moved by +5e-6 at ``c = 1e-3``; -3.1e-4 at ``c = 1e-4`` with panels of width 2)."""
+    from equations._softmax_rule import softmax_rule
+    c, q = 1e-3, 0.76
+    Zs, _ = softmax_rule(c, 12)
+    levels = _z2_levels(c, Zs)
+    xe, we = _hermite_rule(6)
+    inner = _inner_grid(c, 32, _STAIR_PER_PANEL)
+
+    def node(i, n_gl, mu_h0, more=0):
+        Z2, w2 = _teacher_z2_graded(n_gl, _Z2_H0, int(levels[i]) + more, mu_h0)
+        F = np.empty((1, 7))
+        _deep_subbranch_truth_kernel(q, c, np.ascontiguousarray(Zs[i:i + 1]), Z2, w2, xe, we, *inner, F)
+        return F[0]
+
+    wide = []
+    for level in (0, 4, 7):
+        i = int(np.flatnonzero(levels == level)[0])
+        ref = node(i, 10, 0.1, more=1)
+        light = node(i, 5, 1.0)
+        assert abs(light[2] / ref[2] - 1.0) < 6e-4
+        assert np.abs(light[4:] - ref[4:]).max() < 2e-4
+        wide.append(abs(node(i, 6, 2.0)[2] / ref[2] - 1.0))
+    assert max(wide) > 1e-3
+    for bad in (0.0, 2.0, "1"):
+        with pytest.raises(ValueError, match="mu_h0"):
+            deep_staircase(1e-3, mu_h0=bad)
 
 
 def test_vectorised_exp_against_numpy():
