@@ -963,9 +963,9 @@ _STAIR_ETA_SMALL_C = 8
 #: Gauss-Legendre nodes per panel instead of 6. Measured on ``alpha_1`` (2026-12-04), against the
 #: rules above and against a refined rule in ``z_2*`` (8 nodes per panel, ``mu`` from 0.1):
 #: - the ungraded ``mu`` axis: 4e-11 at ``c = 1e-4``, -3.7e-6 at ``1e-3``, -7.1e-6 at ``2e-3``,
-#:   -1.1e-5 at ``5e-3`` (there the graded axis is 1.5e-6 from the refined rule, the ungraded 9.7e-6) and
-#:   -1.1e-5 at 0.01; where it stays graded, +2.4e-5 at 0.1, -6.3e-5 at 0.25, -3.4e-4 at 1 (the
-#:   feature near ``z_2* = 0`` of :func:`_teacher_z2_graded` narrows as ``c`` grows);
+#:   -1.1e-5 at ``5e-3`` (there the graded axis is 1.5e-6 from the refined rule, the ungraded
+#:   9.7e-6) and -1.1e-5 at 0.01; where it stays graded, +2.4e-5 at 0.1, -6.3e-5 at 0.25, -3.4e-4
+#:   at 1 (the feature near ``z_2* = 0`` of :func:`_teacher_z2_graded` narrows as ``c`` grows);
 #: - with 5 nodes per panel as well: +2.5e-6 at ``c = 1e-4``, +4.9e-6 at ``1e-3``, but +1.55e-5
 #:   from the refined rule at ``5e-3``, hence only below ``2e-3`` (alone at ``c = 1e-4``: +2.0e-6).
 #: With them the fine evaluation costs 0.55 times as much at ``c = 1e-4``, 0.7 times at ``5e-3``.

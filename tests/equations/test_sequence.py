@@ -16,7 +16,8 @@ import fixedpoint as fp
 from equations.sequence import (DeepAttention, _PRUNE, _STAIR_QGRID, deep_state_evolution, _deep_linear_nodes_kernel, _deep_subbranch_truth_kernel,
                                 _exp_pm, _tilted_sums,
                                 _h_rule_graded, _hermite_rule, _inner_grid, _posterior_gaps, _sign_symmetric_se,
-                                _STAIR_QSTAR, _stair_start, _staircase_bracket, _teacher_z2_graded, _unit_legendre, _z1_grid, _z1_grid_graded,
+                                _STAIR_QSTAR, _stair_start, _staircase_bracket, _teacher_z2_graded, _unit_legendre,
+                                _z1_grid, _z1_grid_graded,
                                 _z1_grid_half, _z2_levels, _STAIR_PER_PANEL, _Z2_H0, deep_linearisation, deep_staircase, deep_subbranch, layer_thresholds)
 
 
@@ -543,10 +544,11 @@ def test_small_skip_rules_at_single_teacher_nodes():
 def test_light_z2_rule_of_small_skips_at_single_teacher_nodes():
     """At small skips the fine rule in ``z_2*`` of ``deep_staircase`` is lighter
     (:data:`equations.sequence._STAIR_LIGHT_Z2`: the ``mu`` axis in panels of width 1 from 0 below
-    ``c = 0.01``, 5 nodes per panel below ``2e-3``). At ``c = 1e-3`` its node averages at teacher nodes of grading levels 0, 4 and
-    7 stay within 3.1e-4 (``K_2^N``) and 8e-5 (``G``) of a refined rule (10 nodes per panel, ``mu``
-    from 0.1, one more level), where a ``mu`` axis in panels of width 2 is 2.6e-3 off (``alpha_1``
-    moved by +5e-6 at ``c = 1e-3``; -3.1e-4 at ``c = 1e-4`` with panels of width 2)."""
+    ``c = 0.01``, 5 nodes per panel below ``2e-3``). At ``c = 1e-3`` its node averages at teacher
+    nodes of grading levels 0, 4 and 7 stay within 3.1e-4 (``K_2^N``) and 8e-5 (``G``) of a refined
+    rule (10 nodes per panel, ``mu`` from 0.1, one more level), where a ``mu`` axis in panels of
+    width 2 is 2.6e-3 off (``alpha_1`` moved by +5e-6 at ``c = 1e-3``; -3.1e-4 at ``c = 1e-4`` with
+    panels of width 2)."""
     from equations._softmax_rule import softmax_rule
     c, q = 1e-3, 0.76
     Zs, _ = softmax_rule(c, 12)
